@@ -1,0 +1,204 @@
+"""The public run: scenario -> timeline -> programme flows -> metrics -> Results."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bondmodel import __version__
+from bondmodel.labels import METRICS, PARTNER_COLUMNS, PERIOD_COLUMNS
+from bondmodel.metrics import benefit_cost_ratio, payback_years, peak_funding_need, present_value
+from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
+from bondmodel.scenario.schema import Scenario
+from bondmodel.timeline import FloatArray, Timeline, build_timeline
+
+MetricValue = float | None
+
+
+@dataclass(frozen=True)
+class Results:
+    """The outcome of :func:`run` for the deterministic base case.
+
+    Attributes
+    ----------
+    scenario : the validated scenario.
+    timeline : the period grid.
+    flows : the engine's arrays, (paths, T+1), here one path.
+    periods : one row per period t = 0..T (columns: :data:`bondmodel.labels.PERIOD_COLUMNS`).
+    partners : one row per partner and period (columns: :data:`PARTNER_COLUMNS`).
+    metrics : the headline metrics (keys: :data:`bondmodel.labels.METRICS`); None = undefined.
+    partner_metrics : per partner, NPV and its parts (keys: :data:`PARTNER_METRICS`).
+    """
+
+    scenario: Scenario
+    timeline: Timeline
+    flows: ProgrammeFlows
+    periods: pd.DataFrame
+    partners: pd.DataFrame
+    metrics: dict[str, MetricValue]
+    partner_metrics: dict[str, dict[str, MetricValue]] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-ready summary: scenario identity, settings and metrics (undefined = null)."""
+        sc = self.scenario
+        return {
+            "engine_version": __version__,
+            "scenario": {
+                "name": sc.meta.name,
+                "sha256": sc.sha256(),
+                "currency": sc.meta.currency,
+                "start_date": self.timeline.close_date.isoformat(),
+                "frequency": sc.timeline.frequency,
+                "periods": self.timeline.n_periods,
+                "appraisal_basis": sc.economics.appraisal_basis,
+                "discount_basis": sc.economics.discount_basis,
+            },
+            "metrics": dict(self.metrics),
+            "partners": {k: dict(v) for k, v in self.partner_metrics.items()},
+        }
+
+
+def _clean(value: float) -> MetricValue:
+    """NaN and infinity become None (undefined), everything else a plain float."""
+    return float(value) if math.isfinite(value) else None
+
+
+def run(scenario: Scenario) -> Results:
+    """Run the deterministic base case of ``scenario``.
+
+    The base case is the vectorised engine run on one path of central values,
+    so it is the same code the Monte Carlo simulation runs.
+    """
+    timeline = build_timeline(scenario)
+    flows = programme_flows(scenario, timeline, Draws.central(scenario, paths=1))
+    return Results(
+        scenario=scenario,
+        timeline=timeline,
+        flows=flows,
+        periods=period_table(flows, timeline),
+        partners=partner_table(flows, timeline, scenario.partner_names),
+        metrics=programme_metrics(flows, timeline, path=0),
+        partner_metrics=partner_metrics(flows, timeline, scenario, path=0),
+    )
+
+
+def programme_metrics(
+    flows: ProgrammeFlows, timeline: Timeline, path: int = 0
+) -> dict[str, MetricValue]:
+    """Headline metrics of one path (undefined values are None)."""
+    basis = flows.on_basis
+    df = flows.discount_factors
+    pv_savings = present_value(basis(flows.gross_savings), df)
+    pv_costs = present_value(basis(flows.capex + flows.running_costs), df)
+    net = basis(flows.net_cash_flow)
+    peak, peak_period = peak_funding_need(flows.net_cash_flow)
+    arrays: dict[str, FloatArray] = {
+        "npv": pv_savings - pv_costs,
+        "pv_savings": pv_savings,
+        "pv_costs": pv_costs,
+        "bcr": benefit_cost_ratio(pv_savings, pv_costs),
+        "payback_years": payback_years(np.cumsum(net, axis=-1), timeline.years),
+        "discounted_payback_years": payback_years(np.cumsum(net * df, axis=-1), timeline.years),
+        "peak_funding_need": peak,
+        "peak_funding_period": peak_period,
+        "total_capex": flows.capex.sum(axis=-1),
+        "total_capex_base": flows.capex_base.sum(axis=-1),
+        "total_running_costs": flows.running_costs.sum(axis=-1),
+        "total_gross_savings": flows.gross_savings.sum(axis=-1),
+        "total_net_cash_flow": flows.net_cash_flow.sum(axis=-1),
+    }
+    if set(arrays) != set(METRICS):
+        raise RuntimeError("metrics and bondmodel.labels.METRICS disagree")
+    return {k: _clean(float(v[path])) for k, v in arrays.items()}
+
+
+def partner_metrics(
+    flows: ProgrammeFlows, timeline: Timeline, scenario: Scenario, path: int = 0
+) -> dict[str, dict[str, MetricValue]]:
+    """Per-partner shares, NPV, PVs and payback for one path."""
+    df = flows.discount_factors[path]
+    cost_share = scenario.shares("cost_share")
+    savings_share = scenario.shares("savings_share")
+    gross = flows.on_basis(flows.partner_gross_savings)[path]
+    costs = flows.on_basis(flows.partner_capex + flows.partner_running_costs)[path]
+    out: dict[str, dict[str, MetricValue]] = {}
+    for p, name in enumerate(scenario.partner_names):
+        pv_s = float(present_value(gross[p], df))
+        pv_c = float(present_value(costs[p], df))
+        payback = payback_years(np.cumsum(gross[p] - costs[p])[None, :], timeline.years)
+        out[name] = {
+            "cost_share": cost_share[p],
+            "savings_share": savings_share[p],
+            "npv": pv_s - pv_c,
+            "pv_savings": pv_s,
+            "pv_costs": pv_c,
+            "payback_years": _clean(float(payback[0])),
+        }
+    return out
+
+
+def period_table(flows: ProgrammeFlows, timeline: Timeline, path: int = 0) -> pd.DataFrame:
+    """One row per period for one path; columns in :data:`PERIOD_COLUMNS` order."""
+    p = path
+    real = 1.0 / flows.price_index[p]
+    discounted = flows.on_basis(flows.net_cash_flow)[p] * flows.discount_factors[p]
+    data: dict[str, Any] = {
+        "period": timeline.t,
+        "label": timeline.labels,
+        "period_start": timeline.period_start,
+        "period_end": timeline.period_end,
+        "years": timeline.years,
+        "price_index": flows.price_index[p],
+        "discount_factor": flows.discount_factors[p],
+        "capex_base": flows.capex_base[p],
+        "capex_contingency": flows.capex_contingency[p],
+        "capex_optimism_bias": flows.capex_optimism_bias[p],
+        "capex_overrun": flows.capex_overrun[p],
+        "capex": flows.capex[p],
+        "running_costs": flows.running_costs[p],
+        "gross_savings": flows.gross_savings[p],
+        "net_savings": flows.net_savings[p],
+        "net_cash_flow": flows.net_cash_flow[p],
+        "cumulative_net_cash_flow": np.cumsum(flows.net_cash_flow[p]),
+        "capex_real": flows.capex[p] * real,
+        "running_costs_real": flows.running_costs[p] * real,
+        "gross_savings_real": flows.gross_savings[p] * real,
+        "net_savings_real": flows.net_savings[p] * real,
+        "net_cash_flow_real": flows.net_cash_flow[p] * real,
+        "cumulative_net_cash_flow_real": np.cumsum(flows.net_cash_flow[p] * real),
+        "discounted_net_cash_flow": discounted,
+        "cumulative_discounted_net_cash_flow": np.cumsum(discounted),
+    }
+    return pd.DataFrame({k: data[k] for k in PERIOD_COLUMNS})
+
+
+def partner_table(
+    flows: ProgrammeFlows, timeline: Timeline, names: list[str], path: int = 0
+) -> pd.DataFrame:
+    """One row per partner and period for one path (long format)."""
+    frames = []
+    real = 1.0 / flows.price_index[path]
+    df = flows.discount_factors[path]
+    net_all = flows.partner_net_cash_flow[path]
+    basis_net = flows.on_basis(flows.partner_net_cash_flow)[path]
+    for i, name in enumerate(names):
+        net = net_all[i]
+        data: dict[str, Any] = {
+            "partner": name,
+            "period": timeline.t,
+            "label": timeline.labels,
+            "capex": flows.partner_capex[path, i],
+            "running_costs": flows.partner_running_costs[path, i],
+            "gross_savings": flows.partner_gross_savings[path, i],
+            "net_savings": flows.partner_net_savings[path, i],
+            "net_cash_flow": net,
+            "cumulative_net_cash_flow": np.cumsum(net),
+            "net_cash_flow_real": net * real,
+            "discounted_net_cash_flow": basis_net[i] * df,
+        }
+        frames.append(pd.DataFrame({k: data[k] for k in PARTNER_COLUMNS}))
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,75 @@
+"""Appraisal metrics, vectorised over paths: NPV, BCR, payback, peak funding need.
+
+Each function takes arrays shaped (paths, T+1) and returns one value per path.
+Undefined values (a BCR with no costs, a payback not reached) are NaN here and
+are labelled "n/a" wherever they are shown.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from bondmodel.timeline import FloatArray
+
+
+def present_value(flows: FloatArray, discount_factors: FloatArray) -> FloatArray:
+    """Sum over periods of flow x discount factor.
+
+    Notes
+    -----
+    .. math:: PV = \\sum_{t=0}^{T} CF_t \\, DF_t
+    """
+    return np.einsum("...t,...t->...", flows, discount_factors)
+
+
+def benefit_cost_ratio(pv_benefits: FloatArray, pv_costs: FloatArray) -> FloatArray:
+    """PV of benefits over PV of costs; NaN where there are no costs.
+
+    References
+    ----------
+    HM Treasury, The Green Book (2022), section 5.13: BCR = PV benefits / PV costs.
+    """
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(pv_costs > 0.0, pv_benefits / np.where(pv_costs > 0, pv_costs, 1.0), np.nan)
+
+
+def payback_years(cumulative: FloatArray, years: FloatArray) -> FloatArray:
+    """Years after close until the cumulative flow turns non-negative for good.
+
+    Notes
+    -----
+    Let L be the last period with cumulative :math:`C_L < 0`. If there is none the
+    payback is 0; if L = T it is not reached (NaN). Otherwise it is interpolated
+    linearly inside period L+1:
+
+    .. math:: y_L + \\frac{-C_L}{C_{L+1} - C_L} (y_{L+1} - y_L)
+    """
+    negative = cumulative < 0.0
+    n = cumulative.shape[-1]
+    any_negative = negative.any(axis=-1)
+    last_neg = n - 1 - np.argmax(negative[..., ::-1], axis=-1)
+    nxt = np.minimum(last_neg + 1, n - 1)
+    c_l = np.take_along_axis(cumulative, last_neg[..., None], axis=-1)[..., 0]
+    c_n = np.take_along_axis(cumulative, nxt[..., None], axis=-1)[..., 0]
+    step = years[nxt] - years[last_neg]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(c_n > c_l, -c_l / np.where(c_n > c_l, c_n - c_l, 1.0), 0.0)
+    result = years[last_neg] + frac * step
+    result = np.where(last_neg == n - 1, np.nan, result)
+    return np.where(any_negative, result, 0.0)
+
+
+def peak_funding_need(net_cash_flow: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The largest cumulative deficit, and the period where it occurs.
+
+    Notes
+    -----
+    .. math:: K = \\max\\left(0, \\max_t -\\sum_{u \\le t} CF_u\\right)
+
+    in nominal pounds, undiscounted: the cash a financing must provide.
+    """
+    cumulative = np.cumsum(net_cash_flow, axis=-1)
+    deficit = -cumulative
+    peak = np.maximum(deficit.max(axis=-1), 0.0)
+    period = np.where(peak > 0.0, deficit.argmax(axis=-1), 0)
+    return peak, period.astype(np.float64)

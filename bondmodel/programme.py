@@ -1,0 +1,361 @@
+"""Programme cash flows: one-off costs, running costs, savings ramps and partner allocation.
+
+Every array here is shaped ``(paths, T+1)`` (or ``(paths, partners, T+1)``);
+the deterministic base case is one path of central values (:meth:`Draws.central`).
+Loops run over cost items and savings streams, never over paths. The equations
+are in docs/methodology.md, sections "Costs", "Savings" and "Partners".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bondmodel.scenario.schema import (
+    CostItem,
+    ExplicitRamp,
+    LinearRamp,
+    Scenario,
+    SCurveRamp,
+)
+from bondmodel.timeline import FloatArray, Timeline, growth_index, real_discount_factors
+
+
+@dataclass(frozen=True)
+class Draws:
+    """Per-path values of the programme's uncertain inputs.
+
+    The central case has every multiplier at 1 and every other input at its
+    scenario value. Monte Carlo fills these arrays from distributions.
+
+    Attributes
+    ----------
+    savings_realisation : (paths, streams) multiplier on each stream's steady-state saving.
+    partner_realisation : (paths, partners) multiplier on each partner's share of savings.
+    start_delay_years : (paths, streams) delay from close to the first saving.
+    ramp_speed : (paths, streams) multiplier on ramp speed (2 = twice as fast).
+    erosion : (paths, streams) annual erosion rate.
+    cost_factor : (paths, items) outturn multiplier on each cost item (1 = no overrun).
+    running_cost_factor : (paths,) multiplier on every running cost.
+    inflation : (paths, T) annual inflation rate in force in each period t = 1..T.
+    """
+
+    savings_realisation: FloatArray
+    partner_realisation: FloatArray
+    start_delay_years: FloatArray
+    ramp_speed: FloatArray
+    erosion: FloatArray
+    cost_factor: FloatArray
+    running_cost_factor: FloatArray
+    inflation: FloatArray
+
+    @property
+    def n_paths(self) -> int:
+        """The number of paths."""
+        return int(self.running_cost_factor.shape[0])
+
+    @classmethod
+    def central(cls, scenario: Scenario, paths: int = 1) -> Draws:
+        """Every input at its central (scenario) value, repeated over ``paths``."""
+        n_streams = len(scenario.savings)
+        ones = np.ones
+        return cls(
+            savings_realisation=ones((paths, n_streams)),
+            partner_realisation=ones((paths, len(scenario.partners))),
+            start_delay_years=np.tile(
+                np.array([s.start_delay_years for s in scenario.savings], dtype=np.float64),
+                (paths, 1),
+            ),
+            ramp_speed=ones((paths, n_streams)),
+            erosion=np.tile(
+                np.array([s.erosion for s in scenario.savings], dtype=np.float64), (paths, 1)
+            ),
+            cost_factor=ones((paths, len(scenario.costs))),
+            running_cost_factor=ones(paths),
+            inflation=np.full((paths, scenario.timeline.n_periods), scenario.economics.inflation),
+        )
+
+
+@dataclass(frozen=True)
+class ProgrammeFlows:
+    """Programme cash flows in nominal pounds, shaped (paths, T+1) unless stated.
+
+    ``price_index`` converts to real base-date prices (real = nominal / index);
+    ``discount_factors`` are on the scenario's appraisal basis.
+    """
+
+    capex_base: FloatArray
+    capex_contingency: FloatArray
+    capex_optimism_bias: FloatArray
+    capex_overrun: FloatArray
+    capex: FloatArray
+    running_costs: FloatArray
+    gross_savings: FloatArray
+    net_savings: FloatArray
+    net_cash_flow: FloatArray
+    price_index: FloatArray
+    discount_factors: FloatArray
+    #: (paths, partners, T+1) per-partner flows
+    partner_capex: FloatArray
+    partner_running_costs: FloatArray
+    partner_gross_savings: FloatArray
+    #: (paths, streams, T+1) gross savings by stream, before partner realisation
+    stream_savings: FloatArray
+    appraisal_basis: str
+
+    @property
+    def partner_net_savings(self) -> FloatArray:
+        """(paths, partners, T+1) gross savings less running costs, per partner."""
+        return self.partner_gross_savings - self.partner_running_costs
+
+    @property
+    def partner_net_cash_flow(self) -> FloatArray:
+        """(paths, partners, T+1) net savings less one-off costs, per partner."""
+        return self.partner_net_savings - self.partner_capex
+
+    def on_basis(self, nominal: FloatArray) -> FloatArray:
+        """Convert a nominal array to the appraisal basis (real divides by the price index)."""
+        if self.appraisal_basis == "real":
+            if nominal.ndim == 3:
+                return nominal / self.price_index[:, None, :]
+            return nominal / self.price_index
+        return nominal
+
+
+# ---------------------------------------------------------------------------
+# Building blocks
+# ---------------------------------------------------------------------------
+
+
+def cost_weights(item: CostItem, n_periods: int) -> FloatArray:
+    """Fraction of the item's amount paid in each period 0..T (sums to 1)."""
+    w = np.zeros(n_periods + 1)
+    first = item.first_period
+    if item.timing == "at_close":
+        w[0] = 1.0
+    elif item.timing == "spread" and item.periods is not None:
+        w[first : first + item.periods] = 1.0 / item.periods
+    elif item.profile is not None:
+        w[first : first + len(item.profile)] = item.profile
+    return w
+
+
+def ramp_fraction(
+    ramp: LinearRamp | ExplicitRamp | SCurveRamp, tau: FloatArray
+) -> FloatArray:
+    """Fraction of steady-state savings reached ``tau`` years after savings start.
+
+    Notes
+    -----
+    Linear over N years: :math:`r = \\min(\\max(\\tau/N, 0), 1)` (N = 0: 1 for tau > 0).
+    Explicit fractions F: :math:`r = F_{k}`, k = ceil(tau) clipped to 1..len(F).
+    S-curve over N years with steepness k: the logistic
+    :math:`L(x) = 1/(1+e^{-k(x/N - 1/2)})` rescaled so r(0) = 0 and r(N) = 1.
+    """
+    if isinstance(ramp, LinearRamp):
+        if ramp.years == 0.0:
+            return np.where(tau > 0.0, 1.0, 0.0)
+        return np.clip(tau / ramp.years, 0.0, 1.0)
+    if isinstance(ramp, ExplicitRamp):
+        fractions = np.asarray(ramp.fractions, dtype=np.float64)
+        k = np.clip(np.ceil(tau), 1, len(fractions)).astype(np.int64)
+        return np.where(tau > 0.0, fractions[k - 1], 0.0)
+    n, steep = ramp.years, ramp.steepness
+
+    def logistic(x: FloatArray | float) -> FloatArray:
+        return np.asarray(1.0 / (1.0 + np.exp(-steep * (np.asarray(x) / n - 0.5))))
+
+    lo, hi = logistic(0.0), logistic(n)
+    return (logistic(np.clip(tau, 0.0, n)) - lo) / (hi - lo)
+
+
+def _index_for(
+    indexation: str | float, price_index: FloatArray, timeline: Timeline
+) -> FloatArray:
+    """Nominal multiplier on base-date amounts for an indexation setting, (paths, T+1)."""
+    if indexation == "inflation":
+        return price_index
+    if indexation == "none":
+        return np.ones_like(price_index)
+    own = growth_index(float(indexation), timeline.years, timeline.price_offset_years)
+    return np.broadcast_to(own, price_index.shape)
+
+
+def price_index_paths(scenario: Scenario, timeline: Timeline, inflation: FloatArray) -> FloatArray:
+    """Price index from the base date, (paths, T+1).
+
+    Notes
+    -----
+    .. math:: I_0 = (1+\\pi)^{o}, \\qquad I_t = I_{t-1} (1+\\pi_t)^{1/f}
+
+    with o the years from the price base date to close at the scenario's
+    inflation rate, and :math:`\\pi_t` the annual rate in force in period t.
+    With constant :math:`\\pi` this is :math:`(1+\\pi)^{o + t/f}`.
+    """
+    start = (1.0 + scenario.economics.inflation) ** timeline.price_offset_years
+    steps = np.power(1.0 + inflation, 1.0 / timeline.f)
+    paths = inflation.shape[0]
+    index = np.empty((paths, timeline.n_periods + 1))
+    index[:, 0] = start
+    np.cumprod(steps, axis=1, out=index[:, 1:])
+    index[:, 1:] *= start
+    return index
+
+
+def allocation_matrix(scenario: Scenario) -> FloatArray:
+    """(streams, partners) share of each stream's savings going to each partner."""
+    names = scenario.partner_names
+    shares = np.asarray(scenario.shares("savings_share"))
+    rows = []
+    for stream in scenario.savings:
+        if stream.allocation == "shares":
+            rows.append(shares)
+            continue
+        members = set(stream.partners or names)
+        spend = np.array(
+            [p.baseline_expenditure if p.name in members else 0.0 for p in scenario.partners]
+        )
+        rows.append(spend / spend.sum())
+    if not rows:
+        return np.zeros((0, len(names)))
+    return np.vstack(rows)
+
+
+def steady_state_savings(scenario: Scenario) -> FloatArray:
+    """(streams,) steady-state annual saving of each stream at base-date prices."""
+    spend = {p.name: p.baseline_expenditure for p in scenario.partners}
+    values = []
+    for stream in scenario.savings:
+        if stream.annual_amount is not None:
+            values.append(stream.annual_amount)
+        else:
+            members = stream.partners or list(spend)
+            pct = stream.pct_of_expenditure or 0.0
+            values.append(pct * sum(spend[m] for m in members))
+    return np.asarray(values, dtype=np.float64)
+
+
+# ---------------------------------------------------------------------------
+# The programme
+# ---------------------------------------------------------------------------
+
+
+def programme_flows(scenario: Scenario, timeline: Timeline, draws: Draws) -> ProgrammeFlows:
+    """Compute the programme's cash flows for every path of ``draws``.
+
+    Notes
+    -----
+    Costs, item i, period t (nominal):
+
+    .. math:: C_{i,t} = A_i w_{i,t} (1+c_i)(1+u_i) \\phi_i J_{i,t}
+
+    with amount A, timing weight w, contingency c, optimism bias u, outturn
+    factor :math:`\\phi` and indexation J. Savings, stream s:
+
+    .. math:: S_{s,t} = \\frac{S_s}{f} \\rho_s\\, a_{s,t}\\, r_s(\\tau_{s,t})
+              (1-e_s)^{\\max(0, (t-1)/f - d_s)} J_{s,t}
+
+    where :math:`\\tau = t/f - d` is the time since savings start at the period
+    end and :math:`a_{s,t}` the share of period t between the start delay and
+    the end year. docs/methodology.md derives each term.
+    """
+    paths = draws.n_paths
+    n = timeline.n_periods
+    t = timeline.t.astype(np.float64)
+    f = timeline.f
+    price_index = price_index_paths(scenario, timeline, draws.inflation)
+
+    # One-off costs ---------------------------------------------------------
+    zeros = np.zeros((paths, n + 1))
+    capex_base, capex_cont, capex_ob, capex_over = (zeros.copy() for _ in range(4))
+    for i, item in enumerate(scenario.costs):
+        weights = cost_weights(item, n)
+        index = price_index if item.indexed else np.ones_like(price_index)
+        base = item.amount * weights[None, :] * index
+        cont = base * item.contingency
+        ob = (base + cont) * item.effective_optimism_bias
+        planned = base + cont + ob
+        capex_base += base
+        capex_cont += cont
+        capex_ob += ob
+        capex_over += planned * (draws.cost_factor[:, i : i + 1] - 1.0)
+    capex = capex_base + capex_cont + capex_ob + capex_over
+
+    # Running costs ---------------------------------------------------------
+    running = zeros.copy()
+    for rc in scenario.running_costs:
+        last = rc.end_year if rc.end_year is not None else scenario.timeline.horizon_years
+        active = (timeline.programme_year >= rc.start_year) & (timeline.programme_year <= last)
+        running += (rc.annual_amount / f) * active[None, :] * _index_for(
+            rc.indexation, price_index, timeline
+        )
+    running *= draws.running_cost_factor[:, None]
+
+    # Savings ---------------------------------------------------------------
+    n_streams = len(scenario.savings)
+    steady = steady_state_savings(scenario)
+    stream_savings = np.zeros((paths, n_streams, n + 1))
+    for s, stream in enumerate(scenario.savings):
+        delay = draws.start_delay_years[:, s : s + 1]  # (paths, 1)
+        end = stream.end_year if stream.end_year is not None else np.inf
+        # share of period [t-1, t] (in periods) inside [delay*f, end*f]
+        active = np.clip(
+            np.minimum(t[None, :], end * f) - np.maximum(t[None, :] - 1.0, delay * f), 0.0, 1.0
+        )
+        active[:, 0] = 0.0
+        tau = (t[None, :] / f - delay) * draws.ramp_speed[:, s : s + 1]
+        ramp = ramp_fraction(stream.ramp, tau)
+        eroded = np.power(
+            1.0 - draws.erosion[:, s : s + 1],
+            np.maximum(0.0, (t[None, :] - 1.0) / f - delay),
+        )
+        stream_savings[:, s, :] = (
+            (steady[s] / f)
+            * draws.savings_realisation[:, s : s + 1]
+            * active
+            * ramp
+            * eroded
+            * _index_for(stream.indexation, price_index, timeline)
+        )
+
+    # Partners --------------------------------------------------------------
+    alloc = allocation_matrix(scenario)  # (streams, partners)
+    partner_gross = np.einsum("asn,sp->apn", stream_savings, alloc) * (
+        draws.partner_realisation[:, :, None]
+    )
+    gross = partner_gross.sum(axis=1)
+    cost_share = np.asarray(scenario.shares("cost_share"))
+    partner_capex = capex[:, None, :] * cost_share[None, :, None]
+    partner_running = running[:, None, :] * cost_share[None, :, None]
+
+    # Discounting -----------------------------------------------------------
+    economics = scenario.economics
+    if economics.appraisal_basis == "real" or economics.discount_basis == "green_book":
+        df = np.broadcast_to(real_discount_factors(timeline.years, economics), (paths, n + 1))
+        if economics.appraisal_basis == "nominal":
+            df = df / (price_index / price_index[:, :1])
+    else:
+        rate = economics.discount_rate if economics.discount_rate is not None else 0.0
+        df = np.broadcast_to(np.power(1.0 + rate, -timeline.years), (paths, n + 1))
+
+    net_savings = gross - running
+    return ProgrammeFlows(
+        capex_base=capex_base,
+        capex_contingency=capex_cont,
+        capex_optimism_bias=capex_ob,
+        capex_overrun=capex_over,
+        capex=capex,
+        running_costs=running,
+        gross_savings=gross,
+        net_savings=net_savings,
+        net_cash_flow=net_savings - capex,
+        price_index=price_index,
+        discount_factors=np.ascontiguousarray(df),
+        partner_capex=partner_capex,
+        partner_running_costs=partner_running,
+        partner_gross_savings=partner_gross,
+        stream_savings=stream_savings,
+        appraisal_basis=economics.appraisal_basis,
+    )
+

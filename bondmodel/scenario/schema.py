@@ -1,0 +1,410 @@
+"""The scenario schema: frozen pydantic models that reject unknown keys.
+
+A scenario is validated once, here, at the boundary. Everything downstream may
+assume the invariants stated in each model's docstring. Rates and shares are
+decimal fractions throughout (``0.02`` is 2%); money is in pounds at base-date
+prices; ``docs/scenario-reference.md`` lists every field.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
+
+from bondmodel.conventions import (
+    CATEGORY_DEFAULT_BAND,
+    FREQUENCIES,
+    OPTIMISM_BIAS_BANDS,
+)
+
+#: Tolerance for "sums to 1" checks on shares and profiles.
+SUM_TOLERANCE = 1e-9
+
+Frequency = Literal["annual", "semi-annual", "quarterly", "monthly"]
+CostCategory = Literal["it", "redundancy", "programme", "property", "other"]
+BandName = Literal[
+    "standard_buildings",
+    "non_standard_buildings",
+    "standard_civil_engineering",
+    "non_standard_civil_engineering",
+    "equipment_development",
+    "outsourcing",
+]
+
+
+def _indexation(value: object) -> str | float:
+    """Validate an indexation setting: 'inflation', 'none' or an annual rate."""
+    if isinstance(value, str) and value in ("inflation", "none"):
+        return value
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        rate = float(value)
+        if math.isfinite(rate) and -0.5 <= rate <= 1.0:
+            return rate
+    raise ValueError(
+        f"got {value!r}; allowed: 'inflation' (the scenario's inflation rate), "
+        "'none' (flat in cash terms), or an annual nominal rate between -0.5 and 1.0"
+    )
+
+
+Indexation = Annotated[str | float, PlainValidator(_indexation)]
+
+Name = Annotated[str, Field(min_length=1, max_length=120)]
+Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    """Shared configuration: immutable, strict types, unknown keys rejected."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Meta(_Model):
+    """Who and what the scenario describes."""
+
+    name: Name
+    description: str = Field(default="", max_length=4000)
+    currency: str = Field(default="GBP", pattern=r"^[A-Z]{3}$")
+    base_date: date
+
+
+class Timeline(_Model):
+    """The model's periods: close at ``start_date`` (t = 0), then T = horizon x f periods."""
+
+    start_date: date
+    frequency: Frequency = "annual"
+    horizon_years: int = Field(ge=1, le=150)
+    align_to_financial_year: bool = False
+
+    @property
+    def periods_per_year(self) -> int:
+        """f, the number of periods in a year."""
+        return FREQUENCIES[self.frequency]
+
+    @property
+    def n_periods(self) -> int:
+        """T, the number of periods after close."""
+        return self.horizon_years * self.periods_per_year
+
+
+class Economics(_Model):
+    """Inflation and the discounting basis of the appraisal."""
+
+    inflation: float = Field(default=0.02, ge=-0.2, le=1.0, allow_inf_nan=False)
+    discount_basis: Literal["green_book", "flat"] = "green_book"
+    discount_rate: float | None = Field(default=None, gt=-0.5, le=1.0, allow_inf_nan=False)
+    appraisal_basis: Literal["real", "nominal"] = "real"
+
+    @model_validator(mode="after")
+    def _rate_matches_basis(self) -> Economics:
+        if self.discount_basis == "flat" and self.discount_rate is None:
+            raise ValueError(
+                "discount_rate is required when discount_basis = 'flat' "
+                "(an annual effective rate, e.g. 0.035)"
+            )
+        if self.discount_basis == "green_book" and self.discount_rate is not None:
+            raise ValueError(
+                f"discount_rate = {self.discount_rate!r} is only allowed with "
+                "discount_basis = 'flat'; the Green Book basis uses the published schedule"
+            )
+        return self
+
+
+class Partner(_Model):
+    """A council in the partnership.
+
+    ``cost_share`` and ``savings_share`` default to shares proportional to
+    ``baseline_expenditure``; the resolved shares are on :class:`Scenario`.
+    """
+
+    name: Name
+    baseline_expenditure: float = Field(gt=0.0, allow_inf_nan=False)
+    cost_share: Fraction | None = None
+    savings_share: Fraction | None = None
+
+
+class CostItem(_Model):
+    """A one-off transformation cost at base-date prices.
+
+    Timing: ``at_close`` puts it all at t = 0; ``spread`` divides it evenly over
+    ``periods`` periods from ``start_period`` (default 1); ``profile`` gives the
+    fraction paid in each period from ``start_period`` (default 0).
+    """
+
+    name: Name
+    amount: Money
+    category: CostCategory
+    timing: Literal["at_close", "spread", "profile"] = "at_close"
+    start_period: int | None = Field(default=None, ge=0)
+    periods: int | None = Field(default=None, ge=1)
+    profile: list[Fraction] | None = None
+    optimism_bias: float | None = Field(default=None, ge=0.0, le=5.0, allow_inf_nan=False)
+    ob_band: BandName | None = None
+    ob_mitigation: Fraction = 0.0
+    contingency: float = Field(default=0.0, ge=0.0, le=5.0, allow_inf_nan=False)
+    indexed: bool = True
+
+    @model_validator(mode="after")
+    def _timing_fields(self) -> CostItem:
+        if self.timing == "at_close":
+            for field in ("start_period", "periods", "profile"):
+                if getattr(self, field) is not None:
+                    raise ValueError(
+                        f"{field} is not allowed with timing = 'at_close' "
+                        "(use timing = 'spread' or 'profile')"
+                    )
+        elif self.timing == "spread":
+            if self.periods is None:
+                raise ValueError("periods is required with timing = 'spread' (a whole number >= 1)")
+            if self.profile is not None:
+                raise ValueError("profile is only allowed with timing = 'profile'")
+        else:
+            if not self.profile:
+                raise ValueError(
+                    "profile is required with timing = 'profile' "
+                    "(a list of fractions per period summing to 1)"
+                )
+            if self.periods is not None:
+                raise ValueError("periods is only allowed with timing = 'spread'")
+            total = math.fsum(self.profile)
+            if abs(total - 1.0) > SUM_TOLERANCE:
+                raise ValueError(f"profile must sum to 1, got {total!r}")
+        if self.optimism_bias is not None and (self.ob_band is not None or self.ob_mitigation):
+            raise ValueError(
+                "give either optimism_bias (the adjusted uplift itself) or "
+                "ob_band/ob_mitigation (derived from the Green Book band), not both"
+            )
+        return self
+
+    @property
+    def first_period(self) -> int:
+        """The first period in which this cost is paid."""
+        if self.timing == "at_close":
+            return 0
+        if self.start_period is not None:
+            return self.start_period
+        return 1 if self.timing == "spread" else 0
+
+    @property
+    def last_period(self) -> int:
+        """The last period in which this cost is paid."""
+        if self.timing == "spread" and self.periods is not None:
+            return self.first_period + self.periods - 1
+        if self.timing == "profile" and self.profile is not None:
+            return self.first_period + len(self.profile) - 1
+        return self.first_period
+
+    @property
+    def effective_optimism_bias(self) -> float:
+        """The uplift applied: explicit, or band upper bound x (1 - mitigation)."""
+        if self.optimism_bias is not None:
+            return self.optimism_bias
+        band = self.ob_band or CATEGORY_DEFAULT_BAND[self.category]
+        if band is None:
+            return 0.0
+        return OPTIMISM_BIAS_BANDS[band].upper * (1.0 - self.ob_mitigation)
+
+
+class RunningCost(_Model):
+    """A recurring cost of the new arrangement, from ``start_year`` to ``end_year``."""
+
+    name: Name
+    annual_amount: Money
+    start_year: int = Field(default=1, ge=1)
+    end_year: int | None = Field(default=None, ge=1)
+    indexation: Indexation = "inflation"
+
+    @model_validator(mode="after")
+    def _years_in_order(self) -> RunningCost:
+        if self.end_year is not None and self.end_year < self.start_year:
+            raise ValueError(
+                f"end_year = {self.end_year} is before start_year = {self.start_year}; "
+                "end_year must be >= start_year"
+            )
+        return self
+
+
+class LinearRamp(_Model):
+    """Savings rise in a straight line from 0 to 100% over ``years`` (0 = at once)."""
+
+    type: Literal["linear"]
+    years: float = Field(ge=0.0, le=50.0, allow_inf_nan=False)
+
+
+class ExplicitRamp(_Model):
+    """The fraction of steady-state savings achieved in each savings year."""
+
+    type: Literal["explicit"]
+    fractions: list[Fraction] = Field(min_length=1)
+
+
+class SCurveRamp(_Model):
+    """A logistic S-curve from 0 to 100% over ``years``; ``steepness`` shapes it."""
+
+    type: Literal["s_curve"]
+    years: float = Field(gt=0.0, le=50.0, allow_inf_nan=False)
+    steepness: float = Field(default=10.0, gt=0.0, le=100.0, allow_inf_nan=False)
+
+
+Ramp = Annotated[LinearRamp | ExplicitRamp | SCurveRamp, Field(discriminator="type")]
+
+
+class SavingsStream(_Model):
+    """A stream of recurring savings.
+
+    The steady-state annual saving is ``annual_amount`` pounds, or
+    ``pct_of_expenditure`` of the summed baseline expenditure of ``partners``
+    (all partners when omitted). Savings start ``start_delay_years`` after
+    close, follow ``ramp``, erode at ``erosion`` a year and stop after
+    ``end_year``.
+    """
+
+    name: Name
+    annual_amount: Money | None = None
+    pct_of_expenditure: Fraction | None = None
+    partners: list[Name] | None = Field(default=None, min_length=1)
+    allocation: Literal["shares", "expenditure"] = "shares"
+    ramp: Ramp = Field(default_factory=lambda: LinearRamp(type="linear", years=0.0))
+    start_delay_years: float = Field(default=0.0, ge=0.0, le=150.0, allow_inf_nan=False)
+    end_year: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    erosion: float = Field(default=0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
+    indexation: Indexation = "inflation"
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> SavingsStream:
+        if (self.annual_amount is None) == (self.pct_of_expenditure is None):
+            raise ValueError(
+                "give exactly one of annual_amount (pounds a year) or "
+                "pct_of_expenditure (a fraction of the partners' baseline expenditure)"
+            )
+        if self.end_year is not None and self.end_year <= self.start_delay_years:
+            raise ValueError(
+                f"end_year = {self.end_year} must be after start_delay_years = "
+                f"{self.start_delay_years}"
+            )
+        return self
+
+
+class Scenario(_Model):
+    """A whole invest-to-save programme, validated across sections."""
+
+    meta: Meta
+    timeline: Timeline
+    economics: Economics = Field(default_factory=Economics)
+    partners: list[Partner] = Field(min_length=1, max_length=50)
+    costs: list[CostItem] = Field(default_factory=list)
+    running_costs: list[RunningCost] = Field(default_factory=list)
+    savings: list[SavingsStream] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Scenario:
+        _check_unique("partners", [p.name for p in self.partners])
+        _check_unique("costs", [c.name for c in self.costs])
+        _check_unique("running_costs", [c.name for c in self.running_costs])
+        _check_unique("savings", [s.name for s in self.savings])
+        for kind in ("cost_share", "savings_share"):
+            given = [getattr(p, kind) for p in self.partners]
+            if all(v is None for v in given):
+                continue
+            if any(v is None for v in given):
+                missing = [p.name for p in self.partners if getattr(p, kind) is None]
+                raise _located(
+                    f"partners.{kind}",
+                    f"give {kind} for every partner or for none; missing for {missing}",
+                )
+            total = math.fsum(v for v in given if v is not None)
+            if abs(total - 1.0) > SUM_TOLERANCE:
+                raise _located(
+                    f"partners.{kind}",
+                    f"shares must sum to 1, got {total!r} "
+                    f"({', '.join(f'{p.name}={getattr(p, kind)}' for p in self.partners)})",
+                )
+        if self.meta.base_date > self.timeline.start_date:
+            raise _located(
+                "meta.base_date",
+                f"{self.meta.base_date.isoformat()} is after timeline.start_date "
+                f"{self.timeline.start_date.isoformat()}; the price base date must be "
+                "on or before the start date",
+            )
+        last = self.timeline.n_periods
+        for i, cost in enumerate(self.costs):
+            if cost.last_period > last:
+                raise _located(
+                    f"costs[{i}]",
+                    f"'{cost.name}' runs to period {cost.last_period}, beyond the horizon's "
+                    f"last period {last}; allowed periods are 0..{last}",
+                )
+        for i, rc in enumerate(self.running_costs):
+            for field in ("start_year", "end_year"):
+                value = getattr(rc, field)
+                if value is not None and value > self.timeline.horizon_years:
+                    raise _located(
+                        f"running_costs[{i}].{field}",
+                        f"{value} is beyond the horizon of {self.timeline.horizon_years} years; "
+                        f"allowed 1..{self.timeline.horizon_years}",
+                    )
+        names = {p.name for p in self.partners}
+        for i, stream in enumerate(self.savings):
+            for name in stream.partners or []:
+                if name not in names:
+                    raise _located(
+                        f"savings[{i}].partners",
+                        f"unknown partner '{name}'; the partners are {sorted(names)}",
+                    )
+        return self
+
+    # ----- resolved values -------------------------------------------------
+
+    @property
+    def partner_names(self) -> list[str]:
+        """Partner names in scenario order."""
+        return [p.name for p in self.partners]
+
+    def shares(self, kind: Literal["cost_share", "savings_share"]) -> list[float]:
+        """Resolved partner shares: as given, or proportional to baseline expenditure."""
+        given = [getattr(p, kind) for p in self.partners]
+        if all(v is not None for v in given):
+            return [float(v) for v in given]
+        total = math.fsum(p.baseline_expenditure for p in self.partners)
+        return [p.baseline_expenditure / total for p in self.partners]
+
+    @property
+    def total_expenditure(self) -> float:
+        """Summed baseline annual expenditure of all partners."""
+        return math.fsum(p.baseline_expenditure for p in self.partners)
+
+    def canonical_json(self) -> str:
+        """A canonical text of the scenario: sorted keys, no whitespace, defaults filled in."""
+        return json.dumps(
+            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+        )
+
+    def sha256(self) -> str:
+        """SHA-256 of :meth:`canonical_json`, identifying the scenario in audit records."""
+        return hashlib.sha256(self.canonical_json().encode("ascii")).hexdigest()
+
+
+class _LocatedError(ValueError):
+    """A cross-section error that knows its field path."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
+
+
+def _located(path: str, message: str) -> _LocatedError:
+    return _LocatedError(path, message)
+
+
+def _check_unique(section: str, names: list[str]) -> None:
+    seen: set[str] = set()
+    for i, name in enumerate(names):
+        if name in seen:
+            raise _located(f"{section}[{i}].name", f"duplicate name '{name}'; names must be unique")
+        seen.add(name)

@@ -1,0 +1,171 @@
+"""Periods, dates, labels, indexation and discount factors.
+
+Conventions (docs/methodology.md, "Timing" and "Discounting"): close at t = 0;
+periods t = 1..T, each 1/f years long; a flow in period t is dated at the end
+of the period, at ``t/f`` years after close.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+
+from bondmodel.conventions import GREEN_BOOK_STPR, UK_FINANCIAL_YEAR_START_MONTH, RateBand
+from bondmodel.scenario.schema import Economics, Scenario
+
+FloatArray = npt.NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """The period grid of a scenario, as arrays over t = 0..T.
+
+    Attributes
+    ----------
+    f : periods per year.
+    n_periods : T.
+    close_date : the date of t = 0.
+    years : t/f, years after close of each period end, shape (T+1,).
+    period_start, period_end : first and last calendar day of each period
+        (both equal to ``close_date`` at t = 0).
+    programme_year : ceil(t/f), the programme year each period falls in (0 at close).
+    labels : display labels, "Close" then "Y1" / "Y1 Q1" ... or financial-year labels.
+    price_offset_years : years from the price base date to the close, for indexation.
+    """
+
+    f: int
+    n_periods: int
+    close_date: date
+    years: FloatArray
+    period_start: list[date]
+    period_end: list[date]
+    programme_year: npt.NDArray[np.int64]
+    labels: list[str]
+    price_offset_years: float
+
+    @property
+    def t(self) -> npt.NDArray[np.int64]:
+        """Period numbers 0..T."""
+        return np.arange(self.n_periods + 1, dtype=np.int64)
+
+
+def financial_year_start(day: date) -> date:
+    """The 1 April on or before ``day`` (UK local-government financial year)."""
+    year = day.year if day.month >= UK_FINANCIAL_YEAR_START_MONTH else day.year - 1
+    return date(year, UK_FINANCIAL_YEAR_START_MONTH, 1)
+
+
+def years_between(earlier: date, later: date) -> float:
+    """Whole months between two dates over 12, plus the odd days over the month's length.
+
+    Equal days of the month give exact years (1 April 2025 to 1 April 2026 is 1.0),
+    which keeps hand-worked indexation exact.
+    """
+    months = (later.year - earlier.year) * 12 + (later.month - earlier.month)
+    anchor = (pd.Timestamp(earlier) + pd.DateOffset(months=months)).date()
+    days_in_month = pd.Timestamp(anchor).days_in_month
+    return (months + (later - anchor).days / days_in_month) / 12.0
+
+
+def build_timeline(scenario: Scenario) -> Timeline:
+    """Lay out the periods of ``scenario``."""
+    tl = scenario.timeline
+    f = tl.periods_per_year
+    n = tl.n_periods
+    close = financial_year_start(tl.start_date) if tl.align_to_financial_year else tl.start_date
+    step = pd.DateOffset(months=12 // f)
+    boundaries = [
+        d.date() for d in pd.date_range(pd.Timestamp(close), periods=n + 1, freq=step)
+    ]
+    period_start = [close] + boundaries[:-1]
+    period_end = [close] + [(pd.Timestamp(d) - pd.Timedelta(days=1)).date() for d in boundaries[1:]]
+    t = np.arange(n + 1)
+    programme_year = np.ceil(t / f).astype(np.int64)
+    labels = ["Close"] + [
+        _label(int(i), f, period_start[int(i)], tl.align_to_financial_year) for i in t[1:]
+    ]
+    return Timeline(
+        f=f,
+        n_periods=n,
+        close_date=close,
+        years=t / f,
+        period_start=period_start,
+        period_end=period_end,
+        programme_year=programme_year,
+        labels=labels,
+        price_offset_years=years_between(scenario.meta.base_date, close)
+        if scenario.meta.base_date <= close
+        else -years_between(close, scenario.meta.base_date),
+    )
+
+
+_SUB = {2: "H", 4: "Q", 12: "M"}
+
+
+def _label(t: int, f: int, start: date, fy: bool) -> str:
+    year = (t - 1) // f + 1
+    sub = (t - 1) % f + 1
+    if fy:
+        fy_start = financial_year_start(start).year
+        head = f"{fy_start}/{(fy_start + 1) % 100:02d}"
+    else:
+        head = f"Y{year}"
+    if f == 1:
+        return head
+    width = 2 if f == 12 else 1
+    return f"{head} {_SUB[f]}{sub:0{width}d}"
+
+
+# ---------------------------------------------------------------------------
+# Indexation
+# ---------------------------------------------------------------------------
+
+
+def growth_index(rate: float | FloatArray, years: FloatArray, offset: float = 0.0) -> FloatArray:
+    """Compound growth ``(1 + rate) ** (offset + years)``.
+
+    ``rate`` may be a scalar or one rate per path, shape (paths,); the result
+    broadcasts to (paths, T+1) in the second case.
+    """
+    r = np.asarray(rate, dtype=np.float64)
+    exponent = offset + years
+    if r.ndim == 0:
+        return np.power(1.0 + r, exponent)
+    return np.power(1.0 + r[:, None], exponent[None, :])
+
+
+# ---------------------------------------------------------------------------
+# Discounting
+# ---------------------------------------------------------------------------
+
+
+def piecewise_discount_factors(years: FloatArray, bands: tuple[RateBand, ...]) -> FloatArray:
+    """Discount factors compounded band by band.
+
+    Notes
+    -----
+    .. math:: DF(y) = \\prod_b (1 + r_b)^{-\\max(0, \\min(y, e_b) - s_b)}
+
+    where band b runs from year :math:`s_b` to :math:`e_b` at rate :math:`r_b`.
+
+    References
+    ----------
+    HM Treasury, The Green Book (2022), Annex A6, Table 8.
+    """
+    log_df = np.zeros_like(years, dtype=np.float64)
+    for band in bands:
+        span = np.clip(np.minimum(years, band.end_year) - band.start_year, 0.0, None)
+        log_df -= span * np.log1p(band.rate)
+    return np.exp(log_df)
+
+
+def real_discount_factors(years: FloatArray, economics: Economics) -> FloatArray:
+    """Real discount factors at each period end: Green Book schedule or flat rate."""
+    if economics.discount_basis == "green_book":
+        return piecewise_discount_factors(years, GREEN_BOOK_STPR)
+    rate = economics.discount_rate if economics.discount_rate is not None else 0.0
+    return np.power(1.0 + rate, -years)

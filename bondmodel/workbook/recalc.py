@@ -1,0 +1,76 @@
+"""Recalculate a workbook in LibreOffice (headless), forcing every formula to be recomputed.
+
+By default LibreOffice keeps the cached values of a file that says Excel wrote
+it (XlsxWriter's files do), so a plain conversion proves nothing. Here
+soffice runs with a profile of its own whose ``OOXMLRecalcMode`` is 0
+("always recalculate"). The test suite proves it: a deliberately wrong cached
+value comes back corrected.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from bondmodel.errors import WorkbookError
+
+_REGISTRY = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+ xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load">
+<prop oor:name="OOXMLRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load">
+<prop oor:name="ODFRecalcMode" oor:op="fuse"><value>0</value></prop></item>
+</oor:items>
+"""
+
+
+def soffice_path() -> str | None:
+    """The LibreOffice executable, or None when it is not installed."""
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def make_profile(folder: Path) -> Path:
+    """Create a LibreOffice user profile that always recalculates on load."""
+    user = folder / "user"
+    user.mkdir(parents=True, exist_ok=True)
+    (user / "registrymodifications.xcu").write_text(_REGISTRY, encoding="utf-8")
+    return folder
+
+
+def convert(
+    source: Path, outdir: Path, to: str = "xlsx", profile: Path | None = None, timeout: float = 300
+) -> Path:
+    """Open ``source`` in headless LibreOffice, recalculate, and save it as ``to`` in ``outdir``.
+
+    Returns the converted file's path.
+    """
+    exe = soffice_path()
+    if exe is None:
+        raise WorkbookError("LibreOffice (soffice) is not installed; see the README's test command")
+    outdir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="bondmodel-lo-") as tmp:
+        prof = profile or make_profile(Path(tmp) / "profile")
+        cmd = [
+            exe,
+            f"-env:UserInstallation={prof.resolve().as_uri()}",
+            "--headless",
+            "--norestore",
+            "--calc",
+            "--convert-to",
+            to,
+            "--outdir",
+            str(outdir),
+            str(source),
+        ]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    target = outdir / f"{source.stem}.{to.split(':')[0]}"
+    if done.returncode != 0 or not target.exists():
+        raise WorkbookError(
+            f"LibreOffice failed to convert {source} (exit {done.returncode}): "
+            f"{done.stderr.strip() or done.stdout.strip()}"
+        )
+    return target

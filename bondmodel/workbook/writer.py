@@ -1,0 +1,377 @@
+"""The first workbook: inputs, the period table with live formulas, partners and metrics.
+
+Written with XlsxWriter, which stores each formula together with the engine's
+value, so viewers that never recalculate still show the right numbers. Time
+runs across the columns (FAST standard); each row uses one formula from one
+column to the next. Text from the scenario is never read as a formula
+(``strings_to_formulas`` is off).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from bondmodel import __version__
+from bondmodel.engine import Results
+from bondmodel.io import atomic_write
+from bondmodel.labels import METRICS, PARTNER_COLUMNS, PARTNER_METRICS, PERIOD_COLUMNS, Unit
+
+#: First column holding period values on the Cashflows sheet (D).
+FIRST_PERIOD_COL = 3
+#: Row (0-based) of the first line item on the Cashflows sheet.
+FIRST_ITEM_ROW = 6
+
+#: Cashflow rows written as live formulas, keyed by the rows they use.
+FORMULA_ROWS = (
+    "capex",
+    "net_savings",
+    "net_cash_flow",
+    "cumulative_net_cash_flow",
+    "capex_real",
+    "running_costs_real",
+    "gross_savings_real",
+    "net_savings_real",
+    "net_cash_flow_real",
+    "cumulative_net_cash_flow_real",
+    "discounted_net_cash_flow",
+    "cumulative_discounted_net_cash_flow",
+)
+
+#: Rows of the period table that are not line items (they head the columns).
+HEADER_KEYS = ("period", "label", "period_start", "period_end")
+
+
+def write_workbook(results: Results, path: str | Path) -> Path:
+    """Write the workbook for ``results`` to ``path`` atomically."""
+    return atomic_write(path, lambda tmp: _write(results, tmp))
+
+
+class _Styles:
+    def __init__(self, wb: Workbook, currency: str) -> None:
+        symbol = "£" if currency == "GBP" else f"{currency} "
+        money = f"{symbol}#,##0;[Red]-{symbol}#,##0"
+        self.title = wb.add_format({"bold": True, "font_size": 14})
+        self.header = wb.add_format(
+            {"bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF", "border": 1}
+        )
+        self.label = wb.add_format({"bold": False})
+        self.bold = wb.add_format({"bold": True})
+        self.note = wb.add_format({"italic": True, "font_color": "#595959"})
+        self.text = wb.add_format({"text_wrap": False})
+        self.by_unit: dict[str, Any] = {
+            "money": wb.add_format({"num_format": money}),
+            "ratio": wb.add_format({"num_format": "0.00"}),
+            "rate": wb.add_format({"num_format": "0.00%"}),
+            "years": wb.add_format({"num_format": "0.00"}),
+            "index": wb.add_format({"num_format": "0.000000"}),
+            "factor": wb.add_format({"num_format": "0.000000"}),
+            "count": wb.add_format({"num_format": "0"}),
+            "text": wb.add_format({}),
+            "date": wb.add_format({"num_format": "dd mmm yyyy"}),
+        }
+
+    def unit(self, unit: Unit) -> Any:
+        return self.by_unit[unit]
+
+
+def _write(results: Results, path: Path) -> None:
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {"strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": False},
+    )
+    styles = _Styles(wb, results.scenario.meta.currency)
+    _inputs_sheet(wb, styles, results)
+    rows = _cashflows_sheet(wb, styles, results)
+    _partners_sheet(wb, styles, results)
+    _metrics_sheet(wb, styles, results, rows)
+    _audit_sheet(wb, styles, results)
+    wb.close()
+
+
+# ---------------------------------------------------------------------------
+# Inputs
+# ---------------------------------------------------------------------------
+
+
+def _inputs_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
+    ws = wb.add_worksheet("Inputs")
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 12, 18)
+    ws.write(0, 0, f"Inputs: {results.scenario.meta.name}", styles.title)
+    ws.write(1, 0, "Money in pounds at base-date prices; rates as fractions.", styles.note)
+    data = results.scenario.model_dump(mode="json")
+    row = 3
+    for section in ("meta", "timeline", "economics"):
+        ws.write(row, 0, section, styles.header)
+        ws.write(row, 1, "value", styles.header)
+        row += 1
+        for key, value in data[section].items():
+            ws.write(row, 0, key, styles.label)
+            _write_plain(ws, row, 1, value, styles)
+            row += 1
+        row += 1
+    for section in ("partners", "costs", "running_costs", "savings"):
+        items: list[dict[str, Any]] = data[section]
+        ws.write(row, 0, section, styles.header)
+        if not items:
+            ws.write(row + 1, 0, "(none)", styles.note)
+            row += 3
+            continue
+        keys = list(items[0])
+        for j, key in enumerate(keys):
+            ws.write(row, 1 + j, key, styles.header)
+        for i, item in enumerate(items):
+            ws.write(row + 1 + i, 0, f"{section}[{i}]", styles.label)
+            for j, key in enumerate(keys):
+                _write_plain(ws, row + 1 + i, 1 + j, item[key], styles)
+        row += len(items) + 2
+
+
+def _write_plain(ws: Worksheet, row: int, col: int, value: Any, styles: _Styles) -> None:
+    """Write an input value; structures are shown as compact text, never as formulas."""
+    if value is None:
+        ws.write_string(row, col, "", styles.text)
+    elif isinstance(value, bool):
+        ws.write_boolean(row, col, value)
+    elif isinstance(value, int | float):
+        ws.write_number(row, col, value)
+    elif isinstance(value, str):
+        ws.write_string(row, col, value, styles.text)
+    else:
+        ws.write_string(row, col, _compact(value), styles.text)
+
+
+def _compact(value: Any) -> str:
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_compact(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_compact(v) for v in value) + "]"
+    return str(value)
+
+
+# ---------------------------------------------------------------------------
+# Cashflows: time across columns, formulas along rows
+# ---------------------------------------------------------------------------
+
+
+def _cashflows_sheet(wb: Workbook, styles: _Styles, results: Results) -> dict[str, int]:
+    ws = wb.add_worksheet("Cashflows")
+    table = results.periods
+    n_cols = len(table)
+    last_col = FIRST_PERIOD_COL + n_cols - 1
+    ws.set_column(0, 0, 44)
+    ws.set_column(1, 2, 10)
+    ws.set_column(FIRST_PERIOD_COL, last_col, 14)
+    ws.freeze_panes(FIRST_ITEM_ROW, FIRST_PERIOD_COL)
+    ws.write(0, 0, f"Programme cash flows (base case): {results.scenario.meta.name}", styles.title)
+    ws.write(
+        1, 0, "Nominal pounds unless marked real; formulas recalculate from the rows above.",
+        styles.note,
+    )
+    ws.write(2, 0, "Period", styles.bold)
+    ws.write(3, 0, "Label", styles.bold)
+    ws.write(4, 0, "Period end", styles.bold)
+    ws.write(FIRST_ITEM_ROW - 1, 0, "Line item", styles.header)
+    ws.write(FIRST_ITEM_ROW - 1, 1, "Unit", styles.header)
+    ws.write(FIRST_ITEM_ROW - 1, 2, "Total", styles.header)
+    for j in range(n_cols):
+        col = FIRST_PERIOD_COL + j
+        ws.write_number(2, col, int(table["period"].iloc[j]), styles.bold)
+        ws.write_string(3, col, str(table["label"].iloc[j]), styles.bold)
+        ws.write_datetime(4, col, _as_datetime(table["period_end"].iloc[j]), styles.unit("date"))
+        ws.write(FIRST_ITEM_ROW - 1, col, "", styles.header)
+
+    keys = [k for k in PERIOD_COLUMNS if k not in HEADER_KEYS]
+    rows = {key: FIRST_ITEM_ROW + i for i, key in enumerate(keys)}
+    basis_real = results.scenario.economics.appraisal_basis == "real"
+
+    def ref(key: str, col: int) -> str:
+        return xl_rowcol_to_cell(rows[key], col)
+
+    formulas: dict[str, Callable[[int], str]] = {
+        "capex": lambda c: (
+            f"={ref('capex_base', c)}+{ref('capex_contingency', c)}"
+            f"+{ref('capex_optimism_bias', c)}+{ref('capex_overrun', c)}"
+        ),
+        "net_savings": lambda c: f"={ref('gross_savings', c)}-{ref('running_costs', c)}",
+        "net_cash_flow": lambda c: f"={ref('net_savings', c)}-{ref('capex', c)}",
+        "cumulative_net_cash_flow": lambda c: _running_total(
+            ref, "cumulative_net_cash_flow", "net_cash_flow", c
+        ),
+        "capex_real": lambda c: f"={ref('capex', c)}/{ref('price_index', c)}",
+        "running_costs_real": lambda c: f"={ref('running_costs', c)}/{ref('price_index', c)}",
+        "gross_savings_real": lambda c: f"={ref('gross_savings', c)}/{ref('price_index', c)}",
+        "net_savings_real": lambda c: f"={ref('net_savings', c)}/{ref('price_index', c)}",
+        "net_cash_flow_real": lambda c: f"={ref('net_cash_flow', c)}/{ref('price_index', c)}",
+        "cumulative_net_cash_flow_real": lambda c: _running_total(
+            ref, "cumulative_net_cash_flow_real", "net_cash_flow_real", c
+        ),
+        "discounted_net_cash_flow": lambda c: (
+            f"={ref('net_cash_flow_real' if basis_real else 'net_cash_flow', c)}"
+            f"*{ref('discount_factor', c)}"
+        ),
+        "cumulative_discounted_net_cash_flow": lambda c: _running_total(
+            ref, "cumulative_discounted_net_cash_flow", "discounted_net_cash_flow", c
+        ),
+    }
+    for key in keys:
+        column = PERIOD_COLUMNS[key]
+        row = rows[key]
+        fmt = styles.unit(column.unit)
+        ws.write_string(row, 0, column.label, styles.label)
+        ws.write_string(row, 1, column.unit, styles.note)
+        values = table[key].to_numpy()
+        for j in range(n_cols):
+            col = FIRST_PERIOD_COL + j
+            value = float(values[j])
+            if key in formulas:
+                ws.write_formula(row, col, formulas[key](col), fmt, value)
+            else:
+                ws.write_number(row, col, value, fmt)
+        if column.unit == "money" and not key.startswith("cumulative"):
+            first = xl_rowcol_to_cell(row, FIRST_PERIOD_COL)
+            last = xl_rowcol_to_cell(row, last_col)
+            ws.write_formula(row, 2, f"=SUM({first}:{last})", fmt, float(values.sum()))
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+    ws.repeat_columns(0, 2)
+    return rows
+
+
+def _running_total(ref: Callable[[str, int], str], own: str, source: str, col: int) -> str:
+    """``=previous running total + this period's flow`` (the first period starts the total)."""
+    if col == FIRST_PERIOD_COL:
+        return f"={ref(source, col)}"
+    return f"={ref(own, col - 1)}+{ref(source, col)}"
+
+
+def _as_datetime(value: Any) -> datetime:
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    raise TypeError(f"not a date: {value!r}")
+
+
+# ---------------------------------------------------------------------------
+# Partners, metrics, audit
+# ---------------------------------------------------------------------------
+
+
+def _partners_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
+    ws = wb.add_worksheet("Partners")
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 1, 10)
+    ws.set_column(2, 12, 18)
+    ws.write(0, 0, "Partners: shares, NPV and cash flows (base case, nominal pounds)", styles.title)
+    names = list(results.partner_metrics)
+    ws.write(2, 0, "Metric", styles.header)
+    for j, name in enumerate(names):
+        ws.write_string(2, 1 + j, name, styles.header)
+    for i, (key, column) in enumerate(PARTNER_METRICS.items()):
+        ws.write_string(3 + i, 0, column.label)
+        for j, name in enumerate(names):
+            _write_value(ws, 3 + i, 1 + j, results.partner_metrics[name][key], column.unit, styles)
+    top = 4 + len(PARTNER_METRICS)
+    table = results.partners
+    for j, key in enumerate(PARTNER_COLUMNS):
+        ws.write_string(top, j, PARTNER_COLUMNS[key].label, styles.header)
+    for i, record in enumerate(table.itertuples(index=False)):
+        for j, key in enumerate(PARTNER_COLUMNS):
+            value = getattr(record, key)
+            column = PARTNER_COLUMNS[key]
+            if column.unit == "text":
+                ws.write_string(top + 1 + i, j, str(value))
+            else:
+                _write_value(ws, top + 1 + i, j, float(value), column.unit, styles)
+    ws.freeze_panes(top + 1, 1)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+
+
+def _write_value(
+    ws: Worksheet, row: int, col: int, value: float | None, unit: Unit, styles: _Styles
+) -> None:
+    """A number, or a labelled "n/a" where the value is undefined (never NaN)."""
+    if value is None or not math.isfinite(value):
+        ws.write_string(row, col, "n/a", styles.note)
+    else:
+        ws.write_number(row, col, value, styles.unit(unit))
+
+
+def _metrics_sheet(
+    wb: Workbook, styles: _Styles, results: Results, rows: dict[str, int]
+) -> None:
+    ws = wb.add_worksheet("Metrics")
+    ws.set_column(0, 0, 48)
+    ws.set_column(1, 1, 20)
+    ws.set_column(2, 2, 60)
+    ws.write(0, 0, f"Metrics (base case): {results.scenario.meta.name}", styles.title)
+    basis = results.scenario.economics.appraisal_basis
+    ws.write(1, 0, f"Appraisal basis: {basis}; discounting: "
+             f"{results.scenario.economics.discount_basis}", styles.note)
+    ws.write(3, 0, "Metric", styles.header)
+    ws.write(3, 1, "Value", styles.header)
+    ws.write(3, 2, "How it is computed", styles.header)
+    n = len(results.periods)
+    last = FIRST_PERIOD_COL + n - 1
+
+    def span(key: str) -> str:
+        return (
+            f"Cashflows!{xl_rowcol_to_cell(rows[key], FIRST_PERIOD_COL, True, True)}:"
+            f"{xl_rowcol_to_cell(rows[key], last, True, True)}"
+        )
+
+    real = basis == "real"
+    suffix = "_real" if real else ""
+    df = span("discount_factor")
+    live = {
+        "pv_savings": f"=SUMPRODUCT({span('gross_savings' + suffix)},{df})",
+        "pv_costs": (
+            f"=SUMPRODUCT({span('capex' + suffix)},{df})"
+            f"+SUMPRODUCT({span('running_costs' + suffix)},{df})"
+        ),
+        "npv": f"=SUM({span('discounted_net_cash_flow')})",
+    }
+    metric_rows = {key: 4 + i for i, key in enumerate(METRICS)}
+    if results.metrics["bcr"] is not None:
+        live["bcr"] = (
+            f"={xl_rowcol_to_cell(metric_rows['pv_savings'], 1)}"
+            f"/{xl_rowcol_to_cell(metric_rows['pv_costs'], 1)}"
+        )
+    for key, column in METRICS.items():
+        row = metric_rows[key]
+        ws.write_string(row, 0, column.label)
+        value = results.metrics[key]
+        if key in live and value is not None:
+            ws.write_formula(row, 1, live[key], styles.unit(column.unit), value)
+            ws.write_string(row, 2, "live formula over the Cashflows sheet", styles.note)
+        else:
+            _write_value(ws, row, 1, value, column.unit, styles)
+            ws.write_string(row, 2, "engine value", styles.note)
+
+
+def _audit_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
+    ws = wb.add_worksheet("Audit")
+    ws.set_column(0, 0, 28)
+    ws.set_column(1, 1, 100)
+    ws.write(0, 0, "Audit record", styles.title)
+    record: Sequence[tuple[str, str]] = (
+        ("Engine", f"bondmodel {__version__}"),
+        ("Scenario name", results.scenario.meta.name),
+        ("Scenario SHA-256", results.scenario.sha256()),
+        ("Run at (UTC)", datetime.now(UTC).isoformat(timespec="seconds")),
+        ("Scenario (canonical JSON)", results.scenario.canonical_json()),
+    )
+    for i, (key, value) in enumerate(record):
+        ws.write_string(2 + i, 0, key, styles.bold)
+        ws.write_string(2 + i, 1, value)
