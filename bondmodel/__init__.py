@@ -12,9 +12,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from bondmodel.engine import Results, run  # noqa: E402
-from bondmodel.errors import BondModelError, ModelError, ScenarioError, WorkbookError  # noqa: E402
-from bondmodel.scenario import Scenario, load_scenario, parse_scenario  # noqa: E402
+from bondmodel.engine import Results, run
+from bondmodel.errors import BondModelError, ModelError, ScenarioError, WorkbookError
+from bondmodel.scenario import Scenario, load_scenario, parse_scenario
 
 __all__ = [
     "BondModelError",

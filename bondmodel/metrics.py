@@ -19,7 +19,8 @@ def present_value(flows: FloatArray, discount_factors: FloatArray) -> FloatArray
     -----
     .. math:: PV = \\sum_{t=0}^{T} CF_t \\, DF_t
     """
-    return np.einsum("...t,...t->...", flows, discount_factors)
+    result: FloatArray = np.einsum("...t,...t->...", flows, discount_factors)
+    return result
 
 
 def benefit_cost_ratio(pv_benefits: FloatArray, pv_costs: FloatArray) -> FloatArray:

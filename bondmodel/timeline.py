@@ -81,8 +81,10 @@ def build_timeline(scenario: Scenario) -> Timeline:
     boundaries = [
         d.date() for d in pd.date_range(pd.Timestamp(close), periods=n + 1, freq=step)
     ]
-    period_start = [close] + boundaries[:-1]
-    period_end = [close] + [(pd.Timestamp(d) - pd.Timedelta(days=1)).date() for d in boundaries[1:]]
+    period_start = [close, *boundaries[:-1]]
+    period_end = [close] + [
+        (pd.Timestamp(d) - pd.Timedelta(days=1)).date() for d in boundaries[1:]
+    ]
     t = np.arange(n + 1)
     programme_year = np.ceil(t / f).astype(np.int64)
     labels = ["Close"] + [

@@ -195,7 +195,7 @@ def _cashflows_sheet(wb: Workbook, styles: _Styles, results: Results) -> dict[st
     basis_real = results.scenario.economics.appraisal_basis == "real"
 
     def ref(key: str, col: int) -> str:
-        return xl_rowcol_to_cell(rows[key], col)
+        return str(xl_rowcol_to_cell(rows[key], col))
 
     formulas: dict[str, Callable[[int], str]] = {
         "capex": lambda c: (

@@ -1,0 +1,174 @@
+"""The first workbook: structure, read-back, formula injection, and LibreOffice recalculation."""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from bondmodel import Scenario, load_scenario, run
+from bondmodel.labels import PERIOD_COLUMNS
+from bondmodel.workbook.recalc import convert_many
+from bondmodel.workbook.writer import FIRST_ITEM_ROW, FIRST_PERIOD_COL, HEADER_KEYS, write_workbook
+
+from .conftest import TEMPLATES
+
+SHEETS = ["Inputs", "Cashflows", "Partners", "Metrics", "Audit"]
+
+
+def _item_rows() -> dict[str, int]:
+    """1-based worksheet row of each Cashflows line item."""
+    keys = [k for k in PERIOD_COLUMNS if k not in HEADER_KEYS]
+    return {k: FIRST_ITEM_ROW + 1 + i for i, k in enumerate(keys)}
+
+
+def _formula_cells(path: Path) -> dict[tuple[str, str], str]:
+    wb = openpyxl.load_workbook(path, data_only=False)
+    out = {}
+    for ws in wb.worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if cell.data_type == "f":
+                    out[(ws.title, cell.coordinate)] = cell.value
+    return out
+
+
+def _values(path: Path) -> dict[tuple[str, str], Any]:
+    wb = openpyxl.load_workbook(path, data_only=True)
+    return {
+        (ws.title, cell.coordinate): cell.value
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for cell in row
+    }
+
+
+def test_sheets_and_cached_values_read_back(tmp_path: Path) -> None:
+    res = run(load_scenario(None))
+    path = write_workbook(res, tmp_path / "model.xlsx")
+    wb = openpyxl.load_workbook(path, data_only=True)
+    assert wb.sheetnames == SHEETS
+    ws = wb["Cashflows"]
+    rows = _item_rows()
+    for key in ("capex", "gross_savings", "net_cash_flow", "cumulative_discounted_net_cash_flow"):
+        row = rows[key]
+        assert ws.cell(row=row, column=1).value == PERIOD_COLUMNS[key].label
+        for t, expected in enumerate(res.periods[key]):
+            got = ws.cell(row=row, column=FIRST_PERIOD_COL + 1 + t).value
+            assert got == pytest.approx(expected, rel=1e-12, abs=1e-9), (key, t)
+    metrics = {r[0]: r[1] for r in wb["Metrics"].iter_rows(min_row=5, values_only=True)}
+    assert metrics["Net present value of the programme"] == pytest.approx(res.metrics["npv"])
+    audit = {r[0]: r[1] for r in wb["Audit"].iter_rows(min_row=3, values_only=True)}
+    assert audit["Scenario SHA-256"] == res.scenario.sha256()
+
+
+def test_no_nan_reaches_a_cell(make_scenario: Callable[..., Scenario], tmp_path: Path) -> None:
+    # BCR is undefined without costs.
+    sc = make_scenario(savings=[{"name": "s", "annual_amount": 5.0}])
+    res = run(sc)
+    assert res.metrics["bcr"] is None
+    path = write_workbook(res, tmp_path / "m.xlsx")
+    values = _values(path)
+    for key, value in values.items():
+        if isinstance(value, float):
+            assert math.isfinite(value), key
+    metrics = {r[0]: r[1] for r in openpyxl.load_workbook(path)["Metrics"].iter_rows(
+        min_row=5, values_only=True)}
+    assert metrics["Benefit-cost ratio"] == "n/a"
+
+
+def test_user_text_is_never_a_formula(
+    make_scenario: Callable[..., Scenario], tmp_path: Path
+) -> None:
+    hostile = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "=HYPERLINK(\"http://x\",\"y\")"]
+    sc = make_scenario(
+        meta={"name": hostile[0], "description": hostile[4]},
+        partners=[
+            {"name": hostile[1], "baseline_expenditure": 1e6},
+            {"name": hostile[2], "baseline_expenditure": 1e6},
+        ],
+        costs=[{"name": hostile[3], "amount": 10.0, "category": "other"}],
+        savings=[{"name": hostile[4], "annual_amount": 100.0}],
+    )
+    path = write_workbook(run(sc), tmp_path / "m.xlsx")
+    formulas = _formula_cells(path)
+    for text in hostile:
+        assert all(text not in f for f in formulas.values()), text
+    # No <f> element carries user text in the stored XML either.
+    with zipfile.ZipFile(path) as archive:
+        xml = "".join(
+            archive.read(n).decode("utf-8") for n in archive.namelist() if "worksheets/" in n
+        )
+    for formula in re.findall(r"<f>([^<]*)</f>", xml):
+        assert not any(text.lstrip("=+-@") in formula for text in hostile[:2]), formula
+    wb = openpyxl.load_workbook(path)
+    found = {
+        cell.value
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for cell in row
+        if cell.data_type == "s"
+    }
+    for text in hostile:
+        assert text in found or any(text in str(v) for v in found), text
+
+
+# ---------------------------------------------------------------------------
+# LibreOffice: forced recalculation must reproduce the engine's values
+# ---------------------------------------------------------------------------
+
+
+def _tamper(path: Path, out: Path, sheet_xml: str, wrong: float) -> str:
+    """Copy ``path`` to ``out`` with the cached value of the first formula cell set to ``wrong``."""
+    with zipfile.ZipFile(path) as src:
+        parts = {name: src.read(name) for name in src.namelist()}
+    xml = parts[sheet_xml].decode("utf-8")
+    match = re.search(r'<c r="([A-Z]+[0-9]+)"[^>]*><f>[^<]*</f><v>[^<]*</v>', xml)
+    assert match is not None
+    cell = match.group(1)
+    tampered = re.sub(r"<v>[^<]*</v>", f"<v>{wrong}</v>", match.group(0), count=1)
+    parts[sheet_xml] = (xml[: match.start()] + tampered + xml[match.end():]).encode("utf-8")
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for name, data in parts.items():
+            dst.writestr(name, data)
+    return cell
+
+
+@pytest.mark.spreadsheet
+def test_libreoffice_recalculates_to_engine_values(soffice: str, tmp_path: Path) -> None:
+    sources = []
+    for template in TEMPLATES:
+        res = run(load_scenario(template))
+        sources.append(write_workbook(res, tmp_path / f"{template.stem}.xlsx"))
+    # A deliberately wrong cached value must come back corrected, or the
+    # recalculation proves nothing.
+    wrong = 123456789.0
+    tampered = tmp_path / "tampered.xlsx"
+    cell = _tamper(sources[0], tampered, "xl/worksheets/sheet2.xml", wrong)
+    assert _values(tampered)[("Cashflows", cell)] == wrong
+    out = convert_many([*sources, tampered], tmp_path / "recalc")
+
+    checked = 0
+    for source, recalculated in zip(sources, out[:-1], strict=True):
+        formulas = _formula_cells(source)
+        cached = _values(source)
+        fresh = _values(recalculated)
+        assert len(formulas) > 100
+        for key in formulas:
+            expected, got = cached[key], fresh[key]
+            assert isinstance(got, int | float), (source.name, key, got)
+            assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-6), (
+                source.name, key, formulas[key], expected, got,
+            )
+            checked += 1
+    assert checked > 0
+    corrected = _values(out[-1])[("Cashflows", cell)]
+    original = _values(sources[0])[("Cashflows", cell)]
+    assert corrected != wrong
+    assert corrected == pytest.approx(original, rel=1e-12)
