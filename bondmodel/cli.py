@@ -69,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BondModelError as exc:
         print(f"bondmodel: error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        # the file system refused (permission, full disk): nothing was replaced
+        print(f"bondmodel: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("bondmodel: interrupted; nothing was written", file=sys.stderr)
         return 130

@@ -22,8 +22,12 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
+    if folder.exists() and not folder.is_dir():
+        raise ScenarioError(f"{target}: {folder} is a file, not a folder; choose another path")
     if not folder.is_dir():
         raise ScenarioError(f"{target}: output folder {folder} does not exist")
+    if target.is_dir():
+        raise ScenarioError(f"{target}: is a folder; give a file name to write")
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
     os.close(fd)
     tmp = Path(tmp_name)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from collections.abc import Mapping
+from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
@@ -99,53 +102,181 @@ def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenari
 # Error formatting
 # ---------------------------------------------------------------------------
 
-_UNION_TAGS = {"linear", "explicit", "s_curve"}
+#: Plain-words descriptions of the string patterns used in the schema.
+_PATTERN_HINTS = {
+    r"^[A-Z]{3}$": "a three-letter ISO 4217 currency code in capitals, such as 'GBP' or 'EUR'",
+}
+
+#: Error types meaning "this should have been a table".
+_TABLE_TYPES = {"model_type", "model_attributes_type", "dict_type"}
 
 
 def format_validation_error(
     exc: ValidationError, data: Mapping[str, Any], source: str = "scenario"
 ) -> str:
-    """Turn a pydantic error into lines of ``source: field.path: problem (got value)``."""
+    """Turn a pydantic error into lines of ``source: field.path: problem (got value)``.
+
+    Each line names the field path (with the item's name for list items), the
+    bad value and what is allowed. A misspelt key gives one line suggesting the
+    right name, not a second line saying the right name is missing.
+    """
+    errors = exc.errors()
+    suggested = _misspelt_keys(errors)
+    alternatives = _union_alternatives(errors)
     lines = []
-    for err in exc.errors():
-        loc = [part for part in err["loc"] if part not in _UNION_TAGS]
+    for err in errors:
+        raw_loc = list(err["loc"])
+        loc = _clean_loc(raw_loc)
+        kind = err["type"]
+        if kind == "missing" and tuple(loc) in suggested.values():
+            continue  # reported as the misspelt key that should have been this one
+        if _ends_in_union_member(raw_loc):
+            # a value that fits none of a field's alternatives: one line for all of them
+            allowed = alternatives.pop(tuple(loc), None)
+            if allowed is not None:
+                lines.append(
+                    f"{source}: {_loc_text(loc, data)}: should be {allowed} "
+                    f"(got {_show(err.get('input'))})"
+                )
+            continue
         ctx = err.get("ctx") or {}
         original = ctx.get("error")
-        path_text = _loc_text(loc, data)
+        value = err.get("input")
         message = err["msg"]
-        if original is not None and hasattr(original, "path"):
-            path_text = original.path
+        show_value = True
+        hint = ""
+        if original is not None and hasattr(original, "loc"):
+            # a check across fields that knows which field to blame
+            loc = [*loc, *original.loc]
             message = original.message
-        elif err["type"] == "value_error":
+            show_value = False
+        elif kind == "value_error":
             message = str(original) if original is not None else message
             message = message.removeprefix("Value error, ")
-        elif err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
-            message = f"unknown key {loc[-1]!r}" + (
-                f"; allowed keys: {', '.join(allowed)}" if allowed else ""
-            )
-        elif err["type"] == "missing":
+            show_value = "got" not in message and not isinstance(value, dict)
+        elif kind == "extra_forbidden":
+            message = _unknown_key_message(raw_loc, suggested.get(tuple(loc)))
+            show_value = False
+        elif kind == "missing":
             message = "is required but missing"
-        if err["type"] not in ("missing", "extra_forbidden", "value_error") or (
-            err["type"] == "value_error" and "got" not in message
-        ):
-            value = err.get("input")
-            if not isinstance(value, dict):
-                message = f"{message} (got {_show(value)})"
+            allowed = _literal_values(raw_loc)
+            tags = _tags_of(raw_loc)
+            if allowed:
+                message += f"; allowed: {allowed}"
+            elif tags:
+                message += f"; give a table whose type is one of {tags}"
+            show_value = False
+        elif kind == "union_tag_invalid":
+            loc = [*loc, ctx.get("discriminator", "type").strip("'")]
+            tag, expected = ctx.get("tag"), ctx.get("expected_tags")
+            message = f"unknown {loc[-2]} type {tag!r}; allowed: {expected}"
+            show_value = False
+        elif kind == "union_tag_not_found":
+            loc = [*loc, ctx.get("discriminator", "type").strip("'")]
+            message = f"is required but missing; allowed: {_tags_of(raw_loc)}"
+            show_value = False
+        elif kind in _TABLE_TYPES:
+            message = "should be a table of settings"
+        elif kind == "string_pattern_mismatch":
+            described = _PATTERN_HINTS.get(str(ctx.get("pattern")))
+            if described:
+                message = f"should be {described}"
+        elif kind == "date_type" and isinstance(value, str):
+            hint = "; write a TOML date without quotes, such as 2026-04-01"
+        elif kind == "date_type" and isinstance(value, datetime):
+            hint = "; give the date alone, without a time, such as 2026-04-01"
+        elif kind == "int_type" and isinstance(value, float | str):
+            hint = "; give a whole number without quotes, such as 25"
+        if show_value:
+            message = f"{message} (got {_show(value)})"
+        message += hint
+        path_text = _loc_text(loc, data)
         lines.append(f"{source}: {path_text or '(top level)'}: {message}")
     return "\n".join(lines)
 
 
+def _union_alternatives(errors: list[Any]) -> dict[tuple[Any, ...], str]:
+    """For fields such as ``float | Literal['sized']``: what each alternative allows.
+
+    pydantic reports one error per alternative, located at the field plus the
+    alternative's label (``constrained-float``, ``literal['sized']``); these
+    are joined into one description per field.
+    """
+    found: dict[tuple[Any, ...], list[str]] = {}
+    for err in errors:
+        raw_loc = list(err["loc"])
+        if _ends_in_union_member(raw_loc):
+            text = str(err["msg"]).removeprefix("Input should be ").removeprefix("Value error, ")
+            found.setdefault(tuple(_clean_loc(raw_loc)), []).append(text)
+    return {loc: ", or ".join(texts) for loc, texts in found.items()}
+
+
+def _ends_in_union_member(loc: list[Any]) -> bool:
+    """Whether ``loc`` ends in the label pydantic gives an alternative of a union field."""
+    return bool(loc) and len(_clean_loc(loc)) < len(loc) and _walk(loc)[2]
+
+
+def _misspelt_keys(errors: list[Any]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
+    """Unknown keys that look like a missing required key at the same place.
+
+    Returns ``{unknown key location: missing key location}`` (tags removed).
+    """
+    missing: dict[tuple[Any, ...], list[str]] = {}
+    for err in errors:
+        if err["type"] == "missing" and err["loc"] and isinstance(err["loc"][-1], str):
+            loc = tuple(_clean_loc(list(err["loc"])))
+            missing.setdefault(loc[:-1], []).append(str(loc[-1]))
+    found: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+    for err in errors:
+        if err["type"] != "extra_forbidden":
+            continue
+        loc = tuple(_clean_loc(list(err["loc"])))
+        close = difflib.get_close_matches(str(loc[-1]), missing.get(loc[:-1], []), n=1)
+        if close:
+            found[loc] = (*loc[:-1], close[0])
+    return found
+
+
+def _unknown_key_message(raw_loc: list[Any], missing_loc: tuple[Any, ...] | None) -> str:
+    key = str(raw_loc[-1])
+    allowed = _allowed_keys(raw_loc[:-1])
+    message = f"unknown key {key!r}"
+    if missing_loc is not None:
+        message += f" (did you mean {missing_loc[-1]!r}, which is required?)"
+    else:
+        close = difflib.get_close_matches(key, allowed, n=1)
+        if close:
+            message += f" (did you mean {close[0]!r}?)"
+    if allowed:
+        message += f"; allowed keys: {', '.join(allowed)}"
+    if len(raw_loc) > 1 and key in Scenario.model_fields:
+        message += (
+            f"; '{key}' is a top-level key: in TOML, a key written after a [table] header "
+            "belongs to that table, so move it above the first [table]"
+        )
+    return message
+
+
 def _show(value: Any) -> str:
+    """A value as the user wrote it, with its TOML type when that helps."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()}, a boolean"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, datetime | date | time):
+        kind = {datetime: "date-time", date: "date", time: "time"}[type(value)]
+        return f"{value.isoformat()}, a {kind}"
     text = repr(value)
     if len(text) > 80:
         text = text[:77] + "..."
-    kind = type(value).__name__
-    return f"{text}, a {kind}" if kind not in ("int", "float") else text
+    kind = {"str": "string", "list": "list"}.get(type(value).__name__, type(value).__name__)
+    return f"{text}, a {kind}"
 
 
 def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:
-    """``partners[1].name``, with the item's name when the data has one."""
+    """``partners[1] ('Eastbrook').name``: the path, with each list item's name if it has one."""
     parts: list[str] = []
     node: Any = data
     for part in loc:
@@ -153,7 +284,7 @@ def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:
             label = f"[{part}]"
             try:
                 node = node[part]
-                if isinstance(node, dict) and isinstance(node.get("name"), str):
+                if isinstance(node, dict) and isinstance(node.get("name"), str) and node["name"]:
                     label += f" ('{node['name']}')"
             except (IndexError, KeyError, TypeError):
                 node = None
@@ -164,26 +295,113 @@ def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:
     return "".join(parts)
 
 
-def _allowed_keys(loc: list[int | str]) -> list[str]:
-    """The field names of the model found at ``loc`` inside :class:`Scenario`."""
+def _walk(loc: list[Any]) -> tuple[list[Any], type[BaseModel] | None, bool]:
+    """Follow ``loc`` through the schema from :class:`Scenario`.
+
+    pydantic puts labels that are not field names into error locations: the
+    tag of a tagged union such as a ramp (``'linear'``), and the alternative
+    of a plain union such as ``float | Literal['sized']`` (``'constrained-float'``).
+    Returns the location without them, the model found at the end (None if
+    it is not a model) and whether the last part was a plain union's label.
+    """
+    clean: list[Any] = []
     model: type[BaseModel] | None = Scenario
+    union: Any = None  # a tagged union awaiting its tag
+    plain: Any = None  # a plain union awaiting the label of an alternative
+    last_was_member = False
     for part in loc:
-        if model is None:
-            return []
+        last_was_member = False
         if isinstance(part, int):
+            clean.append(part)
             continue
-        field = model.model_fields.get(part)
+        if union is not None and part in _union_tags(union):
+            model, union = _model_of(union, part), None
+            continue
+        if plain is not None:
+            members = [m for m in _members(plain) if getattr(m, "__name__", None) == part]
+            model = members[0] if members and _is_model(members[0]) else None
+            plain, last_was_member = None, True
+            continue
+        clean.append(part)
+        field = model.model_fields.get(part) if model is not None else None
         if field is None:
-            return []
-        model = _model_of(field.annotation)
+            model, union = None, None
+        elif len(_union_tags(field.annotation)) > 1:
+            model, union = None, field.annotation
+        elif len(_members(field.annotation)) > 1:
+            model, plain = None, field.annotation
+        else:
+            model, union = _model_of(field.annotation), None
+    return clean, model, last_was_member
+
+
+def _members(annotation: Any) -> list[Any]:
+    """The alternatives of a union annotation, without None; [] if it is not a union."""
+    if get_origin(annotation) not in (Union, UnionType):
+        return []
+    return [arg for arg in get_args(annotation) if arg is not type(None)]
+
+
+def _is_model(annotation: Any) -> bool:
+    return isinstance(annotation, type) and issubclass(annotation, BaseModel)
+
+
+def _clean_loc(loc: list[Any]) -> list[Any]:
+    """``loc`` without discriminator tags."""
+    return _walk(loc)[0]
+
+
+def _model_at(loc: list[Any]) -> type[BaseModel] | None:
+    """The model found at ``loc`` (as pydantic gives it) inside :class:`Scenario`."""
+    return _walk(loc)[1]
+
+
+def _allowed_keys(loc: list[Any]) -> list[str]:
+    """The field names of the model found at ``loc`` inside :class:`Scenario`."""
+    model = _model_at(loc)
     return sorted(model.model_fields) if model is not None else []
 
 
-def _model_of(annotation: Any) -> type[BaseModel] | None:
+def _tags_of(loc: list[Any]) -> str:
+    """The discriminator tags allowed for the union field at ``loc``."""
+    parent = _model_at(loc[:-1])
+    field = parent.model_fields.get(str(loc[-1])) if parent is not None else None
+    tags = sorted(_union_tags(field.annotation)) if field is not None else []
+    return ", ".join(repr(t) for t in tags)
+
+
+def _literal_values(loc: list[Any]) -> str:
+    """For a missing literal-typed field (a ramp's ``type``), the values it may take."""
+    parent = _model_at(loc[:-1])
+    field = parent.model_fields.get(str(loc[-1])) if parent is not None else None
+    if field is None or get_origin(field.annotation) is not Literal:
+        return ""
+    return ", ".join(repr(v) for v in get_args(field.annotation))
+
+
+def _union_tags(annotation: Any) -> set[str]:
+    tags: set[str] = set()
+    for arg in get_args(annotation):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            tag = arg.model_fields.get("type")
+            if tag is not None:
+                tags.update(str(v) for v in get_args(tag.annotation))
+        else:
+            tags |= _union_tags(arg)
+    return tags
+
+
+def _model_of(annotation: Any, tag: str | None = None) -> type[BaseModel] | None:
+    """The model inside ``annotation``; for a tagged union, the member with ``type = tag``."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation
-    for arg in getattr(annotation, "__args__", ()):
-        found = _model_of(arg)
+        if tag is None:
+            return annotation
+        field = annotation.model_fields.get("type")
+        if field is not None and tag in get_args(field.annotation):
+            return annotation
+        return None
+    for arg in get_args(annotation):
+        found = _model_of(arg, tag)
         if found is not None:
             return found
     return None
