@@ -27,7 +27,7 @@ UK_FINANCIAL_YEAR_START_MONTH: Final[int] = 4
 # ---------------------------------------------------------------------------
 # HM Treasury Green Book: social time preference rate (STPR), real terms.
 # Source: HM Treasury, "The Green Book: Central Government Guidance on
-# Appraisal and Evaluation" (2022 edition), section A6 "Discounting", Table 8
+# Appraisal and Evaluation" (2022 edition), Annex A6 "Discounting"
 # "Discounting": 3.5% for years 0-30, 3.0% for 31-75, 2.5% for 76-125,
 # 2.0% for 126-200, 1.5% for 201-300 and 1.0% beyond 300 years.
 # Each band's rate applies to the years inside it; discount factors are

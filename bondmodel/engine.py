@@ -10,13 +10,40 @@ import numpy as np
 import pandas as pd
 
 from bondmodel import __version__
-from bondmodel.labels import METRICS, PARTNER_COLUMNS, PERIOD_COLUMNS
+from bondmodel.bond.metrics import bond_metrics
+from bondmodel.bond.pwlb import PWLBLoan, pwlb_loan
+from bondmodel.bond.waterfall import BondFlows, BondSchedule, build_schedule, run_waterfall
+from bondmodel.irr import FLAG_LABELS
+from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, METRICS, PARTNER_COLUMNS, PERIOD_COLUMNS
 from bondmodel.metrics import benefit_cost_ratio, payback_years, peak_funding_need, present_value
 from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
 from bondmodel.scenario.schema import Scenario
 from bondmodel.timeline import FloatArray, Timeline, build_timeline
 
 MetricValue = float | None
+
+
+@dataclass(frozen=True)
+class BondResults:
+    """The bond in the base case: the contract, the waterfall and its metrics.
+
+    Attributes
+    ----------
+    schedule : the contract fixed at issue (principal, profile, reserve targets).
+    flows : the waterfall arrays, (paths, payments), here one path.
+    table : one row per payment period (columns: :data:`bondmodel.labels.BOND_COLUMNS`).
+    metrics : investor and council metrics (keys: :data:`bondmodel.labels.BOND_METRICS`).
+    sources_uses : the sources and uses at issue (keys: :data:`SOURCES_USES`).
+    council_flow : the council's cash after debt service per timeline period, nominal.
+    """
+
+    schedule: BondSchedule
+    flows: BondFlows
+    table: pd.DataFrame
+    metrics: dict[str, MetricValue]
+    sources_uses: dict[str, float]
+    council_flow: FloatArray
+    pwlb: PWLBLoan | None
 
 
 @dataclass(frozen=True)
@@ -41,6 +68,7 @@ class Results:
     partners: pd.DataFrame
     metrics: dict[str, MetricValue]
     partner_metrics: dict[str, dict[str, MetricValue]] = field(default_factory=dict)
+    bond: BondResults | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: scenario identity, settings and metrics (undefined = null)."""
@@ -51,7 +79,7 @@ class Results:
                 "name": sc.meta.name,
                 "sha256": sc.sha256(),
                 "currency": sc.meta.currency,
-                "start_date": self.timeline.close_date.isoformat(),
+                "close_date": self.timeline.close_date.isoformat(),
                 "frequency": sc.timeline.frequency,
                 "periods": self.timeline.n_periods,
                 "appraisal_basis": sc.economics.appraisal_basis,
@@ -59,6 +87,15 @@ class Results:
             },
             "metrics": dict(self.metrics),
             "partners": {k: dict(v) for k, v in self.partner_metrics.items()},
+            "bond": None
+            if self.bond is None
+            else {
+                "metrics": dict(self.bond.metrics),
+                "investor_irr_flag_label": FLAG_LABELS[
+                    int(self.bond.metrics["investor_irr_flag"] or 0)
+                ],
+                "sources_uses": dict(self.bond.sources_uses),
+            },
         }
 
 
@@ -74,7 +111,8 @@ def run(scenario: Scenario) -> Results:
     so it is the same code the Monte Carlo simulation runs.
     """
     timeline = build_timeline(scenario)
-    flows = programme_flows(scenario, timeline, Draws.central(scenario, paths=1))
+    draws = Draws.central(scenario, paths=1)
+    flows = programme_flows(scenario, timeline, draws)
     return Results(
         scenario=scenario,
         timeline=timeline,
@@ -83,13 +121,73 @@ def run(scenario: Scenario) -> Results:
         partners=partner_table(flows, timeline, scenario.partner_names),
         metrics=programme_metrics(flows, timeline, path=0),
         partner_metrics=partner_metrics(flows, timeline, scenario, path=0),
+        bond=None if scenario.bond is None else run_bond(scenario, timeline, flows, draws),
     )
+
+
+def run_bond(
+    scenario: Scenario, timeline: Timeline, flows: ProgrammeFlows, draws: Draws
+) -> BondResults:
+    """Fix the bond's contract on the base case and run its waterfall on ``flows``."""
+    schedule = build_schedule(scenario, timeline, flows, draws.inflation)
+    bond_flows = run_waterfall(schedule, timeline, flows, draws.inflation)
+    pwlb = None
+    if scenario.pwlb is not None and scenario.bond is not None:
+        pwlb = pwlb_loan(
+            scenario.pwlb, schedule.financed_costs, schedule.grid, scenario.bond.tenor_years
+        )
+    arrays = bond_metrics(
+        schedule, bond_flows, flows, timeline, scenario.economics.inflation, pwlb
+    )
+    metrics = {k: _clean(float(arrays[k][0])) for k in BOND_METRICS}
+    if pwlb is None:
+        metrics["pwlb_npv"] = None
+        metrics["council_npv_vs_pwlb"] = None
+    sources_uses = {
+        "proceeds": schedule.proceeds,
+        "council_contribution": schedule.council_contribution,
+        "financed_costs": schedule.financed_costs,
+        "arrangement_fee": schedule.arrangement_fee,
+        "reserve_initial": schedule.reserve_initial,
+        "surplus": max(schedule.surplus, 0.0),
+    }
+    return BondResults(
+        schedule=schedule,
+        flows=bond_flows,
+        table=bond_table(schedule, bond_flows, timeline),
+        metrics=metrics,
+        sources_uses=sources_uses,
+        council_flow=bond_flows.council_flow[0],
+        pwlb=pwlb,
+    )
+
+
+def bond_table(
+    schedule: BondSchedule, flows: BondFlows, timeline: Timeline, path: int = 0
+) -> pd.DataFrame:
+    """One row per payment period k = 0..NL for one path."""
+    grid = schedule.grid
+    data: dict[str, Any] = {
+        "payment": np.arange(grid.n_legal + 1),
+        "date": [timeline.boundaries[int(t)] for t in grid.pay_t],
+        "years": grid.years,
+    }
+    for key in BOND_COLUMNS:
+        if key not in data:
+            data[key] = getattr(flows, key)[path]
+    return pd.DataFrame({k: data[k] for k in BOND_COLUMNS})
 
 
 def programme_metrics(
     flows: ProgrammeFlows, timeline: Timeline, path: int = 0
 ) -> dict[str, MetricValue]:
     """Headline metrics of one path (undefined values are None)."""
+    arrays = programme_metric_arrays(flows, timeline)
+    return {k: _clean(float(v[path])) for k, v in arrays.items()}
+
+
+def programme_metric_arrays(flows: ProgrammeFlows, timeline: Timeline) -> dict[str, FloatArray]:
+    """Headline metrics, one value per path (NaN = undefined); keys as :data:`METRICS`."""
     basis = flows.on_basis
     df = flows.discount_factors
     pv_savings = present_value(basis(flows.gross_savings), df)
@@ -113,7 +211,7 @@ def programme_metrics(
     }
     if set(arrays) != set(METRICS):
         raise RuntimeError("metrics and bondmodel.labels.METRICS disagree")
-    return {k: _clean(float(v[path])) for k, v in arrays.items()}
+    return arrays
 
 
 def partner_metrics(

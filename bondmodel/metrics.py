@@ -28,7 +28,7 @@ def benefit_cost_ratio(pv_benefits: FloatArray, pv_costs: FloatArray) -> FloatAr
 
     References
     ----------
-    HM Treasury, The Green Book (2022), section 5.13: BCR = PV benefits / PV costs.
+    HM Treasury, The Green Book (2022), chapter 5 and Annex A6: BCR = PV benefits / PV costs.
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(pv_costs > 0.0, pv_benefits / np.where(pv_costs > 0, pv_costs, 1.0), np.nan)

@@ -204,19 +204,27 @@ def price_index_paths(scenario: Scenario, timeline: Timeline, inflation: FloatAr
 
 
 def allocation_matrix(scenario: Scenario) -> FloatArray:
-    """(streams, partners) share of each stream's savings going to each partner."""
+    """(streams, partners) share of each stream's savings going to each partner.
+
+    A stream's savings go to its ``partners`` (all partners when omitted): by
+    their savings shares renormalised over those partners (``allocation =
+    'shares'``), or by their baseline expenditure (``'expenditure'``). Partners
+    outside the stream get nothing.
+    """
     names = scenario.partner_names
     shares = np.asarray(scenario.shares("savings_share"))
+    spend = np.array([p.baseline_expenditure for p in scenario.partners])
     rows = []
     for stream in scenario.savings:
-        if stream.allocation == "shares":
-            rows.append(shares)
-            continue
         members = set(stream.partners or names)
-        spend = np.array(
-            [p.baseline_expenditure if p.name in members else 0.0 for p in scenario.partners]
-        )
-        rows.append(spend / spend.sum())
+        inside = np.array([name in members for name in names])
+        weights = np.where(inside, shares if stream.allocation == "shares" else spend, 0.0)
+        total = weights.sum()
+        if total <= 0.0:
+            # every member has a zero savings share: fall back to expenditure
+            weights = np.where(inside, spend, 0.0)
+            total = weights.sum()
+        rows.append(weights / total)
     if not rows:
         return np.zeros((0, len(names)))
     return np.vstack(rows)

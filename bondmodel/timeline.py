@@ -14,7 +14,8 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from bondmodel.conventions import GREEN_BOOK_STPR, UK_FINANCIAL_YEAR_START_MONTH, RateBand
+from bondmodel.conventions import GREEN_BOOK_STPR, RateBand
+from bondmodel.dates import financial_year_start, model_close, period_boundaries
 from bondmodel.scenario.schema import Economics, Scenario
 
 FloatArray = npt.NDArray[np.float64]
@@ -35,6 +36,7 @@ class Timeline:
     programme_year : ceil(t/f), the programme year each period falls in (0 at close).
     labels : display labels, "Close" then "Y1" / "Y1 Q1" ... or financial-year labels.
     price_offset_years : years from the price base date to the close, for indexation.
+    boundaries : the date of t = 0..T (close, then each period's end boundary).
     """
 
     f: int
@@ -46,17 +48,12 @@ class Timeline:
     programme_year: npt.NDArray[np.int64]
     labels: list[str]
     price_offset_years: float
+    boundaries: list[date]
 
     @property
     def t(self) -> npt.NDArray[np.int64]:
         """Period numbers 0..T."""
         return np.arange(self.n_periods + 1, dtype=np.int64)
-
-
-def financial_year_start(day: date) -> date:
-    """The 1 April on or before ``day`` (UK local-government financial year)."""
-    year = day.year if day.month >= UK_FINANCIAL_YEAR_START_MONTH else day.year - 1
-    return date(year, UK_FINANCIAL_YEAR_START_MONTH, 1)
 
 
 def years_between(earlier: date, later: date) -> float:
@@ -76,11 +73,8 @@ def build_timeline(scenario: Scenario) -> Timeline:
     tl = scenario.timeline
     f = tl.periods_per_year
     n = tl.n_periods
-    close = financial_year_start(tl.start_date) if tl.align_to_financial_year else tl.start_date
-    step = pd.DateOffset(months=12 // f)
-    boundaries = [
-        d.date() for d in pd.date_range(pd.Timestamp(close), periods=n + 1, freq=step)
-    ]
+    close = model_close(tl.start_date, tl.align_to_financial_year)
+    boundaries = period_boundaries(close, f, n)
     period_start = [close, *boundaries[:-1]]
     period_end = [close] + [
         (pd.Timestamp(d) - pd.Timedelta(days=1)).date() for d in boundaries[1:]
@@ -102,6 +96,7 @@ def build_timeline(scenario: Scenario) -> Timeline:
         price_offset_years=years_between(scenario.meta.base_date, close)
         if scenario.meta.base_date <= close
         else -years_between(close, scenario.meta.base_date),
+        boundaries=boundaries,
     )
 
 
@@ -156,7 +151,7 @@ def piecewise_discount_factors(years: FloatArray, bands: tuple[RateBand, ...]) -
 
     References
     ----------
-    HM Treasury, The Green Book (2022), Annex A6, Table 8.
+    HM Treasury, The Green Book (2022), Annex A6 "Discounting".
     """
     log_df = np.zeros_like(years, dtype=np.float64)
     for band in bands:

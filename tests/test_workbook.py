@@ -13,13 +13,13 @@ import openpyxl
 import pytest
 
 from bondmodel import Scenario, load_scenario, run
-from bondmodel.labels import PERIOD_COLUMNS
+from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, PERIOD_COLUMNS
 from bondmodel.workbook.recalc import convert_many
 from bondmodel.workbook.writer import FIRST_ITEM_ROW, FIRST_PERIOD_COL, HEADER_KEYS, write_workbook
 
 from .conftest import TEMPLATES
 
-SHEETS = ["Inputs", "Cashflows", "Partners", "Metrics", "Audit"]
+SHEETS = ["Inputs", "Cashflows", "Partners", "Bond", "Metrics", "Audit"]
 
 
 def _item_rows() -> dict[str, int]:
@@ -66,6 +66,23 @@ def test_sheets_and_cached_values_read_back(tmp_path: Path) -> None:
     assert metrics["Net present value of the programme"] == pytest.approx(res.metrics["npv"])
     audit = {r[0]: r[1] for r in wb["Audit"].iter_rows(min_row=3, values_only=True)}
     assert audit["Scenario SHA-256"] == res.scenario.sha256()
+    # The bond: every waterfall row reads back to the engine's table.
+    assert res.bond is not None
+    rows_by_label = {
+        row[0]: row for row in wb["Bond"].iter_rows(values_only=True) if row and row[0]
+    }
+    for key, column in BOND_COLUMNS.items():
+        if column.unit in ("money", "ratio", "years"):
+            got = rows_by_label[column.label][FIRST_PERIOD_COL:]
+            for k, expected in enumerate(res.bond.table[key]):
+                if math.isfinite(expected):
+                    assert got[k] == pytest.approx(expected, rel=1e-12, abs=1e-9), (key, k)
+                else:
+                    assert got[k] == "n/a", (key, k)
+    bond_metrics = {r[0]: r[1] for r in wb["Metrics"].iter_rows(values_only=True) if r[0]}
+    assert bond_metrics[BOND_METRICS["investor_irr"].label] == pytest.approx(
+        res.bond.metrics["investor_irr"], rel=1e-12
+    )
 
 
 def test_no_nan_reaches_a_cell(make_scenario: Callable[..., Scenario], tmp_path: Path) -> None:

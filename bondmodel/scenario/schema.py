@@ -21,6 +21,10 @@ from bondmodel.conventions import (
     FREQUENCIES,
     OPTIMISM_BIAS_BANDS,
 )
+from bondmodel.dates import model_close, period_boundaries
+from bondmodel.scenario.bond import PWLB, BondTerms, timeline_problem
+from bondmodel.scenario.located import located as _located
+from bondmodel.scenario.risk import Risk
 
 #: Tolerance for "sums to 1" checks on shares and profiles.
 SUM_TOLERANCE = 1e-9
@@ -103,14 +107,17 @@ class Economics(_Model):
     @model_validator(mode="after")
     def _rate_matches_basis(self) -> Economics:
         if self.discount_basis == "flat" and self.discount_rate is None:
-            raise ValueError(
-                "discount_rate is required when discount_basis = 'flat' "
-                "(an annual effective rate, e.g. 0.035)"
+            raise _located(
+                "discount_rate",
+                "is required when discount_basis = 'flat'; give an annual effective rate "
+                "between -0.5 and 1.0, e.g. 0.035",
             )
         if self.discount_basis == "green_book" and self.discount_rate is not None:
-            raise ValueError(
-                f"discount_rate = {self.discount_rate!r} is only allowed with "
-                "discount_basis = 'flat'; the Green Book basis uses the published schedule"
+            raise _located(
+                "discount_rate",
+                f"got {self.discount_rate!r}; discount_rate is only allowed with "
+                "discount_basis = 'flat' (the Green Book basis uses the published schedule): "
+                "remove it, or set discount_basis = 'flat'",
             )
         return self
 
@@ -154,30 +161,50 @@ class CostItem(_Model):
         if self.timing == "at_close":
             for field in ("start_period", "periods", "profile"):
                 if getattr(self, field) is not None:
-                    raise ValueError(
-                        f"{field} is not allowed with timing = 'at_close' "
-                        "(use timing = 'spread' or 'profile')"
+                    raise _located(
+                        field,
+                        f"got {getattr(self, field)!r}, but {field} is not allowed with "
+                        "timing = 'at_close' (use timing = 'spread' or 'profile')",
                     )
         elif self.timing == "spread":
             if self.periods is None:
-                raise ValueError("periods is required with timing = 'spread' (a whole number >= 1)")
+                raise _located(
+                    "periods", "is required with timing = 'spread' (a whole number >= 1)"
+                )
             if self.profile is not None:
-                raise ValueError("profile is only allowed with timing = 'profile'")
+                raise _located(
+                    "profile",
+                    f"got {self.profile!r}, but profile is only allowed with timing = 'profile'",
+                )
         else:
             if not self.profile:
-                raise ValueError(
-                    "profile is required with timing = 'profile' "
-                    "(a list of fractions per period summing to 1)"
+                raise _located(
+                    "profile",
+                    ("got []; " if self.profile is not None else "")
+                    + "is required with timing = 'profile' "
+                    "(a list of fractions per period summing to 1)",
                 )
             if self.periods is not None:
-                raise ValueError("periods is only allowed with timing = 'spread'")
+                raise _located(
+                    "periods",
+                    f"got {self.periods!r}, but periods is only allowed with timing = 'spread'",
+                )
             total = math.fsum(self.profile)
             if abs(total - 1.0) > SUM_TOLERANCE:
-                raise ValueError(f"profile must sum to 1, got {total!r}")
+                raise _located(
+                    "profile",
+                    f"must sum to 1, got {_num(total)} (from {self.profile!r})",
+                )
         if self.optimism_bias is not None and (self.ob_band is not None or self.ob_mitigation):
-            raise ValueError(
-                "give either optimism_bias (the adjusted uplift itself) or "
-                "ob_band/ob_mitigation (derived from the Green Book band), not both"
+            given = ", ".join(
+                f"{f} = {getattr(self, f)!r}"
+                for f in ("optimism_bias", "ob_band", "ob_mitigation")
+                if getattr(self, f) is not None and (f != "ob_mitigation" or self.ob_mitigation)
+            )
+            raise _located(
+                "optimism_bias",
+                f"got {given}; give either optimism_bias (the adjusted uplift itself) or "
+                "ob_band/ob_mitigation (derived from the Green Book band), not both",
             )
         return self
 
@@ -222,9 +249,10 @@ class RunningCost(_Model):
     @model_validator(mode="after")
     def _years_in_order(self) -> RunningCost:
         if self.end_year is not None and self.end_year < self.start_year:
-            raise ValueError(
+            raise _located(
+                "end_year",
                 f"end_year = {self.end_year} is before start_year = {self.start_year}; "
-                "end_year must be >= start_year"
+                "end_year must be >= start_year",
             )
         return self
 
@@ -278,14 +306,21 @@ class SavingsStream(_Model):
     @model_validator(mode="after")
     def _one_amount(self) -> SavingsStream:
         if (self.annual_amount is None) == (self.pct_of_expenditure is None):
+            got = (
+                f"got annual_amount = {_num(self.annual_amount)} and pct_of_expenditure = "
+                f"{_num(self.pct_of_expenditure)}"
+                if self.annual_amount is not None and self.pct_of_expenditure is not None
+                else "got neither"
+            )
             raise ValueError(
-                "give exactly one of annual_amount (pounds a year) or "
+                f"{got}; give exactly one of annual_amount (pounds a year) or "
                 "pct_of_expenditure (a fraction of the partners' baseline expenditure)"
             )
         if self.end_year is not None and self.end_year <= self.start_delay_years:
-            raise ValueError(
-                f"end_year = {self.end_year} must be after start_delay_years = "
-                f"{self.start_delay_years}"
+            raise _located(
+                "end_year",
+                f"end_year = {_num(self.end_year)} must be after start_delay_years = "
+                f"{_num(self.start_delay_years)} (savings stop after end_year years from close)",
             )
         return self
 
@@ -300,6 +335,9 @@ class Scenario(_Model):
     costs: list[CostItem] = Field(default_factory=list)
     running_costs: list[RunningCost] = Field(default_factory=list)
     savings: list[SavingsStream] = Field(default_factory=list)
+    bond: BondTerms | None = None
+    pwlb: PWLB | None = None
+    risk: Risk | None = None
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -312,21 +350,24 @@ class Scenario(_Model):
             if all(v is None for v in given):
                 continue
             if any(v is None for v in given):
+                first = next(i for i, v in enumerate(given) if v is None)
+                have = [p.name for p in self.partners if getattr(p, kind) is not None]
                 missing = [p.name for p in self.partners if getattr(p, kind) is None]
                 raise _located(
-                    f"partners.{kind}",
-                    f"give {kind} for every partner or for none; missing for {missing}",
+                    ("partners", first, kind),
+                    f"is missing; give {kind} for every partner or for none "
+                    f"(given for {have}, missing for {missing})",
                 )
             total = math.fsum(v for v in given if v is not None)
             if abs(total - 1.0) > SUM_TOLERANCE:
                 raise _located(
-                    f"partners.{kind}",
-                    f"shares must sum to 1, got {total!r} "
+                    ("partners", kind),
+                    f"shares must sum to 1, got {_num(total)} "
                     f"({', '.join(f'{p.name}={getattr(p, kind)}' for p in self.partners)})",
                 )
         if self.meta.base_date > self.timeline.start_date:
             raise _located(
-                "meta.base_date",
+                ("meta", "base_date"),
                 f"{self.meta.base_date.isoformat()} is after timeline.start_date "
                 f"{self.timeline.start_date.isoformat()}; the price base date must be "
                 "on or before the start date",
@@ -335,28 +376,92 @@ class Scenario(_Model):
         for i, cost in enumerate(self.costs):
             if cost.last_period > last:
                 raise _located(
-                    f"costs[{i}]",
-                    f"'{cost.name}' runs to period {cost.last_period}, beyond the horizon's "
-                    f"last period {last}; allowed periods are 0..{last}",
+                    ("costs", i),
+                    f"runs to period {cost.last_period} (timing = '{cost.timing}' from period "
+                    f"{cost.first_period}), beyond the horizon's last period {last}; "
+                    f"allowed periods are 0..{last}",
                 )
         for i, rc in enumerate(self.running_costs):
             for field in ("start_year", "end_year"):
                 value = getattr(rc, field)
                 if value is not None and value > self.timeline.horizon_years:
                     raise _located(
-                        f"running_costs[{i}].{field}",
+                        ("running_costs", i, field),
                         f"{value} is beyond the horizon of {self.timeline.horizon_years} years; "
                         f"allowed 1..{self.timeline.horizon_years}",
                     )
         names = {p.name for p in self.partners}
         for i, stream in enumerate(self.savings):
-            for name in stream.partners or []:
+            for j, name in enumerate(stream.partners or []):
                 if name not in names:
                     raise _located(
-                        f"savings[{i}].partners",
+                        ("savings", i, "partners", j),
                         f"unknown partner '{name}'; the partners are {sorted(names)}",
                     )
+        if self.bond is not None:
+            tl = self.timeline
+            close = model_close(tl.start_date, tl.align_to_financial_year)
+            problem = timeline_problem(
+                self.bond,
+                tl.periods_per_year,
+                tl.n_periods,
+                close,
+                period_boundaries(close, tl.periods_per_year, tl.n_periods),
+            )
+            if problem is not None:
+                raise _located(tuple(problem[0].split(".")), problem[1])
+        elif self.pwlb is not None:
+            raise _located(("pwlb",), "needs a [bond] section to compare against")
+        if self.risk is not None:
+            self._check_risk_targets(self.risk)
         return self
+
+    def _check_risk_targets(self, risk: Risk) -> None:
+        """Every name a risk input selects exists, and its target applies to this scenario."""
+        known = {
+            "streams": [s.name for s in self.savings],
+            "partners": self.partner_names,
+            "items": [c.name for c in self.costs],
+        }
+        for i, spec in enumerate(risk.inputs):
+            for field, names in known.items():
+                for j, name in enumerate(getattr(spec, field) or []):
+                    if name not in names:
+                        raise _located(
+                            ("risk", "inputs", i, field, j),
+                            f"unknown name '{name}'; allowed: {names}",
+                        )
+            if spec.target.startswith("savings.") and not self.savings:
+                raise _located(
+                    ("risk", "inputs", i, "target"),
+                    f"'{spec.target}' needs at least one savings stream",
+                )
+            if spec.target == "costs.overrun":
+                chosen = [
+                    c for c in self.costs
+                    if (spec.items is None and spec.categories is None)
+                    or (spec.items is not None and c.name in spec.items)
+                    or (spec.categories is not None and c.category in spec.categories)
+                ]
+                if not chosen:
+                    raise _located(
+                        ("risk", "inputs", i),
+                        "selects no cost item; allowed items "
+                        f"{[c.name for c in self.costs]}, categories "
+                        f"{sorted({c.category for c in self.costs})}",
+                    )
+            if spec.target == "running_costs.factor" and not self.running_costs:
+                raise _located(
+                    ("risk", "inputs", i, "target"),
+                    "'running_costs.factor' needs at least one running cost",
+                )
+            if spec.target == "bond.reference_rate" and (
+                self.bond is None or self.bond.coupon.type != "floating"
+            ):
+                raise _located(
+                    ("risk", "inputs", i, "target"),
+                    "'bond.reference_rate' needs a bond with a floating coupon",
+                )
 
     # ----- resolved values -------------------------------------------------
 
@@ -389,22 +494,18 @@ class Scenario(_Model):
         return hashlib.sha256(self.canonical_json().encode("ascii")).hexdigest()
 
 
-class _LocatedError(ValueError):
-    """A cross-section error that knows its field path."""
-
-    def __init__(self, path: str, message: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.message = message
-
-
-def _located(path: str, message: str) -> _LocatedError:
-    return _LocatedError(path, message)
+def _num(value: float | None) -> str:
+    """A float shown as people write it: 0.9, not 0.8999999999999999."""
+    return "None" if value is None else f"{value:.12g}"
 
 
 def _check_unique(section: str, names: list[str]) -> None:
     seen: set[str] = set()
     for i, name in enumerate(names):
         if name in seen:
-            raise _located(f"{section}[{i}].name", f"duplicate name '{name}'; names must be unique")
+            raise _located(
+                (section, i, "name"),
+                f"duplicate name '{name}' (already used by {section}[{names.index(name)}]); "
+                "names must be unique",
+            )
         seen.add(name)

@@ -23,28 +23,22 @@ from xlsxwriter.worksheet import Worksheet
 from bondmodel import __version__
 from bondmodel.engine import Results
 from bondmodel.io import atomic_write
-from bondmodel.labels import METRICS, PARTNER_COLUMNS, PARTNER_METRICS, PERIOD_COLUMNS, Unit
+from bondmodel.irr import FLAG_LABELS
+from bondmodel.labels import (
+    BOND_COLUMNS,
+    BOND_METRICS,
+    METRICS,
+    PARTNER_COLUMNS,
+    PARTNER_METRICS,
+    PERIOD_COLUMNS,
+    SOURCES_USES,
+    Unit,
+)
 
 #: First column holding period values on the Cashflows sheet (D).
 FIRST_PERIOD_COL = 3
 #: Row (0-based) of the first line item on the Cashflows sheet.
 FIRST_ITEM_ROW = 6
-
-#: Cashflow rows written as live formulas, keyed by the rows they use.
-FORMULA_ROWS = (
-    "capex",
-    "net_savings",
-    "net_cash_flow",
-    "cumulative_net_cash_flow",
-    "capex_real",
-    "running_costs_real",
-    "gross_savings_real",
-    "net_savings_real",
-    "net_cash_flow_real",
-    "cumulative_net_cash_flow_real",
-    "discounted_net_cash_flow",
-    "cumulative_discounted_net_cash_flow",
-)
 
 #: Rows of the period table that are not line items (they head the columns).
 HEADER_KEYS = ("period", "label", "period_start", "period_end")
@@ -92,6 +86,8 @@ def _write(results: Results, path: Path) -> None:
     _inputs_sheet(wb, styles, results)
     rows = _cashflows_sheet(wb, styles, results)
     _partners_sheet(wb, styles, results)
+    if results.bond is not None:
+        _bond_sheet(wb, styles, results)
     _metrics_sheet(wb, styles, results, rows)
     _audit_sheet(wb, styles, results)
     wb.close()
@@ -272,7 +268,11 @@ def _partners_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
     ws.set_column(0, 0, 34)
     ws.set_column(1, 1, 10)
     ws.set_column(2, 12, 18)
-    ws.write(0, 0, "Partners: shares, NPV and cash flows (base case, nominal pounds)", styles.title)
+    ws.write(
+        0, 0,
+        "Partners: shares and NPV (appraisal basis); cash flows in nominal pounds (base case)",
+        styles.title,
+    )
     names = list(results.partner_metrics)
     ws.write(2, 0, "Metric", styles.header)
     for j, name in enumerate(names):
@@ -358,6 +358,70 @@ def _metrics_sheet(
         else:
             _write_value(ws, row, 1, value, column.unit, styles)
             ws.write_string(row, 2, "engine value", styles.note)
+    if results.bond is None:
+        return
+    top = 6 + len(METRICS)
+    ws.write(top - 1, 0, "Bond: investor and council metrics (base case)", styles.bold)
+    ws.write(top, 0, "Metric", styles.header)
+    ws.write(top, 1, "Value", styles.header)
+    ws.write(top, 2, "Note", styles.header)
+    flag = int(results.bond.metrics["investor_irr_flag"] or 0)
+    for i, (key, column) in enumerate(BOND_METRICS.items()):
+        row = top + 1 + i
+        ws.write_string(row, 0, column.label)
+        _write_value(ws, row, 1, results.bond.metrics[key], column.unit, styles)
+        if key == "investor_irr_flag":
+            ws.write_string(row, 2, FLAG_LABELS[flag], styles.note)
+        elif key in ("pwlb_npv", "council_npv_vs_pwlb") and results.bond.pwlb is None:
+            ws.write_string(row, 2, "no [pwlb] section in the scenario", styles.note)
+
+
+def _bond_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
+    """The bond waterfall (values), payments across the columns, and the sources and uses."""
+    bond = results.bond
+    if bond is None:
+        return
+    ws = wb.add_worksheet("Bond")
+    table = bond.table
+    n = len(table)
+    ws.set_column(0, 0, 46)
+    ws.set_column(1, 1, 10)
+    ws.set_column(FIRST_PERIOD_COL, FIRST_PERIOD_COL + n - 1, 14)
+    terms = bond.schedule.terms
+    ws.write(0, 0, f"Bond waterfall (base case): {results.scenario.meta.name}", styles.title)
+    ws.write(
+        1, 0,
+        f"{terms.coupon.type} coupon, {terms.repayment.type} repayment, {terms.recourse} "
+        f"recourse, {terms.payment_frequency} payments; nominal pounds",
+        styles.note,
+    )
+    ws.write(3, 0, "Sources and uses at issue", styles.header)
+    ws.write(3, 1, "", styles.header)
+    ws.write(3, 2, "Amount", styles.header)
+    for i, (key, column) in enumerate(SOURCES_USES.items()):
+        ws.write_string(4 + i, 0, column.label)
+        ws.write_number(4 + i, 2, bond.sources_uses[key], styles.unit("money"))
+    top = 6 + len(SOURCES_USES)
+    ws.write(top, 0, "Line item", styles.header)
+    ws.write(top, 1, "Unit", styles.header)
+    ws.write(top, 2, "Total", styles.header)
+    for j in range(n):
+        ws.write(top, FIRST_PERIOD_COL + j, "", styles.header)
+    for i, (key, column) in enumerate(BOND_COLUMNS.items()):
+        row = top + 1 + i
+        ws.write_string(row, 0, column.label, styles.bold if key == "payment" else styles.label)
+        ws.write_string(row, 1, column.unit, styles.note)
+        for j, value in enumerate(table[key]):
+            col = FIRST_PERIOD_COL + j
+            if column.unit == "date":
+                ws.write_datetime(row, col, _as_datetime(value), styles.unit("date"))
+            else:
+                _write_value(ws, row, col, float(value), column.unit, styles)
+        if column.unit == "money" and not key.endswith(("balance",)):
+            ws.write_number(row, 2, float(table[key].sum()), styles.unit("money"))
+    ws.freeze_panes(top + 1, FIRST_PERIOD_COL)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
 
 
 def _audit_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:

@@ -1,0 +1,1 @@
+"""The bond: terms on the payment grid, the waterfall, investor and council metrics, PWLB."""

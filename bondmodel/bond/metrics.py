@@ -1,0 +1,147 @@
+"""Investor and council metrics of the bond, vectorised over paths.
+
+docs/methodology.md, "Bond metrics", defines each one with its source.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import numpy as np
+
+from bondmodel.bond.pwlb import PWLBLoan
+from bondmodel.bond.waterfall import BondFlows, BondSchedule
+from bondmodel.irr import OK, irr
+from bondmodel.metrics import present_value
+from bondmodel.programme import ProgrammeFlows
+from bondmodel.scenario.bond import IndexLinkedCoupon
+from bondmodel.timeline import FloatArray, Timeline
+
+#: Metric keys in display order (labels live in bondmodel.labels.BOND_METRICS).
+BOND_METRIC_KEYS: Final = (
+    "principal",
+    "investor_irr",
+    "investor_irr_flag",
+    "money_multiple",
+    "wal_years",
+    "macaulay_duration",
+    "modified_duration",
+    "total_interest",
+    "total_performance",
+    "investor_loss",
+    "loss_given_default",
+    "council_npv",
+    "min_dscr",
+    "avg_dscr",
+    "llcr",
+    "plcr",
+    "shortfall_periods",
+    "total_topup",
+    "pwlb_npv",
+    "council_npv_vs_pwlb",
+)
+
+
+def debt_discount_rate(schedule: BondSchedule, inflation: float) -> float:
+    """The annual rate for LLCR and PLCR: the first period's coupon rate, nominal.
+
+    For an index-linked bond the real rate is combined with the scenario's
+    inflation: (1 + r)(1 + pi) - 1.
+    """
+    rate = float(schedule.rates[1])
+    if isinstance(schedule.terms.coupon, IndexLinkedCoupon):
+        rate = (1.0 + rate) * (1.0 + inflation) - 1.0
+    return rate
+
+
+def bond_metrics(
+    schedule: BondSchedule,
+    bond: BondFlows,
+    flows: ProgrammeFlows,
+    timeline: Timeline,
+    inflation: float,
+    pwlb: PWLBLoan | None,
+) -> dict[str, FloatArray]:
+    """Every bond metric, one value per path (NaN = undefined)."""
+    grid = schedule.grid
+    g = grid.g
+    paths = bond.n_paths
+    years = grid.years
+    result = irr(bond.investor_flow, periods_per_year=g)
+    received = bond.investor_flow[:, 1:].sum(axis=1)
+    repaid = bond.principal_paid + bond.sweep
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wal = np.where(
+            repaid.sum(axis=1) > 0, (repaid * years).sum(axis=1) / repaid.sum(axis=1), np.nan
+        )
+        v = np.power(1.0 + result.periodic[:, None], -np.arange(grid.n_legal + 1)[None, :])
+        pv = bond.investor_flow[:, 1:] * v[:, 1:]
+        macaulay = (pv * years[1:]).sum(axis=1) / pv.sum(axis=1)
+        modified = macaulay / (1.0 + result.periodic)
+    loss = bond.write_off.sum(axis=1)
+    exposure = schedule.principal + bond.capitalised_interest.sum(axis=1) + bond.indexation.sum(
+        axis=1
+    )
+    lgd = np.where(loss > 0.0, loss / exposure, np.nan)
+
+    # Council view: cash after debt service, on the appraisal basis.
+    council_npv = present_value(flows.on_basis(bond.council_flow), flows.discount_factors)
+    dscr = bond.dscr[:, 1:]
+    has_ds = np.isfinite(dscr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        min_dscr = np.where(has_ds.any(axis=1), np.nanmin(np.where(has_ds, dscr, np.inf), axis=1),
+                            np.nan)
+        avg_dscr = np.where(
+            has_ds.any(axis=1),
+            np.where(has_ds, dscr, 0.0).sum(axis=1) / np.maximum(has_ds.sum(axis=1), 1),
+            np.nan,
+        )
+    rate = debt_discount_rate(schedule, inflation)
+    df_bond = (1.0 + rate) ** -years
+    n_sched = grid.n_scheduled
+    cfads = bond.cfads
+    llcr = (cfads[:, 1 : n_sched + 1] * df_bond[1 : n_sched + 1]).sum(axis=1) / schedule.principal
+    project = flows.net_savings[:, grid.issue_t + 1 :]
+    t_after = np.arange(1, project.shape[1] + 1) / timeline.f
+    plcr = (
+        schedule.terms.pledged_share
+        * (project * (1.0 + rate) ** -t_after).sum(axis=1)
+        / schedule.principal
+    )
+    stressed = (bond.reserve_draw + bond.topup + bond.shortfall) > 1e-9 * max(
+        schedule.principal, 1.0
+    )
+    metrics: dict[str, FloatArray] = {
+        "principal": np.full(paths, schedule.principal),
+        "investor_irr": result.annual,
+        "investor_irr_flag": result.flag.astype(np.float64),
+        "money_multiple": received / schedule.proceeds,
+        "wal_years": wal,
+        "macaulay_duration": np.where(result.flag == OK, macaulay, np.nan),
+        "modified_duration": np.where(result.flag == OK, modified, np.nan),
+        "total_interest": (bond.interest_paid + bond.arrears_paid).sum(axis=1),
+        "total_performance": bond.performance_paid.sum(axis=1),
+        "investor_loss": loss,
+        "loss_given_default": lgd,
+        "council_npv": council_npv,
+        "min_dscr": min_dscr,
+        "avg_dscr": avg_dscr,
+        "llcr": llcr,
+        "plcr": plcr,
+        "shortfall_periods": stressed.sum(axis=1).astype(np.float64),
+        "total_topup": bond.topup.sum(axis=1),
+        "pwlb_npv": np.full(paths, np.nan),
+        "council_npv_vs_pwlb": np.full(paths, np.nan),
+    }
+    if pwlb is not None:
+        pwlb_council = flows.net_cash_flow - grid.to_timeline(
+            np.broadcast_to(pwlb.debt_service, (paths, grid.n_legal + 1)), timeline.n_periods
+        )
+        pwlb_council[:, grid.issue_t] += pwlb.amount
+        pwlb_npv = present_value(flows.on_basis(pwlb_council), flows.discount_factors)
+        metrics["pwlb_npv"] = pwlb_npv
+        metrics["council_npv_vs_pwlb"] = council_npv - pwlb_npv
+    missing = set(BOND_METRIC_KEYS) ^ set(metrics)
+    if missing:
+        raise RuntimeError(f"bond metrics and BOND_METRIC_KEYS disagree: {missing}")
+    return metrics

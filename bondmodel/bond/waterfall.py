@@ -1,0 +1,459 @@
+"""The bond: sizing, the debt-service waterfall and the council's cash after debt service.
+
+Vectorised over paths: every state variable is an array of one value per
+path, and the loop runs over payment periods only. The base case is one path.
+docs/methodology.md, "Bond", states each step with its source.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+from bondmodel.bond.schedule import (
+    BondGrid,
+    annual_coupon_rates,
+    build_grid,
+    remaining_fraction,
+    uplift_factors,
+)
+from bondmodel.errors import ModelError
+from bondmodel.programme import ProgrammeFlows
+from bondmodel.scenario.bond import BondTerms
+from bondmodel.scenario.schema import Scenario
+from bondmodel.timeline import FloatArray, Timeline
+
+#: Relative tolerance below which a balance counts as repaid.
+_ZERO = 1e-9
+
+
+@dataclass(frozen=True)
+class BondSchedule:
+    """The contract fixed at issue from the terms and the base case.
+
+    Money is nominal pounds. ``rates`` are annual coupon rates per payment
+    period; ``remaining`` the scheduled outstanding fraction of the post-grace
+    balance; ``reserve_target`` the DSRA target after each payment;
+    ``scheduled_debt_service`` the base-case interest plus principal due.
+    """
+
+    terms: BondTerms
+    grid: BondGrid
+    principal: float
+    proceeds: float
+    arrangement_fee: float
+    reserve_initial: float
+    financed_costs: float
+    surplus: float
+    rates: FloatArray
+    remaining: FloatArray
+    reserve_target: FloatArray
+    scheduled_debt_service: FloatArray
+    base_cfads: FloatArray
+
+    @property
+    def council_contribution(self) -> float:
+        """What the council adds at issue when the proceeds fall short of the uses (>= 0).
+
+        A shortfall within rounding of a sized principal (1e-9 of it) counts as none.
+        """
+        if abs(self.surplus) <= 1e-9 * max(self.principal, 1.0):
+            return 0.0
+        return max(-self.surplus, 0.0)
+
+
+@dataclass(frozen=True)
+class BondFlows:
+    """The waterfall's results per payment period, each (paths, NL+1), nominal pounds.
+
+    Period 0 is the issue. ``investor_flow`` is what investors pay (-) and
+    receive (+); ``council_flow`` is on the timeline, (paths, T+1).
+    """
+
+    opening_balance: FloatArray
+    indexation: FloatArray
+    interest: FloatArray
+    capitalised_interest: FloatArray
+    scheduled_principal: FloatArray
+    debt_service_due: FloatArray
+    fees_due: FloatArray
+    performance_due: FloatArray
+    arrears_interest: FloatArray
+    cfads: FloatArray
+    cash_used: FloatArray
+    reserve_draw: FloatArray
+    topup: FloatArray
+    fees_paid: FloatArray
+    arrears_paid: FloatArray
+    interest_paid: FloatArray
+    principal_paid: FloatArray
+    sweep: FloatArray
+    performance_paid: FloatArray
+    shortfall: FloatArray
+    reserve_deposit: FloatArray
+    reserve_release: FloatArray
+    reserve_balance: FloatArray
+    arrears_balance: FloatArray
+    fee_arrears_balance: FloatArray
+    write_off: FloatArray
+    fee_write_off: FloatArray
+    closing_balance: FloatArray
+    dscr: FloatArray
+    investor_flow: FloatArray
+    council_flow: FloatArray
+
+    @property
+    def n_paths(self) -> int:
+        """The number of paths."""
+        return int(self.cfads.shape[0])
+
+
+# ---------------------------------------------------------------------------
+# Schedule and sizing
+# ---------------------------------------------------------------------------
+
+
+def _scheduled_path(
+    bond: BondTerms,
+    grid: BondGrid,
+    principal: float,
+    rates: FloatArray,
+    uplift: FloatArray,
+    cfads: FloatArray,
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Base-case remaining fractions, interest due and principal due for a principal."""
+    g = grid.g
+    post_grace = principal
+    for k in range(1, grid.n_grace + 1):
+        post_grace *= uplift[k]
+        if bond.grace_interest == "capitalised":
+            post_grace *= 1.0 + rates[k] / g
+    remaining = remaining_fraction(bond, grid, rates, uplift, cfads, post_grace)
+    interest_due = np.zeros(grid.n_legal + 1)
+    principal_due = np.zeros(grid.n_legal + 1)
+    real = principal
+    index = 1.0
+    base_real = principal
+    for k in range(1, grid.n_scheduled + 1):
+        index *= uplift[k]
+        interest = real * index * rates[k] / g
+        if k <= grid.n_grace:
+            if bond.grace_interest == "capitalised":
+                real += interest / index
+                interest = 0.0
+            if k == grid.n_grace:
+                base_real = real
+            interest_due[k] = interest
+            continue
+        due_real = real if k >= grid.n_scheduled else max(real - remaining[k] * base_real, 0.0)
+        real -= due_real
+        interest_due[k] = interest
+        principal_due[k] = due_real * index
+    return remaining, interest_due, principal_due
+
+
+def _reserve_targets(
+    bond: BondTerms, grid: BondGrid, interest: FloatArray, principal: FloatArray
+) -> FloatArray:
+    """DSRA target after each payment: the next ``months`` of scheduled debt service.
+
+    A bullet bond's reserve covers its interest only: the repayment at maturity
+    is a balloon that months of reserve could not meaningfully cover.
+
+    Notes
+    -----
+    With q = months x g / 12 payment periods of cover,
+    :math:`target_k = \\sum_{j \\ge 1} \\min(1, \\max(0, q - (j-1)))\\, DS_{k+j}`.
+    """
+    target = np.zeros(grid.n_legal + 1)
+    if bond.reserve is None:
+        return target
+    covered = principal.copy()
+    if bond.repayment.type == "bullet":
+        covered[grid.n_scheduled] = 0.0
+    ds = interest + covered
+    q = bond.reserve.months * grid.g / 12.0
+    padded = np.concatenate([ds, np.zeros(int(np.ceil(q)) + 1)])
+    for j in range(1, int(np.ceil(q)) + 1):
+        weight = min(1.0, q - (j - 1))
+        target += weight * padded[j : j + grid.n_legal + 1]
+    target[grid.n_scheduled :] = 0.0
+    return target
+
+
+def build_schedule(
+    scenario: Scenario, timeline: Timeline, base: ProgrammeFlows, base_inflation: FloatArray
+) -> BondSchedule:
+    """Fix the contract: grid, rates, principal (given or sized to uses), profile, reserve.
+
+    Notes
+    -----
+    Uses at issue: financed costs F = financed_share x planned one-off costs
+    (base + contingency + optimism bias, nominal, base case), the arrangement
+    fee a P and the initial reserve R_0(P). Sources: P x price. Sized, P solves
+
+    .. math:: P\\, (price - a) = F + R_0(P)
+
+    by fixed-point iteration (R_0 grows with P). With a given P the surplus
+    P (price - a) - F - R_0 goes to the council at issue (a deficit is the
+    council's contribution).
+    """
+    bond = scenario.bond
+    if bond is None:
+        raise ModelError("the scenario has no [bond] section")
+    grid = build_grid(bond, timeline)
+    rates = annual_coupon_rates(bond, grid)
+    uplift = uplift_factors(bond, grid, timeline, base_inflation)[0]
+    cfads = bond.pledged_share * np.maximum(grid.aggregate(base.net_savings)[0], 0.0)
+    planned = base.capex_base + base.capex_contingency + base.capex_optimism_bias
+    financed = bond.financed_share * float(planned[0].sum())
+    at_issue = bond.reserve is not None and bond.reserve.funding == "at_issue"
+    net_price = bond.issue_price - bond.arrangement_fee
+
+    def reserve0(principal: float) -> tuple[float, FloatArray, FloatArray, FloatArray]:
+        remaining, interest, repaid = _scheduled_path(bond, grid, principal, rates, uplift, cfads)
+        target = _reserve_targets(bond, grid, interest, repaid)
+        return (float(target[0]) if at_issue else 0.0), remaining, interest + repaid, target
+
+    if bond.principal == "sized":
+        principal = financed / net_price
+        for _ in range(200):
+            r0, *_ = reserve0(principal)
+            new = (financed + r0) / net_price
+            if abs(new - principal) <= 1e-12 * max(1.0, abs(new)):
+                principal = new
+                break
+            if not np.isfinite(new) or new > 1e6 * max(financed, 1.0):
+                break
+            principal = new
+        else:
+            principal = np.nan
+        r0, *_ = reserve0(principal) if np.isfinite(principal) else (np.nan,)
+        if not np.isfinite(principal) or abs((financed + r0) / net_price - principal) > 1e-6 * max(
+            1.0, principal
+        ):
+            raise ModelError(
+                "bond.principal = 'sized' has no solution: the reserve "
+                f"({bond.reserve.months if bond.reserve else 0} months of debt service) grows "
+                "faster than the principal that funds it; shorten the reserve or lengthen the tenor"
+            )
+    else:
+        principal = float(bond.principal)
+    r0, remaining, ds, target = reserve0(principal)
+    proceeds = principal * bond.issue_price
+    fee = principal * bond.arrangement_fee
+    return BondSchedule(
+        terms=bond,
+        grid=grid,
+        principal=principal,
+        proceeds=proceeds,
+        arrangement_fee=fee,
+        reserve_initial=r0,
+        financed_costs=financed,
+        surplus=proceeds - fee - r0 - financed,
+        rates=rates,
+        remaining=remaining,
+        reserve_target=target,
+        scheduled_debt_service=ds,
+        base_cfads=cfads,
+    )
+
+
+# ---------------------------------------------------------------------------
+# The waterfall
+# ---------------------------------------------------------------------------
+
+
+def run_waterfall(
+    schedule: BondSchedule,
+    timeline: Timeline,
+    flows: ProgrammeFlows,
+    inflation: FloatArray,
+    rates: FloatArray | None = None,
+) -> BondFlows:
+    """Run the debt-service waterfall on every path of ``flows``.
+
+    ``rates`` (paths, NL+1) overrides the schedule's annual coupon rates per
+    path (a floating coupon whose reference rate is simulated).
+
+    Notes
+    -----
+    Each payment period k, for every path at once:
+
+    1. the index ratio rises by the capped CPI uplift (index-linked only);
+    2. interest accrues at rate/g on the opening balance (capitalised during a
+       capitalised grace period); arrears accrue interest when so agreed;
+    3. due = fees + fee arrears + arrears + interest + principal due + performance,
+       where principal due brings the balance down to the scheduled fraction;
+    4. pledged cash pays in that order of priority; the DSRA covers what it
+       cannot; under full recourse the council tops up the rest, under limited
+       recourse it is deferred as arrears;
+    5. excess cash refills the DSRA to target, then a share is swept to prepay;
+    6. the DSRA above target is released to the council (not while in arrears);
+    7. at legal maturity what is still owed is written off as investor loss.
+    """
+    bond = schedule.terms
+    grid = schedule.grid
+    g = grid.g
+    paths = flows.net_savings.shape[0]
+    n = grid.n_legal + 1
+    limited = bond.recourse == "limited"
+
+    cfads_all = bond.pledged_share * grid.aggregate(flows.net_savings)
+    cash_in = np.maximum(cfads_all, 0.0)
+    gross = grid.aggregate(flows.gross_savings)
+    price_at_pay = flows.price_index[:, grid.pay_t]
+    fees_due_all = bond.annual_fees / g * price_at_pay
+    fees_due_all[:, 0] = 0.0
+    uplift = uplift_factors(bond, grid, timeline, inflation)
+    perf = bond.performance
+    perf_due_all = np.zeros((paths, n))
+    if perf is not None:
+        threshold = perf.threshold / g * price_at_pay
+        perf_due_all = perf.share * np.maximum(gross - threshold, 0.0)
+        perf_due_all[:, 0] = 0.0
+        perf_due_all[:, grid.n_scheduled + 1 :] = 0.0
+
+    out = {f.name: np.zeros((paths, n)) for f in fields(BondFlows) if f.name != "council_flow"}
+    out["cfads"] = cfads_all
+    real = np.full(paths, schedule.principal)  # balance in issue-date money (real for IL)
+    index = np.ones(paths)
+    arrears = np.zeros(paths)
+    fee_arrears = np.zeros(paths)
+    reserve = np.full(paths, schedule.reserve_initial)
+    post_grace = real.copy()
+    out["closing_balance"][:, 0] = schedule.principal
+    out["reserve_balance"][:, 0] = reserve
+    out["investor_flow"][:, 0] = -schedule.proceeds
+    cap_per_period = (
+        perf.cap_total_return * schedule.principal / g
+        if perf is not None and perf.cap_total_return is not None
+        else np.inf
+    )
+
+    for k in range(1, n):
+        rate = (schedule.rates[k] if rates is None else rates[:, k]) / g
+        # agency and trustee fees run while anything is owed
+        owing = (real > 0.0) | (arrears > 0.0) | (fee_arrears > 0.0)
+        opening = real * index
+        out["opening_balance"][:, k] = opening
+        new_index = index * uplift[:, k]
+        out["indexation"][:, k] = real * (new_index - index)
+        index = new_index
+        interest = real * index * rate
+        out["interest"][:, k] = interest
+        in_grace = k <= grid.n_grace
+        if in_grace and bond.grace_interest == "capitalised":
+            real = real + interest / index
+            out["capitalised_interest"][:, k] = interest
+            interest_due = np.zeros(paths)
+        else:
+            interest_due = interest
+        if k == grid.n_grace:
+            post_grace = real.copy()
+        if bond.arrears_interest:
+            accrued = arrears * rate
+            arrears = arrears + accrued
+            out["arrears_interest"][:, k] = accrued
+        if in_grace:
+            principal_due = np.zeros(paths)
+        elif k >= grid.n_scheduled:
+            principal_due = real * index
+        else:
+            principal_due = np.maximum(real - schedule.remaining[k] * post_grace, 0.0) * index
+        out["scheduled_principal"][:, k] = principal_due
+        out["debt_service_due"][:, k] = interest_due + principal_due
+        fees_due = np.where(owing, fees_due_all[:, k], 0.0) + fee_arrears
+        out["fees_due"][:, k] = fees_due
+        perf_due = np.minimum(perf_due_all[:, k], np.maximum(cap_per_period - interest_due, 0.0))
+        perf_due = np.where(real > 0.0, perf_due, 0.0)
+        out["performance_due"][:, k] = perf_due
+
+        due = fees_due + arrears + interest_due + principal_due + perf_due
+        cash = cash_in[:, k]
+        from_cash = np.minimum(cash, due)
+        short = due - from_cash
+        draw = np.minimum(reserve, short)
+        reserve = reserve - draw
+        short = short - draw
+        topup = np.zeros(paths) if limited else short
+        unpaid = short - topup
+        paid = due - unpaid
+        out["cash_used"][:, k] = from_cash
+        out["reserve_draw"][:, k] = draw
+        out["topup"][:, k] = topup
+        out["shortfall"][:, k] = unpaid
+
+        # allocate what was paid, in order of priority
+        pay_fees = np.minimum(paid, fees_due)
+        left = paid - pay_fees
+        pay_arrears = np.minimum(left, arrears)
+        left = left - pay_arrears
+        pay_interest = np.minimum(left, interest_due)
+        left = left - pay_interest
+        pay_principal = np.minimum(left, principal_due)
+        left = left - pay_principal
+        pay_perf = np.minimum(left, perf_due)
+        out["fees_paid"][:, k] = pay_fees
+        out["arrears_paid"][:, k] = pay_arrears
+        out["interest_paid"][:, k] = pay_interest
+        out["principal_paid"][:, k] = pay_principal
+        out["performance_paid"][:, k] = pay_perf
+        fee_arrears = fees_due - pay_fees
+        arrears = (arrears - pay_arrears) + (interest_due - pay_interest) + (perf_due - pay_perf)
+        real = real - pay_principal / index
+
+        # excess cash: refill the reserve, then sweep
+        excess = cash - from_cash
+        target = schedule.reserve_target[k]
+        deposit = np.minimum(excess, np.maximum(target - reserve, 0.0))
+        reserve = reserve + deposit
+        excess = excess - deposit
+        out["reserve_deposit"][:, k] = deposit
+        if bond.cash_sweep > 0 and not in_grace and k < grid.n_scheduled:
+            sweep = np.minimum(bond.cash_sweep * excess, np.maximum(real, 0.0) * index)
+            real = real - sweep / index
+            out["sweep"][:, k] = sweep
+        else:
+            sweep = np.zeros(paths)
+
+        clear = (arrears <= _ZERO * schedule.principal) & (
+            fee_arrears <= _ZERO * schedule.principal
+        )
+        repaid = real <= _ZERO * max(schedule.principal, 1.0)
+        if k == n - 1:
+            write_off = np.where(repaid, 0.0, np.maximum(real, 0.0) * index) + arrears
+            out["write_off"][:, k] = write_off
+            out["fee_write_off"][:, k] = fee_arrears
+            real = np.zeros(paths)
+            arrears = np.zeros(paths)
+            fee_arrears = np.zeros(paths)
+            release = reserve
+        elif k >= grid.n_scheduled:
+            release = np.where(repaid & clear, reserve, 0.0)
+        else:
+            release = np.where(clear, np.maximum(reserve - target, 0.0), 0.0)
+        reserve = reserve - release
+        out["reserve_release"][:, k] = release
+        out["reserve_balance"][:, k] = reserve
+        out["arrears_balance"][:, k] = arrears
+        out["fee_arrears_balance"][:, k] = fee_arrears
+        real = np.where(np.abs(real) <= _ZERO * max(schedule.principal, 1.0), 0.0, real)
+        out["closing_balance"][:, k] = real * index
+        ds = out["debt_service_due"][:, k]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            safe = np.where(ds > 0, ds, 1.0)
+            out["dscr"][:, k] = np.where(ds > 0.0, cfads_all[:, k] / safe, np.nan)
+        out["investor_flow"][:, k] = pay_arrears + pay_interest + pay_principal + sweep + pay_perf
+
+    out["dscr"][:, 0] = np.nan
+    to_council = (
+        out["cash_used"] + out["reserve_deposit"] + out["sweep"] + out["topup"]
+        - out["reserve_release"]
+    )
+    council = flows.net_cash_flow - grid.to_timeline(to_council, timeline.n_periods)
+    council[:, grid.issue_t] += schedule.proceeds - schedule.arrangement_fee - (
+        schedule.reserve_initial
+    )
+    return BondFlows(council_flow=council, **out)

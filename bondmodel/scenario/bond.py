@@ -1,0 +1,261 @@
+"""Bond terms and the PWLB benchmark, as frozen pydantic models.
+
+Rates are annual decimal fractions; money is nominal pounds at issue unless a
+field says otherwise. docs/scenario-reference.md lists every field and
+docs/methodology.md the equations.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bondmodel.scenario.located import located
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Rate = Annotated[float, Field(ge=-0.1, le=1.0, allow_inf_nan=False)]
+Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+PaymentFrequency = Literal["annual", "semi-annual", "quarterly", "monthly"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class FixedCoupon(_Model):
+    """A fixed annual coupon rate, paid ``payment_frequency`` times a year (rate / g each)."""
+
+    type: Literal["fixed"]
+    rate: Rate
+
+
+class FloatingCoupon(_Model):
+    """Reference rate plus margin, with an optional floor on the all-in rate.
+
+    The reference is one flat rate, or a path of annual rates, one per bond year
+    (the last value holds for later years).
+    """
+
+    type: Literal["floating"]
+    reference_rate: Rate | None = None
+    reference_path: list[Rate] | None = Field(default=None, min_length=1)
+    margin: Rate = 0.0
+    floor: Rate | None = None
+
+    @model_validator(mode="after")
+    def _one_reference(self) -> FloatingCoupon:
+        if (self.reference_rate is None) == (self.reference_path is None):
+            raise located(
+                "reference_rate",
+                "give exactly one of reference_rate (a flat annual rate) or "
+                "reference_path (annual rates, one per bond year)",
+            )
+        return self
+
+
+class IndexLinkedCoupon(_Model):
+    """A real coupon on a principal uplifted by CPI, the annual uplift capped and floored.
+
+    The Warrington council bond: real_rate = 0.00846, uplift_cap = 0.03.
+    """
+
+    type: Literal["index_linked"]
+    real_rate: Rate
+    uplift_cap: Rate | None = None
+    uplift_floor: Rate | None = None
+
+    @model_validator(mode="after")
+    def _cap_above_floor(self) -> IndexLinkedCoupon:
+        if (
+            self.uplift_cap is not None
+            and self.uplift_floor is not None
+            and self.uplift_floor > self.uplift_cap
+        ):
+            raise located(
+                "uplift_floor",
+                f"{self.uplift_floor} is above uplift_cap = {self.uplift_cap}; "
+                "the floor must be <= the cap",
+            )
+        return self
+
+
+Coupon = Annotated[
+    FixedCoupon | FloatingCoupon | IndexLinkedCoupon, Field(discriminator="type")
+]
+
+
+class Performance(_Model):
+    """A savings-linked performance payment on top of the base coupon.
+
+    Each payment period: ``share`` x (gross savings - threshold), if positive,
+    capped so that base coupon + performance payment is at most
+    ``cap_total_return`` a year on the principal issued.
+    """
+
+    share: Fraction
+    threshold: Money = 0.0
+    cap_total_return: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
+
+
+class Repayment(_Model):
+    """How principal is repaid after any grace period.
+
+    ``bullet``: all at maturity. ``eip``: equal instalments of principal.
+    ``annuity``: level debt service. ``sculpted``: debt service follows the
+    base-case cash available for debt service at ``target_dscr``. ``custom``:
+    ``schedule`` gives the fraction of principal repaid in each amortisation
+    period (summing to 1).
+    """
+
+    type: Literal["bullet", "eip", "annuity", "sculpted", "custom"] = "bullet"
+    target_dscr: Annotated[float, Field(gt=0.0, le=20.0, allow_inf_nan=False)] | None = None
+    schedule: list[Fraction] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> Repayment:
+        if self.type == "sculpted" and self.target_dscr is None:
+            raise located("target_dscr", "is required with type = 'sculpted' (e.g. 1.30)")
+        if self.type != "sculpted" and self.target_dscr is not None:
+            raise located("target_dscr", "is only allowed with type = 'sculpted'")
+        if self.type == "custom":
+            if self.schedule is None:
+                raise located(
+                    "schedule",
+                    "is required with type = 'custom' "
+                    "(fractions of principal per amortisation period, summing to 1)",
+                )
+            total = math.fsum(self.schedule)
+            if abs(total - 1.0) > 1e-9:
+                raise located("schedule", f"must sum to 1, got {total:.12g}")
+        elif self.schedule is not None:
+            raise located("schedule", "is only allowed with type = 'custom'")
+        return self
+
+
+class Reserve(_Model):
+    """Debt service reserve account: ``months`` of scheduled debt service."""
+
+    months: Annotated[float, Field(gt=0.0, le=36.0, allow_inf_nan=False)]
+    funding: Literal["at_issue", "from_cash"] = "at_issue"
+
+
+class BondTerms(_Model):
+    """The bond: size, price, fees, dates, coupon, repayment, reserve and recourse."""
+
+    principal: Money | Literal["sized"] = "sized"
+    financed_share: Fraction = 1.0
+    issue_price: Annotated[float, Field(gt=0.5, le=1.5, allow_inf_nan=False)] = 1.0
+    arrangement_fee: Annotated[float, Field(ge=0.0, le=0.2, allow_inf_nan=False)] = 0.0
+    annual_fees: Money = 0.0
+    issue_date: date | None = None
+    tenor_years: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)]
+    legal_maturity_years: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] | None = (
+        None
+    )
+    payment_frequency: PaymentFrequency = "annual"
+    coupon: Coupon
+    performance: Performance | None = None
+    repayment: Repayment = Field(default_factory=Repayment)
+    grace_years: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)] = 0.0
+    grace_interest: Literal["paid", "capitalised"] = "paid"
+    cash_sweep: Fraction = 0.0
+    recourse: Literal["full", "limited"] = "full"
+    arrears_interest: bool = True
+    reserve: Reserve | None = None
+    pledged_share: Fraction = 1.0
+
+    @model_validator(mode="after")
+    def _dates_in_order(self) -> BondTerms:
+        if self.legal_maturity_years is not None and self.legal_maturity_years < self.tenor_years:
+            raise located(
+                "legal_maturity_years",
+                f"{self.legal_maturity_years} is before tenor_years = "
+                f"{self.tenor_years}; it must be >= the scheduled maturity",
+            )
+        if self.grace_years >= self.tenor_years:
+            raise located(
+                "grace_years",
+                f"{self.grace_years} must be less than tenor_years = {self.tenor_years}",
+            )
+        if self.issue_price <= self.arrangement_fee:
+            raise located(
+                "issue_price",
+                f"{self.issue_price} must exceed arrangement_fee = "
+                f"{self.arrangement_fee}; the bond would raise nothing",
+            )
+        return self
+
+    @property
+    def legal_years(self) -> float:
+        """Years from issue to legal final maturity."""
+        return self.legal_maturity_years if self.legal_maturity_years is not None else (
+            self.tenor_years
+        )
+
+
+class PWLB(_Model):
+    """The PWLB benchmark: the same financing need as a Public Works Loan Board loan.
+
+    Rate = gilt yield + margin; the default margin of 80bp is the PWLB
+    certainty rate (HM Treasury / UK Debt Management Office).
+    """
+
+    gilt_yield: Rate
+    margin: Rate = 0.008
+    loan_type: Literal["annuity", "eip", "maturity"] = "annuity"
+    term_years: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] | None = None
+
+
+def timeline_problem(
+    bond: BondTerms, periods_per_year: int, n_periods: int, close: date, boundaries: list[date]
+) -> tuple[str, str] | None:
+    """The first incoherence between the bond's dates and the timeline, as (field, message).
+
+    The bond pays no more often than the timeline's periods (g divides f), is
+    issued on a period boundary, and its grace, scheduled and legal maturities
+    are whole payment periods inside the horizon.
+    """
+    from bondmodel.conventions import FREQUENCIES
+
+    f = periods_per_year
+    g = FREQUENCIES[bond.payment_frequency]
+    if f % g != 0:
+        allowed = [name for name, n in FREQUENCIES.items() if f % n == 0]
+        return (
+            "bond.payment_frequency",
+            f"{bond.payment_frequency!r} does not fit the timeline's {f} periods a year; "
+            f"allowed: {', '.join(repr(a) for a in allowed)} (payments fall on period ends)",
+        )
+    issue = bond.issue_date or close
+    if issue not in boundaries:
+        return (
+            "bond.issue_date",
+            f"{issue.isoformat()} is not a period boundary of the timeline; allowed: "
+            f"{boundaries[0].isoformat()}, {boundaries[1].isoformat()}, ... "
+            f"(every {12 // f} months from close)",
+        )
+    start = boundaries.index(issue)
+    for field, years in (
+        ("bond.tenor_years", bond.tenor_years),
+        ("bond.legal_maturity_years", bond.legal_years),
+        ("bond.grace_years", bond.grace_years),
+    ):
+        periods = years * g
+        if abs(periods - round(periods)) > 1e-9:
+            return (
+                field,
+                f"{years} years is not a whole number of {bond.payment_frequency} payment "
+                f"periods; allowed: multiples of {1 / g:g} years",
+            )
+    end = start + round(bond.legal_years * g) * (f // g)
+    if end > n_periods:
+        return (
+            "bond.legal_maturity_years" if bond.legal_maturity_years else "bond.tenor_years",
+            f"the bond runs to period {end}, beyond the horizon's last period {n_periods}; "
+            f"shorten the bond to at most {(n_periods - start) / f:g} years or lengthen "
+            "timeline.horizon_years",
+        )
+    return None

@@ -1,0 +1,318 @@
+"""The risk specification: distributions, the inputs they drive, and their correlation.
+
+Each ``[[risk.inputs]]`` entry gives one named risk input a distribution and
+says what it drives. Every parameter is checked here (min <= mode <= max,
+probabilities summing to 1, and so on), so the samplers can trust them.
+docs/methodology.md, "Risk", gives each distribution's parameterisation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+def _ordered(lo: float, mid: float | None, hi: float, names: tuple[str, str, str]) -> None:
+    if mid is None:
+        if not lo < hi:
+            raise ValueError(f"{names[0]} = {lo} must be below {names[2]} = {hi}")
+        return
+    if not (lo <= mid <= hi and lo < hi):
+        raise ValueError(
+            f"need {names[0]} <= {names[1]} <= {names[2]} with {names[0]} < {names[2]}; "
+            f"got {lo}, {mid}, {hi}"
+        )
+
+
+class Fixed(_Model):
+    """Always ``value``."""
+
+    type: Literal["fixed"]
+    value: Finite
+
+
+class Uniform(_Model):
+    """Uniform on [min, max]."""
+
+    type: Literal["uniform"]
+    min: Finite
+    max: Finite
+
+    @model_validator(mode="after")
+    def _check(self) -> Uniform:
+        _ordered(self.min, None, self.max, ("min", "", "max"))
+        return self
+
+
+class Triangular(_Model):
+    """Triangular with ``min`` <= ``mode`` <= ``max``."""
+
+    type: Literal["triangular"]
+    min: Finite
+    mode: Finite
+    max: Finite
+
+    @model_validator(mode="after")
+    def _check(self) -> Triangular:
+        _ordered(self.min, self.mode, self.max, ("min", "mode", "max"))
+        return self
+
+
+class Pert(_Model):
+    """(Modified) PERT: a scaled beta with mean (min + shape x mode + max) / (shape + 2).
+
+    ``shape`` = 4 is the classic PERT; other values give Vose's modified PERT.
+    """
+
+    type: Literal["pert"]
+    min: Finite
+    mode: Finite
+    max: Finite
+    shape: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] = 4.0
+
+    @model_validator(mode="after")
+    def _check(self) -> Pert:
+        _ordered(self.min, self.mode, self.max, ("min", "mode", "max"))
+        return self
+
+
+class Normal(_Model):
+    """Normal(mean, sd), optionally truncated to [min, max]."""
+
+    type: Literal["normal"]
+    mean: Finite
+    sd: Positive
+    min: Finite | None = None
+    max: Finite | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Normal:
+        if self.min is not None and self.max is not None:
+            _ordered(self.min, None, self.max, ("min", "", "max"))
+        return self
+
+
+class Lognormal(_Model):
+    """Lognormal given by its ``mean`` and ``sd``, or by its ``p10`` and ``p90``."""
+
+    type: Literal["lognormal"]
+    mean: Positive | None = None
+    sd: Positive | None = None
+    p10: Positive | None = None
+    p90: Positive | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Lognormal:
+        by_moments = self.mean is not None and self.sd is not None
+        by_quantiles = self.p10 is not None and self.p90 is not None
+        others = (self.p10, self.p90) if by_moments else (self.mean, self.sd)
+        if by_moments == by_quantiles or any(v is not None for v in others):
+            raise ValueError("give either mean and sd, or p10 and p90 (all positive)")
+        if by_quantiles and not (self.p10 or 0) < (self.p90 or 0):
+            raise ValueError(f"p10 = {self.p10} must be below p90 = {self.p90}")
+        return self
+
+    def log_params(self) -> tuple[float, float]:
+        """(mu, sigma) of the underlying normal."""
+        if self.mean is not None and self.sd is not None:
+            sigma2 = math.log1p((self.sd / self.mean) ** 2)
+            return math.log(self.mean) - sigma2 / 2.0, math.sqrt(sigma2)
+        z90 = 1.2815515655446004  # Phi^-1(0.9)
+        lo, hi = math.log(self.p10 or 1.0), math.log(self.p90 or 1.0)
+        return (lo + hi) / 2.0, (hi - lo) / (2.0 * z90)
+
+
+class Beta(_Model):
+    """Beta(alpha, beta) scaled to [min, max] (default [0, 1])."""
+
+    type: Literal["beta"]
+    alpha: Positive
+    beta: Positive
+    min: Finite = 0.0
+    max: Finite = 1.0
+
+    @model_validator(mode="after")
+    def _check(self) -> Beta:
+        _ordered(self.min, None, self.max, ("min", "", "max"))
+        return self
+
+
+class Discrete(_Model):
+    """``values`` with ``probabilities`` (summing to 1)."""
+
+    type: Literal["discrete"]
+    values: list[Finite] = Field(min_length=1)
+    probabilities: list[Probability] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> Discrete:
+        if len(self.values) != len(self.probabilities):
+            raise ValueError(
+                f"values has {len(self.values)} entries but probabilities has "
+                f"{len(self.probabilities)}; they must match"
+            )
+        total = math.fsum(self.probabilities)
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"probabilities must sum to 1, got {total!r}")
+        return self
+
+
+class Bernoulli(_Model):
+    """An event: ``impact`` with probability ``p``, else ``base`` (default 0)."""
+
+    type: Literal["bernoulli"]
+    p: Probability
+    impact: Finite
+    base: Finite = 0.0
+
+
+class Empirical(_Model):
+    """Resampled from ``samples`` (the empirical distribution, at least 2 values)."""
+
+    type: Literal["empirical"]
+    samples: list[Finite] = Field(min_length=2)
+
+
+Distribution = Annotated[
+    Fixed | Uniform | Triangular | Pert | Normal | Lognormal | Beta | Discrete | Bernoulli
+    | Empirical,
+    Field(discriminator="type"),
+]
+
+Target = Literal[
+    "savings.realisation",
+    "partners.realisation",
+    "savings.start_delay",
+    "savings.ramp_speed",
+    "savings.erosion",
+    "costs.overrun",
+    "running_costs.factor",
+    "economics.inflation",
+    "bond.reference_rate",
+]
+
+#: What each target's value means, for messages and docs.
+TARGET_MEANING: dict[str, str] = {
+    "savings.realisation": "multiplier on the steady-state saving of the chosen streams",
+    "partners.realisation": "multiplier on the chosen partners' savings",
+    "savings.start_delay": "extra start delay of the chosen streams, in periods",
+    "savings.ramp_speed": "multiplier on the ramp speed of the chosen streams (2 = twice as fast)",
+    "savings.erosion": "annual erosion rate of the chosen streams (replaces the scenario's)",
+    "costs.overrun": "outturn multiplier on the chosen cost items (1 = as planned)",
+    "running_costs.factor": "multiplier on every running cost",
+    "economics.inflation": "annual inflation rate: the path's level (long-run mean)",
+    "bond.reference_rate": "annual reference rate of a floating coupon: the path's level",
+}
+
+
+class MeanReversion(_Model):
+    """A yearly mean-reverting path around the sampled level.
+
+    x_1 = the scenario's value; x_y = L + phi (x_{y-1} - L) + sd e_y with
+    phi = 1 - ``reversion`` and e_y standard normal, one shock per year.
+    """
+
+    reversion: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+    volatility: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)]
+
+
+class RiskInput(_Model):
+    """One named risk input: a distribution and what it drives.
+
+    ``streams``, ``partners``, ``items`` and ``categories`` narrow the target to
+    some savings streams, partners or cost items (all when omitted).
+    """
+
+    name: Annotated[str, Field(min_length=1, max_length=60)]
+    target: Target
+    distribution: Distribution
+    streams: list[str] | None = Field(default=None, min_length=1)
+    partners: list[str] | None = Field(default=None, min_length=1)
+    items: list[str] | None = Field(default=None, min_length=1)
+    categories: list[Literal["it", "redundancy", "programme", "property", "other"]] | None = Field(
+        default=None, min_length=1
+    )
+    path: MeanReversion | None = None
+
+    @model_validator(mode="after")
+    def _selectors_fit_target(self) -> RiskInput:
+        allowed = {
+            "streams": self.target.startswith("savings."),
+            "partners": self.target == "partners.realisation",
+            "items": self.target == "costs.overrun",
+            "categories": self.target == "costs.overrun",
+            "path": self.target in ("economics.inflation", "bond.reference_rate"),
+        }
+        for field, ok in allowed.items():
+            if getattr(self, field) is not None and not ok:
+                raise ValueError(f"{field} does not apply to target = '{self.target}'")
+        return self
+
+
+class Correlation(_Model):
+    """A rank-correlation matrix between named risk inputs (Iman-Conover).
+
+    It must be symmetric with a unit diagonal, entries in [-1, 1], and positive
+    semi-definite; with ``repair = true`` a matrix that is not PSD is replaced
+    by the nearest correlation matrix (Higham 2002) and the change reported.
+    """
+
+    names: list[str] = Field(min_length=2)
+    matrix: list[list[Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]]]
+    repair: bool = False
+
+    @model_validator(mode="after")
+    def _check(self) -> Correlation:
+        n = len(self.names)
+        if len(set(self.names)) != n:
+            raise ValueError(f"names must be unique, got {self.names}")
+        if len(self.matrix) != n or any(len(row) != n for row in self.matrix):
+            raise ValueError(f"matrix must be {n} x {n} to match names")
+        m = np.asarray(self.matrix)
+        if not np.allclose(np.diag(m), 1.0, atol=1e-12):
+            raise ValueError(f"the diagonal must be all 1, got {np.diag(m).tolist()}")
+        if not np.allclose(m, m.T, atol=1e-12):
+            i, j = np.argwhere(~np.isclose(m, m.T, atol=1e-12))[0]
+            raise ValueError(
+                f"matrix must be symmetric: [{i}][{j}] = {m[i, j]} but [{j}][{i}] = {m[j, i]}"
+            )
+        smallest = float(np.linalg.eigvalsh(m).min())
+        if smallest < -1e-10 and not self.repair:
+            raise ValueError(
+                f"matrix is not positive semi-definite (smallest eigenvalue {smallest:.6g}); "
+                "fix it, or set repair = true to use the nearest correlation matrix"
+            )
+        return self
+
+
+class Risk(_Model):
+    """The scenario's risk: inputs, their correlation, and run defaults."""
+
+    inputs: list[RiskInput] = Field(min_length=1)
+    correlation: Correlation | None = None
+    default_paths: Annotated[int, Field(ge=1, le=100_000_000)] = 10_000
+
+    @model_validator(mode="after")
+    def _names(self) -> Risk:
+        names = [r.name for r in self.inputs]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ValueError(f"risk input names must be unique; repeated: {dupes}")
+        if self.correlation is not None:
+            unknown = [n for n in self.correlation.names if n not in names]
+            if unknown:
+                raise ValueError(
+                    f"correlation names {unknown} are not risk inputs; the inputs are {names}"
+                )
+        return self
