@@ -46,6 +46,39 @@ def build_parser() -> argparse.ArgumentParser:
         "-o", "--output", type=Path, help="workbook to write (default: SCENARIO_NAME.xlsx here)"
     )
     run.add_argument("--json", action="store_true", help="print the summary metrics as JSON")
+    sim = run.add_argument_group("Monte Carlo")
+    sim.add_argument(
+        "--paths", type=_int_arg("--paths"), default=None,
+        help="paths to simulate (default: the scenario's risk.default_paths; 0: base case only)",
+    )
+    sim.add_argument(
+        "--seed", type=_int_arg("--seed"), default=None,
+        help="random seed (default: drawn, printed and recorded)",
+    )
+    sim.add_argument(
+        "--sampler", default="random", help="random (PCG64), lhs (Latin hypercube) or sobol"
+    )
+    sim.add_argument(
+        "--workers", type=_int_arg("--workers"), default=1, help="local worker processes"
+    )
+    sim.add_argument("--scheduler", default=None, help="address of a Dask scheduler to run on")
+    sim.add_argument(
+        "--chunk-blocks", type=_int_arg("--chunk-blocks"), default=4,
+        help="blocks of 8192 paths per task (does not change the results)",
+    )
+    sim.add_argument(
+        "--converge", type=float, default=None, metavar="TOL",
+        help="stop once the mean of each watched metric is known to this relative tolerance "
+        "(--paths is then the maximum)",
+    )
+    sim.add_argument(
+        "--confidence", type=float, default=0.95, help="confidence level for --converge"
+    )
+    sim.add_argument(
+        "--converge-on", action="append", default=None, metavar="METRIC",
+        help="per-path metric to watch (repeatable; default council_npv or npv)",
+    )
+    sim.add_argument("--quiet", action="store_true", help="no progress bar")
 
     validate = sub.add_parser("validate", help="check a scenario without running it")
     validate.add_argument("scenario", type=Path)
@@ -111,13 +144,71 @@ def _run(args: argparse.Namespace) -> int:
         raise ScenarioError(
             f"--output: {str(output)!r} is the scenario file itself; choose another output path"
         )
+    from bondmodel.risk.results import new_seed
+    from bondmodel.risk.sampling import SAMPLERS
+    from bondmodel.risk.simulate import Convergence, progress_bar
+
+    if args.sampler not in SAMPLERS:
+        raise ScenarioError(
+            f"--sampler: {args.sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}"
+        )
     scenario = load_scenario(scenario_path)
-    results = run(scenario)
+    paths = args.paths
+    if paths is None:
+        paths = scenario.risk.default_paths if scenario.risk is not None else 0
+    convergence = None
+    if args.converge is not None:
+        if not 0.0 < args.converge < 1.0:
+            raise ScenarioError(f"--converge: {args.converge} must be between 0 and 1")
+        if not 0.5 <= args.confidence < 1.0:
+            raise ScenarioError(f"--confidence: {args.confidence} must be in [0.5, 1)")
+        convergence = Convergence(
+            tolerance=args.converge,
+            confidence=args.confidence,
+            metrics=tuple(args.converge_on or ()),
+        )
+    seed = args.seed if args.seed is not None else (new_seed() if paths > 0 else None)
+    if paths > 0:
+        print(f"bondmodel: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
+    update, close = progress_bar(paths, paths > 0 and not args.quiet and sys.stderr.isatty())
+    try:
+        results = run(
+            scenario,
+            paths=paths,
+            seed=seed,
+            sampler=args.sampler,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            chunk_blocks=args.chunk_blocks,
+            progress=update,
+            convergence=convergence,
+        )
+    except KeyboardInterrupt:
+        close()
+        if seed is not None:
+            print(f"bondmodel: interrupted; repeat with --seed {seed}", file=sys.stderr)
+        raise
+    close()
+    text = json.dumps(_jsonable(results.summary()), indent=2, allow_nan=False)
     write_workbook(results, output)
     print(f"bondmodel: wrote {output}", file=sys.stderr)
     if args.json:
-        print(json.dumps(_jsonable(results.summary()), indent=2, allow_nan=False))
+        print(text)
     return 0
+
+
+def _int_arg(flag: str) -> Any:
+    """An argparse type for whole numbers whose error names the flag."""
+
+    def parse(text: str) -> int:
+        try:
+            return int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{flag}: {text!r} is not a whole number"
+            ) from None
+
+    return parse
 
 
 def _new(args: argparse.Namespace) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,10 +14,14 @@ from bondmodel import __version__
 from bondmodel.bond.metrics import bond_metrics
 from bondmodel.bond.pwlb import PWLBLoan, pwlb_loan
 from bondmodel.bond.waterfall import BondFlows, BondSchedule, build_schedule, run_waterfall
+from bondmodel.errors import ScenarioError
 from bondmodel.irr import FLAG_LABELS
 from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, METRICS, PARTNER_COLUMNS, PERIOD_COLUMNS
 from bondmodel.metrics import benefit_cost_ratio, payback_years, peak_funding_need, present_value
 from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
+from bondmodel.risk.results import MAX_SEED, Simulation, new_seed, simulate
+from bondmodel.risk.sampling import Sampler
+from bondmodel.risk.simulate import Convergence
 from bondmodel.scenario.schema import Scenario
 from bondmodel.timeline import FloatArray, Timeline, build_timeline
 
@@ -69,6 +74,7 @@ class Results:
     metrics: dict[str, MetricValue]
     partner_metrics: dict[str, dict[str, MetricValue]] = field(default_factory=dict)
     bond: BondResults | None = None
+    risk: Simulation | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: scenario identity, settings and metrics (undefined = null)."""
@@ -96,6 +102,7 @@ class Results:
                 ],
                 "sources_uses": dict(self.bond.sources_uses),
             },
+            "risk": None if self.risk is None else self.risk.to_json(),
         }
 
 
@@ -104,15 +111,60 @@ def _clean(value: float) -> MetricValue:
     return float(value) if math.isfinite(value) else None
 
 
-def run(scenario: Scenario) -> Results:
-    """Run the deterministic base case of ``scenario``.
+def run(
+    scenario: Scenario,
+    paths: int | None = None,
+    seed: int | None = None,
+    sampler: Sampler = "random",
+    workers: int = 1,
+    scheduler: str | None = None,
+    chunk_blocks: int = 4,
+    progress: Callable[[int], None] | None = None,
+    convergence: Convergence | None = None,
+) -> Results:
+    """Run the base case of ``scenario`` and, when it has risk, a Monte Carlo simulation.
 
     The base case is the vectorised engine run on one path of central values,
-    so it is the same code the Monte Carlo simulation runs.
+    so it is the same code the simulation runs.
+
+    Parameters
+    ----------
+    paths
+        Monte Carlo paths. None: the scenario's ``risk.default_paths`` when it
+        has a [risk] section, else none. 0: the base case only.
+    seed
+        The seed; None draws a fresh one (recorded in ``Results.risk.settings``).
+    sampler, workers, scheduler, chunk_blocks, progress, convergence
+        See :func:`bondmodel.risk.results.simulate`; the results do not depend
+        on workers, scheduler or chunk_blocks.
     """
+    if paths is None:
+        paths = scenario.risk.default_paths if scenario.risk is not None else 0
+    if paths < 0:
+        raise ScenarioError(f"--paths: {paths} is negative; allowed: 0 (base case only) or more")
+    if paths > 0 and scenario.risk is None:
+        raise ScenarioError(
+            f"--paths: {paths} asks for a simulation but the scenario has no [risk] section; "
+            "use --paths 0 or add [[risk.inputs]]"
+        )
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise ScenarioError(f"--seed: {seed} is out of range; allowed 0..{MAX_SEED}")
     timeline = build_timeline(scenario)
     draws = Draws.central(scenario, paths=1)
     flows = programme_flows(scenario, timeline, draws)
+    simulation = None
+    if paths > 0:
+        simulation = simulate(
+            scenario,
+            paths,
+            new_seed() if seed is None else seed,
+            sampler,
+            workers,
+            scheduler,
+            chunk_blocks,
+            progress,
+            convergence,
+        )
     return Results(
         scenario=scenario,
         timeline=timeline,
@@ -122,6 +174,7 @@ def run(scenario: Scenario) -> Results:
         metrics=programme_metrics(flows, timeline, path=0),
         partner_metrics=partner_metrics(flows, timeline, scenario, path=0),
         bond=None if scenario.bond is None else run_bond(scenario, timeline, flows, draws),
+        risk=simulation,
     )
 
 

@@ -94,7 +94,7 @@ BOND_COLUMNS: Final[dict[str, Column]] = {
     "opening_balance": Column("Opening balance", "money"),
     "indexation": Column("Indexation uplift", "money"),
     "interest": Column("Interest accrued", "money"),
-    "capitalised_interest": Column("Interest capitalised", "money"),
+    "capitalised_interest": Column("Interest and fees capitalised", "money"),
     "scheduled_principal": Column("Principal due", "money"),
     "fees_due": Column("Fees due", "money"),
     "performance_due": Column("Performance payment due", "money"),
@@ -150,4 +150,17 @@ SOURCES_USES: Final[dict[str, Column]] = {
     "arrangement_fee": Column("Uses: arrangement fee", "money"),
     "reserve_initial": Column("Uses: initial DSRA funding", "money"),
     "surplus": Column("Uses: surplus proceeds to the council", "money"),
+}
+
+PATH_METRICS: Final[dict[str, Column]] = {
+    "npv": Column("Programme NPV", "money"),
+    "payback_years": Column("Payback (years)", "years"),
+    "peak_funding_need": Column("Peak funding need", "money"),
+    "investor_irr": Column("Investor IRR", "rate"),
+    "council_npv": Column("Council NPV after debt service", "money"),
+    "min_dscr": Column("Minimum DSCR", "ratio"),
+    "total_topup": Column("Council top-up", "money"),
+    "shortfall": Column("Any shortfall (1 = yes)", "ratio"),
+    "investor_loss": Column("Investor loss", "money"),
+    "council_npv_vs_pwlb": Column("Council NPV: bond minus PWLB", "money"),
 }

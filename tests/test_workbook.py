@@ -13,13 +13,13 @@ import openpyxl
 import pytest
 
 from bondmodel import Scenario, load_scenario, run
-from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, PERIOD_COLUMNS
+from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, PATH_METRICS, PERIOD_COLUMNS
 from bondmodel.workbook.recalc import convert_many
 from bondmodel.workbook.writer import FIRST_ITEM_ROW, FIRST_PERIOD_COL, HEADER_KEYS, write_workbook
 
 from .conftest import TEMPLATES
 
-SHEETS = ["Inputs", "Cashflows", "Partners", "Bond", "Metrics", "Audit"]
+SHEETS = ["Inputs", "Cashflows", "Partners", "Bond", "Metrics", "Risk", "Audit"]
 
 
 def _item_rows() -> dict[str, int]:
@@ -50,7 +50,7 @@ def _values(path: Path) -> dict[tuple[str, str], Any]:
 
 
 def test_sheets_and_cached_values_read_back(tmp_path: Path) -> None:
-    res = run(load_scenario(None))
+    res = run(load_scenario(None), paths=2000, seed=17)
     path = write_workbook(res, tmp_path / "model.xlsx")
     wb = openpyxl.load_workbook(path, data_only=True)
     assert wb.sheetnames == SHEETS
@@ -79,6 +79,18 @@ def test_sheets_and_cached_values_read_back(tmp_path: Path) -> None:
                     assert got[k] == pytest.approx(expected, rel=1e-12, abs=1e-9), (key, k)
                 else:
                     assert got[k] == "n/a", (key, k)
+    # Monte Carlo statistics read back as values, labelled with their seed.
+    assert res.risk is not None
+    risk_rows = list(wb["Risk"].iter_rows(values_only=True))
+    assert "seed 17" in risk_rows[1][0]
+    header = risk_rows[3]
+    stats_rows = {r[0]: r for r in risk_rows[4 : 4 + len(res.risk.summary.index)]}
+    for j, key in enumerate(res.risk.summary.columns):
+        assert header[1 + j] == PATH_METRICS[key].label
+        expected = res.risk.summary.loc["mean", key]
+        got = stats_rows["mean"][1 + j]
+        if math.isfinite(expected):
+            assert got == pytest.approx(expected, rel=1e-12), key
     bond_metrics = {r[0]: r[1] for r in wb["Metrics"].iter_rows(values_only=True) if r[0]}
     assert bond_metrics[BOND_METRICS["investor_irr"].label] == pytest.approx(
         res.bond.metrics["investor_irr"], rel=1e-12

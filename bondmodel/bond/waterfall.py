@@ -344,10 +344,16 @@ def run_waterfall(
         interest = real * index * rate
         out["interest"][:, k] = interest
         in_grace = k <= grid.n_grace
+        fees_now = np.where(owing, fees_due_all[:, k], 0.0)
+        funded_fees = np.zeros(paths)
         if in_grace and bond.grace_interest == "capitalised":
-            real = real + interest / index
-            out["capitalised_interest"][:, k] = interest
+            # Interest and fees roll up into the balance during a capitalised grace
+            # period: investors pay the fees to the agents as a further drawing.
+            real = real + (interest + fees_now) / index
+            out["capitalised_interest"][:, k] = interest + fees_now
             interest_due = np.zeros(paths)
+            funded_fees = fees_now
+            fees_now = np.zeros(paths)
         else:
             interest_due = interest
         if k == grid.n_grace:
@@ -364,7 +370,7 @@ def run_waterfall(
             principal_due = np.maximum(real - schedule.remaining[k] * post_grace, 0.0) * index
         out["scheduled_principal"][:, k] = principal_due
         out["debt_service_due"][:, k] = interest_due + principal_due
-        fees_due = np.where(owing, fees_due_all[:, k], 0.0) + fee_arrears
+        fees_due = fees_now + fee_arrears
         out["fees_due"][:, k] = fees_due
         perf_due = np.minimum(perf_due_all[:, k], np.maximum(cap_per_period - interest_due, 0.0))
         perf_due = np.where(real > 0.0, perf_due, 0.0)
@@ -445,7 +451,9 @@ def run_waterfall(
         with np.errstate(divide="ignore", invalid="ignore"):
             safe = np.where(ds > 0, ds, 1.0)
             out["dscr"][:, k] = np.where(ds > 0.0, cfads_all[:, k] / safe, np.nan)
-        out["investor_flow"][:, k] = pay_arrears + pay_interest + pay_principal + sweep + pay_perf
+        out["investor_flow"][:, k] = (
+            pay_arrears + pay_interest + pay_principal + sweep + pay_perf - funded_fees
+        )
 
     out["dscr"][:, 0] = np.nan
     to_council = (

@@ -30,6 +30,7 @@ from bondmodel.labels import (
     METRICS,
     PARTNER_COLUMNS,
     PARTNER_METRICS,
+    PATH_METRICS,
     PERIOD_COLUMNS,
     SOURCES_USES,
     Unit,
@@ -89,6 +90,8 @@ def _write(results: Results, path: Path) -> None:
     if results.bond is not None:
         _bond_sheet(wb, styles, results)
     _metrics_sheet(wb, styles, results, rows)
+    if results.risk is not None:
+        _risk_sheet(wb, styles, results)
     _audit_sheet(wb, styles, results)
     wb.close()
 
@@ -422,6 +425,97 @@ def _bond_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
     ws.freeze_panes(top + 1, FIRST_PERIOD_COL)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
+
+
+def _risk_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
+    """Monte Carlo results as values, labelled as simulation output with their seed."""
+    sim = results.risk
+    if sim is None:
+        return
+    ws = wb.add_worksheet("Risk")
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 40, 16)
+    s = sim.settings
+    ws.write(0, 0, "Monte Carlo simulation output (values, not formulas)", styles.title)
+    ws.write(
+        1, 0,
+        f"seed {s['seed']}, sampler {s['sampler']}, {s['paths']:,} paths in blocks of "
+        f"{s['block_size']:,}; repeat with: bondmodel run SCENARIO --paths {s['paths_requested']} "
+        f"--seed {s['seed']} --sampler {s['sampler']}",
+        styles.note,
+    )
+    row = 3
+    ws.write(row, 0, "Statistic", styles.header)
+    names = list(sim.summary.columns)
+    for j, name in enumerate(names):
+        ws.write_string(row, 1 + j, _path_metric_label(name), styles.header)
+    for i, stat in enumerate(sim.summary.index):
+        ws.write_string(row + 1 + i, 0, str(stat))
+        for j, name in enumerate(names):
+            value = float(sim.summary.loc[stat, name])
+            unit: Unit = "count" if str(stat).startswith("n") else _path_metric_unit(name)
+            _write_value(ws, row + 1 + i, 1 + j, value, unit, styles)
+    row += len(sim.summary.index) + 3
+    ws.write(row, 0, "Probability", styles.header)
+    ws.write(row, 1, "Value", styles.header)
+    ws.write(row, 2, "Standard error", styles.header)
+    for i, (event, prob) in enumerate(sim.probabilities.iterrows()):
+        ws.write_string(row + 1 + i, 0, str(event))
+        _write_value(ws, row + 1 + i, 1, float(prob["value"]), "rate", styles)
+        _write_value(ws, row + 1 + i, 2, float(prob["se"]), "rate", styles)
+    row += len(sim.probabilities) + 3
+    for key, value in sim.risk_measures.items():
+        ws.write_string(row, 0, key)
+        _write_value(ws, row, 1, value, "money", styles)
+        row += 1
+    row += 2
+    for name, fan in sim.fans.items():
+        ws.write(row, 0, f"Fan chart: {name}", styles.header)
+        for j, col in enumerate(fan.columns[1:]):
+            ws.write_string(row, 1 + j, str(col), styles.header)
+        unit_fan: Unit = "ratio" if name == "dscr" else "money"
+        for i in range(len(fan)):
+            ws.write_string(row + 1 + i, 0, str(fan["period"].iloc[i]))
+            for j, col in enumerate(fan.columns[1:]):
+                _write_value(ws, row + 1 + i, 1 + j, float(fan[col].iloc[i]), unit_fan, styles)
+        row += len(fan) + 3
+    ws.write(
+        row, 0, f"Tornado: one-at-a-time P10/P90 swings of {sim.tornado_output}", styles.header
+    )
+    for j, col in enumerate(sim.tornado.columns):
+        ws.write_string(row + 1, j, str(col), styles.header)
+    for i, record in enumerate(sim.tornado.itertuples(index=False)):
+        for j, value in enumerate(record):
+            if isinstance(value, str):
+                ws.write_string(row + 2 + i, j, value)
+            else:
+                _write_value(ws, row + 2 + i, j, float(value), "ratio" if j in (2, 3) else
+                             "money", styles)
+    row += len(sim.tornado) + 4
+    for title, frame in (
+        ("Spearman rank correlation (input x output)", sim.rank_correlation),
+        ("Contribution to variance (input x output)", sim.contribution),
+    ):
+        ws.write(row, 0, title, styles.header)
+        for j, col in enumerate(frame.columns):
+            ws.write_string(row, 1 + j, _path_metric_label(str(col)), styles.header)
+        for i, (input_name, values) in enumerate(frame.iterrows()):
+            ws.write_string(row + 1 + i, 0, str(input_name))
+            for j, value in enumerate(values):
+                _write_value(ws, row + 1 + i, 1 + j, float(value), "ratio", styles)
+        row += len(frame) + 3
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+
+
+def _path_metric_label(key: str) -> str:
+    column = PATH_METRICS.get(key)
+    return column.label if column is not None else key
+
+
+def _path_metric_unit(key: str) -> Unit:
+    column = PATH_METRICS.get(key)
+    return column.unit if column is not None else "ratio"
 
 
 def _audit_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:

@@ -1,0 +1,1 @@
+"""Monte Carlo risk: distributions, samplers, correlation, simulation, summaries, sensitivity."""

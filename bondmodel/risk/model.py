@@ -1,0 +1,226 @@
+"""From a scenario's risk specification to per-path draws for the engine.
+
+:class:`RiskModel` resolves each risk input's target (which streams, partners
+or cost items it moves) once; :meth:`RiskModel.block_draws` then turns one
+block's uniforms into the engine's :class:`~bondmodel.programme.Draws` and, for
+a floating coupon, the per-path coupon rates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from bondmodel.bond.schedule import BondGrid
+from bondmodel.errors import ScenarioError
+from bondmodel.programme import Draws
+from bondmodel.risk.correlation import iman_conover, nearest_correlation
+from bondmodel.risk.distributions import ppf
+from bondmodel.risk.sampling import PERMUTATIONS, SHOCKS, Sampler, block_rng, block_uniforms
+from bondmodel.scenario.bond import FloatingCoupon
+from bondmodel.scenario.risk import RiskInput
+from bondmodel.scenario.schema import Scenario
+from bondmodel.timeline import FloatArray, Timeline
+
+
+@dataclass(frozen=True)
+class ResolvedInput:
+    """A risk input with its target resolved to indices."""
+
+    spec: RiskInput
+    indices: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class RiskModel:
+    """Everything needed to turn uniforms into draws, fixed once per run."""
+
+    scenario: Scenario
+    timeline: Timeline
+    inputs: tuple[ResolvedInput, ...]
+    correlation: FloatArray | None
+    repaired: bool
+    grid: BondGrid | None
+
+    @property
+    def names(self) -> list[str]:
+        """Risk input names, in scenario order (the columns of the samples)."""
+        return [r.spec.name for r in self.inputs]
+
+    def values(self, u: FloatArray) -> FloatArray:
+        """Each input's sampled value from its uniforms, (n, k)."""
+        out = np.empty_like(u)
+        for j, r in enumerate(self.inputs):
+            out[:, j] = ppf(r.spec.distribution, u[:, j])
+        return out
+
+    def correlated_uniforms(
+        self, seed: int, sampler: Sampler, block: int, paths: int
+    ) -> FloatArray:
+        """One block's uniforms, rank-correlated by Iman-Conover when a matrix is given."""
+        u = block_uniforms(seed, sampler, block, paths, len(self.inputs))
+        if self.correlation is None or u.shape[0] < 3:
+            return u
+        return iman_conover(u, self.correlation, block_rng(seed, block, PERMUTATIONS))
+
+    def draws(
+        self,
+        values: FloatArray,
+        seed: int,
+        block: int,
+        only: int | None = None,
+        shocks: bool = True,
+    ) -> tuple[Draws, FloatArray | None]:
+        """Engine draws for sampled ``values`` (n, k); and per-path coupon rates if floating.
+
+        Inputs on the same target multiply (factors) or add (delays); an erosion
+        rate replaces the scenario's. Inflation and the reference rate take the
+        sampled level, optionally as a yearly mean-reverting path. ``only``
+        applies one input alone (the others stay at the scenario's values), and
+        ``shocks = False`` holds mean-reverting paths at their level: both for
+        one-at-a-time sensitivity.
+        """
+        sc = self.scenario
+        n = values.shape[0]
+        d = Draws.central(sc, paths=n)
+        realisation = d.savings_realisation.copy()
+        partner = d.partner_realisation.copy()
+        delay = d.start_delay_years.copy()
+        speed = d.ramp_speed.copy()
+        erosion = d.erosion.copy()
+        cost = d.cost_factor.copy()
+        running = d.running_cost_factor.copy()
+        inflation = d.inflation.copy()
+        reference: FloatArray | None = None
+        f = self.timeline.f
+        for j, r in enumerate(self.inputs):
+            if only is not None and j != only:
+                continue
+            x = values[:, j]
+            idx = list(r.indices)
+            target = r.spec.target
+            if target == "savings.realisation":
+                realisation[:, idx] *= x[:, None]
+            elif target == "partners.realisation":
+                partner[:, idx] *= x[:, None]
+            elif target == "savings.start_delay":
+                delay[:, idx] += x[:, None] / f
+            elif target == "savings.ramp_speed":
+                speed[:, idx] *= x[:, None]
+            elif target == "savings.erosion":
+                erosion[:, idx] = x[:, None]
+            elif target == "costs.overrun":
+                cost[:, idx] *= x[:, None]
+            elif target == "running_costs.factor":
+                running *= x
+            elif target == "economics.inflation":
+                yearly = self._yearly_path(r, x, sc.economics.inflation, seed, block, j, shocks)
+                inflation = yearly[:, self.timeline.programme_year[1:] - 1]
+            elif target == "bond.reference_rate" and self.grid is not None:
+                coupon = sc.bond.coupon if sc.bond is not None else None
+                if isinstance(coupon, FloatingCoupon):
+                    start = (
+                        coupon.reference_rate
+                        if coupon.reference_rate is not None
+                        else (coupon.reference_path or [0.0])[0]
+                    )
+                    yearly = self._yearly_path(r, x, start, seed, block, j, shocks)
+                    k = np.arange(self.grid.n_legal + 1)
+                    year = np.clip((np.maximum(k, 1) - 1) // self.grid.g, 0, yearly.shape[1] - 1)
+                    ref = yearly[:, year]
+                    rate = ref + coupon.margin
+                    if coupon.floor is not None:
+                        rate = np.maximum(rate, coupon.floor)
+                    reference = rate
+        if np.any(~np.isfinite(values)):
+            raise ScenarioError("risk: a distribution produced a non-finite value")
+        draws = Draws(
+            savings_realisation=realisation,
+            partner_realisation=partner,
+            start_delay_years=np.maximum(delay, 0.0),
+            ramp_speed=np.maximum(speed, 0.0),
+            erosion=np.clip(erosion, 0.0, 1.0),
+            cost_factor=cost,
+            running_cost_factor=running,
+            inflation=inflation,
+        )
+        return draws, reference
+
+    def _yearly_path(
+        self,
+        r: ResolvedInput,
+        level: FloatArray,
+        start: float,
+        seed: int,
+        block: int,
+        j: int,
+        shocks: bool = True,
+    ) -> FloatArray:
+        """(n, years) annual rates: the level, or a mean-reverting path towards it.
+
+        Notes
+        -----
+        With reversion a and volatility s: :math:`x_1 = x_0` (the scenario's
+        value) and :math:`x_y = L + (1-a)(x_{y-1} - L) + s\\,\\epsilon_y` for
+        later years, :math:`\\epsilon_y` standard normal from the block's own
+        stream (spawn key (block, 2, j)).
+        """
+        years = self.scenario.timeline.horizon_years
+        n = level.shape[0]
+        if r.spec.path is None or not shocks:
+            return np.repeat(level[:, None], years, axis=1)
+        rng = np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block, SHOCKS, j)))
+        )
+        noise = rng.standard_normal((n, years))
+        phi = 1.0 - r.spec.path.reversion
+        out = np.empty((n, years))
+        out[:, 0] = start
+        for y in range(1, years):
+            drift = phi * (out[:, y - 1] - level)
+            out[:, y] = level + drift + r.spec.path.volatility * noise[:, y]
+        return out
+
+
+def build_risk_model(scenario: Scenario, timeline: Timeline, grid: BondGrid | None) -> RiskModel:
+    """Resolve the scenario's risk inputs; a scenario without risk has none."""
+    risk = scenario.risk
+    if risk is None:
+        return RiskModel(scenario, timeline, (), None, False, grid)
+    resolved = []
+    for i, spec in enumerate(risk.inputs):
+        resolved.append(ResolvedInput(spec, _indices(scenario, spec, i)))
+    correlation = None
+    repaired = False
+    if risk.correlation is not None:
+        names = [r.spec.name for r in resolved]
+        k = len(names)
+        correlation = np.eye(k)
+        pos = [names.index(n) for n in risk.correlation.names]
+        given = np.asarray(risk.correlation.matrix, dtype=np.float64)
+        if np.linalg.eigvalsh(given).min() < -1e-10:
+            given = nearest_correlation(given)
+            repaired = True
+        correlation[np.ix_(pos, pos)] = given
+    return RiskModel(scenario, timeline, tuple(resolved), correlation, repaired, grid)
+
+
+def _indices(scenario: Scenario, spec: RiskInput, i: int) -> tuple[int, ...]:
+    """Which streams, partners or cost items an input moves (checked by the schema)."""
+    if spec.target.startswith("savings."):
+        names = [s.name for s in scenario.savings]
+        chosen = spec.streams or names
+        return tuple(names.index(n) for n in chosen)
+    if spec.target == "partners.realisation":
+        names = scenario.partner_names
+        return tuple(names.index(n) for n in (spec.partners or names))
+    if spec.target == "costs.overrun":
+        out = []
+        for j, item in enumerate(scenario.costs):
+            by_name = spec.items is not None and item.name in spec.items
+            by_category = spec.categories is not None and item.category in spec.categories
+            if (spec.items is None and spec.categories is None) or by_name or by_category:
+                out.append(j)
+        return tuple(out)
+    return ()

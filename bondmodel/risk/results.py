@@ -1,0 +1,247 @@
+"""The Monte Carlo results: summaries, probabilities, fan charts and sensitivity."""
+
+from __future__ import annotations
+
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+import pandas as pd
+
+from bondmodel.risk.distributions import ppf
+from bondmodel.risk.sampling import BLOCK_SIZE, Sampler
+from bondmodel.risk.sensitivity import contribution_to_variance, rank_correlations
+from bondmodel.risk.simulate import (
+    Convergence,
+    RawSimulation,
+    _engine_for,
+    histogram_quantiles,
+    simulate_raw,
+)
+from bondmodel.risk.summary import probability, summary_table, value_at_risk
+from bondmodel.scenario.schema import Scenario
+
+#: Fan-chart percentiles per period.
+FAN_PERCENTILES: Final = (5, 10, 50, 90, 95)
+
+#: Largest seed accepted (seeds are recorded and printed; 63 bits fit everywhere).
+MAX_SEED: Final = 2**63 - 1
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """The outcome of a Monte Carlo run.
+
+    Attributes
+    ----------
+    settings : seed, sampler, paths, block size, chunking, executor, convergence.
+    per_path : one row per path, one column per per-path metric.
+    inputs : one row per path, one column per risk input (the sampled values).
+    summary : statistics (rows) of each per-path metric (columns), with errors.
+    probabilities : rows of probability metrics with their standard errors.
+    risk_measures : VaR and CVaR of the council NPV (or programme NPV) at 5%.
+    fans : per series, one row per period with the P5/P10/P50/P90/P95 columns.
+    tornado : one-at-a-time P10/P90 swings of each input on ``tornado_output``.
+    rank_correlation, contribution : inputs (rows) by outputs (columns).
+    """
+
+    settings: dict[str, Any]
+    per_path: pd.DataFrame
+    inputs: pd.DataFrame
+    summary: pd.DataFrame
+    probabilities: pd.DataFrame
+    risk_measures: dict[str, float]
+    fans: dict[str, pd.DataFrame]
+    tornado: pd.DataFrame
+    tornado_output: str
+    rank_correlation: pd.DataFrame
+    contribution: pd.DataFrame
+
+    def to_json(self) -> dict[str, Any]:
+        """A JSON-ready summary (no per-path data); undefined values are None."""
+        return {
+            "settings": self.settings,
+            "summary": {
+                metric: {stat: _clean(v) for stat, v in column.items()}
+                for metric, column in self.summary.items()
+            },
+            "probabilities": {
+                str(name): {"value": _clean(row["value"]), "se": _clean(row["se"])}
+                for name, row in self.probabilities.iterrows()
+            },
+            "risk_measures": {k: _clean(v) for k, v in self.risk_measures.items()},
+            "fans": {
+                name: {
+                    str(col): [
+                        str(v) if col == "period" else _clean(v) for v in frame[col]
+                    ]
+                    for col in frame.columns
+                }
+                for name, frame in self.fans.items()
+            },
+            "tornado": {
+                "output": self.tornado_output,
+                "rows": [
+                    {k: (_clean(v) if isinstance(v, float) else v) for k, v in row.items()}
+                    for row in self.tornado.to_dict(orient="records")
+                ],
+            },
+            "rank_correlation": {
+                str(out): {str(i): _clean(v) for i, v in col.items()}
+                for out, col in self.rank_correlation.items()
+            },
+            "contribution_to_variance": {
+                str(out): {str(i): _clean(v) for i, v in col.items()}
+                for out, col in self.contribution.items()
+            },
+        }
+
+
+def _clean(value: Any) -> float | None:
+    v = float(value)
+    return v if math.isfinite(v) else None
+
+
+def new_seed() -> int:
+    """A fresh random seed, to be printed and recorded so the run can be repeated."""
+    return secrets.randbelow(MAX_SEED)
+
+
+def simulate(
+    scenario: Scenario,
+    paths: int,
+    seed: int,
+    sampler: Sampler = "random",
+    workers: int = 1,
+    scheduler: str | None = None,
+    chunk_blocks: int = 4,
+    progress: Callable[[int], None] | None = None,
+    convergence: Convergence | None = None,
+) -> Simulation:
+    """Simulate ``paths`` paths of ``scenario`` and summarise them."""
+    raw = simulate_raw(
+        scenario, paths, seed, sampler, workers, scheduler, chunk_blocks, progress, convergence
+    )
+    per_path = pd.DataFrame(raw.metrics)
+    per_path.index.name = "path"
+    inputs = pd.DataFrame(raw.inputs, columns=raw.names)
+    inputs.index.name = "path"
+    probs = _probabilities(raw)
+    npv_key = "council_npv" if "council_npv" in raw.metrics else "npv"
+    var, cvar = value_at_risk(raw.metrics[npv_key], 0.05)
+    rank = rank_correlations(raw.inputs, raw.names, raw.metrics)
+    tornado_output = npv_key
+    settings = {
+        "seed": seed,
+        "sampler": sampler,
+        "paths_requested": paths,
+        "paths": raw.paths,
+        "block_size": BLOCK_SIZE,
+        "chunk_blocks": raw.chunk_blocks,
+        "executor": raw.executor,
+        "workers": raw.workers,
+        "converged_at_block": raw.converged_at,
+        "convergence": None
+        if convergence is None
+        else {
+            "tolerance": convergence.tolerance,
+            "confidence": convergence.confidence,
+            "metrics": list(convergence.metrics),
+        },
+        "correlation_repaired": raw.repaired,
+        "fan_bins": int(next(iter(raw.fan_edges.values())).shape[1] - 1)
+        if raw.fan_edges
+        else 0,
+    }
+    return Simulation(
+        settings=settings,
+        per_path=per_path,
+        inputs=inputs,
+        summary=summary_table(raw.metrics),
+        probabilities=probs,
+        risk_measures={f"var_5_{npv_key}": var, f"cvar_5_{npv_key}": cvar},
+        fans=_fans(raw, scenario),
+        tornado=tornado(scenario, tornado_output),
+        tornado_output=tornado_output,
+        rank_correlation=rank,
+        contribution=contribution_to_variance(rank),
+    )
+
+
+def _probabilities(raw: RawSimulation) -> pd.DataFrame:
+    rows: dict[str, tuple[float, float]] = {}
+    m = raw.metrics
+    if "shortfall" in m:
+        rows["p_any_shortfall"] = probability(m["shortfall"] > 0)
+        rows["p_investor_loss"] = probability(m["investor_loss"] > 1e-6)
+        rows["p_council_npv_negative"] = probability(m["council_npv"] < 0)
+        rows["p_council_topup"] = probability(m["total_topup"] > 1e-6)
+    if "council_npv_vs_pwlb" in m:
+        rows["p_bond_worse_than_pwlb"] = probability(m["council_npv_vs_pwlb"] < 0)
+    rows["p_programme_npv_negative"] = probability(m["npv"] < 0)
+    rows["p_no_payback"] = probability(~np.isfinite(m["payback_years"]))
+    frame = pd.DataFrame(rows, index=["value", "se"]).T
+    frame.index.name = "probability"
+    return frame
+
+
+def _fans(raw: RawSimulation, scenario: Scenario) -> dict[str, pd.DataFrame]:
+    engine = _engine_for(scenario)
+    q = [p / 100.0 for p in FAN_PERCENTILES]
+    out = {}
+    for name, counts in raw.fan_counts.items():
+        values = histogram_quantiles(
+            counts, raw.fan_edges[name], raw.fan_min[name], raw.fan_max[name], q
+        )
+        if name == "net_savings":
+            labels = engine.timeline.labels[1:]
+        else:
+            grid = engine.grid
+            labels = [] if grid is None else [
+                engine.timeline.labels[int(t)] for t in grid.pay_t[1:]
+            ]
+        frame = pd.DataFrame(values, columns=[f"P{p}" for p in FAN_PERCENTILES])
+        frame.insert(0, "period", labels)
+        out[name] = frame
+    return out
+
+
+def tornado(scenario: Scenario, output: str) -> pd.DataFrame:
+    """One-at-a-time swings: each input alone at its P10 and P90, the others at base.
+
+    "Base" is the scenario's own values (the deterministic case); mean-reverting
+    paths are held at their level. Sorted by the absolute swing, largest first.
+    """
+    engine = _engine_for(scenario)
+    model = engine.model
+    rows = []
+    for j, r in enumerate(model.inputs):
+        low, high = (float(x) for x in ppf(r.spec.distribution, np.array([0.1, 0.9])))
+        values = np.zeros((2, len(model.inputs)))
+        values[:, j] = [low, high]
+        draws, rates = model.draws(values, 0, 0, only=j, shocks=False)
+        metrics, _ = engine.run_draws(draws, rates)
+        y = metrics[output]
+        rows.append(
+            {
+                "input": r.spec.name,
+                "target": r.spec.target,
+                "p10_value": low,
+                "p90_value": high,
+                "output_at_p10": float(y[0]),
+                "output_at_p90": float(y[1]),
+                "swing": float(y[1] - y[0]),
+            }
+        )
+    frame = pd.DataFrame(
+        rows,
+        columns=["input", "target", "p10_value", "p90_value", "output_at_p10",
+                 "output_at_p90", "swing"],
+    )
+    if frame.empty:
+        return frame
+    order = frame["swing"].abs().sort_values(ascending=False, kind="stable").index
+    return frame.loc[order].reset_index(drop=True)

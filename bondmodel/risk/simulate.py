@@ -1,0 +1,468 @@
+"""The Monte Carlo run: blocks of paths through the whole engine, on any executor.
+
+Paths are simulated in blocks (:data:`~bondmodel.risk.sampling.BLOCK_SIZE`);
+a chunk is a run of consecutive blocks handed to one worker. No array of all
+paths by all periods is ever held: each block returns its per-path metrics,
+its sampled inputs and histogram counts for the fan charts. Per-path results
+are stored by path index and every float statistic is computed from them in
+path order at the end, so the results do not depend on the executor, the
+number of workers or the chunk size: only on the scenario, the seed, the
+sampler and the number of paths.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import numpy as np
+import numpy.typing as npt
+
+from bondmodel.bond.metrics import bond_metrics
+from bondmodel.bond.pwlb import pwlb_loan
+from bondmodel.bond.schedule import BondGrid
+from bondmodel.bond.waterfall import BondSchedule, build_schedule, run_waterfall
+from bondmodel.errors import ModelError, ScenarioError
+from bondmodel.programme import Draws, programme_flows
+from bondmodel.risk.model import RiskModel, build_risk_model
+from bondmodel.risk.sampling import SAMPLERS, Sampler, block_bounds, block_count
+from bondmodel.scenario.schema import Scenario
+from bondmodel.timeline import FloatArray, Timeline, build_timeline
+
+IntArray = npt.NDArray[np.int64]
+
+#: Bins of each per-period fan-chart histogram (plus one underflow and one overflow bin).
+FAN_BINS: Final = 2048
+
+#: Per-path metrics kept for every path (labels in bondmodel.labels.PATH_METRICS).
+PROGRAMME_PATH_METRICS: Final = ("npv", "payback_years", "peak_funding_need")
+BOND_PATH_METRICS: Final = (
+    "investor_irr",
+    "council_npv",
+    "min_dscr",
+    "total_topup",
+    "shortfall",
+    "investor_loss",
+    "council_npv_vs_pwlb",
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every worker needs: small, picklable, and the same for every chunk."""
+
+    scenario: Scenario
+    seed: int
+    sampler: Sampler
+    paths: int
+    fan_edges: dict[str, FloatArray] = field(default_factory=dict)
+
+
+@dataclass
+class ChunkOutput:
+    """One chunk's per-path results (by block) and summed histogram counts."""
+
+    blocks: list[int]
+    metrics: dict[int, dict[str, FloatArray]]
+    inputs: dict[int, FloatArray]
+    fan_counts: dict[str, IntArray]
+    fan_min: dict[str, FloatArray]
+    fan_max: dict[str, FloatArray]
+
+
+class _Engine:
+    """A worker's engine: timeline, base-case contract and risk model, built once."""
+
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.timeline: Timeline = build_timeline(scenario)
+        base_draws = Draws.central(scenario, paths=1)
+        self.base_flows = programme_flows(scenario, self.timeline, base_draws)
+        self.schedule: BondSchedule | None = None
+        self.grid: BondGrid | None = None
+        self.pwlb = None
+        if scenario.bond is not None:
+            self.schedule = build_schedule(
+                scenario, self.timeline, self.base_flows, base_draws.inflation
+            )
+            self.grid = self.schedule.grid
+            if scenario.pwlb is not None:
+                self.pwlb = pwlb_loan(
+                    scenario.pwlb, self.schedule.financed_costs, self.grid,
+                    scenario.bond.tenor_years,
+                )
+        self.model: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
+
+    def metric_names(self) -> tuple[str, ...]:
+        if self.schedule is None:
+            return PROGRAMME_PATH_METRICS
+        names = PROGRAMME_PATH_METRICS + BOND_PATH_METRICS
+        return names if self.pwlb is not None else names[:-1]
+
+    def run_draws(
+        self, draws: Draws, rates: FloatArray | None
+    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
+        """Per-path metrics and the fan-chart series for one batch of draws."""
+        from bondmodel.engine import programme_metric_arrays
+
+        flows = programme_flows(self.scenario, self.timeline, draws)
+        programme = programme_metric_arrays(flows, self.timeline)
+        metrics = {k: programme[k] for k in PROGRAMME_PATH_METRICS}
+        series: dict[str, FloatArray] = {"net_savings": flows.net_savings[:, 1:]}
+        if self.schedule is not None:
+            bond = run_waterfall(self.schedule, self.timeline, flows, draws.inflation, rates)
+            arrays = bond_metrics(
+                self.schedule, bond, flows, self.timeline,
+                self.scenario.economics.inflation, self.pwlb,
+            )
+            for key in BOND_PATH_METRICS:
+                if key == "shortfall":
+                    metrics[key] = (arrays["shortfall_periods"] > 0).astype(np.float64)
+                elif key != "council_npv_vs_pwlb" or self.pwlb is not None:
+                    metrics[key] = arrays[key]
+            series["cfads"] = bond.cfads[:, 1:]
+            series["dscr"] = bond.dscr[:, 1:]
+            series["bond_balance"] = bond.closing_balance[:, 1:]
+        return metrics, series
+
+    def block(self, seed: int, sampler: Sampler, block: int, paths: int) -> tuple[
+        dict[str, FloatArray], FloatArray, dict[str, FloatArray]
+    ]:
+        u = self.model.correlated_uniforms(seed, sampler, block, paths)
+        values = self.model.values(u)
+        draws, rates = self.model.draws(values, seed, block)
+        metrics, series = self.run_draws(draws, rates)
+        return metrics, values, series
+
+
+_WORKER: dict[str, _Engine] = {}
+
+
+def _engine_for(scenario: Scenario) -> _Engine:
+    """One engine per scenario per process (workers reuse it across chunks)."""
+    key = scenario.sha256()
+    engine = _WORKER.get(key)
+    if engine is None:
+        _WORKER.clear()
+        engine = _Engine(scenario)
+        _WORKER[key] = engine
+    return engine
+
+
+def run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
+    """Simulate ``blocks`` (consecutive block numbers) and summarise them for merging."""
+    engine = _engine_for(context.scenario)
+    out = ChunkOutput(blocks, {}, {}, {}, {}, {})
+    for b in blocks:
+        metrics, values, series = engine.block(
+            context.seed, context.sampler, b, context.paths
+        )
+        out.metrics[b] = metrics
+        out.inputs[b] = values
+        for name, data in series.items():
+            edges = context.fan_edges.get(name)
+            if edges is None:
+                continue
+            counts = histogram_counts(data, edges)
+            out.fan_counts[name] = out.fan_counts.get(name, 0) + counts
+            with np.errstate(invalid="ignore"):
+                lo = np.nanmin(np.where(np.isfinite(data), data, np.nan), axis=0, initial=np.inf)
+                hi = np.nanmax(np.where(np.isfinite(data), data, np.nan), axis=0, initial=-np.inf)
+            out.fan_min[name] = np.minimum(out.fan_min.get(name, lo), lo)
+            out.fan_max[name] = np.maximum(out.fan_max.get(name, hi), hi)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Fan-chart histograms
+# ---------------------------------------------------------------------------
+
+
+def fan_edges_from(series: FloatArray) -> FloatArray:
+    """Bin edges per period, (periods, FAN_BINS + 1), from a pilot block's values.
+
+    Each period's range [lo, hi] is widened by half its width on each side
+    (or by 1 where it is a single point), and cut into FAN_BINS equal bins.
+    """
+    finite = np.where(np.isfinite(series), series, np.nan)
+    with np.errstate(invalid="ignore"):
+        lo = np.nan_to_num(np.nanmin(finite, axis=0, initial=np.inf), posinf=0.0)
+        hi = np.nan_to_num(np.nanmax(finite, axis=0, initial=-np.inf), neginf=0.0)
+    hi = np.maximum(hi, lo)
+    pad = np.where(hi > lo, 0.5 * (hi - lo), np.maximum(1.0, np.abs(lo) * 1e-6))
+    return np.linspace(lo - pad, hi + pad, FAN_BINS + 1, axis=1)
+
+
+def histogram_counts(series: FloatArray, edges: FloatArray) -> IntArray:
+    """Counts per period and bin, (periods, FAN_BINS + 2): underflow, bins, overflow.
+
+    NaN values (an undefined DSCR) are not counted.
+    """
+    n_periods = series.shape[1]
+    lo = edges[:, 0]
+    width = (edges[:, -1] - edges[:, 0]) / FAN_BINS
+    with np.errstate(invalid="ignore"):
+        idx = np.floor((series - lo) / width) + 1
+    finite = np.isfinite(idx)
+    idx = np.clip(np.where(finite, idx, 0), 0, FAN_BINS + 1).astype(np.int64)
+    flat = (np.arange(n_periods)[None, :] * (FAN_BINS + 2) + idx)[finite]
+    counts: IntArray = np.bincount(flat, minlength=n_periods * (FAN_BINS + 2)).reshape(
+        n_periods, FAN_BINS + 2
+    )
+    return counts
+
+
+def histogram_quantiles(
+    counts: IntArray, edges: FloatArray, lo: FloatArray, hi: FloatArray, q: list[float]
+) -> FloatArray:
+    """Quantiles per period from histogram counts, (periods, len(q)); NaN with no data.
+
+    Linear interpolation inside the bin where the cumulative count reaches
+    q x n; the underflow and overflow bins run from the exact minimum to the
+    first edge and from the last edge to the exact maximum.
+    """
+    n_periods = counts.shape[0]
+    out = np.full((n_periods, len(q)), np.nan)
+    for p in range(n_periods):
+        c = counts[p]
+        n = c.sum()
+        if n == 0:
+            continue
+        left = np.concatenate([[min(lo[p], edges[p, 0])], edges[p]])
+        right = np.concatenate([edges[p], [max(hi[p], edges[p, -1])]])
+        cumulative = np.cumsum(c)
+        for j, qq in enumerate(q):
+            target = qq * n
+            b = int(np.searchsorted(cumulative, target, side="left"))
+            b = min(b, len(c) - 1)
+            before = cumulative[b] - c[b]
+            frac = (target - before) / c[b] if c[b] else 0.0
+            value = left[b] + frac * (right[b] - left[b])
+            out[p, j] = min(max(value, lo[p]), hi[p])
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Running the chunks
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Convergence:
+    """Stop when every watched statistic is known to within a relative tolerance.
+
+    After each block (in block order), the confidence interval of the mean of
+    each watched metric must have half-width <= ``tolerance`` x |mean|; the run
+    stops at the first block where all do, or at the path count asked for.
+    """
+
+    tolerance: float = 0.01
+    confidence: float = 0.95
+    metrics: tuple[str, ...] = ()
+
+
+@dataclass
+class RawSimulation:
+    """Everything the chunks returned, merged in path order."""
+
+    paths: int
+    names: list[str]
+    metrics: dict[str, FloatArray]
+    inputs: FloatArray
+    fan_counts: dict[str, IntArray]
+    fan_edges: dict[str, FloatArray]
+    fan_min: dict[str, FloatArray]
+    fan_max: dict[str, FloatArray]
+    repaired: bool
+    converged_at: int | None
+    executor: str
+    workers: int
+    chunk_blocks: int
+
+
+def simulate_raw(
+    scenario: Scenario,
+    paths: int,
+    seed: int,
+    sampler: Sampler = "random",
+    workers: int = 1,
+    scheduler: str | None = None,
+    chunk_blocks: int = 4,
+    progress: Callable[[int], None] | None = None,
+    convergence: Convergence | None = None,
+) -> RawSimulation:
+    """Run ``paths`` paths and merge the per-block results in path order."""
+    if sampler not in SAMPLERS:
+        raise ScenarioError(f"--sampler: {sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
+    if paths < 1:
+        raise ScenarioError(f"--paths: {paths} must be >= 1 for a simulation")
+    if workers < 1:
+        raise ScenarioError(f"--workers: {workers} must be >= 1")
+    if chunk_blocks < 1:
+        raise ScenarioError(f"chunk_blocks: {chunk_blocks} must be >= 1")
+    engine = _engine_for(scenario)
+    # Pilot: block 0 sets the fan-chart bins (deterministic: it is block 0 whatever the chunks).
+    _, _, pilot_series = engine.block(seed, sampler, 0, paths)
+    edges = {name: fan_edges_from(data) for name, data in pilot_series.items()}
+    context = Context(scenario, seed, sampler, paths, edges)
+    n_blocks = block_count(paths)
+    chunks = [
+        list(range(start, min(start + chunk_blocks, n_blocks)))
+        for start in range(0, n_blocks, chunk_blocks)
+    ]
+    executor = "dask" if scheduler else ("processes" if workers > 1 else "serial")
+    done: dict[int, ChunkOutput] = {}
+    block_owner: dict[int, int] = {}
+    converged_at: int | None = None
+    next_check = 0
+    names = engine.metric_names()
+    for i, output in _execute(context, chunks, executor, workers, scheduler):
+        done[i] = output
+        for b in output.blocks:
+            block_owner[b] = i
+        if progress is not None:
+            progress(sum(block_bounds(b, paths)[1] - block_bounds(b, paths)[0]
+                         for b in output.blocks))
+        if convergence is not None:
+            while next_check in block_owner:
+                if _converged(done, block_owner, next_check, names, convergence):
+                    converged_at = next_check
+                    break
+                next_check += 1
+            if converged_at is not None:
+                break
+    last_block = converged_at if converged_at is not None else n_blocks - 1
+    used_paths = block_bounds(last_block, paths)[1]
+    blocks = range(last_block + 1)
+    metrics = {
+        name: np.concatenate([done[block_owner[b]].metrics[b][name] for b in blocks])
+        for name in names
+    }
+    inputs = np.concatenate([done[block_owner[b]].inputs[b] for b in blocks], axis=0)
+    fan_counts: dict[str, IntArray] = {}
+    fan_min: dict[str, FloatArray] = {}
+    fan_max: dict[str, FloatArray] = {}
+    chunk_ids = sorted({block_owner[b] for b in blocks})
+    if converged_at is not None:
+        # Histogram counts are per chunk: recount exactly the blocks kept.
+        kept = run_chunk(context, list(blocks)) if any(
+            b not in blocks for i in chunk_ids for b in done[i].blocks
+        ) else None
+        sources = [kept] if kept is not None else [done[i] for i in chunk_ids]
+    else:
+        sources = [done[i] for i in chunk_ids]
+    for out in sources:
+        for name, counts in out.fan_counts.items():
+            fan_counts[name] = fan_counts.get(name, 0) + counts
+            fan_min[name] = np.minimum(fan_min.get(name, out.fan_min[name]), out.fan_min[name])
+            fan_max[name] = np.maximum(fan_max.get(name, out.fan_max[name]), out.fan_max[name])
+    return RawSimulation(
+        paths=used_paths,
+        names=engine.model.names,
+        metrics=metrics,
+        inputs=inputs,
+        fan_counts=fan_counts,
+        fan_edges=edges,
+        fan_min=fan_min,
+        fan_max=fan_max,
+        repaired=engine.model.repaired,
+        converged_at=converged_at,
+        executor=executor,
+        workers=workers,
+        chunk_blocks=chunk_blocks,
+    )
+
+
+def _converged(
+    done: dict[int, ChunkOutput],
+    owner: dict[int, int],
+    upto: int,
+    names: tuple[str, ...],
+    convergence: Convergence,
+) -> bool:
+    from scipy import stats
+
+    watched = convergence.metrics or tuple(n for n in ("council_npv", "npv") if n in names)[:1]
+    z = float(stats.norm.ppf(0.5 + convergence.confidence / 2.0))
+    for name in watched:
+        values = np.concatenate([done[owner[b]].metrics[b][name] for b in range(upto + 1)])
+        values = values[np.isfinite(values)]
+        if values.size < 2:
+            return False
+        mean = float(values.mean())
+        half = z * float(values.std(ddof=1)) / np.sqrt(values.size)
+        if half > convergence.tolerance * abs(mean):
+            return False
+    return True
+
+
+def _execute(
+    context: Context, chunks: list[list[int]], executor: str, workers: int, scheduler: str | None
+) -> Iterator[tuple[int, ChunkOutput]]:
+    """Yield (chunk number, output) as chunks complete, in any order."""
+    if executor == "serial":
+        for i, chunk in enumerate(chunks):
+            yield i, run_chunk(context, chunk)
+        return
+    if executor == "processes":
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            futures = {pool.submit(run_chunk, context, chunk): i for i, chunk in enumerate(chunks)}
+            try:
+                for future in as_completed(futures):
+                    yield futures[future], future.result()
+            except BaseException:
+                for future in futures:
+                    future.cancel()
+                raise
+        return
+    yield from _execute_dask(context, chunks, scheduler or "")
+
+
+def _execute_dask(
+    context: Context, chunks: list[list[int]], scheduler: str
+) -> Iterator[tuple[int, ChunkOutput]]:
+    """Run the chunks on an existing Dask cluster; a failed chunk fails the whole run."""
+    distributed: Any = importlib.import_module("distributed")
+    try:
+        client: Any = distributed.Client(scheduler, timeout="5s", set_as_default=False)
+    except (OSError, TimeoutError) as exc:
+        raise ScenarioError(
+            f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); "
+            "give the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
+        ) from None
+    try:
+        ctx = client.scatter(context, broadcast=True)
+        futures = client.map(run_chunk, [ctx] * len(chunks), chunks, pure=False, retries=2)
+        # Collected in chunk order: results are merged by block anyway.
+        for i, future in enumerate(futures):
+            try:
+                result = future.result()
+            except Exception as exc:
+                raise ModelError(
+                    f"a Dask worker failed on chunk {i} and its retries "
+                    f"({type(exc).__name__}: {exc}); no partial results are returned"
+                ) from None
+            yield i, result
+    finally:
+        client.close()
+
+
+ProgressHooks = tuple[Callable[[int], None] | None, Callable[[], None]]
+
+
+def progress_bar(total: int, enabled: bool) -> ProgressHooks:
+    """A tqdm progress bar on stderr (paths done, time left), or nothing."""
+    if not enabled:
+        return None, lambda: None
+    from tqdm import tqdm
+
+    bar = tqdm(total=total, unit="path", unit_scale=True, file=sys.stderr, leave=False)
+
+    def update(n: int) -> None:
+        bar.update(n)
+
+    return update, bar.close

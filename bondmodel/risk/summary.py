@@ -1,0 +1,86 @@
+"""Statistics of the simulated per-path metrics, each with its Monte Carlo error.
+
+Percentiles are exact: computed from every path's value (numpy's "linear"
+method, as Excel's PERCENTILE.INC). Standard errors assume independent paths,
+which is exact for the random sampler and conservative for Latin hypercube and
+Sobol samples, whose errors are usually smaller.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Final
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from scipy import stats
+
+from bondmodel.timeline import FloatArray
+
+PERCENTILES: Final = (1, 5, 10, 25, 50, 75, 90, 95, 99)
+
+
+def describe(values: FloatArray, confidence: float = 0.95) -> dict[str, float]:
+    """Mean, sd and percentiles of the finite values, with errors and intervals.
+
+    Notes
+    -----
+    Standard error of the mean :math:`s/\\sqrt{n}`. For percentile p, a
+    distribution-free confidence interval from order statistics: the values
+    of rank :math:`np \\mp z\\sqrt{np(1-p)}` (the binomial normal approximation);
+    its standard error is reported as the interval's half-width over z.
+    Undefined values (NaN) are left out and counted in ``n_undefined``.
+    """
+    finite = values[np.isfinite(values)]
+    n = int(finite.size)
+    out: dict[str, float] = {"n": float(n), "n_undefined": float(values.size - n)}
+    if n == 0:
+        for key in ("mean", "sd", "se_mean"):
+            out[key] = math.nan
+        for p in PERCENTILES:
+            out[f"p{p}"] = out[f"p{p}_se"] = out[f"p{p}_ci_low"] = out[f"p{p}_ci_high"] = math.nan
+        return out
+    z = float(stats.norm.ppf(0.5 + confidence / 2.0))
+    ordered = np.sort(finite)
+    out["mean"] = float(ordered.mean())
+    out["sd"] = float(ordered.std(ddof=1)) if n > 1 else 0.0
+    out["se_mean"] = out["sd"] / math.sqrt(n)
+    levels = np.percentile(ordered, PERCENTILES, method="linear")
+    for p, level in zip(PERCENTILES, levels, strict=True):
+        q = p / 100.0
+        half = z * math.sqrt(n * q * (1 - q))
+        lo = int(np.clip(math.floor(n * q - half), 0, n - 1))
+        hi = int(np.clip(math.ceil(n * q + half), 0, n - 1))
+        out[f"p{p}"] = float(level)
+        out[f"p{p}_ci_low"] = float(ordered[lo])
+        out[f"p{p}_ci_high"] = float(ordered[hi])
+        out[f"p{p}_se"] = float(ordered[hi] - ordered[lo]) / (2.0 * z)
+    return out
+
+
+def summary_table(metrics: dict[str, FloatArray], confidence: float = 0.95) -> pd.DataFrame:
+    """One column per metric, one row per statistic (see :func:`describe`)."""
+    return pd.DataFrame({name: describe(v, confidence) for name, v in metrics.items()})
+
+
+def probability(event: npt.NDArray[np.bool_]) -> tuple[float, float]:
+    """The share of paths where ``event`` is true, and its standard error sqrt(p(1-p)/n)."""
+    n = event.size
+    p = float(event.mean()) if n else math.nan
+    return p, math.sqrt(p * (1.0 - p) / n) if n else math.nan
+
+
+def value_at_risk(values: FloatArray, alpha: float = 0.05) -> tuple[float, float]:
+    """VaR and CVaR at level ``alpha`` of a value where low is bad (an NPV).
+
+    VaR is the alpha-quantile of the value (exceeded with probability 1 - alpha);
+    CVaR is the mean of the values at or below it (the expected shortfall).
+    Both are in the value's own units: a negative VaR of an NPV is a loss.
+    """
+    finite = np.sort(values[np.isfinite(values)])
+    if finite.size == 0:
+        return math.nan, math.nan
+    var = float(np.percentile(finite, 100 * alpha, method="linear"))
+    tail = finite[finite <= var]
+    return var, float(tail.mean()) if tail.size else var
