@@ -222,7 +222,7 @@ def bond_table(
     grid = schedule.grid
     data: dict[str, Any] = {
         "payment": np.arange(grid.n_legal + 1),
-        "date": [timeline.boundaries[int(t)] for t in grid.pay_t],
+        "date": [timeline.period_end[int(t)] for t in grid.pay_t],
         "years": grid.years,
     }
     for key in BOND_COLUMNS:
@@ -274,8 +274,8 @@ def partner_metrics(
     df = flows.discount_factors[path]
     cost_share = scenario.shares("cost_share")
     savings_share = scenario.shares("savings_share")
-    gross = flows.on_basis(flows.partner_gross_savings)[path]
-    costs = flows.on_basis(flows.partner_capex + flows.partner_running_costs)[path]
+    gross = flows.on_basis(flows.partner("gross_savings"))[path]
+    costs = flows.on_basis(flows.partner("capex") + flows.partner("running_costs"))[path]
     out: dict[str, dict[str, MetricValue]] = {}
     for p, name in enumerate(scenario.partner_names):
         pv_s = float(present_value(gross[p], df))
@@ -342,9 +342,9 @@ def partner_table(
             "partner": name,
             "period": timeline.t,
             "label": timeline.labels,
-            "capex": flows.partner_capex[path, i],
-            "running_costs": flows.partner_running_costs[path, i],
-            "gross_savings": flows.partner_gross_savings[path, i],
+            "capex": flows.partner("capex")[path, i],
+            "running_costs": flows.partner("running_costs")[path, i],
+            "gross_savings": flows.partner("gross_savings")[path, i],
             "net_savings": flows.partner_net_savings[path, i],
             "net_cash_flow": net,
             "cumulative_net_cash_flow": np.cumsum(net),

@@ -21,7 +21,7 @@ OK: Final = 0
 NO_SIGN_CHANGE: Final = 1  # all flows of one sign (or all zero): no IRR exists
 MULTIPLE_SIGN_CHANGES: Final = 2  # several sign changes, but exactly one root found: reported
 NOT_UNIQUE: Final = 3  # several roots (or none found) with several sign changes: NaN
-NOT_CONVERGED: Final = 4  # one sign change but no root found in (-100%, +1e6%): NaN
+NOT_CONVERGED: Final = 4  # no root found in (-100%, +1e6%): NaN
 
 FLAG_LABELS: Final[dict[int, str]] = {
     OK: "ok",
@@ -114,6 +114,9 @@ def irr(flows: FloatArray, periods_per_year: int = 1, tol: float = 1e-12) -> IRR
         elif len(roots) == 1:
             rate[i] = roots[0]
             flag[i] = MULTIPLE_SIGN_CHANGES
+        elif not roots:
+            rate[i] = np.nan
+            flag[i] = NOT_CONVERGED
         else:
             rate[i] = np.nan
             flag[i] = NOT_UNIQUE

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bondmodel.errors import ModelError
 from bondmodel.scenario.schema import (
     CostItem,
     ExplicitRamp,
@@ -96,23 +97,35 @@ class ProgrammeFlows:
     net_cash_flow: FloatArray
     price_index: FloatArray
     discount_factors: FloatArray
-    #: (paths, partners, T+1) per-partner flows
-    partner_capex: FloatArray
-    partner_running_costs: FloatArray
-    partner_gross_savings: FloatArray
+    #: (paths, partners, T+1) per-partner flows; None when not computed
+    partner_capex: FloatArray | None
+    partner_running_costs: FloatArray | None
+    partner_gross_savings: FloatArray | None
     #: (paths, streams, T+1) gross savings by stream, before partner realisation
     stream_savings: FloatArray
     appraisal_basis: str
 
+    @staticmethod
+    def _partner(array: FloatArray | None) -> FloatArray:
+        if array is None:
+            raise ModelError("per-partner flows were not computed (partners = False)")
+        return array
+
+    def partner(self, key: str) -> FloatArray:
+        """A per-partner array ('capex', 'running_costs' or 'gross_savings'), required."""
+        return self._partner(getattr(self, f"partner_{key}"))
+
     @property
     def partner_net_savings(self) -> FloatArray:
         """(paths, partners, T+1) gross savings less running costs, per partner."""
-        return self.partner_gross_savings - self.partner_running_costs
+        return self._partner(self.partner_gross_savings) - self._partner(
+            self.partner_running_costs
+        )
 
     @property
     def partner_net_cash_flow(self) -> FloatArray:
         """(paths, partners, T+1) net savings less one-off costs, per partner."""
-        return self.partner_net_savings - self.partner_capex
+        return self.partner_net_savings - self._partner(self.partner_capex)
 
     def on_basis(self, nominal: FloatArray) -> FloatArray:
         """Convert a nominal array to the appraisal basis (real divides by the price index)."""
@@ -249,8 +262,14 @@ def steady_state_savings(scenario: Scenario) -> FloatArray:
 # ---------------------------------------------------------------------------
 
 
-def programme_flows(scenario: Scenario, timeline: Timeline, draws: Draws) -> ProgrammeFlows:
+def programme_flows(
+    scenario: Scenario, timeline: Timeline, draws: Draws, partners: bool = True
+) -> ProgrammeFlows:
     """Compute the programme's cash flows for every path of ``draws``.
+
+    With ``partners = False`` the per-partner arrays (paths x partners x
+    periods) are not built (a Monte Carlo run does not need them); every
+    programme total is computed the same way either way.
 
     Notes
     -----
@@ -274,24 +293,30 @@ def programme_flows(scenario: Scenario, timeline: Timeline, draws: Draws) -> Pro
     f = timeline.f
     price_index = price_index_paths(scenario, timeline, draws.inflation)
 
-    # One-off costs ---------------------------------------------------------
-    zeros = np.zeros((paths, n + 1))
-    capex_base, capex_cont, capex_ob, capex_over = (zeros.copy() for _ in range(4))
+    # One-off costs: rows of amounts per period, indexed items apart ---------
+    n_items = len(scenario.costs)
+    rows = np.zeros((4, 2, n_items, n + 1))  # (base, cont, ob, planned) x (indexed, flat)
     for i, item in enumerate(scenario.costs):
-        weights = cost_weights(item, n)
-        index = price_index if item.indexed else np.ones_like(price_index)
-        base = item.amount * weights[None, :] * index
+        base = item.amount * cost_weights(item, n)
         cont = base * item.contingency
         ob = (base + cont) * item.effective_optimism_bias
-        planned = base + cont + ob
-        capex_base += base
-        capex_cont += cont
-        capex_ob += ob
-        capex_over += planned * (draws.cost_factor[:, i : i + 1] - 1.0)
+        kind = 0 if item.indexed else 1
+        rows[:, kind, i] = (base, cont, ob, base + cont + ob)
+    totals = rows.sum(axis=2)  # (4, 2, T+1)
+    overrun = draws.cost_factor - 1.0  # (paths, items)
+
+    def indexed(pair: FloatArray) -> FloatArray:
+        result: FloatArray = pair[0] * price_index + pair[1]
+        return result
+
+    capex_base = indexed(totals[0])
+    capex_cont = indexed(totals[1])
+    capex_ob = indexed(totals[2])
+    capex_over = (overrun @ rows[3, 0]) * price_index + overrun @ rows[3, 1]
     capex = capex_base + capex_cont + capex_ob + capex_over
 
     # Running costs ---------------------------------------------------------
-    running = zeros.copy()
+    running = np.zeros((paths, n + 1))
     for rc in scenario.running_costs:
         last = rc.end_year if rc.end_year is not None else scenario.timeline.horizon_years
         active = (timeline.programme_year >= rc.start_year) & (timeline.programme_year <= last)
@@ -329,13 +354,19 @@ def programme_flows(scenario: Scenario, timeline: Timeline, draws: Draws) -> Pro
 
     # Partners --------------------------------------------------------------
     alloc = allocation_matrix(scenario)  # (streams, partners)
-    partner_gross = np.einsum("asn,sp->apn", stream_savings, alloc) * (
-        draws.partner_realisation[:, :, None]
-    )
-    gross = partner_gross.sum(axis=1)
-    cost_share = np.asarray(scenario.shares("cost_share"))
-    partner_capex = capex[:, None, :] * cost_share[None, :, None]
-    partner_running = running[:, None, :] * cost_share[None, :, None]
+    # each stream's weight on each path: sum over partners of share x realisation
+    weight = draws.partner_realisation @ alloc.T  # (paths, streams)
+    gross = np.einsum("asn,as->an", stream_savings, weight)
+    partner_gross: FloatArray | None = None
+    partner_capex: FloatArray | None = None
+    partner_running: FloatArray | None = None
+    if partners:
+        partner_gross = np.einsum("asn,sp->apn", stream_savings, alloc) * (
+            draws.partner_realisation[:, :, None]
+        )
+        cost_share = np.asarray(scenario.shares("cost_share"))
+        partner_capex = capex[:, None, :] * cost_share[None, :, None]
+        partner_running = running[:, None, :] * cost_share[None, :, None]
 
     # Discounting -----------------------------------------------------------
     economics = scenario.economics
@@ -359,7 +390,7 @@ def programme_flows(scenario: Scenario, timeline: Timeline, draws: Draws) -> Pro
         net_savings=net_savings,
         net_cash_flow=net_savings - capex,
         price_index=price_index,
-        discount_factors=np.ascontiguousarray(df),
+        discount_factors=df,
         partner_capex=partner_capex,
         partner_running_costs=partner_running,
         partner_gross_savings=partner_gross,

@@ -79,10 +79,12 @@ def bond_metrics(
         macaulay = (pv * years[1:]).sum(axis=1) / pv.sum(axis=1)
         modified = macaulay / (1.0 + result.periodic)
     loss = bond.write_off.sum(axis=1)
-    exposure = schedule.principal + bond.capitalised_interest.sum(axis=1) + bond.indexation.sum(
-        axis=1
-    )
-    lgd = np.where(loss > 0.0, loss / exposure, np.nan)
+    # Loss given default: the share of what investors were owed from the first
+    # deferral on that they never received (1 - the undiscounted recovery rate).
+    deferred = np.cumsum(bond.shortfall > 1e-9 * max(schedule.principal, 1.0), axis=1) > 0
+    recovered = np.where(deferred, bond.investor_flow, 0.0)[:, 1:].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lgd = np.where(loss > 0.0, loss / (loss + np.maximum(recovered, 0.0)), np.nan)
 
     # Council view: cash after debt service, on the appraisal basis.
     council_npv = present_value(flows.on_basis(bond.council_flow), flows.discount_factors)
@@ -119,7 +121,7 @@ def bond_metrics(
         "wal_years": wal,
         "macaulay_duration": np.where(result.flag == OK, macaulay, np.nan),
         "modified_duration": np.where(result.flag == OK, modified, np.nan),
-        "total_interest": (bond.interest_paid + bond.arrears_paid).sum(axis=1),
+        "total_interest": bond.interest.sum(axis=1),
         "total_performance": bond.performance_paid.sum(axis=1),
         "investor_loss": loss,
         "loss_given_default": lgd,

@@ -121,34 +121,33 @@ def _scheduled_path(
     rates: FloatArray,
     uplift: FloatArray,
     cfads: FloatArray,
+    fees: FloatArray,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Base-case remaining fractions, interest due and principal due for a principal."""
+    """Base-case remaining fractions, interest due and principal due for a principal.
+
+    The grace period runs first, exactly as the waterfall runs it (a
+    capitalised grace rolls interest and fees into the balance); the
+    repayment profile then applies to the balance left at its end.
+    """
     g = grid.g
-    post_grace = principal
-    for k in range(1, grid.n_grace + 1):
-        post_grace *= uplift[k]
-        if bond.grace_interest == "capitalised":
-            post_grace *= 1.0 + rates[k] / g
-    remaining = remaining_fraction(bond, grid, rates, uplift, cfads, post_grace)
     interest_due = np.zeros(grid.n_legal + 1)
     principal_due = np.zeros(grid.n_legal + 1)
     real = principal
     index = 1.0
-    base_real = principal
-    for k in range(1, grid.n_scheduled + 1):
+    for k in range(1, grid.n_grace + 1):
         index *= uplift[k]
         interest = real * index * rates[k] / g
-        if k <= grid.n_grace:
-            if bond.grace_interest == "capitalised":
-                real += interest / index
-                interest = 0.0
-            if k == grid.n_grace:
-                base_real = real
+        if bond.grace_interest == "capitalised":
+            real += (interest + fees[k]) / index
+        else:
             interest_due[k] = interest
-            continue
+    base_real = real
+    remaining = remaining_fraction(bond, grid, rates, uplift, cfads, real * index)
+    for k in range(grid.n_grace + 1, grid.n_scheduled + 1):
+        index *= uplift[k]
+        interest_due[k] = real * index * rates[k] / g
         due_real = real if k >= grid.n_scheduled else max(real - remaining[k] * base_real, 0.0)
         real -= due_real
-        interest_due[k] = interest
         principal_due[k] = due_real * index
     return remaining, interest_due, principal_due
 
@@ -159,7 +158,9 @@ def _reserve_targets(
     """DSRA target after each payment: the next ``months`` of scheduled debt service.
 
     A bullet bond's reserve covers its interest only: the repayment at maturity
-    is a balloon that months of reserve could not meaningfully cover.
+    is a balloon that months of reserve could not meaningfully cover. A reserve
+    funded at issue holds, from issue, the target it will need when debt
+    service starts (at least the target after the grace period).
 
     Notes
     -----
@@ -179,6 +180,8 @@ def _reserve_targets(
         weight = min(1.0, q - (j - 1))
         target += weight * padded[j : j + grid.n_legal + 1]
     target[grid.n_scheduled :] = 0.0
+    if bond.reserve.funding == "at_issue" and grid.n_grace > 0:
+        target[: grid.n_grace] = np.maximum(target[: grid.n_grace], target[grid.n_grace])
     return target
 
 
@@ -206,13 +209,17 @@ def build_schedule(
     rates = annual_coupon_rates(bond, grid)
     uplift = uplift_factors(bond, grid, timeline, base_inflation)[0]
     cfads = bond.pledged_share * np.maximum(grid.aggregate(base.net_savings)[0], 0.0)
+    fees = bond.annual_fees / grid.g * base.price_index[0, grid.pay_t]
+    fees[0] = 0.0
     planned = base.capex_base + base.capex_contingency + base.capex_optimism_bias
     financed = bond.financed_share * float(planned[0].sum())
     at_issue = bond.reserve is not None and bond.reserve.funding == "at_issue"
     net_price = bond.issue_price - bond.arrangement_fee
 
     def reserve0(principal: float) -> tuple[float, FloatArray, FloatArray, FloatArray]:
-        remaining, interest, repaid = _scheduled_path(bond, grid, principal, rates, uplift, cfads)
+        remaining, interest, repaid = _scheduled_path(
+            bond, grid, principal, rates, uplift, cfads, fees
+        )
         target = _reserve_targets(bond, grid, interest, repaid)
         return (float(target[0]) if at_issue else 0.0), remaining, interest + repaid, target
 
@@ -372,26 +379,33 @@ def run_waterfall(
         out["debt_service_due"][:, k] = interest_due + principal_due
         fees_due = fees_now + fee_arrears
         out["fees_due"][:, k] = fees_due
-        perf_due = np.minimum(perf_due_all[:, k], np.maximum(cap_per_period - interest_due, 0.0))
+        # the cap applies to the coupon accrued, whether paid or capitalised
+        perf_due = np.minimum(perf_due_all[:, k], np.maximum(cap_per_period - interest, 0.0))
         perf_due = np.where(real > 0.0, perf_due, 0.0)
         out["performance_due"][:, k] = perf_due
 
-        due = fees_due + arrears + interest_due + principal_due + perf_due
+        # Senior: fees, arrears, interest, principal; pledged cash first, then the
+        # reserve. Junior: the performance payment, from pledged cash only.
+        senior = fees_due + arrears + interest_due + principal_due
         cash = cash_in[:, k]
-        from_cash = np.minimum(cash, due)
-        short = due - from_cash
+        senior_cash = np.minimum(cash, senior)
+        short = senior - senior_cash
         draw = np.minimum(reserve, short)
         reserve = reserve - draw
         short = short - draw
-        topup = np.zeros(paths) if limited else short
-        unpaid = short - topup
-        paid = due - unpaid
+        perf_cash = np.minimum(cash - senior_cash, perf_due)
+        short_perf = perf_due - perf_cash
+        # full recourse: the council tops up everything owed; limited: it is deferred
+        topup = np.zeros(paths) if limited else short + short_perf
+        unpaid = np.zeros(paths) if not limited else short + short_perf
+        from_cash = senior_cash + perf_cash
         out["cash_used"][:, k] = from_cash
         out["reserve_draw"][:, k] = draw
         out["topup"][:, k] = topup
         out["shortfall"][:, k] = unpaid
 
-        # allocate what was paid, in order of priority
+        # allocate what was paid to the senior items, in order of priority
+        paid = senior - (short if limited else 0.0)
         pay_fees = np.minimum(paid, fees_due)
         left = paid - pay_fees
         pay_arrears = np.minimum(left, arrears)
@@ -399,8 +413,7 @@ def run_waterfall(
         pay_interest = np.minimum(left, interest_due)
         left = left - pay_interest
         pay_principal = np.minimum(left, principal_due)
-        left = left - pay_principal
-        pay_perf = np.minimum(left, perf_due)
+        pay_perf = perf_due - (short_perf if limited else 0.0)
         out["fees_paid"][:, k] = pay_fees
         out["arrears_paid"][:, k] = pay_arrears
         out["interest_paid"][:, k] = pay_interest

@@ -9,7 +9,7 @@ families; the discrete ones are inverted directly.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import special, stats
 
 from bondmodel.scenario.risk import (
     Bernoulli,
@@ -33,7 +33,8 @@ def ppf(dist: Distribution, u: FloatArray) -> FloatArray:
     Notes
     -----
     - uniform: min + u (max - min);
-    - triangular: scipy.stats.triang with c = (mode - min) / (max - min);
+    - triangular, with c = (mode - min)/(max - min): min + sqrt(u (max - min)(mode - min))
+      for u < c, else max - sqrt((1 - u)(max - min)(max - mode)) (scipy.stats.triang);
     - PERT with shape lambda: Beta(1 + lambda (mode - min)/(max - min),
       1 + lambda (max - mode)/(max - min)) on [min, max] (Vose, Risk Analysis, 2008);
     - normal, truncated to [min, max] by scipy.stats.truncnorm when bounded;
@@ -53,24 +54,28 @@ def ppf(dist: Distribution, u: FloatArray) -> FloatArray:
     if isinstance(dist, Uniform):
         return dist.min + u * (dist.max - dist.min)
     if isinstance(dist, Triangular):
+        # closed form of scipy.stats.triang.ppf
         width = dist.max - dist.min
-        frozen = stats.triang(c=(dist.mode - dist.min) / width, loc=dist.min, scale=width)
-        return np.asarray(frozen.ppf(u), dtype=np.float64)
+        c = (dist.mode - dist.min) / width
+        left = dist.min + np.sqrt(u * width * (dist.mode - dist.min))
+        right = dist.max - np.sqrt((1.0 - u) * width * (dist.max - dist.mode))
+        return np.where(u < c, left, right)
     if isinstance(dist, Pert):
-        return np.asarray(pert_frozen(dist).ppf(u), dtype=np.float64)
+        a, b = pert_shape(dist)
+        return np.asarray(dist.min + (dist.max - dist.min) * special.betaincinv(a, b, u))
     if isinstance(dist, Normal):
         if dist.min is None and dist.max is None:
-            return np.asarray(stats.norm(dist.mean, dist.sd).ppf(u), dtype=np.float64)
+            return np.asarray(dist.mean + dist.sd * special.ndtri(u))
         lo = -np.inf if dist.min is None else (dist.min - dist.mean) / dist.sd
         hi = np.inf if dist.max is None else (dist.max - dist.mean) / dist.sd
         frozen = stats.truncnorm(lo, hi, loc=dist.mean, scale=dist.sd)
         return np.asarray(frozen.ppf(u), dtype=np.float64)
     if isinstance(dist, Lognormal):
         mu, sigma = dist.log_params()
-        return np.asarray(stats.lognorm(s=sigma, scale=np.exp(mu)).ppf(u), dtype=np.float64)
+        return np.asarray(np.exp(mu + sigma * special.ndtri(u)))
     if isinstance(dist, Beta):
-        frozen = stats.beta(dist.alpha, dist.beta, loc=dist.min, scale=dist.max - dist.min)
-        return np.asarray(frozen.ppf(u), dtype=np.float64)
+        span = dist.max - dist.min
+        return np.asarray(dist.min + span * special.betaincinv(dist.alpha, dist.beta, u))
     if isinstance(dist, Discrete):
         order = np.argsort(dist.values, kind="stable")
         values = np.asarray(dist.values)[order]
@@ -90,9 +95,33 @@ def ppf(dist: Distribution, u: FloatArray) -> FloatArray:
     raise TypeError(f"unknown distribution {dist!r}")
 
 
-def pert_frozen(dist: Pert) -> stats.rv_continuous:
-    """The PERT distribution as a scaled scipy.stats.beta."""
+def pert_shape(dist: Pert) -> tuple[float, float]:
+    """The beta shape parameters (a, b) of a (modified) PERT distribution."""
     width = dist.max - dist.min
     a = 1.0 + dist.shape * (dist.mode - dist.min) / width
     b = 1.0 + dist.shape * (dist.max - dist.mode) / width
-    return stats.beta(a, b, loc=dist.min, scale=width)
+    return a, b
+
+
+def frozen(dist: Distribution) -> stats.rv_continuous | None:
+    """The scipy.stats distribution that ``dist`` equals, for checks (None if discrete)."""
+    if isinstance(dist, Uniform):
+        return stats.uniform(dist.min, dist.max - dist.min)
+    if isinstance(dist, Triangular):
+        width = dist.max - dist.min
+        return stats.triang(c=(dist.mode - dist.min) / width, loc=dist.min, scale=width)
+    if isinstance(dist, Pert):
+        a, b = pert_shape(dist)
+        return stats.beta(a, b, loc=dist.min, scale=dist.max - dist.min)
+    if isinstance(dist, Normal):
+        if dist.min is None and dist.max is None:
+            return stats.norm(dist.mean, dist.sd)
+        lo = -np.inf if dist.min is None else (dist.min - dist.mean) / dist.sd
+        hi = np.inf if dist.max is None else (dist.max - dist.mean) / dist.sd
+        return stats.truncnorm(lo, hi, loc=dist.mean, scale=dist.sd)
+    if isinstance(dist, Lognormal):
+        mu, sigma = dist.log_params()
+        return stats.lognorm(s=sigma, scale=np.exp(mu))
+    if isinstance(dist, Beta):
+        return stats.beta(dist.alpha, dist.beta, loc=dist.min, scale=dist.max - dist.min)
+    return None

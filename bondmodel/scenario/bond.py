@@ -1,8 +1,9 @@
 """Bond terms and the PWLB benchmark, as frozen pydantic models.
 
-Rates are annual decimal fractions; money is nominal pounds at issue unless a
-field says otherwise. docs/scenario-reference.md lists every field and
-docs/methodology.md the equations.
+Rates are annual decimal fractions. ``principal`` is nominal pounds at issue;
+``annual_fees`` and ``performance.threshold`` are pounds at base-date prices,
+indexed by the price index like every other real input.
+docs/scenario-reference.md lists every field and docs/methodology.md the equations.
 """
 
 from __future__ import annotations
@@ -180,12 +181,6 @@ class BondTerms(_Model):
                 "grace_years",
                 f"{self.grace_years} must be less than tenor_years = {self.tenor_years}",
             )
-        if self.issue_price <= self.arrangement_fee:
-            raise located(
-                "issue_price",
-                f"{self.issue_price} must exceed arrangement_fee = "
-                f"{self.arrangement_fee}; the bond would raise nothing",
-            )
         return self
 
     @property
@@ -250,6 +245,14 @@ def timeline_problem(
                 f"{years} years is not a whole number of {bond.payment_frequency} payment "
                 f"periods; allowed: multiples of {1 / g:g} years",
             )
+    if bond.repayment.type == "custom" and bond.repayment.schedule is not None:
+        amortising = round((bond.tenor_years - bond.grace_years) * g)
+        if len(bond.repayment.schedule) != amortising:
+            return (
+                "bond.repayment.schedule",
+                f"has {len(bond.repayment.schedule)} entries; the bond has {amortising} "
+                "amortisation periods (tenor minus grace, in payment periods), one entry each",
+            )
     end = start + round(bond.legal_years * g) * (f // g)
     if end > n_periods:
         return (
@@ -257,5 +260,21 @@ def timeline_problem(
             f"the bond runs to period {end}, beyond the horizon's last period {n_periods}; "
             f"shorten the bond to at most {(n_periods - start) / f:g} years or lengthen "
             "timeline.horizon_years",
+        )
+    return None
+
+
+def pwlb_problem(pwlb: PWLB, bond: BondTerms) -> tuple[str, str] | None:
+    """The PWLB loan must fit on the bond's payment grid, within its legal term."""
+    from bondmodel.conventions import FREQUENCIES
+
+    g = FREQUENCIES[bond.payment_frequency]
+    term = pwlb.term_years if pwlb.term_years is not None else bond.tenor_years
+    periods = term * g
+    if abs(periods - round(periods)) > 1e-9 or term > bond.legal_years + 1e-9:
+        return (
+            "pwlb.term_years",
+            f"{term} years must be a whole number of {bond.payment_frequency} payment periods "
+            f"and at most the bond's legal term of {bond.legal_years:g} years",
         )
     return None

@@ -22,7 +22,7 @@ from bondmodel.conventions import (
     OPTIMISM_BIAS_BANDS,
 )
 from bondmodel.dates import model_close, period_boundaries
-from bondmodel.scenario.bond import PWLB, BondTerms, timeline_problem
+from bondmodel.scenario.bond import PWLB, BondTerms, pwlb_problem, timeline_problem
 from bondmodel.scenario.located import located as _located
 from bondmodel.scenario.risk import Risk
 
@@ -408,6 +408,8 @@ class Scenario(_Model):
                 close,
                 period_boundaries(close, tl.periods_per_year, tl.n_periods),
             )
+            if problem is None and self.pwlb is not None:
+                problem = pwlb_problem(self.pwlb, self.bond)
             if problem is not None:
                 raise _located(tuple(problem[0].split(".")), problem[1])
         elif self.pwlb is not None:

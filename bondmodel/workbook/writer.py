@@ -41,6 +41,30 @@ FIRST_PERIOD_COL = 3
 #: Row (0-based) of the first line item on the Cashflows sheet.
 FIRST_ITEM_ROW = 6
 
+#: Bond rows whose total over the periods means something: cash that moved.
+#: Balances, amounts due (which repeat while unpaid) and deferrals are not summed.
+BOND_FLOW_TOTALS = (
+    "indexation",
+    "interest",
+    "capitalised_interest",
+    "cfads",
+    "cash_used",
+    "reserve_draw",
+    "topup",
+    "fees_paid",
+    "arrears_paid",
+    "interest_paid",
+    "principal_paid",
+    "sweep",
+    "performance_paid",
+    "arrears_interest",
+    "reserve_deposit",
+    "reserve_release",
+    "write_off",
+    "fee_write_off",
+    "investor_flow",
+)
+
 #: Rows of the period table that are not line items (they head the columns).
 HEADER_KEYS = ("period", "label", "period_start", "period_end")
 
@@ -109,7 +133,14 @@ def _inputs_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
     ws.write(1, 0, "Money in pounds at base-date prices; rates as fractions.", styles.note)
     data = results.scenario.model_dump(mode="json")
     row = 3
-    for section in ("meta", "timeline", "economics"):
+    tables = [s for s in ("meta", "timeline", "economics", "bond", "pwlb") if data.get(s)]
+    if data.get("risk"):
+        data["risk settings"] = {
+            "default_paths": data["risk"]["default_paths"],
+            "correlation": data["risk"]["correlation"],
+        }
+        tables.append("risk settings")
+    for section in tables:
         ws.write(row, 0, section, styles.header)
         ws.write(row, 1, "value", styles.header)
         row += 1
@@ -118,7 +149,11 @@ def _inputs_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
             _write_plain(ws, row, 1, value, styles)
             row += 1
         row += 1
-    for section in ("partners", "costs", "running_costs", "savings"):
+    if data.get("risk"):
+        data["risk inputs"] = data["risk"]["inputs"]
+    lists = ["partners", "costs", "running_costs", "savings"]
+    lists += ["risk inputs"] if data.get("risk") else []
+    for section in lists:
         items: list[dict[str, Any]] = data[section]
         ws.write(row, 0, section, styles.header)
         if not items:
@@ -420,7 +455,7 @@ def _bond_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
                 ws.write_datetime(row, col, _as_datetime(value), styles.unit("date"))
             else:
                 _write_value(ws, row, col, float(value), column.unit, styles)
-        if column.unit == "money" and not key.endswith(("balance",)):
+        if key in BOND_FLOW_TOTALS:
             ws.write_number(row, 2, float(table[key].sum()), styles.unit("money"))
     ws.freeze_panes(top + 1, FIRST_PERIOD_COL)
     ws.set_landscape()
