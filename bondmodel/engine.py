@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from bondmodel import __version__
 from bondmodel.bond.metrics import bond_metrics
@@ -149,6 +150,25 @@ def run(
         )
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise ScenarioError(f"--seed: {seed} is out of range; allowed 0..{MAX_SEED}")
+    # One BLAS thread, as in the simulation's workers: the same arithmetic everywhere.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run(
+            scenario, paths, seed, sampler, workers, scheduler, chunk_blocks, progress,
+            convergence,
+        )
+
+
+def _run(
+    scenario: Scenario,
+    paths: int,
+    seed: int | None,
+    sampler: Sampler,
+    workers: int,
+    scheduler: str | None,
+    chunk_blocks: int,
+    progress: Callable[[int], None] | None,
+    convergence: Convergence | None,
+) -> Results:
     timeline = build_timeline(scenario)
     draws = Draws.central(scenario, paths=1)
     flows = programme_flows(scenario, timeline, draws)

@@ -307,22 +307,25 @@ def run_waterfall(
     n = grid.n_legal + 1
     limited = bond.recourse == "limited"
 
-    cfads_all = bond.pledged_share * grid.aggregate(flows.net_savings)
+    # Period-major (payments x paths) inside the loop: each period's values for
+    # all paths are contiguous, which is several times faster than columns.
+    cfads_all = np.ascontiguousarray((bond.pledged_share * grid.aggregate(flows.net_savings)).T)
     cash_in = np.maximum(cfads_all, 0.0)
-    gross = grid.aggregate(flows.gross_savings)
-    price_at_pay = flows.price_index[:, grid.pay_t]
-    fees_due_all = bond.annual_fees / g * price_at_pay
-    fees_due_all[:, 0] = 0.0
-    uplift = uplift_factors(bond, grid, timeline, inflation)
+    gross = grid.aggregate(flows.gross_savings).T
+    price_at_pay = flows.price_index[:, grid.pay_t].T
+    fees_due_all = np.ascontiguousarray(bond.annual_fees / g * price_at_pay)
+    fees_due_all[0] = 0.0
+    uplift = np.ascontiguousarray(uplift_factors(bond, grid, timeline, inflation).T)
+    rates_t = None if rates is None else np.ascontiguousarray(rates.T)
     perf = bond.performance
-    perf_due_all = np.zeros((paths, n))
+    perf_due_all = np.zeros((n, paths))
     if perf is not None:
         threshold = perf.threshold / g * price_at_pay
-        perf_due_all = perf.share * np.maximum(gross - threshold, 0.0)
-        perf_due_all[:, 0] = 0.0
-        perf_due_all[:, grid.n_scheduled + 1 :] = 0.0
+        perf_due_all = np.ascontiguousarray(perf.share * np.maximum(gross - threshold, 0.0))
+        perf_due_all[0] = 0.0
+        perf_due_all[grid.n_scheduled + 1 :] = 0.0
 
-    out = {f.name: np.zeros((paths, n)) for f in fields(BondFlows) if f.name != "council_flow"}
+    out = {f.name: np.zeros((n, paths)) for f in fields(BondFlows) if f.name != "council_flow"}
     out["cfads"] = cfads_all
     real = np.full(paths, schedule.principal)  # balance in issue-date money (real for IL)
     index = np.ones(paths)
@@ -330,9 +333,9 @@ def run_waterfall(
     fee_arrears = np.zeros(paths)
     reserve = np.full(paths, schedule.reserve_initial)
     post_grace = real.copy()
-    out["closing_balance"][:, 0] = schedule.principal
-    out["reserve_balance"][:, 0] = reserve
-    out["investor_flow"][:, 0] = -schedule.proceeds
+    out["closing_balance"][0] = schedule.principal
+    out["reserve_balance"][0] = reserve
+    out["investor_flow"][0] = -schedule.proceeds
     cap_per_period = (
         perf.cap_total_return * schedule.principal / g
         if perf is not None and perf.cap_total_return is not None
@@ -340,24 +343,24 @@ def run_waterfall(
     )
 
     for k in range(1, n):
-        rate = (schedule.rates[k] if rates is None else rates[:, k]) / g
+        rate = (schedule.rates[k] if rates_t is None else rates_t[k]) / g
         # agency and trustee fees run while anything is owed
         owing = (real > 0.0) | (arrears > 0.0) | (fee_arrears > 0.0)
         opening = real * index
-        out["opening_balance"][:, k] = opening
-        new_index = index * uplift[:, k]
-        out["indexation"][:, k] = real * (new_index - index)
+        out["opening_balance"][k] = opening
+        new_index = index * uplift[k]
+        out["indexation"][k] = real * (new_index - index)
         index = new_index
         interest = real * index * rate
-        out["interest"][:, k] = interest
+        out["interest"][k] = interest
         in_grace = k <= grid.n_grace
-        fees_now = np.where(owing, fees_due_all[:, k], 0.0)
+        fees_now = np.where(owing, fees_due_all[k], 0.0)
         funded_fees = np.zeros(paths)
         if in_grace and bond.grace_interest == "capitalised":
             # Interest and fees roll up into the balance during a capitalised grace
             # period: investors pay the fees to the agents as a further drawing.
             real = real + (interest + fees_now) / index
-            out["capitalised_interest"][:, k] = interest + fees_now
+            out["capitalised_interest"][k] = interest + fees_now
             interest_due = np.zeros(paths)
             funded_fees = fees_now
             fees_now = np.zeros(paths)
@@ -368,26 +371,26 @@ def run_waterfall(
         if bond.arrears_interest:
             accrued = arrears * rate
             arrears = arrears + accrued
-            out["arrears_interest"][:, k] = accrued
+            out["arrears_interest"][k] = accrued
         if in_grace:
             principal_due = np.zeros(paths)
         elif k >= grid.n_scheduled:
             principal_due = real * index
         else:
             principal_due = np.maximum(real - schedule.remaining[k] * post_grace, 0.0) * index
-        out["scheduled_principal"][:, k] = principal_due
-        out["debt_service_due"][:, k] = interest_due + principal_due
+        out["scheduled_principal"][k] = principal_due
+        out["debt_service_due"][k] = interest_due + principal_due
         fees_due = fees_now + fee_arrears
-        out["fees_due"][:, k] = fees_due
+        out["fees_due"][k] = fees_due
         # the cap applies to the coupon accrued, whether paid or capitalised
-        perf_due = np.minimum(perf_due_all[:, k], np.maximum(cap_per_period - interest, 0.0))
+        perf_due = np.minimum(perf_due_all[k], np.maximum(cap_per_period - interest, 0.0))
         perf_due = np.where(real > 0.0, perf_due, 0.0)
-        out["performance_due"][:, k] = perf_due
+        out["performance_due"][k] = perf_due
 
         # Senior: fees, arrears, interest, principal; pledged cash first, then the
         # reserve. Junior: the performance payment, from pledged cash only.
         senior = fees_due + arrears + interest_due + principal_due
-        cash = cash_in[:, k]
+        cash = cash_in[k]
         senior_cash = np.minimum(cash, senior)
         short = senior - senior_cash
         draw = np.minimum(reserve, short)
@@ -399,10 +402,10 @@ def run_waterfall(
         topup = np.zeros(paths) if limited else short + short_perf
         unpaid = np.zeros(paths) if not limited else short + short_perf
         from_cash = senior_cash + perf_cash
-        out["cash_used"][:, k] = from_cash
-        out["reserve_draw"][:, k] = draw
-        out["topup"][:, k] = topup
-        out["shortfall"][:, k] = unpaid
+        out["cash_used"][k] = from_cash
+        out["reserve_draw"][k] = draw
+        out["topup"][k] = topup
+        out["shortfall"][k] = unpaid
 
         # allocate what was paid to the senior items, in order of priority
         paid = senior - (short if limited else 0.0)
@@ -414,11 +417,11 @@ def run_waterfall(
         left = left - pay_interest
         pay_principal = np.minimum(left, principal_due)
         pay_perf = perf_due - (short_perf if limited else 0.0)
-        out["fees_paid"][:, k] = pay_fees
-        out["arrears_paid"][:, k] = pay_arrears
-        out["interest_paid"][:, k] = pay_interest
-        out["principal_paid"][:, k] = pay_principal
-        out["performance_paid"][:, k] = pay_perf
+        out["fees_paid"][k] = pay_fees
+        out["arrears_paid"][k] = pay_arrears
+        out["interest_paid"][k] = pay_interest
+        out["principal_paid"][k] = pay_principal
+        out["performance_paid"][k] = pay_perf
         fee_arrears = fees_due - pay_fees
         arrears = (arrears - pay_arrears) + (interest_due - pay_interest) + (perf_due - pay_perf)
         real = real - pay_principal / index
@@ -429,11 +432,11 @@ def run_waterfall(
         deposit = np.minimum(excess, np.maximum(target - reserve, 0.0))
         reserve = reserve + deposit
         excess = excess - deposit
-        out["reserve_deposit"][:, k] = deposit
+        out["reserve_deposit"][k] = deposit
         if bond.cash_sweep > 0 and not in_grace and k < grid.n_scheduled:
             sweep = np.minimum(bond.cash_sweep * excess, np.maximum(real, 0.0) * index)
             real = real - sweep / index
-            out["sweep"][:, k] = sweep
+            out["sweep"][k] = sweep
         else:
             sweep = np.zeros(paths)
 
@@ -443,8 +446,8 @@ def run_waterfall(
         repaid = real <= _ZERO * max(schedule.principal, 1.0)
         if k == n - 1:
             write_off = np.where(repaid, 0.0, np.maximum(real, 0.0) * index) + arrears
-            out["write_off"][:, k] = write_off
-            out["fee_write_off"][:, k] = fee_arrears
+            out["write_off"][k] = write_off
+            out["fee_write_off"][k] = fee_arrears
             real = np.zeros(paths)
             arrears = np.zeros(paths)
             fee_arrears = np.zeros(paths)
@@ -454,25 +457,27 @@ def run_waterfall(
         else:
             release = np.where(clear, np.maximum(reserve - target, 0.0), 0.0)
         reserve = reserve - release
-        out["reserve_release"][:, k] = release
-        out["reserve_balance"][:, k] = reserve
-        out["arrears_balance"][:, k] = arrears
-        out["fee_arrears_balance"][:, k] = fee_arrears
+        out["reserve_release"][k] = release
+        out["reserve_balance"][k] = reserve
+        out["arrears_balance"][k] = arrears
+        out["fee_arrears_balance"][k] = fee_arrears
         real = np.where(np.abs(real) <= _ZERO * max(schedule.principal, 1.0), 0.0, real)
-        out["closing_balance"][:, k] = real * index
-        ds = out["debt_service_due"][:, k]
+        out["closing_balance"][k] = real * index
+        ds = out["debt_service_due"][k]
         with np.errstate(divide="ignore", invalid="ignore"):
             safe = np.where(ds > 0, ds, 1.0)
-            out["dscr"][:, k] = np.where(ds > 0.0, cfads_all[:, k] / safe, np.nan)
-        out["investor_flow"][:, k] = (
+            out["dscr"][k] = np.where(ds > 0.0, cfads_all[k] / safe, np.nan)
+        out["investor_flow"][k] = (
             pay_arrears + pay_interest + pay_principal + sweep + pay_perf - funded_fees
         )
 
-    out["dscr"][:, 0] = np.nan
+    out["dscr"][0] = np.nan
     to_council = (
         out["cash_used"] + out["reserve_deposit"] + out["sweep"] + out["topup"]
         - out["reserve_release"]
     )
+    out = {key: np.ascontiguousarray(value.T) for key, value in out.items()}
+    to_council = np.ascontiguousarray(to_council.T)
     council = flows.net_cash_flow - grid.to_timeline(to_council, timeline.n_periods)
     council[:, grid.issue_t] += schedule.proceeds - schedule.arrangement_fee - (
         schedule.reserve_initial

@@ -61,11 +61,14 @@ def iman_conover(
     e = np.corrcoef(s, rowvar=False)
     p = linalg.cholesky(e, lower=True)  # random permutations: E is positive definite
     q = matrix_sqrt(pearson_for_spearman(target))
-    t = s @ linalg.solve_triangular(p, np.eye(k), lower=True).T @ q.T
+    # (k x k) transform applied once: T = S (P^-1)^T Q^T
+    transform = linalg.solve_triangular(p, np.eye(k), lower=True).T @ q.T
+    t = s @ transform
     out = np.empty_like(u)
     for j in range(k):
-        ranks = np.argsort(np.argsort(t[:, j], kind="stable"), kind="stable")
-        out[:, j] = np.sort(u[:, j])[ranks]
+        # the i-th smallest u goes where T's column has its i-th smallest value
+        order = np.argsort(t[:, j], kind="stable")
+        out[order, j] = np.sort(u[:, j])
     return out
 
 

@@ -21,6 +21,7 @@ from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from bondmodel.bond.metrics import bond_metrics
 from bondmodel.bond.pwlb import pwlb_loan
@@ -171,7 +172,17 @@ def programme_path_metrics(flows: ProgrammeFlows, timeline: Timeline) -> dict[st
 
 
 def run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
-    """Simulate ``blocks`` (consecutive block numbers) and summarise them for merging."""
+    """Simulate ``blocks`` (consecutive block numbers) and summarise them for merging.
+
+    BLAS runs single-threaded here: the engine's matrix products are small, and
+    a multi-threaded BLAS waking its threads for each one halves the speed (and
+    fights the other workers for the cores).
+    """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run_chunk(context, blocks)
+
+
+def _run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
     engine = _engine_for(context.scenario)
     out = ChunkOutput(blocks, {}, {}, {}, {}, {})
     for b in blocks:
@@ -323,7 +334,8 @@ def simulate_raw(
         raise ScenarioError(f"chunk_blocks: {chunk_blocks} must be >= 1")
     engine = _engine_for(scenario)
     # Pilot: block 0 sets the fan-chart bins (deterministic: it is block 0 whatever the chunks).
-    _, _, pilot_series = engine.block(seed, sampler, 0, paths)
+    with threadpool_limits(limits=1, user_api="blas"):
+        _, _, pilot_series = engine.block(seed, sampler, 0, paths)
     edges = {name: fan_edges_from(data) for name, data in pilot_series.items()}
     context = Context(scenario, seed, sampler, paths, edges)
     n_blocks = block_count(paths)

@@ -46,7 +46,7 @@ def describe(values: FloatArray, confidence: float = 0.95) -> dict[str, float]:
     out["mean"] = float(ordered.mean())
     out["sd"] = float(ordered.std(ddof=1)) if n > 1 else 0.0
     out["se_mean"] = out["sd"] / math.sqrt(n)
-    levels = np.percentile(ordered, PERCENTILES, method="linear")
+    levels = [_sorted_percentile(ordered, p) for p in PERCENTILES]
     for p, level in zip(PERCENTILES, levels, strict=True):
         q = p / 100.0
         half = z * math.sqrt(n * q * (1 - q))
@@ -57,6 +57,14 @@ def describe(values: FloatArray, confidence: float = 0.95) -> dict[str, float]:
         out[f"p{p}_ci_high"] = float(ordered[hi])
         out[f"p{p}_se"] = float(ordered[hi] - ordered[lo]) / (2.0 * z)
     return out
+
+
+def _sorted_percentile(ordered: FloatArray, p: float) -> float:
+    """numpy's "linear" percentile (Excel's PERCENTILE.INC) of an already sorted array."""
+    position = (ordered.size - 1) * p / 100.0
+    lo = math.floor(position)
+    hi = min(lo + 1, ordered.size - 1)
+    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (position - lo))
 
 
 def summary_table(metrics: dict[str, FloatArray], confidence: float = 0.95) -> pd.DataFrame:
