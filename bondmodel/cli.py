@@ -131,7 +131,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here so that `validate`, `new` and `--help` stay quick.
-    from bondmodel.engine import run
+    from bondmodel.engine import check_run_settings, run
     from bondmodel.workbook.writer import write_workbook
 
     scenario_path: Path | None = args.scenario
@@ -153,9 +153,7 @@ def _run(args: argparse.Namespace) -> int:
             f"--sampler: {args.sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}"
         )
     scenario = load_scenario(scenario_path)
-    paths = args.paths
-    if paths is None:
-        paths = scenario.risk.default_paths if scenario.risk is not None else 0
+    paths = check_run_settings(scenario, args.paths, args.seed, args.workers, args.chunk_blocks)
     convergence = None
     if args.converge is not None:
         if not 0.0 < args.converge < 1.0:
@@ -189,6 +187,12 @@ def _run(args: argparse.Namespace) -> int:
             print(f"bondmodel: interrupted; repeat with --seed {seed}", file=sys.stderr)
         raise
     close()
+    if results.risk is not None and results.risk.settings["correlation_repaired"]:
+        print(
+            "bondmodel: the correlation matrix was not positive semi-definite and was replaced "
+            "by the nearest correlation matrix (repair = true)",
+            file=sys.stderr,
+        )
     text = json.dumps(_jsonable(results.summary()), indent=2, allow_nan=False)
     write_workbook(results, output)
     print(f"bondmodel: wrote {output}", file=sys.stderr)

@@ -139,6 +139,19 @@ def run(
         See :func:`bondmodel.risk.results.simulate`; the results do not depend
         on workers, scheduler or chunk_blocks.
     """
+    paths = check_run_settings(scenario, paths, seed, workers, chunk_blocks)
+    # One BLAS thread, as in the simulation's workers: the same arithmetic everywhere.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _run(
+            scenario, paths, seed, sampler, workers, scheduler, chunk_blocks, progress,
+            convergence,
+        )
+
+
+def check_run_settings(
+    scenario: Scenario, paths: int | None, seed: int | None, workers: int, chunk_blocks: int
+) -> int:
+    """Check a run's settings before anything runs; returns the path count to simulate."""
     if paths is None:
         paths = scenario.risk.default_paths if scenario.risk is not None else 0
     if paths < 0:
@@ -150,12 +163,11 @@ def run(
         )
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise ScenarioError(f"--seed: {seed} is out of range; allowed 0..{MAX_SEED}")
-    # One BLAS thread, as in the simulation's workers: the same arithmetic everywhere.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _run(
-            scenario, paths, seed, sampler, workers, scheduler, chunk_blocks, progress,
-            convergence,
-        )
+    if workers < 1:
+        raise ScenarioError(f"--workers: {workers} must be >= 1")
+    if chunk_blocks < 1:
+        raise ScenarioError(f"--chunk-blocks: {chunk_blocks} must be >= 1")
+    return paths
 
 
 def _run(

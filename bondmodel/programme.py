@@ -164,23 +164,30 @@ def ramp_fraction(
     Linear over N years: :math:`r = \\min(\\max(\\tau/N, 0), 1)` (N = 0: 1 for tau > 0).
     Explicit fractions F: :math:`r = F_{k}`, k = ceil(tau) clipped to 1..len(F).
     S-curve over N years with steepness k: the logistic
-    :math:`L(x) = 1/(1+e^{-k(x/N - 1/2)})` rescaled so r(0) = 0 and r(N) = 1.
+    :math:`L(x) = 1/(1+e^{-k(x/N - 1/2)})` rescaled so r(0) = 0 and r(N) = 1,
+    computed as :math:`(\tanh(k(x/N - 1/2)/2) + \tanh(k/4)) / (2\tanh(k/4))`,
+    the same function, stable for any k.
     """
     if isinstance(ramp, LinearRamp):
         if ramp.years == 0.0:
             return np.where(tau > 0.0, 1.0, 0.0)
-        return np.clip(tau / ramp.years, 0.0, 1.0)
+        with np.errstate(over="ignore"):  # a ramp of a few seconds is a step
+            return np.clip(tau / ramp.years, 0.0, 1.0)
     if isinstance(ramp, ExplicitRamp):
         fractions = np.asarray(ramp.fractions, dtype=np.float64)
         k = np.clip(np.ceil(tau), 1, len(fractions)).astype(np.int64)
         return np.where(tau > 0.0, fractions[k - 1], 0.0)
     n, steep = ramp.years, ramp.steepness
-
-    def logistic(x: FloatArray | float) -> FloatArray:
-        return np.asarray(1.0 / (1.0 + np.exp(-steep * (np.asarray(x) / n - 0.5))))
-
-    lo, hi = logistic(0.0), logistic(n)
-    return (logistic(np.clip(tau, 0.0, n)) - lo) / (hi - lo)
+    # The rescaled logistic written with tanh, exact and stable for any
+    # steepness: L(x) = (1 + tanh(k (x/N - 1/2) / 2)) / 2, so
+    # r = (tanh(k (x/N - 1/2) / 2) + tanh(k/4)) / (2 tanh(k/4)); as k -> 0, r -> x/N.
+    if steep < 1e-6:
+        # the S-curve differs from a straight line by O(k^2): below 1e-12 here
+        return np.clip(tau / n, 0.0, 1.0)
+    half = np.tanh(steep / 4.0)
+    centred = np.tanh(steep * (np.clip(tau, 0.0, n) / n - 0.5) / 2.0)
+    result: FloatArray = (centred + half) / (2.0 * half)
+    return result
 
 
 def _index_for(
@@ -312,7 +319,16 @@ def programme_flows(
     capex_base = indexed(totals[0])
     capex_cont = indexed(totals[1])
     capex_ob = indexed(totals[2])
-    capex_over = (overrun @ rows[3, 0]) * price_index + overrun @ rows[3, 1]
+    # a loop over items, not a matrix product: the sum's order (and so every
+    # bit of the result) must not depend on how many paths are run together
+    over_indexed = np.zeros((paths, n + 1))
+    over_flat = np.zeros((paths, n + 1))
+    for i in range(n_items):
+        if rows[3, 0, i].any():
+            over_indexed += overrun[:, i : i + 1] * rows[3, 0, i]
+        if rows[3, 1, i].any():
+            over_flat += overrun[:, i : i + 1] * rows[3, 1, i]
+    capex_over = over_indexed * price_index + over_flat
     capex = capex_base + capex_cont + capex_ob + capex_over
 
     # Running costs ---------------------------------------------------------
@@ -354,8 +370,11 @@ def programme_flows(
 
     # Partners --------------------------------------------------------------
     alloc = allocation_matrix(scenario)  # (streams, partners)
-    # each stream's weight on each path: sum over partners of share x realisation
-    weight = draws.partner_realisation @ alloc.T  # (paths, streams)
+    # each stream's weight on each path: sum over partners of share x realisation,
+    # summed in partner order whatever the number of paths (no BLAS)
+    weight = np.zeros((paths, alloc.shape[0]))
+    for p in range(alloc.shape[1]):
+        weight += draws.partner_realisation[:, p : p + 1] * alloc[:, p]
     gross = np.einsum("asn,as->an", stream_savings, weight)
     partner_gross: FloatArray | None = None
     partner_capex: FloatArray | None = None

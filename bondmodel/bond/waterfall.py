@@ -463,10 +463,12 @@ def run_waterfall(
         out["fee_arrears_balance"][k] = fee_arrears
         real = np.where(np.abs(real) <= _ZERO * max(schedule.principal, 1.0), 0.0, real)
         out["closing_balance"][k] = real * index
+        # DSCR where debt service is due (more than a rounding residue of the principal)
         ds = out["debt_service_due"][k]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            safe = np.where(ds > 0, ds, 1.0)
-            out["dscr"][k] = np.where(ds > 0.0, cfads_all[k] / safe, np.nan)
+        due_now = ds > _ZERO * max(schedule.principal, 1.0)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            safe = np.where(due_now, ds, 1.0)
+            out["dscr"][k] = np.where(due_now, cfads_all[k] / safe, np.nan)
         out["investor_flow"][k] = (
             pay_arrears + pay_interest + pay_principal + sweep + pay_perf - funded_fees
         )

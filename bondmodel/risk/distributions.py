@@ -69,7 +69,11 @@ def ppf(dist: Distribution, u: FloatArray) -> FloatArray:
         lo = -np.inf if dist.min is None else (dist.min - dist.mean) / dist.sd
         hi = np.inf if dist.max is None else (dist.max - dist.mean) / dist.sd
         frozen = stats.truncnorm(lo, hi, loc=dist.mean, scale=dist.sd)
-        return np.asarray(frozen.ppf(u), dtype=np.float64)
+        values = np.asarray(frozen.ppf(u), dtype=np.float64)
+        # scipy can land one unit in the last place outside the bounds at the extremes
+        low = -np.inf if dist.min is None else dist.min
+        high = np.inf if dist.max is None else dist.max
+        return np.clip(values, low, high)
     if isinstance(dist, Lognormal):
         mu, sigma = dist.log_params()
         return np.asarray(np.exp(mu + sigma * special.ndtri(u)))

@@ -133,8 +133,12 @@ class RiskModel:
                     if coupon.floor is not None:
                         rate = np.maximum(rate, coupon.floor)
                     reference = rate
-        if np.any(~np.isfinite(values)):
-            raise ScenarioError("risk: a distribution produced a non-finite value")
+        for j in map(int, np.flatnonzero(~np.isfinite(values).all(axis=0))):
+            bad = values[~np.isfinite(values[:, j]), j][0]
+            raise ScenarioError(
+                f"risk.inputs[{j}] ('{self.inputs[j].spec.name}'): the distribution produced "
+                f"{bad}; allowed: finite values"
+            )
         draws = Draws(
             savings_realisation=realisation,
             partner_realisation=partner,

@@ -331,7 +331,7 @@ def simulate_raw(
     if workers < 1:
         raise ScenarioError(f"--workers: {workers} must be >= 1")
     if chunk_blocks < 1:
-        raise ScenarioError(f"chunk_blocks: {chunk_blocks} must be >= 1")
+        raise ScenarioError(f"--chunk-blocks: {chunk_blocks} must be >= 1")
     engine = _engine_for(scenario)
     # Pilot: block 0 sets the fan-chart bins (deterministic: it is block 0 whatever the chunks).
     with threadpool_limits(limits=1, user_api="blas"):
@@ -349,6 +349,13 @@ def simulate_raw(
     converged_at: int | None = None
     next_check = 0
     names = engine.metric_names()
+    if convergence is not None:
+        unknown = [m for m in convergence.metrics if m not in names]
+        if unknown:
+            raise ScenarioError(
+                f"--converge-on: {unknown} not per-path metrics of this scenario; "
+                f"allowed: {', '.join(names)}"
+            )
     for i, output in _execute(context, chunks, executor, workers, scheduler):
         done[i] = output
         for b in output.blocks:

@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -42,7 +43,7 @@ class FloatingCoupon(_Model):
 
     type: Literal["floating"]
     reference_rate: Rate | None = None
-    reference_path: list[Rate] | None = Field(default=None, min_length=1)
+    reference_path: FrozenList[Rate] | None = Field(default=None, min_length=1)
     margin: Rate = 0.0
     floor: Rate | None = None
 
@@ -113,7 +114,7 @@ class Repayment(_Model):
 
     type: Literal["bullet", "eip", "annuity", "sculpted", "custom"] = "bullet"
     target_dscr: Annotated[float, Field(gt=0.0, le=20.0, allow_inf_nan=False)] | None = None
-    schedule: list[Fraction] | None = Field(default=None, min_length=1)
+    schedule: FrozenList[Fraction] | None = Field(default=None, min_length=1)
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> Repayment:

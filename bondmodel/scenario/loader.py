@@ -130,6 +130,8 @@ def format_validation_error(
         kind = err["type"]
         if kind == "missing" and tuple(loc) in suggested.values():
             continue  # reported as the misspelt key that should have been this one
+        if kind == "too_short" and _has_item_errors(raw_loc, errors):
+            continue  # the list's items failed; its "length after validation" says nothing more
         if _ends_in_union_member(raw_loc):
             # a value that fits none of a field's alternatives: one line for all of them
             allowed = alternatives.pop(tuple(loc), None)
@@ -177,6 +179,10 @@ def format_validation_error(
             show_value = False
         elif kind in _TABLE_TYPES:
             message = "should be a table of settings"
+        elif kind == "tuple_type":
+            message = "should be a list (a TOML array such as [0.25, 0.75])"
+        elif kind in ("too_short", "too_long"):
+            message = message.replace("Tuple", "List")
         elif kind == "string_pattern_mismatch":
             described = _PATTERN_HINTS.get(str(ctx.get("pattern")))
             if described:
@@ -257,6 +263,22 @@ def _unknown_key_message(raw_loc: list[Any], missing_loc: tuple[Any, ...] | None
     return message
 
 
+def _has_item_errors(raw_loc: list[Any], errors: list[Any]) -> bool:
+    """Whether another error lies inside the list at ``raw_loc`` (one of its items)."""
+    n = len(raw_loc)
+    return any(
+        len(e["loc"]) > n and list(e["loc"][:n]) == raw_loc and isinstance(e["loc"][n], int)
+        for e in errors
+    )
+
+
+def _as_lists(value: Any) -> Any:
+    """Tuples back to lists, as the TOML arrays they came from."""
+    if isinstance(value, tuple | list):
+        return [_as_lists(v) for v in value]
+    return value
+
+
 def _show(value: Any) -> str:
     """A value as the user wrote it, with its TOML type when that helps."""
     if isinstance(value, bool):
@@ -268,6 +290,8 @@ def _show(value: Any) -> str:
     if isinstance(value, datetime | date | time):
         kind = {datetime: "date-time", date: "date", time: "time"}[type(value)]
         return f"{value.isoformat()}, a {kind}"
+    if isinstance(value, tuple):
+        value = _as_lists(value)  # the scenario keeps lists as tuples; show what was written
     text = repr(value)
     if len(text) > 80:
         text = text[:77] + "..."

@@ -14,6 +14,9 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bondmodel.scenario.frozen import FrozenList
+from bondmodel.scenario.located import located
+
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
 Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
@@ -118,7 +121,11 @@ class Lognormal(_Model):
         by_quantiles = self.p10 is not None and self.p90 is not None
         others = (self.p10, self.p90) if by_moments else (self.mean, self.sd)
         if by_moments == by_quantiles or any(v is not None for v in others):
-            raise ValueError("give either mean and sd, or p10 and p90 (all positive)")
+            given = [k for k in ("mean", "sd", "p10", "p90") if getattr(self, k) is not None]
+            raise ValueError(
+                f"got {given or 'none of mean, sd, p10, p90'}; "
+                "give either mean and sd, or p10 and p90 (all positive)"
+            )
         if by_quantiles and not (self.p10 or 0) < (self.p90 or 0):
             raise ValueError(f"p10 = {self.p10} must be below p90 = {self.p90}")
         return self
@@ -126,7 +133,8 @@ class Lognormal(_Model):
     def log_params(self) -> tuple[float, float]:
         """(mu, sigma) of the underlying normal."""
         if self.mean is not None and self.sd is not None:
-            sigma2 = math.log1p((self.sd / self.mean) ** 2)
+            # log(1 + (sd/mean)^2), without overflowing for a huge ratio
+            sigma2 = float(np.logaddexp(0.0, 2.0 * math.log(self.sd / self.mean)))
             return math.log(self.mean) - sigma2 / 2.0, math.sqrt(sigma2)
         z90 = 1.2815515655446004  # Phi^-1(0.9)
         lo, hi = math.log(self.p10 or 1.0), math.log(self.p90 or 1.0)
@@ -152,8 +160,8 @@ class Discrete(_Model):
     """``values`` with ``probabilities`` (summing to 1)."""
 
     type: Literal["discrete"]
-    values: list[Finite] = Field(min_length=1)
-    probabilities: list[Probability] = Field(min_length=1)
+    values: FrozenList[Finite] = Field(min_length=1)
+    probabilities: FrozenList[Probability] = Field(min_length=1)
 
     @model_validator(mode="after")
     def _check(self) -> Discrete:
@@ -181,7 +189,7 @@ class Empirical(_Model):
     """Resampled from ``samples`` (the empirical distribution, at least 2 values)."""
 
     type: Literal["empirical"]
-    samples: list[Finite] = Field(min_length=2)
+    samples: FrozenList[Finite] = Field(min_length=2)
 
 
 Distribution = Annotated[
@@ -189,6 +197,8 @@ Distribution = Annotated[
     | Empirical,
     Field(discriminator="type"),
 ]
+
+Category = Literal["it", "redundancy", "programme", "property", "other"]
 
 Target = Literal[
     "savings.realisation",
@@ -237,12 +247,10 @@ class RiskInput(_Model):
     name: Annotated[str, Field(min_length=1, max_length=60)]
     target: Target
     distribution: Distribution
-    streams: list[str] | None = Field(default=None, min_length=1)
-    partners: list[str] | None = Field(default=None, min_length=1)
-    items: list[str] | None = Field(default=None, min_length=1)
-    categories: list[Literal["it", "redundancy", "programme", "property", "other"]] | None = Field(
-        default=None, min_length=1
-    )
+    streams: FrozenList[str] | None = Field(default=None, min_length=1)
+    partners: FrozenList[str] | None = Field(default=None, min_length=1)
+    items: FrozenList[str] | None = Field(default=None, min_length=1)
+    categories: FrozenList[Category] | None = Field(default=None, min_length=1)
     path: MeanReversion | None = None
 
     @model_validator(mode="after")
@@ -254,10 +262,35 @@ class RiskInput(_Model):
             "categories": self.target == "costs.overrun",
             "path": self.target in ("economics.inflation", "bond.reference_rate"),
         }
+        takes = {
+            "streams": "the savings.* targets",
+            "partners": "'partners.realisation'",
+            "items": "'costs.overrun'",
+            "categories": "'costs.overrun'",
+            "path": "'economics.inflation' and 'bond.reference_rate'",
+        }
         for field, ok in allowed.items():
             if getattr(self, field) is not None and not ok:
-                raise ValueError(f"{field} does not apply to target = '{self.target}'")
+                raise located(
+                    field,
+                    f"does not apply to target = '{self.target}'; only {takes[field]} "
+                    f"take {field}",
+                )
+        self._check_finite()
         return self
+
+    def _check_finite(self) -> None:
+        """The distribution's most extreme values must be finite floats."""
+        from bondmodel.risk.distributions import ppf  # the engine's own quantile function
+
+        with np.errstate(all="ignore"):
+            extremes = ppf(self.distribution, np.array([2.0**-53, 0.5, 1.0 - 2.0**-53]))
+        if not np.isfinite(extremes).all():
+            raise located(
+                "distribution",
+                f"its values overflow (quantiles at 0, 1/2 and 1: {extremes.tolist()}); "
+                "allowed: parameters whose extreme values are finite numbers",
+            )
 
 
 class Correlation(_Model):
@@ -268,17 +301,20 @@ class Correlation(_Model):
     by the nearest correlation matrix (Higham 2002) and the change reported.
     """
 
-    names: list[str] = Field(min_length=2)
-    matrix: list[list[Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]]]
+    names: FrozenList[str] = Field(min_length=2)
+    matrix: FrozenList[FrozenList[Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]]]
     repair: bool = False
 
     @model_validator(mode="after")
     def _check(self) -> Correlation:
         n = len(self.names)
         if len(set(self.names)) != n:
-            raise ValueError(f"names must be unique, got {self.names}")
+            raise located("names", f"must be unique, got {list(self.names)}")
         if len(self.matrix) != n or any(len(row) != n for row in self.matrix):
-            raise ValueError(f"matrix must be {n} x {n} to match names")
+            shape = f"{len(self.matrix)} rows of {sorted({len(row) for row in self.matrix})}"
+            raise located(
+                "matrix", f"must be {n} x {n} to match the {n} names; got {shape} entries"
+            )
         m = np.asarray(self.matrix)
         if not np.allclose(np.diag(m), 1.0, atol=1e-12):
             raise ValueError(f"the diagonal must be all 1, got {np.diag(m).tolist()}")
@@ -299,20 +335,25 @@ class Correlation(_Model):
 class Risk(_Model):
     """The scenario's risk: inputs, their correlation, and run defaults."""
 
-    inputs: list[RiskInput] = Field(min_length=1)
+    inputs: FrozenList[RiskInput] = Field(min_length=1)
     correlation: Correlation | None = None
     default_paths: Annotated[int, Field(ge=1, le=100_000_000)] = 10_000
 
     @model_validator(mode="after")
     def _names(self) -> Risk:
         names = [r.name for r in self.inputs]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ValueError(f"risk input names must be unique; repeated: {dupes}")
-        if self.correlation is not None:
-            unknown = [n for n in self.correlation.names if n not in names]
-            if unknown:
-                raise ValueError(
-                    f"correlation names {unknown} are not risk inputs; the inputs are {names}"
+        for i, name in enumerate(names):
+            if name in names[:i]:
+                raise located(
+                    ("inputs", i, "name"),
+                    f"'{name}' is already used by inputs[{names.index(name)}]; "
+                    "risk input names must be unique",
                 )
+        if self.correlation is not None:
+            for j, name in enumerate(self.correlation.names):
+                if name not in names:
+                    raise located(
+                        ("correlation", "names", j),
+                        f"'{name}' is not a risk input; allowed: {names}",
+                    )
         return self

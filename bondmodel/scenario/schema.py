@@ -23,6 +23,7 @@ from bondmodel.conventions import (
 )
 from bondmodel.dates import model_close, period_boundaries
 from bondmodel.scenario.bond import PWLB, BondTerms, pwlb_problem, timeline_problem
+from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located as _located
 from bondmodel.scenario.risk import Risk
 
@@ -149,7 +150,7 @@ class CostItem(_Model):
     timing: Literal["at_close", "spread", "profile"] = "at_close"
     start_period: int | None = Field(default=None, ge=0)
     periods: int | None = Field(default=None, ge=1)
-    profile: list[Fraction] | None = None
+    profile: FrozenList[Fraction] | None = None
     optimism_bias: float | None = Field(default=None, ge=0.0, le=5.0, allow_inf_nan=False)
     ob_band: BandName | None = None
     ob_mitigation: Fraction = 0.0
@@ -193,7 +194,7 @@ class CostItem(_Model):
             if abs(total - 1.0) > SUM_TOLERANCE:
                 raise _located(
                     "profile",
-                    f"must sum to 1, got {_num(total)} (from {self.profile!r})",
+                    f"must sum to 1, got {_num(total)} (from {list(self.profile)!r})",
                 )
         if self.optimism_bias is not None and (self.ob_band is not None or self.ob_mitigation):
             given = ", ".join(
@@ -268,7 +269,7 @@ class ExplicitRamp(_Model):
     """The fraction of steady-state savings achieved in each savings year."""
 
     type: Literal["explicit"]
-    fractions: list[Fraction] = Field(min_length=1)
+    fractions: FrozenList[Fraction] = Field(min_length=1)
 
 
 class SCurveRamp(_Model):
@@ -295,7 +296,7 @@ class SavingsStream(_Model):
     name: Name
     annual_amount: Money | None = None
     pct_of_expenditure: Fraction | None = None
-    partners: list[Name] | None = Field(default=None, min_length=1)
+    partners: FrozenList[Name] | None = Field(default=None, min_length=1)
     allocation: Literal["shares", "expenditure"] = "shares"
     ramp: Ramp = Field(default_factory=lambda: LinearRamp(type="linear", years=0.0))
     start_delay_years: float = Field(default=0.0, ge=0.0, le=150.0, allow_inf_nan=False)
@@ -316,6 +317,12 @@ class SavingsStream(_Model):
                 f"{got}; give exactly one of annual_amount (pounds a year) or "
                 "pct_of_expenditure (a fraction of the partners' baseline expenditure)"
             )
+        if self.partners is not None and len(set(self.partners)) != len(self.partners):
+            repeated = sorted({p for p in self.partners if self.partners.count(p) > 1})
+            raise _located(
+                "partners",
+                f"names {repeated} more than once; name each partner once",
+            )
         if self.end_year is not None and self.end_year <= self.start_delay_years:
             raise _located(
                 "end_year",
@@ -331,10 +338,10 @@ class Scenario(_Model):
     meta: Meta
     timeline: Timeline
     economics: Economics = Field(default_factory=Economics)
-    partners: list[Partner] = Field(min_length=1, max_length=50)
-    costs: list[CostItem] = Field(default_factory=list)
-    running_costs: list[RunningCost] = Field(default_factory=list)
-    savings: list[SavingsStream] = Field(default_factory=list)
+    partners: FrozenList[Partner] = Field(min_length=1, max_length=50)
+    costs: FrozenList[CostItem] = Field(default_factory=tuple)
+    running_costs: FrozenList[RunningCost] = Field(default_factory=tuple)
+    savings: FrozenList[SavingsStream] = Field(default_factory=tuple)
     bond: BondTerms | None = None
     pwlb: PWLB | None = None
     risk: Risk | None = None
@@ -446,9 +453,10 @@ class Scenario(_Model):
                     or (spec.categories is not None and c.category in spec.categories)
                 ]
                 if not chosen:
+                    field = "categories" if spec.categories is not None else "items"
                     raise _located(
-                        ("risk", "inputs", i),
-                        "selects no cost item; allowed items "
+                        ("risk", "inputs", i, field),
+                        f"{list(getattr(spec, field))} selects no cost item; allowed items "
                         f"{[c.name for c in self.costs]}, categories "
                         f"{sorted({c.category for c in self.costs})}",
                     )

@@ -479,6 +479,13 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
         f"--seed {s['seed']} --sampler {s['sampler']}",
         styles.note,
     )
+    if s["correlation_repaired"]:
+        ws.write(
+            2, 0,
+            "The correlation matrix given was not positive semi-definite: the nearest "
+            "correlation matrix (Higham 2002) was used (repair = true).",
+            styles.note,
+        )
     row = 3
     ws.write(row, 0, "Statistic", styles.header)
     names = list(sim.summary.columns)

@@ -1,0 +1,23 @@
+"""Immutable sequences for the frozen scenario models.
+
+A scenario is frozen: no field can be reassigned. Its lists must not be
+mutable either, or a validated scenario could be changed afterwards and no
+longer match its checks or its SHA-256. Lists from TOML become tuples before
+(strict) validation; anything else is left for the validator to reject.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, TypeVar
+
+from pydantic import BeforeValidator
+
+T = TypeVar("T")
+
+
+def _to_tuple(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
+
+
+#: ``FrozenList[X]``: given as a list, kept as a tuple.
+FrozenList = Annotated[tuple[T, ...], BeforeValidator(_to_tuple)]
