@@ -1,0 +1,137 @@
+"""Bad Monte Carlo flags on ``bondmodel run``: exit 2, a message naming the flag, nothing written.
+
+tests/test_bad_inputs.py runs its corpus without flags, so the flag cases live
+here. Each bad flag is run twice:
+
+* in-process (``bondmodel.cli.main``) over an existing workbook, which must stay
+  byte-identical (same bytes, same inode, same modification time);
+* in a real subprocess (``python -m bondmodel.cli``) with no workbook yet, so that
+  the exit code and the absence of a traceback are those the user's shell sees,
+  and no file is created.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bondmodel import cli
+
+from .conftest import ROOT
+
+SCENARIO = ROOT / "templates" / "shared-services.toml"
+
+#: Bytes of a stand-in for a workbook the user already has; a failed run must not touch it.
+OLD_WORKBOOK = b"PK\x03\x04 an earlier workbook that a failed run must not touch \x00\xff"
+
+#: A closed local port: nothing listens on the discard port.
+UNREACHABLE = "tcp://127.0.0.1:9"
+
+#: (id, flags, words the message must contain: the flag, the bad value, what is allowed)
+BAD_FLAGS = [
+    ("negative_paths", ["--paths", "-5"], ["--paths", "-5", "0"]),
+    ("non_integer_seed", ["--seed", "1.5"], ["--seed", "'1.5'", "whole number"]),
+    ("negative_seed", ["--seed", "-3"], ["--seed", "-3", "0..9223372036854775807"]),
+    ("unknown_sampler", ["--sampler", "halton"], ["--sampler", "'halton'", "random, lhs, sobol"]),
+    ("zero_workers", ["--workers", "0"], ["--workers", "0", ">= 1"]),
+    ("converge_2", ["--converge", "2"], ["--converge", "2", "between 0 and 1"]),
+    ("unreachable_scheduler", ["--scheduler", UNREACHABLE], ["--scheduler", UNREACHABLE]),
+]
+
+#: Found while writing the cases above, and fixed.
+KNOWN_BAD = [
+    pytest.param(
+        ["--converge", "0.01", "--converge-on", "no_such_metric"],
+        ["--converge-on", "'no_such_metric'"],
+        id="unknown_converge_on",
+    ),
+    pytest.param(
+        ["--chunk-blocks", "0"],
+        ["--chunk-blocks", "0", ">= 1"],
+        id="zero_chunk_blocks",
+    ),
+]
+
+#: Small runs: every check happens before any real simulation work.
+PATHS = ["--paths", "200", "--quiet"]
+
+
+def _params() -> list[object]:
+    return [pytest.param(flags, words, id=name) for name, flags, words in BAD_FLAGS]
+
+
+def _run_in_process(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> tuple[int, str, str]:
+    """cli.main, with argparse's usage errors (SystemExit) turned into their exit code."""
+    try:
+        code = cli.main(args)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def _run_subprocess(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-m", "bondmodel.cli", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def _assert_explains(err: str, words: list[str]) -> None:
+    assert "Traceback" not in err, err
+    assert "error:" in err, err
+    for word in words:
+        assert word in err, (word, err)
+
+
+@pytest.mark.parametrize(("flags", "words"), [*_params(), *KNOWN_BAD])
+def test_bad_flag_keeps_an_existing_workbook_byte_identical(
+    flags: list[str], words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.xlsx"
+    out.write_bytes(OLD_WORKBOOK)
+    before = out.stat()
+    code, stdout, err = _run_in_process(
+        ["run", str(SCENARIO), "-o", str(out), *PATHS, *flags], capsys
+    )
+    assert code == 2, err
+    _assert_explains(err, words)
+    assert stdout == ""
+    assert out.read_bytes() == OLD_WORKBOOK
+    assert out.stat().st_ino == before.st_ino, "the workbook was replaced"
+    assert out.stat().st_mtime_ns == before.st_mtime_ns
+    assert [p.name for p in tmp_path.iterdir()] == ["out.xlsx"], "a file was left behind"
+
+
+@pytest.mark.parametrize(("flags", "words"), _params())
+def test_bad_flag_in_a_real_process_exits_2_and_writes_nothing(
+    flags: list[str], words: list[str], tmp_path: Path
+) -> None:
+    proc = _run_subprocess("run", str(SCENARIO), "-o", "out.xlsx", *PATHS, *flags, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    _assert_explains(proc.stderr, words)
+    assert proc.stdout == ""
+    assert list(tmp_path.iterdir()) == [], "a file was written"
+
+
+def test_bad_flag_without_output_option_writes_no_default_workbook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without -o the workbook would be shared-services.xlsx in the working folder."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = _run_in_process(["run", str(SCENARIO), *PATHS, "--workers", "0"], capsys)
+    assert code == 2, err
+    assert list(tmp_path.iterdir()) == []
