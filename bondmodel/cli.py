@@ -43,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
         "scenario", nargs="?", type=Path, help="scenario TOML file (default: the built-in default)"
     )
     run.add_argument(
-        "-o", "--output", type=Path, help="workbook to write (default: SCENARIO_NAME.xlsx here)"
+        "-o", "--output", type=Path,
+        help="workbook to write (default: the scenario file's name with .xlsx, here)"
     )
     run.add_argument("--json", action="store_true", help="print the summary metrics as JSON")
     sim = run.add_argument_group("Monte Carlo")
@@ -155,6 +156,8 @@ def _run(args: argparse.Namespace) -> int:
     scenario = load_scenario(scenario_path)
     paths = check_run_settings(scenario, args.paths, args.seed, args.workers, args.chunk_blocks)
     convergence = None
+    if args.converge is None and (args.converge_on or args.confidence != 0.95):
+        raise ScenarioError("--converge-on and --confidence apply only with --converge TOL")
     if args.converge is not None:
         if not 0.0 < args.converge < 1.0:
             raise ScenarioError(f"--converge: {args.converge} must be between 0 and 1")

@@ -254,7 +254,9 @@ def bond_table(
     grid = schedule.grid
     data: dict[str, Any] = {
         "payment": np.arange(grid.n_legal + 1),
-        "date": [timeline.period_end[int(t)] for t in grid.pay_t],
+        # the issue on its date; each payment at the end of its period
+        "date": [timeline.boundaries[grid.issue_t]]
+        + [timeline.period_end[int(t)] for t in grid.pay_t[1:]],
         "years": grid.years,
     }
     for key in BOND_COLUMNS:

@@ -9,9 +9,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from bondmodel import Scenario, parse_scenario
 from bondmodel.workbook.recalc import soffice_path
+
+# CI runs a fixed, reproducible set of hypothesis examples; local runs explore anew.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI") == "true":
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = sorted((ROOT / "templates").glob("*.toml"))

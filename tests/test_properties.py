@@ -59,6 +59,10 @@ BANDS = sorted(OPTIMISM_BIAS_BANDS)
 # ---------------------------------------------------------------------------
 
 
+#: Any printable character: names may not hold control characters (NUL, tab, ...).
+NAME_CHARS = st.characters(blacklist_categories=("Cc", "Cs"))
+
+
 def money(max_value: float = 1e9) -> st.SearchStrategy[float | int]:
     """Pounds: zero, whole pounds (ints are valid floats) or pence and up."""
     return st.one_of(
@@ -248,7 +252,8 @@ def scenarios(
     n_partners = draw(st.integers(1, 6))
     names = draw(
         st.lists(
-            st.text(min_size=1, max_size=12), min_size=n_partners, max_size=n_partners, unique=True
+            st.text(NAME_CHARS, min_size=1, max_size=12),
+            min_size=n_partners, max_size=n_partners, unique=True,
         )
     )
     partners: list[dict[str, Any]] = [
@@ -269,7 +274,7 @@ def scenarios(
 
     indexed = True if all_indexed else None
     data: dict[str, Any] = {
-        "meta": {"name": draw(st.text(min_size=1, max_size=20)), "base_date": base},
+        "meta": {"name": draw(st.text(NAME_CHARS, min_size=1, max_size=20)), "base_date": base},
         "timeline": timeline,
         "partners": partners,
         "costs": [

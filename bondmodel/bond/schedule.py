@@ -199,11 +199,13 @@ def remaining_fraction(
         scale = post_grace_balance if post_grace_balance > 0 else 1.0
         for k in range(big_g + 1, big_n):
             index *= uplift[k]
-            balance = balance * uplift[k] * (1.0 + rates[k] / grid.g) - (
-                cfads[k] / bond.repayment.target_dscr
-            ) / scale
-            balance = max(balance, 0.0)
-            frac[k] = balance / index
+            # relative to a tiny balance the cash is huge: it repays at once
+            paid = cfads[k] / bond.repayment.target_dscr
+            repaid_now = paid >= scale * balance * uplift[k] * (1.0 + rates[k] / grid.g)
+            balance = 0.0 if repaid_now else (
+                balance * uplift[k] * (1.0 + rates[k] / grid.g) - paid / scale
+            )
+            frac[k] = max(balance, 0.0) / index
     frac[big_n:] = 0.0
     frac[: big_g + 1] = 1.0
     if big_n <= big_g:

@@ -291,8 +291,9 @@ def run_waterfall(
     1. the index ratio rises by the capped CPI uplift (index-linked only);
     2. interest accrues at rate/g on the opening balance (capitalised during a
        capitalised grace period); arrears accrue interest when so agreed;
-    3. due = fees + fee arrears + arrears + interest + principal due + performance,
-       where principal due brings the balance down to the scheduled fraction;
+    3. senior due = fees + fee arrears + arrears + interest + principal due, where
+       principal due brings the balance down to the scheduled fraction; junior due
+       = the performance payment plus any deferred ones;
     4. pledged cash pays in that order of priority; the DSRA covers what it
        cannot; under full recourse the council tops up the rest, under limited
        recourse it is deferred as arrears;
@@ -329,7 +330,8 @@ def run_waterfall(
     out["cfads"] = cfads_all
     real = np.full(paths, schedule.principal)  # balance in issue-date money (real for IL)
     index = np.ones(paths)
-    arrears = np.zeros(paths)
+    arrears = np.zeros(paths)  # senior: deferred interest (limited recourse)
+    perf_arrears = np.zeros(paths)  # junior: deferred performance payments
     fee_arrears = np.zeros(paths)
     reserve = np.full(paths, schedule.reserve_initial)
     post_grace = real.copy()
@@ -345,7 +347,7 @@ def run_waterfall(
     for k in range(1, n):
         rate = (schedule.rates[k] if rates_t is None else rates_t[k]) / g
         # agency and trustee fees run while anything is owed
-        owing = (real > 0.0) | (arrears > 0.0) | (fee_arrears > 0.0)
+        owing = (real > 0.0) | (arrears > 0.0) | (perf_arrears > 0.0) | (fee_arrears > 0.0)
         opening = real * index
         out["opening_balance"][k] = opening
         new_index = index * uplift[k]
@@ -370,8 +372,10 @@ def run_waterfall(
             post_grace = real.copy()
         if bond.arrears_interest:
             accrued = arrears * rate
+            accrued_perf = perf_arrears * rate
             arrears = arrears + accrued
-            out["arrears_interest"][k] = accrued
+            perf_arrears = perf_arrears + accrued_perf
+            out["arrears_interest"][k] = accrued + accrued_perf
         if in_grace:
             principal_due = np.zeros(paths)
         elif k >= grid.n_scheduled:
@@ -384,11 +388,12 @@ def run_waterfall(
         out["fees_due"][k] = fees_due
         # the cap applies to the coupon accrued, whether paid or capitalised
         perf_due = np.minimum(perf_due_all[k], np.maximum(cap_per_period - interest, 0.0))
-        perf_due = np.where(real > 0.0, perf_due, 0.0)
+        perf_due = np.where(real > 0.0, perf_due, 0.0) + perf_arrears
         out["performance_due"][k] = perf_due
 
         # Senior: fees, arrears, interest, principal; pledged cash first, then the
-        # reserve. Junior: the performance payment, from pledged cash only.
+        # reserve. Junior: the performance payment (with any deferred ones), from
+        # pledged cash only.
         senior = fees_due + arrears + interest_due + principal_due
         cash = cash_in[k]
         senior_cash = np.minimum(cash, senior)
@@ -423,7 +428,8 @@ def run_waterfall(
         out["principal_paid"][k] = pay_principal
         out["performance_paid"][k] = pay_perf
         fee_arrears = fees_due - pay_fees
-        arrears = (arrears - pay_arrears) + (interest_due - pay_interest) + (perf_due - pay_perf)
+        arrears = (arrears - pay_arrears) + (interest_due - pay_interest)
+        perf_arrears = perf_due - pay_perf
         real = real - pay_principal / index
 
         # excess cash: refill the reserve, then sweep
@@ -440,16 +446,19 @@ def run_waterfall(
         else:
             sweep = np.zeros(paths)
 
-        clear = (arrears <= _ZERO * schedule.principal) & (
+        clear = (arrears + perf_arrears <= _ZERO * schedule.principal) & (
             fee_arrears <= _ZERO * schedule.principal
         )
         repaid = real <= _ZERO * max(schedule.principal, 1.0)
         if k == n - 1:
-            write_off = np.where(repaid, 0.0, np.maximum(real, 0.0) * index) + arrears
+            write_off = (
+                np.where(repaid, 0.0, np.maximum(real, 0.0) * index) + arrears + perf_arrears
+            )
             out["write_off"][k] = write_off
             out["fee_write_off"][k] = fee_arrears
             real = np.zeros(paths)
             arrears = np.zeros(paths)
+            perf_arrears = np.zeros(paths)
             fee_arrears = np.zeros(paths)
             release = reserve
         elif k >= grid.n_scheduled:
@@ -459,7 +468,7 @@ def run_waterfall(
         reserve = reserve - release
         out["reserve_release"][k] = release
         out["reserve_balance"][k] = reserve
-        out["arrears_balance"][k] = arrears
+        out["arrears_balance"][k] = arrears + perf_arrears
         out["fee_arrears_balance"][k] = fee_arrears
         real = np.where(np.abs(real) <= _ZERO * max(schedule.principal, 1.0), 0.0, real)
         out["closing_balance"][k] = real * index

@@ -105,6 +105,7 @@ def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenari
 #: Plain-words descriptions of the string patterns used in the schema.
 _PATTERN_HINTS = {
     r"^[A-Z]{3}$": "a three-letter ISO 4217 currency code in capitals, such as 'GBP' or 'EUR'",
+    r"^[^\x00-\x1f\x7f-\x9f]*$": "printable text, without control characters (tab, newline, NUL)",
 }
 
 #: Error types meaning "this should have been a table".

@@ -58,7 +58,9 @@ def _indexation(value: object) -> str | float:
 
 Indexation = Annotated[str | float, PlainValidator(_indexation)]
 
-Name = Annotated[str, Field(min_length=1, max_length=120)]
+#: Names: printable text (no control characters such as NUL, tab or newline).
+NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
+Name = Annotated[str, Field(min_length=1, max_length=120, pattern=NAME_PATTERN)]
 Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
