@@ -214,8 +214,13 @@ def price_index_paths(scenario: Scenario, timeline: Timeline, inflation: FloatAr
     With constant :math:`\\pi` this is :math:`(1+\\pi)^{o + t/f}`.
     """
     start = (1.0 + scenario.economics.inflation) ** timeline.price_offset_years
-    steps = np.power(1.0 + inflation, 1.0 / timeline.f)
     paths = inflation.shape[0]
+    if paths > 1 and (inflation == inflation[:1]).all():
+        # the same inflation on every path: one row, shared (read-only)
+        return np.broadcast_to(price_index_paths(scenario, timeline, inflation[:1]), (
+            paths, timeline.n_periods + 1
+        ))
+    steps = np.power(1.0 + inflation, 1.0 / timeline.f)
     index = np.empty((paths, timeline.n_periods + 1))
     index[:, 0] = start
     np.cumprod(steps, axis=1, out=index[:, 1:])

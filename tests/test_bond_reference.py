@@ -215,3 +215,29 @@ def test_pwlb_comparison_annuity(make_scenario: Build) -> None:
     # A cheaper loan leaves the council better off: bond minus PWLB < 0.
     assert result.bond.metrics["council_npv_vs_pwlb"] is not None
     assert result.bond.metrics["council_npv_vs_pwlb"] < 0
+
+
+@pytest.mark.parametrize("frequency,pay", [("quarterly", "semi-annual"), ("monthly", "annual"),
+                                           ("annual", "annual")])
+def test_payment_periods_collect_their_timeline_periods(
+    make_scenario: Build, frequency: str, pay: str
+) -> None:
+    # Bond of 2 years issued at close on a 4-year timeline: payment period k holds
+    # the timeline periods after payment k-1 up to payment k, and nothing after
+    # legal maturity is collected.
+    from bondmodel.bond.schedule import build_grid
+    from bondmodel.timeline import build_timeline
+
+    sc = make_scenario(
+        timeline={"frequency": frequency, "horizon_years": 4},
+        bond={"principal": 1.0, "tenor_years": 2.0, "payment_frequency": pay,
+              "coupon": {"type": "fixed", "rate": 0.0}},
+    )
+    assert sc.bond is not None
+    timeline = build_timeline(sc)
+    grid = build_grid(sc.bond, timeline)
+    flows = np.arange(timeline.n_periods + 1, dtype=float)[None, :] + 1.0  # t + 1
+    got = grid.aggregate(flows)[0]
+    pay = grid.pay_t
+    expected = [0.0] + [flows[0, pay[k - 1] + 1 : pay[k] + 1].sum() for k in range(1, len(pay))]
+    np.testing.assert_array_equal(got, expected)

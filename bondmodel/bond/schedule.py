@@ -52,10 +52,13 @@ class BondGrid:
         Bond period k collects timeline periods pay_t[k-1] < t <= pay_t[k];
         k = 0 holds nothing (flows up to the issue are not bond cash).
         """
-        cumulative = np.cumsum(flows, axis=-1)
-        at = cumulative[..., self.pay_t]
-        out = np.zeros_like(at)
-        out[..., 1:] = np.diff(at, axis=-1)
+        out = np.zeros((*flows.shape[:-1], self.n_legal + 1))
+        if self.step == 1:
+            out[..., 1:] = flows[..., self.pay_t[1:]]
+        else:
+            starts = self.pay_t[:-1] + 1  # first timeline period of each payment period
+            within = flows[..., : self.pay_t[-1] + 1]  # nothing after legal maturity
+            out[..., 1:] = np.add.reduceat(within, starts, axis=-1)
         return out
 
     def to_timeline(self, values: FloatArray, n_periods: int) -> FloatArray:

@@ -487,8 +487,10 @@ def run_waterfall(
         out["cash_used"] + out["reserve_deposit"] + out["sweep"] + out["topup"]
         - out["reserve_release"]
     )
-    out = {key: np.ascontiguousarray(value.T) for key, value in out.items()}
-    to_council = np.ascontiguousarray(to_council.T)
+    # (paths, payments) views of the period-major arrays: no copy, and reductions
+    # over payments still run along contiguous memory
+    out = {key: value.T for key, value in out.items()}
+    to_council = to_council.T
     council = flows.net_cash_flow - grid.to_timeline(to_council, timeline.n_periods)
     council[:, grid.issue_t] += schedule.proceeds - schedule.arrangement_fee - (
         schedule.reserve_initial
