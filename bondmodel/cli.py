@@ -79,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--converge-on", action="append", default=None, metavar="METRIC",
         help="per-path metric to watch (repeatable; default council_npv or npv)",
     )
+    sim.add_argument(
+        "--tornado-output", default=None, metavar="METRIC",
+        help="per-path metric the tornado swings are measured on (default council_npv or npv)",
+    )
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
 
     validate = sub.add_parser("validate", help="check a scenario without running it")
@@ -183,6 +187,7 @@ def _run(args: argparse.Namespace) -> int:
             chunk_blocks=args.chunk_blocks,
             progress=update,
             convergence=convergence,
+            tornado_output=args.tornado_output,
         )
     except KeyboardInterrupt:
         close()

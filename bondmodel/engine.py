@@ -122,6 +122,7 @@ def run(
     chunk_blocks: int = 4,
     progress: Callable[[int], None] | None = None,
     convergence: Convergence | None = None,
+    tornado_output: str | None = None,
 ) -> Results:
     """Run the base case of ``scenario`` and, when it has risk, a Monte Carlo simulation.
 
@@ -135,7 +136,7 @@ def run(
         has a [risk] section, else none. 0: the base case only.
     seed
         The seed; None draws a fresh one (recorded in ``Results.risk.settings``).
-    sampler, workers, scheduler, chunk_blocks, progress, convergence
+    sampler, workers, scheduler, chunk_blocks, progress, convergence, tornado_output
         See :func:`bondmodel.risk.results.simulate`; the results do not depend
         on workers, scheduler or chunk_blocks.
     """
@@ -144,7 +145,7 @@ def run(
     with threadpool_limits(limits=1, user_api="blas"):
         return _run(
             scenario, paths, seed, sampler, workers, scheduler, chunk_blocks, progress,
-            convergence,
+            convergence, tornado_output,
         )
 
 
@@ -180,6 +181,7 @@ def _run(
     chunk_blocks: int,
     progress: Callable[[int], None] | None,
     convergence: Convergence | None,
+    tornado_output: str | None,
 ) -> Results:
     timeline = build_timeline(scenario)
     draws = Draws.central(scenario, paths=1)
@@ -196,6 +198,7 @@ def _run(
             chunk_blocks,
             progress,
             convergence,
+            tornado_output,
         )
     return Results(
         scenario=scenario,

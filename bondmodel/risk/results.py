@@ -11,6 +11,7 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
+from bondmodel.errors import ScenarioError
 from bondmodel.risk.distributions import ppf
 from bondmodel.risk.sampling import BLOCK_SIZE, Sampler
 from bondmodel.risk.sensitivity import contribution_to_variance, rank_correlations
@@ -120,8 +121,19 @@ def simulate(
     chunk_blocks: int = 4,
     progress: Callable[[int], None] | None = None,
     convergence: Convergence | None = None,
+    tornado_output: str | None = None,
 ) -> Simulation:
-    """Simulate ``paths`` paths of ``scenario`` and summarise them."""
+    """Simulate ``paths`` paths of ``scenario`` and summarise them.
+
+    ``tornado_output`` is the per-path metric the tornado swings are measured
+    on (default: the council NPV after debt service, or the programme NPV).
+    """
+    allowed = _engine_for(scenario).metric_names()
+    if tornado_output is not None and tornado_output not in allowed:
+        raise ScenarioError(
+            f"--tornado-output: {tornado_output!r} is not a per-path metric of this scenario; "
+            f"allowed: {', '.join(allowed)}"
+        )
     raw = simulate_raw(
         scenario, paths, seed, sampler, workers, scheduler, chunk_blocks, progress, convergence
     )
@@ -133,7 +145,7 @@ def simulate(
     npv_key = "council_npv" if "council_npv" in raw.metrics else "npv"
     var, cvar = value_at_risk(raw.metrics[npv_key], 0.05)
     rank = rank_correlations(raw.inputs, raw.names, raw.metrics)
-    tornado_output = npv_key
+    tornado_output = tornado_output or npv_key
     settings = {
         "seed": seed,
         "sampler": sampler,
