@@ -19,7 +19,10 @@ from bondmodel.workbook.writer import FIRST_ITEM_ROW, FIRST_PERIOD_COL, HEADER_K
 
 from .conftest import TEMPLATES
 
-SHEETS = ["Inputs", "Cashflows", "Partners", "Bond", "Metrics", "Risk", "Audit"]
+SHEETS = [
+    "Cover", "Summary", "Inputs", "Cashflows", "Partners", "Bond", "Metrics", "Risk", "Checks",
+    "Audit",
+]
 
 
 def _item_rows() -> dict[str, int]:
@@ -179,7 +182,8 @@ def test_libreoffice_recalculates_to_engine_values(soffice: str, tmp_path: Path)
     # recalculation proves nothing.
     wrong = 123456789.0
     tampered = tmp_path / "tampered.xlsx"
-    cell = _tamper(sources[0], tampered, "xl/worksheets/sheet2.xml", wrong)
+    position = openpyxl.load_workbook(sources[0]).sheetnames.index("Cashflows") + 1
+    cell = _tamper(sources[0], tampered, f"xl/worksheets/sheet{position}.xml", wrong)
     assert _values(tampered)[("Cashflows", cell)] == wrong
     out = convert_many([*sources, tampered], tmp_path / "recalc")
 
@@ -191,13 +195,70 @@ def test_libreoffice_recalculates_to_engine_values(soffice: str, tmp_path: Path)
         assert len(formulas) > 100
         for key in formulas:
             expected, got = cached[key], fresh[key]
-            assert isinstance(got, int | float), (source.name, key, got)
-            assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-6), (
-                source.name, key, formulas[key], expected, got,
-            )
+            if isinstance(expected, bool | str):
+                # checks (TRUE/FALSE) and the Cover's check status text
+                assert got == expected, (source.name, key, formulas[key], expected, got)
+            else:
+                assert isinstance(got, int | float), (source.name, key, got)
+                assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-6), (
+                    source.name, key, formulas[key], expected, got,
+                )
             checked += 1
+        # every integrity check is TRUE after LibreOffice recalculates
+        assert fresh[("Checks", "B2")] is True
     assert checked > 0
     corrected = _values(out[-1])[("Cashflows", cell)]
     original = _values(sources[0])[("Cashflows", cell)]
     assert corrected != wrong
     assert corrected == pytest.approx(original, rel=1e-12)
+
+
+def test_cover_checks_charts_and_audit(tmp_path: Path) -> None:
+    res = run(load_scenario(None), paths=1000, seed=9)
+    path = write_workbook(res, tmp_path / "m.xlsx")
+    wb = openpyxl.load_workbook(path, data_only=True)
+    cover: dict[str, Any] = {}
+    for r in wb["Cover"].iter_rows(values_only=True):
+        if r[1] and r[1] not in cover:  # the details come before the contents list
+            cover[r[1]] = r[2]
+    assert cover["Scenario"] == res.scenario.meta.name
+    assert cover["Checks"].startswith("All ") and cover["Checks"].endswith("checks pass")
+    # the contents list links to every sheet
+    links = {c.value: c.hyperlink.location for row in wb["Cover"].iter_rows() for c in row
+             if c.hyperlink is not None}
+    assert set(links) == set(wb.sheetnames)
+    assert links["Bond"] == "'Bond'!A1"
+    # every check is TRUE, and the master check is their AND
+    checks = [r for r in wb["Checks"].iter_rows(min_row=5, values_only=True) if r[0]]
+    assert len(checks) >= 8 and all(r[1] is True for r in checks)
+    assert wb["Checks"]["B2"].value is True
+    # native charts, not pictures
+    with zipfile.ZipFile(path) as archive:
+        charts = [n for n in archive.namelist() if n.startswith("xl/charts/chart")]
+        pictures = [n for n in archive.namelist() if n.startswith("xl/media/")]
+    assert len(charts) >= 3 and not pictures
+    # the Audit sheet alone repeats the run: its TOML loads to the same scenario
+    audit = list(wb["Audit"].iter_rows(values_only=True))
+    start = next(i for i, r in enumerate(audit) if r[0] == "Scenario (TOML)")
+    text = "\n".join(r[1] for r in audit[start + 1 :] if r[1] is not None) + "\n"
+    import tomllib
+
+    from bondmodel import parse_scenario
+
+    again = parse_scenario(tomllib.loads(text))
+    assert again.sha256() == res.scenario.sha256()
+    fields = {r[0]: r[1] for r in audit if r[0]}
+    assert fields["Seed"] == "9"
+    assert fields["Sampler"] == "random"
+
+
+def test_summary_shows_base_case_beside_percentiles(tmp_path: Path) -> None:
+    res = run(load_scenario(None), paths=1000, seed=9)
+    wb = openpyxl.load_workbook(write_workbook(res, tmp_path / "m.xlsx"), data_only=True)
+    rows = {r[0]: r for r in wb["Summary"].iter_rows(min_row=5, values_only=True) if r[0]}
+    label = BOND_METRICS["council_npv"].label
+    assert res.bond is not None and res.risk is not None
+    assert rows[label][1] == pytest.approx(res.bond.metrics["council_npv"], rel=1e-12)
+    for j, stat in enumerate(("p10", "p50", "p90")):
+        assert rows[label][2 + j] == pytest.approx(res.risk.summary.loc[stat, "council_npv"],
+                                                   rel=1e-12)

@@ -9,12 +9,15 @@ column to the next. Text from the scenario is never read as a formula
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Sequence
+import platform
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import pandas as pd
+import scipy
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
@@ -35,6 +38,11 @@ from bondmodel.labels import (
     SOURCES_USES,
     Unit,
 )
+from bondmodel.scenario.export import scenario_toml
+from bondmodel.workbook.layout import Layout, column_span, ref, span
+from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
+from bondmodel.workbook.styles import Styles as _Styles
+from bondmodel.workbook.styles import write_value as _write_value
 
 #: First column holding period values on the Cashflows sheet (D).
 FIRST_PERIOD_COL = 3
@@ -74,50 +82,40 @@ def write_workbook(results: Results, path: str | Path) -> Path:
     return atomic_write(path, lambda tmp: _write(results, tmp))
 
 
-class _Styles:
-    def __init__(self, wb: Workbook, currency: str) -> None:
-        symbol = "£" if currency == "GBP" else f"{currency} "
-        money = f"{symbol}#,##0;[Red]-{symbol}#,##0"
-        self.title = wb.add_format({"bold": True, "font_size": 14})
-        self.header = wb.add_format(
-            {"bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF", "border": 1}
-        )
-        self.label = wb.add_format({"bold": False})
-        self.bold = wb.add_format({"bold": True})
-        self.note = wb.add_format({"italic": True, "font_color": "#595959"})
-        self.text = wb.add_format({"text_wrap": False})
-        self.by_unit: dict[str, Any] = {
-            "money": wb.add_format({"num_format": money}),
-            "ratio": wb.add_format({"num_format": "0.00"}),
-            "rate": wb.add_format({"num_format": "0.00%"}),
-            "years": wb.add_format({"num_format": "0.00"}),
-            "index": wb.add_format({"num_format": "0.000000"}),
-            "factor": wb.add_format({"num_format": "0.000000"}),
-            "count": wb.add_format({"num_format": "0"}),
-            "text": wb.add_format({}),
-            "date": wb.add_format({"num_format": "dd mmm yyyy"}),
-        }
-
-    def unit(self, unit: Unit) -> Any:
-        return self.by_unit[unit]
-
-
 def _write(results: Results, path: Path) -> None:
     wb = xlsxwriter.Workbook(
         str(path),
         {"strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": False},
     )
     styles = _Styles(wb, results.scenario.meta.currency)
+    layout = Layout()
+    sheets = sheet_names(results)
+    stamp = datetime.now(UTC)
+    # FAST order, left to right: overview, inputs, calculations, outputs, checks, audit.
+    cover = wb.add_worksheet("Cover")
+    summary = wb.add_worksheet("Summary")
     _inputs_sheet(wb, styles, results)
-    rows = _cashflows_sheet(wb, styles, results)
-    _partners_sheet(wb, styles, results)
+    rows = _cashflows_sheet(wb, styles, results, layout)
+    _partners_sheet(wb, styles, results, layout)
     if results.bond is not None:
-        _bond_sheet(wb, styles, results)
+        _bond_sheet(wb, styles, results, layout)
     _metrics_sheet(wb, styles, results, rows)
     if results.risk is not None:
-        _risk_sheet(wb, styles, results)
-    _audit_sheet(wb, styles, results)
+        _risk_sheet(wb, styles, results, layout)
+    checks = checks_sheet(wb, styles, results, layout)
+    _audit_sheet(wb, styles, results, stamp)
+    cover_sheet(cover, styles, results, sheets, checks, stamp)
+    summary_sheet(wb, summary, styles, results, layout)
     wb.close()
+
+
+def sheet_names(results: Results) -> list[str]:
+    """The workbook's sheets, in order."""
+    names = ["Cover", "Summary", "Inputs", "Cashflows", "Partners"]
+    names += ["Bond"] if results.bond is not None else []
+    names += ["Metrics"]
+    names += ["Risk"] if results.risk is not None else []
+    return [*names, "Checks", "Audit"]
 
 
 # ---------------------------------------------------------------------------
@@ -197,7 +195,9 @@ def _compact(value: Any) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _cashflows_sheet(wb: Workbook, styles: _Styles, results: Results) -> dict[str, int]:
+def _cashflows_sheet(
+    wb: Workbook, styles: _Styles, results: Results, layout: Layout
+) -> dict[str, int]:
     ws = wb.add_worksheet("Cashflows")
     table = results.periods
     n_cols = len(table)
@@ -223,6 +223,7 @@ def _cashflows_sheet(wb: Workbook, styles: _Styles, results: Results) -> dict[st
         ws.write_string(3, col, str(table["label"].iloc[j]), styles.bold)
         ws.write_datetime(4, col, _as_datetime(table["period_end"].iloc[j]), styles.unit("date"))
         ws.write(FIRST_ITEM_ROW - 1, col, "", styles.header)
+    layout.rows["cashflows.label"] = span("Cashflows", 3, FIRST_PERIOD_COL, last_col)
 
     keys = [k for k in PERIOD_COLUMNS if k not in HEADER_KEYS]
     rows = {key: FIRST_ITEM_ROW + i for i, key in enumerate(keys)}
@@ -271,6 +272,7 @@ def _cashflows_sheet(wb: Workbook, styles: _Styles, results: Results) -> dict[st
                 ws.write_formula(row, col, formulas[key](col), fmt, value)
             else:
                 ws.write_number(row, col, value, fmt)
+        layout.rows[f"cashflows.{key}"] = span("Cashflows", row, FIRST_PERIOD_COL, last_col)
         if column.unit == "money" and not key.startswith("cumulative"):
             first = xl_rowcol_to_cell(row, FIRST_PERIOD_COL)
             last = xl_rowcol_to_cell(row, last_col)
@@ -301,7 +303,7 @@ def _as_datetime(value: Any) -> datetime:
 # ---------------------------------------------------------------------------
 
 
-def _partners_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
+def _partners_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout) -> None:
     ws = wb.add_worksheet("Partners")
     ws.set_column(0, 0, 34)
     ws.set_column(1, 1, 10)
@@ -319,6 +321,7 @@ def _partners_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
         ws.write_string(3 + i, 0, column.label)
         for j, name in enumerate(names):
             _write_value(ws, 3 + i, 1 + j, results.partner_metrics[name][key], column.unit, styles)
+        layout.rows[f"partners.{key}"] = span("Partners", 3 + i, 1, len(names))
     top = 4 + len(PARTNER_METRICS)
     table = results.partners
     for j, key in enumerate(PARTNER_COLUMNS):
@@ -334,16 +337,6 @@ def _partners_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
     ws.freeze_panes(top + 1, 1)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
-
-
-def _write_value(
-    ws: Worksheet, row: int, col: int, value: float | None, unit: Unit, styles: _Styles
-) -> None:
-    """A number, or a labelled "n/a" where the value is undefined (never NaN)."""
-    if value is None or not math.isfinite(value):
-        ws.write_string(row, col, "n/a", styles.note)
-    else:
-        ws.write_number(row, col, value, styles.unit(unit))
 
 
 def _metrics_sheet(
@@ -414,7 +407,7 @@ def _metrics_sheet(
             ws.write_string(row, 2, "no [pwlb] section in the scenario", styles.note)
 
 
-def _bond_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
+def _bond_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout) -> None:
     """The bond waterfall (values), payments across the columns, and the sources and uses."""
     bond = results.bond
     if bond is None:
@@ -439,6 +432,11 @@ def _bond_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
     for i, (key, column) in enumerate(SOURCES_USES.items()):
         ws.write_string(4 + i, 0, column.label)
         ws.write_number(4 + i, 2, bond.sources_uses[key], styles.unit("money"))
+        layout.cells[f"bond.{key}"] = ref("Bond", 4 + i, 2)
+    principal_row = 4 + len(SOURCES_USES)
+    ws.write_string(principal_row, 0, BOND_METRICS["principal"].label, styles.bold)
+    ws.write_number(principal_row, 2, bond.schedule.principal, styles.unit("money"))
+    layout.cells["bond.principal"] = ref("Bond", principal_row, 2)
     top = 6 + len(SOURCES_USES)
     ws.write(top, 0, "Line item", styles.header)
     ws.write(top, 1, "Unit", styles.header)
@@ -457,12 +455,14 @@ def _bond_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
                 _write_value(ws, row, col, float(value), column.unit, styles)
         if key in BOND_FLOW_TOTALS:
             ws.write_number(row, 2, float(table[key].sum()), styles.unit("money"))
+        layout.rows[f"bond.{key}"] = span("Bond", row, FIRST_PERIOD_COL, FIRST_PERIOD_COL + n - 1)
+        layout.cells[f"bond.{key}.last"] = ref("Bond", row, FIRST_PERIOD_COL + n - 1)
     ws.freeze_panes(top + 1, FIRST_PERIOD_COL)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
 
 
-def _risk_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
+def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout) -> None:
     """Monte Carlo results as values, labelled as simulation output with their seed."""
     sim = results.risk
     if sim is None:
@@ -520,6 +520,10 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
             ws.write_string(row + 1 + i, 0, str(fan["period"].iloc[i]))
             for j, col in enumerate(fan.columns[1:]):
                 _write_value(ws, row + 1 + i, 1 + j, float(fan[col].iloc[i]), unit_fan, styles)
+        last = row + len(fan)
+        layout.columns[f"fan.{name}.period"] = column_span("Risk", row + 1, last, 0)
+        for j, col in enumerate(fan.columns[1:]):
+            layout.columns[f"fan.{name}.{col}"] = column_span("Risk", row + 1, last, 1 + j)
         row += len(fan) + 3
     ws.write(
         row, 0, f"Tornado: one-at-a-time P10/P90 swings of {sim.tornado_output}", styles.header
@@ -560,18 +564,53 @@ def _path_metric_unit(key: str) -> Unit:
     return column.unit if column is not None else "ratio"
 
 
-def _audit_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
+def _audit_sheet(wb: Workbook, styles: _Styles, results: Results, stamp: datetime) -> None:
+    """Everything needed to repeat the run: versions, settings, hash and the scenario itself."""
     ws = wb.add_worksheet("Audit")
-    ws.set_column(0, 0, 28)
-    ws.set_column(1, 1, 100)
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 1, 110)
     ws.write(0, 0, "Audit record", styles.title)
-    record: Sequence[tuple[str, str]] = (
+    sim = results.risk
+    settings: list[tuple[str, str]] = (
+        [("Monte Carlo", "not run: base case only (--paths 0)")]
+        if sim is None
+        else [
+            ("Seed", str(sim.settings["seed"])),
+            ("Sampler", str(sim.settings["sampler"])),
+            ("Paths", f"{sim.settings['paths']} (asked for {sim.settings['paths_requested']})"),
+            ("Block size (paths)", str(sim.settings["block_size"])),
+            ("Chunking (blocks per task)", str(sim.settings["chunk_blocks"])),
+            ("Executor", f"{sim.settings['executor']}, {sim.settings['workers']} worker(s)"),
+            (
+                "Repeat with",
+                f"bondmodel run scenario.toml --paths {sim.settings['paths_requested']} "
+                f"--seed {sim.settings['seed']} --sampler {sim.settings['sampler']}",
+            ),
+        ]
+    )
+    record: list[tuple[str, str]] = [
         ("Engine", f"bondmodel {__version__}"),
+        ("Python", platform.python_version()),
+        ("numpy / scipy / pandas", f"{np.__version__} / {scipy.__version__} / {pd.__version__}"),
+        ("XlsxWriter", xlsxwriter.__version__),
+        ("Run at (UTC)", stamp.isoformat(timespec="seconds")),
         ("Scenario name", results.scenario.meta.name),
         ("Scenario SHA-256", results.scenario.sha256()),
-        ("Run at (UTC)", datetime.now(UTC).isoformat(timespec="seconds")),
+        *settings,
         ("Scenario (canonical JSON)", results.scenario.canonical_json()),
-    )
+    ]
     for i, (key, value) in enumerate(record):
         ws.write_string(2 + i, 0, key, styles.bold)
         ws.write_string(2 + i, 1, value)
+    row = 4 + len(record)
+    ws.write_string(
+        row, 0, "Scenario (TOML)", styles.header
+    )
+    ws.write_string(
+        row, 1,
+        "Save the lines below as scenario.toml to repeat this run: it loads to the same "
+        "scenario and SHA-256.",
+        styles.header,
+    )
+    for i, line in enumerate(scenario_toml(results.scenario).splitlines()):
+        ws.write_string(row + 1 + i, 1, line)

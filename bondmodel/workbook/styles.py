@@ -1,0 +1,55 @@
+"""The workbook's formats, and writing a value that may be undefined."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from bondmodel.labels import Unit
+
+
+class Styles:
+    """The workbook's formats: one per unit, headers, notes and check results."""
+
+    def __init__(self, wb: Workbook, currency: str) -> None:
+        symbol = "£" if currency == "GBP" else f"{currency} "
+        money = f"{symbol}#,##0;[Red]-{symbol}#,##0"
+        self.title = wb.add_format({"bold": True, "font_size": 14})
+        self.header = wb.add_format(
+            {"bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF", "border": 1}
+        )
+        self.label = wb.add_format({"bold": False})
+        self.bold = wb.add_format({"bold": True})
+        self.note = wb.add_format({"italic": True, "font_color": "#595959"})
+        self.text = wb.add_format({"text_wrap": False})
+        self.by_unit: dict[str, Any] = {
+            "money": wb.add_format({"num_format": money}),
+            "ratio": wb.add_format({"num_format": "0.00"}),
+            "rate": wb.add_format({"num_format": "0.00%"}),
+            "years": wb.add_format({"num_format": "0.00"}),
+            "index": wb.add_format({"num_format": "0.000000"}),
+            "factor": wb.add_format({"num_format": "0.000000"}),
+            "count": wb.add_format({"num_format": "0"}),
+            "text": wb.add_format({}),
+            "date": wb.add_format({"num_format": "dd mmm yyyy"}),
+        }
+        self.link = wb.add_format({"font_color": "#0563C1", "underline": 1})
+        self.good = wb.add_format({"bold": True, "font_color": "#006100", "bg_color": "#C6EFCE"})
+        self.bad = wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
+        self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+
+    def unit(self, unit: Unit) -> Any:
+        return self.by_unit[unit]
+
+
+def write_value(
+    ws: Worksheet, row: int, col: int, value: float | None, unit: Unit, styles: Styles
+) -> None:
+    """A number, or a labelled "n/a" where the value is undefined (never NaN)."""
+    if value is None or not math.isfinite(value):
+        ws.write_string(row, col, "n/a", styles.note)
+    else:
+        ws.write_number(row, col, value, styles.unit(unit))
