@@ -58,3 +58,13 @@ def test_tornado_output_can_be_chosen() -> None:
     assert row["output_at_p90"] < row["output_at_p10"]
     with pytest.raises(ScenarioError, match="--tornado-output"):
         simulate(scenario, 500, seed=2, tornado_output="no_such_metric")
+
+
+def test_tornado_is_centred_on_the_base_case() -> None:
+    from bondmodel import run
+
+    scenario = load_scenario(None)
+    sim = simulate(scenario, 300, seed=2)
+    base = run(scenario, paths=0)
+    assert base.bond is not None
+    assert sim.tornado_base == base.bond.metrics["council_npv"]

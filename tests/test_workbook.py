@@ -20,8 +20,8 @@ from bondmodel.workbook.writer import FIRST_ITEM_ROW, FIRST_PERIOD_COL, HEADER_K
 from .conftest import TEMPLATES
 
 SHEETS = [
-    "Cover", "Summary", "Inputs", "Cashflows", "Partners", "Bond", "Metrics", "Risk", "Checks",
-    "Audit",
+    "Cover", "Summary", "Inputs", "Cashflows", "Partners", "Bond", "Metrics", "Risk",
+    "Sensitivity", "Checks", "Audit",
 ]
 
 
@@ -236,7 +236,8 @@ def test_cover_checks_charts_and_audit(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as archive:
         charts = [n for n in archive.namelist() if n.startswith("xl/charts/chart")]
         pictures = [n for n in archive.namelist() if n.startswith("xl/media/")]
-    assert len(charts) >= 3 and not pictures
+    # Summary 3, Risk: 2 histograms + 2 S-curves + 4 fans, Sensitivity: the tornado
+    assert len(charts) == 12 and not pictures
     # the Audit sheet alone repeats the run: its TOML loads to the same scenario
     audit = list(wb["Audit"].iter_rows(values_only=True))
     start = next(i for i, r in enumerate(audit) if r[0] == "Scenario (TOML)")

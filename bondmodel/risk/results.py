@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from bondmodel.errors import ScenarioError
+from bondmodel.programme import Draws
 from bondmodel.risk.distributions import ppf
 from bondmodel.risk.sampling import BLOCK_SIZE, Sampler
 from bondmodel.risk.sensitivity import contribution_to_variance, rank_correlations
@@ -58,6 +59,7 @@ class Simulation:
     fans: dict[str, pd.DataFrame]
     tornado: pd.DataFrame
     tornado_output: str
+    tornado_base: float
     rank_correlation: pd.DataFrame
     contribution: pd.DataFrame
 
@@ -85,6 +87,7 @@ class Simulation:
             },
             "tornado": {
                 "output": self.tornado_output,
+                "base": _clean(self.tornado_base),
                 "rows": [
                     {k: (_clean(v) if isinstance(v, float) else v) for k, v in row.items()}
                     for row in self.tornado.to_dict(orient="records")
@@ -177,6 +180,7 @@ def simulate(
         risk_measures={f"var_5_{npv_key}": var, f"cvar_5_{npv_key}": cvar},
         fans=_fans(raw, scenario),
         tornado=tornado(scenario, tornado_output),
+        tornado_base=tornado_base(scenario, tornado_output),
         tornado_output=tornado_output,
         rank_correlation=rank,
         contribution=contribution_to_variance(rank),
@@ -219,6 +223,14 @@ def _fans(raw: RawSimulation, scenario: Scenario) -> dict[str, pd.DataFrame]:
         frame.insert(0, "period", labels)
         out[name] = frame
     return out
+
+
+def tornado_base(scenario: Scenario, output: str) -> float:
+    """The tornado's centre: ``output`` with every input at the scenario's values."""
+    engine = _engine_for(scenario)
+    draws = Draws.central(scenario, paths=1)
+    metrics, _ = engine.run_draws(draws, None)
+    return float(metrics[output][0])
 
 
 def tornado(scenario: Scenario, output: str) -> pd.DataFrame:

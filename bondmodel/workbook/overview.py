@@ -202,7 +202,8 @@ def cover_sheet(
         "Partners": "each partner's shares, NPV and cash flows",
         "Bond": "the bond waterfall and the sources and uses",
         "Metrics": "appraisal, investor and council metrics",
-        "Risk": "Monte Carlo statistics, probabilities, fan charts, sensitivity",
+        "Risk": "Monte Carlo statistics, probabilities, fan charts, histograms and S-curves",
+        "Sensitivity": "tornado of one-at-a-time swings, rank correlations",
         "Checks": "integrity checks (live TRUE/FALSE formulas)",
         "Audit": "versions, run settings, scenario hash and text to repeat the run",
     }

@@ -41,6 +41,7 @@ from bondmodel.labels import (
 from bondmodel.scenario.export import scenario_toml
 from bondmodel.workbook.layout import Layout, column_span, ref, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
+from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
 from bondmodel.workbook.styles import Styles as _Styles
 from bondmodel.workbook.styles import write_value as _write_value
 
@@ -102,6 +103,7 @@ def _write(results: Results, path: Path) -> None:
     _metrics_sheet(wb, styles, results, rows)
     if results.risk is not None:
         _risk_sheet(wb, styles, results, layout)
+        sensitivity_sheet(wb, styles, results)
     checks = checks_sheet(wb, styles, results, layout)
     _audit_sheet(wb, styles, results, stamp)
     cover_sheet(cover, styles, results, sheets, checks, stamp)
@@ -114,7 +116,7 @@ def sheet_names(results: Results) -> list[str]:
     names = ["Cover", "Summary", "Inputs", "Cashflows", "Partners"]
     names += ["Bond"] if results.bond is not None else []
     names += ["Metrics"]
-    names += ["Risk"] if results.risk is not None else []
+    names += ["Risk", "Sensitivity"] if results.risk is not None else []
     return [*names, "Checks", "Audit"]
 
 
@@ -525,31 +527,7 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
         for j, col in enumerate(fan.columns[1:]):
             layout.columns[f"fan.{name}.{col}"] = column_span("Risk", row + 1, last, 1 + j)
         row += len(fan) + 3
-    ws.write(
-        row, 0, f"Tornado: one-at-a-time P10/P90 swings of {sim.tornado_output}", styles.header
-    )
-    for j, col in enumerate(sim.tornado.columns):
-        ws.write_string(row + 1, j, str(col), styles.header)
-    for i, record in enumerate(sim.tornado.itertuples(index=False)):
-        for j, value in enumerate(record):
-            if isinstance(value, str):
-                ws.write_string(row + 2 + i, j, value)
-            else:
-                _write_value(ws, row + 2 + i, j, float(value), "ratio" if j in (2, 3) else
-                             "money", styles)
-    row += len(sim.tornado) + 4
-    for title, frame in (
-        ("Spearman rank correlation (input x output)", sim.rank_correlation),
-        ("Contribution to variance (input x output)", sim.contribution),
-    ):
-        ws.write(row, 0, title, styles.header)
-        for j, col in enumerate(frame.columns):
-            ws.write_string(row, 1 + j, _path_metric_label(str(col)), styles.header)
-        for i, (input_name, values) in enumerate(frame.iterrows()):
-            ws.write_string(row + 1 + i, 0, str(input_name))
-            for j, value in enumerate(values):
-                _write_value(ws, row + 1 + i, 1 + j, float(value), "ratio", styles)
-        row += len(frame) + 3
+    row = distribution_tables(wb, ws, styles, results, layout, row)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
 

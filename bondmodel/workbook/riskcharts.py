@@ -1,0 +1,171 @@
+"""Simulation output as tables and native charts: distributions, S-curves, fans, sensitivity.
+
+Everything here is a value, labelled as simulation output: a spreadsheet
+cannot recompute a Monte Carlo run. The tables sit beside their charts so a
+reader can trace each bar and line to its numbers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from bondmodel.engine import Results
+from bondmodel.labels import PATH_METRICS, Unit
+from bondmodel.workbook.layout import Layout, column_span
+from bondmodel.workbook.styles import Styles, write_value
+
+#: Histogram bins of a key output.
+HISTOGRAM_BINS = 30
+#: Money axis in millions.
+MILLIONS = '£#,##0.0,,"m"'
+
+
+def _key_outputs(results: Results) -> list[str]:
+    """The outputs that get a histogram and an S-curve."""
+    return ["council_npv", "min_dscr"] if results.bond is not None else ["npv", "payback_years"]
+
+
+def _axis_format(key: str) -> str:
+    unit = PATH_METRICS[key].unit if key in PATH_METRICS else "ratio"
+    return MILLIONS if unit == "money" else "0.00"
+
+
+def distribution_tables(
+    wb: Workbook, ws: Worksheet, styles: Styles, results: Results, layout: Layout, row: int
+) -> int:
+    """Histograms and S-curves of the key outputs, and a chart per fan; returns the next row."""
+    sim = results.risk
+    if sim is None:
+        return row
+    charts = []
+    for key in _key_outputs(results):
+        values = sim.per_path[key].to_numpy()
+        values = values[np.isfinite(values)]
+        if values.size == 0:
+            continue
+        label = PATH_METRICS[key].label
+        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+        mids = (edges[:-1] + edges[1:]) / 2.0
+        unit: Unit = PATH_METRICS[key].unit
+        ws.write(row, 0, f"Histogram: {label}", styles.header)
+        ws.write(row, 1, "Paths", styles.header)
+        ws.write(row, 3, f"S-curve: {label}", styles.header)
+        ws.write(row, 4, "Cumulative probability", styles.header)
+        for i, (mid, count) in enumerate(zip(mids, counts, strict=True)):
+            write_value(ws, row + 1 + i, 0, float(mid), unit, styles)
+            ws.write_number(row + 1 + i, 1, int(count), styles.unit("count"))
+        percentiles = np.percentile(values, np.arange(1, 100), method="linear")
+        for i, level in enumerate(percentiles):
+            write_value(ws, row + 1 + i, 3, float(level), unit, styles)
+            ws.write_number(row + 1 + i, 4, (i + 1) / 100.0, styles.unit("rate"))
+        hist = wb.add_chart({"type": "column"})
+        hist.add_series({
+            "name": "Paths",
+            "categories": column_span("Risk", row + 1, row + HISTOGRAM_BINS, 0),
+            "values": column_span("Risk", row + 1, row + HISTOGRAM_BINS, 1),
+            "gap": 5,
+        })
+        hist.set_title({"name": f"Histogram: {label}"})
+        hist.set_x_axis({"num_format": _axis_format(key)})
+        hist.set_legend({"none": True})
+        curve = wb.add_chart({"type": "scatter", "subtype": "straight"})
+        curve.add_series({
+            "name": "Cumulative probability",
+            "categories": column_span("Risk", row + 1, row + 99, 3),
+            "values": column_span("Risk", row + 1, row + 99, 4),
+        })
+        curve.set_title({"name": f"S-curve: {label}"})
+        curve.set_x_axis({"num_format": _axis_format(key)})
+        curve.set_y_axis({"num_format": "0%", "min": 0, "max": 1})
+        curve.set_legend({"none": True})
+        charts += [hist, curve]
+        row += 101
+    for name in sim.fans:
+        if f"fan.{name}.P50" not in layout.columns:
+            continue
+        fan = wb.add_chart({"type": "line"})
+        for p in ("P5", "P10", "P50", "P90", "P95"):
+            fan.add_series({"name": p, "categories": layout.columns[f"fan.{name}.period"],
+                            "values": layout.columns[f"fan.{name}.{p}"]})
+        fan.set_title({"name": f"Fan chart: {name.replace('_', ' ')}"})
+        fan.set_y_axis({"num_format": "0.00" if name == "dscr" else MILLIONS})
+        fan.set_legend({"position": "bottom"})
+        charts.append(fan)
+    # charts to the right of the tables, two a row
+    for i, chart in enumerate(charts):
+        chart.set_size({"width": 560, "height": 300})
+        ws.insert_chart(3 + 16 * (i // 2), 8 + 8 * (i % 2), chart)
+    return row
+
+
+def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
+    """The tornado (table and chart) and the rank correlation tables."""
+    sim = results.risk
+    if sim is None:
+        return
+    ws = wb.add_worksheet("Sensitivity")
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 12, 18)
+    label = PATH_METRICS.get(sim.tornado_output)
+    out_label = label.label if label is not None else sim.tornado_output
+    unit: Unit = label.unit if label is not None else "ratio"
+    ws.write(0, 0, f"Sensitivity of {out_label} (simulation output, values)", styles.title)
+    ws.write(
+        1, 0,
+        f"Tornado: each input alone at its P10 and P90, the others at the scenario's values; "
+        f"base {out_label} = {sim.tornado_base:,.2f}. Seed {sim.settings['seed']}.",
+        styles.note,
+    )
+    headers = ["Input", "Target", "Input at P10", "Input at P90", "Output at P10",
+               "Output at P90", "Swing", "P10 - base", "P90 - base"]
+    for j, h in enumerate(headers):
+        ws.write_string(3, j, h, styles.header)
+    t = sim.tornado
+    numbers = {
+        key: t[key].to_numpy(dtype=np.float64)
+        for key in ("p10_value", "p90_value", "output_at_p10", "output_at_p90", "swing")
+    }
+    for i, (name, target) in enumerate(zip(t["input"], t["target"], strict=True)):
+        row = 4 + i
+        ws.write_string(row, 0, str(name))
+        ws.write_string(row, 1, str(target))
+        write_value(ws, row, 2, float(numbers["p10_value"][i]), "ratio", styles)
+        write_value(ws, row, 3, float(numbers["p90_value"][i]), "ratio", styles)
+        low, high = numbers["output_at_p10"][i], numbers["output_at_p90"][i]
+        for j, v in enumerate((low, high, numbers["swing"][i], low - sim.tornado_base,
+                               high - sim.tornado_base)):
+            write_value(ws, row, 4 + j, float(v), unit, styles)
+    last = 3 + len(t)
+    if len(t):
+        chart = wb.add_chart({"type": "bar"})
+        for col, name in ((7, "Input at P10"), (8, "Input at P90")):
+            chart.add_series({
+                "name": name,
+                "categories": column_span("Sensitivity", 4, last, 0),
+                "values": column_span("Sensitivity", 4, last, col),
+                "overlap": 100,
+            })
+        chart.set_title({"name": f"Tornado: change in {out_label} from base"})
+        chart.set_y_axis({"reverse": True})
+        chart.set_x_axis({"num_format": MILLIONS if unit == "money" else "0.00"})
+        chart.set_legend({"position": "bottom"})
+        chart.set_size({"width": 640, "height": 320})
+        ws.insert_chart(last + 3, 0, chart)
+    row = last + 21
+    for title, frame in (
+        ("Spearman rank correlation (input x output)", sim.rank_correlation),
+        ("Contribution to variance (input x output)", sim.contribution),
+    ):
+        ws.write(row, 0, title, styles.header)
+        for j, key in enumerate(frame.columns):
+            column = PATH_METRICS.get(str(key))
+            ws.write_string(row, 1 + j, column.label if column else str(key), styles.header)
+        for i, (input_name, values) in enumerate(frame.iterrows()):
+            ws.write_string(row + 1 + i, 0, str(input_name))
+            for j, value in enumerate(values):
+                write_value(ws, row + 1 + i, 1 + j, float(value), "ratio", styles)
+        row += len(frame) + 3
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
