@@ -263,3 +263,32 @@ def test_summary_shows_base_case_beside_percentiles(tmp_path: Path) -> None:
     for j, stat in enumerate(("p10", "p50", "p90")):
         assert rows[label][2 + j] == pytest.approx(res.risk.summary.loc[stat, "council_npv"],
                                                    rel=1e-12)
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: Path(p).stem)
+def test_inputs_sheet_names_styles_and_documents_every_input(
+    template: Path, tmp_path: Path
+) -> None:
+    from bondmodel.workbook.inputs import defined_name, flatten
+
+    res = run(load_scenario(template), paths=0)
+    path = write_workbook(res, tmp_path / "m.xlsx")
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Inputs"]
+    rows = {r[0].value: r for r in ws.iter_rows(min_row=5) if r[0].value}
+    expected = flatten(res.scenario)
+    assert len(rows) == len(expected)
+    fills = set()
+    for item in expected:
+        cells = rows[item.path]
+        value_cell = cells[2]
+        assert cells[3].value, f"no unit for {item.path}"
+        assert cells[4].value, f"no note for {item.path}"
+        fills.add(value_cell.fill.fgColor.rgb)
+        # the defined name points at the value cell
+        target = wb.defined_names[defined_name(item.path)].attr_text
+        assert target == f"Inputs!$C${value_cell.row}"
+    assert len(fills) == 1  # one consistent input style
+    # data validation on fields with fixed choices
+    validated = {str(dv.sqref) for dv in ws.data_validations.dataValidation}
+    assert f"C{rows['timeline.frequency'][2].row}" in validated

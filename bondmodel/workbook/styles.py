@@ -37,6 +37,11 @@ class Styles:
             "date": wb.add_format({"num_format": "dd mmm yyyy"}),
         }
         self.link = wb.add_format({"font_color": "#0563C1", "underline": 1})
+        # one input style (FAST: inputs stand out): blue text on pale yellow
+        input_style = {"font_color": "#0000FF", "bg_color": "#FFF2CC", "border": 1,
+                       "border_color": "#BFBFBF"}
+        self.input = wb.add_format(input_style)
+        self.input_date = wb.add_format({**input_style, "num_format": "yyyy-mm-dd"})
         self.good = wb.add_format({"bold": True, "font_color": "#006100", "bg_color": "#C6EFCE"})
         self.bad = wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})

@@ -21,7 +21,6 @@ import scipy
 import xlsxwriter
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
-from xlsxwriter.worksheet import Worksheet
 
 from bondmodel import __version__
 from bondmodel.engine import Results
@@ -39,6 +38,7 @@ from bondmodel.labels import (
     Unit,
 )
 from bondmodel.scenario.export import scenario_toml
+from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import Layout, column_span, ref, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
@@ -95,7 +95,7 @@ def _write(results: Results, path: Path) -> None:
     # FAST order, left to right: overview, inputs, calculations, outputs, checks, audit.
     cover = wb.add_worksheet("Cover")
     summary = wb.add_worksheet("Summary")
-    _inputs_sheet(wb, styles, results)
+    inputs_sheet(wb, styles, results)
     rows = _cashflows_sheet(wb, styles, results, layout)
     _partners_sheet(wb, styles, results, layout)
     if results.bond is not None:
@@ -122,78 +122,6 @@ def sheet_names(results: Results) -> list[str]:
 
 # ---------------------------------------------------------------------------
 # Inputs
-# ---------------------------------------------------------------------------
-
-
-def _inputs_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
-    ws = wb.add_worksheet("Inputs")
-    ws.set_column(0, 0, 34)
-    ws.set_column(1, 12, 18)
-    ws.write(0, 0, f"Inputs: {results.scenario.meta.name}", styles.title)
-    ws.write(1, 0, "Money in pounds at base-date prices; rates as fractions.", styles.note)
-    data = results.scenario.model_dump(mode="json")
-    row = 3
-    tables = [s for s in ("meta", "timeline", "economics", "bond", "pwlb") if data.get(s)]
-    if data.get("risk"):
-        data["risk settings"] = {
-            "default_paths": data["risk"]["default_paths"],
-            "correlation": data["risk"]["correlation"],
-        }
-        tables.append("risk settings")
-    for section in tables:
-        ws.write(row, 0, section, styles.header)
-        ws.write(row, 1, "value", styles.header)
-        row += 1
-        for key, value in data[section].items():
-            ws.write(row, 0, key, styles.label)
-            _write_plain(ws, row, 1, value, styles)
-            row += 1
-        row += 1
-    if data.get("risk"):
-        data["risk inputs"] = data["risk"]["inputs"]
-    lists = ["partners", "costs", "running_costs", "savings"]
-    lists += ["risk inputs"] if data.get("risk") else []
-    for section in lists:
-        items: list[dict[str, Any]] = data[section]
-        ws.write(row, 0, section, styles.header)
-        if not items:
-            ws.write(row + 1, 0, "(none)", styles.note)
-            row += 3
-            continue
-        keys = list(items[0])
-        for j, key in enumerate(keys):
-            ws.write(row, 1 + j, key, styles.header)
-        for i, item in enumerate(items):
-            ws.write(row + 1 + i, 0, f"{section}[{i}]", styles.label)
-            for j, key in enumerate(keys):
-                _write_plain(ws, row + 1 + i, 1 + j, item[key], styles)
-        row += len(items) + 2
-
-
-def _write_plain(ws: Worksheet, row: int, col: int, value: Any, styles: _Styles) -> None:
-    """Write an input value; structures are shown as compact text, never as formulas."""
-    if value is None:
-        ws.write_string(row, col, "", styles.text)
-    elif isinstance(value, bool):
-        ws.write_boolean(row, col, value)
-    elif isinstance(value, int | float):
-        ws.write_number(row, col, value)
-    elif isinstance(value, str):
-        ws.write_string(row, col, value, styles.text)
-    else:
-        ws.write_string(row, col, _compact(value), styles.text)
-
-
-def _compact(value: Any) -> str:
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_compact(v)}" for k, v in value.items()) + "}"
-    if isinstance(value, list):
-        return "[" + ", ".join(_compact(v) for v in value) + "]"
-    return str(value)
-
-
-# ---------------------------------------------------------------------------
-# Cashflows: time across columns, formulas along rows
 # ---------------------------------------------------------------------------
 
 

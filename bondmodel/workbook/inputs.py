@@ -1,0 +1,255 @@
+"""The Inputs sheet: every assumption of the scenario, one per row, each a named input cell.
+
+Each row gives the field's path in the scenario (``costs[0].amount``), its
+label, the value in one consistent input style, its unit and a note. Every
+value cell has a defined name (``in_costs_0_amount``), and data validation
+where it helps: a list for a field with fixed choices, a number range for a
+bounded one. The path column makes the sheet readable back into a scenario.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, Literal
+
+import annotated_types
+from pydantic import BaseModel
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from bondmodel.engine import Results
+from bondmodel.workbook.styles import Styles
+
+#: Unit and note by field name (the last part of a path); "" where none is needed.
+FIELD_INFO: dict[str, tuple[str, str]] = {
+    "name": ("text", "a name shown in the workbook; names are unique within their list"),
+    "description": ("text", "what the scenario describes"),
+    "currency": ("ISO 4217 code", "money is shown in this currency"),
+    "base_date": ("date", "the prices all money inputs are given in"),
+    "start_date": ("date", "the close, t = 0 (snapped to 1 April when aligned)"),
+    "frequency": ("choice", "periods a year: annual, semi-annual, quarterly or monthly"),
+    "horizon_years": ("years", "length of the model after close"),
+    "align_to_financial_year": ("TRUE/FALSE", "periods follow the UK financial year"),
+    "inflation": ("rate a year", "CPI, indexes real inputs"),
+    "discount_basis": ("choice", "green_book (declining STPR) or flat"),
+    "discount_rate": ("rate a year", "only with a flat discount basis"),
+    "appraisal_basis": ("choice", "real or nominal"),
+    "baseline_expenditure": ("£ a year", "base-date prices"),
+    "cost_share": ("share", "of one-off and running costs; default: share of spend"),
+    "savings_share": ("share", "of savings; default: share of spend"),
+    "amount": ("£", "base-date prices"),
+    "category": ("choice", "sets the default optimism-bias band"),
+    "timing": ("choice", "at_close, spread or profile"),
+    "start_period": ("period", "first period paid"),
+    "periods": ("periods", "spread evenly over this many periods"),
+    "profile": ("shares", "fraction paid in each period from start_period"),
+    "optimism_bias": ("share", "uplift on base + contingency; overrides the band"),
+    "ob_band": ("choice", "Green Book optimism-bias band"),
+    "ob_mitigation": ("share", "reduces the band's upper bound: 0 none, 1 full"),
+    "contingency": ("share", "of the base estimate"),
+    "indexed": ("TRUE/FALSE", "indexed by inflation"),
+    "annual_amount": ("£ a year", "base-date prices"),
+    "start_year": ("programme year", "first year the cost runs"),
+    "end_year": ("programme year", "last year (savings: years after close)"),
+    "indexation": ("choice or rate", "'inflation', 'none' or an annual rate"),
+    "pct_of_expenditure": ("share of spend", "of the named partners' baseline expenditure"),
+    "partners": ("names", "the partners whose spend the stream is based on"),
+    "allocation": ("choice", "split by savings shares or by expenditure"),
+    "type": ("choice", "the kind of ramp, coupon, repayment or distribution"),
+    "years": ("years", "length of the ramp"),
+    "fractions": ("shares", "fraction of steady state in each savings year"),
+    "steepness": ("number", "S-curve steepness"),
+    "start_delay_years": ("years", "from close to the first saving"),
+    "erosion": ("rate a year", "savings drift back"),
+    "principal": ("£ or 'sized'", "nominal at issue; 'sized' to the uses"),
+    "financed_share": ("share", "of the one-off costs the bond pays for"),
+    "issue_price": ("fraction of par", "what investors pay per 1 of principal"),
+    "arrangement_fee": ("share of principal", "paid from the proceeds"),
+    "annual_fees": ("£ a year", "agency and trustee, base-date prices, indexed"),
+    "issue_date": ("date", "a period boundary; default: the close"),
+    "tenor_years": ("years", "scheduled maturity"),
+    "legal_maturity_years": ("years", "deferred amounts are payable until here"),
+    "payment_frequency": ("choice", "no more often than the timeline's periods"),
+    "rate": ("rate a year", "fixed coupon, paid rate / payments a year"),
+    "reference_rate": ("rate a year", "flat reference rate"),
+    "reference_path": ("rates a year", "one per bond year; the last holds"),
+    "margin": ("rate a year", "added to the reference rate"),
+    "floor": ("rate a year", "lowest all-in floating rate"),
+    "real_rate": ("rate a year", "real coupon on the uplifted principal"),
+    "uplift_cap": ("rate a year", "cap on the annual CPI uplift"),
+    "uplift_floor": ("rate a year", "floor on the annual CPI uplift"),
+    "share": ("share", "of the savings above the threshold"),
+    "threshold": ("£ a year", "base-date prices, indexed"),
+    "cap_total_return": ("rate a year", "coupon + performance at most this on principal"),
+    "target_dscr": ("ratio", "sculpted debt service = CFADS / target"),
+    "schedule": ("shares", "principal repaid per amortisation period"),
+    "grace_years": ("years", "no principal due"),
+    "grace_interest": ("choice", "paid, or capitalised into the balance"),
+    "cash_sweep": ("share", "of cash left over that prepays principal"),
+    "recourse": ("choice", "full: council tops up; limited: deferred, then written off"),
+    "arrears_interest": ("TRUE/FALSE", "arrears earn the coupon rate"),
+    "months": ("months", "of scheduled debt service"),
+    "funding": ("choice", "at_issue or from_cash"),
+    "pledged_share": ("share", "of net savings dedicated to debt service"),
+    "gilt_yield": ("rate a year", "PWLB rate = gilt yield + margin"),
+    "loan_type": ("choice", "annuity, eip or maturity"),
+    "term_years": ("years", "default: the bond's tenor"),
+    "default_paths": ("paths", "simulated when --paths is not given"),
+    "target": ("choice", "what the risk input moves"),
+    "streams": ("names", "savings streams moved (all when empty)"),
+    "items": ("names", "cost items moved"),
+    "categories": ("names", "cost categories moved"),
+    "repair": ("TRUE/FALSE", "use the nearest correlation matrix if not PSD"),
+    "names": ("names", "risk inputs, in matrix order"),
+    "matrix": ("rank correlations", "rows of the matrix, separated by ';'"),
+    "value": ("number", "the fixed value"),
+    "shape": ("number", "PERT shape: 4 is the classic PERT"),
+    "min": ("number", "lowest value"),
+    "mode": ("number", "most likely value"),
+    "max": ("number", "highest value"),
+    "mean": ("number", "mean of the distribution"),
+    "sd": ("number", "standard deviation"),
+    "p10": ("number", "10th percentile"),
+    "p90": ("number", "90th percentile"),
+    "alpha": ("number", "beta shape parameter alpha"),
+    "beta": ("number", "beta shape parameter beta"),
+    "values": ("numbers", "the possible values"),
+    "probabilities": ("shares", "probability of each value, summing to 1"),
+    "p": ("probability", "probability of the event"),
+    "impact": ("number", "the value when the event happens"),
+    "base": ("number", "the value when it does not"),
+    "samples": ("numbers", "observed values, resampled"),
+    "reversion": ("share a year", "how fast the path returns to its level"),
+    "volatility": ("rate a year", "yearly shock's standard deviation"),
+}
+
+
+@dataclass(frozen=True)
+class InputRow:
+    """One input: its path, value and what constrains it."""
+
+    path: str
+    value: Any
+    choices: tuple[str, ...] = ()
+    low: float | None = None
+    high: float | None = None
+
+
+def defined_name(path: str) -> str:
+    """An Excel name for an input path: ``costs[0].amount`` -> ``in_costs_0_amount``."""
+    return "in_" + re.sub(r"[^A-Za-z0-9_]", "_", path.replace("[", "_").replace("]", ""))
+
+
+def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
+    """Every leaf field of ``model`` with its path; unset optional fields are left out."""
+    rows: list[InputRow] = []
+    for field_name, info in type(model).model_fields.items():
+        value = getattr(model, field_name)
+        path = f"{prefix}{field_name}"
+        if value is None:
+            continue
+        if isinstance(value, BaseModel):
+            rows += flatten(value, f"{path}.")
+        elif isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
+            for i, item in enumerate(value):
+                rows += flatten(item, f"{path}[{i}].")
+        else:
+            low = high = None
+            for meta in info.metadata:
+                if isinstance(meta, annotated_types.Ge | annotated_types.Gt):
+                    low = float(getattr(meta, "ge", getattr(meta, "gt", 0.0)))
+                if isinstance(meta, annotated_types.Le | annotated_types.Lt):
+                    high = float(getattr(meta, "le", getattr(meta, "lt", 0.0)))
+            rows.append(InputRow(path, value, _choices(info.annotation), low, high))
+    return rows
+
+
+def _choices(annotation: Any) -> tuple[str, ...]:
+    """The allowed strings of a Literal field (also inside Optional)."""
+    if typing.get_origin(annotation) is Literal:
+        return tuple(str(a) for a in typing.get_args(annotation))
+    for arg in typing.get_args(annotation):
+        found = _choices(arg)
+        if found:
+            return found
+    return ()
+
+
+def _shown(value: Any) -> Any:
+    """A value as one cell: lists as comma-separated text, nested lists as rows in brackets."""
+    if isinstance(value, tuple | list):
+        if value and isinstance(value[0], tuple | list):
+            return "; ".join(", ".join(str(v) for v in row) for row in value)
+        return ", ".join(str(v) for v in value)
+    return value
+
+
+def inputs_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
+    """Write the Inputs sheet: one named, styled, validated input cell per row."""
+    ws = wb.add_worksheet("Inputs")
+    ws.set_column(0, 0, 44)
+    ws.set_column(1, 1, 30)
+    ws.set_column(2, 2, 36)
+    ws.set_column(3, 3, 18)
+    ws.set_column(4, 4, 60)
+    ws.write(0, 0, f"Inputs: {results.scenario.meta.name}", styles.title)
+    ws.write(
+        1, 0,
+        "Every assumption of the scenario. Input cells are shaded; each has a defined name "
+        "(in_ + its path). Money at base-date prices unless the unit says otherwise; rates "
+        "and shares as fractions.",
+        styles.note,
+    )
+    headers = ["Path", "Field", "Value", "Unit", "Note"]
+    for j, h in enumerate(headers):
+        ws.write_string(3, j, h, styles.header)
+    ws.freeze_panes(4, 0)
+    for i, item in enumerate(flatten(results.scenario)):
+        row = 4 + i
+        field = item.path.split(".")[-1]
+        field = re.sub(r"\[\d+\]$", "", field)
+        unit, note = FIELD_INFO.get(field, ("", ""))
+        ws.write_string(row, 0, item.path, styles.note)
+        ws.write_string(row, 1, field.replace("_", " "))
+        _write_input(ws, row, 2, _shown(item.value), styles)
+        ws.write_string(row, 3, unit)
+        ws.write_string(row, 4, note, styles.note)
+        wb.define_name(defined_name(item.path), f"=Inputs!$C${row + 1}")
+        _validate(ws, row, item)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+
+
+def _write_input(ws: Worksheet, row: int, col: int, value: Any, styles: Styles) -> None:
+    if isinstance(value, bool):
+        ws.write_boolean(row, col, value, styles.input)
+    elif isinstance(value, int | float):
+        ws.write_number(row, col, float(value), styles.input)
+    elif isinstance(value, datetime | date):
+        ws.write_datetime(
+            row, col, datetime(value.year, value.month, value.day), styles.input_date
+        )
+    else:
+        ws.write_string(row, col, str(value), styles.input)
+
+
+def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
+    if item.choices and isinstance(item.value, str) and item.value in item.choices:
+        ws.data_validation(row, 2, row, 2, {
+            "validate": "list", "source": list(item.choices),
+            "error_message": f"Allowed: {', '.join(item.choices)}",
+        })
+    elif (
+        isinstance(item.value, int | float)
+        and not isinstance(item.value, bool)
+        and (item.low is not None or item.high is not None)
+    ):
+        low = item.low if item.low is not None else -1e300
+        high = item.high if item.high is not None else 1e300
+        ws.data_validation(row, 2, row, 2, {
+            "validate": "decimal", "criteria": "between", "minimum": low, "maximum": high,
+            "error_message": f"Allowed: {low:g} to {high:g}",
+        })
