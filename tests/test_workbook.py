@@ -6,6 +6,7 @@ import math
 import re
 import zipfile
 from collections.abc import Callable
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from bondmodel.workbook.writer import FIRST_ITEM_ROW, FIRST_PERIOD_COL, HEADER_K
 from .conftest import TEMPLATES
 
 SHEETS = [
-    "Cover", "Summary", "Inputs", "Cashflows", "Partners", "Bond", "Metrics", "Risk",
+    "Cover", "Summary", "Inputs", "Timeline", "Cashflows", "Partners", "Bond", "Metrics", "Risk",
     "Sensitivity", "Checks", "Audit",
 ]
 
@@ -195,8 +196,8 @@ def test_libreoffice_recalculates_to_engine_values(soffice: str, tmp_path: Path)
         assert len(formulas) > 100
         for key in formulas:
             expected, got = cached[key], fresh[key]
-            if isinstance(expected, bool | str):
-                # checks (TRUE/FALSE) and the Cover's check status text
+            if isinstance(expected, bool | str | datetime):
+                # checks (TRUE/FALSE), the Cover's check status text, and dates
                 assert got == expected, (source.name, key, formulas[key], expected, got)
             else:
                 assert isinstance(got, int | float), (source.name, key, got)
@@ -292,3 +293,54 @@ def test_inputs_sheet_names_styles_and_documents_every_input(
     # data validation on fields with fixed choices
     validated = {str(dv.sqref) for dv in ws.data_validations.dataValidation}
     assert f"C{rows['timeline.frequency'][2].row}" in validated
+
+
+TIMELINE_VARIANTS = {
+    "nominal_green_book_offset": {
+        "meta": {"base_date": date(2024, 11, 17)},
+        "timeline": {"start_date": date(2026, 6, 15), "align_to_financial_year": True,
+                     "frequency": "quarterly", "horizon_years": 40},
+        "economics": {"inflation": 0.025, "appraisal_basis": "nominal"},
+    },
+    "flat_real_monthly": {
+        "timeline": {"frequency": "monthly", "horizon_years": 3},
+        "economics": {"inflation": 0.03, "discount_basis": "flat", "discount_rate": 0.04},
+    },
+    "flat_nominal_semiannual": {
+        "meta": {"base_date": date(2025, 1, 31)},
+        "timeline": {"start_date": date(2026, 1, 31), "frequency": "semi-annual",
+                     "horizon_years": 6},
+        "economics": {"inflation": -0.01, "discount_basis": "flat", "discount_rate": 0.06,
+                      "appraisal_basis": "nominal"},
+    },
+}
+
+
+@pytest.mark.spreadsheet
+def test_timeline_and_cashflow_formulas_recalculate_for_varied_timelines(
+    soffice: str, make_scenario: Callable[..., Scenario], tmp_path: Path
+) -> None:
+    sources = []
+    for name, changes in TIMELINE_VARIANTS.items():
+        sc = make_scenario(
+            costs=[{"name": "c", "amount": 1e6, "category": "it", "timing": "spread",
+                    "periods": 3}],
+            savings=[{"name": "s", "annual_amount": 4e5, "ramp": {"type": "linear",
+                                                                   "years": 2.0}}],
+            **changes,
+        )
+        sources.append(write_workbook(run(sc, paths=0), tmp_path / f"{name}.xlsx"))
+    out = convert_many(sources, tmp_path / "recalc")
+    for source, recalculated in zip(sources, out, strict=True):
+        formulas = _formula_cells(source)
+        cached, fresh = _values(source), _values(recalculated)
+        timeline_cells = [k for k in formulas if k[0] == "Timeline"]
+        assert len(timeline_cells) > 20
+        for key in formulas:
+            expected, got = cached[key], fresh[key]
+            if isinstance(expected, bool | str | datetime):
+                assert got == expected, (source.name, key, formulas[key], expected, got)
+            else:
+                assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-6), (
+                    source.name, key, formulas[key], expected, got,
+                )

@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 
+#: First column of period values (D) on every sheet with time across the columns,
+#: so that a formula's column on one such sheet is the same period on another.
+FIRST_PERIOD_COL = 3
+
 
 def ref(sheet: str, row: int, col: int) -> str:
     """An absolute reference to one cell on ``sheet``, e.g. ``'Bond'!$C$5``."""
@@ -40,3 +44,5 @@ class Layout:
     cells: dict[str, str] = field(default_factory=dict)
     rows: dict[str, str] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
+    #: 0-based worksheet row of a line item whose columns line up with the periods
+    row_numbers: dict[str, int] = field(default_factory=dict)

@@ -198,6 +198,7 @@ def cover_sheet(
         "Cover": "this page",
         "Summary": "key metrics, base case beside P10/P50/P90, headline charts",
         "Inputs": "every assumption of the scenario",
+        "Timeline": "periods, dates, the price index and discount factors (live formulas)",
         "Cashflows": "programme cash flows by period (live formulas)",
         "Partners": "each partner's shares, NPV and cash flows",
         "Bond": "the bond waterfall and the sources and uses",

@@ -39,14 +39,13 @@ from bondmodel.labels import (
 )
 from bondmodel.scenario.export import scenario_toml
 from bondmodel.workbook.inputs import inputs_sheet
-from bondmodel.workbook.layout import Layout, column_span, ref, span
+from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
 from bondmodel.workbook.styles import Styles as _Styles
 from bondmodel.workbook.styles import write_value as _write_value
+from bondmodel.workbook.timeline_sheet import timeline_sheet
 
-#: First column holding period values on the Cashflows sheet (D).
-FIRST_PERIOD_COL = 3
 #: Row (0-based) of the first line item on the Cashflows sheet.
 FIRST_ITEM_ROW = 6
 
@@ -96,6 +95,7 @@ def _write(results: Results, path: Path) -> None:
     cover = wb.add_worksheet("Cover")
     summary = wb.add_worksheet("Summary")
     inputs_sheet(wb, styles, results)
+    timeline_sheet(wb, styles, results, layout)
     rows = _cashflows_sheet(wb, styles, results, layout)
     _partners_sheet(wb, styles, results, layout)
     if results.bond is not None:
@@ -113,7 +113,7 @@ def _write(results: Results, path: Path) -> None:
 
 def sheet_names(results: Results) -> list[str]:
     """The workbook's sheets, in order."""
-    names = ["Cover", "Summary", "Inputs", "Cashflows", "Partners"]
+    names = ["Cover", "Summary", "Inputs", "Timeline", "Cashflows", "Partners"]
     names += ["Bond"] if results.bond is not None else []
     names += ["Metrics"]
     names += ["Risk", "Sensitivity"] if results.risk is not None else []
@@ -162,7 +162,13 @@ def _cashflows_sheet(
     def ref(key: str, col: int) -> str:
         return str(xl_rowcol_to_cell(rows[key], col))
 
+    def timeline(key: str, col: int) -> str:
+        return f"Timeline!{xl_rowcol_to_cell(layout.row_numbers[f'timeline.{key}'], col)}"
+
     formulas: dict[str, Callable[[int], str]] = {
+        "years": lambda c: f"={timeline('years', c)}",
+        "price_index": lambda c: f"={timeline('price_index', c)}",
+        "discount_factor": lambda c: f"={timeline('discount_factor', c)}",
         "capex": lambda c: (
             f"={ref('capex_base', c)}+{ref('capex_contingency', c)}"
             f"+{ref('capex_optimism_bias', c)}+{ref('capex_overrun', c)}"

@@ -1,0 +1,177 @@
+"""The Timeline sheet: periods, dates, flags, the price index and discount factors, all live.
+
+Every number here is a formula over the named inputs (``in_...``) and the
+conventions block at the top of the sheet (the Green Book discount-rate
+bands and the frequencies), with time across the columns and one formula per
+row from one column to the next. Columns line up with the Cashflows sheet.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+
+from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+
+from bondmodel.conventions import FREQUENCIES, GREEN_BOOK_STPR
+from bondmodel.engine import Results
+from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
+from bondmodel.workbook.styles import Styles
+
+FIRST_COL = FIRST_PERIOD_COL
+#: A number standing for "no end" in the last Green Book band.
+NO_END = 1e300
+
+
+def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:
+    """Write the Timeline sheet and register its rows and cells in ``layout``."""
+    ws = wb.add_worksheet("Timeline")
+    sc = results.scenario
+    tl = results.timeline
+    n = tl.n_periods + 1
+    last = FIRST_COL + n - 1
+    ws.set_column(0, 0, 40)
+    ws.set_column(1, 2, 14)
+    ws.set_column(FIRST_COL, last, 12)
+    ws.write(0, 0, f"Timeline: {sc.meta.name}", styles.title)
+    ws.write(
+        1, 0,
+        "Live formulas over the named inputs and the conventions below; time across columns.",
+        styles.note,
+    )
+    # Conventions: frequencies and the Green Book STPR bands (HM Treasury, Green Book 2022, A6)
+    ws.write(3, 0, "Conventions", styles.header)
+    ws.write(3, 1, "", styles.header)
+    ws.write(3, 2, "", styles.header)
+    ws.write(4, 0, "Frequency")
+    ws.write(4, 1, "Periods a year", styles.bold)
+    for i, (name, f) in enumerate(FREQUENCIES.items()):
+        ws.write_string(5 + i, 0, name)
+        ws.write_number(5 + i, 1, f, styles.input)
+    freq_names = f"Timeline!$A$6:$A${5 + len(FREQUENCIES)}"
+    freq_values = f"Timeline!$B$6:$B${5 + len(FREQUENCIES)}"
+    top = 6 + len(FREQUENCIES)
+    ws.write(top, 0, "Green Book STPR band: from year", styles.bold)
+    ws.write(top, 1, "to year", styles.bold)
+    ws.write(top, 2, "rate", styles.bold)
+    for i, band in enumerate(GREEN_BOOK_STPR):
+        ws.write_number(top + 1 + i, 0, band.start_year, styles.input)
+        ws.write_number(top + 1 + i, 1, min(band.end_year, NO_END), styles.input)
+        ws.write_number(top + 1 + i, 2, band.rate, styles.input)
+    b0, b1 = top + 2, top + 1 + len(GREEN_BOOK_STPR)
+    wb.define_name("gb_from", f"=Timeline!$A${b0}:$A${b1}")
+    wb.define_name("gb_to", f"=Timeline!$B${b0}:$B${b1}")
+    wb.define_name("gb_rate", f"=Timeline!$C${b0}:$C${b1}")
+
+    # Scalars
+    row = b1 + 1
+    scalars: list[tuple[str, str, str, float, str]] = []
+    f_value = float(tl.f)
+    scalars.append((
+        "tl_f", "Periods a year",
+        f"=INDEX({freq_values},MATCH(in_timeline_frequency,{freq_names},0))", f_value, "count",
+    ))
+    close = tl.close_date
+    close_value = excel_serial(close)
+    close_formula = (
+        "=IF(in_timeline_align_to_financial_year,"
+        "DATE(YEAR(in_timeline_start_date)-IF(MONTH(in_timeline_start_date)<4,1,0),4,1),"
+        "in_timeline_start_date)"
+    )
+    scalars.append(("tl_close", "Close date (t = 0)", close_formula, close_value, "date"))
+    scalars.append((
+        "tl_offset", "Years from the price base date to close",
+        "=IF(in_meta_base_date<=tl_close,"
+        + _years_between("in_meta_base_date", "tl_close")
+        + ",-" + _years_between("tl_close", "in_meta_base_date") + ")",
+        tl.price_offset_years, "years",
+    ))
+    ws.write(row + 1, 0, "Timeline constants", styles.header)
+    ws.write(row + 1, 1, "", styles.header)
+    for i, (name, label, formula, value, unit) in enumerate(scalars):
+        r = row + 2 + i
+        ws.write_string(r, 0, label)
+        fmt = styles.unit("date") if unit == "date" else styles.unit(unit)  # type: ignore[arg-type]
+        ws.write_formula(r, 1, formula, fmt, value)
+        wb.define_name(name, f"=Timeline!$B${r + 1}")
+    row = row + 3 + len(scalars)
+
+    # Rows across the periods
+    head = row + 1
+    ws.write(head - 1, 0, "Line item", styles.header)
+    for j in range(n):
+        ws.write(head - 1, FIRST_COL + j, "", styles.header)
+    keys = ["t", "years", "programme_year", "period_end", "price_index", "discount_factor"]
+    rows = {key: head + i for i, key in enumerate(keys)}
+
+    def cell(key: str, col: int) -> str:
+        return str(xl_rowcol_to_cell(rows[key], col))
+
+    labels = {
+        "t": "Period t",
+        "years": "Years after close (t / f)",
+        "programme_year": "Programme year",
+        "period_end": "Period end (close for t = 0)",
+        "price_index": "Price index (base date = 1)",
+        "discount_factor": "Discount factor (appraisal basis)",
+    }
+    economics = sc.economics
+    real = economics.appraisal_basis == "real"
+    green_book = economics.discount_basis == "green_book"
+
+    def df_formula(col: int) -> str:
+        y = cell("years", col)
+        if green_book:
+            overlap = f"((({y}<gb_to)*({y}-gb_from)+({y}>=gb_to)*(gb_to-gb_from))*({y}>gb_from))"
+            real_df = f"EXP(-SUMPRODUCT(LN(1+gb_rate)*{overlap}))"
+            if real:
+                return f"={real_df}"
+            first = xl_rowcol_to_cell(rows["price_index"], FIRST_COL, False, True)
+            return f"={real_df}/({cell('price_index', col)}/{first})"
+        return f"=(1+in_economics_discount_rate)^(-{y})"
+
+    formulas: dict[str, Callable[[int], str]] = {
+        "t": lambda c: "=0" if c == FIRST_COL else f"={cell('t', c - 1)}+1",
+        "years": lambda c: f"={cell('t', c)}/tl_f",
+        "programme_year": lambda c: f"=ROUNDUP({cell('t', c)}/tl_f,0)",
+        "period_end": lambda c: (
+            "=tl_close" if c == FIRST_COL else f"=EDATE(tl_close,{cell('t', c)}*12/tl_f)-1"
+        ),
+        "price_index": lambda c: f"=(1+in_economics_inflation)^(tl_offset+{cell('years', c)})",
+        "discount_factor": df_formula,
+    }
+    values: dict[str, list[float]] = {
+        "t": [float(x) for x in tl.t],
+        "years": [float(x) for x in tl.years],
+        "programme_year": [float(x) for x in tl.programme_year],
+        "period_end": [excel_serial(d) for d in tl.period_end],
+        "price_index": [float(x) for x in results.flows.price_index[0]],
+        "discount_factor": [float(x) for x in results.flows.discount_factors[0]],
+    }
+    units = {"t": "count", "years": "years", "programme_year": "count", "period_end": "date",
+             "price_index": "index", "discount_factor": "factor"}
+    for key in keys:
+        r = rows[key]
+        ws.write_string(r, 0, labels[key])
+        fmt = styles.unit(units[key])  # type: ignore[arg-type]
+        for j in range(n):
+            col = FIRST_COL + j
+            ws.write_formula(r, col, formulas[key](col), fmt, values[key][j])
+        layout.rows[f"timeline.{key}"] = span("Timeline", r, FIRST_COL, last)
+        layout.row_numbers[f"timeline.{key}"] = r
+    ws.freeze_panes(head, FIRST_COL)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+
+
+def excel_serial(day: date) -> float:
+    """A date as Excel's serial day number (1900 system), the cached value of a date formula."""
+    return float((datetime(day.year, day.month, day.day) - datetime(1899, 12, 30)).days)
+
+
+def _years_between(earlier: str, later: str) -> str:
+    """Whole months over 12 plus the odd days over the anchor month's length (as the engine)."""
+    months = f"((YEAR({later})-YEAR({earlier}))*12+MONTH({later})-MONTH({earlier}))"
+    anchor = f"EDATE({earlier},{months})"
+    return f"(({months}+({later}-{anchor})/DAY(EOMONTH({anchor},0)))/12)"
