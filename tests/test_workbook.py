@@ -282,17 +282,26 @@ def test_inputs_sheet_names_styles_and_documents_every_input(
     fills = set()
     for item in expected:
         cells = rows[item.path]
-        value_cell = cells[2]
-        assert cells[3].value, f"no unit for {item.path}"
-        assert cells[4].value, f"no note for {item.path}"
+        value_cell = cells[4]
+        assert cells[2].value, f"no unit for {item.path}"
+        assert cells[3].value, f"no note for {item.path}"
         fills.add(value_cell.fill.fgColor.rgb)
-        # the defined name points at the value cell
+        # the defined name points at the value cell (a list: the cells across its row)
         target = wb.defined_names[defined_name(item.path)].attr_text
-        assert target == f"Inputs!$C${value_cell.row}"
+        if isinstance(item.value, tuple):
+            n = len(item.value)
+            if n > 1:
+                assert target.startswith(f"Inputs!$E${value_cell.row}:")
+            got = [c.value for c in cells[4 : 4 + n]]
+            assert got == [float(v) if isinstance(v, int) else v for v in item.value]
+        else:
+            assert target == f"Inputs!$E${value_cell.row}"
+            if item.value is None:
+                assert value_cell.value is None
     assert len(fills) == 1  # one consistent input style
     # data validation on fields with fixed choices
     validated = {str(dv.sqref) for dv in ws.data_validations.dataValidation}
-    assert f"C{rows['timeline.frequency'][2].row}" in validated
+    assert f"E{rows['timeline.frequency'][4].row}" in validated
 
 
 TIMELINE_VARIANTS = {

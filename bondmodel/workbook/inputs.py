@@ -17,11 +17,15 @@ from typing import Any, Literal
 
 import annotated_types
 from pydantic import BaseModel
+from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.engine import Results
 from bondmodel.workbook.styles import Styles
+
+#: Column of the (first) value of each input (E); lists run to the right.
+VALUE_COL = 4
 
 #: Unit and note by field name (the last part of a path); "" where none is needed.
 FIELD_INFO: dict[str, tuple[str, str]] = {
@@ -144,12 +148,21 @@ def defined_name(path: str) -> str:
 
 
 def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
-    """Every leaf field of ``model`` with its path; unset optional fields are left out."""
+    """Every leaf field of ``model`` with its path.
+
+    An unset optional value (None) is kept, as a blank input a formula can test;
+    an unset optional section (a whole table, such as ``bond.performance``) is
+    left out. A list of lists (a correlation matrix) gives one row per inner list.
+    """
     rows: list[InputRow] = []
     for field_name, info in type(model).model_fields.items():
         value = getattr(model, field_name)
         path = f"{prefix}{field_name}"
-        if value is None:
+        if value is None and _is_section(info.annotation):
+            continue
+        if isinstance(value, tuple) and value and isinstance(value[0], tuple):
+            for i, inner in enumerate(value):
+                rows.append(InputRow(f"{path}[{i}]", inner))
             continue
         if isinstance(value, BaseModel):
             rows += flatten(value, f"{path}.")
@@ -167,6 +180,13 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
     return rows
 
 
+def _is_section(annotation: Any) -> bool:
+    """Whether a field holds a table of settings (a model), possibly optional."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_is_section(arg) for arg in typing.get_args(annotation))
+
+
 def _choices(annotation: Any) -> tuple[str, ...]:
     """The allowed strings of a Literal field (also inside Optional)."""
     if typing.get_origin(annotation) is Literal:
@@ -178,32 +198,25 @@ def _choices(annotation: Any) -> tuple[str, ...]:
     return ()
 
 
-def _shown(value: Any) -> Any:
-    """A value as one cell: lists as comma-separated text, nested lists as rows in brackets."""
-    if isinstance(value, tuple | list):
-        if value and isinstance(value[0], tuple | list):
-            return "; ".join(", ".join(str(v) for v in row) for row in value)
-        return ", ".join(str(v) for v in value)
-    return value
-
-
 def inputs_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
     """Write the Inputs sheet: one named, styled, validated input cell per row."""
     ws = wb.add_worksheet("Inputs")
     ws.set_column(0, 0, 44)
-    ws.set_column(1, 1, 30)
-    ws.set_column(2, 2, 36)
-    ws.set_column(3, 3, 18)
-    ws.set_column(4, 4, 60)
+    ws.set_column(1, 1, 26)
+    ws.set_column(2, 2, 18)
+    ws.set_column(3, 3, 52)
+    ws.set_column(VALUE_COL, VALUE_COL, 30)
+    ws.set_column(VALUE_COL + 1, VALUE_COL + 40, 12)
     ws.write(0, 0, f"Inputs: {results.scenario.meta.name}", styles.title)
     ws.write(
         1, 0,
         "Every assumption of the scenario. Input cells are shaded; each has a defined name "
-        "(in_ + its path). Money at base-date prices unless the unit says otherwise; rates "
-        "and shares as fractions.",
+        "(in_ + its path); a list runs across the row and its name covers it. A blank input "
+        "is an optional value left unset. Money at base-date prices unless the unit says "
+        "otherwise; rates and shares as fractions.",
         styles.note,
     )
-    headers = ["Path", "Field", "Value", "Unit", "Note"]
+    headers = ["Path", "Field", "Unit", "Note", "Value(s)"]
     for j, h in enumerate(headers):
         ws.write_string(3, j, h, styles.header)
     ws.freeze_panes(4, 0)
@@ -214,17 +227,28 @@ def inputs_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
         unit, note = FIELD_INFO.get(field, ("", ""))
         ws.write_string(row, 0, item.path, styles.note)
         ws.write_string(row, 1, field.replace("_", " "))
-        _write_input(ws, row, 2, _shown(item.value), styles)
-        ws.write_string(row, 3, unit)
-        ws.write_string(row, 4, note, styles.note)
-        wb.define_name(defined_name(item.path), f"=Inputs!$C${row + 1}")
+        ws.write_string(row, 2, unit)
+        ws.write_string(row, 3, note, styles.note)
+        values = item.value if isinstance(item.value, tuple) else (item.value,)
+        for j, value in enumerate(values):
+            _write_input(ws, row, VALUE_COL + j, value, styles)
+        last = VALUE_COL + max(len(values), 1) - 1
+        target = (
+            f"=Inputs!{xl_rowcol_to_cell(row, VALUE_COL, True, True)}"
+            if last == VALUE_COL
+            else f"=Inputs!{xl_rowcol_to_cell(row, VALUE_COL, True, True)}:"
+            f"{xl_rowcol_to_cell(row, last, True, True)}"
+        )
+        wb.define_name(defined_name(item.path), target)
         _validate(ws, row, item)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
 
 
 def _write_input(ws: Worksheet, row: int, col: int, value: Any, styles: Styles) -> None:
-    if isinstance(value, bool):
+    if value is None:
+        ws.write_blank(row, col, None, styles.input)
+    elif isinstance(value, bool):
         ws.write_boolean(row, col, value, styles.input)
     elif isinstance(value, int | float):
         ws.write_number(row, col, float(value), styles.input)
@@ -237,19 +261,21 @@ def _write_input(ws: Worksheet, row: int, col: int, value: Any, styles: Styles) 
 
 
 def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
-    if item.choices and isinstance(item.value, str) and item.value in item.choices:
-        ws.data_validation(row, 2, row, 2, {
+    if isinstance(item.value, tuple):
+        return
+    if item.choices:
+        ws.data_validation(row, VALUE_COL, row, VALUE_COL, {
             "validate": "list", "source": list(item.choices),
             "error_message": f"Allowed: {', '.join(item.choices)}",
         })
     elif (
-        isinstance(item.value, int | float)
+        (item.value is None or isinstance(item.value, int | float))
         and not isinstance(item.value, bool)
         and (item.low is not None or item.high is not None)
     ):
         low = item.low if item.low is not None else -1e300
         high = item.high if item.high is not None else 1e300
-        ws.data_validation(row, 2, row, 2, {
+        ws.data_validation(row, VALUE_COL, row, VALUE_COL, {
             "validate": "decimal", "criteria": "between", "minimum": low, "maximum": high,
             "error_message": f"Allowed: {low:g} to {high:g}",
         })
