@@ -14,7 +14,12 @@ from datetime import date, datetime
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
-from bondmodel.conventions import FREQUENCIES, GREEN_BOOK_STPR
+from bondmodel.conventions import (
+    CATEGORY_DEFAULT_BAND,
+    FREQUENCIES,
+    GREEN_BOOK_STPR,
+    OPTIMISM_BIAS_BANDS,
+)
 from bondmodel.engine import Results
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
 from bondmodel.workbook.styles import Styles
@@ -63,6 +68,40 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     wb.define_name("gb_from", f"=Timeline!$A${b0}:$A${b1}")
     wb.define_name("gb_to", f"=Timeline!$B${b0}:$B${b1}")
     wb.define_name("gb_rate", f"=Timeline!$C${b0}:$C${b1}")
+
+    # Optimism bias: HM Treasury Supplementary Green Book Guidance (2003), Table 1;
+    # "none" is the band of categories without one (redundancy, other).
+    top = b1 + 1
+    ws.write(top, 0, "Optimism-bias band", styles.bold)
+    ws.write(top, 1, "lower bound", styles.bold)
+    ws.write(top, 2, "upper bound", styles.bold)
+    bands = [(name, band.lower, band.upper) for name, band in OPTIMISM_BIAS_BANDS.items()]
+    bands.append(("none", 0.0, 0.0))
+    for i, (name, lower, upper) in enumerate(bands):
+        ws.write_string(top + 1 + i, 0, name, styles.input)
+        ws.write_number(top + 1 + i, 1, lower, styles.input)
+        ws.write_number(top + 1 + i, 2, upper, styles.input)
+    o0, o1 = top + 2, top + 1 + len(bands)
+    wb.define_name("ob_band_names", f"=Timeline!$A${o0}:$A${o1}")
+    wb.define_name("ob_band_upper", f"=Timeline!$C${o0}:$C${o1}")
+    top = o1 + 1
+    ws.write(top, 0, "Cost category", styles.bold)
+    ws.write(top, 1, "default band", styles.bold)
+    for i, (category, band_name) in enumerate(CATEGORY_DEFAULT_BAND.items()):
+        ws.write_string(top + 1 + i, 0, category, styles.input)
+        ws.write_string(top + 1 + i, 1, band_name or "none", styles.input)
+    c0, c1 = top + 2, top + 1 + len(CATEGORY_DEFAULT_BAND)
+    wb.define_name("category_names", f"=Timeline!$A${c0}:$A${c1}")
+    wb.define_name("category_bands", f"=Timeline!$B${c0}:$B${c1}")
+    top = c1 + 1
+    ws.write(top, 0, "First period of a cost, by timing", styles.bold)
+    for i, (name, timing, first) in enumerate(
+        (("conv_spread_start", "spread", 1), ("conv_profile_start", "profile", 0))
+    ):
+        ws.write_string(top + 1 + i, 0, timing, styles.input)
+        ws.write_number(top + 1 + i, 1, first, styles.input)
+        wb.define_name(name, f"=Timeline!$B${top + 2 + i}")
+    b1 = top + 2
 
     # Scalars
     row = b1 + 1

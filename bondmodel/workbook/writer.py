@@ -38,6 +38,7 @@ from bondmodel.labels import (
     Unit,
 )
 from bondmodel.scenario.export import scenario_toml
+from bondmodel.workbook.cost_rows import cost_item_rows
 from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
@@ -158,6 +159,11 @@ def _cashflows_sheet(
     keys = [k for k in PERIOD_COLUMNS if k not in HEADER_KEYS]
     rows = {key: FIRST_ITEM_ROW + i for i, key in enumerate(keys)}
     basis_real = results.scenario.economics.appraisal_basis == "real"
+    items = cost_item_rows(ws, styles, results, layout, FIRST_ITEM_ROW + len(keys) + 2)
+
+    def item_sum(kind: str, col: int) -> str:
+        cells = [str(xl_rowcol_to_cell(r, col)) for r in items[kind]]
+        return "=" + "+".join(cells) if cells else "=0"
 
     def ref(key: str, col: int) -> str:
         return str(xl_rowcol_to_cell(rows[key], col))
@@ -169,6 +175,9 @@ def _cashflows_sheet(
         "years": lambda c: f"={timeline('years', c)}",
         "price_index": lambda c: f"={timeline('price_index', c)}",
         "discount_factor": lambda c: f"={timeline('discount_factor', c)}",
+        "capex_base": lambda c: item_sum("base", c),
+        "capex_contingency": lambda c: item_sum("contingency", c),
+        "capex_optimism_bias": lambda c: item_sum("optimism_bias", c),
         "capex": lambda c: (
             f"={ref('capex_base', c)}+{ref('capex_contingency', c)}"
             f"+{ref('capex_optimism_bias', c)}+{ref('capex_overrun', c)}"
