@@ -336,6 +336,11 @@ def test_timeline_and_cashflow_formulas_recalculate_for_varied_timelines(
                     "periods": 3}],
             savings=[{"name": "s", "annual_amount": 4e5, "ramp": {"type": "linear",
                                                                    "years": 2.0}}],
+            running_costs=[
+                {"name": "flat", "annual_amount": 1e5, "start_year": 2, "end_year": 3,
+                 "indexation": "none"},
+                {"name": "own rate", "annual_amount": 5e4, "indexation": 0.035},
+            ],
             **changes,
         )
         sources.append(write_workbook(run(sc, paths=0), tmp_path / f"{name}.xlsx"))

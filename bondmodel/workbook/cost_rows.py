@@ -124,3 +124,58 @@ def cost_item_rows(
             item.effective_optimism_bias,
         )
     return out
+
+
+def running_cost_rows(
+    ws: Worksheet, styles: Styles, results: Results, layout: Layout, top: int
+) -> list[int]:
+    """Each running cost's row as a live formula; returns the rows (for the total).
+
+    Notes
+    -----
+    Per period: annual amount / f while the programme year is within
+    [start_year, end_year (default: the horizon)], times the indexation: the
+    price index for 'inflation', 1 for 'none', or (1 + rate)^(offset + years).
+    """
+    sc = results.scenario
+    tl = results.timeline
+    n = tl.n_periods + 1
+    out: list[int] = []
+    if not sc.running_costs:
+        return out
+    ws.write(top, 0, "Running costs by item (nominal)", styles.header)
+    rownum = layout.row_numbers
+    for i, rc in enumerate(sc.running_costs):
+        r = top + 1 + i
+        out.append(r)
+
+        def name(field: str, i: int = i) -> str:
+            return defined_name(f"running_costs[{i}].{field}")
+
+        last = rc.end_year if rc.end_year is not None else sc.timeline.horizon_years
+        active = (tl.programme_year >= rc.start_year) & (tl.programme_year <= last)
+        if rc.indexation == "inflation":
+            growth = results.flows.price_index[0]
+        elif rc.indexation == "none":
+            growth = np.ones(n)
+        else:
+            growth = (1.0 + float(rc.indexation)) ** (tl.price_offset_years + tl.years)
+        values = rc.annual_amount / tl.f * active * growth
+        ws.write_string(r, 0, f"{rc.name}: running cost")
+        for j in range(n):
+            col = FIRST_PERIOD_COL + j
+            year = f"Timeline!{xl_rowcol_to_cell(rownum['timeline.programme_year'], col)}"
+            years = f"Timeline!{xl_rowcol_to_cell(rownum['timeline.years'], col)}"
+            idx = f"Timeline!{xl_rowcol_to_cell(rownum['timeline.price_index'], col)}"
+            end = f"IF(ISBLANK({name('end_year')}),in_timeline_horizon_years,{name('end_year')})"
+            ind = name("indexation")
+            index = (
+                f"IF(ISNUMBER({ind}),(1+{ind})^(tl_offset+{years}),"
+                f'IF({ind}="inflation",{idx},1))'
+            )
+            formula = (
+                f"={name('annual_amount')}/tl_f*AND({year}>={name('start_year')},"
+                f"{year}<={end})*{index}"
+            )
+            ws.write_formula(r, col, formula, styles.unit("money"), float(values[j]))
+    return out

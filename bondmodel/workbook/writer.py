@@ -38,7 +38,7 @@ from bondmodel.labels import (
     Unit,
 )
 from bondmodel.scenario.export import scenario_toml
-from bondmodel.workbook.cost_rows import cost_item_rows
+from bondmodel.workbook.cost_rows import ITEM_ROWS, cost_item_rows, running_cost_rows
 from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
@@ -160,7 +160,10 @@ def _cashflows_sheet(
     rows = {key: FIRST_ITEM_ROW + i for i, key in enumerate(keys)}
     basis_real = results.scenario.economics.appraisal_basis == "real"
     items = cost_item_rows(ws, styles, results, layout, FIRST_ITEM_ROW + len(keys) + 2)
-
+    below = FIRST_ITEM_ROW + len(keys) + 2 + (
+        1 + len(ITEM_ROWS) * len(results.scenario.costs) + 1 if results.scenario.costs else 0
+    )
+    running_rows = running_cost_rows(ws, styles, results, layout, below)
     def item_sum(kind: str, col: int) -> str:
         cells = [str(xl_rowcol_to_cell(r, col)) for r in items[kind]]
         return "=" + "+".join(cells) if cells else "=0"
@@ -178,6 +181,11 @@ def _cashflows_sheet(
         "capex_base": lambda c: item_sum("base", c),
         "capex_contingency": lambda c: item_sum("contingency", c),
         "capex_optimism_bias": lambda c: item_sum("optimism_bias", c),
+        "running_costs": lambda c: (
+            "=" + "+".join(str(xl_rowcol_to_cell(r, c)) for r in running_rows)
+            if running_rows
+            else "=0"
+        ),
         "capex": lambda c: (
             f"={ref('capex_base', c)}+{ref('capex_contingency', c)}"
             f"+{ref('capex_optimism_bias', c)}+{ref('capex_overrun', c)}"
