@@ -334,8 +334,19 @@ def test_timeline_and_cashflow_formulas_recalculate_for_varied_timelines(
         sc = make_scenario(
             costs=[{"name": "c", "amount": 1e6, "category": "it", "timing": "spread",
                     "periods": 3}],
-            savings=[{"name": "s", "annual_amount": 4e5, "ramp": {"type": "linear",
-                                                                   "years": 2.0}}],
+            partners=[
+                {"name": "A", "baseline_expenditure": 6e7},
+                {"name": "B", "baseline_expenditure": 4e7},
+            ],
+            savings=[
+                {"name": "s", "annual_amount": 4e5, "ramp": {"type": "linear", "years": 2.0}},
+                {"name": "s2", "pct_of_expenditure": 0.01, "partners": ["B"],
+                 "allocation": "expenditure", "start_delay_years": 0.5, "end_year": 2.5,
+                 "erosion": 0.1, "ramp": {"type": "explicit", "fractions": [0.3, 1.0]},
+                 "indexation": 0.02},
+                {"name": "s3", "pct_of_expenditure": 0.002, "indexation": "none",
+                 "ramp": {"type": "s_curve", "years": 1.5, "steepness": 3.0}},
+            ],
             running_costs=[
                 {"name": "flat", "annual_amount": 1e5, "start_year": 2, "end_year": 3,
                  "indexation": "none"},

@@ -68,6 +68,9 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     wb.define_name("gb_from", f"=Timeline!$A${b0}:$A${b1}")
     wb.define_name("gb_to", f"=Timeline!$B${b0}:$B${b1}")
     wb.define_name("gb_rate", f"=Timeline!$C${b0}:$C${b1}")
+    ws.write_string(b1, 4, "no end", styles.bold)
+    ws.write_number(b1, 5, NO_END, styles.input)
+    wb.define_name("conv_no_end", f"=Timeline!$F${b1 + 1}")
 
     # Optimism bias: HM Treasury Supplementary Green Book Guidance (2003), Table 1;
     # "none" is the band of categories without one (redundancy, other).

@@ -43,6 +43,7 @@ from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
+from bondmodel.workbook.savings_rows import savings_rows
 from bondmodel.workbook.styles import Styles as _Styles
 from bondmodel.workbook.styles import write_value as _write_value
 from bondmodel.workbook.timeline_sheet import timeline_sheet
@@ -164,6 +165,8 @@ def _cashflows_sheet(
         1 + len(ITEM_ROWS) * len(results.scenario.costs) + 1 if results.scenario.costs else 0
     )
     running_rows = running_cost_rows(ws, styles, results, layout, below)
+    below += len(results.scenario.running_costs) + 2 if results.scenario.running_costs else 0
+    stream_rows = savings_rows(wb, ws, styles, results, layout, below)
     def item_sum(kind: str, col: int) -> str:
         cells = [str(xl_rowcol_to_cell(r, col)) for r in items[kind]]
         return "=" + "+".join(cells) if cells else "=0"
@@ -181,6 +184,11 @@ def _cashflows_sheet(
         "capex_base": lambda c: item_sum("base", c),
         "capex_contingency": lambda c: item_sum("contingency", c),
         "capex_optimism_bias": lambda c: item_sum("optimism_bias", c),
+        "gross_savings": lambda c: (
+            "=" + "+".join(str(xl_rowcol_to_cell(r, c)) for r in stream_rows)
+            if stream_rows
+            else "=0"
+        ),
         "running_costs": lambda c: (
             "=" + "+".join(str(xl_rowcol_to_cell(r, c)) for r in running_rows)
             if running_rows

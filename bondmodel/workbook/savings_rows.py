@@ -1,0 +1,145 @@
+"""Savings streams on the Cashflows sheet, as live formulas over the inputs.
+
+Per stream s and period t: steady-state saving S (pounds, or a share of the
+named partners' spend), the active share of the period (between the start
+delay and the end year), the ramp (linear, explicit or S-curve, at the
+period end), the erosion factor (measured at the period start) and the
+indexation; savings = S / f x active x ramp x erosion x index. As the engine.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from bondmodel.engine import Results
+from bondmodel.programme import ramp_fraction, steady_state_savings
+from bondmodel.scenario.schema import ExplicitRamp, LinearRamp
+from bondmodel.workbook.inputs import defined_name
+from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout
+from bondmodel.workbook.styles import Styles
+
+STREAM_ROWS = ("active", "ramp", "erosion", "savings")
+
+
+def savings_rows(
+    wb: Workbook, ws: Worksheet, styles: Styles, results: Results, layout: Layout, top: int
+) -> list[int]:
+    """Write the partner helper block and each stream's rows; returns the savings rows."""
+    sc = results.scenario
+    tl = results.timeline
+    n = tl.n_periods + 1
+    out: list[int] = []
+    if not sc.savings:
+        return out
+    # Partner names and spend as ranges, for the share-of-spend streams.
+    ws.write(top, 0, "Partners' baseline expenditure", styles.header)
+    for i, partner in enumerate(sc.partners):
+        r = top + 1 + i
+        ws.write_formula(r, 0, f"={defined_name(f'partners[{i}].name')}", None, partner.name)
+        ws.write_formula(
+            r, 2, f"={defined_name(f'partners[{i}].baseline_expenditure')}",
+            styles.unit("money"), partner.baseline_expenditure,
+        )
+    first, last = top + 1, top + len(sc.partners)
+    wb.define_name("cf_partner_names", f"=Cashflows!$A${first + 1}:$A${last + 1}")
+    wb.define_name("cf_partner_spend", f"=Cashflows!$C${first + 1}:$C${last + 1}")
+    row = last + 2
+    ws.write(row, 0, "Savings by stream (nominal)", styles.header)
+    row += 1
+    steady = steady_state_savings(sc)
+    t = tl.t.astype(np.float64)
+    f = float(tl.f)
+    nums = layout.row_numbers
+    for s, stream in enumerate(sc.savings):
+        rows = {kind: row + k for k, kind in enumerate(STREAM_ROWS)}
+        row += len(STREAM_ROWS)
+
+        def name(field: str, s: int = s) -> str:
+            return defined_name(f"savings[{s}].{field}")
+
+        d = stream.start_delay_years
+        end = stream.end_year if stream.end_year is not None else np.inf
+        active = np.clip(np.minimum(t, end * f) - np.maximum(t - 1.0, d * f), 0.0, 1.0)
+        active[0] = 0.0
+        tau = t / f - d
+        values = {
+            "active": active,
+            "ramp": ramp_fraction(stream.ramp, tau),
+            "erosion": np.power(1.0 - stream.erosion, np.maximum(0.0, (t - 1.0) / f - d)),
+            "savings": results.flows.stream_savings[0, s],
+        }
+        steady_cell = str(xl_rowcol_to_cell(rows["savings"], 2, True, True))
+        for j in range(n):
+            col = FIRST_PERIOD_COL + j
+            tt = f"Timeline!{xl_rowcol_to_cell(nums['timeline.t'], col)}"
+            yy = f"Timeline!{xl_rowcol_to_cell(nums['timeline.years'], col)}"
+            idx = f"Timeline!{xl_rowcol_to_cell(nums['timeline.price_index'], col)}"
+            delay = name("start_delay_years")
+            end_f = f"IF(ISBLANK({name('end_year')}),conv_no_end,{name('end_year')})"
+            tau_f = f"({yy}-{delay})"
+            formulas = {
+                "active": (
+                    f"=IF({tt}=0,0,MAX(0,MIN(1,MIN({tt},{end_f}*tl_f)"
+                    f"-MAX({tt}-1,{delay}*tl_f))))"
+                ),
+                "ramp": "=" + _ramp(stream.ramp, s, tau_f),
+                "erosion": f"=(1-{name('erosion')})^MAX(0,({tt}-1)/tl_f-{delay})",
+                "savings": (
+                    f"={steady_cell}/tl_f*{_cell(rows['active'], col)}*{_cell(rows['ramp'], col)}"
+                    f"*{_cell(rows['erosion'], col)}*" + _index(name("indexation"), yy, idx)
+                ),
+            }
+            for kind in STREAM_ROWS:
+                fmt = styles.unit("money" if kind == "savings" else "factor")
+                ws.write_formula(rows[kind], col, formulas[kind], fmt, float(values[kind][j]))
+        for kind in STREAM_ROWS:
+            ws.write_string(rows[kind], 0, f"{stream.name}: {kind}")
+        members = (
+            f"IF(COUNTA({name('partners')})=0,SUM(cf_partner_spend),"
+            f"SUMPRODUCT(ISNUMBER(MATCH(cf_partner_names,{name('partners')},0))"
+            f"*cf_partner_spend))"
+        )
+        ws.write_string(rows["savings"], 1, "steady", styles.note)
+        ws.write_formula(
+            rows["savings"], 2,
+            f"=IF(ISBLANK({name('annual_amount')}),{name('pct_of_expenditure')}*{members},"
+            f"{name('annual_amount')})",
+            styles.unit("money"), float(steady[s]),
+        )
+        out.append(rows["savings"])
+    return out
+
+
+def _cell(row: int, col: int) -> str:
+    return str(xl_rowcol_to_cell(row, col))
+
+
+def _index(indexation: str, years: str, idx: str) -> str:
+    """The indexation multiplier: price index, 1, or the own rate from the base date."""
+    return (
+        f"IF(ISNUMBER({indexation}),(1+{indexation})^(tl_offset+{years}),"
+        f'IF({indexation}="inflation",{idx},1))'
+    )
+
+
+def _ramp(ramp: object, s: int, tau: str) -> str:
+    """The ramp fraction at time ``tau`` after savings start, by ramp type (as the engine)."""
+
+    def name(field: str) -> str:
+        return defined_name(f"savings[{s}].ramp.{field}")
+
+    if isinstance(ramp, LinearRamp):
+        n = name("years")
+        return f"IF({n}=0,IF({tau}>0,1,0),MIN(MAX({tau}/{n},0),1))"
+    if isinstance(ramp, ExplicitRamp):
+        fr = name("fractions")
+        return (
+            f"IF({tau}>0,INDEX({fr},1,MIN(MAX(ROUNDUP({tau},0),1),COLUMNS({fr}))),0)"
+        )
+    n, k = name("years"), name("steepness")
+    return (
+        f"(TANH({k}*(MIN(MAX({tau},0),{n})/{n}-0.5)/2)+TANH({k}/4))/(2*TANH({k}/4))"
+    )
