@@ -56,6 +56,8 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         ws.write_number(5 + i, 1, f, styles.input)
     freq_names = f"Timeline!$A$6:$A${5 + len(FREQUENCIES)}"
     freq_values = f"Timeline!$B$6:$B${5 + len(FREQUENCIES)}"
+    wb.define_name("conv_freq_names", f"={freq_names}")
+    wb.define_name("conv_freq_values", f"={freq_values}")
     top = 6 + len(FREQUENCIES)
     ws.write(top, 0, "Green Book STPR band: from year", styles.bold)
     ws.write(top, 1, "to year", styles.bold)

@@ -102,7 +102,7 @@ def _write(results: Results, path: Path) -> None:
     _partners_sheet(wb, styles, results, layout)
     if results.bond is not None:
         _bond_sheet(wb, styles, results, layout)
-    _metrics_sheet(wb, styles, results, rows)
+    _metrics_sheet(wb, styles, results, rows, layout)
     if results.risk is not None:
         _risk_sheet(wb, styles, results, layout)
         sensitivity_sheet(wb, styles, results)
@@ -301,7 +301,7 @@ def _partners_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Lay
 
 
 def _metrics_sheet(
-    wb: Workbook, styles: _Styles, results: Results, rows: dict[str, int]
+    wb: Workbook, styles: _Styles, results: Results, rows: dict[str, int], layout: Layout
 ) -> None:
     ws = wb.add_worksheet("Metrics")
     ws.set_column(0, 0, 48)
@@ -358,14 +358,56 @@ def _metrics_sheet(
     ws.write(top, 1, "Value", styles.header)
     ws.write(top, 2, "Note", styles.header)
     flag = int(results.bond.metrics["investor_irr_flag"] or 0)
+    live = _bond_metric_formulas(results, layout)
     for i, (key, column) in enumerate(BOND_METRICS.items()):
         row = top + 1 + i
         ws.write_string(row, 0, column.label)
-        _write_value(ws, row, 1, results.bond.metrics[key], column.unit, styles)
-        if key == "investor_irr_flag":
+        value = results.bond.metrics[key]
+        if key in live and value is not None:
+            ws.write_formula(row, 1, live[key], styles.unit(column.unit), value)
+        else:
+            _write_value(ws, row, 1, value, column.unit, styles)
+        if key in live and value is not None:
+            ws.write_string(row, 2, "live formula over the Bond sheet", styles.note)
+        elif key == "investor_irr_flag":
             ws.write_string(row, 2, FLAG_LABELS[flag], styles.note)
         elif key in ("pwlb_npv", "council_npv_vs_pwlb") and results.bond.pwlb is None:
             ws.write_string(row, 2, "no [pwlb] section in the scenario", styles.note)
+
+
+def _bond_metric_formulas(results: Results, layout: Layout) -> dict[str, str]:
+    """Bond metrics as Excel functions over the Bond sheet's rows."""
+    bond = results.bond
+    if bond is None:
+        return {}
+    r, c = layout.rows, layout.cells
+    g = "INDEX(conv_freq_values,MATCH(in_bond_payment_frequency,conv_freq_names,0))"
+    flows_after = layout.rows["bond.investor_flow.after_issue"]
+    first_flow = layout.cells["bond.investor_flow.first"]
+    repaid = f"({r['bond.principal_paid']}+{r['bond.sweep']})"
+    out = {
+        "principal": f"={c['bond.principal']}",
+        "money_multiple": f"=SUM({flows_after})/-{first_flow}",
+        "wal_years": (
+            f"=SUMPRODUCT({repaid}*{r['bond.years']})"
+            f"/(SUM({r['bond.principal_paid']})+SUM({r['bond.sweep']}))"
+        ),
+        "total_interest": f"=SUM({r['bond.interest']})",
+        "total_performance": f"=SUM({r['bond.performance_paid']})",
+        "investor_loss": f"=SUM({r['bond.write_off']})",
+        "min_dscr": f"=MIN({r['bond.dscr']})",
+        "avg_dscr": f"=AVERAGE({r['bond.dscr']})",
+        "total_topup": f"=SUM({r['bond.topup']})",
+        "shortfall_periods": (
+            f"=SUMPRODUCT(--({r['bond.reserve_draw']}+{r['bond.topup']}+{r['bond.shortfall']}"
+            f">1E-9*MAX({c['bond.principal']},1)))"
+        ),
+    }
+    if int(bond.metrics["investor_irr_flag"] or 0) == 0:
+        out["investor_irr"] = f"=(1+IRR({r['bond.investor_flow']}))^{g}-1"
+    if float(bond.table["principal_paid"].sum() + bond.table["sweep"].sum()) <= 0:
+        del out["wal_years"]
+    return out
 
 
 def _bond_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout) -> None:
@@ -418,6 +460,10 @@ def _bond_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
             ws.write_number(row, 2, float(table[key].sum()), styles.unit("money"))
         layout.rows[f"bond.{key}"] = span("Bond", row, FIRST_PERIOD_COL, FIRST_PERIOD_COL + n - 1)
         layout.cells[f"bond.{key}.last"] = ref("Bond", row, FIRST_PERIOD_COL + n - 1)
+        layout.cells[f"bond.{key}.first"] = ref("Bond", row, FIRST_PERIOD_COL)
+        layout.rows[f"bond.{key}.after_issue"] = span(
+            "Bond", row, FIRST_PERIOD_COL + 1, FIRST_PERIOD_COL + n - 1
+        )
     ws.freeze_panes(top + 1, FIRST_PERIOD_COL)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
