@@ -72,3 +72,16 @@ def soffice() -> str:
             pytest.fail("LibreOffice (soffice) is required but not installed")
         pytest.skip("LibreOffice (soffice) is not installed")
     return exe
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--update-golden", action="store_true", default=False,
+        help="rewrite the golden files under tests/golden from the current output",
+    )
+
+
+@pytest.fixture
+def update_golden(request: pytest.FixtureRequest) -> bool:
+    """True when the run should refresh the golden files instead of comparing."""
+    return bool(request.config.getoption("--update-golden"))
