@@ -168,14 +168,22 @@ def running_cost_rows(
             years = f"Timeline!{xl_rowcol_to_cell(rownum['timeline.years'], col)}"
             idx = f"Timeline!{xl_rowcol_to_cell(rownum['timeline.price_index'], col)}"
             end = f"IF(ISBLANK({name('end_year')}),in_timeline_horizon_years,{name('end_year')})"
-            ind = name("indexation")
-            index = (
-                f"IF(ISNUMBER({ind}),(1+{ind})^(tl_offset+{years}),"
-                f'IF({ind}="inflation",{idx},1))'
-            )
+            index = indexation_formula(name("indexation"), years, idx)
             formula = (
                 f"={name('annual_amount')}/tl_f*AND({year}>={name('start_year')},"
                 f"{year}<={end})*{index}"
             )
             ws.write_formula(r, col, formula, styles.unit("money"), float(values[j]))
     return out
+
+
+def indexation_formula(indexation: str, years: str, idx: str) -> str:
+    """The indexation multiplier of an input: price index, 1, or its own rate from the base date.
+
+    ``indexation`` is the input's defined name, ``years`` and ``idx`` the
+    period's years-after-close and price-index cells.
+    """
+    return (
+        f"IF(ISNUMBER({indexation}),(1+{indexation})^(tl_offset+{years}),"
+        f'IF({indexation}="inflation",{idx},1))'
+    )

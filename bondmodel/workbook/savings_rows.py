@@ -17,6 +17,7 @@ from xlsxwriter.worksheet import Worksheet
 from bondmodel.engine import Results
 from bondmodel.programme import ramp_fraction, steady_state_savings
 from bondmodel.scenario.schema import ExplicitRamp, LinearRamp
+from bondmodel.workbook.cost_rows import indexation_formula
 from bondmodel.workbook.inputs import defined_name
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout
 from bondmodel.workbook.styles import Styles
@@ -89,7 +90,8 @@ def savings_rows(
                 "erosion": f"=(1-{name('erosion')})^MAX(0,({tt}-1)/tl_f-{delay})",
                 "savings": (
                     f"={steady_cell}/tl_f*{_cell(rows['active'], col)}*{_cell(rows['ramp'], col)}"
-                    f"*{_cell(rows['erosion'], col)}*" + _index(name("indexation"), yy, idx)
+                    f"*{_cell(rows['erosion'], col)}*"
+                    + indexation_formula(name("indexation"), yy, idx)
                 ),
             }
             for kind in STREAM_ROWS:
@@ -115,14 +117,6 @@ def savings_rows(
 
 def _cell(row: int, col: int) -> str:
     return str(xl_rowcol_to_cell(row, col))
-
-
-def _index(indexation: str, years: str, idx: str) -> str:
-    """The indexation multiplier: price index, 1, or the own rate from the base date."""
-    return (
-        f"IF(ISNUMBER({indexation}),(1+{indexation})^(tl_offset+{years}),"
-        f'IF({indexation}="inflation",{idx},1))'
-    )
 
 
 def _ramp(ramp: object, s: int, tau: str) -> str:
