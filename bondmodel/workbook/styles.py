@@ -58,3 +58,15 @@ def write_value(
         ws.write_string(row, col, "n/a", styles.note)
     else:
         ws.write_number(row, col, value, styles.unit(unit))
+
+
+def print_across(ws: Worksheet, header_rows: int, label_cols: int = 3, scale: int = 60) -> None:
+    """Print a sheet with time across its columns legibly: A4 landscape at ``scale`` %, over
+    as many pages as it needs, each page repeating the headings and the line-item labels."""
+    ws.set_landscape()
+    ws.set_paper(9)  # A4
+    ws.set_print_scale(scale)
+    if header_rows > 0:
+        ws.repeat_rows(0, header_rows - 1)
+    if label_cols > 0:
+        ws.repeat_columns(0, label_cols - 1)

@@ -22,7 +22,7 @@ from bondmodel.conventions import (
 )
 from bondmodel.engine import Results
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
-from bondmodel.workbook.styles import Styles
+from bondmodel.workbook.styles import Styles, print_across
 
 FIRST_COL = FIRST_PERIOD_COL
 #: A number standing for "no end" in the last Green Book band.
@@ -205,8 +205,7 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         layout.rows[f"timeline.{key}"] = span("Timeline", r, FIRST_COL, last)
         layout.row_numbers[f"timeline.{key}"] = r
     ws.freeze_panes(head, FIRST_COL)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    print_across(ws, 0)
 
 
 def excel_serial(day: date) -> float:

@@ -45,6 +45,7 @@ from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
 from bondmodel.workbook.savings_rows import savings_rows
 from bondmodel.workbook.styles import Styles as _Styles
+from bondmodel.workbook.styles import print_across
 from bondmodel.workbook.styles import write_value as _write_value
 from bondmodel.workbook.timeline_sheet import timeline_sheet
 
@@ -135,7 +136,8 @@ def _cashflows_sheet(
     n_cols = len(table)
     last_col = FIRST_PERIOD_COL + n_cols - 1
     ws.set_column(0, 0, 44)
-    ws.set_column(1, 2, 10)
+    ws.set_column(1, 1, 10)
+    ws.set_column(2, 2, 16)
     ws.set_column(FIRST_PERIOD_COL, last_col, 14)
     ws.freeze_panes(FIRST_ITEM_ROW, FIRST_PERIOD_COL)
     ws.write(0, 0, f"Programme cash flows (base case): {results.scenario.meta.name}", styles.title)
@@ -238,9 +240,7 @@ def _cashflows_sheet(
             first = xl_rowcol_to_cell(row, FIRST_PERIOD_COL)
             last = xl_rowcol_to_cell(row, last_col)
             ws.write_formula(row, 2, f"=SUM({first}:{last})", fmt, float(values.sum()))
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-    ws.repeat_columns(0, 2)
+    print_across(ws, FIRST_ITEM_ROW)
     return rows
 
 
@@ -420,6 +420,7 @@ def _bond_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
     n = len(table)
     ws.set_column(0, 0, 46)
     ws.set_column(1, 1, 10)
+    ws.set_column(2, 2, 16)
     ws.set_column(FIRST_PERIOD_COL, FIRST_PERIOD_COL + n - 1, 14)
     terms = bond.schedule.terms
     ws.write(0, 0, f"Bond waterfall (base case): {results.scenario.meta.name}", styles.title)
@@ -465,8 +466,7 @@ def _bond_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
             "Bond", row, FIRST_PERIOD_COL + 1, FIRST_PERIOD_COL + n - 1
         )
     ws.freeze_panes(top + 1, FIRST_PERIOD_COL)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    print_across(ws, top + 1)
 
 
 def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout) -> None:
@@ -533,8 +533,7 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
             layout.columns[f"fan.{name}.{col}"] = column_span("Risk", row + 1, last, 1 + j)
         row += len(fan) + 3
     row = distribution_tables(wb, ws, styles, results, layout, row)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    print_across(ws, 0, 1, scale=45)
 
 
 def _path_metric_label(key: str) -> str:
