@@ -30,8 +30,6 @@ from bondmodel.labels import (
     BOND_COLUMNS,
     BOND_METRICS,
     METRICS,
-    PARTNER_COLUMNS,
-    PARTNER_METRICS,
     PATH_METRICS,
     PERIOD_COLUMNS,
     SOURCES_USES,
@@ -42,6 +40,7 @@ from bondmodel.workbook.cost_rows import ITEM_ROWS, cost_item_rows, running_cost
 from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
+from bondmodel.workbook.partners_sheet import partners_sheet
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
 from bondmodel.workbook.savings_rows import savings_rows
 from bondmodel.workbook.styles import Styles as _Styles
@@ -100,7 +99,7 @@ def _write(results: Results, path: Path) -> None:
     inputs_sheet(wb, styles, results)
     timeline_sheet(wb, styles, results, layout)
     rows = _cashflows_sheet(wb, styles, results, layout)
-    _partners_sheet(wb, styles, results, layout)
+    partners_sheet(wb, styles, results, layout)
     if results.bond is not None:
         _bond_sheet(wb, styles, results, layout)
     _metrics_sheet(wb, styles, results, rows, layout)
@@ -169,6 +168,8 @@ def _cashflows_sheet(
     running_rows = running_cost_rows(ws, styles, results, layout, below)
     below += len(results.scenario.running_costs) + 2 if results.scenario.running_costs else 0
     stream_rows = savings_rows(wb, ws, styles, results, layout, below)
+    for s, stream_row in enumerate(stream_rows):
+        layout.row_numbers[f"cashflows.stream.{s}"] = stream_row
     def item_sum(kind: str, col: int) -> str:
         cells = [str(xl_rowcol_to_cell(r, col)) for r in items[kind]]
         return "=" + "+".join(cells) if cells else "=0"
@@ -236,6 +237,7 @@ def _cashflows_sheet(
             else:
                 ws.write_number(row, col, value, fmt)
         layout.rows[f"cashflows.{key}"] = span("Cashflows", row, FIRST_PERIOD_COL, last_col)
+        layout.row_numbers[f"cashflows.{key}"] = row
         if column.unit == "money" and not key.startswith("cumulative"):
             first = xl_rowcol_to_cell(row, FIRST_PERIOD_COL)
             last = xl_rowcol_to_cell(row, last_col)
@@ -262,42 +264,6 @@ def _as_datetime(value: Any) -> datetime:
 # ---------------------------------------------------------------------------
 # Partners, metrics, audit
 # ---------------------------------------------------------------------------
-
-
-def _partners_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout) -> None:
-    ws = wb.add_worksheet("Partners")
-    ws.set_column(0, 0, 34)
-    ws.set_column(1, 1, 10)
-    ws.set_column(2, 12, 18)
-    ws.write(
-        0, 0,
-        "Partners: shares and NPV (appraisal basis); cash flows in nominal pounds (base case)",
-        styles.title,
-    )
-    names = list(results.partner_metrics)
-    ws.write(2, 0, "Metric", styles.header)
-    for j, name in enumerate(names):
-        ws.write_string(2, 1 + j, name, styles.header)
-    for i, (key, column) in enumerate(PARTNER_METRICS.items()):
-        ws.write_string(3 + i, 0, column.label)
-        for j, name in enumerate(names):
-            _write_value(ws, 3 + i, 1 + j, results.partner_metrics[name][key], column.unit, styles)
-        layout.rows[f"partners.{key}"] = span("Partners", 3 + i, 1, len(names))
-    top = 4 + len(PARTNER_METRICS)
-    table = results.partners
-    for j, key in enumerate(PARTNER_COLUMNS):
-        ws.write_string(top, j, PARTNER_COLUMNS[key].label, styles.header)
-    for i, record in enumerate(table.itertuples(index=False)):
-        for j, key in enumerate(PARTNER_COLUMNS):
-            value = getattr(record, key)
-            column = PARTNER_COLUMNS[key]
-            if column.unit == "text":
-                ws.write_string(top + 1 + i, j, str(value))
-            else:
-                _write_value(ws, top + 1 + i, j, float(value), column.unit, styles)
-    ws.freeze_panes(top + 1, 1)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
 
 
 def _metrics_sheet(

@@ -1,0 +1,184 @@
+"""The Partners sheet: shares, the allocation of each stream, and each partner's flows, live.
+
+Resolved shares (given, or proportional to baseline spend), each stream's
+allocation across partners (its members, weighted by savings share or spend,
+normalised, falling back to spend when every member's share is 0) and, one
+block per partner with time across the columns, its one-off and running costs
+(by its cost share), gross savings (the streams by their allocation), net
+savings, net cash flow and its running total, real and discounted flows. As
+the engine (programme.allocation_matrix, partner_table).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+
+from bondmodel.engine import Results
+from bondmodel.labels import PARTNER_METRICS
+from bondmodel.programme import allocation_matrix
+from bondmodel.workbook.inputs import defined_name
+from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
+from bondmodel.workbook.styles import Styles, print_across, write_value
+
+BLOCK = (
+    ("capex", "One-off costs"),
+    ("running_costs", "Running costs"),
+    ("gross_savings", "Gross savings"),
+    ("net_savings", "Net savings (after running costs)"),
+    ("net_cash_flow", "Net cash flow (after one-off costs)"),
+    ("cumulative_net_cash_flow", "Cumulative net cash flow"),
+    ("net_cash_flow_real", "Net cash flow (real)"),
+    ("discounted_net_cash_flow", "Discounted net cash flow (appraisal basis)"),
+)
+
+
+def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:
+    """Write the Partners sheet and register the share rows for the Checks sheet."""
+    ws = wb.add_worksheet("Partners")
+    sc = results.scenario
+    names = sc.partner_names
+    n_p = len(names)
+    n = results.timeline.n_periods + 1
+    last = FIRST_PERIOD_COL + n - 1
+    ws.set_column(0, 0, 44)
+    ws.set_column(1, max(2, n_p), 18)
+    ws.set_column(FIRST_PERIOD_COL, last, 14)
+    ws.write(0, 0, "Partners: shares, allocation and cash flows (base case, live)", styles.title)
+    ws.write(1, 0, "Nominal pounds; NPV and PVs on the appraisal basis.", styles.note)
+    spend = [defined_name(f"partners[{p}].baseline_expenditure") for p in range(n_p)]
+    total_spend = "(" + "+".join(spend) + ")"
+    ws.write(3, 0, "Metric", styles.header)
+    for p, name in enumerate(names):
+        ws.write_string(3, 1 + p, name, styles.header)
+    metric_row = {key: 4 + i for i, key in enumerate(PARTNER_METRICS)}
+    for key, row in metric_row.items():
+        ws.write_string(row, 0, PARTNER_METRICS[key].label)
+        layout.rows[f"partners.{key}"] = span("Partners", row, 1, n_p)
+    shares = {"cost_share": sc.shares("cost_share"), "savings_share": sc.shares("savings_share")}
+    for kind in ("cost_share", "savings_share"):
+        for p in range(n_p):
+            given = defined_name(f"partners[{p}].{kind}")
+            ws.write_formula(
+                metric_row[kind], 1 + p,
+                f"=IF(ISBLANK({given}),{spend[p]}/{total_spend},{given})",
+                styles.unit("rate"), shares[kind][p],
+            )
+
+    def share(kind: str, p: int) -> str:
+        return str(xl_rowcol_to_cell(metric_row[kind], 1 + p, True, True))
+
+    # Allocation of each stream across the partners
+    row = 5 + len(PARTNER_METRICS)
+    alloc_rows: list[int] = []
+    alloc = allocation_matrix(sc)
+    if sc.savings:
+        ws.write(row, 0, "Allocation of each stream's savings", styles.header)
+        for p, name in enumerate(names):
+            ws.write_string(row, 1 + p, name, styles.header)
+        row += 1
+        for s, stream in enumerate(sc.savings):
+            members_name = defined_name(f"savings[{s}].partners")
+            how = defined_name(f"savings[{s}].allocation")
+            member = [
+                f"IF(COUNTA({members_name})=0,1,--ISNUMBER(MATCH("
+                f"{defined_name(f'partners[{q}].name')},{members_name},0)))"
+                for q in range(n_p)
+            ]
+            raw = [
+                f"({member[p]}*IF({how}=\"shares\",{share('savings_share', p)},{spend[p]}))"
+                for p in range(n_p)
+            ]
+            fallback = [f"({member[p]}*{spend[p]})" for p in range(n_p)]
+            raw_total = "(" + "+".join(raw) + ")"
+            fallback_total = "(" + "+".join(fallback) + ")"
+            ws.write_string(row, 0, f"{stream.name}: share of savings")
+            for p in range(n_p):
+                ws.write_formula(
+                    row, 1 + p,
+                    f"=IF({raw_total}>0,{raw[p]}/{raw_total},{fallback[p]}/{fallback_total})",
+                    styles.unit("rate"), float(alloc[s, p]),
+                )
+            alloc_rows.append(row)
+            row += 1
+    row += 1
+
+    # One block per partner, time across the columns
+    cf = layout.row_numbers
+    real = sc.economics.appraisal_basis == "real"
+    partner_table = results.partners
+    for p, name in enumerate(names):
+        ws.write(row, 0, name, styles.header)
+        for j in range(n):
+            ws.write(row, FIRST_PERIOD_COL + j, "", styles.header)
+        rows = {key: row + 1 + i for i, (key, _) in enumerate(BLOCK)}
+        data = partner_table[partner_table["partner"] == name]
+        for key, label in BLOCK:
+            ws.write_string(rows[key], 0, label)
+            values = data[key].to_numpy(dtype=np.float64)
+            for j in range(n):
+                col = FIRST_PERIOD_COL + j
+
+                def c(key2: str, col: int = col, rows: dict[str, int] = rows) -> str:
+                    return str(xl_rowcol_to_cell(rows[key2], col))
+
+                def cash(key2: str, col: int = col) -> str:
+                    return f"Cashflows!{xl_rowcol_to_cell(cf[f'cashflows.{key2}'], col)}"
+
+                streams = "+".join(
+                    f"Cashflows!{xl_rowcol_to_cell(cf[f'cashflows.stream.{s}'], col)}"
+                    f"*{xl_rowcol_to_cell(alloc_rows[s], 1 + p, True, True)}"
+                    for s in range(len(sc.savings))
+                ) or "0"
+                prev = xl_rowcol_to_cell(rows["cumulative_net_cash_flow"], col - 1)
+                formula = {
+                    "capex": f"={cash('capex')}*{share('cost_share', p)}",
+                    "running_costs": f"={cash('running_costs')}*{share('cost_share', p)}",
+                    "gross_savings": f"={streams}",
+                    "net_savings": f"={c('gross_savings')}-{c('running_costs')}",
+                    "net_cash_flow": f"={c('net_savings')}-{c('capex')}",
+                    "cumulative_net_cash_flow": (
+                        f"={c('net_cash_flow')}" if j == 0
+                        else f"={prev}+{c('net_cash_flow')}"
+                    ),
+                    "net_cash_flow_real": f"={c('net_cash_flow')}/{cash('price_index')}",
+                    "discounted_net_cash_flow": (
+                        f"={c('net_cash_flow_real' if real else 'net_cash_flow')}"
+                        f"*{cash('discount_factor')}"
+                    ),
+                }[key]
+                ws.write_formula(rows[key], col, formula, styles.unit("money"), float(values[j]))
+        # the partner's metrics over its block
+        first = FIRST_PERIOD_COL
+
+        def whole(key: str, rows: dict[str, int] = rows) -> str:
+            return (
+                f"{xl_rowcol_to_cell(rows[key], FIRST_PERIOD_COL)}:"
+                f"{xl_rowcol_to_cell(rows[key], last)}"
+            )
+
+        df = f"Cashflows!{xl_rowcol_to_cell(cf['cashflows.discount_factor'], first)}:" \
+            f"{xl_rowcol_to_cell(cf['cashflows.discount_factor'], last)}"
+        index = f"Cashflows!{xl_rowcol_to_cell(cf['cashflows.price_index'], first)}:" \
+            f"{xl_rowcol_to_cell(cf['cashflows.price_index'], last)}"
+        basis = f"/{index}" if real else ""
+        pm = results.partner_metrics[name]
+        pv_s = f"SUMPRODUCT({whole('gross_savings')}{basis},{df})"
+        pv_c = (
+            f"SUMPRODUCT(({whole('capex')}+{whole('running_costs')}){basis},{df})"
+        )
+        for key, formula in (
+            ("pv_savings", f"={pv_s}"),
+            ("pv_costs", f"={pv_c}"),
+            ("npv", f"=SUM({whole('discounted_net_cash_flow')})"),
+        ):
+            value = pm[key]
+            if value is None:
+                write_value(ws, metric_row[key], 1 + p, None, "money", styles)
+            else:
+                ws.write_formula(metric_row[key], 1 + p, formula, styles.unit("money"), value)
+        write_value(ws, metric_row["payback_years"], 1 + p, pm["payback_years"], "years", styles)
+        row += len(BLOCK) + 2
+    ws.freeze_panes(4, 1)
+    print_across(ws, 0, 1)
