@@ -18,7 +18,12 @@ from bondmodel.bond.waterfall import BondFlows, BondSchedule, build_schedule, ru
 from bondmodel.errors import ScenarioError
 from bondmodel.irr import FLAG_LABELS
 from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, METRICS, PARTNER_COLUMNS, PERIOD_COLUMNS
-from bondmodel.metrics import benefit_cost_ratio, payback_years, peak_funding_need, present_value
+from bondmodel.metrics import (
+    benefit_cost_ratio,
+    payback_years,
+    present_value,
+    programme_core_metrics,
+)
 from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
 from bondmodel.risk.results import MAX_SEED, Simulation, new_seed, simulate
 from bondmodel.risk.sampling import Sampler
@@ -278,21 +283,13 @@ def programme_metrics(
 
 def programme_metric_arrays(flows: ProgrammeFlows, timeline: Timeline) -> dict[str, FloatArray]:
     """Headline metrics, one value per path (NaN = undefined); keys as :data:`METRICS`."""
-    basis = flows.on_basis
     df = flows.discount_factors
-    pv_savings = present_value(basis(flows.gross_savings), df)
-    pv_costs = present_value(basis(flows.capex + flows.running_costs), df)
-    net = basis(flows.net_cash_flow)
-    peak, peak_period = peak_funding_need(flows.net_cash_flow)
+    core = programme_core_metrics(flows, timeline.years)
+    net = flows.on_basis(flows.net_cash_flow)
     arrays: dict[str, FloatArray] = {
-        "npv": pv_savings - pv_costs,
-        "pv_savings": pv_savings,
-        "pv_costs": pv_costs,
-        "bcr": benefit_cost_ratio(pv_savings, pv_costs),
-        "payback_years": payback_years(np.cumsum(net, axis=-1), timeline.years),
+        **core,
+        "bcr": benefit_cost_ratio(core["pv_savings"], core["pv_costs"]),
         "discounted_payback_years": payback_years(np.cumsum(net * df, axis=-1), timeline.years),
-        "peak_funding_need": peak,
-        "peak_funding_period": peak_period,
         "total_capex": flows.capex.sum(axis=-1),
         "total_capex_base": flows.capex_base.sum(axis=-1),
         "total_running_costs": flows.running_costs.sum(axis=-1),
@@ -301,7 +298,7 @@ def programme_metric_arrays(flows: ProgrammeFlows, timeline: Timeline) -> dict[s
     }
     if set(arrays) != set(METRICS):
         raise RuntimeError("metrics and bondmodel.labels.METRICS disagree")
-    return arrays
+    return {key: arrays[key] for key in METRICS}
 
 
 def partner_metrics(

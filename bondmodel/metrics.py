@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from bondmodel.programme import ProgrammeFlows
 from bondmodel.timeline import FloatArray
 
 
@@ -74,3 +75,24 @@ def peak_funding_need(net_cash_flow: FloatArray) -> tuple[FloatArray, FloatArray
     peak = np.maximum(deficit.max(axis=-1), 0.0)
     period = np.where(peak > 0.0, deficit.argmax(axis=-1), 0)
     return peak, period.astype(np.float64)
+
+
+def programme_core_metrics(flows: ProgrammeFlows, years: FloatArray) -> dict[str, FloatArray]:
+    """NPV, its parts, payback and peak funding need, one value per path.
+
+    The one computation of these metrics, shared by the base case and the
+    simulation, so a path of central values reproduces the base case exactly.
+    """
+    df = flows.discount_factors
+    pv_savings = present_value(flows.on_basis(flows.gross_savings), df)
+    pv_costs = present_value(flows.on_basis(flows.capex + flows.running_costs), df)
+    net = flows.on_basis(flows.net_cash_flow)
+    peak, peak_period = peak_funding_need(flows.net_cash_flow)
+    return {
+        "npv": pv_savings - pv_costs,
+        "pv_savings": pv_savings,
+        "pv_costs": pv_costs,
+        "payback_years": payback_years(np.cumsum(net, axis=-1), years),
+        "peak_funding_need": peak,
+        "peak_funding_period": peak_period,
+    }

@@ -28,8 +28,8 @@ from bondmodel.bond.pwlb import pwlb_loan
 from bondmodel.bond.schedule import BondGrid
 from bondmodel.bond.waterfall import BondSchedule, build_schedule, run_waterfall
 from bondmodel.errors import ModelError, ScenarioError
-from bondmodel.metrics import payback_years, peak_funding_need, present_value
-from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
+from bondmodel.metrics import programme_core_metrics
+from bondmodel.programme import Draws, programme_flows
 from bondmodel.risk.model import RiskModel, build_risk_model
 from bondmodel.risk.sampling import SAMPLERS, Sampler, block_bounds, block_count
 from bondmodel.scenario.schema import Scenario
@@ -110,7 +110,8 @@ class _Engine:
     ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
         """Per-path metrics and the fan-chart series for one batch of draws."""
         flows = programme_flows(self.scenario, self.timeline, draws, partners=False)
-        metrics = programme_path_metrics(flows, self.timeline)
+        core = programme_core_metrics(flows, self.timeline.years)
+        metrics = {k: core[k] for k in PROGRAMME_PATH_METRICS}
         series: dict[str, FloatArray] = {"net_savings": flows.net_savings[:, 1:]}
         if self.schedule is not None:
             bond = run_waterfall(self.schedule, self.timeline, flows, draws.inflation, rates)
@@ -150,25 +151,6 @@ def _engine_for(scenario: Scenario) -> _Engine:
         engine = _Engine(scenario)
         _WORKER[key] = engine
     return engine
-
-
-def programme_path_metrics(flows: ProgrammeFlows, timeline: Timeline) -> dict[str, FloatArray]:
-    """The per-path programme metrics a simulation keeps, as the base case computes them.
-
-    The NPV is PV(savings) - PV(costs), the same subtraction as
-    :func:`bondmodel.engine.programme_metric_arrays`, so a path of central values
-    reproduces the base case exactly.
-    """
-    basis = flows.on_basis
-    df = flows.discount_factors
-    pv_savings = present_value(basis(flows.gross_savings), df)
-    pv_costs = present_value(basis(flows.capex + flows.running_costs), df)
-    net = basis(flows.net_cash_flow)
-    return {
-        "npv": pv_savings - pv_costs,
-        "payback_years": payback_years(np.cumsum(net, axis=-1), timeline.years),
-        "peak_funding_need": peak_funding_need(flows.net_cash_flow)[0],
-    }
 
 
 def run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
