@@ -255,6 +255,24 @@ def run_bond(
     )
 
 
+def bond_trace(results: Results) -> dict[str, FloatArray]:
+    """The base case's bond contract and waterfall step by step, one value per payment.
+
+    Keys: :data:`bondmodel.bond.waterfall.TRACE_KEYS` and the scheduled path's
+    rows (``scheduled_*``, ``reserve_target_raw``, ``uplift``, ...). The
+    workbook's Bond sheet caches its live rows at these values.
+    """
+    scenario = results.scenario
+    if scenario.bond is None:
+        return {}
+    draws = Draws.central(scenario)
+    contract: dict[str, FloatArray] = {}
+    schedule = build_schedule(scenario, results.timeline, results.flows, draws.inflation, contract)
+    steps: dict[str, FloatArray] = {}
+    run_waterfall(schedule, results.timeline, results.flows, draws.inflation, trace=steps)
+    return {**contract, **{key: value[0] for key, value in steps.items()}}
+
+
 def bond_table(
     schedule: BondSchedule, flows: BondFlows, timeline: Timeline, path: int = 0
 ) -> pd.DataFrame:

@@ -10,6 +10,7 @@ from typing import Final
 import numpy as np
 
 from bondmodel.bond.pwlb import PWLBLoan
+from bondmodel.bond.schedule import BondGrid
 from bondmodel.bond.waterfall import BondFlows, BondSchedule
 from bondmodel.irr import OK, irr
 from bondmodel.metrics import present_value
@@ -52,6 +53,21 @@ def debt_discount_rate(schedule: BondSchedule, inflation: float) -> float:
     if isinstance(schedule.terms.coupon, IndexLinkedCoupon):
         rate = (1.0 + rate) * (1.0 + inflation) - 1.0
     return rate
+
+
+def pwlb_council_flow(
+    pwlb: PWLBLoan, grid: BondGrid, flows: ProgrammeFlows, timeline: Timeline
+) -> FloatArray:
+    """The council's cash flow on the timeline had it borrowed from the PWLB instead, (paths, T+1).
+
+    The loan is drawn at issue and serviced on the bond's payment dates.
+    """
+    paths = flows.net_cash_flow.shape[0]
+    council = flows.net_cash_flow - grid.to_timeline(
+        np.broadcast_to(pwlb.debt_service, (paths, grid.n_legal + 1)), timeline.n_periods
+    )
+    council[:, grid.issue_t] += pwlb.amount
+    return council
 
 
 def bond_metrics(
@@ -136,10 +152,7 @@ def bond_metrics(
         "council_npv_vs_pwlb": np.full(paths, np.nan),
     }
     if pwlb is not None:
-        pwlb_council = flows.net_cash_flow - grid.to_timeline(
-            np.broadcast_to(pwlb.debt_service, (paths, grid.n_legal + 1)), timeline.n_periods
-        )
-        pwlb_council[:, grid.issue_t] += pwlb.amount
+        pwlb_council = pwlb_council_flow(pwlb, grid, flows, timeline)
         pwlb_npv = present_value(flows.on_basis(pwlb_council), flows.discount_factors)
         metrics["pwlb_npv"] = pwlb_npv
         metrics["council_npv_vs_pwlb"] = council_npv - pwlb_npv

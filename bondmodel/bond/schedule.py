@@ -148,6 +148,7 @@ def remaining_fraction(
     uplift: FloatArray,
     cfads: FloatArray,
     post_grace_balance: float,
+    trace: dict[str, FloatArray] | None = None,
 ) -> FloatArray:
     """Scheduled outstanding principal after payment k, as a fraction of the post-grace balance.
 
@@ -200,6 +201,8 @@ def remaining_fraction(
         balance = 1.0  # nominal, relative to the post-grace balance
         index = 1.0
         scale = post_grace_balance if post_grace_balance > 0 else 1.0
+        sculpt_balance = np.ones(n_total)
+        sculpt_index = np.ones(n_total)
         for k in range(big_g + 1, big_n):
             index *= uplift[k]
             # relative to a tiny balance the cash is huge: it repays at once
@@ -209,6 +212,11 @@ def remaining_fraction(
                 balance * uplift[k] * (1.0 + rates[k] / grid.g) - paid / scale
             )
             frac[k] = max(balance, 0.0) / index
+            sculpt_balance[k:] = balance
+            sculpt_index[k:] = index
+        if trace is not None:
+            trace["sculpt_balance"] = sculpt_balance
+            trace["sculpt_index"] = sculpt_index
     frac[big_n:] = 0.0
     frac[: big_g + 1] = 1.0
     if big_n <= big_g:

@@ -122,6 +122,7 @@ def _scheduled_path(
     uplift: FloatArray,
     cfads: FloatArray,
     fees: FloatArray,
+    trace: dict[str, FloatArray] | None = None,
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Base-case remaining fractions, interest due and principal due for a principal.
 
@@ -134,6 +135,8 @@ def _scheduled_path(
     principal_due = np.zeros(grid.n_legal + 1)
     real = principal
     index = 1.0
+    balance = np.full(grid.n_legal + 1, principal)  # real, after each payment
+    due = np.zeros(grid.n_legal + 1)  # real principal due
     for k in range(1, grid.n_grace + 1):
         index *= uplift[k]
         interest = real * index * rates[k] / g
@@ -141,19 +144,35 @@ def _scheduled_path(
             real += (interest + fees[k]) / index
         else:
             interest_due[k] = interest
+        balance[k] = real
     base_real = real
-    remaining = remaining_fraction(bond, grid, rates, uplift, cfads, real * index)
+    remaining = remaining_fraction(bond, grid, rates, uplift, cfads, real * index, trace)
     for k in range(grid.n_grace + 1, grid.n_scheduled + 1):
         index *= uplift[k]
         interest_due[k] = real * index * rates[k] / g
         due_real = real if k >= grid.n_scheduled else max(real - remaining[k] * base_real, 0.0)
         real -= due_real
         principal_due[k] = due_real * index
+        due[k] = due_real
+        balance[k] = real
+    balance[grid.n_scheduled + 1 :] = real
+    if trace is not None:
+        trace["scheduled_balance"] = balance
+        trace["post_grace_scheduled"] = np.where(
+            np.arange(grid.n_legal + 1) < grid.n_grace, principal, base_real
+        )
+        trace["scheduled_interest"] = interest_due
+        trace["scheduled_principal_due"] = principal_due
+        trace["scheduled_due_real"] = due
     return remaining, interest_due, principal_due
 
 
 def _reserve_targets(
-    bond: BondTerms, grid: BondGrid, interest: FloatArray, principal: FloatArray
+    bond: BondTerms,
+    grid: BondGrid,
+    interest: FloatArray,
+    principal: FloatArray,
+    trace: dict[str, FloatArray] | None = None,
 ) -> FloatArray:
     """DSRA target after each payment: the next ``months`` of scheduled debt service.
 
@@ -168,27 +187,40 @@ def _reserve_targets(
     :math:`target_k = \\sum_{j \\ge 1} \\min(1, \\max(0, q - (j-1)))\\, DS_{k+j}`.
     """
     target = np.zeros(grid.n_legal + 1)
-    if bond.reserve is None:
-        return target
     covered = principal.copy()
     if bond.repayment.type == "bullet":
         covered[grid.n_scheduled] = 0.0
     ds = interest + covered
+    if bond.reserve is None:
+        if trace is not None:
+            trace["covered_debt_service"] = ds
+            trace["reserve_target_raw"] = target.copy()
+        return target
     q = bond.reserve.months * grid.g / 12.0
     padded = np.concatenate([ds, np.zeros(int(np.ceil(q)) + 1)])
     for j in range(1, int(np.ceil(q)) + 1):
         weight = min(1.0, q - (j - 1))
         target += weight * padded[j : j + grid.n_legal + 1]
     target[grid.n_scheduled :] = 0.0
+    if trace is not None:
+        trace["covered_debt_service"] = ds
+        trace["reserve_target_raw"] = target.copy()
     if bond.reserve.funding == "at_issue" and grid.n_grace > 0:
         target[: grid.n_grace] = np.maximum(target[: grid.n_grace], target[grid.n_grace])
     return target
 
 
 def build_schedule(
-    scenario: Scenario, timeline: Timeline, base: ProgrammeFlows, base_inflation: FloatArray
+    scenario: Scenario,
+    timeline: Timeline,
+    base: ProgrammeFlows,
+    base_inflation: FloatArray,
+    trace: dict[str, FloatArray] | None = None,
 ) -> BondSchedule:
     """Fix the contract: grid, rates, principal (given or sized to uses), profile, reserve.
+
+    ``trace``, if given, receives the scheduled path of the final principal step
+    by step (the workbook's contract rows).
 
     Notes
     -----
@@ -216,11 +248,13 @@ def build_schedule(
     at_issue = bond.reserve is not None and bond.reserve.funding == "at_issue"
     net_price = bond.issue_price - bond.arrangement_fee
 
-    def reserve0(principal: float) -> tuple[float, FloatArray, FloatArray, FloatArray]:
+    def reserve0(
+        principal: float, record: dict[str, FloatArray] | None = None
+    ) -> tuple[float, FloatArray, FloatArray, FloatArray]:
         remaining, interest, repaid = _scheduled_path(
-            bond, grid, principal, rates, uplift, cfads, fees
+            bond, grid, principal, rates, uplift, cfads, fees, record
         )
-        target = _reserve_targets(bond, grid, interest, repaid)
+        target = _reserve_targets(bond, grid, interest, repaid, record)
         return (float(target[0]) if at_issue else 0.0), remaining, interest + repaid, target
 
     if bond.principal == "sized":
@@ -247,7 +281,10 @@ def build_schedule(
             )
     else:
         principal = float(bond.principal)
-    r0, remaining, ds, target = reserve0(principal)
+    r0, remaining, ds, target = reserve0(principal, trace)
+    if trace is not None:
+        trace["uplift"] = uplift
+        trace["scheduled_fees"] = fees
     proceeds = principal * bond.issue_price
     fee = principal * bond.arrangement_fee
     return BondSchedule(
@@ -271,6 +308,25 @@ def build_schedule(
 # The waterfall
 # ---------------------------------------------------------------------------
 
+#: The intermediate quantities :func:`run_waterfall` can trace, besides :class:`BondFlows`.
+TRACE_KEYS = (
+    "owing", "index", "fees_now", "real_cap", "post_grace", "interest_due", "arrears_open",
+    "perf_arrears_open", "perf_all", "senior", "cash_in", "senior_cash", "short", "perf_cash",
+    "short_perf", "paid", "fee_arrears_pre", "arrears_pre", "perf_arrears_pre", "excess",
+    "real_pre", "clear", "repaid", "reserve_pre", "real", "senior_arrears", "perf_arrears",
+    "funded_fees",
+)
+
+
+def _record(
+    trace: dict[str, FloatArray], steps: dict[str, FloatArray], k: int, n: int, paths: int
+) -> None:
+    """Store this period's traced values (period-major until the end of the run)."""
+    for key, value in steps.items():
+        if key not in trace:
+            trace[key] = np.zeros((n, paths))
+        trace[key][k] = value
+
 
 def run_waterfall(
     schedule: BondSchedule,
@@ -278,11 +334,15 @@ def run_waterfall(
     flows: ProgrammeFlows,
     inflation: FloatArray,
     rates: FloatArray | None = None,
+    trace: dict[str, FloatArray] | None = None,
 ) -> BondFlows:
     """Run the debt-service waterfall on every path of ``flows``.
 
     ``rates`` (paths, NL+1) overrides the schedule's annual coupon rates per
-    path (a floating coupon whose reference rate is simulated).
+    path (a floating coupon whose reference rate is simulated). ``trace``, if
+    given, receives the intermediate quantities of every step, (paths, NL+1)
+    each (see :data:`TRACE_KEYS`): the workbook's Bond sheet shows them as
+    live rows, cached at these values.
 
     Notes
     -----
@@ -346,6 +406,7 @@ def run_waterfall(
 
     for k in range(1, n):
         rate = (schedule.rates[k] if rates_t is None else rates_t[k]) / g
+        steps: dict[str, FloatArray] = {}
         # agency and trustee fees run while anything is owed
         owing = (real > 0.0) | (arrears > 0.0) | (perf_arrears > 0.0) | (fee_arrears > 0.0)
         opening = real * index
@@ -370,6 +431,11 @@ def run_waterfall(
             interest_due = interest
         if k == grid.n_grace:
             post_grace = real.copy()
+        if trace is not None:
+            steps.update(
+                owing=owing.astype(np.float64), index=index, fees_now=fees_now + funded_fees,
+                real_cap=real, post_grace=post_grace, interest_due=interest_due,
+            )
         if bond.arrears_interest:
             accrued = arrears * rate
             accrued_perf = perf_arrears * rate
@@ -387,6 +453,9 @@ def run_waterfall(
         fees_due = fees_now + fee_arrears
         out["fees_due"][k] = fees_due
         # the cap applies to the coupon accrued, whether paid or capitalised
+        if trace is not None:
+            steps.update(arrears_open=arrears, perf_arrears_open=perf_arrears,
+                         perf_all=perf_due_all[k])
         perf_due = np.minimum(perf_due_all[k], np.maximum(cap_per_period - interest, 0.0))
         perf_due = np.where(real > 0.0, perf_due, 0.0) + perf_arrears
         out["performance_due"][k] = perf_due
@@ -434,6 +503,11 @@ def run_waterfall(
 
         # excess cash: refill the reserve, then sweep
         excess = cash - from_cash
+        if trace is not None:
+            steps.update(senior=senior, cash_in=cash, senior_cash=senior_cash, short=short,
+                         perf_cash=perf_cash, short_perf=short_perf, paid=paid,
+                         fee_arrears_pre=fee_arrears, arrears_pre=arrears,
+                         perf_arrears_pre=perf_arrears, excess=excess)
         target = schedule.reserve_target[k]
         deposit = np.minimum(excess, np.maximum(target - reserve, 0.0))
         reserve = reserve + deposit
@@ -450,6 +524,9 @@ def run_waterfall(
             fee_arrears <= _ZERO * schedule.principal
         )
         repaid = real <= _ZERO * max(schedule.principal, 1.0)
+        if trace is not None:
+            steps.update(real_pre=real, clear=clear.astype(np.float64),
+                         repaid=repaid.astype(np.float64), reserve_pre=reserve)
         if k == n - 1:
             write_off = (
                 np.where(repaid, 0.0, np.maximum(real, 0.0) * index) + arrears + perf_arrears
@@ -481,8 +558,20 @@ def run_waterfall(
         out["investor_flow"][k] = (
             pay_arrears + pay_interest + pay_principal + sweep + pay_perf - funded_fees
         )
+        if trace is not None:
+            steps.update(real=real, senior_arrears=arrears, perf_arrears=perf_arrears,
+                         funded_fees=funded_fees)
+            _record(trace, steps, k, n, paths)
 
     out["dscr"][0] = np.nan
+    if trace is not None:
+        _record(trace, {"index": np.ones(paths), "real_cap": np.full(paths, schedule.principal),
+                        "post_grace": np.full(paths, schedule.principal),
+                        "real_pre": np.full(paths, schedule.principal),
+                        "real": np.full(paths, schedule.principal),
+                        "reserve_pre": np.full(paths, schedule.reserve_initial)}, 0, n, paths)
+        for key, value in trace.items():
+            trace[key] = value.T
     to_council = (
         out["cash_used"] + out["reserve_deposit"] + out["sweep"] + out["topup"]
         - out["reserve_release"]

@@ -115,7 +115,17 @@ def _bond_checks(results: Results, layout: Layout) -> list[tuple[str, str, bool,
     reserve_end = s.reserve_initial + float(
         (t["reserve_deposit"] - t["reserve_draw"] - t["reserve_release"]).sum()
     )
-    return [
+    sizing: list[tuple[str, str, bool, str]] = []
+    if s.terms.principal == "sized":
+        # the engine solved the fixed point; this tests it still holds, live
+        sizing.append((
+            "Sized principal solves the sizing equation: proceeds - fee = financed costs "
+            "+ initial DSRA",
+            f"=ABS(bd_residual)<={tol_text}",
+            abs(s.surplus) <= tol,
+            "Bond sheet, constants and sources and uses",
+        ))
+    checks = [
         (
             "Sources equal uses at issue",
             f"=ABS({c['bond.proceeds']}+{c['bond.council_contribution']}-({c['bond.financed_costs']}"
@@ -158,6 +168,7 @@ def _bond_checks(results: Results, layout: Layout) -> list[tuple[str, str, bool,
             "Bond sheet, DSRA rows",
         ),
     ]
+    return [*sizing, *checks]
 
 
 def cover_sheet(

@@ -27,18 +27,17 @@ from bondmodel.engine import Results
 from bondmodel.io import atomic_write
 from bondmodel.irr import FLAG_LABELS
 from bondmodel.labels import (
-    BOND_COLUMNS,
     BOND_METRICS,
     METRICS,
     PATH_METRICS,
     PERIOD_COLUMNS,
-    SOURCES_USES,
     Unit,
 )
 from bondmodel.scenario.export import scenario_toml
+from bondmodel.workbook.bond_sheet import bond_metric_formulas, bond_sheet, council_rows
 from bondmodel.workbook.cost_rows import ITEM_ROWS, cost_item_rows, running_cost_rows
 from bondmodel.workbook.inputs import inputs_sheet
-from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
+from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
 from bondmodel.workbook.partners_sheet import partners_sheet
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
@@ -50,30 +49,6 @@ from bondmodel.workbook.timeline_sheet import timeline_sheet
 
 #: Row (0-based) of the first line item on the Cashflows sheet.
 FIRST_ITEM_ROW = 6
-
-#: Bond rows whose total over the periods means something: cash that moved.
-#: Balances, amounts due (which repeat while unpaid) and deferrals are not summed.
-BOND_FLOW_TOTALS = (
-    "indexation",
-    "interest",
-    "capitalised_interest",
-    "cfads",
-    "cash_used",
-    "reserve_draw",
-    "topup",
-    "fees_paid",
-    "arrears_paid",
-    "interest_paid",
-    "principal_paid",
-    "sweep",
-    "performance_paid",
-    "arrears_interest",
-    "reserve_deposit",
-    "reserve_release",
-    "write_off",
-    "fee_write_off",
-    "investor_flow",
-)
 
 #: Rows of the period table that are not line items (they head the columns).
 HEADER_KEYS = ("period", "label", "period_start", "period_end")
@@ -101,7 +76,11 @@ def _write(results: Results, path: Path) -> None:
     rows = _cashflows_sheet(wb, styles, results, layout)
     partners_sheet(wb, styles, results, layout)
     if results.bond is not None:
-        _bond_sheet(wb, styles, results, layout)
+        bond_sheet(wb, styles, results, layout)
+        council_rows(
+            wb.get_worksheet_by_name("Cashflows"), styles, results, layout,
+            layout.row_numbers["cashflows.free"],
+        )
     _metrics_sheet(wb, styles, results, rows, layout)
     if results.risk is not None:
         _risk_sheet(wb, styles, results, layout)
@@ -170,6 +149,8 @@ def _cashflows_sheet(
     stream_rows = savings_rows(wb, ws, styles, results, layout, below)
     for s, stream_row in enumerate(stream_rows):
         layout.row_numbers[f"cashflows.stream.{s}"] = stream_row
+    # the council's cash after debt service goes below, once the Bond sheet exists
+    layout.row_numbers["cashflows.free"] = (max(stream_rows) if stream_rows else below) + 2
     def item_sum(kind: str, col: int) -> str:
         cells = [str(xl_rowcol_to_cell(r, col)) for r in items[kind]]
         return "=" + "+".join(cells) if cells else "=0"
@@ -324,7 +305,7 @@ def _metrics_sheet(
     ws.write(top, 1, "Value", styles.header)
     ws.write(top, 2, "Note", styles.header)
     flag = int(results.bond.metrics["investor_irr_flag"] or 0)
-    live = _bond_metric_formulas(results, layout)
+    live = bond_metric_formulas(results, layout)
     for i, (key, column) in enumerate(BOND_METRICS.items()):
         row = top + 1 + i
         ws.write_string(row, 0, column.label)
@@ -339,100 +320,6 @@ def _metrics_sheet(
             ws.write_string(row, 2, FLAG_LABELS[flag], styles.note)
         elif key in ("pwlb_npv", "council_npv_vs_pwlb") and results.bond.pwlb is None:
             ws.write_string(row, 2, "no [pwlb] section in the scenario", styles.note)
-
-
-def _bond_metric_formulas(results: Results, layout: Layout) -> dict[str, str]:
-    """Bond metrics as Excel functions over the Bond sheet's rows."""
-    bond = results.bond
-    if bond is None:
-        return {}
-    r, c = layout.rows, layout.cells
-    g = "INDEX(conv_freq_values,MATCH(in_bond_payment_frequency,conv_freq_names,0))"
-    flows_after = layout.rows["bond.investor_flow.after_issue"]
-    first_flow = layout.cells["bond.investor_flow.first"]
-    repaid = f"({r['bond.principal_paid']}+{r['bond.sweep']})"
-    out = {
-        "principal": f"={c['bond.principal']}",
-        "money_multiple": f"=SUM({flows_after})/-{first_flow}",
-        "wal_years": (
-            f"=SUMPRODUCT({repaid}*{r['bond.years']})"
-            f"/(SUM({r['bond.principal_paid']})+SUM({r['bond.sweep']}))"
-        ),
-        "total_interest": f"=SUM({r['bond.interest']})",
-        "total_performance": f"=SUM({r['bond.performance_paid']})",
-        "investor_loss": f"=SUM({r['bond.write_off']})",
-        "min_dscr": f"=MIN({r['bond.dscr']})",
-        "avg_dscr": f"=AVERAGE({r['bond.dscr']})",
-        "total_topup": f"=SUM({r['bond.topup']})",
-        "shortfall_periods": (
-            f"=SUMPRODUCT(--({r['bond.reserve_draw']}+{r['bond.topup']}+{r['bond.shortfall']}"
-            f">1E-9*MAX({c['bond.principal']},1)))"
-        ),
-    }
-    if int(bond.metrics["investor_irr_flag"] or 0) == 0:
-        out["investor_irr"] = f"=(1+IRR({r['bond.investor_flow']}))^{g}-1"
-    if float(bond.table["principal_paid"].sum() + bond.table["sweep"].sum()) <= 0:
-        del out["wal_years"]
-    return out
-
-
-def _bond_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout) -> None:
-    """The bond waterfall (values), payments across the columns, and the sources and uses."""
-    bond = results.bond
-    if bond is None:
-        return
-    ws = wb.add_worksheet("Bond")
-    table = bond.table
-    n = len(table)
-    ws.set_column(0, 0, 46)
-    ws.set_column(1, 1, 10)
-    ws.set_column(2, 2, 16)
-    ws.set_column(FIRST_PERIOD_COL, FIRST_PERIOD_COL + n - 1, 14)
-    terms = bond.schedule.terms
-    ws.write(0, 0, f"Bond waterfall (base case): {results.scenario.meta.name}", styles.title)
-    ws.write(
-        1, 0,
-        f"{terms.coupon.type} coupon, {terms.repayment.type} repayment, {terms.recourse} "
-        f"recourse, {terms.payment_frequency} payments; nominal pounds",
-        styles.note,
-    )
-    ws.write(3, 0, "Sources and uses at issue", styles.header)
-    ws.write(3, 1, "", styles.header)
-    ws.write(3, 2, "Amount", styles.header)
-    for i, (key, column) in enumerate(SOURCES_USES.items()):
-        ws.write_string(4 + i, 0, column.label)
-        ws.write_number(4 + i, 2, bond.sources_uses[key], styles.unit("money"))
-        layout.cells[f"bond.{key}"] = ref("Bond", 4 + i, 2)
-    principal_row = 4 + len(SOURCES_USES)
-    ws.write_string(principal_row, 0, BOND_METRICS["principal"].label, styles.bold)
-    ws.write_number(principal_row, 2, bond.schedule.principal, styles.unit("money"))
-    layout.cells["bond.principal"] = ref("Bond", principal_row, 2)
-    top = 6 + len(SOURCES_USES)
-    ws.write(top, 0, "Line item", styles.header)
-    ws.write(top, 1, "Unit", styles.header)
-    ws.write(top, 2, "Total", styles.header)
-    for j in range(n):
-        ws.write(top, FIRST_PERIOD_COL + j, "", styles.header)
-    for i, (key, column) in enumerate(BOND_COLUMNS.items()):
-        row = top + 1 + i
-        ws.write_string(row, 0, column.label, styles.bold if key == "payment" else styles.label)
-        ws.write_string(row, 1, column.unit, styles.note)
-        for j, value in enumerate(table[key]):
-            col = FIRST_PERIOD_COL + j
-            if column.unit == "date":
-                ws.write_datetime(row, col, _as_datetime(value), styles.unit("date"))
-            else:
-                _write_value(ws, row, col, float(value), column.unit, styles)
-        if key in BOND_FLOW_TOTALS:
-            ws.write_number(row, 2, float(table[key].sum()), styles.unit("money"))
-        layout.rows[f"bond.{key}"] = span("Bond", row, FIRST_PERIOD_COL, FIRST_PERIOD_COL + n - 1)
-        layout.cells[f"bond.{key}.last"] = ref("Bond", row, FIRST_PERIOD_COL + n - 1)
-        layout.cells[f"bond.{key}.first"] = ref("Bond", row, FIRST_PERIOD_COL)
-        layout.rows[f"bond.{key}.after_issue"] = span(
-            "Bond", row, FIRST_PERIOD_COL + 1, FIRST_PERIOD_COL + n - 1
-        )
-    ws.freeze_panes(top + 1, FIRST_PERIOD_COL)
-    print_across(ws, top + 1)
 
 
 def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout) -> None:

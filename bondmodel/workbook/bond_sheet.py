@@ -1,0 +1,902 @@
+"""The Bond sheet: the contract and the debt-service waterfall, every number a live formula.
+
+Payments run across the columns (k = 0 is the issue), one formula per row
+from one column to the next, with flags instead of nested IFs. The rows
+follow the engine's steps (bondmodel.bond.waterfall) but are written
+independently from the equations in docs/methodology.md, "Bond"; each cell
+caches the engine's value, and the tests recalculate the sheet in LibreOffice
+to prove the two renderings agree.
+
+Row formulas are templates: ``{key}`` is this column's cell of row ``key``,
+``{key@p}`` the previous column's and ``{key@row}`` the whole row. Scalars
+(``bd_...``, ``pw_...``) are defined names in the constants block at the top.
+
+One value is not a formula: a principal sized by the engine. Sizing is a fixed
+point (the initial reserve grows with the principal that funds it), which a
+spreadsheet can only solve by iteration; the engine's solution is shown as a
+value, and the Checks sheet tests live that it still solves the sizing
+equation with the inputs as they stand.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from bondmodel.bond.metrics import pwlb_council_flow
+from bondmodel.engine import Results, bond_trace
+from bondmodel.labels import BOND_COLUMNS, SOURCES_USES, Unit
+from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
+from bondmodel.timeline import FloatArray
+from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, ref, span
+from bondmodel.workbook.styles import Styles, print_across
+from bondmodel.workbook.timeline_sheet import excel_serial
+
+#: Relative tolerance below which a balance counts as repaid (the engine's).
+ZERO_TOLERANCE = 1e-9
+#: A periodic rate below this counts as zero (annuity and PWLB formulas, as the engine).
+RATE_TOLERANCE = 1e-15
+
+#: Bond rows whose total over the periods means something: cash that moved.
+FLOW_TOTALS = frozenset({
+    "indexation", "interest", "capitalised_interest", "cfads", "cash_used", "reserve_draw",
+    "topup", "fees_paid", "arrears_paid", "interest_paid", "principal_paid", "sweep",
+    "performance_paid", "arrears_interest", "reserve_deposit", "reserve_release", "write_off",
+    "fee_write_off", "investor_flow", "to_council", "pwlb_interest", "pwlb_principal",
+    "pwlb_debt_service",
+})
+
+_TOKEN = re.compile(r"\{(\w+)(?:@(p|row))?\}")
+
+
+@dataclass(frozen=True)
+class Line:
+    """One row: its key, label, unit, the formula for k >= 1 and for the issue (k = 0).
+
+    ``first`` None leaves the issue column blank (nothing happens at issue);
+    a number writes that constant (an initial condition, such as index = 1).
+    """
+
+    key: str
+    label: str
+    unit: Unit
+    rest: str
+    first: str | float | None = None
+
+    @property
+    def heading(self) -> bool:
+        """A group heading, not a row of numbers."""
+        return self.rest == ""
+
+
+def _flag(key: str, label: str, formula: str) -> Line:
+    """A 0/1 flag row, the same formula in every column including the issue."""
+    return Line(key, label, "count", formula, formula)
+
+
+def _heading(key: str, label: str) -> Line:
+    return Line(key, label, "count", "")
+
+
+def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:
+    """Write the Bond sheet and register its cells and rows in ``layout``."""
+    bond = results.bond
+    if bond is None:
+        return
+    ws = wb.add_worksheet("Bond")
+    terms = bond.schedule.terms
+    grid = bond.schedule.grid
+    n = grid.n_legal + 1
+    last = FIRST_PERIOD_COL + n - 1
+    ws.set_column(0, 0, 52)
+    ws.set_column(1, 1, 10)
+    ws.set_column(2, 2, 16)
+    ws.set_column(FIRST_PERIOD_COL, last, 14)
+    ws.write(0, 0, f"Bond waterfall (base case): {results.scenario.meta.name}", styles.title)
+    ws.write(
+        1, 0,
+        f"{terms.coupon.type} coupon, {terms.repayment.type} repayment, {terms.recourse} "
+        f"recourse, {terms.payment_frequency} payments; nominal pounds. Live formulas over the "
+        "Inputs, Timeline and Cashflows sheets; docs/methodology.md, 'Bond', gives each step.",
+        styles.note,
+    )
+    trace = bond_trace(results)
+    lines = _lines(results)
+    values = _values(results, trace, lines)
+
+    # Constants and sources and uses: label in A, formula or value in C, a name each.
+    scalars = _scalars(results, trace)
+    row = 3
+    ws.write(row, 0, "Constants and sources and uses at issue", styles.header)
+    ws.write(row, 1, "Unit", styles.header)
+    ws.write(row, 2, "Value", styles.header)
+    # rows across the periods start below the scalars; their references are needed first
+    top = row + len(scalars) + 3
+    rows = {line.key: top + 1 + i for i, line in enumerate(lines)}
+    render = _renderer(rows, n, _outside(layout))
+    for i, (name, label, unit, formula, value) in enumerate(scalars):
+        r = row + 1 + i
+        ws.write_string(r, 0, label, styles.bold if name == "bd_principal" else styles.label)
+        ws.write_string(r, 1, unit, styles.note)
+        fmt = styles.unit(unit)  # type: ignore[arg-type]
+        if formula is None:
+            ws.write_number(r, 2, value, fmt if name == "bd_principal" else styles.input)
+        else:
+            ws.write_formula(r, 2, render(formula, FIRST_PERIOD_COL), fmt, value)
+        wb.define_name(name, f"=Bond!{xl_rowcol_to_cell(r, 2, True, True)}")
+        layout.cells[name] = ref("Bond", r, 2)
+    for key in SOURCES_USES:
+        layout.cells[f"bond.{key}"] = layout.cells[_SOURCE_NAMES[key]]
+    layout.cells["bond.principal"] = layout.cells["bd_principal"]
+    if bond.schedule.terms.principal == "sized":
+        ws.write_string(
+            row + 1 + [s[0] for s in scalars].index("bd_principal"), 3,
+            "sized by the engine (a fixed point); the Checks sheet tests it live",
+            styles.note,
+        )
+
+    ws.write(top, 0, "Line item", styles.header)
+    ws.write(top, 1, "Unit", styles.header)
+    ws.write(top, 2, "Total", styles.header)
+    for j in range(n):
+        ws.write(top, FIRST_PERIOD_COL + j, "", styles.header)
+    for line in lines:
+        r = rows[line.key]
+        if line.heading:
+            ws.write_string(r, 0, line.label, styles.header)
+            continue
+        strong = line.key in ("payment", "closing_balance", "investor_flow", "dscr")
+        ws.write_string(r, 0, line.label, styles.bold if strong else styles.label)
+        ws.write_string(r, 1, line.unit, styles.note)
+        fmt = styles.unit(line.unit)
+        vals = values[line.key]
+        for j in range(n):
+            col = FIRST_PERIOD_COL + j
+            template = line.rest if j > 0 else line.first
+            if template is None:
+                continue
+            if isinstance(template, float):
+                ws.write_number(r, col, template, fmt)
+                continue
+            if not template.startswith("="):
+                ws.write_string(r, col, template, styles.note)
+                continue
+            value = vals[j]
+            if line.key == "dscr" and not np.isfinite(value):
+                ws.write_formula(r, col, render(template, col), styles.note, "n/a")
+            else:
+                ws.write_formula(r, col, render(template, col), fmt, float(value))
+        if line.key in FLOW_TOTALS:
+            first, end = xl_rowcol_to_cell(r, FIRST_PERIOD_COL), xl_rowcol_to_cell(r, last)
+            ws.write_formula(r, 2, f"=SUM({first}:{end})", fmt, float(np.nansum(vals)))
+        layout.rows[f"bond.{line.key}"] = span("Bond", r, FIRST_PERIOD_COL, last)
+        layout.row_numbers[f"bond.{line.key}"] = r
+        layout.cells[f"bond.{line.key}.last"] = ref("Bond", r, last)
+        layout.cells[f"bond.{line.key}.first"] = ref("Bond", r, FIRST_PERIOD_COL)
+        layout.rows[f"bond.{line.key}.after_issue"] = span(
+            "Bond", r, FIRST_PERIOD_COL + 1, last
+        )
+    ws.freeze_panes(top + 1, FIRST_PERIOD_COL)
+    print_across(ws, top + 1)
+
+
+#: The constants block's name for each sources-and-uses row.
+_SOURCE_NAMES = {
+    "proceeds": "bd_proceeds",
+    "council_contribution": "bd_contribution",
+    "financed_costs": "bd_financed",
+    "arrangement_fee": "bd_fee",
+    "reserve_initial": "bd_reserve0",
+    "surplus": "bd_surplus",
+}
+
+
+def _renderer(
+    rows: dict[str, int], n: int, outside: dict[str, str]
+) -> Callable[[str, int], str]:
+    """Turn a row template into a formula for column ``col``.
+
+    ``outside`` maps the capitalised placeholders (``TL_T``, ``CF_NET``, ...) to
+    the Timeline and Cashflows rows they stand for.
+    """
+    last = FIRST_PERIOD_COL + n - 1
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, outside)) + r")\b")
+
+    def render(template: str, col: int) -> str:
+        def cell(match: re.Match[str]) -> str:
+            key, where = match.group(1), match.group(2)
+            r = rows[key]
+            if where == "p":
+                return str(xl_rowcol_to_cell(r, col - 1))
+            if where == "row":
+                return (
+                    f"{xl_rowcol_to_cell(r, FIRST_PERIOD_COL, True, True)}:"
+                    f"{xl_rowcol_to_cell(r, last, True, True)}"
+                )
+            return str(xl_rowcol_to_cell(r, col))
+
+        return pattern.sub(lambda m: outside[m.group(1)], _TOKEN.sub(cell, template))
+
+    return render
+
+
+# ---------------------------------------------------------------------------
+# The constants block
+# ---------------------------------------------------------------------------
+
+Scalar = tuple[str, str, str, str | None, float]
+
+
+def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
+    """(name, label, unit, formula or None for a value, engine value) of each constant."""
+    bond = results.bond
+    assert bond is not None
+    s = bond.schedule
+    terms = s.terms
+    grid = s.grid
+    tl = results.timeline
+    freq_lookup = "INDEX(conv_freq_values,MATCH(in_bond_payment_frequency,conv_freq_names,0))"
+    out: list[Scalar] = [
+        ("bd_freq", "Payments a year", "count", f"={freq_lookup}", float(grid.g)),
+        ("bd_step", "Timeline periods per payment period", "count", "=tl_f/bd_freq",
+         float(grid.step)),
+        ("bd_months", "Months a year", "count", None, 12.0),
+        ("bd_issue_date", "Issue date (blank input: the close date)", "date",
+         "=IF(ISBLANK(in_bond_issue_date),tl_close,in_bond_issue_date)",
+         excel_serial(tl.boundaries[grid.issue_t])),
+        ("bd_issue_t", "Issue at the end of timeline period", "count",
+         "=ROUND(((YEAR(bd_issue_date)-YEAR(tl_close))*bd_months+MONTH(bd_issue_date)"
+         "-MONTH(tl_close))*tl_f/bd_months,0)", float(grid.issue_t)),
+        ("bd_n_term", "Scheduled maturity (payment number)", "count",
+         "=ROUND(in_bond_tenor_years*bd_freq,0)", float(grid.n_scheduled)),
+        ("bd_n_legal", "Legal final maturity (payment number)", "count",
+         "=ROUND(IF(ISBLANK(in_bond_legal_maturity_years),in_bond_tenor_years,"
+         "in_bond_legal_maturity_years)*bd_freq,0)", float(grid.n_legal)),
+        ("bd_n_grace", "Grace period (payments)", "count", "=ROUND(in_bond_grace_years*bd_freq,0)",
+         float(grid.n_grace)),
+        ("bd_zero", "Tolerance: a balance below this share of the principal is repaid",
+         "factor", None, ZERO_TOLERANCE),
+        ("bd_min_scale", "Smallest principal the tolerance scales with", "money", None, 1.0),
+        ("bd_tiny", "A periodic rate below this counts as zero", "rate", None, RATE_TOLERANCE),
+        ("bd_capgrace", "Grace interest capitalised (1 = yes)", "count",
+         '=(in_bond_grace_interest="capitalised")*1',
+         1.0 if terms.grace_interest == "capitalised" else 0.0),
+        ("bd_limited", "Limited recourse (1 = yes)", "count",
+         '=(in_bond_recourse="limited")*1', 1.0 if terms.recourse == "limited" else 0.0),
+        ("bd_arrears_int", "Interest accrues on arrears (1 = yes)", "count",
+         "=in_bond_arrears_interest*1", 1.0 if terms.arrears_interest else 0.0),
+    ]
+    if terms.reserve is not None:
+        out += [
+            ("bd_q", "DSRA cover (payment periods of debt service)", "count",
+             "=in_bond_reserve_months*bd_freq/bd_months", terms.reserve.months * grid.g / 12.0),
+            ("bd_at_issue", "DSRA funded at issue (1 = yes)", "count",
+             '=(in_bond_reserve_funding="at_issue")*1',
+             1.0 if terms.reserve.funding == "at_issue" else 0.0),
+        ]
+    else:
+        out += [
+            ("bd_q", "DSRA cover (no [bond.reserve]: none)", "count", None, 0.0),
+            ("bd_at_issue", "DSRA funded at issue (no [bond.reserve]: no)", "count", None, 0.0),
+        ]
+    if terms.repayment.type == "annuity":
+        out.append((
+            "bd_i", "Annuity periodic rate (first amortising period)", "rate",
+            "=INDEX({rate@row},1,bd_n_grace+2)/bd_freq", float(s.rates[grid.n_grace + 1]) / grid.g,
+        ))
+    if terms.repayment.type == "sculpted":
+        scale = float(trace["post_grace_scheduled"][-1]) * float(
+            np.prod(trace["uplift"][1 : grid.n_grace + 1])
+        )
+        out.append((
+            "bd_scale", "Scheduled balance after grace, nominal (sculpting scale)", "money",
+            "=IF(INDEX({scheduled_post_grace@row},1,bd_n_legal+1)*INDEX({index@row},1,bd_n_grace+1)>0,"
+            "INDEX({scheduled_post_grace@row},1,bd_n_legal+1)*INDEX({index@row},1,bd_n_grace+1),"
+            "bd_min_scale)", scale if scale > 0 else 1.0,
+        ))
+    if terms.performance is not None and terms.performance.cap_total_return is not None:
+        out.append((
+            "bd_cap_pp", "Performance cap: coupon plus performance a period", "money",
+            "=in_bond_performance_cap_total_return*bd_principal/bd_freq",
+            terms.performance.cap_total_return * s.principal / grid.g,
+        ))
+    debt_rate = float(s.rates[1])
+    rate_formula = "=INDEX({rate@row},1,2)"
+    if isinstance(terms.coupon, IndexLinkedCoupon):
+        debt_rate = (1.0 + debt_rate) * (1.0 + results.scenario.economics.inflation) - 1.0
+        rate_formula = "=(1+INDEX({rate@row},1,2))*(1+in_economics_inflation)-1"
+    out.append(("bd_debt_rate", "Discount rate for LLCR and PLCR (first coupon, nominal)",
+                "rate", rate_formula, debt_rate))
+    # sources and uses
+    sized = terms.principal == "sized"
+    out += [
+        ("bd_principal", "Principal issued", "money",
+         None if sized else "=in_bond_principal", s.principal),
+        ("bd_financed", SOURCES_USES["financed_costs"].label, "money",
+         "=in_bond_financed_share*(SUM(CF_CAPEX_BASE)+SUM(CF_CONTINGENCY)"
+         "+SUM(CF_OPTIMISM_BIAS))", s.financed_costs),
+        ("bd_proceeds", SOURCES_USES["proceeds"].label, "money",
+         "=bd_principal*in_bond_issue_price", s.proceeds),
+        ("bd_fee", SOURCES_USES["arrangement_fee"].label, "money",
+         "=bd_principal*in_bond_arrangement_fee", s.arrangement_fee),
+        ("bd_reserve0", SOURCES_USES["reserve_initial"].label, "money",
+         "=bd_at_issue*INDEX({reserve_target@row},1,1)", s.reserve_initial),
+        ("bd_residual", "Sizing residual: proceeds - fee - initial DSRA - financed costs",
+         "money", "=bd_proceeds-bd_fee-bd_reserve0-bd_financed", s.surplus),
+        ("bd_contribution", SOURCES_USES["council_contribution"].label, "money",
+         "=IF(ABS(bd_residual)<=bd_zero*MAX(bd_principal,bd_min_scale),0,MAX(-bd_residual,0))",
+         s.council_contribution),
+        ("bd_surplus", SOURCES_USES["surplus"].label, "money", "=MAX(bd_residual,0)",
+         max(s.surplus, 0.0)),
+        ("bd_tol", "Balance tolerance in pounds", "money",
+         "=bd_zero*MAX(bd_principal,bd_min_scale)", ZERO_TOLERANCE * max(s.principal, 1.0)),
+    ]
+    if bond.pwlb is not None:
+        p = bond.pwlb
+        i = p.rate / grid.g
+        pwlb_terms = results.scenario.pwlb
+        assert pwlb_terms is not None
+        term = pwlb_terms.term_years if pwlb_terms.term_years is not None else terms.tenor_years
+        n_pw = round(term * grid.g)
+        level = p.amount * i / (1.0 - (1.0 + i) ** -n_pw) if abs(i) > RATE_TOLERANCE else (
+            p.amount / n_pw
+        )
+        out += [
+            ("pw_amount", "PWLB loan: amount (the financed costs)", "money", "=bd_financed",
+             p.amount),
+            ("pw_rate", "PWLB rate: gilt yield + margin", "rate",
+             "=in_pwlb_gilt_yield+in_pwlb_margin", p.rate),
+            ("pw_n", "PWLB term (payments)", "count",
+             "=ROUND(IF(ISBLANK(in_pwlb_term_years),in_bond_tenor_years,in_pwlb_term_years)"
+             "*bd_freq,0)", float(n_pw)),
+            ("pw_i", "PWLB periodic rate", "rate", "=pw_rate/bd_freq", i),
+            ("pw_level", "PWLB annuity payment (PMT)", "money",
+             "=IF(ABS(pw_i)>bd_tiny,PMT(pw_i,pw_n,-pw_amount),pw_amount/pw_n)", level),
+        ]
+    return out
+
+
+# ---------------------------------------------------------------------------
+# The rows
+# ---------------------------------------------------------------------------
+
+
+def _lines(results: Results) -> list[Line]:
+    """Every row of the sheet, in order, for this bond's structure."""
+    bond = results.bond
+    assert bond is not None
+    terms = bond.schedule.terms
+    coupon = terms.coupon
+    perf = terms.performance
+    kind = terms.repayment.type
+    il = isinstance(coupon, IndexLinkedCoupon)
+    cols = BOND_COLUMNS
+    lines = [
+        _heading("h_time", "Time and flags: where each payment falls and what applies to it"),
+        Line("payment", cols["payment"].label, "count", "={payment@p}+1", "=0"),
+        Line("t", "Timeline period at the payment", "count", "=bd_issue_t+bd_step*{payment}",
+             "=bd_issue_t+bd_step*{payment}"),
+        Line("date", cols["date"].label, "date", "=EDATE(tl_close,{t}*bd_months/tl_f)-1",
+             "=bd_issue_date"),
+        Line("years", cols["years"].label, "years", "={payment}/bd_freq", "={payment}/bd_freq"),
+        _flag("f_grace", "Flag: grace period",
+              "=({payment}>=1)*({payment}<=bd_n_grace)"),
+        _flag("f_end_grace", "Flag: last payment of the grace period",
+              "=({payment}=bd_n_grace)*1"),
+        _flag("f_capgrace", "Flag: interest capitalised (capitalised grace)",
+              "={f_grace}*bd_capgrace"),
+        _flag("f_amort", "Flag: amortising (after grace, before maturity)",
+              "=({payment}>bd_n_grace)*({payment}<bd_n_term)"),
+        _flag("f_maturity", "Flag: scheduled maturity",
+              "=({payment}=bd_n_term)*1"),
+        _flag("f_due_all", "Flag: at or after scheduled maturity",
+              "=({payment}>=bd_n_term)*1"),
+        _flag("f_final", "Flag: legal final maturity",
+              "=({payment}=bd_n_legal)*1"),
+        _heading("h_cash", "Cash and rates: pledged cash, prices, the coupon and the index"),
+        Line("net_at_pay", "Net savings in the payment period", "money",
+             "=SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*CF_NET)"),
+    ]
+    lines.append(Line("cfads", cols["cfads"].label, "money", "=in_bond_pledged_share*{net_at_pay}"))
+    lines.append(Line("cash_in", "Pledged cash received (CFADS, if positive)", "money",
+                      "=MAX({cfads},0)"))
+    if perf is not None:
+        lines.append(Line("gross_at_pay", "Gross savings in the payment period", "money",
+                          "=SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*CF_GROSS)"))
+    lines.append(Line("price_at_pay", "Price index at the payment", "index",
+                      "=INDEX(TL_PRICE,1,{t}+1)"))
+    if isinstance(coupon, FloatingCoupon):
+        reference = (
+            "INDEX(in_bond_coupon_reference_path,1,MIN(INT((MAX({payment},1)-1)/bd_freq)+1,"
+            "COUNT(in_bond_coupon_reference_path)))"
+            if coupon.reference_path is not None
+            else "in_bond_coupon_reference_rate"
+        )
+        rate = f"{reference}+in_bond_coupon_margin"
+        if coupon.floor is not None:
+            rate = f"MAX({rate},in_bond_coupon_floor)"
+    elif il:
+        rate = "in_bond_coupon_real_rate"
+    else:
+        rate = "in_bond_coupon_rate"
+    lines.append(Line("rate", "Annual coupon rate" + (" (real)" if il else ""), "rate",
+                      f"={rate}"))
+    if il:
+        assert isinstance(coupon, IndexLinkedCoupon)
+        infl = "in_economics_inflation"
+        if coupon.uplift_floor is not None:
+            infl = f"MAX({infl},in_bond_coupon_uplift_floor)"
+        if coupon.uplift_cap is not None:
+            infl = f"MIN({infl},in_bond_coupon_uplift_cap)"
+        lines.append(Line("uplift", "Principal uplift over the period (capped, floored CPI)",
+                          "factor", f"=(1+{infl})^(1/bd_freq)"))
+        lines.append(Line("index", "Index ratio", "factor", "={index@p}*{uplift}", 1.0))
+    else:
+        lines.append(Line("index", "Index ratio (1: not index-linked)", "factor",
+                          "={index@p}", 1.0))
+
+    # the contract: scheduled path of the base case
+    lines += [
+        _heading("h_contract", "Contract: the scheduled path of the base case, fixed at issue"),
+        Line("scheduled_fees", "Agency and trustee fees (nominal)", "money",
+             "=in_bond_annual_fees/bd_freq*{price_at_pay}"),
+        Line("scheduled_interest", "Scheduled interest due", "money",
+             "=(1-{f_capgrace})*({payment}<=bd_n_term)*{scheduled_balance@p}*{index}*{rate}/bd_freq"),
+    ]
+    if kind == "sculpted":
+        grow = "{sculpt_balance@p}" + ("*{uplift}" if il else "") + "*(1+{rate}/bd_freq)"
+        paid = "{cash_in}/in_bond_repayment_target_dscr"
+        lines += [
+            Line("sculpt_index", "Sculpting: index ratio since the grace period", "factor",
+                 "={sculpt_index@p}*(1+{f_amort}*({uplift}-1))" if il else "={sculpt_index@p}",
+                 1.0),
+            Line("sculpt_balance", "Sculpting: nominal balance / balance after grace",
+                 "factor",
+                 f"={{sculpt_balance@p}}+{{f_amort}}*(({grow}-{paid}/bd_scale)"
+                 f"*({paid}<bd_scale*{grow})-{{sculpt_balance@p}})", 1.0),
+        ]
+    n_amort = "(bd_n_term-bd_n_grace)"
+    j = "({payment}-bd_n_grace)"
+    shape = {
+        "bullet": "1",
+        "eip": f"1-{j}/{n_amort}",
+        "annuity": (
+            f"IF(ABS(bd_i)<bd_tiny,1-{j}/{n_amort},"
+            f"((1+bd_i)^{n_amort}-(1+bd_i)^{j})/((1+bd_i)^{n_amort}-1))"
+        ),
+        "custom": (
+            "1-SUM(INDEX(in_bond_repayment_schedule,1,1):INDEX(in_bond_repayment_schedule,1,"
+            f"MIN(MAX({j},1),COUNT(in_bond_repayment_schedule))))"
+        ),
+        "sculpted": "{sculpt_balance}/{sculpt_index}",
+    }[kind]
+    covered = "{scheduled_interest}+{scheduled_principal_due}"
+    if kind == "bullet":
+        covered = "{scheduled_interest}+{scheduled_principal_due}*(1-{f_maturity})"
+    q = "(bd_q-({payment@row}-{payment})+1)"
+    lines += [
+        Line("remaining", "Scheduled outstanding fraction of the post-grace balance", "factor",
+             f"=({{payment}}<=bd_n_grace)+{{f_amort}}*MIN(MAX({shape},0),1)",
+             f"=({{payment}}<=bd_n_grace)+{{f_amort}}*MIN(MAX({shape},0),1)"),
+        Line("scheduled_due_real", "Scheduled principal due (issue-date money)", "money",
+             "={f_amort}*MAX({scheduled_balance@p}-{remaining}*{scheduled_post_grace@p},0)"
+             "+{f_maturity}*{scheduled_balance@p}"),
+        Line("scheduled_balance", "Scheduled balance (issue-date money)", "money",
+             "={scheduled_balance@p}+{f_capgrace}*({scheduled_balance@p}*{index}*{rate}/bd_freq"
+             "+{scheduled_fees})/{index}-{scheduled_due_real}", "=bd_principal"),
+        Line("scheduled_post_grace",
+             "Scheduled balance through the grace period (issue-date money)", "money",
+             "={scheduled_post_grace@p}+{f_capgrace}*({scheduled_post_grace@p}*{index}*{rate}"
+             "/bd_freq+{scheduled_fees})/{index}", "=bd_principal"),
+        Line("scheduled_principal_due", "Scheduled principal due", "money",
+             "={scheduled_due_real}*{index}"),
+        Line("covered_debt_service", "Debt service the DSRA covers"
+             + (" (interest only: bullet)" if kind == "bullet" else ""), "money", f"={covered}"),
+        Line("reserve_target_raw", "DSRA target: the next months of covered debt service",
+             "money",
+             f"=({{payment}}<bd_n_term)*SUMPRODUCT(({{payment@row}}>{{payment}})*(({q}>=1)"
+             f"+({q}>0)*({q}<1)*{q})*{{covered_debt_service@row}})",
+             f"=({{payment}}<bd_n_term)*SUMPRODUCT(({{payment@row}}>{{payment}})*(({q}>=1)"
+             f"+({q}>0)*({q}<1)*{q})*{{covered_debt_service@row}})"),
+        Line("reserve_target", "DSRA target after the payment", "money",
+             "={reserve_target_raw}+bd_at_issue*({payment}<bd_n_grace)"
+             "*MAX(INDEX({reserve_target_raw@row},1,bd_n_grace+1)-{reserve_target_raw},0)",
+             "={reserve_target_raw}+bd_at_issue*({payment}<bd_n_grace)"
+             "*MAX(INDEX({reserve_target_raw@row},1,bd_n_grace+1)-{reserve_target_raw},0)"),
+    ]
+
+    # the waterfall
+    if perf is None:
+        perf_due = "={perf_arrears_open}"
+    elif perf.cap_total_return is None:
+        perf_due = "={perf_all}*({real_cap}>0)+{perf_arrears_open}"
+    else:
+        perf_due = "=MIN({perf_all},MAX(bd_cap_pp-{interest},0))*({real_cap}>0)+{perf_arrears_open}"
+    lines += [
+        _heading("h_waterfall",
+                 "Waterfall: accrual, amounts due, payment in order of priority, reserve"),
+        Line("owing", "Flag: anything owed at the start of the period", "count",
+             "=(({real@p}>0)+({senior_arrears@p}>0)+({perf_arrears@p}>0)"
+             "+({fee_arrears_balance@p}>0)>0)*1"),
+        Line("opening_balance", cols["opening_balance"].label, "money", "={real@p}*{index@p}"),
+        Line("indexation", cols["indexation"].label, "money", "={real@p}*({index}-{index@p})"),
+        Line("interest", cols["interest"].label, "money", "={real@p}*{index}*{rate}/bd_freq"),
+        Line("fees_now", "Fees accruing (while anything is owed)", "money",
+             "={owing}*{scheduled_fees}"),
+        Line("capitalised_interest", cols["capitalised_interest"].label, "money",
+             "={f_capgrace}*({interest}+{fees_now})"),
+        Line("real_cap", "Balance after capitalisation (issue-date money)", "money",
+             "={real@p}+{capitalised_interest}/{index}"),
+        Line("post_grace", "Balance after grace (issue-date money)", "money",
+             "={post_grace@p}+{f_end_grace}*({real_cap}-{post_grace@p})", "=bd_principal"),
+        Line("interest_due", "Interest due", "money", "=(1-{f_capgrace})*{interest}"),
+        Line("arrears_interest", cols["arrears_interest"].label, "money",
+             "=bd_arrears_int*({senior_arrears@p}+{perf_arrears@p})*{rate}/bd_freq"),
+        Line("arrears_open", "Senior arrears with their interest", "money",
+             "={senior_arrears@p}*(1+bd_arrears_int*{rate}/bd_freq)"),
+        Line("perf_arrears_open", "Performance arrears with their interest", "money",
+             "={perf_arrears@p}*(1+bd_arrears_int*{rate}/bd_freq)"),
+        Line("scheduled_principal", cols["scheduled_principal"].label, "money",
+             "=({f_due_all}*{real_cap}+{f_amort}*MAX({real_cap}-{remaining}*{post_grace},0))"
+             "*{index}"),
+        Line("debt_service_due", cols["debt_service_due"].label, "money",
+             "={interest_due}+{scheduled_principal}"),
+        Line("fees_due", cols["fees_due"].label, "money",
+             "=(1-{f_capgrace})*{fees_now}+{fee_arrears_balance@p}"),
+    ]
+    if perf is not None:
+        lines.append(Line(
+            "perf_all", "Performance payment on gross savings above the threshold", "money",
+            "=in_bond_performance_share*MAX({gross_at_pay}-in_bond_performance_threshold/bd_freq"
+            "*{price_at_pay},0)*({payment}<=bd_n_term)",
+        ))
+    lines += [
+        Line("performance_due", cols["performance_due"].label, "money", perf_due),
+        Line("senior", "Senior due: fees, arrears, interest, principal", "money",
+             "={fees_due}+{arrears_open}+{interest_due}+{scheduled_principal}"),
+        Line("senior_cash", "Senior paid from pledged cash", "money",
+             "=MIN({cash_in},{senior})"),
+        Line("reserve_draw", cols["reserve_draw"].label, "money",
+             "=MIN({reserve_balance@p},{senior}-{senior_cash})"),
+        Line("short", "Senior unpaid after the DSRA", "money",
+             "={senior}-{senior_cash}-{reserve_draw}"),
+        Line("perf_cash", "Performance paid from pledged cash (junior)", "money",
+             "=MIN({cash_in}-{senior_cash},{performance_due})"),
+        Line("short_perf", "Performance unpaid", "money", "={performance_due}-{perf_cash}"),
+        Line("topup", cols["topup"].label, "money", "=(1-bd_limited)*({short}+{short_perf})"),
+        Line("shortfall", cols["shortfall"].label, "money", "=bd_limited*({short}+{short_perf})"),
+        Line("cash_used", cols["cash_used"].label, "money", "={senior_cash}+{perf_cash}"),
+        Line("paid", "Senior paid (cash, DSRA and any top-up)", "money",
+             "={senior}-bd_limited*{short}"),
+        Line("fees_paid", cols["fees_paid"].label, "money", "=MIN({paid},{fees_due})"),
+        Line("arrears_paid", cols["arrears_paid"].label, "money",
+             "=MIN({paid}-{fees_paid},{arrears_open})"),
+        Line("interest_paid", cols["interest_paid"].label, "money",
+             "=MIN({paid}-{fees_paid}-{arrears_paid},{interest_due})"),
+        Line("principal_paid", cols["principal_paid"].label, "money",
+             "=MIN({paid}-{fees_paid}-{arrears_paid}-{interest_paid},{scheduled_principal})"),
+        Line("performance_paid", cols["performance_paid"].label, "money",
+             "={performance_due}-bd_limited*{short_perf}"),
+        Line("excess", "Pledged cash left after debt service", "money",
+             "={cash_in}-{cash_used}"),
+        Line("reserve_deposit", cols["reserve_deposit"].label, "money",
+             "=MIN({excess},MAX({reserve_target}-({reserve_balance@p}-{reserve_draw}),0))"),
+        Line("sweep", cols["sweep"].label, "money",
+             "={f_amort}*MIN(in_bond_cash_sweep*({excess}-{reserve_deposit}),"
+             "MAX({real_cap}-{principal_paid}/{index},0)*{index})"),
+        Line("real_pre", "Balance after payments (issue-date money)", "money",
+             "={real_cap}-{principal_paid}/{index}-{sweep}/{index}"),
+        Line("fee_arrears_pre", "Fees unpaid", "money", "={fees_due}-{fees_paid}"),
+        Line("arrears_pre", "Senior arrears after payment", "money",
+             "={arrears_open}-{arrears_paid}+({interest_due}-{interest_paid})"),
+        Line("perf_arrears_pre", "Performance arrears after payment", "money",
+             "={performance_due}-{performance_paid}"),
+        Line("clear", "Flag: no arrears", "count",
+             "=({arrears_pre}+{perf_arrears_pre}<=bd_zero*bd_principal)"
+             "*({fee_arrears_pre}<=bd_zero*bd_principal)"),
+        Line("repaid", "Flag: balance repaid", "count", "=({real_pre}<=bd_tol)*1"),
+        Line("write_off", cols["write_off"].label, "money",
+             "={f_final}*((1-{repaid})*MAX({real_pre},0)*{index}+{arrears_pre}"
+             "+{perf_arrears_pre})"),
+        Line("fee_write_off", cols["fee_write_off"].label, "money",
+             "={f_final}*{fee_arrears_pre}"),
+        Line("reserve_pre", "DSRA after draw and deposit", "money",
+             "={reserve_balance@p}-{reserve_draw}+{reserve_deposit}"),
+        Line("reserve_release", cols["reserve_release"].label, "money",
+             "={f_final}*{reserve_pre}+(1-{f_final})*{f_due_all}*{repaid}*{clear}*{reserve_pre}"
+             "+(1-{f_due_all})*{clear}*MAX({reserve_pre}-{reserve_target},0)"),
+        Line("reserve_balance", cols["reserve_balance"].label, "money",
+             "={reserve_pre}-{reserve_release}", "=bd_reserve0"),
+        Line("senior_arrears", "Senior arrears outstanding", "money",
+             "=(1-{f_final})*{arrears_pre}"),
+        Line("perf_arrears", "Performance arrears outstanding", "money",
+             "=(1-{f_final})*{perf_arrears_pre}"),
+        Line("arrears_balance", cols["arrears_balance"].label, "money",
+             "={senior_arrears}+{perf_arrears}"),
+        Line("fee_arrears_balance", cols["fee_arrears_balance"].label, "money",
+             "=(1-{f_final})*{fee_arrears_pre}"),
+        Line("real", "Closing balance (issue-date money)", "money",
+             "=(1-{f_final})*{real_pre}*(ABS({real_pre})>bd_tol)", "=bd_principal"),
+        Line("closing_balance", cols["closing_balance"].label, "money", "={real}*{index}",
+             "={real}*{index}"),
+        Line("dscr", cols["dscr"].label, "ratio",
+             '=IF({debt_service_due}>bd_tol,{cfads}/{debt_service_due},"n/a")', "n/a"),
+        Line("investor_flow", cols["investor_flow"].label, "money",
+             "={arrears_paid}+{interest_paid}+{principal_paid}+{sweep}+{performance_paid}"
+             "-{f_capgrace}*{fees_now}", "=-bd_proceeds"),
+        Line("to_council", "Paid by the council into the bond account, net", "money",
+             "={cash_used}+{reserve_deposit}+{sweep}+{topup}-{reserve_release}"),
+        Line("deferred", "Flag: a shortfall has been deferred (for LGD)", "count",
+             "=MAX({deferred@p},({shortfall}>bd_tol)*1)"),
+    ]
+    pwlb = bond.pwlb
+    if pwlb is not None:
+        loan_type = results.scenario.pwlb.loan_type if results.scenario.pwlb else "annuity"
+        principal = {
+            "annuity": "=({payment}<pw_n)*(pw_level-{pwlb_interest})",
+            "eip": "=({payment}<pw_n)*pw_amount/pw_n",
+            "maturity": "=0*{payment}",
+        }[loan_type] + "+({payment}=pw_n)*{pwlb_balance@p}"
+        lines += [
+            _heading("h_pwlb", "PWLB benchmark: the same financing need as a PWLB loan"),
+            Line("pwlb_interest", "PWLB interest", "money",
+                 "=({payment}<=pw_n)*{pwlb_balance@p}*pw_i"),
+            Line("pwlb_principal", f"PWLB principal ({loan_type})", "money", principal),
+            Line("pwlb_balance", "PWLB balance", "money",
+                 "={pwlb_balance@p}-{pwlb_principal}", "=pw_amount"),
+            Line("pwlb_debt_service", "PWLB debt service", "money",
+                 "={pwlb_interest}+{pwlb_principal}"),
+        ]
+    return lines
+
+
+def _values(
+    results: Results, trace: dict[str, FloatArray], lines: list[Line]
+) -> dict[str, FloatArray]:
+    """The engine's value of every row, one per payment k = 0..NL."""
+    bond = results.bond
+    assert bond is not None
+    s = bond.schedule
+    grid = s.grid
+    table = bond.table
+    k = np.arange(grid.n_legal + 1, dtype=np.float64)
+    out: dict[str, FloatArray] = {
+        key: table[key].to_numpy(dtype=np.float64)
+        for key in BOND_COLUMNS
+        if key not in ("date",)
+    }
+    out.update(trace)
+    g, big_g, big_n = grid.g, grid.n_grace, grid.n_scheduled
+    grace = ((k >= 1) & (k <= big_g)).astype(np.float64)
+    out.update({
+        "payment": k,
+        "t": grid.pay_t.astype(np.float64),
+        "date": np.array(
+            [excel_serial(results.timeline.boundaries[grid.issue_t])]
+            + [excel_serial(results.timeline.period_end[int(t)]) for t in grid.pay_t[1:]]
+        ),
+        "years": k / g,
+        "f_grace": grace,
+        "f_end_grace": (k == big_g).astype(np.float64),
+        "f_capgrace": grace * (1.0 if s.terms.grace_interest == "capitalised" else 0.0),
+        "f_amort": ((k > big_g) & (k < big_n)).astype(np.float64),
+        "f_maturity": (k == big_n).astype(np.float64),
+        "f_due_all": (k >= big_n).astype(np.float64),
+        "f_final": (k == grid.n_legal).astype(np.float64),
+        "net_at_pay": grid.aggregate(results.flows.net_savings)[0],
+        "gross_at_pay": grid.aggregate(results.flows.gross_savings)[0],
+        "price_at_pay": results.flows.price_index[0, grid.pay_t],
+        "rate": s.rates,
+        "remaining": s.remaining,
+        "reserve_target": s.reserve_target,
+        "scheduled_post_grace": np.where(
+            k <= big_g, trace["scheduled_balance"], trace["post_grace_scheduled"][-1]
+        ),
+        "to_council": (
+            bond.flows.cash_used + bond.flows.reserve_deposit + bond.flows.sweep
+            + bond.flows.topup - bond.flows.reserve_release
+        )[0],
+        "senior_arrears": trace["senior_arrears"],
+        "perf_all": trace["perf_all"],
+    })
+    shortfall = table["shortfall"].to_numpy()
+    out["deferred"] = (
+        np.cumsum(shortfall > ZERO_TOLERANCE * max(s.principal, 1.0)) > 0
+    ).astype(np.float64)
+    if bond.pwlb is not None:
+        out["pwlb_interest"] = bond.pwlb.interest
+        out["pwlb_principal"] = bond.pwlb.principal
+        out["pwlb_balance"] = bond.pwlb.balance
+        out["pwlb_debt_service"] = bond.pwlb.debt_service
+    missing = [line.key for line in lines if line.key not in out and not line.heading]
+    if missing:
+        raise RuntimeError(f"Bond sheet rows without an engine value: {missing}")
+    return out
+
+
+# ---------------------------------------------------------------------------
+# Council cash after debt service, on the Cashflows sheet (timeline columns)
+# ---------------------------------------------------------------------------
+
+
+def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout,
+                 top: int) -> int:
+    """Write the council's cash flow after debt service (and with a PWLB loan instead).
+
+    Returns the row below the block. Registers ``cashflows.council_discounted``
+    and ``cashflows.pwlb_discounted`` for the Metrics sheet.
+    """
+    bond = results.bond
+    if bond is None:
+        return top
+    n = results.timeline.n_periods + 1
+    last = FIRST_PERIOD_COL + n - 1
+    real = results.scenario.economics.appraisal_basis == "real"
+    flows = results.flows
+    grid = bond.schedule.grid
+    t_row = layout.row_numbers["timeline.t"]
+    r = layout.row_numbers
+    names = ("net_cash_flow", "price_index", "discount_factor")
+    cf = {key: r[f"cashflows.{key}"] for key in names}
+    bond_t = layout.rows["bond.t"]
+    ws.write(top, 0, "Council cash after debt service (nominal unless real)", styles.header)
+    items: list[tuple[str, str, Callable[[int], str], FloatArray]] = []
+
+    def c(row: int, col: int) -> str:
+        return str(xl_rowcol_to_cell(row, col))
+
+    def tl(col: int) -> str:
+        return f"Timeline!{c(t_row, col)}"
+
+    council = bond.council_flow
+    to_council = grid.to_timeline(
+        (bond.flows.cash_used + bond.flows.reserve_deposit + bond.flows.sweep
+         + bond.flows.topup - bond.flows.reserve_release)[:1], results.timeline.n_periods
+    )[0]
+    issue = np.zeros(n)
+    issue[grid.issue_t] = (
+        bond.schedule.proceeds - bond.schedule.arrangement_fee - bond.schedule.reserve_initial
+    )
+    price = flows.price_index[0]
+    df = flows.discount_factors[0]
+    rows: dict[str, int] = {}
+
+    def financing(prefix: str, title: str, paid_row: str, received: str,
+                  values: tuple[FloatArray, FloatArray, FloatArray]) -> None:
+        """Paid, received, the council's flow, on the appraisal basis, discounted."""
+        paid, got, flow = values
+        basis = flow / price if real else flow
+        items.extend([
+            (f"{prefix}_paid", f"{title}: paid by the council",
+             lambda col: f"=SUMIF({bond_t},{tl(col)},{layout.rows[paid_row]})", paid),
+            (f"{prefix}_received", f"{title}: received at issue",
+             lambda col: f"=({tl(col)}=bd_issue_t)*{received}", got),
+            (f"{prefix}_flow", f"{title}: council cash flow",
+             lambda col: f"={c(cf['net_cash_flow'], col)}-{c(rows[prefix + '_paid'], col)}"
+             f"+{c(rows[prefix + '_received'], col)}", flow),
+        ])
+        shown = f"{prefix}_flow"
+        if real:
+            shown = f"{prefix}_basis"
+            items.append((shown, f"{title}: council cash flow (real)",
+                          lambda col: f"={c(rows[prefix + '_flow'], col)}"
+                          f"/{c(cf['price_index'], col)}", basis))
+        items.append((f"{prefix}_discounted", f"{title}: council cash flow, discounted",
+                      lambda col: f"={c(rows[shown], col)}*{c(cf['discount_factor'], col)}",
+                      basis * df))
+
+    financing("council", "With the bond (debt service net of DSRA releases)",
+              "bond.to_council", "(bd_proceeds-bd_fee-bd_reserve0)", (to_council, issue, council))
+    if bond.pwlb is not None:
+        pw = pwlb_council_flow(bond.pwlb, grid, flows, results.timeline)[0]
+        pw_ds = grid.to_timeline(bond.pwlb.debt_service[None, :], results.timeline.n_periods)[0]
+        drawn = np.zeros(n)
+        drawn[grid.issue_t] = bond.pwlb.amount
+        financing("pwlb", "With a PWLB loan instead", "bond.pwlb_debt_service", "pw_amount",
+                  (pw_ds, drawn, pw))
+    for i, (key, _, _, _) in enumerate(items):
+        rows[key] = top + 1 + i
+    for key, label, formula, values in items:
+        row = rows[key]
+        ws.write_string(row, 0, label, styles.label)
+        ws.write_string(row, 1, "money", styles.note)
+        fmt = styles.unit("money")
+        for j in range(n):
+            col = FIRST_PERIOD_COL + j
+            ws.write_formula(row, col, formula(col), fmt, float(values[j]))
+        first, end = xl_rowcol_to_cell(row, FIRST_PERIOD_COL), xl_rowcol_to_cell(row, last)
+        ws.write_formula(row, 2, f"=SUM({first}:{end})", fmt, float(np.sum(values)))
+        layout.rows[f"cashflows.{key}"] = span("Cashflows", row, FIRST_PERIOD_COL, last)
+        layout.row_numbers[f"cashflows.{key}"] = row
+    return top + len(items) + 2
+
+
+def _outside(layout: Layout) -> dict[str, str]:
+    """The Timeline and Cashflows rows the Bond sheet's templates name in capitals."""
+    return {
+        "TL_T": layout.rows["timeline.t"],
+        "TL_PRICE": layout.rows["timeline.price_index"],
+        "CF_NET": layout.rows["cashflows.net_savings"],
+        "CF_GROSS": layout.rows["cashflows.gross_savings"],
+        "CF_CAPEX_BASE": layout.rows["cashflows.capex_base"],
+        "CF_CONTINGENCY": layout.rows["cashflows.capex_contingency"],
+        "CF_OPTIMISM_BIAS": layout.rows["cashflows.capex_optimism_bias"],
+    }
+
+
+
+
+# ---------------------------------------------------------------------------
+# Bond metrics as Excel functions, for the Metrics sheet
+# ---------------------------------------------------------------------------
+
+
+def bond_metric_formulas(results: Results, layout: Layout) -> dict[str, str]:
+    """Each bond metric's live formula over the Bond and Cashflows rows (defined ones only)."""
+    bond = results.bond
+    if bond is None:
+        return {}
+    r, c = layout.rows, layout.cells
+    flows = r["bond.investor_flow"]
+    after = r["bond.investor_flow.after_issue"]
+    k_after = r["bond.payment.after_issue"]
+    years_after = r["bond.years.after_issue"]
+    repaid = f"({r['bond.principal_paid']}+{r['bond.sweep']})"
+    loss = f"SUM({r['bond.write_off']})"
+    out = {
+        "principal": "=bd_principal",
+        "money_multiple": f"=SUM({after})/-{c['bond.investor_flow.first']}",
+        "wal_years": (
+            f"=SUMPRODUCT({repaid}*{r['bond.years']})"
+            f"/(SUM({r['bond.principal_paid']})+SUM({r['bond.sweep']}))"
+        ),
+        "total_interest": f"=SUM({r['bond.interest']})",
+        "total_performance": f"=SUM({r['bond.performance_paid']})",
+        "investor_loss": f"={loss}",
+        "loss_given_default": (
+            f"={loss}/({loss}+MAX(SUMPRODUCT({r['bond.deferred']},{flows}),0))"
+        ),
+        "council_npv": f"=SUM({r['cashflows.council_discounted']})",
+        "min_dscr": f"=MIN({r['bond.dscr']})",
+        "avg_dscr": f"=AVERAGE({r['bond.dscr']})",
+        "llcr": (
+            f"=SUMPRODUCT(({r['bond.payment']}>=1)*({r['bond.payment']}<=bd_n_term)"
+            f"*{r['bond.cfads']}*(1+bd_debt_rate)^(-{r['bond.years']}))/bd_principal"
+        ),
+        "plcr": (
+            f"=in_bond_pledged_share*SUMPRODUCT(({r['timeline.t']}>bd_issue_t)"
+            f"*{r['cashflows.net_savings']}*(1+bd_debt_rate)^(-({r['timeline.t']}-bd_issue_t)"
+            "/tl_f))/bd_principal"
+        ),
+        "total_topup": f"=SUM({r['bond.topup']})",
+        "shortfall_periods": (
+            f"=SUMPRODUCT(--({r['bond.reserve_draw']}+{r['bond.topup']}+{r['bond.shortfall']}"
+            ">bd_tol))"
+        ),
+    }
+    if int(bond.metrics["investor_irr_flag"] or 0) == 0:
+        # Newton's starting point: the rate that turns the money multiple into
+        # interest over the term (0 for a bond repaid at par without coupon)
+        guess = f"(SUM({after})/-{c['bond.investor_flow.first']})^(1/bd_n_term)-1"
+        periodic = f"IRR({flows},{guess})"
+        discount = f"(1+{periodic})^(-{k_after})"
+        out["investor_irr"] = f"=(1+{periodic})^bd_freq-1"
+        out["macaulay_duration"] = (
+            f"=SUMPRODUCT({after}*{discount}*{years_after})/SUMPRODUCT({after}*{discount})"
+        )
+        out["modified_duration"] = (
+            f"=SUMPRODUCT({after}*{discount}*{years_after})/SUMPRODUCT({after}*{discount})"
+            f"/(1+{periodic})"
+        )
+    if "cashflows.pwlb_discounted" in r:
+        out["pwlb_npv"] = f"=SUM({r['cashflows.pwlb_discounted']})"
+        out["council_npv_vs_pwlb"] = (
+            f"=SUM({r['cashflows.council_discounted']})-SUM({r['cashflows.pwlb_discounted']})"
+        )
+    return out
