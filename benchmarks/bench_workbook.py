@@ -1,4 +1,5 @@
-"""Writing the investor workbook for a 30-year quarterly model with full risk sheets.
+"""Writing the investor workbook for a 30-year quarterly model (a 25-year quarterly bond)
+with full risk sheets.
 
 Target (issue 5): at most 3 s. The run itself (engine and simulation) is not timed; the
 ratio printed is the write time over the target.
@@ -21,7 +22,7 @@ TARGET_SECONDS = 3.0
 def main() -> None:
     data = tomllib.loads(template_path("shared-services").read_text())
     data["timeline"].update({"frequency": "quarterly", "horizon_years": 30})
-    data["bond"]["payment_frequency"] = "quarterly"
+    data["bond"].update({"payment_frequency": "quarterly", "tenor_years": 25.0})
     scenario = bondmodel.parse_scenario(data)
     results = bondmodel.run(scenario, paths=10_000, seed=1)
     with tempfile.TemporaryDirectory() as folder:

@@ -181,13 +181,17 @@ def ramp_fraction(
     # The rescaled logistic written with tanh, exact and stable for any
     # steepness: L(x) = (1 + tanh(k (x/N - 1/2) / 2)) / 2, so
     # r = (tanh(k (x/N - 1/2) / 2) + tanh(k/4)) / (2 tanh(k/4)); as k -> 0, r -> x/N.
-    if steep < 1e-6:
+    if steep < SCURVE_LINEAR_BELOW:
         # the S-curve differs from a straight line by O(k^2): below 1e-12 here
         return np.clip(tau / n, 0.0, 1.0)
     half = np.tanh(steep / 4.0)
     centred = np.tanh(steep * (np.clip(tau, 0.0, n) / n - 0.5) / 2.0)
     result: FloatArray = (centred + half) / (2.0 * half)
     return result
+
+
+#: Below this steepness an S-curve ramp is computed as the straight line it tends to.
+SCURVE_LINEAR_BELOW = 1e-6
 
 
 def _index_for(

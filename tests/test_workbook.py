@@ -349,6 +349,11 @@ def test_timeline_and_cashflow_formulas_recalculate_for_varied_timelines(
                  "indexation": 0.02},
                 {"name": "s3", "pct_of_expenditure": 0.002, "indexation": "none",
                  "ramp": {"type": "s_curve", "years": 1.5, "steepness": 3.0}},
+                # nearly straight S-curves: either side of the linear limit, and one so
+                # flat that TANH(k/4) would underflow to a division by zero
+                *({"name": f"flat{i}", "annual_amount": 1e5,
+                   "ramp": {"type": "s_curve", "years": 2.0, "steepness": k}}
+                  for i, k in enumerate((2e-6, 5e-7, 1e-300, 1e-320))),
             ],
             running_costs=[
                 {"name": "flat", "annual_amount": 1e5, "start_year": 2, "end_year": 3,

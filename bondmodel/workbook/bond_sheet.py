@@ -52,6 +52,9 @@ FLOW_TOTALS = frozenset({
     "pwlb_debt_service",
 })
 
+#: Rows at the top kept in view and printed on every page: title, note, payment, date.
+HEAD_ROWS = 4
+
 _TOKEN = re.compile(r"\{(\w+)(?:@(p|row))?\}")
 
 
@@ -112,7 +115,7 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
 
     # Constants and sources and uses: label in A, formula or value in C, a name each.
     scalars = _scalars(results, trace)
-    row = 3
+    row = HEAD_ROWS + 1
     ws.write(row, 0, "Constants and sources and uses at issue", styles.header)
     ws.write(row, 1, "Unit", styles.header)
     ws.write(row, 2, "Value", styles.header)
@@ -150,6 +153,8 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
         r = rows[line.key]
         if line.heading:
             ws.write_string(r, 0, line.label, styles.header)
+            for col in range(1, last + 1):
+                ws.write_blank(r, col, None, styles.header)
             continue
         strong = line.key in ("payment", "closing_balance", "investor_flow", "dscr")
         ws.write_string(r, 0, line.label, styles.bold if strong else styles.label)
@@ -182,8 +187,18 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
         layout.rows[f"bond.{line.key}.after_issue"] = span(
             "Bond", r, FIRST_PERIOD_COL + 1, last
         )
-    ws.freeze_panes(top + 1, FIRST_PERIOD_COL)
-    print_across(ws, top + 1)
+    # Each payment's number and date head the sheet, on screen and on every printed page.
+    for i, key in enumerate(("payment", "date")):
+        line = next(x for x in lines if x.key == key)
+        ws.write_string(2 + i, 0, line.label, styles.bold)
+        for j in range(n):
+            col = FIRST_PERIOD_COL + j
+            ws.write_formula(
+                2 + i, col, f"={xl_rowcol_to_cell(rows[key], col)}",
+                styles.unit(line.unit), float(values[key][j]),
+            )
+    ws.freeze_panes(HEAD_ROWS, FIRST_PERIOD_COL)
+    print_across(ws, HEAD_ROWS)
 
 
 #: The constants block's name for each sources-and-uses row.

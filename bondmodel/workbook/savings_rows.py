@@ -135,5 +135,6 @@ def _ramp(ramp: object, s: int, tau: str) -> str:
         )
     n, k = name("years"), name("steepness")
     return (
-        f"(TANH({k}*(MIN(MAX({tau},0),{n})/{n}-0.5)/2)+TANH({k}/4))/(2*TANH({k}/4))"
+        f"IF({k}<conv_scurve_linear,MIN(MAX({tau}/{n},0),1),"
+        f"(TANH({k}*(MIN(MAX({tau},0),{n})/{n}-0.5)/2)+TANH({k}/4))/(2*TANH({k}/4)))"
     )

@@ -21,6 +21,7 @@ from bondmodel.conventions import (
     OPTIMISM_BIAS_BANDS,
 )
 from bondmodel.engine import Results
+from bondmodel.programme import SCURVE_LINEAR_BELOW
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
 from bondmodel.workbook.styles import Styles, print_across
 
@@ -106,7 +107,12 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         ws.write_string(top + 1 + i, 0, timing, styles.input)
         ws.write_number(top + 1 + i, 1, first, styles.input)
         wb.define_name(name, f"=Timeline!$B${top + 2 + i}")
-    b1 = top + 2
+    # Below this steepness the engine's S-curve is the straight line it tends to (they
+    # differ by O(k^2)), which also keeps TANH(k/4) from underflowing to a division by 0.
+    ws.write_string(top + 3, 0, "S-curve steepness below which a ramp is linear")
+    ws.write_number(top + 3, 1, SCURVE_LINEAR_BELOW, styles.input)
+    wb.define_name("conv_scurve_linear", f"=Timeline!$B${top + 4}")
+    b1 = top + 4
 
     # Scalars
     row = b1 + 1
