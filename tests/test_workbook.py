@@ -377,3 +377,37 @@ def test_timeline_and_cashflow_formulas_recalculate_for_varied_timelines(
                 assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-6), (
                     source.name, key, formulas[key], expected, got,
                 )
+
+
+#: The only numbers a formula on the calculation sheets may contain: positions and the
+#: constants of the equations themselves (0 and 1; 2 for "the period after" in an INDEX
+#: and for halving; 0.5 and 4 in the S-curve's tanh form). Every assumption and every
+#: convention is a named cell.
+STRUCTURAL_NUMBERS = {"0", "1", "2", "4", "0.5"}
+
+
+def _numbers_in(formula: str) -> list[str]:
+    text = re.sub(r'"[^"]*"', "", formula)  # string literals
+    text = re.sub(r"('[^']*'|[A-Za-z_][A-Za-z0-9_.]*)!", "", text)  # sheet prefixes
+    text = re.sub(r"(?<![A-Za-z0-9_])\$?[A-Z]{1,3}\$?[0-9]+(?![A-Za-z0-9_(])", "", text)  # cells
+    # numbers, not the digits inside names such as in_costs_0_amount
+    return re.findall(r"(?<![A-Za-z0-9_.])[0-9]+(?:\.[0-9]+)?(?:[Ee][+-]?[0-9]+)?", text)
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.stem)
+def test_no_assumption_is_typed_into_a_formula(template: Path, tmp_path: Path) -> None:
+    path = write_workbook(run(load_scenario(template), paths=0), tmp_path / "m.xlsx")
+    formulas = _formula_cells(path)
+    found: dict[str, tuple[str, str, str]] = {}
+    for (sheet, cell), formula in formulas.items():
+        if sheet in ("Timeline", "Cashflows", "Bond", "Metrics"):
+            for number in _numbers_in(formula):
+                found.setdefault(number, (sheet, cell, formula))
+    assert "0" in found and "1" in found  # the scan sees numbers where they are
+    stray = {n: where for n, where in found.items() if n not in STRUCTURAL_NUMBERS}
+    assert not stray, stray
+
+
+def test_the_typed_number_scan_finds_numbers() -> None:
+    assert _numbers_in("=A1*0.0525+in_bond_rate/12-'Bond'!$C$5") == ["0.0525", "12"]
+    assert _numbers_in('=IF(B2>1E-9,"n/a 12",SUM(D4:D9))') == ["1E-9"]

@@ -261,13 +261,12 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
         ("bd_freq", "Payments a year", "count", f"={freq_lookup}", float(grid.g)),
         ("bd_step", "Timeline periods per payment period", "count", "=tl_f/bd_freq",
          float(grid.step)),
-        ("bd_months", "Months a year", "count", None, 12.0),
         ("bd_issue_date", "Issue date (blank input: the close date)", "date",
          "=IF(ISBLANK(in_bond_issue_date),tl_close,in_bond_issue_date)",
          excel_serial(tl.boundaries[grid.issue_t])),
         ("bd_issue_t", "Issue at the end of timeline period", "count",
-         "=ROUND(((YEAR(bd_issue_date)-YEAR(tl_close))*bd_months+MONTH(bd_issue_date)"
-         "-MONTH(tl_close))*tl_f/bd_months,0)", float(grid.issue_t)),
+         "=ROUND(((YEAR(bd_issue_date)-YEAR(tl_close))*conv_months+MONTH(bd_issue_date)"
+         "-MONTH(tl_close))*tl_f/conv_months,0)", float(grid.issue_t)),
         ("bd_n_term", "Scheduled maturity (payment number)", "count",
          "=ROUND(in_bond_tenor_years*bd_freq,0)", float(grid.n_scheduled)),
         ("bd_n_legal", "Legal final maturity (payment number)", "count",
@@ -290,7 +289,7 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
     if terms.reserve is not None:
         out += [
             ("bd_q", "DSRA cover (payment periods of debt service)", "count",
-             "=in_bond_reserve_months*bd_freq/bd_months", terms.reserve.months * grid.g / 12.0),
+             "=in_bond_reserve_months*bd_freq/conv_months", terms.reserve.months * grid.g / 12.0),
             ("bd_at_issue", "DSRA funded at issue (1 = yes)", "count",
              '=(in_bond_reserve_funding="at_issue")*1',
              1.0 if terms.reserve.funding == "at_issue" else 0.0),
@@ -397,7 +396,7 @@ def _lines(results: Results) -> list[Line]:
         Line("payment", cols["payment"].label, "count", "={payment@p}+1", "=0"),
         Line("t", "Timeline period at the payment", "count", "=bd_issue_t+bd_step*{payment}",
              "=bd_issue_t+bd_step*{payment}"),
-        Line("date", cols["date"].label, "date", "=EDATE(tl_close,{t}*bd_months/tl_f)-1",
+        Line("date", cols["date"].label, "date", "=EDATE(tl_close,{t}*conv_months/tl_f)-1",
              "=bd_issue_date"),
         Line("years", cols["years"].label, "years", "={payment}/bd_freq", "={payment}/bd_freq"),
         _flag("f_grace", "Flag: grace period",

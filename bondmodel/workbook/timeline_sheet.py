@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date, datetime
 
+import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
@@ -112,7 +113,17 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     ws.write_string(top + 3, 0, "S-curve steepness below which a ramp is linear")
     ws.write_number(top + 3, 1, SCURVE_LINEAR_BELOW, styles.input)
     wb.define_name("conv_scurve_linear", f"=Timeline!$B${top + 4}")
-    b1 = top + 4
+    ws.write_string(top + 4, 0, "Base case cost outturn factor (1 = as planned)")
+    ws.write_number(top + 4, 1, 1.0, styles.input)
+    ws.write_string(top + 4, 2, "the Monte Carlo draws it per item", styles.note)
+    wb.define_name("conv_cost_factor", f"=Timeline!$B${top + 5}")
+    ws.write_string(top + 5, 0, "Months a year")
+    ws.write_number(top + 5, 1, 12.0, styles.input)
+    wb.define_name("conv_months", f"=Timeline!$B${top + 6}")
+    ws.write_string(top + 6, 0, "First month of the UK financial year (April)")
+    ws.write_number(top + 6, 1, 4.0, styles.input)
+    wb.define_name("conv_fy_month", f"=Timeline!$B${top + 7}")
+    b1 = top + 7
 
     # Scalars
     row = b1 + 1
@@ -126,7 +137,8 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     close_value = excel_serial(close)
     close_formula = (
         "=IF(in_timeline_align_to_financial_year,"
-        "DATE(YEAR(in_timeline_start_date)-IF(MONTH(in_timeline_start_date)<4,1,0),4,1),"
+        "DATE(YEAR(in_timeline_start_date)-IF(MONTH(in_timeline_start_date)<conv_fy_month,1,0),"
+        "conv_fy_month,1),"
         "in_timeline_start_date)"
     )
     scalars.append(("tl_close", "Close date (t = 0)", close_formula, close_value, "date"))
@@ -152,7 +164,11 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     ws.write(head - 1, 0, "Line item", styles.header)
     for j in range(n):
         ws.write(head - 1, FIRST_COL + j, "", styles.header)
-    keys = ["t", "years", "programme_year", "period_end", "price_index", "discount_factor"]
+    keys = ["t", "years", "programme_year", "period_end", "f_close", "f_year_end",
+            "price_index", "discount_factor"]
+    bond = results.bond
+    if bond is not None:
+        keys[6:6] = ["f_bond_life", "f_bond_payment"]
     rows = {key: head + i for i, key in enumerate(keys)}
 
     def cell(key: str, col: int) -> str:
@@ -163,6 +179,10 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         "years": "Years after close (t / f)",
         "programme_year": "Programme year",
         "period_end": "Period end (close for t = 0)",
+        "f_close": "Flag: close (t = 0)",
+        "f_year_end": "Flag: last period of a programme year",
+        "f_bond_life": "Flag: bond outstanding (after issue, to legal maturity)",
+        "f_bond_payment": "Flag: bond payment date",
         "price_index": "Price index (base date = 1)",
         "discount_factor": "Discount factor (appraisal basis)",
     }
@@ -186,7 +206,15 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         "years": lambda c: f"={cell('t', c)}/tl_f",
         "programme_year": lambda c: f"=ROUNDUP({cell('t', c)}/tl_f,0)",
         "period_end": lambda c: (
-            "=tl_close" if c == FIRST_COL else f"=EDATE(tl_close,{cell('t', c)}*12/tl_f)-1"
+            "=tl_close" if c == FIRST_COL else f"=EDATE(tl_close,{cell('t', c)}*conv_months/tl_f)-1"
+        ),
+        "f_close": lambda c: f"=({cell('t', c)}=0)*1",
+        "f_year_end": lambda c: f"=({cell('t', c)}>0)*(MOD({cell('t', c)},tl_f)=0)",
+        "f_bond_life": lambda c: (
+            f"=({cell('t', c)}>bd_issue_t)*({cell('t', c)}<=bd_issue_t+bd_n_legal*bd_step)"
+        ),
+        "f_bond_payment": lambda c: (
+            f"={cell('f_bond_life', c)}*(MOD({cell('t', c)}-bd_issue_t,bd_step)=0)"
         ),
         "price_index": lambda c: f"=(1+in_economics_inflation)^(tl_offset+{cell('years', c)})",
         "discount_factor": df_formula,
@@ -196,10 +224,19 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         "years": [float(x) for x in tl.years],
         "programme_year": [float(x) for x in tl.programme_year],
         "period_end": [excel_serial(d) for d in tl.period_end],
+        "f_close": [float(x == 0) for x in tl.t],
+        "f_year_end": [float(x > 0 and x % tl.f == 0) for x in tl.t],
         "price_index": [float(x) for x in results.flows.price_index[0]],
         "discount_factor": [float(x) for x in results.flows.discount_factors[0]],
     }
-    units = {"t": "count", "years": "years", "programme_year": "count", "period_end": "date",
+    if bond is not None:
+        grid = bond.schedule.grid
+        life = (tl.t > grid.issue_t) & (tl.t <= grid.pay_t[-1])
+        values["f_bond_life"] = [float(x) for x in life]
+        values["f_bond_payment"] = [float(x) for x in np.isin(tl.t, grid.pay_t[1:])]
+    units = {"f_close": "count", "f_year_end": "count", "f_bond_life": "count",
+             "f_bond_payment": "count", "t": "count", "years": "years", "programme_year": "count",
+             "period_end": "date",
              "price_index": "index", "discount_factor": "factor"}
     for key in keys:
         r = rows[key]
@@ -221,6 +258,6 @@ def excel_serial(day: date) -> float:
 
 def _years_between(earlier: str, later: str) -> str:
     """Whole months over 12 plus the odd days over the anchor month's length (as the engine)."""
-    months = f"((YEAR({later})-YEAR({earlier}))*12+MONTH({later})-MONTH({earlier}))"
+    months = f"((YEAR({later})-YEAR({earlier}))*conv_months+MONTH({later})-MONTH({earlier}))"
     anchor = f"EDATE({earlier},{months})"
-    return f"(({months}+({later}-{anchor})/DAY(EOMONTH({anchor},0)))/12)"
+    return f"(({months}+({later}-{anchor})/DAY(EOMONTH({anchor},0)))/conv_months)"

@@ -45,7 +45,7 @@ from bondmodel.workbook.savings_rows import savings_rows
 from bondmodel.workbook.styles import Styles as _Styles
 from bondmodel.workbook.styles import print_across
 from bondmodel.workbook.styles import write_value as _write_value
-from bondmodel.workbook.timeline_sheet import timeline_sheet
+from bondmodel.workbook.timeline_sheet import excel_serial, timeline_sheet
 
 #: Row (0-based) of the first line item on the Cashflows sheet.
 FIRST_ITEM_ROW = 6
@@ -123,6 +123,9 @@ def _cashflows_sheet(
         1, 0, "Nominal pounds unless marked real; formulas recalculate from the rows above.",
         styles.note,
     )
+    def timeline(key: str, col: int) -> str:
+        return f"Timeline!{xl_rowcol_to_cell(layout.row_numbers[f'timeline.{key}'], col)}"
+
     ws.write(2, 0, "Period", styles.bold)
     ws.write(3, 0, "Label", styles.bold)
     ws.write(4, 0, "Period end", styles.bold)
@@ -131,9 +134,14 @@ def _cashflows_sheet(
     ws.write(FIRST_ITEM_ROW - 1, 2, "Total", styles.header)
     for j in range(n_cols):
         col = FIRST_PERIOD_COL + j
-        ws.write_number(2, col, int(table["period"].iloc[j]), styles.bold)
+        ws.write_formula(
+            2, col, f"={timeline('t', col)}", styles.bold, int(table["period"].iloc[j])
+        )
         ws.write_string(3, col, str(table["label"].iloc[j]), styles.bold)
-        ws.write_datetime(4, col, _as_datetime(table["period_end"].iloc[j]), styles.unit("date"))
+        ws.write_formula(
+            4, col, f"={timeline('period_end', col)}", styles.unit("date"),
+            excel_serial(table["period_end"].iloc[j]),
+        )
         ws.write(FIRST_ITEM_ROW - 1, col, "", styles.header)
     layout.rows["cashflows.label"] = span("Cashflows", 3, FIRST_PERIOD_COL, last_col)
 
@@ -158,8 +166,6 @@ def _cashflows_sheet(
     def ref(key: str, col: int) -> str:
         return str(xl_rowcol_to_cell(rows[key], col))
 
-    def timeline(key: str, col: int) -> str:
-        return f"Timeline!{xl_rowcol_to_cell(layout.row_numbers[f'timeline.{key}'], col)}"
 
     formulas: dict[str, Callable[[int], str]] = {
         "years": lambda c: f"={timeline('years', c)}",
@@ -177,6 +183,10 @@ def _cashflows_sheet(
             "=" + "+".join(str(xl_rowcol_to_cell(r, c)) for r in running_rows)
             if running_rows
             else "=0"
+        ),
+        "capex_overrun": lambda c: (
+            f"=({ref('capex_base', c)}+{ref('capex_contingency', c)}"
+            f"+{ref('capex_optimism_bias', c)})*(conv_cost_factor-1)"
         ),
         "capex": lambda c: (
             f"={ref('capex_base', c)}+{ref('capex_contingency', c)}"
@@ -227,6 +237,22 @@ def _cashflows_sheet(
     return rows
 
 
+def _payback(cumulative: str, years: str, periods: str) -> str:
+    """Years until the cumulative flow turns non-negative for good (methodology section 9).
+
+    L, the position of the last period with a negative cumulative flow, is
+    SUMPRODUCT(MAX((C<0)*(t+1))) over the Timeline's periods t; the payback is
+    interpolated inside the next period, and is 0 when the flow is never
+    negative. (Never paying back is the labelled value n/a, written instead.)
+    """
+    position = f"SUMPRODUCT(MAX(({cumulative}<0)*({periods}+1)))"
+    c_l = f"INDEX({cumulative},1,{position})"
+    c_n = f"INDEX({cumulative},1,{position}+1)"
+    y_l = f"INDEX({years},1,{position})"
+    y_n = f"INDEX({years},1,{position}+1)"
+    return f"=IF({position}=0,0,{y_l}+(-{c_l})/({c_n}-{c_l})*({y_n}-{y_l}))"
+
+
 def _running_total(ref: Callable[[str, int], str], own: str, source: str, col: int) -> str:
     """``=previous running total + this period's flow`` (the first period starts the total)."""
     if col == FIRST_PERIOD_COL:
@@ -273,6 +299,7 @@ def _metrics_sheet(
     real = basis == "real"
     suffix = "_real" if real else ""
     df = span("discount_factor")
+    t_row = layout.rows["timeline.t"]
     live = {
         "pv_savings": f"=SUMPRODUCT({span('gross_savings' + suffix)},{df})",
         "pv_costs": (
@@ -280,6 +307,23 @@ def _metrics_sheet(
             f"+SUMPRODUCT({span('running_costs' + suffix)},{df})"
         ),
         "npv": f"=SUM({span('discounted_net_cash_flow')})",
+        "payback_years": _payback(
+            span("cumulative_net_cash_flow" + suffix), span("years"), t_row
+        ),
+        "discounted_payback_years": _payback(
+            span("cumulative_discounted_net_cash_flow"), span("years"), t_row
+        ),
+        "peak_funding_need": f"=MAX(0,-MIN({span('cumulative_net_cash_flow')}))",
+        "peak_funding_period": (
+            f"=IF(MIN({span('cumulative_net_cash_flow')})<0,INDEX({t_row},"
+            f"MATCH(MIN({span('cumulative_net_cash_flow')}),"
+            f"{span('cumulative_net_cash_flow')},0)),0)"
+        ),
+        "total_capex": f"=SUM({span('capex')})",
+        "total_capex_base": f"=SUM({span('capex_base')})",
+        "total_running_costs": f"=SUM({span('running_costs')})",
+        "total_gross_savings": f"=SUM({span('gross_savings')})",
+        "total_net_cash_flow": f"=SUM({span('net_cash_flow')})",
     }
     metric_rows = {key: 4 + i for i, key in enumerate(METRICS)}
     if results.metrics["bcr"] is not None:
@@ -296,7 +340,7 @@ def _metrics_sheet(
             ws.write_string(row, 2, "live formula over the Cashflows sheet", styles.note)
         else:
             _write_value(ws, row, 1, value, column.unit, styles)
-            ws.write_string(row, 2, "engine value", styles.note)
+            ws.write_string(row, 2, "undefined for this scenario: not reached", styles.note)
     if results.bond is None:
         return
     top = 6 + len(METRICS)
