@@ -108,22 +108,23 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         ws.write_string(top + 1 + i, 0, timing, styles.input)
         ws.write_number(top + 1 + i, 1, first, styles.input)
         wb.define_name(name, f"=Timeline!$B${top + 2 + i}")
-    # Below this steepness the engine's S-curve is the straight line it tends to (they
-    # differ by O(k^2)), which also keeps TANH(k/4) from underflowing to a division by 0.
-    ws.write_string(top + 3, 0, "S-curve steepness below which a ramp is linear")
-    ws.write_number(top + 3, 1, SCURVE_LINEAR_BELOW, styles.input)
-    wb.define_name("conv_scurve_linear", f"=Timeline!$B${top + 4}")
-    ws.write_string(top + 4, 0, "Base case cost outturn factor (1 = as planned)")
-    ws.write_number(top + 4, 1, 1.0, styles.input)
-    ws.write_string(top + 4, 2, "the Monte Carlo draws it per item", styles.note)
-    wb.define_name("conv_cost_factor", f"=Timeline!$B${top + 5}")
-    ws.write_string(top + 5, 0, "Months a year")
-    ws.write_number(top + 5, 1, 12.0, styles.input)
-    wb.define_name("conv_months", f"=Timeline!$B${top + 6}")
-    ws.write_string(top + 6, 0, "First month of the UK financial year (April)")
-    ws.write_number(top + 6, 1, 4.0, styles.input)
-    wb.define_name("conv_fy_month", f"=Timeline!$B${top + 7}")
-    b1 = top + 7
+    others: list[tuple[str, str, float, str]] = [
+        ("conv_scurve_linear", "S-curve steepness below which a ramp is linear",
+         SCURVE_LINEAR_BELOW, "as the engine: the tanh form loses precision near 0"),
+        ("conv_cost_factor", "Base case cost outturn factor (1 = as planned)", 1.0,
+         "the Monte Carlo draws it per item"),
+        ("conv_months", "Months a year", 12.0, ""),
+        ("conv_fy_month", "First month of the UK financial year (April)", 4.0, ""),
+    ]
+    ws.write(top + 4, 0, "Other conventions", styles.bold)
+    for i, (name, label, value, note) in enumerate(others):
+        r = top + 5 + i
+        ws.write_string(r, 0, label)
+        ws.write_number(r, 1, value, styles.input)
+        if note:
+            ws.write_string(r, 2, note, styles.note)
+        wb.define_name(name, f"=Timeline!$B${r + 1}")
+    b1 = top + 5 + len(others)
 
     # Scalars
     row = b1 + 1
