@@ -40,11 +40,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario and write a workbook")
     run.add_argument(
-        "scenario", nargs="?", type=Path, help="scenario TOML file (default: the built-in default)"
+        "scenario", nargs="?", type=Path,
+        help="scenario: a TOML file, or a workbook whose Inputs sheet holds it "
+        "(default: the built-in default)",
     )
     run.add_argument(
         "-o", "--output", type=Path,
-        help="workbook to write (default: the scenario file's name with .xlsx, here)"
+        help="workbook to write (default: the scenario file's name with .xlsx, here; "
+        "NAME-model.xlsx for a workbook NAME.xlsx)",
     )
     run.add_argument("--json", action="store_true", help="print the summary metrics as JSON")
     sim = run.add_argument_group("Monte Carlo")
@@ -86,7 +89,29 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
 
     validate = sub.add_parser("validate", help="check a scenario without running it")
-    validate.add_argument("scenario", type=Path)
+    validate.add_argument("scenario", type=Path, help="a TOML scenario or a workbook")
+
+    export = sub.add_parser(
+        "export", help="recover the TOML scenario from a workbook's Inputs sheet"
+    )
+    export.add_argument("workbook", type=Path)
+    export.add_argument("output", type=Path, help="TOML file to write")
+    export.add_argument("--force", action="store_true", help="overwrite an existing file")
+
+    form = sub.add_parser(
+        "template", help="write an input workbook to fill in Excel and run with `bondmodel run`"
+    )
+    form.add_argument("path", type=Path, help="input workbook to write (.xlsx)")
+    source = form.add_mutually_exclusive_group()
+    source.add_argument(
+        "--template", default=None,
+        help=f"pre-fill from this template (default {DEFAULT_TEMPLATE})",
+    )
+    source.add_argument("--scenario", type=Path, default=None, help="pre-fill from this scenario")
+    form.add_argument(
+        "--blank", action="store_true", help="leave every value blank (keep the rows and notes)"
+    )
+    form.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     new = sub.add_parser("new", help="write a commented starter scenario")
     new.add_argument("path", type=Path)
@@ -120,7 +145,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
     if args.command == "validate":
-        scenario = load_scenario(args.scenario)
+        scenario = _load(args.scenario)
         print(
             f"{args.scenario}: valid: '{scenario.meta.name}', {len(scenario.partners)} partner(s), "
             f"{len(scenario.costs)} cost item(s), {len(scenario.savings)} savings stream(s), "
@@ -129,6 +154,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "new":
         return _new(args)
+    if args.command == "export":
+        return _export(args)
+    if args.command == "template":
+        return _template(args)
     for name in list_templates():
         print(name)
     return 0
@@ -140,9 +169,10 @@ def _run(args: argparse.Namespace) -> int:
     from bondmodel.workbook.writer import write_workbook
 
     scenario_path: Path | None = args.scenario
-    output: Path = args.output or Path(
-        f"{scenario_path.stem if scenario_path else DEFAULT_TEMPLATE}.xlsx"
-    )
+    default_name = scenario_path.stem if scenario_path else DEFAULT_TEMPLATE
+    if scenario_path is not None and _is_workbook(scenario_path):
+        default_name += "-model"
+    output: Path = args.output or Path(f"{default_name}.xlsx")
     if output.suffix.lower() != ".xlsx":
         raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
     if scenario_path is not None and _same_file(scenario_path, output):
@@ -157,7 +187,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ScenarioError(
             f"--sampler: {args.sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}"
         )
-    scenario = load_scenario(scenario_path)
+    scenario = _load(scenario_path)
     paths = check_run_settings(scenario, args.paths, args.seed, args.workers, args.chunk_blocks)
     convergence = None
     if args.converge is None and (args.converge_on or args.confidence != 0.95):
@@ -230,6 +260,68 @@ def _new(args: argparse.Namespace) -> int:
         raise ScenarioError(f"{target}: already exists; pass --force to overwrite it")
     atomic_write_text(target, source.read_text(encoding="utf-8"))
     print(f"bondmodel: wrote {target} from template '{args.template}'", file=sys.stderr)
+    return 0
+
+
+#: Suffixes read as workbooks (the macro-enabled and binary ones are refused, by name).
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm", ".xltx", ".xltm", ".xlsb", ".xls", ".xla", ".xlam")
+
+
+def _is_workbook(path: Path) -> bool:
+    return path.suffix.lower() in WORKBOOK_SUFFIXES
+
+
+def _load(path: Path | None) -> Any:
+    """A scenario from a TOML file, or from a workbook's Inputs sheet."""
+    if path is not None and _is_workbook(path):
+        from bondmodel.workbook.reader import read_scenario
+
+        return read_scenario(path)
+    return load_scenario(path)
+
+
+def _refuse_existing(target: Path, force: bool, *sources: Path) -> None:
+    for source in sources:
+        if _same_file(source, target):
+            raise ScenarioError(
+                f"{target}: is the input file itself; choose another output path"
+            )
+    if target.exists() and not force:
+        raise ScenarioError(f"{target}: already exists; pass --force to overwrite it")
+
+
+def _export(args: argparse.Namespace) -> int:
+    from bondmodel.scenario.export import scenario_toml
+    from bondmodel.workbook.reader import read_scenario
+
+    target: Path = args.output
+    if target.suffix.lower() != ".toml":
+        raise ScenarioError(f"output: {str(target)!r} must end in .toml")
+    _refuse_existing(target, args.force, args.workbook)
+    scenario = read_scenario(args.workbook)
+    atomic_write_text(target, scenario_toml(scenario))
+    print(
+        f"bondmodel: wrote {target} from the Inputs sheet of {args.workbook} "
+        f"(scenario SHA-256 {scenario.sha256()})",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _template(args: argparse.Namespace) -> int:
+    from bondmodel.workbook.input_form import write_input_form
+
+    target: Path = args.path
+    if target.suffix.lower() != ".xlsx":
+        raise ScenarioError(f"path: {str(target)!r} must end in .xlsx")
+    sources = [args.scenario] if args.scenario is not None else []
+    _refuse_existing(target, args.force, *sources)
+    if args.scenario is not None:
+        scenario = _load(args.scenario)
+    else:
+        scenario = load_scenario(template_path(args.template or DEFAULT_TEMPLATE))
+    write_input_form(scenario, target, blank=args.blank)
+    print(f"bondmodel: wrote input workbook {target}", file=sys.stderr)
     return 0
 
 

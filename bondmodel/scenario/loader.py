@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
 from importlib import resources
 from pathlib import Path
@@ -113,14 +113,25 @@ _TABLE_TYPES = {"model_type", "model_attributes_type", "dict_type"}
 
 
 def format_validation_error(
-    exc: ValidationError, data: Mapping[str, Any], source: str = "scenario"
+    exc: ValidationError,
+    data: Mapping[str, Any],
+    source: str = "scenario",
+    locate: Callable[[list[int | str]], str | None] | None = None,
 ) -> str:
     """Turn a pydantic error into lines of ``source: field.path: problem (got value)``.
 
     Each line names the field path (with the item's name for list items), the
     bad value and what is allowed. A misspelt key gives one line suggesting the
     right name, not a second line saying the right name is missing.
+    ``locate``, given a field's location, names the cell that holds it (a
+    workbook's Inputs sheet); the line then starts with that cell.
     """
+
+    def where(loc: list[int | str]) -> str:
+        text = _loc_text(loc, data)
+        cell = locate(loc) if locate is not None else None
+        return f"{cell} ({text})" if cell is not None else text
+
     errors = exc.errors()
     suggested = _misspelt_keys(errors)
     alternatives = _union_alternatives(errors)
@@ -138,7 +149,7 @@ def format_validation_error(
             allowed = alternatives.pop(tuple(loc), None)
             if allowed is not None:
                 lines.append(
-                    f"{source}: {_loc_text(loc, data)}: should be {allowed} "
+                    f"{source}: {where(loc)}: should be {allowed} "
                     f"(got {_show(err.get('input'))})"
                 )
             continue
@@ -197,8 +208,7 @@ def format_validation_error(
         if show_value:
             message = f"{message} (got {_show(value)})"
         message += hint
-        path_text = _loc_text(loc, data)
-        lines.append(f"{source}: {path_text or '(top level)'}: {message}")
+        lines.append(f"{source}: {where(loc) or '(top level)'}: {message}")
     return "\n".join(lines)
 
 

@@ -21,11 +21,13 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from bondmodel.engine import Results
+from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.styles import Styles
 
 #: Column of the (first) value of each input (E); lists run to the right.
 VALUE_COL = 4
+#: The Inputs sheet's column headings (row 4); the reader checks them.
+HEADERS = ("Path", "Field", "Unit", "Note", "Value(s)")
 
 #: Unit and note by field name (the last part of a path); "" where none is needed.
 FIELD_INFO: dict[str, tuple[str, str]] = {
@@ -198,7 +200,7 @@ def _choices(annotation: Any) -> tuple[str, ...]:
     return ()
 
 
-def inputs_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
+def inputs_sheet(wb: Workbook, styles: Styles, scenario: Scenario, blank: bool = False) -> None:
     """Write the Inputs sheet: one named, styled, validated input cell per row."""
     ws = wb.add_worksheet("Inputs")
     ws.set_column(0, 0, 44)
@@ -207,7 +209,7 @@ def inputs_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
     ws.set_column(3, 3, 52)
     ws.set_column(VALUE_COL, VALUE_COL, 30)
     ws.set_column(VALUE_COL + 1, VALUE_COL + 40, 12)
-    ws.write(0, 0, f"Inputs: {results.scenario.meta.name}", styles.title)
+    ws.write(0, 0, f"Inputs: {scenario.meta.name}", styles.title)
     ws.write(
         1, 0,
         "Every assumption of the scenario. Input cells are shaded; each has a defined name "
@@ -216,11 +218,10 @@ def inputs_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
         "otherwise; rates and shares as fractions.",
         styles.note,
     )
-    headers = ["Path", "Field", "Unit", "Note", "Value(s)"]
-    for j, h in enumerate(headers):
+    for j, h in enumerate(HEADERS):
         ws.write_string(3, j, h, styles.header)
     ws.freeze_panes(4, 0)
-    for i, item in enumerate(flatten(results.scenario)):
+    for i, item in enumerate(flatten(scenario)):
         row = 4 + i
         field = item.path.split(".")[-1]
         field = re.sub(r"\[\d+\]$", "", field)
@@ -231,7 +232,7 @@ def inputs_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
         ws.write_string(row, 3, note, styles.note)
         values = item.value if isinstance(item.value, tuple) else (item.value,)
         for j, value in enumerate(values):
-            _write_input(ws, row, VALUE_COL + j, value, styles)
+            _write_input(ws, row, VALUE_COL + j, None if blank else value, styles)
         last = VALUE_COL + max(len(values), 1) - 1
         target = (
             f"=Inputs!{xl_rowcol_to_cell(row, VALUE_COL, True, True)}"

@@ -71,7 +71,7 @@ def _write(results: Results, path: Path) -> None:
     # FAST order, left to right: overview, inputs, calculations, outputs, checks, audit.
     cover = wb.add_worksheet("Cover")
     summary = wb.add_worksheet("Summary")
-    inputs_sheet(wb, styles, results)
+    inputs_sheet(wb, styles, results.scenario)
     timeline_sheet(wb, styles, results, layout)
     rows = _cashflows_sheet(wb, styles, results, layout)
     partners_sheet(wb, styles, results, layout)
