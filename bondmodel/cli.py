@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -91,6 +92,20 @@ def build_parser() -> argparse.ArgumentParser:
     validate = sub.add_parser("validate", help="check a scenario without running it")
     validate.add_argument("scenario", type=Path, help="a TOML scenario or a workbook")
 
+    check = sub.add_parser(
+        "verify", help="rerun a model workbook from its embedded scenario and compare every value"
+    )
+    check.add_argument("workbook", type=Path, help="a model workbook written by `bondmodel run`")
+    check.add_argument(
+        "--paths-check", type=_int_arg("--paths-check"), default=None, metavar="N",
+        help="rerun the base case and N of the recorded paths instead of the whole simulation",
+    )
+    check.add_argument(
+        "--workers", type=_int_arg("--workers"), default=1, help="local worker processes"
+    )
+    check.add_argument("--scheduler", default=None, help="address of a Dask scheduler to run on")
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+
     export = sub.add_parser(
         "export", help="recover the TOML scenario from a workbook's Inputs sheet"
     )
@@ -126,7 +141,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(words)
+    args.command_line = shlex.join(["bondmodel", *words])
     try:
         return int(_dispatch(args))
     except BondModelError as exc:
@@ -154,6 +171,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return 0
     if args.command == "new":
         return _new(args)
+    if args.command == "verify":
+        return _verify(args)
     if args.command == "export":
         return _export(args)
     if args.command == "template":
@@ -232,7 +251,7 @@ def _run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     text = json.dumps(_jsonable(results.summary()), indent=2, allow_nan=False)
-    write_workbook(results, output)
+    write_workbook(results, output, command=args.command_line)
     print(f"bondmodel: wrote {output}", file=sys.stderr)
     if args.json:
         print(text)
@@ -288,6 +307,19 @@ def _refuse_existing(target: Path, force: bool, *sources: Path) -> None:
             )
     if target.exists() and not force:
         raise ScenarioError(f"{target}: already exists; pass --force to overwrite it")
+
+
+def _verify(args: argparse.Namespace) -> int:
+    from bondmodel.workbook.verify import verify
+
+    if args.workers < 1:
+        raise ScenarioError(f"--workers: {args.workers} must be at least 1")
+    report = verify(args.workbook, args.paths_check, args.workers, args.scheduler)
+    if args.json:
+        print(json.dumps(report.as_json(), indent=2, default=str, allow_nan=False))
+    else:
+        print(report.text())
+    return report.exit_code
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -364,7 +364,7 @@ def _failing_write(error: BaseException) -> Any:
     """A stand-in for the workbook writer: writes half a file to the temp path, then fails."""
     seen: list[Path] = []
 
-    def write(results: bondmodel.Results, path: Path) -> None:
+    def write(results: bondmodel.Results, path: Path, command: str | None = None) -> None:
         seen.append(Path(path))
         Path(path).write_bytes(b"PK\x03\x04 half a workbook")
         assert Path(path).is_file()  # the temporary file really exists at this point

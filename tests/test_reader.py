@@ -258,3 +258,15 @@ def test_a_workbook_scenario_gets_its_own_default_output_name(
     assert main(["run", "plan.xlsx", "--paths", "0"]) == 0
     assert (tmp_path / "plan-model.xlsx").exists()
     assert (tmp_path / "plan.xlsx").read_bytes() == before
+
+
+def test_round_trip_over_generated_bond_structures(tmp_path: Path) -> None:
+    """Every coupon, repayment profile (custom schedules are lists), reserve and PWLB type."""
+    from bondmodel import parse_scenario
+
+    from .test_workbook_bonds import N_DESIGNS, design
+
+    for i in range(N_DESIGNS):
+        scenario = parse_scenario(design(i))
+        form = write_input_form(scenario, tmp_path / f"d{i}.xlsx")
+        assert read_scenario(form).sha256() == scenario.sha256(), i

@@ -22,7 +22,7 @@ from .conftest import TEMPLATES
 
 SHEETS = [
     "Cover", "Summary", "Inputs", "Timeline", "Cashflows", "Partners", "Bond", "Metrics", "Risk",
-    "Sensitivity", "Checks", "Audit",
+    "Sensitivity", "Checks", "Audit", "Paths",
 ]
 
 

@@ -200,9 +200,28 @@ def _choices(annotation: Any) -> tuple[str, ...]:
     return ()
 
 
+class ExactNumbers(Worksheet):  # type: ignore[misc]
+    """A worksheet whose numbers are stored exactly.
+
+    XlsxWriter stores a number with 16 significant digits, which can change the
+    last bit of a float (0.041666666666666664 is stored as 0.04166666666666666).
+    An input read back must be the input written, bit for bit, or the scenario's
+    SHA-256 changes; so where 16 digits do not give the same float back, this
+    sheet stores Python's shortest exact form (at most 17 digits), which Excel
+    and LibreOffice read exactly.
+    """
+
+    def _xml_number_element(self, number: float, attributes: Any = ()) -> None:
+        text = f"{number:.16G}"
+        if float(text) != number:
+            text = repr(float(number))
+        attr = "".join(f' {k}="{self._escape_attributes(v)}"' for k, v in attributes)
+        self.fh.write(f"<c{attr}><v>{text}</v></c>")
+
+
 def inputs_sheet(wb: Workbook, styles: Styles, scenario: Scenario, blank: bool = False) -> None:
     """Write the Inputs sheet: one named, styled, validated input cell per row."""
-    ws = wb.add_worksheet("Inputs")
+    ws = wb.add_worksheet("Inputs", worksheet_class=ExactNumbers)
     ws.set_column(0, 0, 44)
     ws.set_column(1, 1, 26)
     ws.set_column(2, 2, 18)

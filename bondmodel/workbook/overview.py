@@ -218,6 +218,7 @@ def cover_sheet(
         "Sensitivity": "tornado of one-at-a-time swings, rank correlations",
         "Checks": "integrity checks (live TRUE/FALSE formulas)",
         "Audit": "versions, run settings, scenario hash and text to repeat the run",
+        "Paths": "a sample of simulated paths, for `bondmodel verify --paths-check`",
     }
     for i, name in enumerate(sheets):
         ws.write_url(row + 1 + i, 1, f"internal:'{name}'!A1", styles.link, name)

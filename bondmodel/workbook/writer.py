@@ -9,6 +9,7 @@ column to the next. Text from the scenario is never read as a formula
 
 from __future__ import annotations
 
+import json
 import platform
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -54,12 +55,16 @@ FIRST_ITEM_ROW = 6
 HEADER_KEYS = ("period", "label", "period_start", "period_end")
 
 
-def write_workbook(results: Results, path: str | Path) -> Path:
-    """Write the workbook for ``results`` to ``path`` atomically."""
-    return atomic_write(path, lambda tmp: _write(results, tmp))
+def write_workbook(results: Results, path: str | Path, command: str | None = None) -> Path:
+    """Write the workbook for ``results`` to ``path`` atomically.
+
+    ``command`` is the command line that produced the run, recorded in the
+    run manifest on the Audit sheet (the Python API records ``None``).
+    """
+    return atomic_write(path, lambda tmp: _write(results, tmp, command))
 
 
-def _write(results: Results, path: Path) -> None:
+def _write(results: Results, path: Path, command: str | None = None) -> None:
     wb = xlsxwriter.Workbook(
         str(path),
         {"strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": False},
@@ -86,7 +91,9 @@ def _write(results: Results, path: Path) -> None:
         _risk_sheet(wb, styles, results, layout)
         sensitivity_sheet(wb, styles, results)
     checks = checks_sheet(wb, styles, results, layout)
-    _audit_sheet(wb, styles, results, stamp)
+    _audit_sheet(wb, styles, results, stamp, command)
+    if results.risk is not None:
+        _paths_sheet(wb, styles, results)
     cover_sheet(cover, styles, results, sheets, checks, stamp)
     summary_sheet(wb, summary, styles, results, layout)
     wb.close()
@@ -98,7 +105,7 @@ def sheet_names(results: Results) -> list[str]:
     names += ["Bond"] if results.bond is not None else []
     names += ["Metrics"]
     names += ["Risk", "Sensitivity"] if results.risk is not None else []
-    return [*names, "Checks", "Audit"]
+    return [*names, "Checks", "Audit", *(["Paths"] if results.risk is not None else [])]
 
 
 # ---------------------------------------------------------------------------
@@ -443,7 +450,86 @@ def _path_metric_unit(key: str) -> Unit:
     return column.unit if column is not None else "ratio"
 
 
-def _audit_sheet(wb: Workbook, styles: _Styles, results: Results, stamp: datetime) -> None:
+#: Per-path rows kept on the Paths sheet: enough to check a rerun path by path.
+PATH_SAMPLE = 256
+
+
+def path_sample(paths: int) -> list[int]:
+    """The indices of the paths the Paths sheet keeps: up to 256, evenly spread, first and last."""
+    if paths <= PATH_SAMPLE:
+        return list(range(paths))
+    return sorted({round(float(x)) for x in np.linspace(0, paths - 1, PATH_SAMPLE)})
+
+
+def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
+    """A sample of simulated paths (values), for ``bondmodel verify --paths-check``."""
+    sim = results.risk
+    if sim is None:
+        return
+    ws = wb.add_worksheet("Paths")
+    ws.set_column(0, 0, 12)
+    ws.set_column(1, 40, 18)
+    s = sim.settings
+    ws.write(0, 0, "A sample of simulated paths (simulation output: values)", styles.title)
+    ws.write(
+        1, 0,
+        f"seed {s['seed']}, sampler {s['sampler']}, {s['paths']:,} paths: each row is one path's "
+        "metrics, so `bondmodel verify --paths-check N` can rerun a few paths and compare them "
+        "one by one.",
+        styles.note,
+    )
+    names = list(sim.per_path.columns)
+    ws.write(3, 0, "Path", styles.header)
+    for j, name in enumerate(names):
+        ws.write_string(3, 1 + j, _path_metric_label(name), styles.header)
+        ws.write_string(4, 1 + j, name, styles.note)
+    ws.write_string(4, 0, "(key)", styles.note)
+    values = sim.per_path.to_numpy()
+    for i, index in enumerate(path_sample(len(sim.per_path))):
+        ws.write_number(5 + i, 0, index)
+        for j, name in enumerate(names):
+            _write_value(ws, 5 + i, 1 + j, float(values[index, j]), _path_metric_unit(name), styles)
+    ws.freeze_panes(5, 1)
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+
+
+def run_manifest(results: Results, command: str | None) -> dict[str, Any]:
+    """What reproduces the run: command, settings, scenario hash, versions, a replay command."""
+    sim = results.risk
+    settings: dict[str, Any] = {"paths": 0}
+    replay = "bondmodel run scenario.toml --paths 0"
+    if sim is not None:
+        s = sim.settings
+        settings = {
+            "paths": s["paths"], "paths_requested": s["paths_requested"], "seed": s["seed"],
+            "sampler": s["sampler"], "block_size": s["block_size"],
+            "chunk_blocks": s["chunk_blocks"], "convergence": s["convergence"],
+            "tornado_output": sim.tornado_output,
+        }
+        # convergence stops at a whole block; running that many paths outright is the same run
+        replay = (
+            f"bondmodel run scenario.toml --paths {s['paths']} --seed {s['seed']} "
+            f"--sampler {s['sampler']} --tornado-output {sim.tornado_output}"
+        )
+    return {
+        "manifest_version": 1,
+        "command": command,
+        "scenario_sha256": results.scenario.sha256(),
+        **settings,
+        "engine": __version__,
+        "libraries": {
+            "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "pandas": pd.__version__,
+            "xlsxwriter": xlsxwriter.__version__,
+        },
+        "replay": replay,
+    }
+
+
+def _audit_sheet(
+    wb: Workbook, styles: _Styles, results: Results, stamp: datetime, command: str | None = None
+) -> None:
     """Everything needed to repeat the run: versions, settings, hash and the scenario itself."""
     ws = wb.add_worksheet("Audit")
     ws.set_column(0, 0, 30)
@@ -476,6 +562,7 @@ def _audit_sheet(wb: Workbook, styles: _Styles, results: Results, stamp: datetim
         ("Scenario name", results.scenario.meta.name),
         ("Scenario SHA-256", results.scenario.sha256()),
         *settings,
+        ("Run manifest (JSON)", json.dumps(run_manifest(results, command), sort_keys=True)),
         ("Scenario (canonical JSON)", results.scenario.canonical_json()),
     ]
     for i, (key, value) in enumerate(record):
