@@ -106,6 +106,26 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--scheduler", default=None, help="address of a Dask scheduler to run on")
     check.add_argument("--json", action="store_true", help="print the report as JSON")
 
+    cmp = sub.add_parser(
+        "compare", help="compare structures on the same random draws (common random numbers)"
+    )
+    cmp.add_argument("scenarios", type=Path, nargs="+", help="two or more scenarios")
+    _design_options(cmp, "comparison.xlsx")
+
+    swp = sub.add_parser("sweep", help="evaluate a grid of structures on the same random draws")
+    swp.add_argument("scenario", type=Path)
+    swp.add_argument(
+        "--vary", action="append", required=True, metavar="PATH=VALUES",
+        help="a field and its values: LO:HI:STEP or V1,V2,... (repeatable), "
+        "such as bond.coupon.rate=0.03:0.07:0.005",
+    )
+    swp.add_argument(
+        "--measure", action="append", default=None, metavar="MEASURE",
+        help="a measure to tabulate (repeatable; default: the key measures), "
+        "such as 'P50(council_npv)'",
+    )
+    _design_options(swp, "sweep.xlsx")
+
     export = sub.add_parser(
         "export", help="recover the TOML scenario from a workbook's Inputs sheet"
     )
@@ -175,6 +195,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _verify(args)
     if args.command == "export":
         return _export(args)
+    if args.command == "compare":
+        return _compare(args)
+    if args.command == "sweep":
+        return _sweep(args)
     if args.command == "template":
         return _template(args)
     for name in list_templates():
@@ -255,6 +279,93 @@ def _run(args: argparse.Namespace) -> int:
     print(f"bondmodel: wrote {output}", file=sys.stderr)
     if args.json:
         print(text)
+    return 0
+
+
+def _design_options(parser: argparse.ArgumentParser, default_output: str) -> None:
+    parser.add_argument(
+        "-o", "--output", type=Path, default=Path(default_output),
+        help=f"workbook to write (default {default_output})",
+    )
+    parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--paths", type=_int_arg("--paths"), default=None,
+        help="paths per structure (default: the scenario's risk.default_paths; 0: base case)",
+    )
+    parser.add_argument("--seed", type=_int_arg("--seed"), default=None,
+                        help="the seed every structure shares (default: drawn and printed)")
+    parser.add_argument("--sampler", default="random", help="random, lhs or sobol")
+    parser.add_argument("--workers", type=_int_arg("--workers"), default=1,
+                        help="local worker processes")
+    parser.add_argument("--scheduler", default=None, help="address of a Dask scheduler")
+
+
+def _design_settings(args: argparse.Namespace, outputs: list[Path]) -> tuple[int, Any]:
+    """Check the shared options of compare, sweep and solve; returns (seed, sampler)."""
+    from bondmodel.risk.results import MAX_SEED, new_seed
+    from bondmodel.risk.sampling import SAMPLERS
+
+    if args.sampler not in SAMPLERS:
+        raise ScenarioError(
+            f"--sampler: {args.sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}"
+        )
+    if args.paths is not None and args.paths < 0:
+        raise ScenarioError(f"--paths: {args.paths} must be >= 0")
+    if args.workers < 1:
+        raise ScenarioError(f"--workers: {args.workers} must be >= 1")
+    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
+        raise ScenarioError(f"--seed: {args.seed} must be between 0 and {MAX_SEED}")
+    output: Path = args.output
+    if output.suffix.lower() != ".xlsx":
+        raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
+    for source in outputs:
+        if _same_file(source, output):
+            raise ScenarioError(
+                f"--output: {str(output)!r} is an input file; choose another output path"
+            )
+    seed = args.seed if args.seed is not None else new_seed()
+    print(f"bondmodel: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
+    return seed, args.sampler
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from bondmodel.design.report import write_comparison
+    from bondmodel.design.study import compare
+
+    seed, sampler = _design_settings(args, list(args.scenarios))
+    scenarios = [(_label(p, i, args.scenarios), _load(p)) for i, p in enumerate(args.scenarios)]
+    result = compare(scenarios, args.paths, seed, sampler, args.workers, args.scheduler)
+    write_comparison(result, args.output, command=args.command_line)
+    print(f"bondmodel: wrote {args.output}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
+    else:
+        for line in result.statements() + result.notes:
+            print(line)
+    return 0
+
+
+def _label(path: Path, index: int, paths: list[Path]) -> str:
+    """A structure's label: its file's stem, numbered if two files share a stem."""
+    stems = [p.stem for p in paths]
+    return path.stem if stems.count(path.stem) == 1 else f"{path.stem} ({index + 1})"
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from bondmodel.design.report import write_sweep
+    from bondmodel.design.study import parse_measures, sweep
+    from bondmodel.design.variation import parse_vary
+
+    seed, sampler = _design_settings(args, [args.scenario])
+    scenario = _load(args.scenario)
+    variations = [parse_vary(text, scenario) for text in args.vary]
+    measures = parse_measures(args.measure)
+    result = sweep(scenario, variations, args.paths, seed, sampler, args.workers,
+                   args.scheduler, measures)
+    write_sweep(result, args.output, command=args.command_line)
+    print(f"bondmodel: wrote {args.output} ({len(result.cells)} structures)", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
     return 0
 
 

@@ -48,17 +48,30 @@ def describe(values: FloatArray, confidence: float = 0.95) -> dict[str, float]:
     out["mean"] = float(ordered.mean())
     out["sd"] = float(ordered.std(ddof=1)) if n > 1 else 0.0
     out["se_mean"] = out["sd"] / math.sqrt(n)
-    levels = [_sorted_percentile(ordered, p) for p in PERCENTILES]
-    for p, level in zip(PERCENTILES, levels, strict=True):
-        q = p / 100.0
-        half = z * math.sqrt(n * q * (1 - q))
-        lo = int(np.clip(math.floor(n * q - half), 0, n - 1))
-        hi = int(np.clip(math.ceil(n * q + half), 0, n - 1))
-        out[f"p{p}"] = float(level)
-        out[f"p{p}_ci_low"] = float(ordered[lo])
-        out[f"p{p}_ci_high"] = float(ordered[hi])
-        out[f"p{p}_se"] = float(ordered[hi] - ordered[lo]) / (2.0 * z)
+    for p in PERCENTILES:
+        level, low, high, se = sorted_percentile_with_error(ordered, p, z)
+        out[f"p{p}"] = level
+        out[f"p{p}_ci_low"] = low
+        out[f"p{p}_ci_high"] = high
+        out[f"p{p}_se"] = se
     return out
+
+
+def sorted_percentile_with_error(
+    ordered: FloatArray, p: float, z: float
+) -> tuple[float, float, float, float]:
+    r"""Percentile p of sorted finite values, its order-statistic interval and standard error.
+
+    See :func:`describe`: the interval runs between the values of rank
+    :math:`np \mp z\sqrt{np(1-p)}`; the standard error is its half-width over z.
+    """
+    n = ordered.size
+    q = p / 100.0
+    half = z * math.sqrt(n * q * (1 - q))
+    lo = int(np.clip(math.floor(n * q - half), 0, n - 1))
+    hi = int(np.clip(math.ceil(n * q + half), 0, n - 1))
+    low, high = float(ordered[lo]), float(ordered[hi])
+    return _sorted_percentile(ordered, p), low, high, (high - low) / (2.0 * z)
 
 
 def _sorted_percentile(ordered: FloatArray, p: float) -> float:

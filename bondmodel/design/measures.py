@@ -1,0 +1,212 @@
+"""Evaluating structures on common random numbers, and the measures and constraints on them.
+
+Every structure is run with the same seed, sampler and path count. Because
+each block's random numbers depend only on the seed, the block number and the
+risk inputs (``bondmodel.risk.sampling``), two structures with the same
+``[risk]`` section see the same draws path by path: differences between them
+come from the structure, not from noise (common random numbers), and they can
+be compared path by path.
+
+Measures, as written on the command line:
+
+- ``METRIC``: the base-case value (``council_npv_vs_pwlb``, ``min_dscr``, ...);
+- ``Pnn(METRIC)``: the nn-th percentile over the paths (``P90(min_dscr)`` is the
+  value 90% of paths fall at or below, as on the Risk sheet);
+- ``mean(METRIC)``: the mean over the paths;
+- ``P(METRIC)``: the probability that the metric is above zero (``P(investor_loss)``,
+  ``P(shortfall)``, ``P(total_topup)``); ``P(METRIC < X)`` and ``P(METRIC > X)`` too.
+
+A constraint is ``MEASURE >= X`` or ``MEASURE <= X``. Without a simulation
+(a scenario with no ``[risk]``, or ``--paths 0``) the base case is the only
+path: a percentile or a mean is the base-case value, a probability 0 or 1.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bondmodel.engine import Results, run
+from bondmodel.errors import ScenarioError
+from bondmodel.labels import BOND_METRICS, METRICS, PATH_METRICS
+from bondmodel.risk.sampling import Sampler
+from bondmodel.risk.summary import sorted_percentile_with_error
+from bondmodel.scenario.schema import Scenario
+from bondmodel.timeline import FloatArray
+
+#: The z of the 95% intervals reported with each measure.
+Z95 = 1.959963984540054
+
+_MEASURE = re.compile(
+    r"^\s*(?:(?P<kind>P\d{1,2}(?:\.\d+)?|mean|P)\(\s*(?P<metric>[a-z_]+)\s*"
+    r"(?:(?P<op><|>)\s*(?P<level>[-+0-9.eE]+)\s*)?\)|(?P<bare>[a-z_]+))\s*$"
+)
+_CONSTRAINT = re.compile(r"^(?P<measure>.+?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE_]+)\s*$")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One structure's results: its label, scenario and run."""
+
+    label: str
+    scenario: Scenario
+    results: Results
+
+    @property
+    def paths(self) -> int:
+        return 0 if self.results.risk is None else int(self.results.risk.settings["paths"])
+
+    def per_path(self, metric: str) -> FloatArray:
+        """The metric on every simulated path, or the base case as one path."""
+        if self.results.risk is not None and metric in self.results.risk.per_path:
+            return self.results.risk.per_path[metric].to_numpy(dtype=np.float64)
+        if metric == "shortfall":
+            value = self.base("shortfall_periods")
+            return np.array([math.nan if value is None else float(value > 0)])
+        value = self.base(metric)
+        return np.array([math.nan if value is None else float(value)])
+
+    def base(self, metric: str) -> float | None:
+        """The base-case value of a programme or bond metric (None if undefined)."""
+        if metric in self.results.metrics:
+            value = self.results.metrics[metric]
+        elif self.results.bond is not None and metric in self.results.bond.metrics:
+            value = self.results.bond.metrics[metric]
+        else:
+            raise ScenarioError(f"{metric!r} is not a metric of this scenario; {_known()}")
+        return None if value is None else float(value)
+
+
+def evaluate(
+    label: str,
+    scenario: Scenario,
+    paths: int | None,
+    seed: int,
+    sampler: Sampler = "random",
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> Evaluation:
+    """Run ``scenario`` with the shared seed: every structure sees the same draws."""
+    results = run(scenario, paths=paths, seed=seed, sampler=sampler, workers=workers,
+                  scheduler=scheduler)
+    return Evaluation(label, scenario, results)
+
+
+def _known() -> str:
+    names = sorted(set(METRICS) | set(BOND_METRICS) | set(PATH_METRICS))
+    return "known metrics: " + ", ".join(names)
+
+
+@dataclass(frozen=True)
+class Measure:
+    """A statistic of a metric: ``kind`` is base, mean, pNN or prob; ``text`` as written."""
+
+    text: str
+    kind: str
+    metric: str
+    percentile: float = 50.0
+    op: str = ">"
+    level: float = 0.0
+
+    def value(self, ev: Evaluation) -> tuple[float, float]:
+        """The measure on ``ev`` and its Monte Carlo standard error (0 for the base case)."""
+        if self.kind == "base":
+            value = ev.base(self.metric)
+            return (math.nan if value is None else value), 0.0
+        if self.metric not in PATH_METRICS:
+            raise ScenarioError(
+                f"{self.text}: {self.metric!r} is not simulated path by path; per-path metrics: "
+                + ", ".join(PATH_METRICS)
+            )
+        values = ev.per_path(self.metric)
+        if self.kind == "prob":
+            finite = values[np.isfinite(values)]
+            if finite.size == 0:
+                return math.nan, math.nan
+            event = finite > self.level if self.op == ">" else finite < self.level
+            p = float(event.mean())
+            return p, math.sqrt(p * (1 - p) / finite.size)
+        finite = np.sort(values[np.isfinite(values)])
+        if finite.size == 0:
+            return math.nan, math.nan
+        if self.kind == "mean":
+            sd = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
+            return float(finite.mean()), sd / math.sqrt(finite.size)
+        level, _, _, se = sorted_percentile_with_error(finite, self.percentile, Z95)
+        return level, se
+
+
+def parse_measure(text: str) -> Measure:
+    """Parse ``council_npv``, ``P50(council_npv)``, ``mean(npv)``, ``P(investor_loss)``, ..."""
+    match = _MEASURE.match(text)
+    if match is None:
+        raise ScenarioError(
+            f"{text!r} is not a measure; write METRIC (base case), Pnn(METRIC), mean(METRIC) "
+            "or P(METRIC) (the probability it is above 0), such as P90(min_dscr)"
+        )
+    if match.group("bare"):
+        return Measure(text.strip(), "base", match.group("bare"))
+    kind, metric = match.group("kind"), match.group("metric")
+    if kind == "mean":
+        return Measure(text.strip(), "mean", metric)
+    if kind == "P":
+        level = 0.0
+        if match.group("level") is not None:
+            try:
+                level = float(match.group("level"))
+            except ValueError:
+                raise ScenarioError(f"{text!r}: {match.group('level')!r} is not a number") from None
+        return Measure(text.strip(), "prob", metric, op=match.group("op") or ">", level=level)
+    if match.group("op") is not None:
+        raise ScenarioError(f"{text!r}: a comparison goes only inside P(...), such as P(npv < 0)")
+    percentile = float(kind[1:])
+    if not 0.0 <= percentile <= 100.0:
+        raise ScenarioError(f"{text!r}: a percentile is between P0 and P100")
+    return Measure(text.strip(), "percentile", metric, percentile=percentile)
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """``measure op bound``, op ``>=`` or ``<=``."""
+
+    text: str
+    measure: Measure
+    op: str
+    bound: float
+
+    def margin(self, value: float) -> float:
+        """How far inside the limit the value is (>= 0: satisfied; NaN: undefined)."""
+        return value - self.bound if self.op == ">=" else self.bound - value
+
+    def as_json(self, ev: Evaluation) -> dict[str, Any]:
+        value, se = self.measure.value(ev)
+        margin = self.margin(value)
+        return {"constraint": self.text, "value": _num(value), "se": _num(se),
+                "margin": _num(margin), "satisfied": bool(margin >= 0)}
+
+
+def parse_constraint(text: str) -> Constraint:
+    """Parse ``P(investor_loss) <= 0.05``, ``P90(min_dscr) >= 1.2``, ``council_npv >= 0``."""
+    match = _CONSTRAINT.match(text.strip())
+    if match is None:
+        raise ScenarioError(
+            f"constraint {text!r} should be MEASURE >= NUMBER or MEASURE <= NUMBER, such as "
+            "'P(investor_loss) <= 0.05' or 'P90(min_dscr) >= 1.20'"
+        )
+    try:
+        bound = float(match.group("bound"))
+    except ValueError:
+        raise ScenarioError(
+            f"constraint {text!r}: {match.group('bound')!r} is not a number"
+        ) from None
+    if not math.isfinite(bound):
+        raise ScenarioError(f"constraint {text!r}: the bound must be finite")
+    return Constraint(text.strip(), parse_measure(match.group("measure")), match.group("op"), bound)
+
+
+def _num(value: float) -> float | None:
+    return value if math.isfinite(value) else None

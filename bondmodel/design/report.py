@@ -1,0 +1,244 @@
+"""Workbooks for ``compare``, ``sweep`` and ``solve``: values, labelled as simulation output.
+
+They hold results of many runs, so they are tables of values (each run's own
+live model is what ``bondmodel run`` writes), with native charts and an Audit
+sheet that records the seed, the sampler, the paths and every structure's
+scenario, so that any cell can be repeated with ``bondmodel run``.
+"""
+
+from __future__ import annotations
+
+import math
+import platform
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xlsxwriter
+from xlsxwriter.utility import xl_rowcol_to_cell
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from bondmodel import __version__
+from bondmodel.design.measures import Evaluation
+from bondmodel.design.study import S_CURVE, Comparison, Row, Sweep
+from bondmodel.io import atomic_write
+from bondmodel.scenario.export import scenario_toml
+from bondmodel.workbook.styles import Styles
+
+
+def _workbook(path: Path) -> tuple[Workbook, Styles]:
+    wb = xlsxwriter.Workbook(
+        str(path),
+        {"strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": False},
+    )
+    return wb, Styles(wb, "GBP")
+
+
+def _value(ws: Worksheet, row: int, col: int, value: Any, styles: Styles, unit: str) -> None:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        ws.write_string(row, col, "n/a", styles.note)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        ws.write_number(row, col, float(value), styles.unit(unit))  # type: ignore[arg-type]
+    else:
+        ws.write_string(row, col, str(value))
+
+
+def unit_of(measure: str) -> str:
+    """The display unit of a measure, from its metric's name."""
+    if measure.startswith("P(") or "irr" in measure:
+        return "rate"
+    if "dscr" in measure:
+        return "ratio"
+    return "money"
+
+
+def _audit(wb: Workbook, styles: Styles, evaluations: list[Evaluation], settings: dict[str, Any],
+           command: str | None) -> None:
+    ws = wb.add_worksheet("Audit")
+    ws.set_column(0, 0, 30)
+    ws.set_column(1, 1, 110)
+    ws.write(0, 0, "Audit record", styles.title)
+    record = [
+        ("Engine", f"bondmodel {__version__}"),
+        ("Python / numpy", f"{platform.python_version()} / {np.__version__}"),
+        ("Run at (UTC)", datetime.now(UTC).isoformat(timespec="seconds")),
+        ("Command", command or "(Python API)"),
+        *((key.replace("_", " ").capitalize(), str(value)) for key, value in settings.items()),
+    ]
+    for i, (key, value) in enumerate(record):
+        ws.write_string(2 + i, 0, key, styles.bold)
+        ws.write_string(2 + i, 1, value)
+    row = 3 + len(record)
+    for ev in evaluations:
+        ws.write_string(row, 0, ev.label, styles.header)
+        ws.write_string(row, 1, f"scenario SHA-256 {ev.scenario.sha256()}", styles.header)
+        for line in scenario_toml(ev.scenario).splitlines():
+            row += 1
+            ws.write_string(row, 1, line)
+        row += 2
+
+
+def _measure_table(ws: Worksheet, styles: Styles, top: int, labels: list[str],
+                   rows: list[Row], best: bool = True) -> int:
+    ws.write(top, 0, "Measure", styles.header)
+    for j, label in enumerate(labels):
+        ws.write_string(top, 1 + 2 * j, label, styles.header)
+        ws.write_string(top, 2 + 2 * j, "s.e.", styles.header)
+    if best:
+        ws.write(top, 1 + 2 * len(labels), "Best for the council", styles.header)
+    for i, row in enumerate(rows):
+        r = top + 1 + i
+        ws.write_string(r, 0, row.measure)
+        unit = unit_of(row.measure)
+        for j, (v, e) in enumerate(zip(row.values, row.errors, strict=True)):
+            _value(ws, r, 1 + 2 * j, v, styles, unit)
+            _value(ws, r, 2 + 2 * j, e if e else None, styles, unit)
+        if best and row.best is not None:
+            ws.write_string(r, 1 + 2 * len(labels), labels[row.best], styles.good)
+    return top + 1 + len(rows)
+
+
+def write_comparison(comparison: Comparison, path: str | Path,
+                     command: str | None = None) -> Path:
+    """The side-by-side workbook of ``compare``, written atomically."""
+
+    def write(tmp: Path) -> None:
+        wb, styles = _workbook(tmp)
+        labels = [ev.label for ev in comparison.evaluations]
+        ws = wb.add_worksheet("Comparison")
+        ws.set_column(0, 0, 30)
+        ws.set_column(1, 2 * len(labels) + 1, 16)
+        ws.write(0, 0, "Structures compared on common random numbers (simulation output)",
+                 styles.title)
+        ws.write(1, 0, f"seed {comparison.seed}, sampler {comparison.sampler}, "
+                       f"{comparison.paths:,} paths, the same draws for every structure; "
+                       "Pnn = the nn-th percentile over the paths; P(x) = the probability that "
+                       "x > 0; a bare metric is the base case", styles.note)
+        end = _measure_table(ws, styles, 3, labels, comparison.rows)
+        ws.write(end + 1, 0, "What the comparison shows", styles.bold)
+        for i, text in enumerate(comparison.statements() + comparison.notes):
+            ws.write_string(end + 2 + i, 0, text)
+        ws.freeze_panes(4, 1)
+        _curves_sheet(wb, styles, comparison)
+        _beats_sheet(wb, styles, comparison)
+        _audit(wb, styles, comparison.evaluations,
+               {"seed": comparison.seed, "sampler": comparison.sampler,
+                "paths": comparison.paths}, command)
+        wb.close()
+
+    return atomic_write(path, write)
+
+
+def _curves_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
+    ws = wb.add_worksheet("S-curves")
+    labels = list(comparison.curves)
+    ws.set_column(0, len(labels), 16)
+    ws.write(0, 0, f"S-curves of {comparison.metric} (percentiles over the paths)", styles.title)
+    ws.write(2, 0, "Percentile", styles.header)
+    for j, label in enumerate(labels):
+        ws.write_string(2, 1 + j, label, styles.header)
+    for i, p in enumerate(S_CURVE):
+        ws.write_number(3 + i, 0, p)
+        for j, label in enumerate(labels):
+            _value(ws, 3 + i, 1 + j, comparison.curves[label][i], styles, "money")
+    chart = wb.add_chart({"type": "scatter", "subtype": "straight"})
+    last = 2 + len(S_CURVE)
+    for j, label in enumerate(labels):
+        chart.add_series({
+            "name": label,
+            "categories": ["S-curves", 3, 1 + j, last, 1 + j],
+            "values": ["S-curves", 3, 0, last, 0],
+        })
+    chart.set_title({"name": f"S-curves: {comparison.metric}"})
+    chart.set_x_axis({"name": comparison.metric, "num_format": '£#,##0.0,,"m"'})
+    chart.set_y_axis({"name": "percentile", "min": 0, "max": 100})
+    chart.set_size({"width": 760, "height": 420})
+    ws.insert_chart(2, len(labels) + 2, chart)
+
+
+def _beats_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
+    ws = wb.add_worksheet("Path by path")
+    labels = [ev.label for ev in comparison.evaluations]
+    ws.set_column(0, len(labels), 22)
+    ws.write(0, 0, f"Share of paths on which the row's {comparison.metric} beats the column's",
+             styles.title)
+    ws.write(1, 0, "The same futures for every structure (common random numbers)", styles.note)
+    for j, label in enumerate(labels):
+        ws.write_string(3, 1 + j, label, styles.header)
+    for i, label in enumerate(labels):
+        ws.write_string(4 + i, 0, label, styles.bold)
+        for j in range(len(labels)):
+            _value(ws, 4 + i, 1 + j, comparison.beats[i][j], styles, "rate")
+
+
+def write_sweep(result: Sweep, path: str | Path, command: str | None = None) -> Path:
+    """The sweep's table and heat maps, written atomically."""
+
+    def write(tmp: Path) -> None:
+        wb, styles = _workbook(tmp)
+        fields = [v.path for v in result.variations]
+        ws = wb.add_worksheet("Sweep")
+        ws.set_column(0, len(fields) + len(result.rows), 18)
+        ws.write(0, 0, "Sweep of structures on common random numbers (simulation output)",
+                 styles.title)
+        ws.write(1, 0, f"seed {result.seed}, sampler {result.sampler}, {result.paths:,} paths; "
+                       "every cell sees the same draws", styles.note)
+        for j, name in enumerate(fields + [row.measure for row in result.rows]):
+            ws.write_string(3, j, name, styles.header)
+        for k, cell in enumerate(result.cells):
+            for j, value in enumerate(cell):
+                _value(ws, 4 + k, j, value, styles, "ratio")
+            for j, row in enumerate(result.rows):
+                _value(ws, 4 + k, len(fields) + j, row.values[k], styles,
+                       unit_of(row.measure))
+        ws.freeze_panes(4, len(fields))
+        _heatmaps(wb, styles, result)
+        _audit(wb, styles, [], {"seed": result.seed, "sampler": result.sampler,
+                                "paths": result.paths, "fields varied": ", ".join(fields)},
+               command)
+        scenario = result.evaluations[0].scenario if result.evaluations else None
+        if scenario is not None:
+            audit = wb.get_worksheet_by_name("Audit")
+            start = 12
+            audit.write_string(start, 0, "First cell's scenario", styles.header)
+            for i, line in enumerate(scenario_toml(scenario).splitlines()):
+                audit.write_string(start + 1 + i, 1, line)
+        wb.close()
+
+    return atomic_write(path, write)
+
+
+def _heatmaps(wb: Workbook, styles: Styles, result: Sweep) -> None:
+    maps = result.heatmaps()
+    if not maps:
+        return
+    ws = wb.add_worksheet("Heat maps")
+    ws.set_column(0, 30, 14)
+    ws.write(0, 0, "Heat maps: each measure over the varied fields (green = better for the "
+                   "council where the measure has a direction)", styles.title)
+    directions = {row.measure: row.direction for row in result.rows}
+    top = 2
+    for measure, data in maps.items():
+        rows, cols = data["rows"], data["columns"]
+        ws.write_string(top, 0, measure, styles.bold)
+        ws.write_string(top + 1, 0, rows["field"] + (" \\ " + cols["field"] if cols else ""),
+                        styles.header)
+        col_values = cols["values"] if cols else [measure]
+        for j, v in enumerate(col_values):
+            _value(ws, top + 1, 1 + j, v, styles, "ratio")
+        for i, v in enumerate(rows["values"]):
+            _value(ws, top + 2 + i, 0, v, styles, "ratio")
+            for j in range(len(col_values)):
+                _value(ws, top + 2 + i, 1 + j, data["values"][i][j], styles, unit_of(measure))
+        first = xl_rowcol_to_cell(top + 2, 1)
+        last = xl_rowcol_to_cell(top + 1 + len(rows["values"]), len(col_values))
+        good, bad = "#63BE7B", "#F8696B"
+        low, high = (bad, good) if directions.get(measure, 0) >= 0 else (good, bad)
+        ws.conditional_format(f"{first}:{last}", {
+            "type": "3_color_scale", "min_color": low, "mid_color": "#FFEB84",
+            "max_color": high,
+        })
+        top += len(rows["values"]) + 4
+

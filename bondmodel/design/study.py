@@ -1,0 +1,336 @@
+"""``compare`` and ``sweep``: structures side by side on common random numbers.
+
+``compare`` evaluates several scenarios (structures) with one seed and reports
+the key measures of each, which structure is best on each measure, and for each
+pair how often one beats the other path by path. ``sweep`` evaluates a grid of
+variations of one scenario the same way and reports a table and, over one or
+two varied fields, a heat map per measure.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bondmodel.design.measures import Evaluation, Measure, evaluate, parse_measure
+from bondmodel.design.variation import Variation, with_value
+from bondmodel.errors import ScenarioError
+from bondmodel.risk.sampling import Sampler
+from bondmodel.scenario.schema import Scenario
+
+#: The measures a comparison reports, with the better direction for the council
+#: (+1: higher is better, -1: lower is better). Bond measures are left out of a
+#: programme without a bond.
+KEY_MEASURES: tuple[tuple[str, int], ...] = (
+    ("principal", 0),
+    ("investor_irr", 0),
+    ("npv", +1),
+    ("council_npv", +1),
+    ("min_dscr", +1),
+    ("council_npv_vs_pwlb", +1),
+    ("P10(council_npv)", +1),
+    ("P50(council_npv)", +1),
+    ("P90(council_npv)", +1),
+    ("P10(min_dscr)", +1),
+    ("P50(min_dscr)", +1),
+    ("P90(min_dscr)", +1),
+    ("P10(investor_irr)", 0),
+    ("P50(investor_irr)", 0),
+    ("P90(investor_irr)", 0),
+    ("P(shortfall)", -1),
+    ("P(investor_loss)", -1),
+    ("P(total_topup)", -1),
+    ("P(council_npv_vs_pwlb < 0)", -1),
+    ("P10(npv)", +1),
+    ("P50(npv)", +1),
+    ("P90(npv)", +1),
+)
+#: Percentiles of the S-curves.
+S_CURVE = tuple(range(1, 100))
+#: Most structures a sweep may evaluate.
+MAX_CELLS = 2_000
+
+
+@dataclass(frozen=True)
+class Row:
+    """One measure across the structures: values, standard errors and the best structure."""
+
+    measure: str
+    direction: int
+    values: tuple[float, ...]
+    errors: tuple[float, ...]
+
+    @property
+    def best(self) -> int | None:
+        """Index of the best structure (None: no direction, undefined, or a tie)."""
+        if self.direction == 0:
+            return None
+        finite = [(v * self.direction, i) for i, v in enumerate(self.values) if math.isfinite(v)]
+        if len(finite) < 2:
+            return None
+        top = max(finite)
+        if sum(1 for v, _ in finite if v == top[0]) > 1:
+            return None
+        return top[1]
+
+
+def measure_rows(evaluations: list[Evaluation], measures: tuple[tuple[str, int], ...]) -> list[Row]:
+    """Each measure that applies to every structure, evaluated on each."""
+    rows = []
+    for text, direction in measures:
+        measure = parse_measure(text)
+        try:
+            pairs = [measure.value(ev) for ev in evaluations]
+        except ScenarioError:
+            continue  # a bond measure of a programme without a bond, say
+        if measure.kind != "base" and all(ev.paths == 0 for ev in evaluations):
+            continue  # a statistic of a run with no simulation says nothing more
+        rows.append(Row(text, direction, tuple(v for v, _ in pairs), tuple(e for _, e in pairs)))
+    return rows
+
+
+def s_curves(evaluations: list[Evaluation], metric: str) -> dict[str, list[float | None]]:
+    """Percentiles 1..99 of ``metric`` for each structure (None where undefined)."""
+    out: dict[str, list[float | None]] = {}
+    for ev in evaluations:
+        values = ev.per_path(metric)
+        finite = values[np.isfinite(values)]
+        if finite.size == 0:
+            out[ev.label] = [None] * len(S_CURVE)
+            continue
+        levels = np.percentile(finite, S_CURVE, method="linear")
+        out[ev.label] = [float(x) for x in levels]
+    return out
+
+
+def pathwise(evaluations: list[Evaluation], metric: str) -> list[list[float | None]]:
+    """``[i][j]``: the share of paths on which structure i's metric beats structure j's.
+
+    Common random numbers make this a comparison of the same futures.
+    """
+    data = [ev.per_path(metric) for ev in evaluations]
+    out: list[list[float | None]] = []
+    for a in data:
+        row: list[float | None] = []
+        for b in data:
+            ok = np.isfinite(a) & np.isfinite(b) if a.shape == b.shape else None
+            row.append(None if ok is None or not ok.any() else float((a[ok] > b[ok]).mean()))
+        out.append(row)
+    return out
+
+
+def key_metric(evaluations: list[Evaluation]) -> str:
+    """The metric the S-curves and path-by-path table use: council NPV with a bond."""
+    return "council_npv" if all(ev.results.bond is not None for ev in evaluations) else "npv"
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The result of ``compare``."""
+
+    evaluations: list[Evaluation]
+    rows: list[Row]
+    metric: str
+    curves: dict[str, list[float | None]]
+    beats: list[list[float | None]]
+    seed: int
+    sampler: str
+    paths: int
+    notes: list[str]
+
+    def statements(self) -> list[str]:
+        """Which structure is best on which measure, in words."""
+        labels = [ev.label for ev in self.evaluations]
+        out = []
+        for row in self.rows:
+            best = row.best
+            if best is None:
+                continue
+            word = "highest" if row.direction > 0 else "lowest"
+            out.append(f"{labels[best]} has the {word} {row.measure}")
+        winners = {row.best for row in self.rows if row.best is not None}
+        if len(winners) == 1:
+            (only,) = winners
+            out.append(f"{labels[only]} is best (or tied) on every measure with a direction")
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        labels = [ev.label for ev in self.evaluations]
+        return {
+            "seed": self.seed, "sampler": self.sampler, "paths": self.paths,
+            "structures": [
+                {"label": ev.label, "scenario": ev.scenario.meta.name,
+                 "sha256": ev.scenario.sha256()} for ev in self.evaluations
+            ],
+            "measures": {
+                row.measure: {
+                    label: {"value": _num(v), "se": _num(e)}
+                    for label, v, e in zip(labels, row.values, row.errors, strict=True)
+                } | {"best": None if row.best is None else labels[row.best]}
+                for row in self.rows
+            },
+            "statements": self.statements(),
+            "s_curve_metric": self.metric,
+            "s_curves": {"percentiles": list(S_CURVE), **self.curves},
+            "pathwise_share_better": {
+                a: dict(zip(labels, row, strict=True))
+                for a, row in zip(labels, self.beats, strict=True)
+            },
+            "notes": self.notes,
+        }
+
+
+def compare(
+    scenarios: list[tuple[str, Scenario]],
+    paths: int | None,
+    seed: int,
+    sampler: Sampler = "random",
+    workers: int = 1,
+    scheduler: str | None = None,
+) -> Comparison:
+    """Evaluate each (label, scenario) on the same draws and compare them."""
+    if len(scenarios) < 2:
+        raise ScenarioError("compare: give at least two scenarios")
+    labels = [label for label, _ in scenarios]
+    if len(set(labels)) != len(labels):
+        raise ScenarioError(f"compare: the structures' labels repeat: {labels}")
+    notes = common_draw_notes([sc for _, sc in scenarios])
+    evaluations = [
+        evaluate(label, sc, paths, seed, sampler, workers, scheduler) for label, sc in scenarios
+    ]
+    metric = key_metric(evaluations)
+    ran = {ev.paths for ev in evaluations}
+    return Comparison(
+        evaluations=evaluations,
+        rows=measure_rows(evaluations, KEY_MEASURES),
+        metric=metric,
+        curves=s_curves(evaluations, metric),
+        beats=pathwise(evaluations, metric),
+        seed=seed,
+        sampler=sampler,
+        paths=max(ran),
+        notes=notes,
+    )
+
+
+def common_draw_notes(scenarios: list[Scenario]) -> list[str]:
+    """Warn where the structures do not share their draws (different [risk] sections)."""
+    risks = {sc.risk.model_dump_json() if sc.risk is not None else "" for sc in scenarios}
+    if len(risks) > 1:
+        return [
+            "the structures' [risk] sections differ, so their draws are common only as far as "
+            "their risk inputs agree: differences include sampling noise"
+        ]
+    return []
+
+
+# ---------------------------------------------------------------------------
+# Sweep
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sweep:
+    """The result of ``sweep``: one evaluation per grid cell, in grid order."""
+
+    variations: list[Variation]
+    cells: list[tuple[Any, ...]]
+    evaluations: list[Evaluation]
+    rows: list[Row]
+    seed: int
+    sampler: str
+    paths: int
+    notes: list[str]
+
+    def heatmaps(self) -> dict[str, dict[str, Any]]:
+        """Per measure: rows = the first field's values, columns = the second's (if any)."""
+        if len(self.variations) > 2:
+            return {}
+        first = list(self.variations[0].values)
+        second = list(self.variations[1].values) if len(self.variations) == 2 else [None]
+        out: dict[str, dict[str, Any]] = {}
+        for row in self.rows:
+            grid: list[list[float | None]] = [[None] * len(second) for _ in first]
+            for cell, value in zip(self.cells, row.values, strict=True):
+                i = first.index(cell[0])
+                j = second.index(cell[1]) if len(cell) > 1 else 0
+                grid[i][j] = _num(value)
+            out[row.measure] = {
+                "rows": {"field": self.variations[0].path, "values": first},
+                "columns": None if len(self.variations) == 1 else {
+                    "field": self.variations[1].path, "values": second,
+                },
+                "values": grid,
+            }
+        return out
+
+    def as_json(self) -> dict[str, Any]:
+        fields = [v.path for v in self.variations]
+        return {
+            "seed": self.seed, "sampler": self.sampler, "paths": self.paths,
+            "fields": fields,
+            "table": [
+                dict(zip(fields, cell, strict=True))
+                | {row.measure: _num(row.values[k]) for row in self.rows}
+                for k, cell in enumerate(self.cells)
+            ],
+            "heatmaps": self.heatmaps(),
+            "notes": self.notes,
+        }
+
+
+def sweep(
+    scenario: Scenario,
+    variations: list[Variation],
+    paths: int | None,
+    seed: int,
+    sampler: Sampler = "random",
+    workers: int = 1,
+    scheduler: str | None = None,
+    measures: tuple[tuple[str, int], ...] = KEY_MEASURES,
+) -> Sweep:
+    """Evaluate every combination of the variations' values on the same draws."""
+    if not variations:
+        raise ScenarioError("sweep: give at least one --vary PATH=VALUES")
+    if len({v.path for v in variations}) != len(variations):
+        raise ScenarioError("sweep: a field is varied twice")
+    cells = list(itertools.product(*(v.values for v in variations)))
+    if len(cells) > MAX_CELLS:
+        raise ScenarioError(f"sweep: {len(cells)} structures; at most {MAX_CELLS}")
+    evaluations = []
+    for cell in cells:
+        varied = scenario
+        for variation, value in zip(variations, cell, strict=True):
+            varied = with_value(varied, variation.path, value)
+        label = ", ".join(f"{v.path}={value}" for v, value in zip(variations, cell, strict=True))
+        evaluations.append(evaluate(label, varied, paths, seed, sampler, workers, scheduler))
+    return Sweep(
+        variations=variations,
+        cells=cells,
+        evaluations=evaluations,
+        rows=measure_rows(evaluations, measures),
+        seed=seed,
+        sampler=sampler,
+        paths=max(ev.paths for ev in evaluations),
+        notes=[],
+    )
+
+
+def parse_measures(texts: list[str] | None) -> tuple[tuple[str, int], ...]:
+    """``--measure`` options (default: the key measures), each checked now."""
+    if not texts:
+        return KEY_MEASURES
+    directions = dict(KEY_MEASURES)
+    out = []
+    for text in texts:
+        measure: Measure = parse_measure(text)
+        out.append((measure.text, directions.get(measure.text, 0)))
+    return tuple(out)
+
+
+def _num(value: float) -> float | None:
+    return value if math.isfinite(value) else None

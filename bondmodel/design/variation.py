@@ -1,0 +1,145 @@
+"""Changing one field of a scenario by its path, and the ``--vary`` grammar of ``sweep``.
+
+A path names a field as the Inputs sheet does: ``bond.coupon.rate``,
+``bond.tenor_years``, ``costs[0].amount``. The changed scenario is validated
+again in full, so a value the schema refuses is an error naming the field.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from bondmodel.errors import ScenarioError
+from bondmodel.scenario.loader import parse_scenario
+from bondmodel.scenario.schema import Scenario
+
+_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\[\d{1,4}\])?(\.[a-z_][a-z0-9_]*(\[\d{1,4}\])?)*$")
+_PART = re.compile(r"([a-z_][a-z0-9_]*)|\[(\d+)\]")
+#: Most values one ``--vary`` may give (a range is expanded).
+MAX_VALUES = 1_000
+
+
+def parts_of(path: str) -> list[str | int]:
+    """``costs[0].amount`` -> ``['costs', 0, 'amount']``; a clear error for a malformed path."""
+    if not _PATH.match(path):
+        raise ScenarioError(
+            f"{path!r} is not a field path; write it as on the Inputs sheet, such as "
+            "bond.coupon.rate, bond.tenor_years or costs[0].amount"
+        )
+    return [name if name else int(index) for name, index in _PART.findall(path)]
+
+
+def current_value(scenario: Scenario, path: str) -> Any:
+    """The value of the field at ``path`` (an error names the missing part)."""
+    node: Any = scenario.model_dump()
+    for part in parts_of(path):
+        node = _step(node, part, path)
+    return node
+
+
+def with_value(scenario: Scenario, path: str, value: Any) -> Scenario:
+    """``scenario`` with the field at ``path`` set to ``value``, validated again."""
+    data = scenario.model_dump()
+    parts = parts_of(path)
+    node: Any = data
+    for part in parts[:-1]:
+        node = _step(node, part, path)
+    last = parts[-1]
+    if isinstance(last, int):
+        if not isinstance(node, list) or last >= len(node):
+            raise ScenarioError(f"{path}: there is no item {last} here")
+    elif not isinstance(node, dict) or last not in node:
+        allowed = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
+        raise ScenarioError(f"{path}: the scenario has no field {last!r} here; fields: {allowed}")
+    node[last] = value
+    return parse_scenario(data, source=f"{path} = {value!r}")
+
+
+def _step(node: Any, part: str | int, path: str) -> Any:
+    if isinstance(part, int):
+        if isinstance(node, list | tuple) and part < len(node):
+            return node[part]
+        raise ScenarioError(f"{path}: there is no item {part} here")
+    if isinstance(node, dict) and part in node:
+        if node[part] is None:
+            raise ScenarioError(f"{path}: {part!r} is not set in this scenario")
+        return node[part]
+    allowed = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
+    raise ScenarioError(f"{path}: the scenario has no field {part!r} here; fields: {allowed}")
+
+
+@dataclass(frozen=True)
+class Variation:
+    """One ``--vary PATH=VALUES``: a field and the values it takes."""
+
+    path: str
+    values: tuple[Any, ...]
+
+
+def parse_vary(text: str, scenario: Scenario) -> Variation:
+    """Parse ``PATH=LO:HI:STEP`` (a range, both ends included) or ``PATH=V1,V2,...``.
+
+    Values take the type of the field's current value (a whole number stays
+    whole, a string stays a string).
+    """
+    if "=" not in text:
+        raise ScenarioError(
+            f"--vary: {text!r} should be PATH=LO:HI:STEP or PATH=V1,V2,... "
+            "(such as bond.coupon.rate=0.03:0.07:0.005)"
+        )
+    path, _, spec = text.partition("=")
+    path = path.strip()
+    current = current_value(scenario, path)
+    if ":" in spec:
+        pieces = spec.split(":")
+        if len(pieces) != 3:
+            raise ScenarioError(f"--vary {path}: a range is LO:HI:STEP, got {spec!r}")
+        lo, hi, step = (_number(p, path) for p in pieces)
+        if step <= 0 or hi < lo:
+            raise ScenarioError(
+                f"--vary {path}: the range {spec} needs LO <= HI and a positive STEP"
+            )
+        count = math.floor((hi - lo) / step + 1e-9) + 1
+        if count > MAX_VALUES:
+            raise ScenarioError(f"--vary {path}: {count} values; at most {MAX_VALUES}")
+        raw: list[Any] = [round(lo + i * step, 12) for i in range(count)]
+    else:
+        raw = [p.strip() for p in spec.split(",") if p.strip()]
+        if not raw:
+            raise ScenarioError(f"--vary {path}: no values given")
+    values = tuple(_typed(v, current, path) for v in raw)
+    return Variation(path, values)
+
+
+def _number(text: str, path: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise ScenarioError(f"--vary {path}: {text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ScenarioError(f"--vary {path}: {text!r} is not a finite number")
+    return value
+
+
+def _typed(value: Any, current: Any, path: str) -> Any:
+    """``value`` in the type of the field's current value."""
+    if isinstance(current, bool):
+        if str(value).lower() in ("true", "false"):
+            return str(value).lower() == "true"
+        raise ScenarioError(f"--vary {path}: {value!r} should be true or false")
+    if isinstance(current, int):
+        number = _number(str(value), path)
+        if number != int(number):
+            raise ScenarioError(f"--vary {path}: {value!r} should be a whole number")
+        return int(number)
+    if isinstance(current, float):
+        return _number(str(value), path)
+    if isinstance(current, str) and isinstance(value, str):
+        try:
+            return float(value)  # e.g. principal: "sized" or a number
+        except ValueError:
+            return value
+    return value

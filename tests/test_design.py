@@ -1,0 +1,148 @@
+"""Structure design tools: compare and sweep on common random numbers.
+
+Identical structures compare identically; a sweep's cells equal individual
+runs; and a sweep is bit-identical on local processes and a Dask cluster.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import openpyxl
+import pytest
+
+from bondmodel import load_scenario
+from bondmodel.cli import main
+from bondmodel.design.measures import evaluate, parse_constraint, parse_measure
+from bondmodel.design.study import compare, sweep
+from bondmodel.design.variation import parse_vary, with_value
+from bondmodel.errors import ScenarioError
+
+SEED = 20261129
+PATHS = 3000
+
+
+def test_identical_structures_compare_identically() -> None:
+    scenario = load_scenario(None)
+    result = compare([("A", scenario), ("B", scenario)], PATHS, SEED)
+    assert result.rows
+    for row in result.rows:
+        a, b = row.values
+        assert a == b or (math.isnan(a) and math.isnan(b)), row.measure
+        assert row.best is None
+    assert result.beats == [[0.0, 0.0], [0.0, 0.0]]
+    assert result.curves["A"] == result.curves["B"]
+    assert result.statements() == []
+
+
+def test_common_random_numbers_separate_structure_from_noise() -> None:
+    """Two coupons on the same draws: the programme is path-by-path identical."""
+    scenario = load_scenario(None)
+    dearer = with_value(scenario, "bond.coupon.rate", 0.07)
+    result = compare([("5.25%", scenario), ("7%", dearer)], PATHS, SEED)
+    a, b = result.evaluations
+    assert a.results.risk is not None and b.results.risk is not None
+    np.testing.assert_array_equal(a.per_path("npv"), b.per_path("npv"))
+    # a dearer coupon costs the council on every single path
+    assert result.beats[0][1] == 1.0 and result.beats[1][0] == 0.0
+    council = next(r for r in result.rows if r.measure == "P50(council_npv)")
+    assert council.best == 0
+    assert "5.25% has the highest P50(council_npv)" in result.statements()
+
+
+def test_a_sweep_cell_equals_its_individual_run() -> None:
+    scenario = load_scenario(None)
+    variations = [parse_vary("bond.coupon.rate=0.045:0.055:0.01", scenario),
+                  parse_vary("bond.tenor_years=8,12", scenario)]
+    assert variations[0].values == (0.045, 0.055)
+    assert variations[1].values == (8.0, 12.0)
+    result = sweep(scenario, variations, PATHS, SEED)
+    assert result.cells == [(0.045, 8.0), (0.045, 12.0), (0.055, 8.0), (0.055, 12.0)]
+    for k, (rate, tenor) in enumerate(result.cells):
+        alone = evaluate(
+            "alone",
+            with_value(with_value(scenario, "bond.coupon.rate", rate), "bond.tenor_years", tenor),
+            PATHS, SEED,
+        )
+        for row in result.rows:
+            value, _ = parse_measure(row.measure).value(alone)
+            assert value == row.values[k] or (math.isnan(value) and math.isnan(row.values[k]))
+    maps = result.heatmaps()
+    grid = maps["P50(council_npv)"]["values"]
+    assert len(grid) == 2 and len(grid[0]) == 2
+    # a dearer coupon lowers the council's median NPV at either tenor
+    assert grid[1][0] < grid[0][0] and grid[1][1] < grid[0][1]
+
+
+def _sweep_values(**options: Any) -> list[tuple[float, ...]]:
+    scenario = load_scenario(None)
+    result = sweep(scenario, [parse_vary("bond.coupon.rate=0.04,0.06", scenario)],
+                   10_000, SEED, **options)
+    return [row.values for row in result.rows]
+
+
+def test_sweep_is_bit_identical_on_processes_and_dask() -> None:
+    distributed = pytest.importorskip("distributed")
+    serial = _sweep_values()
+    assert _sweep_values(workers=2) == serial
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        assert _sweep_values(scheduler=cluster.scheduler_address) == serial
+
+
+def test_measures_and_constraints_parse_and_refuse_clearly() -> None:
+    m = parse_measure("P90(min_dscr)")
+    assert (m.kind, m.metric, m.percentile) == ("percentile", "min_dscr", 90.0)
+    assert parse_measure("P(npv < -5e6)").level == -5e6
+    c = parse_constraint("P(investor_loss) <= 0.05")
+    assert (c.op, c.bound, c.measure.kind) == ("<=", 0.05, "prob")
+    assert c.margin(0.02) == pytest.approx(0.03)
+    for bad in ("P90(min_dscr) = 1.2", "P200(npv) >= 0", "median(npv) >= 0"):
+        with pytest.raises(ScenarioError):
+            parse_constraint(bad)
+    with pytest.raises(ScenarioError, match="fields: "):
+        with_value(load_scenario(None), "bond.coupon.rat", 0.05)
+    with pytest.raises(ScenarioError, match="bond.coupon.rate"):
+        with_value(load_scenario(None), "bond.coupon.rate", 5.0)
+    with pytest.raises(ScenarioError, match="LO <= HI"):
+        parse_vary("bond.coupon.rate=0.07:0.03:0.01", load_scenario(None))
+
+
+def test_compare_and_sweep_commands_write_workbooks_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    template = Path(__file__).resolve().parents[1] / "templates" / "shared-services.toml"
+    text = template.read_text(encoding="utf-8")
+    eip = tmp_path / "eip.toml"
+    eip.write_text(text.replace('repayment = { type = "annuity" }', 'repayment = { type = "eip" }'),
+                   encoding="utf-8")
+    out = tmp_path / "cmp.xlsx"
+    assert main(["compare", str(template), str(eip), "-o", str(out), "--paths", "2000",
+                 "--seed", "5", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert [s["label"] for s in data["structures"]] == ["shared-services", "eip"]
+    assert data["seed"] == 5 and data["paths"] == 2000
+    assert set(data["s_curves"]) == {"percentiles", "shared-services", "eip"}
+    wb = openpyxl.load_workbook(out)
+    assert wb.sheetnames == ["Comparison", "S-curves", "Path by path", "Audit"]
+    assert wb["S-curves"]._charts  # a native chart, not a picture
+    sweep_out = tmp_path / "sweep.xlsx"
+    assert main(["sweep", str(template), "--vary", "bond.coupon.rate=0.04,0.05",
+                 "--vary", "bond.tenor_years=8,10", "-o", str(sweep_out), "--paths", "1000",
+                 "--seed", "5", "--measure", "P50(council_npv)", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert len(data["table"]) == 4
+    assert data["heatmaps"]["P50(council_npv)"]["columns"]["values"] == [8.0, 10.0]
+    assert openpyxl.load_workbook(sweep_out).sheetnames == ["Sweep", "Heat maps", "Audit"]
+    # bad input: exit 2, nothing written, no traceback
+    assert main(["sweep", str(template), "--vary", "bond.coupn.rate=0.04,0.05",
+                 "-o", str(tmp_path / "x.xlsx")]) == 2
+    assert main(["compare", str(template), "-o", str(tmp_path / "y.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "at least two scenarios" in err
+    assert not (tmp_path / "x.xlsx").exists() and not (tmp_path / "y.xlsx").exists()
