@@ -107,7 +107,7 @@ def test_measures_and_constraints_parse_and_refuse_clearly() -> None:
             parse_constraint(bad)
     with pytest.raises(ScenarioError, match="fields: "):
         with_value(load_scenario(None), "bond.coupon.rat", 0.05)
-    with pytest.raises(ScenarioError, match="bond.coupon.rate"):
+    with pytest.raises(ScenarioError, match=r"bond\.coupon\.rate"):
         with_value(load_scenario(None), "bond.coupon.rate", 5.0)
     with pytest.raises(ScenarioError, match="LO <= HI"):
         parse_vary("bond.coupon.rate=0.07:0.03:0.01", load_scenario(None))
