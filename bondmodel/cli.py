@@ -126,6 +126,25 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _design_options(swp, "sweep.xlsx")
 
+    slv = sub.add_parser(
+        "solve", help="find the largest or smallest value of a field that meets constraints"
+    )
+    slv.add_argument("scenario", type=Path)
+    slv.add_argument("--find", required=True, metavar="PATH", help="the field, such as "
+                     "bond.principal or bond.coupon.rate")
+    goal = slv.add_mutually_exclusive_group(required=True)
+    goal.add_argument("--maximise", "--maximize", action="store_true", dest="maximise")
+    goal.add_argument("--minimise", "--minimize", action="store_true", dest="minimise")
+    slv.add_argument(
+        "--constraint", action="append", required=True, metavar="TEXT",
+        help="MEASURE >= X or MEASURE <= X (repeatable), such as 'P(investor_loss) <= 0.05', "
+        "'P90(min_dscr) >= 1.20', 'P50(council_npv) >= 0', 'council_npv_vs_pwlb >= 0'",
+    )
+    slv.add_argument("--range", default=None, metavar="LO:HI", help="where to search")
+    slv.add_argument("--tolerance", type=float, default=None,
+                     help="stop bisecting when the bracket is this narrow (default 1e-6 x range)")
+    _design_options(slv, "solve.xlsx")
+
     export = sub.add_parser(
         "export", help="recover the TOML scenario from a workbook's Inputs sheet"
     )
@@ -199,6 +218,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _compare(args)
     if args.command == "sweep":
         return _sweep(args)
+    if args.command == "solve":
+        return _solve(args)
     if args.command == "template":
         return _template(args)
     for name in list_templates():
@@ -367,6 +388,34 @@ def _sweep(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
     return 0
+
+
+def _solve(args: argparse.Namespace) -> int:
+    from bondmodel.design.measures import parse_constraint
+    from bondmodel.design.report import write_solution
+    from bondmodel.design.solve import solve
+
+    constraints = [parse_constraint(text) for text in args.constraint]
+    bounds = None
+    if args.range is not None:
+        low, sep, high = args.range.partition(":")
+        try:
+            bounds = (float(low), float(high))
+        except ValueError:
+            raise ScenarioError(f"--range: {args.range!r} should be LO:HI") from None
+        if not sep:
+            raise ScenarioError(f"--range: {args.range!r} should be LO:HI")
+    seed, sampler = _design_settings(args, [args.scenario])
+    scenario = _load(args.scenario)
+    solution = solve(scenario, args.find, constraints, args.maximise, args.paths, seed, sampler,
+                     args.workers, args.scheduler, bounds, args.tolerance)
+    write_solution(solution, scenario, args.output, command=args.command_line)
+    print(f"bondmodel: wrote {args.output}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(_jsonable(solution.as_json()), indent=2, allow_nan=False))
+    else:
+        print(solution.text())
+    return solution.exit_code
 
 
 def _int_arg(flag: str) -> Any:

@@ -146,3 +146,104 @@ def test_compare_and_sweep_commands_write_workbooks_and_json(
     err = capsys.readouterr().err
     assert "Traceback" not in err and "at least two scenarios" in err
     assert not (tmp_path / "x.xlsx").exists() and not (tmp_path / "y.xlsx").exists()
+
+
+# ---------------------------------------------------------------------------
+# Solve
+# ---------------------------------------------------------------------------
+
+
+def _annuity_case(make_scenario: Any) -> Any:
+    """A flat saving S a year from year 1 and a 10-year 6% annuity bond, no fees or reserve."""
+    return make_scenario(
+        timeline={"horizon_years": 12},
+        savings=[{"name": "flat", "annual_amount": 1_000_000.0, "indexation": "none",
+                  "ramp": {"type": "linear", "years": 0.0}}],
+        bond={"principal": 5_000_000.0, "tenor_years": 10.0,
+              "coupon": {"type": "fixed", "rate": 0.06}, "repayment": {"type": "annuity"}},
+    )
+
+
+def test_solve_finds_the_principal_an_annuity_can_carry_at_a_target_dscr(
+    make_scenario: Any,
+) -> None:
+    from bondmodel.design.solve import solve
+
+    scenario = _annuity_case(make_scenario)
+    # DSCR = S / (P i / (1 - (1+i)^-n)) >= 1.25  <=>  P <= S (1 - 1.06^-10) / (0.06 x 1.25)
+    expected = 1_000_000.0 * (1.0 - 1.06**-10) / (0.06 * 1.25)
+    assert expected == pytest.approx(5_888_069.64, abs=0.01)  # 1.06^-10 = 0.5583948
+    for text in ("min_dscr >= 1.25", "P50(min_dscr) >= 1.25"):
+        result = solve(scenario, "bond.principal", [parse_constraint(text)], True, 0, SEED,
+                       bounds=(1e6, 1e7), tolerance=1e-3)
+        assert result.feasible and result.answer is not None
+        assert result.answer == pytest.approx(expected, abs=0.01)
+        assert result.binding == text
+        assert result.at_answer is not None
+        assert result.at_answer.margins(result.constraints)[0] >= 0.0
+
+
+def test_solve_finds_the_coupon_that_gives_investors_their_return(make_scenario: Any) -> None:
+    """Full recourse, repaid at par: the investor IRR is the coupon, so the answer is 6%."""
+    from bondmodel.design.solve import solve
+
+    scenario = _annuity_case(make_scenario)
+    result = solve(scenario, "bond.coupon.rate", [parse_constraint("investor_irr >= 0.06")],
+                   False, 0, SEED, tolerance=1e-9)
+    assert result.feasible and result.answer == pytest.approx(0.06, abs=1e-8)
+    assert (result.low, result.high) == (0.0, 0.15)  # the default range for a rate
+
+
+def test_solve_respects_each_constraint_type_under_risk() -> None:
+    from bondmodel.design.solve import solve
+
+    scenario = load_scenario(None)
+    constraints = [parse_constraint(t) for t in (
+        "P(investor_loss) <= 0.05", "P10(min_dscr) >= 1.0", "P50(council_npv) >= 0",
+        "council_npv_vs_pwlb >= -1e9",
+    )]
+    result = solve(scenario, "bond.principal", constraints, True, 2000, SEED)
+    assert result.feasible and result.answer is not None and result.at_answer is not None
+    assert all(m >= 0 for m in result.at_answer.margins(constraints))
+    assert result.binding == "P10(min_dscr) >= 1.0"
+    assert result.ci is not None and result.ci[0] < result.answer < result.ci[1]
+    # just above the answer the binding constraint fails, on the same draws
+    above = evaluate("above", with_value(scenario, "bond.principal", result.answer * 1.01),
+                     2000, SEED)
+    value, _ = constraints[1].measure.value(above)
+    assert value < 1.0
+
+
+def test_infeasible_problems_say_so_with_the_best_achievable(
+    make_scenario: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bondmodel.design.solve import solve
+
+    scenario = _annuity_case(make_scenario)
+    result = solve(scenario, "bond.principal", [parse_constraint("min_dscr >= 100")], True, 0,
+                   SEED, bounds=(1e6, 1e7))
+    assert not result.feasible and result.exit_code == 1
+    ((text, value, at),) = result.best_achievable()
+    assert text == "min_dscr >= 100"
+    # the best DSCR is at the smallest principal: S / (1e6 x annuity factor)
+    assert at == 1e6
+    assert value == pytest.approx(1_000_000.0 / (1e6 * 0.06 / (1 - 1.06**-10)), rel=1e-9)
+    assert result.text().startswith("INFEASIBLE")
+    toml = tmp_path / "annuity.toml"
+    from bondmodel.scenario.export import scenario_toml
+
+    toml.write_text(scenario_toml(scenario), encoding="utf-8")
+    assert main(["solve", str(toml), "--find", "bond.principal", "--maximise",
+                 "--constraint", "min_dscr >= 100", "--range", "1e6:1e7", "--paths", "0",
+                 "-o", str(tmp_path / "s.xlsx"), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["feasible"] is False and data["best_achievable"][0]["at"] == 1e6
+    assert main(["solve", str(toml), "--find", "bond.principal", "--maximise",
+                 "--constraint", "min_dscr >= 1.25", "--range", "1e6:1e7", "--paths", "0",
+                 "--tolerance", "0.001", "-o", str(tmp_path / "s.xlsx")]) == 0
+    out = capsys.readouterr().out
+    assert "meeting every constraint: 5888069.6" in out
+    assert "no Monte Carlo uncertainty" in out
+    assert openpyxl.load_workbook(tmp_path / "s.xlsx").sheetnames == [
+        "Solution", "Search", "Audit"
+    ]

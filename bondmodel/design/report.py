@@ -22,6 +22,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel import __version__
 from bondmodel.design.measures import Evaluation
+from bondmodel.design.solve import Solution
 from bondmodel.design.study import S_CURVE, Comparison, Row, Sweep
 from bondmodel.io import atomic_write
 from bondmodel.scenario.export import scenario_toml
@@ -242,3 +243,59 @@ def _heatmaps(wb: Workbook, styles: Styles, result: Sweep) -> None:
         })
         top += len(rows["values"]) + 4
 
+
+
+def write_solution(solution: Solution, scenario: Any, path: str | Path,
+                   command: str | None = None) -> Path:
+    """The answer of ``solve``, its constraints and every point searched, written atomically."""
+
+    def write(tmp: Path) -> None:
+        wb, styles = _workbook(tmp)
+        ws = wb.add_worksheet("Solution")
+        ws.set_column(0, 0, 46)
+        ws.set_column(1, 4, 18)
+        goal = "largest" if solution.maximise else "smallest"
+        ws.write(0, 0, f"Solve: the {goal} {solution.path} meeting every constraint", styles.title)
+        ws.write(1, 0, f"seed {solution.seed}, {solution.paths:,} paths per evaluation, common "
+                       f"random numbers; range {solution.low:.10g} to {solution.high:.10g}",
+                 styles.note)
+        lines = solution.text().splitlines()
+        for i, line in enumerate(lines):
+            ws.write_string(3 + i, 0, line, styles.bold if i == 0 else styles.label)
+        row = 5 + len(lines)
+        ws.write(row, 0, "Constraint", styles.header)
+        for j, h in enumerate(("value", "s.e.", "margin", "satisfied")):
+            ws.write(row, 1 + j, h, styles.header)
+        at = solution.at_answer
+        if at is not None:
+            for i, c in enumerate(solution.constraints):
+                value, se = at.values[i]
+                margin = at.margins(solution.constraints)[i]
+                unit = unit_of(c.measure.text)
+                ws.write_string(row + 1 + i, 0, c.text)
+                _value(ws, row + 1 + i, 1, value, styles, unit)
+                _value(ws, row + 1 + i, 2, se, styles, unit)
+                _value(ws, row + 1 + i, 3, margin, styles, unit)
+                ws.write_boolean(row + 1 + i, 4, bool(margin >= 0))
+        search = wb.add_worksheet("Search")
+        search.set_column(0, len(solution.constraints) + 2, 20)
+        search.write(0, 0, "Every grid point evaluated (bisection points are not listed)",
+                     styles.title)
+        search.write(2, 0, solution.path, styles.header)
+        search.write(2, 1, "feasible", styles.header)
+        for j, c in enumerate(solution.constraints):
+            search.write_string(2, 2 + j, c.text, styles.header)
+        for i, p in enumerate(solution.grid):
+            search.write_number(3 + i, 0, p.x)
+            search.write_boolean(3 + i, 1, p.feasible(solution.constraints))
+            for j, (v, _) in enumerate(p.values):
+                _value(search, 3 + i, 2 + j, v, styles, unit_of(solution.constraints[j].text))
+        _audit(wb, styles, [], {"seed": solution.seed, "paths": solution.paths,
+                                "field": solution.path}, command)
+        audit = wb.get_worksheet_by_name("Audit")
+        audit.write_string(12, 0, "Scenario", styles.header)
+        for i, line in enumerate(scenario_toml(scenario).splitlines()):
+            audit.write_string(13 + i, 1, line)
+        wb.close()
+
+    return atomic_write(path, write)

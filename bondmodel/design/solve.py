@@ -1,0 +1,276 @@
+"""``solve``: the largest or smallest value of one field that meets every constraint.
+
+The method, one-dimensional and robust rather than fast:
+
+1. evaluate an evenly spaced grid of ``GRID`` values over the range, every one
+   on the same draws (common random numbers), and mark each feasible or not;
+2. take the best feasible grid value in the direction asked (the largest when
+   maximising) and bisect between it and its infeasible neighbour until the
+   bracket is narrower than the tolerance; the answer is the feasible end;
+3. report each constraint at the answer (value, standard error, margin), the
+   binding one, and the Monte Carlo uncertainty of the answer: the binding
+   constraint's standard error divided by its slope across the last grid step,
+   times 1.96.
+
+No smoothness or monotonicity is assumed beyond the grid step: a feasible
+region narrower than one grid step can be missed (make the grid finer with a
+narrower --range). Probabilities over a finite number of paths move in steps,
+which bisection handles. If no grid value is feasible the problem is reported
+infeasible, with the best value each constraint reached and where.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bondmodel.design.measures import Z95, Constraint, Evaluation, evaluate
+from bondmodel.design.variation import current_value, with_value
+from bondmodel.errors import BondModelError, ScenarioError
+from bondmodel.risk.sampling import Sampler
+from bondmodel.scenario.schema import Scenario
+
+#: Grid points over the range (both ends included).
+GRID = 11
+#: Most bisection steps.
+MAX_STEPS = 60
+
+
+@dataclass(frozen=True)
+class Point:
+    """One evaluated value of the field: each constraint's (value, se) and feasibility."""
+
+    x: float
+    values: tuple[tuple[float, float], ...]
+    error: str | None = None
+
+    def margins(self, constraints: list[Constraint]) -> list[float]:
+        if self.error is not None:
+            return [math.nan] * len(constraints)
+        return [c.margin(v) for c, (v, _) in zip(constraints, self.values, strict=True)]
+
+    def feasible(self, constraints: list[Constraint]) -> bool:
+        margins = self.margins(constraints)
+        return self.error is None and all(m >= 0 for m in margins)
+
+
+@dataclass
+class Solution:
+    """The answer, or the report of an infeasible problem."""
+
+    path: str
+    maximise: bool
+    constraints: list[Constraint]
+    low: float
+    high: float
+    feasible: bool
+    answer: float | None = None
+    at_bound: bool = False
+    binding: str | None = None
+    ci: tuple[float, float] | None = None
+    at_answer: Point | None = None
+    grid: list[Point] = field(default_factory=list)
+    steps: int = 0
+    seed: int = 0
+    paths: int = 0
+
+    @property
+    def exit_code(self) -> int:
+        return 0 if self.feasible else 1
+
+    def best_achievable(self) -> list[tuple[str, float | None, float | None]]:
+        """Per constraint: the best margin over the grid and the value of the field there."""
+        out: list[tuple[str, float | None, float | None]] = []
+        for i, c in enumerate(self.constraints):
+            found = [(p.margins(self.constraints)[i], p.x) for p in self.grid]
+            finite = [(m, x) for m, x in found if math.isfinite(m)]
+            if not finite:
+                out.append((c.text, None, None))
+                continue
+            margin, x = max(finite)
+            value = margin + c.bound if c.op == ">=" else c.bound - margin
+            out.append((c.text, value, x))
+        return out
+
+    def text(self) -> str:
+        direction = "largest" if self.maximise else "smallest"
+        lines = []
+        if self.feasible and self.answer is not None:
+            lines.append(f"{direction} {self.path} meeting every constraint: {self.answer:.10g}")
+            if self.at_bound:
+                lines.append("  (the end of the range: widen --range to look further)")
+            if self.ci is not None and self.ci[0] == self.ci[1]:
+                lines.append("  no Monte Carlo uncertainty: the binding constraint is exact")
+            elif self.ci is not None:
+                lines.append(f"  95% Monte Carlo interval: {self.ci[0]:.10g} to {self.ci[1]:.10g}")
+            if self.at_answer is not None:
+                for c, (v, se), m in zip(self.constraints, self.at_answer.values,
+                                         self.at_answer.margins(self.constraints), strict=True):
+                    tag = "  <- binding" if c.text == self.binding else ""
+                    lines.append(f"  {c.text}: {v:.6g} (s.e. {se:.2g}), margin {m:.6g}{tag}")
+        else:
+            lines.append(
+                f"INFEASIBLE: no {self.path} in [{self.low:.10g}, {self.high:.10g}] meets every "
+                "constraint; the best each reached:"
+            )
+            for text, value, x in self.best_achievable():
+                shown = "undefined" if value is None else f"{value:.6g} at {self.path} = {x:.10g}"
+                lines.append(f"  {text}: {shown}")
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "field": self.path, "objective": "maximise" if self.maximise else "minimise",
+            "range": [self.low, self.high], "feasible": self.feasible, "seed": self.seed,
+            "paths": self.paths, "evaluations": len(self.grid) + self.steps,
+        }
+        if self.feasible and self.at_answer is not None:
+            out |= {
+                "answer": self.answer, "at_range_end": self.at_bound,
+                "confidence_interval_95": None if self.ci is None else list(self.ci),
+                "binding": self.binding,
+                "constraints": [
+                    {"constraint": c.text, "value": _num(v), "se": _num(se), "margin": _num(m)}
+                    for c, (v, se), m in zip(self.constraints, self.at_answer.values,
+                                             self.at_answer.margins(self.constraints),
+                                             strict=True)
+                ],
+            }
+        else:
+            out["best_achievable"] = [
+                {"constraint": t, "value": v, "at": x} for t, v, x in self.best_achievable()
+            ]
+        out["grid"] = [
+            {"x": p.x, "feasible": p.feasible(self.constraints), "error": p.error,
+             "values": [_num(v) for v, _ in p.values]}
+            for p in self.grid
+        ]
+        return out
+
+
+def default_range(scenario: Scenario, path: str, base: Evaluation) -> tuple[float, float]:
+    """A sensible search range for common fields (``--range`` overrides it)."""
+    last = path.rsplit(".", 1)[-1]
+    if path == "bond.principal":
+        principal = base.base("principal") or 1.0
+        return 0.05 * principal, 3.0 * principal
+    if last in ("rate", "margin", "real_rate", "reference_rate", "floor"):
+        return 0.0, 0.15
+    if last in ("tenor_years", "legal_maturity_years"):
+        return 1.0, 40.0
+    value = current_value(scenario, path)
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        return 0.0, 3.0 * float(value)
+    raise ScenarioError(f"solve: give --range LO:HI for {path}")
+
+
+def solve(
+    scenario: Scenario,
+    path: str,
+    constraints: list[Constraint],
+    maximise: bool,
+    paths: int | None,
+    seed: int,
+    sampler: Sampler = "random",
+    workers: int = 1,
+    scheduler: str | None = None,
+    bounds: tuple[float, float] | None = None,
+    tolerance: float | None = None,
+) -> Solution:
+    """Find the best value of the field at ``path`` meeting every constraint."""
+    if not constraints:
+        raise ScenarioError("solve: give at least one --constraint")
+    current_value(scenario, path)  # the field must exist
+
+    def point(x: float) -> Point:
+        try:
+            ev = evaluate(f"{path}={x}", with_value(scenario, path, _typed(x, scenario, path)),
+                          paths, seed, sampler, workers, scheduler)
+        except BondModelError as exc:
+            return Point(x, tuple((math.nan, math.nan) for _ in constraints), str(exc))
+        return Point(x, tuple(c.measure.value(ev) for c in constraints))
+
+    if bounds is None:
+        base = evaluate("base", scenario, 0, seed)
+        bounds = default_range(scenario, path, base)
+    low, high = bounds
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ScenarioError(f"--range: {low}:{high} needs LO < HI")
+    tol = tolerance if tolerance is not None else 1e-6 * (high - low)
+    if tol <= 0:
+        raise ScenarioError(f"--tolerance: {tol} must be positive")
+    xs = [float(x) for x in np.linspace(low, high, GRID)]
+    grid = [point(x) for x in xs]
+    solution = Solution(path, maximise, constraints, low, high, False, grid=grid, seed=seed)
+    solution.paths = int(paths) if paths is not None else (
+        scenario.risk.default_paths if scenario.risk is not None else 0
+    )
+    feasible = [i for i, p in enumerate(grid) if p.feasible(constraints)]
+    if not feasible:
+        return solution
+    best = max(feasible) if maximise else min(feasible)
+    step = 1 if maximise else -1
+    neighbour = best + step
+    good = grid[best]
+    if not 0 <= neighbour < len(grid):
+        solution.feasible, solution.answer, solution.at_bound = True, good.x, True
+        solution.at_answer = good
+        solution.binding = _tightest(good, constraints)
+        return solution
+    bad = grid[neighbour]
+    outer_good, outer_bad = good, bad
+    while abs(bad.x - good.x) > tol and solution.steps < MAX_STEPS:
+        mid = point(0.5 * (good.x + bad.x))
+        solution.steps += 1
+        if mid.feasible(constraints):
+            good = mid
+        else:
+            bad = mid
+    solution.feasible, solution.answer, solution.at_answer = True, good.x, good
+    binding = _binding(bad, constraints)
+    solution.binding = binding
+    solution.ci = _interval(good, outer_good, outer_bad, constraints, binding)
+    return solution
+
+
+def _typed(x: float, scenario: Scenario, path: str) -> Any:
+    """Whole-number fields get whole numbers (the grid is a float range)."""
+    current = current_value(scenario, path)
+    if isinstance(current, int) and not isinstance(current, bool):
+        return round(x)
+    return x
+
+
+def _binding(bad: Point, constraints: list[Constraint]) -> str | None:
+    """The constraint the first infeasible value breaks (the most, if several)."""
+    margins = bad.margins(constraints)
+    broken = [(m, c.text) for m, c in zip(margins, constraints, strict=True) if not m >= 0]
+    return min(broken)[1] if broken else None
+
+
+def _tightest(p: Point, constraints: list[Constraint]) -> str | None:
+    margins = [(m, c.text) for m, c in zip(p.margins(constraints), constraints, strict=True)
+               if math.isfinite(m)]
+    return min(margins)[1] if margins else None
+
+
+def _interval(
+    answer: Point, left: Point, right: Point, constraints: list[Constraint], binding: str | None
+) -> tuple[float, float] | None:
+    """1.96 standard errors of the binding constraint over its slope across the grid step."""
+    if binding is None:
+        return None
+    i = [c.text for c in constraints].index(binding)
+    _, se = answer.values[i]
+    slope = (right.values[i][0] - left.values[i][0]) / (right.x - left.x)
+    if not (math.isfinite(se) and math.isfinite(slope)) or slope == 0.0:
+        return None
+    half = Z95 * se / abs(slope)
+    return answer.x - half, answer.x + half
+
+
+def _num(value: float) -> float | None:
+    return value if math.isfinite(value) else None
