@@ -33,7 +33,7 @@ def test_identical_structures_compare_identically() -> None:
     for row in result.rows:
         a, b = row.values
         assert a == b or (math.isnan(a) and math.isnan(b)), row.measure
-        assert row.best is None
+        assert row.best == ()
     assert result.beats == [[0.0, 0.0], [0.0, 0.0]]
     assert result.curves["A"] == result.curves["B"]
     assert result.statements() == []
@@ -50,7 +50,7 @@ def test_common_random_numbers_separate_structure_from_noise() -> None:
     # a dearer coupon costs the council on every single path
     assert result.beats[0][1] == 1.0 and result.beats[1][0] == 0.0
     council = next(r for r in result.rows if r.measure == "P50(council_npv)")
-    assert council.best == 0
+    assert council.best == (0,)
     assert "5.25% has the highest P50(council_npv)" in result.statements()
 
 

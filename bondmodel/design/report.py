@@ -37,6 +37,15 @@ def _workbook(path: Path) -> tuple[Workbook, Styles]:
     return wb, Styles(wb, "GBP")
 
 
+def _close(wb: Workbook) -> None:
+    """Landscape A4, each sheet one page wide, then write the file."""
+    for ws in wb.worksheets():
+        ws.set_landscape()
+        ws.set_paper(9)
+        ws.fit_to_pages(1, 0)
+    wb.close()
+
+
 def _value(ws: Worksheet, row: int, col: int, value: Any, styles: Styles, unit: str) -> None:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         ws.write_string(row, col, "n/a", styles.note)
@@ -89,15 +98,18 @@ def _measure_table(ws: Worksheet, styles: Styles, top: int, labels: list[str],
         ws.write_string(top, 2 + 2 * j, "s.e.", styles.header)
     if best:
         ws.write(top, 1 + 2 * len(labels), "Best for the council", styles.header)
+        ws.set_column(1 + 2 * len(labels), 1 + 2 * len(labels), 34)
     for i, row in enumerate(rows):
         r = top + 1 + i
         ws.write_string(r, 0, row.measure)
         unit = unit_of(row.measure)
         for j, (v, e) in enumerate(zip(row.values, row.errors, strict=True)):
             _value(ws, r, 1 + 2 * j, v, styles, unit)
-            _value(ws, r, 2 + 2 * j, e if e else None, styles, unit)
-        if best and row.best is not None:
-            ws.write_string(r, 1 + 2 * len(labels), labels[row.best], styles.good)
+            if e:  # a base-case value has no sampling error: left blank
+                _value(ws, r, 2 + 2 * j, e, styles, unit)
+        if best and row.best:
+            ws.write_string(r, 1 + 2 * len(labels), ", ".join(labels[i] for i in row.best),
+                            styles.good)
     return top + 1 + len(rows)
 
 
@@ -127,7 +139,7 @@ def write_comparison(comparison: Comparison, path: str | Path,
         _audit(wb, styles, comparison.evaluations,
                {"seed": comparison.seed, "sampler": comparison.sampler,
                 "paths": comparison.paths}, command)
-        wb.close()
+        _close(wb)
 
     return atomic_write(path, write)
 
@@ -206,7 +218,7 @@ def write_sweep(result: Sweep, path: str | Path, command: str | None = None) -> 
             audit.write_string(start, 0, "First cell's scenario", styles.header)
             for i, line in enumerate(scenario_toml(scenario).splitlines()):
                 audit.write_string(start + 1 + i, 1, line)
-        wb.close()
+        _close(wb)
 
     return atomic_write(path, write)
 
@@ -296,6 +308,6 @@ def write_solution(solution: Solution, scenario: Any, path: str | Path,
         audit.write_string(12, 0, "Scenario", styles.header)
         for i, line in enumerate(scenario_toml(scenario).splitlines()):
             audit.write_string(13 + i, 1, line)
-        wb.close()
+        _close(wb)
 
     return atomic_write(path, write)

@@ -65,17 +65,16 @@ class Row:
     errors: tuple[float, ...]
 
     @property
-    def best(self) -> int | None:
-        """Index of the best structure (None: no direction, undefined, or a tie)."""
+    def best(self) -> tuple[int, ...]:
+        """The best structures (several if tied; none without a direction or if all tie)."""
         if self.direction == 0:
-            return None
+            return ()
         finite = [(v * self.direction, i) for i, v in enumerate(self.values) if math.isfinite(v)]
         if len(finite) < 2:
-            return None
-        top = max(finite)
-        if sum(1 for v, _ in finite if v == top[0]) > 1:
-            return None
-        return top[1]
+            return ()
+        top = max(v for v, _ in finite)
+        best = tuple(i for v, i in finite if v == top)
+        return () if len(best) == len(self.values) else best
 
 
 def measure_rows(evaluations: list[Evaluation], measures: tuple[tuple[str, int], ...]) -> list[Row]:
@@ -147,15 +146,16 @@ class Comparison:
         labels = [ev.label for ev in self.evaluations]
         out = []
         for row in self.rows:
-            best = row.best
-            if best is None:
+            if not row.best:
                 continue
             word = "highest" if row.direction > 0 else "lowest"
-            out.append(f"{labels[best]} has the {word} {row.measure}")
-        winners = {row.best for row in self.rows if row.best is not None}
-        if len(winners) == 1:
-            (only,) = winners
-            out.append(f"{labels[only]} is best (or tied) on every measure with a direction")
+            names = " and ".join(labels[i] for i in row.best)
+            verb = "has" if len(row.best) == 1 else "have"
+            out.append(f"{names} {verb} the {word} {row.measure}")
+        decided = [set(row.best) for row in self.rows if row.best]
+        always = set.intersection(*decided) if decided else set()
+        for i in sorted(always):
+            out.append(f"{labels[i]} is best (or tied) on every measure that tells them apart")
         return out
 
     def as_json(self) -> dict[str, Any]:
@@ -170,7 +170,7 @@ class Comparison:
                 row.measure: {
                     label: {"value": _num(v), "se": _num(e)}
                     for label, v, e in zip(labels, row.values, row.errors, strict=True)
-                } | {"best": None if row.best is None else labels[row.best]}
+                } | {"best": [labels[i] for i in row.best]}
                 for row in self.rows
             },
             "statements": self.statements(),
