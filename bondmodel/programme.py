@@ -232,6 +232,24 @@ def price_index_paths(scenario: Scenario, timeline: Timeline, inflation: FloatAr
     return index
 
 
+def partner_presence(scenario: Scenario, timeline: Timeline) -> FloatArray:
+    r"""(partners, T+1): the share of each period a partner is still in the partnership.
+
+    Notes
+    -----
+    A partner leaving ``exit_year`` years after close is in for
+    :math:`\min(\max(Y f - (t - 1), 0), 1)` of period t (1 before it leaves, the
+    fraction before the exit in the period it leaves in, 0 after); 1 throughout
+    without an exit year.
+    """
+    t = timeline.t.astype(np.float64)
+    out = np.ones((len(scenario.partners), t.size))
+    for p, partner in enumerate(scenario.partners):
+        if partner.exit_year is not None:
+            out[p] = np.clip(partner.exit_year * timeline.f - (t - 1.0), 0.0, 1.0)
+    return out
+
+
 def allocation_matrix(scenario: Scenario) -> FloatArray:
     """(streams, partners) share of each stream's savings going to each partner.
 
@@ -379,19 +397,31 @@ def programme_flows(
 
     # Partners --------------------------------------------------------------
     alloc = allocation_matrix(scenario)  # (streams, partners)
-    # each stream's weight on each path: sum over partners of share x realisation,
-    # summed in partner order whatever the number of paths (no BLAS)
-    weight = np.zeros((paths, alloc.shape[0]))
-    for p in range(alloc.shape[1]):
-        weight += draws.partner_realisation[:, p : p + 1] * alloc[:, p]
-    gross = np.einsum("asn,as->an", stream_savings, weight)
+    stay = partner_presence(scenario, timeline)  # (partners, T+1), 1 while in
+    if (stay == 1.0).all():
+        # each stream's weight on each path: sum over partners of share x realisation,
+        # summed in partner order whatever the number of paths (no BLAS)
+        weight = np.zeros((paths, alloc.shape[0]))
+        for p in range(alloc.shape[1]):
+            weight += draws.partner_realisation[:, p : p + 1] * alloc[:, p]
+        gross = np.einsum("asn,as->an", stream_savings, weight)
+    else:
+        # a partner that leaves takes its share of every stream with it, period by period
+        weight_t = np.zeros((paths, alloc.shape[0], n + 1))
+        for p in range(alloc.shape[1]):
+            weight_t += (
+                draws.partner_realisation[:, p, None, None]
+                * alloc[None, :, p, None]
+                * stay[None, None, p, :]
+            )
+        gross = np.einsum("asn,asn->an", stream_savings, weight_t)
     partner_gross: FloatArray | None = None
     partner_capex: FloatArray | None = None
     partner_running: FloatArray | None = None
     if partners:
         partner_gross = np.einsum("asn,sp->apn", stream_savings, alloc) * (
             draws.partner_realisation[:, :, None]
-        )
+        ) * stay[None, :, :]
         cost_share = np.asarray(scenario.shares("cost_share"))
         partner_capex = capex[:, None, :] * cost_share[None, :, None]
         partner_running = running[:, None, :] * cost_share[None, :, None]

@@ -9,6 +9,7 @@ never read back from the engine.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -359,3 +360,27 @@ def _date(text: str) -> object:
     from datetime import date
 
     return date.fromisoformat(text)
+
+
+def test_a_partner_leaving_takes_its_savings_from_its_exit(make_scenario: Any) -> None:
+    """Two equal partners share one stream; B leaves 2.5 years after close.
+
+    Hand-worked: the stream saves 1,000,000 a year (no ramp, no indexation), half
+    each. Period 3 runs from year 2 to 3, so B is in for half of it: savings
+    1,000,000 x (1/2 + 1/2 x 1/2) = 750,000; from period 4 only A's half: 500,000.
+    """
+    from bondmodel import run
+
+    sc = make_scenario(
+        partners=[{"name": "A", "baseline_expenditure": 1e8},
+                  {"name": "B", "baseline_expenditure": 1e8, "exit_year": 2.5}],
+        savings=[{"name": "s", "annual_amount": 1_000_000.0, "indexation": "none",
+                  "ramp": {"type": "linear", "years": 0.0}}],
+    )
+    res = run(sc, paths=0)
+    gross = res.periods["gross_savings"].to_numpy()
+    assert gross[1:6] == pytest.approx([1e6, 1e6, 750_000.0, 500_000.0, 500_000.0])
+    b = res.partners[res.partners["partner"] == "B"]["gross_savings"].to_numpy()
+    assert b[1:6] == pytest.approx([500_000.0, 500_000.0, 250_000.0, 0.0, 0.0])
+    a = res.partners[res.partners["partner"] == "A"]["gross_savings"].to_numpy()
+    assert a + b == pytest.approx(gross)

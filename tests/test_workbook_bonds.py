@@ -94,7 +94,9 @@ def design(i: int) -> dict[str, Any]:
         },
         "partners": [
             {"name": "North", "baseline_expenditure": 80_000_000.0},
-            {"name": "South", "baseline_expenditure": 40_000_000.0},
+            {"name": "South", "baseline_expenditure": 40_000_000.0,
+             # a partner leaving mid-period in some designs
+             **({"exit_year": 6.25} if i % 6 == 5 else {})},
         ],
         "costs": [{"name": "Systems", "amount": 5_000_000.0, "category": "it",
                    "timing": "spread", "periods": 2}],

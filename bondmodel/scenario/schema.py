@@ -136,6 +136,9 @@ class Partner(_Model):
     baseline_expenditure: float = Field(gt=0.0, allow_inf_nan=False)
     cost_share: Fraction | None = None
     savings_share: Fraction | None = None
+    #: The partner leaves this many years after close: its savings stop from then on
+    #: (pro rata within the period it leaves in); its share of costs is unchanged.
+    exit_year: float | None = Field(default=None, gt=0.0, le=300.0, allow_inf_nan=False)
 
 
 class CostItem(_Model):

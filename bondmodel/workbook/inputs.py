@@ -45,6 +45,7 @@ FIELD_INFO: dict[str, tuple[str, str]] = {
     "appraisal_basis": ("choice", "real or nominal"),
     "baseline_expenditure": ("£ a year", "base-date prices"),
     "cost_share": ("share", "of one-off and running costs; default: share of spend"),
+    "exit_year": ("years after close", "the partner leaves: its savings stop; blank: stays"),
     "savings_share": ("share", "of savings; default: share of spend"),
     "amount": ("£", "base-date prices"),
     "category": ("choice", "sets the default optimism-bias band"),

@@ -16,13 +16,14 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
 from bondmodel.engine import Results
-from bondmodel.labels import PARTNER_METRICS
-from bondmodel.programme import allocation_matrix
+from bondmodel.labels import PARTNER_METRICS, Unit
+from bondmodel.programme import allocation_matrix, partner_presence
 from bondmodel.workbook.inputs import defined_name
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
 from bondmodel.workbook.styles import Styles, print_across, write_value
 
 BLOCK = (
+    ("in_partnership", "In the partnership (share of the period)"),
     ("capex", "One-off costs"),
     ("running_costs", "Running costs"),
     ("gross_savings", "Gross savings"),
@@ -101,6 +102,10 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
                     styles.unit("rate"), float(alloc[s, p]),
                 )
             alloc_rows.append(row)
+            for p in range(n_p):
+                layout.cells[f"partners.alloc.{s}.{p}"] = str(
+                    xl_rowcol_to_cell(row, 1 + p, True, True)
+                )
             row += 1
     row += 1
 
@@ -108,15 +113,21 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     cf = layout.row_numbers
     real = sc.economics.appraisal_basis == "real"
     partner_table = results.partners
+    presence = partner_presence(sc, results.timeline)
     for p, name in enumerate(names):
         ws.write(row, 0, name, styles.header)
         for j in range(n):
             ws.write(row, FIRST_PERIOD_COL + j, "", styles.header)
         rows = {key: row + 1 + i for i, (key, _) in enumerate(BLOCK)}
         data = partner_table[partner_table["partner"] == name]
+        layout.row_numbers[f"partners.in_partnership.{p}"] = rows["in_partnership"]
+        exit_year = defined_name(f"partners[{p}].exit_year")
         for key, label in BLOCK:
             ws.write_string(rows[key], 0, label)
-            values = data[key].to_numpy(dtype=np.float64)
+            unit: Unit = "factor" if key == "in_partnership" else "money"
+            values = (
+                presence[p] if key == "in_partnership" else data[key].to_numpy(dtype=np.float64)
+            )
             for j in range(n):
                 col = FIRST_PERIOD_COL + j
 
@@ -132,10 +143,14 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
                     for s in range(len(sc.savings))
                 ) or "0"
                 prev = xl_rowcol_to_cell(rows["cumulative_net_cash_flow"], col - 1)
+                t = f"Timeline!{xl_rowcol_to_cell(cf['timeline.t'], col)}"
                 formula = {
+                    "in_partnership": (
+                        f"=IF(ISBLANK({exit_year}),1,MIN(MAX({exit_year}*tl_f-({t}-1),0),1))"
+                    ),
                     "capex": f"={cash('capex')}*{share('cost_share', p)}",
                     "running_costs": f"={cash('running_costs')}*{share('cost_share', p)}",
-                    "gross_savings": f"={streams}",
+                    "gross_savings": f"=({streams})*{c('in_partnership')}",
                     "net_savings": f"={c('gross_savings')}-{c('running_costs')}",
                     "net_cash_flow": f"={c('net_savings')}-{c('capex')}",
                     "cumulative_net_cash_flow": (
@@ -148,7 +163,7 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
                         f"*{cash('discount_factor')}"
                     ),
                 }[key]
-                ws.write_formula(rows[key], col, formula, styles.unit("money"), float(values[j]))
+                ws.write_formula(rows[key], col, formula, styles.unit(unit), float(values[j]))
         # the partner's metrics over its block
         first = FIRST_PERIOD_COL
 
@@ -182,3 +197,28 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         row += len(BLOCK) + 2
     ws.freeze_panes(4, 1)
     print_across(ws, 0, 1)
+    if any(partner.exit_year is not None for partner in sc.partners):
+        _gross_after_exits(wb, styles, results, layout)
+
+
+def _gross_after_exits(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:
+    """With a partner leaving, Cashflows' gross savings: each stream times the share of it
+    still with partners in the partnership, sum over p of allocation x presence."""
+    sc = results.scenario
+    ws = wb.get_worksheet_by_name("Cashflows")
+    cf = layout.row_numbers
+    row = cf["cashflows.gross_savings"]
+    values = results.periods["gross_savings"].to_numpy()
+    fmt = styles.unit("money")
+    for j in range(results.timeline.n_periods + 1):
+        col = FIRST_PERIOD_COL + j
+        terms = []
+        for s in range(len(sc.savings)):
+            stream = xl_rowcol_to_cell(cf[f"cashflows.stream.{s}"], col)
+            kept = "+".join(
+                f"Partners!{layout.cells[f'partners.alloc.{s}.{p}']}*Partners!"
+                f"{xl_rowcol_to_cell(cf[f'partners.in_partnership.{p}'], col)}"
+                for p in range(len(sc.partners))
+            )
+            terms.append(f"{stream}*({kept})")
+        ws.write_formula(row, col, "=" + ("+".join(terms) or "0"), fmt, float(values[j]))
