@@ -20,6 +20,7 @@ from bondmodel.irr import FLAG_LABELS
 from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, METRICS, PARTNER_COLUMNS, PERIOD_COLUMNS
 from bondmodel.metrics import (
     benefit_cost_ratio,
+    partner_npvs_after_debt_service,
     payback_years,
     present_value,
     programme_core_metrics,
@@ -205,6 +206,7 @@ def _run(
             convergence,
             tornado_output,
         )
+    bond = None if scenario.bond is None else run_bond(scenario, timeline, flows, draws)
     return Results(
         scenario=scenario,
         timeline=timeline,
@@ -212,8 +214,8 @@ def _run(
         periods=period_table(flows, timeline),
         partners=partner_table(flows, timeline, scenario.partner_names),
         metrics=programme_metrics(flows, timeline, path=0),
-        partner_metrics=partner_metrics(flows, timeline, scenario, path=0),
-        bond=None if scenario.bond is None else run_bond(scenario, timeline, flows, draws),
+        partner_metrics=partner_metrics(flows, timeline, scenario, path=0, bond=bond),
+        bond=bond,
         risk=simulation,
     )
 
@@ -320,9 +322,11 @@ def programme_metric_arrays(flows: ProgrammeFlows, timeline: Timeline) -> dict[s
 
 
 def partner_metrics(
-    flows: ProgrammeFlows, timeline: Timeline, scenario: Scenario, path: int = 0
+    flows: ProgrammeFlows, timeline: Timeline, scenario: Scenario, path: int = 0,
+    bond: BondResults | None = None,
 ) -> dict[str, dict[str, MetricValue]]:
-    """Per-partner shares, NPV, PVs and payback for one path."""
+    """Per-partner shares, NPV, PVs and payback for one path; with a bond, each partner's
+    share of the debt service and top-ups and its NPV after debt service."""
     df = flows.discount_factors[path]
     cost_share = scenario.shares("cost_share")
     savings_share = scenario.shares("savings_share")
@@ -341,7 +345,16 @@ def partner_metrics(
             "pv_costs": pv_c,
             "payback_years": _clean(float(payback[0])),
         }
+    if bond is not None:
+        after = partner_npvs_after_debt_service(flows, timeline, scenario, bond.flows.council_flow)
+        for p, name in enumerate(scenario.partner_names):
+            out[name] |= {
+                "debt_service_share": cost_share[p],
+                "total_topup": cost_share[p] * float(bond.table["topup"].sum()),
+                "npv_after_debt_service": float(after[path, p]),
+            }
     return out
+
 
 
 def period_table(flows: ProgrammeFlows, timeline: Timeline, path: int = 0) -> pd.DataFrame:

@@ -87,6 +87,14 @@ PARTNER_METRICS: Final[dict[str, Column]] = {
     "payback_years": Column("Payback period (undiscounted)", "years"),
 }
 
+#: Per-partner bond metrics (with a [bond]): the partners share the financing as they share
+#: the costs it pays for.
+PARTNER_BOND_METRICS: Final[dict[str, Column]] = {
+    "debt_service_share": Column("Share of the bond's debt service (its cost share)", "rate"),
+    "total_topup": Column("Top-ups it pays (its share)", "money"),
+    "npv_after_debt_service": Column("NPV after debt service", "money"),
+}
+
 BOND_COLUMNS: Final[dict[str, Column]] = {
     "payment": Column("Payment", "count"),
     "date": Column("Payment date", "date"),

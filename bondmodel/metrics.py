@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from bondmodel.programme import ProgrammeFlows
-from bondmodel.timeline import FloatArray
+from bondmodel.programme import ProgrammeFlows, allocation_matrix, partner_presence
+from bondmodel.scenario.schema import Scenario
+from bondmodel.timeline import FloatArray, Timeline
 
 
 def present_value(flows: FloatArray, discount_factors: FloatArray) -> FloatArray:
@@ -96,3 +97,52 @@ def programme_core_metrics(flows: ProgrammeFlows, years: FloatArray) -> dict[str
         "peak_funding_need": peak,
         "peak_funding_period": peak_period,
     }
+
+
+def partner_npvs(
+    flows: ProgrammeFlows, scenario: Scenario, timeline: Timeline, pv_costs: FloatArray
+) -> FloatArray:
+    """Each partner's NPV, one value per path, (paths, partners), without per-partner arrays.
+
+    Notes
+    -----
+    .. math:: NPV_p = \\lambda_p \\sum_s \\alpha_{s,p} \\sum_t \\pi_{p,t}\\, S^b_{s,t}\\, DF_t
+              - \\kappa_p\\, PV(C + R)
+
+    with :math:`S^b` the stream savings on the appraisal basis, :math:`\\pi` the
+    partner's presence (methodology section 8) and :math:`\\kappa_p` its cost
+    share. Sums run in a fixed order (no BLAS), so a path's value does not depend
+    on how many paths run with it.
+    """
+    alloc = allocation_matrix(scenario)
+    stay = partner_presence(scenario, timeline)
+    cost_share = scenario.shares("cost_share")
+    df = flows.discount_factors
+    streams = flows.on_basis(flows.stream_savings)
+    out = np.zeros((df.shape[0], alloc.shape[1]))
+    for p in range(alloc.shape[1]):
+        savings = np.zeros(df.shape[0])
+        for s in range(alloc.shape[0]):
+            if alloc[s, p] > 0.0:
+                savings += alloc[s, p] * present_value(streams[:, s, :] * stay[p], df)
+        out[:, p] = flows.partner_realisation[:, p] * savings - cost_share[p] * pv_costs
+    return out
+
+
+def partner_npvs_after_debt_service(
+    flows: ProgrammeFlows, timeline: Timeline, scenario: Scenario, council_flow: FloatArray
+) -> FloatArray:
+    """(paths, partners): each partner's NPV plus its cost share of what the bond changes.
+
+    Notes
+    -----
+    .. math:: NPV^{DS}_p = NPV_p + \\kappa_p\\,(NPV^{council} - NPV)
+
+    the council NPV after debt service less the programme NPV being the present
+    value of the bond's flows to and from the councils (methodology section 8).
+    """
+    core = programme_core_metrics(flows, timeline.years)
+    council = present_value(flows.on_basis(council_flow), flows.discount_factors)
+    shares = np.asarray(scenario.shares("cost_share"))
+    npvs = partner_npvs(flows, scenario, timeline, core["pv_costs"])
+    return npvs + shares[None, :] * (council - core["npv"])[:, None]

@@ -104,6 +104,8 @@ class ProgrammeFlows:
     #: (paths, streams, T+1) gross savings by stream, before partner realisation
     stream_savings: FloatArray
     appraisal_basis: str
+    #: (paths, partners) each partner's savings realisation multiplier
+    partner_realisation: FloatArray
 
     @staticmethod
     def _partner(array: FloatArray | None) -> FloatArray:
@@ -454,5 +456,6 @@ def programme_flows(
         partner_gross_savings=partner_gross,
         stream_savings=stream_savings,
         appraisal_basis=economics.appraisal_basis,
+        partner_realisation=draws.partner_realisation,
     )
 

@@ -247,3 +247,54 @@ def test_infeasible_problems_say_so_with_the_best_achievable(
     assert openpyxl.load_workbook(tmp_path / "s.xlsx").sheetnames == [
         "Solution", "Search", "Audit"
     ]
+
+
+# ---------------------------------------------------------------------------
+# Partnerships
+# ---------------------------------------------------------------------------
+
+
+def test_partners_share_the_bond_and_their_outcomes_add_up() -> None:
+    from bondmodel import run
+
+    results = run(load_scenario(None), paths=PATHS, seed=SEED)
+    assert results.bond is not None and results.risk is not None
+    pm = results.partner_metrics
+    council = results.bond.metrics["council_npv"]
+    assert council is not None
+    total = sum(float(v["npv_after_debt_service"] or 0.0) for v in pm.values())
+    assert total == pytest.approx(council, rel=1e-12)
+    for name, v in pm.items():
+        assert v["debt_service_share"] == v["cost_share"], name
+    # path by path, the partners' NPVs after debt service add up to the council's
+    per_path = results.risk.per_path
+    partner_cols = [c for c in per_path.columns if c.startswith("partner_npv_")]
+    assert len(partner_cols) == 4
+    np.testing.assert_allclose(per_path[partner_cols].sum(axis=1), per_path["council_npv"],
+                               rtol=1e-12)
+    # who carries the risk: a probability of a negative NPV for each partner
+    probs = results.risk.probabilities
+    assert all(f"p_{c}_negative" in probs.index for c in partner_cols)
+    # the spread across partners is a measure like any other
+    ev = evaluate("base", load_scenario(None), PATHS, SEED)
+    value, se = parse_measure("P10(partner_npv_1)").value(ev)
+    assert value == pytest.approx(float(np.percentile(per_path["partner_npv_1"], 10)))
+    assert se > 0
+
+
+def test_a_partner_leaving_shows_in_a_comparison() -> None:
+    scenario = load_scenario(None)
+    leaves = with_value(scenario, "partners[1].exit_year", 5.0)
+    result = compare([("all stay", scenario), ("Eastbrook leaves", leaves)], PATHS, SEED)
+    stay, go = result.evaluations
+    # the same draws: losing a partner's savings lowers the council NPV on every path
+    assert result.beats[0][1] == 1.0
+    p50 = next(r for r in result.rows if r.measure == "P50(council_npv)")
+    assert p50.values[1] < p50.values[0]
+    shortfall = next(r for r in result.rows if r.measure == "P(shortfall)")
+    assert shortfall.values[1] >= shortfall.values[0]
+    # the leaver keeps its share of costs and debt service but loses its savings
+    name = scenario.partner_names[1]
+    assert (go.results.partner_metrics[name]["npv_after_debt_service"] or 0.0) < (
+        stay.results.partner_metrics[name]["npv_after_debt_service"] or 0.0
+    )

@@ -93,7 +93,11 @@ def test_sheets_and_cached_values_read_back(tmp_path: Path) -> None:
     header = risk_rows[3]
     stats_rows = {r[0]: r for r in risk_rows[4 : 4 + len(res.risk.summary.index)]}
     for j, key in enumerate(res.risk.summary.columns):
-        assert header[1 + j] == PATH_METRICS[key].label
+        if key.startswith("partner_npv_"):
+            name = res.scenario.partner_names[int(key.rsplit("_", 1)[1])]
+            assert header[1 + j] == f"NPV after debt service: {name}"
+        else:
+            assert header[1 + j] == PATH_METRICS[key].label
         expected = res.risk.summary.loc["mean", key]
         got = stats_rows["mean"][1 + j]
         if math.isfinite(expected):

@@ -42,8 +42,8 @@ from bondmodel.timeline import FloatArray
 Z95 = 1.959963984540054
 
 _MEASURE = re.compile(
-    r"^\s*(?:(?P<kind>P\d{1,2}(?:\.\d+)?|mean|P)\(\s*(?P<metric>[a-z_]+)\s*"
-    r"(?:(?P<op><|>)\s*(?P<level>[-+0-9.eE]+)\s*)?\)|(?P<bare>[a-z_]+))\s*$"
+    r"^\s*(?:(?P<kind>P\d{1,2}(?:\.\d+)?|mean|P)\(\s*(?P<metric>[a-z_][a-z0-9_]*)\s*"
+    r"(?:(?P<op><|>)\s*(?P<level>[-+0-9.eE]+)\s*)?\)|(?P<bare>[a-z_][a-z0-9_]*))\s*$"
 )
 _CONSTRAINT = re.compile(r"^(?P<measure>.+?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE_]+)\s*$")
 
@@ -72,7 +72,14 @@ class Evaluation:
 
     def base(self, metric: str) -> float | None:
         """The base-case value of a programme or bond metric (None if undefined)."""
-        if metric in self.results.metrics:
+        if metric.startswith("partner_npv_") and metric[12:].isdigit():
+            index = int(metric[12:])
+            names = self.scenario.partner_names
+            if index >= len(names):
+                raise ScenarioError(f"{metric!r}: the scenario has {len(names)} partners")
+            found = self.results.partner_metrics[names[index]]
+            value = found.get("npv_after_debt_service", found["npv"])
+        elif metric in self.results.metrics:
             value = self.results.metrics[metric]
         elif self.results.bond is not None and metric in self.results.bond.metrics:
             value = self.results.bond.metrics[metric]
@@ -117,7 +124,7 @@ class Measure:
         if self.kind == "base":
             value = ev.base(self.metric)
             return (math.nan if value is None else value), 0.0
-        if self.metric not in PATH_METRICS:
+        if self.metric not in PATH_METRICS and not self.metric.startswith("partner_npv_"):
             raise ScenarioError(
                 f"{self.text}: {self.metric!r} is not simulated path by path; per-path metrics: "
                 + ", ".join(PATH_METRICS)

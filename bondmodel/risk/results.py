@@ -198,6 +198,9 @@ def _probabilities(raw: RawSimulation) -> pd.DataFrame:
     if "council_npv_vs_pwlb" in m:
         rows["p_bond_worse_than_pwlb"] = probability(m["council_npv_vs_pwlb"] < 0)
     rows["p_programme_npv_negative"] = probability(m["npv"] < 0)
+    for key in m:
+        if key.startswith("partner_npv_"):  # who carries the risk
+            rows[f"p_{key}_negative"] = probability(m[key] < 0)
     rows["p_no_payback"] = probability(~np.isfinite(m["payback_years"]))
     frame = pd.DataFrame(rows, index=["value", "se"]).T
     frame.index.name = "probability"

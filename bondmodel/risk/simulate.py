@@ -28,7 +28,11 @@ from bondmodel.bond.pwlb import pwlb_loan
 from bondmodel.bond.schedule import BondGrid
 from bondmodel.bond.waterfall import BondSchedule, build_schedule, run_waterfall
 from bondmodel.errors import ModelError, ScenarioError
-from bondmodel.metrics import programme_core_metrics
+from bondmodel.metrics import (
+    partner_npvs,
+    partner_npvs_after_debt_service,
+    programme_core_metrics,
+)
 from bondmodel.programme import Draws, programme_flows
 from bondmodel.risk.model import RiskModel, build_risk_model
 from bondmodel.risk.sampling import SAMPLERS, Sampler, block_bounds, block_count
@@ -76,6 +80,13 @@ class ChunkOutput:
     fan_max: dict[str, FloatArray]
 
 
+def partner_metric_names(scenario: Scenario) -> tuple[str, ...]:
+    """``partner_npv_0``, ``partner_npv_1``, ...: each partner's NPV (after debt service with a
+    bond) path by path; none for a single council."""
+    n = len(scenario.partners)
+    return tuple(f"partner_npv_{p}" for p in range(n)) if n > 1 else ()
+
+
 class _Engine:
     """A worker's engine: timeline, base-case contract and risk model, built once."""
 
@@ -100,10 +111,11 @@ class _Engine:
         self.model: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
 
     def metric_names(self) -> tuple[str, ...]:
+        partners = partner_metric_names(self.scenario)
         if self.schedule is None:
-            return PROGRAMME_PATH_METRICS
+            return PROGRAMME_PATH_METRICS + partners
         names = PROGRAMME_PATH_METRICS + BOND_PATH_METRICS
-        return names if self.pwlb is not None else names[:-1]
+        return (names if self.pwlb is not None else names[:-1]) + partners
 
     def run_draws(
         self, draws: Draws, rates: FloatArray | None
@@ -127,6 +139,16 @@ class _Engine:
             series["cfads"] = bond.cfads[:, 1:]
             series["dscr"] = bond.dscr[:, 1:]
             series["bond_balance"] = bond.closing_balance[:, 1:]
+        names = partner_metric_names(self.scenario)
+        if names:
+            if self.schedule is None:
+                npvs = partner_npvs(flows, self.scenario, self.timeline, core["pv_costs"])
+            else:
+                npvs = partner_npvs_after_debt_service(
+                    flows, self.timeline, self.scenario, bond.council_flow
+                )
+            for p, name in enumerate(names):
+                metrics[name] = npvs[:, p]
         return metrics, series
 
     def block(self, seed: int, sampler: Sampler, block: int, paths: int) -> tuple[

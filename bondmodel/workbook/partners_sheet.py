@@ -16,7 +16,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
 from bondmodel.engine import Results
-from bondmodel.labels import PARTNER_METRICS, Unit
+from bondmodel.labels import PARTNER_BOND_METRICS, PARTNER_METRICS, Unit
 from bondmodel.programme import allocation_matrix, partner_presence
 from bondmodel.workbook.inputs import defined_name
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
@@ -69,6 +69,10 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
 
     def share(kind: str, p: int) -> str:
         return str(xl_rowcol_to_cell(metric_row[kind], 1 + p, True, True))
+
+    for p in range(n_p):
+        layout.cells[f"partners.cost_share.{p}"] = share("cost_share", p)
+        layout.cells[f"partners.npv.{p}"] = share("npv", p)
 
     # Allocation of each stream across the partners
     row = 5 + len(PARTNER_METRICS)
@@ -195,6 +199,7 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
                 ws.write_formula(metric_row[key], 1 + p, formula, styles.unit("money"), value)
         write_value(ws, metric_row["payback_years"], 1 + p, pm["payback_years"], "years", styles)
         row += len(BLOCK) + 2
+    layout.row_numbers["partners.free"] = row
     ws.freeze_panes(4, 1)
     print_across(ws, 0, 1)
     if any(partner.exit_year is not None for partner in sc.partners):
@@ -222,3 +227,36 @@ def _gross_after_exits(wb: Workbook, styles: Styles, results: Results, layout: L
             )
             terms.append(f"{stream}*({kept})")
         ws.write_formula(row, col, "=" + ("+".join(terms) or "0"), fmt, float(values[j]))
+
+
+def partner_bond_rows(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:
+    """With a bond: each partner's share of the debt service, its top-ups and its NPV after
+    debt service, live, below the partner blocks (written once the Bond sheet exists)."""
+    if results.bond is None:
+        return
+    ws = wb.get_worksheet_by_name("Partners")
+    top = layout.row_numbers["partners.free"]
+    names = results.scenario.partner_names
+    ws.write(top, 0, "With the bond: the partners share the financing as they share costs",
+             styles.header)
+    for p, name in enumerate(names):
+        ws.write_string(top, 1 + p, name, styles.header)
+    rows = layout.rows
+    bond_effect = (
+        f"(SUM({rows['cashflows.council_discounted']})"
+        f"-SUM({rows['cashflows.discounted_net_cash_flow']}))"
+    )
+    for i, (key, column) in enumerate(PARTNER_BOND_METRICS.items()):
+        r = top + 1 + i
+        ws.write_string(r, 0, column.label)
+        for p, name in enumerate(names):
+            kappa = layout.cells[f"partners.cost_share.{p}"]
+            formula = {
+                "debt_service_share": f"={kappa}",
+                "total_topup": f"={kappa}*SUM({rows['bond.topup']})",
+                "npv_after_debt_service": (
+                    f"={layout.cells[f'partners.npv.{p}']}+{kappa}*{bond_effect}"
+                ),
+            }[key]
+            value = results.partner_metrics[name][key]
+            ws.write_formula(r, 1 + p, formula, styles.unit(column.unit), value)

@@ -35,12 +35,13 @@ from bondmodel.labels import (
     Unit,
 )
 from bondmodel.scenario.export import scenario_toml
+from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.bond_sheet import bond_metric_formulas, bond_sheet, council_rows
 from bondmodel.workbook.cost_rows import ITEM_ROWS, cost_item_rows, running_cost_rows
 from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
-from bondmodel.workbook.partners_sheet import partners_sheet
+from bondmodel.workbook.partners_sheet import partner_bond_rows, partners_sheet
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
 from bondmodel.workbook.savings_rows import savings_rows
 from bondmodel.workbook.styles import Styles as _Styles
@@ -86,6 +87,7 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
             wb.get_worksheet_by_name("Cashflows"), styles, results, layout,
             layout.row_numbers["cashflows.free"],
         )
+        partner_bond_rows(wb, styles, results, layout)
     _metrics_sheet(wb, styles, results, rows, layout)
     if results.risk is not None:
         _risk_sheet(wb, styles, results, layout)
@@ -401,7 +403,7 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
     ws.write(row, 0, "Statistic", styles.header)
     names = list(sim.summary.columns)
     for j, name in enumerate(names):
-        ws.write_string(row, 1 + j, _path_metric_label(name), styles.header)
+        ws.write_string(row, 1 + j, _path_metric_label(name, results.scenario), styles.header)
     for i, stat in enumerate(sim.summary.index):
         ws.write_string(row + 1 + i, 0, str(stat))
         for j, name in enumerate(names):
@@ -440,14 +442,22 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
     print_across(ws, 0, 1, scale=45)
 
 
-def _path_metric_label(key: str) -> str:
+def _path_metric_label(key: str, scenario: Scenario | None = None) -> str:
     column = PATH_METRICS.get(key)
-    return column.label if column is not None else key
+    if column is not None:
+        return column.label
+    if key.startswith("partner_npv_") and scenario is not None:
+        name = scenario.partner_names[int(key.rsplit("_", 1)[1])]
+        after = " after debt service" if scenario.bond is not None else ""
+        return f"NPV{after}: {name}"
+    return key
 
 
 def _path_metric_unit(key: str) -> Unit:
     column = PATH_METRICS.get(key)
-    return column.unit if column is not None else "ratio"
+    if column is not None:
+        return column.unit
+    return "money" if key.startswith("partner_npv_") else "ratio"
 
 
 #: Per-path rows kept on the Paths sheet: enough to check a rerun path by path.
@@ -481,7 +491,7 @@ def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
     names = list(sim.per_path.columns)
     ws.write(3, 0, "Path", styles.header)
     for j, name in enumerate(names):
-        ws.write_string(3, 1 + j, _path_metric_label(name), styles.header)
+        ws.write_string(3, 1 + j, _path_metric_label(name, results.scenario), styles.header)
         ws.write_string(4, 1 + j, name, styles.note)
     ws.write_string(4, 0, "(key)", styles.note)
     values = sim.per_path.to_numpy()
