@@ -346,7 +346,10 @@ def partner_metrics(
             "payback_years": _clean(float(payback[0])),
         }
     if bond is not None:
-        after = partner_npvs_after_debt_service(flows, timeline, scenario, bond.flows.council_flow)
+        after = partner_npvs_after_debt_service(
+            flows, timeline, scenario, programme_core_metrics(flows, timeline.years),
+            np.array([float(bond.metrics["council_npv"] or 0.0)]),
+        )
         for p, name in enumerate(scenario.partner_names):
             out[name] |= {
                 "debt_service_share": cost_share[p],

@@ -117,22 +117,39 @@ def partner_npvs(
     alloc = allocation_matrix(scenario)
     stay = partner_presence(scenario, timeline)
     cost_share = scenario.shares("cost_share")
+    # one weight per period turns a nominal stream into its PV on the appraisal basis
     df = flows.discount_factors
-    streams = flows.on_basis(flows.stream_savings)
+    weight = df / flows.price_index if flows.appraisal_basis == "real" else df
+    streams = flows.stream_savings
     out = np.zeros((df.shape[0], alloc.shape[1]))
+    whole: dict[int, FloatArray] = {}  # each stream's PV, shared by the partners that stay
     for p in range(alloc.shape[1]):
+        stays = bool((stay[p] == 1.0).all())
         savings = np.zeros(df.shape[0])
         for s in range(alloc.shape[0]):
             if alloc[s, p] > 0.0:
-                savings += alloc[s, p] * present_value(streams[:, s, :] * stay[p], df)
+                if stays:
+                    if s not in whole:
+                        whole[s] = present_value(streams[:, s, :], weight)
+                    pv = whole[s]
+                else:
+                    pv = present_value(streams[:, s, :] * stay[p], weight)
+                savings += alloc[s, p] * pv
         out[:, p] = flows.partner_realisation[:, p] * savings - cost_share[p] * pv_costs
     return out
 
 
 def partner_npvs_after_debt_service(
-    flows: ProgrammeFlows, timeline: Timeline, scenario: Scenario, council_flow: FloatArray
+    flows: ProgrammeFlows,
+    timeline: Timeline,
+    scenario: Scenario,
+    core: dict[str, FloatArray],
+    council_npv: FloatArray,
 ) -> FloatArray:
     """(paths, partners): each partner's NPV plus its cost share of what the bond changes.
+
+    ``core`` is :func:`programme_core_metrics` of ``flows`` and ``council_npv``
+    the council NPV after debt service, both already computed by the caller.
 
     Notes
     -----
@@ -141,8 +158,7 @@ def partner_npvs_after_debt_service(
     the council NPV after debt service less the programme NPV being the present
     value of the bond's flows to and from the councils (methodology section 8).
     """
-    core = programme_core_metrics(flows, timeline.years)
-    council = present_value(flows.on_basis(council_flow), flows.discount_factors)
     shares = np.asarray(scenario.shares("cost_share"))
     npvs = partner_npvs(flows, scenario, timeline, core["pv_costs"])
-    return npvs + shares[None, :] * (council - core["npv"])[:, None]
+    result: FloatArray = npvs + shares[None, :] * (council_npv - core["npv"])[:, None]
+    return result

@@ -145,7 +145,7 @@ class _Engine:
                 npvs = partner_npvs(flows, self.scenario, self.timeline, core["pv_costs"])
             else:
                 npvs = partner_npvs_after_debt_service(
-                    flows, self.timeline, self.scenario, bond.council_flow
+                    flows, self.timeline, self.scenario, core, arrays["council_npv"]
                 )
             for p, name in enumerate(names):
                 metrics[name] = npvs[:, p]
@@ -378,10 +378,15 @@ def simulate_raw(
     last_block = converged_at if converged_at is not None else n_blocks - 1
     used_paths = block_bounds(last_block, paths)[1]
     blocks = range(last_block + 1)
-    metrics = {
-        name: np.concatenate([done[block_owner[b]].metrics[b][name] for b in blocks])
-        for name in names
-    }
+    # one column-major matrix, filled block by block: each metric is a contiguous
+    # column, and the per-path DataFrame is built on it without copying
+    matrix = np.empty((used_paths, len(names)), order="F")
+    for b in blocks:
+        start, stop = block_bounds(b, paths)
+        block_metrics = done[block_owner[b]].metrics[b]
+        for j, name in enumerate(names):
+            matrix[start:stop, j] = block_metrics[name]
+    metrics = {name: matrix[:, j] for j, name in enumerate(names)}
     inputs = np.concatenate([done[block_owner[b]].inputs[b] for b in blocks], axis=0)
     fan_counts: dict[str, IntArray] = {}
     fan_min: dict[str, FloatArray] = {}
