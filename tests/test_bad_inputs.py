@@ -28,6 +28,7 @@ import pytest
 
 import bondmodel
 from bondmodel import cli
+from bondmodel.workbook.reader import read_scenario
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
@@ -130,11 +131,29 @@ def test_the_base_scenario_is_valid() -> None:
 # ---------------------------------------------------------------------------
 
 
+def _is_workbook(path: Path) -> bool:
+    return path.suffix.lower() in (".xlsx", ".xlsm")
+
+
+def _load(path: Path) -> Any:
+    """A scenario as the CLI reads it: TOML, or a workbook's Inputs sheet."""
+    if _is_workbook(path):
+        return read_scenario(path)
+    return bondmodel.load_scenario(path)
+
+
+def test_the_corpus_covers_workbooks_and_enough_of_everything() -> None:
+    workbooks = [c for c in CASES if _is_workbook(_case_path(c))]
+    assert len(workbooks) >= 15
+    assert len(CASES) >= 80
+
+
 @pytest.mark.parametrize("case", _params(CASES))
 def test_load_scenario_rejects_with_a_clear_message(case: dict[str, Any]) -> None:
     path = _case_path(case)
-    with pytest.raises(bondmodel.ScenarioError) as info:
-        bondmodel.load_scenario(path)
+    error = bondmodel.BondModelError if _is_workbook(path) else bondmodel.ScenarioError
+    with pytest.raises(error) as info:
+        _load(path)
     message = str(info.value)
     _assert_explains(message, case)
     # one message per problem, each line naming the file, not a cascade of errors
@@ -149,10 +168,10 @@ def test_load_scenario_rejects_with_a_clear_message(case: dict[str, Any]) -> Non
 @pytest.mark.parametrize("case", _params([c for c in CASES if c.get("exists", True)]))
 def test_the_message_names_the_file_it_read(case: dict[str, Any], tmp_path: Path) -> None:
     """The same bytes under another name fail the same way, naming the new file."""
-    copy = tmp_path / "renamed.toml"
+    copy = tmp_path / f"renamed{_case_path(case).suffix}"
     copy.write_bytes(_case_path(case).read_bytes())
-    with pytest.raises(bondmodel.ScenarioError) as info:
-        bondmodel.load_scenario(copy)
+    with pytest.raises(bondmodel.BondModelError) as info:
+        _load(copy)
     message = str(info.value)
     assert str(copy) in message
     if case["field"] != case["file"]:  # field-level cases: same field, same words

@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import zipfile
 from pathlib import Path
-from typing import Any
 
 import openpyxl
 import openpyxl.xml
+from defusedxml import DefusedXmlException
 from openpyxl.workbook.workbook import Workbook
 
 from bondmodel.errors import WorkbookError
@@ -130,6 +130,15 @@ def open_workbook(path: str | Path) -> Workbook:
         raise WorkbookError(f"{path}: cannot be read as a workbook: {_reason(exc)}") from None
 
 
-def _reason(exc: Any) -> str:
-    text = str(exc).strip() or type(exc).__name__
+def _reason(exc: BaseException) -> str:
+    """One line saying why: an XML attack by name, else the library's message, shortened."""
+    cause: BaseException | None = exc
+    while cause is not None:  # openpyxl wraps the parser's exception in its own
+        if isinstance(cause, DefusedXmlException):
+            return (
+                f"its XML declares entities or external references ({type(cause).__name__}); "
+                "they are refused as a defence against XML attacks"
+            )
+        cause = cause.__cause__ or cause.__context__
+    text = " ".join(str(exc).split()) or type(exc).__name__
     return text if len(text) <= 200 else text[:197] + "..."
