@@ -18,6 +18,7 @@ its text is reported as a formula, not taken as a value.
 from __future__ import annotations
 
 import zipfile
+import zlib
 from pathlib import Path
 
 import openpyxl
@@ -77,8 +78,13 @@ def check_archive(path: Path) -> None:
             _check_entries(path, entries)
             names = {e.filename for e in entries}
             types = archive.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
-    except zipfile.BadZipFile as exc:
-        raise WorkbookError(f"{path}: is a corrupt zip archive ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
+            RuntimeError, ValueError) as exc:
+        # a damaged archive fails in many ways: bad headers, bad compressed data,
+        # an unknown compression method, an encrypted entry
+        raise WorkbookError(
+            f"{path}: is a corrupt zip archive ({' '.join(str(exc).split())[:120]})"
+        ) from None
     if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
         raise WorkbookError(
             f"{path}: is a zip archive but not an .xlsx workbook (no xl/workbook.xml)"
