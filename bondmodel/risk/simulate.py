@@ -454,15 +454,20 @@ def _execute(
             yield i, run_chunk(context, chunk)
         return
     if executor == "processes":
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(run_chunk, context, chunk): i for i, chunk in enumerate(chunks)}
-            try:
-                for future in as_completed(futures):
-                    yield futures[future], future.result()
-            except BaseException:
-                for future in futures:
-                    future.cancel()
-                raise
+        pool = ProcessPoolExecutor(max_workers=workers)
+        futures = {pool.submit(run_chunk, context, chunk): i for i, chunk in enumerate(chunks)}
+        try:
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+        except BaseException:
+            # Ctrl-C or a failed chunk: stop now rather than wait for running chunks.
+            # The executor has no public way to stop its workers; terminating them is
+            # safe here, as a chunk writes nothing and its results are discarded.
+            for process in list(getattr(pool, "_processes", {}).values()):
+                process.terminate()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
         return
     yield from _execute_dask(context, chunks, scheduler or "")
 

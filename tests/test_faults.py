@@ -1,0 +1,148 @@
+"""Faults injected into real runs: a kill during the write, Ctrl-C, a Dask worker dying.
+
+Each must end with a correct result or a clear error, never with a damaged or
+partial output, and never with silently partial statistics.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bondmodel import load_scenario
+from bondmodel.risk.results import simulate
+
+from .conftest import ROOT
+
+OLD = b"PK\x03\x04 the workbook from last week, which a failed run must not touch"
+
+
+def _env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    return env
+
+
+def _wait_for(condition: object, timeout: float) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def test_killed_while_writing_leaves_the_old_workbook_intact(tmp_path: Path) -> None:
+    """SIGKILL (no handler can run) while the new workbook is half written."""
+    out = tmp_path / "out.xlsx"
+    out.write_bytes(OLD)
+    script = textwrap.dedent(f"""
+        import time
+        from pathlib import Path
+        from bondmodel import cli
+        from bondmodel.workbook import writer
+
+        def slow_write(results, path, command=None):
+            Path(path).write_bytes(b"PK half a workbook")
+            time.sleep(60)
+
+        writer._write = slow_write
+        cli.main(["run", "-o", {str(out)!r}, "--paths", "0"])
+    """)
+    proc = subprocess.Popen([sys.executable, "-c", script], env=_env(), cwd=tmp_path)
+    try:
+        assert _wait_for(lambda: any(p.name.endswith(".tmp") for p in tmp_path.iterdir()), 60)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=10)
+    finally:
+        proc.kill()
+    assert proc.returncode == -signal.SIGKILL
+    assert out.read_bytes() == OLD  # the rename never happened: the old file is whole
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "out.xlsx"]
+    # only the half-written temporary file, beside and not instead of the workbook
+    assert all(name.startswith(".out.xlsx.") and name.endswith(".tmp") for name in leftovers)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_stops_within_a_second_writes_nothing_and_prints_the_seed(
+    tmp_path: Path, workers: int
+) -> None:
+    """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
+    out = tmp_path / "out.xlsx"
+    out.write_bytes(OLD)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bondmodel.cli", "run", "-o", str(out), "--paths", "5000000",
+         "--seed", "4242", "--workers", str(workers), "--quiet"],
+        env=_env(), cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        start_new_session=True,
+    )
+    try:
+        time.sleep(3.0)  # well into the simulation
+        assert proc.poll() is None, "the run ended before it could be interrupted"
+        sent = time.monotonic()
+        os.killpg(proc.pid, signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        stopped = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 130, err
+    print(f"stopped {stopped:.3f} s after Ctrl-C")
+    assert stopped < 1.0, f"took {stopped:.2f} s to stop"
+    assert "--seed 4242" in err
+    assert "Traceback" not in err, err
+    assert out.read_bytes() == OLD
+    assert [p.name for p in tmp_path.iterdir()] == ["out.xlsx"]
+
+
+def test_a_dask_worker_dying_mid_run_changes_nothing() -> None:
+    """A worker killed mid-run: its chunks run again elsewhere, bit for bit the same."""
+    distributed = pytest.importorskip("distributed")
+    scenario = load_scenario(None)
+    paths, seed = 8192 * 24, 99
+    serial = simulate(scenario, paths, seed=seed, chunk_blocks=1)
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        result: dict[str, object] = {}
+
+        def work() -> None:
+            try:
+                result["sim"] = simulate(scenario, paths, seed=seed, chunk_blocks=1,
+                                         scheduler=cluster.scheduler_address)
+            except BaseException as exc:  # reported below
+                result["error"] = exc
+
+        thread = threading.Thread(target=work)
+        thread.start()
+        client = distributed.Client(cluster.scheduler_address)
+        try:
+            assert _wait_for(lambda: sum(
+                len(v) for v in client.processing().values()) > 0, 60)
+            time.sleep(0.5)
+            victim = next(iter(client.scheduler_info()["workers"]))
+            pid = client.run(os.getpid, workers=[victim])[victim]
+            running = thread.is_alive()
+            os.kill(pid, signal.SIGKILL)  # no goodbye: the worker just dies
+        finally:
+            thread.join(timeout=300)
+            client.close()
+    assert not thread.is_alive()
+    assert running, "the worker died after the run had finished: nothing was tested"
+    if "error" in result:  # allowed: a clear error, never partial statistics
+        assert "chunk" in str(result["error"]) or "worker" in str(result["error"]).lower()
+        return
+    print("completed after losing a worker")
+    other = result["sim"]
+    assert other.settings["paths"] == paths  # type: ignore[attr-defined]
+    for name in serial.per_path.columns:
+        np.testing.assert_array_equal(serial.per_path[name], other.per_path[name])  # type: ignore[attr-defined]
