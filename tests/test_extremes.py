@@ -139,3 +139,17 @@ def test_a_single_path(sampler: str) -> None:
     assert len(sim.per_path) == 1
     assert np.isfinite(sim.summary.loc["mean", "npv"])
     assert math.isnan(sim.summary.loc["sd", "npv"]) or sim.summary.loc["sd", "npv"] == 0.0
+
+
+def test_outputs_equal_to_the_last_bits_still_chart() -> None:
+    """Found by the end-to-end property test: a ramp starting at 5e-324 made every path's
+    NPV equal to within a few bits, and numpy refused to cut that range into 30 bins."""
+    from bondmodel.risk.simulate import fan_edges_from
+    from bondmodel.workbook.riskcharts import histogram_range
+
+    values = np.array([1.0, 1.0 + 2.0**-52, 1.0])
+    lo, hi = histogram_range(values)
+    counts, edges = np.histogram(values, bins=30, range=(lo, hi))
+    assert counts.sum() == 3 and (np.diff(edges) > 0).all()
+    edges = fan_edges_from(np.array([[5e-324], [0.0], [1e-320]]))
+    assert (np.diff(edges, axis=1) > 0).all()

@@ -218,14 +218,18 @@ def fan_edges_from(series: FloatArray) -> FloatArray:
     """Bin edges per period, (periods, FAN_BINS + 1), from a pilot block's values.
 
     Each period's range [lo, hi] is widened by half its width on each side
-    (or by 1 where it is a single point), and cut into FAN_BINS equal bins.
+    (or, where it is a single point or narrower than 1e-9 of its size, by
+    max(1, 1e-6 |lo|)), and cut into FAN_BINS equal bins.
     """
     finite = np.where(np.isfinite(series), series, np.nan)
     with np.errstate(invalid="ignore"):
         lo = np.nan_to_num(np.nanmin(finite, axis=0, initial=np.inf), posinf=0.0)
         hi = np.nan_to_num(np.nanmax(finite, axis=0, initial=-np.inf), neginf=0.0)
     hi = np.maximum(hi, lo)
-    pad = np.where(hi > lo, 0.5 * (hi - lo), np.maximum(1.0, np.abs(lo) * 1e-6))
+    # a range too narrow to split into distinct bins (values equal to the last few
+    # bits) is treated as a single point
+    spread = (hi - lo) > 1e-9 * np.maximum(1.0, np.maximum(np.abs(lo), np.abs(hi)))
+    pad = np.where(spread, 0.5 * (hi - lo), np.maximum(1.0, np.abs(lo) * 1e-6))
     return np.linspace(lo - pad, hi + pad, FAN_BINS + 1, axis=1)
 
 

@@ -13,6 +13,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.engine import Results
 from bondmodel.labels import PATH_METRICS, Unit
+from bondmodel.timeline import FloatArray
 from bondmodel.workbook.layout import Layout, column_span
 from bondmodel.workbook.styles import Styles, write_value
 
@@ -32,6 +33,16 @@ def _axis_format(key: str) -> str:
     return MILLIONS if unit == "money" else "0.00"
 
 
+def histogram_range(values: FloatArray) -> tuple[float, float]:
+    """The histogram's range: the data's, or a small one around it when all values are equal
+    to the last few bits (numpy cannot split such a range into equal bins)."""
+    lo, hi = float(values.min()), float(values.max())
+    if hi - lo > 1e-9 * max(1.0, abs(lo), abs(hi)):
+        return lo, hi
+    pad = max(1.0, abs(lo) * 1e-6)
+    return lo - pad, hi + pad
+
+
 def distribution_tables(
     wb: Workbook, ws: Worksheet, styles: Styles, results: Results, layout: Layout, row: int
 ) -> int:
@@ -46,7 +57,7 @@ def distribution_tables(
         if values.size == 0:
             continue
         label = PATH_METRICS[key].label
-        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS)
+        counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=histogram_range(values))
         mids = (edges[:-1] + edges[1:]) / 2.0
         unit: Unit = PATH_METRICS[key].unit
         ws.write(row, 0, f"Histogram: {label}", styles.header)
