@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 
 from bondmodel.errors import ScenarioError
@@ -141,7 +140,7 @@ def simulate(
     raw = simulate_raw(
         scenario, paths, seed, sampler, workers, scheduler, chunk_blocks, progress, convergence
     )
-    per_path = _frame(raw.metrics)
+    per_path = pd.DataFrame(raw.metric_matrix, columns=list(raw.metrics), copy=False)
     per_path.index.name = "path"
     inputs = pd.DataFrame(raw.inputs, columns=raw.names)
     inputs.index.name = "path"
@@ -186,16 +185,6 @@ def simulate(
         rank_correlation=rank,
         contribution=contribution_to_variance(rank),
     )
-
-
-def _frame(metrics: dict[str, npt.NDArray[np.float64]]) -> pd.DataFrame:
-    """The per-path metrics as a DataFrame, on the simulation's own matrix when the columns
-    are views of one (no 100 MB copy for a million paths)."""
-    columns = list(metrics.values())
-    base = columns[0].base if columns else None
-    if base is not None and all(c.base is base for c in columns) and base.ndim == 2:
-        return pd.DataFrame(base, columns=list(metrics), copy=False)
-    return pd.DataFrame(metrics)
 
 
 def _probabilities(raw: RawSimulation) -> pd.DataFrame:

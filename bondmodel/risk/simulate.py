@@ -308,6 +308,8 @@ class RawSimulation:
     paths: int
     names: list[str]
     metrics: dict[str, FloatArray]
+    #: (paths, metrics), column-major; ``metrics`` holds views of its columns
+    metric_matrix: FloatArray
     inputs: FloatArray
     fan_counts: dict[str, IntArray]
     fan_edges: dict[str, FloatArray]
@@ -364,16 +366,27 @@ def simulate_raw(
                 f"--converge-on: {unknown} not per-path metrics of this scenario; "
                 f"allowed: {', '.join(names)}"
             )
+    # Every block's results go straight into matrices allocated for the whole run
+    # (pages are only touched as blocks arrive), and the chunk keeps only its small
+    # histogram counts: the parent never holds the per-path results twice.
+    matrix = np.empty((paths, len(names)), order="F")
+    inputs_all = np.empty((paths, len(engine.model.names)))
     for i, output in _execute(context, chunks, executor, workers, scheduler):
-        done[i] = output
         for b in output.blocks:
+            start, stop = block_bounds(b, paths)
+            for j, name in enumerate(names):
+                matrix[start:stop, j] = output.metrics[b][name]
+            inputs_all[start:stop] = output.inputs[b]
             block_owner[b] = i
+        output.metrics, output.inputs = {}, {}
+        done[i] = output
         if progress is not None:
             progress(sum(block_bounds(b, paths)[1] - block_bounds(b, paths)[0]
                          for b in output.blocks))
         if convergence is not None:
             while next_check in block_owner:
-                if _converged(done, block_owner, next_check, names, convergence):
+                stop = block_bounds(next_check, paths)[1]
+                if _converged(matrix[:stop], names, convergence):
                     converged_at = next_check
                     break
                 next_check += 1
@@ -382,16 +395,11 @@ def simulate_raw(
     last_block = converged_at if converged_at is not None else n_blocks - 1
     used_paths = block_bounds(last_block, paths)[1]
     blocks = range(last_block + 1)
-    # one column-major matrix, filled block by block: each metric is a contiguous
-    # column, and the per-path DataFrame is built on it without copying
-    matrix = np.empty((used_paths, len(names)), order="F")
-    for b in blocks:
-        start, stop = block_bounds(b, paths)
-        block_metrics = done[block_owner[b]].metrics[b]
-        for j, name in enumerate(names):
-            matrix[start:stop, j] = block_metrics[name]
-    metrics = {name: matrix[:, j] for j, name in enumerate(names)}
-    inputs = np.concatenate([done[block_owner[b]].inputs[b] for b in blocks], axis=0)
+    # each metric is a contiguous column of the matrix, and the per-path DataFrame
+    # is built on it without copying
+    kept_matrix = matrix[:used_paths]
+    metrics = {name: kept_matrix[:, j] for j, name in enumerate(names)}
+    inputs = inputs_all[:used_paths]
     fan_counts: dict[str, IntArray] = {}
     fan_min: dict[str, FloatArray] = {}
     fan_max: dict[str, FloatArray] = {}
@@ -413,6 +421,7 @@ def simulate_raw(
         paths=used_paths,
         names=engine.model.names,
         metrics=metrics,
+        metric_matrix=kept_matrix,
         inputs=inputs,
         fan_counts=fan_counts,
         fan_edges=edges,
@@ -427,9 +436,7 @@ def simulate_raw(
 
 
 def _converged(
-    done: dict[int, ChunkOutput],
-    owner: dict[int, int],
-    upto: int,
+    matrix: FloatArray,
     names: tuple[str, ...],
     convergence: Convergence,
 ) -> bool:
@@ -438,7 +445,7 @@ def _converged(
     watched = convergence.metrics or tuple(n for n in ("council_npv", "npv") if n in names)[:1]
     z = float(stats.norm.ppf(0.5 + convergence.confidence / 2.0))
     for name in watched:
-        values = np.concatenate([done[owner[b]].metrics[b][name] for b in range(upto + 1)])
+        values = matrix[:, names.index(name)]
         values = values[np.isfinite(values)]
         if values.size < 2:
             return False
