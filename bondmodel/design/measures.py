@@ -192,8 +192,8 @@ class Constraint:
     def as_json(self, ev: Evaluation) -> dict[str, Any]:
         value, se = self.measure.value(ev)
         margin = self.margin(value)
-        return {"constraint": self.text, "value": _num(value), "se": _num(se),
-                "margin": _num(margin), "satisfied": bool(margin >= 0)}
+        return {"constraint": self.text, "value": finite_or_none(value), "se": finite_or_none(se),
+                "margin": finite_or_none(margin), "satisfied": bool(margin >= 0)}
 
 
 def parse_constraint(text: str) -> Constraint:
@@ -215,5 +215,6 @@ def parse_constraint(text: str) -> Constraint:
     return Constraint(text.strip(), parse_measure(match.group("measure")), match.group("op"), bound)
 
 
-def _num(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
+    """A measure's value for JSON: None where it is undefined (NaN or infinite)."""
     return value if math.isfinite(value) else None

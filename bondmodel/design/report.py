@@ -21,11 +21,11 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel import __version__
-from bondmodel.design.measures import Evaluation
 from bondmodel.design.solve import Solution
 from bondmodel.design.study import S_CURVE, Comparison, Row, Sweep
 from bondmodel.io import atomic_write
 from bondmodel.scenario.export import scenario_toml
+from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.styles import Styles
 
 
@@ -64,8 +64,9 @@ def unit_of(measure: str) -> str:
     return "money"
 
 
-def _audit(wb: Workbook, styles: Styles, evaluations: list[Evaluation], settings: dict[str, Any],
-           command: str | None) -> None:
+def _audit(wb: Workbook, styles: Styles, scenarios: list[tuple[str, Scenario]],
+           settings: dict[str, Any], command: str | None) -> None:
+    """Versions, settings, and each scenario's hash and TOML (enough to repeat any cell)."""
     ws = wb.add_worksheet("Audit")
     ws.set_column(0, 0, 30)
     ws.set_column(1, 1, 110)
@@ -81,10 +82,10 @@ def _audit(wb: Workbook, styles: Styles, evaluations: list[Evaluation], settings
         ws.write_string(2 + i, 0, key, styles.bold)
         ws.write_string(2 + i, 1, value)
     row = 3 + len(record)
-    for ev in evaluations:
-        ws.write_string(row, 0, ev.label, styles.header)
-        ws.write_string(row, 1, f"scenario SHA-256 {ev.scenario.sha256()}", styles.header)
-        for line in scenario_toml(ev.scenario).splitlines():
+    for label, scenario in scenarios:
+        ws.write_string(row, 0, label, styles.header)
+        ws.write_string(row, 1, f"scenario SHA-256 {scenario.sha256()}", styles.header)
+        for line in scenario_toml(scenario).splitlines():
             row += 1
             ws.write_string(row, 1, line)
         row += 2
@@ -136,7 +137,7 @@ def write_comparison(comparison: Comparison, path: str | Path,
         ws.freeze_panes(4, 1)
         _curves_sheet(wb, styles, comparison)
         _beats_sheet(wb, styles, comparison)
-        _audit(wb, styles, comparison.evaluations,
+        _audit(wb, styles, [(ev.label, ev.scenario) for ev in comparison.evaluations],
                {"seed": comparison.seed, "sampler": comparison.sampler,
                 "paths": comparison.paths}, command)
         _close(wb)
@@ -208,16 +209,10 @@ def write_sweep(result: Sweep, path: str | Path, command: str | None = None) -> 
                        unit_of(row.measure))
         ws.freeze_panes(4, len(fields))
         _heatmaps(wb, styles, result)
-        _audit(wb, styles, [], {"seed": result.seed, "sampler": result.sampler,
-                                "paths": result.paths, "fields varied": ", ".join(fields)},
+        first = [("First cell's scenario", ev.scenario) for ev in result.evaluations[:1]]
+        _audit(wb, styles, first, {"seed": result.seed, "sampler": result.sampler,
+                                   "paths": result.paths, "fields varied": ", ".join(fields)},
                command)
-        scenario = result.evaluations[0].scenario if result.evaluations else None
-        if scenario is not None:
-            audit = wb.get_worksheet_by_name("Audit")
-            start = 12
-            audit.write_string(start, 0, "First cell's scenario", styles.header)
-            for i, line in enumerate(scenario_toml(scenario).splitlines()):
-                audit.write_string(start + 1 + i, 1, line)
         _close(wb)
 
     return atomic_write(path, write)
@@ -257,7 +252,7 @@ def _heatmaps(wb: Workbook, styles: Styles, result: Sweep) -> None:
 
 
 
-def write_solution(solution: Solution, scenario: Any, path: str | Path,
+def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
                    command: str | None = None) -> Path:
     """The answer of ``solve``, its constraints and every point searched, written atomically."""
 
@@ -302,12 +297,8 @@ def write_solution(solution: Solution, scenario: Any, path: str | Path,
             search.write_boolean(3 + i, 1, p.feasible(solution.constraints))
             for j, (v, _) in enumerate(p.values):
                 _value(search, 3 + i, 2 + j, v, styles, unit_of(solution.constraints[j].text))
-        _audit(wb, styles, [], {"seed": solution.seed, "paths": solution.paths,
-                                "field": solution.path}, command)
-        audit = wb.get_worksheet_by_name("Audit")
-        audit.write_string(12, 0, "Scenario", styles.header)
-        for i, line in enumerate(scenario_toml(scenario).splitlines()):
-            audit.write_string(13 + i, 1, line)
+        _audit(wb, styles, [("Scenario", scenario)],
+               {"seed": solution.seed, "paths": solution.paths, "field": solution.path}, command)
         _close(wb)
 
     return atomic_write(path, write)

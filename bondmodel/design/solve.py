@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from bondmodel.design.measures import Z95, Constraint, Evaluation, evaluate
+from bondmodel.design.measures import Z95, Constraint, Evaluation, evaluate, finite_or_none
 from bondmodel.design.variation import current_value, with_value
 from bondmodel.errors import BondModelError, ScenarioError
 from bondmodel.risk.sampling import Sampler
@@ -133,7 +133,8 @@ class Solution:
                 "confidence_interval_95": None if self.ci is None else list(self.ci),
                 "binding": self.binding,
                 "constraints": [
-                    {"constraint": c.text, "value": _num(v), "se": _num(se), "margin": _num(m)}
+                    {"constraint": c.text, "value": finite_or_none(v),
+                     "se": finite_or_none(se), "margin": finite_or_none(m)}
                     for c, (v, se), m in zip(self.constraints, self.at_answer.values,
                                              self.at_answer.margins(self.constraints),
                                              strict=True)
@@ -145,7 +146,7 @@ class Solution:
             ]
         out["grid"] = [
             {"x": p.x, "feasible": p.feasible(self.constraints), "error": p.error,
-             "values": [_num(v) for v, _ in p.values]}
+             "values": [finite_or_none(v) for v, _ in p.values]}
             for p in self.grid
         ]
         return out
@@ -270,7 +271,3 @@ def _interval(
         return None
     half = Z95 * se / abs(slope)
     return answer.x - half, answer.x + half
-
-
-def _num(value: float) -> float | None:
-    return value if math.isfinite(value) else None

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from bondmodel.design.measures import Evaluation, Measure, evaluate, parse_measure
+from bondmodel.design.measures import Evaluation, Measure, evaluate, finite_or_none, parse_measure
 from bondmodel.design.variation import Variation, with_value
 from bondmodel.errors import ScenarioError
 from bondmodel.risk.sampling import Sampler
@@ -168,7 +168,7 @@ class Comparison:
             ],
             "measures": {
                 row.measure: {
-                    label: {"value": _num(v), "se": _num(e)}
+                    label: {"value": finite_or_none(v), "se": finite_or_none(e)}
                     for label, v, e in zip(labels, row.values, row.errors, strict=True)
                 } | {"best": [labels[i] for i in row.best]}
                 for row in self.rows
@@ -258,7 +258,7 @@ class Sweep:
             for cell, value in zip(self.cells, row.values, strict=True):
                 i = first.index(cell[0])
                 j = second.index(cell[1]) if len(cell) > 1 else 0
-                grid[i][j] = _num(value)
+                grid[i][j] = finite_or_none(value)
             out[row.measure] = {
                 "rows": {"field": self.variations[0].path, "values": first},
                 "columns": None if len(self.variations) == 1 else {
@@ -275,7 +275,7 @@ class Sweep:
             "fields": fields,
             "table": [
                 dict(zip(fields, cell, strict=True))
-                | {row.measure: _num(row.values[k]) for row in self.rows}
+                | {row.measure: finite_or_none(row.values[k]) for row in self.rows}
                 for k, cell in enumerate(self.cells)
             ],
             "heatmaps": self.heatmaps(),
@@ -330,7 +330,3 @@ def parse_measures(texts: list[str] | None) -> tuple[tuple[str, int], ...]:
         measure: Measure = parse_measure(text)
         out.append((measure.text, directions.get(measure.text, 0)))
     return tuple(out)
-
-
-def _num(value: float) -> float | None:
-    return value if math.isfinite(value) else None

@@ -8,28 +8,26 @@ again in full, so a value the schema refuses is an error naming the field.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 from typing import Any
 
 from bondmodel.errors import ScenarioError
 from bondmodel.scenario.loader import parse_scenario
+from bondmodel.scenario.paths import FIELD_PATH, path_parts
 from bondmodel.scenario.schema import Scenario
 
-_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\[\d{1,4}\])?(\.[a-z_][a-z0-9_]*(\[\d{1,4}\])?)*$")
-_PART = re.compile(r"([a-z_][a-z0-9_]*)|\[(\d+)\]")
 #: Most values one ``--vary`` may give (a range is expanded).
 MAX_VALUES = 1_000
 
 
 def parts_of(path: str) -> list[str | int]:
     """``costs[0].amount`` -> ``['costs', 0, 'amount']``; a clear error for a malformed path."""
-    if not _PATH.match(path):
+    if not FIELD_PATH.match(path):
         raise ScenarioError(
             f"{path!r} is not a field path; write it as on the Inputs sheet, such as "
             "bond.coupon.rate, bond.tenor_years or costs[0].amount"
         )
-    return [name if name else int(index) for name, index in _PART.findall(path)]
+    return path_parts(path)
 
 
 def current_value(scenario: Scenario, path: str) -> Any:

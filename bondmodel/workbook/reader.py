@@ -30,6 +30,7 @@ from pydantic import BaseModel, ValidationError
 
 from bondmodel.errors import ScenarioError, WorkbookError
 from bondmodel.scenario.loader import format_validation_error
+from bondmodel.scenario.paths import FIELD_PATH, path_parts
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.inputs import HEADERS, VALUE_COL
 from bondmodel.workbook.untrusted import open_workbook
@@ -40,8 +41,6 @@ HEADER_ROW = 4
 #: Most values a list input may hold across its row.
 MAX_LIST = 1_000
 
-_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\[\d{1,4}\])?(\.[a-z_][a-z0-9_]*(\[\d{1,4}\])?)*$")
-_PART = re.compile(r"([a-z_][a-z0-9_]*)|\[(\d+)\]")
 
 
 @dataclass(frozen=True)
@@ -100,7 +99,7 @@ def read_inputs(ws: Worksheet, source: Path) -> list[InputCell]:
                 f"{_show(head)}: was a row renamed or moved?"
             )
         text = head.value.strip()
-        if not _PATH.match(text):
+        if not FIELD_PATH.match(text):
             raise WorkbookError(
                 f"{where}: {text!r} is not an input path (such as bond.coupon.rate or "
                 "costs[0].amount): was a row renamed or moved?"
@@ -152,18 +151,14 @@ def _show(cell: Cell) -> str:
 # ---------------------------------------------------------------------------
 
 
-def _parts(path: str) -> list[str | int]:
-    return [name if name else int(index) for name, index in _PART.findall(path)]
-
-
 def assemble(inputs: list[InputCell], source: Path) -> dict[str, Any]:
     """The nested mapping the rows describe, lists shaped as the schema wants them."""
     data: dict[str, Any] = {}
     for item in inputs:
-        _put(data, _parts(item.path), item, source)
+        _put(data, path_parts(item.path), item, source)
     # a second pass, now that every tag (coupon type, ramp type, ...) is known
     for item in inputs:
-        parts = _parts(item.path)
+        parts = path_parts(item.path)
         shape = _shape(parts, data)
         if shape == "scalar":
             if len(item.values) > 1:

@@ -119,8 +119,9 @@ def _check_entries(path: Path, entries: list[zipfile.ZipInfo]) -> None:
         )
 
 
-def open_workbook(path: str | Path) -> Workbook:
-    """Check ``path`` (:func:`check_archive`) and load it with openpyxl, formulas as text."""
+def open_workbook(path: str | Path, data_only: bool = False) -> Workbook:
+    """Check ``path`` (:func:`check_archive`) and load it with openpyxl: formulas as text,
+    or with ``data_only`` the values cached with them (nothing is ever evaluated)."""
     path = Path(path)
     check_archive(path)
     if not openpyxl.xml.DEFUSEDXML:
@@ -129,7 +130,9 @@ def open_workbook(path: str | Path) -> Workbook:
             "(pip install defusedxml)"
         )
     try:
-        return openpyxl.load_workbook(path, data_only=False, keep_vba=False, keep_links=False)
+        return openpyxl.load_workbook(
+            path, data_only=data_only, keep_vba=False, keep_links=False
+        )
     except WorkbookError:
         raise
     except Exception as exc:  # openpyxl raises many kinds on a malformed part

@@ -42,7 +42,7 @@ from bondmodel.risk.sampling import BLOCK_SIZE, SAMPLERS, Sampler
 from bondmodel.scenario.loader import parse_scenario
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.reader import read_scenario
-from bondmodel.workbook.untrusted import check_archive, open_workbook
+from bondmodel.workbook.untrusted import open_workbook
 from bondmodel.workbook.writer import write_workbook
 
 #: Rows that record when and with what the run was made, not what it computed
@@ -149,7 +149,7 @@ def verify(
     """Verify the workbook at ``path``; see the module docstring."""
     path = Path(path)
     formulas_wb = open_workbook(path)
-    values_wb = _values_workbook(path)
+    values_wb = open_workbook(path, data_only=True)
     audit = read_audit(values_wb, path)
     scenario = embedded_scenario(audit, path)
     manifest = audit.manifest
@@ -207,14 +207,6 @@ class Audit:
     records: dict[str, str]
     toml: str
     manifest: dict[str, Any]
-
-
-def _values_workbook(path: Path) -> Workbook:
-    check_archive(path)
-    try:
-        return openpyxl.load_workbook(path, data_only=True, keep_vba=False, keep_links=False)
-    except Exception as exc:
-        raise WorkbookError(f"{path}: cannot be read as a workbook: {exc}") from None
 
 
 def read_audit(wb: Workbook, source: Path) -> Audit:
