@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Final
 
 import numpy as np
+import numpy.typing as npt
 
 from bondmodel.bond.pwlb import PWLBLoan
 from bondmodel.bond.schedule import BondGrid
@@ -55,6 +56,15 @@ def debt_discount_rate(schedule: BondSchedule, inflation: float) -> float:
     return rate
 
 
+def deferred_since_shortfall(shortfall: FloatArray, principal: float) -> npt.NDArray[np.bool_]:
+    """True from the first payment with a shortfall deferred (above 1e-9 of the principal) on.
+
+    The payments whose investor flows count as recovered in the loss given default.
+    """
+    result: npt.NDArray[np.bool_] = np.cumsum(shortfall > 1e-9 * max(principal, 1.0), axis=-1) > 0
+    return result
+
+
 def pwlb_council_flow(
     pwlb: PWLBLoan, grid: BondGrid, flows: ProgrammeFlows, timeline: Timeline
 ) -> FloatArray:
@@ -97,7 +107,7 @@ def bond_metrics(
     loss = bond.write_off.sum(axis=1)
     # Loss given default: the share of what investors were owed from the first
     # deferral on that they never received (1 - the undiscounted recovery rate).
-    deferred = np.cumsum(bond.shortfall > 1e-9 * max(schedule.principal, 1.0), axis=1) > 0
+    deferred = deferred_since_shortfall(bond.shortfall, schedule.principal)
     recovered = np.where(deferred, bond.investor_flow, 0.0)[:, 1:].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         lgd = np.where(loss > 0.0, loss / (loss + np.maximum(recovered, 0.0)), np.nan)

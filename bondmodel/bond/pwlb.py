@@ -24,6 +24,9 @@ class PWLBLoan:
 
     amount: float
     rate: float
+    #: term in payment periods, and the level payment an annuity loan would make
+    payments: int
+    level: float
     interest: FloatArray
     principal: FloatArray
     balance: FloatArray
@@ -71,5 +74,6 @@ def pwlb_loan(terms: PWLB, amount: float, grid: BondGrid, default_term_years: fl
             principal[k] = balance[k - 1]
         balance[k] = balance[k - 1] - principal[k]
     return PWLBLoan(
-        amount=amount, rate=rate, interest=interest, principal=principal, balance=balance
+        amount=amount, rate=rate, payments=n, level=level, interest=interest,
+        principal=principal, balance=balance,
     )

@@ -103,6 +103,22 @@ class BondFlows:
     investor_flow: FloatArray
     council_flow: FloatArray
 
+    @staticmethod
+    def net_paid_in(
+        cash_used: FloatArray, reserve_deposit: FloatArray, sweep: FloatArray,
+        topup: FloatArray, reserve_release: FloatArray,
+    ) -> FloatArray:
+        """What the councils pay into the bond account, net of reserve releases."""
+        result: FloatArray = cash_used + reserve_deposit + sweep + topup - reserve_release
+        return result
+
+    @property
+    def paid_in(self) -> FloatArray:
+        """(paths, NL+1): :meth:`net_paid_in` of this waterfall."""
+        return self.net_paid_in(
+            self.cash_used, self.reserve_deposit, self.sweep, self.topup, self.reserve_release
+        )
+
     @property
     def n_paths(self) -> int:
         """The number of paths."""
@@ -572,9 +588,9 @@ def run_waterfall(
                         "reserve_pre": np.full(paths, schedule.reserve_initial)}, 0, n, paths)
         for key, value in trace.items():
             trace[key] = value.T
-    to_council = (
-        out["cash_used"] + out["reserve_deposit"] + out["sweep"] + out["topup"]
-        - out["reserve_release"]
+    to_council = BondFlows.net_paid_in(
+        out["cash_used"], out["reserve_deposit"], out["sweep"], out["topup"],
+        out["reserve_release"],
     )
     # (paths, payments) views of the period-major arrays: no copy, and reductions
     # over payments still run along contiguous memory

@@ -29,7 +29,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from bondmodel.bond.metrics import pwlb_council_flow
+from bondmodel.bond.metrics import deferred_since_shortfall, pwlb_council_flow
 from bondmodel.engine import Results, bond_trace
 from bondmodel.labels import BOND_COLUMNS, SOURCES_USES, Unit
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
@@ -353,14 +353,6 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
     ]
     if bond.pwlb is not None:
         p = bond.pwlb
-        i = p.rate / grid.g
-        pwlb_terms = results.scenario.pwlb
-        assert pwlb_terms is not None
-        term = pwlb_terms.term_years if pwlb_terms.term_years is not None else terms.tenor_years
-        n_pw = round(term * grid.g)
-        level = p.amount * i / (1.0 - (1.0 + i) ** -n_pw) if abs(i) > RATE_TOLERANCE else (
-            p.amount / n_pw
-        )
         out += [
             ("pw_amount", "PWLB loan: amount (the financed costs)", "money", "=bd_financed",
              p.amount),
@@ -368,10 +360,10 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
              "=in_pwlb_gilt_yield+in_pwlb_margin", p.rate),
             ("pw_n", "PWLB term (payments)", "count",
              "=ROUND(IF(ISBLANK(in_pwlb_term_years),in_bond_tenor_years,in_pwlb_term_years)"
-             "*bd_freq,0)", float(n_pw)),
-            ("pw_i", "PWLB periodic rate", "rate", "=pw_rate/bd_freq", i),
+             "*bd_freq,0)", float(p.payments)),
+            ("pw_i", "PWLB periodic rate", "rate", "=pw_rate/bd_freq", p.rate / grid.g),
             ("pw_level", "PWLB annuity payment (PMT)", "money",
-             "=IF(ABS(pw_i)>bd_tiny,PMT(pw_i,pw_n,-pw_amount),pw_amount/pw_n)", level),
+             "=IF(ABS(pw_i)>bd_tiny,PMT(pw_i,pw_n,-pw_amount),pw_amount/pw_n)", p.level),
         ]
     return out
 
@@ -712,16 +704,12 @@ def _values(
         "scheduled_post_grace": np.where(
             k <= big_g, trace["scheduled_balance"], trace["post_grace_scheduled"][-1]
         ),
-        "to_council": (
-            bond.flows.cash_used + bond.flows.reserve_deposit + bond.flows.sweep
-            + bond.flows.topup - bond.flows.reserve_release
-        )[0],
+        "to_council": bond.flows.paid_in[0],
         "senior_arrears": trace["senior_arrears"],
         "perf_all": trace["perf_all"],
     })
-    shortfall = table["shortfall"].to_numpy()
-    out["deferred"] = (
-        np.cumsum(shortfall > ZERO_TOLERANCE * max(s.principal, 1.0)) > 0
+    out["deferred"] = deferred_since_shortfall(
+        table["shortfall"].to_numpy(), s.principal
     ).astype(np.float64)
     if bond.pwlb is not None:
         out["pwlb_interest"] = bond.pwlb.interest
@@ -769,10 +757,7 @@ def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout
         return f"Timeline!{c(t_row, col)}"
 
     council = bond.council_flow
-    to_council = grid.to_timeline(
-        (bond.flows.cash_used + bond.flows.reserve_deposit + bond.flows.sweep
-         + bond.flows.topup - bond.flows.reserve_release)[:1], results.timeline.n_periods
-    )[0]
+    to_council = grid.to_timeline(bond.flows.paid_in[:1], results.timeline.n_periods)[0]
     issue = np.zeros(n)
     issue[grid.issue_t] = (
         bond.schedule.proceeds - bond.schedule.arrangement_fee - bond.schedule.reserve_initial
