@@ -177,6 +177,32 @@ def test_run_refuses_to_overwrite_the_scenario(
     assert not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
 
 
+@pytest.mark.parametrize("command", ["compare", "sweep", "solve", "template"])
+def test_every_writing_command_refuses_an_input_as_its_output(
+    command: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """compare, sweep, solve and template read a scenario (TOML text here, in a file named
+    .xlsx so the suffix check passes and only the same-file rule can refuse it)."""
+    scenario = tmp_path / "scenario.xlsx"
+    text = template_path(DEFAULT_TEMPLATE).read_bytes()
+    scenario.write_bytes(text)
+    other = tmp_path / "other.toml"
+    other.write_bytes(text)
+    s, o = str(scenario), str(other)
+    argv = {
+        "compare": ["compare", o, s, "-o", s, "--paths", "100", "--seed", "1"],
+        "sweep": ["sweep", s, "--vary", "bond.coupon.rate=0.05,0.06", "-o", s, "--seed", "1"],
+        "solve": ["solve", s, "--find", "bond.principal", "--maximise", "--constraint",
+                  "P10(min_dscr)>=1.2", "-o", s, "--seed", "1"],
+        "template": ["template", s, "--scenario", s, "--force"],
+    }[command]
+    code, _, err = _main(capsys, *argv)
+    assert code == 2
+    assert "is an input file" in err or "is the input file itself" in err
+    assert scenario.read_bytes() == text
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other.toml", "scenario.xlsx"]
+
+
 def test_run_into_a_missing_folder_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
