@@ -1,0 +1,5 @@
+"""``python -m bondmodel``: the same command line as ``bondmodel``."""
+
+from bondmodel.cli import main
+
+raise SystemExit(main())
