@@ -12,6 +12,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import numpy as np
 import openpyxl
 import pytest
 
@@ -20,7 +21,7 @@ from bondmodel.cli import main
 from bondmodel.workbook.verify import verify
 from bondmodel.workbook.writer import path_sample, write_workbook
 
-from .conftest import TEMPLATES
+from .conftest import ROOT, TEMPLATES
 
 
 def _parts(path: Path) -> dict[str, bytes]:
@@ -174,6 +175,36 @@ def test_paths_check_reruns_recorded_paths_one_by_one(model: Path, tmp_path: Pat
     assert not bad.ok
     assert [(m.sheet, m.cell, m.label) for m in bad.mismatches] == [
         ("Paths", "path 9999", "npv")
+    ]
+
+
+def test_paths_check_of_a_single_precision_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A very large run stores each path in single precision (methodology §20.9); forced
+    here on a small run. The rerun's values are rounded the same way, and a change of one
+    single-precision step is still caught."""
+    from bondmodel.risk import simulate as simulate_module
+    from bondmodel.risk.simulate import _engine_for
+
+    monkeypatch.setattr(simulate_module, "DOUBLE_PRECISION_BUDGET", 0)
+    scenario = load_scenario(ROOT / "templates" / "shared-services.toml")
+    out = write_workbook(run(scenario, paths=10_000, seed=3), tmp_path / "single.xlsx")
+    report = verify(out, paths_check=5)
+    assert report.ok, report.text()
+    assert report.paths_compared == 5
+    audit = {r[0]: r[1] for r in openpyxl.load_workbook(out)["Audit"].iter_rows(values_only=True)}
+    assert audit["Per-path values stored in"] == "single precision"
+    # the last path's council NPV (column F) is a single-precision number, not the engine's
+    last_row = 5 + len(path_sample(10_000))
+    stored = openpyxl.load_workbook(out)["Paths"][f"F{last_row}"].value
+    engine_value = float(_engine_for(scenario).block(3, "random", 1, 10_000)[0]["council_npv"][-1])
+    assert stored == float(np.float32(engine_value)) != engine_value
+    step = float(np.nextafter(np.float32(stored), np.float32(np.inf)))
+    tampered = _edit_cell(out, tmp_path / "p.xlsx", "Paths", f"F{last_row}", repr(step))
+    bad = verify(tampered, paths_check=5)
+    assert [(m.sheet, m.cell, m.label) for m in bad.mismatches] == [
+        ("Paths", "path 9999", "council_npv")
     ]
 
 

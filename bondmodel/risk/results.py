@@ -142,7 +142,7 @@ def simulate(
     )
     per_path = pd.DataFrame(raw.metric_matrix, columns=list(raw.metrics), copy=False)
     per_path.index.name = "path"
-    inputs = pd.DataFrame(raw.inputs, columns=raw.names)
+    inputs = pd.DataFrame(raw.inputs, columns=raw.names, copy=False)
     inputs.index.name = "path"
     probs = _probabilities(raw)
     npv_key = "council_npv" if "council_npv" in raw.metrics else "npv"
@@ -167,6 +167,7 @@ def simulate(
             "metrics": list(convergence.metrics),
         },
         "correlation_repaired": raw.repaired,
+        "per_path_precision": raw.precision,
         "fan_bins": int(next(iter(raw.fan_edges.values())).shape[1] - 1)
         if raw.fan_edges
         else 0,

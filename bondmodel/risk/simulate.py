@@ -41,6 +41,11 @@ from bondmodel.timeline import FloatArray, Timeline, build_timeline
 
 IntArray = npt.NDArray[np.int64]
 
+#: Per-path values (metrics and sampled inputs) are stored in double precision while the
+#: whole table fits in this many bytes, and in single precision above it (methodology §20.9):
+#: the bound on the parent's memory for very large runs.
+DOUBLE_PRECISION_BUDGET: Final = 512 * 2**20
+
 #: Bins of each per-period fan-chart histogram (plus one underflow and one overflow bin).
 FAN_BINS: Final = 2048
 
@@ -301,6 +306,15 @@ class Convergence:
     metrics: tuple[str, ...] = ()
 
 
+def per_path_precision(paths: int, columns: int) -> str:
+    """``"double"`` while ``paths`` x ``columns`` values fit in :data:`DOUBLE_PRECISION_BUDGET`
+    as 8-byte floats, else ``"single"`` (4-byte floats)."""
+    return "double" if paths * columns * 8 <= DOUBLE_PRECISION_BUDGET else "single"
+
+
+PRECISION_DTYPES: Final = {"double": np.float64, "single": np.float32}
+
+
 @dataclass
 class RawSimulation:
     """Everything the chunks returned, merged in path order."""
@@ -320,6 +334,8 @@ class RawSimulation:
     executor: str
     workers: int
     chunk_blocks: int
+    #: "double" or "single": how the per-path values are stored (see per_path_precision)
+    precision: str = "double"
 
 
 def simulate_raw(
@@ -354,7 +370,10 @@ def simulate_raw(
         for start in range(0, n_blocks, chunk_blocks)
     ]
     executor = "dask" if scheduler else ("processes" if workers > 1 else "serial")
-    done: dict[int, ChunkOutput] = {}
+    fans = _FanTotals()
+    # with a stopping rule, a chunk's counts wait until every one of its blocks is known to be
+    # kept (checked, not yet converged); without one, every chunk is kept and counted at once
+    pending: dict[int, ChunkOutput] = {}
     block_owner: dict[int, int] = {}
     converged_at: int | None = None
     next_check = 0
@@ -369,8 +388,19 @@ def simulate_raw(
     # Every block's results go straight into matrices allocated for the whole run
     # (pages are only touched as blocks arrive), and the chunk keeps only its small
     # histogram counts: the parent never holds the per-path results twice.
-    matrix = np.empty((paths, len(names)), order="F")
-    inputs_all = np.empty((paths, len(engine.model.names)))
+    # Very large runs keep them in single precision, so the parent stays within its memory bound.
+    precision = per_path_precision(paths, len(names) + len(engine.model.names))
+    dtype = PRECISION_DTYPES[precision]
+    try:
+        matrix = np.empty((paths, len(names)), order="F", dtype=dtype)
+        inputs_all = np.empty((paths, len(engine.model.names)), order="F", dtype=dtype)
+    except MemoryError:
+        size = paths * (len(names) + len(engine.model.names)) * np.dtype(dtype).itemsize
+        raise ScenarioError(
+            f"--paths: {paths:,} paths need {size / 2**30:.1f} GiB for their per-path results, "
+            "more than this machine can allocate; use fewer paths, or --converge to stop "
+            "once the statistics are precise enough"
+        ) from None
     for i, output in _execute(context, chunks, executor, workers, scheduler):
         for b in output.blocks:
             start, stop = block_bounds(b, paths)
@@ -379,7 +409,10 @@ def simulate_raw(
             inputs_all[start:stop] = output.inputs[b]
             block_owner[b] = i
         output.metrics, output.inputs = {}, {}
-        done[i] = output
+        if convergence is None:
+            fans.add(output)
+        else:
+            pending[i] = output
         if progress is not None:
             progress(sum(block_bounds(b, paths)[1] - block_bounds(b, paths)[0]
                          for b in output.blocks))
@@ -392,47 +425,54 @@ def simulate_raw(
                 next_check += 1
             if converged_at is not None:
                 break
+            for j in [j for j, out in pending.items() if max(out.blocks) < next_check]:
+                fans.add(pending.pop(j))
     last_block = converged_at if converged_at is not None else n_blocks - 1
     used_paths = block_bounds(last_block, paths)[1]
-    blocks = range(last_block + 1)
     # each metric is a contiguous column of the matrix, and the per-path DataFrame
     # is built on it without copying
     kept_matrix = matrix[:used_paths]
     metrics = {name: kept_matrix[:, j] for j, name in enumerate(names)}
     inputs = inputs_all[:used_paths]
-    fan_counts: dict[str, IntArray] = {}
-    fan_min: dict[str, FloatArray] = {}
-    fan_max: dict[str, FloatArray] = {}
-    chunk_ids = sorted({block_owner[b] for b in blocks})
-    if converged_at is not None:
-        # Histogram counts are per chunk: recount exactly the blocks kept.
-        kept = run_chunk(context, list(blocks)) if any(
-            b not in blocks for i in chunk_ids for b in done[i].blocks
-        ) else None
-        sources = [kept] if kept is not None else [done[i] for i in chunk_ids]
-    else:
-        sources = [done[i] for i in chunk_ids]
-    for out in sources:
-        for name, counts in out.fan_counts.items():
-            fan_counts[name] = fan_counts.get(name, 0) + counts
-            fan_min[name] = np.minimum(fan_min.get(name, out.fan_min[name]), out.fan_min[name])
-            fan_max[name] = np.maximum(fan_max.get(name, out.fan_max[name]), out.fan_max[name])
+    for out in pending.values():  # converged: count exactly the kept blocks
+        kept = [b for b in out.blocks if b <= last_block]
+        if kept == out.blocks:
+            fans.add(out)
+        elif kept:
+            fans.add(run_chunk(context, kept))
     return RawSimulation(
         paths=used_paths,
         names=engine.model.names,
         metrics=metrics,
         metric_matrix=kept_matrix,
         inputs=inputs,
-        fan_counts=fan_counts,
+        fan_counts=fans.counts,
         fan_edges=edges,
-        fan_min=fan_min,
-        fan_max=fan_max,
+        fan_min=fans.low,
+        fan_max=fans.high,
         repaired=engine.model.repaired,
         converged_at=converged_at,
         executor=executor,
         workers=workers,
         chunk_blocks=chunk_blocks,
+        precision=precision,
     )
+
+
+class _FanTotals:
+    """The fan-chart histograms summed over chunks: counts add exactly and minima and maxima
+    are order-free, so the totals do not depend on the order the chunks arrive in."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, IntArray] = {}
+        self.low: dict[str, FloatArray] = {}
+        self.high: dict[str, FloatArray] = {}
+
+    def add(self, out: ChunkOutput) -> None:
+        for name, counts in out.fan_counts.items():
+            self.counts[name] = self.counts[name] + counts if name in self.counts else counts
+            self.low[name] = np.minimum(self.low.get(name, out.fan_min[name]), out.fan_min[name])
+            self.high[name] = np.maximum(self.high.get(name, out.fan_max[name]), out.fan_max[name])
 
 
 def _converged(
@@ -449,8 +489,8 @@ def _converged(
         values = values[np.isfinite(values)]
         if values.size < 2:
             return False
-        mean = float(values.mean())
-        half = z * float(values.std(ddof=1)) / np.sqrt(values.size)
+        mean = float(values.mean(dtype=np.float64))
+        half = z * float(values.std(ddof=1, dtype=np.float64)) / np.sqrt(values.size)
         if half > convergence.tolerance * abs(mean):
             return False
     return True
@@ -469,7 +509,8 @@ def _execute(
         futures = {pool.submit(run_chunk, context, chunk): i for i, chunk in enumerate(chunks)}
         try:
             for future in as_completed(futures):
-                yield futures[future], future.result()
+                # dropped once done: a finished future holds its chunk's results
+                yield futures.pop(future), future.result()
         except BaseException:
             # Ctrl-C or a failed chunk: stop now rather than wait for running chunks.
             # The executor has no public way to stop its workers; terminating them is
@@ -499,7 +540,8 @@ def _execute_dask(
         ctx = client.scatter(context, broadcast=True)
         futures = client.map(run_chunk, [ctx] * len(chunks), chunks, pure=False, retries=2)
         # Collected in chunk order: results are merged by block anyway.
-        for i, future in enumerate(futures):
+        for i in range(len(futures)):
+            future, futures[i] = futures[i], None  # a finished future holds its results
             try:
                 result = future.result()
             except Exception as exc:

@@ -45,8 +45,10 @@ def describe(values: FloatArray, confidence: float = 0.95) -> dict[str, float]:
         return out
     z = float(stats.norm.ppf(0.5 + confidence / 2.0))
     ordered = np.sort(finite)
-    out["mean"] = float(ordered.mean())
-    out["sd"] = float(ordered.std(ddof=1)) if n > 1 else 0.0
+    # float64 accumulators: values stored in single precision (methodology §20.9) are summed
+    # in double precision, as double-precision values always are
+    out["mean"] = float(ordered.mean(dtype=np.float64))
+    out["sd"] = float(ordered.std(ddof=1, dtype=np.float64)) if n > 1 else 0.0
     out["se_mean"] = out["sd"] / math.sqrt(n)
     for p in PERCENTILES:
         level, low, high, se = sorted_percentile_with_error(ordered, p, z)
@@ -79,7 +81,8 @@ def _sorted_percentile(ordered: FloatArray, p: float) -> float:
     position = (ordered.size - 1) * p / 100.0
     lo = math.floor(position)
     hi = min(lo + 1, ordered.size - 1)
-    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (position - lo))
+    a, b = float(ordered[lo]), float(ordered[hi])  # in double precision whatever the storage
+    return a + (b - a) * (position - lo)
 
 
 def summary_table(metrics: dict[str, FloatArray], confidence: float = 0.95) -> pd.DataFrame:
@@ -108,7 +111,7 @@ def value_at_risk(values: FloatArray, alpha: float = 0.05) -> tuple[float, float
     CVaR is the mean of the values at or below it (the expected shortfall).
     Both are in the value's own units: a negative VaR of an NPV is a loss.
     """
-    finite = np.sort(values[np.isfinite(values)])
+    finite = np.sort(values[np.isfinite(values)]).astype(np.float64, copy=False)
     if finite.size == 0:
         return math.nan, math.nan
     var = float(np.percentile(finite, 100 * alpha, method="linear"))

@@ -52,7 +52,7 @@ def distribution_tables(
         return row
     charts = []
     for key in _key_outputs(results):
-        values = sim.per_path[key].to_numpy()
+        values = sim.per_path[key].to_numpy(dtype=np.float64)
         values = values[np.isfinite(values)]
         if values.size == 0:
             continue

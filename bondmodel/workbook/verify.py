@@ -284,6 +284,7 @@ def _check_settings(audit: Audit, report: Report) -> None:
         "Seed": str(manifest.get("seed")),
         "Sampler": str(manifest.get("sampler")),
         "Paths": f"{manifest.get('paths')} (asked for {manifest.get('paths_requested')})",
+        "Per-path values stored in": f"{manifest.get('per_path_precision', 'double')} precision",
     }
     for key, expected in shown.items():
         if key in records and records[key] != expected:
@@ -450,6 +451,9 @@ def _check_paths(
     engine = _engine_for(scenario)
     total = int(manifest["paths"])
     seed, sampler = int(manifest["seed"]), _sampler(manifest)
+    # a very large run stored each path's values in single precision (methodology §20.9):
+    # the rerun's values are rounded the same way before they are compared
+    single = manifest.get("per_path_precision") == "single"
     by_block: dict[int, list[tuple[Any, ...]]] = {}
     for r in chosen:
         by_block.setdefault(int(r[0]) // BLOCK_SIZE, []).append(r)
@@ -461,6 +465,8 @@ def _check_paths(
             for j, key in enumerate(keys):
                 recorded = r[1 + j]
                 value = float(metrics[key][index - block * BLOCK_SIZE])
+                if single:
+                    value = float(np.float32(value))
                 shown = value if math.isfinite(value) else "n/a"
                 if isinstance(recorded, int | float) and math.isfinite(value):
                     same = math.isclose(recorded, value, rel_tol=REL_TOL, abs_tol=ABS_TOL)

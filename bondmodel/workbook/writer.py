@@ -516,6 +516,7 @@ def run_manifest(results: Results, command: str | None) -> dict[str, Any]:
             "sampler": s["sampler"], "block_size": s["block_size"],
             "chunk_blocks": s["chunk_blocks"], "convergence": s["convergence"],
             "tornado_output": sim.tornado_output,
+            "per_path_precision": s["per_path_precision"],
         }
         # convergence stops at a whole block; running that many paths outright is the same run
         replay = (
@@ -554,6 +555,7 @@ def _audit_sheet(
             ("Sampler", str(sim.settings["sampler"])),
             ("Paths", f"{sim.settings['paths']} (asked for {sim.settings['paths_requested']})"),
             ("Block size (paths)", str(sim.settings["block_size"])),
+            ("Per-path values stored in", f"{sim.settings['per_path_precision']} precision"),
             ("Chunking (blocks per task)", str(sim.settings["chunk_blocks"])),
             ("Executor", f"{sim.settings['executor']}, {sim.settings['workers']} worker(s)"),
             (
