@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,14 @@ from bondmodel.bond.pwlb import PWLBLoan, pwlb_loan
 from bondmodel.bond.waterfall import BondFlows, BondSchedule, build_schedule, run_waterfall
 from bondmodel.errors import ScenarioError
 from bondmodel.irr import FLAG_LABELS
-from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, METRICS, PARTNER_COLUMNS, PERIOD_COLUMNS
+from bondmodel.labels import (
+    BOND_COLUMNS,
+    BOND_METRICS,
+    METRICS,
+    PARTNER_COLUMNS,
+    PERIOD_COLUMNS,
+    finite_or_none,
+)
 from bondmodel.metrics import (
     benefit_cost_ratio,
     partner_npvs_after_debt_service,
@@ -112,10 +118,6 @@ class Results:
             "risk": None if self.risk is None else self.risk.to_json(),
         }
 
-
-def _clean(value: float) -> MetricValue:
-    """NaN and infinity become None (undefined), everything else a plain float."""
-    return float(value) if math.isfinite(value) else None
 
 
 def run(
@@ -234,7 +236,7 @@ def run_bond(
     arrays = bond_metrics(
         schedule, bond_flows, flows, timeline, scenario.economics.inflation, pwlb
     )
-    metrics = {k: _clean(float(arrays[k][0])) for k in BOND_METRICS}
+    metrics = {k: finite_or_none(float(arrays[k][0])) for k in BOND_METRICS}
     if pwlb is None:
         metrics["pwlb_npv"] = None
         metrics["council_npv_vs_pwlb"] = None
@@ -298,7 +300,7 @@ def programme_metrics(
 ) -> dict[str, MetricValue]:
     """Headline metrics of one path (undefined values are None)."""
     arrays = programme_metric_arrays(flows, timeline)
-    return {k: _clean(float(v[path])) for k, v in arrays.items()}
+    return {k: finite_or_none(float(v[path])) for k, v in arrays.items()}
 
 
 def programme_metric_arrays(flows: ProgrammeFlows, timeline: Timeline) -> dict[str, FloatArray]:
@@ -343,7 +345,7 @@ def partner_metrics(
             "npv": pv_s - pv_c,
             "pv_savings": pv_s,
             "pv_costs": pv_c,
-            "payback_years": _clean(float(payback[0])),
+            "payback_years": finite_or_none(float(payback[0])),
         }
     if bond is not None:
         after = partner_npvs_after_debt_service(

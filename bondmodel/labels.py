@@ -6,8 +6,9 @@ come from here, so they cannot disagree.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, SupportsFloat
 
 Unit = Literal["money", "ratio", "rate", "years", "index", "factor", "count", "text", "date"]
 
@@ -175,3 +176,10 @@ PATH_METRICS: Final[dict[str, Column]] = {
     "investor_loss": Column("Investor loss", "money"),
     "council_npv_vs_pwlb": Column("Council NPV: bond minus PWLB", "money"),
 }
+
+
+def finite_or_none(value: SupportsFloat) -> float | None:
+    """A value as JSON gives it: a plain float, or None where it is undefined (NaN or
+    infinite: no IRR, no payback), which the workbook labels n/a."""
+    v = float(value)
+    return v if math.isfinite(v) else None

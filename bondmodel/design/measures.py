@@ -32,7 +32,7 @@ import numpy as np
 
 from bondmodel.engine import Results, run
 from bondmodel.errors import ScenarioError
-from bondmodel.labels import BOND_METRICS, METRICS, PATH_METRICS
+from bondmodel.labels import BOND_METRICS, METRICS, PATH_METRICS, finite_or_none
 from bondmodel.risk.sampling import Sampler
 from bondmodel.risk.summary import sorted_percentile_with_error
 from bondmodel.scenario.schema import Scenario
@@ -213,8 +213,3 @@ def parse_constraint(text: str) -> Constraint:
     if not math.isfinite(bound):
         raise ScenarioError(f"constraint {text!r}: the bound must be finite")
     return Constraint(text.strip(), parse_measure(match.group("measure")), match.group("op"), bound)
-
-
-def finite_or_none(value: float) -> float | None:
-    """A measure's value for JSON: None where it is undefined (NaN or infinite)."""
-    return value if math.isfinite(value) else None

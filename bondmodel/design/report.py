@@ -8,7 +8,6 @@ scenario, so that any cell can be repeated with ``bondmodel run``.
 
 from __future__ import annotations
 
-import math
 import platform
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,9 +23,10 @@ from bondmodel import __version__
 from bondmodel.design.solve import Solution
 from bondmodel.design.study import S_CURVE, Comparison, Row, Sweep
 from bondmodel.io import atomic_write
+from bondmodel.labels import Unit
 from bondmodel.scenario.export import scenario_toml
 from bondmodel.scenario.schema import Scenario
-from bondmodel.workbook.styles import Styles
+from bondmodel.workbook.styles import Styles, write_value
 
 
 def _workbook(path: Path) -> tuple[Workbook, Styles]:
@@ -46,16 +46,7 @@ def _close(wb: Workbook) -> None:
     wb.close()
 
 
-def _value(ws: Worksheet, row: int, col: int, value: Any, styles: Styles, unit: str) -> None:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        ws.write_string(row, col, "n/a", styles.note)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        ws.write_number(row, col, float(value), styles.unit(unit))  # type: ignore[arg-type]
-    else:
-        ws.write_string(row, col, str(value))
-
-
-def unit_of(measure: str) -> str:
+def unit_of(measure: str) -> Unit:
     """The display unit of a measure, from its metric's name."""
     if measure.startswith("P(") or "irr" in measure:
         return "rate"
@@ -105,9 +96,9 @@ def _measure_table(ws: Worksheet, styles: Styles, top: int, labels: list[str],
         ws.write_string(r, 0, row.measure)
         unit = unit_of(row.measure)
         for j, (v, e) in enumerate(zip(row.values, row.errors, strict=True)):
-            _value(ws, r, 1 + 2 * j, v, styles, unit)
+            write_value(ws, r, 1 + 2 * j, v, unit, styles)
             if e:  # a base-case value has no sampling error: left blank
-                _value(ws, r, 2 + 2 * j, e, styles, unit)
+                write_value(ws, r, 2 + 2 * j, e, unit, styles)
         if best and row.best:
             ws.write_string(r, 1 + 2 * len(labels), ", ".join(labels[i] for i in row.best),
                             styles.good)
@@ -156,7 +147,7 @@ def _curves_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
     for i, p in enumerate(S_CURVE):
         ws.write_number(3 + i, 0, p)
         for j, label in enumerate(labels):
-            _value(ws, 3 + i, 1 + j, comparison.curves[label][i], styles, "money")
+            write_value(ws, 3 + i, 1 + j, comparison.curves[label][i], "money", styles)
     chart = wb.add_chart({"type": "scatter", "subtype": "straight"})
     last = 2 + len(S_CURVE)
     for j, label in enumerate(labels):
@@ -184,7 +175,7 @@ def _beats_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
     for i, label in enumerate(labels):
         ws.write_string(4 + i, 0, label, styles.bold)
         for j in range(len(labels)):
-            _value(ws, 4 + i, 1 + j, comparison.beats[i][j], styles, "rate")
+            write_value(ws, 4 + i, 1 + j, comparison.beats[i][j], "rate", styles)
 
 
 def write_sweep(result: Sweep, path: str | Path, command: str | None = None) -> Path:
@@ -203,10 +194,11 @@ def write_sweep(result: Sweep, path: str | Path, command: str | None = None) -> 
             ws.write_string(3, j, name, styles.header)
         for k, cell in enumerate(result.cells):
             for j, value in enumerate(cell):
-                _value(ws, 4 + k, j, value, styles, "ratio")
+                write_value(ws, 4 + k, j, value, "ratio", styles)
             for j, row in enumerate(result.rows):
-                _value(ws, 4 + k, len(fields) + j, row.values[k], styles,
-                       unit_of(row.measure))
+                write_value(
+                    ws, 4 + k, len(fields) + j, row.values[k], unit_of(row.measure), styles
+                )
         ws.freeze_panes(4, len(fields))
         _heatmaps(wb, styles, result)
         first = [("First cell's scenario", ev.scenario) for ev in result.evaluations[:1]]
@@ -235,11 +227,11 @@ def _heatmaps(wb: Workbook, styles: Styles, result: Sweep) -> None:
                         styles.header)
         col_values = cols["values"] if cols else [measure]
         for j, v in enumerate(col_values):
-            _value(ws, top + 1, 1 + j, v, styles, "ratio")
+            write_value(ws, top + 1, 1 + j, v, "ratio", styles)
         for i, v in enumerate(rows["values"]):
-            _value(ws, top + 2 + i, 0, v, styles, "ratio")
+            write_value(ws, top + 2 + i, 0, v, "ratio", styles)
             for j in range(len(col_values)):
-                _value(ws, top + 2 + i, 1 + j, data["values"][i][j], styles, unit_of(measure))
+                write_value(ws, top + 2 + i, 1 + j, data["values"][i][j], unit_of(measure), styles)
         first = xl_rowcol_to_cell(top + 2, 1)
         last = xl_rowcol_to_cell(top + 1 + len(rows["values"]), len(col_values))
         good, bad = "#63BE7B", "#F8696B"
@@ -280,9 +272,9 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
                 margin = at.margins(solution.constraints)[i]
                 unit = unit_of(c.measure.text)
                 ws.write_string(row + 1 + i, 0, c.text)
-                _value(ws, row + 1 + i, 1, value, styles, unit)
-                _value(ws, row + 1 + i, 2, se, styles, unit)
-                _value(ws, row + 1 + i, 3, margin, styles, unit)
+                write_value(ws, row + 1 + i, 1, value, unit, styles)
+                write_value(ws, row + 1 + i, 2, se, unit, styles)
+                write_value(ws, row + 1 + i, 3, margin, unit, styles)
                 ws.write_boolean(row + 1 + i, 4, bool(margin >= 0))
         search = wb.add_worksheet("Search")
         search.set_column(0, len(solution.constraints) + 2, 20)
@@ -296,7 +288,7 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
             search.write_number(3 + i, 0, p.x)
             search.write_boolean(3 + i, 1, p.feasible(solution.constraints))
             for j, (v, _) in enumerate(p.values):
-                _value(search, 3 + i, 2 + j, v, styles, unit_of(solution.constraints[j].text))
+                write_value(search, 3 + i, 2 + j, v, unit_of(solution.constraints[j].text), styles)
         _audit(wb, styles, [("Scenario", scenario)],
                {"seed": solution.seed, "paths": solution.paths, "field": solution.path}, command)
         _close(wb)

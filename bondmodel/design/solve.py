@@ -27,9 +27,10 @@ from typing import Any
 
 import numpy as np
 
-from bondmodel.design.measures import Z95, Constraint, Evaluation, evaluate, finite_or_none
+from bondmodel.design.measures import Z95, Constraint, Evaluation, evaluate
 from bondmodel.design.variation import current_value, with_value
 from bondmodel.errors import BondModelError, ScenarioError
+from bondmodel.labels import finite_or_none
 from bondmodel.risk.sampling import Sampler
 from bondmodel.scenario.schema import Scenario
 

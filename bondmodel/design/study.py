@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from bondmodel.design.measures import Evaluation, Measure, evaluate, finite_or_none, parse_measure
+from bondmodel.design.measures import Evaluation, Measure, evaluate, parse_measure
 from bondmodel.design.variation import Variation, with_value
 from bondmodel.errors import ScenarioError
+from bondmodel.labels import finite_or_none
 from bondmodel.risk.sampling import Sampler
 from bondmodel.scenario.schema import Scenario
 

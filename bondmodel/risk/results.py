@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from bondmodel.errors import ScenarioError
+from bondmodel.labels import finite_or_none
 from bondmodel.programme import Draws
 from bondmodel.risk.distributions import ppf
 from bondmodel.risk.sampling import BLOCK_SIZE, Sampler
@@ -68,18 +68,18 @@ class Simulation:
         return {
             "settings": self.settings,
             "summary": {
-                metric: {stat: _clean(v) for stat, v in column.items()}
+                metric: {stat: finite_or_none(v) for stat, v in column.items()}
                 for metric, column in self.summary.items()
             },
             "probabilities": {
-                str(name): {"value": _clean(row["value"]), "se": _clean(row["se"])}
+                str(name): {"value": finite_or_none(row["value"]), "se": finite_or_none(row["se"])}
                 for name, row in self.probabilities.iterrows()
             },
-            "risk_measures": {k: _clean(v) for k, v in self.risk_measures.items()},
+            "risk_measures": {k: finite_or_none(v) for k, v in self.risk_measures.items()},
             "fans": {
                 name: {
                     str(col): [
-                        str(v) if col == "period" else _clean(v) for v in frame[col]
+                        str(v) if col == "period" else finite_or_none(v) for v in frame[col]
                     ]
                     for col in frame.columns
                 }
@@ -87,26 +87,21 @@ class Simulation:
             },
             "tornado": {
                 "output": self.tornado_output,
-                "base": _clean(self.tornado_base),
+                "base": finite_or_none(self.tornado_base),
                 "rows": [
-                    {k: (_clean(v) if isinstance(v, float) else v) for k, v in row.items()}
+                    {k: (finite_or_none(v) if isinstance(v, float) else v) for k, v in row.items()}
                     for row in self.tornado.to_dict(orient="records")
                 ],
             },
             "rank_correlation": {
-                str(out): {str(i): _clean(v) for i, v in col.items()}
+                str(out): {str(i): finite_or_none(v) for i, v in col.items()}
                 for out, col in self.rank_correlation.items()
             },
             "contribution_to_variance": {
-                str(out): {str(i): _clean(v) for i, v in col.items()}
+                str(out): {str(i): finite_or_none(v) for i, v in col.items()}
                 for out, col in self.contribution.items()
             },
         }
-
-
-def _clean(value: Any) -> float | None:
-    v = float(value)
-    return v if math.isfinite(v) else None
 
 
 def new_seed() -> int:

@@ -51,13 +51,16 @@ class Styles:
 
 
 def write_value(
-    ws: Worksheet, row: int, col: int, value: float | None, unit: Unit, styles: Styles
+    ws: Worksheet, row: int, col: int, value: float | str | None, unit: Unit, styles: Styles
 ) -> None:
-    """A number, or a labelled "n/a" where the value is undefined (never NaN)."""
-    if value is None or not math.isfinite(value):
+    """A number, or a labelled "n/a" where the value is undefined (never NaN); a text or
+    true/false value (a profile's name in a sweep's grid) as its text."""
+    if isinstance(value, str | bool):
+        ws.write_string(row, col, str(value))
+    elif value is None or not math.isfinite(value):
         ws.write_string(row, col, "n/a", styles.note)
     else:
-        ws.write_number(row, col, value, styles.unit(unit))
+        ws.write_number(row, col, float(value), styles.unit(unit))
 
 
 def print_across(ws: Worksheet, header_rows: int, label_cols: int = 3, scale: int = 60) -> None:
