@@ -11,6 +11,8 @@ the engine (programme.allocation_matrix, partner_table).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
@@ -18,6 +20,7 @@ from xlsxwriter.workbook import Workbook
 from bondmodel.engine import Results
 from bondmodel.labels import PARTNER_BOND_METRICS, PARTNER_METRICS, Unit
 from bondmodel.programme import allocation_matrix, partner_presence
+from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.inputs import defined_name
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
 from bondmodel.workbook.styles import Styles, print_across, write_value
@@ -33,6 +36,50 @@ BLOCK = (
     ("net_cash_flow_real", "Net cash flow (real)"),
     ("discounted_net_cash_flow", "Discounted net cash flow (appraisal basis)"),
 )
+
+
+@dataclass(frozen=True)
+class PartnerRows:
+    """Where the Partners sheet puts its rows (0-based), known before any sheet is written so
+    that Cashflows, written first, can refer to them."""
+
+    metric: dict[str, int]  # each PARTNER_METRICS row
+    alloc: list[int]  # each savings stream's allocation row
+    blocks: list[dict[str, int]]  # each partner's block: the row of each BLOCK line
+    free: int  # the first row below the blocks
+
+
+def partner_rows(scenario: Scenario) -> PartnerRows:
+    """The Partners sheet's layout for ``scenario``."""
+    metric = {key: 4 + i for i, key in enumerate(PARTNER_METRICS)}
+    row = 5 + len(PARTNER_METRICS)
+    alloc = []
+    if scenario.savings:
+        row += 1  # the allocation table's heading
+        alloc = list(range(row, row + len(scenario.savings)))
+        row += len(scenario.savings)
+    row += 1
+    blocks = []
+    for _ in scenario.partners:
+        blocks.append({key: row + 1 + i for i, (key, _) in enumerate(BLOCK)})
+        row += len(BLOCK) + 2
+    return PartnerRows(metric, alloc, blocks, row)
+
+
+def gross_savings_after_exits(scenario: Scenario, stream_cells: list[str], col: int) -> str:
+    """Cashflows' gross savings in column ``col`` with a partner leaving: each stream times the
+    share of it still with partners in the partnership, the sum over p of allocation x
+    presence (as programme.programme_flows)."""
+    rows = partner_rows(scenario)
+    terms = []
+    for s, stream in enumerate(stream_cells):
+        kept = "+".join(
+            f"Partners!{xl_rowcol_to_cell(rows.alloc[s], 1 + p, True, True)}*Partners!"
+            f"{xl_rowcol_to_cell(block['in_partnership'], col)}"
+            for p, block in enumerate(rows.blocks)
+        )
+        terms.append(f"{stream}*({kept})")
+    return "=" + ("+".join(terms) or "0")
 
 
 def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:
@@ -53,7 +100,8 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     ws.write(3, 0, "Metric", styles.header)
     for p, name in enumerate(names):
         ws.write_string(3, 1 + p, name, styles.header)
-    metric_row = {key: 4 + i for i, key in enumerate(PARTNER_METRICS)}
+    placed = partner_rows(sc)
+    metric_row = placed.metric
     for key, row in metric_row.items():
         ws.write_string(row, 0, PARTNER_METRICS[key].label)
         layout.rows[f"partners.{key}"] = span("Partners", row, 1, n_p)
@@ -75,15 +123,15 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         layout.cells[f"partners.npv.{p}"] = share("npv", p)
 
     # Allocation of each stream across the partners
-    row = 5 + len(PARTNER_METRICS)
-    alloc_rows: list[int] = []
+    alloc_rows = placed.alloc
     alloc = allocation_matrix(sc)
     if sc.savings:
-        ws.write(row, 0, "Allocation of each stream's savings", styles.header)
+        heading = alloc_rows[0] - 1
+        ws.write(heading, 0, "Allocation of each stream's savings", styles.header)
         for p, name in enumerate(names):
-            ws.write_string(row, 1 + p, name, styles.header)
-        row += 1
+            ws.write_string(heading, 1 + p, name, styles.header)
         for s, stream in enumerate(sc.savings):
+            row = alloc_rows[s]
             members_name = defined_name(f"savings[{s}].partners")
             how = defined_name(f"savings[{s}].allocation")
             member = [
@@ -105,13 +153,6 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
                     f"=IF({raw_total}>0,{raw[p]}/{raw_total},{fallback[p]}/{fallback_total})",
                     styles.unit("rate"), float(alloc[s, p]),
                 )
-            alloc_rows.append(row)
-            for p in range(n_p):
-                layout.cells[f"partners.alloc.{s}.{p}"] = str(
-                    xl_rowcol_to_cell(row, 1 + p, True, True)
-                )
-            row += 1
-    row += 1
 
     # One block per partner, time across the columns
     cf = layout.row_numbers
@@ -119,12 +160,12 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     partner_table = results.partners
     presence = partner_presence(sc, results.timeline)
     for p, name in enumerate(names):
-        ws.write(row, 0, name, styles.header)
+        rows = placed.blocks[p]
+        heading = rows[BLOCK[0][0]] - 1
+        ws.write(heading, 0, name, styles.header)
         for j in range(n):
-            ws.write(row, FIRST_PERIOD_COL + j, "", styles.header)
-        rows = {key: row + 1 + i for i, (key, _) in enumerate(BLOCK)}
+            ws.write(heading, FIRST_PERIOD_COL + j, "", styles.header)
         data = partner_table[partner_table["partner"] == name]
-        layout.row_numbers[f"partners.in_partnership.{p}"] = rows["in_partnership"]
         exit_year = defined_name(f"partners[{p}].exit_year")
         for key, label in BLOCK:
             ws.write_string(rows[key], 0, label)
@@ -198,35 +239,9 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
             else:
                 ws.write_formula(metric_row[key], 1 + p, formula, styles.unit("money"), value)
         write_value(ws, metric_row["payback_years"], 1 + p, pm["payback_years"], "years", styles)
-        row += len(BLOCK) + 2
-    layout.row_numbers["partners.free"] = row
+    layout.row_numbers["partners.free"] = placed.free
     ws.freeze_panes(4, 1)
     print_across(ws, 0, 1)
-    if any(partner.exit_year is not None for partner in sc.partners):
-        _gross_after_exits(wb, styles, results, layout)
-
-
-def _gross_after_exits(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:
-    """With a partner leaving, Cashflows' gross savings: each stream times the share of it
-    still with partners in the partnership, sum over p of allocation x presence."""
-    sc = results.scenario
-    ws = wb.get_worksheet_by_name("Cashflows")
-    cf = layout.row_numbers
-    row = cf["cashflows.gross_savings"]
-    values = results.periods["gross_savings"].to_numpy()
-    fmt = styles.unit("money")
-    for j in range(results.timeline.n_periods + 1):
-        col = FIRST_PERIOD_COL + j
-        terms = []
-        for s in range(len(sc.savings)):
-            stream = xl_rowcol_to_cell(cf[f"cashflows.stream.{s}"], col)
-            kept = "+".join(
-                f"Partners!{layout.cells[f'partners.alloc.{s}.{p}']}*Partners!"
-                f"{xl_rowcol_to_cell(cf[f'partners.in_partnership.{p}'], col)}"
-                for p in range(len(sc.partners))
-            )
-            terms.append(f"{stream}*({kept})")
-        ws.write_formula(row, col, "=" + ("+".join(terms) or "0"), fmt, float(values[j]))
 
 
 def partner_bond_rows(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:

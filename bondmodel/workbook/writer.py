@@ -41,7 +41,11 @@ from bondmodel.workbook.cost_rows import ITEM_ROWS, cost_item_rows, running_cost
 from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
-from bondmodel.workbook.partners_sheet import partner_bond_rows, partners_sheet
+from bondmodel.workbook.partners_sheet import (
+    gross_savings_after_exits,
+    partner_bond_rows,
+    partners_sheet,
+)
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
 from bondmodel.workbook.savings_rows import savings_rows
 from bondmodel.workbook.styles import Styles as _Styles
@@ -184,7 +188,12 @@ def _cashflows_sheet(
         "capex_contingency": lambda c: item_sum("contingency", c),
         "capex_optimism_bias": lambda c: item_sum("optimism_bias", c),
         "gross_savings": lambda c: (
-            "=" + "+".join(str(xl_rowcol_to_cell(r, c)) for r in stream_rows)
+            # with a partner leaving, only the share still in the partnership (Partners sheet)
+            gross_savings_after_exits(
+                results.scenario, [str(xl_rowcol_to_cell(r, c)) for r in stream_rows], c
+            )
+            if any(partner.exit_year is not None for partner in results.scenario.partners)
+            else "=" + "+".join(str(xl_rowcol_to_cell(r, c)) for r in stream_rows)
             if stream_rows
             else "=0"
         ),
