@@ -16,6 +16,7 @@ CASE = r"""
 import json, resource, sys, time, tomllib
 import bondmodel
 from bondmodel.risk.results import simulate
+from bondmodel.risk.simulate import RunSettings
 paths, workers, quarterly = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3] == "1"
 path = bondmodel.scenario.template_path("shared-services")
 data = tomllib.loads(path.read_text())
@@ -23,7 +24,7 @@ if quarterly:
     data["timeline"]["frequency"] = "quarterly"
 scenario = bondmodel.parse_scenario(data)
 start = time.perf_counter()
-sim = simulate(scenario, paths, seed=1, workers=workers, chunk_blocks=8)
+sim = simulate(scenario, RunSettings(paths, seed=1, workers=workers, chunk_blocks=8))
 wall = time.perf_counter() - start
 own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 child = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -34,7 +34,7 @@ from bondmodel.metrics import (
 from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
 from bondmodel.risk.results import MAX_SEED, Simulation, new_seed, simulate
 from bondmodel.risk.sampling import Sampler
-from bondmodel.risk.simulate import Convergence
+from bondmodel.risk.simulate import Convergence, RunSettings
 from bondmodel.scenario.schema import Scenario
 from bondmodel.timeline import FloatArray, Timeline, build_timeline
 
@@ -149,12 +149,13 @@ def run(
         on workers, scheduler or chunk_blocks.
     """
     paths = check_run_settings(scenario, paths, seed, workers, chunk_blocks)
+    settings = None if paths == 0 else RunSettings(
+        paths, new_seed() if seed is None else seed, sampler, workers, scheduler, chunk_blocks,
+        convergence,
+    )
     # One BLAS thread, as in the simulation's workers: the same arithmetic everywhere.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _run(
-            scenario, paths, seed, sampler, workers, scheduler, chunk_blocks, progress,
-            convergence, tornado_output,
-        )
+        return _run(scenario, settings, progress, tornado_output)
 
 
 def check_run_settings(
@@ -181,33 +182,16 @@ def check_run_settings(
 
 def _run(
     scenario: Scenario,
-    paths: int,
-    seed: int | None,
-    sampler: Sampler,
-    workers: int,
-    scheduler: str | None,
-    chunk_blocks: int,
+    settings: RunSettings | None,
     progress: Callable[[int], None] | None,
-    convergence: Convergence | None,
     tornado_output: str | None,
 ) -> Results:
     timeline = build_timeline(scenario)
     draws = Draws.central(scenario, paths=1)
     flows = programme_flows(scenario, timeline, draws)
     simulation = None
-    if paths > 0:
-        simulation = simulate(
-            scenario,
-            paths,
-            new_seed() if seed is None else seed,
-            sampler,
-            workers,
-            scheduler,
-            chunk_blocks,
-            progress,
-            convergence,
-            tornado_output,
-        )
+    if settings is not None:
+        simulation = simulate(scenario, settings, progress, tornado_output)
     bond = None if scenario.bond is None else run_bond(scenario, timeline, flows, draws)
     return Results(
         scenario=scenario,

@@ -12,6 +12,7 @@ import pytest
 
 from bondmodel import ScenarioError, load_scenario
 from bondmodel.risk.results import simulate
+from bondmodel.risk.simulate import RunSettings
 
 
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -45,26 +46,26 @@ def test_no_progress_bar_when_not_a_terminal(tmp_path: Path) -> None:
 def test_progress_bar_reports_every_path() -> None:
     scenario = load_scenario(None)
     seen: list[int] = []
-    simulate(scenario, 20000, seed=1, progress=seen.append)
+    simulate(scenario, RunSettings(20000, seed=1), progress=seen.append)
     assert sum(seen) == 20000
 
 
 def test_tornado_output_can_be_chosen() -> None:
     scenario = load_scenario(None)
-    sim = simulate(scenario, 500, seed=2, tornado_output="min_dscr")
+    sim = simulate(scenario, RunSettings(500, seed=2), tornado_output="min_dscr")
     assert sim.tornado_output == "min_dscr"
     # a later start of savings lowers the minimum DSCR
     row = sim.tornado.set_index("input").loc["start_delay"]
     assert row["output_at_p90"] < row["output_at_p10"]
     with pytest.raises(ScenarioError, match="--tornado-output"):
-        simulate(scenario, 500, seed=2, tornado_output="no_such_metric")
+        simulate(scenario, RunSettings(500, seed=2), tornado_output="no_such_metric")
 
 
 def test_tornado_is_centred_on_the_base_case() -> None:
     from bondmodel import run
 
     scenario = load_scenario(None)
-    sim = simulate(scenario, 300, seed=2)
+    sim = simulate(scenario, RunSettings(300, seed=2))
     base = run(scenario, paths=0)
     assert base.bond is not None
     assert sim.tornado_base == base.bond.metrics["council_npv"]

@@ -42,7 +42,7 @@ from bondmodel.risk.correlation import nearest_correlation
 from bondmodel.risk.distributions import frozen, ppf
 from bondmodel.risk.results import simulate
 from bondmodel.risk.sampling import BLOCK_SIZE, block_uniforms
-from bondmodel.risk.simulate import _engine_for
+from bondmodel.risk.simulate import RunSettings, _engine_for
 from bondmodel.scenario.risk import Distribution
 
 from .conftest import ROOT
@@ -532,14 +532,14 @@ def test_repair_accepts_a_matrix_that_is_not_psd_and_flags_it() -> None:
     achieved = stats.spearmanr(u).statistic
     tolerance = K * math.sqrt(1.06 / (BLOCK_SIZE - 3))
     assert np.abs(achieved - model.correlation).max() <= tolerance
-    sim = simulate(scenario, 300, seed=1)
+    sim = simulate(scenario, RunSettings(300, seed=1))
     assert sim.settings["correlation_repaired"] is True
 
 
 def test_a_valid_matrix_is_not_flagged_as_repaired() -> None:
     scenario = parse_scenario(three_correlated(GOOD, repair=True))
-    assert simulate(scenario, 300, seed=1).settings["correlation_repaired"] is False
-    assert simulate(parse_scenario(three_correlated(GOOD)), 300, seed=1).settings[
+    assert simulate(scenario, RunSettings(300, seed=1)).settings["correlation_repaired"] is False
+    assert simulate(parse_scenario(three_correlated(GOOD)), RunSettings(300, seed=1)).settings[
         "correlation_repaired"
     ] is False
 
@@ -551,7 +551,7 @@ def test_a_very_wide_lognormal_is_computed_without_overflow() -> None:
     mu, sigma = dist.log_params()  # type: ignore[union-attr]
     assert sigma == pytest.approx(math.sqrt(2 * math.log(1e200)), rel=1e-12)
     assert mu == pytest.approx(-math.log(1e200), rel=1e-12)
-    assert np.isfinite(simulate(scenario, 300, seed=1).per_path["npv"]).all()
+    assert np.isfinite(simulate(scenario, RunSettings(300, seed=1)).per_path["npv"]).all()
 
 
 def test_a_distribution_that_overflows_is_rejected_when_loaded() -> None:

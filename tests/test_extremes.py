@@ -12,6 +12,7 @@ import pytest
 
 from bondmodel import parse_scenario, run
 from bondmodel.risk.results import simulate
+from bondmodel.risk.simulate import RunSettings
 
 from .conftest import ROOT
 
@@ -81,7 +82,7 @@ def test_hundred_percent_cost_overrun_doubles_the_outturn() -> None:
     ]}
     scenario = parse_scenario(data)
     base = run(scenario, paths=0)
-    sim = simulate(scenario, 50, seed=3)
+    sim = simulate(scenario, RunSettings(50, seed=3))
     planned = base.metrics["total_capex"]
     assert planned is not None
     # every path's peak funding need reflects costs of twice the plan
@@ -124,7 +125,7 @@ def test_correlation_of_exactly_one() -> None:
     data["risk"]["correlation"] = {
         "names": ["savings_realisation", "start_delay"], "matrix": [[1.0, 1.0], [1.0, 1.0]],
     }
-    sim = simulate(parse_scenario(data), 5000, seed=4)
+    sim = simulate(parse_scenario(data), RunSettings(5000, seed=4))
     from scipy import stats
 
     rho = stats.spearmanr(sim.inputs["savings_realisation"], sim.inputs["start_delay"]).statistic
@@ -134,7 +135,7 @@ def test_correlation_of_exactly_one() -> None:
 @pytest.mark.parametrize("sampler", ["random", "lhs", "sobol"])
 def test_a_single_path(sampler: str) -> None:
     scenario = parse_scenario(copy.deepcopy(default()))
-    sim = simulate(scenario, 1, seed=5, sampler=sampler)  # type: ignore[arg-type]
+    sim = simulate(scenario, RunSettings(1, seed=5, sampler=sampler))  # type: ignore[arg-type]
     assert sim.settings["paths"] == 1
     assert len(sim.per_path) == 1
     assert np.isfinite(sim.summary.loc["mean", "npv"])

@@ -20,6 +20,7 @@ import pytest
 
 from bondmodel import load_scenario
 from bondmodel.risk.results import simulate
+from bondmodel.risk.simulate import RunSettings
 
 from .conftest import ROOT
 
@@ -109,7 +110,7 @@ def test_a_dask_worker_dying_mid_run_changes_nothing() -> None:
     distributed = pytest.importorskip("distributed")
     scenario = load_scenario(None)
     paths, seed = 8192 * 24, 99
-    serial = simulate(scenario, paths, seed=seed, chunk_blocks=1)
+    serial = simulate(scenario, RunSettings(paths, seed=seed, chunk_blocks=1))
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
@@ -117,8 +118,12 @@ def test_a_dask_worker_dying_mid_run_changes_nothing() -> None:
 
         def work() -> None:
             try:
-                result["sim"] = simulate(scenario, paths, seed=seed, chunk_blocks=1,
-                                         scheduler=cluster.scheduler_address)
+                result["sim"] = simulate(
+                    scenario,
+                    RunSettings(
+                        paths, seed=seed, chunk_blocks=1, scheduler=cluster.scheduler_address
+                    ),
+                )
             except BaseException as exc:  # reported below
                 result["error"] = exc
 

@@ -21,6 +21,7 @@ from bondmodel.risk.results import simulate
 from bondmodel.risk.sampling import BLOCK_SIZE
 from bondmodel.risk.simulate import (
     DOUBLE_PRECISION_BUDGET,
+    RunSettings,
     _engine_for,
     per_path_precision,
 )
@@ -46,10 +47,10 @@ def test_the_precision_rule_switches_at_the_budget() -> None:
 def both() -> tuple[Any, Any]:
     """The same run stored in double and (budget forced to 0) in single precision."""
     scenario = load_scenario(DEFAULT)
-    double = simulate(scenario, PATHS, seed=20261129)
+    double = simulate(scenario, RunSettings(PATHS, seed=20261129))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(simulate_module, "DOUBLE_PRECISION_BUDGET", 0)
-        single = simulate(scenario, PATHS, seed=20261129)
+        single = simulate(scenario, RunSettings(PATHS, seed=20261129))
     return double, single
 
 
@@ -96,8 +97,8 @@ def test_single_precision_runs_are_reproducible_across_executors() -> None:
     scenario = load_scenario(DEFAULT)
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(simulate_module, "DOUBLE_PRECISION_BUDGET", 0)
-        serial = simulate(scenario, PATHS, seed=7)
-        pooled = simulate(scenario, PATHS, seed=7, workers=2, chunk_blocks=1)
+        serial = simulate(scenario, RunSettings(PATHS, seed=7))
+        pooled = simulate(scenario, RunSettings(PATHS, seed=7, workers=2, chunk_blocks=1))
     assert serial.per_path.equals(pooled.per_path)
     assert serial.inputs.equals(pooled.inputs)
     assert serial.summary.equals(pooled.summary)
@@ -107,7 +108,7 @@ def test_ten_million_paths() -> None:
     """The whole pipeline at 10,000,000 paths on two workers: complete, counted, consistent."""
     scenario = load_scenario(DEFAULT)
     paths = 10_000_000
-    sim = simulate(scenario, paths, seed=20261129, workers=2, chunk_blocks=8)
+    sim = simulate(scenario, RunSettings(paths, seed=20261129, workers=2, chunk_blocks=8))
     assert sim.settings["paths"] == paths
     assert sim.settings["per_path_precision"] == "single"
     assert len(sim.per_path) == paths
@@ -134,6 +135,6 @@ def test_ten_million_paths() -> None:
     assert sim.summary.loc["mean", "council_npv"] == pytest.approx(npv.mean(), rel=1e-12)
     assert sim.probabilities.loc["p_council_npv_negative", "value"] == np.mean(npv < 0)
     # 10M paths pin the mean far more tightly than 100,000 do: they agree within the error
-    small = simulate(scenario, 100_000, seed=20261129)
+    small = simulate(scenario, RunSettings(100_000, seed=20261129))
     se = small.summary.loc["se_mean", "council_npv"]
     assert abs(small.summary.loc["mean", "council_npv"] - npv.mean()) < 4 * se

@@ -15,7 +15,13 @@ from bondmodel import load_scenario, parse_scenario, run
 from bondmodel.risk.correlation import iman_conover, nearest_correlation
 from bondmodel.risk.results import simulate
 from bondmodel.risk.sampling import BLOCK_SIZE, block_uniforms
-from bondmodel.risk.simulate import Convergence, _engine_for, histogram_quantiles, run_chunk
+from bondmodel.risk.simulate import (
+    Convergence,
+    RunSettings,
+    _engine_for,
+    histogram_quantiles,
+    run_chunk,
+)
 
 from .conftest import ROOT
 
@@ -30,7 +36,7 @@ def default_data() -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def serial_run() -> Any:
-    return simulate(load_scenario(DEFAULT), PATHS, seed=20261129, sampler="random")
+    return simulate(load_scenario(DEFAULT), RunSettings(PATHS, seed=20261129, sampler="random"))
 
 
 def assert_identical(a: Any, b: Any) -> None:
@@ -48,12 +54,16 @@ def assert_identical(a: Any, b: Any) -> None:
 
 @pytest.mark.parametrize("chunk_blocks", [1, 3])
 def test_chunk_size_does_not_change_results(serial_run: Any, chunk_blocks: int) -> None:
-    other = simulate(load_scenario(DEFAULT), PATHS, seed=20261129, chunk_blocks=chunk_blocks)
+    other = simulate(
+        load_scenario(DEFAULT), RunSettings(PATHS, seed=20261129, chunk_blocks=chunk_blocks)
+    )
     assert_identical(serial_run, other)
 
 
 def test_two_local_processes_match_serial(serial_run: Any) -> None:
-    other = simulate(load_scenario(DEFAULT), PATHS, seed=20261129, workers=2, chunk_blocks=1)
+    other = simulate(
+        load_scenario(DEFAULT), RunSettings(PATHS, seed=20261129, workers=2, chunk_blocks=1)
+    )
     assert other.settings["executor"] == "processes"
     assert_identical(serial_run, other)
 
@@ -64,15 +74,17 @@ def test_dask_local_cluster_matches_serial(serial_run: Any) -> None:
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
         other = simulate(
-            load_scenario(DEFAULT), PATHS, seed=20261129, scheduler=cluster.scheduler_address,
-            chunk_blocks=2,
+            load_scenario(DEFAULT),
+            RunSettings(
+                PATHS, seed=20261129, scheduler=cluster.scheduler_address, chunk_blocks=2
+            ),
         )
     assert other.settings["executor"] == "dask"
     assert_identical(serial_run, other)
 
 
 def test_seed_matters_and_is_recorded(serial_run: Any) -> None:
-    other = simulate(load_scenario(DEFAULT), PATHS, seed=1)
+    other = simulate(load_scenario(DEFAULT), RunSettings(PATHS, seed=1))
     assert not np.array_equal(other.per_path["npv"], serial_run.per_path["npv"])
     assert serial_run.settings["seed"] == 20261129
     assert serial_run.settings["paths"] == PATHS
@@ -103,7 +115,7 @@ def test_every_distribution_fixed_at_central_equals_base_case(sampler: str) -> N
     }
     scenario = parse_scenario(data)
     base = run(scenario, paths=0)
-    sim = simulate(scenario, 300, seed=3, sampler=sampler)  # type: ignore[arg-type]
+    sim = simulate(scenario, RunSettings(300, seed=3, sampler=sampler))  # type: ignore[arg-type]
     assert base.bond is not None
     expected = {
         "npv": base.metrics["npv"],
@@ -197,8 +209,11 @@ def test_histogram_quantiles_on_a_known_sample() -> None:
 def test_convergence_stops_at_a_block_and_is_reproducible() -> None:
     scenario = load_scenario(DEFAULT)
     rule = Convergence(tolerance=0.01, confidence=0.95)
-    a = simulate(scenario, 20 * BLOCK_SIZE, seed=11, convergence=rule)
-    b = simulate(scenario, 20 * BLOCK_SIZE, seed=11, convergence=rule, workers=2, chunk_blocks=3)
+    a = simulate(scenario, RunSettings(20 * BLOCK_SIZE, seed=11, convergence=rule))
+    b = simulate(
+        scenario,
+        RunSettings(20 * BLOCK_SIZE, seed=11, convergence=rule, workers=2, chunk_blocks=3),
+    )
     assert a.settings["converged_at_block"] is not None
     assert a.settings["paths"] < 20 * BLOCK_SIZE
     assert a.settings["paths"] % BLOCK_SIZE == 0
@@ -206,11 +221,12 @@ def test_convergence_stops_at_a_block_and_is_reproducible() -> None:
     # the same as asking for that many paths outright, fan-chart histograms included: a
     # chunk running past the stopping block has only its kept blocks counted, whatever the
     # chunking (the stopping block falls inside a chunk for at least one of these)
-    c = simulate(scenario, a.settings["paths"], seed=11)
+    c = simulate(scenario, RunSettings(a.settings["paths"], seed=11))
     assert_identical(a, c)
     for chunk_blocks in (2, 3, 4):
         d = simulate(
-            scenario, 20 * BLOCK_SIZE, seed=11, convergence=rule, chunk_blocks=chunk_blocks
+            scenario,
+            RunSettings(20 * BLOCK_SIZE, seed=11, convergence=rule, chunk_blocks=chunk_blocks),
         )
         assert_identical(a, d)
     assert any((a.settings["converged_at_block"] + 1) % k for k in (2, 3, 4))

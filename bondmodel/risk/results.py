@@ -14,11 +14,11 @@ from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
 from bondmodel.programme import Draws
 from bondmodel.risk.distributions import ppf
-from bondmodel.risk.sampling import BLOCK_SIZE, Sampler
+from bondmodel.risk.sampling import BLOCK_SIZE
 from bondmodel.risk.sensitivity import contribution_to_variance, rank_correlations
 from bondmodel.risk.simulate import (
-    Convergence,
     RawSimulation,
+    RunSettings,
     _engine_for,
     histogram_quantiles,
     simulate_raw,
@@ -111,17 +111,11 @@ def new_seed() -> int:
 
 def simulate(
     scenario: Scenario,
-    paths: int,
-    seed: int,
-    sampler: Sampler = "random",
-    workers: int = 1,
-    scheduler: str | None = None,
-    chunk_blocks: int = 4,
+    settings: RunSettings,
     progress: Callable[[int], None] | None = None,
-    convergence: Convergence | None = None,
     tornado_output: str | None = None,
 ) -> Simulation:
-    """Simulate ``paths`` paths of ``scenario`` and summarise them.
+    """Simulate ``scenario`` as ``settings`` say and summarise the paths.
 
     ``tornado_output`` is the per-path metric the tornado swings are measured
     on (default: the council NPV after debt service, or the programme NPV).
@@ -132,9 +126,8 @@ def simulate(
             f"--tornado-output: {tornado_output!r} is not a per-path metric of this scenario; "
             f"allowed: {', '.join(allowed)}"
         )
-    raw = simulate_raw(
-        scenario, paths, seed, sampler, workers, scheduler, chunk_blocks, progress, convergence
-    )
+    raw = simulate_raw(scenario, settings, progress)
+    convergence = settings.convergence
     per_path = pd.DataFrame(raw.metric_matrix, columns=list(raw.metrics), copy=False)
     per_path.index.name = "path"
     inputs = pd.DataFrame(raw.inputs, columns=raw.names, copy=False)
@@ -144,10 +137,10 @@ def simulate(
     var, cvar = value_at_risk(raw.metrics[npv_key], 0.05)
     rank = rank_correlations(raw.inputs, raw.names, raw.metrics)
     tornado_output = tornado_output or npv_key
-    settings = {
-        "seed": seed,
-        "sampler": sampler,
-        "paths_requested": paths,
+    recorded = {
+        "seed": settings.seed,
+        "sampler": settings.sampler,
+        "paths_requested": settings.paths,
         "paths": raw.paths,
         "block_size": BLOCK_SIZE,
         "chunk_blocks": raw.chunk_blocks,
@@ -168,7 +161,7 @@ def simulate(
         else 0,
     }
     return Simulation(
-        settings=settings,
+        settings=recorded,
         per_path=per_path,
         inputs=inputs,
         summary=summary_table(raw.metrics),

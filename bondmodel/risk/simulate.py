@@ -315,6 +315,41 @@ def per_path_precision(paths: int, columns: int) -> str:
 PRECISION_DTYPES: Final = {"double": np.float64, "single": np.float32}
 
 
+@dataclass(frozen=True)
+class RunSettings:
+    """How a Monte Carlo run is made, made once and handed down whole.
+
+    ``paths``, ``seed``, ``sampler`` and ``convergence`` fix its numbers; ``workers``,
+    ``scheduler`` (a Dask scheduler's address) and ``chunk_blocks`` only spread the work and
+    change none of them. Invalid settings are refused, naming the command-line flag.
+    """
+
+    paths: int
+    seed: int
+    sampler: Sampler = "random"
+    workers: int = 1
+    scheduler: str | None = None
+    chunk_blocks: int = 4
+    convergence: Convergence | None = None
+
+    def __post_init__(self) -> None:
+        if self.sampler not in SAMPLERS:
+            raise ScenarioError(
+                f"--sampler: {self.sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}"
+            )
+        if self.paths < 1:
+            raise ScenarioError(f"--paths: {self.paths} must be >= 1 for a simulation")
+        if self.workers < 1:
+            raise ScenarioError(f"--workers: {self.workers} must be >= 1")
+        if self.chunk_blocks < 1:
+            raise ScenarioError(f"--chunk-blocks: {self.chunk_blocks} must be >= 1")
+
+    @property
+    def executor(self) -> str:
+        """``dask``, ``processes`` or ``serial``."""
+        return "dask" if self.scheduler else ("processes" if self.workers > 1 else "serial")
+
+
 @dataclass
 class RawSimulation:
     """Everything the chunks returned, merged in path order."""
@@ -339,25 +374,11 @@ class RawSimulation:
 
 
 def simulate_raw(
-    scenario: Scenario,
-    paths: int,
-    seed: int,
-    sampler: Sampler = "random",
-    workers: int = 1,
-    scheduler: str | None = None,
-    chunk_blocks: int = 4,
-    progress: Callable[[int], None] | None = None,
-    convergence: Convergence | None = None,
+    scenario: Scenario, settings: RunSettings, progress: Callable[[int], None] | None = None
 ) -> RawSimulation:
-    """Run ``paths`` paths and merge the per-block results in path order."""
-    if sampler not in SAMPLERS:
-        raise ScenarioError(f"--sampler: {sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
-    if paths < 1:
-        raise ScenarioError(f"--paths: {paths} must be >= 1 for a simulation")
-    if workers < 1:
-        raise ScenarioError(f"--workers: {workers} must be >= 1")
-    if chunk_blocks < 1:
-        raise ScenarioError(f"--chunk-blocks: {chunk_blocks} must be >= 1")
+    """Run ``settings.paths`` paths and merge the per-block results in path order."""
+    paths, seed, sampler = settings.paths, settings.seed, settings.sampler
+    chunk_blocks, convergence = settings.chunk_blocks, settings.convergence
     engine = _engine_for(scenario)
     # Pilot: block 0 sets the fan-chart bins (deterministic: it is block 0 whatever the chunks).
     with threadpool_limits(limits=1, user_api="blas"):
@@ -369,7 +390,7 @@ def simulate_raw(
         list(range(start, min(start + chunk_blocks, n_blocks)))
         for start in range(0, n_blocks, chunk_blocks)
     ]
-    executor = "dask" if scheduler else ("processes" if workers > 1 else "serial")
+    executor = settings.executor
     fans = _FanTotals()
     # with a stopping rule, a chunk's counts wait until every one of its blocks is known to be
     # kept (checked, not yet converged); without one, every chunk is kept and counted at once
@@ -401,7 +422,7 @@ def simulate_raw(
             "more than this machine can allocate; use fewer paths, or --converge to stop "
             "once the statistics are precise enough"
         ) from None
-    for i, output in _execute(context, chunks, executor, workers, scheduler):
+    for i, output in _execute(context, chunks, executor, settings.workers, settings.scheduler):
         for b in output.blocks:
             start, stop = block_bounds(b, paths)
             for j, name in enumerate(names):
@@ -453,7 +474,7 @@ def simulate_raw(
         repaired=engine.model.repaired,
         converged_at=converged_at,
         executor=executor,
-        workers=workers,
+        workers=settings.workers,
         chunk_blocks=chunk_blocks,
         precision=precision,
     )
