@@ -80,12 +80,19 @@ def test_ctrl_c_stops_within_a_second_writes_nothing_and_prints_the_seed(
     """SIGINT to the whole process group, as a terminal's Ctrl-C sends it."""
     out = tmp_path / "out.xlsx"
     out.write_bytes(OLD)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bondmodel.cli", "run", "-o", str(out), "--paths", "5000000",
-         "--seed", "4242", "--workers", str(workers), "--quiet"],
-        env=_env(), cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        start_new_session=True,
-    )
+    # Start the run as a terminal would: a test runner started in the background by a shell
+    # without job control ignores SIGINT, and a child inherits an ignored signal (but not a
+    # handler, which exec resets to the default).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "bondmodel.cli", "run", "-o", str(out), "--paths", "5000000",
+             "--seed", "4242", "--workers", str(workers), "--quiet"],
+            env=_env(), cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            start_new_session=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         time.sleep(3.0)  # well into the simulation
         assert proc.poll() is None, "the run ended before it could be interrupted"
