@@ -10,12 +10,14 @@ benchmarks/bench_large_run.py, not asserted here.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from bondmodel import load_scenario
+from bondmodel.errors import ScenarioError
 from bondmodel.risk import simulate as simulate_module
 from bondmodel.risk.results import simulate
 from bondmodel.risk.sampling import BLOCK_SIZE
@@ -138,3 +140,22 @@ def test_ten_million_paths() -> None:
     small = simulate(scenario, RunSettings(100_000, seed=20261129))
     se = small.summary.loc["se_mean", "council_npv"]
     assert abs(small.summary.loc["mean", "council_npv"] - npv.mean()) < 4 * se
+
+
+def test_a_run_too_large_for_the_machine_is_refused_clearly() -> None:
+    """Two billion paths need 127 GiB of per-path results even in single precision: refused
+    before any path runs, naming --paths and the size (not a MemoryError, not the OOM killer)."""
+    psutil = pytest.importorskip("psutil")
+    need = 2_000_000_000 * 17 * 4
+    if psutil.virtual_memory().total + psutil.swap_memory().total > need:
+        pytest.skip("this machine could hold two billion paths")
+    policy = Path("/proc/sys/vm/overcommit_memory")
+    if not policy.exists() or policy.read_text().strip() == "1":
+        # a kernel that grants any allocation would let the run start, and kill it much later
+        pytest.skip("the kernel does not refuse an allocation larger than the machine")
+    scenario = load_scenario(DEFAULT)
+    with pytest.raises(ScenarioError) as caught:
+        simulate(scenario, RunSettings(2_000_000_000, seed=1))
+    message = str(caught.value)
+    assert message.startswith("--paths: 2,000,000,000 paths need 126.7 GiB")
+    assert "fewer paths" in message
