@@ -175,7 +175,7 @@ def _bracketed_roots(cf: FloatArray) -> list[float]:
         if a == 0.0:
             roots.append(float(_GRID[j]))
             continue
-        if a * b < 0.0:
+        if a < 0.0 < b or b < 0.0 < a:  # opposite signs (a product could overflow)
             roots.append(_bisect(cf, float(_GRID[j]), float(_GRID[j + 1])))
     return roots
 

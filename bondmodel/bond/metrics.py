@@ -128,14 +128,21 @@ def bond_metrics(
     df_bond = (1.0 + rate) ** -years
     n_sched = grid.n_scheduled
     cfads = bond.cfads
-    llcr = (cfads[:, 1 : n_sched + 1] * df_bond[1 : n_sched + 1]).sum(axis=1) / schedule.principal
     project = flows.net_savings[:, grid.issue_t + 1 :]
     t_after = np.arange(1, project.shape[1] + 1) / timeline.f
-    plcr = (
-        schedule.terms.pledged_share
-        * (project * (1.0 + rate) ** -t_after).sum(axis=1)
-        / schedule.principal
-    )
+    # a bond sized to nothing has no cover ratios and no money multiple: the divisions give
+    # inf or NaN, reported as undefined (null in JSON, n/a in the workbook), without a warning
+    with np.errstate(divide="ignore", invalid="ignore"):
+        llcr = (
+            (cfads[:, 1 : n_sched + 1] * df_bond[1 : n_sched + 1]).sum(axis=1)
+            / schedule.principal
+        )
+        plcr = (
+            schedule.terms.pledged_share
+            * (project * (1.0 + rate) ** -t_after).sum(axis=1)
+            / schedule.principal
+        )
+        money_multiple = received / schedule.proceeds
     stressed = (bond.reserve_draw + bond.topup + bond.shortfall) > 1e-9 * max(
         schedule.principal, 1.0
     )
@@ -143,7 +150,7 @@ def bond_metrics(
         "principal": np.full(paths, schedule.principal),
         "investor_irr": result.annual,
         "investor_irr_flag": result.flag.astype(np.float64),
-        "money_multiple": received / schedule.proceeds,
+        "money_multiple": money_multiple,
         "wal_years": wal,
         "macaulay_duration": np.where(result.flag == OK, macaulay, np.nan),
         "modified_duration": np.where(result.flag == OK, modified, np.nan),
