@@ -44,7 +44,8 @@ def describe(values: FloatArray, confidence: float = 0.95) -> dict[str, float]:
             out[f"p{p}"] = out[f"p{p}_se"] = out[f"p{p}_ci_low"] = out[f"p{p}_ci_high"] = math.nan
         return out
     z = float(stats.norm.ppf(0.5 + confidence / 2.0))
-    ordered = np.sort(finite)
+    ordered = finite  # a copy already: sorted in place, not copied again (10M paths: 40-80 MB)
+    ordered.sort()
     # float64 accumulators: values stored in single precision (methodology §20.9) are summed
     # in double precision, as double-precision values always are
     out["mean"] = float(ordered.mean(dtype=np.float64))
@@ -111,7 +112,8 @@ def value_at_risk(values: FloatArray, alpha: float = 0.05) -> tuple[float, float
     CVaR is the mean of the values at or below it (the expected shortfall).
     Both are in the value's own units: a negative VaR of an NPV is a loss.
     """
-    finite = np.sort(values[np.isfinite(values)]).astype(np.float64, copy=False)
+    finite = values[np.isfinite(values)].astype(np.float64, copy=False)
+    finite.sort()
     if finite.size == 0:
         return math.nan, math.nan
     var = float(np.percentile(finite, 100 * alpha, method="linear"))

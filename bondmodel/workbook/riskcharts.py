@@ -52,8 +52,10 @@ def distribution_tables(
         return row
     charts = []
     for key in _key_outputs(results):
-        values = sim.per_path[key].to_numpy(dtype=np.float64)
-        values = values[np.isfinite(values)]
+        stored = sim.per_path[key].to_numpy()
+        # one working copy, in double precision, of the defined values (the percentiles below
+        # partition it in place)
+        values = stored[np.isfinite(stored)].astype(np.float64, copy=False)
         if values.size == 0:
             continue
         label = PATH_METRICS[key].label
@@ -67,7 +69,9 @@ def distribution_tables(
         for i, (mid, count) in enumerate(zip(mids, counts, strict=True)):
             write_value(ws, row + 1 + i, 0, float(mid), unit, styles)
             ws.write_number(row + 1 + i, 1, int(count), styles.unit("count"))
-        percentiles = np.percentile(values, np.arange(1, 100), method="linear")
+        percentiles = np.percentile(
+            values, np.arange(1, 100), method="linear", overwrite_input=True
+        )
         for i, level in enumerate(percentiles):
             write_value(ws, row + 1 + i, 3, float(level), unit, styles)
             ws.write_number(row + 1 + i, 4, (i + 1) / 100.0, styles.unit("rate"))
