@@ -244,15 +244,12 @@ def _run(args: argparse.Namespace) -> int:
             f"--output: {str(output)!r} is the scenario file itself; choose another output path"
         )
     from bondmodel.risk.results import new_seed
-    from bondmodel.risk.sampling import SAMPLERS
     from bondmodel.risk.simulate import Convergence, progress_bar
 
-    if args.sampler not in SAMPLERS:
-        raise ScenarioError(
-            f"--sampler: {args.sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}"
-        )
     scenario = _load(scenario_path)
-    paths = check_run_settings(scenario, args.paths, args.seed, args.workers, args.chunk_blocks)
+    paths = check_run_settings(
+        scenario, args.paths, args.seed, args.workers, args.chunk_blocks, args.sampler
+    )
     convergence = None
     if args.converge is None and (args.converge_on or args.confidence != 0.95):
         raise ScenarioError("--converge-on and --confidence apply only with --converge TOL")
@@ -323,19 +320,10 @@ def _design_options(parser: argparse.ArgumentParser, default_output: str) -> Non
 
 def _design_settings(args: argparse.Namespace, outputs: list[Path]) -> tuple[int, Any]:
     """Check the shared options of compare, sweep and solve; returns (seed, sampler)."""
-    from bondmodel.risk.results import MAX_SEED, new_seed
-    from bondmodel.risk.sampling import SAMPLERS
+    from bondmodel.risk.results import new_seed
+    from bondmodel.risk.simulate import check_run_flags
 
-    if args.sampler not in SAMPLERS:
-        raise ScenarioError(
-            f"--sampler: {args.sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}"
-        )
-    if args.paths is not None and args.paths < 0:
-        raise ScenarioError(f"--paths: {args.paths} must be >= 0")
-    if args.workers < 1:
-        raise ScenarioError(f"--workers: {args.workers} must be >= 1")
-    if args.seed is not None and not 0 <= args.seed <= MAX_SEED:
-        raise ScenarioError(f"--seed: {args.seed} must be between 0 and {MAX_SEED}")
+    check_run_flags(paths=args.paths, seed=args.seed, sampler=args.sampler, workers=args.workers)
     output: Path = args.output
     if output.suffix.lower() != ".xlsx":
         raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
@@ -470,10 +458,10 @@ def _refuse_existing(target: Path, force: bool, *sources: Path) -> None:
 
 
 def _verify(args: argparse.Namespace) -> int:
+    from bondmodel.risk.simulate import check_run_flags
     from bondmodel.workbook.verify import verify
 
-    if args.workers < 1:
-        raise ScenarioError(f"--workers: {args.workers} must be at least 1")
+    check_run_flags(workers=args.workers)
     report = verify(args.workbook, args.paths_check, args.workers, args.scheduler)
     if args.json:
         print(json.dumps(report.as_json(), indent=2, default=str, allow_nan=False))

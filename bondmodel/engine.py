@@ -32,9 +32,9 @@ from bondmodel.metrics import (
     programme_core_metrics,
 )
 from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
-from bondmodel.risk.results import MAX_SEED, Simulation, new_seed, simulate
+from bondmodel.risk.results import Simulation, new_seed, simulate
 from bondmodel.risk.sampling import Sampler
-from bondmodel.risk.simulate import Convergence, RunSettings
+from bondmodel.risk.simulate import Convergence, RunSettings, check_run_flags
 from bondmodel.scenario.schema import Scenario
 from bondmodel.timeline import FloatArray, Timeline, build_timeline
 
@@ -148,7 +148,7 @@ def run(
         See :func:`bondmodel.risk.results.simulate`; the results do not depend
         on workers, scheduler or chunk_blocks.
     """
-    paths = check_run_settings(scenario, paths, seed, workers, chunk_blocks)
+    paths = check_run_settings(scenario, paths, seed, workers, chunk_blocks, sampler)
     settings = None if paths == 0 else RunSettings(
         paths, new_seed() if seed is None else seed, sampler, workers, scheduler, chunk_blocks,
         convergence,
@@ -159,24 +159,24 @@ def run(
 
 
 def check_run_settings(
-    scenario: Scenario, paths: int | None, seed: int | None, workers: int, chunk_blocks: int
+    scenario: Scenario,
+    paths: int | None,
+    seed: int | None,
+    workers: int,
+    chunk_blocks: int,
+    sampler: str = "random",
 ) -> int:
     """Check a run's settings before anything runs; returns the path count to simulate."""
     if paths is None:
         paths = scenario.risk.default_paths if scenario.risk is not None else 0
-    if paths < 0:
-        raise ScenarioError(f"--paths: {paths} is negative; allowed: 0 (base case only) or more")
+    check_run_flags(
+        paths=paths, seed=seed, sampler=sampler, workers=workers, chunk_blocks=chunk_blocks
+    )
     if paths > 0 and scenario.risk is None:
         raise ScenarioError(
             f"--paths: {paths} asks for a simulation but the scenario has no [risk] section; "
             "use --paths 0 or add [[risk.inputs]]"
         )
-    if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise ScenarioError(f"--seed: {seed} is out of range; allowed 0..{MAX_SEED}")
-    if workers < 1:
-        raise ScenarioError(f"--workers: {workers} must be >= 1")
-    if chunk_blocks < 1:
-        raise ScenarioError(f"--chunk-blocks: {chunk_blocks} must be >= 1")
     return paths
 
 

@@ -203,6 +203,34 @@ def test_every_writing_command_refuses_an_input_as_its_output(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other.toml", "scenario.xlsx"]
 
 
+@pytest.mark.parametrize(
+    "flag", [["--sampler", "halton"], ["--paths", "-5"], ["--seed", "-3"], ["--workers", "0"]],
+    ids=["sampler", "paths", "seed", "workers"],
+)
+def test_every_simulating_command_gives_a_bad_flag_the_same_error(
+    flag: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """run, compare, sweep and solve share one rule and one message per run setting."""
+    scenario = tmp_path / "s.toml"
+    scenario.write_bytes(template_path(DEFAULT_TEMPLATE).read_bytes())
+    s, out = str(scenario), str(tmp_path / "out.xlsx")
+    commands = {
+        "run": ["run", s, "-o", out],
+        "compare": ["compare", s, s, "-o", out],
+        "sweep": ["sweep", s, "--vary", "bond.coupon.rate=0.05,0.06", "-o", out],
+        "solve": ["solve", s, "--find", "bond.principal", "--maximise", "--constraint",
+                  "P10(min_dscr)>=1.2", "-o", out],
+    }
+    errors = {}
+    for name, argv in commands.items():
+        code, _, err = _main(capsys, *argv, *flag)
+        assert code == 2, name
+        errors[name] = err.strip().splitlines()[-1]
+    assert len(set(errors.values())) == 1, errors
+    assert f"{flag[0]}: {flag[1]}" in errors["run"] or f"{flag[0]}: '{flag[1]}'" in errors["run"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
 def test_run_into_a_missing_folder_exits_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -14,7 +14,7 @@ from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
 from bondmodel.programme import Draws
 from bondmodel.risk.distributions import ppf
-from bondmodel.risk.sampling import BLOCK_SIZE
+from bondmodel.risk.sampling import BLOCK_SIZE, MAX_SEED
 from bondmodel.risk.sensitivity import contribution_to_variance, rank_correlations
 from bondmodel.risk.simulate import (
     RawSimulation,
@@ -29,8 +29,6 @@ from bondmodel.scenario.schema import Scenario
 #: Fan-chart percentiles per period.
 FAN_PERCENTILES: Final = (5, 10, 50, 90, 95)
 
-#: Largest seed accepted (seeds are recorded and printed; 63 bits fit everywhere).
-MAX_SEED: Final = 2**63 - 1
 
 
 @dataclass(frozen=True)

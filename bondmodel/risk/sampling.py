@@ -24,6 +24,9 @@ BLOCK_SIZE: Final = 8192
 Sampler = Literal["random", "lhs", "sobol"]
 SAMPLERS: Final = ("random", "lhs", "sobol")
 
+#: Largest seed accepted (seeds are recorded and printed; 63 bits fit everywhere).
+MAX_SEED: Final = 2**63 - 1
+
 #: spawn_key streams within a block
 UNIFORMS: Final = 0
 PERMUTATIONS: Final = 1

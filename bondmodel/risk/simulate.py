@@ -35,7 +35,7 @@ from bondmodel.metrics import (
 )
 from bondmodel.programme import Draws, programme_flows
 from bondmodel.risk.model import RiskModel, build_risk_model
-from bondmodel.risk.sampling import SAMPLERS, Sampler, block_bounds, block_count
+from bondmodel.risk.sampling import MAX_SEED, SAMPLERS, Sampler, block_bounds, block_count
 from bondmodel.scenario.schema import Scenario
 from bondmodel.timeline import FloatArray, Timeline, build_timeline
 
@@ -315,6 +315,28 @@ def per_path_precision(paths: int, columns: int) -> str:
 PRECISION_DTYPES: Final = {"double": np.float64, "single": np.float32}
 
 
+def check_run_flags(
+    *,
+    paths: int | None = None,
+    seed: int | None = None,
+    sampler: str = "random",
+    workers: int = 1,
+    chunk_blocks: int = 1,
+) -> None:
+    """The rules of the run settings that need no scenario, one message each, whichever
+    command (run, compare, sweep, solve, verify) or API call gives them."""
+    if sampler not in SAMPLERS:
+        raise ScenarioError(f"--sampler: {sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
+    if paths is not None and paths < 0:
+        raise ScenarioError(f"--paths: {paths} is negative; allowed: 0 (base case only) or more")
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise ScenarioError(f"--seed: {seed} is out of range; allowed 0..{MAX_SEED}")
+    if workers < 1:
+        raise ScenarioError(f"--workers: {workers} must be >= 1")
+    if chunk_blocks < 1:
+        raise ScenarioError(f"--chunk-blocks: {chunk_blocks} must be >= 1")
+
+
 @dataclass(frozen=True)
 class RunSettings:
     """How a Monte Carlo run is made, made once and handed down whole.
@@ -333,16 +355,12 @@ class RunSettings:
     convergence: Convergence | None = None
 
     def __post_init__(self) -> None:
-        if self.sampler not in SAMPLERS:
-            raise ScenarioError(
-                f"--sampler: {self.sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}"
-            )
         if self.paths < 1:
             raise ScenarioError(f"--paths: {self.paths} must be >= 1 for a simulation")
-        if self.workers < 1:
-            raise ScenarioError(f"--workers: {self.workers} must be >= 1")
-        if self.chunk_blocks < 1:
-            raise ScenarioError(f"--chunk-blocks: {self.chunk_blocks} must be >= 1")
+        check_run_flags(
+            seed=self.seed, sampler=self.sampler, workers=self.workers,
+            chunk_blocks=self.chunk_blocks,
+        )
 
     @property
     def executor(self) -> str:
