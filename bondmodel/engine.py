@@ -119,7 +119,6 @@ class Results:
         }
 
 
-
 def run(
     scenario: Scenario,
     paths: int | None = None,
@@ -343,7 +342,6 @@ def partner_metrics(
                 "npv_after_debt_service": float(after[path, p]),
             }
     return out
-
 
 
 def period_table(flows: ProgrammeFlows, timeline: Timeline, path: int = 0) -> pd.DataFrame:

@@ -243,7 +243,6 @@ def _heatmaps(wb: Workbook, styles: Styles, result: Sweep) -> None:
         top += len(rows["values"]) + 4
 
 
-
 def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
                    command: str | None = None) -> Path:
     """The answer of ``solve``, its constraints and every point searched, written atomically."""

@@ -30,7 +30,6 @@ from bondmodel.scenario.schema import Scenario
 FAN_PERCENTILES: Final = (5, 10, 50, 90, 95)
 
 
-
 @dataclass(frozen=True)
 class Simulation:
     """The outcome of a Monte Carlo run.

@@ -42,7 +42,6 @@ HEADER_ROW = 4
 MAX_LIST = 1_000
 
 
-
 @dataclass(frozen=True)
 class InputCell:
     """Where one input was read: its path, the first value cell, and the values."""
