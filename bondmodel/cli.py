@@ -318,8 +318,9 @@ def _design_options(parser: argparse.ArgumentParser, default_output: str) -> Non
     parser.add_argument("--scheduler", default=None, help="address of a Dask scheduler")
 
 
-def _design_settings(args: argparse.Namespace, outputs: list[Path]) -> tuple[int, Any]:
-    """Check the shared options of compare, sweep and solve; returns (seed, sampler)."""
+def _design_settings(args: argparse.Namespace, outputs: list[Path]) -> Any:
+    """Check the shared options of compare, sweep and solve; returns their SharedDraws."""
+    from bondmodel.design.measures import SharedDraws
     from bondmodel.risk.results import new_seed
     from bondmodel.risk.simulate import check_run_flags
 
@@ -334,16 +335,16 @@ def _design_settings(args: argparse.Namespace, outputs: list[Path]) -> tuple[int
             )
     seed = args.seed if args.seed is not None else new_seed()
     print(f"bondmodel: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
-    return seed, args.sampler
+    return SharedDraws(args.paths, seed, args.sampler, args.workers, args.scheduler)
 
 
 def _compare(args: argparse.Namespace) -> int:
     from bondmodel.design.report import write_comparison
     from bondmodel.design.study import compare
 
-    seed, sampler = _design_settings(args, list(args.scenarios))
+    draws = _design_settings(args, list(args.scenarios))
     scenarios = [(_label(p, i, args.scenarios), _load(p)) for i, p in enumerate(args.scenarios)]
-    result = compare(scenarios, args.paths, seed, sampler, args.workers, args.scheduler)
+    result = compare(scenarios, draws)
     write_comparison(result, args.output, command=args.command_line)
     print(f"bondmodel: wrote {args.output}", file=sys.stderr)
     if args.json:
@@ -365,12 +366,11 @@ def _sweep(args: argparse.Namespace) -> int:
     from bondmodel.design.study import parse_measures, sweep
     from bondmodel.design.variation import parse_vary
 
-    seed, sampler = _design_settings(args, [args.scenario])
+    draws = _design_settings(args, [args.scenario])
     scenario = _load(args.scenario)
     variations = [parse_vary(text, scenario) for text in args.vary]
     measures = parse_measures(args.measure)
-    result = sweep(scenario, variations, args.paths, seed, sampler, args.workers,
-                   args.scheduler, measures)
+    result = sweep(scenario, variations, draws, measures)
     write_sweep(result, args.output, command=args.command_line)
     print(f"bondmodel: wrote {args.output} ({len(result.cells)} structures)", file=sys.stderr)
     if args.json:
@@ -393,10 +393,10 @@ def _solve(args: argparse.Namespace) -> int:
             raise ScenarioError(f"--range: {args.range!r} should be LO:HI") from None
         if not sep:
             raise ScenarioError(f"--range: {args.range!r} should be LO:HI")
-    seed, sampler = _design_settings(args, [args.scenario])
+    draws = _design_settings(args, [args.scenario])
     scenario = _load(args.scenario)
-    solution = solve(scenario, args.find, constraints, args.maximise, args.paths, seed, sampler,
-                     args.workers, args.scheduler, bounds, args.tolerance)
+    solution = solve(scenario, args.find, constraints, args.maximise, draws, bounds,
+                     args.tolerance)
     write_solution(solution, scenario, args.output, command=args.command_line)
     print(f"bondmodel: wrote {args.output}", file=sys.stderr)
     if args.json:

@@ -17,7 +17,7 @@ import pytest
 
 from bondmodel import load_scenario
 from bondmodel.cli import main
-from bondmodel.design.measures import evaluate, parse_constraint, parse_measure
+from bondmodel.design.measures import SharedDraws, evaluate, parse_constraint, parse_measure
 from bondmodel.design.study import compare, sweep
 from bondmodel.design.variation import parse_vary, with_value
 from bondmodel.errors import ScenarioError
@@ -28,7 +28,7 @@ PATHS = 3000
 
 def test_identical_structures_compare_identically() -> None:
     scenario = load_scenario(None)
-    result = compare([("A", scenario), ("B", scenario)], PATHS, SEED)
+    result = compare([("A", scenario), ("B", scenario)], SharedDraws(PATHS, SEED))
     assert result.rows
     for row in result.rows:
         a, b = row.values
@@ -43,7 +43,7 @@ def test_common_random_numbers_separate_structure_from_noise() -> None:
     """Two coupons on the same draws: the programme is path-by-path identical."""
     scenario = load_scenario(None)
     dearer = with_value(scenario, "bond.coupon.rate", 0.07)
-    result = compare([("5.25%", scenario), ("7%", dearer)], PATHS, SEED)
+    result = compare([("5.25%", scenario), ("7%", dearer)], SharedDraws(PATHS, SEED))
     a, b = result.evaluations
     assert a.results.risk is not None and b.results.risk is not None
     np.testing.assert_array_equal(a.per_path("npv"), b.per_path("npv"))
@@ -60,13 +60,13 @@ def test_a_sweep_cell_equals_its_individual_run() -> None:
                   parse_vary("bond.tenor_years=8,12", scenario)]
     assert variations[0].values == (0.045, 0.055)
     assert variations[1].values == (8.0, 12.0)
-    result = sweep(scenario, variations, PATHS, SEED)
+    result = sweep(scenario, variations, SharedDraws(PATHS, SEED))
     assert result.cells == [(0.045, 8.0), (0.045, 12.0), (0.055, 8.0), (0.055, 12.0)]
     for k, (rate, tenor) in enumerate(result.cells):
         alone = evaluate(
             "alone",
             with_value(with_value(scenario, "bond.coupon.rate", rate), "bond.tenor_years", tenor),
-            PATHS, SEED,
+            SharedDraws(PATHS, SEED),
         )
         for row in result.rows:
             value, _ = parse_measure(row.measure).value(alone)
@@ -81,7 +81,7 @@ def test_a_sweep_cell_equals_its_individual_run() -> None:
 def _sweep_values(**options: Any) -> list[tuple[float, ...]]:
     scenario = load_scenario(None)
     result = sweep(scenario, [parse_vary("bond.coupon.rate=0.04,0.06", scenario)],
-                   10_000, SEED, **options)
+                   SharedDraws(10_000, SEED, **options))
     return [row.values for row in result.rows]
 
 
@@ -174,8 +174,8 @@ def test_solve_finds_the_principal_an_annuity_can_carry_at_a_target_dscr(
     expected = 1_000_000.0 * (1.0 - 1.06**-10) / (0.06 * 1.25)
     assert expected == pytest.approx(5_888_069.64, abs=0.01)  # 1.06^-10 = 0.5583948
     for text in ("min_dscr >= 1.25", "P50(min_dscr) >= 1.25"):
-        result = solve(scenario, "bond.principal", [parse_constraint(text)], True, 0, SEED,
-                       bounds=(1e6, 1e7), tolerance=1e-3)
+        result = solve(scenario, "bond.principal", [parse_constraint(text)], True,
+                       SharedDraws(0, SEED), bounds=(1e6, 1e7), tolerance=1e-3)
         assert result.feasible and result.answer is not None
         assert result.answer == pytest.approx(expected, abs=0.01)
         assert result.binding == text
@@ -189,7 +189,7 @@ def test_solve_finds_the_coupon_that_gives_investors_their_return(make_scenario:
 
     scenario = _annuity_case(make_scenario)
     result = solve(scenario, "bond.coupon.rate", [parse_constraint("investor_irr >= 0.06")],
-                   False, 0, SEED, tolerance=1e-9)
+                   False, SharedDraws(0, SEED), tolerance=1e-9)
     assert result.feasible and result.answer == pytest.approx(0.06, abs=1e-8)
     assert (result.low, result.high) == (0.0, 0.15)  # the default range for a rate
 
@@ -202,14 +202,14 @@ def test_solve_respects_each_constraint_type_under_risk() -> None:
         "P(investor_loss) <= 0.05", "P10(min_dscr) >= 1.0", "P50(council_npv) >= 0",
         "council_npv_vs_pwlb >= -1e9",
     )]
-    result = solve(scenario, "bond.principal", constraints, True, 2000, SEED)
+    result = solve(scenario, "bond.principal", constraints, True, SharedDraws(2000, SEED))
     assert result.feasible and result.answer is not None and result.at_answer is not None
     assert all(m >= 0 for m in result.at_answer.margins(constraints))
     assert result.binding == "P10(min_dscr) >= 1.0"
     assert result.ci is not None and result.ci[0] < result.answer < result.ci[1]
     # just above the answer the binding constraint fails, on the same draws
     above = evaluate("above", with_value(scenario, "bond.principal", result.answer * 1.01),
-                     2000, SEED)
+                     SharedDraws(2000, SEED))
     value, _ = constraints[1].measure.value(above)
     assert value < 1.0
 
@@ -220,8 +220,8 @@ def test_infeasible_problems_say_so_with_the_best_achievable(
     from bondmodel.design.solve import solve
 
     scenario = _annuity_case(make_scenario)
-    result = solve(scenario, "bond.principal", [parse_constraint("min_dscr >= 100")], True, 0,
-                   SEED, bounds=(1e6, 1e7))
+    result = solve(scenario, "bond.principal", [parse_constraint("min_dscr >= 100")], True,
+                   SharedDraws(0, SEED), bounds=(1e6, 1e7))
     assert not result.feasible and result.exit_code == 1
     ((text, value, at),) = result.best_achievable()
     assert text == "min_dscr >= 100"
@@ -276,7 +276,7 @@ def test_partners_share_the_bond_and_their_outcomes_add_up() -> None:
     probs = results.risk.probabilities
     assert all(f"p_{c}_negative" in probs.index for c in partner_cols)
     # the spread across partners is a measure like any other
-    ev = evaluate("base", load_scenario(None), PATHS, SEED)
+    ev = evaluate("base", load_scenario(None), SharedDraws(PATHS, SEED))
     value, se = parse_measure("P10(partner_npv_1)").value(ev)
     assert value == pytest.approx(float(np.percentile(per_path["partner_npv_1"], 10)))
     assert se > 0
@@ -285,7 +285,9 @@ def test_partners_share_the_bond_and_their_outcomes_add_up() -> None:
 def test_a_partner_leaving_shows_in_a_comparison() -> None:
     scenario = load_scenario(None)
     leaves = with_value(scenario, "partners[1].exit_year", 5.0)
-    result = compare([("all stay", scenario), ("Eastbrook leaves", leaves)], PATHS, SEED)
+    result = compare(
+        [("all stay", scenario), ("Eastbrook leaves", leaves)], SharedDraws(PATHS, SEED)
+    )
     stay, go = result.evaluations
     # the same draws: losing a partner's savings lowers the council NPV on every path
     assert result.beats[0][1] == 1.0

@@ -88,18 +88,26 @@ class Evaluation:
         return None if value is None else float(value)
 
 
-def evaluate(
-    label: str,
-    scenario: Scenario,
-    paths: int | None,
-    seed: int,
-    sampler: Sampler = "random",
-    workers: int = 1,
-    scheduler: str | None = None,
-) -> Evaluation:
-    """Run ``scenario`` with the shared seed: every structure sees the same draws."""
-    results = run(scenario, paths=paths, seed=seed, sampler=sampler, workers=workers,
-                  scheduler=scheduler)
+@dataclass(frozen=True)
+class SharedDraws:
+    """What every structure of a study shares, made once and handed down whole.
+
+    ``paths`` (None: the scenario's ``risk.default_paths``; 0: the base case only), ``seed``
+    and ``sampler`` give each structure the same draws; ``workers`` and ``scheduler`` only
+    spread the work.
+    """
+
+    paths: int | None
+    seed: int
+    sampler: Sampler = "random"
+    workers: int = 1
+    scheduler: str | None = None
+
+
+def evaluate(label: str, scenario: Scenario, draws: SharedDraws) -> Evaluation:
+    """Run ``scenario`` on the shared draws: every structure sees the same ones."""
+    results = run(scenario, paths=draws.paths, seed=draws.seed, sampler=draws.sampler,
+                  workers=draws.workers, scheduler=draws.scheduler)
     return Evaluation(label, scenario, results)
 
 

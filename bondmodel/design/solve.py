@@ -22,16 +22,15 @@ infeasible, with the best value each constraint reached and where.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 
-from bondmodel.design.measures import Z95, Constraint, Evaluation, evaluate
+from bondmodel.design.measures import Z95, Constraint, Evaluation, SharedDraws, evaluate
 from bondmodel.design.variation import current_value, with_value
 from bondmodel.errors import BondModelError, ScenarioError
 from bondmodel.labels import finite_or_none
-from bondmodel.risk.sampling import Sampler
 from bondmodel.scenario.schema import Scenario
 
 #: Grid points over the range (both ends included).
@@ -174,11 +173,7 @@ def solve(
     path: str,
     constraints: list[Constraint],
     maximise: bool,
-    paths: int | None,
-    seed: int,
-    sampler: Sampler = "random",
-    workers: int = 1,
-    scheduler: str | None = None,
+    draws: SharedDraws,
     bounds: tuple[float, float] | None = None,
     tolerance: float | None = None,
 ) -> Solution:
@@ -189,14 +184,15 @@ def solve(
 
     def point(x: float) -> Point:
         try:
-            ev = evaluate(f"{path}={x}", with_value(scenario, path, _typed(x, scenario, path)),
-                          paths, seed, sampler, workers, scheduler)
+            ev = evaluate(
+                f"{path}={x}", with_value(scenario, path, _typed(x, scenario, path)), draws
+            )
         except BondModelError as exc:
             return Point(x, tuple((math.nan, math.nan) for _ in constraints), str(exc))
         return Point(x, tuple(c.measure.value(ev) for c in constraints))
 
     if bounds is None:
-        base = evaluate("base", scenario, 0, seed)
+        base = evaluate("base", scenario, replace(draws, paths=0))
         bounds = default_range(scenario, path, base)
     low, high = bounds
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
@@ -206,8 +202,8 @@ def solve(
         raise ScenarioError(f"--tolerance: {tol} must be positive")
     xs = [float(x) for x in np.linspace(low, high, GRID)]
     grid = [point(x) for x in xs]
-    solution = Solution(path, maximise, constraints, low, high, False, grid=grid, seed=seed)
-    solution.paths = int(paths) if paths is not None else (
+    solution = Solution(path, maximise, constraints, low, high, False, grid=grid, seed=draws.seed)
+    solution.paths = int(draws.paths) if draws.paths is not None else (
         scenario.risk.default_paths if scenario.risk is not None else 0
     )
     feasible = [i for i, p in enumerate(grid) if p.feasible(constraints)]

@@ -16,11 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from bondmodel.design.measures import Evaluation, Measure, evaluate, parse_measure
+from bondmodel.design.measures import Evaluation, Measure, SharedDraws, evaluate, parse_measure
 from bondmodel.design.variation import Variation, with_value
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
-from bondmodel.risk.sampling import Sampler
 from bondmodel.scenario.schema import Scenario
 
 #: The measures a comparison reports, with the better direction for the council
@@ -185,14 +184,7 @@ class Comparison:
         }
 
 
-def compare(
-    scenarios: list[tuple[str, Scenario]],
-    paths: int | None,
-    seed: int,
-    sampler: Sampler = "random",
-    workers: int = 1,
-    scheduler: str | None = None,
-) -> Comparison:
+def compare(scenarios: list[tuple[str, Scenario]], draws: SharedDraws) -> Comparison:
     """Evaluate each (label, scenario) on the same draws and compare them."""
     if len(scenarios) < 2:
         raise ScenarioError("compare: give at least two scenarios")
@@ -200,9 +192,7 @@ def compare(
     if len(set(labels)) != len(labels):
         raise ScenarioError(f"compare: the structures' labels repeat: {labels}")
     notes = common_draw_notes([sc for _, sc in scenarios])
-    evaluations = [
-        evaluate(label, sc, paths, seed, sampler, workers, scheduler) for label, sc in scenarios
-    ]
+    evaluations = [evaluate(label, sc, draws) for label, sc in scenarios]
     metric = key_metric(evaluations)
     ran = {ev.paths for ev in evaluations}
     return Comparison(
@@ -211,8 +201,8 @@ def compare(
         metric=metric,
         curves=s_curves(evaluations, metric),
         beats=pathwise(evaluations, metric),
-        seed=seed,
-        sampler=sampler,
+        seed=draws.seed,
+        sampler=draws.sampler,
         paths=max(ran),
         notes=notes,
     )
@@ -287,11 +277,7 @@ class Sweep:
 def sweep(
     scenario: Scenario,
     variations: list[Variation],
-    paths: int | None,
-    seed: int,
-    sampler: Sampler = "random",
-    workers: int = 1,
-    scheduler: str | None = None,
+    draws: SharedDraws,
     measures: tuple[tuple[str, int], ...] = KEY_MEASURES,
 ) -> Sweep:
     """Evaluate every combination of the variations' values on the same draws."""
@@ -308,14 +294,14 @@ def sweep(
         for variation, value in zip(variations, cell, strict=True):
             varied = with_value(varied, variation.path, value)
         label = ", ".join(f"{v.path}={value}" for v, value in zip(variations, cell, strict=True))
-        evaluations.append(evaluate(label, varied, paths, seed, sampler, workers, scheduler))
+        evaluations.append(evaluate(label, varied, draws))
     return Sweep(
         variations=variations,
         cells=cells,
         evaluations=evaluations,
         rows=measure_rows(evaluations, measures),
-        seed=seed,
-        sampler=sampler,
+        seed=draws.seed,
+        sampler=draws.sampler,
         paths=max(ev.paths for ev in evaluations),
         notes=[],
     )
