@@ -265,10 +265,10 @@ def build_schedule(
     net_price = bond.issue_price - bond.arrangement_fee
 
     def reserve0(
-        principal: float, record: dict[str, FloatArray] | None = None
+        principal: float, record: dict[str, FloatArray] | None = None, fee_scale: float = 1.0
     ) -> tuple[float, FloatArray, FloatArray, FloatArray]:
         remaining, interest, repaid = _scheduled_path(
-            bond, grid, principal, rates, uplift, cfads, fees, record
+            bond, grid, principal, rates, uplift, cfads, fees * fee_scale, record
         )
         target = _reserve_targets(bond, grid, interest, repaid, record)
         return (float(target[0]) if at_issue else 0.0), remaining, interest + repaid, target
@@ -286,6 +286,15 @@ def build_schedule(
             principal = new
         else:
             principal = np.nan
+        if np.isfinite(principal):
+            # polish: R_0 is affine in P near the solution, so one secant step on
+            # g(P) = (F + R_0(P)) / (price - fee) lands on the fixed point to rounding
+            # (the iteration above stops within 1e-12 of it, pounds of sizing residual)
+            r_a = reserve0(principal)[0]
+            step = max(abs(principal), 1.0) * 1e-6
+            slope = (reserve0(principal + step)[0] - r_a) / step / net_price
+            if slope < 1.0:
+                principal += ((financed + r_a) / net_price - principal) / (1.0 - slope)
         r0, *_ = reserve0(principal) if np.isfinite(principal) else (np.nan,)
         if not np.isfinite(principal) or abs((financed + r0) / net_price - principal) > 1e-6 * max(
             1.0, principal
@@ -301,6 +310,13 @@ def build_schedule(
     if trace is not None:
         trace["uplift"] = uplift
         trace["scheduled_fees"] = fees
+        if bond.repayment.type != "sculpted":
+            # the scheduled path is affine in P: P x (its path for a unit principal without
+            # fees) + (its path for fees alone); the workbook sizes P in closed form from them
+            for suffix, unit_principal, fee_scale in (("_unit", 1.0, 0.0), ("_fees", 0.0, 1.0)):
+                part: dict[str, FloatArray] = {}
+                reserve0(unit_principal, part, fee_scale)
+                trace.update({f"{key}{suffix}": value for key, value in part.items()})
     proceeds = principal * bond.issue_price
     fee = principal * bond.arrangement_fee
     return BondSchedule(
