@@ -58,6 +58,8 @@ def convert_many(
 
     The sources must have distinct file names; the results keep their stems.
     """
+    if not sources:
+        return []  # soffice started with no file to convert waits forever
     exe = soffice_path()
     if exe is None:
         raise WorkbookError("LibreOffice (soffice) is not installed; see the README's test command")
