@@ -22,7 +22,7 @@ from .conftest import TEMPLATES
 
 SHEETS = [
     "Cover", "Summary", "Inputs", "Timeline", "Cashflows", "Partners", "Bond", "Metrics", "Risk",
-    "Sensitivity", "Checks", "Audit", "Paths",
+    "Sensitivity", "Checks", "As run", "Audit", "Paths",
 ]
 
 
@@ -118,9 +118,9 @@ def test_no_nan_reaches_a_cell(make_scenario: Callable[..., Scenario], tmp_path:
     for key, value in values.items():
         if isinstance(value, float):
             assert math.isfinite(value), key
-    metrics = {r[0]: r[1] for r in openpyxl.load_workbook(path)["Metrics"].iter_rows(
-        min_row=5, values_only=True)}
-    assert metrics["Benefit-cost ratio"] == "n/a"
+    metrics = {r[0]: r[1] for r in openpyxl.load_workbook(path, data_only=True)[
+        "Metrics"].iter_rows(min_row=5, values_only=True)}
+    assert metrics["Benefit-cost ratio"] == "n/a"  # the live formula's cached text
 
 
 def test_user_text_is_never_a_formula(
@@ -277,35 +277,57 @@ def test_summary_shows_base_case_beside_percentiles(tmp_path: Path) -> None:
 def test_inputs_sheet_names_styles_and_documents_every_input(
     template: Path, tmp_path: Path
 ) -> None:
-    from bondmodel.workbook.inputs import defined_name, flatten
+    from xlsxwriter.utility import xl_col_to_name
+
+    from bondmodel.workbook.as_run import annotation
+    from bondmodel.workbook.inputs import (
+        CONVENTIONS_HEADING,
+        LIST_WIDTH,
+        VALUE_COL,
+        defined_name,
+        flatten,
+    )
 
     res = run(load_scenario(template), paths=0)
     path = write_workbook(res, tmp_path / "m.xlsx")
     wb = openpyxl.load_workbook(path)
     ws = wb["Inputs"]
-    rows = {r[0].value: r for r in ws.iter_rows(min_row=5) if r[0].value}
+    rows = {}
+    for r in ws.iter_rows(min_row=5):
+        if r[0].value == CONVENTIONS_HEADING:
+            break
+        if r[0].value:
+            rows[r[0].value] = r
     expected = flatten(res.scenario)
     assert len(rows) == len(expected)
-    fills = set()
+    fills: dict[str, set[str]] = {"input": set(), "structural": set()}
+    last_col = xl_col_to_name(VALUE_COL + LIST_WIDTH - 1)
     for item in expected:
         cells = rows[item.path]
         value_cell = cells[4]
         assert cells[2].value, f"no unit for {item.path}"
         assert cells[3].value, f"no note for {item.path}"
-        fills.add(value_cell.fill.fgColor.rgb)
-        # the defined name points at the value cell (a list: the cells across its row)
+        kind = annotation(item.path, res.scenario)[0]
+        fills[kind].add(value_cell.fill.fgColor.rgb)
+        if kind == "structural":
+            assert str(cells[3].value).startswith("STRUCTURAL"), item.path
+        # the defined name points at the value cell (a list: LIST_WIDTH cells across its row,
+        # so that a value added at its end is one the formulas see)
         target = wb.defined_names[defined_name(item.path)].attr_text
+        if item.is_list:
+            assert target == f"Inputs!$E${value_cell.row}:${last_col}${value_cell.row}"
         if isinstance(item.value, tuple):
             n = len(item.value)
-            if n > 1:
-                assert target.startswith(f"Inputs!$E${value_cell.row}:")
             got = [c.value for c in cells[4 : 4 + n]]
             assert got == [float(v) if isinstance(v, int) else v for v in item.value]
         else:
-            assert target == f"Inputs!$E${value_cell.row}"
+            if not item.is_list:
+                assert target == f"Inputs!$E${value_cell.row}"
             if item.value is None:
                 assert value_cell.value is None
-    assert len(fills) == 1  # one consistent input style
+    # one consistent style per kind, and the two differ
+    assert len(fills["input"]) == 1 and len(fills["structural"]) == 1
+    assert fills["input"] != fills["structural"]
     # data validation on fields with fixed choices
     validated = {str(dv.sqref) for dv in ws.data_validations.dataValidation}
     assert f"E{rows['timeline.frequency'][4].row}" in validated

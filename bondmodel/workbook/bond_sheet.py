@@ -34,14 +34,10 @@ from bondmodel.engine import Results, bond_trace
 from bondmodel.labels import BOND_COLUMNS, SOURCES_USES, Unit
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
 from bondmodel.timeline import FloatArray
+from bondmodel.workbook.conventions_block import ZERO_TOLERANCE
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, ref, span
 from bondmodel.workbook.styles import Styles, print_across
 from bondmodel.workbook.timeline_sheet import excel_serial
-
-#: Relative tolerance below which a balance counts as repaid (the engine's).
-ZERO_TOLERANCE = 1e-9
-#: A periodic rate below this counts as zero (annuity and PWLB formulas, as the engine).
-RATE_TOLERANCE = 1e-15
 
 #: Bond rows whose total over the periods means something: cash that moved.
 FLOW_TOTALS = frozenset({
@@ -102,12 +98,16 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     ws.set_column(2, 2, 16)
     ws.set_column(FIRST_PERIOD_COL, last, 14)
     ws.write(0, 0, f"Bond waterfall (base case): {results.scenario.meta.name}", styles.title)
-    ws.write(
+    ws.write_formula(
         1, 0,
+        '=in_bond_coupon_type&" coupon, "&in_bond_repayment_type&" repayment, "&in_bond_recourse'
+        '&" recourse, "&in_bond_payment_frequency&" payments; nominal pounds. Live formulas over '
+        "the Inputs, Timeline and Cashflows sheets; docs/methodology.md, 'Bond', gives each "
+        "step.\"",
+        styles.note,
         f"{terms.coupon.type} coupon, {terms.repayment.type} repayment, {terms.recourse} "
         f"recourse, {terms.payment_frequency} payments; nominal pounds. Live formulas over the "
         "Inputs, Timeline and Cashflows sheets; docs/methodology.md, 'Bond', gives each step.",
-        styles.note,
     )
     trace = bond_trace(results)
     lines = _lines(results)
@@ -256,7 +256,7 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
     terms = s.terms
     grid = s.grid
     tl = results.timeline
-    freq_lookup = "INDEX(conv_freq_values,MATCH(in_bond_payment_frequency,conv_freq_names,0))"
+    freq_lookup = "INDEX(conv_freq_values,1,MATCH(in_bond_payment_frequency,conv_freq_names,0))"
     out: list[Scalar] = [
         ("bd_freq", "Payments a year", "count", f"={freq_lookup}", float(grid.g)),
         ("bd_step", "Timeline periods per payment period", "count", "=tl_f/bd_freq",
@@ -274,10 +274,6 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
          "in_bond_legal_maturity_years)*bd_freq,0)", float(grid.n_legal)),
         ("bd_n_grace", "Grace period (payments)", "count", "=ROUND(in_bond_grace_years*bd_freq,0)",
          float(grid.n_grace)),
-        ("bd_zero", "Tolerance: a balance below this share of the principal is repaid",
-         "factor", None, ZERO_TOLERANCE),
-        ("bd_min_scale", "Smallest principal the tolerance scales with", "money", None, 1.0),
-        ("bd_tiny", "A periodic rate below this counts as zero", "rate", None, RATE_TOLERANCE),
         ("bd_capgrace", "Grace interest capitalised (1 = yes)", "count",
          '=(in_bond_grace_interest="capitalised")*1',
          1.0 if terms.grace_interest == "capitalised" else 0.0),
@@ -299,11 +295,15 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
             ("bd_q", "DSRA cover (no [bond.reserve]: none)", "count", None, 0.0),
             ("bd_at_issue", "DSRA funded at issue (no [bond.reserve]: no)", "count", None, 0.0),
         ]
-    if terms.repayment.type == "annuity":
-        out.append((
-            "bd_i", "Annuity periodic rate (first amortising period)", "rate",
-            "=INDEX({rate@row},1,bd_n_grace+2)/bd_freq", float(s.rates[grid.n_grace + 1]) / grid.g,
-        ))
+    if terms.repayment.type in LIVE_PROFILES:
+        out += [
+            ("bd_i", "Annuity periodic rate (first amortising period)", "rate",
+             "=INDEX({rate@row},1,bd_n_grace+2)/bd_freq",
+             float(s.rates[min(grid.n_grace + 1, grid.n_legal)]) / grid.g),
+            ("bd_bullet", "Bullet repayment (1 = yes): the DSRA covers interest only", "count",
+             '=(in_bond_repayment_type="bullet")*1',
+             1.0 if terms.repayment.type == "bullet" else 0.0),
+        ]
     if terms.repayment.type == "sculpted":
         scale = float(trace["post_grace_scheduled"][-1]) * float(
             np.prod(trace["uplift"][1 : grid.n_grace + 1])
@@ -329,9 +329,20 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
                 "rate", rate_formula, debt_rate))
     # sources and uses
     sized = terms.principal == "sized"
+    if terms.repayment.type == "sculpted":
+        # a sculpted profile depends on the principal it repays: the engine's fixed point
+        principal: Scalar = (
+            "bd_principal", "Principal issued", "money",
+            None if sized else "=in_bond_principal", s.principal,
+        )
+    else:
+        out += _sizing(results, trace)
+        principal = (
+            "bd_principal", "Principal issued", "money",
+            '=IF(in_bond_principal="sized",bd_sized,in_bond_principal)', s.principal,
+        )
     out += [
-        ("bd_principal", "Principal issued", "money",
-         None if sized else "=in_bond_principal", s.principal),
+        principal,
         ("bd_financed", SOURCES_USES["financed_costs"].label, "money",
          "=in_bond_financed_share*(SUM(CF_CAPEX_BASE)+SUM(CF_CONTINGENCY)"
          "+SUM(CF_OPTIMISM_BIAS))", s.financed_costs),
@@ -365,6 +376,80 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
             ("pw_level", "PWLB annuity payment (PMT)", "money",
              "=IF(ABS(pw_i)>bd_tiny,PMT(pw_i,pw_n,-pw_amount),pw_amount/pw_n)", p.level),
         ]
+    return out
+
+
+def _sizing(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
+    """The principal sized to the uses, in closed form (methodology section 21).
+
+    The scheduled path is affine in the principal P: P times the path of a unit
+    principal without fees (rows ``*_unit``) plus the path of the fees alone
+    (``*_fees``). So the initial DSRA is :math:`R_0(P) = \\max_j (a_j P + b_j)`
+    over the targets at issue and after the grace period (j = 0, G), and the
+    sizing equation :math:`P (price - fee) = F + R_0(P)` has the solution
+    :math:`P = \\max_j (F + b_j) / (price - fee - a_j)` (each branch is increasing
+    and the fixed point is the largest branch's), the engine's fixed point.
+    """
+    bond = results.bond
+    assert bond is not None
+    s = bond.schedule
+    g = s.grid.n_grace
+    unit, fees = trace["reserve_target_raw_unit"], trace["reserve_target_raw_fees"]
+    a0, ag, b0, bg = float(unit[0]), float(unit[g]), float(fees[0]), float(fees[g])
+    net = s.terms.issue_price - s.terms.arrangement_fee
+    at_issue = s.terms.reserve is not None and s.terms.reserve.funding == "at_issue"
+    sized = (
+        max((s.financed_costs + b0) / (net - a0), (s.financed_costs + bg) / (net - ag))
+        if at_issue
+        else s.financed_costs / net
+    )
+    return [
+        ("bd_net_price", "Net price: issue price less the arrangement fee", "factor",
+         "=in_bond_issue_price-in_bond_arrangement_fee", net),
+        ("bd_a0", "Sizing: DSRA at issue per pound of principal", "factor",
+         "=INDEX({reserve_target_raw_unit@row},1,1)", a0),
+        ("bd_ag", "Sizing: DSRA after the grace period per pound of principal", "factor",
+         "=INDEX({reserve_target_raw_unit@row},1,bd_n_grace+1)", ag),
+        ("bd_b0", "Sizing: DSRA at issue for the capitalised fees alone", "money",
+         "=INDEX({reserve_target_raw_fees@row},1,1)", b0),
+        ("bd_bg", "Sizing: DSRA after the grace period for the fees alone", "money",
+         "=INDEX({reserve_target_raw_fees@row},1,bd_n_grace+1)", bg),
+        ("bd_sized", "Principal sized to the uses (financed costs, fee, DSRA at issue)", "money",
+         "=IF(bd_at_issue=1,MAX((bd_financed+bd_b0)/(bd_net_price-bd_a0),"
+         "(bd_financed+bd_bg)/(bd_net_price-bd_ag)),bd_financed/bd_net_price)", sized),
+    ]
+
+
+#: Repayment profiles that share one set of rows, chosen by the input (live among them).
+LIVE_PROFILES = ("bullet", "eip", "annuity")
+#: The scheduled-path rows recomputed for a unit principal and for the fees alone (sizing).
+SIZING_ROWS = (
+    "scheduled_interest", "scheduled_due_real", "scheduled_balance", "scheduled_post_grace",
+    "scheduled_principal_due", "covered_debt_service", "reserve_target_raw",
+)
+
+
+def _sizing_lines(lines: list[Line]) -> list[Line]:
+    """The contract rows again for a unit principal without fees and for the fees alone."""
+    out = [_heading("h_sizing", "Sizing: the scheduled path per pound of principal, and for "
+                    "the fees alone (the path is affine in the principal)")]
+    pattern = re.compile(r"\{(" + "|".join(SIZING_ROWS) + r")(@p|@row)?\}")
+    for suffix, principal, fees, label in (
+        ("_unit", "1", "0", "per pound of principal"), ("_fees", "0", None, "fees alone"),
+    ):
+        def variant(template: str | float | None, suffix: str = suffix, principal: str = principal,
+                    fees: str | None = fees) -> str | float | None:
+            if not isinstance(template, str):
+                return template
+            text = pattern.sub(lambda m: "{" + m.group(1) + suffix + (m.group(2) or "") + "}",
+                               template)
+            text = text.replace("bd_principal", principal)
+            return text.replace("{scheduled_fees}", fees) if fees is not None else text
+
+        for line in lines:
+            if line.key in SIZING_ROWS:
+                out.append(Line(f"{line.key}{suffix}", f"{line.label}: {label}", line.unit,
+                                str(variant(line.rest)), variant(line.first)))
     return out
 
 
@@ -469,7 +554,7 @@ def _lines(results: Results) -> list[Line]:
         ]
     n_amort = "(bd_n_term-bd_n_grace)"
     j = "({payment}-bd_n_grace)"
-    shape = {
+    shapes = {
         "bullet": "1",
         "eip": f"1-{j}/{n_amort}",
         "annuity": (
@@ -481,10 +566,17 @@ def _lines(results: Results) -> list[Line]:
             f"MIN(MAX({j},1),COUNT(in_bond_repayment_schedule))))"
         ),
         "sculpted": "{sculpt_balance}/{sculpt_index}",
-    }[kind]
+    }
+    profiles = ",".join(f'"{p}"' for p in LIVE_PROFILES)
+    shape = (
+        f"CHOOSE(MATCH(in_bond_repayment_type,{{{profiles}}},0),"
+        + ",".join(shapes[p] for p in LIVE_PROFILES) + ")"
+        if kind in LIVE_PROFILES
+        else shapes[kind]
+    )
     covered = "{scheduled_interest}+{scheduled_principal_due}"
-    if kind == "bullet":
-        covered = "{scheduled_interest}+{scheduled_principal_due}*(1-{f_maturity})"
+    if kind in LIVE_PROFILES:
+        covered = "{scheduled_interest}+{scheduled_principal_due}*(1-bd_bullet*{f_maturity})"
     q = "(bd_q-({payment@row}-{payment})+1)"
     lines += [
         Line("remaining", "Scheduled outstanding fraction of the post-grace balance", "factor",
@@ -502,8 +594,8 @@ def _lines(results: Results) -> list[Line]:
              "/bd_freq+{scheduled_fees})/{index}", "=bd_principal"),
         Line("scheduled_principal_due", "Scheduled principal due", "money",
              "={scheduled_due_real}*{index}"),
-        Line("covered_debt_service", "Debt service the DSRA covers"
-             + (" (interest only: bullet)" if kind == "bullet" else ""), "money", f"={covered}"),
+        Line("covered_debt_service", "Debt service the DSRA covers (a bullet's: interest only)",
+             "money", f"={covered}"),
         Line("reserve_target_raw", "DSRA target: the next months of covered debt service",
              "money",
              f"=({{payment}}<bd_n_term)*SUMPRODUCT(({{payment@row}}>{{payment}})*(({q}>=1)"
@@ -516,6 +608,8 @@ def _lines(results: Results) -> list[Line]:
              "={reserve_target_raw}+bd_at_issue*({payment}<bd_n_grace)"
              "*MAX(INDEX({reserve_target_raw@row},1,bd_n_grace+1)-{reserve_target_raw},0)"),
     ]
+    if kind != "sculpted":
+        lines += _sizing_lines(lines)
 
     # the waterfall
     if perf is None:
@@ -643,17 +737,16 @@ def _lines(results: Results) -> list[Line]:
     ]
     pwlb = bond.pwlb
     if pwlb is not None:
-        loan_type = results.scenario.pwlb.loan_type if results.scenario.pwlb else "annuity"
-        principal = {
-            "annuity": "=({payment}<pw_n)*(pw_level-{pwlb_interest})",
-            "eip": "=({payment}<pw_n)*pw_amount/pw_n",
-            "maturity": "=0*{payment}",
-        }[loan_type] + "+({payment}=pw_n)*{pwlb_balance@p}"
+        # one formula for every loan type, chosen by the input
+        principal = (
+            '=({payment}<pw_n)*CHOOSE(MATCH(in_pwlb_loan_type,{"annuity","eip","maturity"},0),'
+            "pw_level-{pwlb_interest},pw_amount/pw_n,0)+({payment}=pw_n)*{pwlb_balance@p}"
+        )
         lines += [
             _heading("h_pwlb", "PWLB benchmark: the same financing need as a PWLB loan"),
             Line("pwlb_interest", "PWLB interest", "money",
                  "=({payment}<=pw_n)*{pwlb_balance@p}*pw_i"),
-            Line("pwlb_principal", f"PWLB principal ({loan_type})", "money", principal),
+            Line("pwlb_principal", "PWLB principal (by loan type)", "money", principal),
             Line("pwlb_balance", "PWLB balance", "money",
                  "={pwlb_balance@p}-{pwlb_principal}", "=pw_amount"),
             Line("pwlb_debt_service", "PWLB debt service", "money",
@@ -701,9 +794,14 @@ def _values(
         "rate": s.rates,
         "remaining": s.remaining,
         "reserve_target": s.reserve_target,
-        "scheduled_post_grace": np.where(
-            k <= big_g, trace["scheduled_balance"], trace["post_grace_scheduled"][-1]
-        ),
+        **{
+            f"scheduled_post_grace{suffix}": np.where(
+                k <= big_g, trace[f"scheduled_balance{suffix}"],
+                trace[f"post_grace_scheduled{suffix}"][-1],
+            )
+            for suffix in ("", "_unit", "_fees")
+            if f"scheduled_balance{suffix}" in trace
+        },
         "to_council": bond.flows.paid_in[0],
         "senior_arrears": trace["senior_arrears"],
         "perf_all": trace["perf_all"],
@@ -780,14 +878,12 @@ def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout
              lambda col: f"={c(cf['net_cash_flow'], col)}-{c(rows[prefix + '_paid'], col)}"
              f"+{c(rows[prefix + '_received'], col)}", flow),
         ])
-        shown = f"{prefix}_flow"
-        if real:
-            shown = f"{prefix}_basis"
-            items.append((shown, f"{title}: council cash flow (real)",
-                          lambda col: f"={c(rows[prefix + '_flow'], col)}"
-                          f"/{c(cf['price_index'], col)}", basis))
+        items.append((f"{prefix}_basis", f"{title}: council cash flow (appraisal basis)",
+                      lambda col: f"={c(rows[prefix + '_flow'], col)}"
+                      f"/Timeline!{c(r['timeline.deflator'], col)}", basis))
         items.append((f"{prefix}_discounted", f"{title}: council cash flow, discounted",
-                      lambda col: f"={c(rows[shown], col)}*{c(cf['discount_factor'], col)}",
+                      lambda col: f"={c(rows[prefix + '_basis'], col)}"
+                      f"*{c(cf['discount_factor'], col)}",
                       basis * df))
 
     financing("council", "With the bond (debt service net of DSRA releases)",
@@ -857,11 +953,11 @@ def bond_metric_formulas(results: Results, layout: Layout) -> dict[str, str]:
         "total_performance": f"=SUM({r['bond.performance_paid']})",
         "investor_loss": f"={loss}",
         "loss_given_default": (
-            f"={loss}/({loss}+MAX(SUMPRODUCT({r['bond.deferred']},{flows}),0))"
+            f'=IF({loss}>0,{loss}/({loss}+MAX(SUMPRODUCT({r["bond.deferred"]},{flows}),0)),"n/a")'
         ),
         "council_npv": f"=SUM({r['cashflows.council_discounted']})",
-        "min_dscr": f"=MIN({r['bond.dscr']})",
-        "avg_dscr": f"=AVERAGE({r['bond.dscr']})",
+        "min_dscr": f'=IF(COUNT({r["bond.dscr"]})=0,"n/a",MIN({r["bond.dscr"]}))',
+        "avg_dscr": f'=IF(COUNT({r["bond.dscr"]})=0,"n/a",AVERAGE({r["bond.dscr"]}))',
         "llcr": (
             f"=SUMPRODUCT(({r['bond.payment']}>=1)*({r['bond.payment']}<=bd_n_term)"
             f"*{r['bond.cfads']}*(1+bd_debt_rate)^(-{r['bond.years']}))/bd_principal"

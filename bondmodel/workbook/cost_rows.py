@@ -27,9 +27,8 @@ ITEM_ROWS = ("weight", "base", "contingency", "optimism_bias")
 class _ItemFormulas:
     """The formulas of one cost item's rows, by column."""
 
-    def __init__(self, i: int, timing: str, rows: dict[str, int], t_row: int, idx_row: int):
+    def __init__(self, i: int, rows: dict[str, int], t_row: int, idx_row: int):
         self.i = i
-        self.timing = timing
         self.rows = rows
         self.t_row = t_row
         self.idx_row = idx_row
@@ -61,15 +60,17 @@ class _ItemFormulas:
     def formula(self, kind: str, col: int) -> str:
         n, t = self.name, self.t(col)
         if kind == "weight":
-            if self.timing == "at_close":
-                return f"=IF({t}=0,1,0)"
-            default = "conv_spread_start" if self.timing == "spread" else "conv_profile_start"
+            # one formula for every timing: a flag per timing times its weight
+            timing = n("timing")
+            default = f'IF({timing}="spread",conv_spread_start,conv_profile_start)'
             s = f"IF(ISBLANK({n('start_period')}),{default},{n('start_period')})"
-            if self.timing == "spread":
-                return f"=IF(AND({t}>={s},{t}<{s}+{n('periods')}),1/{n('periods')},0)"
+            periods = f"N({n('periods')})"
+            profile = n("profile")
             return (
-                f"=IF(AND({t}>={s},{t}<{s}+COLUMNS({n('profile')})),"
-                f"INDEX({n('profile')},1,{t}-{s}+1),0)"
+                f'=({timing}="at_close")*({t}=0)'
+                f'+({timing}="spread")*({t}>={s})*({t}<{s}+{periods})/MAX({periods},1)'
+                f'+({timing}="profile")*IF(AND({t}>={s},{t}<{s}+COUNT({profile})),'
+                f"INDEX({profile},1,{t}-{s}+1),0)"
             )
         if kind == "base":
             idx = f"Timeline!{xl_rowcol_to_cell(self.idx_row, col)}"
@@ -98,7 +99,7 @@ def cost_item_rows(
         rows = {kind: row + k for k, kind in enumerate(ITEM_ROWS)}
         row += len(ITEM_ROWS)
         formulas = _ItemFormulas(
-            i, item.timing, rows, layout.row_numbers["timeline.t"],
+            i, rows, layout.row_numbers["timeline.t"],
             layout.row_numbers["timeline.price_index"],
         )
         w = cost_weights(item, results.timeline.n_periods)

@@ -9,8 +9,10 @@ bounded one. The path column makes the sheet readable back into a scenario.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, Literal
@@ -26,6 +28,12 @@ from bondmodel.workbook.styles import Styles
 
 #: Column of the (first) value of each input (E); lists run to the right.
 VALUE_COL = 4
+#: Column A of the heading row that ends the scenario's inputs (the conventions follow; the
+#: reader stops there).
+CONVENTIONS_HEADING = "Conventions"
+#: Columns a list input's defined name covers (and the most values a list may hold): formulas
+#: count a list's values within it, so a value added to a list is one the formulas see.
+LIST_WIDTH = 1_000
 #: The Inputs sheet's column headings (row 4); the reader checks them.
 HEADERS = ("Path", "Field", "Unit", "Note", "Value(s)")
 
@@ -143,6 +151,7 @@ class InputRow:
     choices: tuple[str, ...] = ()
     low: float | None = None
     high: float | None = None
+    is_list: bool = False
 
 
 def defined_name(path: str) -> str:
@@ -168,7 +177,18 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
                 rows.append(InputRow(f"{path}[{i}]", inner))
             continue
         if isinstance(value, BaseModel):
-            rows += flatten(value, f"{path}.")
+            inner = flatten(value, f"{path}.")
+            # a tagged union's type offers every alternative (a change the formulas cannot
+            # follow is then flagged structural, never silently ignored)
+            models = _models(info.annotation)
+            types = tuple(
+                t for m in models for t in _choices(m.model_fields["type"].annotation)
+            ) if len(models) > 1 else ()
+            rows += [
+                dataclasses.replace(r, choices=types) if types and r.path == f"{path}.type" else r
+                for r in inner
+            ]
+            rows += _alternatives(info.annotation, value, f"{path}.")
         elif isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
             for i, item in enumerate(value):
                 rows += flatten(item, f"{path}[{i}].")
@@ -179,8 +199,46 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
                     low = float(getattr(meta, "ge", getattr(meta, "gt", 0.0)))
                 if isinstance(meta, annotated_types.Le | annotated_types.Lt):
                     high = float(getattr(meta, "le", getattr(meta, "lt", 0.0)))
-            rows.append(InputRow(path, value, _choices(info.annotation), low, high))
+            rows.append(InputRow(
+                path, value, _choices(info.annotation), low, high, _is_list(info.annotation)
+            ))
     return rows
+
+
+#: Tagged unions whose type is a live choice: the fields of every alternative get a row (blank
+#: where the chosen type has no such field), so a change of type finds its inputs in place.
+LIVE_UNIONS = frozenset({"ramp"})
+
+
+def _alternatives(annotation: Any, chosen: BaseModel, prefix: str) -> list[InputRow]:
+    """Blank rows for the fields the other alternatives of a live tagged union have."""
+    if prefix.rstrip(".").rsplit(".", 1)[-1] not in LIVE_UNIONS:
+        return []
+    have = set(type(chosen).model_fields)
+    out: list[InputRow] = []
+    for model in _models(annotation):
+        for name, info in model.model_fields.items():
+            if name in have:
+                continue
+            have.add(name)
+            out.append(InputRow(
+                f"{prefix}{name}", None, _choices(info.annotation),
+                is_list=_is_list(info.annotation),
+            ))
+    return out
+
+
+def _models(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [m for arg in typing.get_args(annotation) for m in _models(arg)]
+
+
+def _is_list(annotation: Any) -> bool:
+    """Whether a field holds a list (a tuple, possibly optional or annotated)."""
+    if typing.get_origin(annotation) is tuple:
+        return True
+    return any(_is_list(arg) for arg in typing.get_args(annotation))
 
 
 def _is_section(annotation: Any) -> bool:
@@ -220,8 +278,19 @@ class ExactNumbers(Worksheet):  # type: ignore[misc]
         self.fh.write(f"<c{attr}><v>{text}</v></c>")
 
 
-def inputs_sheet(wb: Workbook, styles: Styles, scenario: Scenario, blank: bool = False) -> None:
-    """Write the Inputs sheet: one named, styled, validated input cell per row."""
+def inputs_sheet(
+    wb: Workbook,
+    styles: Styles,
+    scenario: Scenario,
+    blank: bool = False,
+    annotate: Callable[[str], tuple[str, str]] | None = None,
+) -> list[tuple[int, InputRow]]:
+    """Write the Inputs sheet: one named, styled, validated input cell per row.
+
+    ``annotate`` gives, for an input's path, its style (``input`` or
+    ``structural``) and a few words put before its note (how the formulas
+    treat it). Returns each input with its row (0-based).
+    """
     ws = wb.add_worksheet("Inputs", worksheet_class=ExactNumbers)
     ws.set_column(0, 0, 44)
     ws.set_column(1, 1, 26)
@@ -238,22 +307,38 @@ def inputs_sheet(wb: Workbook, styles: Styles, scenario: Scenario, blank: bool =
         "otherwise; rates and shares as fractions.",
         styles.note,
     )
+    if annotate is not None:
+        ws.write(
+            2, 0,
+            "Yellow inputs are live: the formulas follow any change. Grey inputs are "
+            "structural: the workbook was built for their value, and a change shows RERUN "
+            "NEEDED until you run bondmodel run on the workbook.",
+            styles.note,
+        )
     for j, h in enumerate(HEADERS):
         ws.write_string(3, j, h, styles.header)
     ws.freeze_panes(4, 0)
+    out: list[tuple[int, InputRow]] = []
     for i, item in enumerate(flatten(scenario)):
         row = 4 + i
+        out.append((row, item))
         field = item.path.split(".")[-1]
         field = re.sub(r"\[\d+\]$", "", field)
         unit, note = FIELD_INFO.get(field, ("", ""))
+        kind, prefix = annotate(item.path) if annotate is not None else ("input", "")
+        note = f"{prefix} {note}".strip()
         ws.write_string(row, 0, item.path, styles.note)
         ws.write_string(row, 1, field.replace("_", " "))
         ws.write_string(row, 2, unit)
         ws.write_string(row, 3, note, styles.note)
         values = item.value if isinstance(item.value, tuple) else (item.value,)
         for j, value in enumerate(values):
-            _write_input(ws, row, VALUE_COL + j, None if blank else value, styles)
-        last = VALUE_COL + max(len(values), 1) - 1
+            write_input(ws, row, VALUE_COL + j, None if blank else value, styles, kind)
+        last = (
+            VALUE_COL + LIST_WIDTH - 1
+            if item.is_list
+            else VALUE_COL + max(len(values), 1) - 1
+        )
         target = (
             f"=Inputs!{xl_rowcol_to_cell(row, VALUE_COL, True, True)}"
             if last == VALUE_COL
@@ -264,21 +349,24 @@ def inputs_sheet(wb: Workbook, styles: Styles, scenario: Scenario, blank: bool =
         _validate(ws, row, item)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
+    return out
 
 
-def _write_input(ws: Worksheet, row: int, col: int, value: Any, styles: Styles) -> None:
+def write_input(
+    ws: Worksheet, row: int, col: int, value: Any, styles: Styles, kind: str = "input"
+) -> None:
+    """One input value in the style of its ``kind`` (input, structural or copy)."""
+    style, dated = styles.value_styles(kind)
     if value is None:
-        ws.write_blank(row, col, None, styles.input)
+        ws.write_blank(row, col, None, style)
     elif isinstance(value, bool):
-        ws.write_boolean(row, col, value, styles.input)
+        ws.write_boolean(row, col, value, style)
     elif isinstance(value, int | float):
-        ws.write_number(row, col, float(value), styles.input)
+        ws.write_number(row, col, float(value), style)
     elif isinstance(value, datetime | date):
-        ws.write_datetime(
-            row, col, datetime(value.year, value.month, value.day), styles.input_date
-        )
+        ws.write_datetime(row, col, datetime(value.year, value.month, value.day), dated)
     else:
-        ws.write_string(row, col, str(value), styles.input)
+        ws.write_string(row, col, str(value), style)
 
 
 def _validate(ws: Worksheet, row: int, item: InputRow) -> None:

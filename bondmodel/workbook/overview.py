@@ -19,6 +19,8 @@ from xlsxwriter.worksheet import Worksheet
 from bondmodel import __version__
 from bondmodel.engine import Results
 from bondmodel.labels import BOND_METRICS, METRICS, Unit
+from bondmodel.workbook.as_run import RERUN_NEEDED, SIMULATION_CHECK, STRUCTURE_CHECK
+from bondmodel.workbook.conventions_block import CHECK_ABS, CHECK_REL
 from bondmodel.workbook.layout import Layout
 from bondmodel.workbook.styles import Styles, write_value
 
@@ -59,8 +61,8 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
         total = math.fsum(float(v[kind] or 0.0) for v in pm.values())
         rows.append((
             f"Partners' {label} shares sum to 1",
-            f"=ABS(SUM({layout.rows[f'partners.{kind}']})-1)<=1E-9",
-            _close(total, 1.0, 1e-9),
+            f"=ABS(SUM({layout.rows[f'partners.{kind}']})-1)<=chk_rel_tol",
+            _close(total, 1.0, CHECK_REL),
             "Partners sheet",
         ))
     p = results.periods
@@ -71,12 +73,25 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
     rows.append((
         "Net cash flow = gross savings - running costs - one-off costs, every period",
         f"=SUMPRODUCT(ABS({cf['cashflows.net_cash_flow']}-({cf['cashflows.gross_savings']}"
-        f"-{cf['cashflows.running_costs']}-{cf['cashflows.capex']})))<=1E-6",
-        residual <= 1e-6,
+        f"-{cf['cashflows.running_costs']}-{cf['cashflows.capex']})))<=chk_abs_tol",
+        residual <= CHECK_ABS,
         "Cashflows sheet",
     ))
     if results.bond is not None:
         rows.extend(_bond_checks(results, layout))
+    structure = "SUMPRODUCT(--run_structural_changes)=0"
+    label = "No structural input changed since the run: the formulas describe the inputs"
+    bond = results.bond
+    if bond is not None and bond.schedule.terms.repayment.type == "sculpted" and (
+        bond.schedule.terms.principal == "sized"
+    ):
+        # a sculpted bond's sized principal is the engine's value: any change that moves the
+        # uses needs the engine to size it again
+        structure = (
+            f"AND({structure},ABS(bd_residual)<=chk_rel_tol*MAX(1,bd_principal)+chk_abs_tol)"
+        )
+        label += ", and the sculpted bond's sized principal still solves the sizing equation"
+    rows.append((label, f"={structure}", True, "As run sheet (Structural change column)"))
     top = 4
     ws.write(top - 1, 0, "Check", styles.header)
     ws.write(top - 1, 1, "Result", styles.header)
@@ -86,11 +101,22 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
         ws.write_formula(top + i, 1, formula, styles.good if value else styles.bad, value)
         ws.write_string(top + i, 2, where, styles.note)
     first, last = top, top + len(rows) - 1
+    wb.define_name(STRUCTURE_CHECK, f"='Checks'!$B${last + 1}")
     passed = all(r[2] for r in rows)
     ws.write_string(1, 0, "All checks pass (master check)", styles.bold)
     ws.write_formula(
         1, 1, f"=AND(B{first + 1}:B{last + 1})", styles.good if passed else styles.bad, passed
     )
+    if results.risk is not None:
+        # not an integrity check: the simulation's values are simply for other inputs
+        row = last + 2
+        ws.write_string(
+            row, 0, "No input changed since the simulation: its results are current "
+            "(not part of the master check)",
+        )
+        ws.write_formula(row, 1, "=SUMPRODUCT(--run_changes)=0", styles.good, True)
+        ws.write_string(row, 2, "As run sheet (Changed column)", styles.note)
+        wb.define_name(SIMULATION_CHECK, f"='Checks'!$B${row + 1}")
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
     return CheckResult(master="'Checks'!$B$2", passed=passed, count=len(rows))
@@ -102,8 +128,8 @@ def _bond_checks(results: Results, layout: Layout) -> list[tuple[str, str, bool,
     t = bond.table
     s = bond.schedule
     c, r = layout.cells, layout.rows
-    tol = 1e-9 * max(1.0, s.principal) + 1e-6  # pounds: rounding, not money
-    tol_text = f"{tol:.6E}"
+    tol = CHECK_REL * max(1.0, s.principal) + CHECK_ABS  # pounds: rounding, not money
+    tol_text = "(chk_rel_tol*MAX(1,bd_principal)+chk_abs_tol)"
     su = bond.sources_uses
     uses = su["financed_costs"] + su["arrangement_fee"] + su["reserve_initial"] + su["surplus"]
     paid = float((t["fees_paid"] + t["arrears_paid"] + t["interest_paid"] + t["principal_paid"]
@@ -116,13 +142,14 @@ def _bond_checks(results: Results, layout: Layout) -> list[tuple[str, str, bool,
         (t["reserve_deposit"] - t["reserve_draw"] - t["reserve_release"]).sum()
     )
     sizing: list[tuple[str, str, bool, str]] = []
-    if s.terms.principal == "sized":
-        # the engine solved the fixed point; this tests it still holds, live
+    if s.terms.repayment.type != "sculpted" or s.terms.principal == "sized":
+        # sized in closed form on the sheet (a sculpted bond: the engine's fixed point, as a
+        # value); this tests the sizing equation holds, live, whenever the input says sized
         sizing.append((
-            "Sized principal solves the sizing equation: proceeds - fee = financed costs "
-            "+ initial DSRA",
-            f"=ABS(bd_residual)<={tol_text}",
-            abs(s.surplus) <= tol,
+            "A principal sized to the uses solves the sizing equation: proceeds - fee = "
+            "financed costs + initial DSRA",
+            f'=OR(in_bond_principal<>"sized",ABS(bd_residual)<={tol_text})',
+            s.terms.principal != "sized" or abs(s.surplus) <= tol,
             "Bond sheet, constants and sources and uses",
         ))
     checks = [
@@ -198,10 +225,19 @@ def cover_sheet(
     row = 4 + len(details)
     ws.write_string(row, 1, "Checks", styles.bold)
     ok, fail = f"All {checks.count} checks pass", "CHECKS FAIL: see the Checks sheet"
+    status = f'IF({checks.master},"{ok}","{fail}")'
+    if results.risk is not None:
+        status = (
+            f'IF({checks.master},IF({SIMULATION_CHECK},"{ok}",'
+            f'"{ok}; the simulation results are STALE: inputs changed since it ran"),"{fail}")'
+        )
     ws.write_formula(
-        row, 2, f'=IF({checks.master},"{ok}","{fail}")',
+        row, 2, f'=IF({STRUCTURE_CHECK},{status},"{RERUN_NEEDED}")',
         styles.good if checks.passed else styles.bad, ok if checks.passed else fail,
     )
+    ws.conditional_format(row, 2, row, 2, {
+        "type": "formula", "criteria": f"=NOT({checks.master})", "format": styles.bad_dynamic,
+    })
     row += 2
     ws.write_string(row, 1, "Contents", styles.header)
     ws.write_string(row, 2, "", styles.header)
@@ -217,6 +253,7 @@ def cover_sheet(
         "Risk": "Monte Carlo statistics, probabilities, fan charts, histograms and S-curves",
         "Sensitivity": "tornado of one-at-a-time swings, rank correlations",
         "Checks": "integrity checks (live TRUE/FALSE formulas)",
+        "As run": "each input as run, and whether it has changed since (live)",
         "Audit": "versions, run settings, scenario hash and text to repeat the run",
         "Paths": "a sample of simulated paths, for `bondmodel verify --paths-check`",
     }
@@ -265,7 +302,12 @@ def summary_sheet(
     for i, (key, label, base, unit) in enumerate(items):
         row = 4 + i
         ws.write_string(row, 0, label)
-        write_value(ws, row, 1, base, unit, styles)
+        # the base case is the Metrics sheet's live figure, whatever the inputs now say
+        ws.write_formula(
+            row, 1, f"={layout.cells[f'metrics.{key}']}",
+            styles.unit(unit),
+            base if base is not None and math.isfinite(base) else "n/a",
+        )
         for j, stat in enumerate(("p10", "p50", "p90")):
             if sim is None or key not in sim.summary.columns:
                 ws.write_string(row, 2 + j, "", styles.note)

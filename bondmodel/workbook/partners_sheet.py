@@ -21,6 +21,7 @@ from bondmodel.engine import Results
 from bondmodel.labels import PARTNER_BOND_METRICS, PARTNER_METRICS, Unit
 from bondmodel.programme import allocation_matrix, partner_presence
 from bondmodel.scenario.schema import Scenario
+from bondmodel.workbook.formulas import payback_formula
 from bondmodel.workbook.inputs import defined_name
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
 from bondmodel.workbook.styles import Styles, print_across, write_value
@@ -33,6 +34,7 @@ BLOCK = (
     ("net_savings", "Net savings (after running costs)"),
     ("net_cash_flow", "Net cash flow (after one-off costs)"),
     ("cumulative_net_cash_flow", "Cumulative net cash flow"),
+    ("cumulative_basis", "Cumulative net cash flow (appraisal basis)"),
     ("net_cash_flow_real", "Net cash flow (real)"),
     ("discounted_net_cash_flow", "Discounted net cash flow (appraisal basis)"),
 )
@@ -156,8 +158,12 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
 
     # One block per partner, time across the columns
     cf = layout.row_numbers
-    real = sc.economics.appraisal_basis == "real"
     partner_table = results.partners
+    deflator = (
+        results.flows.price_index[0]
+        if sc.economics.appraisal_basis == "real"
+        else np.ones(results.timeline.n_periods + 1)
+    )
     presence = partner_presence(sc, results.timeline)
     for p, name in enumerate(names):
         rows = placed.blocks[p]
@@ -171,7 +177,10 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
             ws.write_string(rows[key], 0, label)
             unit: Unit = "factor" if key == "in_partnership" else "money"
             values = (
-                presence[p] if key == "in_partnership" else data[key].to_numpy(dtype=np.float64)
+                presence[p] if key == "in_partnership"
+                else np.cumsum(data["net_cash_flow"].to_numpy(dtype=np.float64) / deflator)
+                if key == "cumulative_basis"
+                else data[key].to_numpy(dtype=np.float64)
             )
             for j in range(n):
                 col = FIRST_PERIOD_COL + j
@@ -189,6 +198,7 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
                 ) or "0"
                 prev = xl_rowcol_to_cell(rows["cumulative_net_cash_flow"], col - 1)
                 t = f"Timeline!{xl_rowcol_to_cell(cf['timeline.t'], col)}"
+                deflate = f"Timeline!{xl_rowcol_to_cell(cf['timeline.deflator'], col)}"
                 formula = {
                     "in_partnership": (
                         f"=IF(ISBLANK({exit_year}),1,MIN(MAX({exit_year}*tl_f-({t}-1),0),1))"
@@ -202,9 +212,15 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
                         f"={c('net_cash_flow')}" if j == 0
                         else f"={prev}+{c('net_cash_flow')}"
                     ),
+                    "cumulative_basis": (
+                        f"={c('net_cash_flow')}/{deflate}" if j == 0
+                        else f"={xl_rowcol_to_cell(rows['cumulative_basis'], col - 1)}"
+                        f"+{c('net_cash_flow')}/{deflate}"
+                    ),
                     "net_cash_flow_real": f"={c('net_cash_flow')}/{cash('price_index')}",
                     "discounted_net_cash_flow": (
-                        f"={c('net_cash_flow_real' if real else 'net_cash_flow')}"
+                        f"={c('net_cash_flow')}/Timeline!"
+                        f"{xl_rowcol_to_cell(cf['timeline.deflator'], col)}"
                         f"*{cash('discount_factor')}"
                     ),
                 }[key]
@@ -220,9 +236,7 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
 
         df = f"Cashflows!{xl_rowcol_to_cell(cf['cashflows.discount_factor'], first)}:" \
             f"{xl_rowcol_to_cell(cf['cashflows.discount_factor'], last)}"
-        index = f"Cashflows!{xl_rowcol_to_cell(cf['cashflows.price_index'], first)}:" \
-            f"{xl_rowcol_to_cell(cf['cashflows.price_index'], last)}"
-        basis = f"/{index}" if real else ""
+        basis = f"/{layout.rows['timeline.deflator']}"
         pm = results.partner_metrics[name]
         pv_s = f"SUMPRODUCT({whole('gross_savings')}{basis},{df})"
         pv_c = (
@@ -238,7 +252,16 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
                 write_value(ws, metric_row[key], 1 + p, None, "money", styles)
             else:
                 ws.write_formula(metric_row[key], 1 + p, formula, styles.unit("money"), value)
-        write_value(ws, metric_row["payback_years"], 1 + p, pm["payback_years"], "years", styles)
+        ws.write_formula(
+            metric_row["payback_years"], 1 + p,
+            payback_formula(
+                f"{xl_rowcol_to_cell(rows['cumulative_basis'], FIRST_PERIOD_COL, True, True)}:"
+                f"{xl_rowcol_to_cell(rows['cumulative_basis'], last, True, True)}",
+                layout.rows["cashflows.years"], layout.rows["timeline.t"],
+            ),
+            styles.unit("years"),
+            "n/a" if pm["payback_years"] is None else pm["payback_years"],
+        )
     layout.row_numbers["partners.free"] = placed.free
     ws.freeze_panes(4, 1)
     print_across(ws, 0, 1)

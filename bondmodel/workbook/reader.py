@@ -32,14 +32,14 @@ from bondmodel.errors import ScenarioError, WorkbookError
 from bondmodel.scenario.loader import format_validation_error
 from bondmodel.scenario.paths import FIELD_PATH, path_parts
 from bondmodel.scenario.schema import Scenario
-from bondmodel.workbook.inputs import HEADERS, VALUE_COL
+from bondmodel.workbook.inputs import CONVENTIONS_HEADING, HEADERS, LIST_WIDTH, VALUE_COL
 from bondmodel.workbook.untrusted import open_workbook
 
 INPUTS_SHEET = "Inputs"
 #: 1-based worksheet row of the Inputs sheet's headings; inputs start on the next row.
 HEADER_ROW = 4
-#: Most values a list input may hold across its row.
-MAX_LIST = 1_000
+#: Most values a list input may hold across its row: the columns its defined name covers.
+MAX_LIST = LIST_WIDTH
 
 
 @dataclass(frozen=True)
@@ -91,6 +91,8 @@ def read_inputs(ws: Worksheet, source: Path) -> list[InputCell]:
         head = row[0]
         if head.value is None and all(c.value is None for c in row):
             continue  # a blank row an analyst added
+        if head.value == CONVENTIONS_HEADING:
+            break  # the conventions below are the workbook's, not the scenario's
         where = f"{source}: {INPUTS_SHEET}!A{head.row}"
         if head.data_type == "f" or not isinstance(head.value, str):
             raise WorkbookError(

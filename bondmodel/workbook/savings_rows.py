@@ -16,7 +16,6 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.engine import Results
 from bondmodel.programme import ramp_fraction, steady_state_savings
-from bondmodel.scenario.schema import ExplicitRamp, LinearRamp
 from bondmodel.workbook.cost_rows import indexation_formula
 from bondmodel.workbook.inputs import defined_name
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout
@@ -86,7 +85,7 @@ def savings_rows(
                     f"=IF({tt}=0,0,MAX(0,MIN(1,MIN({tt},{end_f}*tl_f)"
                     f"-MAX({tt}-1,{delay}*tl_f))))"
                 ),
-                "ramp": "=" + _ramp(stream.ramp, s, tau_f),
+                "ramp": "=" + _ramp(s, tau_f),
                 "erosion": f"=(1-{name('erosion')})^MAX(0,({tt}-1)/tl_f-{delay})",
                 "savings": (
                     f"={steady_cell}/tl_f*{_cell(rows['active'], col)}*{_cell(rows['ramp'], col)}"
@@ -119,22 +118,27 @@ def _cell(row: int, col: int) -> str:
     return str(xl_rowcol_to_cell(row, col))
 
 
-def _ramp(ramp: object, s: int, tau: str) -> str:
-    """The ramp fraction at time ``tau`` after savings start, by ramp type (as the engine)."""
+#: The ramp types, in the order of _ramp's CHOOSE.
+RAMP_TYPES = ("linear", "explicit", "s_curve")
+
+
+def _ramp(s: int, tau: str) -> str:
+    """The ramp fraction at time ``tau`` after savings start, for whichever ramp type the
+    stream's input names (as the engine). CHOOSE evaluates only the chosen type's formula,
+    so the inputs another type needs may stay blank."""
 
     def name(field: str) -> str:
         return defined_name(f"savings[{s}].ramp.{field}")
 
-    if isinstance(ramp, LinearRamp):
-        n = name("years")
-        return f"IF({n}=0,IF({tau}>0,1,0),MIN(MAX({tau}/{n},0),1))"
-    if isinstance(ramp, ExplicitRamp):
-        fr = name("fractions")
-        return (
-            f"IF({tau}>0,INDEX({fr},1,MIN(MAX(ROUNDUP({tau},0),1),COLUMNS({fr}))),0)"
-        )
-    n, k = name("years"), name("steepness")
-    return (
+    n, fr = name("years"), name("fractions")
+    k = f"IF(ISBLANK({name('steepness')}),conv_scurve_steepness,{name('steepness')})"
+    linear = f"IF(N({n})=0,IF({tau}>0,1,0),MIN(MAX({tau}/{n},0),1))"
+    explicit = f"IF({tau}>0,INDEX({fr},1,MIN(MAX(ROUNDUP({tau},0),1),COUNT({fr}))),0)"
+    s_curve = (
         f"IF({k}<conv_scurve_linear,MIN(MAX({tau}/{n},0),1),"
         f"(TANH({k}*(MIN(MAX({tau},0),{n})/{n}-0.5)/2)+TANH({k}/4))/(2*TANH({k}/4)))"
+    )
+    types = ",".join(f'"{t}"' for t in RAMP_TYPES)
+    return (
+        f"CHOOSE(MATCH({name('type')},{{{types}}},0),{linear},{explicit},{s_curve})"
     )

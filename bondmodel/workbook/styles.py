@@ -42,9 +42,29 @@ class Styles:
                        "border_color": "#BFBFBF"}
         self.input = wb.add_format(input_style)
         self.input_date = wb.add_format({**input_style, "num_format": "yyyy-mm-dd"})
+        # structural inputs: the formulas were built for their value (grey, dark text)
+        structural_style = {"font_color": "#1F3864", "bg_color": "#D9D9D9", "border": 1,
+                            "border_color": "#808080", "italic": True}
+        self.structural = wb.add_format(structural_style)
+        self.structural_date = wb.add_format({**structural_style, "num_format": "yyyy-mm-dd"})
+        # the record of an input as run: plain values, not for editing
+        self.copy = wb.add_format({"font_color": "#595959"})
+        self.copy_date = wb.add_format({"font_color": "#595959", "num_format": "yyyy-mm-dd"})
+        # a warning that is empty while all is well (RERUN NEEDED, STALE)
+        self.alert = wb.add_format({"bold": True, "font_color": "#C00000", "font_size": 12})
         self.good = wb.add_format({"bold": True, "font_color": "#006100", "bg_color": "#C6EFCE"})
         self.bad = wb.add_format({"bold": True, "font_color": "#9C0006", "bg_color": "#FFC7CE"})
+        # conditional formats carry only what changes (LibreOffice and Excel apply dxf formats)
+        self.bad_dynamic = wb.add_format({"font_color": "#9C0006", "bg_color": "#FFC7CE"})
         self.wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+
+    def value_styles(self, kind: str) -> tuple[Any, Any]:
+        """(style, date style) of an input value: ``input``, ``structural`` or ``copy``."""
+        return {
+            "input": (self.input, self.input_date),
+            "structural": (self.structural, self.structural_date),
+            "copy": (self.copy, self.copy_date),
+        }[kind]
 
     def unit(self, unit: Unit) -> Any:
         return self.by_unit[unit]

@@ -1,9 +1,10 @@
 """The Timeline sheet: periods, dates, flags, the price index and discount factors, all live.
 
 Every number here is a formula over the named inputs (``in_...``) and the
-conventions block at the top of the sheet (the Green Book discount-rate
-bands and the frequencies), with time across the columns and one formula per
-row from one column to the next. Columns line up with the Cashflows sheet.
+named conventions on the Inputs sheet (the Green Book discount-rate bands, the
+frequencies; workbook/conventions_block.py), with time across the columns and
+one formula per row from one column to the next. Columns line up with the
+Cashflows sheet.
 """
 
 from __future__ import annotations
@@ -15,20 +16,11 @@ import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
-from bondmodel.conventions import (
-    CATEGORY_DEFAULT_BAND,
-    FREQUENCIES,
-    GREEN_BOOK_STPR,
-    OPTIMISM_BIAS_BANDS,
-)
 from bondmodel.engine import Results
-from bondmodel.programme import SCURVE_LINEAR_BELOW
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
 from bondmodel.workbook.styles import Styles, print_across
 
 FIRST_COL = FIRST_PERIOD_COL
-#: A number standing for "no end" in the last Green Book band.
-NO_END = 1e300
 
 
 def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:
@@ -44,95 +36,18 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     ws.write(0, 0, f"Timeline: {sc.meta.name}", styles.title)
     ws.write(
         1, 0,
-        "Live formulas over the named inputs and the conventions below; time across columns.",
+        "Live formulas over the named inputs and conventions (Inputs sheet); time across "
+        "columns.",
         styles.note,
     )
-    # Conventions: frequencies and the Green Book STPR bands (HM Treasury, Green Book 2022, A6)
-    ws.write(3, 0, "Conventions", styles.header)
-    ws.write(3, 1, "", styles.header)
-    ws.write(3, 2, "", styles.header)
-    ws.write(4, 0, "Frequency")
-    ws.write(4, 1, "Periods a year", styles.bold)
-    for i, (name, f) in enumerate(FREQUENCIES.items()):
-        ws.write_string(5 + i, 0, name)
-        ws.write_number(5 + i, 1, f, styles.input)
-    freq_names = f"Timeline!$A$6:$A${5 + len(FREQUENCIES)}"
-    freq_values = f"Timeline!$B$6:$B${5 + len(FREQUENCIES)}"
-    wb.define_name("conv_freq_names", f"={freq_names}")
-    wb.define_name("conv_freq_values", f"={freq_values}")
-    top = 6 + len(FREQUENCIES)
-    ws.write(top, 0, "Green Book STPR band: from year", styles.bold)
-    ws.write(top, 1, "to year", styles.bold)
-    ws.write(top, 2, "rate", styles.bold)
-    for i, band in enumerate(GREEN_BOOK_STPR):
-        ws.write_number(top + 1 + i, 0, band.start_year, styles.input)
-        ws.write_number(top + 1 + i, 1, min(band.end_year, NO_END), styles.input)
-        ws.write_number(top + 1 + i, 2, band.rate, styles.input)
-    b0, b1 = top + 2, top + 1 + len(GREEN_BOOK_STPR)
-    wb.define_name("gb_from", f"=Timeline!$A${b0}:$A${b1}")
-    wb.define_name("gb_to", f"=Timeline!$B${b0}:$B${b1}")
-    wb.define_name("gb_rate", f"=Timeline!$C${b0}:$C${b1}")
-    ws.write_string(b1, 4, "no end", styles.bold)
-    ws.write_number(b1, 5, NO_END, styles.input)
-    wb.define_name("conv_no_end", f"=Timeline!$F${b1 + 1}")
-
-    # Optimism bias: HM Treasury Supplementary Green Book Guidance (2003), Table 1;
-    # "none" is the band of categories without one (redundancy, other).
-    top = b1 + 1
-    ws.write(top, 0, "Optimism-bias band", styles.bold)
-    ws.write(top, 1, "lower bound", styles.bold)
-    ws.write(top, 2, "upper bound", styles.bold)
-    bands = [(name, band.lower, band.upper) for name, band in OPTIMISM_BIAS_BANDS.items()]
-    bands.append(("none", 0.0, 0.0))
-    for i, (name, lower, upper) in enumerate(bands):
-        ws.write_string(top + 1 + i, 0, name, styles.input)
-        ws.write_number(top + 1 + i, 1, lower, styles.input)
-        ws.write_number(top + 1 + i, 2, upper, styles.input)
-    o0, o1 = top + 2, top + 1 + len(bands)
-    wb.define_name("ob_band_names", f"=Timeline!$A${o0}:$A${o1}")
-    wb.define_name("ob_band_upper", f"=Timeline!$C${o0}:$C${o1}")
-    top = o1 + 1
-    ws.write(top, 0, "Cost category", styles.bold)
-    ws.write(top, 1, "default band", styles.bold)
-    for i, (category, band_name) in enumerate(CATEGORY_DEFAULT_BAND.items()):
-        ws.write_string(top + 1 + i, 0, category, styles.input)
-        ws.write_string(top + 1 + i, 1, band_name or "none", styles.input)
-    c0, c1 = top + 2, top + 1 + len(CATEGORY_DEFAULT_BAND)
-    wb.define_name("category_names", f"=Timeline!$A${c0}:$A${c1}")
-    wb.define_name("category_bands", f"=Timeline!$B${c0}:$B${c1}")
-    top = c1 + 1
-    ws.write(top, 0, "First period of a cost, by timing", styles.bold)
-    for i, (name, timing, first) in enumerate(
-        (("conv_spread_start", "spread", 1), ("conv_profile_start", "profile", 0))
-    ):
-        ws.write_string(top + 1 + i, 0, timing, styles.input)
-        ws.write_number(top + 1 + i, 1, first, styles.input)
-        wb.define_name(name, f"=Timeline!$B${top + 2 + i}")
-    others: list[tuple[str, str, float, str]] = [
-        ("conv_scurve_linear", "S-curve steepness below which a ramp is linear",
-         SCURVE_LINEAR_BELOW, "as the engine: the tanh form loses precision near 0"),
-        ("conv_cost_factor", "Base case cost outturn factor (1 = as planned)", 1.0,
-         "the Monte Carlo draws it per item"),
-        ("conv_months", "Months a year", 12.0, ""),
-        ("conv_fy_month", "First month of the UK financial year (April)", 4.0, ""),
-    ]
-    ws.write(top + 4, 0, "Other conventions", styles.bold)
-    for i, (name, label, value, note) in enumerate(others):
-        r = top + 5 + i
-        ws.write_string(r, 0, label)
-        ws.write_number(r, 1, value, styles.input)
-        if note:
-            ws.write_string(r, 2, note, styles.note)
-        wb.define_name(name, f"=Timeline!$B${r + 1}")
-    b1 = top + 5 + len(others)
-
-    # Scalars
-    row = b1 + 1
+    # Scalars (the conventions they use are on the Inputs sheet, named)
+    freq_names, freq_values = "conv_freq_names", "conv_freq_values"
+    row = 2
     scalars: list[tuple[str, str, str, float, str]] = []
     f_value = float(tl.f)
     scalars.append((
         "tl_f", "Periods a year",
-        f"=INDEX({freq_values},MATCH(in_timeline_frequency,{freq_names},0))", f_value, "count",
+        f"=INDEX({freq_values},1,MATCH(in_timeline_frequency,{freq_names},0))", f_value, "count",
     ))
     close = tl.close_date
     close_value = excel_serial(close)
@@ -150,6 +65,16 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         + ",-" + _years_between("tl_close", "in_meta_base_date") + ")",
         tl.price_offset_years, "years",
     ))
+    scalars.append((
+        "tl_flat", "Flat discount rate (1) or Green Book schedule (0)",
+        '=(in_economics_discount_basis="flat")*1',
+        1.0 if sc.economics.discount_basis == "flat" else 0.0, "count",
+    ))
+    scalars.append((
+        "tl_real", "Real appraisal basis (1) or nominal (0)",
+        '=(in_economics_appraisal_basis="real")*1',
+        1.0 if sc.economics.appraisal_basis == "real" else 0.0, "count",
+    ))
     ws.write(row + 1, 0, "Timeline constants", styles.header)
     ws.write(row + 1, 1, "", styles.header)
     for i, (name, label, formula, value, unit) in enumerate(scalars):
@@ -166,7 +91,7 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     for j in range(n):
         ws.write(head - 1, FIRST_COL + j, "", styles.header)
     keys = ["t", "years", "programme_year", "period_end", "f_close", "f_year_end",
-            "price_index", "discount_factor"]
+            "price_index", "deflator", "discount_factor"]
     bond = results.bond
     if bond is not None:
         keys[6:6] = ["f_bond_life", "f_bond_payment"]
@@ -185,22 +110,23 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         "f_bond_life": "Flag: bond outstanding (after issue, to legal maturity)",
         "f_bond_payment": "Flag: bond payment date",
         "price_index": "Price index (base date = 1)",
+        "deflator": "Deflator to the appraisal basis (price index if real, else 1)",
         "discount_factor": "Discount factor (appraisal basis)",
     }
-    economics = sc.economics
-    real = economics.appraisal_basis == "real"
-    green_book = economics.discount_basis == "green_book"
+    real = sc.economics.appraisal_basis == "real"
 
     def df_formula(col: int) -> str:
+        """A flat rate on the appraisal basis, or the Green Book schedule (a real rate; on a
+        nominal basis, deflated by the price index since the close)."""
         y = cell("years", col)
-        if green_book:
-            overlap = f"((({y}<gb_to)*({y}-gb_from)+({y}>=gb_to)*(gb_to-gb_from))*({y}>gb_from))"
-            real_df = f"EXP(-SUMPRODUCT(LN(1+gb_rate)*{overlap}))"
-            if real:
-                return f"={real_df}"
-            first = xl_rowcol_to_cell(rows["price_index"], FIRST_COL, False, True)
-            return f"={real_df}/({cell('price_index', col)}/{first})"
-        return f"=(1+in_economics_discount_rate)^(-{y})"
+        overlap = f"((({y}<gb_to)*({y}-gb_from)+({y}>=gb_to)*(gb_to-gb_from))*({y}>gb_from))"
+        real_df = f"EXP(-SUMPRODUCT(LN(1+gb_rate)*{overlap}))"
+        first = xl_rowcol_to_cell(rows["price_index"], FIRST_COL, False, True)
+        nominal_since_close = f"({cell('price_index', col)}/{first})"
+        return (
+            f"=tl_flat*(1+N(in_economics_discount_rate))^(-{y})+(1-tl_flat)*{real_df}"
+            f"/(tl_real+(1-tl_real)*{nominal_since_close})"
+        )
 
     formulas: dict[str, Callable[[int], str]] = {
         "t": lambda c: "=0" if c == FIRST_COL else f"={cell('t', c - 1)}+1",
@@ -218,6 +144,7 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
             f"={cell('f_bond_life', c)}*(MOD({cell('t', c)}-bd_issue_t,bd_step)=0)"
         ),
         "price_index": lambda c: f"=(1+in_economics_inflation)^(tl_offset+{cell('years', c)})",
+        "deflator": lambda c: f"=tl_real*{cell('price_index', c)}+(1-tl_real)",
         "discount_factor": df_formula,
     }
     values: dict[str, list[float]] = {
@@ -228,6 +155,7 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         "f_close": [float(x == 0) for x in tl.t],
         "f_year_end": [float(x > 0 and x % tl.f == 0) for x in tl.t],
         "price_index": [float(x) for x in results.flows.price_index[0]],
+        "deflator": [float(x) if real else 1.0 for x in results.flows.price_index[0]],
         "discount_factor": [float(x) for x in results.flows.discount_factors[0]],
     }
     if bond is not None:
@@ -238,7 +166,7 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     units = {"f_close": "count", "f_year_end": "count", "f_bond_life": "count",
              "f_bond_payment": "count", "t": "count", "years": "years", "programme_year": "count",
              "period_end": "date",
-             "price_index": "index", "discount_factor": "factor"}
+             "price_index": "index", "deflator": "index", "discount_factor": "factor"}
     for key in keys:
         r = rows[key]
         ws.write_string(r, 0, labels[key])

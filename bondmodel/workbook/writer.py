@@ -36,10 +36,13 @@ from bondmodel.labels import (
 )
 from bondmodel.scenario.export import scenario_toml
 from bondmodel.scenario.schema import Scenario
+from bondmodel.workbook.as_run import annotation, as_run_sheet, status_banner
 from bondmodel.workbook.bond_sheet import bond_metric_formulas, bond_sheet, council_rows
+from bondmodel.workbook.conventions_block import conventions_block
 from bondmodel.workbook.cost_rows import ITEM_ROWS, cost_item_rows, running_cost_rows
+from bondmodel.workbook.formulas import payback_formula
 from bondmodel.workbook.inputs import inputs_sheet
-from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, span
+from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
 from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
 from bondmodel.workbook.partners_sheet import (
     gross_savings_after_exits,
@@ -81,7 +84,12 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
     # FAST order, left to right: overview, inputs, calculations, outputs, checks, audit.
     cover = wb.add_worksheet("Cover")
     summary = wb.add_worksheet("Summary")
-    inputs_sheet(wb, styles, results.scenario)
+    input_rows = inputs_sheet(
+        wb, styles, results.scenario, annotate=lambda path: annotation(path, results.scenario)
+    )
+    input_rows += conventions_block(
+        wb, wb.get_worksheet_by_name("Inputs"), styles, input_rows[-1][0] + 3
+    )
     timeline_sheet(wb, styles, results, layout)
     rows = _cashflows_sheet(wb, styles, results, layout)
     partners_sheet(wb, styles, results, layout)
@@ -97,12 +105,27 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
         _risk_sheet(wb, styles, results, layout)
         sensitivity_sheet(wb, styles, results)
     checks = checks_sheet(wb, styles, results, layout)
+    as_run_sheet(wb, styles, results.scenario, input_rows)
     _audit_sheet(wb, styles, results, stamp, command)
     if results.risk is not None:
         _paths_sheet(wb, styles, results)
     cover_sheet(cover, styles, results, sheets, checks, stamp)
     summary_sheet(wb, summary, styles, results, layout)
+    for name, (col, simulation) in BANNERS.items():
+        ws = wb.get_worksheet_by_name(name)
+        if ws is not None:
+            status_banner(ws, 0, col, styles, simulation=simulation and results.risk is not None)
     wb.close()
+
+
+#: Where each sheet shows RERUN NEEDED (or STALE, for the simulation's sheets): the column of
+#: the title row, and whether the sheet holds simulation results.
+BANNERS: dict[str, tuple[int, bool]] = {
+    "Summary": (3, True), "Inputs": (3, False), "Timeline": (3, False),
+    "Cashflows": (3, False), "Partners": (3, False), "Bond": (3, False), "Metrics": (2, False),
+    "Risk": (3, True), "Sensitivity": (3, True), "Checks": (2, False), "As run": (4, False),
+    "Paths": (3, True),
+}
 
 
 def sheet_names(results: Results) -> list[str]:
@@ -111,7 +134,9 @@ def sheet_names(results: Results) -> list[str]:
     names += ["Bond"] if results.bond is not None else []
     names += ["Metrics"]
     names += ["Risk", "Sensitivity"] if results.risk is not None else []
-    return [*names, "Checks", "Audit", *(["Paths"] if results.risk is not None else [])]
+    return [
+        *names, "Checks", "As run", "Audit", *(["Paths"] if results.risk is not None else [])
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -160,7 +185,6 @@ def _cashflows_sheet(
 
     keys = [k for k in PERIOD_COLUMNS if k not in HEADER_KEYS]
     rows = {key: FIRST_ITEM_ROW + i for i, key in enumerate(keys)}
-    basis_real = results.scenario.economics.appraisal_basis == "real"
     items = cost_item_rows(ws, styles, results, layout, FIRST_ITEM_ROW + len(keys) + 2)
     below = FIRST_ITEM_ROW + len(keys) + 2 + (
         1 + len(ITEM_ROWS) * len(results.scenario.costs) + 1 if results.scenario.costs else 0
@@ -188,12 +212,11 @@ def _cashflows_sheet(
         "capex_contingency": lambda c: item_sum("contingency", c),
         "capex_optimism_bias": lambda c: item_sum("optimism_bias", c),
         "gross_savings": lambda c: (
-            # with a partner leaving, only the share still in the partnership (Partners sheet)
+            # each stream times the share of it still with partners in the partnership
+            # (Partners sheet), so a partner's exit year is live whether set or not
             gross_savings_after_exits(
                 results.scenario, [str(xl_rowcol_to_cell(r, c)) for r in stream_rows], c
             )
-            if any(partner.exit_year is not None for partner in results.scenario.partners)
-            else "=" + "+".join(str(xl_rowcol_to_cell(r, c)) for r in stream_rows)
             if stream_rows
             else "=0"
         ),
@@ -224,8 +247,7 @@ def _cashflows_sheet(
             ref, "cumulative_net_cash_flow_real", "net_cash_flow_real", c
         ),
         "discounted_net_cash_flow": lambda c: (
-            f"={ref('net_cash_flow_real' if basis_real else 'net_cash_flow', c)}"
-            f"*{ref('discount_factor', c)}"
+            f"={ref('net_cash_flow', c)}/{timeline('deflator', c)}*{ref('discount_factor', c)}"
         ),
         "cumulative_discounted_net_cash_flow": lambda c: _running_total(
             ref, "cumulative_discounted_net_cash_flow", "discounted_net_cash_flow", c
@@ -253,22 +275,6 @@ def _cashflows_sheet(
             ws.write_formula(row, 2, f"=SUM({first}:{last})", fmt, float(values.sum()))
     print_across(ws, FIRST_ITEM_ROW)
     return rows
-
-
-def _payback(cumulative: str, years: str, periods: str) -> str:
-    """Years until the cumulative flow turns non-negative for good (methodology section 9).
-
-    L, the position of the last period with a negative cumulative flow, is
-    SUMPRODUCT(MAX((C<0)*(t+1))) over the Timeline's periods t; the payback is
-    interpolated inside the next period, and is 0 when the flow is never
-    negative. (Never paying back is the labelled value n/a, written instead.)
-    """
-    position = f"SUMPRODUCT(MAX(({cumulative}<0)*({periods}+1)))"
-    c_l = f"INDEX({cumulative},1,{position})"
-    c_n = f"INDEX({cumulative},1,{position}+1)"
-    y_l = f"INDEX({years},1,{position})"
-    y_n = f"INDEX({years},1,{position}+1)"
-    return f"=IF({position}=0,0,{y_l}+(-{c_l})/({c_n}-{c_l})*({y_n}-{y_l}))"
 
 
 def _running_total(ref: Callable[[str, int], str], own: str, source: str, col: int) -> str:
@@ -299,9 +305,13 @@ def _metrics_sheet(
     ws.set_column(1, 1, 20)
     ws.set_column(2, 2, 60)
     ws.write(0, 0, f"Metrics (base case): {results.scenario.meta.name}", styles.title)
-    basis = results.scenario.economics.appraisal_basis
-    ws.write(1, 0, f"Appraisal basis: {basis}; discounting: "
-             f"{results.scenario.economics.discount_basis}", styles.note)
+    ws.write_formula(
+        1, 0, '="Appraisal basis: "&in_economics_appraisal_basis&"; discounting: "'
+        "&in_economics_discount_basis",
+        styles.note,
+        f"Appraisal basis: {results.scenario.economics.appraisal_basis}; discounting: "
+        f"{results.scenario.economics.discount_basis}",
+    )
     ws.write(3, 0, "Metric", styles.header)
     ws.write(3, 1, "Value", styles.header)
     ws.write(3, 2, "How it is computed", styles.header)
@@ -314,21 +324,24 @@ def _metrics_sheet(
             f"{xl_rowcol_to_cell(rows[key], last, True, True)}"
         )
 
-    real = basis == "real"
-    suffix = "_real" if real else ""
     df = span("discount_factor")
+    deflator = layout.rows["timeline.deflator"]
     t_row = layout.rows["timeline.t"]
+
+    def on_basis(key: str) -> str:
+        """The row on the appraisal basis: CHOOSE picks the nominal or the real row."""
+        return f"CHOOSE(tl_real+1,{span(key)},{span(key + '_real')})"
+
     live = {
-        "pv_savings": f"=SUMPRODUCT({span('gross_savings' + suffix)},{df})",
+        "pv_savings": f"=SUMPRODUCT({span('gross_savings')}/{deflator},{df})",
         "pv_costs": (
-            f"=SUMPRODUCT({span('capex' + suffix)},{df})"
-            f"+SUMPRODUCT({span('running_costs' + suffix)},{df})"
+            f"=SUMPRODUCT(({span('capex')}+{span('running_costs')})/{deflator},{df})"
         ),
         "npv": f"=SUM({span('discounted_net_cash_flow')})",
-        "payback_years": _payback(
-            span("cumulative_net_cash_flow" + suffix), span("years"), t_row
+        "payback_years": payback_formula(
+            on_basis("cumulative_net_cash_flow"), span("years"), t_row
         ),
-        "discounted_payback_years": _payback(
+        "discounted_payback_years": payback_formula(
             span("cumulative_discounted_net_cash_flow"), span("years"), t_row
         ),
         "peak_funding_need": f"=MAX(0,-MIN({span('cumulative_net_cash_flow')}))",
@@ -344,17 +357,19 @@ def _metrics_sheet(
         "total_net_cash_flow": f"=SUM({span('net_cash_flow')})",
     }
     metric_rows = {key: 4 + i for i, key in enumerate(METRICS)}
-    if results.metrics["bcr"] is not None:
-        live["bcr"] = (
-            f"={xl_rowcol_to_cell(metric_rows['pv_savings'], 1)}"
-            f"/{xl_rowcol_to_cell(metric_rows['pv_costs'], 1)}"
-        )
+    pv_s = xl_rowcol_to_cell(metric_rows["pv_savings"], 1)
+    pv_c = xl_rowcol_to_cell(metric_rows["pv_costs"], 1)
+    live["bcr"] = f'=IF({pv_c}>0,{pv_s}/{pv_c},"n/a")'
     for key, column in METRICS.items():
         row = metric_rows[key]
+        layout.cells[f"metrics.{key}"] = ref("Metrics", row, 1)
         ws.write_string(row, 0, column.label)
         value = results.metrics[key]
-        if key in live and value is not None:
-            ws.write_formula(row, 1, live[key], styles.unit(column.unit), value)
+        if key in live:
+            # undefined values (never paid back, no costs) are the formula's text n/a
+            ws.write_formula(
+                row, 1, live[key], styles.unit(column.unit), "n/a" if value is None else value
+            )
             ws.write_string(row, 2, "live formula over the Cashflows sheet", styles.note)
         else:
             _write_value(ws, row, 1, value, column.unit, styles)
@@ -370,15 +385,17 @@ def _metrics_sheet(
     live = bond_metric_formulas(results, layout)
     for i, (key, column) in enumerate(BOND_METRICS.items()):
         row = top + 1 + i
+        layout.cells[f"metrics.{key}"] = ref("Metrics", row, 1)
         ws.write_string(row, 0, column.label)
         value = results.bond.metrics[key]
-        if key in live and value is not None:
-            ws.write_formula(row, 1, live[key], styles.unit(column.unit), value)
-        else:
-            _write_value(ws, row, 1, value, column.unit, styles)
-        if key in live and value is not None:
+        if key in live:
+            ws.write_formula(
+                row, 1, live[key], styles.unit(column.unit), "n/a" if value is None else value
+            )
             ws.write_string(row, 2, "live formula over the Bond sheet", styles.note)
-        elif key == "investor_irr_flag":
+            continue
+        _write_value(ws, row, 1, value, column.unit, styles)
+        if key == "investor_irr_flag":
             ws.write_string(row, 2, FLAG_LABELS[flag], styles.note)
         elif key in ("pwlb_npv", "council_npv_vs_pwlb") and results.bond.pwlb is None:
             ws.write_string(row, 2, "no [pwlb] section in the scenario", styles.note)
