@@ -322,11 +322,16 @@ def _chart(chart: Any) -> tuple[str, tuple[Any, ...], str]:
     plots, canonical); and the same as written."""
     start = getattr(chart.anchor, "_from", None)
     where = "-" if start is None else f"{get_column_letter(start.col + 1)}{start.row + 1}"
-    direction = getattr(chart, "barDir", None)
-    kind = type(chart).__name__ + (f" ({direction})" if direction else "")
+    # a combined chart (columns and a line) holds one chart per plot type; openpyxl reads
+    # the first and keeps them all in ``_charts``
+    plots = getattr(chart, "_charts", None) or [chart]
+    kind = " + ".join(
+        type(p).__name__ + (f" ({p.barDir})" if getattr(p, "barDir", None) else "")
+        for p in plots
+    )
     keys: list[tuple[Any, ...]] = []
     texts: list[str] = []
-    for s in chart.series:
+    for s in (series for p in plots for series in p.series):
         key: list[tuple[str, str, Any]] = []
         text: list[str] = []
         for part in ("tx", "cat", "val", "xVal", "yVal"):

@@ -178,7 +178,6 @@ def verify(
         raise ScenarioError(f"--paths-check: {paths_check} must be at least 1")
     if max_paths < 0:
         raise ScenarioError(f"--max-paths: {max_paths} is negative; allowed: 0 or more")
-    formulas_wb = open_workbook(path)
     values_wb = open_workbook(path, data_only=True)
     audit = read_audit(values_wb, path)
     settings = audit.settings
@@ -192,6 +191,7 @@ def verify(
             f"{rerun_paths} to rerun it in full, or --paths-check N to rerun N of its paths"
         )
     scenario = embedded_scenario(audit, path)
+    formulas_wb = open_workbook(path)
     what = _what_is_rerun(settings, rerun_paths, paths_check if sampled else None)
     if announce is not None:
         announce(f"verify: rerunning {what}")
