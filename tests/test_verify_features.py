@@ -100,6 +100,19 @@ def test_a_number_format_hiding_negatives_is_named(small: Path, tmp_path: Path) 
     assert not [m for m in report.mismatches if m.what == "cell"]  # only the formats changed
 
 
+def test_text_coloured_like_its_fill_is_named(small: Path, tmp_path: Path) -> None:
+    """The inputs' blue text made the yellow of their fill: every input would vanish."""
+    tampered = _replace(small, tmp_path / "w.xlsx", "xl/styles.xml", 'rgb="FF0000FF"',
+                        'rgb="FFFFF2CC"')
+    report = verify(tampered)
+    assert report.exit_code == 1
+    looks = [m for m in report.mismatches if m.what == "font or fill"]
+    assert looks and report.mismatch_count == len(looks)
+    assert "Inputs" in {m.sheet for m in looks}
+    assert "text colour FFF2CC" in looks[0].workbook and "fill FFF2CC" in looks[0].workbook
+    assert "text colour 0000FF" in looks[0].rerun
+
+
 def test_a_removed_data_validation_is_named(small: Path, tmp_path: Path) -> None:
     part = _sheet_xml(small, "Inputs")
     xml = _parts(small)[part].decode("utf-8")

@@ -9,9 +9,10 @@ as openpyxl reads it.
 
 Described: the sheets (order, visibility: visible, hidden, veryHidden), workbook and
 sheet-scoped defined names (target and hidden flag), print areas and titles, the number
-format of every cell, data validations and conditional formats (per cell they cover),
-merged ranges, hidden rows and columns, page setup, headers and footers, and charts (by the
-cell they are anchored at: type, and each series' name and ranges).
+format and visible look (text colour and size, fill) of every cell, data validations and
+conditional formats (per cell they cover), merged ranges, hidden rows and columns, page
+setup, headers and footers, and charts (by the cell they are anchored at: type, and each
+series' name and ranges).
 
 Spellings a spreadsheet application changes without changing the meaning are compared in
 canonical form (bondmodel.workbook.canonical); docs/auditors-guide.md lists them.
@@ -23,6 +24,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as DefusedET
 from openpyxl.utils import get_column_letter, range_boundaries
 from openpyxl.utils.cell import coordinate_to_tuple
 from openpyxl.workbook.workbook import Workbook
@@ -69,13 +72,14 @@ def describe(wb: Workbook, skip: frozenset[str] = frozenset(), rerun: bool = Fal
     out[("", "-", "sheet order")] = Feature(tuple(names), ", ".join(names))
     for name, dn in wb.defined_names.items():
         _defined_name(out, "", name, dn)
+    palette = theme_colours(wb)
     for ws in wb.worksheets:
         if ws.title in skip:
             continue
         out[(ws.title, "-", "sheet visibility")] = Feature(ws.sheet_state, ws.sheet_state)
         for name, dn in ws.defined_names.items():
             _defined_name(out, ws.title, name, dn)
-        _sheet_features(out, ws, wb if rerun else None)
+        _sheet_features(out, ws, wb if rerun else None, palette)
     return out
 
 
@@ -137,7 +141,11 @@ UNSET = "(application default)"
 
 #: What a feature that is not there means, by kind.
 GENERAL = number_format_key("General")
-DEFAULTS = {"number format": Feature(GENERAL, "General")}
+#: A cell's look when nothing is set: black text of the default size, no fill.
+PLAIN: tuple[tuple[str, Any], ...] = (("text colour", "000000"), ("text size", None),
+                                      ("fill", None))
+DEFAULTS = {"number format": Feature(GENERAL, "General"),
+            "font or fill": Feature(PLAIN, "black text, no fill")}
 
 
 def _agrees(ours: Any, rerun: Any) -> bool:
@@ -157,7 +165,9 @@ def _defined_name(out: Features, scope: str, name: str, dn: Any) -> None:
     )
 
 
-def _sheet_features(out: Features, ws: Worksheet, rerun: Workbook | None) -> None:
+def _sheet_features(
+    out: Features, ws: Worksheet, rerun: Workbook | None, palette: list[str]
+) -> None:
     title = ws.title
     for what, value in (("print area", ws.print_area), ("print title rows", ws.print_title_rows),
                         ("print title columns", ws.print_title_cols)):
@@ -173,6 +183,10 @@ def _sheet_features(out: Features, ws: Worksheet, rerun: Workbook | None) -> Non
                 key = OneOf(frozenset({GENERAL, *inherited}))
         if key != GENERAL:
             out[(title, f"{get_column_letter(col)}{row}", "number format")] = Feature(key, code)
+        look = _appearance(cell, palette)
+        if look != PLAIN:
+            out[(title, f"{get_column_letter(col)}{row}", "font or fill")] = Feature(
+                look, ", ".join(f"{k} {v}" for k, v in look if v is not None))
     for dv in ws.data_validations.dataValidation:
         shown = " ".join(str(x) for x in (dv.type, dv.operator, dv.formula1, dv.formula2)
                          if x is not None)
@@ -183,7 +197,7 @@ def _sheet_features(out: Features, ws: Worksheet, rerun: Workbook | None) -> Non
             " ".join(str(x) for x in (r.type, r.operator, *(r.formula or ()), r.text)
                      if x is not None) for r in rules)
         _per_cell(out, title, str(cf.sqref), "conditional format",
-                  tuple(_rule(r) for r in rules), shown)
+                  tuple(_rule(r, palette) for r in rules), shown)
     for rng in ws.merged_cells.ranges:
         out[(title, str(rng), "merged range")] = Feature(True, str(rng))
     for index, dim in ws.row_dimensions.items():
@@ -265,12 +279,12 @@ def _maybe_formula(text: Any) -> Any:
     return None if text is None else formula_key(str(text))
 
 
-def _rule(rule: Any) -> tuple[Any, ...]:
+def _rule(rule: Any, palette: list[str]) -> tuple[Any, ...]:
     dxf = rule.dxf
     font = None if dxf is None or dxf.font is None else (
-        _colour(dxf.font.color), bool(dxf.font.b), bool(dxf.font.i))
-    fill = None if dxf is None or dxf.fill is None else _colour(
-        getattr(dxf.fill, "bgColor", None) or getattr(dxf.fill, "fgColor", None))
+        _rgb(dxf.font.color, palette), bool(dxf.font.b), bool(dxf.font.i))
+    fill = None if dxf is None or dxf.fill is None else _rgb(
+        getattr(dxf.fill, "bgColor", None) or getattr(dxf.fill, "fgColor", None), palette)
     numfmt = None if dxf is None or dxf.numFmt is None else number_format_key(
         dxf.numFmt.formatCode)
     return (
@@ -281,14 +295,70 @@ def _rule(rule: Any) -> tuple[Any, ...]:
     )
 
 
-def _colour(colour: Any) -> Any:
+def theme_colours(wb: Workbook) -> list[str]:
+    """The workbook theme's colours as RRGGBB, in the order a cell's ``theme`` index counts
+    them (light 1, dark 1, light 2, dark 2, then the accents and links; the file lists the
+    first two pairs dark first)."""
+    theme = getattr(wb, "loaded_theme", None)
+    if not theme:
+        return []
+    try:
+        root = DefusedET.fromstring(theme)
+    except (DefusedET.ParseError, ValueError, DefusedXmlException):
+        return []
+    scheme = root.find(f".//{{{_DRAWING}}}clrScheme")
+    if scheme is None:
+        return []
+    colours = []
+    for entry in scheme:
+        value = next((c.get("val") if c.tag.endswith("srgbClr") else c.get("lastClr")
+                      for c in entry), None)
+        colours.append((value or "").upper())
+    if len(colours) >= 4:
+        colours[0], colours[1], colours[2], colours[3] = (
+            colours[1], colours[0], colours[3], colours[2])
+    return colours
+
+
+_DRAWING = "http://schemas.openxmlformats.org/drawingml/2006/main"
+
+
+def _appearance(cell: Any, palette: list[str]) -> tuple[tuple[str, Any], ...]:
+    """What decides whether a cell's text can be seen: its colour and size, and the fill
+    behind it (a white number on white, or in a 1-point font, is hidden).
+
+    Colours are compared as RRGGBB: a theme colour is looked up in the workbook's theme
+    (LibreOffice saves XlsxWriter's theme colour 1 as the black it stands for), and the
+    automatic colour is black.
+    """
+    font, fill = cell.font, cell.fill
+    text = _rgb(font.color, palette) if font is not None else None
+    size = float(font.sz) if font is not None and font.sz is not None else None
+    if fill is None or fill.fill_type is None:
+        behind = None
+    elif fill.fill_type == "solid":
+        behind = _rgb(fill.fgColor, palette) or "solid"
+    else:
+        behind = f"{fill.fill_type} {_rgb(fill.fgColor, palette)} {_rgb(fill.bgColor, palette)}"
+    return (("text colour", text or "000000"), ("text size", None if size == 11.0 else size),
+            ("fill", behind))
+
+
+def _rgb(colour: Any, palette: list[str]) -> str | None:
     if colour is None:
         return None
-    for attr in ("rgb", "theme", "indexed"):
-        value = getattr(colour, attr, None)
-        if isinstance(value, str | int):
-            return (attr, value)
-    return None
+    tint = float(getattr(colour, "tint", 0) or 0)
+    value: str | None = None
+    if colour.type == "rgb" and isinstance(colour.rgb, str):
+        value = colour.rgb[-6:].upper()
+    elif colour.type == "theme" and isinstance(colour.theme, int):
+        value = palette[colour.theme] if 0 <= colour.theme < len(palette) else (
+            f"theme {colour.theme}")
+    elif colour.type == "indexed":
+        value = f"indexed {colour.indexed}"
+    if value is None:
+        return None
+    return value if tint == 0 else f"{value} tint {tint:g}"
 
 
 def _page_setup(ws: Worksheet) -> tuple[tuple[str, Any], ...]:

@@ -106,6 +106,7 @@ class Report:
     mismatches: list[Mismatch] = field(default_factory=list)
     mismatch_count: int = 0
     cells_compared: int = 0
+    features_compared: int = 0
     paths_compared: int = 0
 
     @property
@@ -127,6 +128,7 @@ class Report:
             "problems": self.problems,
             "notes": self.notes,
             "cells_compared": self.cells_compared,
+            "features_compared": self.features_compared,
             "paths_compared": self.paths_compared,
             "mismatch_count": self.mismatch_count,
             "mismatches": [m.as_json() for m in self.mismatches],
@@ -134,7 +136,7 @@ class Report:
 
     def text(self, limit: int = 30) -> str:
         """The verdict line, problems, notes and a table of the first mismatches."""
-        what = f"{self.cells_compared:,} cells"
+        what = f"{self.cells_compared:,} cells, {self.features_compared:,} other features"
         if self.paths_compared:
             what += f" and {self.paths_compared} simulated paths"
         lines = [
@@ -382,7 +384,9 @@ def _compare_workbooks(
         _compare_sheet(name, formulas_wb[name], values_wb[name], rerun_formulas[name],
                        rerun_values[name], report)
     common = frozenset(ours) & frozenset(theirs)
-    for d in compare(describe(formulas_wb, skip), describe(rerun_formulas, skip, rerun=True)):
+    mine, rerun = describe(formulas_wb, skip), describe(rerun_formulas, skip, rerun=True)
+    report.features_compared += len(mine.keys() | rerun.keys())
+    for d in compare(mine, rerun):
         if d.sheet and d.sheet not in common:
             continue  # a sheet on one side only is reported once, above
         _add(report, Mismatch(d.sheet or "(workbook)", d.where, "", d.workbook, d.rerun,
