@@ -248,3 +248,74 @@ def test_a_bad_manifest_field_is_named(
     assert "run manifest" in err and "Traceback" not in err
     for word in words:
         assert word in err, (word, err)
+
+
+# ---------------------------------------------------------------------------
+# The spellings a spreadsheet application changes compare equal; nothing else does
+# ---------------------------------------------------------------------------
+
+
+def test_libreoffice_spellings_verify_without_libreoffice(small: Path, tmp_path: Path) -> None:
+    """LibreOffice's rewrites, made in the XML: sheet names unquoted in every formula, TRUE
+    saved as =TRUE(), a number literal in exponent form, literal text in number formats
+    escaped and quoted. The workbook still verifies (tests/test_verify_roundtrip.py does
+    the same through LibreOffice itself)."""
+    parts = _parts(small)
+    for name, data in list(parts.items()):
+        if name.startswith("xl/worksheets/sheet"):
+            text = data.decode("utf-8")
+            text = re.sub(r"'(Bond|Cashflows|Timeline|Partners)'!", r"\1!", text)
+            text = re.sub(r'<c r="([A-Z]+\d+)"([^>]*) t="b"><v>1</v></c>',
+                          r'<c r="\1"\2 t="b"><f>TRUE()</f><v>1</v></c>', text)
+            text = text.replace("&lt;=0.000000001</f>", "&lt;=1E-9</f>")
+            parts[name] = text.encode("utf-8")
+    styles = parts["xl/styles.xml"].decode("utf-8")
+    styles = styles.replace('formatCode="£#,##0;[Red]-£#,##0"',
+                            'formatCode="\\£#,##0;[RED]&quot;-£&quot;#,##0"')
+    parts["xl/styles.xml"] = styles.replace('formatCode="yyyy-mm-dd"',
+                                            'formatCode="yyyy\\-mm\\-dd"').encode("utf-8")
+    saved = _write_parts(parts, tmp_path / "respelt.xlsx")
+    wb = openpyxl.load_workbook(saved)
+    assert wb["Inputs"]["E12"].value == "=TRUE()"  # the rewrites really are in the file
+    assert wb["Metrics"]["B5"].number_format.startswith("\\£")
+    assert any("1E-9" in str(c.value) for row in wb["Checks"].iter_rows() for c in row)
+    assert not any("'Bond'!" in str(c.value) for row in wb["Metrics"].iter_rows() for c in row)
+    report = verify(saved)
+    assert report.ok, report.text()
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("='Bond'!$D$5*2", "=Bond!$D$5*2", True),
+        ("=SUM('Bond'!A1:B2)", "=SUM(Bond!A1:B2)", True),
+        ("=A1<=0.000000001", "=A1<=1E-9", True),
+        ("=sum(A1,TRUE)", "=SUM(A1,TRUE)", True),
+        ("=A1<=0.000000001", "=A1<=0.00000001", False),
+        ("=Bond!$D$5", "=Bond!$D$6", False),
+        ("=A1 B1", "=A1B1", False),  # a space is the intersection operator
+        ('=IF(A1,"\'Bond\'!",1)', '=IF(A1,"Bond!",1)', False),  # text is text
+    ],
+)
+def test_formulas_compare_by_meaning_only(a: str, b: str, same: bool) -> None:
+    from bondmodel.workbook.canonical import formula_key
+
+    assert (formula_key(a) == formula_key(b)) is same
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("£#,##0;[Red]-£#,##0", '\\£#,##0;[RED]"-£"#,##0', True),
+        ("yyyy-mm-dd", "yyyy\\-mm\\-dd", True),
+        ("General", "general", True),
+        ("£#,##0;[Red]-£#,##0", "£#,##0;;", False),
+        ("0.00", "0.000", False),
+        ("0.00%", '0.00"%"', False),  # a percent sign scales; the quoted one is text
+        ("#,##0", "#,##0,", False),  # a trailing comma divides by 1,000
+    ],
+)
+def test_number_formats_compare_by_meaning_only(a: str, b: str, same: bool) -> None:
+    from bondmodel.workbook.canonical import number_format_key
+
+    assert (number_format_key(a) == number_format_key(b)) is same
