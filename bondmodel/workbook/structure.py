@@ -10,9 +10,9 @@ as openpyxl reads it.
 Described: the sheets (order, visibility: visible, hidden, veryHidden), workbook and
 sheet-scoped defined names (target and hidden flag), print areas and titles, the number
 format and visible look (text colour and size, fill) of every cell, data validations and
-conditional formats (per cell they cover), merged ranges, hidden rows and columns, page
-setup, headers and footers, and charts (by the cell they are anchored at: type, and each
-series' name and ranges).
+conditional formats (per cell they cover), hyperlinks, comments, merged ranges, hidden rows
+and columns, page setup, headers and footers, and charts (by the cell they are anchored at:
+type, and each series' name and ranges).
 
 Spellings a spreadsheet application changes without changing the meaning are compared in
 canonical form (bondmodel.workbook.canonical); docs/auditors-guide.md lists them.
@@ -183,6 +183,14 @@ def _sheet_features(
                 key = OneOf(frozenset({GENERAL, *inherited}))
         if key != GENERAL:
             out[(title, f"{get_column_letter(col)}{row}", "number format")] = Feature(key, code)
+        link = cell.hyperlink
+        if link is not None:
+            out[(title, f"{get_column_letter(col)}{row}", "hyperlink")] = Feature(
+                (plain(link.target), _maybe_formula(plain(link.location))),
+                link.target or link.location)
+        if cell.comment is not None:
+            out[(title, f"{get_column_letter(col)}{row}", "comment")] = Feature(
+                cell.comment.text, cell.comment.text)
         look = _appearance(cell, palette)
         if look != PLAIN:
             out[(title, f"{get_column_letter(col)}{row}", "font or fill")] = Feature(
