@@ -319,3 +319,17 @@ def test_number_formats_compare_by_meaning_only(a: str, b: str, same: bool) -> N
     from bondmodel.workbook.canonical import number_format_key
 
     assert (number_format_key(a) == number_format_key(b)) is same
+
+
+def test_a_path_index_outside_the_run_is_named(small: Path, tmp_path: Path) -> None:
+    """--paths-check regenerates each recorded path's block from its index: an index edited
+    beyond the run is reported, not rerun."""
+    part = _sheet_xml(small, "Paths")
+    xml = _parts(small)[part].decode("utf-8")
+    first = re.search(r'<c r="A6"[^>]*><v>0</v></c>', xml)
+    assert first is not None
+    tampered = _replace(small, tmp_path / "p.xlsx", part, first.group(0),
+                        first.group(0).replace("<v>0</v>", "<v>1000000000000000</v>"))
+    report = verify(tampered, paths_check=3)
+    assert report.exit_code == 1
+    assert any("path 1000000000000000 (row 6)" in p and "0 to 599" in p for p in report.problems)

@@ -533,8 +533,10 @@ _CONTEXT = 24
 def _where_they_differ(workbook: Any, rerun: Any) -> list[str]:
     """For two texts too long for the table: where they first differ, with context and a
     caret, so two formulas that look alike when shortened are told apart."""
-    a, b = _short_source(workbook), _short_source(rerun)
-    if a is None or b is None or a == b or (len(a) <= 20 and len(b) <= 20):
+    if workbook is None or rerun is None:
+        return []
+    a, b = str(workbook), str(rerun)
+    if a == b or (len(a) <= 20 and len(b) <= 20):
         return []
     start = 0
     while start < min(len(a), len(b)) and a[start] == b[start]:
@@ -555,10 +557,6 @@ def _where_they_differ(workbook: Any, rerun: Any) -> list[str]:
         f"      rerun:    {fragment(b)}",
         f"                {caret}",
     ]
-
-
-def _short_source(value: Any) -> str | None:
-    return None if value is None else str(value)
 
 
 def _short(value: Any) -> str:
