@@ -20,7 +20,7 @@ from openpyxl.formula.tokenizer import Token, Tokenizer, TokenizerError
 #: ``'Sheet name'!`` inside a reference: the quotes only delimit the name (``''`` is one ``'``).
 _QUOTED_SHEET = re.compile(r"'((?:[^']|'')+)'!")
 #: A formula that only returns a boolean constant: LibreOffice saves TRUE and FALSE this way.
-_BOOLEAN_FORMULA = re.compile(r"=\s*(TRUE|FALSE)\s*\(\s*\)\s*", re.IGNORECASE)
+_BOOLEAN_FORMULA = re.compile(r"=(TRUE|FALSE)\(\)")
 
 FormulaKey = tuple[tuple[str, str, str], ...]
 
@@ -36,12 +36,11 @@ def formula_key(text: str) -> FormulaKey:
       same reference: the quotes are required only around names with spaces or punctuation,
       and are never part of the name);
     - a number is written by its value (``0.000000001`` and ``1E-9`` are the same double;
-      the value is compared exactly, so no two different numbers meet);
-    - TRUE and FALSE, and function names, are in capitals (Excel's names are not
-      case-sensitive).
+      the value is compared exactly, so no two different numbers meet).
 
-    Everything else (operators, separators, text constants, white space, which in Excel is
-    the intersection operator) is kept as written. A text that does not tokenise is kept
+    These are the rewrites LibreOffice makes on saving. Everything else (function names,
+    operators, separators, text constants, white space, which in Excel is the intersection
+    operator) is kept as written. A text that does not tokenise is kept
     whole, so it can only equal itself.
     """
     source = text if text.startswith("=") else "=" + text
@@ -61,10 +60,6 @@ def _token_text(token: Token) -> str:
             return repr(float(value))
         except ValueError:
             return value
-    if token.type == Token.OPERAND and token.subtype == Token.LOGICAL:
-        return value.upper()
-    if token.type == Token.FUNC:
-        return value.upper()
     return value
 
 
@@ -77,7 +72,7 @@ def boolean_constant(formula: str | None) -> bool | None:
     if formula is None:
         return None
     match = _BOOLEAN_FORMULA.fullmatch(formula)
-    return None if match is None else match.group(1).upper() == "TRUE"
+    return None if match is None else match.group(1) == "TRUE"
 
 
 #: Characters a number format displays as themselves without quotes (Excel's list), plus any
