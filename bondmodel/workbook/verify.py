@@ -70,7 +70,7 @@ REL_TOL, ABS_TOL = 1e-9, 1e-6
 #: Mismatches listed in full (the count is always exact).
 MAX_LISTED = 1_000
 #: Largest Monte Carlo rerun verify starts unless told otherwise (``--max-paths``): about
-#: a minute of the default template on one core. The manifest says how many paths to rerun,
+#: 17 s of the default template on one core. The manifest says how many paths to rerun,
 #: and the manifest is untrusted: a workbook must not be able to start an unbounded run.
 DEFAULT_MAX_PATHS = 1_000_000
 
