@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers", type=_int_arg("--workers"), default=1, help="local worker processes"
     )
     check.add_argument("--scheduler", default=None, help="address of a Dask scheduler to run on")
+    check.add_argument(
+        "--max-paths", type=_int_arg("--max-paths"), default=None, metavar="N",
+        help="largest Monte Carlo run to repeat in full (default 1,000,000)",
+    )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
 
     cmp = sub.add_parser(
@@ -462,7 +466,9 @@ def _verify(args: argparse.Namespace) -> int:
     from bondmodel.workbook.verify import verify
 
     check_run_flags(workers=args.workers)
-    report = verify(args.workbook, args.paths_check, args.workers, args.scheduler)
+    limit = {} if args.max_paths is None else {"max_paths": args.max_paths}
+    report = verify(args.workbook, args.paths_check, args.workers, args.scheduler, **limit,
+                    announce=lambda text: print(f"bondmodel: {text}", file=sys.stderr))
     if args.json:
         print(json.dumps(report.as_json(), indent=2, default=str, allow_nan=False))
     else:

@@ -9,7 +9,9 @@ is validated exactly like a TOML scenario. Errors name the workbook, the sheet,
 the cell and the field.
 
 The workbook is untrusted (bondmodel.workbook.untrusted): nothing a cell says is
-evaluated, and a formula where a value belongs is an error, not a value.
+evaluated, and a formula where a value belongs is an error, not a value. The one
+exception is ``=TRUE()``/``=FALSE()``, which is how LibreOffice saves the constants
+TRUE and FALSE: those are read as the constants (nothing is evaluated).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from bondmodel.errors import ScenarioError, WorkbookError
 from bondmodel.scenario.loader import format_validation_error
 from bondmodel.scenario.paths import FIELD_PATH, path_parts
 from bondmodel.scenario.schema import Scenario
+from bondmodel.workbook.canonical import boolean_constant
 from bondmodel.workbook.inputs import CONVENTIONS_HEADING, HEADERS, LIST_WIDTH, VALUE_COL
 from bondmodel.workbook.untrusted import open_workbook
 
@@ -126,6 +129,9 @@ def read_inputs(ws: Worksheet, source: Path) -> list[InputCell]:
 def _value(cell: Cell, path: str, source: Path) -> Any:
     """A cell's stored value as the scenario wants it; formulas are refused, never evaluated."""
     where = f"{source}: {INPUTS_SHEET}!{cell.coordinate} ({path})"
+    constant = boolean_constant(str(cell.value)) if cell.data_type == "f" else None
+    if constant is not None:
+        return constant  # =TRUE(): how LibreOffice saves the constant TRUE, not a computation
     if cell.data_type == "f":
         raise ScenarioError(
             f"{where}: holds a formula ({str(cell.value)[:60]}); an input must be a value: "

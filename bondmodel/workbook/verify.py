@@ -9,7 +9,16 @@ tornado metric, versions). Verify
 2. reruns the engine on the embedded scenario with the recorded settings
    (deterministic and Monte Carlo) and writes the workbook the rerun gives;
 3. compares every cell of every sheet, value and formula, with the rerun's,
-   except the cells that record when and with which versions the run was made.
+   except the cells that record when and with which versions the run was made,
+   and everything else the writer wrote (bondmodel.workbook.structure: sheets and
+   their visibility, defined names, number formats, validations, conditional
+   formats, merged cells, print settings, charts).
+
+Spellings a spreadsheet application changes on saving without changing the
+meaning (bondmodel.workbook.canonical) compare equal, so an unedited workbook
+opened and saved in LibreOffice still verifies. The run manifest is validated
+like a scenario (bondmodel.workbook.manifest), and a rerun larger than
+``max_paths`` is refused before it starts.
 
 With ``--paths-check N`` the Monte Carlo is not rerun in full: the base case
 is, and N of the paths on the Paths sheet are rerun and compared one by one,
@@ -20,12 +29,10 @@ what verify checks and what it cannot.
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import tempfile
 import tomllib
-import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -38,10 +45,13 @@ from openpyxl.workbook.workbook import Workbook
 from bondmodel import __version__
 from bondmodel.engine import Results, run
 from bondmodel.errors import BondModelError, ScenarioError, WorkbookError
-from bondmodel.risk.sampling import BLOCK_SIZE, SAMPLERS, Sampler
+from bondmodel.risk.sampling import BLOCK_SIZE, Sampler
 from bondmodel.scenario.loader import parse_scenario
 from bondmodel.scenario.schema import Scenario
+from bondmodel.workbook.canonical import boolean_constant, formula_key
+from bondmodel.workbook.manifest import RerunSettings, parse_manifest, settings_from_records
 from bondmodel.workbook.reader import read_scenario
+from bondmodel.workbook.structure import compare, describe
 from bondmodel.workbook.untrusted import open_workbook
 from bondmodel.workbook.writer import write_workbook
 
@@ -59,21 +69,29 @@ MONTE_CARLO_SHEETS = frozenset({"Summary", "Risk", "Sensitivity", "Paths", "Cove
 REL_TOL, ABS_TOL = 1e-9, 1e-6
 #: Mismatches listed in full (the count is always exact).
 MAX_LISTED = 1_000
+#: Largest Monte Carlo rerun verify starts unless told otherwise (``--max-paths``): about
+#: 17 s of the default template on one core. The manifest says how many paths to rerun,
+#: and the manifest is untrusted: a workbook must not be able to start an unbounded run.
+DEFAULT_MAX_PATHS = 1_000_000
 
 
 @dataclass(frozen=True)
 class Mismatch:
-    """One cell whose content differs from the rerun's."""
+    """One thing that differs from the rerun's: a cell's content (``what`` = ``"cell"``), or
+    another feature (``"defined name"``, ``"number format"``, ``"chart"``...) at ``cell``
+    (a cell, a range, a name, or ``-`` for the sheet or workbook as a whole)."""
 
     sheet: str
     cell: str
     label: str
     workbook: Any
     rerun: Any
+    what: str = "cell"
 
     def as_json(self) -> dict[str, Any]:
-        return {"sheet": self.sheet, "cell": self.cell, "label": self.label,
-                "workbook": _jsonable(self.workbook), "rerun": _jsonable(self.rerun)}
+        return {"sheet": self.sheet, "cell": self.cell, "what": self.what,
+                "label": self.label, "workbook": _jsonable(self.workbook),
+                "rerun": _jsonable(self.rerun)}
 
 
 @dataclass
@@ -88,6 +106,7 @@ class Report:
     mismatches: list[Mismatch] = field(default_factory=list)
     mismatch_count: int = 0
     cells_compared: int = 0
+    features_compared: int = 0
     paths_compared: int = 0
 
     @property
@@ -109,6 +128,7 @@ class Report:
             "problems": self.problems,
             "notes": self.notes,
             "cells_compared": self.cells_compared,
+            "features_compared": self.features_compared,
             "paths_compared": self.paths_compared,
             "mismatch_count": self.mismatch_count,
             "mismatches": [m.as_json() for m in self.mismatches],
@@ -116,7 +136,7 @@ class Report:
 
     def text(self, limit: int = 30) -> str:
         """The verdict line, problems, notes and a table of the first mismatches."""
-        what = f"{self.cells_compared:,} cells"
+        what = f"{self.cells_compared:,} cells, {self.features_compared:,} other features"
         if self.paths_compared:
             what += f" and {self.paths_compared} simulated paths"
         lines = [
@@ -126,15 +146,17 @@ class Report:
         lines += [f"problem: {p}" for p in self.problems]
         lines += [f"note: {n}" for n in self.notes]
         if self.mismatch_count:
-            lines.append(f"{self.mismatch_count:,} cell(s) differ from the rerun:")
+            lines.append(f"{self.mismatch_count:,} difference(s) from the rerun:")
             lines.append(
-                f"  {'sheet':<12} {'cell':<8} {'label':<40} {'workbook':>20} {'rerun':>20}"
+                f"  {'sheet':<12} {'cell':<8} {'what':<16} {'label':<30} {'workbook':>20} "
+                f"{'rerun':>20}"
             )
             for m in self.mismatches[:limit]:
                 lines.append(
-                    f"  {m.sheet:<12} {m.cell:<8} {m.label[:40]:<40} {_short(m.workbook):>20} "
-                    f"{_short(m.rerun):>20}"
+                    f"  {m.sheet:<12} {m.cell:<8} {m.what[:16]:<16} {m.label[:30]:<30} "
+                    f"{_short(m.workbook):>20} {_short(m.rerun):>20}"
                 )
+                lines += _where_they_differ(m.workbook, m.rerun)
             if self.mismatch_count > limit:
                 lines.append(f"  ... and {self.mismatch_count - limit:,} more (--json lists them)")
         return "\n".join(lines)
@@ -145,23 +167,39 @@ def verify(
     paths_check: int | None = None,
     workers: int = 1,
     scheduler: str | None = None,
+    max_paths: int = DEFAULT_MAX_PATHS,
+    announce: Callable[[str], None] | None = None,
 ) -> Report:
-    """Verify the workbook at ``path``; see the module docstring."""
+    """Verify the workbook at ``path``; see the module docstring.
+
+    A full rerun of more than ``max_paths`` paths is refused (``WorkbookError``) before
+    anything runs; ``announce``, if given, is told what is about to be rerun.
+    """
     path = Path(path)
-    formulas_wb = open_workbook(path)
-    values_wb = open_workbook(path, data_only=True)
-    audit = read_audit(values_wb, path)
-    scenario = embedded_scenario(audit, path)
-    manifest = audit.manifest
-    paths = int(manifest.get("paths") or 0)
-    settings = {k: manifest.get(k) for k in ("paths", "seed", "sampler", "tornado_output")}
     if paths_check is not None and paths_check < 1:
         raise ScenarioError(f"--paths-check: {paths_check} must be at least 1")
+    if max_paths < 0:
+        raise ScenarioError(f"--max-paths: {max_paths} is negative; allowed: 0 or more")
+    values_wb = open_workbook(path, data_only=True)
+    audit = read_audit(values_wb, path)
+    settings = audit.settings
+    paths = settings.paths
     sampled = paths_check is not None and paths > 0
-    mode = f"base case rerun, {paths_check} of {paths:,} paths rerun" if sampled else (
-        f"full rerun of {paths:,} paths" if paths else "full rerun (base case only)"
-    )
-    report = Report(path, mode, settings)
+    rerun_paths = 0 if sampled else settings.rerun_paths
+    if rerun_paths > max_paths:
+        raise WorkbookError(
+            f"{path}: the run manifest records a run of {rerun_paths:,} paths (paths_requested); "
+            f"verify reruns at most {max_paths:,} (--max-paths): give --max-paths "
+            f"{rerun_paths} to rerun it in full, or --paths-check N to rerun N of its paths"
+        )
+    scenario = embedded_scenario(audit, path)
+    formulas_wb = open_workbook(path)
+    what = _what_is_rerun(settings, rerun_paths, paths_check if sampled else None)
+    if announce is not None:
+        announce(f"verify: rerunning {what}")
+    report = Report(path, what, {
+        k: getattr(settings, k) for k in ("paths", "seed", "sampler", "tornado_output")
+    })
 
     recorded = audit.records.get("Scenario SHA-256", "")
     if scenario.sha256() != recorded:
@@ -182,8 +220,7 @@ def verify(
     _check_inputs(path, scenario, report)
     _check_settings(audit, report)
 
-    rerun_paths = 0 if sampled else paths
-    results = _rerun(scenario, manifest, rerun_paths, workers, scheduler)
+    results = _rerun(scenario, settings, rerun_paths, workers, scheduler)
     with tempfile.TemporaryDirectory() as folder:
         fresh = write_workbook(results, Path(folder) / "rerun.xlsx")
         rerun_formulas = openpyxl.load_workbook(fresh)
@@ -191,8 +228,20 @@ def verify(
     skip = MONTE_CARLO_SHEETS if sampled else frozenset()
     _compare_workbooks(formulas_wb, values_wb, rerun_formulas, rerun_values, skip, report)
     if sampled and paths_check is not None:
-        _check_paths(values_wb, scenario, manifest, paths_check, report)
+        _check_paths(values_wb, scenario, settings, paths_check, report)
     return report
+
+
+def _what_is_rerun(settings: RerunSettings, paths: int, sample: int | None) -> str:
+    """``the base case and 10,000 paths (sampler random, seed 11)``, and the like."""
+    run = f"sampler {settings.sampler}, seed {settings.seed}"
+    if sample is not None:
+        return (f"the base case and {sample} of the {settings.paths:,} recorded paths "
+                f"({run})")
+    if paths == 0:
+        return "the base case (no Monte Carlo run recorded)"
+    stop = " with its stopping rule" if settings.convergence is not None else ""
+    return f"the base case and {paths:,} paths{stop} ({run})"
 
 
 # ---------------------------------------------------------------------------
@@ -206,7 +255,7 @@ class Audit:
 
     records: dict[str, str]
     toml: str
-    manifest: dict[str, Any]
+    settings: RerunSettings
 
 
 def read_audit(wb: Workbook, source: Path) -> Audit:
@@ -237,31 +286,10 @@ def read_audit(wb: Workbook, source: Path) -> Audit:
             f"{source}: the Audit sheet holds no embedded scenario (the 'Scenario (TOML)' "
             "block): the run cannot be repeated from this workbook"
         )
-    manifest: dict[str, Any] = {}
     text = records.get("Run manifest (JSON)")
-    if text:
-        try:
-            manifest = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise WorkbookError(
-                f"{source}: Audit sheet: the run manifest is not valid JSON ({exc.msg})"
-            ) from None
-    else:
-        manifest = _settings_from_records(records)
-    return Audit(records, "\n".join(lines) + "\n", manifest)
-
-
-def _settings_from_records(records: dict[str, str]) -> dict[str, Any]:
-    """Run settings from the Audit rows, for a workbook without a manifest."""
-    if "Seed" not in records:
-        return {"paths": 0}
-    match = re.match(r"(\d+)", records.get("Paths", ""))
-    return {
-        "paths": int(match.group(1)) if match else 0,
-        "seed": int(records["Seed"]),
-        "sampler": records.get("Sampler", "random"),
-        "tornado_output": None,
-    }
+    settings = (parse_manifest(text, source) if text
+                else settings_from_records(records, source))
+    return Audit(records, "\n".join(lines) + "\n", settings)
 
 
 def embedded_scenario(audit: Audit, source: Path) -> Scenario:
@@ -277,14 +305,14 @@ def embedded_scenario(audit: Audit, source: Path) -> Scenario:
 
 def _check_settings(audit: Audit, report: Report) -> None:
     """The Audit sheet's settings rows must say what the run manifest says."""
-    manifest, records = audit.manifest, audit.records
-    if not manifest.get("paths"):
+    settings, records = audit.settings, audit.records
+    if not settings.paths:
         return
     shown = {
-        "Seed": str(manifest.get("seed")),
-        "Sampler": str(manifest.get("sampler")),
-        "Paths": f"{manifest.get('paths')} (asked for {manifest.get('paths_requested')})",
-        "Per-path values stored in": f"{manifest.get('per_path_precision', 'double')} precision",
+        "Seed": str(settings.seed),
+        "Sampler": str(settings.sampler),
+        "Paths": f"{settings.paths} (asked for {settings.paths_requested})",
+        "Per-path values stored in": f"{settings.per_path_precision or 'double'} precision",
     }
     for key, expected in shown.items():
         if key in records and records[key] != expected:
@@ -314,38 +342,31 @@ def _check_inputs(path: Path, scenario: Scenario, report: Report) -> None:
 
 
 def _rerun(
-    scenario: Scenario, manifest: dict[str, Any], paths: int, workers: int,
+    scenario: Scenario, settings: RerunSettings, paths: int, workers: int,
     scheduler: str | None,
 ) -> Results:
     """The run again: with the paths asked for and the stopping rule, if there was one
     (convergence is checked block by block in order, so it stops at the same block)."""
     from bondmodel.risk.simulate import Convergence
 
-    converge = manifest.get("convergence") if paths else None
-    convergence = None
-    if converge:
-        convergence = Convergence(
-            tolerance=float(converge["tolerance"]), confidence=float(converge["confidence"]),
-            metrics=tuple(converge.get("metrics") or ()),
-        )
-    requested = int(manifest.get("paths_requested") or paths) if paths else 0
+    rule = settings.convergence if paths else None
+    convergence = None if rule is None else Convergence(
+        tolerance=rule.tolerance, confidence=rule.confidence, metrics=tuple(rule.metrics),
+    )
     return run(
         scenario,
-        paths=requested,
-        seed=manifest.get("seed") if paths else None,
-        sampler=_sampler(manifest),
+        paths=paths,
+        seed=settings.seed if paths else None,
+        sampler=_sampler(settings),
         workers=workers,
         scheduler=scheduler,
-        tornado_output=manifest.get("tornado_output"),
+        tornado_output=settings.tornado_output,
         convergence=convergence,
     )
 
 
-def _sampler(manifest: dict[str, Any]) -> Sampler:
-    name = manifest.get("sampler") or "random"
-    if name not in SAMPLERS:
-        raise WorkbookError(f"the run manifest names an unknown sampler {name!r}")
-    return typing.cast(Sampler, name)
+def _sampler(settings: RerunSettings) -> Sampler:
+    return settings.sampler or "random"  # the manifest's type allows only the samplers
 
 
 def _compare_workbooks(
@@ -357,10 +378,19 @@ def _compare_workbooks(
     for name in sorted(set(ours) ^ set(theirs)):
         where = "workbook" if name in ours else "rerun"
         _add(report, Mismatch(name, "-", f"sheet only in the {where}",
-                              name if name in ours else None, name if name in theirs else None))
+                              name if name in ours else None, name if name in theirs else None,
+                              "sheet"))
     for name in [s for s in ours if s in theirs]:
         _compare_sheet(name, formulas_wb[name], values_wb[name], rerun_formulas[name],
                        rerun_values[name], report)
+    common = frozenset(ours) & frozenset(theirs)
+    mine, rerun = describe(formulas_wb, skip), describe(rerun_formulas, skip, rerun=True)
+    report.features_compared += len(mine.keys() | rerun.keys())
+    for d in compare(mine, rerun):
+        if d.sheet and d.sheet not in common:
+            continue  # a sheet on one side only is reported once, above
+        _add(report, Mismatch(d.sheet or "(workbook)", d.where, "", d.workbook, d.rerun,
+                              d.what))
 
 
 def _compare_sheet(name: str, f1: Any, v1: Any, f2: Any, v2: Any, report: Report) -> None:
@@ -387,21 +417,29 @@ def _compare_sheet(name: str, f1: Any, v1: Any, f2: Any, v2: Any, report: Report
 
 
 def _cells(formulas: Any, values: Any) -> dict[tuple[int, int], tuple[str | None, Any]]:
-    """{(row, col): (formula or None, value)} of every non-empty cell (0-based)."""
+    """{(row, col): (formula or None, value)} of every non-empty cell (0-based).
+
+    A formula that only returns a boolean constant (``=TRUE()``, as LibreOffice saves the
+    constant TRUE) is the constant: the cell holds its value and no formula.
+    """
     out: dict[tuple[int, int], tuple[str | None, Any]] = {}
     value_rows = list(values.iter_rows(values_only=True))
     for r, row in enumerate(formulas.iter_rows()):
         for c, cell in enumerate(row):
-            formula = cell.value if cell.data_type == "f" else None
+            formula = str(cell.value) if cell.data_type == "f" else None
             value = value_rows[r][c] if r < len(value_rows) and c < len(value_rows[r]) else None
+            if boolean_constant(formula) is not None:
+                formula = None
             if formula is None and value is None:
                 continue
-            out[(r, c)] = (str(formula) if formula is not None else None, value)
+            out[(r, c)] = (formula, value)
     return out
 
 
 def _same(a: tuple[str | None, Any], b: tuple[str | None, Any]) -> bool:
-    if a[0] != b[0]:
+    if (a[0] is None) != (b[0] is None):
+        return False
+    if a[0] is not None and b[0] is not None and formula_key(a[0]) != formula_key(b[0]):
         return False
     x, y = a[1], b[1]
     if isinstance(x, bool) or isinstance(y, bool):
@@ -414,8 +452,9 @@ def _same(a: tuple[str | None, Any], b: tuple[str | None, Any]) -> bool:
 
 
 def _shown(cell: tuple[str | None, Any]) -> Any:
+    """A cell as reported: its value, and its whole formula in brackets if it has one."""
     formula, value = cell
-    return value if formula is None else f"{value} [{formula[:60]}]"
+    return value if formula is None else f"{value} [{formula}]"
 
 
 def _add(report: Report, mismatch: Mismatch) -> None:
@@ -430,7 +469,7 @@ def _add(report: Report, mismatch: Mismatch) -> None:
 
 
 def _check_paths(
-    wb: Workbook, scenario: Scenario, manifest: dict[str, Any], n: int, report: Report
+    wb: Workbook, scenario: Scenario, settings: RerunSettings, n: int, report: Report
 ) -> None:
     """Rerun ``n`` of the Paths sheet's paths and compare each metric."""
     from bondmodel.risk.simulate import _engine_for
@@ -443,17 +482,28 @@ def _check_paths(
     ws = wb["Paths"]
     rows = list(ws.iter_rows(min_row=5, values_only=True))
     keys = [str(k) for k in rows[0][1:] if k is not None]
+    total = settings.paths
     sample = [r for r in rows[1:] if isinstance(r[0], int | float)]
     if not sample:
         raise WorkbookError(f"{report.workbook}: the Paths sheet holds no paths")
+    for i, r in enumerate(sample):
+        index = r[0]
+        if isinstance(index, bool) or not (float(index).is_integer() and 0 <= index < total):
+            report.problems.append(
+                f"the Paths sheet names path {index!r} (row {i + 6}), which is not a path "
+                f"of this run: allowed 0 to {total - 1:,}"
+            )
+    sample = [r for r in sample if not isinstance(r[0], bool)
+              and float(r[0]).is_integer() and 0 <= r[0] < total]
+    if not sample:
+        return
     chosen = [sample[round(i)] for i in np.linspace(0, len(sample) - 1, min(n, len(sample)))]
     chosen = list({int(r[0]): r for r in chosen}.values())
     engine = _engine_for(scenario)
-    total = int(manifest["paths"])
-    seed, sampler = int(manifest["seed"]), _sampler(manifest)
+    seed, sampler = int(settings.seed or 0), _sampler(settings)
     # a very large run stored each path's values in single precision (methodology §20.9):
     # the rerun's values are rounded the same way before they are compared
-    single = manifest.get("per_path_precision") == "single"
+    single = settings.per_path_precision == "single"
     by_block: dict[int, list[tuple[Any, ...]]] = {}
     for r in chosen:
         by_block.setdefault(int(r[0]) // BLOCK_SIZE, []).append(r)
@@ -474,6 +524,39 @@ def _check_paths(
                     same = recorded == shown
                 if not same:
                     _add(report, Mismatch("Paths", f"path {index}", key, recorded, shown))
+
+
+#: Characters of context shown either side of where two long texts first differ.
+_CONTEXT = 24
+
+
+def _where_they_differ(workbook: Any, rerun: Any) -> list[str]:
+    """For two texts too long for the table: where they first differ, with context and a
+    caret, so two formulas that look alike when shortened are told apart."""
+    if workbook is None or rerun is None:
+        return []
+    a, b = str(workbook), str(rerun)
+    if a == b or (len(a) <= 20 and len(b) <= 20):
+        return []
+    start = 0
+    while start < min(len(a), len(b)) and a[start] == b[start]:
+        start += 1
+    end = 0  # the common ending, not overlapping the common beginning
+    while end < min(len(a), len(b)) - start and a[-1 - end] == b[-1 - end]:
+        end += 1
+    lo = max(0, start - _CONTEXT)
+
+    def fragment(text: str) -> str:
+        hi = min(len(text), max(len(text) - end, start) + _CONTEXT)
+        return ("..." if lo else "") + text[lo:hi] + ("..." if hi < len(text) else "")
+
+    caret = " " * (len("...") if lo else 0) + " " * (start - lo) + "^"
+    return [
+        f"      differ from character {start + 1}:",
+        f"      workbook: {fragment(a)}",
+        f"      rerun:    {fragment(b)}",
+        f"                {caret}",
+    ]
 
 
 def _short(value: Any) -> str:
