@@ -107,16 +107,16 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
     ws.write_formula(
         1, 1, f"=AND(B{first + 1}:B{last + 1})", styles.good if passed else styles.bad, passed
     )
-    if results.risk is not None:
-        # not an integrity check: the simulation's values are simply for other inputs
-        row = last + 2
-        ws.write_string(
-            row, 0, "No input changed since the simulation: its results are current "
-            "(not part of the master check)",
-        )
-        ws.write_formula(row, 1, "=SUMPRODUCT(--run_changes)=0", styles.good, True)
-        ws.write_string(row, 2, "As run sheet (Changed column)", styles.note)
-        wb.define_name(SIMULATION_CHECK, f"='Checks'!$B${row + 1}")
+    # not an integrity check: a simulation's values are simply for other inputs (written with
+    # or without one, so the sheet is the same whichever ran)
+    row = last + 2
+    ws.write_string(
+        row, 0, "No input changed since the run: any simulation results are current "
+        "(not part of the master check)",
+    )
+    ws.write_formula(row, 1, "=SUMPRODUCT(--run_changes)=0", styles.good, True)
+    ws.write_string(row, 2, "As run sheet (Changed column)", styles.note)
+    wb.define_name(SIMULATION_CHECK, f"='Checks'!$B${row + 1}")
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
     return CheckResult(master="'Checks'!$B$2", passed=passed, count=len(rows))
