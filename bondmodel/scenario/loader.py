@@ -138,7 +138,8 @@ _STRING_OR_COMMENT = re.compile(
 )
 #: A dotted key (or a float: two parts) of more than MAX_DEPTH + 1 parts.
 _LONG_KEY = re.compile(
-    r"(?:[A-Za-z0-9_-]+|\"\")(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|\"\")){%d,}" % (MAX_DEPTH + 1)
+    r"(?:[A-Za-z0-9_-]+|\"\")(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|\"\"))"
+    + f"{{{MAX_DEPTH + 1},}}"
 )
 
 

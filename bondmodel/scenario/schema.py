@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
