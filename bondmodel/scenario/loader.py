@@ -15,6 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from bondmodel.errors import ScenarioError
+from bondmodel.scenario.fieldtypes import bad_character
 from bondmodel.scenario.schema import Scenario
 
 #: The built-in default scenario, run by ``bondmodel run`` with no scenario.
@@ -194,7 +195,6 @@ def too_deep(data: Mapping[str, Any], limit: int = MAX_DEPTH) -> str | None:
 #: Plain-words descriptions of the string patterns used in the schema.
 _PATTERN_HINTS = {
     r"^[A-Z]{3}$": "a three-letter ISO 4217 currency code in capitals, such as 'GBP' or 'EUR'",
-    r"^[^\x00-\x1f\x7f-\x9f]*$": "printable text, without control characters (tab, newline, NUL)",
 }
 
 #: Error types meaning "this should have been a table".
@@ -408,8 +408,10 @@ def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:
             label = f"[{part}]"
             try:
                 node = node[part]
-                if isinstance(node, dict) and isinstance(node.get("name"), str) and node["name"]:
-                    label += f" ('{node['name']}')"
+                name = node.get("name") if isinstance(node, dict) else None
+                if isinstance(name, str) and name and bad_character(name) is None:
+                    # a name that could mislead (a bidirectional control) is not repeated
+                    label += f" ('{name}')"
             except (IndexError, KeyError, TypeError):
                 node = None
             parts.append(label)

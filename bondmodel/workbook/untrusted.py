@@ -167,12 +167,18 @@ def open_workbook(path: str | Path, data_only: bool = False) -> Workbook:
             "defusedxml is not installed: reading an untrusted workbook needs it "
             "(pip install defusedxml)"
         )
-    wb: Workbook = _load(path, data_only=data_only, read_only=False).wb
+    wb: Workbook = _load(path, data_only=data_only, read_only=False, exact=False).wb
     return wb
 
 
-def _load(path: Path, data_only: bool, read_only: bool) -> _ExactTextReader:
-    reader = _ExactTextReader(
+def _load(path: Path, data_only: bool, read_only: bool, exact: bool = True) -> ExcelReader:
+    """Run openpyxl's reader; ``exact`` reads text with :class:`_ExactTextReader`.
+
+    :func:`open_workbook` keeps openpyxl's own reading of text, so that a workbook
+    compared with a fresh one (verify) reads both the same way.
+    """
+    kind = _ExactTextReader if exact else ExcelReader
+    reader = kind(
         path, read_only=read_only, keep_vba=False, data_only=data_only, keep_links=False
     )
     try:
