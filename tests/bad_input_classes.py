@@ -274,6 +274,11 @@ def text_cases() -> list[Case]:
                 f"gen_text_{slug}_{label}.toml", f"{path} holding U+{ord(ch):04X}",
                 shown(path, bad), [words, f"U+{ord(ch):04X}"], bad,
             ))
+        bad = _set(data, path, "Ab_x000D_cd")
+        cases.append(_toml_case(
+            f"gen_text_{slug}_excel_escape.toml", f"{path} holding Excel's escape _x000D_",
+            shown(path, bad), ["'_x000D_'", "escape a character"], bad,
+        ))
         for label, name in (("leading_space", " Abcd"), ("trailing_space", "Abcd "),
                             ("only_spaces", "   ")):
             bad = _set(data, path, name)
@@ -289,6 +294,11 @@ def text_cases() -> list[Case]:
             f"gen_text_description_{label}.toml", f"a description holding U+{ord(ch):04X}",
             "meta.description", [f"U+{ord(ch):04X}", "line breaks and tabs allowed"], bad,
         ))
+    bad = _set(data, "meta.description", "Overlapping _x0041_x0042_ escapes")
+    cases.append(_toml_case(
+        "gen_text_description_excel_escape.toml", "a description holding Excel's escape form",
+        "meta.description", ["'_x0041_'", "would not read back"], bad,
+    ))
     text = BASE_TEMPLATE.read_text(encoding="utf-8")
     bom = "\ufeff" + text.replace('rate = 0.0525', 'rate = 7.5', 1)
     cases.append(_text_case(

@@ -11,6 +11,7 @@ them by type.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from datetime import date
 from typing import Annotated
@@ -53,6 +54,11 @@ BIDI_AND_INVISIBLE = frozenset(
 DESCRIPTION_WHITESPACE = frozenset("\t\n\r")
 
 
+#: Excel's escape of a character in text (``_x000D_``). Text holding it does not read
+#: back as written: XlsxWriter escapes only the first of two overlapping ones.
+EXCEL_ESCAPE = re.compile("_x[0-9A-Fa-f]{4}_")
+
+
 def is_noncharacter(ch: str) -> bool:
     """Whether ``ch`` is a Unicode noncharacter (U+FDD0..U+FDEF, or U+xxFFFE/U+xxFFFF)."""
     code = ord(ch)
@@ -86,7 +92,17 @@ def bad_character(text: str, allowed: frozenset[str] = frozenset()) -> str | Non
     return None
 
 
+def _escape_problem(text: str) -> None:
+    found = EXCEL_ESCAPE.search(text)
+    if found is not None:
+        raise ValueError(
+            f"holds {found.group()!r}, the form a workbook uses to escape a character, which "
+            "would not read back from a workbook as written; write the character itself"
+        )
+
+
 def _check_name(text: str) -> str:
+    _escape_problem(text)
     problem = bad_character(text)
     if problem is not None:
         raise ValueError(
@@ -101,6 +117,7 @@ def _check_name(text: str) -> str:
 
 
 def _check_description(text: str) -> str:
+    _escape_problem(text)
     problem = bad_character(text, DESCRIPTION_WHITESPACE)
     if problem is not None:
         raise ValueError(
