@@ -353,8 +353,9 @@ def test_a_cell_at_the_end_of_the_grid_is_refused_at_once(model: Path, tmp_path:
     """One cell at XFD1048576 once made the reader visit 17 billion cells (24 GB, minutes)."""
     with zipfile.ZipFile(model) as src:
         parts = {name: src.read(name) for name in src.namelist()}
-    sheet = next(n for n in parts if (n.startswith("xl/worksheets/") and b"in_meta" not in
-                 parts[n] and b"meta.name" in parts[n]) or False)
+    # XlsxWriter numbers the sheet parts in the workbook's order
+    index = openpyxl.load_workbook(model, read_only=True).sheetnames.index("Inputs")
+    sheet = f"xl/worksheets/sheet{index + 1}.xml"
     xml = parts[sheet].decode("utf-8").replace(
         "</sheetData>", '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
     )
@@ -366,3 +367,24 @@ def test_a_cell_at_the_end_of_the_grid_is_refused_at_once(model: Path, tmp_path:
     with pytest.raises(WorkbookError, match=r"Inputs!A1048576: should hold an input's path"):
         read_scenario(hostile)
     assert time.perf_counter() - start < 1.0
+
+
+def test_a_far_cell_on_any_sheet_is_refused_before_verify_walks_it(
+    model: Path, tmp_path: Path
+) -> None:
+    """open_workbook (used by verify) bounds a sheet's walk by its cells, not by a far one."""
+    with zipfile.ZipFile(model) as src:
+        parts = {name: src.read(name) for name in src.namelist()}
+    sheet = "xl/worksheets/sheet4.xml"
+    xml = parts[sheet].decode("utf-8").replace(
+        "</sheetData>", '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+    )
+    hostile = tmp_path / "far-model.xlsx"
+    with zipfile.ZipFile(hostile, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, blob in {**parts, sheet: xml.encode("utf-8")}.items():
+            out.writestr(name, blob)
+    assert untrusted.open_workbook(model).worksheets  # the model itself opens
+    start = time.perf_counter()
+    with pytest.raises(WorkbookError, match=r"its cells span A1:XFD1048576 .* at most 5,000,000"):
+        untrusted.open_workbook(hostile)
+    assert time.perf_counter() - start < 5.0

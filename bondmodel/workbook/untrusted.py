@@ -63,6 +63,9 @@ MAX_RATIO = 200
 #: Most cells (and rows) one sheet may declare for :func:`read_sheet_cells`. The
 #: Inputs sheet of a scenario at every size limit holds well under this.
 MAX_SHEET_CELLS = 250_000
+#: Most cells the rectangle from A1 to a sheet's last cell may cover in :func:`open_workbook`.
+#: A model's widest sheet (150 years monthly: 1,801 period columns) covers about 110,000.
+MAX_SHEET_SPAN = 5_000_000
 #: Excel's grid: the largest row and column numbers (XFD1048576).
 MAX_ROW = 1_048_576
 MAX_COLUMN = 16_384
@@ -168,6 +171,15 @@ def open_workbook(path: str | Path, data_only: bool = False) -> Workbook:
             "(pip install defusedxml)"
         )
     wb: Workbook = _load(path, data_only=data_only, read_only=False, exact=False).wb
+    for ws in wb.worksheets:
+        # a caller walks a sheet's rows and columns: bound that walk by the cells it holds
+        span = ws.max_row * ws.max_column
+        if span > MAX_SHEET_SPAN:
+            raise WorkbookError(
+                f"{path}: sheet {ws.title!r}: its cells span A1:"
+                f"{get_column_letter(ws.max_column)}{ws.max_row} ({span:,} cells); at most "
+                f"{MAX_SHEET_SPAN:,} are read: a cell lies far outside the model"
+            )
     return wb
 
 
