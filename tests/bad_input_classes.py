@@ -294,6 +294,13 @@ def text_cases() -> list[Case]:
             f"gen_text_description_{label}.toml", f"a description holding U+{ord(ch):04X}",
             "meta.description", [f"U+{ord(ch):04X}", "line breaks and tabs allowed"], bad,
         ))
+    for label, key in (("rlo", "ab\u202ecd"), ("nul", "ab\x00cd"), ("newline", "ab\ncd")):
+        bad = copy.deepcopy(data)
+        bad["meta"][key] = 1
+        cases.append(_toml_case(
+            f"gen_text_unknown_key_{label}.toml", f"an unknown key holding {key[2]!r}",
+            f"meta.{key!r}", [f"unknown key {key!r}", "allowed keys"], bad,
+        ))
     bad = _set(data, "meta.description", "Overlapping _x0041_x0042_ escapes")
     cases.append(_toml_case(
         "gen_text_description_excel_escape.toml", "a description holding Excel's escape form",

@@ -21,6 +21,7 @@ import pytest
 
 import bondmodel
 from bondmodel import cli
+from bondmodel.scenario.fieldtypes import bad_character
 from bondmodel.workbook.reader import read_scenario
 
 from .bad_input_classes import Case, all_cases, base_data
@@ -88,6 +89,8 @@ def test_the_api_refuses_each_case_quickly_and_clearly(
     _assert_explains(message, _as_manifest(case))
     lines = message.splitlines()
     assert 1 <= len(lines) <= 2, message
+    for line in lines:  # what the file holds is shown escaped, never raw
+        assert bad_character(line) is None, line
     assert all(line.startswith(f"{path}: ") for line in lines), message
     assert info.value.__cause__ is None
     assert elapsed < MAX_SECONDS, f"took {elapsed:.1f} s"

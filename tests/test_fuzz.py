@@ -36,6 +36,7 @@ from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 
 from bondmodel import BondModelError, load_scenario, run
+from bondmodel.scenario.fieldtypes import bad_character
 from bondmodel.workbook.input_form import write_input_form
 from bondmodel.workbook.reader import read_scenario
 
@@ -231,8 +232,11 @@ def test_structured_documents_give_a_scenario_or_our_error(
     path.write_text(text or "", encoding="utf-8")
     try:
         scenario = load_scenario(path)
-    except BondModelError:
+    except BondModelError as exc:
         event("refused by the loader")
+        # the message shows what was written, escaped: never a raw control or bidi character
+        for line in str(exc).splitlines():
+            assert bad_character(line) is None, line
         return
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an overflow or a division by zero is a finding

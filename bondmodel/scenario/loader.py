@@ -416,7 +416,9 @@ def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:
                 node = None
             parts.append(label)
         else:
-            parts.append(("." if parts else "") + str(part))
+            # a key is shown as written, unless it holds characters that could mislead
+            text = str(part) if bad_character(str(part)) is None else repr(part)
+            parts.append(("." if parts else "") + text)
             node = node.get(part) if isinstance(node, dict) else None
     return "".join(parts)
 
