@@ -7,6 +7,10 @@ Run from the repository root when the Inputs sheet's layout changes:
 Each case is the default template's input workbook with one thing broken, or a
 hostile file. It prints the manifest entries to paste into tests/bad_inputs/cases.toml
 (the row numbers in the field paths come from the sheet as written).
+
+The large classes of workbook damage (duplicate archive entries, bad shared-string
+indexes, non-numbers, references outside the grid, a far cell, too many cells) are
+generated at test time instead, by tests/bad_input_classes.py.
 """
 
 from __future__ import annotations

@@ -13,6 +13,10 @@ them. Every case is checked three ways:
   nothing (an existing ``out.xlsx`` stays byte-identical);
 * a handful again in a real subprocess (``python -m bondmodel.cli``), so that the
   exit code and the absence of a traceback are those the user's shell sees.
+
+The large classes (numeric extremes by field type, Unicode, nesting, workbook
+damage) are generated case by case by tests/bad_input_classes.py and checked the
+same way by tests/test_bad_input_classes.py.
 """
 
 from __future__ import annotations

@@ -545,16 +545,18 @@ def test_a_valid_matrix_is_not_flagged_as_repaired() -> None:
 
 
 def test_a_very_wide_lognormal_is_computed_without_overflow() -> None:
-    # sd/mean = 1e200: (sd/mean)^2 overflows a float, log(1 + (sd/mean)^2) does not.
-    scenario = parse_scenario(one_input({"type": "lognormal", "mean": 1.0, "sd": 1e200}))
+    # sd/mean = 1e200 (each within its bound of 1e6): (sd/mean)^2 overflows a float,
+    # log(1 + (sd/mean)^2) does not.
+    scenario = parse_scenario(one_input({"type": "lognormal", "mean": 1e-194, "sd": 1e6}))
     dist = scenario.risk.inputs[0].distribution  # type: ignore[union-attr]
     mu, sigma = dist.log_params()  # type: ignore[union-attr]
     assert sigma == pytest.approx(math.sqrt(2 * math.log(1e200)), rel=1e-12)
-    assert mu == pytest.approx(-math.log(1e200), rel=1e-12)
+    assert mu == pytest.approx(math.log(1e-194) - math.log(1e200), rel=1e-12)
     assert np.isfinite(simulate(scenario, RunSettings(300, seed=1)).per_path["npv"]).all()
 
 
 def test_a_distribution_that_overflows_is_rejected_when_loaded() -> None:
-    message = rejected(one_input({"type": "normal", "mean": 1e308, "sd": 1e308}))
+    # every parameter within its bounds, yet the upper tail is exp(2062)
+    message = rejected(one_input({"type": "lognormal", "p10": 5e-324, "p90": 1e6}))
     assert "risk.inputs[0] ('x').distribution" in message
     assert "overflow" in message

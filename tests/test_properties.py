@@ -37,6 +37,7 @@ from bondmodel.conventions import (
 from bondmodel.dates import financial_year_start
 from bondmodel.labels import PARTNER_COLUMNS, PERIOD_COLUMNS
 from bondmodel.programme import Draws, programme_flows, ramp_fraction
+from bondmodel.scenario.fieldtypes import BIDI_AND_INVISIBLE, EXCEL_ESCAPE
 from bondmodel.scenario.schema import ExplicitRamp, LinearRamp, SCurveRamp
 from bondmodel.timeline import build_timeline, years_between
 
@@ -59,8 +60,21 @@ BANDS = sorted(OPTIMISM_BIAS_BANDS)
 # ---------------------------------------------------------------------------
 
 
-#: Any printable character: names may not hold control characters (NUL, tab, ...).
-NAME_CHARS = st.characters(blacklist_categories=("Cc", "Cs"))
+#: Any character a name may hold (docs/scenario-reference.md, "Field types"): no control
+#: characters, surrogates, separators, noncharacters (unassigned, Cn) or bidi controls.
+NAME_CHARS = st.characters(
+    blacklist_categories=("Cc", "Cs", "Zl", "Zp", "Cn"),
+    blacklist_characters=sorted(BIDI_AND_INVISIBLE),
+)
+
+
+def name_text(max_size: int) -> st.SearchStrategy[str]:
+    """A valid name: NAME_CHARS without surrounding spaces or Excel's escape form."""
+    return (
+        st.text(NAME_CHARS, min_size=1, max_size=max_size)
+        .map(str.strip)
+        .filter(lambda s: bool(s) and EXCEL_ESCAPE.search(s) is None)
+    )
 
 
 def money(max_value: float = 1e9) -> st.SearchStrategy[float | int]:
@@ -252,7 +266,7 @@ def scenarios(
     n_partners = draw(st.integers(1, 6))
     names = draw(
         st.lists(
-            st.text(NAME_CHARS, min_size=1, max_size=12),
+            name_text(12),
             min_size=n_partners, max_size=n_partners, unique=True,
         )
     )
@@ -274,7 +288,7 @@ def scenarios(
 
     indexed = True if all_indexed else None
     data: dict[str, Any] = {
-        "meta": {"name": draw(st.text(NAME_CHARS, min_size=1, max_size=20)), "base_date": base},
+        "meta": {"name": draw(name_text(20)), "base_date": base},
         "timeline": timeline,
         "partners": partners,
         "costs": [

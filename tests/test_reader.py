@@ -8,13 +8,17 @@ attacks, formulas in input cells, renamed rows) are refused with a clear error.
 
 from __future__ import annotations
 
+import re
+import time
 import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from bondmodel import load_scenario, run
+from bondmodel import Scenario, load_scenario, parse_scenario, run
 from bondmodel.cli import main
 from bondmodel.errors import ScenarioError, WorkbookError
 from bondmodel.scenario.export import scenario_toml
@@ -270,3 +274,113 @@ def test_round_trip_over_generated_bond_structures(tmp_path: Path) -> None:
         scenario = parse_scenario(design(i))
         form = write_input_form(scenario, tmp_path / f"d{i}.xlsx")
         assert read_scenario(form).sha256() == scenario.sha256(), i
+
+
+# ---------------------------------------------------------------------------
+# Text, and what a hostile sheet claims
+# ---------------------------------------------------------------------------
+
+
+def _with_text(name: str, description: str) -> Scenario:
+    base = load_scenario(None)
+    meta = base.meta.model_copy(update={"name": name, "description": description})
+    return parse_scenario({**base.model_dump(), "meta": meta.model_dump()})
+
+
+def test_a_description_with_line_breaks_round_trips_through_run(tmp_path: Path) -> None:
+    """CR, LF, a tab and text that looks like Excel's escape survive `bondmodel run` exactly."""
+    text = (ROOT / "templates" / "shared-services.toml").read_text(encoding="utf-8")
+    text = re.sub(
+        r"(?m)^description = .*$",
+        lambda _: r'description = "Line one\r\nLine two\tend\rthree _x00 and x000D_ kept"',
+        text, count=1,
+    )
+    source = tmp_path / "crlf.toml"
+    source.write_text(text, encoding="utf-8")
+    scenario = load_scenario(source)
+    assert "\r\n" in scenario.meta.description
+    out = tmp_path / "crlf.xlsx"
+    assert main(["run", str(source), "-o", str(out), "--paths", "0"]) == 0
+    back = read_scenario(out)
+    assert back.meta.description == scenario.meta.description
+    assert back.sha256() == scenario.sha256()
+
+
+def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
+    """Excel and Notepad start UTF-8 files with a BOM: the scenario is the same without it."""
+    template = ROOT / "templates" / "shared-services.toml"
+    with_bom = tmp_path / "bom.toml"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + template.read_bytes())
+    assert load_scenario(with_bom).sha256() == load_scenario(template).sha256()
+
+
+@pytest.mark.parametrize("name", ["Ærø Kommune – Øst", "東京都", "Council 🏛", "O'Neill \"Q\"",
+                                  "=SUM(A1)", "_x00D_ x000D_ _X000D", "a  b"])
+def test_names_in_any_script_validate_and_round_trip(name: str, tmp_path: Path) -> None:
+    scenario = _with_text(name, "Tabs\tand\nlines\r\n")
+    form = write_input_form(scenario, tmp_path / "inputs.xlsx")
+    back = read_scenario(form)
+    assert back.meta.name == name
+    assert back.sha256() == scenario.sha256()
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(min_size=1, max_size=20), description=st.text(max_size=30))
+def test_any_text_that_validates_writes_and_reads_back(
+    name: str, description: str, tmp_path: Path
+) -> None:
+    """The text rules refuse exactly what a workbook cannot give back unchanged."""
+    try:
+        scenario = _with_text(name, description)
+    except ScenarioError:
+        return
+    form = write_input_form(scenario, tmp_path / "inputs.xlsx")
+    back = read_scenario(form)
+    assert (back.meta.name, back.meta.description) == (name, description)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("a_x000D_b", "a\rb"), ("_x005F_x000D_", "_x000D_"), ("x_x005F_y", "x_y"),
+     ("_x0041__x0042_", "AB"), ("_x00zz_", "_x00zz_"), ("plain", "plain")],
+)
+def test_excel_escapes_are_undone_once(text: str, expected: str) -> None:
+    assert untrusted.unescape_text(text) == expected
+
+
+def _with_far_cell(model: Path, sheet_name: str, target: Path) -> Path:
+    """A copy of ``model`` with one cell at XFD1048576 on its sheet ``sheet_name``."""
+    with zipfile.ZipFile(model) as src:
+        parts = {name: src.read(name) for name in src.namelist()}
+    # XlsxWriter numbers the sheet parts in the workbook's order
+    index = openpyxl.load_workbook(model, read_only=True).sheetnames.index(sheet_name)
+    sheet = f"xl/worksheets/sheet{index + 1}.xml"
+    xml = parts[sheet].decode("utf-8").replace(
+        "</sheetData>", '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+    )
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for name, blob in {**parts, sheet: xml.encode("utf-8")}.items():
+            out.writestr(name, blob)
+    return target
+
+
+def test_a_cell_at_the_end_of_the_grid_is_refused_at_once(model: Path, tmp_path: Path) -> None:
+    """One cell at XFD1048576 once made the reader visit 17 billion cells (24 GB, minutes)."""
+    hostile = _with_far_cell(model, "Inputs", tmp_path / "far.xlsx")
+    start = time.perf_counter()
+    with pytest.raises(WorkbookError, match=r"Inputs!A1048576: should hold an input's path"):
+        read_scenario(hostile)
+    assert time.perf_counter() - start < 1.0
+
+
+def test_a_far_cell_on_any_sheet_is_refused_before_verify_walks_it(
+    model: Path, tmp_path: Path
+) -> None:
+    """open_workbook (used by verify) bounds a sheet's walk by its cells, not by a far one."""
+    hostile = _with_far_cell(model, "Timeline", tmp_path / "far-model.xlsx")
+    assert untrusted.open_workbook(model).worksheets  # the model itself opens
+    start = time.perf_counter()
+    with pytest.raises(WorkbookError, match=r"'Timeline': its cells span A1:XFD1048576 .* at most"):
+        untrusted.open_workbook(hostile)
+    assert time.perf_counter() - start < 5.0

@@ -131,8 +131,10 @@ def bond_metrics(
     project = flows.net_savings[:, grid.issue_t + 1 :]
     t_after = np.arange(1, project.shape[1] + 1) / timeline.f
     # a bond sized to nothing has no cover ratios and no money multiple: the divisions give
-    # inf or NaN, reported as undefined (null in JSON, n/a in the workbook), without a warning
-    with np.errstate(divide="ignore", invalid="ignore"):
+    # inf or NaN, reported as undefined (null in JSON, n/a in the workbook), without a warning;
+    # so does a bond sized to a vanishing principal (a financed share of 1e-311 gives 1e-305
+    # pounds), whose ratios overflow to inf
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         llcr = (
             (cfads[:, 1 : n_sched + 1] * df_bond[1 : n_sched + 1]).sum(axis=1)
             / schedule.principal

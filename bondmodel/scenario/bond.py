@@ -14,12 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bondmodel.scenario.fieldtypes import Date, Fraction, Money, Rate
 from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located
 
-Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Rate = Annotated[float, Field(ge=-0.1, le=1.0, allow_inf_nan=False)]
-Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
 PaymentFrequency = Literal["annual", "semi-annual", "quarterly", "monthly"]
 
 
@@ -152,7 +150,7 @@ class BondTerms(_Model):
     issue_price: Annotated[float, Field(gt=0.5, le=1.5, allow_inf_nan=False)] = 1.0
     arrangement_fee: Annotated[float, Field(ge=0.0, le=0.2, allow_inf_nan=False)] = 0.0
     annual_fees: Money = 0.0
-    issue_date: date | None = None
+    issue_date: Date | None = None
     tenor_years: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)]
     legal_maturity_years: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] | None = (
         None

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from typing import Annotated, Any, TypeVar
 
+from annotated_types import MaxLen
 from pydantic import BeforeValidator
+
+from bondmodel.scenario.fieldtypes import MAX_LIST_ITEMS
 
 T = TypeVar("T")
 
@@ -19,5 +22,6 @@ def _to_tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
-#: ``FrozenList[X]``: given as a list, kept as a tuple.
-FrozenList = Annotated[tuple[T, ...], BeforeValidator(_to_tuple)]
+#: ``FrozenList[X]``: given as a list, kept as a tuple; at most
+#: :data:`~bondmodel.scenario.fieldtypes.MAX_LIST_ITEMS` items.
+FrozenList = Annotated[tuple[T, ...], BeforeValidator(_to_tuple), MaxLen(MAX_LIST_ITEMS)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from datetime import date, datetime, time
@@ -14,6 +15,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from bondmodel.errors import ScenarioError
+from bondmodel.scenario.fieldtypes import bad_character
 from bondmodel.scenario.schema import Scenario
 
 #: The built-in default scenario, run by ``bondmodel run`` with no scenario.
@@ -21,6 +23,9 @@ DEFAULT_TEMPLATE = "shared-services"
 
 #: Largest scenario file accepted, in bytes; a scenario is a few kilobytes.
 MAX_SCENARIO_BYTES = 5 * 1024 * 1024
+#: Deepest nesting of tables and arrays accepted. The deepest a scenario needs is 4
+#: (``risk.correlation.matrix``, a list of lists inside two tables).
+MAX_DEPTH = 8
 
 
 def templates_dir() -> Path:
@@ -81,21 +86,106 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         raise ScenarioError(
             f"{path}: is not a UTF-8 text file (byte {exc.start}); a scenario is TOML text"
         ) from None
+    # a byte-order mark, as Excel and Notepad write one, is not part of the text
+    text = text.removeprefix("\ufeff")
+    line = long_dotted_key(text)
+    if line is not None:
+        # tomllib takes time growing with the cube of a dotted key's length
+        raise ScenarioError(
+            f"{path}: line {line}: a dotted key nests tables more than {MAX_DEPTH} levels "
+            f"deep; at most {MAX_DEPTH} are allowed"
+        )
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ScenarioError(f"{path}: is not valid TOML: {exc}") from None
+    except RecursionError:
+        # tomllib parses nested arrays and inline tables recursively
+        raise ScenarioError(
+            f"{path}: nests arrays or tables too deeply to read; at most {MAX_DEPTH} levels "
+            "are allowed"
+        ) from None
     if not data:
         raise ScenarioError(f"{path}: holds no settings; start from `bondmodel new`")
     return parse_scenario(data, source=str(path))
 
 
 def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
-    """Validate a mapping (parsed TOML) into a :class:`Scenario`."""
+    """Validate a mapping (parsed TOML) into a :class:`Scenario`.
+
+    A mapping nested more than :data:`MAX_DEPTH` deep is refused before validation,
+    naming the outermost key of the deep part.
+    """
+    deep = too_deep(data)
+    if deep is not None:
+        raise ScenarioError(
+            f"{source}: {deep}: nests tables or arrays more than {MAX_DEPTH} levels deep; "
+            f"at most {MAX_DEPTH} are allowed (a scenario needs 4)"
+        )
     try:
         return Scenario.model_validate(dict(data))
     except ValidationError as exc:
         raise ScenarioError(format_validation_error(exc, data, source)) from None
+
+
+#: TOML strings and comments, each matched whole (an unterminated one to the end).
+_STRING_OR_COMMENT = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*(?:"""|$)'  # multi-line basic string
+    r"|'''.*?(?:'''|$)"  # multi-line literal string
+    r'|"(?:[^"\\\n]|\\.)*(?:"|$)'  # basic string
+    r"|'[^'\n]*(?:'|$)"  # literal string
+    r"|#[^\n]*",  # comment
+    re.DOTALL,
+)
+#: A dotted key (or a float: two parts) of more than MAX_DEPTH + 1 parts.
+_LONG_KEY = re.compile(
+    r"(?:[A-Za-z0-9_-]+|\"\")(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|\"\"))"
+    + f"{{{MAX_DEPTH + 1},}}"
+)
+
+
+def long_dotted_key(text: str) -> int | None:
+    """The line of the first dotted key with more than ``MAX_DEPTH + 1`` parts, or None.
+
+    Strings and comments are blanked first (a string to ``""``, keeping its line
+    breaks), so that only keys are measured. Such a key would be refused as too
+    deep after parsing, but tomllib's time grows with the cube of its length
+    (30,000 parts take 17 s), so it is refused before.
+    """
+
+    def blank(m: re.Match[str]) -> str:
+        return ('""' if m.group()[0] != "#" else "") + "\n" * m.group().count("\n")
+
+    blanked = _STRING_OR_COMMENT.sub(blank, text)
+    found = _LONG_KEY.search(blanked)
+    if found is None:
+        return None
+    return blanked.count("\n", 0, found.start()) + 1
+
+
+def too_deep(data: Mapping[str, Any], limit: int = MAX_DEPTH) -> str | None:
+    """The path of the first container nested deeper than ``limit``, or None.
+
+    Walks without recursion, so that any depth is measured safely; the path
+    shown is cut after ``limit`` parts.
+    """
+    stack: list[tuple[Any, int, str]] = [(data, 0, "")]
+    while stack:
+        node, depth, where = stack.pop()
+        items: Any
+        if isinstance(node, Mapping):
+            items = ((("." if where else "") + str(k), v) for k, v in node.items())
+        elif isinstance(node, list | tuple):
+            items = ((f"[{i}]", v) for i, v in enumerate(node))
+        else:
+            continue
+        if depth > limit:
+            return where
+        for suffix, value in items:
+            if isinstance(value, Mapping | list | tuple):
+                text = where + suffix if depth < limit else where
+                stack.append((value, depth + 1, text))
+    return None
 
 
 # ---------------------------------------------------------------------------
@@ -105,7 +195,6 @@ def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenari
 #: Plain-words descriptions of the string patterns used in the schema.
 _PATTERN_HINTS = {
     r"^[A-Z]{3}$": "a three-letter ISO 4217 currency code in capitals, such as 'GBP' or 'EUR'",
-    r"^[^\x00-\x1f\x7f-\x9f]*$": "printable text, without control characters (tab, newline, NUL)",
 }
 
 #: Error types meaning "this should have been a table".
@@ -319,13 +408,17 @@ def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:
             label = f"[{part}]"
             try:
                 node = node[part]
-                if isinstance(node, dict) and isinstance(node.get("name"), str) and node["name"]:
-                    label += f" ('{node['name']}')"
+                name = node.get("name") if isinstance(node, dict) else None
+                if isinstance(name, str) and name and bad_character(name) is None:
+                    # a name that could mislead (a bidirectional control) is not repeated
+                    label += f" ('{name}')"
             except (IndexError, KeyError, TypeError):
                 node = None
             parts.append(label)
         else:
-            parts.append(("." if parts else "") + str(part))
+            # a key is shown as written, unless it holds characters that could mislead
+            text = str(part) if bad_character(str(part)) is None else repr(part)
+            parts.append(("." if parts else "") + text)
             node = node.get(part) if isinstance(node, dict) else None
     return "".join(parts)
 

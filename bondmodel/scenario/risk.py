@@ -14,12 +14,15 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from bondmodel.scenario.fieldtypes import Fraction, Name, Parameter, Spread
 from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located
 
-Finite = Annotated[float, Field(allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-Probability = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+#: A location, bound, value or sample: any sign, at most 1e6 in magnitude.
+Finite = Parameter
+#: A positive parameter (a standard deviation, a shape, a lognormal quantile): at most 1e6.
+Positive = Spread
+Probability = Fraction
 
 
 class _Model(BaseModel):
@@ -226,6 +229,14 @@ TARGET_MEANING: dict[str, str] = {
 }
 
 
+#: The range a rate target's sampled level must stay in: it compounds year by year,
+#: so a rate of -100% or less (a price index at or below zero) has no meaning.
+RATE_TARGET_RANGE: dict[str, tuple[float, float]] = {
+    "economics.inflation": (-0.99, 1.0),
+    "bond.reference_rate": (-0.99, 1.0),
+}
+
+
 class MeanReversion(_Model):
     """A yearly mean-reverting path around the sampled level.
 
@@ -244,7 +255,7 @@ class RiskInput(_Model):
     some savings streams, partners or cost items (all when omitted).
     """
 
-    name: Annotated[str, Field(min_length=1, max_length=60)]
+    name: Annotated[Name, Field(max_length=60)]
     target: Target
     distribution: Distribution
     streams: FrozenList[str] | None = Field(default=None, min_length=1)
@@ -290,6 +301,14 @@ class RiskInput(_Model):
                 "distribution",
                 f"its values overflow (quantiles at 0, 1/2 and 1: {extremes.tolist()}); "
                 "allowed: parameters whose extreme values are finite numbers",
+            )
+        bounds = RATE_TARGET_RANGE.get(self.target)
+        if bounds is not None and not bounds[0] <= extremes.min() <= extremes.max() <= bounds[1]:
+            raise located(
+                "distribution",
+                f"its values run from {extremes.min():.6g} to {extremes.max():.6g}, outside "
+                f"the range of an annual rate ({self.target}): allowed {bounds[0]} to "
+                f"{bounds[1]}; narrow the distribution or truncate it (min and max)",
             )
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from datetime import date
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, model_validator
@@ -23,6 +22,16 @@ from bondmodel.conventions import (
 )
 from bondmodel.dates import model_close, period_boundaries
 from bondmodel.scenario.bond import PWLB, BondTerms, pwlb_problem, timeline_problem
+from bondmodel.scenario.fieldtypes import (
+    MAX_DATE,
+    MAX_PRICE_BASE_YEARS,
+    Date,
+    Description,
+    Fraction,
+    Money,
+    Name,
+    PositiveMoney,
+)
 from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located as _located
 from bondmodel.scenario.risk import Risk
@@ -58,11 +67,6 @@ def _indexation(value: object) -> str | float:
 
 Indexation = Annotated[str | float, PlainValidator(_indexation)]
 
-#: Names: printable text (no control characters such as NUL, tab or newline).
-NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f]*$"
-Name = Annotated[str, Field(min_length=1, max_length=120, pattern=NAME_PATTERN)]
-Money = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
@@ -75,15 +79,15 @@ class Meta(_Model):
     """Who and what the scenario describes."""
 
     name: Name
-    description: str = Field(default="", max_length=4000)
+    description: Description = ""
     currency: str = Field(default="GBP", pattern=r"^[A-Z]{3}$")
-    base_date: date
+    base_date: Date
 
 
 class Timeline(_Model):
     """The model's periods: close at ``start_date`` (t = 0), then T = horizon x f periods."""
 
-    start_date: date
+    start_date: Date
     frequency: Frequency = "annual"
     horizon_years: int = Field(ge=1, le=150)
     align_to_financial_year: bool = False
@@ -133,7 +137,7 @@ class Partner(_Model):
     """
 
     name: Name
-    baseline_expenditure: float = Field(gt=0.0, allow_inf_nan=False)
+    baseline_expenditure: PositiveMoney
     cost_share: Fraction | None = None
     savings_share: Fraction | None = None
     #: The partner leaves this many years after close: its savings stop from then on
@@ -305,7 +309,7 @@ class SavingsStream(_Model):
     allocation: Literal["shares", "expenditure"] = "shares"
     ramp: Ramp = Field(default_factory=lambda: LinearRamp(type="linear", years=0.0))
     start_delay_years: float = Field(default=0.0, ge=0.0, le=150.0, allow_inf_nan=False)
-    end_year: float | None = Field(default=None, gt=0.0, allow_inf_nan=False)
+    end_year: float | None = Field(default=None, gt=0.0, le=300.0, allow_inf_nan=False)
     erosion: float = Field(default=0.0, ge=0.0, lt=1.0, allow_inf_nan=False)
     indexation: Indexation = "inflation"
 
@@ -384,6 +388,7 @@ class Scenario(_Model):
                 f"{self.timeline.start_date.isoformat()}; the price base date must be "
                 "on or before the start date",
             )
+        self._check_derived_dates()
         last = self.timeline.n_periods
         for i, cost in enumerate(self.costs):
             if cost.last_period > last:
@@ -429,6 +434,35 @@ class Scenario(_Model):
         if self.risk is not None:
             self._check_risk_targets(self.risk)
         return self
+
+    def _check_derived_dates(self) -> None:
+        """The dates the model derives stay representable, and indexation to the start bounded.
+
+        The horizon ends ``horizon_years`` after close, on or before :data:`MAX_DATE`
+        (every bond date lies inside the horizon, checked with the bond); the price
+        base date is at most :data:`MAX_PRICE_BASE_YEARS` before the start, so that
+        indexing base-date prices to the start cannot overflow.
+        """
+        tl = self.timeline
+        close = model_close(tl.start_date, tl.align_to_financial_year)
+        if close.year + tl.horizon_years > MAX_DATE.year:
+            raise _located(
+                ("timeline", "horizon_years"),
+                f"{tl.horizon_years} years from close on {close.isoformat()} ends in "
+                f"{close.year + tl.horizon_years}; allowed: a horizon ending on or before "
+                f"{MAX_DATE.isoformat()} (at most {MAX_DATE.year - close.year} years from "
+                "this start)",
+            )
+        base = self.meta.base_date
+        if (tl.start_date.year - base.year) * 12 + tl.start_date.month - base.month > (
+            MAX_PRICE_BASE_YEARS * 12
+        ):
+            raise _located(
+                ("meta", "base_date"),
+                f"{base.isoformat()} is more than {MAX_PRICE_BASE_YEARS} years before "
+                f"timeline.start_date {tl.start_date.isoformat()}; allowed: a price base "
+                f"date at most {MAX_PRICE_BASE_YEARS} years before the start",
+            )
 
     def _check_risk_targets(self, risk: Risk) -> None:
         """Every name a risk input selects exists, and its target applies to this scenario."""

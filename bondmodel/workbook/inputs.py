@@ -23,6 +23,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from bondmodel.scenario.fieldtypes import MAX_LIST_ITEMS
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.styles import Styles
 
@@ -31,9 +32,9 @@ VALUE_COL = 4
 #: Column A of the heading row that ends the scenario's inputs (the conventions follow; the
 #: reader stops there).
 CONVENTIONS_HEADING = "Conventions"
-#: Columns a list input's defined name covers (and the most values a list may hold): formulas
-#: count a list's values within it, so a value added to a list is one the formulas see.
-LIST_WIDTH = 1_000
+#: Columns a list input's defined name covers: the most values a scenario's list may hold, so
+#: formulas count every value the reader reads (a value added at a list's end is live).
+LIST_WIDTH = MAX_LIST_ITEMS
 #: The Inputs sheet's column headings (row 4); the reader checks them.
 HEADERS = ("Path", "Field", "Unit", "Note", "Value(s)")
 

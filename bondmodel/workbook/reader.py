@@ -11,7 +11,9 @@ the cell and the field.
 The workbook is untrusted (bondmodel.workbook.untrusted): nothing a cell says is
 evaluated, and a formula where a value belongs is an error, not a value. The one
 exception is ``=TRUE()``/``=FALSE()``, which is how LibreOffice saves the constants
-TRUE and FALSE: those are read as the constants (nothing is evaluated).
+TRUE and FALSE: those are read as the constants (nothing is evaluated). Only the
+cells the Inputs sheet's XML holds are visited (read_sheet_cells), so the work is
+bounded by what the file contains, never by a range it claims.
 """
 
 from __future__ import annotations
@@ -25,9 +27,7 @@ from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any
 
-from openpyxl.cell.cell import Cell
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.worksheet import Worksheet
 from pydantic import BaseModel, ValidationError
 
 from bondmodel.errors import ScenarioError, WorkbookError
@@ -36,13 +36,16 @@ from bondmodel.scenario.paths import FIELD_PATH, path_parts
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.canonical import boolean_constant
 from bondmodel.workbook.inputs import CONVENTIONS_HEADING, HEADERS, LIST_WIDTH, VALUE_COL
-from bondmodel.workbook.untrusted import open_workbook
+from bondmodel.workbook.untrusted import SheetCell, read_sheet_cells
 
 INPUTS_SHEET = "Inputs"
 #: 1-based worksheet row of the Inputs sheet's headings; inputs start on the next row.
 HEADER_ROW = 4
-#: Most values a list input may hold across its row: the columns its defined name covers.
+#: Most values a list input may hold across its row: the longest list a scenario may hold,
+#: which is also the width its defined name covers (so formulas see every value read).
 MAX_LIST = LIST_WIDTH
+#: Most parts an input's path may have (``risk.inputs[0].distribution.values`` has 5).
+MAX_PATH_PARTS = 8
 
 
 @dataclass(frozen=True)
@@ -61,13 +64,13 @@ class InputCell:
 def read_scenario(path: str | Path) -> Scenario:
     """Read and validate the scenario on the Inputs sheet of workbook ``path``."""
     path = Path(path)
-    wb = open_workbook(path)
-    if INPUTS_SHEET not in wb.sheetnames:
+    names, cells = read_sheet_cells(path, INPUTS_SHEET)
+    if INPUTS_SHEET not in names:
         raise WorkbookError(
-            f"{path}: has no {INPUTS_SHEET!r} sheet (sheets: {', '.join(wb.sheetnames)}); "
+            f"{path}: has no {INPUTS_SHEET!r} sheet (sheets: {', '.join(names)}); "
             "give a workbook written by bondmodel or `bondmodel template`"
         )
-    inputs = read_inputs(wb[INPUTS_SHEET], path)
+    inputs = read_inputs(cells, path)
     data = assemble(inputs, path)
     try:
         return Scenario.model_validate(data)
@@ -78,9 +81,10 @@ def read_scenario(path: str | Path) -> Scenario:
         ) from None
 
 
-def read_inputs(ws: Worksheet, source: Path) -> list[InputCell]:
-    """Every input row of the sheet, its values converted to Python values."""
-    headings = [ws.cell(row=HEADER_ROW, column=1 + j).value for j in range(len(HEADERS))]
+def read_inputs(cells: Mapping[int, Mapping[int, SheetCell]], source: Path) -> list[InputCell]:
+    """Every input row of the sheet (its cells by row and column), values as Python values."""
+    header = cells.get(HEADER_ROW, {})
+    headings = [_plain(header.get(1 + j)) for j in range(len(HEADERS))]
     if headings != list(HEADERS):
         raise WorkbookError(
             f"{source}: {INPUTS_SHEET}!A{HEADER_ROW}:{get_column_letter(len(HEADERS))}"
@@ -90,22 +94,23 @@ def read_inputs(ws: Worksheet, source: Path) -> list[InputCell]:
         )
     out: list[InputCell] = []
     seen: dict[str, int] = {}
-    for row in ws.iter_rows(min_row=HEADER_ROW + 1):
-        head = row[0]
-        if head.value is None and all(c.value is None for c in row):
+    for number in sorted(r for r in cells if r > HEADER_ROW):
+        row = cells[number]
+        if all(c.value is None for c in row.values()):
             continue  # a blank row an analyst added
-        if head.value == CONVENTIONS_HEADING:
+        head = row.get(1)
+        if head is not None and head.value == CONVENTIONS_HEADING:
             break  # the conventions below are the workbook's, not the scenario's
-        where = f"{source}: {INPUTS_SHEET}!A{head.row}"
-        if head.data_type == "f" or not isinstance(head.value, str):
+        where = f"{source}: {INPUTS_SHEET}!A{number}"
+        if head is None or head.kind == "f" or not isinstance(head.value, str):
             raise WorkbookError(
                 f"{where}: should hold an input's path (such as bond.coupon.rate); got "
                 f"{_show(head)}: was a row renamed or moved?"
             )
         text = head.value.strip()
-        if not FIELD_PATH.match(text):
+        if not FIELD_PATH.match(text) or len(path_parts(text)) > MAX_PATH_PARTS:
             raise WorkbookError(
-                f"{where}: {text!r} is not an input path (such as bond.coupon.rate or "
+                f"{where}: {text[:80]!r} is not an input path (such as bond.coupon.rate or "
                 "costs[0].amount): was a row renamed or moved?"
             )
         if text in seen:
@@ -113,26 +118,37 @@ def read_inputs(ws: Worksheet, source: Path) -> list[InputCell]:
                 f"{where}: {text!r} appears twice (also on row {seen[text]}); each input has "
                 "one row"
             )
-        seen[text] = head.row
-        cells = list(row[VALUE_COL:])
-        while cells and cells[-1].value is None:
-            cells.pop()
-        if len(cells) > MAX_LIST:
-            raise WorkbookError(f"{where}: {text} has {len(cells)} values; at most {MAX_LIST}")
-        values = tuple(_value(cell, text, source) for cell in cells)
-        out.append(InputCell(text, head.row, values))
+        seen[text] = number
+        used = [c for c, cell in row.items() if c > VALUE_COL and cell.value is not None]
+        count = max(used) - VALUE_COL if used else 0
+        if count > MAX_LIST:
+            raise WorkbookError(
+                f"{where}: {text} has {count:,} values (to column "
+                f"{get_column_letter(VALUE_COL + count)}); at most {MAX_LIST:,}"
+            )
+        values = tuple(
+            _value(row.get(VALUE_COL + 1 + j), number, VALUE_COL + 1 + j, text, source)
+            for j in range(count)
+        )
+        out.append(InputCell(text, number, values))
     if not out:
         raise WorkbookError(f"{source}: the {INPUTS_SHEET} sheet holds no inputs")
     return out
 
 
-def _value(cell: Cell, path: str, source: Path) -> Any:
+def _plain(cell: SheetCell | None) -> Any:
+    return None if cell is None else cell.value
+
+
+def _value(cell: SheetCell | None, row: int, column: int, path: str, source: Path) -> Any:
     """A cell's stored value as the scenario wants it; formulas are refused, never evaluated."""
-    where = f"{source}: {INPUTS_SHEET}!{cell.coordinate} ({path})"
-    constant = boolean_constant(str(cell.value)) if cell.data_type == "f" else None
+    if cell is None:
+        return None
+    where = f"{source}: {INPUTS_SHEET}!{get_column_letter(column)}{row} ({path})"
+    constant = boolean_constant(str(cell.value)) if cell.kind == "f" else None
     if constant is not None:
         return constant  # =TRUE(): how LibreOffice saves the constant TRUE, not a computation
-    if cell.data_type == "f":
+    if cell.kind == "f":
         raise ScenarioError(
             f"{where}: holds a formula ({str(cell.value)[:60]}); an input must be a value: "
             "bondmodel never evaluates what a cell says"
@@ -147,8 +163,10 @@ def _value(cell: Cell, path: str, source: Path) -> Any:
     raise ScenarioError(f"{where}: cannot be read as an input value (got {type(value).__name__})")
 
 
-def _show(cell: Cell) -> str:
-    if cell.data_type == "f":
+def _show(cell: SheetCell | None) -> str:
+    if cell is None:
+        return "an empty cell"
+    if cell.kind == "f":
         return f"a formula ({str(cell.value)[:40]})"
     return repr(cell.value)
 
