@@ -1,7 +1,13 @@
 """The ``bondmodel`` command: thin, it parses arguments and calls the public API.
 
-Exit codes: 0 ok, 1 a check failed, 2 bad input (message only, no traceback),
-130 interrupted.
+Exit codes: 0 ok, 1 a check failed, 2 bad input or a machine limit reached (message
+only, no traceback), 128 + the signal's number when stopped by a signal: 130 Ctrl-C
+(SIGINT), 143 SIGTERM, 129 SIGHUP.
+
+:func:`main` installs the signal handlers before it imports anything slow, so a stop
+at any moment (even while numpy loads) ends the same way: clean-up, one line, that
+exit code. This module therefore imports only the standard library and bondmodel's
+light modules at the top; the rest is imported inside the commands.
 """
 
 from __future__ import annotations
@@ -9,21 +15,18 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bondmodel import __version__
+from bondmodel import __version__, interrupts
 from bondmodel.errors import BondModelError, ScenarioError
 from bondmodel.io import atomic_write_text
-from bondmodel.scenario.loader import (
-    DEFAULT_TEMPLATE,
-    list_templates,
-    load_scenario,
-    template_path,
-)
+from bondmodel.resources import resource_message
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +35,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
+    from bondmodel.scenario.loader import DEFAULT_TEMPLATE
+
     parser = _Parser(
         prog="bondmodel",
         description="Model invest-to-save bonds: programme cash flows, metrics and workbooks.",
@@ -178,23 +183,72 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@dataclass
+class _Session:
+    """What the command has done so far, for the line it prints when stopped."""
+
+    seed: int | None = None
+    written: list[Path] = field(default_factory=list)
+
+
+_SESSION = _Session()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    previous = interrupts.install()
+    # The engine runs BLAS on one thread (threadpool_limits); telling OpenBLAS before numpy
+    # loads also spares the memory of its other threads' buffers.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    global _SESSION
+    _SESSION = _Session()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:
+        return _stopped(exc)
+    finally:
+        interrupts.restore(previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(words)
     args.command_line = shlex.join(["bondmodel", *words])
     try:
         return int(_dispatch(args))
     except BondModelError as exc:
-        print(f"bondmodel: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return exc.exit_code
-    except OSError as exc:
-        # the file system refused (permission, full disk): nothing was replaced
-        print(f"bondmodel: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+    except (MemoryError, OSError, RuntimeError, ImportError) as exc:
+        # the machine refused something (memory, disk, threads, processes): one line
+        message = resource_message(exc)
+        if message is None:
+            raise
+        _error(message)
         return 2
-    except KeyboardInterrupt:
-        print("bondmodel: interrupted; nothing was written", file=sys.stderr)
-        return 130
+
+
+def _error(message: str) -> None:
+    print(f"bondmodel: error: {message}", file=sys.stderr)
+
+
+def _stopped(exc: KeyboardInterrupt) -> int:
+    """The one line printed when a signal stops the command; returns 128 + its number."""
+    signal_name = str(exc) if isinstance(exc, interrupts.Interrupted) else "SIGINT"
+    code = exc.exit_code if isinstance(exc, interrupts.Interrupted) else 130
+    done = (
+        "wrote " + ", ".join(str(p) for p in _SESSION.written) + " before stopping"
+        if _SESSION.written else "nothing was written"
+    )
+    repeat = f"; repeat with --seed {_SESSION.seed}" if _SESSION.seed is not None else ""
+    print(f"bondmodel: interrupted ({signal_name}); {done}{repeat}", file=sys.stderr)
+    return code
+
+
+def _wrote(path: Path, note: str = "") -> None:
+    """Record and announce a finished output."""
+    _SESSION.written.append(path)
+    print(f"bondmodel: wrote {path}{note}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -222,6 +276,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _solve(args)
     if args.command == "template":
         return _template(args)
+    from bondmodel.scenario.loader import list_templates
+
     for name in list_templates():
         print(name)
     return 0
@@ -230,6 +286,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     # Imported here so that `validate`, `new` and `--help` stay quick.
     from bondmodel.engine import check_run_settings, run
+    from bondmodel.scenario.loader import DEFAULT_TEMPLATE
     from bondmodel.workbook.writer import write_workbook
 
     scenario_path: Path | None = args.scenario
@@ -248,7 +305,8 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = _load(scenario_path)
     paths = check_run_settings(
-        scenario, args.paths, args.seed, args.workers, args.chunk_blocks, args.sampler
+        scenario, args.paths, args.seed, args.workers, args.chunk_blocks, args.sampler,
+        args.scheduler,
     )
     convergence = None
     if args.converge is None and (args.converge_on or args.confidence != 0.95):
@@ -265,6 +323,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     seed = args.seed if args.seed is not None else (new_seed() if paths > 0 else None)
     if paths > 0:
+        _SESSION.seed = seed
         print(f"bondmodel: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
     update, close = progress_bar(paths, paths > 0 and not args.quiet and sys.stderr.isatty())
     try:
@@ -280,12 +339,8 @@ def _run(args: argparse.Namespace) -> int:
             convergence=convergence,
             tornado_output=args.tornado_output,
         )
-    except KeyboardInterrupt:
+    finally:
         close()
-        if seed is not None:
-            print(f"bondmodel: interrupted; repeat with --seed {seed}", file=sys.stderr)
-        raise
-    close()
     if results.risk is not None and results.risk.settings["correlation_repaired"]:
         print(
             "bondmodel: the correlation matrix was not positive semi-definite and was replaced "
@@ -294,7 +349,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     text = json.dumps(_jsonable(results.summary()), indent=2, allow_nan=False)
     write_workbook(results, output, command=args.command_line)
-    print(f"bondmodel: wrote {output}", file=sys.stderr)
+    _wrote(output)
     if args.json:
         print(text)
     return 0
@@ -324,7 +379,8 @@ def _design_settings(args: argparse.Namespace, outputs: list[Path]) -> Any:
     from bondmodel.risk.results import new_seed
     from bondmodel.risk.simulate import check_run_flags
 
-    check_run_flags(paths=args.paths, seed=args.seed, sampler=args.sampler, workers=args.workers)
+    check_run_flags(paths=args.paths, seed=args.seed, sampler=args.sampler, workers=args.workers,
+                    scheduler=args.scheduler)
     output: Path = args.output
     if output.suffix.lower() != ".xlsx":
         raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
@@ -334,6 +390,7 @@ def _design_settings(args: argparse.Namespace, outputs: list[Path]) -> Any:
                 f"--output: {str(output)!r} is an input file; choose another output path"
             )
     seed = args.seed if args.seed is not None else new_seed()
+    _SESSION.seed = seed
     print(f"bondmodel: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
     return SharedDraws(args.paths, seed, args.sampler, args.workers, args.scheduler)
 
@@ -346,7 +403,7 @@ def _compare(args: argparse.Namespace) -> int:
     scenarios = [(_label(p, i, args.scenarios), _load(p)) for i, p in enumerate(args.scenarios)]
     result = compare(scenarios, draws)
     write_comparison(result, args.output, command=args.command_line)
-    print(f"bondmodel: wrote {args.output}", file=sys.stderr)
+    _wrote(args.output)
     if args.json:
         print(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
     else:
@@ -372,7 +429,7 @@ def _sweep(args: argparse.Namespace) -> int:
     measures = parse_measures(args.measure)
     result = sweep(scenario, variations, draws, measures)
     write_sweep(result, args.output, command=args.command_line)
-    print(f"bondmodel: wrote {args.output} ({len(result.cells)} structures)", file=sys.stderr)
+    _wrote(args.output, f" ({len(result.cells)} structures)")
     if args.json:
         print(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
     return 0
@@ -398,7 +455,7 @@ def _solve(args: argparse.Namespace) -> int:
     solution = solve(scenario, args.find, constraints, args.maximise, draws, bounds,
                      args.tolerance)
     write_solution(solution, scenario, args.output, command=args.command_line)
-    print(f"bondmodel: wrote {args.output}", file=sys.stderr)
+    _wrote(args.output)
     if args.json:
         print(json.dumps(_jsonable(solution.as_json()), indent=2, allow_nan=False))
     else:
@@ -421,12 +478,14 @@ def _int_arg(flag: str) -> Any:
 
 
 def _new(args: argparse.Namespace) -> int:
+    from bondmodel.scenario.loader import template_path
+
     source = template_path(args.template)
     target: Path = args.path
     if target.exists() and not args.force:
         raise ScenarioError(f"{target}: already exists; pass --force to overwrite it")
     atomic_write_text(target, source.read_text(encoding="utf-8"))
-    print(f"bondmodel: wrote {target} from template '{args.template}'", file=sys.stderr)
+    _wrote(target, f" from template '{args.template}'")
     return 0
 
 
@@ -444,6 +503,8 @@ def _load(path: Path | None) -> Any:
         from bondmodel.workbook.reader import read_scenario
 
         return read_scenario(path)
+    from bondmodel.scenario.loader import load_scenario
+
     return load_scenario(path)
 
 
@@ -461,7 +522,7 @@ def _verify(args: argparse.Namespace) -> int:
     from bondmodel.risk.simulate import check_run_flags
     from bondmodel.workbook.verify import verify
 
-    check_run_flags(workers=args.workers)
+    check_run_flags(workers=args.workers, scheduler=args.scheduler)
     report = verify(args.workbook, args.paths_check, args.workers, args.scheduler)
     if args.json:
         print(json.dumps(report.as_json(), indent=2, default=str, allow_nan=False))
@@ -480,11 +541,8 @@ def _export(args: argparse.Namespace) -> int:
     _refuse_existing(target, args.force, args.workbook)
     scenario = read_scenario(args.workbook)
     atomic_write_text(target, scenario_toml(scenario))
-    print(
-        f"bondmodel: wrote {target} from the Inputs sheet of {args.workbook} "
-        f"(scenario SHA-256 {scenario.sha256()})",
-        file=sys.stderr,
-    )
+    _wrote(target, f" from the Inputs sheet of {args.workbook} "
+           f"(scenario SHA-256 {scenario.sha256()})")
     return 0
 
 
@@ -499,9 +557,11 @@ def _template(args: argparse.Namespace) -> int:
     if args.scenario is not None:
         scenario = _load(args.scenario)
     else:
+        from bondmodel.scenario.loader import DEFAULT_TEMPLATE, load_scenario, template_path
+
         scenario = load_scenario(template_path(args.template or DEFAULT_TEMPLATE))
     write_input_form(scenario, target, blank=args.blank)
-    print(f"bondmodel: wrote input workbook {target}", file=sys.stderr)
+    _wrote(target, " (an input workbook to fill in)")
     return 0
 
 

@@ -12,7 +12,8 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bondmodel.errors import ScenarioError
+from bondmodel.errors import BondModelError, ResourceError, ScenarioError
+from bondmodel.resources import os_error_in, os_error_words
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -28,7 +29,11 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         raise ScenarioError(f"{target}: output folder {folder} does not exist")
     if target.is_dir():
         raise ScenarioError(f"{target}: is a folder; give a file name to write")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    existed = target.exists()
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise _cannot_write(target, exc, existed) from None
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -41,11 +46,21 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         else:
             os.chmod(tmp, 0o644)
         os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
             tmp.unlink()
+        cause = None if isinstance(exc, BondModelError) else os_error_in(exc)
+        if cause is not None and isinstance(exc, Exception):
+            # the disk filled up, a quota or a file-size limit was reached, ...: whichever
+            # library was writing (XlsxWriter wraps the OSError in its own exception)
+            raise _cannot_write(target, cause, existed) from None
         raise
     return target
+
+
+def _cannot_write(target: Path, cause: OSError, existed: bool) -> ResourceError:
+    kept = "the existing file is unchanged" if existed else "nothing was written"
+    return ResourceError(f"{target}: cannot write it: {os_error_words(cause)}; {kept}")
 
 
 def atomic_write_text(path: str | Path, text: str) -> Path:
