@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from bondmodel import __version__, interrupts
-from bondmodel.errors import BondModelError, ScenarioError
+from bondmodel.errors import BondModelError, ResourceError, ScenarioError
 from bondmodel.io import atomic_write_text
-from bondmodel.resources import resource_message
+from bondmodel.resources import os_error_words, resource_message
 
 
 class _Parser(argparse.ArgumentParser):
@@ -228,6 +228,17 @@ def _main(argv: Sequence[str] | None) -> int:
         return 2
 
 
+def _out(text: str) -> None:
+    """Print a result on the standard output, flushed now, so that a closed pipe or a full
+    disk behind it is reported here, as one line, rather than at exit as a traceback."""
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        # nothing more can reach the standard output; keep Python's exit from retrying
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open until the process exits)
+        raise ResourceError(f"standard output: cannot write it: {os_error_words(exc)}") from None
+
+
 def _error(message: str) -> None:
     print(f"bondmodel: error: {message}", file=sys.stderr)
 
@@ -256,7 +267,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args)
     if args.command == "validate":
         scenario = _load(args.scenario)
-        print(
+        _out(
             f"{args.scenario}: valid: '{scenario.meta.name}', {len(scenario.partners)} partner(s), "
             f"{len(scenario.costs)} cost item(s), {len(scenario.savings)} savings stream(s), "
             f"{scenario.timeline.n_periods} {scenario.timeline.frequency} period(s)"
@@ -279,7 +290,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     from bondmodel.scenario.loader import list_templates
 
     for name in list_templates():
-        print(name)
+        _out(name)
     return 0
 
 
@@ -351,7 +362,7 @@ def _run(args: argparse.Namespace) -> int:
     write_workbook(results, output, command=args.command_line)
     _wrote(output)
     if args.json:
-        print(text)
+        _out(text)
     return 0
 
 
@@ -399,16 +410,16 @@ def _compare(args: argparse.Namespace) -> int:
     from bondmodel.design.report import write_comparison
     from bondmodel.design.study import compare
 
-    draws = _design_settings(args, list(args.scenarios))
     scenarios = [(_label(p, i, args.scenarios), _load(p)) for i, p in enumerate(args.scenarios)]
+    draws = _design_settings(args, list(args.scenarios))
     result = compare(scenarios, draws)
     write_comparison(result, args.output, command=args.command_line)
     _wrote(args.output)
     if args.json:
-        print(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
+        _out(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
     else:
         for line in result.statements() + result.notes:
-            print(line)
+            _out(line)
     return 0
 
 
@@ -420,18 +431,19 @@ def _label(path: Path, index: int, paths: list[Path]) -> str:
 
 def _sweep(args: argparse.Namespace) -> int:
     from bondmodel.design.report import write_sweep
-    from bondmodel.design.study import parse_measures, sweep
+    from bondmodel.design.study import grid_cells, parse_measures, sweep
     from bondmodel.design.variation import parse_vary
 
-    draws = _design_settings(args, [args.scenario])
     scenario = _load(args.scenario)
     variations = [parse_vary(text, scenario) for text in args.vary]
     measures = parse_measures(args.measure)
+    grid_cells(variations)  # refused now, before the seed is printed
+    draws = _design_settings(args, [args.scenario])
     result = sweep(scenario, variations, draws, measures)
     write_sweep(result, args.output, command=args.command_line)
     _wrote(args.output, f" ({len(result.cells)} structures)")
     if args.json:
-        print(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
+        _out(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
     return 0
 
 
@@ -450,16 +462,16 @@ def _solve(args: argparse.Namespace) -> int:
             raise ScenarioError(f"--range: {args.range!r} should be LO:HI") from None
         if not sep:
             raise ScenarioError(f"--range: {args.range!r} should be LO:HI")
-    draws = _design_settings(args, [args.scenario])
     scenario = _load(args.scenario)
+    draws = _design_settings(args, [args.scenario])
     solution = solve(scenario, args.find, constraints, args.maximise, draws, bounds,
                      args.tolerance)
     write_solution(solution, scenario, args.output, command=args.command_line)
     _wrote(args.output)
     if args.json:
-        print(json.dumps(_jsonable(solution.as_json()), indent=2, allow_nan=False))
+        _out(json.dumps(_jsonable(solution.as_json()), indent=2, allow_nan=False))
     else:
-        print(solution.text())
+        _out(solution.text())
     return solution.exit_code
 
 
@@ -525,9 +537,9 @@ def _verify(args: argparse.Namespace) -> int:
     check_run_flags(workers=args.workers, scheduler=args.scheduler)
     report = verify(args.workbook, args.paths_check, args.workers, args.scheduler)
     if args.json:
-        print(json.dumps(report.as_json(), indent=2, default=str, allow_nan=False))
+        _out(json.dumps(report.as_json(), indent=2, default=str, allow_nan=False))
     else:
-        print(report.text())
+        _out(report.text())
     return report.exit_code
 
 

@@ -7,13 +7,26 @@ file stays intact until :func:`os.replace` swaps the new one in atomically.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
+import sys
 import tempfile
+import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Final
 
 from bondmodel.errors import BondModelError, ResourceError, ScenarioError
 from bondmodel.resources import os_error_in, os_error_words
+
+#: XlsxWriter's options for every workbook bondmodel writes: no formula or URL guessing,
+#: NaN never written as an error, and the parts assembled in memory (``in_memory``) rather
+#: than in temporary files, which a failed or stopped write would leave behind in the
+#: system's temporary folder (the output itself is still written atomically, below).
+XLSX_OPTIONS: Final = {
+    "strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": False,
+    "in_memory": True,
+}
 
 
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
@@ -53,9 +66,35 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
         if cause is not None and isinstance(exc, Exception):
             # the disk filled up, a quota or a file-size limit was reached, ...: whichever
             # library was writing (XlsxWriter wraps the OSError in its own exception)
+            _release_writers(exc)
             raise _cannot_write(target, cause, existed) from None
         raise
     return target
+
+
+def _release_writers(exc: BaseException) -> None:
+    """Let go, now and quietly, of the file objects a failed writer left open.
+
+    XlsxWriter leaves its ZipFile open when a write fails; collected later, it would try to
+    flush to the full disk again and print an "Exception ignored" traceback. Its frames
+    are finished, so their variables are dropped here and the file closed at once, with
+    the error of that last flush (already reported as this failure) silenced.
+    """
+    hook = sys.unraisablehook
+    sys.unraisablehook = lambda _: None
+    try:
+        seen: set[int] = set()
+        todo: list[object] = [exc]
+        while todo:  # the exception, the OSError it wraps, and what they were raised from
+            current = todo.pop()
+            if not isinstance(current, BaseException) or id(current) in seen:
+                continue
+            seen.add(id(current))
+            traceback.clear_frames(current.__traceback__)
+            todo += [current.__cause__, current.__context__, *current.args[:1]]
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
 
 
 def _cannot_write(target: Path, cause: OSError, existed: bool) -> ResourceError:

@@ -90,6 +90,7 @@ _OS_ERRORS = {
     errno.EACCES: "permission denied",
     errno.EPERM: "operation not permitted",
     errno.EROFS: "the file system is read-only",
+    errno.EPIPE: "the reader closed the pipe",
 }
 
 
