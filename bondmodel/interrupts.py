@@ -14,10 +14,11 @@ handlers before it imports anything slow (numpy, pandas, pydantic).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from types import FrameType
 from typing import Any, Final
 
@@ -78,6 +79,17 @@ def restore(previous: dict[int, Handler]) -> None:
     """Put back the handlers :func:`install` replaced."""
     for sig, old in previous.items():
         signal.signal(sig, old if old is not None else signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def deferred() -> Iterator[None]:
+    """Hold the stop signals back for a few instructions that must not be split (creating a
+    file and remembering its name); one that arrives meanwhile is delivered at the end."""
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
 
 
 def worker_defaults() -> None:

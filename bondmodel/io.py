@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from bondmodel import interrupts
 from bondmodel.errors import BondModelError, ResourceError, ScenarioError
 from bondmodel.resources import os_error_in, os_error_words
 
@@ -43,13 +44,14 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     if target.is_dir():
         raise ScenarioError(f"{target}: is a folder; give a file name to write")
     existed = target.exists()
+    tmp: Path | None = None
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise _cannot_write(target, exc, existed) from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
+        # a stop (Ctrl-C, SIGTERM) waits until the temporary file is known, so the clean-up
+        # below always knows what to remove
+        with interrupts.deferred():
+            fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+            tmp = Path(tmp_name)
+            os.close(fd)
         write(tmp)
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
@@ -60,8 +62,9 @@ def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
             os.chmod(tmp, 0o644)
         os.replace(tmp, target)
     except BaseException as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
         cause = None if isinstance(exc, BondModelError) else os_error_in(exc)
         if cause is not None and isinstance(exc, Exception):
             # the disk filled up, a quota or a file-size limit was reached, ...: whichever
