@@ -384,10 +384,9 @@ def _design_options(parser: argparse.ArgumentParser, default_output: str) -> Non
     parser.add_argument("--scheduler", default=None, help="address of a Dask scheduler")
 
 
-def _design_settings(args: argparse.Namespace, outputs: list[Path]) -> Any:
-    """Check the shared options of compare, sweep and solve; returns their SharedDraws."""
-    from bondmodel.design.measures import SharedDraws
-    from bondmodel.risk.results import new_seed
+def _check_design_options(args: argparse.Namespace, sources: list[Path]) -> None:
+    """Check the shared options of compare, sweep and solve (flags and output path) before
+    any file is read."""
     from bondmodel.risk.simulate import check_run_flags
 
     check_run_flags(paths=args.paths, seed=args.seed, sampler=args.sampler, workers=args.workers,
@@ -395,11 +394,19 @@ def _design_settings(args: argparse.Namespace, outputs: list[Path]) -> Any:
     output: Path = args.output
     if output.suffix.lower() != ".xlsx":
         raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
-    for source in outputs:
+    for source in sources:
         if _same_file(source, output):
             raise ScenarioError(
                 f"--output: {str(output)!r} is an input file; choose another output path"
             )
+
+
+def _shared_draws(args: argparse.Namespace) -> Any:
+    """The SharedDraws of compare, sweep and solve, once every input is checked: the seed is
+    drawn (unless given) and printed."""
+    from bondmodel.design.measures import SharedDraws
+    from bondmodel.risk.results import new_seed
+
     seed = args.seed if args.seed is not None else new_seed()
     _SESSION.seed = seed
     print(f"bondmodel: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
@@ -410,8 +417,9 @@ def _compare(args: argparse.Namespace) -> int:
     from bondmodel.design.report import write_comparison
     from bondmodel.design.study import compare
 
+    _check_design_options(args, list(args.scenarios))
     scenarios = [(_label(p, i, args.scenarios), _load(p)) for i, p in enumerate(args.scenarios)]
-    draws = _design_settings(args, list(args.scenarios))
+    draws = _shared_draws(args)
     result = compare(scenarios, draws)
     write_comparison(result, args.output, command=args.command_line)
     _wrote(args.output)
@@ -434,11 +442,12 @@ def _sweep(args: argparse.Namespace) -> int:
     from bondmodel.design.study import grid_cells, parse_measures, sweep
     from bondmodel.design.variation import parse_vary
 
+    _check_design_options(args, [args.scenario])
     scenario = _load(args.scenario)
     variations = [parse_vary(text, scenario) for text in args.vary]
     measures = parse_measures(args.measure)
     grid_cells(variations)  # refused now, before the seed is printed
-    draws = _design_settings(args, [args.scenario])
+    draws = _shared_draws(args)
     result = sweep(scenario, variations, draws, measures)
     write_sweep(result, args.output, command=args.command_line)
     _wrote(args.output, f" ({len(result.cells)} structures)")
@@ -462,8 +471,9 @@ def _solve(args: argparse.Namespace) -> int:
             raise ScenarioError(f"--range: {args.range!r} should be LO:HI") from None
         if not sep:
             raise ScenarioError(f"--range: {args.range!r} should be LO:HI")
+    _check_design_options(args, [args.scenario])
     scenario = _load(args.scenario)
-    draws = _design_settings(args, [args.scenario])
+    draws = _shared_draws(args)
     solution = solve(scenario, args.find, constraints, args.maximise, draws, bounds,
                      args.tolerance)
     write_solution(solution, scenario, args.output, command=args.command_line)
