@@ -42,12 +42,10 @@ def _wait_for(condition: object, timeout: float) -> bool:
     return False
 
 
-def test_killed_while_writing_leaves_the_old_workbook_intact(tmp_path: Path) -> None:
-    """SIGKILL (no handler can run) while the new workbook is half written."""
-    out = tmp_path / "out.xlsx"
-    out.write_bytes(OLD)
-    script = textwrap.dedent(f"""
-        import time
+def _slow_write_script(args: list[str]) -> str:
+    """A script running ``bondmodel ARGS`` whose workbook writer stops half-way for a minute."""
+    return textwrap.dedent(f"""
+        import sys, time
         from pathlib import Path
         from bondmodel import cli
         from bondmodel.workbook import writer
@@ -57,8 +55,15 @@ def test_killed_while_writing_leaves_the_old_workbook_intact(tmp_path: Path) -> 
             time.sleep(60)
 
         writer._write = slow_write
-        cli.main(["run", "-o", {str(out)!r}, "--paths", "0"])
+        sys.exit(cli.main({args!r}))
     """)
+
+
+def test_killed_while_writing_leaves_the_old_workbook_intact(tmp_path: Path) -> None:
+    """SIGKILL (no handler can run) while the new workbook is half written."""
+    out = tmp_path / "out.xlsx"
+    out.write_bytes(OLD)
+    script = _slow_write_script(["run", "-o", str(out), "--paths", "0"])
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(), cwd=tmp_path)
     try:
         assert _wait_for(lambda: any(p.name.endswith(".tmp") for p in tmp_path.iterdir()), 60)
@@ -184,20 +189,9 @@ def test_a_signal_during_the_write_removes_the_temporary_file(
     the seed is printed, and the exit code is 128 + the signal's number."""
     out = tmp_path / "out.xlsx"
     out.write_bytes(OLD)
-    script = textwrap.dedent(f"""
-        import sys, time
-        from pathlib import Path
-        from bondmodel import cli
-        from bondmodel.workbook import writer
-
-        def slow_write(results, path, command=None):
-            Path(path).write_bytes(b"PK half a workbook")
-            time.sleep(60)
-
-        writer._write = slow_write
-        sys.exit(cli.main(["run", "-o", {str(out)!r}, "--paths", "300", "--seed", "77",
-                           "--quiet"]))
-    """)
+    script = _slow_write_script(
+        ["run", "-o", str(out), "--paths", "300", "--seed", "77", "--quiet"]
+    )
     proc = _start_as_from_a_terminal([sys.executable, "-c", script], tmp_path)
     try:
         assert _wait_for(lambda: any(p.name.endswith(".tmp") for p in tmp_path.iterdir()), 60)
