@@ -20,6 +20,7 @@ import shlex
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -485,16 +486,35 @@ def _solve(args: argparse.Namespace) -> int:
     return solution.exit_code
 
 
+#: Most digits a whole-number flag is read with (the largest allowed, a seed, has 19).
+MAX_FLAG_DIGITS = 30
+
+
 def _int_arg(flag: str) -> Any:
-    """An argparse type for whole numbers whose error names the flag."""
+    """An argparse type for whole numbers, also written as ``1e6`` or ``10_000``.
+
+    argparse puts ``argument FLAG:`` before the message, so the flag is named once.
+    """
 
     def parse(text: str) -> int:
+        shown = text if len(text) <= 40 else text[:37] + "..."
         try:
             return int(text)
         except ValueError:
+            pass
+        try:
+            number = Decimal(text.strip())
+        except ArithmeticError:
+            number = None
+        if number is None or not number.is_finite() or number != number.to_integral_value():
+            raise argparse.ArgumentTypeError(f"{shown!r} is not a whole number") from None
+        if number.adjusted() > MAX_FLAG_DIGITS:
+            # every whole-number flag's range ends below 10^19; an exponent like 1e999999999
+            # would otherwise take minutes to expand
             raise argparse.ArgumentTypeError(
-                f"{flag}: {text!r} is not a whole number"
-            ) from None
+                f"{shown!r} has more than {MAX_FLAG_DIGITS} digits; far outside any allowed range"
+            )
+        return int(number)
 
     return parse
 

@@ -88,6 +88,7 @@ HUGE = "9000000000000000000"
 HOSTILE_SETTINGS = [
     ("run_paths_9e18", ["run", SCENARIO, "--paths", HUGE], ["--paths", "GiB", "at most"]),
     ("run_paths_3e9", ["run", SCENARIO, "--paths", "3000000000"], ["--paths", "GiB"]),
+    ("run_paths_1e20", ["run", SCENARIO, "--paths", "1e20"], ["--paths", "GiB"]),
     ("run_sobol_beyond_its_points",
      ["run", SCENARIO, "--sampler", "sobol", "--paths", str(SOBOL_MAX_PATHS + 1)],
      ["--paths", "Sobol"]),
@@ -253,3 +254,29 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     monkeypatch.setattr(bondmodel.engine, "run", _Boom(RuntimeError("an engine bug")))
     with pytest.raises(RuntimeError, match="an engine bug"):
         cli.main(["run", SCENARIO, "--paths", "100", "--quiet", "-o", str(tmp_path / "m.xlsx")])
+
+
+@pytest.mark.parametrize("text", ["1e999999999", "9" * 5000])
+def test_a_flag_with_a_vast_exponent_is_refused_at_once(
+    text: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--seed 1e999999999`` is a whole number written in 11 characters whose expansion
+    would take minutes: refused from its size, in well under a second."""
+    start = time.monotonic()
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["run", SCENARIO, "--seed", text])
+    assert stop.value.code == 2
+    assert time.monotonic() - start < 1.0
+    err = capsys.readouterr().err
+    assert "argument --seed:" in err and "digits" in err and "Traceback" not in err
+    assert len(err.splitlines()[-1]) < 200  # the value is cut short in the message
+
+
+def test_whole_numbers_may_be_written_in_scientific_notation() -> None:
+    from bondmodel.cli import _int_arg
+
+    parse = _int_arg("--paths")
+    assert parse("1e6") == 1_000_000 and parse("10_000") == 10_000 and parse("2.5e3") == 2500
+    for bad in ("1.5", "nan", "inf", "1e-3", "ten"):
+        with pytest.raises(Exception, match="not a whole number"):
+            parse(bad)
