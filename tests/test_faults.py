@@ -251,3 +251,38 @@ def test_the_console_script_loads_nothing_slow_before_main() -> None:
     done = subprocess.run([sys.executable, "-c", probe], env=_env(), capture_output=True,
                           text=True, check=True)
     assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_sigterm_to_the_parent_stops_its_workers_too(tmp_path: Path) -> None:
+    """SIGTERM to the command alone (as ``kill PID`` sends it), mid-run on two worker
+    processes: the command stops within a second with 143 and its workers are gone (they
+    ignore the stop themselves and die when the parent terminates them)."""
+    out = tmp_path / "out.xlsx"
+    proc = _start_as_from_a_terminal(
+        [sys.executable, "-m", "bondmodel.cli", "run", "-o", str(out), "--paths", "5000000",
+         "--seed", "4243", "--workers", "2", "--quiet"], tmp_path,
+    )
+    try:
+        time.sleep(3.0)
+        assert proc.poll() is None, "the run ended before it could be stopped"
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        if not children.exists():
+            pytest.skip("this kernel does not list a process's children")
+        workers = [int(p) for p in children.read_text().split()]
+        assert len(workers) >= 2, workers  # the two workers (the pool starts them on demand)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        stopped = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert stopped < 1.0, f"took {stopped:.2f} s to stop"
+    assert "interrupted (SIGTERM); nothing was written; repeat with --seed 4243" in err
+    assert "Traceback" not in err, err
+    assert not out.exists()
+    time.sleep(0.5)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+             and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+    assert not alive, f"worker processes {alive} outlived the run"
