@@ -1,7 +1,13 @@
 """The ``bondmodel`` command: thin, it parses arguments and calls the public API.
 
-Exit codes: 0 ok, 1 a check failed, 2 bad input (message only, no traceback),
-130 interrupted.
+Exit codes: 0 ok, 1 a check failed, 2 bad input or a machine limit reached (message
+only, no traceback), 128 + the signal's number when stopped by a signal: 130 Ctrl-C
+(SIGINT), 143 SIGTERM, 129 SIGHUP.
+
+:func:`main` installs the signal handlers before it imports anything slow, so a stop
+at any moment (even while numpy loads) ends the same way: clean-up, one line, that
+exit code. This module therefore imports only the standard library and bondmodel's
+light modules at the top; the rest is imported inside the commands.
 """
 
 from __future__ import annotations
@@ -9,21 +15,19 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bondmodel import __version__
-from bondmodel.errors import BondModelError, ScenarioError
+from bondmodel import __version__, interrupts
+from bondmodel.errors import BondModelError, ResourceError, ScenarioError
 from bondmodel.io import atomic_write_text
-from bondmodel.scenario.loader import (
-    DEFAULT_TEMPLATE,
-    list_templates,
-    load_scenario,
-    template_path,
-)
+from bondmodel.resources import os_error_words, resource_message
 
 
 class _Parser(argparse.ArgumentParser):
@@ -32,6 +36,8 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
+    from bondmodel.scenario.loader import DEFAULT_TEMPLATE
+
     parser = _Parser(
         prog="bondmodel",
         description="Model invest-to-save bonds: programme cash flows, metrics and workbooks.",
@@ -182,23 +188,83 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+@dataclass
+class _Session:
+    """What the command has done so far, for the line it prints when stopped."""
+
+    seed: int | None = None
+    written: list[Path] = field(default_factory=list)
+
+
+_SESSION = _Session()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    previous = interrupts.install()
+    # The engine runs BLAS on one thread (threadpool_limits); telling OpenBLAS before numpy
+    # loads also spares the memory of its other threads' buffers.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    global _SESSION
+    _SESSION = _Session()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt as exc:
+        return _stopped(exc)
+    finally:
+        interrupts.restore(previous)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     words = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(words)
     args.command_line = shlex.join(["bondmodel", *words])
     try:
         return int(_dispatch(args))
     except BondModelError as exc:
-        print(f"bondmodel: error: {exc}", file=sys.stderr)
+        _error(str(exc))
         return exc.exit_code
-    except OSError as exc:
-        # the file system refused (permission, full disk): nothing was replaced
-        print(f"bondmodel: error: {exc.strerror or exc}: {exc.filename or ''}", file=sys.stderr)
+    except (MemoryError, OSError, RuntimeError, ImportError) as exc:
+        # the machine refused something (memory, disk, threads, processes): one line
+        message = resource_message(exc)
+        if message is None:
+            raise
+        _error(message)
         return 2
-    except KeyboardInterrupt:
-        print("bondmodel: interrupted; nothing was written", file=sys.stderr)
-        return 130
+
+
+def _out(text: str) -> None:
+    """Print a result on the standard output, flushed now, so that a closed pipe or a full
+    disk behind it is reported here, as one line, rather than at exit as a traceback."""
+    try:
+        print(text, flush=True)
+    except OSError as exc:
+        # nothing more can reach the standard output; keep Python's exit from retrying
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open until the process exits)
+        raise ResourceError(f"standard output: cannot write it: {os_error_words(exc)}") from None
+
+
+def _error(message: str) -> None:
+    print(f"bondmodel: error: {message}", file=sys.stderr)
+
+
+def _stopped(exc: KeyboardInterrupt) -> int:
+    """The one line printed when a signal stops the command; returns 128 + its number."""
+    signal_name = str(exc) if isinstance(exc, interrupts.Interrupted) else "SIGINT"
+    code = exc.exit_code if isinstance(exc, interrupts.Interrupted) else 130
+    done = (
+        "wrote " + ", ".join(str(p) for p in _SESSION.written) + " before stopping"
+        if _SESSION.written else "nothing was written"
+    )
+    repeat = f"; repeat with --seed {_SESSION.seed}" if _SESSION.seed is not None else ""
+    print(f"bondmodel: interrupted ({signal_name}); {done}{repeat}", file=sys.stderr)
+    return code
+
+
+def _wrote(path: Path, note: str = "") -> None:
+    """Record and announce a finished output."""
+    _SESSION.written.append(path)
+    print(f"bondmodel: wrote {path}{note}", file=sys.stderr)
 
 
 def _dispatch(args: argparse.Namespace) -> int:
@@ -206,7 +272,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _run(args)
     if args.command == "validate":
         scenario = _load(args.scenario)
-        print(
+        _out(
             f"{args.scenario}: valid: '{scenario.meta.name}', {len(scenario.partners)} partner(s), "
             f"{len(scenario.costs)} cost item(s), {len(scenario.savings)} savings stream(s), "
             f"{scenario.timeline.n_periods} {scenario.timeline.frequency} period(s)"
@@ -226,14 +292,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _solve(args)
     if args.command == "template":
         return _template(args)
+    from bondmodel.scenario.loader import list_templates
+
     for name in list_templates():
-        print(name)
+        _out(name)
     return 0
 
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here so that `validate`, `new` and `--help` stay quick.
     from bondmodel.engine import check_run_settings, run
+    from bondmodel.scenario.loader import DEFAULT_TEMPLATE
     from bondmodel.workbook.writer import write_workbook
 
     scenario_path: Path | None = args.scenario
@@ -252,7 +321,8 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = _load(scenario_path)
     paths = check_run_settings(
-        scenario, args.paths, args.seed, args.workers, args.chunk_blocks, args.sampler
+        scenario, args.paths, args.seed, args.workers, args.chunk_blocks, args.sampler,
+        args.scheduler,
     )
     convergence = None
     if args.converge is None and (args.converge_on or args.confidence != 0.95):
@@ -269,6 +339,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     seed = args.seed if args.seed is not None else (new_seed() if paths > 0 else None)
     if paths > 0:
+        _SESSION.seed = seed
         print(f"bondmodel: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
     update, close = progress_bar(paths, paths > 0 and not args.quiet and sys.stderr.isatty())
     try:
@@ -284,12 +355,8 @@ def _run(args: argparse.Namespace) -> int:
             convergence=convergence,
             tornado_output=args.tornado_output,
         )
-    except KeyboardInterrupt:
+    finally:
         close()
-        if seed is not None:
-            print(f"bondmodel: interrupted; repeat with --seed {seed}", file=sys.stderr)
-        raise
-    close()
     if results.risk is not None and results.risk.settings["correlation_repaired"]:
         print(
             "bondmodel: the correlation matrix was not positive semi-definite and was replaced "
@@ -298,9 +365,9 @@ def _run(args: argparse.Namespace) -> int:
         )
     text = json.dumps(_jsonable(results.summary()), indent=2, allow_nan=False)
     write_workbook(results, output, command=args.command_line)
-    print(f"bondmodel: wrote {output}", file=sys.stderr)
+    _wrote(output)
     if args.json:
-        print(text)
+        _out(text)
     return 0
 
 
@@ -322,22 +389,31 @@ def _design_options(parser: argparse.ArgumentParser, default_output: str) -> Non
     parser.add_argument("--scheduler", default=None, help="address of a Dask scheduler")
 
 
-def _design_settings(args: argparse.Namespace, outputs: list[Path]) -> Any:
-    """Check the shared options of compare, sweep and solve; returns their SharedDraws."""
-    from bondmodel.design.measures import SharedDraws
-    from bondmodel.risk.results import new_seed
+def _check_design_options(args: argparse.Namespace, sources: list[Path]) -> None:
+    """Check the shared options of compare, sweep and solve (flags and output path) before
+    any file is read."""
     from bondmodel.risk.simulate import check_run_flags
 
-    check_run_flags(paths=args.paths, seed=args.seed, sampler=args.sampler, workers=args.workers)
+    check_run_flags(paths=args.paths, seed=args.seed, sampler=args.sampler, workers=args.workers,
+                    scheduler=args.scheduler)
     output: Path = args.output
     if output.suffix.lower() != ".xlsx":
         raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
-    for source in outputs:
+    for source in sources:
         if _same_file(source, output):
             raise ScenarioError(
                 f"--output: {str(output)!r} is an input file; choose another output path"
             )
+
+
+def _shared_draws(args: argparse.Namespace) -> Any:
+    """The SharedDraws of compare, sweep and solve, once every input is checked: the seed is
+    drawn (unless given) and printed."""
+    from bondmodel.design.measures import SharedDraws
+    from bondmodel.risk.results import new_seed
+
     seed = args.seed if args.seed is not None else new_seed()
+    _SESSION.seed = seed
     print(f"bondmodel: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
     return SharedDraws(args.paths, seed, args.sampler, args.workers, args.scheduler)
 
@@ -346,16 +422,17 @@ def _compare(args: argparse.Namespace) -> int:
     from bondmodel.design.report import write_comparison
     from bondmodel.design.study import compare
 
-    draws = _design_settings(args, list(args.scenarios))
+    _check_design_options(args, list(args.scenarios))
     scenarios = [(_label(p, i, args.scenarios), _load(p)) for i, p in enumerate(args.scenarios)]
+    draws = _shared_draws(args)
     result = compare(scenarios, draws)
     write_comparison(result, args.output, command=args.command_line)
-    print(f"bondmodel: wrote {args.output}", file=sys.stderr)
+    _wrote(args.output)
     if args.json:
-        print(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
+        _out(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
     else:
         for line in result.statements() + result.notes:
-            print(line)
+            _out(line)
     return 0
 
 
@@ -367,18 +444,20 @@ def _label(path: Path, index: int, paths: list[Path]) -> str:
 
 def _sweep(args: argparse.Namespace) -> int:
     from bondmodel.design.report import write_sweep
-    from bondmodel.design.study import parse_measures, sweep
+    from bondmodel.design.study import grid_cells, parse_measures, sweep
     from bondmodel.design.variation import parse_vary
 
-    draws = _design_settings(args, [args.scenario])
+    _check_design_options(args, [args.scenario])
     scenario = _load(args.scenario)
     variations = [parse_vary(text, scenario) for text in args.vary]
     measures = parse_measures(args.measure)
+    grid_cells(variations)  # refused now, before the seed is printed
+    draws = _shared_draws(args)
     result = sweep(scenario, variations, draws, measures)
     write_sweep(result, args.output, command=args.command_line)
-    print(f"bondmodel: wrote {args.output} ({len(result.cells)} structures)", file=sys.stderr)
+    _wrote(args.output, f" ({len(result.cells)} structures)")
     if args.json:
-        print(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
+        _out(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
     return 0
 
 
@@ -397,40 +476,62 @@ def _solve(args: argparse.Namespace) -> int:
             raise ScenarioError(f"--range: {args.range!r} should be LO:HI") from None
         if not sep:
             raise ScenarioError(f"--range: {args.range!r} should be LO:HI")
-    draws = _design_settings(args, [args.scenario])
+    _check_design_options(args, [args.scenario])
     scenario = _load(args.scenario)
+    draws = _shared_draws(args)
     solution = solve(scenario, args.find, constraints, args.maximise, draws, bounds,
                      args.tolerance)
     write_solution(solution, scenario, args.output, command=args.command_line)
-    print(f"bondmodel: wrote {args.output}", file=sys.stderr)
+    _wrote(args.output)
     if args.json:
-        print(json.dumps(_jsonable(solution.as_json()), indent=2, allow_nan=False))
+        _out(json.dumps(_jsonable(solution.as_json()), indent=2, allow_nan=False))
     else:
-        print(solution.text())
+        _out(solution.text())
     return solution.exit_code
 
 
+#: Most digits a whole-number flag is read with (the largest allowed, a seed, has 19).
+MAX_FLAG_DIGITS = 30
+
+
 def _int_arg(flag: str) -> Any:
-    """An argparse type for whole numbers whose error names the flag."""
+    """An argparse type for whole numbers, also written as ``1e6`` or ``10_000``.
+
+    argparse puts ``argument FLAG:`` before the message, so the flag is named once.
+    """
 
     def parse(text: str) -> int:
+        shown = text if len(text) <= 40 else text[:37] + "..."
         try:
             return int(text)
         except ValueError:
+            pass
+        try:
+            number = Decimal(text.strip())
+        except ArithmeticError:
+            number = None
+        if number is None or not number.is_finite() or number != number.to_integral_value():
+            raise argparse.ArgumentTypeError(f"{shown!r} is not a whole number") from None
+        if number.adjusted() > MAX_FLAG_DIGITS:
+            # every whole-number flag's range ends below 10^19; an exponent like 1e999999999
+            # would otherwise take minutes to expand
             raise argparse.ArgumentTypeError(
-                f"{flag}: {text!r} is not a whole number"
-            ) from None
+                f"{shown!r} has more than {MAX_FLAG_DIGITS} digits; far outside any allowed range"
+            )
+        return int(number)
 
     return parse
 
 
 def _new(args: argparse.Namespace) -> int:
+    from bondmodel.scenario.loader import template_path
+
     source = template_path(args.template)
     target: Path = args.path
     if target.exists() and not args.force:
         raise ScenarioError(f"{target}: already exists; pass --force to overwrite it")
     atomic_write_text(target, source.read_text(encoding="utf-8"))
-    print(f"bondmodel: wrote {target} from template '{args.template}'", file=sys.stderr)
+    _wrote(target, f" from template '{args.template}'")
     return 0
 
 
@@ -448,6 +549,8 @@ def _load(path: Path | None) -> Any:
         from bondmodel.workbook.reader import read_scenario
 
         return read_scenario(path)
+    from bondmodel.scenario.loader import load_scenario
+
     return load_scenario(path)
 
 
@@ -465,14 +568,14 @@ def _verify(args: argparse.Namespace) -> int:
     from bondmodel.risk.simulate import check_run_flags
     from bondmodel.workbook.verify import verify
 
-    check_run_flags(workers=args.workers)
+    check_run_flags(workers=args.workers, scheduler=args.scheduler)
     limit = {} if args.max_paths is None else {"max_paths": args.max_paths}
     report = verify(args.workbook, args.paths_check, args.workers, args.scheduler, **limit,
                     announce=lambda text: print(f"bondmodel: {text}", file=sys.stderr))
     if args.json:
-        print(json.dumps(report.as_json(), indent=2, default=str, allow_nan=False))
+        _out(json.dumps(report.as_json(), indent=2, default=str, allow_nan=False))
     else:
-        print(report.text())
+        _out(report.text())
     return report.exit_code
 
 
@@ -486,11 +589,8 @@ def _export(args: argparse.Namespace) -> int:
     _refuse_existing(target, args.force, args.workbook)
     scenario = read_scenario(args.workbook)
     atomic_write_text(target, scenario_toml(scenario))
-    print(
-        f"bondmodel: wrote {target} from the Inputs sheet of {args.workbook} "
-        f"(scenario SHA-256 {scenario.sha256()})",
-        file=sys.stderr,
-    )
+    _wrote(target, f" from the Inputs sheet of {args.workbook} "
+           f"(scenario SHA-256 {scenario.sha256()})")
     return 0
 
 
@@ -505,9 +605,11 @@ def _template(args: argparse.Namespace) -> int:
     if args.scenario is not None:
         scenario = _load(args.scenario)
     else:
+        from bondmodel.scenario.loader import DEFAULT_TEMPLATE, load_scenario, template_path
+
         scenario = load_scenario(template_path(args.template or DEFAULT_TEMPLATE))
     write_input_form(scenario, target, blank=args.blank)
-    print(f"bondmodel: wrote input workbook {target}", file=sys.stderr)
+    _wrote(target, " (an input workbook to fill in)")
     return 0
 
 

@@ -34,7 +34,7 @@ from bondmodel.metrics import (
 from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
 from bondmodel.risk.results import Simulation, new_seed, simulate
 from bondmodel.risk.sampling import Sampler
-from bondmodel.risk.simulate import Convergence, RunSettings, check_run_flags
+from bondmodel.risk.simulate import Convergence, RunSettings, check_run_flags, path_columns
 from bondmodel.scenario.schema import Scenario
 from bondmodel.timeline import FloatArray, Timeline, build_timeline
 
@@ -147,7 +147,7 @@ def run(
         See :func:`bondmodel.risk.results.simulate`; the results do not depend
         on workers, scheduler or chunk_blocks.
     """
-    paths = check_run_settings(scenario, paths, seed, workers, chunk_blocks, sampler)
+    paths = check_run_settings(scenario, paths, seed, workers, chunk_blocks, sampler, scheduler)
     settings = None if paths == 0 else RunSettings(
         paths, new_seed() if seed is None else seed, sampler, workers, scheduler, chunk_blocks,
         convergence,
@@ -164,12 +164,14 @@ def check_run_settings(
     workers: int,
     chunk_blocks: int,
     sampler: str = "random",
+    scheduler: str | None = None,
 ) -> int:
     """Check a run's settings before anything runs; returns the path count to simulate."""
     if paths is None:
         paths = scenario.risk.default_paths if scenario.risk is not None else 0
     check_run_flags(
-        paths=paths, seed=seed, sampler=sampler, workers=workers, chunk_blocks=chunk_blocks
+        paths=paths, seed=seed, sampler=sampler, workers=workers, chunk_blocks=chunk_blocks,
+        scheduler=scheduler, columns=path_columns(scenario),
     )
     if paths > 0 and scenario.risk is None:
         raise ScenarioError(

@@ -33,3 +33,12 @@ class WorkbookError(BondModelError):
     """A workbook cannot be written or read."""
 
     exit_code = 2
+
+
+class ResourceError(BondModelError):
+    """The machine refused what a run needs: memory, disk space, threads or processes.
+
+    The message names what ran out (and the file, for an output).
+    """
+
+    exit_code = 2

@@ -79,6 +79,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--update-golden", action="store_true", default=False,
         help="rewrite the golden files under tests/golden from the current output",
     )
+    parser.addoption(
+        "--update-docs", action="store_true", default=False,
+        help="rewrite the outputs quoted in docs/ from the tool's (tests/test_docs.py)",
+    )
 
 
 @pytest.fixture

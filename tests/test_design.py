@@ -300,3 +300,39 @@ def test_a_partner_leaving_shows_in_a_comparison() -> None:
     assert (go.results.partner_metrics[name]["npv_after_debt_service"] or 0.0) < (
         stay.results.partner_metrics[name]["npv_after_debt_service"] or 0.0
     )
+
+
+def test_solve_searches_whole_valid_years_by_default_for_a_tenor() -> None:
+    """The default range of a tenor is whole years the scenario accepts (within the horizon,
+    beyond the grace period): every grid point is evaluated, none is refused, and the
+    answer is a whole year."""
+    from bondmodel.design.solve import solve
+    from bondmodel.design.variation import field_domain
+
+    scenario = load_scenario(None)
+    assert scenario.bond is not None
+    domain = field_domain(scenario, "bond.tenor_years")
+    assert domain.step == 1.0 and domain.low == 0.0 and domain.low_open
+    solution = solve(scenario, "bond.tenor_years", [parse_constraint("P90(min_dscr) >= 1.2")],
+                     False, SharedDraws(1000, 1))
+    assert solution.low >= 1 and solution.high <= scenario.timeline.horizon_years
+    assert all(p.error is None and p.x == int(p.x) for p in solution.grid), solution.grid
+    assert solution.feasible and solution.answer == int(solution.answer or 0.5)
+    # every whole year in the range is valid; the year beyond the range is not
+    with pytest.raises(ScenarioError):
+        with_value(scenario, "bond.tenor_years", solution.high + 1)
+
+
+def test_solve_says_why_no_point_could_be_evaluated() -> None:
+    """A range in which every value is invalid: the reason is the first point's validation
+    error, not an 'undefined' measure."""
+    from bondmodel.design.solve import solve
+
+    scenario = load_scenario(None)
+    solution = solve(scenario, "bond.tenor_years", [parse_constraint("P50(npv) >= 0")], True,
+                     SharedDraws(0, 1), (60.0, 70.0))
+    assert not solution.feasible
+    text = solution.text()
+    assert "could be evaluated" in text and "bond.tenor_years = 60" in text
+    assert "horizon" in text, text  # the schema's own message: beyond the horizon
+    assert "undefined" not in text

@@ -42,12 +42,10 @@ def _wait_for(condition: object, timeout: float) -> bool:
     return False
 
 
-def test_killed_while_writing_leaves_the_old_workbook_intact(tmp_path: Path) -> None:
-    """SIGKILL (no handler can run) while the new workbook is half written."""
-    out = tmp_path / "out.xlsx"
-    out.write_bytes(OLD)
-    script = textwrap.dedent(f"""
-        import time
+def _slow_write_script(args: list[str]) -> str:
+    """A script running ``bondmodel ARGS`` whose workbook writer stops half-way for a minute."""
+    return textwrap.dedent(f"""
+        import sys, time
         from pathlib import Path
         from bondmodel import cli
         from bondmodel.workbook import writer
@@ -57,8 +55,15 @@ def test_killed_while_writing_leaves_the_old_workbook_intact(tmp_path: Path) -> 
             time.sleep(60)
 
         writer._write = slow_write
-        cli.main(["run", "-o", {str(out)!r}, "--paths", "0"])
+        sys.exit(cli.main({args!r}))
     """)
+
+
+def test_killed_while_writing_leaves_the_old_workbook_intact(tmp_path: Path) -> None:
+    """SIGKILL (no handler can run) while the new workbook is half written."""
+    out = tmp_path / "out.xlsx"
+    out.write_bytes(OLD)
+    script = _slow_write_script(["run", "-o", str(out), "--paths", "0"])
     proc = subprocess.Popen([sys.executable, "-c", script], env=_env(), cwd=tmp_path)
     try:
         assert _wait_for(lambda: any(p.name.endswith(".tmp") for p in tmp_path.iterdir()), 60)
@@ -158,3 +163,126 @@ def test_a_dask_worker_dying_mid_run_changes_nothing() -> None:
     assert other.settings["paths"] == paths  # type: ignore[attr-defined]
     for name in serial.per_path.columns:
         np.testing.assert_array_equal(serial.per_path[name], other.per_path[name])  # type: ignore[attr-defined]
+
+
+def _start_as_from_a_terminal(args: list[str], cwd: Path) -> subprocess.Popen[str]:
+    """A subprocess whose SIGINT is not ignored (see the Ctrl-C test above)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return subprocess.Popen(
+            args, env=_env(), cwd=cwd, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
+            text=True, start_new_session=True,
+        )
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
+    ids=["SIGTERM", "SIGHUP", "SIGINT"],
+)
+def test_a_signal_during_the_write_removes_the_temporary_file(
+    tmp_path: Path, sig: signal.Signals, code: int
+) -> None:
+    """SIGTERM (kill, a scheduler), SIGHUP (the terminal closing) and Ctrl-C while the new
+    workbook is half written: the temporary file is removed, the old workbook is intact,
+    the seed is printed, and the exit code is 128 + the signal's number."""
+    out = tmp_path / "out.xlsx"
+    out.write_bytes(OLD)
+    script = _slow_write_script(
+        ["run", "-o", str(out), "--paths", "300", "--seed", "77", "--quiet"]
+    )
+    proc = _start_as_from_a_terminal([sys.executable, "-c", script], tmp_path)
+    try:
+        assert _wait_for(lambda: any(p.name.endswith(".tmp") for p in tmp_path.iterdir()), 60)
+        proc.send_signal(sig)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == code, err
+    assert "Traceback" not in err, err
+    assert f"interrupted ({sig.name}); nothing was written; repeat with --seed 77" in err
+    assert out.read_bytes() == OLD
+    assert [p.name for p in tmp_path.iterdir()] == ["out.xlsx"]  # no temporary file
+
+
+def test_a_stop_while_the_libraries_load_is_clean(tmp_path: Path) -> None:
+    """Ctrl-C in the first second, while numpy and pandas are still being imported: exit
+    130 and one line, not a KeyboardInterrupt traceback (status -2)."""
+    marker = tmp_path / "importing"
+    script = textwrap.dedent(f"""
+        import sys, time
+        from pathlib import Path
+
+        class SlowPandas:
+            # the import of pandas takes a while: long enough to be interrupted in it
+            def find_spec(self, name, path=None, target=None):
+                if name == "pandas":
+                    Path({str(marker)!r}).touch()
+                    time.sleep(30)
+                return None
+
+        from bondmodel import cli
+        assert "numpy" not in sys.modules and "pandas" not in sys.modules, "cli loads numpy"
+        sys.meta_path.insert(0, SlowPandas())
+        sys.exit(cli.main(["run", "--paths", "0", "-o", "out.xlsx"]))
+    """)
+    proc = _start_as_from_a_terminal([sys.executable, "-c", script], tmp_path)
+    try:
+        assert _wait_for(marker.exists, 60)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert err.strip() == "bondmodel: interrupted (SIGINT); nothing was written", err
+    assert [p.name for p in tmp_path.iterdir()] == ["importing"]
+
+
+def test_the_console_script_loads_nothing_slow_before_main() -> None:
+    """``bondmodel`` imports ``bondmodel.cli`` before calling main: that import must not load
+    numpy, pandas, scipy or pydantic, or a stop during it would be a traceback."""
+    probe = (
+        "import sys; import bondmodel.cli; "
+        "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'pydantic') if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], env=_env(), capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout
+
+
+def test_sigterm_to_the_parent_stops_its_workers_too(tmp_path: Path) -> None:
+    """SIGTERM to the command alone (as ``kill PID`` sends it), mid-run on two worker
+    processes: the command stops within a second with 143 and its workers are gone (they
+    ignore the stop themselves and die when the parent terminates them)."""
+    out = tmp_path / "out.xlsx"
+    proc = _start_as_from_a_terminal(
+        [sys.executable, "-m", "bondmodel.cli", "run", "-o", str(out), "--paths", "5000000",
+         "--seed", "4243", "--workers", "2", "--quiet"], tmp_path,
+    )
+    try:
+        time.sleep(3.0)
+        assert proc.poll() is None, "the run ended before it could be stopped"
+        children = Path(f"/proc/{proc.pid}/task/{proc.pid}/children")
+        if not children.exists():
+            pytest.skip("this kernel does not list a process's children")
+        workers = [int(p) for p in children.read_text().split()]
+        assert len(workers) >= 2, workers  # the two workers (the pool starts them on demand)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        stopped = time.monotonic() - sent
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    assert proc.returncode == 143, err
+    assert stopped < 1.0, f"took {stopped:.2f} s to stop"
+    assert "interrupted (SIGTERM); nothing was written; repeat with --seed 4243" in err
+    assert "Traceback" not in err, err
+    assert not out.exists()
+    time.sleep(0.5)
+    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
+             and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+    assert not alive, f"worker processes {alive} outlived the run"

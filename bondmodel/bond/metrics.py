@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from bondmodel.bond.pwlb import PWLBLoan
 from bondmodel.bond.schedule import BondGrid
-from bondmodel.bond.waterfall import BondFlows, BondSchedule
+from bondmodel.bond.waterfall import BondFlows, BondSchedule, balance_tolerance
 from bondmodel.irr import OK, irr
 from bondmodel.metrics import present_value
 from bondmodel.programme import ProgrammeFlows
@@ -61,7 +61,7 @@ def deferred_since_shortfall(shortfall: FloatArray, principal: float) -> npt.NDA
 
     The payments whose investor flows count as recovered in the loss given default.
     """
-    result: npt.NDArray[np.bool_] = np.cumsum(shortfall > 1e-9 * max(principal, 1.0), axis=-1) > 0
+    result: npt.NDArray[np.bool_] = np.cumsum(shortfall > balance_tolerance(principal), axis=-1) > 0
     return result
 
 
@@ -145,9 +145,12 @@ def bond_metrics(
             / schedule.principal
         )
         money_multiple = received / schedule.proceeds
-    stressed = (bond.reserve_draw + bond.topup + bond.shortfall) > 1e-9 * max(
-        schedule.principal, 1.0
-    )
+    tolerance = balance_tolerance(schedule.principal)
+    stressed = (bond.reserve_draw + bond.topup + bond.shortfall) > tolerance
+    # a total top-up within the balance tolerance is rounding, not a payment: exactly 0,
+    # as a repaid bond's write-off is (so P(total_topup) needs no threshold of its own)
+    topup = bond.topup.sum(axis=1)
+    topup = np.where(topup > tolerance, topup, 0.0)
     metrics: dict[str, FloatArray] = {
         "principal": np.full(paths, schedule.principal),
         "investor_irr": result.annual,
@@ -166,7 +169,7 @@ def bond_metrics(
         "llcr": llcr,
         "plcr": plcr,
         "shortfall_periods": stressed.sum(axis=1).astype(np.float64),
-        "total_topup": bond.topup.sum(axis=1),
+        "total_topup": topup,
         "pwlb_npv": np.full(paths, np.nan),
         "council_npv_vs_pwlb": np.full(paths, np.nan),
     }

@@ -33,8 +33,9 @@ import numpy as np
 from bondmodel.engine import Results, run
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import BOND_METRICS, METRICS, PATH_METRICS, finite_or_none
+from bondmodel.risk.events import event_probability
 from bondmodel.risk.sampling import Sampler
-from bondmodel.risk.summary import sorted_percentile_with_error
+from bondmodel.risk.summary import mean_with_error, sorted_percentile_with_error
 from bondmodel.scenario.schema import Scenario
 from bondmodel.timeline import FloatArray
 
@@ -139,18 +140,14 @@ class Measure:
             )
         values = ev.per_path(self.metric)
         if self.kind == "prob":
-            finite = values[np.isfinite(values)]
-            if finite.size == 0:
-                return math.nan, math.nan
-            event = finite > self.level if self.op == ">" else finite < self.level
-            p = float(event.mean())
-            return p, math.sqrt(p * (1 - p) / finite.size)
+            # the one definition of an event's probability, shared with run (risk/events.py)
+            return event_probability(values, ">" if self.op == ">" else "<", self.level)
         finite = np.sort(values[np.isfinite(values)])
         if finite.size == 0:
             return math.nan, math.nan
         if self.kind == "mean":
-            sd = float(finite.std(ddof=1)) if finite.size > 1 else 0.0
-            return float(finite.mean()), sd / math.sqrt(finite.size)
+            mean, _, se = mean_with_error(finite)
+            return mean, se
         level, _, _, se = sorted_percentile_with_error(finite, self.percentile, Z95)
         return level, se
 

@@ -22,7 +22,7 @@ from xlsxwriter.worksheet import Worksheet
 from bondmodel import __version__
 from bondmodel.design.solve import Solution
 from bondmodel.design.study import S_CURVE, Comparison, Row, Sweep
-from bondmodel.io import atomic_write
+from bondmodel.io import XLSX_OPTIONS, atomic_write
 from bondmodel.labels import Unit
 from bondmodel.scenario.export import scenario_toml
 from bondmodel.scenario.schema import Scenario
@@ -32,7 +32,7 @@ from bondmodel.workbook.styles import Styles, write_value
 def _workbook(path: Path) -> tuple[Workbook, Styles]:
     wb = xlsxwriter.Workbook(
         str(path),
-        {"strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": False},
+        XLSX_OPTIONS,
     )
     return wb, Styles(wb, "GBP")
 

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from bondmodel.design.measures import Z95, Constraint, Evaluation, SharedDraws, evaluate
-from bondmodel.design.variation import current_value, with_value
+from bondmodel.design.variation import Domain, current_value, field_domain, with_value
 from bondmodel.errors import BondModelError, ScenarioError
 from bondmodel.labels import finite_or_none
 from bondmodel.scenario.schema import Scenario
@@ -111,6 +111,12 @@ class Solution:
                                          self.at_answer.margins(self.constraints), strict=True):
                     tag = "  <- binding" if c.text == self.binding else ""
                     lines.append(f"  {c.text}: {v:.6g} (s.e. {se:.2g}), margin {m:.6g}{tag}")
+        elif self.grid and all(p.error is not None for p in self.grid):
+            first = self.grid[0]
+            lines.append(
+                f"INFEASIBLE: no {self.path} in [{self.low:.10g}, {self.high:.10g}] could be "
+                f"evaluated; the first, {self.path} = {first.x:.10g}: {first.error}"
+            )
         else:
             lines.append(
                 f"INFEASIBLE: no {self.path} in [{self.low:.10g}, {self.high:.10g}] meets every "
@@ -153,19 +159,72 @@ class Solution:
 
 
 def default_range(scenario: Scenario, path: str, base: Evaluation) -> tuple[float, float]:
-    """A sensible search range for common fields (``--range`` overrides it)."""
+    """A search range of valid values (``--range`` overrides it).
+
+    A first guess by the kind of field (a principal from 5% to 3 times the base case's, a
+    rate from 0 to 15%, whole numbers and years across the schema's bounds, otherwise 0 to 3
+    times the current value), within the schema's bounds; for a whole-number field, then
+    narrowed to the consecutive values around the current one that the scenario's own
+    checks accept (a tenor within the horizon, after the grace period, ...).
+    """
+    domain = field_domain(scenario, path)
     last = path.rsplit(".", 1)[-1]
+    value = current_value(scenario, path)
     if path == "bond.principal":
         principal = base.base("principal") or 1.0
-        return 0.05 * principal, 3.0 * principal
-    if last in ("rate", "margin", "real_rate", "reference_rate", "floor"):
-        return 0.0, 0.15
-    if last in ("tenor_years", "legal_maturity_years"):
-        return 1.0, 40.0
-    value = current_value(scenario, path)
-    if isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
-        return 0.0, 3.0 * float(value)
-    raise ScenarioError(f"solve: give --range LO:HI for {path}")
+        low, high = 0.05 * principal, 3.0 * principal
+    elif last in ("rate", "margin", "real_rate", "reference_rate", "floor"):
+        low, high = 0.0, 0.15
+    elif domain.step is not None and domain.low is not None and domain.high is not None:
+        low, high = domain.low, domain.high
+    elif isinstance(value, int | float) and not isinstance(value, bool) and value > 0:
+        low, high = 0.0, 3.0 * float(value)
+    else:
+        raise ScenarioError(f"solve: give --range LO:HI for {path}")
+    if domain.low is not None:
+        low = max(low, domain.low)
+    if domain.high is not None:
+        high = min(high, domain.high)
+    if domain.step is None:
+        return low, high
+    return _valid_run(scenario, path, domain, low, high, float(value))
+
+
+def _valid_run(
+    scenario: Scenario, path: str, domain: Domain, low: float, high: float, current: float
+) -> tuple[float, float]:
+    """The consecutive whole values in [low, high] around ``current`` that validate."""
+    step = domain.step or 1.0
+    candidates = [x for x in np.arange(math.ceil(low), math.floor(high) + step, step)
+                  if domain.contains(float(x))]
+    valid: list[float] = []
+    first_error: str | None = None
+    for x in candidates:
+        try:
+            with_value(scenario, path, _typed(float(x), scenario, path))
+        except ScenarioError as exc:
+            first_error = first_error or f"{path} = {x:g}: {exc}"
+            continue
+        valid.append(float(x))
+    if not valid:
+        raise ScenarioError(
+            f"solve: no whole value of {path} from {low:g} to {high:g} is valid; the first: "
+            f"{first_error}"
+        )
+    runs: list[list[float]] = []
+    for x in valid:
+        if runs and x - runs[-1][-1] <= step + 1e-9:
+            runs[-1].append(x)
+        else:
+            runs.append([x])
+    around = [r for r in runs if r[0] <= current <= r[-1]]
+    run = around[0] if around else max(runs, key=len)
+    if len(run) == 1:
+        raise ScenarioError(
+            f"solve: {path} can only be {run[0]:g} in this scenario (nothing to search); "
+            "change the fields that constrain it, or give --range LO:HI"
+        )
+    return run[0], run[-1]
 
 
 def solve(
@@ -197,11 +256,12 @@ def solve(
     low, high = bounds
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
         raise ScenarioError(f"--range: {low}:{high} needs LO < HI")
-    tol = tolerance if tolerance is not None else 1e-6 * (high - low)
+    unit = field_domain(scenario, path).step
+    tol = tolerance if tolerance is not None else (unit or 1e-6 * (high - low))
     if tol <= 0:
         raise ScenarioError(f"--tolerance: {tol} must be positive")
-    xs = [float(x) for x in np.linspace(low, high, GRID)]
-    grid = [point(x) for x in xs]
+    xs = [_snap(float(x), low, unit) for x in np.linspace(low, high, GRID)]
+    grid = [point(x) for x in dict.fromkeys(xs)]  # a whole-number range may repeat a value
     solution = Solution(path, maximise, constraints, low, high, False, grid=grid, seed=draws.seed)
     solution.paths = int(draws.paths) if draws.paths is not None else (
         scenario.risk.default_paths if scenario.risk is not None else 0
@@ -221,7 +281,10 @@ def solve(
     bad = grid[neighbour]
     outer_good, outer_bad = good, bad
     while abs(bad.x - good.x) > tol and solution.steps < MAX_STEPS:
-        mid = point(0.5 * (good.x + bad.x))
+        middle = _snap(0.5 * (good.x + bad.x), low, unit)
+        if middle in (good.x, bad.x):
+            break  # whole values next to each other: nothing between them
+        mid = point(middle)
         solution.steps += 1
         if mid.feasible(constraints):
             good = mid
@@ -232,6 +295,13 @@ def solve(
     solution.binding = binding
     solution.ci = _interval(good, outer_good, outer_bad, constraints, binding)
     return solution
+
+
+def _snap(x: float, low: float, step: float | None) -> float:
+    """``x`` on the field's step from ``low`` (whole years, whole numbers); as is without."""
+    if step is None:
+        return x
+    return float(low + round((x - low) / step) * step)
 
 
 def _typed(x: float, scenario: Scenario, path: str) -> Any:

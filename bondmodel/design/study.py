@@ -274,6 +274,19 @@ class Sweep:
         }
 
 
+def grid_cells(variations: list[Variation]) -> list[tuple[Any, ...]]:
+    """Every combination of the variations' values, in grid order; refused (before anything
+    runs) with no variation, a field varied twice, or more than ``MAX_CELLS`` structures."""
+    if not variations:
+        raise ScenarioError("sweep: give at least one --vary PATH=VALUES")
+    if len({v.path for v in variations}) != len(variations):
+        raise ScenarioError("sweep: a field is varied twice")
+    count = math.prod(len(v.values) for v in variations)
+    if count > MAX_CELLS:
+        raise ScenarioError(f"--vary: {count:,} structures; at most {MAX_CELLS:,}")
+    return list(itertools.product(*(v.values for v in variations)))
+
+
 def sweep(
     scenario: Scenario,
     variations: list[Variation],
@@ -281,13 +294,7 @@ def sweep(
     measures: tuple[tuple[str, int], ...] = KEY_MEASURES,
 ) -> Sweep:
     """Evaluate every combination of the variations' values on the same draws."""
-    if not variations:
-        raise ScenarioError("sweep: give at least one --vary PATH=VALUES")
-    if len({v.path for v in variations}) != len(variations):
-        raise ScenarioError("sweep: a field is varied twice")
-    cells = list(itertools.product(*(v.values for v in variations)))
-    if len(cells) > MAX_CELLS:
-        raise ScenarioError(f"sweep: {len(cells)} structures; at most {MAX_CELLS}")
+    cells = grid_cells(variations)
     evaluations = []
     for cell in cells:
         varied = scenario

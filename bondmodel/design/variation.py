@@ -141,3 +141,62 @@ def _typed(value: Any, current: Any, path: str) -> Any:
         except ValueError:
             return value
     return value
+
+
+@dataclass(frozen=True)
+class Domain:
+    """The values a numeric field may take by the schema: its bounds (None: unbounded) and
+    its step (1 for whole numbers and for years, None for a continuous field)."""
+
+    low: float | None
+    high: float | None
+    low_open: bool
+    high_open: bool
+    step: float | None
+
+    def contains(self, x: float) -> bool:
+        if self.low is not None and (x < self.low or (self.low_open and x == self.low)):
+            return False
+        return self.high is None or not (x > self.high or (self.high_open and x == self.high))
+
+
+def field_domain(scenario: Scenario, path: str) -> Domain:
+    """The schema's bounds of the field at ``path`` (``gt``, ``ge``, ``lt``, ``le``) and its
+    step: whole numbers for an integer field, whole years for a field in years."""
+    parts = parts_of(path)
+    model: Any = scenario
+    for part in parts[:-1]:
+        model = model[part] if isinstance(part, int) else getattr(model, part)
+    name = parts[-1]
+    fields = getattr(type(model), "model_fields", {})
+    if not isinstance(name, str) or name not in fields:
+        raise ScenarioError(f"{path}: not a field of the scenario")
+    info = fields[name]
+    low = high = None
+    low_open = high_open = False
+    for rule in _constraints(info.metadata, info.annotation):
+        for attr, is_low, is_open in (("gt", True, True), ("ge", True, False),
+                                      ("lt", False, True), ("le", False, False)):
+            bound = getattr(rule, attr, None)
+            if bound is None:
+                continue
+            if is_low:
+                low, low_open = float(bound), is_open
+            else:
+                high, high_open = float(bound), is_open
+    current = current_value(scenario, path)
+    whole = (isinstance(current, int) and not isinstance(current, bool)) or name.endswith("_years")
+    return Domain(low, high, low_open, high_open, 1.0 if whole else None)
+
+
+def _constraints(metadata: list[Any], annotation: Any) -> list[Any]:
+    """The constraint objects of a field: its own, and those inside an ``Annotated`` member
+    of an optional type (``Annotated[float, Field(gt=0)] | None``)."""
+    import typing
+
+    found = list(metadata)
+    for arg in typing.get_args(annotation):
+        if typing.get_origin(arg) is typing.Annotated:
+            for meta in typing.get_args(arg)[1:]:
+                found += [*getattr(meta, "metadata", []), meta]
+    return found

@@ -14,6 +14,7 @@ from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
 from bondmodel.programme import Draws
 from bondmodel.risk.distributions import ppf
+from bondmodel.risk.events import EVENTS, NO_PAYBACK, partner_event
 from bondmodel.risk.sampling import BLOCK_SIZE, MAX_SEED
 from bondmodel.risk.sensitivity import contribution_to_variance, rank_correlations
 from bondmodel.risk.simulate import (
@@ -23,7 +24,7 @@ from bondmodel.risk.simulate import (
     histogram_quantiles,
     simulate_raw,
 )
-from bondmodel.risk.summary import probability, summary_table, value_at_risk
+from bondmodel.risk.summary import summary_table, value_at_risk
 from bondmodel.scenario.schema import Scenario
 
 #: Fan-chart percentiles per period.
@@ -174,20 +175,11 @@ def simulate(
 
 
 def _probabilities(raw: RawSimulation) -> pd.DataFrame:
-    rows: dict[str, tuple[float, float]] = {}
+    """run's probabilities: the events of ``risk.events`` that this scenario's metrics allow."""
     m = raw.metrics
-    if "shortfall" in m:
-        rows["p_any_shortfall"] = probability(m["shortfall"] > 0)
-        rows["p_investor_loss"] = probability(m["investor_loss"] > 1e-6)
-        rows["p_council_npv_negative"] = probability(m["council_npv"] < 0)
-        rows["p_council_topup"] = probability(m["total_topup"] > 1e-6)
-    if "council_npv_vs_pwlb" in m:
-        rows["p_bond_worse_than_pwlb"] = probability(m["council_npv_vs_pwlb"] < 0)
-    rows["p_programme_npv_negative"] = probability(m["npv"] < 0)
-    for key in m:
-        if key.startswith("partner_npv_"):  # who carries the risk
-            rows[f"p_{key}_negative"] = probability(m[key] < 0)
-    rows["p_no_payback"] = probability(~np.isfinite(m["payback_years"]))
+    events = [e for e in EVENTS if e.metric in m]
+    events += [partner_event(key) for key in m if key.startswith("partner_npv_")]
+    rows = {e.key: e.probability(m[e.metric]) for e in [*events, NO_PAYBACK]}
     frame = pd.DataFrame(rows, index=["value", "se"]).T
     frame.index.name = "probability"
     return frame

@@ -13,6 +13,8 @@ sampler and the number of paths.
 from __future__ import annotations
 
 import importlib
+import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -28,12 +30,14 @@ from bondmodel.bond.pwlb import pwlb_loan
 from bondmodel.bond.schedule import BondGrid
 from bondmodel.bond.waterfall import BondSchedule, build_schedule, run_waterfall
 from bondmodel.errors import ModelError, ScenarioError
+from bondmodel.interrupts import worker_defaults
 from bondmodel.metrics import (
     partner_npvs,
     partner_npvs_after_debt_service,
     programme_core_metrics,
 )
 from bondmodel.programme import Draws, programme_flows
+from bondmodel.resources import memory_limit
 from bondmodel.risk.model import RiskModel, build_risk_model
 from bondmodel.risk.sampling import MAX_SEED, SAMPLERS, Sampler, block_bounds, block_count
 from bondmodel.scenario.schema import Scenario
@@ -92,6 +96,21 @@ def partner_metric_names(scenario: Scenario) -> tuple[str, ...]:
     return tuple(f"partner_npv_{p}" for p in range(n)) if n > 1 else ()
 
 
+def path_metric_names(scenario: Scenario) -> tuple[str, ...]:
+    """The per-path metrics a simulation of ``scenario`` stores, in column order."""
+    partners = partner_metric_names(scenario)
+    if scenario.bond is None:
+        return PROGRAMME_PATH_METRICS + partners
+    names = PROGRAMME_PATH_METRICS + BOND_PATH_METRICS
+    return (names if scenario.pwlb is not None else names[:-1]) + partners
+
+
+def path_columns(scenario: Scenario) -> int:
+    """The per-path values a simulation of ``scenario`` stores: metrics and sampled inputs."""
+    inputs = 0 if scenario.risk is None else len(scenario.risk.inputs)
+    return len(path_metric_names(scenario)) + inputs
+
+
 class _Engine:
     """A worker's engine: timeline, base-case contract and risk model, built once."""
 
@@ -116,11 +135,7 @@ class _Engine:
         self.model: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
 
     def metric_names(self) -> tuple[str, ...]:
-        partners = partner_metric_names(self.scenario)
-        if self.schedule is None:
-            return PROGRAMME_PATH_METRICS + partners
-        names = PROGRAMME_PATH_METRICS + BOND_PATH_METRICS
-        return (names if self.pwlb is not None else names[:-1]) + partners
+        return path_metric_names(self.scenario)
 
     def run_draws(
         self, draws: Draws, rates: FloatArray | None
@@ -315,6 +330,26 @@ def per_path_precision(paths: int, columns: int) -> str:
 PRECISION_DTYPES: Final = {"double": np.float64, "single": np.float32}
 
 
+#: The scrambled Sobol sequence (scipy's, 30 bits) has 2**30 distinct points.
+SOBOL_MAX_PATHS: Final = 2**30
+
+#: Fewest per-path columns of any scenario (the programme metrics; a bond, partners and
+#: each risk input add more): the bound used before the scenario is known.
+MIN_PATH_COLUMNS: Final = len(PROGRAMME_PATH_METRICS)
+
+#: Dask's scheduler addresses: PROTOCOL://HOST:PORT or HOST:PORT (IPv6 in brackets).
+_SCHEDULER = re.compile(
+    r"^(?:(?P<scheme>tcp|tls|ws|wss|ucx)://)?(?P<host>\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._-]+)"
+    r":(?P<port>\d{1,5})$"
+)
+
+
+def max_workers() -> int:
+    """The most local worker processes a run may start: four per CPU, at least eight
+    (more only slow a run down, and each holds a copy of the engine)."""
+    return max(8, 4 * (os.cpu_count() or 1))
+
+
 def check_run_flags(
     *,
     paths: int | None = None,
@@ -322,19 +357,68 @@ def check_run_flags(
     sampler: str = "random",
     workers: int = 1,
     chunk_blocks: int = 1,
+    scheduler: str | None = None,
+    columns: int = MIN_PATH_COLUMNS,
 ) -> None:
-    """The rules of the run settings that need no scenario, one message each, whichever
-    command (run, compare, sweep, solve, verify) or API call gives them."""
+    """The rules of the run settings, one message each, whichever command (run, compare,
+    sweep, solve, verify) or API call gives them; all checked before any path runs.
+
+    ``columns`` is the number of per-path values the scenario stores (metrics and sampled
+    inputs); before the scenario is known, the fewest any scenario has.
+    """
     if sampler not in SAMPLERS:
         raise ScenarioError(f"--sampler: {sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
     if paths is not None and paths < 0:
         raise ScenarioError(f"--paths: {paths} is negative; allowed: 0 (base case only) or more")
+    if paths is not None and sampler == "sobol" and paths > SOBOL_MAX_PATHS:
+        raise ScenarioError(
+            f"--paths: {paths:,} is more than the {SOBOL_MAX_PATHS:,} distinct points of the "
+            "Sobol sequence; use fewer paths, or --sampler random"
+        )
+    if paths is not None:
+        check_memory(paths, columns)
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise ScenarioError(f"--seed: {seed} is out of range; allowed 0..{MAX_SEED}")
     if workers < 1:
         raise ScenarioError(f"--workers: {workers} must be >= 1")
+    if workers > max_workers():
+        raise ScenarioError(
+            f"--workers: {workers} is more than {max_workers()} (four per CPU of this machine, "
+            "at least eight); use fewer, or a Dask cluster (--scheduler) to go wider"
+        )
     if chunk_blocks < 1:
         raise ScenarioError(f"--chunk-blocks: {chunk_blocks} must be >= 1")
+    if scheduler is not None:
+        match = _SCHEDULER.match(scheduler)
+        if match is None or not 1 <= int(match.group("port")) <= 65535:
+            raise ScenarioError(
+                f"--scheduler: {scheduler!r} is not a Dask scheduler address; give "
+                "[PROTOCOL://]HOST:PORT with PROTOCOL tcp, tls, ws, wss or ucx, "
+                "e.g. tcp://127.0.0.1:8786"
+            )
+
+
+def per_path_bytes(paths: int, columns: int) -> int:
+    """Bytes of a run's per-path table at the precision it is stored in."""
+    dtype = PRECISION_DTYPES[per_path_precision(paths, columns)]
+    return paths * columns * np.dtype(dtype).itemsize
+
+
+def check_memory(paths: int, columns: int) -> None:
+    """Refuse a run whose per-path table alone is larger than the memory this process may
+    use (``resources.memory_limit``), before anything is allocated."""
+    need = per_path_bytes(paths, columns)
+    limit = memory_limit()
+    if need > limit.bytes:
+        raise ScenarioError(_too_large(paths, need, f"at most {limit.describe()}"))
+
+
+def _too_large(paths: int, need: int, limit: str) -> str:
+    return (
+        f"--paths: {paths:,} paths need {need / 2**30:.1f} GiB for their per-path results, "
+        f"more than this machine can allocate ({limit}); use fewer paths, or --converge to "
+        "stop once the statistics are precise enough"
+    )
 
 
 @dataclass(frozen=True)
@@ -358,8 +442,8 @@ class RunSettings:
         if self.paths < 1:
             raise ScenarioError(f"--paths: {self.paths} must be >= 1 for a simulation")
         check_run_flags(
-            seed=self.seed, sampler=self.sampler, workers=self.workers,
-            chunk_blocks=self.chunk_blocks,
+            paths=self.paths, seed=self.seed, sampler=self.sampler, workers=self.workers,
+            chunk_blocks=self.chunk_blocks, scheduler=self.scheduler,
         )
 
     @property
@@ -398,6 +482,8 @@ def simulate_raw(
     paths, seed, sampler = settings.paths, settings.seed, settings.sampler
     chunk_blocks, convergence = settings.chunk_blocks, settings.convergence
     engine = _engine_for(scenario)
+    names = engine.metric_names()
+    check_memory(paths, len(names) + len(engine.model.names))
     # Pilot: block 0 sets the fan-chart bins (deterministic: it is block 0 whatever the chunks).
     with threadpool_limits(limits=1, user_api="blas"):
         _, _, pilot_series = engine.block(seed, sampler, 0, paths)
@@ -416,7 +502,6 @@ def simulate_raw(
     block_owner: dict[int, int] = {}
     converged_at: int | None = None
     next_check = 0
-    names = engine.metric_names()
     if convergence is not None:
         unknown = [m for m in convergence.metrics if m not in names]
         if unknown:
@@ -435,11 +520,7 @@ def simulate_raw(
         inputs_all = np.empty((paths, len(engine.model.names)), order="F", dtype=dtype)
     except MemoryError:
         size = paths * (len(names) + len(engine.model.names)) * np.dtype(dtype).itemsize
-        raise ScenarioError(
-            f"--paths: {paths:,} paths need {size / 2**30:.1f} GiB for their per-path results, "
-            "more than this machine can allocate; use fewer paths, or --converge to stop "
-            "once the statistics are precise enough"
-        ) from None
+        raise ScenarioError(_too_large(paths, size, "the allocation was refused")) from None
     for i, output in _execute(context, chunks, executor, settings.workers, settings.scheduler):
         for b in output.blocks:
             start, stop = block_bounds(b, paths)
@@ -544,7 +625,8 @@ def _execute(
             yield i, run_chunk(context, chunk)
         return
     if executor == "processes":
-        pool = ProcessPoolExecutor(max_workers=workers)
+        # workers leave a stop to the parent, which terminates them (interrupts.py)
+        pool = ProcessPoolExecutor(max_workers=workers, initializer=worker_defaults)
         futures = {pool.submit(run_chunk, context, chunk): i for i, chunk in enumerate(chunks)}
         try:
             for future in as_completed(futures):
@@ -570,7 +652,7 @@ def _execute_dask(
     distributed: Any = importlib.import_module("distributed")
     try:
         client: Any = distributed.Client(scheduler, timeout="5s", set_as_default=False)
-    except (OSError, TimeoutError) as exc:
+    except (OSError, TimeoutError, ValueError) as exc:
         raise ScenarioError(
             f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); "
             "give the address of a running scheduler, e.g. tcp://127.0.0.1:8786"

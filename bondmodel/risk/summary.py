@@ -14,7 +14,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 import numpy as np
-import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -46,11 +45,7 @@ def describe(values: FloatArray, confidence: float = 0.95) -> dict[str, float]:
     z = float(stats.norm.ppf(0.5 + confidence / 2.0))
     ordered = finite  # a copy already: sorted in place, not copied again (10M paths: 40-80 MB)
     ordered.sort()
-    # float64 accumulators: values stored in single precision (methodology §20.9) are summed
-    # in double precision, as double-precision values always are
-    out["mean"] = float(ordered.mean(dtype=np.float64))
-    out["sd"] = float(ordered.std(ddof=1, dtype=np.float64)) if n > 1 else 0.0
-    out["se_mean"] = out["sd"] / math.sqrt(n)
+    out["mean"], out["sd"], out["se_mean"] = mean_with_error(ordered)
     for p in PERCENTILES:
         level, low, high, se = sorted_percentile_with_error(ordered, p, z)
         out[f"p{p}"] = level
@@ -58,6 +53,17 @@ def describe(values: FloatArray, confidence: float = 0.95) -> dict[str, float]:
         out[f"p{p}_ci_high"] = high
         out[f"p{p}_se"] = se
     return out
+
+
+def mean_with_error(finite: FloatArray) -> tuple[float, float, float]:
+    """The mean of finite values, their sample standard deviation and the mean's standard error
+    :math:`s/\\sqrt{n}` (sd 0 for one value), accumulated in double precision."""
+    n = finite.size
+    # float64 accumulators: values stored in single precision (methodology §20.9) are summed
+    # in double precision, as double-precision values always are
+    mean = float(finite.mean(dtype=np.float64))
+    sd = float(finite.std(ddof=1, dtype=np.float64)) if n > 1 else 0.0
+    return mean, sd, sd / math.sqrt(n)
 
 
 def sorted_percentile_with_error(
@@ -96,13 +102,6 @@ def summary_table(metrics: dict[str, FloatArray], confidence: float = 0.95) -> p
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         columns = list(pool.map(lambda name: describe(metrics[name], confidence), names))
     return pd.DataFrame(dict(zip(names, columns, strict=True)))
-
-
-def probability(event: npt.NDArray[np.bool_]) -> tuple[float, float]:
-    """The share of paths where ``event`` is true, and its standard error sqrt(p(1-p)/n)."""
-    n = event.size
-    p = float(event.mean()) if n else math.nan
-    return p, math.sqrt(p * (1.0 - p) / n) if n else math.nan
 
 
 def value_at_risk(values: FloatArray, alpha: float = 0.05) -> tuple[float, float]:

@@ -702,10 +702,10 @@ def _lines(results: Results) -> list[Line]:
              "*({fee_arrears_pre}<=bd_zero*bd_principal)"),
         Line("repaid", "Flag: balance repaid", "count", "=({real_pre}<=bd_tol)*1"),
         Line("write_off", cols["write_off"].label, "money",
-             "={f_final}*((1-{repaid})*MAX({real_pre},0)*{index}+{arrears_pre}"
-             "+{perf_arrears_pre})"),
+             "={f_final}*((1-{repaid})*MAX({real_pre},0)*{index}"
+             "+({arrears_pre}+{perf_arrears_pre}>bd_tol)*({arrears_pre}+{perf_arrears_pre}))"),
         Line("fee_write_off", cols["fee_write_off"].label, "money",
-             "={f_final}*{fee_arrears_pre}"),
+             "={f_final}*({fee_arrears_pre}>bd_tol)*{fee_arrears_pre}"),
         Line("reserve_pre", "DSRA after draw and deposit", "money",
              "={reserve_balance@p}-{reserve_draw}+{reserve_deposit}"),
         Line("reserve_release", cols["reserve_release"].label, "money",
@@ -967,7 +967,7 @@ def bond_metric_formulas(results: Results, layout: Layout) -> dict[str, str]:
             f"*{r['cashflows.net_savings']}*(1+bd_debt_rate)^(-({r['timeline.t']}-bd_issue_t)"
             "/tl_f))/bd_principal"
         ),
-        "total_topup": f"=SUM({r['bond.topup']})",
+        "total_topup": f"=IF(SUM({r['bond.topup']})>bd_tol,SUM({r['bond.topup']}),0)",
         "shortfall_periods": (
             f"=SUMPRODUCT(--({r['bond.reserve_draw']}+{r['bond.topup']}+{r['bond.shortfall']}"
             ">bd_tol))"

@@ -14,7 +14,7 @@ from pathlib import Path
 import xlsxwriter
 
 from bondmodel import __version__
-from bondmodel.io import atomic_write
+from bondmodel.io import XLSX_OPTIONS, atomic_write
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.styles import Styles
@@ -43,7 +43,7 @@ def write_input_form(scenario: Scenario, path: str | Path, blank: bool = False) 
     def write(tmp: Path) -> None:
         wb = xlsxwriter.Workbook(
             str(tmp),
-            {"strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": False},
+            XLSX_OPTIONS,
         )
         # fixed properties: the same scenario always gives the same file contents
         wb.set_properties({

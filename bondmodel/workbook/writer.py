@@ -25,7 +25,7 @@ from xlsxwriter.workbook import Workbook
 
 from bondmodel import __version__
 from bondmodel.engine import Results
-from bondmodel.io import atomic_write
+from bondmodel.io import XLSX_OPTIONS, atomic_write
 from bondmodel.irr import FLAG_LABELS
 from bondmodel.labels import (
     BOND_METRICS,
@@ -75,7 +75,7 @@ def write_workbook(results: Results, path: str | Path, command: str | None = Non
 def _write(results: Results, path: Path, command: str | None = None) -> None:
     wb = xlsxwriter.Workbook(
         str(path),
-        {"strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": False},
+        XLSX_OPTIONS,
     )
     styles = _Styles(wb, results.scenario.meta.currency)
     layout = Layout()

@@ -1,0 +1,165 @@
+"""The documentation's quoted outputs are the tool's real ones, so they cannot go stale.
+
+Each example quoted in the docs is extracted from the Markdown and compared with what the
+documented command prints now: the JSON summaries of docs/user-guide.md (every value
+shown, keys elided with "..." skipped), verify's cell count, and the error lines that
+name an Inputs cell (which moves whenever a row is added to the Inputs sheet).
+
+``pytest tests/test_docs.py --update-docs`` rewrites the quoted figures from the tool's
+output instead (then review the diff): the workbook's layout changes as the model grows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import openpyxl
+import pytest
+
+from bondmodel import cli
+
+from .conftest import ROOT
+
+USER_GUIDE = ROOT / "docs" / "user-guide.md"
+GUARANTEES = ROOT / "docs" / "guarantees.md"
+
+
+@pytest.fixture
+def update_docs(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("--update-docs"))
+
+
+def _blocks(text: str, language: str) -> list[tuple[int, int, str]]:
+    """(start, end, body) of every fenced block in ``language``."""
+    return [(m.start(1), m.end(1), m.group(1))
+            for m in re.finditer(rf"```{language}\n(.*?)```", text, flags=re.S)]
+
+
+def _block_after(text: str, marker: str) -> tuple[int, int, str]:
+    """The first JSON block after (or, for a caption below it, just before) ``marker``."""
+    at = text.index(marker)
+    blocks = _blocks(text, "json")
+    after = [b for b in blocks if b[0] > at]
+    before = [b for b in blocks if b[1] < at]
+    return after[0] if after and (not before or after[0][0] - at < at - before[-1][1]) \
+        else before[-1]
+
+
+def _leaves(doc: Any, real: Any, where: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """(path, quoted, real) for every value the docs quote; "..." entries are elisions."""
+    if isinstance(doc, dict):
+        for key, value in doc.items():
+            if key == "...":
+                continue
+            assert isinstance(real, dict) and key in real, f"{where}.{key}: not in the output"
+            yield from _leaves(value, real[key], f"{where}.{key}")
+    elif isinstance(doc, list):
+        for i, value in enumerate(doc):
+            if value == "...":
+                continue
+            yield from _leaves(value, real[i], f"{where}[{i}]")
+    else:
+        yield where, doc, real
+
+
+def _same(quoted: Any, real: Any) -> bool:
+    if isinstance(quoted, float | int) and isinstance(real, float | int) \
+            and not isinstance(quoted, bool):
+        return math.isclose(quoted, real, rel_tol=1e-9, abs_tol=1e-9)
+    return bool(quoted == real)
+
+
+def _run_json(args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Any:
+    code = cli.main([*args, "--json", "--quiet", "-o", str(tmp_path / "m.xlsx")])
+    assert code == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def _check_json_block(
+    path: Path, marker: str, wrap: str | None, real: Any, update: bool
+) -> None:
+    text = path.read_text(encoding="utf-8")
+    start, end, body = _block_after(text, marker)
+    doc = json.loads("{" + body + "}" if wrap else body)
+    if wrap:
+        real = {wrap: real}
+    stale = [(w, q, r) for w, q, r in _leaves(doc, real) if not _same(q, r)]
+    if update and stale:
+        for _, quoted, value in stale:
+            body = body.replace(json.dumps(quoted), json.dumps(value), 1)
+        path.write_text(text[:start] + body + text[end:], encoding="utf-8")
+        pytest.skip(f"{len(stale)} figure(s) refreshed in {path.name}")
+    assert not stale, "the docs quote outputs the tool no longer gives " \
+        f"(pytest {Path(__file__).name} --update-docs refreshes them): {stale[:5]}"
+
+
+def test_the_base_case_json_example_is_the_tool_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], update_docs: bool
+) -> None:
+    real = _run_json(["run", "--paths", "0"], tmp_path, capsys)
+    _check_json_block(USER_GUIDE, "(The output of `bondmodel run --json --paths 0`", None,
+                      real, update_docs)
+
+
+def test_the_risk_json_example_is_the_tool_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], update_docs: bool
+) -> None:
+    real = _run_json(["run", "--seed", "20260401"], tmp_path, capsys)
+    _check_json_block(USER_GUIDE, "from `bondmodel run --json --seed 20260401`", "risk",
+                      real["risk"], update_docs)
+
+
+def _replace_or_assert(path: Path, pattern: str, actual: str, update: bool) -> None:
+    """The text ``pattern`` (a regex with one group) matches in ``path`` must be ``actual``."""
+    text = path.read_text(encoding="utf-8")
+    matches = list(re.finditer(pattern, text))
+    assert matches, f"{path.name}: no {pattern!r} to check"
+    stale = [m for m in matches if m.group(1) != actual]
+    if update and stale:
+        for m in reversed(stale):
+            text = text[: m.start(1)] + actual + text[m.end(1):]
+        path.write_text(text, encoding="utf-8")
+        pytest.skip(f"refreshed {len(stale)} quote(s) in {path.name}")
+    assert not stale, f"{path.name} quotes {stale[0].group(1)!r}; the tool says {actual!r} " \
+        f"(pytest {Path(__file__).name} --update-docs refreshes it)"
+
+
+def test_the_quoted_error_for_a_bad_workbook_cell_is_the_tool_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], update_docs: bool
+) -> None:
+    """The user guide's example: a coupon rate of 7.5 typed on the input workbook."""
+    inputs = tmp_path / "inputs.xlsx"
+    assert cli.main(["template", str(inputs)]) == 0
+    book = openpyxl.load_workbook(inputs)
+    sheet = book["Inputs"]
+    row = next(r for r in sheet.iter_rows() if r[0].value == "bond.coupon.rate")
+    row[4].value = 7.5
+    book.save(inputs)
+    capsys.readouterr()
+    assert cli.main(["run", str(inputs), "-o", str(tmp_path / "m.xlsx")]) == 2
+    line = capsys.readouterr().err.strip().replace(str(tmp_path) + "/", "")
+    assert line.startswith("bondmodel: error: inputs.xlsx: Inputs!E")
+    _replace_or_assert(USER_GUIDE, r"\n(bondmodel: error: inputs\.xlsx: Inputs!E\d+ "
+                       r"\(bond\.coupon\.rate\)[^\n]*)", line, update_docs)
+    cell = re.search(r"Inputs!E\d+", line)
+    assert cell is not None
+    _replace_or_assert(GUARANTEES, r"`(Inputs!E\d+) \(bond\.coupon\.rate\)`", cell.group(0),
+                       update_docs)
+
+
+def test_verify_s_quoted_cell_count_is_the_tool_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], update_docs: bool
+) -> None:
+    model = tmp_path / "model.xlsx"
+    assert cli.main(["run", "-o", str(model), "--seed", "7", "--paths", "3000", "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli.main(["verify", str(model)]) == 0
+    found = re.search(r"full rerun of 3,000 paths; ([\d,]+) cells", capsys.readouterr().out)
+    assert found is not None
+    _replace_or_assert(USER_GUIDE, r"full rerun of 3,000 paths; ([\d,]+) cells compared",
+                       found.group(1), update_docs)
