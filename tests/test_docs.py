@@ -159,7 +159,10 @@ def test_verify_s_quoted_cell_count_is_the_tool_output(
     assert cli.main(["run", "-o", str(model), "--seed", "7", "--paths", "3000", "--quiet"]) == 0
     capsys.readouterr()
     assert cli.main(["verify", str(model)]) == 0
-    found = re.search(r"full rerun of 3,000 paths; ([\d,]+) cells", capsys.readouterr().out)
-    assert found is not None
-    _replace_or_assert(USER_GUIDE, r"full rerun of 3,000 paths; ([\d,]+) cells compared",
+    out = capsys.readouterr().out
+    found = re.search(r"seed 7\); ([\d,]+) cells, ([\d,]+) other features compared", out)
+    assert found is not None, out
+    _replace_or_assert(USER_GUIDE, r"seed 7\); ([\d,]+) cells, [\d,]+ other features compared",
                        found.group(1), update_docs)
+    _replace_or_assert(USER_GUIDE, r"seed 7\); [\d,]+ cells, ([\d,]+) other features compared",
+                       found.group(2), update_docs)

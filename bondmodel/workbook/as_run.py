@@ -191,7 +191,7 @@ def annotation(path: str, scenario: Scenario) -> tuple[str, str]:
     if rule.kind == "structural" or (
         rule.live_choices and str(_value_at(scenario, path)) not in rule.live_choices
     ):
-        return "structural", f"STRUCTURAL ({rule.why}): a change needs bondmodel run."
+        return "structural", "STRUCTURAL: a change needs a rerun."
     if rule.live_choices:
         return "input", f"Live among {', '.join(rule.live_choices)}; other options need a rerun."
     if rule.presence:
