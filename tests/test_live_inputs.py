@@ -47,6 +47,8 @@ from .conftest import TEMPLATES
 from .xlsx_tools import edit_inputs, read_cells
 
 EDITS = int(os.environ.get("BONDMODEL_LIVE_EDITS", "40"))
+#: The label of the Checks sheet's row that records whether any input changed.
+SINCE_THE_RUN = "No input changed since the run"
 GROUP = int(os.environ.get("BONDMODEL_LIVE_GROUP", "4"))
 SEED = int(os.environ.get("BONDMODEL_LIVE_SEED", "20261129"))
 REL, ABS = 1e-9, 1e-6
@@ -246,14 +248,24 @@ def _close(a: Any, b: Any) -> bool:
 def _disagreements(recalculated: Path, rerun: Path) -> list[tuple[Any, ...]]:
     """Formula cells of the rerun's workbook whose recalculated value differs.
 
-    The As run sheet is left out: its Changed flags record the edit itself.
+    Left out: what records the edit itself, the As run sheet's Changed flags and the
+    Checks sheet's "no input changed since the run" (TRUE in the rerun, FALSE after it).
     """
     got, want = read_cells(recalculated), read_cells(rerun)
+    since = since_the_run(want)
     return [
         (key, got.get(key, (None, None))[1], value)
         for key, (formula, value) in want.items()
-        if formula and key[0] != "As run" and not _close(got.get(key, (None, None))[1], value)
+        if formula and key[0] != "As run" and key != since
+        and not _close(got.get(key, (None, None))[1], value)
     ]
+
+
+def since_the_run(cells: dict[tuple[str, str], Any]) -> tuple[str, str]:
+    """The Checks sheet's cell testing that no input changed since the run."""
+    row = next(ref[1:] for (sheet, ref), (_, v) in cells.items()
+               if sheet == "Checks" and ref[0] == "A" and str(v).startswith(SINCE_THE_RUN))
+    return ("Checks", f"B{row}")
 
 
 def _status(recalculated: Path) -> str:

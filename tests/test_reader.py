@@ -384,3 +384,23 @@ def test_a_far_cell_on_any_sheet_is_refused_before_verify_walks_it(
     with pytest.raises(WorkbookError, match=r"'Timeline': its cells span A1:XFD1048576 .* at most"):
         untrusted.open_workbook(hostile)
     assert time.perf_counter() - start < 5.0
+
+
+def test_the_conventions_are_skipped_but_a_row_added_below_them_is_read(
+    model: Path, tmp_path: Path
+) -> None:
+    """The conventions block ends the scenario's inputs, but not silently: a row an analyst
+    adds below it is read like any other (a known path is an input; anything else an error)."""
+    assert read_scenario(model).sha256() == load_scenario(None).sha256()
+    book = openpyxl.load_workbook(model)
+    sheet = book["Inputs"]
+    below = sheet.max_row + 2
+    sheet.cell(row=below, column=1, value="not.an.input")
+    sheet.cell(row=below, column=5, value=3)
+    book.save(tmp_path / "junk.xlsx")
+    with pytest.raises(ScenarioError, match="unknown key 'not'"):
+        read_scenario(tmp_path / "junk.xlsx")
+    sheet.cell(row=below, column=1, value="bond.coupon.rate")
+    book.save(tmp_path / "twice.xlsx")
+    with pytest.raises(WorkbookError, match="appears twice"):
+        read_scenario(tmp_path / "twice.xlsx")

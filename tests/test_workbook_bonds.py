@@ -167,7 +167,9 @@ def test_bond_formulas_recalculate_to_engine_values_for_every_structure(
         assert len(bond_cells) > 500, source.name
         for key in formulas:
             expected, got = cached[key], fresh[key]
-            if isinstance(expected, bool | str | datetime | date):
+            if expected in (None, ""):  # a banner, empty while the workbook stands
+                assert got in (None, ""), (source.name, key, formulas[key], got)
+            elif isinstance(expected, bool | str | datetime | date):
                 assert got == expected, (source.name, key, formulas[key], expected, got)
             else:
                 assert isinstance(got, int | float), (source.name, key, formulas[key], got)

@@ -94,13 +94,21 @@ def read_inputs(cells: Mapping[int, Mapping[int, SheetCell]], source: Path) -> l
         )
     out: list[InputCell] = []
     seen: dict[str, int] = {}
+    conventions = False
     for number in sorted(r for r in cells if r > HEADER_ROW):
         row = cells[number]
         if all(c.value is None for c in row.values()):
             continue  # a blank row an analyst added
         head = row.get(1)
-        if head is not None and head.value == CONVENTIONS_HEADING:
-            break  # the conventions below are the workbook's, not the scenario's
+        text_head = head is not None and head.kind != "f" and isinstance(head.value, str)
+        if text_head and head.value == CONVENTIONS_HEADING:  # type: ignore[union-attr]
+            conventions = True  # the workbook's conventions follow, not the scenario's
+            continue
+        if conventions and text_head and (
+            str(head.value).startswith("conventions.")  # type: ignore[union-attr]
+            or all(c.value is None for col, c in row.items() if col != 1)
+        ):
+            continue  # a convention's row, or the block's note; anything else is read below
         where = f"{source}: {INPUTS_SHEET}!A{number}"
         if head is None or head.kind == "f" or not isinstance(head.value, str):
             raise WorkbookError(
