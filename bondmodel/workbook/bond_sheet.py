@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
@@ -31,11 +31,12 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.bond.metrics import deferred_since_shortfall, pwlb_council_flow
 from bondmodel.engine import Results, bond_trace
-from bondmodel.labels import BOND_COLUMNS, SOURCES_USES, Unit
+from bondmodel.labels import BOND_COLUMNS, SOURCES_USES
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
 from bondmodel.timeline import FloatArray
 from bondmodel.workbook.conventions_block import ZERO_TOLERANCE
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, ref, span
+from bondmodel.workbook.rows import Grid, Line, Template, write_lines
 from bondmodel.workbook.styles import Styles, print_across
 from bondmodel.workbook.timeline_sheet import excel_serial
 
@@ -50,28 +51,6 @@ FLOW_TOTALS = frozenset({
 
 #: Rows at the top kept in view and printed on every page: title, note, payment, date.
 HEAD_ROWS = 4
-
-_TOKEN = re.compile(r"\{(\w+)(?:@(p|row))?\}")
-
-
-@dataclass(frozen=True)
-class Line:
-    """One row: its key, label, unit, the formula for k >= 1 and for the issue (k = 0).
-
-    ``first`` None leaves the issue column blank (nothing happens at issue);
-    a number writes that constant (an initial condition, such as index = 1).
-    """
-
-    key: str
-    label: str
-    unit: Unit
-    rest: str
-    first: str | float | None = None
-
-    @property
-    def heading(self) -> bool:
-        """A group heading, not a row of numbers."""
-        return self.rest == ""
 
 
 def _flag(key: str, label: str, formula: str) -> Line:
@@ -121,8 +100,11 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     ws.write(row, 2, "Value", styles.header)
     # rows across the periods start below the scalars; their references are needed first
     top = row + len(scalars) + 3
-    rows = {line.key: top + 1 + i for i, line in enumerate(lines)}
-    render = _renderer(rows, n, _outside(layout))
+    rows: dict[str, int | tuple[str, int]] = {
+        line.key: top + 1 + i for i, line in enumerate(lines)
+    }
+    grid_ = Grid(rows, n, _outside(layout))
+    render = grid_.render
     for i, (name, label, unit, formula, value) in enumerate(scalars):
         r = row + 1 + i
         ws.write_string(r, 0, label, styles.bold if name == "bd_principal" else styles.label)
@@ -149,39 +131,16 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     ws.write(top, 2, "Total", styles.header)
     for j in range(n):
         ws.write(top, FIRST_PERIOD_COL + j, "", styles.header)
+    bold = ("payment", "closing_balance", "investor_flow", "dscr")
+    write_lines(ws, styles, [
+        replace(line, values=values.get(line.key), total=line.key in FLOW_TOTALS,
+                bold=line.key in bold)
+        for line in lines
+    ], grid_, layout, "Bond")
     for line in lines:
-        r = rows[line.key]
         if line.heading:
-            ws.write_string(r, 0, line.label, styles.header)
-            for col in range(1, last + 1):
-                ws.write_blank(r, col, None, styles.header)
             continue
-        strong = line.key in ("payment", "closing_balance", "investor_flow", "dscr")
-        ws.write_string(r, 0, line.label, styles.bold if strong else styles.label)
-        ws.write_string(r, 1, line.unit, styles.note)
-        fmt = styles.unit(line.unit)
-        vals = values[line.key]
-        for j in range(n):
-            col = FIRST_PERIOD_COL + j
-            template = line.rest if j > 0 else line.first
-            if template is None:
-                continue
-            if isinstance(template, float):
-                ws.write_number(r, col, template, fmt)
-                continue
-            if not template.startswith("="):
-                ws.write_string(r, col, template, styles.note)
-                continue
-            value = vals[j]
-            if line.key == "dscr" and not np.isfinite(value):
-                ws.write_formula(r, col, render(template, col), styles.note, "n/a")
-            else:
-                ws.write_formula(r, col, render(template, col), fmt, float(value))
-        if line.key in FLOW_TOTALS:
-            first, end = xl_rowcol_to_cell(r, FIRST_PERIOD_COL), xl_rowcol_to_cell(r, last)
-            ws.write_formula(r, 2, f"=SUM({first}:{end})", fmt, float(np.nansum(vals)))
-        layout.rows[f"bond.{line.key}"] = span("Bond", r, FIRST_PERIOD_COL, last)
-        layout.row_numbers[f"bond.{line.key}"] = r
+        r = int(rows[line.key])  # type: ignore[arg-type]
         layout.cells[f"bond.{line.key}.last"] = ref("Bond", r, last)
         layout.cells[f"bond.{line.key}.first"] = ref("Bond", r, FIRST_PERIOD_COL)
         layout.rows[f"bond.{line.key}.after_issue"] = span(
@@ -194,7 +153,7 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
         for j in range(n):
             col = FIRST_PERIOD_COL + j
             ws.write_formula(
-                2 + i, col, f"={xl_rowcol_to_cell(rows[key], col)}",
+                2 + i, col, f"={grid_.cell(key, '', col)}",
                 styles.unit(line.unit), float(values[key][j]),
             )
     ws.freeze_panes(HEAD_ROWS, FIRST_PERIOD_COL)
@@ -210,35 +169,6 @@ _SOURCE_NAMES = {
     "reserve_initial": "bd_reserve0",
     "surplus": "bd_surplus",
 }
-
-
-def _renderer(
-    rows: dict[str, int], n: int, outside: dict[str, str]
-) -> Callable[[str, int], str]:
-    """Turn a row template into a formula for column ``col``.
-
-    ``outside`` maps the capitalised placeholders (``TL_T``, ``CF_NET``, ...) to
-    the Timeline and Cashflows rows they stand for.
-    """
-    last = FIRST_PERIOD_COL + n - 1
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, outside)) + r")\b")
-
-    def render(template: str, col: int) -> str:
-        def cell(match: re.Match[str]) -> str:
-            key, where = match.group(1), match.group(2)
-            r = rows[key]
-            if where == "p":
-                return str(xl_rowcol_to_cell(r, col - 1))
-            if where == "row":
-                return (
-                    f"{xl_rowcol_to_cell(r, FIRST_PERIOD_COL, True, True)}:"
-                    f"{xl_rowcol_to_cell(r, last, True, True)}"
-                )
-            return str(xl_rowcol_to_cell(r, col))
-
-        return pattern.sub(lambda m: outside[m.group(1)], _TOKEN.sub(cell, template))
-
-    return render
 
 
 # ---------------------------------------------------------------------------
@@ -437,8 +367,8 @@ def _sizing_lines(lines: list[Line]) -> list[Line]:
     for suffix, principal, fees, label in (
         ("_unit", "1", "0", "per pound of principal"), ("_fees", "0", None, "fees alone"),
     ):
-        def variant(template: str | float | None, suffix: str = suffix, principal: str = principal,
-                    fees: str | None = fees) -> str | float | None:
+        def variant(template: Template, suffix: str = suffix, principal: str = principal,
+                    fees: str | None = fees) -> Template:
             if not isinstance(template, str):
                 return template
             text = pattern.sub(lambda m: "{" + m.group(1) + suffix + (m.group(2) or "") + "}",
