@@ -68,20 +68,30 @@ def partner_rows(scenario: Scenario) -> PartnerRows:
     return PartnerRows(metric, alloc, blocks, row)
 
 
-def gross_savings_after_exits(scenario: Scenario, stream_cells: list[str], col: int) -> str:
-    """Cashflows' gross savings in column ``col`` with a partner leaving: each stream times the
-    share of it still with partners in the partnership, the sum over p of allocation x
-    presence (as programme.programme_flows)."""
+def gross_savings_after_exits(
+    scenario: Scenario, stream_keys: list[str]
+) -> tuple[str, dict[str, int | tuple[str, int]]]:
+    """Cashflows' gross savings with a partner leaving, as a row template: each stream times
+    the share of it still with partners in the partnership, the sum over p of allocation x
+    presence (as programme.programme_flows).
+
+    Returns the template over the stream rows ``stream_keys`` and the Partners rows it names
+    (``partners.in_partnership.{p}``), for the Cashflows sheet's grid.
+    """
     rows = partner_rows(scenario)
+    named: dict[str, int | tuple[str, int]] = {
+        f"partners.in_partnership.{p}": ("Partners", block["in_partnership"])
+        for p, block in enumerate(rows.blocks)
+    }
     terms = []
-    for s, stream in enumerate(stream_cells):
+    for s, stream in enumerate(stream_keys):
         kept = "+".join(
-            f"Partners!{xl_rowcol_to_cell(rows.alloc[s], 1 + p, True, True)}*Partners!"
-            f"{xl_rowcol_to_cell(block['in_partnership'], col)}"
-            for p, block in enumerate(rows.blocks)
+            f"Partners!{xl_rowcol_to_cell(rows.alloc[s], 1 + p, True, True)}"
+            f"*{{partners.in_partnership.{p}}}"
+            for p in range(len(rows.blocks))
         )
-        terms.append(f"{stream}*({kept})")
-    return "=" + ("+".join(terms) or "0")
+        terms.append(f"{{{stream}}}*({kept})")
+    return "=" + ("+".join(terms) or "0"), named
 
 
 def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ from bondmodel.scenario.export import scenario_toml
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.as_run import annotation, as_run_sheet, status_banner
 from bondmodel.workbook.bond_sheet import bond_metric_formulas, bond_sheet, council_rows
-from bondmodel.workbook.conventions_block import conventions_block
+from bondmodel.workbook.conventions_block import convention_values, conventions_block
 from bondmodel.workbook.cost_rows import ITEM_ROWS, cost_item_rows, running_cost_rows
 from bondmodel.workbook.formulas import payback_formula
 from bondmodel.workbook.inputs import inputs_sheet
@@ -50,6 +49,7 @@ from bondmodel.workbook.partners_sheet import (
     partners_sheet,
 )
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
+from bondmodel.workbook.rows import Expr, Grid, Line, Ref, Running, Template, write_lines
 from bondmodel.workbook.savings_rows import savings_rows
 from bondmodel.workbook.styles import Styles as _Styles
 from bondmodel.workbook.styles import print_across
@@ -184,7 +184,7 @@ def _cashflows_sheet(
     layout.rows["cashflows.label"] = span("Cashflows", 3, FIRST_PERIOD_COL, last_col)
 
     keys = [k for k in PERIOD_COLUMNS if k not in HEADER_KEYS]
-    rows = {key: FIRST_ITEM_ROW + i for i, key in enumerate(keys)}
+    rows: dict[str, int] = {key: FIRST_ITEM_ROW + i for i, key in enumerate(keys)}
     items = cost_item_rows(ws, styles, results, layout, FIRST_ITEM_ROW + len(keys) + 2)
     below = FIRST_ITEM_ROW + len(keys) + 2 + (
         1 + len(ITEM_ROWS) * len(results.scenario.costs) + 1 if results.scenario.costs else 0
@@ -196,92 +196,96 @@ def _cashflows_sheet(
         layout.row_numbers[f"cashflows.stream.{s}"] = stream_row
     # the council's cash after debt service goes below, once the Bond sheet exists
     layout.row_numbers["cashflows.free"] = (max(stream_rows) if stream_rows else below) + 2
-    def item_sum(kind: str, col: int) -> str:
-        cells = [str(xl_rowcol_to_cell(r, col)) for r in items[kind]]
-        return "=" + "+".join(cells) if cells else "=0"
+    def linked(cells: list[int]) -> str:
+        """``=`` the sum of these rows of the sheet (``=0`` for none)."""
+        for r in cells:
+            grid_rows[f"row{r}"] = r
+        return "=" + ("+".join(f"{{row{r}}}" for r in cells) or "0")
 
-    def ref(key: str, col: int) -> str:
-        return str(xl_rowcol_to_cell(rows[key], col))
-
-
-    formulas: dict[str, Callable[[int], str]] = {
-        "years": lambda c: f"={timeline('years', c)}",
-        "price_index": lambda c: f"={timeline('price_index', c)}",
-        "discount_factor": lambda c: f"={timeline('discount_factor', c)}",
-        "capex_base": lambda c: item_sum("base", c),
-        "capex_contingency": lambda c: item_sum("contingency", c),
-        "capex_optimism_bias": lambda c: item_sum("optimism_bias", c),
-        "gross_savings": lambda c: (
-            # each stream times the share of it still with partners in the partnership
-            # (Partners sheet), so a partner's exit year is live whether set or not
-            gross_savings_after_exits(
-                results.scenario, [str(xl_rowcol_to_cell(r, c)) for r in stream_rows], c
-            )
-            if stream_rows
-            else "=0"
-        ),
-        "running_costs": lambda c: (
-            "=" + "+".join(str(xl_rowcol_to_cell(r, c)) for r in running_rows)
-            if running_rows
-            else "=0"
-        ),
-        "capex_overrun": lambda c: (
-            f"=({ref('capex_base', c)}+{ref('capex_contingency', c)}"
-            f"+{ref('capex_optimism_bias', c)})*(conv_cost_factor-1)"
-        ),
-        "capex": lambda c: (
-            f"={ref('capex_base', c)}+{ref('capex_contingency', c)}"
-            f"+{ref('capex_optimism_bias', c)}+{ref('capex_overrun', c)}"
-        ),
-        "net_savings": lambda c: f"={ref('gross_savings', c)}-{ref('running_costs', c)}",
-        "net_cash_flow": lambda c: f"={ref('net_savings', c)}-{ref('capex', c)}",
-        "cumulative_net_cash_flow": lambda c: _running_total(
-            ref, "cumulative_net_cash_flow", "net_cash_flow", c
-        ),
-        "capex_real": lambda c: f"={ref('capex', c)}/{ref('price_index', c)}",
-        "running_costs_real": lambda c: f"={ref('running_costs', c)}/{ref('price_index', c)}",
-        "gross_savings_real": lambda c: f"={ref('gross_savings', c)}/{ref('price_index', c)}",
-        "net_savings_real": lambda c: f"={ref('net_savings', c)}/{ref('price_index', c)}",
-        "net_cash_flow_real": lambda c: f"={ref('net_cash_flow', c)}/{ref('price_index', c)}",
-        "cumulative_net_cash_flow_real": lambda c: _running_total(
-            ref, "cumulative_net_cash_flow_real", "net_cash_flow_real", c
-        ),
-        "discounted_net_cash_flow": lambda c: (
-            f"={ref('net_cash_flow', c)}/{timeline('deflator', c)}*{ref('discount_factor', c)}"
-        ),
-        "cumulative_discounted_net_cash_flow": lambda c: _running_total(
-            ref, "cumulative_discounted_net_cash_flow", "discounted_net_cash_flow", c
-        ),
+    grid_rows: dict[str, int | tuple[str, int]] = {
+        f"timeline.{key}": ("Timeline", layout.row_numbers[f"timeline.{key}"])
+        for key in ("years", "price_index", "discount_factor", "deflator")
     }
-    for key in keys:
-        column = PERIOD_COLUMNS[key]
-        row = rows[key]
-        fmt = styles.unit(column.unit)
-        ws.write_string(row, 0, column.label, styles.label)
-        ws.write_string(row, 1, column.unit, styles.note)
-        values = table[key].to_numpy()
-        for j in range(n_cols):
-            col = FIRST_PERIOD_COL + j
-            value = float(values[j])
-            if key in formulas:
-                ws.write_formula(row, col, formulas[key](col), fmt, value)
-            else:
-                ws.write_number(row, col, value, fmt)
-        layout.rows[f"cashflows.{key}"] = span("Cashflows", row, FIRST_PERIOD_COL, last_col)
-        layout.row_numbers[f"cashflows.{key}"] = row
-        if column.unit == "money" and not key.startswith("cumulative"):
-            first = xl_rowcol_to_cell(row, FIRST_PERIOD_COL)
-            last = xl_rowcol_to_cell(row, last_col)
-            ws.write_formula(row, 2, f"=SUM({first}:{last})", fmt, float(values.sum()))
+    grid_rows.update(rows)
+    gross, partner_refs = gross_savings_after_exits(
+        results.scenario, [f"row{r}" for r in stream_rows]
+    )
+    linked(stream_rows)
+    grid_rows.update(partner_refs)
+    lines = cashflow_lines(
+        {kind: linked(cells) for kind, cells in items.items()},
+        linked(running_rows),
+        # each stream times the share of it still with partners in the partnership
+        # (Partners sheet), so a partner's exit year is live whether set or not
+        gross,
+        table,
+    )
+    grid = Grid(grid_rows, n_cols)
+    real = results.scenario.economics.appraisal_basis == "real"
+    price = results.flows.price_index[0]
+    write_lines(ws, styles, lines, grid, layout, "Cashflows", {
+        **convention_values(),
+        "timeline.deflator": price if real else np.ones_like(price),
+    })
     print_across(ws, FIRST_ITEM_ROW)
     return rows
 
 
-def _running_total(ref: Callable[[str, int], str], own: str, source: str, col: int) -> str:
-    """``=previous running total + this period's flow`` (the first period starts the total)."""
-    if col == FIRST_PERIOD_COL:
-        return f"={ref(source, col)}"
-    return f"={ref(own, col - 1)}+{ref(source, col)}"
+def cashflow_lines(
+    costs: dict[str, str], running: str, gross: str, table: pd.DataFrame
+) -> list[Line]:
+    """The Cashflows sheet's period table: links to the rows below and to the Timeline,
+    then the derived rows, each one :class:`Expr` (its formula and its cached value).
+
+    ``costs`` (by kind: base, contingency, optimism_bias), ``running`` and ``gross`` are
+    the templates that total the cost item, running cost and savings stream rows below.
+    """
+    r = Ref
+
+    def real(key: str) -> Expr:
+        return r(key) / r("price_index")
+
+    derived: dict[str, Template] = {
+        "years": "={timeline.years}",
+        "price_index": "={timeline.price_index}",
+        "discount_factor": "={timeline.discount_factor}",
+        "capex_base": costs["base"],
+        "capex_contingency": costs["contingency"],
+        "capex_optimism_bias": costs["optimism_bias"],
+        "gross_savings": gross,
+        "running_costs": running,
+        "capex_overrun": (
+            (r("capex_base") + r("capex_contingency") + r("capex_optimism_bias"))
+            * (r("conv_cost_factor") - 1)
+        ),
+        "capex": (
+            r("capex_base") + r("capex_contingency") + r("capex_optimism_bias")
+            + r("capex_overrun")
+        ),
+        "net_savings": r("gross_savings") - r("running_costs"),
+        "net_cash_flow": r("net_savings") - r("capex"),
+        "cumulative_net_cash_flow": Running(r("net_cash_flow")),
+        "capex_real": real("capex"),
+        "running_costs_real": real("running_costs"),
+        "gross_savings_real": real("gross_savings"),
+        "net_savings_real": real("net_savings"),
+        "net_cash_flow_real": real("net_cash_flow"),
+        "cumulative_net_cash_flow_real": Running(r("net_cash_flow_real")),
+        "discounted_net_cash_flow": (
+            r("net_cash_flow") / r("timeline.deflator") * r("discount_factor")
+        ),
+        "cumulative_discounted_net_cash_flow": Running(r("discounted_net_cash_flow")),
+    }
+    lines = []
+    for key in (k for k in PERIOD_COLUMNS if k not in HEADER_KEYS):
+        column = PERIOD_COLUMNS[key]
+        template = derived[key]
+        lines.append(Line(
+            key, column.label, column.unit, template, template,
+            values=table[key].to_numpy(dtype=float),
+            total=column.unit == "money" and not key.startswith("cumulative"),
+        ))
+    return lines
 
 
 def _as_datetime(value: Any) -> datetime:
