@@ -38,7 +38,12 @@ from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.as_run import annotation, as_run_sheet, status_banner
 from bondmodel.workbook.bond_sheet import bond_metric_formulas, bond_sheet, council_rows
 from bondmodel.workbook.conventions_block import convention_values, conventions_block
-from bondmodel.workbook.cost_rows import ITEM_ROWS, cost_item_rows, running_cost_rows
+from bondmodel.workbook.cost_rows import (
+    ITEM_ROWS,
+    cost_item_rows,
+    running_cost_rows,
+    timeline_rows,
+)
 from bondmodel.workbook.formulas import payback_formula
 from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
@@ -202,10 +207,7 @@ def _cashflows_sheet(
             grid_rows[f"row{r}"] = r
         return "=" + ("+".join(f"{{row{r}}}" for r in cells) or "0")
 
-    grid_rows: dict[str, int | tuple[str, int]] = {
-        f"timeline.{key}": ("Timeline", layout.row_numbers[f"timeline.{key}"])
-        for key in ("years", "price_index", "discount_factor", "deflator")
-    }
+    grid_rows = timeline_rows(layout, "years", "price_index", "discount_factor", "deflator")
     grid_rows.update(rows)
     gross, partner_refs = gross_savings_after_exits(
         results.scenario, [f"row{r}" for r in stream_rows]
