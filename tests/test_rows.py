@@ -9,6 +9,7 @@ import pytest
 
 from bondmodel import load_scenario, run
 from bondmodel.workbook.conventions_block import convention_values
+from bondmodel.workbook.partners_sheet import ENGINE_ROWS, partner_lines
 from bondmodel.workbook.rows import Env, Grid, Ref, Running, fn, line_values
 from bondmodel.workbook.writer import cashflow_lines
 
@@ -80,3 +81,35 @@ def test_cashflow_expressions_reproduce_the_engine(template: Any) -> None:
         assert np.max(np.abs(got - expected)) <= 1e-12 * scale, line.key
         derived += not isinstance(line.rest, str)
     assert derived == 13
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.stem)
+def test_partner_expressions_reproduce_the_engine(template: Any) -> None:
+    """Each partner's derived rows, evaluated from their expressions, are the engine's."""
+    results = run(load_scenario(template), paths=0)
+    real = results.scenario.economics.appraisal_basis == "real"
+    price = results.flows.price_index[0]
+    table = results.partners
+    checked = 0
+    for p, name in enumerate(results.scenario.partner_names):
+        data = table[table["partner"] == name]
+        lines = partner_lines(f"p{p}", "=1", "$B$5", "0")
+        grid = Grid({line.key: 10 + i for i, line in enumerate(lines)}, len(price))
+        values: dict[str, Any] = {
+            "timeline.deflator": price if real else np.ones_like(price),
+            "cashflows.price_index": price,
+            "cashflows.discount_factor": results.flows.discount_factors[0],
+            **{f"p{p}.{k}": data[k].to_numpy(dtype=float) for k in ENGINE_ROWS},
+        }
+        for line in lines:
+            row = line.key.split(".", 1)[1]
+            if isinstance(line.rest, str):
+                continue
+            got = line_values(line, grid, values)
+            values[line.key] = got
+            if row in data.columns:
+                expected = data[row].to_numpy(dtype=float)
+                scale = max(1.0, float(np.max(np.abs(expected))))
+                assert np.max(np.abs(got - expected)) <= 1e-12 * scale, (name, row)
+                checked += 1
+    assert checked >= 5 * len(results.scenario.partner_names)
