@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from bondmodel import load_scenario, run
+from bondmodel.workbook.bond_sheet import financing_lines
 from bondmodel.workbook.conventions_block import convention_values
 from bondmodel.workbook.partners_sheet import ENGINE_ROWS, partner_lines
 from bondmodel.workbook.rows import Env, Grid, Ref, Running, fn, line_values
@@ -113,3 +114,34 @@ def test_partner_expressions_reproduce_the_engine(template: Any) -> None:
                 assert np.max(np.abs(got - expected)) <= 1e-12 * scale, (name, row)
                 checked += 1
     assert checked >= 5 * len(results.scenario.partner_names)
+
+
+@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.stem)
+def test_council_flow_expressions_reproduce_the_engine(template: Any) -> None:
+    """The council's cash flow after debt service, from its expressions, is the engine's."""
+    results = run(load_scenario(template), paths=0)
+    bond = results.bond
+    if bond is None:
+        pytest.skip("no bond")
+    n = results.timeline.n_periods + 1
+    grid = bond.schedule.grid
+    paid = grid.to_timeline(bond.flows.paid_in[:1], results.timeline.n_periods)[0]
+    got = np.zeros(n)
+    s = bond.schedule
+    got[grid.issue_t] = s.proceeds - s.arrangement_fee - s.reserve_initial
+    lines = financing_lines("council", "x", "$A$1:$A$2", "1", paid, got)
+    real = results.scenario.economics.appraisal_basis == "real"
+    price = results.flows.price_index[0]
+    values: dict[str, Any] = {
+        "cashflows.net_cash_flow": results.periods["net_cash_flow"].to_numpy(dtype=float),
+        "cashflows.discount_factor": results.flows.discount_factors[0],
+        "timeline.deflator": price if real else np.ones_like(price),
+    }
+    sheet = Grid({line.key: 10 + i for i, line in enumerate(lines)}, n)
+    for line in lines:
+        values[line.key] = line_values(line, sheet, values)
+    scale = max(1.0, float(np.max(np.abs(bond.council_flow))))
+    assert np.max(np.abs(values["council_flow"] - bond.council_flow)) <= 1e-12 * scale
+    assert float(np.sum(values["council_discounted"])) == pytest.approx(
+        bond.metrics["council_npv"], rel=1e-12, abs=1e-6
+    )
