@@ -249,7 +249,8 @@ def _any(*args: Any) -> bool:
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "ABS": np.abs,
     "SUM": lambda *a: float(sum(np.sum(x) for x in a)),
-    "SUMPRODUCT": lambda a: float(np.sum(np.asarray(a, dtype=float))),
+    "SUMPRODUCT": lambda *a: float(np.sum(np.prod([np.asarray(x, dtype=float) for x in a],
+                                                  axis=0))),
     "AND": _all,
     "OR": _any,
     "MAX": lambda *a: float(max(np.max(x) for x in a)),

@@ -54,7 +54,18 @@ from bondmodel.workbook.partners_sheet import (
     partners_sheet,
 )
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
-from bondmodel.workbook.rows import Expr, Grid, Line, Ref, Running, Template, write_lines
+from bondmodel.workbook.rows import (
+    Env,
+    Expr,
+    Grid,
+    Group,
+    Line,
+    Ref,
+    Running,
+    Template,
+    fn,
+    write_lines,
+)
 from bondmodel.workbook.savings_rows import savings_rows
 from bondmodel.workbook.styles import Styles as _Styles
 from bondmodel.workbook.styles import print_across
@@ -330,37 +341,50 @@ def _metrics_sheet(
             f"{xl_rowcol_to_cell(rows[key], last, True, True)}"
         )
 
-    df = span("discount_factor")
-    deflator = layout.rows["timeline.deflator"]
     t_row = layout.rows["timeline.t"]
 
     def on_basis(key: str) -> str:
         """The row on the appraisal basis: CHOOSE picks the nominal or the real row."""
         return f"CHOOSE(tl_real+1,{span(key)},{span(key + '_real')})"
 
-    live = {
-        "pv_savings": f"=SUMPRODUCT({span('gross_savings')}/{deflator},{df})",
-        "pv_costs": (
-            f"=SUMPRODUCT(({span('capex')}+{span('running_costs')})/{deflator},{df})"
-        ),
-        "npv": f"=SUM({span('discounted_net_cash_flow')})",
+    def whole(key: str) -> Ref:
+        return Ref(f"cashflows.{key}", "row")
+
+    def on_sheet(key: str, where: str) -> str:
+        return layout.rows[key] if key.startswith("timeline.") else span(key.split(".", 1)[1])
+
+    real = results.scenario.economics.appraisal_basis == "real"
+    price = results.flows.price_index[0]
+    env = Env(on_sheet, {
+        **{f"cashflows.{key}": results.periods[key].to_numpy(dtype=float) for key in rows},
+        "timeline.deflator": price if real else np.ones_like(price),
+    })
+    deflated = Ref("timeline.deflator", "row")
+    sums: dict[str, Expr] = {
+        "pv_savings": fn("SUMPRODUCT", whole("gross_savings") / deflated, whole("discount_factor")),
+        "pv_costs": fn("SUMPRODUCT", Group(whole("capex") + whole("running_costs")) / deflated,
+                       whole("discount_factor")),
+        "npv": fn("SUM", whole("discounted_net_cash_flow")),
+        "peak_funding_need": fn("MAX", 0, -fn("MIN", whole("cumulative_net_cash_flow"))),
+        "total_capex": fn("SUM", whole("capex")),
+        "total_capex_base": fn("SUM", whole("capex_base")),
+        "total_running_costs": fn("SUM", whole("running_costs")),
+        "total_gross_savings": fn("SUM", whole("gross_savings")),
+        "total_net_cash_flow": fn("SUM", whole("net_cash_flow")),
+    }
+    live: dict[str, str | Expr] = {
+        **sums,
         "payback_years": payback_formula(
             on_basis("cumulative_net_cash_flow"), span("years"), t_row
         ),
         "discounted_payback_years": payback_formula(
             span("cumulative_discounted_net_cash_flow"), span("years"), t_row
         ),
-        "peak_funding_need": f"=MAX(0,-MIN({span('cumulative_net_cash_flow')}))",
         "peak_funding_period": (
             f"=IF(MIN({span('cumulative_net_cash_flow')})<0,INDEX({t_row},"
             f"MATCH(MIN({span('cumulative_net_cash_flow')}),"
             f"{span('cumulative_net_cash_flow')},0)),0)"
         ),
-        "total_capex": f"=SUM({span('capex')})",
-        "total_capex_base": f"=SUM({span('capex_base')})",
-        "total_running_costs": f"=SUM({span('running_costs')})",
-        "total_gross_savings": f"=SUM({span('gross_savings')})",
-        "total_net_cash_flow": f"=SUM({span('net_cash_flow')})",
     }
     metric_rows = {key: 4 + i for i, key in enumerate(METRICS)}
     pv_s = xl_rowcol_to_cell(metric_rows["pv_savings"], 1)
@@ -371,10 +395,15 @@ def _metrics_sheet(
         layout.cells[f"metrics.{key}"] = ref("Metrics", row, 1)
         ws.write_string(row, 0, column.label)
         value = results.metrics[key]
-        if key in live:
+        formula = live.get(key)
+        if isinstance(formula, Expr):
+            # a sum over the Cashflows rows: its cached value is what the formula gives
+            value = float(formula.value(env))
+            formula = formula.formula(env)
+        if formula is not None:
             # undefined values (never paid back, no costs) are the formula's text n/a
             ws.write_formula(
-                row, 1, live[key], styles.unit(column.unit), "n/a" if value is None else value
+                row, 1, formula, styles.unit(column.unit), "n/a" if value is None else value
             )
             ws.write_string(row, 2, "live formula over the Cashflows sheet", styles.note)
         else:
@@ -388,15 +417,15 @@ def _metrics_sheet(
     ws.write(top, 1, "Value", styles.header)
     ws.write(top, 2, "Note", styles.header)
     flag = int(results.bond.metrics["investor_irr_flag"] or 0)
-    live = bond_metric_formulas(results, layout)
+    bond_live = bond_metric_formulas(results, layout)
     for i, (key, column) in enumerate(BOND_METRICS.items()):
         row = top + 1 + i
         layout.cells[f"metrics.{key}"] = ref("Metrics", row, 1)
         ws.write_string(row, 0, column.label)
         value = results.bond.metrics[key]
-        if key in live:
+        if key in bond_live:
             ws.write_formula(
-                row, 1, live[key], styles.unit(column.unit), "n/a" if value is None else value
+                row, 1, bond_live[key], styles.unit(column.unit), "n/a" if value is None else value
             )
             ws.write_string(row, 2, "live formula over the Bond sheet", styles.note)
             continue
