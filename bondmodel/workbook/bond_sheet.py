@@ -21,21 +21,22 @@ equation with the inputs as they stand.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import replace
 
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from bondmodel.bond.metrics import deferred_since_shortfall, pwlb_council_flow
+from bondmodel.bond.metrics import deferred_since_shortfall
 from bondmodel.engine import Results, bond_trace
-from bondmodel.labels import BOND_COLUMNS, SOURCES_USES, Unit
+from bondmodel.labels import BOND_COLUMNS, SOURCES_USES
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
 from bondmodel.timeline import FloatArray
 from bondmodel.workbook.conventions_block import ZERO_TOLERANCE
+from bondmodel.workbook.cost_rows import timeline_rows
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, ref, span
+from bondmodel.workbook.rows import Grid, Line, Ref, Template, same, write_lines
 from bondmodel.workbook.styles import Styles, print_across
 from bondmodel.workbook.timeline_sheet import excel_serial
 
@@ -50,28 +51,6 @@ FLOW_TOTALS = frozenset({
 
 #: Rows at the top kept in view and printed on every page: title, note, payment, date.
 HEAD_ROWS = 4
-
-_TOKEN = re.compile(r"\{(\w+)(?:@(p|row))?\}")
-
-
-@dataclass(frozen=True)
-class Line:
-    """One row: its key, label, unit, the formula for k >= 1 and for the issue (k = 0).
-
-    ``first`` None leaves the issue column blank (nothing happens at issue);
-    a number writes that constant (an initial condition, such as index = 1).
-    """
-
-    key: str
-    label: str
-    unit: Unit
-    rest: str
-    first: str | float | None = None
-
-    @property
-    def heading(self) -> bool:
-        """A group heading, not a row of numbers."""
-        return self.rest == ""
 
 
 def _flag(key: str, label: str, formula: str) -> Line:
@@ -121,8 +100,11 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     ws.write(row, 2, "Value", styles.header)
     # rows across the periods start below the scalars; their references are needed first
     top = row + len(scalars) + 3
-    rows = {line.key: top + 1 + i for i, line in enumerate(lines)}
-    render = _renderer(rows, n, _outside(layout))
+    rows: dict[str, int | tuple[str, int]] = {
+        line.key: top + 1 + i for i, line in enumerate(lines)
+    }
+    grid_ = Grid(rows, n, _outside(layout))
+    render = grid_.render
     for i, (name, label, unit, formula, value) in enumerate(scalars):
         r = row + 1 + i
         ws.write_string(r, 0, label, styles.bold if name == "bd_principal" else styles.label)
@@ -149,39 +131,16 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     ws.write(top, 2, "Total", styles.header)
     for j in range(n):
         ws.write(top, FIRST_PERIOD_COL + j, "", styles.header)
+    bold = ("payment", "closing_balance", "investor_flow", "dscr")
+    write_lines(ws, styles, [
+        replace(line, values=values.get(line.key), total=line.key in FLOW_TOTALS,
+                bold=line.key in bold)
+        for line in lines
+    ], grid_, layout, "Bond")
     for line in lines:
-        r = rows[line.key]
         if line.heading:
-            ws.write_string(r, 0, line.label, styles.header)
-            for col in range(1, last + 1):
-                ws.write_blank(r, col, None, styles.header)
             continue
-        strong = line.key in ("payment", "closing_balance", "investor_flow", "dscr")
-        ws.write_string(r, 0, line.label, styles.bold if strong else styles.label)
-        ws.write_string(r, 1, line.unit, styles.note)
-        fmt = styles.unit(line.unit)
-        vals = values[line.key]
-        for j in range(n):
-            col = FIRST_PERIOD_COL + j
-            template = line.rest if j > 0 else line.first
-            if template is None:
-                continue
-            if isinstance(template, float):
-                ws.write_number(r, col, template, fmt)
-                continue
-            if not template.startswith("="):
-                ws.write_string(r, col, template, styles.note)
-                continue
-            value = vals[j]
-            if line.key == "dscr" and not np.isfinite(value):
-                ws.write_formula(r, col, render(template, col), styles.note, "n/a")
-            else:
-                ws.write_formula(r, col, render(template, col), fmt, float(value))
-        if line.key in FLOW_TOTALS:
-            first, end = xl_rowcol_to_cell(r, FIRST_PERIOD_COL), xl_rowcol_to_cell(r, last)
-            ws.write_formula(r, 2, f"=SUM({first}:{end})", fmt, float(np.nansum(vals)))
-        layout.rows[f"bond.{line.key}"] = span("Bond", r, FIRST_PERIOD_COL, last)
-        layout.row_numbers[f"bond.{line.key}"] = r
+        r = int(rows[line.key])  # type: ignore[arg-type]
         layout.cells[f"bond.{line.key}.last"] = ref("Bond", r, last)
         layout.cells[f"bond.{line.key}.first"] = ref("Bond", r, FIRST_PERIOD_COL)
         layout.rows[f"bond.{line.key}.after_issue"] = span(
@@ -194,7 +153,7 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
         for j in range(n):
             col = FIRST_PERIOD_COL + j
             ws.write_formula(
-                2 + i, col, f"={xl_rowcol_to_cell(rows[key], col)}",
+                2 + i, col, f"={grid_.cell(key, '', col)}",
                 styles.unit(line.unit), float(values[key][j]),
             )
     ws.freeze_panes(HEAD_ROWS, FIRST_PERIOD_COL)
@@ -210,35 +169,6 @@ _SOURCE_NAMES = {
     "reserve_initial": "bd_reserve0",
     "surplus": "bd_surplus",
 }
-
-
-def _renderer(
-    rows: dict[str, int], n: int, outside: dict[str, str]
-) -> Callable[[str, int], str]:
-    """Turn a row template into a formula for column ``col``.
-
-    ``outside`` maps the capitalised placeholders (``TL_T``, ``CF_NET``, ...) to
-    the Timeline and Cashflows rows they stand for.
-    """
-    last = FIRST_PERIOD_COL + n - 1
-    pattern = re.compile(r"\b(" + "|".join(map(re.escape, outside)) + r")\b")
-
-    def render(template: str, col: int) -> str:
-        def cell(match: re.Match[str]) -> str:
-            key, where = match.group(1), match.group(2)
-            r = rows[key]
-            if where == "p":
-                return str(xl_rowcol_to_cell(r, col - 1))
-            if where == "row":
-                return (
-                    f"{xl_rowcol_to_cell(r, FIRST_PERIOD_COL, True, True)}:"
-                    f"{xl_rowcol_to_cell(r, last, True, True)}"
-                )
-            return str(xl_rowcol_to_cell(r, col))
-
-        return pattern.sub(lambda m: outside[m.group(1)], _TOKEN.sub(cell, template))
-
-    return render
 
 
 # ---------------------------------------------------------------------------
@@ -437,8 +367,8 @@ def _sizing_lines(lines: list[Line]) -> list[Line]:
     for suffix, principal, fees, label in (
         ("_unit", "1", "0", "per pound of principal"), ("_fees", "0", None, "fees alone"),
     ):
-        def variant(template: str | float | None, suffix: str = suffix, principal: str = principal,
-                    fees: str | None = fees) -> str | float | None:
+        def variant(template: Template, suffix: str = suffix, principal: str = principal,
+                    fees: str | None = fees) -> Template:
             if not isinstance(template, str):
                 return template
             text = pattern.sub(lambda m: "{" + m.group(1) + suffix + (m.group(2) or "") + "}",
@@ -836,80 +766,64 @@ def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout
     if bond is None:
         return top
     n = results.timeline.n_periods + 1
-    last = FIRST_PERIOD_COL + n - 1
     real = results.scenario.economics.appraisal_basis == "real"
     flows = results.flows
     grid = bond.schedule.grid
-    t_row = layout.row_numbers["timeline.t"]
-    r = layout.row_numbers
-    names = ("net_cash_flow", "price_index", "discount_factor")
-    cf = {key: r[f"cashflows.{key}"] for key in names}
-    bond_t = layout.rows["bond.t"]
     ws.write(top, 0, "Council cash after debt service (nominal unless real)", styles.header)
-    items: list[tuple[str, str, Callable[[int], str], FloatArray]] = []
-
-    def c(row: int, col: int) -> str:
-        return str(xl_rowcol_to_cell(row, col))
-
-    def tl(col: int) -> str:
-        return f"Timeline!{c(t_row, col)}"
-
-    council = bond.council_flow
     to_council = grid.to_timeline(bond.flows.paid_in[:1], results.timeline.n_periods)[0]
     issue = np.zeros(n)
     issue[grid.issue_t] = (
         bond.schedule.proceeds - bond.schedule.arrangement_fee - bond.schedule.reserve_initial
     )
     price = flows.price_index[0]
-    df = flows.discount_factors[0]
-    rows: dict[str, int] = {}
-
-    def financing(prefix: str, title: str, paid_row: str, received: str,
-                  values: tuple[FloatArray, FloatArray, FloatArray]) -> None:
-        """Paid, received, the council's flow, on the appraisal basis, discounted."""
-        paid, got, flow = values
-        basis = flow / price if real else flow
-        items.extend([
-            (f"{prefix}_paid", f"{title}: paid by the council",
-             lambda col: f"=SUMIF({bond_t},{tl(col)},{layout.rows[paid_row]})", paid),
-            (f"{prefix}_received", f"{title}: received at issue",
-             lambda col: f"=({tl(col)}=bd_issue_t)*{received}", got),
-            (f"{prefix}_flow", f"{title}: council cash flow",
-             lambda col: f"={c(cf['net_cash_flow'], col)}-{c(rows[prefix + '_paid'], col)}"
-             f"+{c(rows[prefix + '_received'], col)}", flow),
-        ])
-        items.append((f"{prefix}_basis", f"{title}: council cash flow (appraisal basis)",
-                      lambda col: f"={c(rows[prefix + '_flow'], col)}"
-                      f"/Timeline!{c(r['timeline.deflator'], col)}", basis))
-        items.append((f"{prefix}_discounted", f"{title}: council cash flow, discounted",
-                      lambda col: f"={c(rows[prefix + '_basis'], col)}"
-                      f"*{c(cf['discount_factor'], col)}",
-                      basis * df))
-
-    financing("council", "With the bond (debt service net of DSRA releases)",
-              "bond.to_council", "(bd_proceeds-bd_fee-bd_reserve0)", (to_council, issue, council))
+    lines = financing_lines(
+        "council", "With the bond (debt service net of DSRA releases)",
+        layout.rows["bond.to_council"], "(bd_proceeds-bd_fee-bd_reserve0)", to_council, issue,
+    )
     if bond.pwlb is not None:
-        pw = pwlb_council_flow(bond.pwlb, grid, flows, results.timeline)[0]
         pw_ds = grid.to_timeline(bond.pwlb.debt_service[None, :], results.timeline.n_periods)[0]
         drawn = np.zeros(n)
         drawn[grid.issue_t] = bond.pwlb.amount
-        financing("pwlb", "With a PWLB loan instead", "bond.pwlb_debt_service", "pw_amount",
-                  (pw_ds, drawn, pw))
-    for i, (key, _, _, _) in enumerate(items):
-        rows[key] = top + 1 + i
-    for key, label, formula, values in items:
-        row = rows[key]
-        ws.write_string(row, 0, label, styles.label)
-        ws.write_string(row, 1, "money", styles.note)
-        fmt = styles.unit("money")
-        for j in range(n):
-            col = FIRST_PERIOD_COL + j
-            ws.write_formula(row, col, formula(col), fmt, float(values[j]))
-        first, end = xl_rowcol_to_cell(row, FIRST_PERIOD_COL), xl_rowcol_to_cell(row, last)
-        ws.write_formula(row, 2, f"=SUM({first}:{end})", fmt, float(np.sum(values)))
-        layout.rows[f"cashflows.{key}"] = span("Cashflows", row, FIRST_PERIOD_COL, last)
-        layout.row_numbers[f"cashflows.{key}"] = row
-    return top + len(items) + 2
+        lines += financing_lines(
+            "pwlb", "With a PWLB loan instead", layout.rows["bond.pwlb_debt_service"],
+            "pw_amount", pw_ds, drawn,
+        )
+    names = ("net_cash_flow", "discount_factor")
+    rows: dict[str, int | tuple[str, int]] = {
+        **{f"cashflows.{key}": layout.row_numbers[f"cashflows.{key}"] for key in names},
+        **timeline_rows(layout, "t", "deflator"),
+        **{line.key: top + 1 + i for i, line in enumerate(lines)},
+    }
+    write_lines(ws, styles, lines, Grid(rows, n, {"BOND_T": layout.rows["bond.t"]}), layout,
+                "Cashflows", {
+        "cashflows.net_cash_flow": results.periods["net_cash_flow"].to_numpy(dtype=float),
+        "cashflows.discount_factor": flows.discount_factors[0],
+        "timeline.deflator": price if real else np.ones_like(price),
+    })
+    return top + len(lines) + 2
+
+
+def financing_lines(
+    prefix: str, title: str, paid_row: str, received: str, paid: FloatArray, got: FloatArray
+) -> list[Line]:
+    """Paid by the council (from the Bond sheet's row ``paid_row``), received at issue, and
+    the council's cash flow: nominal, on the appraisal basis, discounted (one Expr each).
+
+    ``BOND_T`` stands for the Bond sheet's timeline-period row; ``paid`` and ``got`` are the
+    engine's values of the first two rows."""
+    flow = Ref("cashflows.net_cash_flow") - Ref(f"{prefix}_paid") + Ref(f"{prefix}_received")
+    basis = Ref(f"{prefix}_flow") / Ref("timeline.deflator")
+    return [
+        same(f"{prefix}_paid", f"{title}: paid by the council", "money",
+             f"=SUMIF(BOND_T,{{timeline.t}},{paid_row})", values=paid, total=True),
+        same(f"{prefix}_received", f"{title}: received at issue", "money",
+             f"=({{timeline.t}}=bd_issue_t)*{received}", values=got, total=True),
+        same(f"{prefix}_flow", f"{title}: council cash flow", "money", flow, total=True),
+        same(f"{prefix}_basis", f"{title}: council cash flow (appraisal basis)", "money", basis,
+             total=True),
+        same(f"{prefix}_discounted", f"{title}: council cash flow, discounted", "money",
+             Ref(f"{prefix}_basis") * Ref("cashflows.discount_factor"), total=True),
+    ]
 
 
 def _outside(layout: Layout) -> dict[str, str]:

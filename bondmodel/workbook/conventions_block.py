@@ -128,6 +128,11 @@ def conventions() -> list[Convention]:
     ]
 
 
+def convention_values() -> dict[str, float | str]:
+    """Each single-valued convention's value by its defined name (for expressions' values)."""
+    return {c.name: c.values[0] for c in conventions() if len(c.values) == 1}
+
+
 def conventions_block(
     wb: Workbook, ws: Worksheet, styles: Styles, top: int
 ) -> list[tuple[int, InputRow]]:

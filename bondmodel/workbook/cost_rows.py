@@ -10,6 +10,8 @@ rows on Cashflows sum these rows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
@@ -17,70 +19,56 @@ from xlsxwriter.worksheet import Worksheet
 from bondmodel.engine import Results
 from bondmodel.programme import cost_weights
 from bondmodel.workbook.inputs import defined_name
-from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout
+from bondmodel.workbook.layout import Layout
+from bondmodel.workbook.rows import Grid, Line, same, write_lines
 from bondmodel.workbook.styles import Styles
 
 #: The item rows written per cost, in order.
 ITEM_ROWS = ("weight", "base", "contingency", "optimism_bias")
 
 
-class _ItemFormulas:
-    """The formulas of one cost item's rows, by column."""
+def _uplift(name: Callable[[str], str]) -> str:
+    """The effective optimism bias: explicit, else band upper x (1 - mitigation)."""
+    band = (
+        f"IF(ISBLANK({name('ob_band')}),INDEX(category_bands,MATCH({name('category')},"
+        f"category_names,0)),{name('ob_band')})"
+    )
+    return (
+        f"=IF(ISBLANK({name('optimism_bias')}),INDEX(ob_band_upper,MATCH({band},"
+        f"ob_band_names,0))*(1-{name('ob_mitigation')}),{name('optimism_bias')})"
+    )
 
-    def __init__(self, i: int, rows: dict[str, int], t_row: int, idx_row: int):
-        self.i = i
-        self.rows = rows
-        self.t_row = t_row
-        self.idx_row = idx_row
 
-    def name(self, field: str) -> str:
-        return defined_name(f"costs[{self.i}].{field}")
+def _item_templates(name: Callable[[str], str], key: str, uplift: str) -> dict[str, str]:
+    """The row templates of one cost item (rows ``{key}.weight`` ...)."""
+    t = "{timeline.t}"
+    # one formula for every timing: a flag per timing times its weight
+    timing = name("timing")
+    default = f'IF({timing}="spread",conv_spread_start,conv_profile_start)'
+    s = f"IF(ISBLANK({name('start_period')}),{default},{name('start_period')})"
+    periods = f"N({name('periods')})"
+    profile = name("profile")
+    return {
+        "weight": (
+            f'=({timing}="at_close")*({t}=0)'
+            f'+({timing}="spread")*({t}>={s})*({t}<{s}+{periods})/MAX({periods},1)'
+            f'+({timing}="profile")*IF(AND({t}>={s},{t}<{s}+COUNT({profile})),'
+            f"INDEX({profile},1,{t}-{s}+1),0)"
+        ),
+        "base": (
+            f"={name('amount')}*{{{key}.weight}}*({name('indexed')}*{{timeline.price_index}}"
+            f"+(1-{name('indexed')}))"
+        ),
+        "contingency": f"={{{key}.base}}*{name('contingency')}",
+        "optimism_bias": f"=({{{key}.base}}+{{{key}.contingency}})*{uplift}",
+    }
 
-    def own(self, kind: str, col: int) -> str:
-        return str(xl_rowcol_to_cell(self.rows[kind], col))
 
-    def t(self, col: int) -> str:
-        return f"Timeline!{xl_rowcol_to_cell(self.t_row, col)}"
-
-    def uplift_cell(self) -> str:
-        return str(xl_rowcol_to_cell(self.rows["optimism_bias"], 2, True, True))
-
-    def uplift(self) -> str:
-        """The effective optimism bias: explicit, else band upper x (1 - mitigation)."""
-        n = self.name
-        band = (
-            f"IF(ISBLANK({n('ob_band')}),INDEX(category_bands,MATCH({n('category')},"
-            f"category_names,0)),{n('ob_band')})"
-        )
-        return (
-            f"=IF(ISBLANK({n('optimism_bias')}),INDEX(ob_band_upper,MATCH({band},"
-            f"ob_band_names,0))*(1-{n('ob_mitigation')}),{n('optimism_bias')})"
-        )
-
-    def formula(self, kind: str, col: int) -> str:
-        n, t = self.name, self.t(col)
-        if kind == "weight":
-            # one formula for every timing: a flag per timing times its weight
-            timing = n("timing")
-            default = f'IF({timing}="spread",conv_spread_start,conv_profile_start)'
-            s = f"IF(ISBLANK({n('start_period')}),{default},{n('start_period')})"
-            periods = f"N({n('periods')})"
-            profile = n("profile")
-            return (
-                f'=({timing}="at_close")*({t}=0)'
-                f'+({timing}="spread")*({t}>={s})*({t}<{s}+{periods})/MAX({periods},1)'
-                f'+({timing}="profile")*IF(AND({t}>={s},{t}<{s}+COUNT({profile})),'
-                f"INDEX({profile},1,{t}-{s}+1),0)"
-            )
-        if kind == "base":
-            idx = f"Timeline!{xl_rowcol_to_cell(self.idx_row, col)}"
-            return (
-                f"={n('amount')}*{self.own('weight', col)}*({n('indexed')}*{idx}"
-                f"+(1-{n('indexed')}))"
-            )
-        if kind == "contingency":
-            return f"={self.own('base', col)}*{n('contingency')}"
-        return f"=({self.own('base', col)}+{self.own('contingency', col)})*{self.uplift_cell()}"
+def timeline_rows(layout: Layout, *keys: str) -> dict[str, int | tuple[str, int]]:
+    """The Timeline rows ``keys`` for a grid of another sheet (``{timeline.key}``)."""
+    return {
+        f"timeline.{key}": ("Timeline", layout.row_numbers[f"timeline.{key}"]) for key in keys
+    }
 
 
 def cost_item_rows(
@@ -94,14 +82,18 @@ def cost_item_rows(
     if not sc.costs:
         return out
     ws.write(top, 0, "One-off costs by item (nominal)", styles.header)
-    row = top + 1
+    grid = Grid(timeline_rows(layout, "t", "price_index"), n)
+    lines: list[Line] = []
     for i, item in enumerate(sc.costs):
-        rows = {kind: row + k for k, kind in enumerate(ITEM_ROWS)}
-        row += len(ITEM_ROWS)
-        formulas = _ItemFormulas(
-            i, rows, layout.row_numbers["timeline.t"],
-            layout.row_numbers["timeline.price_index"],
-        )
+        key = f"cost{i}"
+        rows = {kind: top + 1 + len(ITEM_ROWS) * i + k for k, kind in enumerate(ITEM_ROWS)}
+        grid.rows.update({f"{key}.{kind}": r for kind, r in rows.items()})
+
+        def name(field: str, i: int = i) -> str:
+            return defined_name(f"costs[{i}].{field}")
+
+        uplift_cell = str(xl_rowcol_to_cell(rows["optimism_bias"], 2, True, True))
+        templates = _item_templates(name, key, uplift_cell)
         w = cost_weights(item, results.timeline.n_periods)
         base = item.amount * w * (index if item.indexed else np.ones(n))
         cont = base * item.contingency
@@ -111,19 +103,20 @@ def cost_item_rows(
             "contingency": cont,
             "optimism_bias": (base + cont) * item.effective_optimism_bias,
         }
+        lines += [
+            same(f"{key}.{kind}", f"{item.name}: {kind.replace('_', ' ')}",
+                 "factor" if kind == "weight" else "money", templates[kind],
+                 values=values[kind])
+            for kind in ITEM_ROWS
+        ]
         for kind in ITEM_ROWS:
-            r = rows[kind]
-            ws.write_string(r, 0, f"{item.name}: {kind.replace('_', ' ')}")
-            fmt = styles.unit("factor" if kind == "weight" else "money")
-            for j in range(n):
-                col = FIRST_PERIOD_COL + j
-                ws.write_formula(r, col, formulas.formula(kind, col), fmt, float(values[kind][j]))
-            out[kind].append(r)
+            out[kind].append(rows[kind])
         ws.write_string(rows["optimism_bias"], 1, "uplift", styles.note)
         ws.write_formula(
-            rows["optimism_bias"], 2, formulas.uplift(), styles.unit("rate"),
+            rows["optimism_bias"], 2, _uplift(name), styles.unit("rate"),
             item.effective_optimism_bias,
         )
+    write_lines(ws, styles, lines, grid, layout, "Cashflows", units=False)
     return out
 
 
@@ -145,10 +138,12 @@ def running_cost_rows(
     if not sc.running_costs:
         return out
     ws.write(top, 0, "Running costs by item (nominal)", styles.header)
-    rownum = layout.row_numbers
+    grid = Grid(timeline_rows(layout, "programme_year", "years", "price_index"), n)
+    lines: list[Line] = []
     for i, rc in enumerate(sc.running_costs):
         r = top + 1 + i
         out.append(r)
+        grid.rows[f"running{i}"] = r
 
         def name(field: str, i: int = i) -> str:
             return defined_name(f"running_costs[{i}].{field}")
@@ -161,20 +156,17 @@ def running_cost_rows(
             growth = np.ones(n)
         else:
             growth = (1.0 + float(rc.indexation)) ** (tl.price_offset_years + tl.years)
-        values = rc.annual_amount / tl.f * active * growth
-        ws.write_string(r, 0, f"{rc.name}: running cost")
-        for j in range(n):
-            col = FIRST_PERIOD_COL + j
-            year = f"Timeline!{xl_rowcol_to_cell(rownum['timeline.programme_year'], col)}"
-            years = f"Timeline!{xl_rowcol_to_cell(rownum['timeline.years'], col)}"
-            idx = f"Timeline!{xl_rowcol_to_cell(rownum['timeline.price_index'], col)}"
-            end = f"IF(ISBLANK({name('end_year')}),in_timeline_horizon_years,{name('end_year')})"
-            index = indexation_formula(name("indexation"), years, idx)
-            formula = (
-                f"={name('annual_amount')}/tl_f*AND({year}>={name('start_year')},"
-                f"{year}<={end})*{index}"
-            )
-            ws.write_formula(r, col, formula, styles.unit("money"), float(values[j]))
+        year = "{timeline.programme_year}"
+        end = f"IF(ISBLANK({name('end_year')}),in_timeline_horizon_years,{name('end_year')})"
+        index = indexation_formula(name("indexation"), "{timeline.years}",
+                                   "{timeline.price_index}")
+        lines.append(same(
+            f"running{i}", f"{rc.name}: running cost", "money",
+            f"={name('annual_amount')}/tl_f*AND({year}>={name('start_year')},"
+            f"{year}<={end})*{index}",
+            values=rc.annual_amount / tl.f * active * growth,
+        ))
+    write_lines(ws, styles, lines, grid, layout, "Cashflows", units=False)
     return out
 
 

@@ -1,8 +1,9 @@
 """The overview sheets: Cover, Summary (with native charts) and Checks.
 
-Checks are live formulas over the other sheets, each TRUE or FALSE; their
-cached values are computed here from the engine's numbers with the same
-tolerances, so a viewer that never recalculates shows the true state.
+Checks are live formulas over the other sheets, each TRUE or FALSE. Each is
+one expression (bondmodel.workbook.rows.Expr) rendered to its formula and
+evaluated with numpy on the engine's numbers for its cached value, so a viewer
+that never recalculates shows the true state and the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from bondmodel.labels import BOND_METRICS, METRICS, Unit
 from bondmodel.workbook.as_run import RERUN_NEEDED, SIMULATION_CHECK, STRUCTURE_CHECK
 from bondmodel.workbook.conventions_block import CHECK_ABS, CHECK_REL
 from bondmodel.workbook.layout import Layout
+from bondmodel.workbook.rows import Env, Expr, Group, Neg, Ref, fn, total
 from bondmodel.workbook.styles import Styles, write_value
 
 #: Axis format: pounds in millions.
@@ -44,42 +46,93 @@ class CheckResult:
     count: int
 
 
-def _close(a: float, b: float, tol: float) -> bool:
-    return abs(a - b) <= tol
+def _checks_env(results: Results, layout: Layout) -> Env:
+    """What the checks refer to: rows and cells by their layout key (with a dot), defined
+    names (without) as themselves; and the value each holds as the run wrote it."""
+    sc = results.scenario
+    p = results.periods
+    values: dict[str, Any] = {
+        "chk_rel_tol": CHECK_REL,
+        "chk_abs_tol": CHECK_ABS,
+        # as run, no input differs from the run's: every change flag is 0
+        "run_structural_changes": np.zeros(1),
+        "run_changes": np.zeros(1),
+        **{f"cashflows.{key}": p[key].to_numpy(dtype=float) for key in p.columns
+           if key not in ("label", "period_start", "period_end")},
+    }
+    for kind in ("cost_share", "savings_share"):
+        values[f"partners.{kind}"] = np.array(
+            [float(v[kind] or 0.0) for v in results.partner_metrics.values()]
+        )
+    bond = results.bond
+    if bond is not None:
+        s = bond.schedule
+        t = bond.table
+        values.update({f"bond.{key}": t[key].to_numpy(dtype=float) for key in t.columns
+                       if key != "date"})
+        values.update({f"bond.{key}": float(v) for key, v in bond.sources_uses.items()})
+        values.update({
+            "bond.principal": s.principal, "bd_principal": s.principal,
+            "bd_residual": s.surplus, "in_bond_principal": sc.bond.principal if sc.bond else 0,
+            "bond.closing_balance.last": float(t["closing_balance"].iloc[-1]),
+            "bond.reserve_balance.last": float(t["reserve_balance"].iloc[-1]),
+        })
+
+    def cell(key: str, where: str) -> str:
+        if where == "row":
+            return layout.rows[key]
+        # layout keys have a dot ("bond.proceeds"); a defined name stands for itself
+        return layout.cells[key] if "." in key else key
+
+    return Env(cell, values)
+
+
+def _row(key: str) -> Ref:
+    return Ref(key, "row")
+
+
+def _sum(*keys: str) -> Expr:
+    """``SUM(a)+SUM(b)+...`` over whole rows."""
+    return total(*(fn("SUM", _row(k)) for k in keys))
+
+
+#: A check's tolerance in pounds: relative to the principal, and absolute for rounding.
+_TOL = Group(Ref("chk_rel_tol") * fn("MAX", 1, Ref("bd_principal")) + Ref("chk_abs_tol"))
+
+#: The check that the formulas still describe the inputs (no structural change since the run).
+_STRUCTURE = fn("SUMPRODUCT", Neg(Neg(Ref("run_structural_changes")))).eq(0)
 
 
 def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> CheckResult:
-    """Every integrity check as a live TRUE/FALSE formula, and the master check."""
+    """Every integrity check as a live TRUE/FALSE formula, and the master check.
+
+    Each check is one :class:`~bondmodel.workbook.rows.Expr`: written to the
+    sheet as its formula and evaluated with numpy on the run's values for the
+    cached TRUE/FALSE.
+    """
     ws = wb.add_worksheet("Checks")
     ws.set_column(0, 0, 70)
     ws.set_column(1, 1, 14)
     ws.set_column(2, 2, 80)
     ws.write(0, 0, "Integrity checks", styles.title)
-    rows: list[tuple[str, str, bool, str]] = []
-    pm = results.partner_metrics
+    rows: list[tuple[str, Expr, str]] = []
     for kind, label in (("cost_share", "cost"), ("savings_share", "savings")):
-        total = math.fsum(float(v[kind] or 0.0) for v in pm.values())
         rows.append((
             f"Partners' {label} shares sum to 1",
-            f"=ABS(SUM({layout.rows[f'partners.{kind}']})-1)<=chk_rel_tol",
-            _close(total, 1.0, CHECK_REL),
+            fn("ABS", fn("SUM", _row(f"partners.{kind}")) - 1).le(Ref("chk_rel_tol")),
             "Partners sheet",
         ))
-    p = results.periods
-    residual = float(np.abs(
-        p["net_cash_flow"] - (p["gross_savings"] - p["running_costs"] - p["capex"])
-    ).sum())
-    cf = layout.rows
     rows.append((
         "Net cash flow = gross savings - running costs - one-off costs, every period",
-        f"=SUMPRODUCT(ABS({cf['cashflows.net_cash_flow']}-({cf['cashflows.gross_savings']}"
-        f"-{cf['cashflows.running_costs']}-{cf['cashflows.capex']})))<=chk_abs_tol",
-        residual <= CHECK_ABS,
+        fn("SUMPRODUCT", fn("ABS", _row("cashflows.net_cash_flow") - (
+            _row("cashflows.gross_savings") - _row("cashflows.running_costs")
+            - _row("cashflows.capex")
+        ))).le(Ref("chk_abs_tol")),
         "Cashflows sheet",
     ))
     if results.bond is not None:
-        rows.extend(_bond_checks(results, layout))
-    structure = "SUMPRODUCT(--run_structural_changes)=0"
+        rows.extend(_bond_checks(results))
+    structure = _STRUCTURE
     label = "No structural input changed since the run: the formulas describe the inputs"
     bond = results.bond
     if bond is not None and bond.schedule.terms.repayment.type == "sculpted" and (
@@ -87,22 +140,25 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
     ):
         # a sculpted bond's sized principal is the engine's value: any change that moves the
         # uses needs the engine to size it again
-        structure = (
-            f"AND({structure},ABS(bd_residual)<=chk_rel_tol*MAX(1,bd_principal)+chk_abs_tol)"
-        )
+        structure = fn("AND", structure, fn("ABS", Ref("bd_residual")).le(_TOL.inner))
         label += ", and the sculpted bond's sized principal still solves the sizing equation"
-    rows.append((label, f"={structure}", True, "As run sheet (Structural change column)"))
+    rows.append((label, structure, "As run sheet (Structural change column)"))
+    env = _checks_env(results, layout)
     top = 4
     ws.write(top - 1, 0, "Check", styles.header)
     ws.write(top - 1, 1, "Result", styles.header)
     ws.write(top - 1, 2, "Where", styles.header)
-    for i, (label, formula, value, where) in enumerate(rows):
+    passed = True
+    for i, (label, check, where) in enumerate(rows):
+        value = bool(check.value(env))
+        passed = passed and value
         ws.write_string(top + i, 0, label)
-        ws.write_formula(top + i, 1, formula, styles.good if value else styles.bad, value)
+        ws.write_formula(
+            top + i, 1, check.formula(env), styles.good if value else styles.bad, value
+        )
         ws.write_string(top + i, 2, where, styles.note)
     first, last = top, top + len(rows) - 1
     wb.define_name(STRUCTURE_CHECK, f"='Checks'!$B${last + 1}")
-    passed = all(r[2] for r in rows)
     ws.write_string(1, 0, "All checks pass (master check)", styles.bold)
     ws.write_formula(
         1, 1, f"=AND(B{first + 1}:B{last + 1})", styles.good if passed else styles.bad, passed
@@ -114,7 +170,8 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
         row, 0, "No input changed since the run: any simulation results are current "
         "(not part of the master check)",
     )
-    ws.write_formula(row, 1, "=SUMPRODUCT(--run_changes)=0", styles.good, True)
+    current = fn("SUMPRODUCT", Neg(Neg(Ref("run_changes")))).eq(0)
+    ws.write_formula(row, 1, current.formula(env), styles.good, bool(current.value(env)))
     ws.write_string(row, 2, "As run sheet (Changed column)", styles.note)
     wb.define_name(SIMULATION_CHECK, f"='Checks'!$B${row + 1}")
     ws.set_landscape()
@@ -122,76 +179,61 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
     return CheckResult(master="'Checks'!$B$2", passed=passed, count=len(rows))
 
 
-def _bond_checks(results: Results, layout: Layout) -> list[tuple[str, str, bool, str]]:
+def _bond_checks(results: Results) -> list[tuple[str, Expr, str]]:
     bond = results.bond
     assert bond is not None
-    t = bond.table
     s = bond.schedule
-    c, r = layout.cells, layout.rows
-    tol = CHECK_REL * max(1.0, s.principal) + CHECK_ABS  # pounds: rounding, not money
-    tol_text = "(chk_rel_tol*MAX(1,bd_principal)+chk_abs_tol)"
-    su = bond.sources_uses
-    uses = su["financed_costs"] + su["arrangement_fee"] + su["reserve_initial"] + su["surplus"]
-    paid = float((t["fees_paid"] + t["arrears_paid"] + t["interest_paid"] + t["principal_paid"]
-                  + t["performance_paid"]).sum())
-    sources = float((t["cash_used"] + t["reserve_draw"] + t["topup"]).sum())
-    grown = s.principal + float(t["capitalised_interest"].sum() + t["indexation"].sum())
-    repaid = float((t["principal_paid"] + t["sweep"]).sum())
-    written = float(t["write_off"].sum())
-    reserve_end = s.reserve_initial + float(
-        (t["reserve_deposit"] - t["reserve_draw"] - t["reserve_release"]).sum()
-    )
-    sizing: list[tuple[str, str, bool, str]] = []
+    sizing: list[tuple[str, Expr, str]] = []
     if s.terms.repayment.type != "sculpted" or s.terms.principal == "sized":
         # sized in closed form on the sheet (a sculpted bond: the engine's fixed point, as a
         # value); this tests the sizing equation holds, live, whenever the input says sized
         sizing.append((
             "A principal sized to the uses solves the sizing equation: proceeds - fee = "
             "financed costs + initial DSRA",
-            f'=OR(in_bond_principal<>"sized",ABS(bd_residual)<={tol_text})',
-            s.terms.principal != "sized" or abs(s.surplus) <= tol,
+            fn("OR", Ref("in_bond_principal").ne("sized"),
+               fn("ABS", Ref("bd_residual")).le(_TOL)),
             "Bond sheet, constants and sources and uses",
         ))
+    principal = Ref("bond.principal")
+    grown = principal + fn("SUM", _row("bond.capitalised_interest")) + fn(
+        "SUM", _row("bond.indexation")
+    )
     checks = [
         (
             "Sources equal uses at issue",
-            f"=ABS({c['bond.proceeds']}+{c['bond.council_contribution']}-({c['bond.financed_costs']}"
-            f"+{c['bond.arrangement_fee']}+{c['bond.reserve_initial']}+{c['bond.surplus']}))"
-            f"<={tol_text}",
-            _close(su["proceeds"] + su["council_contribution"], uses, tol),
+            fn("ABS", Ref("bond.proceeds") + Ref("bond.council_contribution") - (
+                Ref("bond.financed_costs") + Ref("bond.arrangement_fee")
+                + Ref("bond.reserve_initial") + Ref("bond.surplus")
+            )).le(_TOL),
             "Bond sheet, sources and uses",
         ),
         (
             "Balance is zero at legal maturity (repaid, or the rest written off as a loss)",
-            f"=ABS({c['bond.closing_balance.last']})<={tol_text}",
-            abs(float(t["closing_balance"].iloc[-1])) <= tol,
+            fn("ABS", Ref("bond.closing_balance.last")).le(_TOL),
             "Bond sheet, closing balance",
         ),
         (
             "Principal issued, capitalised and indexed is repaid or written off",
-            f"=AND({c['bond.principal']}+SUM({r['bond.capitalised_interest']})"
-            f"+SUM({r['bond.indexation']})-SUM({r['bond.principal_paid']})-SUM({r['bond.sweep']})"
-            f"<=SUM({r['bond.write_off']})+{tol_text},"
-            f"SUM({r['bond.principal_paid']})+SUM({r['bond.sweep']})<={c['bond.principal']}"
-            f"+SUM({r['bond.capitalised_interest']})+SUM({r['bond.indexation']})+{tol_text})",
-            grown - repaid <= written + tol and repaid <= grown + tol,
+            fn(
+                "AND",
+                (grown - fn("SUM", _row("bond.principal_paid")) - fn("SUM", _row("bond.sweep")))
+                .le(fn("SUM", _row("bond.write_off")) + _TOL),
+                _sum("bond.principal_paid", "bond.sweep").le(grown + _TOL),
+            ),
             "Bond sheet",
         ),
         (
             "Cash reconciles: paid to investors and agents = pledged cash + reserve + top-ups",
-            f"=ABS(SUM({r['bond.fees_paid']})+SUM({r['bond.arrears_paid']})"
-            f"+SUM({r['bond.interest_paid']})+SUM({r['bond.principal_paid']})"
-            f"+SUM({r['bond.performance_paid']})-(SUM({r['bond.cash_used']})"
-            f"+SUM({r['bond.reserve_draw']})+SUM({r['bond.topup']})))<={tol_text}",
-            _close(paid, sources, tol),
+            fn("ABS", _sum("bond.fees_paid", "bond.arrears_paid", "bond.interest_paid",
+                           "bond.principal_paid", "bond.performance_paid")
+               - _sum("bond.cash_used", "bond.reserve_draw", "bond.topup")).le(_TOL),
             "Bond sheet",
         ),
         (
             "The reserve balances: initial + deposits - draws - releases = final balance",
-            f"=ABS({c['bond.reserve_initial']}+SUM({r['bond.reserve_deposit']})"
-            f"-SUM({r['bond.reserve_draw']})-SUM({r['bond.reserve_release']})"
-            f"-{c['bond.reserve_balance.last']})<={tol_text}",
-            _close(reserve_end, float(t["reserve_balance"].iloc[-1]), tol),
+            fn("ABS", Ref("bond.reserve_initial") + fn("SUM", _row("bond.reserve_deposit"))
+               - fn("SUM", _row("bond.reserve_draw")) - fn("SUM", _row("bond.reserve_release"))
+               - Ref("bond.reserve_balance.last")).le(_TOL),
             "Bond sheet, DSRA rows",
         ),
     ]

@@ -11,19 +11,21 @@ the engine (programme.allocation_matrix, partner_table).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
 from bondmodel.engine import Results
-from bondmodel.labels import PARTNER_BOND_METRICS, PARTNER_METRICS, Unit
+from bondmodel.labels import PARTNER_BOND_METRICS, PARTNER_METRICS
 from bondmodel.programme import allocation_matrix, partner_presence
 from bondmodel.scenario.schema import Scenario
+from bondmodel.workbook.cost_rows import timeline_rows
 from bondmodel.workbook.formulas import payback_formula
 from bondmodel.workbook.inputs import defined_name
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
+from bondmodel.workbook.rows import Expr, Grid, Line, Ref, Running, same, write_lines
 from bondmodel.workbook.styles import Styles, print_across, write_value
 
 BLOCK = (
@@ -38,6 +40,42 @@ BLOCK = (
     ("net_cash_flow_real", "Net cash flow (real)"),
     ("discounted_net_cash_flow", "Discounted net cash flow (appraisal basis)"),
 )
+
+
+#: The block's rows whose cached values are the engine's (the others are expressions).
+ENGINE_ROWS = ("capex", "running_costs", "gross_savings")
+
+
+def partner_lines(key: str, presence: str, cost_share: str, streams: str) -> list[Line]:
+    """One partner's block (rows ``{key}.capex`` ...): its share of the costs and of the
+    streams its allocation gives it, then the derived rows, each one expression.
+
+    ``presence`` is the in-the-partnership row's template, ``cost_share`` the cell of the
+    partner's cost share and ``streams`` the sum over the streams of stream x allocation.
+    """
+
+    def r(row: str) -> Ref:
+        return Ref(f"{key}.{row}")
+
+    derived: dict[str, str | Expr] = {
+        "in_partnership": presence,
+        "capex": f"={{cashflows.capex}}*{cost_share}",
+        "running_costs": f"={{cashflows.running_costs}}*{cost_share}",
+        "gross_savings": f"=({streams})*{{{key}.in_partnership}}",
+        "net_savings": r("gross_savings") - r("running_costs"),
+        "net_cash_flow": r("net_savings") - r("capex"),
+        "cumulative_net_cash_flow": Running(r("net_cash_flow")),
+        "cumulative_basis": Running(r("net_cash_flow") / Ref("timeline.deflator")),
+        "net_cash_flow_real": r("net_cash_flow") / Ref("cashflows.price_index"),
+        "discounted_net_cash_flow": (
+            r("net_cash_flow") / Ref("timeline.deflator") * Ref("cashflows.discount_factor")
+        ),
+    }
+    return [
+        same(f"{key}.{row}", label, "factor" if row == "in_partnership" else "money",
+             derived[row])
+        for row, label in BLOCK
+    ]
 
 
 @dataclass(frozen=True)
@@ -68,20 +106,30 @@ def partner_rows(scenario: Scenario) -> PartnerRows:
     return PartnerRows(metric, alloc, blocks, row)
 
 
-def gross_savings_after_exits(scenario: Scenario, stream_cells: list[str], col: int) -> str:
-    """Cashflows' gross savings in column ``col`` with a partner leaving: each stream times the
-    share of it still with partners in the partnership, the sum over p of allocation x
-    presence (as programme.programme_flows)."""
+def gross_savings_after_exits(
+    scenario: Scenario, stream_keys: list[str]
+) -> tuple[str, dict[str, int | tuple[str, int]]]:
+    """Cashflows' gross savings with a partner leaving, as a row template: each stream times
+    the share of it still with partners in the partnership, the sum over p of allocation x
+    presence (as programme.programme_flows).
+
+    Returns the template over the stream rows ``stream_keys`` and the Partners rows it names
+    (``partners.in_partnership.{p}``), for the Cashflows sheet's grid.
+    """
     rows = partner_rows(scenario)
+    named: dict[str, int | tuple[str, int]] = {
+        f"partners.in_partnership.{p}": ("Partners", block["in_partnership"])
+        for p, block in enumerate(rows.blocks)
+    }
     terms = []
-    for s, stream in enumerate(stream_cells):
+    for s, stream in enumerate(stream_keys):
         kept = "+".join(
-            f"Partners!{xl_rowcol_to_cell(rows.alloc[s], 1 + p, True, True)}*Partners!"
-            f"{xl_rowcol_to_cell(block['in_partnership'], col)}"
-            for p, block in enumerate(rows.blocks)
+            f"Partners!{xl_rowcol_to_cell(rows.alloc[s], 1 + p, True, True)}"
+            f"*{{partners.in_partnership.{p}}}"
+            for p in range(len(rows.blocks))
         )
-        terms.append(f"{stream}*({kept})")
-    return "=" + ("+".join(terms) or "0")
+        terms.append(f"{{{stream}}}*({kept})")
+    return "=" + ("+".join(terms) or "0"), named
 
 
 def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:
@@ -165,6 +213,18 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         else np.ones(results.timeline.n_periods + 1)
     )
     presence = partner_presence(sc, results.timeline)
+    grid = Grid({
+        **timeline_rows(layout, "t", "deflator"),
+        **{f"cashflows.{key}": ("Cashflows", cf[f"cashflows.{key}"])
+           for key in ("capex", "running_costs", "price_index", "discount_factor")},
+        **{f"cashflows.stream.{s}": ("Cashflows", cf[f"cashflows.stream.{s}"])
+           for s in range(len(sc.savings))},
+    }, n)
+    values = {
+        "timeline.deflator": deflator,
+        "cashflows.price_index": results.flows.price_index[0],
+        "cashflows.discount_factor": results.flows.discount_factors[0],
+    }
     for p, name in enumerate(names):
         rows = placed.blocks[p]
         heading = rows[BLOCK[0][0]] - 1
@@ -173,58 +233,21 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
             ws.write(heading, FIRST_PERIOD_COL + j, "", styles.header)
         data = partner_table[partner_table["partner"] == name]
         exit_year = defined_name(f"partners[{p}].exit_year")
-        for key, label in BLOCK:
-            ws.write_string(rows[key], 0, label)
-            unit: Unit = "factor" if key == "in_partnership" else "money"
-            values = (
-                presence[p] if key == "in_partnership"
-                else np.cumsum(data["net_cash_flow"].to_numpy(dtype=np.float64) / deflator)
-                if key == "cumulative_basis"
-                else data[key].to_numpy(dtype=np.float64)
-            )
-            for j in range(n):
-                col = FIRST_PERIOD_COL + j
-
-                def c(key2: str, col: int = col, rows: dict[str, int] = rows) -> str:
-                    return str(xl_rowcol_to_cell(rows[key2], col))
-
-                def cash(key2: str, col: int = col) -> str:
-                    return f"Cashflows!{xl_rowcol_to_cell(cf[f'cashflows.{key2}'], col)}"
-
-                streams = "+".join(
-                    f"Cashflows!{xl_rowcol_to_cell(cf[f'cashflows.stream.{s}'], col)}"
-                    f"*{xl_rowcol_to_cell(alloc_rows[s], 1 + p, True, True)}"
-                    for s in range(len(sc.savings))
-                ) or "0"
-                prev = xl_rowcol_to_cell(rows["cumulative_net_cash_flow"], col - 1)
-                t = f"Timeline!{xl_rowcol_to_cell(cf['timeline.t'], col)}"
-                deflate = f"Timeline!{xl_rowcol_to_cell(cf['timeline.deflator'], col)}"
-                formula = {
-                    "in_partnership": (
-                        f"=IF(ISBLANK({exit_year}),1,MIN(MAX({exit_year}*tl_f-({t}-1),0),1))"
-                    ),
-                    "capex": f"={cash('capex')}*{share('cost_share', p)}",
-                    "running_costs": f"={cash('running_costs')}*{share('cost_share', p)}",
-                    "gross_savings": f"=({streams})*{c('in_partnership')}",
-                    "net_savings": f"={c('gross_savings')}-{c('running_costs')}",
-                    "net_cash_flow": f"={c('net_savings')}-{c('capex')}",
-                    "cumulative_net_cash_flow": (
-                        f"={c('net_cash_flow')}" if j == 0
-                        else f"={prev}+{c('net_cash_flow')}"
-                    ),
-                    "cumulative_basis": (
-                        f"={c('net_cash_flow')}/{deflate}" if j == 0
-                        else f"={xl_rowcol_to_cell(rows['cumulative_basis'], col - 1)}"
-                        f"+{c('net_cash_flow')}/{deflate}"
-                    ),
-                    "net_cash_flow_real": f"={c('net_cash_flow')}/{cash('price_index')}",
-                    "discounted_net_cash_flow": (
-                        f"={c('net_cash_flow')}/Timeline!"
-                        f"{xl_rowcol_to_cell(cf['timeline.deflator'], col)}"
-                        f"*{cash('discount_factor')}"
-                    ),
-                }[key]
-                ws.write_formula(rows[key], col, formula, styles.unit(unit), float(values[j]))
+        grid.rows.update({f"p{p}.{key}": r for key, r in rows.items()})
+        streams = "+".join(
+            f"{{cashflows.stream.{s}}}*{xl_rowcol_to_cell(alloc_rows[s], 1 + p, True, True)}"
+            for s in range(len(sc.savings))
+        ) or "0"
+        lines = partner_lines(
+            f"p{p}",
+            f"=IF(ISBLANK({exit_year}),1,MIN(MAX({exit_year}*tl_f-({{timeline.t}}-1),0),1))",
+            share("cost_share", p), streams,
+        )
+        engine = {key: data[key].to_numpy(dtype=np.float64) for key in ENGINE_ROWS}
+        engine["in_partnership"] = presence[p]
+        write_lines(ws, styles, [
+            replace(line, values=engine.get(line.key.split(".", 1)[1])) for line in lines
+        ], grid, layout, "Partners", values, units=False)
         # the partner's metrics over its block
         first = FIRST_PERIOD_COL
 

@@ -16,9 +16,10 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.engine import Results
 from bondmodel.programme import ramp_fraction, steady_state_savings
-from bondmodel.workbook.cost_rows import indexation_formula
+from bondmodel.workbook.cost_rows import indexation_formula, timeline_rows
 from bondmodel.workbook.inputs import defined_name
-from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout
+from bondmodel.workbook.layout import Layout
+from bondmodel.workbook.rows import Grid, Line, same, write_lines
 from bondmodel.workbook.styles import Styles
 
 STREAM_ROWS = ("active", "ramp", "erosion", "savings")
@@ -52,10 +53,13 @@ def savings_rows(
     steady = steady_state_savings(sc)
     t = tl.t.astype(np.float64)
     f = float(tl.f)
-    nums = layout.row_numbers
+    grid = Grid(timeline_rows(layout, "t", "years", "price_index"), n)
+    lines: list[Line] = []
     for s, stream in enumerate(sc.savings):
         rows = {kind: row + k for k, kind in enumerate(STREAM_ROWS)}
         row += len(STREAM_ROWS)
+        key = f"stream{s}"
+        grid.rows.update({f"{key}.{kind}": r for kind, r in rows.items()})
 
         def name(field: str, s: int = s) -> str:
             return defined_name(f"savings[{s}].{field}")
@@ -72,32 +76,28 @@ def savings_rows(
             "savings": results.flows.stream_savings[0, s],
         }
         steady_cell = str(xl_rowcol_to_cell(rows["savings"], 2, True, True))
-        for j in range(n):
-            col = FIRST_PERIOD_COL + j
-            tt = f"Timeline!{xl_rowcol_to_cell(nums['timeline.t'], col)}"
-            yy = f"Timeline!{xl_rowcol_to_cell(nums['timeline.years'], col)}"
-            idx = f"Timeline!{xl_rowcol_to_cell(nums['timeline.price_index'], col)}"
-            delay = name("start_delay_years")
-            end_f = f"IF(ISBLANK({name('end_year')}),conv_no_end,{name('end_year')})"
-            tau_f = f"({yy}-{delay})"
-            formulas = {
-                "active": (
-                    f"=IF({tt}=0,0,MAX(0,MIN(1,MIN({tt},{end_f}*tl_f)"
-                    f"-MAX({tt}-1,{delay}*tl_f))))"
-                ),
-                "ramp": "=" + _ramp(s, tau_f),
-                "erosion": f"=(1-{name('erosion')})^MAX(0,({tt}-1)/tl_f-{delay})",
-                "savings": (
-                    f"={steady_cell}/tl_f*{_cell(rows['active'], col)}*{_cell(rows['ramp'], col)}"
-                    f"*{_cell(rows['erosion'], col)}*"
-                    + indexation_formula(name("indexation"), yy, idx)
-                ),
-            }
-            for kind in STREAM_ROWS:
-                fmt = styles.unit("money" if kind == "savings" else "factor")
-                ws.write_formula(rows[kind], col, formulas[kind], fmt, float(values[kind][j]))
-        for kind in STREAM_ROWS:
-            ws.write_string(rows[kind], 0, f"{stream.name}: {kind}")
+        tt = "{timeline.t}"
+        delay = name("start_delay_years")
+        end_f = f"IF(ISBLANK({name('end_year')}),conv_no_end,{name('end_year')})"
+        templates = {
+            "active": (
+                f"=IF({tt}=0,0,MAX(0,MIN(1,MIN({tt},{end_f}*tl_f)"
+                f"-MAX({tt}-1,{delay}*tl_f))))"
+            ),
+            "ramp": "=" + _ramp(s, f"({{timeline.years}}-{delay})"),
+            "erosion": f"=(1-{name('erosion')})^MAX(0,({tt}-1)/tl_f-{delay})",
+            "savings": (
+                f"={steady_cell}/tl_f*{{{key}.active}}*{{{key}.ramp}}*{{{key}.erosion}}*"
+                + indexation_formula(name("indexation"), "{timeline.years}",
+                                     "{timeline.price_index}")
+            ),
+        }
+        lines += [
+            same(f"{key}.{kind}", f"{stream.name}: {kind}",
+                 "money" if kind == "savings" else "factor", templates[kind],
+                 values=values[kind])
+            for kind in STREAM_ROWS
+        ]
         members = (
             f"IF(COUNTA({name('partners')})=0,SUM(cf_partner_spend),"
             f"SUMPRODUCT(ISNUMBER(MATCH(cf_partner_names,{name('partners')},0))"
@@ -111,11 +111,8 @@ def savings_rows(
             styles.unit("money"), float(steady[s]),
         )
         out.append(rows["savings"])
+    write_lines(ws, styles, lines, grid, layout, "Cashflows", units=False)
     return out
-
-
-def _cell(row: int, col: int) -> str:
-    return str(xl_rowcol_to_cell(row, col))
 
 
 #: The ramp types, in the order of _ramp's CHOOSE.

@@ -9,7 +9,6 @@ Cashflows sheet.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime
 
 import numpy as np
@@ -17,7 +16,8 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
 from bondmodel.engine import Results
-from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
+from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout
+from bondmodel.workbook.rows import Grid, Line, same, write_lines
 from bondmodel.workbook.styles import Styles, print_across
 
 FIRST_COL = FIRST_PERIOD_COL
@@ -95,87 +95,52 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     bond = results.bond
     if bond is not None:
         keys[6:6] = ["f_bond_life", "f_bond_payment"]
-    rows = {key: head + i for i, key in enumerate(keys)}
-
-    def cell(key: str, col: int) -> str:
-        return str(xl_rowcol_to_cell(rows[key], col))
-
-    labels = {
-        "t": "Period t",
-        "years": "Years after close (t / f)",
-        "programme_year": "Programme year",
-        "period_end": "Period end (close for t = 0)",
-        "f_close": "Flag: close (t = 0)",
-        "f_year_end": "Flag: last period of a programme year",
-        "f_bond_life": "Flag: bond outstanding (after issue, to legal maturity)",
-        "f_bond_payment": "Flag: bond payment date",
-        "price_index": "Price index (base date = 1)",
-        "deflator": "Deflator to the appraisal basis (price index if real, else 1)",
-        "discount_factor": "Discount factor (appraisal basis)",
-    }
+    rows: dict[str, int | tuple[str, int]] = {key: head + i for i, key in enumerate(keys)}
     real = sc.economics.appraisal_basis == "real"
-
-    def df_formula(col: int) -> str:
-        """A flat rate on the appraisal basis, or the Green Book schedule (a real rate; on a
-        nominal basis, deflated by the price index since the close)."""
-        y = cell("years", col)
-        overlap = f"((({y}<gb_to)*({y}-gb_from)+({y}>=gb_to)*(gb_to-gb_from))*({y}>gb_from))"
-        real_df = f"EXP(-SUMPRODUCT(LN(1+gb_rate)*{overlap}))"
-        first = xl_rowcol_to_cell(rows["price_index"], FIRST_COL, False, True)
-        nominal_since_close = f"({cell('price_index', col)}/{first})"
-        return (
-            f"=tl_flat*(1+N(in_economics_discount_rate))^(-{y})+(1-tl_flat)*{real_df}"
-            f"/(tl_real+(1-tl_real)*{nominal_since_close})"
-        )
-
-    formulas: dict[str, Callable[[int], str]] = {
-        "t": lambda c: "=0" if c == FIRST_COL else f"={cell('t', c - 1)}+1",
-        "years": lambda c: f"={cell('t', c)}/tl_f",
-        "programme_year": lambda c: f"=ROUNDUP({cell('t', c)}/tl_f,0)",
-        "period_end": lambda c: (
-            "=tl_close" if c == FIRST_COL else f"=EDATE(tl_close,{cell('t', c)}*conv_months/tl_f)-1"
-        ),
-        "f_close": lambda c: f"=({cell('t', c)}=0)*1",
-        "f_year_end": lambda c: f"=({cell('t', c)}>0)*(MOD({cell('t', c)},tl_f)=0)",
-        "f_bond_life": lambda c: (
-            f"=({cell('t', c)}>bd_issue_t)*({cell('t', c)}<=bd_issue_t+bd_n_legal*bd_step)"
-        ),
-        "f_bond_payment": lambda c: (
-            f"={cell('f_bond_life', c)}*(MOD({cell('t', c)}-bd_issue_t,bd_step)=0)"
-        ),
-        "price_index": lambda c: f"=(1+in_economics_inflation)^(tl_offset+{cell('years', c)})",
-        "deflator": lambda c: f"=tl_real*{cell('price_index', c)}+(1-tl_real)",
-        "discount_factor": df_formula,
-    }
-    values: dict[str, list[float]] = {
-        "t": [float(x) for x in tl.t],
-        "years": [float(x) for x in tl.years],
-        "programme_year": [float(x) for x in tl.programme_year],
-        "period_end": [excel_serial(d) for d in tl.period_end],
-        "f_close": [float(x == 0) for x in tl.t],
-        "f_year_end": [float(x > 0 and x % tl.f == 0) for x in tl.t],
-        "price_index": [float(x) for x in results.flows.price_index[0]],
-        "deflator": [float(x) if real else 1.0 for x in results.flows.price_index[0]],
-        "discount_factor": [float(x) for x in results.flows.discount_factors[0]],
-    }
+    # A flat rate on the appraisal basis, or the Green Book schedule (a real rate; on a
+    # nominal basis, deflated by the price index since the close).
+    overlap = (
+        "((({years}<gb_to)*({years}-gb_from)+({years}>=gb_to)*(gb_to-gb_from))*({years}>gb_from))"
+    )
+    first_price = xl_rowcol_to_cell(head + keys.index("price_index"), FIRST_COL, False, True)
+    discount = (
+        "=tl_flat*(1+N(in_economics_discount_rate))^(-{years})+(1-tl_flat)"
+        f"*EXP(-SUMPRODUCT(LN(1+gb_rate)*{overlap}))"
+        f"/(tl_real+(1-tl_real)*({{price_index}}/{first_price}))"
+    )
+    price = results.flows.price_index[0]
+    lines = [
+        Line("t", "Period t", "count", "={t@p}+1", "=0", values=tl.t),
+        same("years", "Years after close (t / f)", "years", "={t}/tl_f", values=tl.years),
+        same("programme_year", "Programme year", "count", "=ROUNDUP({t}/tl_f,0)",
+             values=tl.programme_year),
+        Line("period_end", "Period end (close for t = 0)", "date",
+             "=EDATE(tl_close,{t}*conv_months/tl_f)-1", "=tl_close",
+             values=[excel_serial(d) for d in tl.period_end]),
+        same("f_close", "Flag: close (t = 0)", "count", "=({t}=0)*1", values=tl.t == 0),
+        same("f_year_end", "Flag: last period of a programme year", "count",
+             "=({t}>0)*(MOD({t},tl_f)=0)", values=(tl.t > 0) & (tl.t % tl.f == 0)),
+        same("price_index", "Price index (base date = 1)", "index",
+             "=(1+in_economics_inflation)^(tl_offset+{years})", values=price),
+        same("deflator", "Deflator to the appraisal basis (price index if real, else 1)",
+             "index", "=tl_real*{price_index}+(1-tl_real)",
+             values=price if real else np.ones_like(price)),
+        same("discount_factor", "Discount factor (appraisal basis)", "factor", discount,
+             values=results.flows.discount_factors[0]),
+    ]
     if bond is not None:
         grid = bond.schedule.grid
-        life = (tl.t > grid.issue_t) & (tl.t <= grid.pay_t[-1])
-        values["f_bond_life"] = [float(x) for x in life]
-        values["f_bond_payment"] = [float(x) for x in np.isin(tl.t, grid.pay_t[1:])]
-    units = {"f_close": "count", "f_year_end": "count", "f_bond_life": "count",
-             "f_bond_payment": "count", "t": "count", "years": "years", "programme_year": "count",
-             "period_end": "date",
-             "price_index": "index", "deflator": "index", "discount_factor": "factor"}
-    for key in keys:
-        r = rows[key]
-        ws.write_string(r, 0, labels[key])
-        fmt = styles.unit(units[key])  # type: ignore[arg-type]
-        for j in range(n):
-            col = FIRST_COL + j
-            ws.write_formula(r, col, formulas[key](col), fmt, values[key][j])
-        layout.rows[f"timeline.{key}"] = span("Timeline", r, FIRST_COL, last)
-        layout.row_numbers[f"timeline.{key}"] = r
+        lines[6:6] = [
+            same("f_bond_life", "Flag: bond outstanding (after issue, to legal maturity)",
+                 "count", "=({t}>bd_issue_t)*({t}<=bd_issue_t+bd_n_legal*bd_step)",
+                 values=(tl.t > grid.issue_t) & (tl.t <= grid.pay_t[-1])),
+            same("f_bond_payment", "Flag: bond payment date", "count",
+                 "={f_bond_life}*(MOD({t}-bd_issue_t,bd_step)=0)",
+                 values=np.isin(tl.t, grid.pay_t[1:])),
+        ]
+    assert [line.key for line in lines] == keys
+    write_lines(ws, styles, lines, Grid(rows, n, first_col=FIRST_COL), layout, "Timeline",
+                units=False)
     ws.freeze_panes(head, FIRST_COL)
     print_across(ws, 0)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -38,8 +37,13 @@ from bondmodel.scenario.export import scenario_toml
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.as_run import annotation, as_run_sheet, status_banner
 from bondmodel.workbook.bond_sheet import bond_metric_formulas, bond_sheet, council_rows
-from bondmodel.workbook.conventions_block import conventions_block
-from bondmodel.workbook.cost_rows import ITEM_ROWS, cost_item_rows, running_cost_rows
+from bondmodel.workbook.conventions_block import convention_values, conventions_block
+from bondmodel.workbook.cost_rows import (
+    ITEM_ROWS,
+    cost_item_rows,
+    running_cost_rows,
+    timeline_rows,
+)
 from bondmodel.workbook.formulas import payback_formula
 from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
@@ -50,6 +54,18 @@ from bondmodel.workbook.partners_sheet import (
     partners_sheet,
 )
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
+from bondmodel.workbook.rows import (
+    Env,
+    Expr,
+    Grid,
+    Group,
+    Line,
+    Ref,
+    Running,
+    Template,
+    fn,
+    write_lines,
+)
 from bondmodel.workbook.savings_rows import savings_rows
 from bondmodel.workbook.styles import Styles as _Styles
 from bondmodel.workbook.styles import print_across
@@ -184,7 +200,7 @@ def _cashflows_sheet(
     layout.rows["cashflows.label"] = span("Cashflows", 3, FIRST_PERIOD_COL, last_col)
 
     keys = [k for k in PERIOD_COLUMNS if k not in HEADER_KEYS]
-    rows = {key: FIRST_ITEM_ROW + i for i, key in enumerate(keys)}
+    rows: dict[str, int] = {key: FIRST_ITEM_ROW + i for i, key in enumerate(keys)}
     items = cost_item_rows(ws, styles, results, layout, FIRST_ITEM_ROW + len(keys) + 2)
     below = FIRST_ITEM_ROW + len(keys) + 2 + (
         1 + len(ITEM_ROWS) * len(results.scenario.costs) + 1 if results.scenario.costs else 0
@@ -196,92 +212,93 @@ def _cashflows_sheet(
         layout.row_numbers[f"cashflows.stream.{s}"] = stream_row
     # the council's cash after debt service goes below, once the Bond sheet exists
     layout.row_numbers["cashflows.free"] = (max(stream_rows) if stream_rows else below) + 2
-    def item_sum(kind: str, col: int) -> str:
-        cells = [str(xl_rowcol_to_cell(r, col)) for r in items[kind]]
-        return "=" + "+".join(cells) if cells else "=0"
+    def linked(cells: list[int]) -> str:
+        """``=`` the sum of these rows of the sheet (``=0`` for none)."""
+        for r in cells:
+            grid_rows[f"row{r}"] = r
+        return "=" + ("+".join(f"{{row{r}}}" for r in cells) or "0")
 
-    def ref(key: str, col: int) -> str:
-        return str(xl_rowcol_to_cell(rows[key], col))
-
-
-    formulas: dict[str, Callable[[int], str]] = {
-        "years": lambda c: f"={timeline('years', c)}",
-        "price_index": lambda c: f"={timeline('price_index', c)}",
-        "discount_factor": lambda c: f"={timeline('discount_factor', c)}",
-        "capex_base": lambda c: item_sum("base", c),
-        "capex_contingency": lambda c: item_sum("contingency", c),
-        "capex_optimism_bias": lambda c: item_sum("optimism_bias", c),
-        "gross_savings": lambda c: (
-            # each stream times the share of it still with partners in the partnership
-            # (Partners sheet), so a partner's exit year is live whether set or not
-            gross_savings_after_exits(
-                results.scenario, [str(xl_rowcol_to_cell(r, c)) for r in stream_rows], c
-            )
-            if stream_rows
-            else "=0"
-        ),
-        "running_costs": lambda c: (
-            "=" + "+".join(str(xl_rowcol_to_cell(r, c)) for r in running_rows)
-            if running_rows
-            else "=0"
-        ),
-        "capex_overrun": lambda c: (
-            f"=({ref('capex_base', c)}+{ref('capex_contingency', c)}"
-            f"+{ref('capex_optimism_bias', c)})*(conv_cost_factor-1)"
-        ),
-        "capex": lambda c: (
-            f"={ref('capex_base', c)}+{ref('capex_contingency', c)}"
-            f"+{ref('capex_optimism_bias', c)}+{ref('capex_overrun', c)}"
-        ),
-        "net_savings": lambda c: f"={ref('gross_savings', c)}-{ref('running_costs', c)}",
-        "net_cash_flow": lambda c: f"={ref('net_savings', c)}-{ref('capex', c)}",
-        "cumulative_net_cash_flow": lambda c: _running_total(
-            ref, "cumulative_net_cash_flow", "net_cash_flow", c
-        ),
-        "capex_real": lambda c: f"={ref('capex', c)}/{ref('price_index', c)}",
-        "running_costs_real": lambda c: f"={ref('running_costs', c)}/{ref('price_index', c)}",
-        "gross_savings_real": lambda c: f"={ref('gross_savings', c)}/{ref('price_index', c)}",
-        "net_savings_real": lambda c: f"={ref('net_savings', c)}/{ref('price_index', c)}",
-        "net_cash_flow_real": lambda c: f"={ref('net_cash_flow', c)}/{ref('price_index', c)}",
-        "cumulative_net_cash_flow_real": lambda c: _running_total(
-            ref, "cumulative_net_cash_flow_real", "net_cash_flow_real", c
-        ),
-        "discounted_net_cash_flow": lambda c: (
-            f"={ref('net_cash_flow', c)}/{timeline('deflator', c)}*{ref('discount_factor', c)}"
-        ),
-        "cumulative_discounted_net_cash_flow": lambda c: _running_total(
-            ref, "cumulative_discounted_net_cash_flow", "discounted_net_cash_flow", c
-        ),
-    }
-    for key in keys:
-        column = PERIOD_COLUMNS[key]
-        row = rows[key]
-        fmt = styles.unit(column.unit)
-        ws.write_string(row, 0, column.label, styles.label)
-        ws.write_string(row, 1, column.unit, styles.note)
-        values = table[key].to_numpy()
-        for j in range(n_cols):
-            col = FIRST_PERIOD_COL + j
-            value = float(values[j])
-            if key in formulas:
-                ws.write_formula(row, col, formulas[key](col), fmt, value)
-            else:
-                ws.write_number(row, col, value, fmt)
-        layout.rows[f"cashflows.{key}"] = span("Cashflows", row, FIRST_PERIOD_COL, last_col)
-        layout.row_numbers[f"cashflows.{key}"] = row
-        if column.unit == "money" and not key.startswith("cumulative"):
-            first = xl_rowcol_to_cell(row, FIRST_PERIOD_COL)
-            last = xl_rowcol_to_cell(row, last_col)
-            ws.write_formula(row, 2, f"=SUM({first}:{last})", fmt, float(values.sum()))
+    grid_rows = timeline_rows(layout, "years", "price_index", "discount_factor", "deflator")
+    grid_rows.update(rows)
+    gross, partner_refs = gross_savings_after_exits(
+        results.scenario, [f"row{r}" for r in stream_rows]
+    )
+    linked(stream_rows)
+    grid_rows.update(partner_refs)
+    lines = cashflow_lines(
+        {kind: linked(cells) for kind, cells in items.items()},
+        linked(running_rows),
+        # each stream times the share of it still with partners in the partnership
+        # (Partners sheet), so a partner's exit year is live whether set or not
+        gross,
+        table,
+    )
+    grid = Grid(grid_rows, n_cols)
+    real = results.scenario.economics.appraisal_basis == "real"
+    price = results.flows.price_index[0]
+    write_lines(ws, styles, lines, grid, layout, "Cashflows", {
+        **convention_values(),
+        "timeline.deflator": price if real else np.ones_like(price),
+    })
     print_across(ws, FIRST_ITEM_ROW)
     return rows
 
 
-def _running_total(ref: Callable[[str, int], str], own: str, source: str, col: int) -> str:
-    """``=previous running total + this period's flow`` (the first period starts the total)."""
-    if col == FIRST_PERIOD_COL:
-        return f"={ref(source, col)}"
-    return f"={ref(own, col - 1)}+{ref(source, col)}"
+def cashflow_lines(
+    costs: dict[str, str], running: str, gross: str, table: pd.DataFrame
+) -> list[Line]:
+    """The Cashflows sheet's period table: links to the rows below and to the Timeline,
+    then the derived rows, each one :class:`Expr` (its formula and its cached value).
+
+    ``costs`` (by kind: base, contingency, optimism_bias), ``running`` and ``gross`` are
+    the templates that total the cost item, running cost and savings stream rows below.
+    """
+    r = Ref
+
+    def real(key: str) -> Expr:
+        return r(key) / r("price_index")
+
+    derived: dict[str, Template] = {
+        "years": "={timeline.years}",
+        "price_index": "={timeline.price_index}",
+        "discount_factor": "={timeline.discount_factor}",
+        "capex_base": costs["base"],
+        "capex_contingency": costs["contingency"],
+        "capex_optimism_bias": costs["optimism_bias"],
+        "gross_savings": gross,
+        "running_costs": running,
+        "capex_overrun": (
+            (r("capex_base") + r("capex_contingency") + r("capex_optimism_bias"))
+            * (r("conv_cost_factor") - 1)
+        ),
+        "capex": (
+            r("capex_base") + r("capex_contingency") + r("capex_optimism_bias")
+            + r("capex_overrun")
+        ),
+        "net_savings": r("gross_savings") - r("running_costs"),
+        "net_cash_flow": r("net_savings") - r("capex"),
+        "cumulative_net_cash_flow": Running(r("net_cash_flow")),
+        "capex_real": real("capex"),
+        "running_costs_real": real("running_costs"),
+        "gross_savings_real": real("gross_savings"),
+        "net_savings_real": real("net_savings"),
+        "net_cash_flow_real": real("net_cash_flow"),
+        "cumulative_net_cash_flow_real": Running(r("net_cash_flow_real")),
+        "discounted_net_cash_flow": (
+            r("net_cash_flow") / r("timeline.deflator") * r("discount_factor")
+        ),
+        "cumulative_discounted_net_cash_flow": Running(r("discounted_net_cash_flow")),
+    }
+    lines = []
+    for key in (k for k in PERIOD_COLUMNS if k not in HEADER_KEYS):
+        column = PERIOD_COLUMNS[key]
+        template = derived[key]
+        lines.append(Line(
+            key, column.label, column.unit, template, template,
+            values=table[key].to_numpy(dtype=float),
+            total=column.unit == "money" and not key.startswith("cumulative"),
+        ))
+    return lines
 
 
 def _as_datetime(value: Any) -> datetime:
@@ -324,37 +341,50 @@ def _metrics_sheet(
             f"{xl_rowcol_to_cell(rows[key], last, True, True)}"
         )
 
-    df = span("discount_factor")
-    deflator = layout.rows["timeline.deflator"]
     t_row = layout.rows["timeline.t"]
 
     def on_basis(key: str) -> str:
         """The row on the appraisal basis: CHOOSE picks the nominal or the real row."""
         return f"CHOOSE(tl_real+1,{span(key)},{span(key + '_real')})"
 
-    live = {
-        "pv_savings": f"=SUMPRODUCT({span('gross_savings')}/{deflator},{df})",
-        "pv_costs": (
-            f"=SUMPRODUCT(({span('capex')}+{span('running_costs')})/{deflator},{df})"
-        ),
-        "npv": f"=SUM({span('discounted_net_cash_flow')})",
+    def whole(key: str) -> Ref:
+        return Ref(f"cashflows.{key}", "row")
+
+    def on_sheet(key: str, where: str) -> str:
+        return layout.rows[key] if key.startswith("timeline.") else span(key.split(".", 1)[1])
+
+    real = results.scenario.economics.appraisal_basis == "real"
+    price = results.flows.price_index[0]
+    env = Env(on_sheet, {
+        **{f"cashflows.{key}": results.periods[key].to_numpy(dtype=float) for key in rows},
+        "timeline.deflator": price if real else np.ones_like(price),
+    })
+    deflated = Ref("timeline.deflator", "row")
+    sums: dict[str, Expr] = {
+        "pv_savings": fn("SUMPRODUCT", whole("gross_savings") / deflated, whole("discount_factor")),
+        "pv_costs": fn("SUMPRODUCT", Group(whole("capex") + whole("running_costs")) / deflated,
+                       whole("discount_factor")),
+        "npv": fn("SUM", whole("discounted_net_cash_flow")),
+        "peak_funding_need": fn("MAX", 0, -fn("MIN", whole("cumulative_net_cash_flow"))),
+        "total_capex": fn("SUM", whole("capex")),
+        "total_capex_base": fn("SUM", whole("capex_base")),
+        "total_running_costs": fn("SUM", whole("running_costs")),
+        "total_gross_savings": fn("SUM", whole("gross_savings")),
+        "total_net_cash_flow": fn("SUM", whole("net_cash_flow")),
+    }
+    live: dict[str, str | Expr] = {
+        **sums,
         "payback_years": payback_formula(
             on_basis("cumulative_net_cash_flow"), span("years"), t_row
         ),
         "discounted_payback_years": payback_formula(
             span("cumulative_discounted_net_cash_flow"), span("years"), t_row
         ),
-        "peak_funding_need": f"=MAX(0,-MIN({span('cumulative_net_cash_flow')}))",
         "peak_funding_period": (
             f"=IF(MIN({span('cumulative_net_cash_flow')})<0,INDEX({t_row},"
             f"MATCH(MIN({span('cumulative_net_cash_flow')}),"
             f"{span('cumulative_net_cash_flow')},0)),0)"
         ),
-        "total_capex": f"=SUM({span('capex')})",
-        "total_capex_base": f"=SUM({span('capex_base')})",
-        "total_running_costs": f"=SUM({span('running_costs')})",
-        "total_gross_savings": f"=SUM({span('gross_savings')})",
-        "total_net_cash_flow": f"=SUM({span('net_cash_flow')})",
     }
     metric_rows = {key: 4 + i for i, key in enumerate(METRICS)}
     pv_s = xl_rowcol_to_cell(metric_rows["pv_savings"], 1)
@@ -365,10 +395,15 @@ def _metrics_sheet(
         layout.cells[f"metrics.{key}"] = ref("Metrics", row, 1)
         ws.write_string(row, 0, column.label)
         value = results.metrics[key]
-        if key in live:
+        formula = live.get(key)
+        if isinstance(formula, Expr):
+            # a sum over the Cashflows rows: its cached value is what the formula gives
+            value = float(formula.value(env))
+            formula = formula.formula(env)
+        if formula is not None:
             # undefined values (never paid back, no costs) are the formula's text n/a
             ws.write_formula(
-                row, 1, live[key], styles.unit(column.unit), "n/a" if value is None else value
+                row, 1, formula, styles.unit(column.unit), "n/a" if value is None else value
             )
             ws.write_string(row, 2, "live formula over the Cashflows sheet", styles.note)
         else:
@@ -382,15 +417,15 @@ def _metrics_sheet(
     ws.write(top, 1, "Value", styles.header)
     ws.write(top, 2, "Note", styles.header)
     flag = int(results.bond.metrics["investor_irr_flag"] or 0)
-    live = bond_metric_formulas(results, layout)
+    bond_live = bond_metric_formulas(results, layout)
     for i, (key, column) in enumerate(BOND_METRICS.items()):
         row = top + 1 + i
         layout.cells[f"metrics.{key}"] = ref("Metrics", row, 1)
         ws.write_string(row, 0, column.label)
         value = results.bond.metrics[key]
-        if key in live:
+        if key in bond_live:
             ws.write_formula(
-                row, 1, live[key], styles.unit(column.unit), "n/a" if value is None else value
+                row, 1, bond_live[key], styles.unit(column.unit), "n/a" if value is None else value
             )
             ws.write_string(row, 2, "live formula over the Bond sheet", styles.note)
             continue
