@@ -38,11 +38,12 @@ from pydantic import TypeAdapter
 from scipy import stats
 
 from bondmodel import ScenarioError, parse_scenario
+from bondmodel.model import Model
 from bondmodel.risk.correlation import nearest_correlation
 from bondmodel.risk.distributions import frozen, ppf
 from bondmodel.risk.results import simulate
 from bondmodel.risk.sampling import BLOCK_SIZE, block_uniforms
-from bondmodel.risk.simulate import RunSettings, _engine_for
+from bondmodel.risk.simulate import RunSettings
 from bondmodel.scenario.risk import Distribution
 
 from .conftest import ROOT
@@ -521,7 +522,7 @@ def test_correlation_is_checked(change: dict[str, Any], field: str, words: list[
 def test_repair_accepts_a_matrix_that_is_not_psd_and_flags_it() -> None:
     assert np.linalg.eigvalsh(np.array(NOT_PSD)).min() < 0
     scenario = parse_scenario(three_correlated(NOT_PSD, repair=True))
-    model = _engine_for(scenario).model
+    model = Model.compile(scenario).risk
     assert model.repaired
     assert model.correlation is not None
     np.testing.assert_allclose(model.correlation, nearest_correlation(np.array(NOT_PSD)))

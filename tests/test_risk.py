@@ -12,13 +12,13 @@ import pytest
 from scipy import stats
 
 from bondmodel import load_scenario, parse_scenario, run
+from bondmodel.model import Model
 from bondmodel.risk.correlation import iman_conover, nearest_correlation
 from bondmodel.risk.results import simulate
 from bondmodel.risk.sampling import BLOCK_SIZE, block_uniforms
 from bondmodel.risk.simulate import (
     Convergence,
     RunSettings,
-    _engine_for,
     histogram_quantiles,
     run_chunk,
 )
@@ -181,15 +181,15 @@ def test_sobol_blocks_continue_one_sequence() -> None:
 def test_fan_chart_histogram_within_two_bins_of_exact(serial_run: Any) -> None:
     # Recompute the exact per-period percentiles of net savings for the same paths.
     scenario = load_scenario(DEFAULT)
-    engine = _engine_for(scenario)
+    engine = Model.compile(scenario)
     series = np.concatenate([
-        engine.block(20261129, "random", b, PATHS)[2]["net_savings"] for b in range(4)
+        engine.block(20261129, "random", b, PATHS).series["net_savings"] for b in range(4)
     ])
     exact = np.percentile(series, [5, 10, 50, 90, 95], axis=0, method="linear").T
     fan = serial_run.fans["net_savings"][["P5", "P10", "P50", "P90", "P95"]].to_numpy()
     from bondmodel.risk.simulate import FAN_BINS, fan_edges_from
 
-    pilot = engine.block(20261129, "random", 0, PATHS)[2]["net_savings"]
+    pilot = engine.block(20261129, "random", 0, PATHS).series["net_savings"]
     width = (fan_edges_from(pilot)[:, -1] - fan_edges_from(pilot)[:, 0]) / FAN_BINS
     assert (np.abs(fan - exact) <= 2 * width[:, None] + 1e-6).all()
 

@@ -12,7 +12,7 @@ import pandas as pd
 
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
-from bondmodel.programme import Draws
+from bondmodel.model import Model
 from bondmodel.risk.distributions import ppf
 from bondmodel.risk.events import EVENTS, NO_PAYBACK, partner_event
 from bondmodel.risk.sampling import BLOCK_SIZE, MAX_SEED
@@ -20,7 +20,6 @@ from bondmodel.risk.sensitivity import contribution_to_variance, rank_correlatio
 from bondmodel.risk.simulate import (
     RawSimulation,
     RunSettings,
-    _engine_for,
     histogram_quantiles,
     simulate_raw,
 )
@@ -118,7 +117,7 @@ def simulate(
     ``tornado_output`` is the per-path metric the tornado swings are measured
     on (default: the council NPV after debt service, or the programme NPV).
     """
-    allowed = _engine_for(scenario).metric_names()
+    allowed = Model.compile(scenario).metric_names
     if tornado_output is not None and tornado_output not in allowed:
         raise ScenarioError(
             f"--tornado-output: {tornado_output!r} is not a per-path metric of this scenario; "
@@ -186,7 +185,7 @@ def _probabilities(raw: RawSimulation) -> pd.DataFrame:
 
 
 def _fans(raw: RawSimulation, scenario: Scenario) -> dict[str, pd.DataFrame]:
-    engine = _engine_for(scenario)
+    model = Model.compile(scenario)
     q = [p / 100.0 for p in FAN_PERCENTILES]
     out = {}
     for name, counts in raw.fan_counts.items():
@@ -194,11 +193,11 @@ def _fans(raw: RawSimulation, scenario: Scenario) -> dict[str, pd.DataFrame]:
             counts, raw.fan_edges[name], raw.fan_min[name], raw.fan_max[name], q
         )
         if name == "net_savings":
-            labels = engine.timeline.labels[1:]
+            labels = model.timeline.labels[1:]
         else:
-            grid = engine.grid
+            grid = model.grid
             labels = [] if grid is None else [
-                engine.timeline.labels[int(t)] for t in grid.pay_t[1:]
+                model.timeline.labels[int(t)] for t in grid.pay_t[1:]
             ]
         frame = pd.DataFrame(values, columns=[f"P{p}" for p in FAN_PERCENTILES])
         frame.insert(0, "period", labels)
@@ -208,10 +207,8 @@ def _fans(raw: RawSimulation, scenario: Scenario) -> dict[str, pd.DataFrame]:
 
 def tornado_base(scenario: Scenario, output: str) -> float:
     """The tornado's centre: ``output`` with every input at the scenario's values."""
-    engine = _engine_for(scenario)
-    draws = Draws.central(scenario, paths=1)
-    metrics, _ = engine.run_draws(draws, None)
-    return float(metrics[output][0])
+    model = Model.compile(scenario)
+    return float(model.evaluate(model.base_draws).path_metrics[output][0])
 
 
 def tornado(scenario: Scenario, output: str) -> pd.DataFrame:
@@ -220,16 +217,15 @@ def tornado(scenario: Scenario, output: str) -> pd.DataFrame:
     "Base" is the scenario's own values (the deterministic case); mean-reverting
     paths are held at their level. Sorted by the absolute swing, largest first.
     """
-    engine = _engine_for(scenario)
-    model = engine.model
+    model = Model.compile(scenario)
+    risk = model.risk
     rows = []
-    for j, r in enumerate(model.inputs):
+    for j, r in enumerate(risk.inputs):
         low, high = (float(x) for x in ppf(r.spec.distribution, np.array([0.1, 0.9])))
-        values = np.zeros((2, len(model.inputs)))
+        values = np.zeros((2, len(risk.inputs)))
         values[:, j] = [low, high]
-        draws, rates = model.draws(values, 0, 0, only=j, shocks=False)
-        metrics, _ = engine.run_draws(draws, rates)
-        y = metrics[output]
+        draws, rates = risk.draws(values, 0, 0, only=j, shocks=False)
+        y = model.evaluate(draws, rates).path_metrics[output]
         rows.append(
             {
                 "input": r.spec.name,
