@@ -36,7 +36,8 @@ from bondmodel.risk.results import Simulation, new_seed, simulate
 from bondmodel.risk.sampling import Sampler
 from bondmodel.risk.simulate import Convergence, RunSettings, check_run_flags
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import FloatArray, Timeline
+from bondmodel.timeline import Timeline
+from bondmodel.types import FloatArray
 
 MetricValue = float | None
 
@@ -175,7 +176,7 @@ def check_run_settings(
     )
     if paths > 0 and scenario.risk is None:
         raise ScenarioError(
-            f"--paths: {paths} asks for a simulation but the scenario has no [risk] section; "
+            f"paths: {paths} asks for a simulation but the scenario has no [risk] section; "
             "use --paths 0 or add [[risk.inputs]]"
         )
     return paths

@@ -28,7 +28,8 @@ from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
 from bondmodel.risk.model import RiskModel, build_risk_model
 from bondmodel.risk.sampling import Sampler
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import FloatArray, Timeline, build_timeline
+from bondmodel.timeline import Timeline, build_timeline
+from bondmodel.types import FloatArray
 
 #: Per-path metrics kept for every path (labels in bondmodel.labels.PATH_METRICS).
 PROGRAMME_PATH_METRICS: Final = ("npv", "payback_years", "peak_funding_need")

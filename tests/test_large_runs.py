@@ -157,5 +157,5 @@ def test_a_run_too_large_for_the_machine_is_refused_clearly() -> None:
     with pytest.raises(ScenarioError) as caught:
         simulate(scenario, RunSettings(2_000_000_000, seed=1))
     message = str(caught.value)
-    assert message.startswith("--paths: 2,000,000,000 paths need 126.7 GiB")
+    assert message.startswith("paths: 2,000,000,000 paths need 126.7 GiB")
     assert "fewer paths" in message

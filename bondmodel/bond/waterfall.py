@@ -22,7 +22,8 @@ from bondmodel.errors import ModelError
 from bondmodel.programme import ProgrammeFlows
 from bondmodel.scenario.bond import BondTerms
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import FloatArray, Timeline
+from bondmodel.timeline import Timeline
+from bondmodel.types import FloatArray
 
 #: Relative tolerance below which a balance counts as repaid.
 _ZERO = 1e-9

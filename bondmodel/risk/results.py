@@ -120,7 +120,7 @@ def simulate(
     allowed = Model.compile(scenario).metric_names
     if tornado_output is not None and tornado_output not in allowed:
         raise ScenarioError(
-            f"--tornado-output: {tornado_output!r} is not a per-path metric of this scenario; "
+            f"tornado_output: {tornado_output!r} is not a per-path metric of this scenario; "
             f"allowed: {', '.join(allowed)}"
         )
     raw = simulate_raw(scenario, settings, progress)

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
 from bondmodel.errors import ModelError, ScenarioError
@@ -31,9 +30,7 @@ from bondmodel.model import PROGRAMME_PATH_METRICS, Model
 from bondmodel.resources import memory_limit
 from bondmodel.risk.sampling import MAX_SEED, SAMPLERS, Sampler, block_bounds, block_count
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import FloatArray
-
-IntArray = npt.NDArray[np.int64]
+from bondmodel.types import FloatArray, IntArray
 
 #: Per-path values (metrics and sampled inputs) are stored in double precision while the
 #: whole table fits in this many bytes, and in single precision above it (methodology §20.9):
@@ -189,6 +186,20 @@ class Convergence:
     confidence: float = 0.95
     metrics: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # "not a < x < b" also refuses NaN; the metrics are checked against the scenario's
+        # per-path metrics when the run starts
+        if not 0.0 < self.tolerance < 1.0:
+            raise ScenarioError(
+                f"convergence.tolerance: {self.tolerance} must be between 0 and 1"
+            )
+        if not 0.5 <= self.confidence < 1.0:
+            raise ScenarioError(f"convergence.confidence: {self.confidence} must be in [0.5, 1)")
+        if isinstance(self.metrics, str) or not all(isinstance(m, str) for m in self.metrics):
+            raise ScenarioError(
+                f"convergence.metrics: {self.metrics!r} must be a tuple of metric names"
+            )
+
 
 def per_path_precision(paths: int, columns: int) -> str:
     """``"double"`` while ``paths`` x ``columns`` values fit in :data:`DOUBLE_PRECISION_BUDGET`
@@ -236,32 +247,32 @@ def check_run_flags(
     inputs); before the scenario is known, the fewest any scenario has.
     """
     if sampler not in SAMPLERS:
-        raise ScenarioError(f"--sampler: {sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
+        raise ScenarioError(f"sampler: {sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
     if paths is not None and paths < 0:
-        raise ScenarioError(f"--paths: {paths} is negative; allowed: 0 (base case only) or more")
+        raise ScenarioError(f"paths: {paths} is negative; allowed: 0 (base case only) or more")
     if paths is not None and sampler == "sobol" and paths > SOBOL_MAX_PATHS:
         raise ScenarioError(
-            f"--paths: {paths:,} is more than the {SOBOL_MAX_PATHS:,} distinct points of the "
+            f"paths: {paths:,} is more than the {SOBOL_MAX_PATHS:,} distinct points of the "
             "Sobol sequence; use fewer paths, or --sampler random"
         )
     if paths is not None:
         check_memory(paths, columns)
     if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise ScenarioError(f"--seed: {seed} is out of range; allowed 0..{MAX_SEED}")
+        raise ScenarioError(f"seed: {seed} is out of range; allowed 0..{MAX_SEED}")
     if workers < 1:
-        raise ScenarioError(f"--workers: {workers} must be >= 1")
+        raise ScenarioError(f"workers: {workers} must be >= 1")
     if workers > max_workers():
         raise ScenarioError(
-            f"--workers: {workers} is more than {max_workers()} (four per CPU of this machine, "
+            f"workers: {workers} is more than {max_workers()} (four per CPU of this machine, "
             "at least eight); use fewer, or a Dask cluster (--scheduler) to go wider"
         )
     if chunk_blocks < 1:
-        raise ScenarioError(f"--chunk-blocks: {chunk_blocks} must be >= 1")
+        raise ScenarioError(f"chunk_blocks: {chunk_blocks} must be >= 1")
     if scheduler is not None:
         match = _SCHEDULER.match(scheduler)
         if match is None or not 1 <= int(match.group("port")) <= 65535:
             raise ScenarioError(
-                f"--scheduler: {scheduler!r} is not a Dask scheduler address; give "
+                f"scheduler: {scheduler!r} is not a Dask scheduler address; give "
                 "[PROTOCOL://]HOST:PORT with PROTOCOL tcp, tls, ws, wss or ucx, "
                 "e.g. tcp://127.0.0.1:8786"
             )
@@ -284,7 +295,7 @@ def check_memory(paths: int, columns: int) -> None:
 
 def _too_large(paths: int, need: int, limit: str) -> str:
     return (
-        f"--paths: {paths:,} paths need {need / 2**30:.1f} GiB for their per-path results, "
+        f"paths: {paths:,} paths need {need / 2**30:.1f} GiB for their per-path results, "
         f"more than this machine can allocate ({limit}); use fewer paths, or --converge to "
         "stop once the statistics are precise enough"
     )
@@ -296,7 +307,8 @@ class RunSettings:
 
     ``paths``, ``seed``, ``sampler`` and ``convergence`` fix its numbers; ``workers``,
     ``scheduler`` (a Dask scheduler's address) and ``chunk_blocks`` only spread the work and
-    change none of them. Invalid settings are refused, naming the command-line flag.
+    change none of them. Invalid settings are refused, naming the parameter (the command
+    line names its flag instead: ``cli.PARAMETER_FLAGS``).
     """
 
     paths: int
@@ -309,7 +321,7 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         if self.paths < 1:
-            raise ScenarioError(f"--paths: {self.paths} must be >= 1 for a simulation")
+            raise ScenarioError(f"paths: {self.paths} must be >= 1 for a simulation")
         check_run_flags(
             paths=self.paths, seed=self.seed, sampler=self.sampler, workers=self.workers,
             chunk_blocks=self.chunk_blocks, scheduler=self.scheduler,
@@ -375,7 +387,7 @@ def simulate_raw(
         unknown = [m for m in convergence.metrics if m not in names]
         if unknown:
             raise ScenarioError(
-                f"--converge-on: {unknown} not per-path metrics of this scenario; "
+                f"convergence.metrics: {unknown} not per-path metrics of this scenario; "
                 f"allowed: {', '.join(names)}"
             )
     # Every block's results go straight into matrices allocated for the whole run
@@ -523,7 +535,7 @@ def _execute_dask(
         client: Any = distributed.Client(scheduler, timeout="5s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ScenarioError(
-            f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); "
+            f"scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); "
             "give the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
         ) from None
     try:
