@@ -243,7 +243,7 @@ def _out(text: str) -> None:
         raise ResourceError(f"standard output: cannot write it: {os_error_words(exc)}") from None
 
 
-#: The API parameter each run-settings flag sets: a library error names the parameter
+#: The API parameter each flag sets: a library error names the parameter
 #: (``paths: -1 is negative ...``) and the command line shows it as the flag it typed.
 PARAMETER_FLAGS: Final = {
     "paths": "--paths",
@@ -256,6 +256,12 @@ PARAMETER_FLAGS: Final = {
     "convergence.confidence": "--confidence",
     "convergence.metrics": "--converge-on",
     "tornado_output": "--tornado-output",
+    "variations": "--vary",
+    "bounds": "--range",
+    "tolerance": "--tolerance",
+    "template": "--template",
+    "paths_check": "--paths-check",
+    "max_paths": "--max-paths",
 }
 
 
@@ -374,7 +380,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     finally:
         close()
-    if results.risk is not None and results.risk.settings["correlation_repaired"]:
+    if results.risk is not None and results.risk.settings.correlation_repaired:
         print(
             "bondmodel: the correlation matrix was not positive semi-definite and was replaced "
             "by the nearest correlation matrix (repair = true)",

@@ -301,7 +301,7 @@ def test_convergence_is_checked_through_the_api(kwargs: dict[str, Any], message:
 
 
 def test_the_command_line_names_the_flag_for_a_parameter_error(
-    capsys: pytest.CaptureFixture[str],
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     from bondmodel.cli import flag_wording, main
 
@@ -311,3 +311,7 @@ def test_the_command_line_names_the_flag_for_a_parameter_error(
     assert "bondmodel: error: --confidence: 2.0 must be in [0.5, 1)" in capsys.readouterr().err
     assert main(["run", "--paths", "-4"]) == 2
     assert "bondmodel: error: --paths: -4 is negative" in capsys.readouterr().err
+    assert main(["new", str(tmp_path / "x.toml"), "--template", "no-such-template"]) == 2
+    assert "bondmodel: error: --template: unknown template 'no-such-template'" in (
+        capsys.readouterr().err
+    )

@@ -59,7 +59,7 @@ class Evaluation:
 
     @property
     def paths(self) -> int:
-        return 0 if self.results.risk is None else int(self.results.risk.settings["paths"])
+        return 0 if self.results.risk is None else self.results.risk.settings.paths
 
     def per_path(self, metric: str) -> FloatArray:
         """The metric on every simulated path, or the base case as one path."""

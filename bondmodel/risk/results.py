@@ -15,9 +15,10 @@ from bondmodel.labels import finite_or_none
 from bondmodel.model import Model
 from bondmodel.risk.distributions import ppf
 from bondmodel.risk.events import EVENTS, NO_PAYBACK, partner_event
-from bondmodel.risk.sampling import BLOCK_SIZE, MAX_SEED
+from bondmodel.risk.sampling import BLOCK_SIZE, MAX_SEED, Sampler
 from bondmodel.risk.sensitivity import contribution_to_variance, rank_correlations
 from bondmodel.risk.simulate import (
+    Convergence,
     RawSimulation,
     RunSettings,
     histogram_quantiles,
@@ -28,6 +29,58 @@ from bondmodel.scenario.schema import Scenario
 
 #: Fan-chart percentiles per period.
 FAN_PERCENTILES: Final = (5, 10, 50, 90, 95)
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """How a simulation was made, as recorded: enough to repeat it exactly.
+
+    ``seed``, ``sampler``, ``paths_requested`` and ``convergence`` fix the numbers (with the
+    scenario); ``paths`` is how many ran (fewer when the run converged, at block
+    ``converged_at_block``); ``chunk_blocks``, ``executor`` and ``workers`` only spread the
+    work; ``per_path_precision`` is ``"double"`` or ``"single"``; ``fan_bins`` the bins of
+    each fan-chart histogram.
+    """
+
+    seed: int
+    sampler: Sampler
+    paths_requested: int
+    paths: int
+    block_size: int
+    chunk_blocks: int
+    executor: str
+    workers: int
+    converged_at_block: int | None
+    convergence: Convergence | None
+    correlation_repaired: bool
+    per_path_precision: str
+    fan_bins: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON (the ``risk.settings`` block of ``run --json``)."""
+        c = self.convergence
+        return {
+            "seed": self.seed,
+            "sampler": self.sampler,
+            "paths_requested": self.paths_requested,
+            "paths": self.paths,
+            "block_size": self.block_size,
+            "chunk_blocks": self.chunk_blocks,
+            "executor": self.executor,
+            "workers": self.workers,
+            "converged_at_block": self.converged_at_block,
+            "convergence": None
+            if c is None
+            else {"tolerance": c.tolerance, "confidence": c.confidence, "metrics": list(c.metrics)},
+            "correlation_repaired": self.correlation_repaired,
+            "per_path_precision": self.per_path_precision,
+            "fan_bins": self.fan_bins,
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        """``settings["seed"]``: the JSON value, for code written against the former dict
+        (the workbook's sheets, until they read the attributes)."""
+        return self.to_json()[key]
 
 
 @dataclass(frozen=True)
@@ -47,7 +100,7 @@ class Simulation:
     rank_correlation, contribution : inputs (rows) by outputs (columns).
     """
 
-    settings: dict[str, Any]
+    settings: SimulationSettings
     per_path: pd.DataFrame
     inputs: pd.DataFrame
     summary: pd.DataFrame
@@ -63,7 +116,7 @@ class Simulation:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary (no per-path data); undefined values are None."""
         return {
-            "settings": self.settings,
+            "settings": self.settings.to_json(),
             "summary": {
                 metric: {stat: finite_or_none(v) for stat, v in column.items()}
                 for metric, column in self.summary.items()
@@ -134,29 +187,21 @@ def simulate(
     var, cvar = value_at_risk(raw.metrics[npv_key], 0.05)
     rank = rank_correlations(raw.inputs, raw.names, raw.metrics)
     tornado_output = tornado_output or npv_key
-    recorded = {
-        "seed": settings.seed,
-        "sampler": settings.sampler,
-        "paths_requested": settings.paths,
-        "paths": raw.paths,
-        "block_size": BLOCK_SIZE,
-        "chunk_blocks": raw.chunk_blocks,
-        "executor": raw.executor,
-        "workers": raw.workers,
-        "converged_at_block": raw.converged_at,
-        "convergence": None
-        if convergence is None
-        else {
-            "tolerance": convergence.tolerance,
-            "confidence": convergence.confidence,
-            "metrics": list(convergence.metrics),
-        },
-        "correlation_repaired": raw.repaired,
-        "per_path_precision": raw.precision,
-        "fan_bins": int(next(iter(raw.fan_edges.values())).shape[1] - 1)
-        if raw.fan_edges
-        else 0,
-    }
+    recorded = SimulationSettings(
+        seed=settings.seed,
+        sampler=settings.sampler,
+        paths_requested=settings.paths,
+        paths=raw.paths,
+        block_size=BLOCK_SIZE,
+        chunk_blocks=raw.chunk_blocks,
+        executor=raw.executor,
+        workers=raw.workers,
+        converged_at_block=raw.converged_at,
+        convergence=convergence,
+        correlation_repaired=raw.repaired,
+        per_path_precision=raw.precision,
+        fan_bins=int(next(iter(raw.fan_edges.values())).shape[1] - 1) if raw.fan_edges else 0,
+    )
     return Simulation(
         settings=recorded,
         per_path=per_path,

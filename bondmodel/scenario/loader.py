@@ -44,7 +44,7 @@ def template_path(name: str) -> Path:
     path = templates_dir() / f"{name}.toml"
     if not path.is_file():
         raise ScenarioError(
-            f"--template: unknown template {name!r}; allowed: {', '.join(list_templates())}"
+            f"template: unknown template {name!r}; allowed: {', '.join(list_templates())}"
         )
     return path
 

@@ -177,9 +177,9 @@ def verify(
     """
     path = Path(path)
     if paths_check is not None and paths_check < 1:
-        raise ScenarioError(f"--paths-check: {paths_check} must be at least 1")
+        raise ScenarioError(f"paths_check: {paths_check} must be at least 1")
     if max_paths < 0:
-        raise ScenarioError(f"--max-paths: {max_paths} is negative; allowed: 0 or more")
+        raise ScenarioError(f"max_paths: {max_paths} is negative; allowed: 0 or more")
     values_wb = open_workbook(path, data_only=True)
     audit = read_audit(values_wb, path)
     settings = audit.settings
