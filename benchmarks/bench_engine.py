@@ -7,8 +7,8 @@ import time
 import numpy as np
 
 import bondmodel
+from bondmodel.model import Model
 from bondmodel.programme import Draws
-from bondmodel.risk.simulate import _engine_for
 
 PATHS = 10_000
 SINGLE_SAMPLE = 1_000  # path-by-path calls timed, then scaled linearly to PATHS
@@ -16,23 +16,23 @@ SINGLE_SAMPLE = 1_000  # path-by-path calls timed, then scaled linearly to PATHS
 
 def main() -> None:
     scenario = bondmodel.load_scenario(None)
-    engine = _engine_for(scenario)
+    model = Model.compile(scenario)
     u = np.concatenate(
-        [engine.model.correlated_uniforms(1, "random", b, PATHS) for b in range(2)]
+        [model.risk.correlated_uniforms(1, "random", b, PATHS) for b in range(2)]
     )[:PATHS]
-    values = engine.model.values(u)
-    draws, rates = engine.model.draws(values, 1, 0)
+    values = model.risk.values(u)
+    draws, rates = model.risk.draws(values, 1, 0)
 
     def one_path(i: int) -> Draws:
         return Draws(*(getattr(draws, f)[i : i + 1] for f in draws.__dataclass_fields__))
 
-    engine.run_draws(draws, rates)  # warm up
+    model.evaluate(draws, rates)  # warm up
     start = time.perf_counter()
-    vector, _ = engine.run_draws(draws, rates)
+    vector = model.evaluate(draws, rates).path_metrics
     t_vec = time.perf_counter() - start
 
     start = time.perf_counter()
-    singles = [engine.run_draws(one_path(i), rates)[0] for i in range(SINGLE_SAMPLE)]
+    singles = [model.evaluate(one_path(i), rates).path_metrics for i in range(SINGLE_SAMPLE)]
     t_single = (time.perf_counter() - start) * PATHS / SINGLE_SAMPLE
     for key in vector:
         got = np.array([s[key][0] for s in singles])

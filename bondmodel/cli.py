@@ -22,9 +22,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bondmodel import __version__, interrupts
+from bondmodel.defaults import DEFAULT_TEMPLATE
 from bondmodel.errors import BondModelError, ResourceError, ScenarioError
 from bondmodel.io import atomic_write_text
 from bondmodel.resources import os_error_words, resource_message
@@ -36,8 +37,6 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
-    from bondmodel.scenario.loader import DEFAULT_TEMPLATE
-
     parser = _Parser(
         prog="bondmodel",
         description="Model invest-to-save bonds: programme cash flows, metrics and workbooks.",
@@ -222,7 +221,7 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         return int(_dispatch(args))
     except BondModelError as exc:
-        _error(str(exc))
+        _error(flag_wording(str(exc)))
         return exc.exit_code
     except (MemoryError, OSError, RuntimeError, ImportError) as exc:
         # the machine refused something (memory, disk, threads, processes): one line
@@ -242,6 +241,35 @@ def _out(text: str) -> None:
         # nothing more can reach the standard output; keep Python's exit from retrying
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 (open until the process exits)
         raise ResourceError(f"standard output: cannot write it: {os_error_words(exc)}") from None
+
+
+#: The API parameter each flag sets: a library error names the parameter
+#: (``paths: -1 is negative ...``) and the command line shows it as the flag it typed.
+PARAMETER_FLAGS: Final = {
+    "paths": "--paths",
+    "seed": "--seed",
+    "sampler": "--sampler",
+    "workers": "--workers",
+    "chunk_blocks": "--chunk-blocks",
+    "scheduler": "--scheduler",
+    "convergence.tolerance": "--converge",
+    "convergence.confidence": "--confidence",
+    "convergence.metrics": "--converge-on",
+    "tornado_output": "--tornado-output",
+    "variations": "--vary",
+    "bounds": "--range",
+    "tolerance": "--tolerance",
+    "template": "--template",
+    "paths_check": "--paths-check",
+    "max_paths": "--max-paths",
+}
+
+
+def flag_wording(message: str) -> str:
+    """``message`` with a leading API parameter name (``paths: ...``) given as its flag."""
+    name, sep, rest = message.partition(": ")
+    flag = PARAMETER_FLAGS.get(name) if sep else None
+    return message if flag is None else f"{flag}: {rest}"
 
 
 def _error(message: str) -> None:
@@ -302,7 +330,6 @@ def _dispatch(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     # Imported here so that `validate`, `new` and `--help` stay quick.
     from bondmodel.engine import check_run_settings, run
-    from bondmodel.scenario.loader import DEFAULT_TEMPLATE
     from bondmodel.workbook.writer import write_workbook
 
     scenario_path: Path | None = args.scenario
@@ -328,10 +355,6 @@ def _run(args: argparse.Namespace) -> int:
     if args.converge is None and (args.converge_on or args.confidence != 0.95):
         raise ScenarioError("--converge-on and --confidence apply only with --converge TOL")
     if args.converge is not None:
-        if not 0.0 < args.converge < 1.0:
-            raise ScenarioError(f"--converge: {args.converge} must be between 0 and 1")
-        if not 0.5 <= args.confidence < 1.0:
-            raise ScenarioError(f"--confidence: {args.confidence} must be in [0.5, 1)")
         convergence = Convergence(
             tolerance=args.converge,
             confidence=args.confidence,
@@ -357,7 +380,7 @@ def _run(args: argparse.Namespace) -> int:
         )
     finally:
         close()
-    if results.risk is not None and results.risk.settings["correlation_repaired"]:
+    if results.risk is not None and results.risk.settings.correlation_repaired:
         print(
             "bondmodel: the correlation matrix was not positive semi-definite and was replaced "
             "by the nearest correlation matrix (repair = true)",
@@ -605,7 +628,7 @@ def _template(args: argparse.Namespace) -> int:
     if args.scenario is not None:
         scenario = _load(args.scenario)
     else:
-        from bondmodel.scenario.loader import DEFAULT_TEMPLATE, load_scenario, template_path
+        from bondmodel.scenario.loader import load_scenario, template_path
 
         scenario = load_scenario(template_path(args.template or DEFAULT_TEMPLATE))
     write_input_form(scenario, target, blank=args.blank)

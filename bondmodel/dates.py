@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
 from datetime import date
-
-import pandas as pd
 
 from bondmodel.conventions import UK_FINANCIAL_YEAR_START_MONTH
 
@@ -27,5 +26,13 @@ def period_boundaries(close: date, periods_per_year: int, n_periods: int) -> lis
     from 31 January gives 28/29 February, then 31 March: month ends do not drift.
     """
     months = 12 // periods_per_year
-    anchor = pd.Timestamp(close)
-    return [(anchor + pd.DateOffset(months=k * months)).date() for k in range(n_periods + 1)]
+    return [add_months(close, k * months) for k in range(n_periods + 1)]
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months, on the same day of the month or the month's
+    last day when it is shorter (31 January + 1 month = 28 or 29 February), as pandas'
+    ``DateOffset(months=...)`` counts (tests/test_engine.py compares the two)."""
+    year, month0 = divmod(day.month - 1 + months, 12)
+    year += day.year
+    return date(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))

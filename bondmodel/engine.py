@@ -11,9 +11,8 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from bondmodel import __version__
-from bondmodel.bond.metrics import bond_metrics
-from bondmodel.bond.pwlb import PWLBLoan, pwlb_loan
-from bondmodel.bond.waterfall import BondFlows, BondSchedule, build_schedule, run_waterfall
+from bondmodel.bond.pwlb import PWLBLoan
+from bondmodel.bond.waterfall import BondFlows, BondSchedule
 from bondmodel.errors import ScenarioError
 from bondmodel.irr import FLAG_LABELS
 from bondmodel.labels import (
@@ -31,12 +30,14 @@ from bondmodel.metrics import (
     present_value,
     programme_core_metrics,
 )
-from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
+from bondmodel.model import Evaluation, Model, path_columns
+from bondmodel.programme import ProgrammeFlows
 from bondmodel.risk.results import Simulation, new_seed, simulate
 from bondmodel.risk.sampling import Sampler
-from bondmodel.risk.simulate import Convergence, RunSettings, check_run_flags, path_columns
+from bondmodel.risk.simulate import Convergence, RunSettings, check_run_flags
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import FloatArray, Timeline, build_timeline
+from bondmodel.timeline import Timeline
+from bondmodel.types import FloatArray
 
 MetricValue = float | None
 
@@ -175,7 +176,7 @@ def check_run_settings(
     )
     if paths > 0 and scenario.risk is None:
         raise ScenarioError(
-            f"--paths: {paths} asks for a simulation but the scenario has no [risk] section; "
+            f"paths: {paths} asks for a simulation but the scenario has no [risk] section; "
             "use --paths 0 or add [[risk.inputs]]"
         )
     return paths
@@ -187,13 +188,13 @@ def _run(
     progress: Callable[[int], None] | None,
     tornado_output: str | None,
 ) -> Results:
-    timeline = build_timeline(scenario)
-    draws = Draws.central(scenario, paths=1)
-    flows = programme_flows(scenario, timeline, draws)
+    model = Model.compile(scenario)
     simulation = None
     if settings is not None:
         simulation = simulate(scenario, settings, progress, tornado_output)
-    bond = None if scenario.bond is None else run_bond(scenario, timeline, flows, draws)
+    base = model.base_case()
+    timeline, flows = model.timeline, base.flows
+    bond = None if model.schedule is None else bond_results(model, base)
     return Results(
         scenario=scenario,
         timeline=timeline,
@@ -207,22 +208,14 @@ def _run(
     )
 
 
-def run_bond(
-    scenario: Scenario, timeline: Timeline, flows: ProgrammeFlows, draws: Draws
-) -> BondResults:
-    """Fix the bond's contract on the base case and run its waterfall on ``flows``."""
-    schedule = build_schedule(scenario, timeline, flows, draws.inflation)
-    bond_flows = run_waterfall(schedule, timeline, flows, draws.inflation)
-    pwlb = None
-    if scenario.pwlb is not None and scenario.bond is not None:
-        pwlb = pwlb_loan(
-            scenario.pwlb, schedule.financed_costs, schedule.grid, scenario.bond.tenor_years
-        )
-    arrays = bond_metrics(
-        schedule, bond_flows, flows, timeline, scenario.economics.inflation, pwlb
-    )
+def bond_results(model: Model, base: Evaluation) -> BondResults:
+    """The bond of the base case ``base`` of ``model``: its contract (fixed on the base case),
+    waterfall, table, metrics and sources and uses."""
+    schedule, bond_flows, arrays = model.schedule, base.bond, base.bond_metrics
+    if schedule is None or bond_flows is None or arrays is None:
+        raise ValueError("the model has no bond")
     metrics = {k: finite_or_none(float(arrays[k][0])) for k in BOND_METRICS}
-    if pwlb is None:
+    if model.pwlb is None:
         metrics["pwlb_npv"] = None
         metrics["council_npv_vs_pwlb"] = None
     sources_uses = {
@@ -236,11 +229,11 @@ def run_bond(
     return BondResults(
         schedule=schedule,
         flows=bond_flows,
-        table=bond_table(schedule, bond_flows, timeline),
+        table=bond_table(schedule, bond_flows, model.timeline),
         metrics=metrics,
         sources_uses=sources_uses,
         council_flow=bond_flows.council_flow[0],
-        pwlb=pwlb,
+        pwlb=model.pwlb,
     )
 
 
@@ -251,15 +244,7 @@ def bond_trace(results: Results) -> dict[str, FloatArray]:
     rows (``scheduled_*``, ``reserve_target_raw``, ``uplift``, ...). The
     workbook's Bond sheet caches its live rows at these values.
     """
-    scenario = results.scenario
-    if scenario.bond is None:
-        return {}
-    draws = Draws.central(scenario)
-    contract: dict[str, FloatArray] = {}
-    schedule = build_schedule(scenario, results.timeline, results.flows, draws.inflation, contract)
-    steps: dict[str, FloatArray] = {}
-    run_waterfall(schedule, results.timeline, results.flows, draws.inflation, trace=steps)
-    return {**contract, **{key: value[0] for key, value in steps.items()}}
+    return Model.compile(results.scenario).bond_trace()
 
 
 def bond_table(

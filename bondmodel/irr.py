@@ -14,7 +14,7 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 
 #: Flag values, one per path.
 OK: Final = 0

@@ -11,7 +11,8 @@ import numpy as np
 
 from bondmodel.programme import ProgrammeFlows, allocation_matrix, partner_presence
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import FloatArray, Timeline
+from bondmodel.timeline import Timeline
+from bondmodel.types import FloatArray
 
 
 def present_value(flows: FloatArray, discount_factors: FloatArray) -> FloatArray:

@@ -20,7 +20,8 @@ from bondmodel.scenario.schema import (
     Scenario,
     SCurveRamp,
 )
-from bondmodel.timeline import FloatArray, Timeline, growth_index, real_discount_factors
+from bondmodel.timeline import Timeline, growth_index, real_discount_factors
+from bondmodel.types import FloatArray
 
 
 @dataclass(frozen=True)

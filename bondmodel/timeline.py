@@ -17,8 +17,7 @@ import pandas as pd
 from bondmodel.conventions import GREEN_BOOK_STPR, RateBand
 from bondmodel.dates import financial_year_start, model_close, period_boundaries
 from bondmodel.scenario.schema import Economics, Scenario
-
-FloatArray = npt.NDArray[np.float64]
+from bondmodel.types import FloatArray as FloatArray  # re-exported for the workbook modules
 
 
 @dataclass(frozen=True)

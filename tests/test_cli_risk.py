@@ -57,7 +57,7 @@ def test_tornado_output_can_be_chosen() -> None:
     # a later start of savings lowers the minimum DSCR
     row = sim.tornado.set_index("input").loc["start_delay"]
     assert row["output_at_p90"] < row["output_at_p10"]
-    with pytest.raises(ScenarioError, match="--tornado-output"):
+    with pytest.raises(ScenarioError, match=r"^tornado_output: "):
         simulate(scenario, RunSettings(500, seed=2), tornado_output="no_such_metric")
 
 

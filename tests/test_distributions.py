@@ -38,11 +38,12 @@ from pydantic import TypeAdapter
 from scipy import stats
 
 from bondmodel import ScenarioError, parse_scenario
+from bondmodel.model import Model
 from bondmodel.risk.correlation import nearest_correlation
 from bondmodel.risk.distributions import frozen, ppf
 from bondmodel.risk.results import simulate
 from bondmodel.risk.sampling import BLOCK_SIZE, block_uniforms
-from bondmodel.risk.simulate import RunSettings, _engine_for
+from bondmodel.risk.simulate import RunSettings
 from bondmodel.scenario.risk import Distribution
 
 from .conftest import ROOT
@@ -521,7 +522,7 @@ def test_correlation_is_checked(change: dict[str, Any], field: str, words: list[
 def test_repair_accepts_a_matrix_that_is_not_psd_and_flags_it() -> None:
     assert np.linalg.eigvalsh(np.array(NOT_PSD)).min() < 0
     scenario = parse_scenario(three_correlated(NOT_PSD, repair=True))
-    model = _engine_for(scenario).model
+    model = Model.compile(scenario).risk
     assert model.repaired
     assert model.correlation is not None
     np.testing.assert_allclose(model.correlation, nearest_correlation(np.array(NOT_PSD)))
@@ -560,3 +561,50 @@ def test_a_distribution_that_overflows_is_rejected_when_loaded() -> None:
     message = rejected(one_input({"type": "lognormal", "p10": 5e-324, "p90": 1e6}))
     assert "risk.inputs[0] ('x').distribution" in message
     assert "overflow" in message
+
+
+def test_the_extreme_normal_quantile_is_scipys() -> None:
+    from scipy import special
+
+    from bondmodel.scenario.risk import U_LOW, Z_EXTREME
+
+    assert Z_EXTREME == float(special.ndtri(1.0 - U_LOW)) == -float(special.ndtri(U_LOW))
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"type": "fixed", "value": 0.3},
+        {"type": "uniform", "min": -2.0, "max": 5.0},
+        {"type": "triangular", "min": 0.5, "mode": 0.9, "max": 1.4},
+        {"type": "triangular", "min": 0.5, "mode": 0.5, "max": 1.4},
+        {"type": "pert", "min": 0.5, "mode": 0.9, "max": 1.4, "shape": 0.5},
+        {"type": "beta", "alpha": 0.01, "beta": 3.0, "min": -1.0, "max": 2.0},
+        {"type": "normal", "mean": 0.02, "sd": 0.01},
+        {"type": "normal", "mean": 0.02, "sd": 0.01, "min": 0.0},
+        {"type": "normal", "mean": 0.02, "sd": 0.01, "max": 0.025},
+        {"type": "normal", "mean": 0.0, "sd": 1.0, "max": -12.0},
+        {"type": "normal", "mean": 0.0, "sd": 1.0, "min": 12.0},
+        {"type": "lognormal", "mean": 1.0, "sd": 0.3},
+        {"type": "lognormal", "p10": 0.8, "p90": 1.5},
+        {"type": "discrete", "values": [3.0, -1.0, 2.0], "probabilities": [0.2, 0.0, 0.8]},
+        {"type": "discrete", "values": [1.0, 2.0], "probabilities": [1.0, 0.0]},
+        {"type": "bernoulli", "p": 0.1, "impact": -4.0, "base": 1.0},
+        {"type": "bernoulli", "p": 1.0, "impact": 2.0},
+        {"type": "empirical", "samples": [4.0, 1.0, 9.0]},
+    ],
+)
+def test_a_distributions_value_range_holds_the_engines_extreme_draws(
+    spec: dict[str, Any],
+) -> None:
+    # the schema checks a distribution on its own parameters (value_range), never through the
+    # engine: the range it states must hold the engine's draws at the extreme uniforms, and
+    # equal them where the family's quantile function is elementary
+    dist: Any = TypeAdapter(Distribution).validate_python(spec)
+    low, high = dist.value_range()
+    drawn = ppf(dist, np.array([2.0**-53, 0.5, 1.0 - 2.0**-53]))
+    assert low <= drawn.min() and drawn.max() <= high
+    if spec["type"] in ("fixed", "uniform", "triangular", "discrete", "bernoulli", "empirical"):
+        assert (low, high) == (drawn[0], drawn[-1])
+    if spec["type"] == "lognormal" or (spec["type"] == "normal" and len(spec) == 3):
+        assert (low, high) == pytest.approx((drawn[0], drawn[-1]), rel=1e-14)

@@ -623,3 +623,19 @@ def test_a_partner_named_twice_is_not_counted_twice() -> None:
     np.testing.assert_allclose(
         twice.periods["gross_savings"], run(once).periods["gross_savings"], rtol=1e-14
     )
+
+
+def test_period_boundaries_count_months_as_pandas_does() -> None:
+    # dates.py counts months without pandas (so validating a scenario does not import it):
+    # the same dates as pandas' DateOffset, month ends and leap years included
+    import pandas as pd
+
+    from bondmodel.dates import period_boundaries
+
+    closes = [date(2024, 1, 31), date(2023, 2, 28), date(2024, 2, 29), date(2025, 8, 31),
+              date(2026, 4, 1), date(1999, 12, 31), date(2030, 5, 30)]
+    for close in closes:
+        for f in (1, 2, 4, 12):
+            expected = [(pd.Timestamp(close) + pd.DateOffset(months=k * 12 // f)).date()
+                        for k in range(61)]
+            assert period_boundaries(close, f, 60) == expected, (close, f)

@@ -18,13 +18,13 @@ import pytest
 
 from bondmodel import load_scenario
 from bondmodel.errors import ScenarioError
+from bondmodel.model import Model
 from bondmodel.risk import simulate as simulate_module
 from bondmodel.risk.results import simulate
 from bondmodel.risk.sampling import BLOCK_SIZE
 from bondmodel.risk.simulate import (
     DOUBLE_PRECISION_BUDGET,
     RunSettings,
-    _engine_for,
     per_path_precision,
 )
 
@@ -122,7 +122,7 @@ def test_ten_million_paths() -> None:
     assert sim.summary.loc["n", "npv"] == paths
     assert sim.summary.loc["n", "council_npv"] == paths
     # the first and the last block equal the engine's own values, rounded once
-    engine_ = _engine_for(scenario)
+    engine_ = Model.compile(scenario)
     for block in (0, paths // BLOCK_SIZE):
         metrics, values, _ = engine_.block(20261129, "random", block, paths)
         start = block * BLOCK_SIZE
@@ -157,5 +157,5 @@ def test_a_run_too_large_for_the_machine_is_refused_clearly() -> None:
     with pytest.raises(ScenarioError) as caught:
         simulate(scenario, RunSettings(2_000_000_000, seed=1))
     message = str(caught.value)
-    assert message.startswith("--paths: 2,000,000,000 paths need 126.7 GiB")
+    assert message.startswith("paths: 2,000,000,000 paths need 126.7 GiB")
     assert "fewer paths" in message

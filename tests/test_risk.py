@@ -12,13 +12,13 @@ import pytest
 from scipy import stats
 
 from bondmodel import load_scenario, parse_scenario, run
+from bondmodel.model import Model
 from bondmodel.risk.correlation import iman_conover, nearest_correlation
 from bondmodel.risk.results import simulate
 from bondmodel.risk.sampling import BLOCK_SIZE, block_uniforms
 from bondmodel.risk.simulate import (
     Convergence,
     RunSettings,
-    _engine_for,
     histogram_quantiles,
     run_chunk,
 )
@@ -181,15 +181,15 @@ def test_sobol_blocks_continue_one_sequence() -> None:
 def test_fan_chart_histogram_within_two_bins_of_exact(serial_run: Any) -> None:
     # Recompute the exact per-period percentiles of net savings for the same paths.
     scenario = load_scenario(DEFAULT)
-    engine = _engine_for(scenario)
+    engine = Model.compile(scenario)
     series = np.concatenate([
-        engine.block(20261129, "random", b, PATHS)[2]["net_savings"] for b in range(4)
+        engine.block(20261129, "random", b, PATHS).series["net_savings"] for b in range(4)
     ])
     exact = np.percentile(series, [5, 10, 50, 90, 95], axis=0, method="linear").T
     fan = serial_run.fans["net_savings"][["P5", "P10", "P50", "P90", "P95"]].to_numpy()
     from bondmodel.risk.simulate import FAN_BINS, fan_edges_from
 
-    pilot = engine.block(20261129, "random", 0, PATHS)[2]["net_savings"]
+    pilot = engine.block(20261129, "random", 0, PATHS).series["net_savings"]
     width = (fan_edges_from(pilot)[:, -1] - fan_edges_from(pilot)[:, 0]) / FAN_BINS
     assert (np.abs(fan - exact) <= 2 * width[:, None] + 1e-6).all()
 
@@ -265,9 +265,9 @@ def test_path_count_and_seed_errors() -> None:
     from bondmodel import ScenarioError
 
     scenario = load_scenario(DEFAULT)
-    with pytest.raises(ScenarioError, match="--paths"):
+    with pytest.raises(ScenarioError, match=r"^paths: "):
         run(scenario, paths=-1)
-    with pytest.raises(ScenarioError, match="--seed"):
+    with pytest.raises(ScenarioError, match=r"^seed: "):
         run(scenario, paths=10, seed=-3)
     no_risk = load_scenario(ROOT / "templates" / "single-council-bold.toml")
     if no_risk.risk is None:
@@ -277,3 +277,41 @@ def test_path_count_and_seed_errors() -> None:
 
 def test_templates_directory_exists() -> None:
     assert Path(DEFAULT).is_file()
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"confidence": 2.0}, "convergence.confidence: 2.0 must be in [0.5, 1)"),
+        ({"confidence": float("nan")}, "convergence.confidence: nan must be in [0.5, 1)"),
+        ({"tolerance": 0.0}, "convergence.tolerance: 0.0 must be between 0 and 1"),
+        ({"tolerance": float("nan")}, "convergence.tolerance: nan must be between 0 and 1"),
+        ({"metrics": "npv"}, "convergence.metrics: 'npv' must be a tuple of metric names"),
+    ],
+)
+def test_convergence_is_checked_through_the_api(kwargs: dict[str, Any], message: str) -> None:
+    # through the API a confidence of 2 once gave z = NaN and reported "converged" after the
+    # first block; the API now refuses what the command line refuses, naming the parameter
+    from bondmodel import ScenarioError
+    from bondmodel.risk.simulate import Convergence
+
+    with pytest.raises(ScenarioError) as caught:
+        Convergence(**kwargs)
+    assert str(caught.value) == message
+
+
+def test_the_command_line_names_the_flag_for_a_parameter_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from bondmodel.cli import flag_wording, main
+
+    assert flag_wording("chunk_blocks: 0 must be >= 1") == "--chunk-blocks: 0 must be >= 1"
+    assert flag_wording("scenario.toml: timeline: bad") == "scenario.toml: timeline: bad"
+    assert main(["run", "--paths", "100", "--converge", "0.01", "--confidence", "2"]) == 2
+    assert "bondmodel: error: --confidence: 2.0 must be in [0.5, 1)" in capsys.readouterr().err
+    assert main(["run", "--paths", "-4"]) == 2
+    assert "bondmodel: error: --paths: -4 is negative" in capsys.readouterr().err
+    assert main(["new", str(tmp_path / "x.toml"), "--template", "no-such-template"]) == 2
+    assert "bondmodel: error: --template: unknown template 'no-such-template'" in (
+        capsys.readouterr().err
+    )

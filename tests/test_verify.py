@@ -184,8 +184,8 @@ def test_paths_check_of_a_single_precision_run(
     """A very large run stores each path in single precision (methodology §20.9); forced
     here on a small run. The rerun's values are rounded the same way, and a change of one
     single-precision step is still caught."""
+    from bondmodel.model import Model
     from bondmodel.risk import simulate as simulate_module
-    from bondmodel.risk.simulate import _engine_for
 
     monkeypatch.setattr(simulate_module, "DOUBLE_PRECISION_BUDGET", 0)
     scenario = load_scenario(ROOT / "templates" / "shared-services.toml")
@@ -198,7 +198,8 @@ def test_paths_check_of_a_single_precision_run(
     # the last path's council NPV (column F) is a single-precision number, not the engine's
     last_row = 5 + len(path_sample(10_000))
     stored = openpyxl.load_workbook(out)["Paths"][f"F{last_row}"].value
-    engine_value = float(_engine_for(scenario).block(3, "random", 1, 10_000)[0]["council_npv"][-1])
+    block = Model.compile(scenario).block(3, "random", 1, 10_000)
+    engine_value = float(block.metrics["council_npv"][-1])
     assert stored == float(np.float32(engine_value)) != engine_value
     step = float(np.nextafter(np.float32(stored), np.float32(np.inf)))
     tampered = _edit_cell(out, tmp_path / "p.xlsx", "Paths", f"F{last_row}", repr(step))

@@ -17,7 +17,8 @@ from bondmodel.irr import OK, irr
 from bondmodel.metrics import present_value
 from bondmodel.programme import ProgrammeFlows
 from bondmodel.scenario.bond import IndexLinkedCoupon
-from bondmodel.timeline import FloatArray, Timeline
+from bondmodel.timeline import Timeline
+from bondmodel.types import FloatArray
 
 #: Metric keys in display order (labels live in bondmodel.labels.BOND_METRICS).
 BOND_METRIC_KEYS: Final = (

@@ -15,7 +15,7 @@ import numpy as np
 from bondmodel.bond.schedule import BondGrid
 from bondmodel.errors import ModelError
 from bondmodel.scenario.bond import PWLB
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
 
 from bondmodel.conventions import FREQUENCIES
 from bondmodel.errors import ModelError
@@ -19,9 +18,8 @@ from bondmodel.scenario.bond import (
     FixedCoupon,
     IndexLinkedCoupon,
 )
-from bondmodel.timeline import FloatArray, Timeline
-
-IntArray = npt.NDArray[np.int64]
+from bondmodel.timeline import Timeline
+from bondmodel.types import FloatArray, IntArray
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,8 @@ docs/methodology.md, "Bond", states each step with its source.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 
 import numpy as np
 
@@ -22,7 +23,8 @@ from bondmodel.errors import ModelError
 from bondmodel.programme import ProgrammeFlows
 from bondmodel.scenario.bond import BondTerms
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import FloatArray, Timeline
+from bondmodel.timeline import Timeline
+from bondmodel.types import BoolArray, FloatArray
 
 #: Relative tolerance below which a balance counts as repaid.
 _ZERO = 1e-9
@@ -364,14 +366,354 @@ TRACE_KEYS = (
 )
 
 
-def _record(
-    trace: dict[str, FloatArray], steps: dict[str, FloatArray], k: int, n: int, paths: int
+def _empty() -> FloatArray:
+    return np.empty(0)
+
+
+def _no_flags() -> BoolArray:
+    return np.empty(0, dtype=bool)
+
+
+@dataclass(frozen=True)
+class _Contract:
+    """What the waterfall reads and never changes: the contract and this run's inputs,
+    period-major (payments x paths) so each period's values for all paths are contiguous."""
+
+    schedule: BondSchedule
+    bond: BondTerms
+    grid: BondGrid
+    paths: int
+    limited: bool
+    cfads: FloatArray
+    cash_in: FloatArray
+    fees_due: FloatArray
+    uplift: FloatArray
+    rates: FloatArray | None
+    performance_due: FloatArray
+    performance_cap: float
+
+    def rate(self, k: int) -> FloatArray:
+        """The coupon rate of payment k per payment period (per path for a floating coupon)."""
+        annual: FloatArray = self.schedule.rates[k] if self.rates is None else self.rates[k]
+        return annual / self.grid.g
+
+    @property
+    def tolerance(self) -> float:
+        """Pounds of issue-date money below which a balance counts as repaid."""
+        return _ZERO * max(self.schedule.principal, 1.0)
+
+
+@dataclass
+class _Balances:
+    """The waterfall's running state for every path, carried from one payment to the next.
+
+    ``issue_balance`` is the principal outstanding in issue-date money: the nominal balance
+    is ``issue_balance x index`` (the index ratio; 1 throughout unless index-linked).
+    Each step replaces these arrays and never writes into them, so a traced value keeps
+    the value it had when it was traced.
+    """
+
+    issue_balance: FloatArray
+    index: FloatArray
+    senior_arrears: FloatArray
+    performance_arrears: FloatArray
+    fee_arrears: FloatArray
+    reserve: FloatArray
+    post_grace: FloatArray
+
+
+@dataclass
+class _Period:
+    """One payment period's amounts (each one value per path), filled in step by step."""
+
+    k: int
+    owing: BoolArray = field(default_factory=_no_flags)
+    interest: FloatArray = field(default_factory=_empty)
+    interest_due: FloatArray = field(default_factory=_empty)
+    fees_now: FloatArray = field(default_factory=_empty)
+    funded_fees: FloatArray = field(default_factory=_empty)
+    in_grace: bool = False
+    principal_due: FloatArray = field(default_factory=_empty)
+    performance_all: FloatArray = field(default_factory=_empty)
+    fees_due: FloatArray = field(default_factory=_empty)
+    performance_due: FloatArray = field(default_factory=_empty)
+    senior: FloatArray = field(default_factory=_empty)
+    cash: FloatArray = field(default_factory=_empty)
+    senior_cash: FloatArray = field(default_factory=_empty)
+    short: FloatArray = field(default_factory=_empty)
+    performance_cash: FloatArray = field(default_factory=_empty)
+    short_performance: FloatArray = field(default_factory=_empty)
+    from_cash: FloatArray = field(default_factory=_empty)
+    paid: FloatArray = field(default_factory=_empty)
+    pay_arrears: FloatArray = field(default_factory=_empty)
+    pay_interest: FloatArray = field(default_factory=_empty)
+    pay_principal: FloatArray = field(default_factory=_empty)
+    pay_performance: FloatArray = field(default_factory=_empty)
+    excess: FloatArray = field(default_factory=_empty)
+    target: float = 0.0
+    sweep: FloatArray = field(default_factory=_empty)
+    clear: BoolArray = field(default_factory=_no_flags)
+    repaid: BoolArray = field(default_factory=_no_flags)
+
+
+def _accrue(c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray]) -> None:
+    """Steps 1-2: index uplift, interest, fees; capitalised in a capitalised grace period."""
+    k, paths = p.k, c.paths
+    rate = c.rate(k)
+    # agency and trustee fees run while anything is owed
+    p.owing = (
+        (s.issue_balance > 0.0) | (s.senior_arrears > 0.0) | (s.performance_arrears > 0.0)
+        | (s.fee_arrears > 0.0)
+    )
+    out["opening_balance"][k] = s.issue_balance * s.index
+    new_index = s.index * c.uplift[k]
+    out["indexation"][k] = s.issue_balance * (new_index - s.index)
+    s.index = new_index
+    p.interest = s.issue_balance * s.index * rate
+    out["interest"][k] = p.interest
+    p.in_grace = k <= c.grid.n_grace
+    p.fees_now = np.where(p.owing, c.fees_due[k], 0.0)
+    p.funded_fees = np.zeros(paths)
+    if p.in_grace and c.bond.grace_interest == "capitalised":
+        # Interest and fees roll up into the balance during a capitalised grace
+        # period: investors pay the fees to the agents as a further drawing.
+        s.issue_balance = s.issue_balance + (p.interest + p.fees_now) / s.index
+        out["capitalised_interest"][k] = p.interest + p.fees_now
+        p.interest_due = np.zeros(paths)
+        p.funded_fees = p.fees_now
+        p.fees_now = np.zeros(paths)
+    else:
+        p.interest_due = p.interest
+    if k == c.grid.n_grace:
+        s.post_grace = s.issue_balance.copy()
+
+
+def _amounts_due(c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray]) -> None:
+    """Step 3: arrears interest; principal, fees and the capped performance payment due."""
+    k = p.k
+    rate = c.rate(k)
+    if c.bond.arrears_interest:
+        accrued = s.senior_arrears * rate
+        accrued_performance = s.performance_arrears * rate
+        s.senior_arrears = s.senior_arrears + accrued
+        s.performance_arrears = s.performance_arrears + accrued_performance
+        out["arrears_interest"][k] = accrued + accrued_performance
+    if p.in_grace:
+        p.principal_due = np.zeros(c.paths)
+    elif k >= c.grid.n_scheduled:
+        p.principal_due = s.issue_balance * s.index
+    else:
+        scheduled = c.schedule.remaining[k] * s.post_grace
+        p.principal_due = np.maximum(s.issue_balance - scheduled, 0.0) * s.index
+    out["scheduled_principal"][k] = p.principal_due
+    out["debt_service_due"][k] = p.interest_due + p.principal_due
+    p.fees_due = p.fees_now + s.fee_arrears
+    out["fees_due"][k] = p.fees_due
+    # the cap applies to the coupon accrued, whether paid or capitalised
+    p.performance_all = c.performance_due[k]
+    due = np.minimum(p.performance_all, np.maximum(c.performance_cap - p.interest, 0.0))
+    p.performance_due = np.where(s.issue_balance > 0.0, due, 0.0) + s.performance_arrears
+    out["performance_due"][k] = p.performance_due
+
+
+def _pay(c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray]) -> None:
+    """Step 4: senior items from pledged cash then the reserve; the junior performance
+    payment from pledged cash only; the council tops up (full recourse) or defers the rest."""
+    k = p.k
+    p.senior = p.fees_due + s.senior_arrears + p.interest_due + p.principal_due
+    p.cash = c.cash_in[k]
+    p.senior_cash = np.minimum(p.cash, p.senior)
+    short = p.senior - p.senior_cash
+    draw = np.minimum(s.reserve, short)
+    s.reserve = s.reserve - draw
+    p.short = short - draw
+    p.performance_cash = np.minimum(p.cash - p.senior_cash, p.performance_due)
+    p.short_performance = p.performance_due - p.performance_cash
+    # full recourse: the council tops up everything owed; limited: it is deferred
+    owed = p.short + p.short_performance
+    p.from_cash = p.senior_cash + p.performance_cash
+    out["cash_used"][k] = p.from_cash
+    out["reserve_draw"][k] = draw
+    out["topup"][k] = np.zeros(c.paths) if c.limited else owed
+    out["shortfall"][k] = np.zeros(c.paths) if not c.limited else owed
+
+
+def _allocate(c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray]) -> None:
+    """Step 4 (cont.): what was paid goes to fees, arrears, interest, principal in order."""
+    k = p.k
+    p.paid = p.senior - (p.short if c.limited else 0.0)
+    pay_fees = np.minimum(p.paid, p.fees_due)
+    left = p.paid - pay_fees
+    p.pay_arrears = np.minimum(left, s.senior_arrears)
+    left = left - p.pay_arrears
+    p.pay_interest = np.minimum(left, p.interest_due)
+    left = left - p.pay_interest
+    p.pay_principal = np.minimum(left, p.principal_due)
+    p.pay_performance = p.performance_due - (p.short_performance if c.limited else 0.0)
+    out["fees_paid"][k] = pay_fees
+    out["arrears_paid"][k] = p.pay_arrears
+    out["interest_paid"][k] = p.pay_interest
+    out["principal_paid"][k] = p.pay_principal
+    out["performance_paid"][k] = p.pay_performance
+    s.fee_arrears = p.fees_due - pay_fees
+    s.senior_arrears = (s.senior_arrears - p.pay_arrears) + (p.interest_due - p.pay_interest)
+    s.performance_arrears = p.performance_due - p.pay_performance
+    s.issue_balance = s.issue_balance - p.pay_principal / s.index
+    p.excess = p.cash - p.from_cash
+
+
+def _refill_and_sweep(
+    c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray]
 ) -> None:
-    """Store this period's traced values (period-major until the end of the run)."""
-    for key, value in steps.items():
-        if key not in trace:
-            trace[key] = np.zeros((n, paths))
-        trace[key][k] = value
+    """Step 5: excess cash refills the reserve to target, then a share prepays principal."""
+    k = p.k
+    p.target = float(c.schedule.reserve_target[k])
+    deposit = np.minimum(p.excess, np.maximum(p.target - s.reserve, 0.0))
+    s.reserve = s.reserve + deposit
+    excess = p.excess - deposit
+    out["reserve_deposit"][k] = deposit
+    if c.bond.cash_sweep > 0 and not p.in_grace and k < c.grid.n_scheduled:
+        outstanding = np.maximum(s.issue_balance, 0.0) * s.index
+        p.sweep = np.minimum(c.bond.cash_sweep * excess, outstanding)
+        s.issue_balance = s.issue_balance - p.sweep / s.index
+        out["sweep"][k] = p.sweep
+    else:
+        p.sweep = np.zeros(c.paths)
+    principal = c.schedule.principal
+    p.clear = (s.senior_arrears + s.performance_arrears <= _ZERO * principal) & (
+        s.fee_arrears <= _ZERO * principal
+    )
+    p.repaid = s.issue_balance <= c.tolerance
+
+
+def _release_and_close(
+    c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray], last: bool
+) -> None:
+    """Steps 6-7: the reserve above target released (not while in arrears); at legal
+    maturity what is still owed written off; the period's closing balances and DSCR."""
+    k = p.k
+    if last:
+        # what is still owed at maturity is written off, except a residue within the
+        # balance tolerance (1e-9 of the principal), which is floating-point rounding of
+        # a settled bond, not a loss: a repaid bond's loss is exactly 0 (methodology,
+        # "Investor loss")
+        tol = balance_tolerance(c.schedule.principal)
+        owed = s.senior_arrears + s.performance_arrears
+        out["write_off"][k] = np.where(
+            p.repaid, 0.0, np.maximum(s.issue_balance, 0.0) * s.index
+        ) + (np.where(owed > tol, owed, 0.0))
+        out["fee_write_off"][k] = np.where(s.fee_arrears > tol, s.fee_arrears, 0.0)
+        s.issue_balance = np.zeros(c.paths)
+        s.senior_arrears = np.zeros(c.paths)
+        s.performance_arrears = np.zeros(c.paths)
+        s.fee_arrears = np.zeros(c.paths)
+        release = s.reserve
+    elif k >= c.grid.n_scheduled:
+        release = np.where(p.repaid & p.clear, s.reserve, 0.0)
+    else:
+        release = np.where(p.clear, np.maximum(s.reserve - p.target, 0.0), 0.0)
+    s.reserve = s.reserve - release
+    out["reserve_release"][k] = release
+    out["reserve_balance"][k] = s.reserve
+    out["arrears_balance"][k] = s.senior_arrears + s.performance_arrears
+    out["fee_arrears_balance"][k] = s.fee_arrears
+    s.issue_balance = np.where(np.abs(s.issue_balance) <= c.tolerance, 0.0, s.issue_balance)
+    out["closing_balance"][k] = s.issue_balance * s.index
+    # DSCR where debt service is due (more than a rounding residue of the principal)
+    ds = out["debt_service_due"][k]
+    due_now = ds > c.tolerance
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        safe = np.where(due_now, ds, 1.0)
+        out["dscr"][k] = np.where(due_now, c.cfads[k] / safe, np.nan)
+    out["investor_flow"][k] = (
+        p.pay_arrears + p.pay_interest + p.pay_principal + p.sweep + p.pay_performance
+        - p.funded_fees
+    )
+
+
+#: The waterfall's steps, in order, each with what it leaves for the trace: the trace
+#: keys (TRACE_KEYS, which the workbook's Bond sheet caches) read from the running
+#: balances and the period's amounts after the step.
+_TRACED_AFTER: tuple[tuple[str, Callable[[_Balances, _Period], dict[str, FloatArray]]], ...] = (
+    ("accrue", lambda s, p: {
+        "owing": p.owing.astype(np.float64), "index": s.index,
+        "fees_now": p.fees_now + p.funded_fees, "real_cap": s.issue_balance,
+        "post_grace": s.post_grace, "interest_due": p.interest_due}),
+    ("amounts_due", lambda s, p: {
+        "arrears_open": s.senior_arrears, "perf_arrears_open": s.performance_arrears,
+        "perf_all": p.performance_all}),
+    ("pay", lambda s, p: {}),
+    ("allocate", lambda s, p: {
+        "senior": p.senior, "cash_in": p.cash, "senior_cash": p.senior_cash,
+        "short": p.short, "perf_cash": p.performance_cash,
+        "short_perf": p.short_performance, "paid": p.paid,
+        "fee_arrears_pre": s.fee_arrears, "arrears_pre": s.senior_arrears,
+        "perf_arrears_pre": s.performance_arrears, "excess": p.excess}),
+    ("refill_and_sweep", lambda s, p: {
+        "real_pre": s.issue_balance, "clear": p.clear.astype(np.float64),
+        "repaid": p.repaid.astype(np.float64), "reserve_pre": s.reserve}),
+    ("release_and_close", lambda s, p: {
+        "real": s.issue_balance, "senior_arrears": s.senior_arrears,
+        "perf_arrears": s.performance_arrears, "funded_fees": p.funded_fees}),
+)
+
+
+class _Tracer:
+    """Records the traced values of each period, period-major until the end of the run."""
+
+    def __init__(self, trace: dict[str, FloatArray], n: int, paths: int) -> None:
+        self.trace, self.n, self.paths = trace, n, paths
+
+    def record(self, values: dict[str, FloatArray], k: int) -> None:
+        for key, value in values.items():
+            if key not in self.trace:
+                self.trace[key] = np.zeros((self.n, self.paths))
+            self.trace[key][k] = value
+
+    def finish(self, principal: float, reserve_initial: float) -> None:
+        """The issue's row, then (paths, payments) arrays."""
+        ones, paths = np.ones(self.paths), self.paths
+        self.record({"index": ones, "real_cap": np.full(paths, principal),
+                     "post_grace": np.full(paths, principal),
+                     "real_pre": np.full(paths, principal),
+                     "real": np.full(paths, principal),
+                     "reserve_pre": np.full(paths, reserve_initial)}, 0)
+        for key, value in self.trace.items():
+            self.trace[key] = value.T
+
+
+def _contract(
+    schedule: BondSchedule, timeline: Timeline, flows: ProgrammeFlows, inflation: FloatArray,
+    rates: FloatArray | None,
+) -> _Contract:
+    """The run's fixed inputs, period-major (several times faster than columns)."""
+    bond, grid = schedule.terms, schedule.grid
+    g, paths, n = grid.g, flows.net_savings.shape[0], grid.n_legal + 1
+    cfads = np.ascontiguousarray((bond.pledged_share * grid.aggregate(flows.net_savings)).T)
+    gross = grid.aggregate(flows.gross_savings).T
+    price_at_pay = flows.price_index[:, grid.pay_t].T
+    fees_due = np.ascontiguousarray(bond.annual_fees / g * price_at_pay)
+    fees_due[0] = 0.0
+    perf = bond.performance
+    performance_due = np.zeros((n, paths))
+    if perf is not None:
+        threshold = perf.threshold / g * price_at_pay
+        performance_due = np.ascontiguousarray(perf.share * np.maximum(gross - threshold, 0.0))
+        performance_due[0] = 0.0
+        performance_due[grid.n_scheduled + 1 :] = 0.0
+    cap = (
+        perf.cap_total_return * schedule.principal / g
+        if perf is not None and perf.cap_total_return is not None
+        else np.inf
+    )
+    return _Contract(
+        schedule=schedule, bond=bond, grid=grid, paths=paths,
+        limited=bond.recourse == "limited", cfads=cfads, cash_in=np.maximum(cfads, 0.0),
+        fees_due=fees_due,
+        uplift=np.ascontiguousarray(uplift_factors(bond, grid, timeline, inflation).T),
+        rates=None if rates is None else np.ascontiguousarray(rates.T),
+        performance_due=performance_due, performance_cap=cap,
+    )
 
 
 def run_waterfall(
@@ -392,7 +734,9 @@ def run_waterfall(
 
     Notes
     -----
-    Each payment period k, for every path at once:
+    Each payment period k, for every path at once, runs the named steps in order
+    (``_accrue``, ``_amounts_due``, ``_pay``, ``_allocate``, ``_refill_and_sweep``,
+    ``_release_and_close``) over the running balances (``_Balances``):
 
     1. the index ratio rises by the capped CPI uplift (index-linked only);
     2. interest accrues at rate/g on the opening balance (capitalised during a
@@ -407,222 +751,32 @@ def run_waterfall(
     6. the DSRA above target is released to the council (not while in arrears);
     7. at legal maturity what is still owed is written off as investor loss.
     """
-    bond = schedule.terms
-    grid = schedule.grid
-    g = grid.g
-    paths = flows.net_savings.shape[0]
-    n = grid.n_legal + 1
-    limited = bond.recourse == "limited"
-
-    # Period-major (payments x paths) inside the loop: each period's values for
-    # all paths are contiguous, which is several times faster than columns.
-    cfads_all = np.ascontiguousarray((bond.pledged_share * grid.aggregate(flows.net_savings)).T)
-    cash_in = np.maximum(cfads_all, 0.0)
-    gross = grid.aggregate(flows.gross_savings).T
-    price_at_pay = flows.price_index[:, grid.pay_t].T
-    fees_due_all = np.ascontiguousarray(bond.annual_fees / g * price_at_pay)
-    fees_due_all[0] = 0.0
-    uplift = np.ascontiguousarray(uplift_factors(bond, grid, timeline, inflation).T)
-    rates_t = None if rates is None else np.ascontiguousarray(rates.T)
-    perf = bond.performance
-    perf_due_all = np.zeros((n, paths))
-    if perf is not None:
-        threshold = perf.threshold / g * price_at_pay
-        perf_due_all = np.ascontiguousarray(perf.share * np.maximum(gross - threshold, 0.0))
-        perf_due_all[0] = 0.0
-        perf_due_all[grid.n_scheduled + 1 :] = 0.0
-
+    c = _contract(schedule, timeline, flows, inflation, rates)
+    grid, paths, n = c.grid, c.paths, c.grid.n_legal + 1
     out = {f.name: np.zeros((n, paths)) for f in fields(BondFlows) if f.name != "council_flow"}
-    out["cfads"] = cfads_all
-    real = np.full(paths, schedule.principal)  # balance in issue-date money (real for IL)
-    index = np.ones(paths)
-    arrears = np.zeros(paths)  # senior: deferred interest (limited recourse)
-    perf_arrears = np.zeros(paths)  # junior: deferred performance payments
-    fee_arrears = np.zeros(paths)
-    reserve = np.full(paths, schedule.reserve_initial)
-    post_grace = real.copy()
-    out["closing_balance"][0] = schedule.principal
-    out["reserve_balance"][0] = reserve
-    out["investor_flow"][0] = -schedule.proceeds
-    cap_per_period = (
-        perf.cap_total_return * schedule.principal / g
-        if perf is not None and perf.cap_total_return is not None
-        else np.inf
+    out["cfads"] = c.cfads
+    balance = np.full(paths, schedule.principal)
+    s = _Balances(
+        issue_balance=balance, index=np.ones(paths), senior_arrears=np.zeros(paths),
+        performance_arrears=np.zeros(paths), fee_arrears=np.zeros(paths),
+        reserve=np.full(paths, schedule.reserve_initial), post_grace=balance.copy(),
     )
-
+    out["closing_balance"][0] = schedule.principal
+    out["reserve_balance"][0] = s.reserve
+    out["investor_flow"][0] = -schedule.proceeds
+    tracer = None if trace is None else _Tracer(trace, n, paths)
     for k in range(1, n):
-        rate = (schedule.rates[k] if rates_t is None else rates_t[k]) / g
-        steps: dict[str, FloatArray] = {}
-        # agency and trustee fees run while anything is owed
-        owing = (real > 0.0) | (arrears > 0.0) | (perf_arrears > 0.0) | (fee_arrears > 0.0)
-        opening = real * index
-        out["opening_balance"][k] = opening
-        new_index = index * uplift[k]
-        out["indexation"][k] = real * (new_index - index)
-        index = new_index
-        interest = real * index * rate
-        out["interest"][k] = interest
-        in_grace = k <= grid.n_grace
-        fees_now = np.where(owing, fees_due_all[k], 0.0)
-        funded_fees = np.zeros(paths)
-        if in_grace and bond.grace_interest == "capitalised":
-            # Interest and fees roll up into the balance during a capitalised grace
-            # period: investors pay the fees to the agents as a further drawing.
-            real = real + (interest + fees_now) / index
-            out["capitalised_interest"][k] = interest + fees_now
-            interest_due = np.zeros(paths)
-            funded_fees = fees_now
-            fees_now = np.zeros(paths)
-        else:
-            interest_due = interest
-        if k == grid.n_grace:
-            post_grace = real.copy()
-        if trace is not None:
-            steps.update(
-                owing=owing.astype(np.float64), index=index, fees_now=fees_now + funded_fees,
-                real_cap=real, post_grace=post_grace, interest_due=interest_due,
-            )
-        if bond.arrears_interest:
-            accrued = arrears * rate
-            accrued_perf = perf_arrears * rate
-            arrears = arrears + accrued
-            perf_arrears = perf_arrears + accrued_perf
-            out["arrears_interest"][k] = accrued + accrued_perf
-        if in_grace:
-            principal_due = np.zeros(paths)
-        elif k >= grid.n_scheduled:
-            principal_due = real * index
-        else:
-            principal_due = np.maximum(real - schedule.remaining[k] * post_grace, 0.0) * index
-        out["scheduled_principal"][k] = principal_due
-        out["debt_service_due"][k] = interest_due + principal_due
-        fees_due = fees_now + fee_arrears
-        out["fees_due"][k] = fees_due
-        # the cap applies to the coupon accrued, whether paid or capitalised
-        if trace is not None:
-            steps.update(arrears_open=arrears, perf_arrears_open=perf_arrears,
-                         perf_all=perf_due_all[k])
-        perf_due = np.minimum(perf_due_all[k], np.maximum(cap_per_period - interest, 0.0))
-        perf_due = np.where(real > 0.0, perf_due, 0.0) + perf_arrears
-        out["performance_due"][k] = perf_due
-
-        # Senior: fees, arrears, interest, principal; pledged cash first, then the
-        # reserve. Junior: the performance payment (with any deferred ones), from
-        # pledged cash only.
-        senior = fees_due + arrears + interest_due + principal_due
-        cash = cash_in[k]
-        senior_cash = np.minimum(cash, senior)
-        short = senior - senior_cash
-        draw = np.minimum(reserve, short)
-        reserve = reserve - draw
-        short = short - draw
-        perf_cash = np.minimum(cash - senior_cash, perf_due)
-        short_perf = perf_due - perf_cash
-        # full recourse: the council tops up everything owed; limited: it is deferred
-        topup = np.zeros(paths) if limited else short + short_perf
-        unpaid = np.zeros(paths) if not limited else short + short_perf
-        from_cash = senior_cash + perf_cash
-        out["cash_used"][k] = from_cash
-        out["reserve_draw"][k] = draw
-        out["topup"][k] = topup
-        out["shortfall"][k] = unpaid
-
-        # allocate what was paid to the senior items, in order of priority
-        paid = senior - (short if limited else 0.0)
-        pay_fees = np.minimum(paid, fees_due)
-        left = paid - pay_fees
-        pay_arrears = np.minimum(left, arrears)
-        left = left - pay_arrears
-        pay_interest = np.minimum(left, interest_due)
-        left = left - pay_interest
-        pay_principal = np.minimum(left, principal_due)
-        pay_perf = perf_due - (short_perf if limited else 0.0)
-        out["fees_paid"][k] = pay_fees
-        out["arrears_paid"][k] = pay_arrears
-        out["interest_paid"][k] = pay_interest
-        out["principal_paid"][k] = pay_principal
-        out["performance_paid"][k] = pay_perf
-        fee_arrears = fees_due - pay_fees
-        arrears = (arrears - pay_arrears) + (interest_due - pay_interest)
-        perf_arrears = perf_due - pay_perf
-        real = real - pay_principal / index
-
-        # excess cash: refill the reserve, then sweep
-        excess = cash - from_cash
-        if trace is not None:
-            steps.update(senior=senior, cash_in=cash, senior_cash=senior_cash, short=short,
-                         perf_cash=perf_cash, short_perf=short_perf, paid=paid,
-                         fee_arrears_pre=fee_arrears, arrears_pre=arrears,
-                         perf_arrears_pre=perf_arrears, excess=excess)
-        target = schedule.reserve_target[k]
-        deposit = np.minimum(excess, np.maximum(target - reserve, 0.0))
-        reserve = reserve + deposit
-        excess = excess - deposit
-        out["reserve_deposit"][k] = deposit
-        if bond.cash_sweep > 0 and not in_grace and k < grid.n_scheduled:
-            sweep = np.minimum(bond.cash_sweep * excess, np.maximum(real, 0.0) * index)
-            real = real - sweep / index
-            out["sweep"][k] = sweep
-        else:
-            sweep = np.zeros(paths)
-
-        clear = (arrears + perf_arrears <= _ZERO * schedule.principal) & (
-            fee_arrears <= _ZERO * schedule.principal
-        )
-        repaid = real <= _ZERO * max(schedule.principal, 1.0)
-        if trace is not None:
-            steps.update(real_pre=real, clear=clear.astype(np.float64),
-                         repaid=repaid.astype(np.float64), reserve_pre=reserve)
-        if k == n - 1:
-            # what is still owed at maturity is written off, except a residue within the
-            # balance tolerance (1e-9 of the principal), which is floating-point rounding of
-            # a settled bond, not a loss: a repaid bond's loss is exactly 0 (methodology,
-            # "Investor loss")
-            tol = balance_tolerance(schedule.principal)
-            owed = arrears + perf_arrears
-            out["write_off"][k] = np.where(repaid, 0.0, np.maximum(real, 0.0) * index) + (
-                np.where(owed > tol, owed, 0.0)
-            )
-            out["fee_write_off"][k] = np.where(fee_arrears > tol, fee_arrears, 0.0)
-            real = np.zeros(paths)
-            arrears = np.zeros(paths)
-            perf_arrears = np.zeros(paths)
-            fee_arrears = np.zeros(paths)
-            release = reserve
-        elif k >= grid.n_scheduled:
-            release = np.where(repaid & clear, reserve, 0.0)
-        else:
-            release = np.where(clear, np.maximum(reserve - target, 0.0), 0.0)
-        reserve = reserve - release
-        out["reserve_release"][k] = release
-        out["reserve_balance"][k] = reserve
-        out["arrears_balance"][k] = arrears + perf_arrears
-        out["fee_arrears_balance"][k] = fee_arrears
-        real = np.where(np.abs(real) <= _ZERO * max(schedule.principal, 1.0), 0.0, real)
-        out["closing_balance"][k] = real * index
-        # DSCR where debt service is due (more than a rounding residue of the principal)
-        ds = out["debt_service_due"][k]
-        due_now = ds > _ZERO * max(schedule.principal, 1.0)
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            safe = np.where(due_now, ds, 1.0)
-            out["dscr"][k] = np.where(due_now, cfads_all[k] / safe, np.nan)
-        out["investor_flow"][k] = (
-            pay_arrears + pay_interest + pay_principal + sweep + pay_perf - funded_fees
-        )
-        if trace is not None:
-            steps.update(real=real, senior_arrears=arrears, perf_arrears=perf_arrears,
-                         funded_fees=funded_fees)
-            _record(trace, steps, k, n, paths)
-
+        p = _Period(k)
+        for step, (_, traced) in zip(_STEPS, _TRACED_AFTER[:-1], strict=True):
+            step(c, s, p, out)
+            if tracer is not None:
+                tracer.record(traced(s, p), k)
+        _release_and_close(c, s, p, out, last=k == n - 1)
+        if tracer is not None:
+            tracer.record(_TRACED_AFTER[-1][1](s, p), k)
     out["dscr"][0] = np.nan
-    if trace is not None:
-        _record(trace, {"index": np.ones(paths), "real_cap": np.full(paths, schedule.principal),
-                        "post_grace": np.full(paths, schedule.principal),
-                        "real_pre": np.full(paths, schedule.principal),
-                        "real": np.full(paths, schedule.principal),
-                        "reserve_pre": np.full(paths, schedule.reserve_initial)}, 0, n, paths)
-        for key, value in trace.items():
-            trace[key] = value.T
+    if tracer is not None:
+        tracer.finish(schedule.principal, schedule.reserve_initial)
     to_council = BondFlows.net_paid_in(
         out["cash_used"], out["reserve_deposit"], out["sweep"], out["topup"],
         out["reserve_release"],
@@ -636,3 +790,9 @@ def run_waterfall(
         schedule.reserve_initial
     )
     return BondFlows(council_flow=council, **out)
+
+
+#: The steps before the last (which also needs to know whether k is the legal maturity).
+_STEPS: tuple[Callable[[_Contract, _Balances, _Period, dict[str, FloatArray]], None], ...] = (
+    _accrue, _amounts_due, _pay, _allocate, _refill_and_sweep,
+)

@@ -37,7 +37,7 @@ from bondmodel.risk.events import event_probability
 from bondmodel.risk.sampling import Sampler
 from bondmodel.risk.summary import mean_with_error, sorted_percentile_with_error
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 
 #: The z of the 95% intervals reported with each measure.
 Z95 = 1.959963984540054
@@ -59,7 +59,7 @@ class Evaluation:
 
     @property
     def paths(self) -> int:
-        return 0 if self.results.risk is None else int(self.results.risk.settings["paths"])
+        return 0 if self.results.risk is None else self.results.risk.settings.paths
 
     def per_path(self, metric: str) -> FloatArray:
         """The metric on every simulated path, or the base case as one path."""

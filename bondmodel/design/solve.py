@@ -255,11 +255,11 @@ def solve(
         bounds = default_range(scenario, path, base)
     low, high = bounds
     if not (math.isfinite(low) and math.isfinite(high) and low < high):
-        raise ScenarioError(f"--range: {low}:{high} needs LO < HI")
+        raise ScenarioError(f"bounds: {low}:{high} needs LO < HI")
     unit = field_domain(scenario, path).step
     tol = tolerance if tolerance is not None else (unit or 1e-6 * (high - low))
     if tol <= 0:
-        raise ScenarioError(f"--tolerance: {tol} must be positive")
+        raise ScenarioError(f"tolerance: {tol} must be positive")
     xs = [_snap(float(x), low, unit) for x in np.linspace(low, high, GRID)]
     grid = [point(x) for x in dict.fromkeys(xs)]  # a whole-number range may repeat a value
     solution = Solution(path, maximise, constraints, low, high, False, grid=grid, seed=draws.seed)

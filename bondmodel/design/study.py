@@ -283,7 +283,7 @@ def grid_cells(variations: list[Variation]) -> list[tuple[Any, ...]]:
         raise ScenarioError("sweep: a field is varied twice")
     count = math.prod(len(v.values) for v in variations)
     if count > MAX_CELLS:
-        raise ScenarioError(f"--vary: {count:,} structures; at most {MAX_CELLS:,}")
+        raise ScenarioError(f"variations: {count:,} structures; at most {MAX_CELLS:,}")
     return list(itertools.product(*(v.values for v in variations)))
 
 

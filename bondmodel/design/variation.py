@@ -85,7 +85,7 @@ def parse_vary(text: str, scenario: Scenario) -> Variation:
     """
     if "=" not in text:
         raise ScenarioError(
-            f"--vary: {text!r} should be PATH=LO:HI:STEP or PATH=V1,V2,... "
+            f"variations: {text!r} should be PATH=LO:HI:STEP or PATH=V1,V2,... "
             "(such as bond.coupon.rate=0.03:0.07:0.005)"
         )
     path, _, spec = text.partition("=")

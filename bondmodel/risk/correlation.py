@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, stats
 
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 
 
 def matrix_sqrt(c: FloatArray) -> FloatArray:

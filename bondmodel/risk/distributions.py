@@ -24,7 +24,7 @@ from bondmodel.scenario.risk import (
     Triangular,
     Uniform,
 )
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 
 
 def ppf(dist: Distribution, u: FloatArray) -> FloatArray:

@@ -21,7 +21,7 @@ from typing import Final, Literal
 
 import numpy as np
 
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 
 Comparison = Literal[">", "<"]
 

@@ -21,7 +21,8 @@ from bondmodel.risk.sampling import PERMUTATIONS, SHOCKS, Sampler, block_rng, bl
 from bondmodel.scenario.bond import FloatingCoupon
 from bondmodel.scenario.risk import RiskInput
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import FloatArray, Timeline
+from bondmodel.timeline import Timeline
+from bondmodel.types import FloatArray
 
 
 @dataclass(frozen=True)

@@ -12,15 +12,15 @@ import pandas as pd
 
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
-from bondmodel.programme import Draws
+from bondmodel.model import Model
 from bondmodel.risk.distributions import ppf
 from bondmodel.risk.events import EVENTS, NO_PAYBACK, partner_event
-from bondmodel.risk.sampling import BLOCK_SIZE, MAX_SEED
+from bondmodel.risk.sampling import BLOCK_SIZE, MAX_SEED, Sampler
 from bondmodel.risk.sensitivity import contribution_to_variance, rank_correlations
 from bondmodel.risk.simulate import (
+    Convergence,
     RawSimulation,
     RunSettings,
-    _engine_for,
     histogram_quantiles,
     simulate_raw,
 )
@@ -29,6 +29,58 @@ from bondmodel.scenario.schema import Scenario
 
 #: Fan-chart percentiles per period.
 FAN_PERCENTILES: Final = (5, 10, 50, 90, 95)
+
+
+@dataclass(frozen=True)
+class SimulationSettings:
+    """How a simulation was made, as recorded: enough to repeat it exactly.
+
+    ``seed``, ``sampler``, ``paths_requested`` and ``convergence`` fix the numbers (with the
+    scenario); ``paths`` is how many ran (fewer when the run converged, at block
+    ``converged_at_block``); ``chunk_blocks``, ``executor`` and ``workers`` only spread the
+    work; ``per_path_precision`` is ``"double"`` or ``"single"``; ``fan_bins`` the bins of
+    each fan-chart histogram.
+    """
+
+    seed: int
+    sampler: Sampler
+    paths_requested: int
+    paths: int
+    block_size: int
+    chunk_blocks: int
+    executor: str
+    workers: int
+    converged_at_block: int | None
+    convergence: Convergence | None
+    correlation_repaired: bool
+    per_path_precision: str
+    fan_bins: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The settings as JSON (the ``risk.settings`` block of ``run --json``)."""
+        c = self.convergence
+        return {
+            "seed": self.seed,
+            "sampler": self.sampler,
+            "paths_requested": self.paths_requested,
+            "paths": self.paths,
+            "block_size": self.block_size,
+            "chunk_blocks": self.chunk_blocks,
+            "executor": self.executor,
+            "workers": self.workers,
+            "converged_at_block": self.converged_at_block,
+            "convergence": None
+            if c is None
+            else {"tolerance": c.tolerance, "confidence": c.confidence, "metrics": list(c.metrics)},
+            "correlation_repaired": self.correlation_repaired,
+            "per_path_precision": self.per_path_precision,
+            "fan_bins": self.fan_bins,
+        }
+
+    def __getitem__(self, key: str) -> Any:
+        """``settings["seed"]``: the JSON value, for code written against the former dict
+        (the workbook's sheets, until they read the attributes)."""
+        return self.to_json()[key]
 
 
 @dataclass(frozen=True)
@@ -48,7 +100,7 @@ class Simulation:
     rank_correlation, contribution : inputs (rows) by outputs (columns).
     """
 
-    settings: dict[str, Any]
+    settings: SimulationSettings
     per_path: pd.DataFrame
     inputs: pd.DataFrame
     summary: pd.DataFrame
@@ -64,7 +116,7 @@ class Simulation:
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary (no per-path data); undefined values are None."""
         return {
-            "settings": self.settings,
+            "settings": self.settings.to_json(),
             "summary": {
                 metric: {stat: finite_or_none(v) for stat, v in column.items()}
                 for metric, column in self.summary.items()
@@ -118,10 +170,10 @@ def simulate(
     ``tornado_output`` is the per-path metric the tornado swings are measured
     on (default: the council NPV after debt service, or the programme NPV).
     """
-    allowed = _engine_for(scenario).metric_names()
+    allowed = Model.compile(scenario).metric_names
     if tornado_output is not None and tornado_output not in allowed:
         raise ScenarioError(
-            f"--tornado-output: {tornado_output!r} is not a per-path metric of this scenario; "
+            f"tornado_output: {tornado_output!r} is not a per-path metric of this scenario; "
             f"allowed: {', '.join(allowed)}"
         )
     raw = simulate_raw(scenario, settings, progress)
@@ -135,29 +187,21 @@ def simulate(
     var, cvar = value_at_risk(raw.metrics[npv_key], 0.05)
     rank = rank_correlations(raw.inputs, raw.names, raw.metrics)
     tornado_output = tornado_output or npv_key
-    recorded = {
-        "seed": settings.seed,
-        "sampler": settings.sampler,
-        "paths_requested": settings.paths,
-        "paths": raw.paths,
-        "block_size": BLOCK_SIZE,
-        "chunk_blocks": raw.chunk_blocks,
-        "executor": raw.executor,
-        "workers": raw.workers,
-        "converged_at_block": raw.converged_at,
-        "convergence": None
-        if convergence is None
-        else {
-            "tolerance": convergence.tolerance,
-            "confidence": convergence.confidence,
-            "metrics": list(convergence.metrics),
-        },
-        "correlation_repaired": raw.repaired,
-        "per_path_precision": raw.precision,
-        "fan_bins": int(next(iter(raw.fan_edges.values())).shape[1] - 1)
-        if raw.fan_edges
-        else 0,
-    }
+    recorded = SimulationSettings(
+        seed=settings.seed,
+        sampler=settings.sampler,
+        paths_requested=settings.paths,
+        paths=raw.paths,
+        block_size=BLOCK_SIZE,
+        chunk_blocks=raw.chunk_blocks,
+        executor=raw.executor,
+        workers=raw.workers,
+        converged_at_block=raw.converged_at,
+        convergence=convergence,
+        correlation_repaired=raw.repaired,
+        per_path_precision=raw.precision,
+        fan_bins=int(next(iter(raw.fan_edges.values())).shape[1] - 1) if raw.fan_edges else 0,
+    )
     return Simulation(
         settings=recorded,
         per_path=per_path,
@@ -186,7 +230,7 @@ def _probabilities(raw: RawSimulation) -> pd.DataFrame:
 
 
 def _fans(raw: RawSimulation, scenario: Scenario) -> dict[str, pd.DataFrame]:
-    engine = _engine_for(scenario)
+    model = Model.compile(scenario)
     q = [p / 100.0 for p in FAN_PERCENTILES]
     out = {}
     for name, counts in raw.fan_counts.items():
@@ -194,11 +238,11 @@ def _fans(raw: RawSimulation, scenario: Scenario) -> dict[str, pd.DataFrame]:
             counts, raw.fan_edges[name], raw.fan_min[name], raw.fan_max[name], q
         )
         if name == "net_savings":
-            labels = engine.timeline.labels[1:]
+            labels = model.timeline.labels[1:]
         else:
-            grid = engine.grid
+            grid = model.grid
             labels = [] if grid is None else [
-                engine.timeline.labels[int(t)] for t in grid.pay_t[1:]
+                model.timeline.labels[int(t)] for t in grid.pay_t[1:]
             ]
         frame = pd.DataFrame(values, columns=[f"P{p}" for p in FAN_PERCENTILES])
         frame.insert(0, "period", labels)
@@ -208,10 +252,8 @@ def _fans(raw: RawSimulation, scenario: Scenario) -> dict[str, pd.DataFrame]:
 
 def tornado_base(scenario: Scenario, output: str) -> float:
     """The tornado's centre: ``output`` with every input at the scenario's values."""
-    engine = _engine_for(scenario)
-    draws = Draws.central(scenario, paths=1)
-    metrics, _ = engine.run_draws(draws, None)
-    return float(metrics[output][0])
+    model = Model.compile(scenario)
+    return float(model.evaluate(model.base_draws).path_metrics[output][0])
 
 
 def tornado(scenario: Scenario, output: str) -> pd.DataFrame:
@@ -220,16 +262,15 @@ def tornado(scenario: Scenario, output: str) -> pd.DataFrame:
     "Base" is the scenario's own values (the deterministic case); mean-reverting
     paths are held at their level. Sorted by the absolute swing, largest first.
     """
-    engine = _engine_for(scenario)
-    model = engine.model
+    model = Model.compile(scenario)
+    risk = model.risk
     rows = []
-    for j, r in enumerate(model.inputs):
+    for j, r in enumerate(risk.inputs):
         low, high = (float(x) for x in ppf(r.spec.distribution, np.array([0.1, 0.9])))
-        values = np.zeros((2, len(model.inputs)))
+        values = np.zeros((2, len(risk.inputs)))
         values[:, j] = [low, high]
-        draws, rates = model.draws(values, 0, 0, only=j, shocks=False)
-        metrics, _ = engine.run_draws(draws, rates)
-        y = metrics[output]
+        draws, rates = risk.draws(values, 0, 0, only=j, shocks=False)
+        y = model.evaluate(draws, rates).path_metrics[output]
         rows.append(
             {
                 "input": r.spec.name,

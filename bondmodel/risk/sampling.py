@@ -15,7 +15,7 @@ from typing import Final, Literal
 import numpy as np
 from scipy.stats import qmc
 
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 
 #: Paths in one block: the unit of reproducibility. Never change it silently:
 #: results for a given seed depend on it.

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 
 #: Rank correlations use at most this many paths: the first ones, in path order.
 #: The standard error of a Spearman coefficient from n paths is below

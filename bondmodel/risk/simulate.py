@@ -22,28 +22,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
-import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
-from bondmodel.bond.metrics import bond_metrics
-from bondmodel.bond.pwlb import pwlb_loan
-from bondmodel.bond.schedule import BondGrid
-from bondmodel.bond.waterfall import BondSchedule, build_schedule, run_waterfall
 from bondmodel.errors import ModelError, ScenarioError
 from bondmodel.interrupts import worker_defaults
-from bondmodel.metrics import (
-    partner_npvs,
-    partner_npvs_after_debt_service,
-    programme_core_metrics,
-)
-from bondmodel.programme import Draws, programme_flows
+from bondmodel.model import PROGRAMME_PATH_METRICS, Model
 from bondmodel.resources import memory_limit
-from bondmodel.risk.model import RiskModel, build_risk_model
 from bondmodel.risk.sampling import MAX_SEED, SAMPLERS, Sampler, block_bounds, block_count
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import FloatArray, Timeline, build_timeline
-
-IntArray = npt.NDArray[np.int64]
+from bondmodel.types import FloatArray, IntArray
 
 #: Per-path values (metrics and sampled inputs) are stored in double precision while the
 #: whole table fits in this many bytes, and in single precision above it (methodology §20.9):
@@ -52,19 +39,6 @@ DOUBLE_PRECISION_BUDGET: Final = 512 * 2**20
 
 #: Bins of each per-period fan-chart histogram (plus one underflow and one overflow bin).
 FAN_BINS: Final = 2048
-
-#: Per-path metrics kept for every path (labels in bondmodel.labels.PATH_METRICS).
-PROGRAMME_PATH_METRICS: Final = ("npv", "payback_years", "peak_funding_need")
-BOND_PATH_METRICS: Final = (
-    "investor_irr",
-    "council_npv",
-    "min_dscr",
-    "total_topup",
-    "shortfall",
-    "investor_loss",
-    "council_npv_vs_pwlb",
-)
-
 
 @dataclass(frozen=True)
 class Context:
@@ -89,112 +63,6 @@ class ChunkOutput:
     fan_max: dict[str, FloatArray]
 
 
-def partner_metric_names(scenario: Scenario) -> tuple[str, ...]:
-    """``partner_npv_0``, ``partner_npv_1``, ...: each partner's NPV (after debt service with a
-    bond) path by path; none for a single council."""
-    n = len(scenario.partners)
-    return tuple(f"partner_npv_{p}" for p in range(n)) if n > 1 else ()
-
-
-def path_metric_names(scenario: Scenario) -> tuple[str, ...]:
-    """The per-path metrics a simulation of ``scenario`` stores, in column order."""
-    partners = partner_metric_names(scenario)
-    if scenario.bond is None:
-        return PROGRAMME_PATH_METRICS + partners
-    names = PROGRAMME_PATH_METRICS + BOND_PATH_METRICS
-    return (names if scenario.pwlb is not None else names[:-1]) + partners
-
-
-def path_columns(scenario: Scenario) -> int:
-    """The per-path values a simulation of ``scenario`` stores: metrics and sampled inputs."""
-    inputs = 0 if scenario.risk is None else len(scenario.risk.inputs)
-    return len(path_metric_names(scenario)) + inputs
-
-
-class _Engine:
-    """A worker's engine: timeline, base-case contract and risk model, built once."""
-
-    def __init__(self, scenario: Scenario) -> None:
-        self.scenario = scenario
-        self.timeline: Timeline = build_timeline(scenario)
-        base_draws = Draws.central(scenario, paths=1)
-        self.base_flows = programme_flows(scenario, self.timeline, base_draws)
-        self.schedule: BondSchedule | None = None
-        self.grid: BondGrid | None = None
-        self.pwlb = None
-        if scenario.bond is not None:
-            self.schedule = build_schedule(
-                scenario, self.timeline, self.base_flows, base_draws.inflation
-            )
-            self.grid = self.schedule.grid
-            if scenario.pwlb is not None:
-                self.pwlb = pwlb_loan(
-                    scenario.pwlb, self.schedule.financed_costs, self.grid,
-                    scenario.bond.tenor_years,
-                )
-        self.model: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
-
-    def metric_names(self) -> tuple[str, ...]:
-        return path_metric_names(self.scenario)
-
-    def run_draws(
-        self, draws: Draws, rates: FloatArray | None
-    ) -> tuple[dict[str, FloatArray], dict[str, FloatArray]]:
-        """Per-path metrics and the fan-chart series for one batch of draws."""
-        flows = programme_flows(self.scenario, self.timeline, draws, partners=False)
-        core = programme_core_metrics(flows, self.timeline.years)
-        metrics = {k: core[k] for k in PROGRAMME_PATH_METRICS}
-        series: dict[str, FloatArray] = {"net_savings": flows.net_savings[:, 1:]}
-        if self.schedule is not None:
-            bond = run_waterfall(self.schedule, self.timeline, flows, draws.inflation, rates)
-            arrays = bond_metrics(
-                self.schedule, bond, flows, self.timeline,
-                self.scenario.economics.inflation, self.pwlb,
-            )
-            for key in BOND_PATH_METRICS:
-                if key == "shortfall":
-                    metrics[key] = (arrays["shortfall_periods"] > 0).astype(np.float64)
-                elif key != "council_npv_vs_pwlb" or self.pwlb is not None:
-                    metrics[key] = arrays[key]
-            series["cfads"] = bond.cfads[:, 1:]
-            series["dscr"] = bond.dscr[:, 1:]
-            series["bond_balance"] = bond.closing_balance[:, 1:]
-        names = partner_metric_names(self.scenario)
-        if names:
-            if self.schedule is None:
-                npvs = partner_npvs(flows, self.scenario, self.timeline, core["pv_costs"])
-            else:
-                npvs = partner_npvs_after_debt_service(
-                    flows, self.timeline, self.scenario, core, arrays["council_npv"]
-                )
-            for p, name in enumerate(names):
-                metrics[name] = npvs[:, p]
-        return metrics, series
-
-    def block(self, seed: int, sampler: Sampler, block: int, paths: int) -> tuple[
-        dict[str, FloatArray], FloatArray, dict[str, FloatArray]
-    ]:
-        u = self.model.correlated_uniforms(seed, sampler, block, paths)
-        values = self.model.values(u)
-        draws, rates = self.model.draws(values, seed, block)
-        metrics, series = self.run_draws(draws, rates)
-        return metrics, values, series
-
-
-_WORKER: dict[str, _Engine] = {}
-
-
-def _engine_for(scenario: Scenario) -> _Engine:
-    """One engine per scenario per process (workers reuse it across chunks)."""
-    key = scenario.sha256()
-    engine = _WORKER.get(key)
-    if engine is None:
-        _WORKER.clear()
-        engine = _Engine(scenario)
-        _WORKER[key] = engine
-    return engine
-
-
 def run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
     """Simulate ``blocks`` (consecutive block numbers) and summarise them for merging.
 
@@ -207,12 +75,10 @@ def run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
 
 
 def _run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
-    engine = _engine_for(context.scenario)
+    model = Model.compile(context.scenario)
     out = ChunkOutput(blocks, {}, {}, {}, {}, {})
     for b in blocks:
-        metrics, values, series = engine.block(
-            context.seed, context.sampler, b, context.paths
-        )
+        metrics, values, series = model.block(context.seed, context.sampler, b, context.paths)
         out.metrics[b] = metrics
         out.inputs[b] = values
         for name, data in series.items():
@@ -320,6 +186,20 @@ class Convergence:
     confidence: float = 0.95
     metrics: tuple[str, ...] = ()
 
+    def __post_init__(self) -> None:
+        # "not a < x < b" also refuses NaN; the metrics are checked against the scenario's
+        # per-path metrics when the run starts
+        if not 0.0 < self.tolerance < 1.0:
+            raise ScenarioError(
+                f"convergence.tolerance: {self.tolerance} must be between 0 and 1"
+            )
+        if not 0.5 <= self.confidence < 1.0:
+            raise ScenarioError(f"convergence.confidence: {self.confidence} must be in [0.5, 1)")
+        if isinstance(self.metrics, str) or not all(isinstance(m, str) for m in self.metrics):
+            raise ScenarioError(
+                f"convergence.metrics: {self.metrics!r} must be a tuple of metric names"
+            )
+
 
 def per_path_precision(paths: int, columns: int) -> str:
     """``"double"`` while ``paths`` x ``columns`` values fit in :data:`DOUBLE_PRECISION_BUDGET`
@@ -367,32 +247,32 @@ def check_run_flags(
     inputs); before the scenario is known, the fewest any scenario has.
     """
     if sampler not in SAMPLERS:
-        raise ScenarioError(f"--sampler: {sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
+        raise ScenarioError(f"sampler: {sampler!r} is unknown; allowed: {', '.join(SAMPLERS)}")
     if paths is not None and paths < 0:
-        raise ScenarioError(f"--paths: {paths} is negative; allowed: 0 (base case only) or more")
+        raise ScenarioError(f"paths: {paths} is negative; allowed: 0 (base case only) or more")
     if paths is not None and sampler == "sobol" and paths > SOBOL_MAX_PATHS:
         raise ScenarioError(
-            f"--paths: {paths:,} is more than the {SOBOL_MAX_PATHS:,} distinct points of the "
+            f"paths: {paths:,} is more than the {SOBOL_MAX_PATHS:,} distinct points of the "
             "Sobol sequence; use fewer paths, or --sampler random"
         )
     if paths is not None:
         check_memory(paths, columns)
     if seed is not None and not 0 <= seed <= MAX_SEED:
-        raise ScenarioError(f"--seed: {seed} is out of range; allowed 0..{MAX_SEED}")
+        raise ScenarioError(f"seed: {seed} is out of range; allowed 0..{MAX_SEED}")
     if workers < 1:
-        raise ScenarioError(f"--workers: {workers} must be >= 1")
+        raise ScenarioError(f"workers: {workers} must be >= 1")
     if workers > max_workers():
         raise ScenarioError(
-            f"--workers: {workers} is more than {max_workers()} (four per CPU of this machine, "
+            f"workers: {workers} is more than {max_workers()} (four per CPU of this machine, "
             "at least eight); use fewer, or a Dask cluster (--scheduler) to go wider"
         )
     if chunk_blocks < 1:
-        raise ScenarioError(f"--chunk-blocks: {chunk_blocks} must be >= 1")
+        raise ScenarioError(f"chunk_blocks: {chunk_blocks} must be >= 1")
     if scheduler is not None:
         match = _SCHEDULER.match(scheduler)
         if match is None or not 1 <= int(match.group("port")) <= 65535:
             raise ScenarioError(
-                f"--scheduler: {scheduler!r} is not a Dask scheduler address; give "
+                f"scheduler: {scheduler!r} is not a Dask scheduler address; give "
                 "[PROTOCOL://]HOST:PORT with PROTOCOL tcp, tls, ws, wss or ucx, "
                 "e.g. tcp://127.0.0.1:8786"
             )
@@ -415,7 +295,7 @@ def check_memory(paths: int, columns: int) -> None:
 
 def _too_large(paths: int, need: int, limit: str) -> str:
     return (
-        f"--paths: {paths:,} paths need {need / 2**30:.1f} GiB for their per-path results, "
+        f"paths: {paths:,} paths need {need / 2**30:.1f} GiB for their per-path results, "
         f"more than this machine can allocate ({limit}); use fewer paths, or --converge to "
         "stop once the statistics are precise enough"
     )
@@ -427,7 +307,8 @@ class RunSettings:
 
     ``paths``, ``seed``, ``sampler`` and ``convergence`` fix its numbers; ``workers``,
     ``scheduler`` (a Dask scheduler's address) and ``chunk_blocks`` only spread the work and
-    change none of them. Invalid settings are refused, naming the command-line flag.
+    change none of them. Invalid settings are refused, naming the parameter (the command
+    line names its flag instead: ``cli.PARAMETER_FLAGS``).
     """
 
     paths: int
@@ -440,7 +321,7 @@ class RunSettings:
 
     def __post_init__(self) -> None:
         if self.paths < 1:
-            raise ScenarioError(f"--paths: {self.paths} must be >= 1 for a simulation")
+            raise ScenarioError(f"paths: {self.paths} must be >= 1 for a simulation")
         check_run_flags(
             paths=self.paths, seed=self.seed, sampler=self.sampler, workers=self.workers,
             chunk_blocks=self.chunk_blocks, scheduler=self.scheduler,
@@ -481,12 +362,12 @@ def simulate_raw(
     """Run ``settings.paths`` paths and merge the per-block results in path order."""
     paths, seed, sampler = settings.paths, settings.seed, settings.sampler
     chunk_blocks, convergence = settings.chunk_blocks, settings.convergence
-    engine = _engine_for(scenario)
-    names = engine.metric_names()
-    check_memory(paths, len(names) + len(engine.model.names))
+    model = Model.compile(scenario)
+    names = model.metric_names
+    check_memory(paths, len(names) + len(model.risk.names))
     # Pilot: block 0 sets the fan-chart bins (deterministic: it is block 0 whatever the chunks).
     with threadpool_limits(limits=1, user_api="blas"):
-        _, _, pilot_series = engine.block(seed, sampler, 0, paths)
+        pilot_series = model.block(seed, sampler, 0, paths).series
     edges = {name: fan_edges_from(data) for name, data in pilot_series.items()}
     context = Context(scenario, seed, sampler, paths, edges)
     n_blocks = block_count(paths)
@@ -506,20 +387,20 @@ def simulate_raw(
         unknown = [m for m in convergence.metrics if m not in names]
         if unknown:
             raise ScenarioError(
-                f"--converge-on: {unknown} not per-path metrics of this scenario; "
+                f"convergence.metrics: {unknown} not per-path metrics of this scenario; "
                 f"allowed: {', '.join(names)}"
             )
     # Every block's results go straight into matrices allocated for the whole run
     # (pages are only touched as blocks arrive), and the chunk keeps only its small
     # histogram counts: the parent never holds the per-path results twice.
     # Very large runs keep them in single precision, so the parent stays within its memory bound.
-    precision = per_path_precision(paths, len(names) + len(engine.model.names))
+    precision = per_path_precision(paths, len(names) + len(model.risk.names))
     dtype = PRECISION_DTYPES[precision]
     try:
         matrix = np.empty((paths, len(names)), order="F", dtype=dtype)
-        inputs_all = np.empty((paths, len(engine.model.names)), order="F", dtype=dtype)
+        inputs_all = np.empty((paths, len(model.risk.names)), order="F", dtype=dtype)
     except MemoryError:
-        size = paths * (len(names) + len(engine.model.names)) * np.dtype(dtype).itemsize
+        size = paths * (len(names) + len(model.risk.names)) * np.dtype(dtype).itemsize
         raise ScenarioError(_too_large(paths, size, "the allocation was refused")) from None
     for i, output in _execute(context, chunks, executor, settings.workers, settings.scheduler):
         for b in output.blocks:
@@ -562,7 +443,7 @@ def simulate_raw(
             fans.add(run_chunk(context, kept))
     return RawSimulation(
         paths=used_paths,
-        names=engine.model.names,
+        names=model.risk.names,
         metrics=metrics,
         metric_matrix=kept_matrix,
         inputs=inputs,
@@ -570,7 +451,7 @@ def simulate_raw(
         fan_edges=edges,
         fan_min=fans.low,
         fan_max=fans.high,
-        repaired=engine.model.repaired,
+        repaired=model.risk.repaired,
         converged_at=converged_at,
         executor=executor,
         workers=settings.workers,
@@ -654,7 +535,7 @@ def _execute_dask(
         client: Any = distributed.Client(scheduler, timeout="5s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ScenarioError(
-            f"--scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); "
+            f"scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); "
             "give the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
         ) from None
     try:

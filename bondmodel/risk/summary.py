@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 
 PERCENTILES: Final = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 

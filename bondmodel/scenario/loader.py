@@ -14,12 +14,10 @@ from typing import Any, Literal, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
+from bondmodel.defaults import DEFAULT_TEMPLATE as DEFAULT_TEMPLATE  # the package's name for it
 from bondmodel.errors import ScenarioError
 from bondmodel.scenario.fieldtypes import bad_character
 from bondmodel.scenario.schema import Scenario
-
-#: The built-in default scenario, run by ``bondmodel run`` with no scenario.
-DEFAULT_TEMPLATE = "shared-services"
 
 #: Largest scenario file accepted, in bytes; a scenario is a few kilobytes.
 MAX_SCENARIO_BYTES = 5 * 1024 * 1024
@@ -46,7 +44,7 @@ def template_path(name: str) -> Path:
     path = templates_dir() / f"{name}.toml"
     if not path.is_file():
         raise ScenarioError(
-            f"--template: unknown template {name!r}; allowed: {', '.join(list_templates())}"
+            f"template: unknown template {name!r}; allowed: {', '.join(list_templates())}"
         )
     return path
 

@@ -9,7 +9,9 @@ docs/methodology.md, "Risk", gives each distribution's parameterisation.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+import sys
+from itertools import accumulate
+from typing import Annotated, Final, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -23,6 +25,16 @@ Finite = Parameter
 #: A positive parameter (a standard deviation, a shape, a lognormal quantile): at most 1e6.
 Positive = Spread
 Probability = Fraction
+
+
+#: The sampler's uniforms stay in [U_LOW, 1 - U_LOW] (methodology "Sampling"): the extreme
+#: values a distribution can be drawn at.
+U_LOW: Final = 2.0**-53
+#: Phi^-1(1 - 2^-53): how many standard deviations from the mean a normal draw can reach
+#: (scipy.special.ndtri, checked in tests/test_distributions.py).
+Z_EXTREME: Final = 8.209536151601387
+#: ln of the largest float: exp of anything above it overflows.
+LOG_MAX_FLOAT: Final = math.log(sys.float_info.max)
 
 
 class _Model(BaseModel):
@@ -47,6 +59,10 @@ class Fixed(_Model):
     type: Literal["fixed"]
     value: Finite
 
+    def value_range(self) -> tuple[float, float]:
+        """The least and greatest value a draw can take (see :meth:`Uniform.value_range`)."""
+        return self.value, self.value
+
 
 class Uniform(_Model):
     """Uniform on [min, max]."""
@@ -59,6 +75,13 @@ class Uniform(_Model):
     def _check(self) -> Uniform:
         _ordered(self.min, None, self.max, ("min", "", "max"))
         return self
+
+    def value_range(self) -> tuple[float, float]:
+        """The least and greatest value a draw can take: the values at u = 2^-53 and
+        1 - 2^-53, the sampler's extreme uniforms, from the distribution's own parameters
+        (+-inf where they overflow)."""
+        width = self.max - self.min
+        return self.min + U_LOW * width, self.min + (1.0 - U_LOW) * width
 
 
 class Triangular(_Model):
@@ -73,6 +96,18 @@ class Triangular(_Model):
     def _check(self) -> Triangular:
         _ordered(self.min, self.mode, self.max, ("min", "mode", "max"))
         return self
+
+    def value_range(self) -> tuple[float, float]:
+        """The least and greatest value a draw can take (see :meth:`Uniform.value_range`)."""
+        width = self.max - self.min
+        c = (self.mode - self.min) / width
+
+        def at(u: float) -> float:
+            if u < c:
+                return self.min + math.sqrt(u * width * (self.mode - self.min))
+            return self.max - math.sqrt((1.0 - u) * width * (self.max - self.mode))
+
+        return at(U_LOW), at(1.0 - U_LOW)
 
 
 class Pert(_Model):
@@ -92,6 +127,10 @@ class Pert(_Model):
         _ordered(self.min, self.mode, self.max, ("min", "mode", "max"))
         return self
 
+    def value_range(self) -> tuple[float, float]:
+        """The support [min, max], which holds every draw (see :meth:`Uniform.value_range`)."""
+        return self.min, self.max
+
 
 class Normal(_Model):
     """Normal(mean, sd), optionally truncated to [min, max]."""
@@ -107,6 +146,32 @@ class Normal(_Model):
         if self.min is not None and self.max is not None:
             _ordered(self.min, None, self.max, ("min", "", "max"))
         return self
+
+    def value_range(self) -> tuple[float, float]:
+        """Bounds on the values a draw can take. Untruncated: mean -+ 8.21 sd, the values at
+        the sampler's extreme uniforms. Truncated: the bound where one is given; on an open
+        side mean -+ sd Phi^-1(1 - 2^-53 P / 4), with P the probability the truncation keeps
+        (the factor 4 covers the rounding of probabilities near 1 in the truncated quantile)."""
+        if self.min is None and self.max is None:
+            reach = Z_EXTREME
+        else:
+            lo = -math.inf if self.min is None else (self.min - self.mean) / self.sd
+            hi = math.inf if self.max is None else (self.max - self.mean) / self.sd
+            kept = 0.5 * (math.erfc(-hi / math.sqrt(2.0)) - math.erfc(-lo / math.sqrt(2.0)))
+            reach = _normal_reach(U_LOW * kept / 4.0)
+        low = self.mean - reach * self.sd if self.min is None else self.min
+        high = self.mean + reach * self.sd if self.max is None else self.max
+        return low, high
+
+
+def _normal_reach(q: float) -> float:
+    """Phi^-1(1 - q): how far out, in sd, the standard normal's upper q-quantile lies
+    (:data:`Z_EXTREME` at q = 2^-53); a bound beyond any float draw when q underflows."""
+    if q <= 0.0:
+        return 40.0  # the normal's density below 1e-300: no float draw lies further out
+    from statistics import NormalDist  # stdlib, only for windows far in a tail
+
+    return -NormalDist().inv_cdf(q)
 
 
 class Lognormal(_Model):
@@ -143,6 +208,14 @@ class Lognormal(_Model):
         lo, hi = math.log(self.p10 or 1.0), math.log(self.p90 or 1.0)
         return (lo + hi) / 2.0, (hi - lo) / (2.0 * z90)
 
+    def value_range(self) -> tuple[float, float]:
+        """The least and greatest value a draw can take, exp(mu -+ 8.21 sigma); +inf where
+        it overflows (see :meth:`Uniform.value_range`)."""
+        mu, sigma = self.log_params()
+        top = mu + Z_EXTREME * sigma
+        high = math.exp(top) if top <= LOG_MAX_FLOAT else math.inf
+        return math.exp(mu - Z_EXTREME * sigma), high
+
 
 class Beta(_Model):
     """Beta(alpha, beta) scaled to [min, max] (default [0, 1])."""
@@ -157,6 +230,10 @@ class Beta(_Model):
     def _check(self) -> Beta:
         _ordered(self.min, None, self.max, ("min", "", "max"))
         return self
+
+    def value_range(self) -> tuple[float, float]:
+        """The support [min, max], which holds every draw (see :meth:`Uniform.value_range`)."""
+        return self.min, self.max
 
 
 class Discrete(_Model):
@@ -178,6 +255,19 @@ class Discrete(_Model):
             raise ValueError(f"probabilities must sum to 1, got {total!r}")
         return self
 
+    def value_range(self) -> tuple[float, float]:
+        """The least and greatest value a draw can take: the smallest value whose cumulative
+        probability (values in ascending order) reaches 2^-53, and the largest reached
+        before 1 - 2^-53 (see :meth:`Uniform.value_range`)."""
+        pairs = sorted(zip(self.values, self.probabilities, strict=True), key=lambda vp: vp[0])
+        cumulative = list(accumulate(p for _, p in pairs))
+        cumulative[-1] = 1.0
+
+        def at(u: float) -> float:
+            return next(v for (v, _), c in zip(pairs, cumulative, strict=True) if c >= u)
+
+        return at(U_LOW), at(1.0 - U_LOW)
+
 
 class Bernoulli(_Model):
     """An event: ``impact`` with probability ``p``, else ``base`` (default 0)."""
@@ -187,12 +277,22 @@ class Bernoulli(_Model):
     impact: Finite
     base: Finite = 0.0
 
+    def value_range(self) -> tuple[float, float]:
+        """The least and greatest value a draw can take (see :meth:`Uniform.value_range`)."""
+        low, high = sorted((self.base, self.impact))
+        p_low = 1.0 - self.p if self.impact >= self.base else self.p
+        return (high if p_low < U_LOW else low), (high if p_low < 1.0 - U_LOW else low)
+
 
 class Empirical(_Model):
     """Resampled from ``samples`` (the empirical distribution, at least 2 values)."""
 
     type: Literal["empirical"]
     samples: FrozenList[Finite] = Field(min_length=2)
+
+    def value_range(self) -> tuple[float, float]:
+        """The least and greatest sample, each drawn (see :meth:`Uniform.value_range`)."""
+        return min(self.samples), max(self.samples)
 
 
 Distribution = Annotated[
@@ -291,22 +391,20 @@ class RiskInput(_Model):
         return self
 
     def _check_finite(self) -> None:
-        """The distribution's most extreme values must be finite floats."""
-        from bondmodel.risk.distributions import ppf  # the engine's own quantile function
-
-        with np.errstate(all="ignore"):
-            extremes = ppf(self.distribution, np.array([2.0**-53, 0.5, 1.0 - 2.0**-53]))
-        if not np.isfinite(extremes).all():
+        """The distribution's most extreme values must be finite floats, and a rate's within
+        its range: checked on the distribution's own parameters (``value_range``)."""
+        low, high = self.distribution.value_range()
+        if not (math.isfinite(low) and math.isfinite(high)):
             raise located(
                 "distribution",
-                f"its values overflow (quantiles at 0, 1/2 and 1: {extremes.tolist()}); "
+                f"its values overflow (they run from {low!r} to {high!r}); "
                 "allowed: parameters whose extreme values are finite numbers",
             )
         bounds = RATE_TARGET_RANGE.get(self.target)
-        if bounds is not None and not bounds[0] <= extremes.min() <= extremes.max() <= bounds[1]:
+        if bounds is not None and not bounds[0] <= low <= high <= bounds[1]:
             raise located(
                 "distribution",
-                f"its values run from {extremes.min():.6g} to {extremes.max():.6g}, outside "
+                f"its values run from {low:.6g} to {high:.6g}, outside "
                 f"the range of an annual rate ({self.target}): allowed {bounds[0]} to "
                 f"{bounds[1]}; narrow the distribution or truncate it (min and max)",
             )

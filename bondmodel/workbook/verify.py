@@ -177,9 +177,9 @@ def verify(
     """
     path = Path(path)
     if paths_check is not None and paths_check < 1:
-        raise ScenarioError(f"--paths-check: {paths_check} must be at least 1")
+        raise ScenarioError(f"paths_check: {paths_check} must be at least 1")
     if max_paths < 0:
-        raise ScenarioError(f"--max-paths: {max_paths} is negative; allowed: 0 or more")
+        raise ScenarioError(f"max_paths: {max_paths} is negative; allowed: 0 or more")
     values_wb = open_workbook(path, data_only=True)
     audit = read_audit(values_wb, path)
     settings = audit.settings
@@ -472,7 +472,7 @@ def _check_paths(
     wb: Workbook, scenario: Scenario, settings: RerunSettings, n: int, report: Report
 ) -> None:
     """Rerun ``n`` of the Paths sheet's paths and compare each metric."""
-    from bondmodel.risk.simulate import _engine_for
+    from bondmodel.model import Model
 
     if "Paths" not in wb.sheetnames:
         raise WorkbookError(
@@ -499,7 +499,7 @@ def _check_paths(
         return
     chosen = [sample[round(i)] for i in np.linspace(0, len(sample) - 1, min(n, len(sample)))]
     chosen = list({int(r[0]): r for r in chosen}.values())
-    engine = _engine_for(scenario)
+    model = Model.compile(scenario)
     seed, sampler = int(settings.seed or 0), _sampler(settings)
     # a very large run stored each path's values in single precision (methodology §20.9):
     # the rerun's values are rounded the same way before they are compared
@@ -508,7 +508,7 @@ def _check_paths(
     for r in chosen:
         by_block.setdefault(int(r[0]) // BLOCK_SIZE, []).append(r)
     for block, rows_in_block in sorted(by_block.items()):
-        metrics, _, _ = engine.block(seed, sampler, block, total)  # the run's path count
+        metrics = model.block(seed, sampler, block, total).metrics  # the run's path count
         for r in rows_in_block:
             index = int(r[0])
             report.paths_compared += 1
