@@ -171,17 +171,16 @@ def input_kind(path: str, scenario: Scenario | None = None) -> Kind:
 def kinds_table() -> list[tuple[str, Kind, str]]:
     """(pattern, kind, why) of every rule in order: the table the user guide prints."""
     rows = [(rule.pattern, rule.kind, _describe(rule)) for rule in INPUT_RULES]
-    rows.insert(
-        [r[0] for r in rows].index(r"timeline\.start_date"),
-        (r"timeline\.start_date", "structural", _FY_LABELS.why + " (when aligned)"),
-    )
-    rows.insert(
-        [r[0] for r in rows].index(r"bond\.(principal|financed_share|issue_price|arrangement_fee|"
-                                   r"annual_fees|grace_years|grace_interest|cash_sweep|recourse|"
-                                   r"arrears_interest|pledged_share|reserve\.(months|funding)|"
-                                   r"performance\.(share|threshold))"),
-        (r"bond\.principal", "structural", _SCULPTED_PRINCIPAL.why + " (sculpted profiles)"),
-    )
+    # the rules rule_for applies to some scenarios only, each before the rule it overrides
+    specials = [
+        (next(i for i, rule in enumerate(INPUT_RULES) if rule.matches(path)), special, when)
+        for special, path, when in (
+            (_FY_LABELS, "timeline.start_date", "when aligned"),
+            (_SCULPTED_PRINCIPAL, "bond.principal", "sculpted profiles"),
+        )
+    ]
+    for at, special, when in sorted(specials, key=lambda x: -x[0]):
+        rows.insert(at, (special.pattern, special.kind, f"{special.why} ({when})"))
     return [*rows, (_DEFAULT.pattern, _DEFAULT.kind, _DEFAULT.why)]
 
 
