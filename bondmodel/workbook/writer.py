@@ -395,20 +395,16 @@ def _metrics_sheet(
         layout.cells[f"metrics.{key}"] = ref("Metrics", row, 1)
         ws.write_string(row, 0, column.label)
         value = results.metrics[key]
-        formula = live.get(key)
+        formula = live[key]  # every programme metric is a live formula
         if isinstance(formula, Expr):
             # a sum over the Cashflows rows: its cached value is what the formula gives
             value = float(formula.value(env))
             formula = formula.formula(env)
-        if formula is not None:
-            # undefined values (never paid back, no costs) are the formula's text n/a
-            ws.write_formula(
-                row, 1, formula, styles.unit(column.unit), "n/a" if value is None else value
-            )
-            ws.write_string(row, 2, "live formula over the Cashflows sheet", styles.note)
-        else:
-            _write_value(ws, row, 1, value, column.unit, styles)
-            ws.write_string(row, 2, "undefined for this scenario: not reached", styles.note)
+        # undefined values (never paid back, no costs) are the formula's text n/a
+        ws.write_formula(
+            row, 1, formula, styles.unit(column.unit), "n/a" if value is None else value
+        )
+        ws.write_string(row, 2, "live formula over the Cashflows sheet", styles.note)
     if results.bond is None:
         return
     top = 6 + len(METRICS)
