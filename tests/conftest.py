@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import os
-from collections.abc import Callable
+import signal
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -89,3 +92,71 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def update_golden(request: pytest.FixtureRequest) -> bool:
     """True when the run should refresh the golden files instead of comparing."""
     return bool(request.config.getoption("--update-golden"))
+
+
+# ---------------------------------------------------------------------------
+# No test leaves a process behind
+# ---------------------------------------------------------------------------
+
+#: Processes a run may keep until it ends (multiprocessing's tracker of shared resources).
+_LONG_LIVED = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
+#: Marks every process this test session starts (children inherit the environment), so that
+#: another session's processes on the same machine are never mistaken for ours.
+#: scripts/test sets it, to reap strays after the run; a plain pytest uses its own pid.
+os.environ.setdefault("BONDMODEL_TEST_SESSION", f"pytest-{os.getpid()}")
+_SESSION = f"BONDMODEL_TEST_SESSION={os.environ['BONDMODEL_TEST_SESSION']}"
+
+
+def _ours() -> dict[int, str]:
+    """Other processes started by this test session, by pid, with their command lines."""
+    found: dict[int, str] = {}
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return found
+    me, marker = os.getpid(), _SESSION.encode()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+                continue
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if not any(x in cmd for x in _LONG_LIVED):
+            found[int(entry.name)] = cmd.strip()
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"  # a zombie holds nothing open
+
+
+@pytest.fixture(autouse=True)
+def _no_process_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail the test that leaves a process running (a Dask worker, a LibreOffice, a CLI run).
+
+    A process left behind holds the job's output open, so CI waits for it after the
+    tests end (a run that passed in 14 minutes timed out at 90). The process is killed,
+    and the test that left it fails with its command line.
+    """
+    before = set(_ours())
+    yield
+    strays = {pid: cmd for pid, cmd in _ours().items() if pid not in before}
+    deadline = time.monotonic() + 15.0  # time to exit on their own (a cluster closing)
+    while strays and time.monotonic() < deadline:
+        time.sleep(0.2)
+        strays = {pid: cmd for pid, cmd in strays.items() if _alive(pid)}
+    for pid in strays:
+        with contextlib.suppress(OSError):
+            os.kill(pid, signal.SIGKILL)
+    if strays:
+        pytest.fail(
+            f"{request.node.nodeid} left {len(strays)} process(es) running: "
+            + "; ".join(f"{pid}: {cmd[:200]}" for pid, cmd in strays.items()),
+            pytrace=False,
+        )
