@@ -67,7 +67,7 @@ MONTE_CARLO_SHEETS = frozenset({"Summary", "Risk", "Sensitivity", "Paths", "Cove
 #: Tolerances for numbers: the rerun is bit-identical on one machine; another
 #: machine's libraries may round the last bits differently.
 REL_TOL, ABS_TOL = 1e-9, 1e-6
-#: Mismatches listed in full (the count is always exact).
+#: Mismatches listed in full for each sheet and kind of difference (the counts are exact).
 MAX_LISTED = 1_000
 #: Largest Monte Carlo rerun verify starts unless told otherwise (``--max-paths``): about
 #: 17 s of the default template on one core. The manifest says how many paths to rerun,
@@ -105,6 +105,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     mismatches: list[Mismatch] = field(default_factory=list)
     mismatch_count: int = 0
+    #: every difference counted by sheet and kind ("Bond: number format"), listed or not
+    counts: dict[str, int] = field(default_factory=dict)
     cells_compared: int = 0
     features_compared: int = 0
     paths_compared: int = 0
@@ -131,6 +133,7 @@ class Report:
             "features_compared": self.features_compared,
             "paths_compared": self.paths_compared,
             "mismatch_count": self.mismatch_count,
+            "mismatch_counts": self.counts,
             "mismatches": [m.as_json() for m in self.mismatches],
         }
 
@@ -159,6 +162,8 @@ class Report:
                 lines += _where_they_differ(m.workbook, m.rerun)
             if self.mismatch_count > limit:
                 lines.append(f"  ... and {self.mismatch_count - limit:,} more (--json lists them)")
+                lines.append("  all differences, by sheet and kind:")
+                lines += [f"    {where}: {n:,}" for where, n in sorted(self.counts.items())]
         return "\n".join(lines)
 
 
@@ -459,7 +464,9 @@ def _shown(cell: tuple[str | None, Any]) -> Any:
 
 def _add(report: Report, mismatch: Mismatch) -> None:
     report.mismatch_count += 1
-    if len(report.mismatches) < MAX_LISTED:
+    where = f"{mismatch.sheet}: {mismatch.what}"
+    report.counts[where] = report.counts.get(where, 0) + 1
+    if report.counts[where] <= MAX_LISTED:  # each kind listed, however many cells differ
         report.mismatches.append(mismatch)
 
 
