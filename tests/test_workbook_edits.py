@@ -121,3 +121,49 @@ def test_simulation_results_say_stale_and_structure_says_rerun(
     banners = _banners(out["structural"])
     assert set(banners.values()) == {RERUN_NEEDED}
     assert _cover(out["structural"]) == RERUN_NEEDED
+
+
+#: (template, {input path: new value}) edits of the bond's term: longer and shorter tenors, a
+#: legal maturity added, moved and cleared, with the grace period moved too.
+TERM_EDITS: list[tuple[str, dict[str, object]]] = [
+    ("shared-services", {"bond.tenor_years": 14.0}),
+    ("shared-services", {"bond.tenor_years": 6.0, "bond.legal_maturity_years": 9.0}),
+    ("index-linked", {"bond.tenor_years": 12.5, "bond.grace_years": 2.5}),
+    ("sib-limited-recourse", {"bond.tenor_years": 9.0, "bond.legal_maturity_years": 12.0}),
+    ("sib-limited-recourse", {"bond.legal_maturity_years": None}),
+]
+#: Terms the engine refuses, so no formula can stand behind them: RERUN NEEDED must show.
+REFUSED_TERMS: list[tuple[str, dict[str, object]]] = [
+    ("shared-services", {"bond.tenor_years": 10.3}),   # not a whole number of annual payments
+    ("shared-services", {"bond.tenor_years": 30.0}),   # beyond the 25-year horizon
+    ("sib-limited-recourse", {"bond.tenor_years": 11.0}),  # after the legal maturity
+]
+
+
+@pytest.mark.spreadsheet
+def test_the_bond_term_is_live(soffice: str, tmp_path: Path) -> None:
+    """Tenor, legal maturity and grace typed on Inputs: every formula cell recalculates to the
+    engine's rerun (the Bond sheet's columns run to the horizon; a life flag ends the bond),
+    and a term the engine would refuse shows RERUN NEEDED instead of a number."""
+    from .conftest import ROOT
+    from .test_live_inputs import _disagreements, _status
+
+    edited: list[tuple[str, Path, Path | None]] = []
+    bases: dict[str, Path] = {}
+    for i, (name, change) in enumerate(TERM_EDITS + REFUSED_TERMS):
+        scenario = load_scenario(ROOT / "templates" / f"{name}.toml")
+        if name not in bases:
+            bases[name] = write_workbook(run(scenario, paths=0), tmp_path / f"{name}.xlsx")
+        rows = {_row(scenario, path): (value,) for path, value in change.items()}
+        path = edit_inputs(bases[name], tmp_path / f"edit{i}.xlsx", rows)
+        rerun = None
+        if i < len(TERM_EDITS):
+            rerun = write_workbook(run(read_scenario(path), paths=0), tmp_path / f"rerun{i}.xlsx")
+        edited.append((f"{name} {change}", path, rerun))
+    recalculated = convert_many([p for _, p, _ in edited], tmp_path / "recalc")
+    for (what, _, rerun), out in zip(edited, recalculated, strict=True):
+        if rerun is None:
+            assert RERUN_NEEDED in _status(out), what
+        else:
+            assert _disagreements(out, rerun) == [], what
+            assert RERUN_NEEDED not in _status(out), what

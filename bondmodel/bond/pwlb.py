@@ -14,7 +14,7 @@ import numpy as np
 
 from bondmodel.bond.schedule import BondGrid
 from bondmodel.errors import ModelError
-from bondmodel.scenario.bond import PWLB
+from bondmodel.scenario.bond import PWLB, WHOLE_PERIODS_TOLERANCE
 from bondmodel.types import FloatArray
 
 
@@ -50,7 +50,7 @@ def pwlb_loan(terms: PWLB, amount: float, grid: BondGrid, default_term_years: fl
     rate = terms.gilt_yield + terms.margin
     term = terms.term_years if terms.term_years is not None else default_term_years
     n = round(term * grid.g)
-    if abs(term * grid.g - n) > 1e-9 or n < 1 or n > grid.n_legal:
+    if abs(term * grid.g - n) > WHOLE_PERIODS_TOLERANCE or n < 1 or n > grid.n_legal:
         raise ModelError(
             f"pwlb.term_years = {term} must be a whole number of payment periods within the "
             f"bond's {grid.n_legal / grid.g:g} years"

@@ -203,6 +203,11 @@ class PWLB(_Model):
     term_years: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] | None = None
 
 
+#: A term within this many payment periods of a whole number is whole (and the workbook's
+#: check of the terms typed on Inputs uses the same figure, as a convention).
+WHOLE_PERIODS_TOLERANCE = 1e-9
+
+
 def timeline_problem(
     bond: BondTerms, periods_per_year: int, n_periods: int, close: date, boundaries: list[date]
 ) -> tuple[str, str] | None:
@@ -238,7 +243,7 @@ def timeline_problem(
         ("bond.grace_years", bond.grace_years),
     ):
         periods = years * g
-        if abs(periods - round(periods)) > 1e-9:
+        if abs(periods - round(periods)) > WHOLE_PERIODS_TOLERANCE:
             return (
                 field,
                 f"{years} years is not a whole number of {bond.payment_frequency} payment "
@@ -270,7 +275,9 @@ def pwlb_problem(pwlb: PWLB, bond: BondTerms) -> tuple[str, str] | None:
     g = FREQUENCIES[bond.payment_frequency]
     term = pwlb.term_years if pwlb.term_years is not None else bond.tenor_years
     periods = term * g
-    if abs(periods - round(periods)) > 1e-9 or term > bond.legal_years + 1e-9:
+    if abs(periods - round(periods)) > WHOLE_PERIODS_TOLERANCE or (
+        term > bond.legal_years + WHOLE_PERIODS_TOLERANCE
+    ):
         return (
             "pwlb.term_years",
             f"{term} years must be a whole number of {bond.payment_frequency} payment periods "

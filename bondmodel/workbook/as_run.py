@@ -118,8 +118,10 @@ INPUT_RULES: tuple[InputRule, ...] = (
               "profiles have rows of their own",
               live_choices=("bullet", "eip", "annuity")),
     InputRule(r"bond\.repayment\.(target_dscr|schedule)", "live", "the repayment rows"),
-    InputRule(r"bond\.(payment_frequency|tenor_years|legal_maturity_years|issue_date)",
-              "structural", _PAYMENT_GRID),
+    InputRule(r"bond\.(payment_frequency|issue_date)", "structural", _PAYMENT_GRID),
+    InputRule(r"bond\.(tenor_years|legal_maturity_years)", "live",
+              "the Bond sheet's columns run to the last payment the horizon allows; a flag "
+              "marks the bond's life"),
     InputRule(r"bond\.performance\.cap_total_return", "live",
               "the performance rows; adding or removing the cap changes their formulas",
               presence=True),

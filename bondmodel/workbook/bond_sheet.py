@@ -70,7 +70,7 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     ws = wb.add_worksheet("Bond")
     terms = bond.schedule.terms
     grid = bond.schedule.grid
-    n = grid.n_legal + 1
+    n = payment_columns(results)
     last = FIRST_PERIOD_COL + n - 1
     ws.set_column(0, 0, 52)
     ws.set_column(1, 1, 10)
@@ -90,7 +90,7 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     )
     trace = bond_trace(results)
     lines = _lines(results)
-    values = _values(results, trace, lines)
+    values = _padded(_values(results, trace, lines), results, n)
 
     # Constants and sources and uses: label in A, formula or value in C, a name each.
     scalars = _scalars(results, trace)
@@ -141,10 +141,17 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
         if line.heading:
             continue
         r = int(rows[line.key])  # type: ignore[arg-type]
-        layout.cells[f"bond.{line.key}.last"] = ref("Bond", r, last)
+        # the legal final maturity's column, wherever the tenor now puts it
+        layout.cells[f"bond.{line.key}.last"] = (
+            f"INDEX({layout.rows[f'bond.{line.key}']},1,bd_n_legal+1)"
+        )
         layout.cells[f"bond.{line.key}.first"] = ref("Bond", r, FIRST_PERIOD_COL)
         layout.rows[f"bond.{line.key}.after_issue"] = span(
             "Bond", r, FIRST_PERIOD_COL + 1, last
+        )
+        # the payments of the bond as run, for the charts
+        layout.rows[f"bond.{line.key}.as_run"] = span(
+            "Bond", r, FIRST_PERIOD_COL, FIRST_PERIOD_COL + grid.n_legal
         )
     # Each payment's number and date head the sheet, on screen and on every printed page.
     for i, key in enumerate(("payment", "date")):
@@ -158,6 +165,71 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
             )
     ws.freeze_panes(HEAD_ROWS, FIRST_PERIOD_COL)
     print_across(ws, HEAD_ROWS)
+
+
+def payment_columns(results: Results) -> int:
+    """Payment columns on the Bond sheet: every payment the timeline leaves room for.
+
+    The columns run from the issue to the last payment date within the horizon,
+    not just to the legal final maturity, so that a longer tenor or legal
+    maturity typed on Inputs is live: the rows after the legal final maturity
+    hold zeros (flows) or the final values (balances), by the life flag.
+    """
+    bond = results.bond
+    assert bond is not None
+    grid = bond.schedule.grid
+    room = (results.timeline.n_periods - grid.issue_t) // grid.step
+    return max(grid.n_legal, room) + 1
+
+
+#: Rows that keep their value after the legal final maturity (stocks and indices);
+#: every other row is 0 there, except the flags and timing rows set in :func:`_padded`.
+_HELD = re.compile(
+    r"(index|scheduled_balance|scheduled_post_grace|post_grace|deferred|sculpt_index|"
+    r"sculpt_balance|pwlb_balance)(_unit|_fees)?"
+)
+#: Rows equal to 1 after the legal final maturity (nothing owed, nothing indexed).
+_ONES = frozenset({"uplift", "clear", "repaid"})
+
+
+def _padded(values: dict[str, FloatArray], results: Results, n: int) -> dict[str, FloatArray]:
+    """The engine's rows, k = 0..NL, continued to the sheet's ``n`` payment columns.
+
+    After the legal final maturity the formulas give: the timing rows their
+    positions, balances and indices their last value, the "nothing owed"
+    flags 1, the DSCR "n/a" (NaN here) and every flow 0.
+    """
+    bond = results.bond
+    assert bond is not None
+    grid = bond.schedule.grid
+    have = grid.n_legal + 1
+    if n == have:
+        return values
+    k = np.arange(n, dtype=np.float64)
+    t = grid.issue_t + grid.step * np.arange(n)
+    tl = results.timeline
+    out: dict[str, FloatArray] = {
+        "payment": k,
+        "t": t.astype(np.float64),
+        "years": k / grid.g,
+        "date": np.concatenate([values["date"], [excel_serial(tl.period_end[int(x)])
+                                                 for x in t[have:]]]),
+        "f_life": (k <= grid.n_legal).astype(np.float64),
+    }
+    for key, row in values.items():
+        if key in out:
+            continue
+        row = np.asarray(row, dtype=np.float64)
+        if _HELD.fullmatch(key):
+            tail = np.full(n - have, row[-1])
+        elif key in _ONES:
+            tail = np.ones(n - have)
+        elif key == "dscr":
+            tail = np.full(n - have, np.nan)
+        else:
+            tail = np.zeros(n - have)
+        out[key] = np.concatenate([row, tail])
+    return out
 
 
 #: The constants block's name for each sources-and-uses row.
@@ -306,7 +378,38 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
             ("pw_level", "PWLB annuity payment (PMT)", "money",
              "=IF(ABS(pw_i)>bd_tiny,PMT(pw_i,pw_n,-pw_amount),pw_amount/pw_n)", p.level),
         ]
+    out.append(("bd_fits", FITS_LABEL, "count", _fits_formula(results), 1.0))
     return out
+
+
+#: The constant that says whether the terms on Inputs still describe a bond the sheet can show.
+FITS_LABEL = (
+    "Terms fit the payment grid (1 = yes): whole payments, grace < tenor <= legal maturity "
+    "within the columns"
+)
+
+
+def _fits_formula(results: Results) -> str:
+    """1 when the tenor, legal maturity and grace typed on Inputs are whole payment periods
+    in the order the engine requires, and the bond ends within the sheet's columns; 0
+    otherwise (the engine would refuse them, so the Checks sheet shows RERUN NEEDED)."""
+    bond = results.bond
+    assert bond is not None
+    legal = ("IF(ISBLANK(in_bond_legal_maturity_years),in_bond_tenor_years,"
+             "in_bond_legal_maturity_years)")
+    parts = [
+        "(ABS(in_bond_tenor_years*bd_freq-bd_n_term)<=conv_whole)",
+        f"(ABS({legal}*bd_freq-bd_n_legal)<=conv_whole)",
+        "(ABS(in_bond_grace_years*bd_freq-bd_n_grace)<=conv_whole)",
+        "(bd_n_grace<bd_n_term)", "(bd_n_term<=bd_n_legal)",
+        "(bd_n_legal<COLUMNS({payment@row}))",
+    ]
+    if bond.schedule.terms.repayment.type == "custom":
+        parts.append("(COUNT(in_bond_repayment_schedule)=bd_n_term-bd_n_grace)")
+    if bond.pwlb is not None:
+        term = "IF(ISBLANK(in_pwlb_term_years),in_bond_tenor_years,in_pwlb_term_years)"
+        parts += [f"(ABS({term}*bd_freq-pw_n)<=conv_whole)", "(pw_n>=1)", "(pw_n<=bd_n_legal)"]
+    return "=" + "*".join(parts)
 
 
 def _sizing(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
@@ -416,22 +519,24 @@ def _lines(results: Results) -> list[Line]:
               "=({payment}>bd_n_grace)*({payment}<bd_n_term)"),
         _flag("f_maturity", "Flag: scheduled maturity",
               "=({payment}=bd_n_term)*1"),
-        _flag("f_due_all", "Flag: at or after scheduled maturity",
-              "=({payment}>=bd_n_term)*1"),
+        _flag("f_due_all", "Flag: at or after scheduled maturity, to legal final maturity",
+              "=({payment}>=bd_n_term)*{f_life}"),
         _flag("f_final", "Flag: legal final maturity",
               "=({payment}=bd_n_legal)*1"),
+        _flag("f_life", "Flag: in the bond's life (to legal final maturity)",
+              "=({payment}<=bd_n_legal)*1"),
         _heading("h_cash", "Cash and rates: pledged cash, prices, the coupon and the index"),
         Line("net_at_pay", "Net savings in the payment period", "money",
-             "=SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*CF_NET)"),
+             "={f_life}*SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*CF_NET)"),
     ]
     lines.append(Line("cfads", cols["cfads"].label, "money", "=in_bond_pledged_share*{net_at_pay}"))
     lines.append(Line("cash_in", "Pledged cash received (CFADS, if positive)", "money",
                       "=MAX({cfads},0)"))
     if perf is not None:
         lines.append(Line("gross_at_pay", "Gross savings in the payment period", "money",
-                          "=SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*CF_GROSS)"))
+                          "={f_life}*SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*CF_GROSS)"))
     lines.append(Line("price_at_pay", "Price index at the payment", "index",
-                      "=INDEX(TL_PRICE,1,{t}+1)"))
+                      "={f_life}*INDEX(TL_PRICE,1,{t}+1)"))
     if isinstance(coupon, FloatingCoupon):
         reference = (
             "INDEX(in_bond_coupon_reference_path,1,MIN(INT((MAX({payment},1)-1)/bd_freq)+1,"
@@ -447,7 +552,7 @@ def _lines(results: Results) -> list[Line]:
     else:
         rate = "in_bond_coupon_rate"
     lines.append(Line("rate", "Annual coupon rate" + (" (real)" if il else ""), "rate",
-                      f"={rate}"))
+                      f"={{f_life}}*({rate})"))
     if il:
         assert isinstance(coupon, IndexLinkedCoupon)
         infl = "in_economics_inflation"
@@ -456,7 +561,7 @@ def _lines(results: Results) -> list[Line]:
         if coupon.uplift_cap is not None:
             infl = f"MIN({infl},in_bond_coupon_uplift_cap)"
         lines.append(Line("uplift", "Principal uplift over the period (capped, floored CPI)",
-                          "factor", f"=(1+{infl})^(1/bd_freq)"))
+                          "factor", f"=1+{{f_life}}*((1+{infl})^(1/bd_freq)-1)"))
         lines.append(Line("index", "Index ratio", "factor", "={index@p}*{uplift}", 1.0))
     else:
         lines.append(Line("index", "Index ratio (1: not index-linked)", "factor",
@@ -718,6 +823,7 @@ def _values(
         "f_maturity": (k == big_n).astype(np.float64),
         "f_due_all": (k >= big_n).astype(np.float64),
         "f_final": (k == grid.n_legal).astype(np.float64),
+        "f_life": np.ones_like(k),
         "net_at_pay": grid.aggregate(results.flows.net_savings)[0],
         "gross_at_pay": grid.aggregate(results.flows.gross_savings)[0],
         "price_at_pay": results.flows.price_index[0, grid.pay_t],

@@ -29,6 +29,7 @@ from bondmodel.conventions import (
     UK_FINANCIAL_YEAR_START_MONTH,
 )
 from bondmodel.programme import SCURVE_LINEAR_BELOW
+from bondmodel.scenario.bond import WHOLE_PERIODS_TOLERANCE
 from bondmodel.scenario.schema import SCurveRamp
 from bondmodel.workbook.inputs import CONVENTIONS_HEADING, VALUE_COL, InputRow, write_input
 from bondmodel.workbook.styles import Styles
@@ -121,6 +122,9 @@ def conventions() -> list[Convention]:
                    "£", "the engine's tolerance", (1.0,)),
         Convention("zero_rate", "bd_tiny", "A periodic rate below this counts as zero", "rate",
                    "the engine's tolerance", (RATE_TOLERANCE,)),
+        Convention("whole_periods", "conv_whole",
+                   "A term within this many payments of a whole number is whole", "count",
+                   "the engine's validation", (WHOLE_PERIODS_TOLERANCE,)),
         Convention("check_abs", "chk_abs_tol", "Checks: pounds agree within this", "£",
                    "rounding, not money", (CHECK_ABS,)),
         Convention("check_rel", "chk_rel_tol", "Checks: and within this share of the principal",

@@ -72,7 +72,7 @@ def _checks_env(results: Results, layout: Layout) -> Env:
                        if key != "date"})
         values.update({f"bond.{key}": float(v) for key, v in bond.sources_uses.items()})
         values.update({
-            "bond.principal": s.principal, "bd_principal": s.principal,
+            "bond.principal": s.principal, "bd_principal": s.principal, "bd_fits": 1.0,
             "bd_residual": s.surplus, "in_bond_principal": sc.bond.principal if sc.bond else 0,
             "bond.closing_balance.last": float(t["closing_balance"].iloc[-1]),
             "bond.reserve_balance.last": float(t["reserve_balance"].iloc[-1]),
@@ -142,6 +142,11 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
         # uses needs the engine to size it again
         structure = fn("AND", structure, fn("ABS", Ref("bd_residual")).le(_TOL.inner))
         label += ", and the sculpted bond's sized principal still solves the sizing equation"
+    if bond is not None:
+        # a tenor, legal maturity or grace the engine would refuse (not whole payments, out of
+        # order, beyond the horizon) is live in no formula: the engine must say what is wrong
+        structure = fn("AND", structure, Ref("bd_fits").eq(1))
+        label += "; the bond's terms fit its payment grid (Bond sheet, bd_fits)"
     rows.append((label, structure, "As run sheet (Structural change column)"))
     env = _checks_env(results, layout)
     top = 4
@@ -382,13 +387,15 @@ def _summary_charts(wb: Workbook, results: Results, layout: Layout) -> list[Any]
     charts.append(flows)
     if results.bond is not None:
         bond = wb.add_chart({"type": "column"})
-        payments = rows["bond.payment"]
-        bond.add_series({"name": "CFADS", "categories": payments, "values": rows["bond.cfads"]})
+        # the payments of the bond as run (the sheet's columns run on to the horizon)
+        payments = rows["bond.payment.as_run"]
+        bond.add_series({"name": "CFADS", "categories": payments,
+                         "values": rows["bond.cfads.as_run"]})
         bond.add_series({"name": "Debt service due", "categories": payments,
-                         "values": rows["bond.debt_service_due"]})
+                         "values": rows["bond.debt_service_due.as_run"]})
         balance = wb.add_chart({"type": "line"})
         balance.add_series({"name": "Closing balance (right axis)", "categories": payments,
-                            "values": rows["bond.closing_balance"], "y2_axis": True})
+                            "values": rows["bond.closing_balance.as_run"], "y2_axis": True})
         bond.combine(balance)
         bond.set_x_axis({"name": "Payment"})
         bond.set_y_axis({"num_format": MILLIONS})
