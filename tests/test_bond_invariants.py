@@ -89,3 +89,31 @@ def test_templates_cover_the_required_structures() -> None:
     assert ("full", "fixed", False) in kinds
     assert ("limited", "fixed", True) in kinds
     assert any(coupon == "index_linked" for _, coupon, _ in kinds)
+
+
+def test_fees_stop_once_a_settled_bond_leaves_only_a_rounding_residue() -> None:
+    """Found by the workbook's live-input test: this sib-limited-recourse variant repays
+    early, leaving senior arrears of about 1e-10 pounds (floating-point rounding); fees
+    ran "while anything is owed" (> 0) and cost the council 46,000 pounds a year to
+    legal maturity. Owed means more than the balance tolerance (1e-9 of the principal)."""
+    import tomllib
+
+    from bondmodel import parse_scenario, run
+    from bondmodel.bond.waterfall import balance_tolerance
+
+    from .conftest import ROOT
+
+    data = tomllib.loads((ROOT / "templates" / "sib-limited-recourse.toml").read_text())
+    data["costs"][1].update(contingency=1.0, ob_mitigation=0.7216549648446025)
+    data["pwlb"]["margin"] = 0.009857515374911377
+    data["bond"]["issue_price"] = 1.4558981107288984
+    bond = run(parse_scenario(data), paths=0).bond
+    assert bond is not None
+    t = bond.table
+    tol = balance_tolerance(bond.schedule.principal)
+    settled = ((t["closing_balance"] <= tol) & (t["arrears_balance"] <= tol)
+               & (t["fee_arrears_balance"] <= tol)).to_numpy()
+    after = np.concatenate([[False], settled[:-1]])  # periods that open with nothing owed
+    assert after.sum() >= 3
+    assert (t["fees_paid"].to_numpy()[after] == 0.0).all()
+    assert t["fees_paid"].to_numpy()[~after].sum() > 0  # fees were paid while owed

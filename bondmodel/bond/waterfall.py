@@ -460,10 +460,13 @@ def _accrue(c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray]) 
     """Steps 1-2: index uplift, interest, fees; capitalised in a capitalised grace period."""
     k, paths = p.k, c.paths
     rate = c.rate(k)
-    # agency and trustee fees run while anything is owed
+    # agency and trustee fees run while anything is owed: more than the balance tolerance,
+    # so that a rounding residue of a settled bond (1e-10 of arrears) does not keep them
+    # running to legal maturity
+    tol = c.tolerance
     p.owing = (
-        (s.issue_balance > 0.0) | (s.senior_arrears > 0.0) | (s.performance_arrears > 0.0)
-        | (s.fee_arrears > 0.0)
+        (s.issue_balance > tol) | (s.senior_arrears > tol) | (s.performance_arrears > tol)
+        | (s.fee_arrears > tol)
     )
     out["opening_balance"][k] = s.issue_balance * s.index
     new_index = s.index * c.uplift[k]

@@ -657,8 +657,8 @@ def _lines(results: Results) -> list[Line]:
         _heading("h_waterfall",
                  "Waterfall: accrual, amounts due, payment in order of priority, reserve"),
         Line("owing", "Flag: anything owed at the start of the period", "count",
-             "=(({real@p}>0)+({senior_arrears@p}>0)+({perf_arrears@p}>0)"
-             "+({fee_arrears_balance@p}>0)>0)*1"),
+             "=(({real@p}>bd_tol)+({senior_arrears@p}>bd_tol)+({perf_arrears@p}>bd_tol)"
+             "+({fee_arrears_balance@p}>bd_tol)>0)*1"),
         Line("opening_balance", cols["opening_balance"].label, "money", "={real@p}*{index@p}"),
         Line("indexation", cols["indexation"].label, "money", "={real@p}*({index}-{index@p})"),
         Line("interest", cols["interest"].label, "money", "={real@p}*{index}*{rate}/bd_freq"),
