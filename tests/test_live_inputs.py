@@ -47,6 +47,7 @@ from .conftest import TEMPLATES
 from .xlsx_tools import edit_inputs, read_cells
 
 EDITS = int(os.environ.get("BONDMODEL_LIVE_EDITS", "40"))
+SIMULATION_EDITS = 4
 #: The label of the Checks sheet's row that records whether any input changed.
 SINCE_THE_RUN = "No input changed since the run"
 GROUP = int(os.environ.get("BONDMODEL_LIVE_GROUP", "4"))
@@ -147,6 +148,8 @@ def _perturb(x: Any, item: InputRow, rng: random.Random) -> Any:
         return max(int(item.low or 0), x + rng.choice([-2, -1, 1, 2]))
     x = float(x)
     new = x * rng.uniform(0.5, 1.5) if x != 0 else rng.choice([0.01, 0.05, 0.2, 1.0, 50_000.0])
+    if item.path.endswith("_years") and rng.random() < 0.75:
+        new = float(max(1, round(new)))  # terms in whole years, as a bond's must be
     if item.low is not None:
         new = max(new, item.low)
     if item.high is not None:
@@ -155,17 +158,18 @@ def _perturb(x: Any, item: InputRow, rng: random.Random) -> Any:
 
 
 def numeric_edits(
-    rows: list[InputRow], scenario: Scenario, rng: random.Random, count: int
+    rows: list[InputRow], scenario: Scenario, rng: random.Random, count: int,
+    kind: str = "live",
 ) -> Iterator[Edit]:
-    """``count`` numeric cells (a number, a date, or one value of a list of numbers) of live
-    or simulation inputs (the formulas must not depend on the latter), drawn at random
+    """``count`` numeric cells (a number, a date, or one value of a list of numbers) of inputs
+    of ``kind`` (live, or simulation: the formulas must not depend on those), drawn at random
     without replacement, each given a new valid value drawn at random."""
     def numeric(v: Any) -> bool:
         return isinstance(v, int | float | date) and not isinstance(v, bool)
 
     pool: list[tuple[InputRow, int | None]] = []
     for r in rows:
-        if rule_for(r.path, scenario).kind == "structural" or r.value is None:
+        if rule_for(r.path, scenario).kind != kind or r.value is None:
             continue
         if numeric(r.value):
             pool.append((r, None))
@@ -288,8 +292,10 @@ def test_every_input_is_live_or_says_rerun_needed(soffice: str, tmp_path: Path) 
         rows = flatten(scenario)
         row_of = {r.path: 5 + i for i, r in enumerate(rows)}  # Inputs rows, 1-based
         numbers = list(numeric_edits(rows, scenario, rng, EDITS))
+        # a few simulation inputs too: the formulas must not depend on them
+        simulation = list(numeric_edits(rows, scenario, rng, SIMULATION_EDITS, "simulation"))
         options = list(choice_edits(rows, scenario))
-        singles = [*options, *numbers]
+        singles = [*options, *numbers, *simulation]
         valid = [e for e in singles if e.expect == "live" and _edited(rows, e.values)]
         edits = [
             *grouped(valid, GROUP, rows),
@@ -319,6 +325,7 @@ def test_every_input_is_live_or_says_rerun_needed(soffice: str, tmp_path: Path) 
         counts[name] = {
             "edits tried": len(singles) + len(changed),
             "numeric (live)": len(numbers),
+            "numeric (simulation)": len(simulation),
             "choice options (live)": sum(1 for e in valid if e in options),
             "choice options refused by the scenario's rules": sum(
                 1 for t, *_ in refused if t == name
