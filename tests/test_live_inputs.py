@@ -163,7 +163,8 @@ def numeric_edits(
 ) -> Iterator[Edit]:
     """``count`` numeric cells (a number, a date, or one value of a list of numbers) of inputs
     of ``kind`` (live, or simulation: the formulas must not depend on those), drawn at random
-    without replacement, each given a new valid value drawn at random."""
+    without replacement (then again, up to three rounds, when a template has fewer cells than
+    ``count``), each given a new valid value drawn at random."""
     def numeric(v: Any) -> bool:
         return isinstance(v, int | float | date) and not isinstance(v, bool)
 
@@ -175,9 +176,13 @@ def numeric_edits(
             pool.append((r, None))
         elif isinstance(r.value, tuple) and all(map(numeric, r.value)):
             pool += [(r, j) for j in range(len(r.value))]  # each cell of a list
+    everything = list(pool)
     rng.shuffle(pool)
-    made = 0
-    while pool and made < count:
+    made, rounds = 0, 1
+    while made < count and everything and (pool or rounds < 3):
+        if not pool:  # fewer numeric cells than edits asked for: each again, another value
+            pool, rounds = list(everything), rounds + 1
+            rng.shuffle(pool)
         item, j = pool.pop()
         for _ in range(8):
             if j is not None:
