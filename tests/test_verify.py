@@ -230,3 +230,25 @@ def test_verify_command_exit_codes_and_json(
     err = capsys.readouterr().err
     assert "has no 'Audit' sheet" in err and "Traceback" not in err
     assert main(["verify", str(model), "--paths-check", "0"]) == 2
+
+
+def test_a_footer_from_another_run_time_and_engine_verifies_but_its_text_is_compared(
+    model: Path, tmp_path: Path
+) -> None:
+    """The footer records the engine and the run time (volatile, like the Audit sheet's rows:
+    not compared); the rest of it is compared."""
+    parts = _parts(model)
+    sheets = [k for k in parts if k.startswith("xl/worksheets/sheet")]
+    earlier, blanked = dict(parts), dict(parts)
+    for key in sheets:
+        text = parts[key].decode("utf-8")
+        stamp = re.search(r"bondmodel [^,&<]+, run \d{4}-\d\d-\d\d \d\d:\d\d UTC", text)
+        assert stamp, key
+        earlier[key] = text.replace(stamp.group(0), "bondmodel 0.0.1, run 1999-01-01 00:00 UTC"
+                                    ).encode("utf-8")
+        blanked[key] = text.replace("Page &amp;P of &amp;N", "Page &amp;P").encode("utf-8")
+    report = verify(_write_parts(earlier, tmp_path / "earlier.xlsx"))
+    assert report.ok, report.text()
+    report = verify(_write_parts(blanked, tmp_path / "blanked.xlsx"))
+    assert report.exit_code == 1
+    assert {m.what for m in report.mismatches} == {"oddFooter"}

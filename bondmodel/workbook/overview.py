@@ -23,6 +23,7 @@ from bondmodel.labels import BOND_METRICS, METRICS, Unit
 from bondmodel.workbook.as_run import RERUN_NEEDED, SIMULATION_CHECK, STRUCTURE_CHECK
 from bondmodel.workbook.conventions_block import CHECK_ABS, CHECK_REL
 from bondmodel.workbook.layout import Layout
+from bondmodel.workbook.printing import place_charts
 from bondmodel.workbook.rows import Env, Expr, Group, Neg, Ref, fn, total
 from bondmodel.workbook.styles import Styles, write_value
 
@@ -362,10 +363,9 @@ def summary_sheet(
                 write_value(ws, row, 2 + j, float(sim.summary[key][stat]), unit, styles)
     row = 6 + len(items)
     charts = _summary_charts(wb, results, layout)
-    for i, chart in enumerate(charts):
+    for chart in charts:
         chart.set_size({"width": 620, "height": 320})
-        ws.insert_chart(row + 17 * (i // 2), 0 if i % 2 == 0 else 2, chart,
-                        {"x_offset": 5 if i % 2 == 0 else 60})
+    place_charts(ws, charts, row, 0)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
 

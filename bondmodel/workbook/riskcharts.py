@@ -15,6 +15,7 @@ from bondmodel.engine import Results
 from bondmodel.labels import PATH_METRICS, Unit
 from bondmodel.timeline import FloatArray
 from bondmodel.workbook.layout import Layout, column_span
+from bondmodel.workbook.printing import place_charts
 from bondmodel.workbook.styles import Styles, write_value
 
 #: Histogram bins of a key output.
@@ -108,10 +109,10 @@ def distribution_tables(
         fan.set_y_axis({"num_format": "0.00" if name == "dscr" else MILLIONS})
         fan.set_legend({"position": "bottom"})
         charts.append(fan)
-    # charts to the right of the tables, two a row
-    for i, chart in enumerate(charts):
+    # charts to the right of the tables (clear of every column they use), two a row
+    for chart in charts:
         chart.set_size({"width": 560, "height": 300})
-        ws.insert_chart(3 + 16 * (i // 2), 8 + 8 * (i % 2), chart)
+    place_charts(ws, charts, 3, (ws.dim_colmax or 0) + 2)
     return row
 
 

@@ -20,6 +20,7 @@ canonical form (bondmodel.workbook.canonical); docs/auditors-guide.md lists them
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -222,7 +223,9 @@ def _sheet_features(
                  "firstFooter"):
         text = _header_text(getattr(ws, part, None))
         if text:
-            out[(title, "-", part)] = Feature(text, text)
+            # the footer records when and with which engine the run was made, as the Audit
+            # sheet's volatile rows do: not what was computed, so not compared
+            out[(title, "-", part)] = Feature(_RUN_STAMP.sub("bondmodel (run)", text), text)
     for chart in ws._charts:
         where, key, shown = _chart(chart)
         out[(title, where, "chart")] = Feature(key, shown)
@@ -386,6 +389,10 @@ def _page_setup(ws: Worksheet) -> tuple[tuple[str, Any], ...]:
     else:
         setup.append(("scale %", int(ps.scale or 100)))
     return tuple(setup)
+
+
+#: The engine version and run time in a footer (``printing.header_footer``).
+_RUN_STAMP = re.compile(r"bondmodel \S+, run \d{4}-\d\d-\d\d \d\d:\d\d UTC")
 
 
 def _header_text(item: Any) -> str:

@@ -83,12 +83,9 @@ def write_value(
         ws.write_number(row, col, float(value), styles.unit(unit))
 
 
-def print_across(ws: Worksheet, header_rows: int, label_cols: int = 3, scale: int = 60) -> None:
-    """Print a sheet with time across its columns legibly: A4 landscape at ``scale`` %, over
-    as many pages as it needs, each page repeating the headings and the line-item labels."""
-    ws.set_landscape()
-    ws.set_paper(9)  # A4
-    ws.set_print_scale(scale)
+def print_across(ws: Worksheet, header_rows: int, label_cols: int = 3) -> None:
+    """Print a sheet with time across its columns: each page repeats the headings and the
+    line-item labels (paper, orientation and fit: :mod:`bondmodel.workbook.printing`)."""
     if header_rows > 0:
         ws.repeat_rows(0, header_rows - 1)
     if label_cols > 0:

@@ -53,6 +53,7 @@ from bondmodel.workbook.partners_sheet import (
     partner_bond_rows,
     partners_sheet,
 )
+from bondmodel.workbook.printing import print_ready
 from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
 from bondmodel.workbook.rows import (
     Env,
@@ -122,15 +123,20 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
         sensitivity_sheet(wb, styles, results)
     checks = checks_sheet(wb, styles, results, layout)
     as_run_sheet(wb, styles, results.scenario, input_rows)
-    _audit_sheet(wb, styles, results, stamp, command)
+    # what is data for verify rather than for a reader stays out of the print areas
+    last_rows = {"Audit": _audit_sheet(wb, styles, results, stamp, command)}
     if results.risk is not None:
-        _paths_sheet(wb, styles, results)
+        last_rows["Paths"] = _paths_sheet(wb, styles, results)
     cover_sheet(cover, styles, results, sheets, checks, stamp)
     summary_sheet(wb, summary, styles, results, layout)
     for name, (col, simulation) in BANNERS.items():
         ws = wb.get_worksheet_by_name(name)
         if ws is not None:
             status_banner(ws, 0, col, styles, simulation=simulation and results.risk is not None)
+    last_cols = {} if results.bond is None else {
+        "Bond": FIRST_PERIOD_COL + results.bond.schedule.grid.n_legal  # the bond's life as run
+    }
+    print_ready(wb, results.scenario.meta.name, stamp, last_rows, last_cols)
     wb.close()
 
 
@@ -496,7 +502,7 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
             layout.columns[f"fan.{name}.{col}"] = column_span("Risk", row + 1, last, 1 + j)
         row += len(fan) + 3
     row = distribution_tables(wb, ws, styles, results, layout, row)
-    print_across(ws, 0, 1, scale=45)
+    print_across(ws, 0, 1)
 
 
 def _path_metric_label(key: str, scenario: Scenario | None = None) -> str:
@@ -528,11 +534,12 @@ def path_sample(paths: int) -> list[int]:
     return sorted({round(float(x)) for x in np.linspace(0, paths - 1, PATH_SAMPLE)})
 
 
-def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
-    """A sample of simulated paths (values), for ``bondmodel verify --paths-check``."""
+def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> int:
+    """A sample of simulated paths (values), for ``bondmodel verify --paths-check``.
+
+    Returns the last row to print: the headings, not the sample (data for verify)."""
     sim = results.risk
-    if sim is None:
-        return
+    assert sim is not None
     ws = wb.add_worksheet("Paths")
     ws.set_column(0, 0, 12)
     ws.set_column(1, 40, 18)
@@ -542,7 +549,7 @@ def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
         1, 0,
         f"seed {s['seed']}, sampler {s['sampler']}, {s['paths']:,} paths: each row is one path's "
         "metrics, so `bondmodel verify --paths-check N` can rerun a few paths and compare them "
-        "one by one.",
+        "one by one. The sample is data for verify: it is not printed.",
         styles.note,
     )
     names = list(sim.per_path.columns)
@@ -557,8 +564,7 @@ def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> None:
         for j, name in enumerate(names):
             _write_value(ws, 5 + i, 1 + j, float(values[index, j]), _path_metric_unit(name), styles)
     ws.freeze_panes(5, 1)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
+    return 4
 
 
 def run_manifest(results: Results, command: str | None) -> dict[str, Any]:
@@ -597,8 +603,11 @@ def run_manifest(results: Results, command: str | None) -> dict[str, Any]:
 
 def _audit_sheet(
     wb: Workbook, styles: _Styles, results: Results, stamp: datetime, command: str | None = None
-) -> None:
-    """Everything needed to repeat the run: versions, settings, hash and the scenario itself."""
+) -> int:
+    """Everything needed to repeat the run: versions, settings, hash and the scenario itself.
+
+    Returns the last row to print: the record, without the run manifest, the canonical JSON
+    and the embedded TOML (data for verify and for a rerun, each still in the file)."""
     ws = wb.add_worksheet("Audit")
     ws.set_column(0, 0, 30)
     ws.set_column(1, 1, 110)
@@ -649,3 +658,4 @@ def _audit_sheet(
     )
     for i, line in enumerate(scenario_toml(results.scenario).splitlines()):
         ws.write_string(row + 1 + i, 1, line)
+    return 2 + len(record) - 3  # the record up to the run manifest

@@ -1,0 +1,141 @@
+"""Print-ready workbooks: every sheet A4 landscape, one page wide, with a print area, a header
+and a footer; charts cover neither cells nor each other; the PDF's page count is bounded.
+
+Issue 16's limits: the default workbook prints in at most 30 pages, no template in more
+than 45 (before: 97, 143 and 127 pages).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from datetime import UTC, datetime
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bondmodel import load_scenario, run
+from bondmodel.workbook.printing import header_footer
+from bondmodel.workbook.recalc import convert_many
+from bondmodel.workbook.writer import write_workbook
+
+from .conftest import TEMPLATES
+
+DEFAULT = "shared-services"
+#: Most pages a template's workbook may print in (issue 16).
+PAGE_LIMIT = {DEFAULT: 30}
+OTHER_LIMIT = 45
+
+
+@pytest.fixture(scope="module")
+def workbooks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Each template's workbook with a small simulation (so the risk sheets are there)."""
+    folder = tmp_path_factory.mktemp("print")
+    return {
+        t.stem: write_workbook(run(load_scenario(t), paths=600, seed=3), folder / f"{t.stem}.xlsx")
+        for t in TEMPLATES
+    }
+
+
+def test_every_sheet_is_set_up_for_a4_landscape_one_page_wide(
+    workbooks: dict[str, Path],
+) -> None:
+    for name, path in workbooks.items():
+        wb = openpyxl.load_workbook(path)
+        scenario = load_scenario(next(t for t in TEMPLATES if t.stem == name)).meta.name
+        for ws in wb.worksheets:
+            where = (name, ws.title)
+            assert ws.print_area, where
+            assert int(ws.page_setup.paperSize) == 9, where  # A4
+            assert ws.page_setup.orientation == "landscape", where
+            assert ws.sheet_properties.pageSetUpPr.fitToPage, where
+            assert ws.page_setup.fitToWidth in (1, None), where  # 1 is the default when set
+            assert scenario.replace("&", "&&") in ws.oddHeader.left.text, where
+            assert ws.oddHeader.right.text == "&A", where  # the sheet's name
+            assert ws.oddFooter.center.text == "Page &P of &N", where
+            assert "bondmodel" in ws.oddFooter.left.text, where
+            assert ws.oddFooter.right.text == "&F", where
+
+
+def test_data_for_verify_is_not_printed(workbooks: dict[str, Path]) -> None:
+    """The Audit sheet prints its record without the run manifest, JSON and TOML; the Paths
+    sheet its headings without the per-path sample (both stay in the file)."""
+    wb = openpyxl.load_workbook(workbooks[DEFAULT])
+    audit = wb["Audit"]
+    last = int(re.findall(r"\$(\d+)", audit.print_area[0] if isinstance(
+        audit.print_area, list) else audit.print_area)[-1])
+    labels = [audit.cell(row=r, column=1).value for r in range(1, audit.max_row + 1)]
+    manifest = labels.index("Run manifest (JSON)") + 1
+    assert last < manifest < audit.max_row
+    paths = wb["Paths"]
+    last = int(re.findall(r"\$(\d+)", str(paths.print_area))[-1])
+    assert last <= 5 < paths.max_row
+
+
+def _anchors(path: Path) -> dict[str, list[tuple[int, int, int, int]]]:
+    """Each sheet's chart rectangles (first row, first col, last row, last col; zero-based)
+    from the drawing parts, as a spreadsheet application places them."""
+    with zipfile.ZipFile(path) as zf:
+        workbook = zf.read("xl/workbook.xml").decode()
+        names = re.findall(r'<sheet name="([^"]+)"', workbook)
+        out: dict[str, list[tuple[int, int, int, int]]] = {}
+        for i, name in enumerate(names, start=1):
+            rels = f"xl/worksheets/_rels/sheet{i}.xml.rels"
+            if rels not in zf.namelist():
+                continue
+            drawings = re.findall(r'Target="../drawings/(drawing\d+\.xml)"', zf.read(rels).decode())
+            for target in drawings:
+                xml = zf.read(f"xl/drawings/{target}").decode()
+                for a in re.findall(r"<xdr:twoCellAnchor>(.*?)</xdr:twoCellAnchor>", xml, re.S):
+                    (c0, r0), (c1, r1) = (
+                        tuple(map(int, re.search(
+                            rf"<xdr:{end}><xdr:col>(\d+)</xdr:col>.*?<xdr:row>(\d+)</xdr:row>", a,
+                            re.S,
+                        ).groups()))  # type: ignore[union-attr]
+                        for end in ("from", "to")
+                    )
+                    out.setdefault(name, []).append((r0, c0, r1, c1))
+    return out
+
+
+def test_no_chart_covers_a_cell_or_another_chart(workbooks: dict[str, Path]) -> None:
+    for name, path in workbooks.items():
+        wb = openpyxl.load_workbook(path)
+        anchors = _anchors(path)
+        assert anchors.get("Summary"), name  # the test reads the charts it means to
+        for sheet, rects in anchors.items():
+            ws = wb[sheet]
+            for r0, c0, r1, c1 in rects:
+                covered = [
+                    cell.coordinate for row in ws.iter_rows(
+                        min_row=r0 + 1, max_row=r1 + 1, min_col=c0 + 1, max_col=c1 + 1)
+                    for cell in row if cell.value not in (None, "")
+                ]
+                assert not covered, (name, sheet, (r0, c0, r1, c1), covered[:5])
+            for i, a in enumerate(rects):
+                for b in rects[i + 1:]:
+                    apart = a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1]
+                    assert apart, (name, sheet, a, b)
+
+
+def test_a_header_escapes_the_ampersand_and_stays_within_excel_s_limit() -> None:
+    stamp = datetime(2026, 1, 2, tzinfo=UTC)
+    header, footer = header_footer("Barking & Dagenham " + "x" * 400, stamp)
+    assert "Barking && Dagenham" in header
+    assert len(header) <= 255 and len(footer) <= 255
+    assert "run 2026-01-02 00:00 UTC" in footer
+
+
+@pytest.mark.spreadsheet
+def test_page_counts_are_within_the_limits(
+    soffice: str, workbooks: dict[str, Path], tmp_path: Path
+) -> None:
+    pdfs = convert_many(list(workbooks.values()), tmp_path / "pdf", to="pdf")
+    pages = {
+        path.stem: len(re.findall(rb"/Type\s*/Page(?![s\w])", path.read_bytes()))
+        for path in pdfs
+    }
+    print(f"pages printed: {pages}")
+    for name, count in pages.items():
+        assert 5 <= count <= PAGE_LIMIT.get(name, OTHER_LIMIT), (name, count)
