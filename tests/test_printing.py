@@ -139,3 +139,28 @@ def test_page_counts_are_within_the_limits(
     print(f"pages printed: {pages}")
     for name, count in pages.items():
         assert 5 <= count <= PAGE_LIMIT.get(name, OTHER_LIMIT), (name, count)
+
+
+def test_every_number_has_a_number_format(workbooks: dict[str, Path]) -> None:
+    """No number shows in General format (95000000, 0.0525, 1E-15): each has its unit's."""
+    for name, path in workbooks.items():
+        wb = openpyxl.load_workbook(path, data_only=True)
+        general = [
+            f"{ws.title}!{cell.coordinate}" for ws in wb.worksheets for row in ws.iter_rows()
+            for cell in row
+            if isinstance(cell.value, int | float) and not isinstance(cell.value, bool)
+            and cell.number_format == "General"
+        ]
+        assert not general, (name, len(general), general[:8])
+
+
+def test_inputs_are_formatted_by_their_unit(workbooks: dict[str, Path]) -> None:
+    wb = openpyxl.load_workbook(workbooks[DEFAULT])
+    ws = wb["Inputs"]
+    formats = {ws.cell(row=r, column=1).value: ws.cell(row=r, column=5).number_format
+               for r in range(5, ws.max_row + 1)}
+    assert formats["costs[0].amount"].startswith("£#,##0")
+    assert "(£" in formats["costs[0].amount"]  # negatives in brackets
+    assert formats["bond.coupon.rate"] == "0.00%"
+    assert formats["bond.tenor_years"] == "#,##0.00##"
+    assert formats["conventions.zero_rate"] == "0.0E+00"  # 1e-15 shown, not as 0.00%

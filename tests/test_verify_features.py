@@ -90,12 +90,12 @@ def test_a_hidden_sheet_is_named(small: Path, tmp_path: Path, state: str) -> Non
 def test_a_number_format_hiding_negatives_is_named(small: Path, tmp_path: Path) -> None:
     """The money format's negative section emptied: negatives would show as blanks."""
     tampered = _replace(small, tmp_path / "f.xlsx", "xl/styles.xml",
-                        'formatCode="£#,##0;[Red]-£#,##0"', 'formatCode="£#,##0;;"')
+                        'formatCode="£#,##0;[Red](£#,##0)"', 'formatCode="£#,##0;;"')
     report = verify(tampered)
     assert report.exit_code == 1
     formats = [m for m in report.mismatches if m.what == "number format"]
     assert formats and all(m.workbook == "£#,##0;;" for m in formats)
-    assert all(m.rerun == "£#,##0;[Red]-£#,##0" for m in formats)
+    assert all(m.rerun == "£#,##0;[Red](£#,##0)" for m in formats)
     assert report.mismatch_count > 1000
     # more than the report lists: the counts by sheet and kind still name every sheet
     assert report.counts["Cashflows: number format"] > 100
@@ -275,8 +275,8 @@ def test_libreoffice_spellings_verify_without_libreoffice(small: Path, tmp_path:
             text = text.replace("-0.5)/2)", "-5E-1)/2)")  # the S-curve half as 5E-1
             parts[name] = text.encode("utf-8")
     styles = parts["xl/styles.xml"].decode("utf-8")
-    styles = styles.replace('formatCode="£#,##0;[Red]-£#,##0"',
-                            'formatCode="\\£#,##0;[RED]&quot;-£&quot;#,##0"')
+    styles = styles.replace('formatCode="£#,##0;[Red](£#,##0)"',
+                            'formatCode="\\£#,##0;[RED]&quot;(£&quot;#,##0\\)"')
     parts["xl/styles.xml"] = styles.replace('formatCode="yyyy-mm-dd"',
                                             'formatCode="yyyy\\-mm\\-dd"').encode("utf-8")
     saved = _write_parts(parts, tmp_path / "respelt.xlsx")

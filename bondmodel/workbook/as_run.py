@@ -36,7 +36,14 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.scenario.schema import Scenario
-from bondmodel.workbook.inputs import LIST_WIDTH, VALUE_COL, ExactNumbers, InputRow, write_input
+from bondmodel.workbook.inputs import (
+    LIST_WIDTH,
+    VALUE_COL,
+    ExactNumbers,
+    InputRow,
+    input_unit,
+    write_input,
+)
 from bondmodel.workbook.styles import Styles
 
 Kind = Literal["live", "structural", "simulation"]
@@ -308,7 +315,7 @@ def as_run_sheet(
         ws.write_formula(row, CHANGED_COL, _changed(row), None, False)
         values = item.value if isinstance(item.value, tuple) else (item.value,)
         for j, value in enumerate(values):
-            write_input(ws, row, VALUE_COL + j, value, styles, "copy")
+            write_input(ws, row, VALUE_COL + j, value, styles, "copy", input_unit(item.path))
     first, last = rows[0][0], rows[-1][0]
     structural = (
         f"'{AS_RUN_SHEET}'!${xl_col_to_name(STRUCTURAL_COL)}${first + 1}:"

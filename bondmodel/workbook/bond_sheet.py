@@ -286,7 +286,7 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
     ]
     if terms.reserve is not None:
         out += [
-            ("bd_q", "DSRA cover (payment periods of debt service)", "count",
+            ("bd_q", "DSRA cover (payment periods of debt service)", "ratio",
              "=in_bond_reserve_months*bd_freq/conv_months", terms.reserve.months * grid.g / 12.0),
             ("bd_at_issue", "DSRA funded at issue (1 = yes)", "count",
              '=(in_bond_reserve_funding="at_issue")*1',
@@ -294,7 +294,7 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
         ]
     else:
         out += [
-            ("bd_q", "DSRA cover (no [bond.reserve]: none)", "count", None, 0.0),
+            ("bd_q", "DSRA cover (no [bond.reserve]: none)", "ratio", None, 0.0),
             ("bd_at_issue", "DSRA funded at issue (no [bond.reserve]: no)", "count", None, 0.0),
         ]
     if terms.repayment.type in LIVE_PROFILES:

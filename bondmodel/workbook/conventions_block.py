@@ -158,7 +158,7 @@ def conventions_block(
         ws.write_string(row, 2, conv.unit)
         ws.write_string(row, 3, conv.source, styles.note)
         for j, value in enumerate(conv.values):
-            write_input(ws, row, VALUE_COL + j, value, styles, "structural")
+            write_input(ws, row, VALUE_COL + j, value, styles, "structural", conv.unit)
         first = xl_rowcol_to_cell(row, VALUE_COL, True, True)
         last = xl_rowcol_to_cell(row, VALUE_COL + len(conv.values) - 1, True, True)
         wb.define_name(conv.name, f"=Inputs!{first}" + (f":{last}" if len(conv.values) > 1

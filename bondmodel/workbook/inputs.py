@@ -155,6 +155,16 @@ class InputRow:
     is_list: bool = False
 
 
+def _field(path: str) -> str:
+    """``costs[0].amount`` -> ``amount``; ``ramp.fractions[2]`` -> ``fractions``."""
+    return re.sub(r"\[\d+\]$", "", path.split(".")[-1])
+
+
+def input_unit(path: str) -> str:
+    """The unit the Inputs sheet gives the input at ``path`` (``£ a year``, ``share``, ...)."""
+    return FIELD_INFO.get(_field(path), ("", ""))[0]
+
+
 def defined_name(path: str) -> str:
     """An Excel name for an input path: ``costs[0].amount`` -> ``in_costs_0_amount``."""
     return "in_" + re.sub(r"[^A-Za-z0-9_]", "_", path.replace("[", "_").replace("]", ""))
@@ -323,8 +333,7 @@ def inputs_sheet(
     for i, item in enumerate(flatten(scenario)):
         row = 4 + i
         out.append((row, item))
-        field = item.path.split(".")[-1]
-        field = re.sub(r"\[\d+\]$", "", field)
+        field = _field(item.path)
         unit, note = FIELD_INFO.get(field, ("", ""))
         kind, prefix = annotate(item.path) if annotate is not None else ("input", "")
         note = f"{prefix} {note}".strip()
@@ -334,7 +343,7 @@ def inputs_sheet(
         ws.write_string(row, 3, note, styles.note)
         values = item.value if isinstance(item.value, tuple) else (item.value,)
         for j, value in enumerate(values):
-            write_input(ws, row, VALUE_COL + j, None if blank else value, styles, kind)
+            write_input(ws, row, VALUE_COL + j, None if blank else value, styles, kind, unit)
         last = (
             VALUE_COL + LIST_WIDTH - 1
             if item.is_list
@@ -354,16 +363,18 @@ def inputs_sheet(
 
 
 def write_input(
-    ws: Worksheet, row: int, col: int, value: Any, styles: Styles, kind: str = "input"
+    ws: Worksheet, row: int, col: int, value: Any, styles: Styles, kind: str = "input",
+    unit: str = "",
 ) -> None:
-    """One input value in the style of its ``kind`` (input, structural or copy)."""
+    """One input value in the style of its ``kind`` (input, structural or copy); a number
+    formatted for its ``unit`` (the Inputs sheet's unit column)."""
     style, dated = styles.value_styles(kind)
     if value is None:
         ws.write_blank(row, col, None, style)
     elif isinstance(value, bool):
         ws.write_boolean(row, col, value, style)
     elif isinstance(value, int | float):
-        ws.write_number(row, col, float(value), style)
+        ws.write_number(row, col, float(value), styles.input_value(kind, unit, float(value)))
     elif isinstance(value, datetime | date):
         ws.write_datetime(row, col, datetime(value.year, value.month, value.day), dated)
     else:

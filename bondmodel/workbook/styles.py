@@ -16,13 +16,18 @@ class Styles:
 
     def __init__(self, wb: Workbook, currency: str) -> None:
         symbol = "£" if currency == "GBP" else f"{currency} "
-        money = f"{symbol}#,##0;[Red]-{symbol}#,##0"
+        # negatives in brackets, as accounts show them
+        money = f"{symbol}#,##0;[Red]({symbol}#,##0)"
+        self._wb = wb
+        self._money = money
+        self._input_styles: dict[tuple[str, str], Any] = {}
         self.title = wb.add_format({"bold": True, "font_size": 14})
         self.header = wb.add_format(
             {"bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF", "border": 1}
         )
         self.label = wb.add_format({"bold": False})
         self.bold = wb.add_format({"bold": True})
+        self.bold_count = wb.add_format({"bold": True, "num_format": "0"})
         self.note = wb.add_format({"italic": True, "font_color": "#595959"})
         self.text = wb.add_format({"text_wrap": False})
         self.by_unit: dict[str, Any] = {
@@ -38,13 +43,16 @@ class Styles:
         }
         self.link = wb.add_format({"font_color": "#0563C1", "underline": 1})
         # one input style (FAST: inputs stand out): blue text on pale yellow
-        input_style = {"font_color": "#0000FF", "bg_color": "#FFF2CC", "border": 1,
-                       "border_color": "#BFBFBF"}
+        input_style: dict[str, Any] = {"font_color": "#0000FF", "bg_color": "#FFF2CC",
+                                       "border": 1, "border_color": "#BFBFBF"}
+        self.input_style = input_style
         self.input = wb.add_format(input_style)
         self.input_date = wb.add_format({**input_style, "num_format": "yyyy-mm-dd"})
         # structural inputs: the formulas were built for their value (grey, dark text)
-        structural_style = {"font_color": "#1F3864", "bg_color": "#D9D9D9", "border": 1,
-                            "border_color": "#808080", "italic": True}
+        structural_style: dict[str, Any] = {"font_color": "#1F3864", "bg_color": "#D9D9D9",
+                                            "border": 1, "border_color": "#808080",
+                                            "italic": True}
+        self.structural_style = structural_style
         self.structural = wb.add_format(structural_style)
         self.structural_date = wb.add_format({**structural_style, "num_format": "yyyy-mm-dd"})
         # the record of an input as run: plain values, not for editing
@@ -68,6 +76,25 @@ class Styles:
 
     def unit(self, unit: Unit) -> Any:
         return self.by_unit[unit]
+
+    def input_value(self, kind: str, unit: str, value: float) -> Any:
+        """The style of a number typed on Inputs (or kept on As run): the ``kind``'s colours
+        (input, structural or copy) with a number format for the input's ``unit`` as the
+        Inputs sheet names it (``£ a year``, ``rate a year``, ``share``, ``years``, ...)."""
+        if 0 < abs(value) < 1e-4 or abs(value) >= 1e15:
+            code = "0.0E+00"  # a tolerance or a bound: shown as it is, not as 0.00% or £0
+        elif unit.startswith("£"):
+            code = self._money
+        elif unit.startswith(("rate", "share", "probability", "fraction")):
+            code = "0.00%"
+        else:
+            code = "#,##0.00##"
+        key = (kind, code)
+        if key not in self._input_styles:
+            base = {"input": self.input_style, "structural": self.structural_style,
+                    "copy": {"font_color": "#595959"}}[kind]
+            self._input_styles[key] = self._wb.add_format({**base, "num_format": code})
+        return self._input_styles[key]
 
 
 def write_value(

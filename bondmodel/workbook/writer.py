@@ -195,7 +195,7 @@ def _cashflows_sheet(
     for j in range(n_cols):
         col = FIRST_PERIOD_COL + j
         ws.write_formula(
-            2, col, f"={timeline('t', col)}", styles.bold, int(table["period"].iloc[j])
+            2, col, f"={timeline('t', col)}", styles.bold_count, int(table["period"].iloc[j])
         )
         ws.write_string(3, col, str(table["label"].iloc[j]), styles.bold)
         ws.write_formula(
@@ -560,7 +560,7 @@ def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> int:
     ws.write_string(4, 0, "(key)", styles.note)
     values = sim.per_path.to_numpy()
     for i, index in enumerate(path_sample(len(sim.per_path))):
-        ws.write_number(5 + i, 0, index)
+        ws.write_number(5 + i, 0, index, styles.unit("count"))
         for j, name in enumerate(names):
             _write_value(ws, 5 + i, 1 + j, float(values[index, j]), _path_metric_unit(name), styles)
     ws.freeze_panes(5, 1)
