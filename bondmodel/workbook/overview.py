@@ -388,7 +388,7 @@ def _summary_charts(wb: Workbook, results: Results, layout: Layout) -> list[Any]
     if results.bond is not None:
         bond = wb.add_chart({"type": "column"})
         # the payments of the bond as run (the sheet's columns run on to the horizon)
-        payments = rows["bond.payment.as_run"]
+        payments = rows["bond.date.as_run"]  # each payment's date
         bond.add_series({"name": "CFADS", "categories": payments,
                          "values": rows["bond.cfads.as_run"]})
         bond.add_series({"name": "Debt service due", "categories": payments,
@@ -397,7 +397,7 @@ def _summary_charts(wb: Workbook, results: Results, layout: Layout) -> list[Any]
         balance.add_series({"name": "Closing balance (right axis)", "categories": payments,
                             "values": rows["bond.closing_balance.as_run"], "y2_axis": True})
         bond.combine(balance)
-        bond.set_x_axis({"name": "Payment"})
+        bond.set_x_axis({"name": "Payment date", "text_axis": True, "num_format": "mmm yyyy"})
         bond.set_y_axis({"num_format": MILLIONS})
         balance.set_y2_axis({"num_format": MILLIONS})
         bond.set_title({"name": "Bond: cash, debt service and balance"})
