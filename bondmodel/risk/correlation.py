@@ -16,7 +16,7 @@ from finance", IMA Journal of Numerical Analysis 22(3), 329-343.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg, special
 
 from bondmodel.types import FloatArray
 
@@ -54,7 +54,8 @@ def iman_conover(
     n, k = u.shape
     if k < 2 or n < 3:
         return u
-    scores = stats.norm.ppf(np.arange(1, n + 1) / (n + 1))
+    # ndtri is the standard normal quantile (what scipy.stats.norm.ppf evaluates, to the bit)
+    scores = special.ndtri(np.arange(1, n + 1) / (n + 1))
     s = np.empty((n, k))
     for j in range(k):
         s[:, j] = scores[rng.permutation(n)]

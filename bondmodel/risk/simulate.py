@@ -481,10 +481,10 @@ def _converged(
     names: tuple[str, ...],
     convergence: Convergence,
 ) -> bool:
-    from scipy import stats
+    from scipy import special
 
     watched = convergence.metrics or tuple(n for n in ("council_npv", "npv") if n in names)[:1]
-    z = float(stats.norm.ppf(0.5 + convergence.confidence / 2.0))
+    z = float(special.ndtri(0.5 + convergence.confidence / 2.0))  # standard normal quantile
     for name in watched:
         values = matrix[:, names.index(name)]
         values = values[np.isfinite(values)]
