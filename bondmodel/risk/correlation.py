@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import linalg, special
 
-from bondmodel.types import FloatArray
+from bondmodel.types import FloatArray, IntArray
 
 
 def matrix_sqrt(c: FloatArray) -> FloatArray:
@@ -68,9 +68,19 @@ def iman_conover(
     out = np.empty_like(u)
     for j in range(k):
         # the i-th smallest u goes where T's column has its i-th smallest value
-        order = np.argsort(t[:, j], kind="stable")
-        out[order, j] = np.sort(u[:, j])
+        out[_stable_order(t[:, j]), j] = np.sort(u[:, j])
     return out
+
+
+def _stable_order(x: FloatArray) -> IntArray:
+    """``np.argsort(x, kind="stable")``, quicker: numpy's default sort (vectorised, not stable)
+    gives the same permutation whenever no two values tie, which is checked; with a tie the
+    stable sort decides."""
+    order = np.argsort(x)
+    ordered = x[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        order = np.argsort(x, kind="stable")
+    return order
 
 
 def pearson_for_spearman(rank: FloatArray) -> FloatArray:

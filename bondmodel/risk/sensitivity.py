@@ -49,7 +49,8 @@ def rank_correlations(
 def average_ranks(values: FloatArray) -> FloatArray:
     """Ranks 1..n of ``values``, ties given the mean of their ranks (``scipy.stats.rankdata``'s
     default, to the bit: every rank is a whole or half number), without importing scipy.stats."""
-    order = np.argsort(values, kind="mergesort")
+    # ties share their mean rank, so the order among them (the sort's stability) does not matter
+    order = np.argsort(values)
     ordered = values[order]
     first = np.concatenate([[True], ordered[1:] != ordered[:-1]])
     group = np.cumsum(first)  # 1-based group of each sorted value
