@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from bondmodel.errors import ModelError, ScenarioError
 from bondmodel.interrupts import worker_defaults
@@ -71,8 +71,21 @@ def run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
     a multi-threaded BLAS waking its threads for each one halves the speed (and
     fights the other workers for the cores).
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         return _run_chunk(context, blocks)
+
+
+#: The BLAS libraries this process has loaded, found once (finding them again for every
+#: chunk, as threadpool_limits does, costs milliseconds).
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+def single_threaded_blas() -> Any:
+    """A context in which BLAS runs on one thread (``threadpoolctl``'s limit, from one
+    controller per process)."""
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 def _run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
@@ -390,7 +403,7 @@ def simulate_raw(
     names = model.metric_names
     check_memory(paths, len(names) + len(model.risk.names))
     # Pilot: block 0 sets the fan-chart bins (deterministic: it is block 0 whatever the chunks).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         pilot_series = model.block(seed, sampler, 0, paths).series
     edges = {name: fan_edges_from(data) for name, data in pilot_series.items()}
     context = Context(scenario, seed, sampler, paths, edges)
