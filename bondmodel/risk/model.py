@@ -82,58 +82,10 @@ class RiskModel:
         ``shocks = False`` holds mean-reverting paths at their level: both for
         one-at-a-time sensitivity.
         """
-        sc = self.scenario
-        n = values.shape[0]
-        d = Draws.central(sc, paths=n)
-        realisation = d.savings_realisation.copy()
-        partner = d.partner_realisation.copy()
-        delay = d.start_delay_years.copy()
-        speed = d.ramp_speed.copy()
-        erosion = d.erosion.copy()
-        cost = d.cost_factor.copy()
-        running = d.running_cost_factor.copy()
-        inflation = d.inflation.copy()
-        reference: FloatArray | None = None
-        f = self.timeline.f
+        d = _DrawArrays.central(self.scenario, values.shape[0])
         for j, r in enumerate(self.inputs):
-            if only is not None and j != only:
-                continue
-            x = values[:, j]
-            idx = list(r.indices)
-            target = r.spec.target
-            if target == "savings.realisation":
-                realisation[:, idx] *= x[:, None]
-            elif target == "partners.realisation":
-                partner[:, idx] *= x[:, None]
-            elif target == "savings.start_delay":
-                delay[:, idx] += x[:, None] / f
-            elif target == "savings.ramp_speed":
-                speed[:, idx] *= x[:, None]
-            elif target == "savings.erosion":
-                erosion[:, idx] = x[:, None]
-            elif target == "costs.overrun":
-                cost[:, idx] *= x[:, None]
-            elif target == "running_costs.factor":
-                running *= x
-            elif target == "economics.inflation":
-                yearly = self._yearly_path(r, x, sc.economics.inflation, seed, block, j, shocks)
-                inflation = yearly[:, self.timeline.programme_year[1:] - 1]
-            elif target == "bond.reference_rate" and self.grid is not None:
-                coupon = sc.bond.coupon if sc.bond is not None else None
-                if isinstance(coupon, FloatingCoupon):
-                    start = (
-                        coupon.reference_rate
-                        if coupon.reference_rate is not None
-                        else (coupon.reference_path or [0.0])[0]
-                    )
-                    yearly = self._yearly_path(r, x, start, seed, block, j, shocks)
-                    k = np.arange(self.grid.n_legal + 1)
-                    year = np.clip((np.maximum(k, 1) - 1) // self.grid.g, 0, yearly.shape[1] - 1)
-                    ref = yearly[:, year]
-                    rate = ref + coupon.margin
-                    if coupon.floor is not None:
-                        rate = np.maximum(rate, coupon.floor)
-                    reference = rate
+            if only is None or j == only:
+                self._apply(d, j, r, values[:, j], seed, block, shocks)
         for j in map(int, np.flatnonzero(~np.isfinite(values).all(axis=0))):
             bad = values[~np.isfinite(values[:, j]), j][0]
             raise ScenarioError(
@@ -141,16 +93,66 @@ class RiskModel:
                 f"{bad}; allowed: finite values"
             )
         draws = Draws(
-            savings_realisation=realisation,
-            partner_realisation=partner,
-            start_delay_years=np.maximum(delay, 0.0),
-            ramp_speed=np.maximum(speed, 0.0),
-            erosion=np.clip(erosion, 0.0, 1.0),
-            cost_factor=cost,
-            running_cost_factor=running,
-            inflation=inflation,
+            savings_realisation=d.realisation,
+            partner_realisation=d.partner,
+            start_delay_years=np.maximum(d.delay, 0.0),
+            ramp_speed=np.maximum(d.speed, 0.0),
+            erosion=np.clip(d.erosion, 0.0, 1.0),
+            cost_factor=d.cost,
+            running_cost_factor=d.running,
+            inflation=d.inflation,
         )
-        return draws, reference
+        return draws, d.reference
+
+    def _apply(
+        self, d: _DrawArrays, j: int, r: ResolvedInput, x: FloatArray, seed: int, block: int,
+        shocks: bool,
+    ) -> None:
+        """Input ``j``'s sampled values ``x`` onto its target in ``d``."""
+        idx = list(r.indices)
+        target = r.spec.target
+        if target == "savings.realisation":
+            d.realisation[:, idx] *= x[:, None]
+        elif target == "partners.realisation":
+            d.partner[:, idx] *= x[:, None]
+        elif target == "savings.start_delay":
+            d.delay[:, idx] += x[:, None] / self.timeline.f
+        elif target == "savings.ramp_speed":
+            d.speed[:, idx] *= x[:, None]
+        elif target == "savings.erosion":
+            d.erosion[:, idx] = x[:, None]
+        elif target == "costs.overrun":
+            d.cost[:, idx] *= x[:, None]
+        elif target == "running_costs.factor":
+            d.running *= x
+        elif target == "economics.inflation":
+            start = self.scenario.economics.inflation
+            yearly = self._yearly_path(r, x, start, seed, block, j, shocks)
+            d.inflation = yearly[:, self.timeline.programme_year[1:] - 1]
+        elif target == "bond.reference_rate" and self.grid is not None:
+            bond = self.scenario.bond
+            coupon = bond.coupon if bond is not None else None
+            if isinstance(coupon, FloatingCoupon):
+                d.reference = self._coupon_rates(self.grid, coupon, r, x, seed, block, j, shocks)
+
+    def _coupon_rates(
+        self, grid: BondGrid, coupon: FloatingCoupon, r: ResolvedInput, x: FloatArray,
+        seed: int, block: int, j: int, shocks: bool,
+    ) -> FloatArray:
+        """(n, payments + 1) coupon rates: the reference rate's yearly path (from the
+        scenario's rate, at the sampled level) plus the margin, floored."""
+        start = (
+            coupon.reference_rate
+            if coupon.reference_rate is not None
+            else (coupon.reference_path or [0.0])[0]
+        )
+        yearly = self._yearly_path(r, x, start, seed, block, j, shocks)
+        k = np.arange(grid.n_legal + 1)
+        year = np.clip((np.maximum(k, 1) - 1) // grid.g, 0, yearly.shape[1] - 1)
+        rate = yearly[:, year] + coupon.margin
+        if coupon.floor is not None:
+            rate = np.maximum(rate, coupon.floor)
+        return rate
 
     def _yearly_path(
         self,
@@ -186,6 +188,36 @@ class RiskModel:
             drift = phi * (out[:, y - 1] - level)
             out[:, y] = level + drift + r.spec.path.volatility * noise[:, y]
         return out
+
+
+@dataclass
+class _DrawArrays:
+    """The engine's per-path inputs while the risk inputs are applied to them (copies of the
+    central values; see :meth:`RiskModel.draws`)."""
+
+    realisation: FloatArray
+    partner: FloatArray
+    delay: FloatArray
+    speed: FloatArray
+    erosion: FloatArray
+    cost: FloatArray
+    running: FloatArray
+    inflation: FloatArray
+    reference: FloatArray | None = None
+
+    @classmethod
+    def central(cls, scenario: Scenario, paths: int) -> _DrawArrays:
+        d = Draws.central(scenario, paths=paths)  # fresh arrays, changed in place here
+        return cls(
+            realisation=d.savings_realisation,
+            partner=d.partner_realisation,
+            delay=d.start_delay_years,
+            speed=d.ramp_speed,
+            erosion=d.erosion,
+            cost=d.cost_factor,
+            running=d.running_cost_factor,
+            inflation=d.inflation,
+        )
 
 
 def build_risk_model(scenario: Scenario, timeline: Timeline, grid: BondGrid | None) -> RiskModel:

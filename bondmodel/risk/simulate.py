@@ -398,10 +398,10 @@ def simulate_raw(
 ) -> RawSimulation:
     """Run ``settings.paths`` paths and merge the per-block results in path order."""
     paths, seed, sampler = settings.paths, settings.seed, settings.sampler
-    chunk_blocks, convergence = settings.chunk_blocks, settings.convergence
     model = Model.compile(scenario)
     names = model.metric_names
     check_memory(paths, len(names) + len(model.risk.names))
+    _check_watched(settings.convergence, names)
     # Pilot: block 0 sets the fan-chart bins (deterministic: it is block 0 whatever the chunks).
     with single_threaded_blas():
         pilot_series = model.block(seed, sampler, 0, paths).series
@@ -409,92 +409,115 @@ def simulate_raw(
     context = Context(scenario, seed, sampler, paths, edges)
     n_blocks = block_count(paths)
     chunks = [
-        list(range(start, min(start + chunk_blocks, n_blocks)))
-        for start in range(0, n_blocks, chunk_blocks)
+        list(range(start, min(start + settings.chunk_blocks, n_blocks)))
+        for start in range(0, n_blocks, settings.chunk_blocks)
     ]
     executor = settings.executor
-    fans = _FanTotals()
-    # with a stopping rule, a chunk's counts wait until every one of its blocks is known to be
-    # kept (checked, not yet converged); without one, every chunk is kept and counted at once
-    pending: dict[int, ChunkOutput] = {}
-    block_owner: dict[int, int] = {}
-    converged_at: int | None = None
-    next_check = 0
-    if convergence is not None:
-        unknown = [m for m in convergence.metrics if m not in names]
-        if unknown:
-            raise ScenarioError(
-                f"convergence.metrics: {unknown} not per-path metrics of this scenario; "
-                f"allowed: {', '.join(names)}"
-            )
-    # Every block's results go straight into matrices allocated for the whole run
-    # (pages are only touched as blocks arrive), and the chunk keeps only its small
-    # histogram counts: the parent never holds the per-path results twice.
-    # Very large runs keep them in single precision, so the parent stays within its memory bound.
-    precision = per_path_precision(paths, len(names) + len(model.risk.names))
-    dtype = PRECISION_DTYPES[precision]
-    try:
-        matrix = np.empty((paths, len(names)), order="F", dtype=dtype)
-        inputs_all = np.empty((paths, len(model.risk.names)), order="F", dtype=dtype)
-    except MemoryError:
-        size = paths * (len(names) + len(model.risk.names)) * np.dtype(dtype).itemsize
-        raise ScenarioError(_too_large(paths, size, "the allocation was refused")) from None
+    merged = _Merged(paths, names, len(model.risk.names), settings.convergence)
     for i, output in _execute(context, chunks, executor, settings.workers, settings.scheduler):
-        for b in output.blocks:
-            start, stop = block_bounds(b, paths)
-            for j, name in enumerate(names):
-                matrix[start:stop, j] = output.metrics[b][name]
-            inputs_all[start:stop] = output.inputs[b]
-            block_owner[b] = i
-        output.metrics, output.inputs = {}, {}
-        if convergence is None:
-            fans.add(output)
-        else:
-            pending[i] = output
+        merged.add(i, output)
         if progress is not None:
             progress(sum(block_bounds(b, paths)[1] - block_bounds(b, paths)[0]
                          for b in output.blocks))
-        if convergence is not None:
-            while next_check in block_owner:
-                stop = block_bounds(next_check, paths)[1]
-                if _converged(matrix[:stop], names, convergence):
-                    converged_at = next_check
-                    break
-                next_check += 1
-            if converged_at is not None:
-                break
-            for j in [j for j, out in pending.items() if max(out.blocks) < next_check]:
-                fans.add(pending.pop(j))
-    last_block = converged_at if converged_at is not None else n_blocks - 1
+        if merged.converged_at is not None:
+            break
+    last_block = merged.converged_at if merged.converged_at is not None else n_blocks - 1
     used_paths = block_bounds(last_block, paths)[1]
     # each metric is a contiguous column of the matrix, and the per-path DataFrame
     # is built on it without copying
-    kept_matrix = matrix[:used_paths]
-    metrics = {name: kept_matrix[:, j] for j, name in enumerate(names)}
-    inputs = inputs_all[:used_paths]
-    for out in pending.values():  # converged: count exactly the kept blocks
-        kept = [b for b in out.blocks if b <= last_block]
-        if kept == out.blocks:
-            fans.add(out)
-        elif kept:
-            fans.add(run_chunk(context, kept))
+    kept_matrix = merged.matrix[:used_paths]
+    merged.count_kept(context, last_block)
     return RawSimulation(
         paths=used_paths,
         names=model.risk.names,
-        metrics=metrics,
+        metrics={name: kept_matrix[:, j] for j, name in enumerate(names)},
         metric_matrix=kept_matrix,
-        inputs=inputs,
-        fan_counts=fans.counts,
+        inputs=merged.inputs[:used_paths],
+        fan_counts=merged.fans.counts,
         fan_edges=edges,
-        fan_min=fans.low,
-        fan_max=fans.high,
+        fan_min=merged.fans.low,
+        fan_max=merged.fans.high,
         repaired=model.risk.repaired,
-        converged_at=converged_at,
+        converged_at=merged.converged_at,
         executor=executor,
         workers=settings.workers,
-        chunk_blocks=chunk_blocks,
-        precision=precision,
+        chunk_blocks=settings.chunk_blocks,
+        precision=merged.precision,
     )
+
+
+def _check_watched(convergence: Convergence | None, names: tuple[str, ...]) -> None:
+    """The metrics a stopping rule watches must be per-path metrics of the scenario."""
+    if convergence is None:
+        return
+    unknown = [m for m in convergence.metrics if m not in names]
+    if unknown:
+        raise ScenarioError(
+            f"convergence.metrics: {unknown} not per-path metrics of this scenario; "
+            f"allowed: {', '.join(names)}"
+        )
+
+
+class _Merged:
+    """The run's per-path results as the chunks arrive, in path order, and its fan totals.
+
+    Every block's results go straight into matrices allocated for the whole run (pages are
+    only touched as blocks arrive), and a chunk keeps only its small histogram counts: the
+    parent never holds the per-path results twice. Very large runs keep them in single
+    precision, so the parent stays within its memory bound. With a stopping rule, a chunk's
+    counts wait until every one of its blocks is known to be kept (checked, not yet
+    converged); without one, every chunk is kept and counted at once.
+    """
+
+    def __init__(
+        self, paths: int, names: tuple[str, ...], n_inputs: int,
+        convergence: Convergence | None,
+    ) -> None:
+        self.paths, self.names, self.convergence = paths, names, convergence
+        self.precision = per_path_precision(paths, len(names) + n_inputs)
+        dtype = PRECISION_DTYPES[self.precision]
+        try:
+            self.matrix = np.empty((paths, len(names)), order="F", dtype=dtype)
+            self.inputs = np.empty((paths, n_inputs), order="F", dtype=dtype)
+        except MemoryError:
+            size = paths * (len(names) + n_inputs) * np.dtype(dtype).itemsize
+            raise ScenarioError(_too_large(paths, size, "the allocation was refused")) from None
+        self.fans = _FanTotals()
+        self.pending: dict[int, ChunkOutput] = {}
+        self.block_owner: dict[int, int] = {}
+        self.converged_at: int | None = None
+        self.next_check = 0
+
+    def add(self, i: int, output: ChunkOutput) -> None:
+        """Chunk ``i``'s per-path results into place; its counts kept or held back."""
+        for b in output.blocks:
+            start, stop = block_bounds(b, self.paths)
+            for j, name in enumerate(self.names):
+                self.matrix[start:stop, j] = output.metrics[b][name]
+            self.inputs[start:stop] = output.inputs[b]
+            self.block_owner[b] = i
+        output.metrics, output.inputs = {}, {}
+        if self.convergence is None:
+            self.fans.add(output)
+            return
+        self.pending[i] = output
+        while self.next_check in self.block_owner:
+            stop = block_bounds(self.next_check, self.paths)[1]
+            if _converged(self.matrix[:stop], self.names, self.convergence):
+                self.converged_at = self.next_check
+                return
+            self.next_check += 1
+        for j in [j for j, out in self.pending.items() if max(out.blocks) < self.next_check]:
+            self.fans.add(self.pending.pop(j))
+
+    def count_kept(self, context: Context, last_block: int) -> None:
+        """Converged: count exactly the kept blocks of the chunks held back."""
+        for out in self.pending.values():
+            kept = [b for b in out.blocks if b <= last_block]
+            if kept == out.blocks:
+                self.fans.add(out)
+            elif kept:
+                self.fans.add(run_chunk(context, kept))
 
 
 class _FanTotals:
