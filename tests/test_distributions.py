@@ -534,15 +534,14 @@ def test_repair_accepts_a_matrix_that_is_not_psd_and_flags_it() -> None:
     tolerance = K * math.sqrt(1.06 / (BLOCK_SIZE - 3))
     assert np.abs(achieved - model.correlation).max() <= tolerance
     sim = simulate(scenario, RunSettings(300, seed=1))
-    assert sim.settings["correlation_repaired"] is True
+    assert sim.settings.correlation_repaired is True
 
 
 def test_a_valid_matrix_is_not_flagged_as_repaired() -> None:
     scenario = parse_scenario(three_correlated(GOOD, repair=True))
-    assert simulate(scenario, RunSettings(300, seed=1)).settings["correlation_repaired"] is False
-    assert simulate(parse_scenario(three_correlated(GOOD)), RunSettings(300, seed=1)).settings[
-        "correlation_repaired"
-    ] is False
+    assert simulate(scenario, RunSettings(300, seed=1)).settings.correlation_repaired is False
+    unrepaired = simulate(parse_scenario(three_correlated(GOOD)), RunSettings(300, seed=1))
+    assert unrepaired.settings.correlation_repaired is False
 
 
 def test_a_very_wide_lognormal_is_computed_without_overflow() -> None:
