@@ -166,13 +166,17 @@ def histogram_counts(series: FloatArray, edges: FloatArray) -> IntArray:
     width = (edges[:, -1] - edges[:, 0]) / FAN_BINS
     with np.errstate(invalid="ignore"):
         idx = np.floor((series - lo) / width) + 1
-    finite = np.isfinite(idx)
-    idx = np.clip(np.where(finite, idx, 0), 0, FAN_BINS + 1).astype(np.int64)
-    flat = (np.arange(n_periods)[None, :] * (FAN_BINS + 2) + idx)[finite]
-    counts: IntArray = np.bincount(flat, minlength=n_periods * (FAN_BINS + 2)).reshape(
-        n_periods, FAN_BINS + 2
-    )
-    return counts
+    # a bin index that is not finite (a NaN or infinite value, or one past the float range)
+    # goes to a spare bin after the overflow, dropped below: no masked copy of the values
+    uncounted = ~np.isfinite(idx)
+    np.clip(idx, 0, FAN_BINS + 1, out=idx)
+    idx[uncounted] = FAN_BINS + 2
+    cells = idx.astype(np.int64)
+    cells += np.arange(n_periods) * (FAN_BINS + 3)
+    # bincount does not care about the order of its input: read it in memory order
+    counts = np.bincount(cells.ravel(order="K"), minlength=n_periods * (FAN_BINS + 3))
+    result: IntArray = counts.reshape(n_periods, FAN_BINS + 3)[:, :-1]
+    return result
 
 
 def histogram_quantiles(
