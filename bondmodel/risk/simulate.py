@@ -101,7 +101,8 @@ def _run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
                 continue
             counts = histogram_counts(data, edges)
             out.fan_counts[name] = out.fan_counts.get(name, 0) + counts
-            finite = np.where(np.isfinite(data), data, np.nan)
+            # the infinite values left out too (most series have none: then no copy)
+            finite = data if np.isfinite(data).all() else np.where(np.isfinite(data), data, np.nan)
             with np.errstate(invalid="ignore"):
                 lo = np.nanmin(finite, axis=0, initial=np.inf)
                 hi = np.nanmax(finite, axis=0, initial=-np.inf)
