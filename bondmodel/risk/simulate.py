@@ -12,6 +12,7 @@ sampler and the number of paths.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -27,7 +28,7 @@ from threadpoolctl import ThreadpoolController
 from bondmodel.errors import ModelError, ScenarioError
 from bondmodel.interrupts import worker_defaults
 from bondmodel.model import PROGRAMME_PATH_METRICS, Model
-from bondmodel.resources import memory_limit
+from bondmodel.resources import give_back_freed_memory, keep_freed_memory, memory_limit
 from bondmodel.risk.sampling import MAX_SEED, SAMPLERS, Sampler, block_bounds, block_count
 from bondmodel.scenario.schema import Scenario
 from bondmodel.types import FloatArray, IntArray
@@ -80,9 +81,15 @@ def run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
 _CONTROLLER: list[ThreadpoolController] = []
 
 
+#: True in a local worker, where BLAS is on one thread for the process's life.
+_BLAS_SINGLE_THREADED: list[bool] = []
+
+
 def single_threaded_blas() -> Any:
     """A context in which BLAS runs on one thread (``threadpoolctl``'s limit, from one
-    controller per process)."""
+    controller per process; nothing to do in a local worker, already limited)."""
+    if _BLAS_SINGLE_THREADED:
+        return contextlib.nullcontext()
     if not _CONTROLLER:
         _CONTROLLER.append(ThreadpoolController())
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
@@ -123,8 +130,13 @@ _WORKER_CONTEXT: list[Context] = []
 
 
 def _start_worker(context: Context) -> None:
-    """A local worker's initializer: the signal defaults (interrupts.py) and the run's context."""
+    """A local worker's initializer: the signal defaults (interrupts.py), the allocator's
+    reuse of freed memory (resources.keep_freed_memory), BLAS on one thread for the
+    worker's life and the run's context."""
     worker_defaults()
+    keep_freed_memory()
+    single_threaded_blas().__enter__()  # never left: the process only runs chunks
+    _BLAS_SINGLE_THREADED[:] = [True]
     _WORKER_CONTEXT[:] = [context]
 
 
@@ -568,8 +580,12 @@ def _execute(
 ) -> Iterator[tuple[int, ChunkOutput]]:
     """Yield (chunk number, output) as chunks complete, in any order."""
     if executor == "serial":
-        for i, chunk in enumerate(chunks):
-            yield i, run_chunk(context, chunk)
+        keep_freed_memory()
+        try:
+            for i, chunk in enumerate(chunks):
+                yield i, run_chunk(context, chunk)
+        finally:
+            give_back_freed_memory()
         return
     if executor == "processes":
         # workers leave a stop to the parent, which terminates them (interrupts.py)
