@@ -403,6 +403,10 @@ def _one_off_costs(
     over_indexed = np.zeros((paths, n + 1))
     over_flat = np.zeros((paths, n + 1))
     for i in range(n_items):
+        # an item without an outturn factor on any path adds exact zeros: skipped (a sum that
+        # starts at +0 is never -0, so adding +0 or -0 changes no bit of it)
+        if not overrun[:, i].any():
+            continue
         if rows[3, 0, i].any():
             over_indexed += overrun[:, i : i + 1] * rows[3, 0, i]
         if rows[3, 1, i].any():
