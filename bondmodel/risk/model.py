@@ -8,6 +8,7 @@ a floating coupon, the per-path coupon rates.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,58 +83,58 @@ class RiskModel:
         ``shocks = False`` holds mean-reverting paths at their level: both for
         one-at-a-time sensitivity.
         """
-        d = _DrawArrays.central(self.scenario, values.shape[0])
+        d = Draws.central(self.scenario, paths=values.shape[0])  # fresh arrays, changed here
+        paths: dict[str, FloatArray] = {}  # inflation and coupon rates, replaced whole
         for j, r in enumerate(self.inputs):
             if only is None or j == only:
-                self._apply(d, j, r, values[:, j], seed, block, shocks)
+                self._apply(d, paths, j, r, values[:, j], seed, block, shocks)
         for j in map(int, np.flatnonzero(~np.isfinite(values).all(axis=0))):
             bad = values[~np.isfinite(values[:, j]), j][0]
             raise ScenarioError(
                 f"risk.inputs[{j}] ('{self.inputs[j].spec.name}'): the distribution produced "
                 f"{bad}; allowed: finite values"
             )
-        draws = Draws(
-            savings_realisation=d.realisation,
-            partner_realisation=d.partner,
-            start_delay_years=np.maximum(d.delay, 0.0),
-            ramp_speed=np.maximum(d.speed, 0.0),
+        draws = dataclasses.replace(
+            d,
+            start_delay_years=np.maximum(d.start_delay_years, 0.0),
+            ramp_speed=np.maximum(d.ramp_speed, 0.0),
             erosion=np.clip(d.erosion, 0.0, 1.0),
-            cost_factor=d.cost,
-            running_cost_factor=d.running,
-            inflation=d.inflation,
+            inflation=paths.get("inflation", d.inflation),
         )
-        return draws, d.reference
+        return draws, paths.get("rates")
 
     def _apply(
-        self, d: _DrawArrays, j: int, r: ResolvedInput, x: FloatArray, seed: int, block: int,
-        shocks: bool,
+        self, d: Draws, paths: dict[str, FloatArray], j: int, r: ResolvedInput, x: FloatArray,
+        seed: int, block: int, shocks: bool,
     ) -> None:
-        """Input ``j``'s sampled values ``x`` onto its target in ``d``."""
+        """Input ``j``'s sampled values ``x`` onto its target: in place in ``d``'s arrays, or
+        as a whole new ``paths["inflation"]`` or ``paths["rates"]``."""
         idx = list(r.indices)
         target = r.spec.target
         if target == "savings.realisation":
-            d.realisation[:, idx] *= x[:, None]
+            d.savings_realisation[:, idx] *= x[:, None]
         elif target == "partners.realisation":
-            d.partner[:, idx] *= x[:, None]
+            d.partner_realisation[:, idx] *= x[:, None]
         elif target == "savings.start_delay":
-            d.delay[:, idx] += x[:, None] / self.timeline.f
+            d.start_delay_years[:, idx] += x[:, None] / self.timeline.f
         elif target == "savings.ramp_speed":
-            d.speed[:, idx] *= x[:, None]
+            d.ramp_speed[:, idx] *= x[:, None]
         elif target == "savings.erosion":
             d.erosion[:, idx] = x[:, None]
         elif target == "costs.overrun":
-            d.cost[:, idx] *= x[:, None]
+            d.cost_factor[:, idx] *= x[:, None]
         elif target == "running_costs.factor":
-            d.running *= x
+            np.multiply(d.running_cost_factor, x, out=d.running_cost_factor)
         elif target == "economics.inflation":
             start = self.scenario.economics.inflation
             yearly = self._yearly_path(r, x, start, seed, block, j, shocks)
-            d.inflation = yearly[:, self.timeline.programme_year[1:] - 1]
+            paths["inflation"] = yearly[:, self.timeline.programme_year[1:] - 1]
         elif target == "bond.reference_rate" and self.grid is not None:
             bond = self.scenario.bond
             coupon = bond.coupon if bond is not None else None
             if isinstance(coupon, FloatingCoupon):
-                d.reference = self._coupon_rates(self.grid, coupon, r, x, seed, block, j, shocks)
+                paths["rates"] = self._coupon_rates(self.grid, coupon, r, x, seed, block, j,
+                                                    shocks)
 
     def _coupon_rates(
         self, grid: BondGrid, coupon: FloatingCoupon, r: ResolvedInput, x: FloatArray,
@@ -188,36 +189,6 @@ class RiskModel:
             drift = phi * (out[:, y - 1] - level)
             out[:, y] = level + drift + r.spec.path.volatility * noise[:, y]
         return out
-
-
-@dataclass
-class _DrawArrays:
-    """The engine's per-path inputs while the risk inputs are applied to them (copies of the
-    central values; see :meth:`RiskModel.draws`)."""
-
-    realisation: FloatArray
-    partner: FloatArray
-    delay: FloatArray
-    speed: FloatArray
-    erosion: FloatArray
-    cost: FloatArray
-    running: FloatArray
-    inflation: FloatArray
-    reference: FloatArray | None = None
-
-    @classmethod
-    def central(cls, scenario: Scenario, paths: int) -> _DrawArrays:
-        d = Draws.central(scenario, paths=paths)  # fresh arrays, changed in place here
-        return cls(
-            realisation=d.savings_realisation,
-            partner=d.partner_realisation,
-            delay=d.start_delay_years,
-            speed=d.ramp_speed,
-            erosion=d.erosion,
-            cost=d.cost_factor,
-            running=d.running_cost_factor,
-            inflation=d.inflation,
-        )
 
 
 def build_risk_model(scenario: Scenario, timeline: Timeline, grid: BondGrid | None) -> RiskModel:
