@@ -59,13 +59,15 @@ def npv_at(rate: FloatArray, flows: FloatArray) -> FloatArray:
 
 
 def _sign_changes(flows: FloatArray) -> npt.NDArray[np.int64]:
+    """How many times each row of ``flows`` changes sign, zeros skipped (a zero carries the
+    last non-zero sign forward); period by period, for every path at once."""
     signs = np.sign(flows)
-    # carry the last non-zero sign forward so zeros do not count as changes
-    idx = np.where(signs != 0, np.arange(flows.shape[-1])[None, :], 0)
-    np.maximum.accumulate(idx, axis=-1, out=idx)
-    carried = np.take_along_axis(signs, idx, axis=-1)
-    changes = (carried[:, 1:] * carried[:, :-1]) < 0
-    result: npt.NDArray[np.int64] = changes.sum(axis=-1)
+    last = signs[:, 0].copy()
+    result = np.zeros(flows.shape[0], dtype=np.int64)
+    for t in range(1, flows.shape[1]):
+        current = signs[:, t]
+        result += current * last < 0
+        np.copyto(last, current, where=current != 0)
     return result
 
 

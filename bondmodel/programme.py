@@ -324,13 +324,60 @@ def programme_flows(
     end and :math:`a_{s,t}` the share of period t between the start delay and
     the end year. docs/methodology.md derives each term.
     """
-    paths = draws.n_paths
-    n = timeline.n_periods
-    t = timeline.t.astype(np.float64)
-    f = timeline.f
     price_index = price_index_paths(scenario, timeline, draws.inflation)
+    costs = _one_off_costs(scenario, timeline, draws, price_index)
+    running = _running_costs(scenario, timeline, draws, price_index)
+    stream_savings = _stream_savings(scenario, timeline, draws, price_index)
+    gross = _gross_savings(scenario, timeline, draws, stream_savings)
+    split = _PartnerSplit.of(scenario, timeline, draws, stream_savings, costs.capex, running,
+                             partners)
+    net_savings = gross - running
+    return ProgrammeFlows(
+        capex_base=costs.base,
+        capex_contingency=costs.contingency,
+        capex_optimism_bias=costs.optimism_bias,
+        capex_overrun=costs.overrun,
+        capex=costs.capex,
+        running_costs=running,
+        gross_savings=gross,
+        net_savings=net_savings,
+        net_cash_flow=net_savings - costs.capex,
+        price_index=price_index,
+        discount_factors=_discount_factors(scenario, timeline, price_index),
+        partner_capex=split.capex,
+        partner_running_costs=split.running,
+        partner_gross_savings=split.gross,
+        stream_savings=stream_savings,
+        appraisal_basis=scenario.economics.appraisal_basis,
+        partner_realisation=draws.partner_realisation,
+    )
 
-    # One-off costs: rows of amounts per period, indexed items apart ---------
+
+@dataclass(frozen=True)
+class _Costs:
+    """The one-off costs, (paths, T+1) each: base, contingency, optimism bias, overrun, total."""
+
+    base: FloatArray
+    contingency: FloatArray
+    optimism_bias: FloatArray
+    overrun: FloatArray
+    capex: FloatArray
+
+
+def _shared_row(price_index: FloatArray) -> FloatArray | None:
+    """The one row of a price index that every path shares (a read-only broadcast, see
+    :func:`price_index_paths`), or None when paths differ."""
+    if price_index.shape[0] > 1 and price_index.strides[0] == 0:
+        return price_index[:1]
+    return None
+
+
+def _one_off_costs(
+    scenario: Scenario, timeline: Timeline, draws: Draws, price_index: FloatArray
+) -> _Costs:
+    """The one-off costs (methodology "Costs"): planned amounts by item, indexed or flat,
+    and each path's outturn on them."""
+    paths, n = draws.n_paths, timeline.n_periods
     n_items = len(scenario.costs)
     rows = np.zeros((4, 2, n_items, n + 1))  # (base, cont, ob, planned) x (indexed, flat)
     for i, item in enumerate(scenario.costs):
@@ -341,40 +388,63 @@ def programme_flows(
         rows[:, kind, i] = (base, cont, ob, base + cont + ob)
     totals = rows.sum(axis=2)  # (4, 2, T+1)
     overrun = draws.cost_factor - 1.0  # (paths, items)
+    # with one price index for every path, the planned costs are one row, shared: the same
+    # values, computed once instead of once per path
+    row = _shared_row(price_index)
+    index = price_index if row is None else row
 
     def indexed(pair: FloatArray) -> FloatArray:
-        result: FloatArray = pair[0] * price_index + pair[1]
+        result: FloatArray = pair[0] * index + pair[1]
         return result
 
-    capex_base = indexed(totals[0])
-    capex_cont = indexed(totals[1])
-    capex_ob = indexed(totals[2])
+    capex_base, capex_cont, capex_ob = (indexed(totals[j]) for j in range(3))
     # a loop over items, not a matrix product: the sum's order (and so every
     # bit of the result) must not depend on how many paths are run together
     over_indexed = np.zeros((paths, n + 1))
     over_flat = np.zeros((paths, n + 1))
     for i in range(n_items):
+        # an item without an outturn factor on any path adds exact zeros: skipped (a sum that
+        # starts at +0 is never -0, so adding +0 or -0 changes no bit of it)
+        if not overrun[:, i].any():
+            continue
         if rows[3, 0, i].any():
             over_indexed += overrun[:, i : i + 1] * rows[3, 0, i]
         if rows[3, 1, i].any():
             over_flat += overrun[:, i : i + 1] * rows[3, 1, i]
     capex_over = over_indexed * price_index + over_flat
     capex = capex_base + capex_cont + capex_ob + capex_over
+    if row is not None:
+        shape = (paths, n + 1)
+        capex_base, capex_cont, capex_ob = (
+            np.broadcast_to(a, shape) for a in (capex_base, capex_cont, capex_ob)
+        )
+    return _Costs(capex_base, capex_cont, capex_ob, capex_over, capex)
 
-    # Running costs ---------------------------------------------------------
-    running = np.zeros((paths, n + 1))
+
+def _running_costs(
+    scenario: Scenario, timeline: Timeline, draws: Draws, price_index: FloatArray
+) -> FloatArray:
+    """Running costs, (paths, T+1): each item's annual amount per period while it runs,
+    indexed, times each path's running-cost factor."""
+    running = np.zeros((draws.n_paths, timeline.n_periods + 1))
     for rc in scenario.running_costs:
         last = rc.end_year if rc.end_year is not None else scenario.timeline.horizon_years
         active = (timeline.programme_year >= rc.start_year) & (timeline.programme_year <= last)
-        running += (rc.annual_amount / f) * active[None, :] * _index_for(
+        running += (rc.annual_amount / timeline.f) * active[None, :] * _index_for(
             rc.indexation, price_index, timeline
         )
     running *= draws.running_cost_factor[:, None]
+    return running
 
-    # Savings ---------------------------------------------------------------
-    n_streams = len(scenario.savings)
+
+def _stream_savings(
+    scenario: Scenario, timeline: Timeline, draws: Draws, price_index: FloatArray
+) -> FloatArray:
+    """(paths, streams, T+1) gross savings of each stream, before partner realisation."""
+    t = timeline.t.astype(np.float64)
+    f = timeline.f
     steady = steady_state_savings(scenario)
-    stream_savings = np.zeros((paths, n_streams, n + 1))
+    out = np.zeros((draws.n_paths, len(scenario.savings), timeline.n_periods + 1))
     for s, stream in enumerate(scenario.savings):
         delay = draws.start_delay_years[:, s : s + 1]  # (paths, 1)
         end = stream.end_year if stream.end_year is not None else np.inf
@@ -389,7 +459,7 @@ def programme_flows(
             1.0 - draws.erosion[:, s : s + 1],
             np.maximum(0.0, (t[None, :] - 1.0) / f - delay),
         )
-        stream_savings[:, s, :] = (
+        out[:, s, :] = (
             (steady[s] / f)
             * draws.savings_realisation[:, s : s + 1]
             * active
@@ -397,8 +467,15 @@ def programme_flows(
             * eroded
             * _index_for(stream.indexation, price_index, timeline)
         )
+    return out
 
-    # Partners --------------------------------------------------------------
+
+def _gross_savings(
+    scenario: Scenario, timeline: Timeline, draws: Draws, stream_savings: FloatArray
+) -> FloatArray:
+    """(paths, T+1) gross savings: each stream weighted by its partners' shares and
+    realisations (and presence, when a partner leaves)."""
+    paths, n = draws.n_paths, timeline.n_periods
     alloc = allocation_matrix(scenario)  # (streams, partners)
     stay = partner_presence(scenario, timeline)  # (partners, T+1), 1 while in
     if (stay == 1.0).all():
@@ -407,56 +484,59 @@ def programme_flows(
         weight = np.zeros((paths, alloc.shape[0]))
         for p in range(alloc.shape[1]):
             weight += draws.partner_realisation[:, p : p + 1] * alloc[:, p]
-        gross = np.einsum("asn,as->an", stream_savings, weight)
-    else:
-        # a partner that leaves takes its share of every stream with it, period by period
-        weight_t = np.zeros((paths, alloc.shape[0], n + 1))
-        for p in range(alloc.shape[1]):
-            weight_t += (
-                draws.partner_realisation[:, p, None, None]
-                * alloc[None, :, p, None]
-                * stay[None, None, p, :]
-            )
-        gross = np.einsum("asn,asn->an", stream_savings, weight_t)
-    partner_gross: FloatArray | None = None
-    partner_capex: FloatArray | None = None
-    partner_running: FloatArray | None = None
-    if partners:
-        partner_gross = np.einsum("asn,sp->apn", stream_savings, alloc) * (
+        gross: FloatArray = np.einsum("asn,as->an", stream_savings, weight)
+        return gross
+    # a partner that leaves takes its share of every stream with it, period by period
+    weight_t = np.zeros((paths, alloc.shape[0], n + 1))
+    for p in range(alloc.shape[1]):
+        weight_t += (
+            draws.partner_realisation[:, p, None, None]
+            * alloc[None, :, p, None]
+            * stay[None, None, p, :]
+        )
+    gross = np.einsum("asn,asn->an", stream_savings, weight_t)
+    return gross
+
+
+@dataclass(frozen=True)
+class _PartnerSplit:
+    """The per-partner arrays, (paths, partners, T+1); None when not asked for."""
+
+    capex: FloatArray | None
+    running: FloatArray | None
+    gross: FloatArray | None
+
+    @classmethod
+    def of(
+        cls, scenario: Scenario, timeline: Timeline, draws: Draws, stream_savings: FloatArray,
+        capex: FloatArray, running: FloatArray, partners: bool,
+    ) -> _PartnerSplit:
+        if not partners:
+            return cls(None, None, None)
+        alloc = allocation_matrix(scenario)
+        stay = partner_presence(scenario, timeline)
+        gross = np.einsum("asn,sp->apn", stream_savings, alloc) * (
             draws.partner_realisation[:, :, None]
         ) * stay[None, :, :]
         cost_share = np.asarray(scenario.shares("cost_share"))
-        partner_capex = capex[:, None, :] * cost_share[None, :, None]
-        partner_running = running[:, None, :] * cost_share[None, :, None]
+        return cls(
+            capex=capex[:, None, :] * cost_share[None, :, None],
+            running=running[:, None, :] * cost_share[None, :, None],
+            gross=gross,
+        )
 
-    # Discounting -----------------------------------------------------------
+
+def _discount_factors(
+    scenario: Scenario, timeline: Timeline, price_index: FloatArray
+) -> FloatArray:
+    """(paths, T+1) discount factors on the appraisal basis (a read-only broadcast when
+    they are the same on every path)."""
     economics = scenario.economics
+    paths, n = price_index.shape[0], timeline.n_periods
     if economics.appraisal_basis == "real" or economics.discount_basis == "green_book":
         df = np.broadcast_to(real_discount_factors(timeline.years, economics), (paths, n + 1))
         if economics.appraisal_basis == "nominal":
             df = df / (price_index / price_index[:, :1])
-    else:
-        rate = economics.discount_rate if economics.discount_rate is not None else 0.0
-        df = np.broadcast_to(np.power(1.0 + rate, -timeline.years), (paths, n + 1))
-
-    net_savings = gross - running
-    return ProgrammeFlows(
-        capex_base=capex_base,
-        capex_contingency=capex_cont,
-        capex_optimism_bias=capex_ob,
-        capex_overrun=capex_over,
-        capex=capex,
-        running_costs=running,
-        gross_savings=gross,
-        net_savings=net_savings,
-        net_cash_flow=net_savings - capex,
-        price_index=price_index,
-        discount_factors=df,
-        partner_capex=partner_capex,
-        partner_running_costs=partner_running,
-        partner_gross_savings=partner_gross,
-        stream_savings=stream_savings,
-        appraisal_basis=economics.appraisal_basis,
-        partner_realisation=draws.partner_realisation,
-    )
-
+        return df
+    rate = economics.discount_rate if economics.discount_rate is not None else 0.0
+    return np.broadcast_to(np.power(1.0 + rate, -timeline.years), (paths, n + 1))

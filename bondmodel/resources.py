@@ -153,3 +153,49 @@ def resource_message(exc: BaseException) -> str | None:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{os_error_words(exc)}{where}"
     return None
+
+
+#: glibc's mallopt parameters (malloc.h), the values :func:`keep_freed_memory` sets and
+#: glibc's defaults, which :func:`give_back_freed_memory` restores.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+#: Blocks below this come from the heap and are reused once freed (glibc's largest allowed
+#: fixed threshold on 64 bits); larger ones (the whole run's per-path table) are still mapped.
+MMAP_THRESHOLD = 32 * 2**20
+#: Free memory at the top of the heap is given back to the system only above this.
+TRIM_THRESHOLD = 256 * 2**20
+_DEFAULT_THRESHOLD = 128 * 2**10
+
+
+def _mallopt(*settings: tuple[int, int]) -> bool:
+    """glibc's ``mallopt`` for each (parameter, value); False where there is none."""
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    return all([bool(mallopt(parameter, value)) for parameter, value in settings])
+
+
+def keep_freed_memory() -> bool:
+    """Ask the C allocator to reuse the memory of freed arrays rather than give it back to
+    the system at once; True if it could (glibc), False elsewhere (nothing changes).
+
+    The engine makes and frees arrays of a few megabytes for every block of paths. With
+    glibc's defaults most of them are mapped afresh and every page faulted in again: a
+    million-path run of the default template took 430,000 page faults, against 95,000 with
+    these settings (benchmarks/README.md). Set for good in each local worker, and while the
+    blocks run in the calling process (serial runs; :func:`give_back_freed_memory` after).
+    """
+    return _mallopt((_M_MMAP_THRESHOLD, MMAP_THRESHOLD), (_M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+def give_back_freed_memory() -> None:
+    """Undo :func:`keep_freed_memory`: glibc's default thresholds, and the freed memory
+    given back to the system now (``malloc_trim``), so the rest of the run starts lean."""
+    if _mallopt((_M_MMAP_THRESHOLD, _DEFAULT_THRESHOLD), (_M_TRIM_THRESHOLD, _DEFAULT_THRESHOLD)):
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)

@@ -534,15 +534,14 @@ def test_repair_accepts_a_matrix_that_is_not_psd_and_flags_it() -> None:
     tolerance = K * math.sqrt(1.06 / (BLOCK_SIZE - 3))
     assert np.abs(achieved - model.correlation).max() <= tolerance
     sim = simulate(scenario, RunSettings(300, seed=1))
-    assert sim.settings["correlation_repaired"] is True
+    assert sim.settings.correlation_repaired is True
 
 
 def test_a_valid_matrix_is_not_flagged_as_repaired() -> None:
     scenario = parse_scenario(three_correlated(GOOD, repair=True))
-    assert simulate(scenario, RunSettings(300, seed=1)).settings["correlation_repaired"] is False
-    assert simulate(parse_scenario(three_correlated(GOOD)), RunSettings(300, seed=1)).settings[
-        "correlation_repaired"
-    ] is False
+    assert simulate(scenario, RunSettings(300, seed=1)).settings.correlation_repaired is False
+    unrepaired = simulate(parse_scenario(three_correlated(GOOD)), RunSettings(300, seed=1))
+    assert unrepaired.settings.correlation_repaired is False
 
 
 def test_a_very_wide_lognormal_is_computed_without_overflow() -> None:
@@ -608,3 +607,31 @@ def test_a_distributions_value_range_holds_the_engines_extreme_draws(
         assert (low, high) == (drawn[0], drawn[-1])
     if spec["type"] == "lognormal" or (spec["type"] == "normal" and len(spec) == 3):
         assert (low, high) == pytest.approx((drawn[0], drawn[-1]), rel=1e-14)
+
+
+# ---------------------------------------------------------------------------
+# The beta and PERT quantile table: within its documented bound of the exact quantile
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [(7 / 3, 11 / 3), (3.0, 3.0), (1.0, 1.0), (0.5, 0.5), (2.43, 9.57), (50.0, 2.0),
+     (0.3, 5.0), (200.0, 200.0), (1.0001, 40.0)],
+)
+def test_beta_quantile_table_is_within_its_bound_of_the_exact_quantile(a: float, b: float) -> None:
+    from scipy import special
+
+    from bondmodel.risk.distributions import BETA_QUANTILE_BOUND, BetaQuantile
+
+    table = BetaQuantile(a, b)
+    u = np.concatenate([
+        np.random.default_rng(7).random(250_000),
+        np.geomspace(2.0**-53, 1e-3, 2000), 1.0 - np.geomspace(2.0**-53, 1e-3, 2000),
+    ])
+    error = np.abs(table(u) - special.betaincinv(a, b, u))
+    assert error.max() <= BETA_QUANTILE_BOUND
+    # most values come from the table (else it would not be faster), and it is monotone
+    k = np.clip(np.searchsorted(table.u, u[:250_000], side="right") - 1, 0, table.inv_h.size - 1)
+    assert table.interpolated[k].mean() > 0.9
+    assert (np.diff(table(np.sort(u))) >= 0).all()

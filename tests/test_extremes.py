@@ -136,7 +136,7 @@ def test_correlation_of_exactly_one() -> None:
 def test_a_single_path(sampler: str) -> None:
     scenario = parse_scenario(copy.deepcopy(default()))
     sim = simulate(scenario, RunSettings(1, seed=5, sampler=sampler))  # type: ignore[arg-type]
-    assert sim.settings["paths"] == 1
+    assert sim.settings.paths == 1
     assert len(sim.per_path) == 1
     assert np.isfinite(sim.summary.loc["mean", "npv"])
     assert math.isnan(sim.summary.loc["sd", "npv"]) or sim.summary.loc["sd", "npv"] == 0.0

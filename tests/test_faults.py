@@ -160,7 +160,7 @@ def test_a_dask_worker_dying_mid_run_changes_nothing() -> None:
         return
     print("completed after losing a worker")
     other = result["sim"]
-    assert other.settings["paths"] == paths  # type: ignore[attr-defined]
+    assert other.settings.paths == paths  # type: ignore[attr-defined]
     for name in serial.per_path.columns:
         np.testing.assert_array_equal(serial.per_path[name], other.per_path[name])  # type: ignore[attr-defined]
 

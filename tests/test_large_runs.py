@@ -58,8 +58,8 @@ def both() -> tuple[Any, Any]:
 
 def test_each_value_is_rounded_once_to_single_precision(both: tuple[Any, Any]) -> None:
     double, single = both
-    assert double.settings["per_path_precision"] == "double"
-    assert single.settings["per_path_precision"] == "single"
+    assert double.settings.per_path_precision == "double"
+    assert single.settings.per_path_precision == "single"
     assert (single.per_path.dtypes == np.float32).all()
     assert (single.inputs.dtypes == np.float32).all()
     for column in double.per_path.columns:
@@ -111,8 +111,8 @@ def test_ten_million_paths() -> None:
     scenario = load_scenario(DEFAULT)
     paths = 10_000_000
     sim = simulate(scenario, RunSettings(paths, seed=20261129, workers=2, chunk_blocks=8))
-    assert sim.settings["paths"] == paths
-    assert sim.settings["per_path_precision"] == "single"
+    assert sim.settings.paths == paths
+    assert sim.settings.per_path_precision == "single"
     assert len(sim.per_path) == paths
     # the parent keeps 4 bytes per value: 680 MB for 14 metrics and 3 inputs
     stored = sim.per_path.memory_usage(index=False).sum() + sim.inputs.memory_usage(

@@ -10,6 +10,7 @@ when the tests may mount one). docs/guarantees.md, "The machine's limits", lists
 
 from __future__ import annotations
 
+import json
 import os
 import resource
 import shutil
@@ -272,11 +273,19 @@ def test_a_flag_with_a_vast_exponent_is_refused_at_once(
     assert len(err.splitlines()[-1]) < 200  # the value is cut short in the message
 
 
-def test_whole_numbers_may_be_written_in_scientific_notation() -> None:
-    from bondmodel.cli import _int_arg
-
-    parse = _int_arg("--paths")
-    assert parse("1e6") == 1_000_000 and parse("10_000") == 10_000 and parse("2.5e3") == 2500
+def test_whole_numbers_may_be_written_in_scientific_notation(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # through the command itself: what the run records is the whole number written
+    for paths, seed, expected in (("1e1", "10_000", (10, 10_000)), ("2.5e1", "2.5e3", (25, 2500))):
+        code = cli.main(["run", "--paths", paths, "--seed", seed, "--json", "--quiet",
+                         "-o", str(tmp_path / "m.xlsx")])
+        assert code == 0
+        settings = json.loads(capsys.readouterr().out)["risk"]["settings"]
+        assert (settings["paths"], settings["seed"]) == expected
     for bad in ("1.5", "nan", "inf", "1e-3", "ten"):
-        with pytest.raises(Exception, match="not a whole number"):
-            parse(bad)
+        with pytest.raises(SystemExit) as stop:
+            cli.main(["run", "--paths", bad, "-o", str(tmp_path / "bad.xlsx")])
+        assert stop.value.code == 2
+        assert f"argument --paths: '{bad}' is not a whole number" in capsys.readouterr().err
+    assert not (tmp_path / "bad.xlsx").exists()

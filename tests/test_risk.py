@@ -64,7 +64,7 @@ def test_two_local_processes_match_serial(serial_run: Any) -> None:
     other = simulate(
         load_scenario(DEFAULT), RunSettings(PATHS, seed=20261129, workers=2, chunk_blocks=1)
     )
-    assert other.settings["executor"] == "processes"
+    assert other.settings.executor == "processes"
     assert_identical(serial_run, other)
 
 
@@ -79,15 +79,15 @@ def test_dask_local_cluster_matches_serial(serial_run: Any) -> None:
                 PATHS, seed=20261129, scheduler=cluster.scheduler_address, chunk_blocks=2
             ),
         )
-    assert other.settings["executor"] == "dask"
+    assert other.settings.executor == "dask"
     assert_identical(serial_run, other)
 
 
 def test_seed_matters_and_is_recorded(serial_run: Any) -> None:
     other = simulate(load_scenario(DEFAULT), RunSettings(PATHS, seed=1))
     assert not np.array_equal(other.per_path["npv"], serial_run.per_path["npv"])
-    assert serial_run.settings["seed"] == 20261129
-    assert serial_run.settings["paths"] == PATHS
+    assert serial_run.settings.seed == 20261129
+    assert serial_run.settings.paths == PATHS
 
 
 @pytest.mark.parametrize("sampler", ["random", "lhs", "sobol"])
@@ -214,14 +214,14 @@ def test_convergence_stops_at_a_block_and_is_reproducible() -> None:
         scenario,
         RunSettings(20 * BLOCK_SIZE, seed=11, convergence=rule, workers=2, chunk_blocks=3),
     )
-    assert a.settings["converged_at_block"] is not None
-    assert a.settings["paths"] < 20 * BLOCK_SIZE
-    assert a.settings["paths"] % BLOCK_SIZE == 0
+    assert a.settings.converged_at_block is not None
+    assert a.settings.paths < 20 * BLOCK_SIZE
+    assert a.settings.paths % BLOCK_SIZE == 0
     assert_identical(a, b)
     # the same as asking for that many paths outright, fan-chart histograms included: a
     # chunk running past the stopping block has only its kept blocks counted, whatever the
     # chunking (the stopping block falls inside a chunk for at least one of these)
-    c = simulate(scenario, RunSettings(a.settings["paths"], seed=11))
+    c = simulate(scenario, RunSettings(a.settings.paths, seed=11))
     assert_identical(a, c)
     for chunk_blocks in (2, 3, 4):
         d = simulate(
@@ -229,7 +229,7 @@ def test_convergence_stops_at_a_block_and_is_reproducible() -> None:
             RunSettings(20 * BLOCK_SIZE, seed=11, convergence=rule, chunk_blocks=chunk_blocks),
         )
         assert_identical(a, d)
-    assert any((a.settings["converged_at_block"] + 1) % k for k in (2, 3, 4))
+    assert any((a.settings.converged_at_block + 1) % k for k in (2, 3, 4))
     mean = a.summary.loc["mean", "council_npv"]
     half = 1.96 * a.summary.loc["se_mean", "council_npv"]
     assert half <= 0.01 * abs(mean)
@@ -257,7 +257,7 @@ def test_run_without_paths_uses_the_scenario_default() -> None:
     data["risk"]["default_paths"] = 500
     res = run(parse_scenario(data), seed=5)
     assert res.risk is not None
-    assert res.risk.settings["paths"] == 500
+    assert res.risk.settings.paths == 500
     assert run(parse_scenario(data), paths=0).risk is None
 
 

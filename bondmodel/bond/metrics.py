@@ -62,7 +62,8 @@ def deferred_since_shortfall(shortfall: FloatArray, principal: float) -> npt.NDA
 
     The payments whose investor flows count as recovered in the loss given default.
     """
-    result: npt.NDArray[np.bool_] = np.cumsum(shortfall > balance_tolerance(principal), axis=-1) > 0
+    deferred = shortfall > balance_tolerance(principal)
+    result: npt.NDArray[np.bool_] = np.logical_or.accumulate(deferred, axis=-1)
     return result
 
 
@@ -90,11 +91,33 @@ def bond_metrics(
     pwlb: PWLBLoan | None,
 ) -> dict[str, FloatArray]:
     """Every bond metric, one value per path (NaN = undefined)."""
+    council_npv = present_value(flows.on_basis(bond.council_flow), flows.discount_factors)
+    metrics: dict[str, FloatArray] = {
+        "principal": np.full(bond.n_paths, schedule.principal),
+        **_investor_metrics(schedule, bond),
+        "council_npv": council_npv,
+        **_cover_ratios(schedule, bond, flows, timeline, inflation),
+        **_stress_metrics(schedule, bond),
+        "pwlb_npv": np.full(bond.n_paths, np.nan),
+        "council_npv_vs_pwlb": np.full(bond.n_paths, np.nan),
+    }
+    if pwlb is not None:
+        pwlb_council = pwlb_council_flow(pwlb, schedule.grid, flows, timeline)
+        pwlb_npv = present_value(flows.on_basis(pwlb_council), flows.discount_factors)
+        metrics["pwlb_npv"] = pwlb_npv
+        metrics["council_npv_vs_pwlb"] = council_npv - pwlb_npv
+    missing = set(BOND_METRIC_KEYS) ^ set(metrics)
+    if missing:
+        raise RuntimeError(f"bond metrics and BOND_METRIC_KEYS disagree: {missing}")
+    return {key: metrics[key] for key in BOND_METRIC_KEYS}
+
+
+def _investor_metrics(schedule: BondSchedule, bond: BondFlows) -> dict[str, FloatArray]:
+    """The investors' IRR (and its flag), money multiple, WAL, durations, interest and
+    performance received, loss and loss given default."""
     grid = schedule.grid
-    g = grid.g
-    paths = bond.n_paths
     years = grid.years
-    result = irr(bond.investor_flow, periods_per_year=g)
+    result = irr(bond.investor_flow, periods_per_year=grid.g)
     received = bond.investor_flow[:, 1:].sum(axis=1)
     repaid = bond.principal_paid + bond.sweep
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -110,11 +133,30 @@ def bond_metrics(
     # deferral on that they never received (1 - the undiscounted recovery rate).
     deferred = deferred_since_shortfall(bond.shortfall, schedule.principal)
     recovered = np.where(deferred, bond.investor_flow, 0.0)[:, 1:].sum(axis=1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         lgd = np.where(loss > 0.0, loss / (loss + np.maximum(recovered, 0.0)), np.nan)
+        # a bond sized to nothing (or to a vanishing principal) has no money multiple
+        money_multiple = received / schedule.proceeds
+    return {
+        "investor_irr": result.annual,
+        "investor_irr_flag": result.flag.astype(np.float64),
+        "money_multiple": money_multiple,
+        "wal_years": wal,
+        "macaulay_duration": np.where(result.flag == OK, macaulay, np.nan),
+        "modified_duration": np.where(result.flag == OK, modified, np.nan),
+        "total_interest": bond.interest.sum(axis=1),
+        "total_performance": bond.performance_paid.sum(axis=1),
+        "investor_loss": loss,
+        "loss_given_default": lgd,
+    }
 
-    # Council view: cash after debt service, on the appraisal basis.
-    council_npv = present_value(flows.on_basis(bond.council_flow), flows.discount_factors)
+
+def _cover_ratios(
+    schedule: BondSchedule, bond: BondFlows, flows: ProgrammeFlows, timeline: Timeline,
+    inflation: float,
+) -> dict[str, FloatArray]:
+    """Minimum and average DSCR over the payments with debt service due, LLCR and PLCR."""
+    grid = schedule.grid
     dscr = bond.dscr[:, 1:]
     has_ds = np.isfinite(dscr)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -126,18 +168,17 @@ def bond_metrics(
             np.nan,
         )
     rate = debt_discount_rate(schedule, inflation)
-    df_bond = (1.0 + rate) ** -years
+    df_bond = (1.0 + rate) ** -grid.years
     n_sched = grid.n_scheduled
-    cfads = bond.cfads
     project = flows.net_savings[:, grid.issue_t + 1 :]
     t_after = np.arange(1, project.shape[1] + 1) / timeline.f
-    # a bond sized to nothing has no cover ratios and no money multiple: the divisions give
-    # inf or NaN, reported as undefined (null in JSON, n/a in the workbook), without a warning;
-    # so does a bond sized to a vanishing principal (a financed share of 1e-311 gives 1e-305
-    # pounds), whose ratios overflow to inf
+    # a bond sized to nothing has no cover ratios: the divisions give inf or NaN, reported
+    # as undefined (null in JSON, n/a in the workbook), without a warning; so does a bond
+    # sized to a vanishing principal (a financed share of 1e-311 gives 1e-305 pounds),
+    # whose ratios overflow to inf
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         llcr = (
-            (cfads[:, 1 : n_sched + 1] * df_bond[1 : n_sched + 1]).sum(axis=1)
+            (bond.cfads[:, 1 : n_sched + 1] * df_bond[1 : n_sched + 1]).sum(axis=1)
             / schedule.principal
         )
         plcr = (
@@ -145,41 +186,18 @@ def bond_metrics(
             * (project * (1.0 + rate) ** -t_after).sum(axis=1)
             / schedule.principal
         )
-        money_multiple = received / schedule.proceeds
+    return {"min_dscr": min_dscr, "avg_dscr": avg_dscr, "llcr": llcr, "plcr": plcr}
+
+
+def _stress_metrics(schedule: BondSchedule, bond: BondFlows) -> dict[str, FloatArray]:
+    """Payments under stress (a reserve draw, a top-up or a shortfall) and the total top-up."""
     tolerance = balance_tolerance(schedule.principal)
     stressed = (bond.reserve_draw + bond.topup + bond.shortfall) > tolerance
     # a total top-up within the balance tolerance is rounding, not a payment: exactly 0,
     # as a repaid bond's write-off is (so P(total_topup) needs no threshold of its own)
     topup = bond.topup.sum(axis=1)
     topup = np.where(topup > tolerance, topup, 0.0)
-    metrics: dict[str, FloatArray] = {
-        "principal": np.full(paths, schedule.principal),
-        "investor_irr": result.annual,
-        "investor_irr_flag": result.flag.astype(np.float64),
-        "money_multiple": money_multiple,
-        "wal_years": wal,
-        "macaulay_duration": np.where(result.flag == OK, macaulay, np.nan),
-        "modified_duration": np.where(result.flag == OK, modified, np.nan),
-        "total_interest": bond.interest.sum(axis=1),
-        "total_performance": bond.performance_paid.sum(axis=1),
-        "investor_loss": loss,
-        "loss_given_default": lgd,
-        "council_npv": council_npv,
-        "min_dscr": min_dscr,
-        "avg_dscr": avg_dscr,
-        "llcr": llcr,
-        "plcr": plcr,
+    return {
         "shortfall_periods": stressed.sum(axis=1).astype(np.float64),
         "total_topup": topup,
-        "pwlb_npv": np.full(paths, np.nan),
-        "council_npv_vs_pwlb": np.full(paths, np.nan),
     }
-    if pwlb is not None:
-        pwlb_council = pwlb_council_flow(pwlb, grid, flows, timeline)
-        pwlb_npv = present_value(flows.on_basis(pwlb_council), flows.discount_factors)
-        metrics["pwlb_npv"] = pwlb_npv
-        metrics["council_npv_vs_pwlb"] = council_npv - pwlb_npv
-    missing = set(BOND_METRIC_KEYS) ^ set(metrics)
-    if missing:
-        raise RuntimeError(f"bond metrics and BOND_METRIC_KEYS disagree: {missing}")
-    return metrics

@@ -196,28 +196,45 @@ def remaining_fraction(
         cumulative = np.cumsum(schedule)
         frac[amortising] = 1.0 - cumulative[j[amortising] - 1]
     elif kind == "sculpted" and bond.repayment.target_dscr is not None:
-        balance = 1.0  # nominal, relative to the post-grace balance
-        index = 1.0
-        scale = post_grace_balance if post_grace_balance > 0 else 1.0
-        sculpt_balance = np.ones(n_total)
-        sculpt_index = np.ones(n_total)
-        for k in range(big_g + 1, big_n):
-            index *= uplift[k]
-            # relative to a tiny balance the cash is huge: it repays at once
-            paid = cfads[k] / bond.repayment.target_dscr
-            repaid_now = paid >= scale * balance * uplift[k] * (1.0 + rates[k] / grid.g)
-            balance = 0.0 if repaid_now else (
-                balance * uplift[k] * (1.0 + rates[k] / grid.g) - paid / scale
-            )
-            frac[k] = max(balance, 0.0) / index
-            sculpt_balance[k:] = balance
-            sculpt_index[k:] = index
-        if trace is not None:
-            trace["sculpt_balance"] = sculpt_balance
-            trace["sculpt_index"] = sculpt_index
+        _sculpt(frac, bond.repayment.target_dscr, grid, rates, uplift, cfads,
+                post_grace_balance, trace)
     frac[big_n:] = 0.0
     frac[: big_g + 1] = 1.0
     if big_n <= big_g:
         raise ModelError("bond: the grace period covers the whole tenor")
     return np.clip(frac, 0.0, 1.0)
+
+
+def _sculpt(
+    frac: FloatArray,
+    target_dscr: float,
+    grid: BondGrid,
+    rates: FloatArray,
+    uplift: FloatArray,
+    cfads: FloatArray,
+    post_grace_balance: float,
+    trace: dict[str, FloatArray] | None,
+) -> None:
+    """The sculpted profile into ``frac`` (see :func:`remaining_fraction`): each amortising
+    payment repays the base-case CFADS over the target DSCR."""
+    big_g, big_n, n_total = grid.n_grace, grid.n_scheduled, grid.n_legal + 1
+    balance = 1.0  # nominal, relative to the post-grace balance
+    index = 1.0
+    scale = post_grace_balance if post_grace_balance > 0 else 1.0
+    sculpt_balance = np.ones(n_total)
+    sculpt_index = np.ones(n_total)
+    for k in range(big_g + 1, big_n):
+        index *= uplift[k]
+        # relative to a tiny balance the cash is huge: it repays at once
+        paid = cfads[k] / target_dscr
+        repaid_now = paid >= scale * balance * uplift[k] * (1.0 + rates[k] / grid.g)
+        balance = 0.0 if repaid_now else (
+            balance * uplift[k] * (1.0 + rates[k] / grid.g) - paid / scale
+        )
+        frac[k] = max(balance, 0.0) / index
+        sculpt_balance[k:] = balance
+        sculpt_index[k:] = index
+    if trace is not None:
+        trace["sculpt_balance"] = sculpt_balance
+        trace["sculpt_index"] = sculpt_index
 

@@ -290,36 +290,7 @@ def build_schedule(
         return (float(target[0]) if at_issue else 0.0), remaining, interest + repaid, target
 
     if bond.principal == "sized":
-        principal = financed / net_price
-        for _ in range(200):
-            r0, *_ = reserve0(principal)
-            new = (financed + r0) / net_price
-            if abs(new - principal) <= 1e-12 * max(1.0, abs(new)):
-                principal = new
-                break
-            if not np.isfinite(new) or new > 1e6 * max(financed, 1.0):
-                break
-            principal = new
-        else:
-            principal = np.nan
-        if np.isfinite(principal):
-            # polish: R_0 is affine in P near the solution, so one secant step on
-            # g(P) = (F + R_0(P)) / (price - fee) lands on the fixed point to rounding
-            # (the iteration above stops within 1e-12 of it, pounds of sizing residual)
-            r_a = reserve0(principal)[0]
-            step = max(abs(principal), 1.0) * 1e-6
-            slope = (reserve0(principal + step)[0] - r_a) / step / net_price
-            if slope < 1.0:
-                principal += ((financed + r_a) / net_price - principal) / (1.0 - slope)
-        r0, *_ = reserve0(principal) if np.isfinite(principal) else (np.nan,)
-        if not np.isfinite(principal) or abs((financed + r0) / net_price - principal) > 1e-6 * max(
-            1.0, principal
-        ):
-            raise ModelError(
-                "bond.principal = 'sized' has no solution: the reserve "
-                f"({bond.reserve.months if bond.reserve else 0} months of debt service) grows "
-                "faster than the principal that funds it; shorten the reserve or lengthen the tenor"
-            )
+        principal = _sized_principal(bond, financed, net_price, reserve0)
     else:
         principal = float(bond.principal)
     r0, remaining, ds, target = reserve0(principal, trace)
@@ -350,6 +321,49 @@ def build_schedule(
         scheduled_debt_service=ds,
         base_cfads=cfads,
     )
+
+
+#: The scheduled path for a principal: (R_0, remaining, debt service, reserve targets), given
+#: the principal, an optional record of its steps and a scale on the fees.
+_ReservePath = Callable[..., tuple[float, FloatArray, FloatArray, FloatArray]]
+
+
+def _sized_principal(
+    bond: BondTerms, financed: float, net_price: float, reserve0: _ReservePath
+) -> float:
+    """P solving P (price - fee) = F + R_0(P): fixed-point iteration, then one secant step
+    (see :func:`build_schedule`); a ModelError when there is no solution."""
+    principal = financed / net_price
+    for _ in range(200):
+        r0, *_ = reserve0(principal)
+        new = (financed + r0) / net_price
+        if abs(new - principal) <= 1e-12 * max(1.0, abs(new)):
+            principal = new
+            break
+        if not np.isfinite(new) or new > 1e6 * max(financed, 1.0):
+            break
+        principal = new
+    else:
+        principal = np.nan
+    if np.isfinite(principal):
+        # polish: R_0 is affine in P near the solution, so one secant step on
+        # g(P) = (F + R_0(P)) / (price - fee) lands on the fixed point to rounding
+        # (the iteration above stops within 1e-12 of it, pounds of sizing residual)
+        r_a = reserve0(principal)[0]
+        step = max(abs(principal), 1.0) * 1e-6
+        slope = (reserve0(principal + step)[0] - r_a) / step / net_price
+        if slope < 1.0:
+            principal += ((financed + r_a) / net_price - principal) / (1.0 - slope)
+    r0, *_ = reserve0(principal) if np.isfinite(principal) else (np.nan,)
+    if not np.isfinite(principal) or abs((financed + r0) / net_price - principal) > 1e-6 * max(
+        1.0, principal
+    ):
+        raise ModelError(
+            "bond.principal = 'sized' has no solution: the reserve "
+            f"({bond.reserve.months if bond.reserve else 0} months of debt service) grows "
+            "faster than the principal that funds it; shorten the reserve or lengthen the tenor"
+        )
+    return float(principal)
 
 
 # ---------------------------------------------------------------------------

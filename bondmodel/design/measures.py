@@ -35,7 +35,11 @@ from bondmodel.errors import ScenarioError
 from bondmodel.labels import BOND_METRICS, METRICS, PATH_METRICS, finite_or_none
 from bondmodel.risk.events import event_probability
 from bondmodel.risk.sampling import Sampler
-from bondmodel.risk.summary import mean_with_error, sorted_percentile_with_error
+from bondmodel.risk.summary import (
+    mean_with_error,
+    order_statistics,
+    sorted_percentile_with_error,
+)
 from bondmodel.scenario.schema import Scenario
 from bondmodel.types import FloatArray
 
@@ -142,13 +146,15 @@ class Measure:
         if self.kind == "prob":
             # the one definition of an event's probability, shared with run (risk/events.py)
             return event_probability(values, ">" if self.op == ">" else "<", self.level)
-        finite = np.sort(values[np.isfinite(values)])
+        finite = values[np.isfinite(values)]
         if finite.size == 0:
             return math.nan, math.nan
+        # the one definition of each statistic, shared with run's summary (risk/summary.py)
         if self.kind == "mean":
             mean, _, se = mean_with_error(finite)
             return mean, se
-        level, _, _, se = sorted_percentile_with_error(finite, self.percentile, Z95)
+        ordered = order_statistics(finite, [self.percentile], Z95)
+        level, _, _, se = sorted_percentile_with_error(ordered, self.percentile, Z95)
         return level, se
 
 

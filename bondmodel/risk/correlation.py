@@ -16,9 +16,9 @@ from finance", IMA Journal of Numerical Analysis 22(3), 329-343.
 from __future__ import annotations
 
 import numpy as np
-from scipy import linalg, stats
+from scipy import linalg, special
 
-from bondmodel.types import FloatArray
+from bondmodel.types import FloatArray, IntArray
 
 
 def matrix_sqrt(c: FloatArray) -> FloatArray:
@@ -54,7 +54,8 @@ def iman_conover(
     n, k = u.shape
     if k < 2 or n < 3:
         return u
-    scores = stats.norm.ppf(np.arange(1, n + 1) / (n + 1))
+    # ndtri is the standard normal quantile (what scipy.stats.norm.ppf evaluates, to the bit)
+    scores = special.ndtri(np.arange(1, n + 1) / (n + 1))
     s = np.empty((n, k))
     for j in range(k):
         s[:, j] = scores[rng.permutation(n)]
@@ -67,9 +68,19 @@ def iman_conover(
     out = np.empty_like(u)
     for j in range(k):
         # the i-th smallest u goes where T's column has its i-th smallest value
-        order = np.argsort(t[:, j], kind="stable")
-        out[order, j] = np.sort(u[:, j])
+        out[_stable_order(t[:, j]), j] = np.sort(u[:, j])
     return out
+
+
+def _stable_order(x: FloatArray) -> IntArray:
+    """``np.argsort(x, kind="stable")``, quicker: numpy's default sort (vectorised, not stable)
+    gives the same permutation whenever no two values tie, which is checked; with a tie the
+    stable sort decides."""
+    order = np.argsort(x)
+    ordered = x[order]
+    if (ordered[1:] == ordered[:-1]).any():
+        order = np.argsort(x, kind="stable")
+    return order
 
 
 def pearson_for_spearman(rank: FloatArray) -> FloatArray:

@@ -8,6 +8,7 @@ a floating coupon, the per-path coupon rates.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,75 +83,77 @@ class RiskModel:
         ``shocks = False`` holds mean-reverting paths at their level: both for
         one-at-a-time sensitivity.
         """
-        sc = self.scenario
-        n = values.shape[0]
-        d = Draws.central(sc, paths=n)
-        realisation = d.savings_realisation.copy()
-        partner = d.partner_realisation.copy()
-        delay = d.start_delay_years.copy()
-        speed = d.ramp_speed.copy()
-        erosion = d.erosion.copy()
-        cost = d.cost_factor.copy()
-        running = d.running_cost_factor.copy()
-        inflation = d.inflation.copy()
-        reference: FloatArray | None = None
-        f = self.timeline.f
+        d = Draws.central(self.scenario, paths=values.shape[0])  # fresh arrays, changed here
+        paths: dict[str, FloatArray] = {}  # inflation and coupon rates, replaced whole
         for j, r in enumerate(self.inputs):
-            if only is not None and j != only:
-                continue
-            x = values[:, j]
-            idx = list(r.indices)
-            target = r.spec.target
-            if target == "savings.realisation":
-                realisation[:, idx] *= x[:, None]
-            elif target == "partners.realisation":
-                partner[:, idx] *= x[:, None]
-            elif target == "savings.start_delay":
-                delay[:, idx] += x[:, None] / f
-            elif target == "savings.ramp_speed":
-                speed[:, idx] *= x[:, None]
-            elif target == "savings.erosion":
-                erosion[:, idx] = x[:, None]
-            elif target == "costs.overrun":
-                cost[:, idx] *= x[:, None]
-            elif target == "running_costs.factor":
-                running *= x
-            elif target == "economics.inflation":
-                yearly = self._yearly_path(r, x, sc.economics.inflation, seed, block, j, shocks)
-                inflation = yearly[:, self.timeline.programme_year[1:] - 1]
-            elif target == "bond.reference_rate" and self.grid is not None:
-                coupon = sc.bond.coupon if sc.bond is not None else None
-                if isinstance(coupon, FloatingCoupon):
-                    start = (
-                        coupon.reference_rate
-                        if coupon.reference_rate is not None
-                        else (coupon.reference_path or [0.0])[0]
-                    )
-                    yearly = self._yearly_path(r, x, start, seed, block, j, shocks)
-                    k = np.arange(self.grid.n_legal + 1)
-                    year = np.clip((np.maximum(k, 1) - 1) // self.grid.g, 0, yearly.shape[1] - 1)
-                    ref = yearly[:, year]
-                    rate = ref + coupon.margin
-                    if coupon.floor is not None:
-                        rate = np.maximum(rate, coupon.floor)
-                    reference = rate
+            if only is None or j == only:
+                self._apply(d, paths, j, r, values[:, j], seed, block, shocks)
         for j in map(int, np.flatnonzero(~np.isfinite(values).all(axis=0))):
             bad = values[~np.isfinite(values[:, j]), j][0]
             raise ScenarioError(
                 f"risk.inputs[{j}] ('{self.inputs[j].spec.name}'): the distribution produced "
                 f"{bad}; allowed: finite values"
             )
-        draws = Draws(
-            savings_realisation=realisation,
-            partner_realisation=partner,
-            start_delay_years=np.maximum(delay, 0.0),
-            ramp_speed=np.maximum(speed, 0.0),
-            erosion=np.clip(erosion, 0.0, 1.0),
-            cost_factor=cost,
-            running_cost_factor=running,
-            inflation=inflation,
+        draws = dataclasses.replace(
+            d,
+            start_delay_years=np.maximum(d.start_delay_years, 0.0),
+            ramp_speed=np.maximum(d.ramp_speed, 0.0),
+            erosion=np.clip(d.erosion, 0.0, 1.0),
+            inflation=paths.get("inflation", d.inflation),
         )
-        return draws, reference
+        return draws, paths.get("rates")
+
+    def _apply(
+        self, d: Draws, paths: dict[str, FloatArray], j: int, r: ResolvedInput, x: FloatArray,
+        seed: int, block: int, shocks: bool,
+    ) -> None:
+        """Input ``j``'s sampled values ``x`` onto its target: in place in ``d``'s arrays, or
+        as a whole new ``paths["inflation"]`` or ``paths["rates"]``."""
+        idx = list(r.indices)
+        target = r.spec.target
+        if target == "savings.realisation":
+            d.savings_realisation[:, idx] *= x[:, None]
+        elif target == "partners.realisation":
+            d.partner_realisation[:, idx] *= x[:, None]
+        elif target == "savings.start_delay":
+            d.start_delay_years[:, idx] += x[:, None] / self.timeline.f
+        elif target == "savings.ramp_speed":
+            d.ramp_speed[:, idx] *= x[:, None]
+        elif target == "savings.erosion":
+            d.erosion[:, idx] = x[:, None]
+        elif target == "costs.overrun":
+            d.cost_factor[:, idx] *= x[:, None]
+        elif target == "running_costs.factor":
+            np.multiply(d.running_cost_factor, x, out=d.running_cost_factor)
+        elif target == "economics.inflation":
+            start = self.scenario.economics.inflation
+            yearly = self._yearly_path(r, x, start, seed, block, j, shocks)
+            paths["inflation"] = yearly[:, self.timeline.programme_year[1:] - 1]
+        elif target == "bond.reference_rate" and self.grid is not None:
+            bond = self.scenario.bond
+            coupon = bond.coupon if bond is not None else None
+            if isinstance(coupon, FloatingCoupon):
+                paths["rates"] = self._coupon_rates(self.grid, coupon, r, x, seed, block, j,
+                                                    shocks)
+
+    def _coupon_rates(
+        self, grid: BondGrid, coupon: FloatingCoupon, r: ResolvedInput, x: FloatArray,
+        seed: int, block: int, j: int, shocks: bool,
+    ) -> FloatArray:
+        """(n, payments + 1) coupon rates: the reference rate's yearly path (from the
+        scenario's rate, at the sampled level) plus the margin, floored."""
+        start = (
+            coupon.reference_rate
+            if coupon.reference_rate is not None
+            else (coupon.reference_path or [0.0])[0]
+        )
+        yearly = self._yearly_path(r, x, start, seed, block, j, shocks)
+        k = np.arange(grid.n_legal + 1)
+        year = np.clip((np.maximum(k, 1) - 1) // grid.g, 0, yearly.shape[1] - 1)
+        rate = yearly[:, year] + coupon.margin
+        if coupon.floor is not None:
+            rate = np.maximum(rate, coupon.floor)
+        return rate
 
     def _yearly_path(
         self,

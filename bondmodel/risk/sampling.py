@@ -13,7 +13,6 @@ import warnings
 from typing import Final, Literal
 
 import numpy as np
-from scipy.stats import qmc
 
 from bondmodel.types import FloatArray
 
@@ -65,6 +64,10 @@ def block_uniforms(seed: int, sampler: Sampler, block: int, paths: int, dims: in
         return np.empty((n, 0))
     if sampler == "random":
         return _inside(block_rng(seed, block, UNIFORMS).random((n, dims)))
+    # scipy.stats is imported only by the samplers that use it: importing it takes longer
+    # than a block of paths (benchmarks/bench_probe.py)
+    from scipy.stats import qmc
+
     if sampler == "lhs":
         return _inside(qmc.LatinHypercube(d=dims, seed=block_rng(seed, block, UNIFORMS)).random(n))
     engine = qmc.Sobol(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from bondmodel.types import FloatArray
 
@@ -25,7 +24,7 @@ def rank_correlations(
     """
     inputs = inputs[:RANK_PATHS]
     outputs = {k: v[:RANK_PATHS] for k, v in outputs.items()}
-    ranks_all = np.column_stack([stats.rankdata(inputs[:, j]) for j in range(inputs.shape[1])])
+    ranks_all = np.column_stack([average_ranks(inputs[:, j]) for j in range(inputs.shape[1])])
     table = {}
     for out_name, y in outputs.items():
         ok = np.isfinite(y)
@@ -33,9 +32,9 @@ def rank_correlations(
             x_ranks = ranks_all
         else:
             x_ranks = np.column_stack(
-                [stats.rankdata(inputs[ok, j]) for j in range(inputs.shape[1])]
+                [average_ranks(inputs[ok, j]) for j in range(inputs.shape[1])]
             )
-        y_ranks = stats.rankdata(y[ok])
+        y_ranks = average_ranks(y[ok])
         column = []
         for j in range(inputs.shape[1]):
             x = x_ranks[:, j]
@@ -45,6 +44,21 @@ def rank_correlations(
                 column.append(float(np.corrcoef(x, y_ranks)[0, 1]))
         table[out_name] = column
     return pd.DataFrame(table, index=pd.Index(names, name="input"))
+
+
+def average_ranks(values: FloatArray) -> FloatArray:
+    """Ranks 1..n of ``values``, ties given the mean of their ranks (``scipy.stats.rankdata``'s
+    default, to the bit: every rank is a whole or half number), without importing scipy.stats."""
+    # ties share their mean rank, so the order among them (the sort's stability) does not matter
+    order = np.argsort(values)
+    ordered = values[order]
+    first = np.concatenate([[True], ordered[1:] != ordered[:-1]])
+    group = np.cumsum(first)  # 1-based group of each sorted value
+    bounds = np.concatenate([np.flatnonzero(first), [values.size]])
+    ranks = np.empty(values.size)
+    # a group of ties at sorted positions [lo, hi) has ranks lo+1..hi: their mean (lo+1+hi)/2
+    ranks[order] = 0.5 * (bounds[group - 1] + bounds[group] + 1)
+    return ranks
 
 
 def contribution_to_variance(correlations: pd.DataFrame) -> pd.DataFrame:

@@ -12,6 +12,7 @@ sampler and the number of paths.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import re
@@ -22,12 +23,12 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from bondmodel.errors import ModelError, ScenarioError
 from bondmodel.interrupts import worker_defaults
 from bondmodel.model import PROGRAMME_PATH_METRICS, Model
-from bondmodel.resources import memory_limit
+from bondmodel.resources import give_back_freed_memory, keep_freed_memory, memory_limit
 from bondmodel.risk.sampling import MAX_SEED, SAMPLERS, Sampler, block_bounds, block_count
 from bondmodel.scenario.schema import Scenario
 from bondmodel.types import FloatArray, IntArray
@@ -53,7 +54,8 @@ class Context:
 
 @dataclass
 class ChunkOutput:
-    """One chunk's per-path results (by block) and summed histogram counts."""
+    """One chunk's per-path results (by block) and summed histogram counts (in the smallest
+    unsigned integers that hold the chunk's path count)."""
 
     blocks: list[int]
     metrics: dict[int, dict[str, FloatArray]]
@@ -70,8 +72,27 @@ def run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
     a multi-threaded BLAS waking its threads for each one halves the speed (and
     fights the other workers for the cores).
     """
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         return _run_chunk(context, blocks)
+
+
+#: The BLAS libraries this process has loaded, found once (finding them again for every
+#: chunk, as threadpool_limits does, costs milliseconds).
+_CONTROLLER: list[ThreadpoolController] = []
+
+
+#: True in a local worker, where BLAS is on one thread for the process's life.
+_BLAS_SINGLE_THREADED: list[bool] = []
+
+
+def single_threaded_blas() -> Any:
+    """A context in which BLAS runs on one thread (``threadpoolctl``'s limit, from one
+    controller per process; nothing to do in a local worker, already limited)."""
+    if _BLAS_SINGLE_THREADED:
+        return contextlib.nullcontext()
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
 def _run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
@@ -87,12 +108,41 @@ def _run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
                 continue
             counts = histogram_counts(data, edges)
             out.fan_counts[name] = out.fan_counts.get(name, 0) + counts
+            # the infinite values left out too (most series have none: then no copy)
+            finite = data if np.isfinite(data).all() else np.where(np.isfinite(data), data, np.nan)
             with np.errstate(invalid="ignore"):
-                lo = np.nanmin(np.where(np.isfinite(data), data, np.nan), axis=0, initial=np.inf)
-                hi = np.nanmax(np.where(np.isfinite(data), data, np.nan), axis=0, initial=-np.inf)
+                lo = np.nanmin(finite, axis=0, initial=np.inf)
+                hi = np.nanmax(finite, axis=0, initial=-np.inf)
             out.fan_min[name] = np.minimum(out.fan_min.get(name, lo), lo)
             out.fan_max[name] = np.maximum(out.fan_max.get(name, hi), hi)
+    # the counts travel back to the parent in the smallest unsigned integers that hold the
+    # chunk's path count (a quarter of int64's bytes for the default chunk); the parent adds
+    # them in int64 (_FanTotals), so the totals are the same
+    n_paths = sum(stop - start for start, stop in (block_bounds(b, context.paths) for b in blocks))
+    small = np.min_scalar_type(n_paths)
+    out.fan_counts = {name: c.astype(small) for name, c in out.fan_counts.items()}
     return out
+
+
+#: The context of this worker process's run, set once by :func:`_start_worker`: each chunk
+#: then travels as its block numbers only, not with the scenario and the fan-chart edges.
+_WORKER_CONTEXT: list[Context] = []
+
+
+def _start_worker(context: Context) -> None:
+    """A local worker's initializer: the signal defaults (interrupts.py), the allocator's
+    reuse of freed memory (resources.keep_freed_memory), BLAS on one thread for the
+    worker's life and the run's context."""
+    worker_defaults()
+    keep_freed_memory()
+    single_threaded_blas().__enter__()  # never left: the process only runs chunks
+    _BLAS_SINGLE_THREADED[:] = [True]
+    _WORKER_CONTEXT[:] = [context]
+
+
+def _run_worker_chunk(blocks: list[int]) -> ChunkOutput:
+    """:func:`run_chunk` on the context :func:`_start_worker` set in this worker."""
+    return run_chunk(_WORKER_CONTEXT[0], blocks)
 
 
 # ---------------------------------------------------------------------------
@@ -129,13 +179,17 @@ def histogram_counts(series: FloatArray, edges: FloatArray) -> IntArray:
     width = (edges[:, -1] - edges[:, 0]) / FAN_BINS
     with np.errstate(invalid="ignore"):
         idx = np.floor((series - lo) / width) + 1
-    finite = np.isfinite(idx)
-    idx = np.clip(np.where(finite, idx, 0), 0, FAN_BINS + 1).astype(np.int64)
-    flat = (np.arange(n_periods)[None, :] * (FAN_BINS + 2) + idx)[finite]
-    counts: IntArray = np.bincount(flat, minlength=n_periods * (FAN_BINS + 2)).reshape(
-        n_periods, FAN_BINS + 2
-    )
-    return counts
+    # a bin index that is not finite (a NaN or infinite value, or one past the float range)
+    # goes to a spare bin after the overflow, dropped below: no masked copy of the values
+    uncounted = ~np.isfinite(idx)
+    np.clip(idx, 0, FAN_BINS + 1, out=idx)
+    idx[uncounted] = FAN_BINS + 2
+    cells = idx.astype(np.int64)
+    cells += np.arange(n_periods) * (FAN_BINS + 3)
+    # bincount does not care about the order of its input: read it in memory order
+    counts = np.bincount(cells.ravel(order="K"), minlength=n_periods * (FAN_BINS + 3))
+    result: IntArray = counts.reshape(n_periods, FAN_BINS + 3)[:, :-1]
+    return result
 
 
 def histogram_quantiles(
@@ -361,103 +415,126 @@ def simulate_raw(
 ) -> RawSimulation:
     """Run ``settings.paths`` paths and merge the per-block results in path order."""
     paths, seed, sampler = settings.paths, settings.seed, settings.sampler
-    chunk_blocks, convergence = settings.chunk_blocks, settings.convergence
     model = Model.compile(scenario)
     names = model.metric_names
     check_memory(paths, len(names) + len(model.risk.names))
+    _check_watched(settings.convergence, names)
     # Pilot: block 0 sets the fan-chart bins (deterministic: it is block 0 whatever the chunks).
-    with threadpool_limits(limits=1, user_api="blas"):
+    with single_threaded_blas():
         pilot_series = model.block(seed, sampler, 0, paths).series
     edges = {name: fan_edges_from(data) for name, data in pilot_series.items()}
     context = Context(scenario, seed, sampler, paths, edges)
     n_blocks = block_count(paths)
     chunks = [
-        list(range(start, min(start + chunk_blocks, n_blocks)))
-        for start in range(0, n_blocks, chunk_blocks)
+        list(range(start, min(start + settings.chunk_blocks, n_blocks)))
+        for start in range(0, n_blocks, settings.chunk_blocks)
     ]
     executor = settings.executor
-    fans = _FanTotals()
-    # with a stopping rule, a chunk's counts wait until every one of its blocks is known to be
-    # kept (checked, not yet converged); without one, every chunk is kept and counted at once
-    pending: dict[int, ChunkOutput] = {}
-    block_owner: dict[int, int] = {}
-    converged_at: int | None = None
-    next_check = 0
-    if convergence is not None:
-        unknown = [m for m in convergence.metrics if m not in names]
-        if unknown:
-            raise ScenarioError(
-                f"convergence.metrics: {unknown} not per-path metrics of this scenario; "
-                f"allowed: {', '.join(names)}"
-            )
-    # Every block's results go straight into matrices allocated for the whole run
-    # (pages are only touched as blocks arrive), and the chunk keeps only its small
-    # histogram counts: the parent never holds the per-path results twice.
-    # Very large runs keep them in single precision, so the parent stays within its memory bound.
-    precision = per_path_precision(paths, len(names) + len(model.risk.names))
-    dtype = PRECISION_DTYPES[precision]
-    try:
-        matrix = np.empty((paths, len(names)), order="F", dtype=dtype)
-        inputs_all = np.empty((paths, len(model.risk.names)), order="F", dtype=dtype)
-    except MemoryError:
-        size = paths * (len(names) + len(model.risk.names)) * np.dtype(dtype).itemsize
-        raise ScenarioError(_too_large(paths, size, "the allocation was refused")) from None
+    merged = _Merged(paths, names, len(model.risk.names), settings.convergence)
     for i, output in _execute(context, chunks, executor, settings.workers, settings.scheduler):
-        for b in output.blocks:
-            start, stop = block_bounds(b, paths)
-            for j, name in enumerate(names):
-                matrix[start:stop, j] = output.metrics[b][name]
-            inputs_all[start:stop] = output.inputs[b]
-            block_owner[b] = i
-        output.metrics, output.inputs = {}, {}
-        if convergence is None:
-            fans.add(output)
-        else:
-            pending[i] = output
+        merged.add(i, output)
         if progress is not None:
             progress(sum(block_bounds(b, paths)[1] - block_bounds(b, paths)[0]
                          for b in output.blocks))
-        if convergence is not None:
-            while next_check in block_owner:
-                stop = block_bounds(next_check, paths)[1]
-                if _converged(matrix[:stop], names, convergence):
-                    converged_at = next_check
-                    break
-                next_check += 1
-            if converged_at is not None:
-                break
-            for j in [j for j, out in pending.items() if max(out.blocks) < next_check]:
-                fans.add(pending.pop(j))
-    last_block = converged_at if converged_at is not None else n_blocks - 1
+        if merged.converged_at is not None:
+            break
+    last_block = merged.converged_at if merged.converged_at is not None else n_blocks - 1
     used_paths = block_bounds(last_block, paths)[1]
     # each metric is a contiguous column of the matrix, and the per-path DataFrame
     # is built on it without copying
-    kept_matrix = matrix[:used_paths]
-    metrics = {name: kept_matrix[:, j] for j, name in enumerate(names)}
-    inputs = inputs_all[:used_paths]
-    for out in pending.values():  # converged: count exactly the kept blocks
-        kept = [b for b in out.blocks if b <= last_block]
-        if kept == out.blocks:
-            fans.add(out)
-        elif kept:
-            fans.add(run_chunk(context, kept))
+    kept_matrix = merged.matrix[:used_paths]
+    merged.count_kept(context, last_block)
     return RawSimulation(
         paths=used_paths,
         names=model.risk.names,
-        metrics=metrics,
+        metrics={name: kept_matrix[:, j] for j, name in enumerate(names)},
         metric_matrix=kept_matrix,
-        inputs=inputs,
-        fan_counts=fans.counts,
+        inputs=merged.inputs[:used_paths],
+        fan_counts=merged.fans.counts,
         fan_edges=edges,
-        fan_min=fans.low,
-        fan_max=fans.high,
+        fan_min=merged.fans.low,
+        fan_max=merged.fans.high,
         repaired=model.risk.repaired,
-        converged_at=converged_at,
+        converged_at=merged.converged_at,
         executor=executor,
         workers=settings.workers,
-        chunk_blocks=chunk_blocks,
-        precision=precision,
+        chunk_blocks=settings.chunk_blocks,
+        precision=merged.precision,
     )
+
+
+def _check_watched(convergence: Convergence | None, names: tuple[str, ...]) -> None:
+    """The metrics a stopping rule watches must be per-path metrics of the scenario."""
+    if convergence is None:
+        return
+    unknown = [m for m in convergence.metrics if m not in names]
+    if unknown:
+        raise ScenarioError(
+            f"convergence.metrics: {unknown} not per-path metrics of this scenario; "
+            f"allowed: {', '.join(names)}"
+        )
+
+
+class _Merged:
+    """The run's per-path results as the chunks arrive, in path order, and its fan totals.
+
+    Every block's results go straight into matrices allocated for the whole run (pages are
+    only touched as blocks arrive), and a chunk keeps only its small histogram counts: the
+    parent never holds the per-path results twice. Very large runs keep them in single
+    precision, so the parent stays within its memory bound. With a stopping rule, a chunk's
+    counts wait until every one of its blocks is known to be kept (checked, not yet
+    converged); without one, every chunk is kept and counted at once.
+    """
+
+    def __init__(
+        self, paths: int, names: tuple[str, ...], n_inputs: int,
+        convergence: Convergence | None,
+    ) -> None:
+        self.paths, self.names, self.convergence = paths, names, convergence
+        self.precision = per_path_precision(paths, len(names) + n_inputs)
+        dtype = PRECISION_DTYPES[self.precision]
+        try:
+            self.matrix = np.empty((paths, len(names)), order="F", dtype=dtype)
+            self.inputs = np.empty((paths, n_inputs), order="F", dtype=dtype)
+        except MemoryError:
+            size = paths * (len(names) + n_inputs) * np.dtype(dtype).itemsize
+            raise ScenarioError(_too_large(paths, size, "the allocation was refused")) from None
+        self.fans = _FanTotals()
+        self.pending: dict[int, ChunkOutput] = {}
+        self.block_owner: dict[int, int] = {}
+        self.converged_at: int | None = None
+        self.next_check = 0
+
+    def add(self, i: int, output: ChunkOutput) -> None:
+        """Chunk ``i``'s per-path results into place; its counts kept or held back."""
+        for b in output.blocks:
+            start, stop = block_bounds(b, self.paths)
+            for j, name in enumerate(self.names):
+                self.matrix[start:stop, j] = output.metrics[b][name]
+            self.inputs[start:stop] = output.inputs[b]
+            self.block_owner[b] = i
+        output.metrics, output.inputs = {}, {}
+        if self.convergence is None:
+            self.fans.add(output)
+            return
+        self.pending[i] = output
+        while self.next_check in self.block_owner:
+            stop = block_bounds(self.next_check, self.paths)[1]
+            if _converged(self.matrix[:stop], self.names, self.convergence):
+                self.converged_at = self.next_check
+                return
+            self.next_check += 1
+        for j in [j for j, out in self.pending.items() if max(out.blocks) < self.next_check]:
+            self.fans.add(self.pending.pop(j))
+
+    def count_kept(self, context: Context, last_block: int) -> None:
+        """Converged: count exactly the kept blocks of the chunks held back."""
+        for out in self.pending.values():
+            kept = [b for b in out.blocks if b <= last_block]
+            if kept == out.blocks:
+                self.fans.add(out)
+            elif kept:
+                self.fans.add(run_chunk(context, kept))
 
 
 class _FanTotals:
@@ -470,7 +547,8 @@ class _FanTotals:
         self.high: dict[str, FloatArray] = {}
 
     def add(self, out: ChunkOutput) -> None:
-        for name, counts in out.fan_counts.items():
+        for name, small in out.fan_counts.items():
+            counts = small.astype(np.int64)  # a chunk's counts come in its smallest integers
             self.counts[name] = self.counts[name] + counts if name in self.counts else counts
             self.low[name] = np.minimum(self.low.get(name, out.fan_min[name]), out.fan_min[name])
             self.high[name] = np.maximum(self.high.get(name, out.fan_max[name]), out.fan_max[name])
@@ -481,10 +559,10 @@ def _converged(
     names: tuple[str, ...],
     convergence: Convergence,
 ) -> bool:
-    from scipy import stats
+    from scipy import special
 
     watched = convergence.metrics or tuple(n for n in ("council_npv", "npv") if n in names)[:1]
-    z = float(stats.norm.ppf(0.5 + convergence.confidence / 2.0))
+    z = float(special.ndtri(0.5 + convergence.confidence / 2.0))  # standard normal quantile
     for name in watched:
         values = matrix[:, names.index(name)]
         values = values[np.isfinite(values)]
@@ -502,13 +580,21 @@ def _execute(
 ) -> Iterator[tuple[int, ChunkOutput]]:
     """Yield (chunk number, output) as chunks complete, in any order."""
     if executor == "serial":
-        for i, chunk in enumerate(chunks):
-            yield i, run_chunk(context, chunk)
+        keep_freed_memory()
+        try:
+            for i, chunk in enumerate(chunks):
+                yield i, run_chunk(context, chunk)
+        finally:
+            give_back_freed_memory()
         return
     if executor == "processes":
         # workers leave a stop to the parent, which terminates them (interrupts.py)
-        pool = ProcessPoolExecutor(max_workers=workers, initializer=worker_defaults)
-        futures = {pool.submit(run_chunk, context, chunk): i for i, chunk in enumerate(chunks)}
+        # the context goes to each worker once (with a fork, not even pickled), and each
+        # chunk as its block numbers: 1.6 MB of fan-chart edges less per chunk
+        pool = ProcessPoolExecutor(
+            max_workers=workers, initializer=_start_worker, initargs=(context,)
+        )
+        futures = {pool.submit(_run_worker_chunk, chunk): i for i, chunk in enumerate(chunks)}
         try:
             for future in as_completed(futures):
                 # dropped once done: a finished future holds its chunk's results

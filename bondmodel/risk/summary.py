@@ -1,21 +1,23 @@
 """Statistics of the simulated per-path metrics, each with its Monte Carlo error.
 
 Percentiles are exact: computed from every path's value (numpy's "linear"
-method, as Excel's PERCENTILE.INC). Standard errors assume independent paths,
-which is exact for the random sampler and conservative for Latin hypercube and
-Sobol samples, whose errors are usually smaller.
+method, as Excel's PERCENTILE.INC), by a partial sort at the ranks they read.
+Standard errors assume independent paths, which is exact for the random sampler
+and conservative for Latin hypercube and Sobol samples, whose errors are usually
+smaller.
 """
 
 from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from bondmodel.types import FloatArray
 
@@ -42,10 +44,10 @@ def describe(values: FloatArray, confidence: float = 0.95) -> dict[str, float]:
         for p in PERCENTILES:
             out[f"p{p}"] = out[f"p{p}_se"] = out[f"p{p}_ci_low"] = out[f"p{p}_ci_high"] = math.nan
         return out
-    z = float(stats.norm.ppf(0.5 + confidence / 2.0))
-    ordered = finite  # a copy already: sorted in place, not copied again (10M paths: 40-80 MB)
-    ordered.sort()
-    out["mean"], out["sd"], out["se_mean"] = mean_with_error(ordered)
+    z = float(special.ndtri(0.5 + confidence / 2.0))  # the standard normal quantile
+    out["mean"], out["sd"], out["se_mean"] = mean_with_error(finite)
+    # a copy already: put in order in place, and only at the ranks the percentiles read
+    ordered = order_statistics(finite, PERCENTILES, z)
     for p in PERCENTILES:
         level, low, high, se = sorted_percentile_with_error(ordered, p, z)
         out[f"p{p}"] = level
@@ -56,8 +58,9 @@ def describe(values: FloatArray, confidence: float = 0.95) -> dict[str, float]:
 
 
 def mean_with_error(finite: FloatArray) -> tuple[float, float, float]:
-    """The mean of finite values, their sample standard deviation and the mean's standard error
-    :math:`s/\\sqrt{n}` (sd 0 for one value), accumulated in double precision."""
+    """The mean of finite values (in path order), their sample standard deviation and the
+    mean's standard error :math:`s/\\sqrt{n}` (sd 0 for one value), accumulated in double
+    precision."""
     n = finite.size
     # float64 accumulators: values stored in single precision (methodology §20.9) are summed
     # in double precision, as double-precision values always are
@@ -66,25 +69,45 @@ def mean_with_error(finite: FloatArray) -> tuple[float, float, float]:
     return mean, sd, sd / math.sqrt(n)
 
 
+def _ranks(n: int, p: float, z: float) -> tuple[int, int, int, int]:
+    """The ranks (0-based) percentile p of n sorted values reads: the two its linear rule
+    interpolates between, and the ends of its order-statistic interval."""
+    q = p / 100.0
+    position = (n - 1) * q
+    lo = math.floor(position)
+    half = z * math.sqrt(n * q * (1 - q))
+    low = int(np.clip(math.floor(n * q - half), 0, n - 1))
+    high = int(np.clip(math.ceil(n * q + half), 0, n - 1))
+    return lo, min(lo + 1, n - 1), low, high
+
+
+def order_statistics(finite: FloatArray, percentiles: Iterable[float], z: float) -> FloatArray:
+    """``finite`` (changed in place) with the value of every rank that
+    :func:`sorted_percentile_with_error` reads for ``percentiles`` where a full sort would put
+    it: a partial sort (``np.partition``), about three times quicker than sorting a million
+    values, and the same order statistics to the bit."""
+    ranks = sorted({r for p in percentiles for r in _ranks(finite.size, p, z)})
+    finite.partition(ranks)
+    return finite
+
+
 def sorted_percentile_with_error(
     ordered: FloatArray, p: float, z: float
 ) -> tuple[float, float, float, float]:
-    r"""Percentile p of sorted finite values, its order-statistic interval and standard error.
+    r"""Percentile p of ordered finite values, its order-statistic interval and standard error.
 
-    See :func:`describe`: the interval runs between the values of rank
-    :math:`np \mp z\sqrt{np(1-p)}`; the standard error is its half-width over z.
+    ``ordered`` is sorted, or in order at least at the ranks of p
+    (:func:`order_statistics`). See :func:`describe`: the interval runs between the values
+    of rank :math:`np \mp z\sqrt{np(1-p)}`; the standard error is its half-width over z.
     """
-    n = ordered.size
-    q = p / 100.0
-    half = z * math.sqrt(n * q * (1 - q))
-    lo = int(np.clip(math.floor(n * q - half), 0, n - 1))
-    hi = int(np.clip(math.ceil(n * q + half), 0, n - 1))
+    _, _, lo, hi = _ranks(ordered.size, p, z)
     low, high = float(ordered[lo]), float(ordered[hi])
     return _sorted_percentile(ordered, p), low, high, (high - low) / (2.0 * z)
 
 
 def _sorted_percentile(ordered: FloatArray, p: float) -> float:
-    """numpy's "linear" percentile (Excel's PERCENTILE.INC) of an already sorted array."""
+    """numpy's "linear" percentile (Excel's PERCENTILE.INC) of an array in order at the two
+    ranks it reads."""
     position = (ordered.size - 1) * p / 100.0
     lo = math.floor(position)
     hi = min(lo + 1, ordered.size - 1)
@@ -95,7 +118,7 @@ def _sorted_percentile(ordered: FloatArray, p: float) -> float:
 def summary_table(metrics: dict[str, FloatArray], confidence: float = 0.95) -> pd.DataFrame:
     """One column per metric, one row per statistic (see :func:`describe`).
 
-    The metrics are described in parallel threads (numpy's sort releases the
+    The metrics are described in parallel threads (numpy's partition releases the
     GIL); each column is computed on its own, so the result is the same.
     """
     names = list(metrics)

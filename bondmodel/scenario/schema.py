@@ -84,8 +84,10 @@ class Meta(_Model):
     base_date: Date
 
 
-class Timeline(_Model):
-    """The model's periods: close at ``start_date`` (t = 0), then T = horizon x f periods."""
+class TimelineSettings(_Model):
+    """The ``[timeline]`` section, the model's periods as given: close at ``start_date``
+    (t = 0), then T = horizon x f periods. (The grid computed from it, dates, labels and
+    year fractions, is :class:`bondmodel.timeline.Timeline`.)"""
 
     start_date: Date
     frequency: Frequency = "annual"
@@ -345,7 +347,7 @@ class Scenario(_Model):
     """A whole invest-to-save programme, validated across sections."""
 
     meta: Meta
-    timeline: Timeline
+    timeline: TimelineSettings
     economics: Economics = Field(default_factory=Economics)
     partners: FrozenList[Partner] = Field(min_length=1, max_length=50)
     costs: FrozenList[CostItem] = Field(default_factory=tuple)

@@ -13,7 +13,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.engine import Results
 from bondmodel.labels import PATH_METRICS, Unit
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 from bondmodel.workbook.layout import Layout, column_span
 from bondmodel.workbook.printing import place_charts
 from bondmodel.workbook.styles import Styles, write_value
@@ -131,7 +131,7 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
     ws.write(
         1, 0,
         f"Tornado: each input alone at its P10 and P90, the others at the scenario's values; "
-        f"base {out_label} = {sim.tornado_base:,.2f}. Seed {sim.settings['seed']}.",
+        f"base {out_label} = {sim.tornado_base:,.2f}. Seed {sim.settings.seed}.",
         styles.note,
     )
     headers = ["Input", "Target", "Input at P10", "Input at P90", "Output at P10",

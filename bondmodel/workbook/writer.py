@@ -450,12 +450,12 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
     ws.write(0, 0, "Monte Carlo simulation output (values, not formulas)", styles.title)
     ws.write(
         1, 0,
-        f"seed {s['seed']}, sampler {s['sampler']}, {s['paths']:,} paths in blocks of "
-        f"{s['block_size']:,}; repeat with: bondmodel run SCENARIO --paths {s['paths_requested']} "
-        f"--seed {s['seed']} --sampler {s['sampler']}",
+        f"seed {s.seed}, sampler {s.sampler}, {s.paths:,} paths in blocks of "
+        f"{s.block_size:,}; repeat with: bondmodel run SCENARIO --paths {s.paths_requested} "
+        f"--seed {s.seed} --sampler {s.sampler}",
         styles.note,
     )
-    if s["correlation_repaired"]:
+    if s.correlation_repaired:
         ws.write(
             2, 0,
             "The correlation matrix given was not positive semi-definite: the nearest "
@@ -547,7 +547,7 @@ def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> int:
     ws.write(0, 0, "A sample of simulated paths (simulation output: values)", styles.title)
     ws.write(
         1, 0,
-        f"seed {s['seed']}, sampler {s['sampler']}, {s['paths']:,} paths: each row is one path's "
+        f"seed {s.seed}, sampler {s.sampler}, {s.paths:,} paths: each row is one path's "
         "metrics, so `bondmodel verify --paths-check N` can rerun a few paths and compare them "
         "one by one. The sample is data for verify: it is not printed.",
         styles.note,
@@ -575,16 +575,16 @@ def run_manifest(results: Results, command: str | None) -> dict[str, Any]:
     if sim is not None:
         s = sim.settings
         settings = {
-            "paths": s["paths"], "paths_requested": s["paths_requested"], "seed": s["seed"],
-            "sampler": s["sampler"], "block_size": s["block_size"],
-            "chunk_blocks": s["chunk_blocks"], "convergence": s["convergence"],
+            "paths": s.paths, "paths_requested": s.paths_requested, "seed": s.seed,
+            "sampler": s.sampler, "block_size": s.block_size,
+            "chunk_blocks": s.chunk_blocks, "convergence": s.to_json()["convergence"],
             "tornado_output": sim.tornado_output,
-            "per_path_precision": s["per_path_precision"],
+            "per_path_precision": s.per_path_precision,
         }
         # convergence stops at a whole block; running that many paths outright is the same run
         replay = (
-            f"bondmodel run scenario.toml --paths {s['paths']} --seed {s['seed']} "
-            f"--sampler {s['sampler']} --tornado-output {sim.tornado_output}"
+            f"bondmodel run scenario.toml --paths {s.paths} --seed {s.seed} "
+            f"--sampler {s.sampler} --tornado-output {sim.tornado_output}"
         )
     return {
         "manifest_version": 1,
@@ -617,17 +617,17 @@ def _audit_sheet(
         [("Monte Carlo", "not run: base case only (--paths 0)")]
         if sim is None
         else [
-            ("Seed", str(sim.settings["seed"])),
-            ("Sampler", str(sim.settings["sampler"])),
-            ("Paths", f"{sim.settings['paths']} (asked for {sim.settings['paths_requested']})"),
-            ("Block size (paths)", str(sim.settings["block_size"])),
-            ("Per-path values stored in", f"{sim.settings['per_path_precision']} precision"),
-            ("Chunking (blocks per task)", str(sim.settings["chunk_blocks"])),
-            ("Executor", f"{sim.settings['executor']}, {sim.settings['workers']} worker(s)"),
+            ("Seed", str(sim.settings.seed)),
+            ("Sampler", str(sim.settings.sampler)),
+            ("Paths", f"{sim.settings.paths} (asked for {sim.settings.paths_requested})"),
+            ("Block size (paths)", str(sim.settings.block_size)),
+            ("Per-path values stored in", f"{sim.settings.per_path_precision} precision"),
+            ("Chunking (blocks per task)", str(sim.settings.chunk_blocks)),
+            ("Executor", f"{sim.settings.executor}, {sim.settings.workers} worker(s)"),
             (
                 "Repeat with",
-                f"bondmodel run scenario.toml --paths {sim.settings['paths_requested']} "
-                f"--seed {sim.settings['seed']} --sampler {sim.settings['sampler']}",
+                f"bondmodel run scenario.toml --paths {sim.settings.paths_requested} "
+                f"--seed {sim.settings.seed} --sampler {sim.settings.sampler}",
             ),
         ]
     )
