@@ -3,10 +3,6 @@
 Conventions (docs/methodology.md, "Timing" and "Discounting"): close at t = 0;
 periods t = 1..T, each 1/f years long; a flow in period t is dated at the end
 of the period, at ``t/f`` years after close.
-
-``FloatArray`` is re-exported here only for ``workbook/bond_sheet.py``, which is being
-rewritten; everything else takes the array types from :mod:`bondmodel.types`. Remove the
-re-export once it does too.
 """
 
 from __future__ import annotations
@@ -21,7 +17,7 @@ import pandas as pd
 from bondmodel.conventions import GREEN_BOOK_STPR, RateBand
 from bondmodel.dates import financial_year_start, model_close, period_boundaries
 from bondmodel.scenario.schema import Economics, Scenario
-from bondmodel.types import FloatArray as FloatArray  # re-export (see the docstring)
+from bondmodel.types import FloatArray
 
 
 @dataclass(frozen=True)

@@ -78,12 +78,6 @@ class SimulationSettings:
             "fan_bins": self.fan_bins,
         }
 
-    def __getitem__(self, key: str) -> Any:
-        """``settings["seed"]``: the JSON value, for code written against the former dict.
-
-        Kept only for ``workbook/overview.py`` (the Summary sheet's note), which is being
-        rewritten; every other caller reads the attributes. Remove once it does too."""
-        return self.to_json()[key]
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,7 @@ from bondmodel.bond.metrics import deferred_since_shortfall
 from bondmodel.engine import Results, bond_trace
 from bondmodel.labels import BOND_COLUMNS, SOURCES_USES
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
-from bondmodel.timeline import FloatArray
+from bondmodel.types import FloatArray
 from bondmodel.workbook.conventions_block import ZERO_TOLERANCE
 from bondmodel.workbook.cost_rows import timeline_rows
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, ref, span

@@ -325,7 +325,7 @@ def summary_sheet(
     sim = results.risk
     note = (
         "Base case from the engine; P10/P50/P90 are Monte Carlo output "
-        f"(seed {sim.settings['seed']}, {sim.settings['paths']:,} paths)."
+        f"(seed {sim.settings.seed}, {sim.settings.paths:,} paths)."
         if sim is not None
         else "Base case only: no Monte Carlo run."
     )
