@@ -306,3 +306,19 @@ def _input_form_parts() -> dict[str, bytes]:
         write_input_form(load_scenario(None), path)
         with zipfile.ZipFile(path) as archive:
             return {name: archive.read(name) for name in archive.namelist()}
+
+
+def test_a_misleading_key_in_a_too_deep_path_is_shown_escaped() -> None:
+    """Found by the structural fuzzer: the depth check named a key holding ESC as written,
+    so the message carried a raw control character to the terminal."""
+    from bondmodel import parse_scenario
+    from bondmodel.scenario.fieldtypes import bad_character
+
+    deep: object = [1]
+    for _ in range(10):
+        deep = [deep]
+    with pytest.raises(BondModelError) as caught:
+        parse_scenario({"risk": {"inputs": [{"\x1b": deep}]}})
+    message = str(caught.value)
+    assert "nests tables or arrays more than" in message
+    assert "'\\x1b'" in message and bad_character(message) is None

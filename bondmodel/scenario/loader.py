@@ -172,7 +172,8 @@ def too_deep(data: Mapping[str, Any], limit: int = MAX_DEPTH) -> str | None:
         node, depth, where = stack.pop()
         items: Any
         if isinstance(node, Mapping):
-            items = ((("." if where else "") + str(k), v) for k, v in node.items())
+            # a key is shown as written, unless it holds characters that could mislead
+            items = ((("." if where else "") + _key_shown(k), v) for k, v in node.items())
         elif isinstance(node, list | tuple):
             items = ((f"[{i}]", v) for i, v in enumerate(node))
         else:
@@ -397,6 +398,13 @@ def _show(value: Any) -> str:
     return f"{text}, a {kind}"
 
 
+def _key_shown(key: Any) -> str:
+    """A key as an error message shows it: as written, or quoted and escaped (``'\\x1b'``)
+    when it holds a control, bidirectional or other misleading character."""
+    text = str(key)
+    return text if bad_character(text) is None else repr(text)
+
+
 def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:
     """``partners[1] ('Eastbrook').name``: the path, with each list item's name if it has one."""
     parts: list[str] = []
@@ -414,9 +422,7 @@ def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:
                 node = None
             parts.append(label)
         else:
-            # a key is shown as written, unless it holds characters that could mislead
-            text = str(part) if bad_character(str(part)) is None else repr(part)
-            parts.append(("." if parts else "") + text)
+            parts.append(("." if parts else "") + _key_shown(part))
             node = node.get(part) if isinstance(node, dict) else None
     return "".join(parts)
 
