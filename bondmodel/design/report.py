@@ -314,7 +314,7 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
             for i, c in enumerate(solution.constraints):
                 value, se = at.values[i]
                 margin = at.margins(solution.constraints)[i]
-                unit = unit_of(c.measure.text)
+                unit = c.measure.unit
                 ws.write_string(row + 1 + i, 0, c.text)
                 write_value(ws, row + 1 + i, 1, value, unit, styles)
                 write_value(ws, row + 1 + i, 2, se, unit, styles)
@@ -332,7 +332,7 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
             search.write_number(3 + i, 0, p.x)
             search.write_boolean(3 + i, 1, p.feasible(solution.constraints))
             for j, (v, _) in enumerate(p.values):
-                write_value(search, 3 + i, 2 + j, v, unit_of(solution.constraints[j].text), styles)
+                write_value(search, 3 + i, 2 + j, v, solution.constraints[j].measure.unit, styles)
         _audit(wb, styles, [("Scenario", scenario)],
                {"seed": solution.seed, "paths": solution.paths, "field": solution.path}, command)
         _close(wb)

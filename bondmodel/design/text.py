@@ -127,7 +127,8 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
         if result.grid and all(p.error is not None for p in result.grid):
             first = result.grid[0]
             return (f"INFEASIBLE: no {field.label} ({result.path}) in {span} could be "
-                    f"evaluated; the first, {shown(first.x)}: {first.error}")
+                    f"evaluated; the first, {result.path} = {first.x:.10g} "
+                    f"({format_value(first.x, field.unit, currency)}): {first.error}")
         rows = []
         for c, (_, value, x) in zip(result.constraints, result.best_achievable(), strict=True):
             unit = c.measure.unit
