@@ -72,8 +72,9 @@ def comparison_text(result: Comparison, width: int = DEFAULT_WIDTH) -> str:
     metric = parse_measure(f"P50({result.metric})").label(scenario.partner_names)
     metric = metric.rsplit(",", 1)[0]
     if result.paths > 0:
-        beats = [[label, *(format_value(v, "rate") for v in shares)]
-                 for label, shares in zip(labels, result.beats, strict=True)]
+        beats = [[label, *("-" if i == j else format_value(v, "rate")
+                           for j, v in enumerate(shares))]
+                 for i, (label, shares) in enumerate(zip(labels, result.beats, strict=True))]
         title = (f"Share of paths on which the row's {metric[:1].lower() + metric[1:]} beats "
                  "the column's (the same futures for every structure):")
         lines += ["", *textwrap.wrap(title, width), "",
@@ -161,8 +162,9 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
                          format_value(v, unit, currency), format_value(se, unit, currency),
                          format_value(m, unit, currency),
                          "binding" if c.text == result.binding else ""])
-        lines += ["", text_table(["Constraint at the answer", "Limit", "Value", "s.e.",
-                                  "Margin", ""], rows, keep=1, width=width)]
+        lines += ["", "At the answer (s.e.: the Monte Carlo standard error):", "",
+                  text_table(["Constraint", "Limit", "Value", "s.e.", "Margin", ""], rows,
+                             keep=1, width=width)]
     return "\n".join(lines)
 
 
