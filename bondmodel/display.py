@@ -29,6 +29,13 @@ def currency_symbol(currency: str) -> str:
     return "£" if currency == "GBP" else f"{currency} "
 
 
+def in_sentence(label: str) -> str:
+    """A label as it reads inside a sentence: its first letter lower case, unless its first
+    word is an abbreviation ("NPV after debt service", "PWLB margin" stay as they are)."""
+    first = label.split(" ", 1)[0]
+    return label if first[1:2].isupper() else label[:1].lower() + label[1:]
+
+
 def format_value(value: Any, unit: Unit, currency: str = "GBP") -> str:
     """``value`` in its unit's display form; text and true/false as they are."""
     if isinstance(value, str | bool):

@@ -244,7 +244,7 @@ def test_infeasible_problems_say_so_with_the_best_achievable(
                  "--constraint", "min_dscr >= 1.25", "--range", "1e6:1e7", "--paths", "0",
                  "--tolerance", "0.001", "-o", str(tmp_path / "s.xlsx")]) == 0
     out = capsys.readouterr().out
-    assert "largest Principal (bond.principal) meeting every constraint: £5,888,070 (5888069.6" \
+    assert "largest principal (bond.principal) meeting every constraint: £5,888,070 (5888069.6" \
         in out
     assert "no Monte Carlo uncertainty" in out
     assert openpyxl.load_workbook(tmp_path / "s.xlsx").sheetnames == [

@@ -87,6 +87,13 @@ def test_compare_prints_a_table_with_labels_units_and_best_by_direction(
     # the share-of-paths table: the annuity's council NPV beats the EIP's on every path
     assert data["pathwise_share_better"]["shared-services"]["eip"] == 1.0
     assert _cells(_line(out, "shared-services"))[1:] == ["-", "100.00%"]
+    # the workbook says the same in words: labels, and what is best for the council
+    sheet = openpyxl.load_workbook(tmp_path / "b.xlsx")["Comparison"]
+    column = [c.value for c in sheet["A"]]
+    assert "Probability of a shortfall" in column and "P(shortfall)" not in column
+    assert f"{labels[lower]} has the lowest probability of a shortfall" in column
+    assert openpyxl.load_workbook(tmp_path / "b.xlsx")["S-curves"]["A1"].value == \
+        "S-curves of the council NPV after debt service (percentiles over the paths)"
 
 
 def test_compare_json_best_is_still_the_council_s(
@@ -182,10 +189,13 @@ def test_solve_prints_the_answer_and_its_constraints_in_units(
                  "--paths", PATHS, "--seed", SEED, "-o", str(tmp_path / "s.xlsx")]) == 0
     out = capsys.readouterr().out
     first = out.splitlines()[0]
-    assert first.startswith("smallest Coupon rate (bond.coupon.rate) meeting every constraint: ")
+    assert first.startswith("smallest coupon rate (bond.coupon.rate) meeting every constraint: ")
     assert "% (0." in first or "% (0)" in first  # a rate, then the number to type
     row = _cells(_line(out, "Probability of a shortfall"))
     assert row[1] == "<= 50.00%" and row[2].endswith("%")
+    search = openpyxl.load_workbook(tmp_path / "s.xlsx")["Search"]
+    assert search["A3"].value == "Coupon rate (bond.coupon.rate)"
+    assert search["A4"].number_format == "0.00%"  # the field's values in its unit
 
 
 def test_values_are_formatted_by_unit_and_wide_tables_split() -> None:

@@ -37,7 +37,7 @@ from typing import Any, Final
 
 import numpy as np
 
-from bondmodel.display import format_value
+from bondmodel.display import format_value, in_sentence
 from bondmodel.engine import Results, run
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import (
@@ -222,7 +222,7 @@ class Measure:
     def label(self, partners: Sequence[str] = (), currency: str = "GBP") -> str:
         """The measure in words, from the labels table: "Minimum DSCR, P10", "Probability of
         a shortfall", "Council NPV after debt service, base case"."""
-        metric = self._metric_label(partners)
+        metric = self.metric_label(partners)
         if self.kind == "base":
             return f"{metric}, base case"
         if self.kind == "mean":
@@ -232,9 +232,10 @@ class Measure:
         if self.op == ">" and self.level == 0.0 and self.metric in PATH_EVENTS:
             return f"Probability of {PATH_EVENTS[self.metric]}"
         level = format_value(self.level, self.metric_unit, currency)
-        return f"Probability {metric[:1].lower() + metric[1:]} {self.op} {level}"
+        return f"Probability {in_sentence(metric)} {self.op} {level}"
 
-    def _metric_label(self, partners: Sequence[str]) -> str:
+    def metric_label(self, partners: Sequence[str] = ()) -> str:
+        """The metric's label: the base case's for a bare metric, else the per-path one."""
         if self.metric.startswith("partner_npv_"):
             index = int(self.metric[12:])
             name = partners[index] if index < len(partners) else f"partner {index + 1}"

@@ -25,7 +25,7 @@ from bondmodel.design.solve import Solution
 from bondmodel.design.study import S_CURVE, Comparison, Row, Sweep
 from bondmodel.design.text import solution_text
 from bondmodel.design.variation import field_column
-from bondmodel.display import format_value
+from bondmodel.display import format_value, in_sentence
 from bondmodel.io import XLSX_OPTIONS, atomic_write
 from bondmodel.labels import Unit
 from bondmodel.scenario.export import scenario_toml
@@ -137,18 +137,19 @@ def write_comparison(comparison: Comparison, path: str | Path,
         wb, styles = _workbook(tmp)
         labels = [ev.label for ev in comparison.evaluations]
         ws = wb.add_worksheet("Comparison")
-        ws.set_column(0, 0, 30)
+        ws.set_column(0, 0, 46)
         ws.set_column(1, 2 * len(labels) + 1, 16)
         ws.write(0, 0, "Structures compared on common random numbers (simulation output)",
                  styles.title)
         ws.write(1, 0, f"seed {comparison.seed}, sampler {comparison.sampler}, "
                        f"{comparison.paths:,} paths, the same draws for every structure; "
-                       "Pnn = the nn-th percentile over the paths; P(x) = the probability that "
-                       "x > 0; a bare metric is the base case", styles.note)
+                       "P10, P50, P90 = percentiles over the paths (10% of paths fall at or "
+                       "below P10); base case = the central values, no risk drawn",
+                 styles.note)
         end = _measure_table(ws, styles, 3, labels, comparison.rows,
                              comparison.evaluations[0].scenario.partner_names)
         ws.write(end + 1, 0, "What the comparison shows", styles.bold)
-        for i, text in enumerate(comparison.statements() + comparison.notes):
+        for i, text in enumerate(comparison.statements(words=True) + comparison.notes):
             ws.write_string(end + 2 + i, 0, text)
         ws.freeze_panes(4, 1)
         _curves_sheet(wb, styles, comparison)
@@ -161,11 +162,19 @@ def write_comparison(comparison: Comparison, path: str | Path,
     return atomic_write(path, write)
 
 
+def _metric_words(comparison: Comparison) -> str:
+    """The S-curves' metric in words (its label over the paths)."""
+    names = comparison.evaluations[0].scenario.partner_names
+    label = parse_measure(f"mean({comparison.metric})").metric_label(names)
+    return in_sentence(label)
+
+
 def _curves_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
     ws = wb.add_worksheet("S-curves")
+    metric = _metric_words(comparison)
     labels = list(comparison.curves)
     ws.set_column(0, len(labels), 16)
-    ws.write(0, 0, f"S-curves of {comparison.metric} (percentiles over the paths)", styles.title)
+    ws.write(0, 0, f"S-curves of the {metric} (percentiles over the paths)", styles.title)
     ws.write(2, 0, "Percentile", styles.header)
     for j, label in enumerate(labels):
         ws.write_string(2, 1 + j, label, styles.header)
@@ -181,8 +190,8 @@ def _curves_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
             "categories": ["S-curves", 3, 1 + j, last, 1 + j],
             "values": ["S-curves", 3, 0, last, 0],
         })
-    chart.set_title({"name": f"S-curves: {comparison.metric}"})
-    chart.set_x_axis({"name": comparison.metric, "num_format": '£#,##0.0,,"m"'})
+    chart.set_title({"name": f"S-curves: {metric}"})
+    chart.set_x_axis({"name": metric, "num_format": '£#,##0.0,,"m"'})
     chart.set_y_axis({"name": "percentile", "min": 0, "max": 100})
     chart.set_size({"width": 760, "height": 420})
     ws.insert_chart(2, len(labels) + 2, chart)
@@ -192,7 +201,8 @@ def _beats_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
     ws = wb.add_worksheet("Path by path")
     labels = [ev.label for ev in comparison.evaluations]
     ws.set_column(0, len(labels), 22)
-    ws.write(0, 0, f"Share of paths on which the row's {comparison.metric} beats the column's",
+    metric = _metric_words(comparison)
+    ws.write(0, 0, f"Share of paths on which the row's {metric} beats the column's",
              styles.title)
     ws.write(1, 0, "The same futures for every structure (common random numbers)", styles.note)
     for j, label in enumerate(labels):
@@ -297,7 +307,9 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
         ws.set_column(0, 0, 46)
         ws.set_column(1, 4, 18)
         goal = "largest" if solution.maximise else "smallest"
-        ws.write(0, 0, f"Solve: the {goal} {solution.path} meeting every constraint", styles.title)
+        field = field_column(solution.path, scenario)
+        ws.write(0, 0, f"Solve: the {goal} {in_sentence(field.label)} ({solution.path}) "
+                       "meeting every constraint", styles.title)
         ws.write(1, 0, f"seed {solution.seed}, {solution.paths:,} paths per evaluation, common "
                        f"random numbers; range {solution.low:.10g} to {solution.high:.10g}",
                  styles.note)
@@ -324,12 +336,12 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
         search.set_column(0, len(solution.constraints) + 2, 20)
         search.write(0, 0, "Every grid point evaluated (bisection points are not listed)",
                      styles.title)
-        search.write(2, 0, solution.path, styles.header)
+        search.write(2, 0, f"{field.label} ({solution.path})", styles.header)
         search.write(2, 1, "feasible", styles.header)
         for j, c in enumerate(solution.constraints):
             search.write_string(2, 2 + j, c.text, styles.header)
         for i, p in enumerate(solution.grid):
-            search.write_number(3 + i, 0, p.x)
+            write_value(search, 3 + i, 0, p.x, field.unit, styles)
             search.write_boolean(3 + i, 1, p.feasible(solution.constraints))
             for j, (v, _) in enumerate(p.values):
                 write_value(search, 3 + i, 2 + j, v, solution.constraints[j].measure.unit, styles)

@@ -18,6 +18,7 @@ import numpy as np
 
 from bondmodel.design.measures import Better, Evaluation, SharedDraws, evaluate, parse_measure
 from bondmodel.design.variation import Variation, with_value
+from bondmodel.display import in_sentence
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
 from bondmodel.scenario.schema import Scenario
@@ -160,9 +161,12 @@ class Comparison:
     paths: int
     notes: list[str]
 
-    def statements(self) -> list[str]:
-        """Which structure is best on which measure, in words."""
+    def statements(self, words: bool = False) -> list[str]:
+        """Which structure is best for the council on which measure: each measure as written
+        (as --json gives them) or, with ``words``, by its label ("the lowest probability of a
+        shortfall", as the workbook gives them)."""
         labels = [ev.label for ev in self.evaluations]
+        scenario = self.evaluations[0].scenario
         out = []
         for row in self.rows:
             if not row.best:
@@ -170,7 +174,12 @@ class Comparison:
             word = "highest" if row.direction > 0 else "lowest"
             names = " and ".join(labels[i] for i in row.best)
             verb = "has" if len(row.best) == 1 else "have"
-            out.append(f"{names} {verb} the {word} {row.measure}")
+            measure = row.measure
+            if words:
+                label = parse_measure(measure).label(scenario.partner_names,
+                                                     scenario.meta.currency)
+                measure = in_sentence(label)
+            out.append(f"{names} {verb} the {word} {measure}")
         for i in self.always_best():
             out.append(f"{labels[i]} is best (or tied) on every measure that tells them apart")
         return out

@@ -15,7 +15,7 @@ from bondmodel.design.measures import Better, parse_measure
 from bondmodel.design.solve import Solution
 from bondmodel.design.study import Comparison, Row, Sweep
 from bondmodel.design.variation import field_column
-from bondmodel.display import DEFAULT_WIDTH, format_value, text_table
+from bondmodel.display import DEFAULT_WIDTH, format_value, in_sentence, text_table
 from bondmodel.scenario.schema import Scenario
 
 #: The marker of the best value of a measure.
@@ -69,13 +69,12 @@ def comparison_text(result: Comparison, width: int = DEFAULT_WIDTH) -> str:
         "",
         _legend(result.rows, width, "", "Better"),
     ]
-    metric = parse_measure(f"P50({result.metric})").label(scenario.partner_names)
-    metric = metric.rsplit(",", 1)[0]
+    metric = parse_measure(f"mean({result.metric})").metric_label(scenario.partner_names)
     if result.paths > 0:
         beats = [[label, *("-" if i == j else format_value(v, "rate")
                            for j, v in enumerate(shares))]
                  for i, (label, shares) in enumerate(zip(labels, result.beats, strict=True))]
-        title = (f"Share of paths on which the row's {metric[:1].lower() + metric[1:]} beats "
+        title = (f"Share of paths on which the row's {in_sentence(metric)} beats "
                  "the column's (the same futures for every structure):")
         lines += ["", *textwrap.wrap(title, width), "",
                   text_table(["", *labels], beats, keep=1, width=width)]
@@ -127,7 +126,7 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
     if not result.feasible or result.answer is None:
         if result.grid and all(p.error is not None for p in result.grid):
             first = result.grid[0]
-            return (f"INFEASIBLE: no {field.label} ({result.path}) in {span} could be "
+            return (f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} could be "
                     f"evaluated; the first, {result.path} = {first.x:.10g} "
                     f"({format_value(first.x, field.unit, currency)}): {first.error}")
         rows = []
@@ -138,12 +137,12 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
                          format_value(value, unit, currency),
                          "n/a" if x is None else shown(x)])
         return "\n".join([
-            f"INFEASIBLE: no {field.label} ({result.path}) in {span} meets every constraint; "
-            "the best each reached:", "",
+            f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} meets every "
+            "constraint; the best each reached:", "",
             text_table(["Constraint", "Limit", "Best value", f"At {field.label}"], rows,
                        keep=1, width=width),
         ])
-    lines = [f"{goal} {field.label} ({result.path}) meeting every constraint: "
+    lines = [f"{goal} {in_sentence(field.label)} ({result.path}) meeting every constraint: "
              f"{shown(result.answer)}"]
     if result.at_bound:
         lines.append("  (the end of the range: widen --range to look further)")
