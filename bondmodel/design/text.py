@@ -136,11 +136,12 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
                          f"{c.op} {format_value(c.bound, unit, currency)}",
                          format_value(value, unit, currency),
                          "n/a" if x is None else shown(x)])
+        heading = (f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} meets "
+                   "every constraint; the best each reached:")
         return "\n".join([
-            f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} meets every "
-            "constraint; the best each reached:", "",
-            text_table(["Constraint", "Limit", "Best value", f"At {field.label}"], rows,
-                       keep=1, width=width),
+            *textwrap.wrap(heading, width), "",
+            text_table(["Constraint", "Limit", "Best value", f"At {in_sentence(field.label)}"],
+                       rows, keep=1, width=width),
         ])
     lines = [f"{goal} {in_sentence(field.label)} ({result.path}) meeting every constraint: "
              f"{shown(result.answer)}"]
