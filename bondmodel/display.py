@@ -1,10 +1,10 @@
 """Numbers and tables as a person reads them on a terminal.
 
 One formatter per unit of :mod:`bondmodel.labels` (the workbook's number formats, in
-text): money as ``£1,234,567`` (``-£406,197`` when negative, as the workbook shows
-it), rates and probabilities as ``5.25%``, ratios as ``2.24x``, years to one decimal
-(a whole number of years as ``8 years``), counts with thousands separators, and
-``n/a`` where a value is undefined (no IRR, no payback). :func:`text_table` lays
+text): money as ``£1,234,567`` (negatives in brackets, ``(£406,197)``, as accounts and
+the workbook show them), rates and probabilities as ``5.25%``, ratios as ``2.24x``,
+years to one decimal (a whole number of years as ``8 years``), counts with thousands
+separators, and ``n/a`` where a value is undefined (no IRR, no payback). :func:`text_table` lays
 rows out in columns, wrapping long headings, and splits a table wider than the
 terminal into several, each repeating the leading (key) columns.
 """
@@ -46,8 +46,8 @@ def format_value(value: Any, unit: Unit, currency: str = "GBP") -> str:
     if not math.isfinite(v):
         return "n/a"
     if unit == "money":
-        sign = "-" if round(v) < 0 else ""
-        return f"{sign}{currency_symbol(currency)}{abs(v):,.0f}"
+        text = f"{currency_symbol(currency)}{abs(v):,.0f}"
+        return f"({text})" if round(v) < 0 else text
     if unit == "rate":
         return f"{v:.2%}"
     if unit == "ratio":

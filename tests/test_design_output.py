@@ -199,7 +199,8 @@ def test_solve_prints_the_answer_and_its_constraints_in_units(
 
 
 def test_values_are_formatted_by_unit_and_wide_tables_split() -> None:
-    assert format_value(-406_197.4, "money") == "-£406,197"
+    assert format_value(-406_197.4, "money") == "(£406,197)"
+    assert format_value(-0.4, "money") == "£0"  # no bracketed zero
     assert format_value(88_333_174.2, "money", "EUR") == "EUR 88,333,174"
     assert format_value(0.04, "rate") == "4.00%"
     assert format_value(2.2449, "ratio") == "2.24x"
