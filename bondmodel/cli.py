@@ -454,9 +454,22 @@ def _compare(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
     else:
-        for line in result.statements() + result.notes:
-            _out(line)
+        from bondmodel.design.text import comparison_text
+
+        _out(comparison_text(result, _table_width()))
     return 0
+
+
+def _table_width() -> int:
+    """The width the design tools' tables fit: the terminal's, or a fixed one when the
+    output goes to a file or a pipe (so that saved output does not depend on a window)."""
+    import shutil
+
+    from bondmodel.display import DEFAULT_WIDTH
+
+    if sys.stdout.isatty():
+        return max(60, shutil.get_terminal_size((DEFAULT_WIDTH, 24)).columns)
+    return DEFAULT_WIDTH
 
 
 def _label(path: Path, index: int, paths: list[Path]) -> str:
@@ -481,6 +494,10 @@ def _sweep(args: argparse.Namespace) -> int:
     _wrote(args.output, f" ({len(result.cells)} structures)")
     if args.json:
         _out(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
+    else:
+        from bondmodel.design.text import sweep_text
+
+        _out(sweep_text(result, _table_width()))
     return 0
 
 
@@ -509,7 +526,9 @@ def _solve(args: argparse.Namespace) -> int:
     if args.json:
         _out(json.dumps(_jsonable(solution.as_json()), indent=2, allow_nan=False))
     else:
-        _out(solution.text())
+        from bondmodel.design.text import solution_text
+
+        _out(solution_text(solution, scenario, _table_width()))
     return solution.exit_code
 
 

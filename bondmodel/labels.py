@@ -183,3 +183,58 @@ def finite_or_none(value: SupportsFloat) -> float | None:
     infinite: no IRR, no payback), which the workbook labels n/a."""
     v = float(value)
     return v if math.isfinite(v) else None
+
+
+#: The events a probability measure names in words (``P(shortfall)``: "a shortfall"); a
+#: metric without one is shown as its label and the comparison (``P(npv < 0)``).
+PATH_EVENTS: Final[dict[str, str]] = {
+    "shortfall": "a shortfall",
+    "investor_loss": "an investor loss",
+    "total_topup": "a council top-up",
+}
+
+#: The scenario fields the design tools vary most, by path (list items as ``[]``): the words
+#: and the unit of a sweep's axis and of a solve's answer. Any other field is shown as its
+#: path in words, with its unit from the Inputs sheet's units.
+FIELDS: Final[dict[str, Column]] = {
+    "bond.principal": Column("Principal", "money"),
+    "bond.coupon.rate": Column("Coupon rate", "rate"),
+    "bond.coupon.margin": Column("Coupon margin", "rate"),
+    "bond.coupon.reference_rate": Column("Reference rate", "rate"),
+    "bond.coupon.floor": Column("Coupon floor", "rate"),
+    "bond.coupon.real_rate": Column("Real coupon rate", "rate"),
+    "bond.tenor_years": Column("Tenor", "years"),
+    "bond.repayment.type": Column("Repayment profile", "text"),
+    "bond.coupon.type": Column("Coupon type", "text"),
+    "bond.recourse": Column("Recourse", "text"),
+    "bond.grace_interest": Column("Interest in the grace period", "text"),
+    "bond.reserve.funding": Column("Reserve funding", "text"),
+    "pwlb.loan_type": Column("PWLB loan type", "text"),
+    "bond.legal_maturity_years": Column("Legal maturity", "years"),
+    "bond.grace_years": Column("Grace period", "years"),
+    "bond.financed_share": Column("Financed share of the one-off costs", "rate"),
+    "bond.issue_price": Column("Issue price (fraction of par)", "factor"),
+    "bond.arrangement_fee": Column("Arrangement fee (share of principal)", "rate"),
+    "bond.annual_fees": Column("Annual fees", "money"),
+    "bond.cash_sweep": Column("Cash sweep (share of cash left over)", "rate"),
+    "bond.pledged_share": Column("Pledged share of net savings", "rate"),
+    "bond.reserve.months": Column("Reserve (months of debt service)", "count"),
+    "bond.performance.share": Column("Performance share of savings", "rate"),
+    "bond.performance.threshold": Column("Performance threshold (a year)", "money"),
+    "bond.performance.cap_total_return": Column("Cap on total return", "rate"),
+    "pwlb.gilt_yield": Column("Gilt yield", "rate"),
+    "pwlb.margin": Column("PWLB margin", "rate"),
+    "economics.inflation": Column("Inflation", "rate"),
+    "economics.discount_rate": Column("Discount rate", "rate"),
+    "partners[].exit_year": Column("Exit year", "years"),
+    "partners[].baseline_expenditure": Column("Baseline expenditure (a year)", "money"),
+    "costs[].amount": Column("One-off cost", "money"),
+    "costs[].contingency": Column("Contingency", "rate"),
+    "costs[].optimism_bias": Column("Optimism bias", "rate"),
+    "running_costs[].annual_amount": Column("Running cost (a year)", "money"),
+    "savings[].annual_amount": Column("Savings (a year)", "money"),
+    "savings[].pct_of_expenditure": Column("Savings (share of spend)", "rate"),
+    "savings[].start_delay_years": Column("Savings start delay", "years"),
+    "savings[].erosion": Column("Savings erosion (a year)", "rate"),
+    "savings[].ramp.years": Column("Savings ramp-up", "years"),
+}

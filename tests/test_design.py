@@ -228,7 +228,9 @@ def test_infeasible_problems_say_so_with_the_best_achievable(
     # the best DSCR is at the smallest principal: S / (1e6 x annuity factor)
     assert at == 1e6
     assert value == pytest.approx(1_000_000.0 / (1e6 * 0.06 / (1 - 1.06**-10)), rel=1e-9)
-    assert result.text().startswith("INFEASIBLE")
+    from bondmodel.design.text import solution_text
+
+    assert solution_text(result, scenario).startswith("INFEASIBLE")
     toml = tmp_path / "annuity.toml"
     from bondmodel.scenario.export import scenario_toml
 
@@ -242,7 +244,8 @@ def test_infeasible_problems_say_so_with_the_best_achievable(
                  "--constraint", "min_dscr >= 1.25", "--range", "1e6:1e7", "--paths", "0",
                  "--tolerance", "0.001", "-o", str(tmp_path / "s.xlsx")]) == 0
     out = capsys.readouterr().out
-    assert "meeting every constraint: 5888069.6" in out
+    assert "largest principal (bond.principal) meeting every constraint: £5,888,070 (5888069.6" \
+        in out
     assert "no Monte Carlo uncertainty" in out
     assert openpyxl.load_workbook(tmp_path / "s.xlsx").sheetnames == [
         "Solution", "Search", "Audit"
@@ -332,7 +335,9 @@ def test_solve_says_why_no_point_could_be_evaluated() -> None:
     solution = solve(scenario, "bond.tenor_years", [parse_constraint("P50(npv) >= 0")], True,
                      SharedDraws(0, 1), (60.0, 70.0))
     assert not solution.feasible
-    text = solution.text()
+    from bondmodel.design.text import solution_text
+
+    text = solution_text(solution, scenario)
     assert "could be evaluated" in text and "bond.tenor_years = 60" in text
     assert "horizon" in text, text  # the schema's own message: beyond the horizon
     assert "undefined" not in text

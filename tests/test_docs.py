@@ -166,3 +166,72 @@ def test_verify_s_quoted_cell_count_is_the_tool_output(
                        found.group(1), update_docs)
     _replace_or_assert(USER_GUIDE, r"seed 7\); [\d,]+ cells, ([\d,]+) other features compared",
                        found.group(2), update_docs)
+
+
+#: The scenario files the user guide's design examples name: the default template, changed as
+#: the guide says (each file's fields, set through the same path grammar as ``--vary``).
+DESIGN_FILES: dict[str, dict[str, Any]] = {
+    "shared-services.toml": {},
+    "eip.toml": {"bond.repayment.type": "eip"},
+    "five.toml": {"bond.principal": 5_000_000.0},
+    "five-grace3.toml": {"bond.principal": 5_000_000.0, "bond.grace_years": 3.0},
+    "five-grace3-eip.toml": {"bond.principal": 5_000_000.0, "bond.grace_years": 3.0,
+                             "bond.repayment.type": "eip"},
+    "grace3.toml": {"bond.grace_years": 3.0},
+    "eastbrook-leaves.toml": {"partners[1].exit_year": 5.0},
+}
+DESIGN_COMMANDS = ("compare", "sweep", "solve")
+
+
+def _console_examples(text: str) -> list[tuple[int, int, str, list[str]]]:
+    """(start, end, command, output lines) of each console block that runs a design command."""
+    out = []
+    for start, end, body in _blocks(text, "console"):
+        lines = body.rstrip("\n").split("\n")
+        if not lines[0].startswith("$ bondmodel ") or lines[0].split()[2] not in DESIGN_COMMANDS:
+            continue
+        n = 1
+        while lines[n - 1].endswith("\\"):
+            n += 1
+        command = " ".join(line.rstrip("\\").strip() for line in lines[:n])[2:]
+        out.append((start, end, command, lines[n:]))
+    return out
+
+
+def test_the_design_tools_quoted_outputs_are_the_tool_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    update_docs: bool,
+) -> None:
+    """Every compare, sweep and solve example in the user guide prints what it quotes."""
+    import shlex
+
+    from bondmodel import load_scenario
+    from bondmodel.design.variation import with_value
+    from bondmodel.scenario.export import scenario_toml
+
+    base = load_scenario(None)
+    for name, edits in DESIGN_FILES.items():
+        scenario = base
+        for path, value in edits.items():
+            scenario = with_value(scenario, path, value)
+        (tmp_path / name).write_text(scenario_toml(scenario), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    text = USER_GUIDE.read_text(encoding="utf-8")
+    examples = _console_examples(text)
+    assert len(examples) >= 6, "the user guide's design examples are gone"
+    stale = []
+    for start, end, command, quoted in reversed(examples):
+        words = shlex.split(command)[1:]
+        capsys.readouterr()
+        assert cli.main(words) in (0, 1), command
+        real = [line.rstrip() for line in capsys.readouterr().out.rstrip("\n").split("\n")]
+        if [line.rstrip() for line in quoted] != real:
+            stale.append(command)
+            body = text[start:end].rstrip("\n").split("\n")
+            kept = body[: len(body) - len(quoted)] if quoted else body
+            text = text[:start] + "\n".join(kept + real) + "\n" + text[end:]
+    if update_docs and stale:
+        USER_GUIDE.write_text(text, encoding="utf-8")
+        pytest.skip(f"refreshed {len(stale)} design example(s) in {USER_GUIDE.name}")
+    assert not stale, f"{USER_GUIDE.name} quotes outputs the tool no longer prints for " \
+        f"{stale} (pytest {Path(__file__).name} --update-docs refreshes them)"

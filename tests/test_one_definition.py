@@ -85,7 +85,7 @@ def test_run_compare_sweep_and_solve_agree_on_every_shared_measure(template: str
     assert scenario.bond is not None
     rate = scenario.bond.tenor_years
     swept = sweep(scenario, [Variation("bond.tenor_years", (rate,))], draws,
-                  tuple((m, 0) for m in measures))
+                  tuple(measures))
     assert {row.measure for row in swept.rows} == set(measures)
     for row in swept.rows:
         assert same(row.values[0], expected[row.measure][0]), row.measure

@@ -16,6 +16,12 @@ Measures, as written on the command line:
 - ``P(METRIC)``: the probability that the metric is above zero (``P(investor_loss)``,
   ``P(shortfall)``, ``P(total_topup)``); ``P(METRIC < X)`` and ``P(METRIC > X)`` too.
 
+Each measure has its own good direction (:data:`BETTER`, one entry per metric): higher or
+lower, and for whom; a probability ``P(METRIC > X)`` is better in the metric's own direction,
+``P(METRIC < X)`` in the opposite one. The comparison's "best for the council" counts only the
+measures whose direction the council shares; the heat maps and the terminal tables mark every
+measure by its own direction and say whom it favours.
+
 A constraint is ``MEASURE >= X`` or ``MEASURE <= X``. Without a simulation
 (a scenario with no ``[risk]``, or ``--paths 0``) the base case is the only
 path: a percentile or a mean is the base-case value, a probability 0 or 1.
@@ -25,14 +31,23 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 
+from bondmodel.display import format_value, in_sentence
 from bondmodel.engine import Results, run
 from bondmodel.errors import ScenarioError
-from bondmodel.labels import BOND_METRICS, METRICS, PATH_METRICS, finite_or_none
+from bondmodel.labels import (
+    BOND_METRICS,
+    METRICS,
+    PATH_EVENTS,
+    PATH_METRICS,
+    Unit,
+    finite_or_none,
+)
 from bondmodel.risk.events import event_probability
 from bondmodel.risk.sampling import Sampler
 from bondmodel.risk.summary import (
@@ -122,6 +137,56 @@ def _known() -> str:
 
 
 @dataclass(frozen=True)
+class Better:
+    """A metric's good direction: ``sign`` +1 higher is better, -1 lower, 0 neither (a
+    choice, such as the principal); ``whom`` it is better for, in words."""
+
+    sign: int
+    whom: str
+
+    @property
+    def council(self) -> bool:
+        """Whether the council counts this direction as its own (its "best" in compare)."""
+        return self.sign != 0 and "council" in self.whom
+
+
+COUNCIL = "the council"
+INVESTORS = "investors"
+BOTH = "investors and the council"
+
+#: The one table of good directions, by metric (base case and per path alike). A DSCR and a
+#: shortfall matter to both sides: cover protects the investors' payments and the council's
+#: pledged savings. An investor loss is the investors' loss and a default on the council's
+#: bond (its credit and its next bond pay for it). The investors' IRR is the council's cost,
+#: so it is better only for the investors; the principal is a choice, better for neither.
+BETTER: Final[dict[str, Better]] = {
+    "principal": Better(0, "neither: a choice"),
+    "investor_irr": Better(+1, INVESTORS),
+    "money_multiple": Better(+1, INVESTORS),
+    "npv": Better(+1, COUNCIL),
+    "pv_savings": Better(+1, COUNCIL),
+    "pv_costs": Better(-1, COUNCIL),
+    "bcr": Better(+1, COUNCIL),
+    "payback_years": Better(-1, COUNCIL),
+    "discounted_payback_years": Better(-1, COUNCIL),
+    "peak_funding_need": Better(-1, COUNCIL),
+    "council_npv": Better(+1, COUNCIL),
+    "council_npv_vs_pwlb": Better(+1, COUNCIL),
+    "pwlb_npv": Better(+1, COUNCIL),
+    "total_topup": Better(-1, COUNCIL),
+    "min_dscr": Better(+1, BOTH),
+    "avg_dscr": Better(+1, BOTH),
+    "llcr": Better(+1, BOTH),
+    "plcr": Better(+1, BOTH),
+    "shortfall": Better(-1, BOTH),
+    "shortfall_periods": Better(-1, BOTH),
+    "investor_loss": Better(-1, BOTH),
+    "loss_given_default": Better(-1, BOTH),
+}
+NEITHER = Better(0, "neither: no direction")
+
+
+@dataclass(frozen=True)
 class Measure:
     """A statistic of a metric: ``kind`` is base, mean, pNN or prob; ``text`` as written."""
 
@@ -131,6 +196,59 @@ class Measure:
     percentile: float = 50.0
     op: str = ">"
     level: float = 0.0
+
+    @property
+    def better(self) -> Better:
+        """The measure's good direction: its metric's, reversed for ``P(METRIC < X)``."""
+        if self.metric.startswith("partner_npv_"):
+            found = Better(+1, "that partner")
+        else:
+            found = BETTER.get(self.metric, NEITHER)
+        if self.kind == "prob" and self.op == "<":
+            return Better(-found.sign, found.whom)
+        return found
+
+    @property
+    def unit(self) -> Unit:
+        """The display unit: a probability is a rate; otherwise the metric's own."""
+        if self.kind == "prob":
+            return "rate"
+        return self.metric_unit
+
+    @property
+    def metric_unit(self) -> Unit:
+        if self.metric.startswith("partner_npv_"):
+            return "money"
+        table = BOND_METRICS | METRICS if self.kind == "base" else PATH_METRICS
+        column = table.get(self.metric) or (BOND_METRICS | METRICS).get(self.metric)
+        return "ratio" if column is None else column.unit
+
+    def label(self, partners: Sequence[str] = (), currency: str = "GBP") -> str:
+        """The measure in words, from the labels table: "Minimum DSCR, P10", "Probability of
+        a shortfall", "Council NPV after debt service, base case"."""
+        metric = self.metric_label(partners)
+        if self.kind == "base":
+            return f"{metric}, base case"
+        if self.kind == "mean":
+            return f"{metric}, mean"
+        if self.kind == "percentile":
+            return f"{metric}, P{self.percentile:g}"
+        if self.op == ">" and self.level == 0.0 and self.metric in PATH_EVENTS:
+            return f"Probability of {PATH_EVENTS[self.metric]}"
+        level = format_value(self.level, self.metric_unit, currency)
+        return f"Probability {in_sentence(metric)} {self.op} {level}"
+
+    def metric_label(self, partners: Sequence[str] = ()) -> str:
+        """The metric's label: the base case's for a bare metric, else the per-path one."""
+        if self.metric.startswith("partner_npv_"):
+            index = int(self.metric[12:])
+            name = partners[index] if index < len(partners) else f"partner {index + 1}"
+            return f"NPV after debt service: {name}"
+        if self.kind == "base":
+            column = (BOND_METRICS | METRICS).get(self.metric)
+        else:
+            column = PATH_METRICS.get(self.metric)
+        return self.metric if column is None else column.label
 
     def value(self, ev: Evaluation) -> tuple[float, float]:
         """The measure on ``ev`` and its Monte Carlo standard error (0 for the base case)."""

@@ -20,8 +20,12 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel import __version__
+from bondmodel.design.measures import Better, parse_measure
 from bondmodel.design.solve import Solution
 from bondmodel.design.study import S_CURVE, Comparison, Row, Sweep
+from bondmodel.design.text import solution_text
+from bondmodel.design.variation import field_column
+from bondmodel.display import format_value, in_sentence
 from bondmodel.io import XLSX_OPTIONS, atomic_write
 from bondmodel.labels import Unit
 from bondmodel.scenario.export import scenario_toml
@@ -47,12 +51,32 @@ def _close(wb: Workbook) -> None:
 
 
 def unit_of(measure: str) -> Unit:
-    """The display unit of a measure, from its metric's name."""
-    if measure.startswith("P(") or "irr" in measure:
-        return "rate"
-    if "dscr" in measure:
-        return "ratio"
-    return "money"
+    """The display unit of a measure (as written), from the labels table."""
+    return parse_measure(measure).unit
+
+
+#: The heat maps' colours: green where the measure is better, red where worse, amber between;
+#: a measure with no good direction is shaded from white to blue, which says only "higher".
+GOOD, MIDDLE, BAD = "#63BE7B", "#FFEB84", "#F8696B"
+PLAIN_LOW, PLAIN_HIGH = "#FFFFFF", "#5B9BD5"
+
+
+def heat_colours(better: Better) -> dict[str, str]:
+    """The colour scale of a measure's heat map: its lowest value's colour and its highest's
+    (green at the better end by the measure's own direction), as XlsxWriter takes them."""
+    if better.sign == 0:
+        return {"type": "2_color_scale", "min_color": PLAIN_LOW, "max_color": PLAIN_HIGH}
+    low, high = (BAD, GOOD) if better.sign > 0 else (GOOD, BAD)
+    return {"type": "3_color_scale", "min_color": low, "mid_color": MIDDLE, "max_color": high}
+
+
+def heat_legend(better: Better) -> str:
+    """What the colours of a measure's heat map mean, in words."""
+    if better.sign == 0:
+        return (f"No better direction ({better.whom}): darker blue = higher, white = lower; "
+                "neither is better")
+    good, bad = ("higher", "lower") if better.sign > 0 else ("lower", "higher")
+    return f"Green = {good}, better for {better.whom}; red = {bad}, worse for {better.whom}"
 
 
 def _audit(wb: Workbook, styles: Styles, scenarios: list[tuple[str, Scenario]],
@@ -83,7 +107,7 @@ def _audit(wb: Workbook, styles: Styles, scenarios: list[tuple[str, Scenario]],
 
 
 def _measure_table(ws: Worksheet, styles: Styles, top: int, labels: list[str],
-                   rows: list[Row], best: bool = True) -> int:
+                   rows: list[Row], partners: list[str], best: bool = True) -> int:
     ws.write(top, 0, "Measure", styles.header)
     for j, label in enumerate(labels):
         ws.write_string(top, 1 + 2 * j, label, styles.header)
@@ -93,7 +117,7 @@ def _measure_table(ws: Worksheet, styles: Styles, top: int, labels: list[str],
         ws.set_column(1 + 2 * len(labels), 1 + 2 * len(labels), 34)
     for i, row in enumerate(rows):
         r = top + 1 + i
-        ws.write_string(r, 0, row.measure)
+        ws.write_string(r, 0, parse_measure(row.measure).label(partners))
         unit = unit_of(row.measure)
         for j, (v, e) in enumerate(zip(row.values, row.errors, strict=True)):
             write_value(ws, r, 1 + 2 * j, v, unit, styles)
@@ -113,17 +137,19 @@ def write_comparison(comparison: Comparison, path: str | Path,
         wb, styles = _workbook(tmp)
         labels = [ev.label for ev in comparison.evaluations]
         ws = wb.add_worksheet("Comparison")
-        ws.set_column(0, 0, 30)
+        ws.set_column(0, 0, 46)
         ws.set_column(1, 2 * len(labels) + 1, 16)
         ws.write(0, 0, "Structures compared on common random numbers (simulation output)",
                  styles.title)
         ws.write(1, 0, f"seed {comparison.seed}, sampler {comparison.sampler}, "
                        f"{comparison.paths:,} paths, the same draws for every structure; "
-                       "Pnn = the nn-th percentile over the paths; P(x) = the probability that "
-                       "x > 0; a bare metric is the base case", styles.note)
-        end = _measure_table(ws, styles, 3, labels, comparison.rows)
+                       "P10, P50, P90 = percentiles over the paths (10% of paths fall at or "
+                       "below P10); base case = the central values, no risk drawn",
+                 styles.note)
+        end = _measure_table(ws, styles, 3, labels, comparison.rows,
+                             comparison.evaluations[0].scenario.partner_names)
         ws.write(end + 1, 0, "What the comparison shows", styles.bold)
-        for i, text in enumerate(comparison.statements() + comparison.notes):
+        for i, text in enumerate(comparison.statements(words=True) + comparison.notes):
             ws.write_string(end + 2 + i, 0, text)
         ws.freeze_panes(4, 1)
         _curves_sheet(wb, styles, comparison)
@@ -136,11 +162,19 @@ def write_comparison(comparison: Comparison, path: str | Path,
     return atomic_write(path, write)
 
 
+def _metric_words(comparison: Comparison) -> str:
+    """The S-curves' metric in words (its label over the paths)."""
+    names = comparison.evaluations[0].scenario.partner_names
+    label = parse_measure(f"mean({comparison.metric})").metric_label(names)
+    return in_sentence(label)
+
+
 def _curves_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
     ws = wb.add_worksheet("S-curves")
+    metric = _metric_words(comparison)
     labels = list(comparison.curves)
     ws.set_column(0, len(labels), 16)
-    ws.write(0, 0, f"S-curves of {comparison.metric} (percentiles over the paths)", styles.title)
+    ws.write(0, 0, f"S-curves of the {metric} (percentiles over the paths)", styles.title)
     ws.write(2, 0, "Percentile", styles.header)
     for j, label in enumerate(labels):
         ws.write_string(2, 1 + j, label, styles.header)
@@ -156,8 +190,8 @@ def _curves_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
             "categories": ["S-curves", 3, 1 + j, last, 1 + j],
             "values": ["S-curves", 3, 0, last, 0],
         })
-    chart.set_title({"name": f"S-curves: {comparison.metric}"})
-    chart.set_x_axis({"name": comparison.metric, "num_format": '£#,##0.0,,"m"'})
+    chart.set_title({"name": f"S-curves: {metric}"})
+    chart.set_x_axis({"name": metric, "num_format": '£#,##0.0,,"m"'})
     chart.set_y_axis({"name": "percentile", "min": 0, "max": 100})
     chart.set_size({"width": 760, "height": 420})
     ws.insert_chart(2, len(labels) + 2, chart)
@@ -167,7 +201,8 @@ def _beats_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
     ws = wb.add_worksheet("Path by path")
     labels = [ev.label for ev in comparison.evaluations]
     ws.set_column(0, len(labels), 22)
-    ws.write(0, 0, f"Share of paths on which the row's {comparison.metric} beats the column's",
+    metric = _metric_words(comparison)
+    ws.write(0, 0, f"Share of paths on which the row's {metric} beats the column's",
              styles.title)
     ws.write(1, 0, "The same futures for every structure (common random numbers)", styles.note)
     for j, label in enumerate(labels):
@@ -184,17 +219,23 @@ def write_sweep(result: Sweep, path: str | Path, command: str | None = None) -> 
     def write(tmp: Path) -> None:
         wb, styles = _workbook(tmp)
         fields = [v.path for v in result.variations]
+        scenario = result.evaluations[0].scenario
+        columns = [field_column(f, scenario) for f in fields]
         ws = wb.add_worksheet("Sweep")
         ws.set_column(0, len(fields) + len(result.rows), 18)
         ws.write(0, 0, "Sweep of structures on common random numbers (simulation output)",
                  styles.title)
         ws.write(1, 0, f"seed {result.seed}, sampler {result.sampler}, {result.paths:,} paths; "
                        "every cell sees the same draws", styles.note)
-        for j, name in enumerate(fields + [row.measure for row in result.rows]):
+        headings = [c.label for c in columns] + [
+            parse_measure(row.measure).label(scenario.partner_names, scenario.meta.currency)
+            for row in result.rows
+        ]
+        for j, name in enumerate(headings):
             ws.write_string(3, j, name, styles.header)
         for k, cell in enumerate(result.cells):
             for j, value in enumerate(cell):
-                write_value(ws, 4 + k, j, value, "ratio", styles)
+                write_value(ws, 4 + k, j, value, columns[j].unit, styles)
             for j, row in enumerate(result.rows):
                 write_value(
                     ws, 4 + k, len(fields) + j, row.values[k], unit_of(row.measure), styles
@@ -211,36 +252,49 @@ def write_sweep(result: Sweep, path: str | Path, command: str | None = None) -> 
 
 
 def _heatmaps(wb: Workbook, styles: Styles, result: Sweep) -> None:
+    """One heat map per measure: rows the first varied field's values, columns the second's,
+    each axis headed by its field in words and its values in the field's unit; coloured by
+    the measure's own good direction, with a legend saying what green and red mean."""
     maps = result.heatmaps()
     if not maps:
         return
     ws = wb.add_worksheet("Heat maps")
-    ws.set_column(0, 30, 14)
-    ws.write(0, 0, "Heat maps: each measure over the varied fields (green = better for the "
-                   "council where the measure has a direction)", styles.title)
-    directions = {row.measure: row.direction for row in result.rows}
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 30, 16)
+    ws.write(0, 0, "Heat maps: each measure over the varied fields (simulation output); each "
+                   "map is coloured by its own measure's better direction, as its legend says",
+             styles.title)
+    scenario = result.evaluations[0].scenario
+    currency = scenario.meta.currency
+    rows_field = field_column(result.variations[0].path, scenario)
+    cols_field = (field_column(result.variations[1].path, scenario)
+                  if len(result.variations) == 2 else None)
+    by_measure = {row.measure: row for row in result.rows}
     top = 2
     for measure, data in maps.items():
+        parsed = parse_measure(measure)
+        better = by_measure[measure].better
         rows, cols = data["rows"], data["columns"]
-        ws.write_string(top, 0, measure, styles.bold)
-        ws.write_string(top + 1, 0, rows["field"] + (" \\ " + cols["field"] if cols else ""),
-                        styles.header)
-        col_values = cols["values"] if cols else [measure]
+        ws.write_string(top, 0, f"{parsed.label(scenario.partner_names, currency)} ({measure})",
+                        styles.bold)
+        ws.write_string(top + 1, 0, heat_legend(better), styles.note)
+        corner = rows_field.label + (f" \\ {cols_field.label}" if cols_field else "")
+        ws.write_string(top + 2, 0, corner, styles.header)
+        col_values = cols["values"] if cols else [None]
         for j, v in enumerate(col_values):
-            write_value(ws, top + 1, 1 + j, v, "ratio", styles)
+            heading = ("" if cols_field is None
+                       else f"{cols_field.label}: {format_value(v, cols_field.unit, currency)}")
+            ws.write_string(top + 2, 1 + j, heading or parsed.label(scenario.partner_names),
+                            styles.header)
         for i, v in enumerate(rows["values"]):
-            write_value(ws, top + 2 + i, 0, v, "ratio", styles)
+            ws.write_string(top + 3 + i, 0, format_value(v, rows_field.unit, currency),
+                            styles.bold)
             for j in range(len(col_values)):
-                write_value(ws, top + 2 + i, 1 + j, data["values"][i][j], unit_of(measure), styles)
-        first = xl_rowcol_to_cell(top + 2, 1)
-        last = xl_rowcol_to_cell(top + 1 + len(rows["values"]), len(col_values))
-        good, bad = "#63BE7B", "#F8696B"
-        low, high = (bad, good) if directions.get(measure, 0) >= 0 else (good, bad)
-        ws.conditional_format(f"{first}:{last}", {
-            "type": "3_color_scale", "min_color": low, "mid_color": "#FFEB84",
-            "max_color": high,
-        })
-        top += len(rows["values"]) + 4
+                write_value(ws, top + 3 + i, 1 + j, data["values"][i][j], parsed.unit, styles)
+        first = xl_rowcol_to_cell(top + 3, 1)
+        last = xl_rowcol_to_cell(top + 2 + len(rows["values"]), len(col_values))
+        ws.conditional_format(f"{first}:{last}", heat_colours(better))
+        top += len(rows["values"]) + 5
 
 
 def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
@@ -253,11 +307,14 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
         ws.set_column(0, 0, 46)
         ws.set_column(1, 4, 18)
         goal = "largest" if solution.maximise else "smallest"
-        ws.write(0, 0, f"Solve: the {goal} {solution.path} meeting every constraint", styles.title)
+        field = field_column(solution.path, scenario)
+        ws.write(0, 0, f"Solve: the {goal} {in_sentence(field.label)} ({solution.path}) "
+                       "meeting every constraint", styles.title)
         ws.write(1, 0, f"seed {solution.seed}, {solution.paths:,} paths per evaluation, common "
                        f"random numbers; range {solution.low:.10g} to {solution.high:.10g}",
                  styles.note)
-        lines = solution.text().splitlines()
+        # the terminal's heading lines: the answer and its interval, or why there is none
+        lines = solution_text(solution, scenario).split("\n\n")[0].splitlines()
         for i, line in enumerate(lines):
             ws.write_string(3 + i, 0, line, styles.bold if i == 0 else styles.label)
         row = 5 + len(lines)
@@ -269,7 +326,7 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
             for i, c in enumerate(solution.constraints):
                 value, se = at.values[i]
                 margin = at.margins(solution.constraints)[i]
-                unit = unit_of(c.measure.text)
+                unit = c.measure.unit
                 ws.write_string(row + 1 + i, 0, c.text)
                 write_value(ws, row + 1 + i, 1, value, unit, styles)
                 write_value(ws, row + 1 + i, 2, se, unit, styles)
@@ -279,15 +336,15 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
         search.set_column(0, len(solution.constraints) + 2, 20)
         search.write(0, 0, "Every grid point evaluated (bisection points are not listed)",
                      styles.title)
-        search.write(2, 0, solution.path, styles.header)
+        search.write(2, 0, f"{field.label} ({solution.path})", styles.header)
         search.write(2, 1, "feasible", styles.header)
         for j, c in enumerate(solution.constraints):
             search.write_string(2, 2 + j, c.text, styles.header)
         for i, p in enumerate(solution.grid):
-            search.write_number(3 + i, 0, p.x)
+            write_value(search, 3 + i, 0, p.x, field.unit, styles)
             search.write_boolean(3 + i, 1, p.feasible(solution.constraints))
             for j, (v, _) in enumerate(p.values):
-                write_value(search, 3 + i, 2 + j, v, unit_of(solution.constraints[j].text), styles)
+                write_value(search, 3 + i, 2 + j, v, solution.constraints[j].measure.unit, styles)
         _audit(wb, styles, [("Scenario", scenario)],
                {"seed": solution.seed, "paths": solution.paths, "field": solution.path}, command)
         _close(wb)

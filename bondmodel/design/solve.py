@@ -95,38 +95,6 @@ class Solution:
             out.append((c.text, value, x))
         return out
 
-    def text(self) -> str:
-        direction = "largest" if self.maximise else "smallest"
-        lines = []
-        if self.feasible and self.answer is not None:
-            lines.append(f"{direction} {self.path} meeting every constraint: {self.answer:.10g}")
-            if self.at_bound:
-                lines.append("  (the end of the range: widen --range to look further)")
-            if self.ci is not None and self.ci[0] == self.ci[1]:
-                lines.append("  no Monte Carlo uncertainty: the binding constraint is exact")
-            elif self.ci is not None:
-                lines.append(f"  95% Monte Carlo interval: {self.ci[0]:.10g} to {self.ci[1]:.10g}")
-            if self.at_answer is not None:
-                for c, (v, se), m in zip(self.constraints, self.at_answer.values,
-                                         self.at_answer.margins(self.constraints), strict=True):
-                    tag = "  <- binding" if c.text == self.binding else ""
-                    lines.append(f"  {c.text}: {v:.6g} (s.e. {se:.2g}), margin {m:.6g}{tag}")
-        elif self.grid and all(p.error is not None for p in self.grid):
-            first = self.grid[0]
-            lines.append(
-                f"INFEASIBLE: no {self.path} in [{self.low:.10g}, {self.high:.10g}] could be "
-                f"evaluated; the first, {self.path} = {first.x:.10g}: {first.error}"
-            )
-        else:
-            lines.append(
-                f"INFEASIBLE: no {self.path} in [{self.low:.10g}, {self.high:.10g}] meets every "
-                "constraint; the best each reached:"
-            )
-            for text, value, x in self.best_achievable():
-                shown = "undefined" if value is None else f"{value:.6g} at {self.path} = {x:.10g}"
-                lines.append(f"  {text}: {shown}")
-        return "\n".join(lines)
-
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "field": self.path, "objective": "maximise" if self.maximise else "minimise",

@@ -16,38 +16,39 @@ from typing import Any
 
 import numpy as np
 
-from bondmodel.design.measures import Evaluation, Measure, SharedDraws, evaluate, parse_measure
+from bondmodel.design.measures import Better, Evaluation, SharedDraws, evaluate, parse_measure
 from bondmodel.design.variation import Variation, with_value
+from bondmodel.display import in_sentence
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
 from bondmodel.scenario.schema import Scenario
 
-#: The measures a comparison reports, with the better direction for the council
-#: (+1: higher is better, -1: lower is better). Bond measures are left out of a
-#: programme without a bond.
-KEY_MEASURES: tuple[tuple[str, int], ...] = (
-    ("principal", 0),
-    ("investor_irr", 0),
-    ("npv", +1),
-    ("council_npv", +1),
-    ("min_dscr", +1),
-    ("council_npv_vs_pwlb", +1),
-    ("P10(council_npv)", +1),
-    ("P50(council_npv)", +1),
-    ("P90(council_npv)", +1),
-    ("P10(min_dscr)", +1),
-    ("P50(min_dscr)", +1),
-    ("P90(min_dscr)", +1),
-    ("P10(investor_irr)", 0),
-    ("P50(investor_irr)", 0),
-    ("P90(investor_irr)", 0),
-    ("P(shortfall)", -1),
-    ("P(investor_loss)", -1),
-    ("P(total_topup)", -1),
-    ("P(council_npv_vs_pwlb < 0)", -1),
-    ("P10(npv)", +1),
-    ("P50(npv)", +1),
-    ("P90(npv)", +1),
+#: The measures a comparison reports (bond measures are left out of a programme without a
+#: bond). Each one's good direction, and whether the council counts it, is the
+#: ``measures.BETTER`` table's.
+KEY_MEASURES: tuple[str, ...] = (
+    "principal",
+    "investor_irr",
+    "npv",
+    "council_npv",
+    "min_dscr",
+    "council_npv_vs_pwlb",
+    "P10(council_npv)",
+    "P50(council_npv)",
+    "P90(council_npv)",
+    "P10(min_dscr)",
+    "P50(min_dscr)",
+    "P90(min_dscr)",
+    "P10(investor_irr)",
+    "P50(investor_irr)",
+    "P90(investor_irr)",
+    "P(shortfall)",
+    "P(investor_loss)",
+    "P(total_topup)",
+    "P(council_npv_vs_pwlb < 0)",
+    "P10(npv)",
+    "P50(npv)",
+    "P90(npv)",
 )
 #: Percentiles of the S-curves.
 S_CURVE = tuple(range(1, 100))
@@ -57,30 +58,48 @@ MAX_CELLS = 2_000
 
 @dataclass(frozen=True)
 class Row:
-    """One measure across the structures: values, standard errors and the best structure."""
+    """One measure across the structures: values, standard errors and the best structure.
+
+    ``better`` is the measure's own good direction; ``direction`` the council's (the same
+    sign where the council counts the measure, else 0).
+    """
 
     measure: str
-    direction: int
+    better: Better
     values: tuple[float, ...]
     errors: tuple[float, ...]
 
     @property
+    def direction(self) -> int:
+        return self.better.sign if self.better.council else 0
+
+    @property
     def best(self) -> tuple[int, ...]:
-        """The best structures (several if tied; none without a direction or if all tie)."""
-        if self.direction == 0:
-            return ()
-        finite = [(v * self.direction, i) for i, v in enumerate(self.values) if math.isfinite(v)]
-        if len(finite) < 2:
-            return ()
-        top = max(v for v, _ in finite)
-        best = tuple(i for v, i in finite if v == top)
-        return () if len(best) == len(self.values) else best
+        """The best structures for the council (several if tied; none without a direction or
+        if all tie)."""
+        return _best(self.values, self.direction)
+
+    @property
+    def best_own(self) -> tuple[int, ...]:
+        """The best structures in the measure's own direction, whoever it favours."""
+        return _best(self.values, self.better.sign)
 
 
-def measure_rows(evaluations: list[Evaluation], measures: tuple[tuple[str, int], ...]) -> list[Row]:
+def _best(values: tuple[float, ...], sign: int) -> tuple[int, ...]:
+    if sign == 0:
+        return ()
+    finite = [(v * sign, i) for i, v in enumerate(values) if math.isfinite(v)]
+    if len(finite) < 2:
+        return ()
+    top = max(v for v, _ in finite)
+    best = tuple(i for v, i in finite if v == top)
+    return () if len(best) == len(values) else best
+
+
+def measure_rows(evaluations: list[Evaluation], measures: tuple[str, ...]) -> list[Row]:
     """Each measure that applies to every structure, evaluated on each."""
     rows = []
-    for text, direction in measures:
+    for text in measures:
         measure = parse_measure(text)
         try:
             pairs = [measure.value(ev) for ev in evaluations]
@@ -88,7 +107,8 @@ def measure_rows(evaluations: list[Evaluation], measures: tuple[tuple[str, int],
             continue  # a bond measure of a programme without a bond, say
         if measure.kind != "base" and all(ev.paths == 0 for ev in evaluations):
             continue  # a statistic of a run with no simulation says nothing more
-        rows.append(Row(text, direction, tuple(v for v, _ in pairs), tuple(e for _, e in pairs)))
+        rows.append(Row(text, measure.better, tuple(v for v, _ in pairs),
+                        tuple(e for _, e in pairs)))
     return rows
 
 
@@ -141,9 +161,12 @@ class Comparison:
     paths: int
     notes: list[str]
 
-    def statements(self) -> list[str]:
-        """Which structure is best on which measure, in words."""
+    def statements(self, words: bool = False) -> list[str]:
+        """Which structure is best for the council on which measure: each measure as written
+        (as --json gives them) or, with ``words``, by its label ("the lowest probability of a
+        shortfall", as the workbook gives them)."""
         labels = [ev.label for ev in self.evaluations]
+        scenario = self.evaluations[0].scenario
         out = []
         for row in self.rows:
             if not row.best:
@@ -151,12 +174,21 @@ class Comparison:
             word = "highest" if row.direction > 0 else "lowest"
             names = " and ".join(labels[i] for i in row.best)
             verb = "has" if len(row.best) == 1 else "have"
-            out.append(f"{names} {verb} the {word} {row.measure}")
-        decided = [set(row.best) for row in self.rows if row.best]
-        always = set.intersection(*decided) if decided else set()
-        for i in sorted(always):
+            measure = row.measure
+            if words:
+                label = parse_measure(measure).label(scenario.partner_names,
+                                                     scenario.meta.currency)
+                measure = in_sentence(label)
+            out.append(f"{names} {verb} the {word} {measure}")
+        for i in self.always_best():
             out.append(f"{labels[i]} is best (or tied) on every measure that tells them apart")
         return out
+
+    def always_best(self) -> list[int]:
+        """The structures best for the council (or tied) on every measure that tells the
+        structures apart."""
+        decided = [set(row.best) for row in self.rows if row.best]
+        return sorted(set.intersection(*decided)) if decided else []
 
     def as_json(self) -> dict[str, Any]:
         labels = [ev.label for ev in self.evaluations]
@@ -291,7 +323,7 @@ def sweep(
     scenario: Scenario,
     variations: list[Variation],
     draws: SharedDraws,
-    measures: tuple[tuple[str, int], ...] = KEY_MEASURES,
+    measures: tuple[str, ...] = KEY_MEASURES,
 ) -> Sweep:
     """Evaluate every combination of the variations' values on the same draws."""
     cells = grid_cells(variations)
@@ -314,13 +346,8 @@ def sweep(
     )
 
 
-def parse_measures(texts: list[str] | None) -> tuple[tuple[str, int], ...]:
+def parse_measures(texts: list[str] | None) -> tuple[str, ...]:
     """``--measure`` options (default: the key measures), each checked now."""
     if not texts:
         return KEY_MEASURES
-    directions = dict(KEY_MEASURES)
-    out = []
-    for text in texts:
-        measure: Measure = parse_measure(text)
-        out.append((measure.text, directions.get(measure.text, 0)))
-    return tuple(out)
+    return tuple(parse_measure(text).text for text in texts)

@@ -8,13 +8,16 @@ again in full, so a value the schema refuses is an error naming the field.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from bondmodel.errors import ScenarioError
+from bondmodel.labels import FIELDS, Column, Unit
 from bondmodel.scenario.loader import parse_scenario
 from bondmodel.scenario.paths import FIELD_PATH, path_parts
 from bondmodel.scenario.schema import Scenario
+from bondmodel.workbook.inputs import FIELD_INFO
 
 #: Most values one ``--vary`` may give (a range is expanded).
 MAX_VALUES = 1_000
@@ -67,6 +70,41 @@ def _step(node: Any, part: str | int, path: str) -> Any:
         return node[part]
     allowed = ", ".join(sorted(node)) if isinstance(node, dict) else "none"
     raise ScenarioError(f"{path}: the scenario has no field {part!r} here; fields: {allowed}")
+
+
+#: The display unit of a field outside the labels table, from its unit on the Inputs sheet.
+_INPUT_UNITS: dict[str, Unit] = {
+    "£": "money", "£ a year": "money", "£ or 'sized'": "money",
+    "rate a year": "rate", "share": "rate", "share of principal": "rate",
+    "share of spend": "rate", "years": "years", "years after close": "years",
+    "ratio": "ratio", "fraction of par": "factor", "months": "count", "period": "count",
+    "periods": "count", "programme year": "count", "paths": "count",
+}
+
+
+def field_column(path: str, scenario: Scenario | None = None) -> Column:
+    """A field's label in words and its display unit, for a sweep's axis or a solve's answer.
+
+    From the labels table (``labels.FIELDS``) where the field is there, else the path in
+    words with the unit the Inputs sheet gives it. A list item is named: "One-off cost
+    (Systems)" for ``costs[0].amount``.
+    """
+    key = re.sub(r"\[\d+\]", "[]", path)
+    found = FIELDS.get(key)
+    if found is None:
+        last = key.split(".")[-1].replace("[]", "")
+        unit = _INPUT_UNITS.get(FIELD_INFO.get(last, ("", ""))[0], "count")
+        words = re.sub(r"\[(\d+)\]", lambda m: f" {int(m.group(1)) + 1}", path)
+        words = words.replace(".", " ").replace("_", " ")
+        found = Column(words[:1].upper() + words[1:], unit)
+    index = re.search(r"^([a-z_]+)\[(\d+)\]", path)
+    if found.label and index is not None and scenario is not None:
+        items = getattr(scenario, index.group(1), ())
+        i = int(index.group(2))
+        name = getattr(items[i], "name", None) if i < len(items) else None
+        if name and key in FIELDS:
+            found = Column(f"{found.label} ({name})", found.unit)
+    return found
 
 
 @dataclass(frozen=True)

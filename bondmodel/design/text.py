@@ -1,0 +1,172 @@
+"""What ``compare``, ``sweep`` and ``solve`` print on the terminal: readable tables.
+
+Measures and fields are shown by their labels in words (``bondmodel.labels``), values in
+their units (:func:`bondmodel.display.format_value`), and the best value of each measure is
+marked ``*`` by the measure's own better direction (``measures.BETTER``), with a column
+saying which way is better and for whom. The numbers are the result's own: ``--json`` and
+the workbook hold the same values, with their standard errors.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+from bondmodel.design.measures import Better, parse_measure
+from bondmodel.design.solve import Solution
+from bondmodel.design.study import Comparison, Row, Sweep
+from bondmodel.design.variation import field_column
+from bondmodel.display import DEFAULT_WIDTH, format_value, in_sentence, text_table
+from bondmodel.scenario.schema import Scenario
+
+#: The marker of the best value of a measure.
+BEST = "*"
+#: For whom a direction is better, as the tables' "Better" column says it.
+_WHOM = {"the council": "council", "investors": "investors",
+         "investors and the council": "both", "that partner": "partner"}
+
+
+def better_words(better: Better) -> str:
+    """``higher (council)``, ``lower (both)``, or ``neither`` for a measure with no direction."""
+    if better.sign == 0:
+        return "neither"
+    way = "higher" if better.sign > 0 else "lower"
+    return f"{way} ({_WHOM.get(better.whom, better.whom)})"
+
+
+def _marked(text: str, best: bool) -> str:
+    """A value with the best marker, or padded to align with one."""
+    return f"{text} {BEST}" if best else f"{text}  "
+
+
+def _legend(rows: list[Row], width: int, where: str, better: str) -> str:
+    text = (f"{BEST} best of the measure{where} in its better direction; {better}: which way "
+            "is better, and for whom")
+    if any(_WHOM.get(r.better.whom) == "both" for r in rows):
+        text += " (both = investors and the council)"
+    return "\n".join(textwrap.wrap(text, width))
+
+
+def comparison_text(result: Comparison, width: int = DEFAULT_WIDTH) -> str:
+    """The comparison as a table: one row per measure, one column per structure."""
+    scenario = result.evaluations[0].scenario
+    labels = [ev.label for ev in result.evaluations]
+    headers = ["Measure", "Better", *labels]
+    rows = []
+    for row in result.rows:
+        measure = parse_measure(row.measure)
+        best = set(row.best_own)
+        rows.append([
+            measure.label(scenario.partner_names, scenario.meta.currency),
+            better_words(row.better),
+            *(_marked(format_value(v, measure.unit, scenario.meta.currency), i in best)
+              for i, v in enumerate(row.values)),
+        ])
+    lines = [
+        f"Compared on common random numbers: {len(labels)} structures, "
+        f"{_paths(result.paths)}, seed {result.seed}, sampler {result.sampler}",
+        "",
+        text_table(headers, rows, keep=2, width=width),
+        "",
+        _legend(result.rows, width, "", "Better"),
+    ]
+    metric = parse_measure(f"mean({result.metric})").metric_label(scenario.partner_names)
+    if result.paths > 0:
+        beats = [[label, *("-" if i == j else format_value(v, "rate")
+                           for j, v in enumerate(shares))]
+                 for i, (label, shares) in enumerate(zip(labels, result.beats, strict=True))]
+        title = (f"Share of paths on which the row's {in_sentence(metric)} beats "
+                 "the column's (the same futures for every structure):")
+        lines += ["", *textwrap.wrap(title, width), "",
+                  text_table(["", *labels], beats, keep=1, width=width)]
+    lines += [""] * bool(result.always_best() or result.notes)
+    lines += [f"{labels[i]} is best for the council (or tied) on every measure that tells them "
+              "apart" for i in result.always_best()]
+    lines += [f"Note: {note}" for note in result.notes]
+    return "\n".join(lines)
+
+
+def sweep_text(result: Sweep, width: int = DEFAULT_WIDTH) -> str:
+    """The sweep as a table: one row per grid cell, one column per measure."""
+    scenario = result.evaluations[0].scenario
+    currency = scenario.meta.currency
+    fields = [field_column(v.path, scenario) for v in result.variations]
+    measures = [parse_measure(row.measure) for row in result.rows]
+    headers = [f.label for f in fields] + [
+        m.label(scenario.partner_names, currency) + f" [{better_words(row.better)}]"
+        for m, row in zip(measures, result.rows, strict=True)
+    ]
+    best = [set(row.best_own) for row in result.rows]
+    rows = [
+        [format_value(value, f.unit, currency) for f, value in zip(fields, cell, strict=True)]
+        + [_marked(format_value(row.values[k], m.unit, currency), k in b)
+           for m, row, b in zip(measures, result.rows, best, strict=True)]
+        for k, cell in enumerate(result.cells)
+    ]
+    return "\n".join([
+        f"Swept on common random numbers: {len(result.cells)} structures, "
+        f"{_paths(result.paths)}, seed {result.seed}, sampler {result.sampler}",
+        "",
+        text_table(headers, rows, keep=len(fields), width=width),
+        "",
+        _legend(result.rows, width, " over the grid", "[better]"),
+    ])
+
+
+def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WIDTH) -> str:
+    """The answer in the field's unit, then each constraint's value, limit and margin."""
+    currency = scenario.meta.currency
+    field = field_column(result.path, scenario)
+    goal = "largest" if result.maximise else "smallest"
+
+    def shown(x: float) -> str:
+        # the field's unit, and the exact number to type back into a scenario
+        return f"{format_value(x, field.unit, currency)} ({x:.10g})"
+
+    span = f"[{shown(result.low)}, {shown(result.high)}]"
+    if not result.feasible or result.answer is None:
+        if result.grid and all(p.error is not None for p in result.grid):
+            first = result.grid[0]
+            return (f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} could be "
+                    f"evaluated; the first, {result.path} = {first.x:.10g} "
+                    f"({format_value(first.x, field.unit, currency)}): {first.error}")
+        rows = []
+        for c, (_, value, x) in zip(result.constraints, result.best_achievable(), strict=True):
+            unit = c.measure.unit
+            rows.append([c.measure.label(scenario.partner_names, currency),
+                         f"{c.op} {format_value(c.bound, unit, currency)}",
+                         format_value(value, unit, currency),
+                         "n/a" if x is None else shown(x)])
+        heading = (f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} meets "
+                   "every constraint; the best each reached:")
+        return "\n".join([
+            *textwrap.wrap(heading, width), "",
+            text_table(["Constraint", "Limit", "Best value", f"At {in_sentence(field.label)}"],
+                       rows, keep=1, width=width),
+        ])
+    lines = [f"{goal} {in_sentence(field.label)} ({result.path}) meeting every constraint: "
+             f"{shown(result.answer)}"]
+    if result.at_bound:
+        lines.append("  (the end of the range: widen --range to look further)")
+    if result.ci is not None and result.ci[0] == result.ci[1]:
+        lines.append("  no Monte Carlo uncertainty: the binding constraint is exact")
+    elif result.ci is not None:
+        lines.append(f"  95% Monte Carlo interval: {shown(result.ci[0])} to {shown(result.ci[1])}")
+    if result.at_answer is not None:
+        rows = []
+        margins = result.at_answer.margins(result.constraints)
+        for c, (v, se), m in zip(result.constraints, result.at_answer.values, margins,
+                                 strict=True):
+            unit = c.measure.unit
+            rows.append([c.measure.label(scenario.partner_names, currency),
+                         f"{c.op} {format_value(c.bound, unit, currency)}",
+                         format_value(v, unit, currency), format_value(se, unit, currency),
+                         format_value(m, unit, currency),
+                         "binding" if c.text == result.binding else ""])
+        lines += ["", "At the answer (s.e.: the Monte Carlo standard error):", "",
+                  text_table(["Constraint", "Limit", "Value", "s.e.", "Margin", ""], rows,
+                             keep=1, width=width)]
+    return "\n".join(lines)
+
+
+def _paths(paths: int) -> str:
+    return "the base case only (no simulation)" if paths == 0 else f"{paths:,} paths each"
