@@ -17,9 +17,9 @@ SINGLE_SAMPLE = 1_000  # path-by-path calls timed, then scaled linearly to PATHS
 def main() -> None:
     scenario = bondmodel.load_scenario(None)
     model = Model.compile(scenario)
-    u = np.concatenate(
-        [model.risk.correlated_uniforms(1, "random", b, PATHS) for b in range(2)]
-    )[:PATHS]
+    u = np.concatenate([model.risk.correlated_uniforms(1, "random", b, PATHS) for b in range(2)])[
+        :PATHS
+    ]
     values = model.risk.values(u)
     draws, rates = model.risk.draws(values, 1, 0)
 

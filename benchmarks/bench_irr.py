@@ -45,13 +45,18 @@ def main() -> None:
     npf_values = np.array([npf.irr(row) for row in sample])
     print(f"series: {N:,} of {PERIODS} periods")
     print(f"vectorised IRR:       {t_vec:8.3f} s")
-    print(f"pyxirr loop:          {t_pyxirr:8.3f} s   "
-          f"ratio {t_pyxirr / t_vec:6.1f}x (target >= 2x)")
-    print(f"numpy_financial loop: {t_npf:8.3f} s   ratio {t_npf / t_vec:6.1f}x (target >= 50x)"
-          f"   (timed on {len(sample):,} series, scaled linearly)")
+    print(
+        f"pyxirr loop:          {t_pyxirr:8.3f} s   ratio {t_pyxirr / t_vec:6.1f}x (target >= 2x)"
+    )
+    print(
+        f"numpy_financial loop: {t_npf:8.3f} s   ratio {t_npf / t_vec:6.1f}x (target >= 50x)"
+        f"   (timed on {len(sample):,} series, scaled linearly)"
+    )
     print(f"max |difference| vs pyxirr:          {np.nanmax(np.abs(ours - theirs)):.2e}")
-    print(f"max |difference| vs numpy_financial: "
-          f"{np.nanmax(np.abs(ours[: len(sample)] - npf_values)):.2e}")
+    print(
+        f"max |difference| vs numpy_financial: "
+        f"{np.nanmax(np.abs(ours[: len(sample)] - npf_values)):.2e}"
+    )
 
 
 if __name__ == "__main__":

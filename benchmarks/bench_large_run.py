@@ -48,8 +48,20 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "large.xlsx"
         command = [
-            sys.executable, "-m", "bondmodel", "run", "--paths", str(paths), "--workers", "2",
-            "--seed", "1", "--quiet", "--json", "-o", str(out),
+            sys.executable,
+            "-m",
+            "bondmodel",
+            "run",
+            "--paths",
+            str(paths),
+            "--workers",
+            "2",
+            "--seed",
+            "1",
+            "--quiet",
+            "--json",
+            "-o",
+            str(out),
         ]
         start = time.perf_counter()
         child = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)

@@ -59,8 +59,9 @@ print(json.dumps({"wall": wall, "mib": resource.getrusage(resource.RUSAGE_SELF).
 
 
 def probe() -> tuple[float, float]:
-    done = subprocess.run([sys.executable, "-c", PROBE, str(PATHS)], capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, str(PATHS)], capture_output=True, text=True, check=True
+    )
     result = json.loads(done.stdout.strip().splitlines()[-1])
     return float(result["wall"]), float(result["mib"])
 
@@ -74,11 +75,29 @@ def whole_run() -> tuple[float, float]:
         "print(json.dumps(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024))\n"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-m", "bondmodel", "run", "--paths", str(PATHS), "--seed",
-                   "1", "--workers", "2", "--json", "-o", str(Path(tmp) / "run.xlsx")]
+        command = [
+            sys.executable,
+            "-m",
+            "bondmodel",
+            "run",
+            "--paths",
+            str(PATHS),
+            "--seed",
+            "1",
+            "--workers",
+            "2",
+            "--json",
+            "-o",
+            str(Path(tmp) / "run.xlsx"),
+        ]
         start = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", code, *command], capture_output=True,
-                              text=True, check=True, cwd=ROOT)
+        done = subprocess.run(
+            [sys.executable, "-c", code, *command],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         wall = time.perf_counter() - start
     return wall, float(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -91,10 +110,14 @@ def main() -> None:
         runs.append(wall)
         memory.append(mib)
     p, r = statistics.median(probes), statistics.median(runs)
-    print(f"probe (one process, numpy, {PATHS:,} x 25, annuity waterfall + Newton IRR): "
-          f"median {p:.1f} s of {[round(x, 1) for x in probes]}")
-    print(f"bondmodel run --workers 2 --json, {PATHS:,} paths: median {r:.1f} s of "
-          f"{[round(x, 1) for x in runs]}; largest process {max(memory):.0f} MiB")
+    print(
+        f"probe (one process, numpy, {PATHS:,} x 25, annuity waterfall + Newton IRR): "
+        f"median {p:.1f} s of {[round(x, 1) for x in probes]}"
+    )
+    print(
+        f"bondmodel run --workers 2 --json, {PATHS:,} paths: median {r:.1f} s of "
+        f"{[round(x, 1) for x in runs]}; largest process {max(memory):.0f} MiB"
+    )
     print(f"ratio {r / p:.2f} (target <= {TARGET})")
 
 

@@ -36,7 +36,9 @@ print(json.dumps({"wall": wall, "parent_mib": own, "largest_worker_mib": child,
 def run_case(paths: int, workers: int, quarterly: bool) -> dict[str, float]:
     done = subprocess.run(
         [sys.executable, "-c", CASE, str(paths), str(workers), "1" if quarterly else "0"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     result: dict[str, float] = json.loads(done.stdout.strip().splitlines()[-1])
     return result

@@ -56,8 +56,10 @@ def main() -> None:
     for name, (args, target) in COMMANDS.items():
         above = statistics.median(times[name]) - base
         verdict = "meets" if above < target else "MISSES"
-        print(f"bondmodel {name}: {above:.3f} s above the baseline (median of {RUNS}); "
-              f"target < {target} s: {verdict}; {imported(args)}")
+        print(
+            f"bondmodel {name}: {above:.3f} s above the baseline (median of {RUNS}); "
+            f"target < {target} s: {verdict}; {imported(args)}"
+        )
 
 
 if __name__ == "__main__":

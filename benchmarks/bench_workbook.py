@@ -35,9 +35,11 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         size = path.stat().st_size
     best = min(times)
-    print(f"30-year quarterly model ({len(results.periods) - 1} periods), 10,000 paths: "
-          f"workbook written in {best:.2f} s (best of 3; target {TARGET_SECONDS:.0f} s, "
-          f"ratio {best / TARGET_SECONDS:.2f}); {size / 1e6:.1f} MB")
+    print(
+        f"30-year quarterly model ({len(results.periods) - 1} periods), 10,000 paths: "
+        f"workbook written in {best:.2f} s (best of 3; target {TARGET_SECONDS:.0f} s, "
+        f"ratio {best / TARGET_SECONDS:.2f}); {size / 1e6:.1f} MB"
+    )
 
 
 if __name__ == "__main__":

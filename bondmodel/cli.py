@@ -46,23 +46,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario and write a workbook")
     run.add_argument(
-        "scenario", nargs="?", type=Path,
+        "scenario",
+        nargs="?",
+        type=Path,
         help="scenario: a TOML file, or a workbook whose Inputs sheet holds it "
         "(default: the built-in default)",
     )
     run.add_argument(
-        "-o", "--output", type=Path,
+        "-o",
+        "--output",
+        type=Path,
         help="workbook to write (default: the scenario file's name with .xlsx, here; "
         "NAME-model.xlsx for a workbook NAME.xlsx)",
     )
     run.add_argument("--json", action="store_true", help="print the summary metrics as JSON")
     sim = run.add_argument_group("Monte Carlo")
     sim.add_argument(
-        "--paths", type=_int_arg("--paths"), default=None,
+        "--paths",
+        type=_int_arg("--paths"),
+        default=None,
         help="paths to simulate (default: the scenario's risk.default_paths; 0: base case only)",
     )
     sim.add_argument(
-        "--seed", type=_int_arg("--seed"), default=None,
+        "--seed",
+        type=_int_arg("--seed"),
+        default=None,
         help="random seed (default: drawn, printed and recorded)",
     )
     sim.add_argument(
@@ -73,11 +81,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sim.add_argument("--scheduler", default=None, help="address of a Dask scheduler to run on")
     sim.add_argument(
-        "--chunk-blocks", type=_int_arg("--chunk-blocks"), default=4,
+        "--chunk-blocks",
+        type=_int_arg("--chunk-blocks"),
+        default=4,
         help="blocks of 8192 paths per task (does not change the results)",
     )
     sim.add_argument(
-        "--converge", type=float, default=None, metavar="TOL",
+        "--converge",
+        type=float,
+        default=None,
+        metavar="TOL",
         help="stop once the mean of each watched metric is known to this relative tolerance "
         "(--paths is then the maximum)",
     )
@@ -85,11 +98,16 @@ def build_parser() -> argparse.ArgumentParser:
         "--confidence", type=float, default=0.95, help="confidence level for --converge"
     )
     sim.add_argument(
-        "--converge-on", action="append", default=None, metavar="METRIC",
+        "--converge-on",
+        action="append",
+        default=None,
+        metavar="METRIC",
         help="per-path metric to watch (repeatable; default council_npv or npv)",
     )
     sim.add_argument(
-        "--tornado-output", default=None, metavar="METRIC",
+        "--tornado-output",
+        default=None,
+        metavar="METRIC",
         help="per-path metric the tornado swings are measured on (default council_npv or npv)",
     )
     sim.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -102,7 +120,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("workbook", type=Path, help="a model workbook written by `bondmodel run`")
     check.add_argument(
-        "--paths-check", type=_int_arg("--paths-check"), default=None, metavar="N",
+        "--paths-check",
+        type=_int_arg("--paths-check"),
+        default=None,
+        metavar="N",
         help="rerun the base case and N of the recorded paths instead of the whole simulation",
     )
     check.add_argument(
@@ -110,7 +131,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument("--scheduler", default=None, help="address of a Dask scheduler to run on")
     check.add_argument(
-        "--max-paths", type=_int_arg("--max-paths"), default=None, metavar="N",
+        "--max-paths",
+        type=_int_arg("--max-paths"),
+        default=None,
+        metavar="N",
         help="largest Monte Carlo run to repeat in full (default 1,000,000)",
     )
     check.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -124,12 +148,18 @@ def build_parser() -> argparse.ArgumentParser:
     swp = sub.add_parser("sweep", help="evaluate a grid of structures on the same random draws")
     swp.add_argument("scenario", type=Path)
     swp.add_argument(
-        "--vary", action="append", required=True, metavar="PATH=VALUES",
+        "--vary",
+        action="append",
+        required=True,
+        metavar="PATH=VALUES",
         help="a field and its values: LO:HI:STEP or V1,V2,... (repeatable), "
         "such as bond.coupon.rate=0.03:0.07:0.005",
     )
     swp.add_argument(
-        "--measure", action="append", default=None, metavar="MEASURE",
+        "--measure",
+        action="append",
+        default=None,
+        metavar="MEASURE",
         help="a measure to tabulate (repeatable; default: the key measures), "
         "such as 'P50(council_npv)'",
     )
@@ -139,19 +169,30 @@ def build_parser() -> argparse.ArgumentParser:
         "solve", help="find the largest or smallest value of a field that meets constraints"
     )
     slv.add_argument("scenario", type=Path)
-    slv.add_argument("--find", required=True, metavar="PATH", help="the field, such as "
-                     "bond.principal or bond.coupon.rate")
+    slv.add_argument(
+        "--find",
+        required=True,
+        metavar="PATH",
+        help="the field, such as bond.principal or bond.coupon.rate",
+    )
     goal = slv.add_mutually_exclusive_group(required=True)
     goal.add_argument("--maximise", "--maximize", action="store_true", dest="maximise")
     goal.add_argument("--minimise", "--minimize", action="store_true", dest="minimise")
     slv.add_argument(
-        "--constraint", action="append", required=True, metavar="TEXT",
+        "--constraint",
+        action="append",
+        required=True,
+        metavar="TEXT",
         help="MEASURE >= X or MEASURE <= X (repeatable), such as 'P(investor_loss) <= 0.05', "
         "'P90(min_dscr) >= 1.20', 'P50(council_npv) >= 0', 'council_npv_vs_pwlb >= 0'",
     )
     slv.add_argument("--range", default=None, metavar="LO:HI", help="where to search")
-    slv.add_argument("--tolerance", type=float, default=None,
-                     help="stop bisecting when the bracket is this narrow (default 1e-6 x range)")
+    slv.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="stop bisecting when the bracket is this narrow (default 1e-6 x range)",
+    )
     _design_options(slv, "solve.xlsx")
 
     export = sub.add_parser(
@@ -167,7 +208,8 @@ def build_parser() -> argparse.ArgumentParser:
     form.add_argument("path", type=Path, help="input workbook to write (.xlsx)")
     source = form.add_mutually_exclusive_group()
     source.add_argument(
-        "--template", default=None,
+        "--template",
+        default=None,
         help=f"pre-fill from this template (default {DEFAULT_TEMPLATE})",
     )
     source.add_argument("--scenario", type=Path, default=None, help="pre-fill from this scenario")
@@ -282,7 +324,8 @@ def _stopped(exc: KeyboardInterrupt) -> int:
     code = exc.exit_code if isinstance(exc, interrupts.Interrupted) else 130
     done = (
         "wrote " + ", ".join(str(p) for p in _SESSION.written) + " before stopping"
-        if _SESSION.written else "nothing was written"
+        if _SESSION.written
+        else "nothing was written"
     )
     repeat = f"; repeat with --seed {_SESSION.seed}" if _SESSION.seed is not None else ""
     print(f"bondmodel: interrupted ({signal_name}); {done}{repeat}", file=sys.stderr)
@@ -348,7 +391,12 @@ def _run(args: argparse.Namespace) -> int:
 
     scenario = _load(scenario_path)
     paths = check_run_settings(
-        scenario, args.paths, args.seed, args.workers, args.chunk_blocks, args.sampler,
+        scenario,
+        args.paths,
+        args.seed,
+        args.workers,
+        args.chunk_blocks,
+        args.sampler,
         args.scheduler,
     )
     convergence = None
@@ -396,19 +444,29 @@ def _run(args: argparse.Namespace) -> int:
 
 def _design_options(parser: argparse.ArgumentParser, default_output: str) -> None:
     parser.add_argument(
-        "-o", "--output", type=Path, default=Path(default_output),
+        "-o",
+        "--output",
+        type=Path,
+        default=Path(default_output),
         help=f"workbook to write (default {default_output})",
     )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument(
-        "--paths", type=_int_arg("--paths"), default=None,
+        "--paths",
+        type=_int_arg("--paths"),
+        default=None,
         help="paths per structure (default: the scenario's risk.default_paths; 0: base case)",
     )
-    parser.add_argument("--seed", type=_int_arg("--seed"), default=None,
-                        help="the seed every structure shares (default: drawn and printed)")
+    parser.add_argument(
+        "--seed",
+        type=_int_arg("--seed"),
+        default=None,
+        help="the seed every structure shares (default: drawn and printed)",
+    )
     parser.add_argument("--sampler", default="random", help="random, lhs or sobol")
-    parser.add_argument("--workers", type=_int_arg("--workers"), default=1,
-                        help="local worker processes")
+    parser.add_argument(
+        "--workers", type=_int_arg("--workers"), default=1, help="local worker processes"
+    )
     parser.add_argument("--scheduler", default=None, help="address of a Dask scheduler")
 
 
@@ -417,8 +475,13 @@ def _check_design_options(args: argparse.Namespace, sources: list[Path]) -> None
     any file is read."""
     from bondmodel.risk.simulate import check_run_flags
 
-    check_run_flags(paths=args.paths, seed=args.seed, sampler=args.sampler, workers=args.workers,
-                    scheduler=args.scheduler)
+    check_run_flags(
+        paths=args.paths,
+        seed=args.seed,
+        sampler=args.sampler,
+        workers=args.workers,
+        scheduler=args.scheduler,
+    )
     output: Path = args.output
     if output.suffix.lower() != ".xlsx":
         raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
@@ -519,8 +582,7 @@ def _solve(args: argparse.Namespace) -> int:
     _check_design_options(args, [args.scenario])
     scenario = _load(args.scenario)
     draws = _shared_draws(args)
-    solution = solve(scenario, args.find, constraints, args.maximise, draws, bounds,
-                     args.tolerance)
+    solution = solve(scenario, args.find, constraints, args.maximise, draws, bounds, args.tolerance)
     write_solution(solution, scenario, args.output, command=args.command_line)
     _wrote(args.output)
     if args.json:
@@ -599,9 +661,7 @@ def _load(path: Path | None) -> Any:
 def _refuse_existing(target: Path, force: bool, *sources: Path) -> None:
     for source in sources:
         if _same_file(source, target):
-            raise ScenarioError(
-                f"{target}: is the input file itself; choose another output path"
-            )
+            raise ScenarioError(f"{target}: is the input file itself; choose another output path")
     if target.exists() and not force:
         raise ScenarioError(f"{target}: already exists; pass --force to overwrite it")
 
@@ -612,8 +672,14 @@ def _verify(args: argparse.Namespace) -> int:
 
     check_run_flags(workers=args.workers, scheduler=args.scheduler)
     limit = {} if args.max_paths is None else {"max_paths": args.max_paths}
-    report = verify(args.workbook, args.paths_check, args.workers, args.scheduler, **limit,
-                    announce=lambda text: print(f"bondmodel: {text}", file=sys.stderr))
+    report = verify(
+        args.workbook,
+        args.paths_check,
+        args.workers,
+        args.scheduler,
+        **limit,
+        announce=lambda text: print(f"bondmodel: {text}", file=sys.stderr),
+    )
     if args.json:
         _out(json.dumps(report.as_json(), indent=2, default=str, allow_nan=False))
     else:
@@ -631,8 +697,9 @@ def _export(args: argparse.Namespace) -> int:
     _refuse_existing(target, args.force, args.workbook)
     scenario = read_scenario(args.workbook)
     atomic_write_text(target, scenario_toml(scenario))
-    _wrote(target, f" from the Inputs sheet of {args.workbook} "
-           f"(scenario SHA-256 {scenario.sha256()})")
+    _wrote(
+        target, f" from the Inputs sheet of {args.workbook} (scenario SHA-256 {scenario.sha256()})"
+    )
     return 0
 
 

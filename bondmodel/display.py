@@ -102,8 +102,11 @@ def text_table(
             lines.append("  ".join(cells).rstrip())
         lines.append("  ".join("-" * widths[j] for j in columns))
         for row in rows:
-            lines.append("  ".join(
-                row[j].ljust(widths[j]) if j in key else row[j].rjust(widths[j]) for j in columns
-            ).rstrip())
+            lines.append(
+                "  ".join(
+                    row[j].ljust(widths[j]) if j in key else row[j].rjust(widths[j])
+                    for j in columns
+                ).rstrip()
+            )
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)

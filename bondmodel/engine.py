@@ -149,9 +149,18 @@ def run(
         on workers, scheduler or chunk_blocks.
     """
     paths = check_run_settings(scenario, paths, seed, workers, chunk_blocks, sampler, scheduler)
-    settings = None if paths == 0 else RunSettings(
-        paths, new_seed() if seed is None else seed, sampler, workers, scheduler, chunk_blocks,
-        convergence,
+    settings = (
+        None
+        if paths == 0
+        else RunSettings(
+            paths,
+            new_seed() if seed is None else seed,
+            sampler,
+            workers,
+            scheduler,
+            chunk_blocks,
+            convergence,
+        )
     )
     # One BLAS thread, as in the simulation's workers: the same arithmetic everywhere.
     with threadpool_limits(limits=1, user_api="blas"):
@@ -171,8 +180,13 @@ def check_run_settings(
     if paths is None:
         paths = scenario.risk.default_paths if scenario.risk is not None else 0
     check_run_flags(
-        paths=paths, seed=seed, sampler=sampler, workers=workers, chunk_blocks=chunk_blocks,
-        scheduler=scheduler, columns=path_columns(scenario),
+        paths=paths,
+        seed=seed,
+        sampler=sampler,
+        workers=workers,
+        chunk_blocks=chunk_blocks,
+        scheduler=scheduler,
+        columns=path_columns(scenario),
     )
     if paths > 0 and scenario.risk is None:
         raise ScenarioError(
@@ -294,7 +308,10 @@ def programme_metric_arrays(flows: ProgrammeFlows, timeline: Timeline) -> dict[s
 
 
 def partner_metrics(
-    flows: ProgrammeFlows, timeline: Timeline, scenario: Scenario, path: int = 0,
+    flows: ProgrammeFlows,
+    timeline: Timeline,
+    scenario: Scenario,
+    path: int = 0,
     bond: BondResults | None = None,
 ) -> dict[str, dict[str, MetricValue]]:
     """Per-partner shares, NPV, PVs and payback for one path; with a bond, each partner's
@@ -319,7 +336,10 @@ def partner_metrics(
         }
     if bond is not None:
         after = partner_npvs_after_debt_service(
-            flows, timeline, scenario, programme_core_metrics(flows, timeline.years),
+            flows,
+            timeline,
+            scenario,
+            programme_core_metrics(flows, timeline.years),
             np.array([float(bond.metrics["council_npv"] or 0.0)]),
         )
         for p, name in enumerate(scenario.partner_names):

@@ -25,7 +25,9 @@ from bondmodel.resources import os_error_in, os_error_words
 #: than in temporary files, which a failed or stopped write would leave behind in the
 #: system's temporary folder (the output itself is still written atomically, below).
 XLSX_OPTIONS: Final = {
-    "strings_to_formulas": False, "strings_to_urls": False, "nan_inf_to_errors": False,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "nan_inf_to_errors": False,
     "in_memory": True,
 }
 

@@ -133,7 +133,9 @@ class Model:
             self.grid = self.schedule.grid
             if scenario.pwlb is not None:
                 self.pwlb = pwlb_loan(
-                    scenario.pwlb, self.schedule.financed_costs, self.grid,
+                    scenario.pwlb,
+                    self.schedule.financed_costs,
+                    self.grid,
                     scenario.bond.tenor_years,
                 )
         self.risk: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
@@ -215,8 +217,12 @@ class Model:
         if self.schedule is not None:
             bond = run_waterfall(self.schedule, self.timeline, flows, draws.inflation, rates)
             arrays = bond_metrics(
-                self.schedule, bond, flows, self.timeline,
-                self.scenario.economics.inflation, self.pwlb,
+                self.schedule,
+                bond,
+                flows,
+                self.timeline,
+                self.scenario.economics.inflation,
+                self.pwlb,
             )
             for key in BOND_PATH_METRICS:
                 if key == "shortfall":

@@ -121,9 +121,7 @@ class ProgrammeFlows:
     @property
     def partner_net_savings(self) -> FloatArray:
         """(paths, partners, T+1) gross savings less running costs, per partner."""
-        return self._partner(self.partner_gross_savings) - self._partner(
-            self.partner_running_costs
-        )
+        return self._partner(self.partner_gross_savings) - self._partner(self.partner_running_costs)
 
     @property
     def partner_net_cash_flow(self) -> FloatArray:
@@ -157,9 +155,7 @@ def cost_weights(item: CostItem, n_periods: int) -> FloatArray:
     return w
 
 
-def ramp_fraction(
-    ramp: LinearRamp | ExplicitRamp | SCurveRamp, tau: FloatArray
-) -> FloatArray:
+def ramp_fraction(ramp: LinearRamp | ExplicitRamp | SCurveRamp, tau: FloatArray) -> FloatArray:
     """Fraction of steady-state savings reached ``tau`` years after savings start.
 
     Notes
@@ -197,9 +193,7 @@ def ramp_fraction(
 SCURVE_LINEAR_BELOW = 1e-6
 
 
-def _index_for(
-    indexation: str | float, price_index: FloatArray, timeline: Timeline
-) -> FloatArray:
+def _index_for(indexation: str | float, price_index: FloatArray, timeline: Timeline) -> FloatArray:
     """Nominal multiplier on base-date amounts for an indexation setting, (paths, T+1)."""
     if indexation == "inflation":
         return price_index
@@ -224,9 +218,9 @@ def price_index_paths(scenario: Scenario, timeline: Timeline, inflation: FloatAr
     paths = inflation.shape[0]
     if paths > 1 and (inflation == inflation[:1]).all():
         # the same inflation on every path: one row, shared (read-only)
-        return np.broadcast_to(price_index_paths(scenario, timeline, inflation[:1]), (
-            paths, timeline.n_periods + 1
-        ))
+        return np.broadcast_to(
+            price_index_paths(scenario, timeline, inflation[:1]), (paths, timeline.n_periods + 1)
+        )
     steps = np.power(1.0 + inflation, 1.0 / timeline.f)
     index = np.empty((paths, timeline.n_periods + 1))
     index[:, 0] = start
@@ -329,8 +323,9 @@ def programme_flows(
     running = _running_costs(scenario, timeline, draws, price_index)
     stream_savings = _stream_savings(scenario, timeline, draws, price_index)
     gross = _gross_savings(scenario, timeline, draws, stream_savings)
-    split = _PartnerSplit.of(scenario, timeline, draws, stream_savings, costs.capex, running,
-                             partners)
+    split = _PartnerSplit.of(
+        scenario, timeline, draws, stream_savings, costs.capex, running, partners
+    )
     net_savings = gross - running
     return ProgrammeFlows(
         capex_base=costs.base,
@@ -430,8 +425,10 @@ def _running_costs(
     for rc in scenario.running_costs:
         last = rc.end_year if rc.end_year is not None else scenario.timeline.horizon_years
         active = (timeline.programme_year >= rc.start_year) & (timeline.programme_year <= last)
-        running += (rc.annual_amount / timeline.f) * active[None, :] * _index_for(
-            rc.indexation, price_index, timeline
+        running += (
+            (rc.annual_amount / timeline.f)
+            * active[None, :]
+            * _index_for(rc.indexation, price_index, timeline)
         )
     running *= draws.running_cost_factor[:, None]
     return running
@@ -508,16 +505,24 @@ class _PartnerSplit:
 
     @classmethod
     def of(
-        cls, scenario: Scenario, timeline: Timeline, draws: Draws, stream_savings: FloatArray,
-        capex: FloatArray, running: FloatArray, partners: bool,
+        cls,
+        scenario: Scenario,
+        timeline: Timeline,
+        draws: Draws,
+        stream_savings: FloatArray,
+        capex: FloatArray,
+        running: FloatArray,
+        partners: bool,
     ) -> _PartnerSplit:
         if not partners:
             return cls(None, None, None)
         alloc = allocation_matrix(scenario)
         stay = partner_presence(scenario, timeline)
-        gross = np.einsum("asn,sp->apn", stream_savings, alloc) * (
-            draws.partner_realisation[:, :, None]
-        ) * stay[None, :, :]
+        gross = (
+            np.einsum("asn,sp->apn", stream_savings, alloc)
+            * (draws.partner_realisation[:, :, None])
+            * stay[None, :, :]
+        )
         cost_share = np.asarray(scenario.shares("cost_share"))
         return cls(
             capex=capex[:, None, :] * cost_share[None, :, None],

@@ -64,7 +64,8 @@ def _machine_memory() -> MemoryLimit | None:
     """Physical memory plus swap (``/proc/meminfo``), or physical memory (``sysconf``)."""
     try:
         fields = dict(
-            line.split(":", 1) for line in Path("/proc/meminfo").read_text().splitlines()
+            line.split(":", 1)
+            for line in Path("/proc/meminfo").read_text().splitlines()
             if ":" in line
         )
         total = sum(int(fields[k].split()[0]) * 1024 for k in ("MemTotal", "SwapTotal"))
@@ -123,7 +124,8 @@ def resource_message(exc: BaseException) -> str | None:
     if isinstance(exc, MemoryError):
         detail = str(exc).strip()
         return (
-            "out of memory" + (f" ({detail})" if detail else "")
+            "out of memory"
+            + (f" ({detail})" if detail else "")
             + f"; this process may use at most {memory_limit().describe()}: "
             "use fewer --paths or --workers, or free memory"
         )

@@ -75,9 +75,7 @@ def build_timeline(scenario: Scenario) -> Timeline:
     close = model_close(tl.start_date, tl.align_to_financial_year)
     boundaries = period_boundaries(close, f, n)
     period_start = [close, *boundaries[:-1]]
-    period_end = [close] + [
-        (pd.Timestamp(d) - pd.Timedelta(days=1)).date() for d in boundaries[1:]
-    ]
+    period_end = [close] + [(pd.Timestamp(d) - pd.Timedelta(days=1)).date() for d in boundaries[1:]]
     t = np.arange(n + 1)
     programme_year = np.ceil(t / f).astype(np.int64)
     labels = ["Close"] + [

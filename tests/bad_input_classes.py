@@ -124,10 +124,19 @@ def numeric_cases() -> list[Case]:
         if kind in seen or isinstance(row.value, bool | str | tuple):
             continue
         seen.add(kind)
-        is_int = isinstance(row.value, int) or (row.path.endswith(
-            ("horizon_years", "default_paths", "periods", "start_period", "start_year",
-             "end_year")
-        ) and not row.path.startswith(("savings", "partners")))
+        is_int = isinstance(row.value, int) or (
+            row.path.endswith(
+                (
+                    "horizon_years",
+                    "default_paths",
+                    "periods",
+                    "start_period",
+                    "start_year",
+                    "end_year",
+                )
+            )
+            and not row.path.startswith(("savings", "partners"))
+        )
         values: list[tuple[str, Any, list[str]]] = []
         if row.high is not None:
             above = row.high * 2 if row.high > 0 else row.high + 1
@@ -144,11 +153,15 @@ def numeric_cases() -> list[Case]:
         for label, value, words in values:
             bad = _set(data, row.path, value)
             got = [repr(value)] if label in ("above", "below") else []
-            cases.append(_toml_case(
-                f"gen_num_{name}_{label}.toml",
-                f"{row.path} = {value!r} ({label} its bounds)",
-                shown(row.path, bad), words + got, bad,
-            ))
+            cases.append(
+                _toml_case(
+                    f"gen_num_{name}_{label}.toml",
+                    f"{row.path} = {value!r} ({label} its bounds)",
+                    shown(row.path, bad),
+                    words + got,
+                    bad,
+                )
+            )
     return cases
 
 
@@ -157,28 +170,49 @@ def date_cases() -> list[Case]:
     cases = []
     for path in ("meta.base_date", "timeline.start_date", "bond.issue_date"):
         for day in (date(1, 1, 1), date(1900, 2, 28)):
-            cases.append(_toml_case(
-                f"gen_date_{path.replace('.', '_')}_{day.year}.toml",
-                f"{path} in {day.year}, before the dates a workbook holds", path,
-                [day.isoformat(), "1901-01-01", "9999-12-31"], _set(data, path, day),
-            ))
-    late = _set(_set(data, "meta.base_date", date(9990, 4, 1)), "timeline.start_date",
-                 date(9990, 4, 1))
-    cases.append(_toml_case(
-        "gen_date_horizon_past_9999.toml", "a 25-year horizon from 9990 ends in 10015",
-        "timeline.horizon_years", ["10015", "9999-12-31", "at most 9 years"], late,
-    ))
-    last = _set(_set(data, "meta.base_date", date(9999, 12, 31)), "timeline.start_date",
-                date(9999, 12, 31))
-    cases.append(_toml_case(
-        "gen_date_start_9999.toml", "a start on the last representable day",
-        "timeline.horizon_years", ["10024", "9999-12-31"], last,
-    ))
+            cases.append(
+                _toml_case(
+                    f"gen_date_{path.replace('.', '_')}_{day.year}.toml",
+                    f"{path} in {day.year}, before the dates a workbook holds",
+                    path,
+                    [day.isoformat(), "1901-01-01", "9999-12-31"],
+                    _set(data, path, day),
+                )
+            )
+    late = _set(
+        _set(data, "meta.base_date", date(9990, 4, 1)), "timeline.start_date", date(9990, 4, 1)
+    )
+    cases.append(
+        _toml_case(
+            "gen_date_horizon_past_9999.toml",
+            "a 25-year horizon from 9990 ends in 10015",
+            "timeline.horizon_years",
+            ["10015", "9999-12-31", "at most 9 years"],
+            late,
+        )
+    )
+    last = _set(
+        _set(data, "meta.base_date", date(9999, 12, 31)), "timeline.start_date", date(9999, 12, 31)
+    )
+    cases.append(
+        _toml_case(
+            "gen_date_start_9999.toml",
+            "a start on the last representable day",
+            "timeline.horizon_years",
+            ["10024", "9999-12-31"],
+            last,
+        )
+    )
     old_base = _set(data, "meta.base_date", date(1901, 1, 1))
-    cases.append(_toml_case(
-        "gen_date_price_base_125_years.toml", "the price base 125 years before the start",
-        "meta.base_date", ["1901-01-01", "more than 100 years"], old_base,
-    ))
+    cases.append(
+        _toml_case(
+            "gen_date_price_base_125_years.toml",
+            "the price base 125 years before the start",
+            "meta.base_date",
+            ["1901-01-01", "more than 100 years"],
+            old_base,
+        )
+    )
     return cases
 
 
@@ -187,44 +221,95 @@ def distribution_cases() -> list[Case]:
     inputs = "risk.inputs[0].distribution"
     cases = []
     shapes: list[tuple[str, dict[str, Any], str, list[str]]] = [
-        ("normal_sd_1e200", {"type": "normal", "mean": 1.0, "sd": 1e200}, "sd",
-         ["less than or equal to 1000000", "1e+200"]),
-        ("normal_mean_1e300", {"type": "normal", "mean": 1e300, "sd": 1.0}, "mean",
-         ["less than or equal to 1000000"]),
-        ("lognormal_mean_1e300", {"type": "lognormal", "mean": 1e300, "sd": 1.0}, "mean",
-         ["less than or equal to 1000000"]),
-        ("lognormal_p90_huge", {"type": "lognormal", "p10": 1.0, "p90": 1e7}, "p90",
-         ["less than or equal to 1000000"]),
-        ("beta_alpha_huge", {"type": "beta", "alpha": 1e7, "beta": 1.0}, "alpha",
-         ["less than or equal to 1000000"]),
-        ("uniform_max_huge", {"type": "uniform", "min": 0.0, "max": 1e300}, "max",
-         ["less than or equal to 1000000"]),
-        ("fixed_negative_huge", {"type": "fixed", "value": -1e300}, "value",
-         ["greater than or equal to -1000000"]),
-        ("bernoulli_impact_huge", {"type": "bernoulli", "p": 0.5, "impact": 1e9}, "impact",
-         ["less than or equal to 1000000"]),
-        ("empirical_sample_huge", {"type": "empirical", "samples": [1.0, 1e308]}, "samples[1]",
-         ["less than or equal to 1000000"]),
-        ("discrete_value_huge",
-         {"type": "discrete", "values": [1.0, -1e10], "probabilities": [0.5, 0.5]},
-         "values[1]", ["greater than or equal to -1000000"]),
+        (
+            "normal_sd_1e200",
+            {"type": "normal", "mean": 1.0, "sd": 1e200},
+            "sd",
+            ["less than or equal to 1000000", "1e+200"],
+        ),
+        (
+            "normal_mean_1e300",
+            {"type": "normal", "mean": 1e300, "sd": 1.0},
+            "mean",
+            ["less than or equal to 1000000"],
+        ),
+        (
+            "lognormal_mean_1e300",
+            {"type": "lognormal", "mean": 1e300, "sd": 1.0},
+            "mean",
+            ["less than or equal to 1000000"],
+        ),
+        (
+            "lognormal_p90_huge",
+            {"type": "lognormal", "p10": 1.0, "p90": 1e7},
+            "p90",
+            ["less than or equal to 1000000"],
+        ),
+        (
+            "beta_alpha_huge",
+            {"type": "beta", "alpha": 1e7, "beta": 1.0},
+            "alpha",
+            ["less than or equal to 1000000"],
+        ),
+        (
+            "uniform_max_huge",
+            {"type": "uniform", "min": 0.0, "max": 1e300},
+            "max",
+            ["less than or equal to 1000000"],
+        ),
+        (
+            "fixed_negative_huge",
+            {"type": "fixed", "value": -1e300},
+            "value",
+            ["greater than or equal to -1000000"],
+        ),
+        (
+            "bernoulli_impact_huge",
+            {"type": "bernoulli", "p": 0.5, "impact": 1e9},
+            "impact",
+            ["less than or equal to 1000000"],
+        ),
+        (
+            "empirical_sample_huge",
+            {"type": "empirical", "samples": [1.0, 1e308]},
+            "samples[1]",
+            ["less than or equal to 1000000"],
+        ),
+        (
+            "discrete_value_huge",
+            {"type": "discrete", "values": [1.0, -1e10], "probabilities": [0.5, 0.5]},
+            "values[1]",
+            ["greater than or equal to -1000000"],
+        ),
     ]
     for name, dist, key, words in shapes:
         bad = _set(data, inputs, dist)
-        cases.append(_toml_case(
-            f"gen_dist_{name}.toml", f"a {dist['type']} distribution with {key} out of bounds",
-            f"{shown('risk.inputs[0]', bad)}.distribution.{key}", words, bad,
-        ))
+        cases.append(
+            _toml_case(
+                f"gen_dist_{name}.toml",
+                f"a {dist['type']} distribution with {key} out of bounds",
+                f"{shown('risk.inputs[0]', bad)}.distribution.{key}",
+                words,
+                bad,
+            )
+        )
     rate = copy.deepcopy(data)
     rate["risk"]["inputs"].append(
-        {"name": "Inflation", "target": "economics.inflation",
-         "distribution": {"type": "normal", "mean": 0.02, "sd": 0.5}}
+        {
+            "name": "Inflation",
+            "target": "economics.inflation",
+            "distribution": {"type": "normal", "mean": 0.02, "sd": 0.5},
+        }
     )
-    cases.append(_toml_case(
-        "gen_dist_inflation_sd_wide.toml", "an untruncated inflation level that reaches -400%",
-        f"risk.inputs[{len(rate['risk']['inputs']) - 1}] ('Inflation').distribution",
-        ["outside the range of an annual rate", "-0.99", "truncate"], rate,
-    ))
+    cases.append(
+        _toml_case(
+            "gen_dist_inflation_sd_wide.toml",
+            "an untruncated inflation level that reaches -400%",
+            f"risk.inputs[{len(rate['risk']['inputs']) - 1}] ('Inflation').distribution",
+            ["outside the range of an annual rate", "-0.99", "truncate"],
+            rate,
+        )
+    )
     return cases
 
 
@@ -270,49 +355,94 @@ def text_cases() -> list[Case]:
         slug = re.sub(r"\W+", "_", path).strip("_")
         for label, (ch, words) in NAME_CHARACTERS.items():
             bad = _set(data, path, f"Ab{ch}cd")
-            cases.append(_toml_case(
-                f"gen_text_{slug}_{label}.toml", f"{path} holding U+{ord(ch):04X}",
-                shown(path, bad), [words, f"U+{ord(ch):04X}"], bad,
-            ))
+            cases.append(
+                _toml_case(
+                    f"gen_text_{slug}_{label}.toml",
+                    f"{path} holding U+{ord(ch):04X}",
+                    shown(path, bad),
+                    [words, f"U+{ord(ch):04X}"],
+                    bad,
+                )
+            )
         bad = _set(data, path, "Ab_x000D_cd")
-        cases.append(_toml_case(
-            f"gen_text_{slug}_excel_escape.toml", f"{path} holding Excel's escape _x000D_",
-            shown(path, bad), ["'_x000D_'", "escape a character"], bad,
-        ))
-        for label, name in (("leading_space", " Abcd"), ("trailing_space", "Abcd "),
-                            ("only_spaces", "   ")):
+        cases.append(
+            _toml_case(
+                f"gen_text_{slug}_excel_escape.toml",
+                f"{path} holding Excel's escape _x000D_",
+                shown(path, bad),
+                ["'_x000D_'", "escape a character"],
+                bad,
+            )
+        )
+        for label, name in (
+            ("leading_space", " Abcd"),
+            ("trailing_space", "Abcd "),
+            ("only_spaces", "   "),
+        ):
             bad = _set(data, path, name)
-            cases.append(_toml_case(
-                f"gen_text_{slug}_{label}.toml", f"{path} = {name!r}",
-                shown(path, bad), ["start or end with a space", repr(name)], bad,
-            ))
-    for label, ch in (("nul", "\x00"), ("c0_bel", "\x07"), ("vt", "\x0b"), ("del", "\x7f"),
-                      ("c1", "\x9b"), ("rlo", "\u202e"), ("u_ffff", "\uffff"),
-                      ("u_fdd0", "\ufdd0"), ("line_separator", "\u2028")):
+            cases.append(
+                _toml_case(
+                    f"gen_text_{slug}_{label}.toml",
+                    f"{path} = {name!r}",
+                    shown(path, bad),
+                    ["start or end with a space", repr(name)],
+                    bad,
+                )
+            )
+    for label, ch in (
+        ("nul", "\x00"),
+        ("c0_bel", "\x07"),
+        ("vt", "\x0b"),
+        ("del", "\x7f"),
+        ("c1", "\x9b"),
+        ("rlo", "\u202e"),
+        ("u_ffff", "\uffff"),
+        ("u_fdd0", "\ufdd0"),
+        ("line_separator", "\u2028"),
+    ):
         bad = _set(data, "meta.description", f"Line one\r\nLine{ch}two")
-        cases.append(_toml_case(
-            f"gen_text_description_{label}.toml", f"a description holding U+{ord(ch):04X}",
-            "meta.description", [f"U+{ord(ch):04X}", "line breaks and tabs allowed"], bad,
-        ))
+        cases.append(
+            _toml_case(
+                f"gen_text_description_{label}.toml",
+                f"a description holding U+{ord(ch):04X}",
+                "meta.description",
+                [f"U+{ord(ch):04X}", "line breaks and tabs allowed"],
+                bad,
+            )
+        )
     for label, key in (("rlo", "ab\u202ecd"), ("nul", "ab\x00cd"), ("newline", "ab\ncd")):
         bad = copy.deepcopy(data)
         bad["meta"][key] = 1
-        cases.append(_toml_case(
-            f"gen_text_unknown_key_{label}.toml", f"an unknown key holding {key[2]!r}",
-            f"meta.{key!r}", [f"unknown key {key!r}", "allowed keys"], bad,
-        ))
+        cases.append(
+            _toml_case(
+                f"gen_text_unknown_key_{label}.toml",
+                f"an unknown key holding {key[2]!r}",
+                f"meta.{key!r}",
+                [f"unknown key {key!r}", "allowed keys"],
+                bad,
+            )
+        )
     bad = _set(data, "meta.description", "Overlapping _x0041_x0042_ escapes")
-    cases.append(_toml_case(
-        "gen_text_description_excel_escape.toml", "a description holding Excel's escape form",
-        "meta.description", ["'_x0041_'", "would not read back"], bad,
-    ))
+    cases.append(
+        _toml_case(
+            "gen_text_description_excel_escape.toml",
+            "a description holding Excel's escape form",
+            "meta.description",
+            ["'_x0041_'", "would not read back"],
+            bad,
+        )
+    )
     text = BASE_TEMPLATE.read_text(encoding="utf-8")
-    bom = "\ufeff" + text.replace('rate = 0.0525', 'rate = 7.5', 1)
-    cases.append(_text_case(
-        "gen_text_bom_then_bad_rate.toml",
-        "a byte-order mark (read past), then a coupon of 750%", "bond.coupon.rate",
-        ["7.5", "less than or equal to 1"], bom,
-    ))
+    bom = "\ufeff" + text.replace("rate = 0.0525", "rate = 7.5", 1)
+    cases.append(
+        _text_case(
+            "gen_text_bom_then_bad_rate.toml",
+            "a byte-order mark (read past), then a coupon of 750%",
+            "bond.coupon.rate",
+            ["7.5", "less than or equal to 1"],
+            bom,
+        )
+    )
     return cases
 
 
@@ -332,16 +462,26 @@ def nesting_cases() -> list[Case]:
             "table_header": text + "\n[" + ".".join(["a"] * depth) + "]\nx = 1\n",
         }
         for kind, body in kinds.items():
-            cases.append(_text_case(
-                f"gen_nest_{kind}_{depth}.toml", f"{kind.replace('_', ' ')} nested {depth} deep",
-                f"gen_nest_{kind}_{depth}.toml", [f"at most {MAX_DEPTH}"], body,
-            ))
+            cases.append(
+                _text_case(
+                    f"gen_nest_{kind}_{depth}.toml",
+                    f"{kind.replace('_', ' ')} nested {depth} deep",
+                    f"gen_nest_{kind}_{depth}.toml",
+                    [f"at most {MAX_DEPTH}"],
+                    body,
+                )
+            )
     data = base_data()
     deep_profile = _set(data, "costs[1].profile", [[[[[[[[[[0.5]]]]]]]]], 0.5])
-    cases.append(_toml_case(
-        "gen_nest_inside_a_field.toml", "a cost profile nested ten deep",
-        "costs[1]", [f"more than {MAX_DEPTH} levels"], deep_profile,
-    ))
+    cases.append(
+        _toml_case(
+            "gen_nest_inside_a_field.toml",
+            "a cost profile nested ten deep",
+            "costs[1]",
+            [f"more than {MAX_DEPTH} levels"],
+            deep_profile,
+        )
+    )
     return cases
 
 
@@ -350,19 +490,22 @@ def size_cases() -> list[Case]:
     n = MAX_LIST_ITEMS + 1
     cases = [
         _toml_case(
-            "gen_size_empirical_samples.toml", f"{n} empirical samples",
+            "gen_size_empirical_samples.toml",
+            f"{n} empirical samples",
             f"{shown('risk.inputs[0]', data)}.distribution.samples",
             [f"at most {MAX_LIST_ITEMS} items"],
-            _set(data, "risk.inputs[0].distribution",
-                 {"type": "empirical", "samples": [1.0] * n}),
+            _set(data, "risk.inputs[0].distribution", {"type": "empirical", "samples": [1.0] * n}),
         ),
         _toml_case(
-            "gen_size_ramp_fractions.toml", f"an explicit ramp of {n} fractions",
-            f"{shown('savings[0]', data)}.ramp.fractions", [f"at most {MAX_LIST_ITEMS} items"],
+            "gen_size_ramp_fractions.toml",
+            f"an explicit ramp of {n} fractions",
+            f"{shown('savings[0]', data)}.ramp.fractions",
+            [f"at most {MAX_LIST_ITEMS} items"],
             _set(data, "savings[0].ramp", {"type": "explicit", "fractions": [1.0] * n}),
         ),
         _toml_case(
-            "gen_size_money_total.toml", "a partner spending ten times the limit",
+            "gen_size_money_total.toml",
+            "a partner spending ten times the limit",
             f"{shown('partners[0]', data)}.baseline_expenditure",
             ["less than or equal to", f"{MAX_MONEY * 10!r}"],
             _set(data, "partners[0].baseline_expenditure", MAX_MONEY * 10),
@@ -370,10 +513,15 @@ def size_cases() -> list[Case]:
     ]
     # a union field (an amount or 'sized') that the Inputs rows list without bounds
     for label, value in (("huge", 1e308), ("above", MAX_MONEY * 2), ("negative", -1.0)):
-        cases.append(_toml_case(
-            f"gen_size_principal_{label}.toml", f"a principal of {value!r}", "bond.principal",
-            [repr(value), "or 'sized'"], _set(data, "bond.principal", value),
-        ))
+        cases.append(
+            _toml_case(
+                f"gen_size_principal_{label}.toml",
+                f"a principal of {value!r}",
+                "bond.principal",
+                [repr(value), "or 'sized'"],
+                _set(data, "bond.principal", value),
+            )
+        )
     return cases
 
 
@@ -436,8 +584,9 @@ def _with_sheet(edit: Callable[[str], str]) -> Callable[[Path], None]:
 
 def _after_cell(sheet: str, ref: str, xml: str) -> str:
     """``sheet`` with ``xml`` inserted after cell ``ref``'s element (whatever its style)."""
-    out, count = re.subn(rf'(<c r="{ref}"[^>]*?(?:/>|>.*?</c>))', lambda m: m.group(1) + xml,
-                         sheet, count=1)
+    out, count = re.subn(
+        rf'(<c r="{ref}"[^>]*?(?:/>|>.*?</c>))', lambda m: m.group(1) + xml, sheet, count=1
+    )
     assert count == 1, ref
     return out
 
@@ -453,86 +602,186 @@ def workbook_cases() -> list[Case]:
     def cell(file: str, description: str, ref: str, xml: str, words: list[str]) -> None:
         cases.append(Case(file, description, f"Inputs!{ref}", words, _with_cell(ref, xml)))
 
-    for label, raw in (("nan", "NaN"), ("inf", "INF"), ("minus_inf", "-inf"),
-                       ("two_points", "1.2.3"), ("underscore", "1_000"), ("words", "abc"),
-                       ("hex", "0x10"), ("exponent_huge", "1e999"), ("empty_exponent", "1e"),
-                       ("long", "1" * 400)):
-        cell(f"gen_wb_number_{label}.xlsx", f"the coupon rate stored as {raw[:20]!r}", e_rate,
-             f'<c r="{e_rate}" s="4"><v>{raw}</v></c>', ["number"])
-    for label, raw in (("minus_one", "-1"), ("past_end", "99999"), ("words", "x"),
-                       ("fraction", "1.5"), ("huge", "9" * 30)):
-        cell(f"gen_wb_shared_string_{label}.xlsx", f"a shared-string index of {raw[:20]!r}",
-             f"E{name}", f'<c r="E{name}" s="4" t="s"><v>{raw}</v></c>',
-             ["shared string", "the table holds"])
+    for label, raw in (
+        ("nan", "NaN"),
+        ("inf", "INF"),
+        ("minus_inf", "-inf"),
+        ("two_points", "1.2.3"),
+        ("underscore", "1_000"),
+        ("words", "abc"),
+        ("hex", "0x10"),
+        ("exponent_huge", "1e999"),
+        ("empty_exponent", "1e"),
+        ("long", "1" * 400),
+    ):
+        cell(
+            f"gen_wb_number_{label}.xlsx",
+            f"the coupon rate stored as {raw[:20]!r}",
+            e_rate,
+            f'<c r="{e_rate}" s="4"><v>{raw}</v></c>',
+            ["number"],
+        )
+    for label, raw in (
+        ("minus_one", "-1"),
+        ("past_end", "99999"),
+        ("words", "x"),
+        ("fraction", "1.5"),
+        ("huge", "9" * 30),
+    ):
+        cell(
+            f"gen_wb_shared_string_{label}.xlsx",
+            f"a shared-string index of {raw[:20]!r}",
+            f"E{name}",
+            f'<c r="E{name}" s="4" t="s"><v>{raw}</v></c>',
+            ["shared string", "the table holds"],
+        )
     for label, raw in (("two", "2"), ("word", "true")):
-        cell(f"gen_wb_boolean_{label}.xlsx", f"a boolean stored as {raw!r}", e_rate,
-             f'<c r="{e_rate}" t="b"><v>{raw}</v></c>', ["boolean", "0 or 1"])
-    cell("gen_wb_error_value.xlsx", "an error value (#DIV/0!) in an input", e_rate,
-         f'<c r="{e_rate}" t="e"><v>#DIV/0!</v></c>', ["error value", "#DIV/0!"])
-    cell("gen_wb_unknown_type.xlsx", "an unknown cell type", e_rate,
-         f'<c r="{e_rate}" t="zz"><v>1</v></c>', ["unknown cell type", "'zz'"])
-    cell("gen_wb_iso_date_garbage.xlsx", "an ISO date cell holding garbage", e_rate,
-         f'<c r="{e_rate}" t="d"><v>2026-13-45</v></c>', ["ISO 8601"])
+        cell(
+            f"gen_wb_boolean_{label}.xlsx",
+            f"a boolean stored as {raw!r}",
+            e_rate,
+            f'<c r="{e_rate}" t="b"><v>{raw}</v></c>',
+            ["boolean", "0 or 1"],
+        )
+    cell(
+        "gen_wb_error_value.xlsx",
+        "an error value (#DIV/0!) in an input",
+        e_rate,
+        f'<c r="{e_rate}" t="e"><v>#DIV/0!</v></c>',
+        ["error value", "#DIV/0!"],
+    )
+    cell(
+        "gen_wb_unknown_type.xlsx",
+        "an unknown cell type",
+        e_rate,
+        f'<c r="{e_rate}" t="zz"><v>1</v></c>',
+        ["unknown cell type", "'zz'"],
+    )
+    cell(
+        "gen_wb_iso_date_garbage.xlsx",
+        "an ISO date cell holding garbage",
+        e_rate,
+        f'<c r="{e_rate}" t="d"><v>2026-13-45</v></c>',
+        ["ISO 8601"],
+    )
     base_date = f"E{rows['meta.base_date']}"
-    cell("gen_wb_date_serial_huge.xlsx", "a date serial number past year 9999", base_date,
-         f'<c r="{base_date}" s="5"><v>1e12</v></c>', ["date serial number"])
-    cell("gen_wb_horizon_huge_int.xlsx", "a horizon of 10^20 years", f"E{horizon}",
-         f'<c r="E{horizon}" s="4"><v>100000000000000000000</v></c>',
-         ["timeline.horizon_years", "less than or equal to 150"])
-    for label, ref in (("no_row", "E"), ("row_zero", "E0"), ("column_past_xfd", f"XFE{rate}"),
-                       ("lower_case", f"e{rate}"), ("row_past_grid", "E1048577")):
-        cases.append(Case(
-            f"gen_wb_reference_{label}.xlsx", f"a cell reference {ref!r}", f"Inputs!'{ref}'",
-            ["outside the sheet" if "past" in label else "not a cell reference"],
-            _with_cell(e_rate, f'<c r="{ref}" s="4"><v>0.05</v></c>'),
-        ))
-    for label, rownum, words in (("zero", "0", ["outside the sheet"]),
-                                 ("past_grid", "1048577", ["outside the sheet"]),
-                                 ("words", "abc", ["not a row number"])):
-        cases.append(Case(
-            f"gen_wb_row_number_{label}.xlsx", f"a row numbered {rownum!r}",
-            f"Inputs!row {rownum}", words,
-            _with_sheet(lambda s, r=rownum: s.replace(
-                "</sheetData>", f'<row r="{r}"><c r="A1" t="n"><v>1</v></c></row></sheetData>'
-            ) if r == "abc" else s.replace(
-                "</sheetData>", f'<row r="{r}"></row></sheetData>'
-            )),
-        ))
+    cell(
+        "gen_wb_date_serial_huge.xlsx",
+        "a date serial number past year 9999",
+        base_date,
+        f'<c r="{base_date}" s="5"><v>1e12</v></c>',
+        ["date serial number"],
+    )
+    cell(
+        "gen_wb_horizon_huge_int.xlsx",
+        "a horizon of 10^20 years",
+        f"E{horizon}",
+        f'<c r="E{horizon}" s="4"><v>100000000000000000000</v></c>',
+        ["timeline.horizon_years", "less than or equal to 150"],
+    )
+    for label, ref in (
+        ("no_row", "E"),
+        ("row_zero", "E0"),
+        ("column_past_xfd", f"XFE{rate}"),
+        ("lower_case", f"e{rate}"),
+        ("row_past_grid", "E1048577"),
+    ):
+        cases.append(
+            Case(
+                f"gen_wb_reference_{label}.xlsx",
+                f"a cell reference {ref!r}",
+                f"Inputs!'{ref}'",
+                ["outside the sheet" if "past" in label else "not a cell reference"],
+                _with_cell(e_rate, f'<c r="{ref}" s="4"><v>0.05</v></c>'),
+            )
+        )
+    for label, rownum, words in (
+        ("zero", "0", ["outside the sheet"]),
+        ("past_grid", "1048577", ["outside the sheet"]),
+        ("words", "abc", ["not a row number"]),
+    ):
+        cases.append(
+            Case(
+                f"gen_wb_row_number_{label}.xlsx",
+                f"a row numbered {rownum!r}",
+                f"Inputs!row {rownum}",
+                words,
+                _with_sheet(
+                    lambda s, r=rownum: (
+                        s.replace(
+                            "</sheetData>",
+                            f'<row r="{r}"><c r="A1" t="n"><v>1</v></c></row></sheetData>',
+                        )
+                        if r == "abc"
+                        else s.replace("</sheetData>", f'<row r="{r}"></row></sheetData>')
+                    )
+                ),
+            )
+        )
     far = ("XFD", 1_048_576)
-    cases.append(Case(
-        "gen_wb_far_cell.xlsx", "one cell at XFD1048576 (an 18 KB file claiming the whole grid)",
-        f"Inputs!A{far[1]}", ["should hold an input's path"],
-        _with_sheet(lambda s: s.replace(
-            "</sheetData>", f'<row r="{far[1]}"><c r="XFD{far[1]}"><v>1</v></c></row></sheetData>'
-        ).replace('<dimension ref="A1:G164"/>', '<dimension ref="A1:XFD1048576"/>')),
-    ))
-    cases.append(Case(
-        "gen_wb_far_value_on_an_input_row.xlsx", "a value in column XFD of the coupon's row",
-        f"Inputs!A{rate}", ["16,380 values", "to column XFD", "at most 2,000"],
-        _with_sheet(lambda s: _after_cell(s, e_rate, f'<c r="XFD{rate}"><v>1</v></c>')),
-    ))
-    cases.append(Case(
-        "gen_wb_cell_twice.xlsx", "the coupon's cell given twice", f"Inputs!{e_rate}",
-        ["given twice"],
-        _with_sheet(lambda s: _after_cell(s, e_rate, f'<c r="{e_rate}"><v>0.06</v></c>')),
-    ))
+    cases.append(
+        Case(
+            "gen_wb_far_cell.xlsx",
+            "one cell at XFD1048576 (an 18 KB file claiming the whole grid)",
+            f"Inputs!A{far[1]}",
+            ["should hold an input's path"],
+            _with_sheet(
+                lambda s: s.replace(
+                    "</sheetData>",
+                    f'<row r="{far[1]}"><c r="XFD{far[1]}"><v>1</v></c></row></sheetData>',
+                ).replace('<dimension ref="A1:G164"/>', '<dimension ref="A1:XFD1048576"/>')
+            ),
+        )
+    )
+    cases.append(
+        Case(
+            "gen_wb_far_value_on_an_input_row.xlsx",
+            "a value in column XFD of the coupon's row",
+            f"Inputs!A{rate}",
+            ["16,380 values", "to column XFD", "at most 2,000"],
+            _with_sheet(lambda s: _after_cell(s, e_rate, f'<c r="XFD{rate}"><v>1</v></c>')),
+        )
+    )
+    cases.append(
+        Case(
+            "gen_wb_cell_twice.xlsx",
+            "the coupon's cell given twice",
+            f"Inputs!{e_rate}",
+            ["given twice"],
+            _with_sheet(lambda s: _after_cell(s, e_rate, f'<c r="{e_rate}"><v>0.06</v></c>')),
+        )
+    )
     many = MAX_SHEET_CELLS + 10
-    cases.append(Case(
-        "gen_wb_too_many_cells.xlsx", f"{many:,} cells on the Inputs sheet", "Inputs!",
-        [f"more than {MAX_SHEET_CELLS:,} cells"],
-        _with_sheet(lambda s: s.replace(
-            "</sheetData>",
-            f'<row r="900">{"<c><v>1</v></c>" * 16_000}</row>'
-            + "".join(f'<row r="{1000 + i}"><c r="A{1000 + i}"/></row>' for i in range(many))
-            + "</sheetData>",
-        )),
-    ))
-    cases.append(Case(
-        "gen_wb_deep_path.xlsx", "an input path of 5,000 parts", f"Inputs!A{rate}",
-        ["is not an input path"],
-        _with_cell(f"A{rate}", f'<c r="A{rate}" t="inlineStr"><is><t>'
-                   + ".".join(["a"] * 5000) + "</t></is></c>"),
-    ))
+    cases.append(
+        Case(
+            "gen_wb_too_many_cells.xlsx",
+            f"{many:,} cells on the Inputs sheet",
+            "Inputs!",
+            [f"more than {MAX_SHEET_CELLS:,} cells"],
+            _with_sheet(
+                lambda s: s.replace(
+                    "</sheetData>",
+                    f'<row r="900">{"<c><v>1</v></c>" * 16_000}</row>'
+                    + "".join(
+                        f'<row r="{1000 + i}"><c r="A{1000 + i}"/></row>' for i in range(many)
+                    )
+                    + "</sheetData>",
+                )
+            ),
+        )
+    )
+    cases.append(
+        Case(
+            "gen_wb_deep_path.xlsx",
+            "an input path of 5,000 parts",
+            f"Inputs!A{rate}",
+            ["is not an input path"],
+            _with_cell(
+                f"A{rate}",
+                f'<c r="A{rate}" t="inlineStr"><is><t>' + ".".join(["a"] * 5000) + "</t></is></c>",
+            ),
+        )
+    )
 
     def duplicate(second: str) -> Callable[[Path], None]:
         def write(target: Path) -> None:
@@ -541,19 +790,31 @@ def workbook_cases() -> list[Case]:
 
         return write
 
-    for label, second in (("same_name", INPUTS_PART), ("other_case", INPUTS_PART.upper()),
-                          ("content_types", "[Content_Types].xml")):
-        cases.append(Case(
-            f"gen_wb_duplicate_entry_{label}.xlsx", f"the archive holds {second!r} twice",
-            second if label != "other_case" else INPUTS_PART.upper(),
-            ["appears more than once"], duplicate(second),
-        ))
+    for label, second in (
+        ("same_name", INPUTS_PART),
+        ("other_case", INPUTS_PART.upper()),
+        ("content_types", "[Content_Types].xml"),
+    ):
+        cases.append(
+            Case(
+                f"gen_wb_duplicate_entry_{label}.xlsx",
+                f"the archive holds {second!r} twice",
+                second if label != "other_case" else INPUTS_PART.upper(),
+                ["appears more than once"],
+                duplicate(second),
+            )
+        )
     return cases
 
 
 def all_cases() -> list[Case]:
     """Every generated case, in a stable order."""
     return [
-        *numeric_cases(), *date_cases(), *distribution_cases(), *text_cases(),
-        *nesting_cases(), *size_cases(), *workbook_cases(),
+        *numeric_cases(),
+        *date_cases(),
+        *distribution_cases(),
+        *text_cases(),
+        *nesting_cases(),
+        *size_cases(),
+        *workbook_cases(),
     ]

@@ -79,11 +79,15 @@ def soffice() -> str:
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--update-golden", action="store_true", default=False,
+        "--update-golden",
+        action="store_true",
+        default=False,
         help="rewrite the golden files under tests/golden from the current output",
     )
     parser.addoption(
-        "--update-docs", action="store_true", default=False,
+        "--update-docs",
+        action="store_true",
+        default=False,
         help="rewrite the outputs quoted in docs/ from the tool's (tests/test_docs.py)",
     )
 

@@ -59,8 +59,14 @@ def test_the_generated_corpus_is_large_and_covers_every_class() -> None:
     names = [case.file for case in CASES]
     assert len(names) == len(set(names)), "two generated cases share a file name"
     assert len(CASES) >= 250
-    for prefix, least in (("gen_num_", 100), ("gen_text_", 100), ("gen_nest_", 16),
-                          ("gen_wb_", 30), ("gen_date_", 8), ("gen_dist_", 10)):
+    for prefix, least in (
+        ("gen_num_", 100),
+        ("gen_text_", 100),
+        ("gen_nest_", 16),
+        ("gen_wb_", 30),
+        ("gen_date_", 8),
+        ("gen_dist_", 10),
+    ):
         assert sum(n.startswith(prefix) for n in names) >= least, prefix
 
 
@@ -77,9 +83,7 @@ def _load(path: Path) -> Any:
 
 
 @pytest.mark.parametrize("case", _params())
-def test_the_api_refuses_each_case_quickly_and_clearly(
-    case: Case, corpus: dict[str, Path]
-) -> None:
+def test_the_api_refuses_each_case_quickly_and_clearly(case: Case, corpus: dict[str, Path]) -> None:
     path = _file(corpus, case)
     start = time.perf_counter()
     with pytest.raises(bondmodel.BondModelError) as info:

@@ -41,14 +41,21 @@ def check_bond_identities(bond: BondResults, net_cash_flow: np.ndarray) -> None:
     assert arrears_written >= -tol
     # the cash paid to investors and agents = pledged cash used + reserve draws + top-ups + sweeps
     paid_out = (
-        t["fees_paid"] + t["arrears_paid"] + t["interest_paid"] + t["principal_paid"]
+        t["fees_paid"]
+        + t["arrears_paid"]
+        + t["interest_paid"]
+        + t["principal_paid"]
         + t["performance_paid"]
     )
     sources = t["cash_used"] + t["reserve_draw"] + t["topup"]
     np.testing.assert_allclose(paid_out, sources, atol=tol)
     # investors receive exactly what is paid to them
-    received = t["arrears_paid"] + t["interest_paid"] + t["principal_paid"] + t["sweep"] + (
-        t["performance_paid"]
+    received = (
+        t["arrears_paid"]
+        + t["interest_paid"]
+        + t["principal_paid"]
+        + t["sweep"]
+        + (t["performance_paid"])
     )
     # during a capitalised grace period investors also fund the agents' fees
     funded = t["capitalised_interest"] - t["interest"].where(t["capitalised_interest"] > 0, 0.0)
@@ -68,7 +75,7 @@ def check_bond_identities(bond: BondResults, net_cash_flow: np.ndarray) -> None:
     # from the council's side) ... i.e. everything investors and agents receive beyond the
     # proceeds came out of the council's cash.
     council_total = bond.council_flow.sum()
-    investors_total = (paid_out.sum() + t["sweep"].sum())
+    investors_total = paid_out.sum() + t["sweep"].sum()
     expected = net_cash_flow.sum() + s.proceeds - s.arrangement_fee - investors_total
     assert council_total == pytest.approx(expected, abs=1e-6 * scale)
 
@@ -111,8 +118,11 @@ def test_fees_stop_once_a_settled_bond_leaves_only_a_rounding_residue() -> None:
     assert bond is not None
     t = bond.table
     tol = balance_tolerance(bond.schedule.principal)
-    settled = ((t["closing_balance"] <= tol) & (t["arrears_balance"] <= tol)
-               & (t["fee_arrears_balance"] <= tol)).to_numpy()
+    settled = (
+        (t["closing_balance"] <= tol)
+        & (t["arrears_balance"] <= tol)
+        & (t["fee_arrears_balance"] <= tol)
+    ).to_numpy()
     after = np.concatenate([[False], settled[:-1]])  # periods that open with nothing owed
     assert after.sum() >= 3
     assert (t["fees_paid"].to_numpy()[after] == 0.0).all()

@@ -102,15 +102,30 @@ def scenarios(draw: st.DrawFn) -> dict[str, Any]:
             bond["performance"]["cap_total_return"] = draw(st.floats(0.01, 0.3))
     return {
         "meta": {"name": "property", "base_date": date(2026, 4, 1)},
-        "timeline": {"start_date": date(2026, 4, 1), "frequency": frequency,
-                     "horizon_years": horizon},
+        "timeline": {
+            "start_date": date(2026, 4, 1),
+            "frequency": frequency,
+            "horizon_years": horizon,
+        },
         "economics": {"inflation": draw(st.floats(-0.01, 0.06))},
         "partners": [{"name": "A", "baseline_expenditure": 1e8}],
-        "costs": [{"name": "c", "amount": draw(st.floats(1e5, 1e7)), "category": "other",
-                   "timing": "spread", "periods": draw(st.integers(1, f * 2))}],
-        "savings": [{"name": "s", "annual_amount": draw(st.floats(1e5, 5e6)),
-                     "ramp": {"type": "linear", "years": draw(st.floats(0.0, 3.0))},
-                     "start_delay_years": draw(st.floats(0.0, 2.0))}],
+        "costs": [
+            {
+                "name": "c",
+                "amount": draw(st.floats(1e5, 1e7)),
+                "category": "other",
+                "timing": "spread",
+                "periods": draw(st.integers(1, f * 2)),
+            }
+        ],
+        "savings": [
+            {
+                "name": "s",
+                "annual_amount": draw(st.floats(1e5, 5e6)),
+                "ramp": {"type": "linear", "years": draw(st.floats(0.0, 3.0))},
+                "start_delay_years": draw(st.floats(0.0, 2.0)),
+            }
+        ],
         "bond": bond,
     }
 
@@ -135,8 +150,7 @@ def check(schedule: BondSchedule, b: BondFlows, net_cash_flow: np.ndarray) -> No
     no_loss = written <= scale
     np.testing.assert_allclose(repaid[no_loss], grown[no_loss], rtol=1e-9, atol=scale)
     # cash to investors and agents = pledged cash + reserve draws + top-ups
-    paid = (b.fees_paid + b.arrears_paid + b.interest_paid + b.principal_paid
-            + b.performance_paid)
+    paid = b.fees_paid + b.arrears_paid + b.interest_paid + b.principal_paid + b.performance_paid
     np.testing.assert_allclose(paid, b.cash_used + b.reserve_draw + b.topup, atol=scale)
     # pledged cash used never exceeds the cash available
     cash = np.maximum(b.cfads, 0.0)
@@ -154,17 +168,27 @@ def check(schedule: BondSchedule, b: BondFlows, net_cash_flow: np.ndarray) -> No
     # the council's total equals the programme's plus net proceeds less all it paid out
     council = b.council_flow.sum(1)
     out = paid.sum(1) + b.sweep.sum(1) - b.reserve_draw.sum(1) - b.topup.sum(1)
-    expected = (net_cash_flow.sum(1) + schedule.proceeds - schedule.arrangement_fee
-                - schedule.reserve_initial - out - b.reserve_deposit.sum(1)
-                + b.reserve_release.sum(1) - b.topup.sum(1))
+    expected = (
+        net_cash_flow.sum(1)
+        + schedule.proceeds
+        - schedule.arrangement_fee
+        - schedule.reserve_initial
+        - out
+        - b.reserve_deposit.sum(1)
+        + b.reserve_release.sum(1)
+        - b.topup.sum(1)
+    )
     np.testing.assert_allclose(council, expected, rtol=1e-9, atol=1e-6 * max(1.0, uses))
     # nothing undefined except DSCR where no debt service is due
     for name in ("closing_balance", "investor_flow", "council_flow", "cash_used", "topup"):
         assert np.isfinite(getattr(b, name)).all(), name
 
 
-@settings(max_examples=EXAMPLES, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+)
 @given(scenarios())
 def test_bond_identities_hold_on_stressed_paths(data: dict[str, Any]) -> None:
     scenario = parse_scenario(data)

@@ -26,8 +26,11 @@ def bond_case(make_scenario: Build, bond: dict[str, Any], **changes: Any) -> Any
         "savings": [{"name": "s", "annual_amount": 1_000_000.0}],
     }
     defaults.update(changes)
-    terms = {"principal": 5_000_000.0, "tenor_years": 10.0,
-             "coupon": {"type": "fixed", "rate": 0.06}}
+    terms = {
+        "principal": 5_000_000.0,
+        "tenor_years": 10.0,
+        "coupon": {"type": "fixed", "rate": 0.06},
+    }
     terms.update(bond)
     result = run(make_scenario(bond=terms, **defaults)).bond
     assert result is not None
@@ -46,10 +49,12 @@ def test_annuity_matches_numpy_financial(make_scenario: Build, g: int, frequency
     i, n, principal = 0.06 / g, 10 * g, 5_000_000.0
     k = np.arange(1, n + 1)
     table = bond.table
-    np.testing.assert_allclose(table["interest_paid"][1 : n + 1], -npf.ipmt(i, k, n, principal),
-                               rtol=1e-10)
-    np.testing.assert_allclose(table["principal_paid"][1 : n + 1], -npf.ppmt(i, k, n, principal),
-                               rtol=1e-10)
+    np.testing.assert_allclose(
+        table["interest_paid"][1 : n + 1], -npf.ipmt(i, k, n, principal), rtol=1e-10
+    )
+    np.testing.assert_allclose(
+        table["principal_paid"][1 : n + 1], -npf.ppmt(i, k, n, principal), rtol=1e-10
+    )
     level = -npf.pmt(i, n, principal)
     ds = table["interest_paid"] + table["principal_paid"]
     np.testing.assert_allclose(ds[1 : n + 1], level, rtol=1e-10)
@@ -61,8 +66,9 @@ def test_eip_and_bullet(make_scenario: Build) -> None:
     #   year 1: 300,000; year 2: 4,500,000 x 6% = 270,000; year 10: 500,000 x 6% = 30,000.
     eip = bond_case(make_scenario, {"repayment": {"type": "eip"}}).table
     np.testing.assert_allclose(eip["principal_paid"][1:11], 500_000.0, rtol=1e-12)
-    np.testing.assert_allclose(eip["interest_paid"][1:11], 0.06 * (5_000_000 - 500_000 *
-                               np.arange(10)), rtol=1e-12)
+    np.testing.assert_allclose(
+        eip["interest_paid"][1:11], 0.06 * (5_000_000 - 500_000 * np.arange(10)), rtol=1e-12
+    )
     # Bullet: 300,000 interest a year, 5,000,000 at year 10 (npf.ppmt of a 0% loan is moot).
     bullet = bond_case(make_scenario, {"repayment": {"type": "bullet"}}).table
     np.testing.assert_allclose(bullet["interest_paid"][1:11], 300_000.0, rtol=1e-12)
@@ -99,10 +105,18 @@ def test_dsra_draw_and_refill(make_scenario: Build) -> None:
     #   year 10: 5,300,000 due; cash 1,000,000 + reserve 300,000 -> top-up 4,000,000.
     bond = bond_case(
         make_scenario,
-        {"repayment": {"type": "bullet"}, "reserve": {"months": 12.0},
-         "legal_maturity_years": 10.0},
-        savings=[{"name": "s", "annual_amount": 1_000_000.0,
-                  "ramp": {"type": "explicit", "fractions": [1.0, 1.0, 0.1, 1.0]}}],
+        {
+            "repayment": {"type": "bullet"},
+            "reserve": {"months": 12.0},
+            "legal_maturity_years": 10.0,
+        },
+        savings=[
+            {
+                "name": "s",
+                "annual_amount": 1_000_000.0,
+                "ramp": {"type": "explicit", "fractions": [1.0, 1.0, 0.1, 1.0]},
+            }
+        ],
     )
     t = bond.table
     assert bond.sources_uses["reserve_initial"] == pytest.approx(300_000.0, rel=1e-12)
@@ -127,8 +141,12 @@ def test_limited_recourse_shortfall_to_write_off(make_scenario: Build) -> None:
     #   paid 112,360; 4,681,640 written off.
     bond = bond_case(
         make_scenario,
-        {"repayment": {"type": "bullet"}, "recourse": "limited",
-         "legal_maturity_years": 12.0, "arrears_interest": False},
+        {
+            "repayment": {"type": "bullet"},
+            "recourse": "limited",
+            "legal_maturity_years": 12.0,
+            "arrears_interest": False,
+        },
         savings=[{"name": "s", "annual_amount": 400_000.0}],
     )
     t = bond.table
@@ -166,8 +184,10 @@ def test_index_linked_uplift_hits_its_cap(make_scenario: Build) -> None:
     # Bullet at year 10: 5,000,000 x 1.03^10 = 6,719,581.90.
     bond = bond_case(
         make_scenario,
-        {"repayment": {"type": "bullet"},
-         "coupon": {"type": "index_linked", "real_rate": 0.00846, "uplift_cap": 0.03}},
+        {
+            "repayment": {"type": "bullet"},
+            "coupon": {"type": "index_linked", "real_rate": 0.00846, "uplift_cap": 0.03},
+        },
         economics={"inflation": 0.04},
     )
     t = bond.table
@@ -185,8 +205,13 @@ def test_sized_principal_sources_equal_uses(make_scenario: Build) -> None:
     #   0.99 P = 5,000,000 + 0.0647523 P  ->  P = 5,000,000 / 0.9252477 = 5,403,958.24
     bond = bond_case(
         make_scenario,
-        {"principal": "sized", "arrangement_fee": 0.01, "reserve": {"months": 6.0},
-         "repayment": {"type": "annuity"}, "coupon": {"type": "fixed", "rate": 0.05}},
+        {
+            "principal": "sized",
+            "arrangement_fee": 0.01,
+            "reserve": {"months": 6.0},
+            "repayment": {"type": "annuity"},
+            "coupon": {"type": "fixed", "rate": 0.05},
+        },
         costs=[{"name": "c", "amount": 5_000_000.0, "category": "other"}],
     )
     ds_factor = 0.05 / (1 - 1.05**-10)
@@ -201,14 +226,20 @@ def test_sized_principal_sources_equal_uses(make_scenario: Build) -> None:
 def test_pwlb_comparison_annuity(make_scenario: Build) -> None:
     # PWLB annuity of the financed costs (5,000,000) at gilt 4.5% + 0.8% = 5.3%
     # over the bond's 10 years: level payment = npf.pmt(0.053, 10, -5e6).
-    result = run(make_scenario(
-        timeline={"horizon_years": 12},
-        costs=[{"name": "c", "amount": 5_000_000.0, "category": "other"}],
-        savings=[{"name": "s", "annual_amount": 1_000_000.0}],
-        bond={"principal": 5_000_000.0, "tenor_years": 10.0,
-              "coupon": {"type": "fixed", "rate": 0.06}, "repayment": {"type": "annuity"}},
-        pwlb={"gilt_yield": 0.045},
-    ))
+    result = run(
+        make_scenario(
+            timeline={"horizon_years": 12},
+            costs=[{"name": "c", "amount": 5_000_000.0, "category": "other"}],
+            savings=[{"name": "s", "annual_amount": 1_000_000.0}],
+            bond={
+                "principal": 5_000_000.0,
+                "tenor_years": 10.0,
+                "coupon": {"type": "fixed", "rate": 0.06},
+                "repayment": {"type": "annuity"},
+            },
+            pwlb={"gilt_yield": 0.045},
+        )
+    )
     assert result.bond is not None and result.bond.pwlb is not None
     level = npf.pmt(0.053, 10, -5_000_000.0)
     np.testing.assert_allclose(result.bond.pwlb.debt_service[1:11], level, rtol=1e-12)
@@ -217,8 +248,9 @@ def test_pwlb_comparison_annuity(make_scenario: Build) -> None:
     assert result.bond.metrics["council_npv_vs_pwlb"] < 0
 
 
-@pytest.mark.parametrize("frequency,pay", [("quarterly", "semi-annual"), ("monthly", "annual"),
-                                           ("annual", "annual")])
+@pytest.mark.parametrize(
+    "frequency,pay", [("quarterly", "semi-annual"), ("monthly", "annual"), ("annual", "annual")]
+)
 def test_payment_periods_collect_their_timeline_periods(
     make_scenario: Build, frequency: str, pay: str
 ) -> None:
@@ -230,8 +262,12 @@ def test_payment_periods_collect_their_timeline_periods(
 
     sc = make_scenario(
         timeline={"frequency": frequency, "horizon_years": 4},
-        bond={"principal": 1.0, "tenor_years": 2.0, "payment_frequency": pay,
-              "coupon": {"type": "fixed", "rate": 0.0}},
+        bond={
+            "principal": 1.0,
+            "tenor_years": 2.0,
+            "payment_frequency": pay,
+            "coupon": {"type": "fixed", "rate": 0.0},
+        },
     )
     assert sc.bond is not None
     timeline = build_timeline(sc)

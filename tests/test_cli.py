@@ -192,8 +192,19 @@ def test_every_writing_command_refuses_an_input_as_its_output(
     argv = {
         "compare": ["compare", o, s, "-o", s, "--paths", "100", "--seed", "1"],
         "sweep": ["sweep", s, "--vary", "bond.coupon.rate=0.05,0.06", "-o", s, "--seed", "1"],
-        "solve": ["solve", s, "--find", "bond.principal", "--maximise", "--constraint",
-                  "P10(min_dscr)>=1.2", "-o", s, "--seed", "1"],
+        "solve": [
+            "solve",
+            s,
+            "--find",
+            "bond.principal",
+            "--maximise",
+            "--constraint",
+            "P10(min_dscr)>=1.2",
+            "-o",
+            s,
+            "--seed",
+            "1",
+        ],
         "template": ["template", s, "--scenario", s, "--force"],
     }[command]
     code, _, err = _main(capsys, *argv)
@@ -204,7 +215,8 @@ def test_every_writing_command_refuses_an_input_as_its_output(
 
 
 @pytest.mark.parametrize(
-    "flag", [["--sampler", "halton"], ["--paths", "-5"], ["--seed", "-3"], ["--workers", "0"]],
+    "flag",
+    [["--sampler", "halton"], ["--paths", "-5"], ["--seed", "-3"], ["--workers", "0"]],
     ids=["sampler", "paths", "seed", "workers"],
 )
 def test_every_simulating_command_gives_a_bad_flag_the_same_error(
@@ -218,8 +230,17 @@ def test_every_simulating_command_gives_a_bad_flag_the_same_error(
         "run": ["run", s, "-o", out],
         "compare": ["compare", s, s, "-o", out],
         "sweep": ["sweep", s, "--vary", "bond.coupon.rate=0.05,0.06", "-o", out],
-        "solve": ["solve", s, "--find", "bond.principal", "--maximise", "--constraint",
-                  "P10(min_dscr)>=1.2", "-o", out],
+        "solve": [
+            "solve",
+            s,
+            "--find",
+            "bond.principal",
+            "--maximise",
+            "--constraint",
+            "P10(min_dscr)>=1.2",
+            "-o",
+            out,
+        ],
     }
     errors = {}
     for name, argv in commands.items():

@@ -64,9 +64,7 @@ def _params() -> list[object]:
     return [pytest.param(flags, words, id=name) for name, flags, words in BAD_FLAGS]
 
 
-def _run_in_process(
-    args: list[str], capsys: pytest.CaptureFixture[str]
-) -> tuple[int, str, str]:
+def _run_in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """cli.main, with argparse's usage errors (SystemExit) turned into their exit code."""
     try:
         code = cli.main(args)

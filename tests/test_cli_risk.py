@@ -18,7 +18,10 @@ from bondmodel.risk.simulate import RunSettings
 def run_cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bondmodel.cli", "run", "-o", str(tmp_path / "out.xlsx"), *args],
-        capture_output=True, text=True, check=False, cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
     )
 
 

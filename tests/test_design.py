@@ -56,8 +56,10 @@ def test_common_random_numbers_separate_structure_from_noise() -> None:
 
 def test_a_sweep_cell_equals_its_individual_run() -> None:
     scenario = load_scenario(None)
-    variations = [parse_vary("bond.coupon.rate=0.045:0.055:0.01", scenario),
-                  parse_vary("bond.tenor_years=8,12", scenario)]
+    variations = [
+        parse_vary("bond.coupon.rate=0.045:0.055:0.01", scenario),
+        parse_vary("bond.tenor_years=8,12", scenario),
+    ]
     assert variations[0].values == (0.045, 0.055)
     assert variations[1].values == (8.0, 12.0)
     result = sweep(scenario, variations, SharedDraws(PATHS, SEED))
@@ -80,8 +82,11 @@ def test_a_sweep_cell_equals_its_individual_run() -> None:
 
 def _sweep_values(**options: Any) -> list[tuple[float, ...]]:
     scenario = load_scenario(None)
-    result = sweep(scenario, [parse_vary("bond.coupon.rate=0.04,0.06", scenario)],
-                   SharedDraws(10_000, SEED, **options))
+    result = sweep(
+        scenario,
+        [parse_vary("bond.coupon.rate=0.04,0.06", scenario)],
+        SharedDraws(10_000, SEED, **options),
+    )
     return [row.values for row in result.rows]
 
 
@@ -119,11 +124,28 @@ def test_compare_and_sweep_commands_write_workbooks_and_json(
     template = Path(__file__).resolve().parents[1] / "templates" / "shared-services.toml"
     text = template.read_text(encoding="utf-8")
     eip = tmp_path / "eip.toml"
-    eip.write_text(text.replace('repayment = { type = "annuity" }', 'repayment = { type = "eip" }'),
-                   encoding="utf-8")
+    eip.write_text(
+        text.replace('repayment = { type = "annuity" }', 'repayment = { type = "eip" }'),
+        encoding="utf-8",
+    )
     out = tmp_path / "cmp.xlsx"
-    assert main(["compare", str(template), str(eip), "-o", str(out), "--paths", "2000",
-                 "--seed", "5", "--json"]) == 0
+    assert (
+        main(
+            [
+                "compare",
+                str(template),
+                str(eip),
+                "-o",
+                str(out),
+                "--paths",
+                "2000",
+                "--seed",
+                "5",
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert [s["label"] for s in data["structures"]] == ["shared-services", "eip"]
     assert data["seed"] == 5 and data["paths"] == 2000
@@ -132,16 +154,46 @@ def test_compare_and_sweep_commands_write_workbooks_and_json(
     assert wb.sheetnames == ["Comparison", "S-curves", "Path by path", "Audit"]
     assert wb["S-curves"]._charts  # a native chart, not a picture
     sweep_out = tmp_path / "sweep.xlsx"
-    assert main(["sweep", str(template), "--vary", "bond.coupon.rate=0.04,0.05",
-                 "--vary", "bond.tenor_years=8,10", "-o", str(sweep_out), "--paths", "1000",
-                 "--seed", "5", "--measure", "P50(council_npv)", "--json"]) == 0
+    assert (
+        main(
+            [
+                "sweep",
+                str(template),
+                "--vary",
+                "bond.coupon.rate=0.04,0.05",
+                "--vary",
+                "bond.tenor_years=8,10",
+                "-o",
+                str(sweep_out),
+                "--paths",
+                "1000",
+                "--seed",
+                "5",
+                "--measure",
+                "P50(council_npv)",
+                "--json",
+            ]
+        )
+        == 0
+    )
     data = json.loads(capsys.readouterr().out)
     assert len(data["table"]) == 4
     assert data["heatmaps"]["P50(council_npv)"]["columns"]["values"] == [8.0, 10.0]
     assert openpyxl.load_workbook(sweep_out).sheetnames == ["Sweep", "Heat maps", "Audit"]
     # bad input: exit 2, nothing written, no traceback
-    assert main(["sweep", str(template), "--vary", "bond.coupn.rate=0.04,0.05",
-                 "-o", str(tmp_path / "x.xlsx")]) == 2
+    assert (
+        main(
+            [
+                "sweep",
+                str(template),
+                "--vary",
+                "bond.coupn.rate=0.04,0.05",
+                "-o",
+                str(tmp_path / "x.xlsx"),
+            ]
+        )
+        == 2
+    )
     assert main(["compare", str(template), "-o", str(tmp_path / "y.xlsx")]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and "at least two scenarios" in err
@@ -157,10 +209,20 @@ def _annuity_case(make_scenario: Any) -> Any:
     """A flat saving S a year from year 1 and a 10-year 6% annuity bond, no fees or reserve."""
     return make_scenario(
         timeline={"horizon_years": 12},
-        savings=[{"name": "flat", "annual_amount": 1_000_000.0, "indexation": "none",
-                  "ramp": {"type": "linear", "years": 0.0}}],
-        bond={"principal": 5_000_000.0, "tenor_years": 10.0,
-              "coupon": {"type": "fixed", "rate": 0.06}, "repayment": {"type": "annuity"}},
+        savings=[
+            {
+                "name": "flat",
+                "annual_amount": 1_000_000.0,
+                "indexation": "none",
+                "ramp": {"type": "linear", "years": 0.0},
+            }
+        ],
+        bond={
+            "principal": 5_000_000.0,
+            "tenor_years": 10.0,
+            "coupon": {"type": "fixed", "rate": 0.06},
+            "repayment": {"type": "annuity"},
+        },
     )
 
 
@@ -174,8 +236,15 @@ def test_solve_finds_the_principal_an_annuity_can_carry_at_a_target_dscr(
     expected = 1_000_000.0 * (1.0 - 1.06**-10) / (0.06 * 1.25)
     assert expected == pytest.approx(5_888_069.64, abs=0.01)  # 1.06^-10 = 0.5583948
     for text in ("min_dscr >= 1.25", "P50(min_dscr) >= 1.25"):
-        result = solve(scenario, "bond.principal", [parse_constraint(text)], True,
-                       SharedDraws(0, SEED), bounds=(1e6, 1e7), tolerance=1e-3)
+        result = solve(
+            scenario,
+            "bond.principal",
+            [parse_constraint(text)],
+            True,
+            SharedDraws(0, SEED),
+            bounds=(1e6, 1e7),
+            tolerance=1e-3,
+        )
         assert result.feasible and result.answer is not None
         assert result.answer == pytest.approx(expected, abs=0.01)
         assert result.binding == text
@@ -188,8 +257,14 @@ def test_solve_finds_the_coupon_that_gives_investors_their_return(make_scenario:
     from bondmodel.design.solve import solve
 
     scenario = _annuity_case(make_scenario)
-    result = solve(scenario, "bond.coupon.rate", [parse_constraint("investor_irr >= 0.06")],
-                   False, SharedDraws(0, SEED), tolerance=1e-9)
+    result = solve(
+        scenario,
+        "bond.coupon.rate",
+        [parse_constraint("investor_irr >= 0.06")],
+        False,
+        SharedDraws(0, SEED),
+        tolerance=1e-9,
+    )
     assert result.feasible and result.answer == pytest.approx(0.06, abs=1e-8)
     assert (result.low, result.high) == (0.0, 0.15)  # the default range for a rate
 
@@ -198,18 +273,26 @@ def test_solve_respects_each_constraint_type_under_risk() -> None:
     from bondmodel.design.solve import solve
 
     scenario = load_scenario(None)
-    constraints = [parse_constraint(t) for t in (
-        "P(investor_loss) <= 0.05", "P10(min_dscr) >= 1.0", "P50(council_npv) >= 0",
-        "council_npv_vs_pwlb >= -1e9",
-    )]
+    constraints = [
+        parse_constraint(t)
+        for t in (
+            "P(investor_loss) <= 0.05",
+            "P10(min_dscr) >= 1.0",
+            "P50(council_npv) >= 0",
+            "council_npv_vs_pwlb >= -1e9",
+        )
+    ]
     result = solve(scenario, "bond.principal", constraints, True, SharedDraws(2000, SEED))
     assert result.feasible and result.answer is not None and result.at_answer is not None
     assert all(m >= 0 for m in result.at_answer.margins(constraints))
     assert result.binding == "P10(min_dscr) >= 1.0"
     assert result.ci is not None and result.ci[0] < result.answer < result.ci[1]
     # just above the answer the binding constraint fails, on the same draws
-    above = evaluate("above", with_value(scenario, "bond.principal", result.answer * 1.01),
-                     SharedDraws(2000, SEED))
+    above = evaluate(
+        "above",
+        with_value(scenario, "bond.principal", result.answer * 1.01),
+        SharedDraws(2000, SEED),
+    )
     value, _ = constraints[1].measure.value(above)
     assert value < 1.0
 
@@ -220,8 +303,14 @@ def test_infeasible_problems_say_so_with_the_best_achievable(
     from bondmodel.design.solve import solve
 
     scenario = _annuity_case(make_scenario)
-    result = solve(scenario, "bond.principal", [parse_constraint("min_dscr >= 100")], True,
-                   SharedDraws(0, SEED), bounds=(1e6, 1e7))
+    result = solve(
+        scenario,
+        "bond.principal",
+        [parse_constraint("min_dscr >= 100")],
+        True,
+        SharedDraws(0, SEED),
+        bounds=(1e6, 1e7),
+    )
     assert not result.feasible and result.exit_code == 1
     ((text, value, at),) = result.best_achievable()
     assert text == "min_dscr >= 100"
@@ -235,21 +324,57 @@ def test_infeasible_problems_say_so_with_the_best_achievable(
     from bondmodel.scenario.export import scenario_toml
 
     toml.write_text(scenario_toml(scenario), encoding="utf-8")
-    assert main(["solve", str(toml), "--find", "bond.principal", "--maximise",
-                 "--constraint", "min_dscr >= 100", "--range", "1e6:1e7", "--paths", "0",
-                 "-o", str(tmp_path / "s.xlsx"), "--json"]) == 1
+    assert (
+        main(
+            [
+                "solve",
+                str(toml),
+                "--find",
+                "bond.principal",
+                "--maximise",
+                "--constraint",
+                "min_dscr >= 100",
+                "--range",
+                "1e6:1e7",
+                "--paths",
+                "0",
+                "-o",
+                str(tmp_path / "s.xlsx"),
+                "--json",
+            ]
+        )
+        == 1
+    )
     data = json.loads(capsys.readouterr().out)
     assert data["feasible"] is False and data["best_achievable"][0]["at"] == 1e6
-    assert main(["solve", str(toml), "--find", "bond.principal", "--maximise",
-                 "--constraint", "min_dscr >= 1.25", "--range", "1e6:1e7", "--paths", "0",
-                 "--tolerance", "0.001", "-o", str(tmp_path / "s.xlsx")]) == 0
+    assert (
+        main(
+            [
+                "solve",
+                str(toml),
+                "--find",
+                "bond.principal",
+                "--maximise",
+                "--constraint",
+                "min_dscr >= 1.25",
+                "--range",
+                "1e6:1e7",
+                "--paths",
+                "0",
+                "--tolerance",
+                "0.001",
+                "-o",
+                str(tmp_path / "s.xlsx"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
-    assert "largest principal (bond.principal) meeting every constraint: £5,888,070 (5888069.6" \
-        in out
+    assert (
+        "largest principal (bond.principal) meeting every constraint: £5,888,070 (5888069.6" in out
+    )
     assert "no Monte Carlo uncertainty" in out
-    assert openpyxl.load_workbook(tmp_path / "s.xlsx").sheetnames == [
-        "Solution", "Search", "Audit"
-    ]
+    assert openpyxl.load_workbook(tmp_path / "s.xlsx").sheetnames == ["Solution", "Search", "Audit"]
 
 
 # ---------------------------------------------------------------------------
@@ -273,8 +398,9 @@ def test_partners_share_the_bond_and_their_outcomes_add_up() -> None:
     per_path = results.risk.per_path
     partner_cols = [c for c in per_path.columns if c.startswith("partner_npv_")]
     assert len(partner_cols) == 4
-    np.testing.assert_allclose(per_path[partner_cols].sum(axis=1), per_path["council_npv"],
-                               rtol=1e-12)
+    np.testing.assert_allclose(
+        per_path[partner_cols].sum(axis=1), per_path["council_npv"], rtol=1e-12
+    )
     # who carries the risk: a probability of a negative NPV for each partner
     probs = results.risk.probabilities
     assert all(f"p_{c}_negative" in probs.index for c in partner_cols)
@@ -316,8 +442,13 @@ def test_solve_searches_whole_valid_years_by_default_for_a_tenor() -> None:
     assert scenario.bond is not None
     domain = field_domain(scenario, "bond.tenor_years")
     assert domain.step == 1.0 and domain.low == 0.0 and domain.low_open
-    solution = solve(scenario, "bond.tenor_years", [parse_constraint("P90(min_dscr) >= 1.2")],
-                     False, SharedDraws(1000, 1))
+    solution = solve(
+        scenario,
+        "bond.tenor_years",
+        [parse_constraint("P90(min_dscr) >= 1.2")],
+        False,
+        SharedDraws(1000, 1),
+    )
     assert solution.low >= 1 and solution.high <= scenario.timeline.horizon_years
     assert all(p.error is None and p.x == int(p.x) for p in solution.grid), solution.grid
     assert solution.feasible and solution.answer == int(solution.answer or 0.5)
@@ -332,8 +463,14 @@ def test_solve_says_why_no_point_could_be_evaluated() -> None:
     from bondmodel.design.solve import solve
 
     scenario = load_scenario(None)
-    solution = solve(scenario, "bond.tenor_years", [parse_constraint("P50(npv) >= 0")], True,
-                     SharedDraws(0, 1), (60.0, 70.0))
+    solution = solve(
+        scenario,
+        "bond.tenor_years",
+        [parse_constraint("P50(npv) >= 0")],
+        True,
+        SharedDraws(0, 1),
+        (60.0, 70.0),
+    )
     assert not solution.feasible
     from bondmodel.design.text import solution_text
 

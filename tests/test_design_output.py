@@ -46,8 +46,10 @@ def _cells(line: str) -> list[str]:
 def eip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("design") / "eip.toml"
     text = TEMPLATE.read_text(encoding="utf-8")
-    path.write_text(text.replace('repayment = { type = "annuity" }',
-                                 'repayment = { type = "eip" }'), encoding="utf-8")
+    path.write_text(
+        text.replace('repayment = { type = "annuity" }', 'repayment = { type = "eip" }'),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -81,8 +83,9 @@ def test_compare_prints_a_table_with_labels_units_and_best_by_direction(
     assert row[3 - lower] == format_value(values[1 - lower], "rate")
     assert row[2 + lower].endswith("% *")
     # investor IRR: better for investors, not for the council; a ratio shows as 2.00x
-    assert _cells(_line(out, "Investor IRR (annual effective), base case"))[1] == \
-        "higher (investors)"
+    assert (
+        _cells(_line(out, "Investor IRR (annual effective), base case"))[1] == "higher (investors)"
+    )
     assert _cells(_line(out, "Minimum DSCR, P10"))[2].rstrip(" *").endswith("x")
     # the share-of-paths table: the annuity's council NPV beats the EIP's on every path
     assert data["pathwise_share_better"]["shared-services"]["eip"] == 1.0
@@ -92,8 +95,10 @@ def test_compare_prints_a_table_with_labels_units_and_best_by_direction(
     column = [c.value for c in sheet["A"]]
     assert "Probability of a shortfall" in column and "P(shortfall)" not in column
     assert f"{labels[lower]} has the lowest probability of a shortfall" in column
-    assert openpyxl.load_workbook(tmp_path / "b.xlsx")["S-curves"]["A1"].value == \
-        "S-curves of the council NPV after debt service (percentiles over the paths)"
+    assert (
+        openpyxl.load_workbook(tmp_path / "b.xlsx")["S-curves"]["A1"].value
+        == "S-curves of the council NPV after debt service (percentiles over the paths)"
+    )
 
 
 def test_compare_json_best_is_still_the_council_s(
@@ -102,9 +107,17 @@ def test_compare_json_best_is_still_the_council_s(
     """--json keeps its meaning: "best" is best for the council, so a measure the council
     does not count (the investors' IRR, the principal) names no best structure."""
     old = {  # the council's directions before the BETTER table replaced them
-        "principal": 0, "investor_irr": 0, "npv": 1, "council_npv": 1, "min_dscr": 1,
-        "council_npv_vs_pwlb": 1, "P(shortfall)": -1, "P(investor_loss)": -1,
-        "P(total_topup)": -1, "P(council_npv_vs_pwlb < 0)": -1, "P50(investor_irr)": 0,
+        "principal": 0,
+        "investor_irr": 0,
+        "npv": 1,
+        "council_npv": 1,
+        "min_dscr": 1,
+        "council_npv_vs_pwlb": 1,
+        "P(shortfall)": -1,
+        "P(investor_loss)": -1,
+        "P(total_topup)": -1,
+        "P(council_npv_vs_pwlb < 0)": -1,
+        "P50(investor_irr)": 0,
     }
     for text, sign in old.items():
         better = parse_measure(text).better
@@ -116,8 +129,18 @@ def test_compare_json_best_is_still_the_council_s(
 def test_sweep_prints_a_table_and_colours_each_heat_map_by_its_measure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    args = ["sweep", str(TEMPLATE), "--vary", "bond.coupon.rate=0.04,0.06",
-            "--vary", "bond.tenor_years=8,10", "--paths", PATHS, "--seed", SEED]
+    args = [
+        "sweep",
+        str(TEMPLATE),
+        "--vary",
+        "bond.coupon.rate=0.04,0.06",
+        "--vary",
+        "bond.tenor_years=8,10",
+        "--paths",
+        PATHS,
+        "--seed",
+        SEED,
+    ]
     for m in MEASURES:
         args += ["--measure", m]
     book = tmp_path / "s.xlsx"
@@ -129,10 +152,13 @@ def test_sweep_prints_a_table_and_colours_each_heat_map_by_its_measure(
     assert "Coupon rate" in out and "Tenor" in out and "Probability of a" in out
     assert "bond.coupon.rate" not in out and "P(shortfall)" not in out
     table = data["table"]
-    rows = [_cells(line) for line in out.splitlines()
-            if line.startswith(("4.00%", "6.00%"))]
-    assert [r[:2] for r in rows] == [["4.00%", "8 years"], ["4.00%", "10 years"],
-                                     ["6.00%", "8 years"], ["6.00%", "10 years"]]
+    rows = [_cells(line) for line in out.splitlines() if line.startswith(("4.00%", "6.00%"))]
+    assert [r[:2] for r in rows] == [
+        ["4.00%", "8 years"],
+        ["4.00%", "10 years"],
+        ["6.00%", "8 years"],
+        ["6.00%", "10 years"],
+    ]
     for row, cell in zip(rows, table, strict=True):
         assert row[2].rstrip(" *") == format_value(cell["P50(council_npv)"], "money")
         assert row[3].rstrip(" *") == format_value(cell["P(shortfall)"], "rate")
@@ -151,8 +177,10 @@ def test_sweep_prints_a_table_and_colours_each_heat_map_by_its_measure(
     assert (lower["min"], lower["max"]) == (GOOD, BAD)  # reversed: lower is better
     assert (scales["investor_irr"]["min"], scales["investor_irr"]["max"]) == (BAD, GOOD)
     assert (scales["principal"]["min"], scales["principal"]["max"]) == (PLAIN_LOW, PLAIN_HIGH)
-    assert lower["legend"] == ("Green = lower, better for investors and the council; red = "
-                               "higher, worse for investors and the council")
+    assert lower["legend"] == (
+        "Green = lower, better for investors and the council; red = "
+        "higher, worse for investors and the council"
+    )
     assert scales["investor_irr"]["legend"].startswith("Green = higher, better for investors;")
     assert "neither is better" in scales["principal"]["legend"]
     # the axes: both fields named in words, values in the fields' units
@@ -162,8 +190,11 @@ def test_sweep_prints_a_table_and_colours_each_heat_map_by_its_measure(
     assert [ws.cell(block + r, 1).value for r in (3, 4)] == ["4.00%", "6.00%"]
     assert ws.cell(block + 3, 2).value == pytest.approx(shortfall[0])
     sweep = openpyxl.load_workbook(book)["Sweep"]
-    assert [sweep.cell(4, c).value for c in (1, 2, 3)] == \
-        ["Coupon rate", "Tenor", "Council NPV after debt service, P50"]
+    assert [sweep.cell(4, c).value for c in (1, 2, 3)] == [
+        "Coupon rate",
+        "Tenor",
+        "Council NPV after debt service, P50",
+    ]
 
 
 def _colour_scales(ws: Any) -> dict[str, dict[str, Any]]:
@@ -176,17 +207,40 @@ def _colour_scales(ws: Any) -> dict[str, dict[str, Any]]:
         top = min(r.min_row for r in cf.sqref.ranges) - 3
         title = ws.cell(top, 1).value
         (measure,) = [m for m in MEASURES if title.endswith(f"({m})")]
-        out[measure] = {"min": colours[0], "max": colours[-1], "top": top,
-                        "legend": ws.cell(top + 1, 1).value}
+        out[measure] = {
+            "min": colours[0],
+            "max": colours[-1],
+            "top": top,
+            "legend": ws.cell(top + 1, 1).value,
+        }
     return dict(sorted(out.items(), key=lambda kv: kv[1]["top"]))
 
 
 def test_solve_prints_the_answer_and_its_constraints_in_units(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["solve", str(TEMPLATE), "--find", "bond.coupon.rate", "--minimise",
-                 "--constraint", "P(shortfall) <= 0.5", "--constraint", "P10(min_dscr) >= 0",
-                 "--paths", PATHS, "--seed", SEED, "-o", str(tmp_path / "s.xlsx")]) == 0
+    assert (
+        main(
+            [
+                "solve",
+                str(TEMPLATE),
+                "--find",
+                "bond.coupon.rate",
+                "--minimise",
+                "--constraint",
+                "P(shortfall) <= 0.5",
+                "--constraint",
+                "P10(min_dscr) >= 0",
+                "--paths",
+                PATHS,
+                "--seed",
+                SEED,
+                "-o",
+                str(tmp_path / "s.xlsx"),
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     first = out.splitlines()[0]
     assert first.startswith("smallest coupon rate (bond.coupon.rate) meeting every constraint: ")
@@ -207,8 +261,12 @@ def test_values_are_formatted_by_unit_and_wide_tables_split() -> None:
     assert format_value(8.0, "years") == "8 years"
     assert format_value(2.25, "years") == "2.2 years"
     assert format_value(float("nan"), "money") == format_value(None, "rate") == "n/a"
-    text = text_table(["Key", *(f"Measure {i}" for i in range(6))],
-                      [["row", *("£88,333,174" for _ in range(6))]], keep=1, width=60)
+    text = text_table(
+        ["Key", *(f"Measure {i}" for i in range(6))],
+        [["row", *("£88,333,174" for _ in range(6))]],
+        keep=1,
+        width=60,
+    )
     parts = text.split("\n\n")
     assert len(parts) > 1
     assert all(p.splitlines()[-1].startswith("row") for p in parts)  # the key repeats

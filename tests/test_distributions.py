@@ -228,8 +228,13 @@ def test_ppf_is_the_scipy_quantile_function(name: str) -> None:
     dist = make(**CONTINUOUS[name])
     ref = frozen(dist)
     assert ref is not None
-    u = np.concatenate([np.geomspace(1e-9, 1e-3, 200), np.linspace(1e-3, 1 - 1e-3, 2001),
-                        1 - np.geomspace(1e-9, 1e-3, 200)])
+    u = np.concatenate(
+        [
+            np.geomspace(1e-9, 1e-3, 200),
+            np.linspace(1e-3, 1 - 1e-3, 2001),
+            1 - np.geomspace(1e-9, 1e-3, 200),
+        ]
+    )
     scale = float(ref.ppf(0.99) - ref.ppf(0.01))
     np.testing.assert_allclose(ppf(dist, u), ref.ppf(u), rtol=1e-9, atol=1e-12 * scale)
 
@@ -394,18 +399,29 @@ def one_input(distribution: dict[str, Any]) -> dict[str, Any]:
 
 def three_correlated(matrix: list[list[float]], **extra: Any) -> dict[str, Any]:
     names = ["realisation", "delay", "overrun"]
-    return scenario_with({
-        "default_paths": 300,
-        "inputs": [
-            {"name": "realisation", "target": "savings.realisation",
-             "distribution": {"type": "pert", "min": 0.5, "mode": 1.0, "max": 2.0}},
-            {"name": "delay", "target": "savings.start_delay",
-             "distribution": {"type": "triangular", "min": 0.0, "mode": 0.0, "max": 2.0}},
-            {"name": "overrun", "target": "costs.overrun",
-             "distribution": {"type": "lognormal", "p10": 0.9, "p90": 1.3}},
-        ],
-        "correlation": {"names": extra.pop("names", names), "matrix": matrix, **extra},
-    })
+    return scenario_with(
+        {
+            "default_paths": 300,
+            "inputs": [
+                {
+                    "name": "realisation",
+                    "target": "savings.realisation",
+                    "distribution": {"type": "pert", "min": 0.5, "mode": 1.0, "max": 2.0},
+                },
+                {
+                    "name": "delay",
+                    "target": "savings.start_delay",
+                    "distribution": {"type": "triangular", "min": 0.0, "mode": 0.0, "max": 2.0},
+                },
+                {
+                    "name": "overrun",
+                    "target": "costs.overrun",
+                    "distribution": {"type": "lognormal", "p10": 0.9, "p90": 1.3},
+                },
+            ],
+            "correlation": {"names": extra.pop("names", names), "matrix": matrix, **extra},
+        }
+    )
 
 
 def rejected(data: dict[str, Any]) -> str:
@@ -415,57 +431,140 @@ def rejected(data: dict[str, Any]) -> str:
 
 
 BAD_DISTRIBUTIONS = [
-    ("pert_min_above_mode", {"type": "pert", "min": 1.2, "mode": 1.0, "max": 2.0},
-     ".distribution", ["min <= mode <= max", "1.2"]),
-    ("pert_mode_above_max", {"type": "pert", "min": 0.5, "mode": 2.5, "max": 2.0},
-     ".distribution", ["min <= mode <= max", "2.5"]),
-    ("pert_min_equals_max", {"type": "pert", "min": 1.0, "mode": 1.0, "max": 1.0},
-     ".distribution", ["min < max"]),
-    ("pert_shape_zero", {"type": "pert", "min": 0.5, "mode": 1.0, "max": 2.0, "shape": 0.0},
-     ".distribution.shape", ["greater than 0"]),
-    ("pert_shape_too_big", {"type": "pert", "min": 0.5, "mode": 1.0, "max": 2.0, "shape": 101.0},
-     ".distribution.shape", ["100", "101"]),
-    ("triangular_min_above_mode", {"type": "triangular", "min": 1.0, "mode": 0.0, "max": 2.0},
-     ".distribution", ["min <= mode <= max"]),
-    ("uniform_min_above_max", {"type": "uniform", "min": 2.0, "max": 0.5},
-     ".distribution", ["min = 2.0", "max = 0.5"]),
-    ("uniform_min_equals_max", {"type": "uniform", "min": 1.0, "max": 1.0},
-     ".distribution", ["must be below"]),
-    ("normal_sd_zero", {"type": "normal", "mean": 1.0, "sd": 0.0},
-     ".distribution.sd", ["greater than 0"]),
-    ("normal_bounds_reversed", {"type": "normal", "mean": 1.0, "sd": 0.2, "min": 1.5, "max": 0.5},
-     ".distribution", ["min = 1.5", "max = 0.5"]),
-    ("lognormal_both", {"type": "lognormal", "mean": 1.1, "sd": 0.2, "p10": 0.9, "p90": 1.3},
-     ".distribution", ["mean and sd", "p10 and p90"]),
-    ("lognormal_neither", {"type": "lognormal"},
-     ".distribution", ["mean and sd", "p10 and p90"]),
-    ("lognormal_mean_only", {"type": "lognormal", "mean": 1.1},
-     ".distribution", ["mean and sd", "p10 and p90"]),
-    ("lognormal_p10_above_p90", {"type": "lognormal", "p10": 1.3, "p90": 0.9},
-     ".distribution", ["p10 = 1.3", "p90 = 0.9"]),
-    ("lognormal_negative_mean", {"type": "lognormal", "mean": -1.1, "sd": 0.2},
-     ".distribution.mean", ["greater than 0", "-1.1"]),
-    ("beta_alpha_zero", {"type": "beta", "alpha": 0.0, "beta": 2.0},
-     ".distribution.alpha", ["greater than 0"]),
-    ("beta_bounds_reversed", {"type": "beta", "alpha": 2.0, "beta": 2.0, "min": 2.0, "max": 0.5},
-     ".distribution", ["min = 2.0", "max = 0.5"]),
-    ("discrete_sum_not_1", {"type": "discrete", "values": [0.8, 1.0, 1.2],
-                            "probabilities": [0.3, 0.3, 0.3]},
-     ".distribution", ["sum to 1", "0.89999"]),
-    ("discrete_lengths_differ", {"type": "discrete", "values": [0.8, 1.0, 1.2],
-                                 "probabilities": [0.5, 0.5]},
-     ".distribution", ["3 entries", "2"]),
-    ("discrete_negative_probability", {"type": "discrete", "values": [0.8, 1.0],
-                                       "probabilities": [1.2, -0.2]},
-     ".distribution.probabilities[1]", ["greater than or equal to 0", "-0.2"]),
-    ("bernoulli_p_above_1", {"type": "bernoulli", "p": 1.5, "impact": 0.5},
-     ".distribution.p", ["less than or equal to 1", "1.5"]),
-    ("empirical_one_sample", {"type": "empirical", "samples": [1.0]},
-     ".distribution.samples", ["at least 2"]),
-    ("fixed_nan", {"type": "fixed", "value": math.nan},
-     ".distribution.value", ["finite"]),
-    ("unknown_type", {"type": "gamma", "shape": 2.0},
-     ".distribution.type", ["'gamma'", "'pert'", "'lognormal'"]),
+    (
+        "pert_min_above_mode",
+        {"type": "pert", "min": 1.2, "mode": 1.0, "max": 2.0},
+        ".distribution",
+        ["min <= mode <= max", "1.2"],
+    ),
+    (
+        "pert_mode_above_max",
+        {"type": "pert", "min": 0.5, "mode": 2.5, "max": 2.0},
+        ".distribution",
+        ["min <= mode <= max", "2.5"],
+    ),
+    (
+        "pert_min_equals_max",
+        {"type": "pert", "min": 1.0, "mode": 1.0, "max": 1.0},
+        ".distribution",
+        ["min < max"],
+    ),
+    (
+        "pert_shape_zero",
+        {"type": "pert", "min": 0.5, "mode": 1.0, "max": 2.0, "shape": 0.0},
+        ".distribution.shape",
+        ["greater than 0"],
+    ),
+    (
+        "pert_shape_too_big",
+        {"type": "pert", "min": 0.5, "mode": 1.0, "max": 2.0, "shape": 101.0},
+        ".distribution.shape",
+        ["100", "101"],
+    ),
+    (
+        "triangular_min_above_mode",
+        {"type": "triangular", "min": 1.0, "mode": 0.0, "max": 2.0},
+        ".distribution",
+        ["min <= mode <= max"],
+    ),
+    (
+        "uniform_min_above_max",
+        {"type": "uniform", "min": 2.0, "max": 0.5},
+        ".distribution",
+        ["min = 2.0", "max = 0.5"],
+    ),
+    (
+        "uniform_min_equals_max",
+        {"type": "uniform", "min": 1.0, "max": 1.0},
+        ".distribution",
+        ["must be below"],
+    ),
+    (
+        "normal_sd_zero",
+        {"type": "normal", "mean": 1.0, "sd": 0.0},
+        ".distribution.sd",
+        ["greater than 0"],
+    ),
+    (
+        "normal_bounds_reversed",
+        {"type": "normal", "mean": 1.0, "sd": 0.2, "min": 1.5, "max": 0.5},
+        ".distribution",
+        ["min = 1.5", "max = 0.5"],
+    ),
+    (
+        "lognormal_both",
+        {"type": "lognormal", "mean": 1.1, "sd": 0.2, "p10": 0.9, "p90": 1.3},
+        ".distribution",
+        ["mean and sd", "p10 and p90"],
+    ),
+    ("lognormal_neither", {"type": "lognormal"}, ".distribution", ["mean and sd", "p10 and p90"]),
+    (
+        "lognormal_mean_only",
+        {"type": "lognormal", "mean": 1.1},
+        ".distribution",
+        ["mean and sd", "p10 and p90"],
+    ),
+    (
+        "lognormal_p10_above_p90",
+        {"type": "lognormal", "p10": 1.3, "p90": 0.9},
+        ".distribution",
+        ["p10 = 1.3", "p90 = 0.9"],
+    ),
+    (
+        "lognormal_negative_mean",
+        {"type": "lognormal", "mean": -1.1, "sd": 0.2},
+        ".distribution.mean",
+        ["greater than 0", "-1.1"],
+    ),
+    (
+        "beta_alpha_zero",
+        {"type": "beta", "alpha": 0.0, "beta": 2.0},
+        ".distribution.alpha",
+        ["greater than 0"],
+    ),
+    (
+        "beta_bounds_reversed",
+        {"type": "beta", "alpha": 2.0, "beta": 2.0, "min": 2.0, "max": 0.5},
+        ".distribution",
+        ["min = 2.0", "max = 0.5"],
+    ),
+    (
+        "discrete_sum_not_1",
+        {"type": "discrete", "values": [0.8, 1.0, 1.2], "probabilities": [0.3, 0.3, 0.3]},
+        ".distribution",
+        ["sum to 1", "0.89999"],
+    ),
+    (
+        "discrete_lengths_differ",
+        {"type": "discrete", "values": [0.8, 1.0, 1.2], "probabilities": [0.5, 0.5]},
+        ".distribution",
+        ["3 entries", "2"],
+    ),
+    (
+        "discrete_negative_probability",
+        {"type": "discrete", "values": [0.8, 1.0], "probabilities": [1.2, -0.2]},
+        ".distribution.probabilities[1]",
+        ["greater than or equal to 0", "-0.2"],
+    ),
+    (
+        "bernoulli_p_above_1",
+        {"type": "bernoulli", "p": 1.5, "impact": 0.5},
+        ".distribution.p",
+        ["less than or equal to 1", "1.5"],
+    ),
+    (
+        "empirical_one_sample",
+        {"type": "empirical", "samples": [1.0]},
+        ".distribution.samples",
+        ["at least 2"],
+    ),
+    ("fixed_nan", {"type": "fixed", "value": math.nan}, ".distribution.value", ["finite"]),
+    (
+        "unknown_type",
+        {"type": "gamma", "shape": 2.0},
+        ".distribution.type",
+        ["'gamma'", "'pert'", "'lognormal'"],
+    ),
 ]
 
 
@@ -491,20 +590,43 @@ GOOD = [[1.0, -0.4, -0.3], [-0.4, 1.0, 0.5], [-0.3, 0.5, 1.0]]
 NOT_PSD = [[1.0, 0.9, -0.9], [0.9, 1.0, 0.9], [-0.9, 0.9, 1.0]]
 
 BAD_CORRELATIONS = [
-    ("not_symmetric", {"matrix": [[1.0, -0.4, -0.3], [-0.2, 1.0, 0.5], [-0.3, 0.5, 1.0]]},
-     "risk.correlation", ["symmetric", "-0.4", "-0.2"]),
-    ("diagonal_not_1", {"matrix": [[0.9, -0.4, -0.3], [-0.4, 1.0, 0.5], [-0.3, 0.5, 1.0]]},
-     "risk.correlation", ["diagonal", "0.9"]),
-    ("not_psd", {"matrix": NOT_PSD},
-     "risk.correlation", ["positive semi-definite", "repair = true"]),
-    ("entry_above_1", {"matrix": [[1.0, -0.4, 1.3], [-0.4, 1.0, 0.5], [1.3, 0.5, 1.0]]},
-     "risk.correlation.matrix[0][2]", ["less than or equal to 1", "1.3"]),
-    ("wrong_size", {"matrix": GOOD[:2]},
-     "risk.correlation", ["3 x 3"]),
-    ("unknown_name", {"matrix": GOOD, "names": ["realisation", "delay", "overruns"]},
-     "risk", ["'overruns'", "'overrun'"]),
-    ("repeated_name", {"matrix": GOOD, "names": ["realisation", "delay", "delay"]},
-     "risk.correlation", ["unique", "'delay'"]),
+    (
+        "not_symmetric",
+        {"matrix": [[1.0, -0.4, -0.3], [-0.2, 1.0, 0.5], [-0.3, 0.5, 1.0]]},
+        "risk.correlation",
+        ["symmetric", "-0.4", "-0.2"],
+    ),
+    (
+        "diagonal_not_1",
+        {"matrix": [[0.9, -0.4, -0.3], [-0.4, 1.0, 0.5], [-0.3, 0.5, 1.0]]},
+        "risk.correlation",
+        ["diagonal", "0.9"],
+    ),
+    (
+        "not_psd",
+        {"matrix": NOT_PSD},
+        "risk.correlation",
+        ["positive semi-definite", "repair = true"],
+    ),
+    (
+        "entry_above_1",
+        {"matrix": [[1.0, -0.4, 1.3], [-0.4, 1.0, 0.5], [1.3, 0.5, 1.0]]},
+        "risk.correlation.matrix[0][2]",
+        ["less than or equal to 1", "1.3"],
+    ),
+    ("wrong_size", {"matrix": GOOD[:2]}, "risk.correlation", ["3 x 3"]),
+    (
+        "unknown_name",
+        {"matrix": GOOD, "names": ["realisation", "delay", "overruns"]},
+        "risk",
+        ["'overruns'", "'overrun'"],
+    ),
+    (
+        "repeated_name",
+        {"matrix": GOOD, "names": ["realisation", "delay", "delay"]},
+        "risk.correlation",
+        ["unique", "'delay'"],
+    ),
 ]
 
 
@@ -616,8 +738,17 @@ def test_a_distributions_value_range_holds_the_engines_extreme_draws(
 
 @pytest.mark.parametrize(
     ("a", "b"),
-    [(7 / 3, 11 / 3), (3.0, 3.0), (1.0, 1.0), (0.5, 0.5), (2.43, 9.57), (50.0, 2.0),
-     (0.3, 5.0), (200.0, 200.0), (1.0001, 40.0)],
+    [
+        (7 / 3, 11 / 3),
+        (3.0, 3.0),
+        (1.0, 1.0),
+        (0.5, 0.5),
+        (2.43, 9.57),
+        (50.0, 2.0),
+        (0.3, 5.0),
+        (200.0, 200.0),
+        (1.0001, 40.0),
+    ],
 )
 def test_beta_quantile_table_is_within_its_bound_of_the_exact_quantile(a: float, b: float) -> None:
     from scipy import special
@@ -625,10 +756,13 @@ def test_beta_quantile_table_is_within_its_bound_of_the_exact_quantile(a: float,
     from bondmodel.risk.distributions import BETA_QUANTILE_BOUND, BetaQuantile
 
     table = BetaQuantile(a, b)
-    u = np.concatenate([
-        np.random.default_rng(7).random(250_000),
-        np.geomspace(2.0**-53, 1e-3, 2000), 1.0 - np.geomspace(2.0**-53, 1e-3, 2000),
-    ])
+    u = np.concatenate(
+        [
+            np.random.default_rng(7).random(250_000),
+            np.geomspace(2.0**-53, 1e-3, 2000),
+            1.0 - np.geomspace(2.0**-53, 1e-3, 2000),
+        ]
+    )
     error = np.abs(table(u) - special.betaincinv(a, b, u))
     assert error.max() <= BETA_QUANTILE_BOUND
     # most values come from the table (else it would not be faster), and it is monotone

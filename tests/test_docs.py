@@ -36,8 +36,10 @@ def update_docs(request: pytest.FixtureRequest) -> bool:
 
 def _blocks(text: str, language: str) -> list[tuple[int, int, str]]:
     """(start, end, body) of every fenced block in ``language``."""
-    return [(m.start(1), m.end(1), m.group(1))
-            for m in re.finditer(rf"```{language}\n(.*?)```", text, flags=re.S)]
+    return [
+        (m.start(1), m.end(1), m.group(1))
+        for m in re.finditer(rf"```{language}\n(.*?)```", text, flags=re.S)
+    ]
 
 
 def _block_after(text: str, marker: str) -> tuple[int, int, str]:
@@ -46,8 +48,9 @@ def _block_after(text: str, marker: str) -> tuple[int, int, str]:
     blocks = _blocks(text, "json")
     after = [b for b in blocks if b[0] > at]
     before = [b for b in blocks if b[1] < at]
-    return after[0] if after and (not before or after[0][0] - at < at - before[-1][1]) \
-        else before[-1]
+    return (
+        after[0] if after and (not before or after[0][0] - at < at - before[-1][1]) else before[-1]
+    )
 
 
 def _leaves(doc: Any, real: Any, where: str = "") -> Iterator[tuple[str, Any, Any]]:
@@ -68,8 +71,11 @@ def _leaves(doc: Any, real: Any, where: str = "") -> Iterator[tuple[str, Any, An
 
 
 def _same(quoted: Any, real: Any) -> bool:
-    if isinstance(quoted, float | int) and isinstance(real, float | int) \
-            and not isinstance(quoted, bool):
+    if (
+        isinstance(quoted, float | int)
+        and isinstance(real, float | int)
+        and not isinstance(quoted, bool)
+    ):
         return math.isclose(quoted, real, rel_tol=1e-9, abs_tol=1e-9)
     return bool(quoted == real)
 
@@ -80,9 +86,7 @@ def _run_json(args: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str
     return json.loads(capsys.readouterr().out)
 
 
-def _check_json_block(
-    path: Path, marker: str, wrap: str | None, real: Any, update: bool
-) -> None:
+def _check_json_block(path: Path, marker: str, wrap: str | None, real: Any, update: bool) -> None:
     text = path.read_text(encoding="utf-8")
     start, end, body = _block_after(text, marker)
     doc = json.loads("{" + body + "}" if wrap else body)
@@ -94,24 +98,28 @@ def _check_json_block(
             body = body.replace(json.dumps(quoted), json.dumps(value), 1)
         path.write_text(text[:start] + body + text[end:], encoding="utf-8")
         pytest.skip(f"{len(stale)} figure(s) refreshed in {path.name}")
-    assert not stale, "the docs quote outputs the tool no longer gives " \
+    assert not stale, (
+        "the docs quote outputs the tool no longer gives "
         f"(pytest {Path(__file__).name} --update-docs refreshes them): {stale[:5]}"
+    )
 
 
 def test_the_base_case_json_example_is_the_tool_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], update_docs: bool
 ) -> None:
     real = _run_json(["run", "--paths", "0"], tmp_path, capsys)
-    _check_json_block(USER_GUIDE, "(The output of `bondmodel run --json --paths 0`", None,
-                      real, update_docs)
+    _check_json_block(
+        USER_GUIDE, "(The output of `bondmodel run --json --paths 0`", None, real, update_docs
+    )
 
 
 def test_the_risk_json_example_is_the_tool_output(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], update_docs: bool
 ) -> None:
     real = _run_json(["run", "--seed", "20260401"], tmp_path, capsys)
-    _check_json_block(USER_GUIDE, "from `bondmodel run --json --seed 20260401`", "risk",
-                      real["risk"], update_docs)
+    _check_json_block(
+        USER_GUIDE, "from `bondmodel run --json --seed 20260401`", "risk", real["risk"], update_docs
+    )
 
 
 def _replace_or_assert(path: Path, pattern: str, actual: str, update: bool) -> None:
@@ -122,11 +130,13 @@ def _replace_or_assert(path: Path, pattern: str, actual: str, update: bool) -> N
     stale = [m for m in matches if m.group(1) != actual]
     if update and stale:
         for m in reversed(stale):
-            text = text[: m.start(1)] + actual + text[m.end(1):]
+            text = text[: m.start(1)] + actual + text[m.end(1) :]
         path.write_text(text, encoding="utf-8")
         pytest.skip(f"refreshed {len(stale)} quote(s) in {path.name}")
-    assert not stale, f"{path.name} quotes {stale[0].group(1)!r}; the tool says {actual!r} " \
+    assert not stale, (
+        f"{path.name} quotes {stale[0].group(1)!r}; the tool says {actual!r} "
         f"(pytest {Path(__file__).name} --update-docs refreshes it)"
+    )
 
 
 def test_the_quoted_error_for_a_bad_workbook_cell_is_the_tool_output(
@@ -144,12 +154,18 @@ def test_the_quoted_error_for_a_bad_workbook_cell_is_the_tool_output(
     assert cli.main(["run", str(inputs), "-o", str(tmp_path / "m.xlsx")]) == 2
     line = capsys.readouterr().err.strip().replace(str(tmp_path) + "/", "")
     assert line.startswith("bondmodel: error: inputs.xlsx: Inputs!E")
-    _replace_or_assert(USER_GUIDE, r"\n(bondmodel: error: inputs\.xlsx: Inputs!E\d+ "
-                       r"\(bond\.coupon\.rate\)[^\n]*)", line, update_docs)
+    _replace_or_assert(
+        USER_GUIDE,
+        r"\n(bondmodel: error: inputs\.xlsx: Inputs!E\d+ "
+        r"\(bond\.coupon\.rate\)[^\n]*)",
+        line,
+        update_docs,
+    )
     cell = re.search(r"Inputs!E\d+", line)
     assert cell is not None
-    _replace_or_assert(GUARANTEES, r"`(Inputs!E\d+) \(bond\.coupon\.rate\)`", cell.group(0),
-                       update_docs)
+    _replace_or_assert(
+        GUARANTEES, r"`(Inputs!E\d+) \(bond\.coupon\.rate\)`", cell.group(0), update_docs
+    )
 
 
 def test_verify_s_quoted_cell_count_is_the_tool_output(
@@ -162,10 +178,18 @@ def test_verify_s_quoted_cell_count_is_the_tool_output(
     out = capsys.readouterr().out
     found = re.search(r"seed 7\); ([\d,]+) cells, ([\d,]+) other features compared", out)
     assert found is not None, out
-    _replace_or_assert(USER_GUIDE, r"seed 7\); ([\d,]+) cells, [\d,]+ other features compared",
-                       found.group(1), update_docs)
-    _replace_or_assert(USER_GUIDE, r"seed 7\); [\d,]+ cells, ([\d,]+) other features compared",
-                       found.group(2), update_docs)
+    _replace_or_assert(
+        USER_GUIDE,
+        r"seed 7\); ([\d,]+) cells, [\d,]+ other features compared",
+        found.group(1),
+        update_docs,
+    )
+    _replace_or_assert(
+        USER_GUIDE,
+        r"seed 7\); [\d,]+ cells, ([\d,]+) other features compared",
+        found.group(2),
+        update_docs,
+    )
 
 
 #: The scenario files the user guide's design examples name: the default template, changed as
@@ -175,8 +199,11 @@ DESIGN_FILES: dict[str, dict[str, Any]] = {
     "eip.toml": {"bond.repayment.type": "eip"},
     "five.toml": {"bond.principal": 5_000_000.0},
     "five-grace3.toml": {"bond.principal": 5_000_000.0, "bond.grace_years": 3.0},
-    "five-grace3-eip.toml": {"bond.principal": 5_000_000.0, "bond.grace_years": 3.0,
-                             "bond.repayment.type": "eip"},
+    "five-grace3-eip.toml": {
+        "bond.principal": 5_000_000.0,
+        "bond.grace_years": 3.0,
+        "bond.repayment.type": "eip",
+    },
     "grace3.toml": {"bond.grace_years": 3.0},
     "eastbrook-leaves.toml": {"partners[1].exit_year": 5.0},
 }
@@ -199,7 +226,9 @@ def _console_examples(text: str) -> list[tuple[int, int, str, list[str]]]:
 
 
 def test_the_design_tools_quoted_outputs_are_the_tool_output(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
     update_docs: bool,
 ) -> None:
     """Every compare, sweep and solve example in the user guide prints what it quotes."""
@@ -233,5 +262,7 @@ def test_the_design_tools_quoted_outputs_are_the_tool_output(
     if update_docs and stale:
         USER_GUIDE.write_text(text, encoding="utf-8")
         pytest.skip(f"refreshed {len(stale)} design example(s) in {USER_GUIDE.name}")
-    assert not stale, f"{USER_GUIDE.name} quotes outputs the tool no longer prints for " \
+    assert not stale, (
+        f"{USER_GUIDE.name} quotes outputs the tool no longer prints for "
         f"{stale} (pytest {Path(__file__).name} --update-docs refreshes them)"
+    )

@@ -65,9 +65,12 @@ def full_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     data["partners"] = partners
     f = {"annual": 1, "semi-annual": 2, "quarterly": 4}[data["timeline"]["frequency"]]
     timing = draw(st.sampled_from(["at_close", "spread", "profile"]))
-    cost: dict[str, Any] = {"name": "c", "amount": draw(st.floats(1e5, 1e7)),
-                            "category": draw(st.sampled_from(["it", "programme", "other"])),
-                            "timing": timing}
+    cost: dict[str, Any] = {
+        "name": "c",
+        "amount": draw(st.floats(1e5, 1e7)),
+        "category": draw(st.sampled_from(["it", "programme", "other"])),
+        "timing": timing,
+    }
     if timing == "spread":
         cost["periods"] = draw(st.integers(1, 2 * f))
     elif timing == "profile":
@@ -83,28 +86,46 @@ def full_scenarios(draw: st.DrawFn) -> dict[str, Any]:
     if ramp_kind == "linear":
         ramp: dict[str, Any] = {"type": "linear", "years": draw(st.floats(0.0, 3.0))}
     elif ramp_kind == "explicit":
-        ramp = {"type": "explicit",
-                "fractions": sorted(draw(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4)))}
+        ramp = {
+            "type": "explicit",
+            "fractions": sorted(draw(st.lists(st.floats(0.0, 1.0), min_size=1, max_size=4))),
+        }
     else:
-        ramp = {"type": "s_curve", "years": draw(st.floats(0.5, 4.0)),
-                "steepness": draw(st.floats(0.5, 20.0))}
+        ramp = {
+            "type": "s_curve",
+            "years": draw(st.floats(0.5, 4.0)),
+            "steepness": draw(st.floats(0.5, 20.0)),
+        }
     data["savings"][0]["ramp"] = ramp
     if draw(st.booleans()):
-        data["pwlb"] = {"gilt_yield": draw(st.floats(0.0, 0.06)), "margin": 0.008,
-                        "loan_type": draw(st.sampled_from(["annuity", "eip", "maturity"]))}
+        data["pwlb"] = {
+            "gilt_yield": draw(st.floats(0.0, 0.06)),
+            "margin": 0.008,
+            "loan_type": draw(st.sampled_from(["annuity", "eip", "maturity"])),
+        }
     if draw(st.integers(0, 4)) == 0:
         data.pop("bond")
         data.pop("pwlb", None)
     if draw(st.booleans()):
-        data["risk"] = {"inputs": [
-            {"name": "realisation", "target": "savings.realisation",
-             "distribution": {"type": "triangular", "min": 0.3, "mode": 1.0, "max": 1.5}},
-            {"name": "delay", "target": "savings.start_delay",
-             "distribution": {"type": "uniform", "min": 0.0, "max": 2.0}},
-        ]}
+        data["risk"] = {
+            "inputs": [
+                {
+                    "name": "realisation",
+                    "target": "savings.realisation",
+                    "distribution": {"type": "triangular", "min": 0.3, "mode": 1.0, "max": 1.5},
+                },
+                {
+                    "name": "delay",
+                    "target": "savings.start_delay",
+                    "distribution": {"type": "uniform", "min": 0.0, "max": 2.0},
+                },
+            ]
+        }
         if draw(st.booleans()):
-            data["risk"]["correlation"] = {"names": ["realisation", "delay"],
-                                           "matrix": [[1.0, -0.5], [-0.5, 1.0]]}
+            data["risk"]["correlation"] = {
+                "names": ["realisation", "delay"],
+                "matrix": [[1.0, -0.5], [-0.5, 1.0]],
+            }
     return data
 
 
@@ -119,9 +140,16 @@ def _finite_json(value: Any, where: str = "summary") -> None:
         assert math.isfinite(value), where
 
 
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=os.environ.get("CI") == "true",
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    derandomize=os.environ.get("CI") == "true",
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 @given(data=full_scenarios())
 def test_every_feature_end_to_end(data: dict[str, Any], tmp_path: Path) -> None:
     scenario = parse_scenario(data)
@@ -140,11 +168,13 @@ def test_every_feature_end_to_end(data: dict[str, Any], tmp_path: Path) -> None:
         flag = int(b.metrics["investor_irr_flag"] or 0)
         # no sign change, several roots, or none found: flagged and not reported; a unique
         # root despite several sign changes (flag 2) is reported with its flag
-        assert (b.metrics["investor_irr"] is None) == (flag in (NO_SIGN_CHANGE, NOT_UNIQUE,
-                                                                NOT_CONVERGED))
+        assert (b.metrics["investor_irr"] is None) == (
+            flag in (NO_SIGN_CHANGE, NOT_UNIQUE, NOT_CONVERGED)
+        )
         council = float(b.metrics["council_npv"] or 0.0)
-        parts = [float(v["npv_after_debt_service"] or 0.0)
-                 for v in results.partner_metrics.values()]
+        parts = [
+            float(v["npv_after_debt_service"] or 0.0) for v in results.partner_metrics.values()
+        ]
         assert math.isclose(sum(parts), council, rel_tol=1e-9, abs_tol=1e-3)
     if results.risk is not None and len(scenario.partners) > 1:
         per_path = results.risk.per_path

@@ -25,11 +25,7 @@ from bondmodel.scenario import list_templates, template_path
 from bondmodel.scenario.schema import ExplicitRamp, LinearRamp, SCurveRamp
 from bondmodel.timeline import build_timeline, piecewise_discount_factors, years_between
 
-FLOW_ARRAYS = [
-    f.name
-    for f in dataclasses.fields(ProgrammeFlows)
-    if f.name != "appraisal_basis"
-]
+FLOW_ARRAYS = [f.name for f in dataclasses.fields(ProgrammeFlows) if f.name != "appraisal_basis"]
 
 
 def small_scenario(**overrides: Any) -> dict[str, Any]:
@@ -43,16 +39,33 @@ def small_scenario(**overrides: Any) -> dict[str, Any]:
             {"name": "B", "baseline_expenditure": 300_000_000},
         ],
         "costs": [
-            {"name": "IT", "amount": 1_000_000, "category": "it", "timing": "spread",
-             "periods": 2, "ob_mitigation": 0.5, "contingency": 0.1},
+            {
+                "name": "IT",
+                "amount": 1_000_000,
+                "category": "it",
+                "timing": "spread",
+                "periods": 2,
+                "ob_mitigation": 0.5,
+                "contingency": 0.1,
+            },
             {"name": "Exit", "amount": 500_000, "category": "redundancy"},
         ],
         "running_costs": [{"name": "Licences", "annual_amount": 50_000, "start_year": 2}],
         "savings": [
-            {"name": "Back office", "pct_of_expenditure": 0.01,
-             "ramp": {"type": "linear", "years": 2}, "start_delay_years": 1, "erosion": 0.01},
-            {"name": "Estate", "annual_amount": 200_000, "partners": ["B"],
-             "allocation": "expenditure", "ramp": {"type": "s_curve", "years": 3}},
+            {
+                "name": "Back office",
+                "pct_of_expenditure": 0.01,
+                "ramp": {"type": "linear", "years": 2},
+                "start_delay_years": 1,
+                "erosion": 0.01,
+            },
+            {
+                "name": "Estate",
+                "annual_amount": 200_000,
+                "partners": ["B"],
+                "allocation": "expenditure",
+                "ramp": {"type": "s_curve", "years": 3},
+            },
         ],
     }
     for key, value in overrides.items():
@@ -209,8 +222,7 @@ def test_batch_size_does_not_change_a_path_by_one_ulp() -> None:
         running_costs=[],
         savings=[{"name": "s", "pct_of_expenditure": 0.5}],
     )
-    data["timeline"] = {"start_date": date(2000, 1, 1), "horizon_years": 1,
-                        "frequency": "monthly"}
+    data["timeline"] = {"start_date": date(2000, 1, 1), "horizon_years": 1, "frequency": "monthly"}
     data["meta"]["base_date"] = date(2000, 1, 1)
     scenario = bondmodel.parse_scenario(data)
     timeline = build_timeline(scenario)
@@ -285,9 +297,15 @@ def test_per_path_start_delay_shifts_the_savings() -> None:
     # One stream, annual, 2% inflation: a delay one year longer gives the same
     # real saving one period later, so nominal savings shift and grow by 1.02.
     data = small_scenario(
-        savings=[{"name": "s", "annual_amount": 1_000_000,
-                  "ramp": {"type": "linear", "years": 3}, "start_delay_years": 1.0,
-                  "erosion": 0.05}]
+        savings=[
+            {
+                "name": "s",
+                "annual_amount": 1_000_000,
+                "ramp": {"type": "linear", "years": 3},
+                "start_delay_years": 1.0,
+                "erosion": 0.05,
+            }
+        ]
     )
     scenario = bondmodel.parse_scenario(data)
     flows = _paths_with(scenario, 2, start_delay_years=(1, 2.0))
@@ -372,8 +390,9 @@ def test_green_book_factors_are_continuous_at_the_band_boundaries() -> None:
     df30 = 1.035**-30
     df75 = df30 * 1.03**-45
     eps = 1e-9
-    years = np.array([0.0, 1.0, 30.0 - eps, 30.0, 30.0 + eps, 31.0, 75.0 - eps, 75.0,
-                      75.0 + eps, 76.0])
+    years = np.array(
+        [0.0, 1.0, 30.0 - eps, 30.0, 30.0 + eps, 31.0, 75.0 - eps, 75.0, 75.0 + eps, 76.0]
+    )
     df = piecewise_discount_factors(years, GREEN_BOOK_STPR)
     assert df[0] == 1.0
     assert df[1] == pytest.approx(1 / 1.035, rel=1e-14)
@@ -397,9 +416,11 @@ def test_green_book_factors_beyond_the_last_band() -> None:
 
 
 def test_flat_and_nominal_discount_factors_in_the_run() -> None:
-    flat = run(small_scenario(
-        economics={"inflation": 0.02, "discount_basis": "flat", "discount_rate": 0.05}
-    ))
+    flat = run(
+        small_scenario(
+            economics={"inflation": 0.02, "discount_basis": "flat", "discount_rate": 0.05}
+        )
+    )
     years = flat.periods["years"].to_numpy()
     np.testing.assert_allclose(flat.periods["discount_factor"], 1.05**-years, rtol=1e-14)
     nominal = run(small_scenario(economics={"inflation": 0.02, "appraisal_basis": "nominal"}))
@@ -429,12 +450,18 @@ def test_years_between(earlier: date, later: date, expected: float) -> None:
 
 
 def _timeline(start: date, frequency: str = "annual", align: bool = True, horizon: int = 3):
-    scenario = bondmodel.parse_scenario({
-        "meta": {"name": "t", "base_date": date(2020, 1, 1)},
-        "timeline": {"start_date": start, "frequency": frequency, "horizon_years": horizon,
-                     "align_to_financial_year": align},
-        "partners": [{"name": "A", "baseline_expenditure": 1.0}],
-    })
+    scenario = bondmodel.parse_scenario(
+        {
+            "meta": {"name": "t", "base_date": date(2020, 1, 1)},
+            "timeline": {
+                "start_date": start,
+                "frequency": frequency,
+                "horizon_years": horizon,
+                "align_to_financial_year": align,
+            },
+            "partners": [{"name": "A", "baseline_expenditure": 1.0}],
+        }
+    )
     return build_timeline(scenario)
 
 
@@ -446,7 +473,12 @@ def test_financial_year_alignment_and_labels() -> None:
     assert annual.period_end[1] == date(2027, 3, 31)
     quarterly = _timeline(date(2026, 9, 15), "quarterly")
     assert quarterly.labels[:6] == [
-        "Close", "2026/27 Q1", "2026/27 Q2", "2026/27 Q3", "2026/27 Q4", "2027/28 Q1",
+        "Close",
+        "2026/27 Q1",
+        "2026/27 Q2",
+        "2026/27 Q3",
+        "2026/27 Q4",
+        "2027/28 Q1",
     ]
     assert quarterly.period_end[1] == date(2026, 6, 30)
     monthly = _timeline(date(2026, 9, 15), "monthly")
@@ -481,8 +513,11 @@ def test_price_offset_from_base_date_to_close() -> None:
     # Aligned close before the base date: a negative offset.
     data = small_scenario()
     data["meta"]["base_date"] = date(2026, 10, 1)
-    data["timeline"] = {"start_date": date(2026, 10, 1), "horizon_years": 2,
-                        "align_to_financial_year": True}
+    data["timeline"] = {
+        "start_date": date(2026, 10, 1),
+        "horizon_years": 2,
+        "align_to_financial_year": True,
+    }
     results = run(data)
     assert results.timeline.close_date == date(2026, 4, 1)
     assert results.timeline.price_offset_years == -0.5
@@ -602,8 +637,9 @@ def test_named_partners_share_by_renormalised_savings_shares() -> None:
 def test_named_partners_set_the_base_and_the_expenditure_allocation() -> None:
     data = small_scenario(
         economics={"inflation": 0.0},
-        savings=[{"name": "s", "pct_of_expenditure": 0.1, "partners": ["A"],
-                  "allocation": "expenditure"}],
+        savings=[
+            {"name": "s", "pct_of_expenditure": 0.1, "partners": ["A"], "allocation": "expenditure"}
+        ],
     )
     results = run(data)
     gross = results.partners.pivot(index="period", columns="partner", values="gross_savings")
@@ -615,9 +651,11 @@ def test_a_partner_named_twice_is_not_counted_twice() -> None:
     stream = {"name": "s", "pct_of_expenditure": 0.1, "allocation": "expenditure"}
     once = small_scenario(economics={"inflation": 0.0}, savings=[{**stream, "partners": ["A"]}])
     try:
-        twice = run(small_scenario(
-            economics={"inflation": 0.0}, savings=[{**stream, "partners": ["A", "A"]}]
-        ))
+        twice = run(
+            small_scenario(
+                economics={"inflation": 0.0}, savings=[{**stream, "partners": ["A", "A"]}]
+            )
+        )
     except bondmodel.ScenarioError:
         return  # rejecting the duplicate is also a fix
     np.testing.assert_allclose(
@@ -632,10 +670,18 @@ def test_period_boundaries_count_months_as_pandas_does() -> None:
 
     from bondmodel.dates import period_boundaries
 
-    closes = [date(2024, 1, 31), date(2023, 2, 28), date(2024, 2, 29), date(2025, 8, 31),
-              date(2026, 4, 1), date(1999, 12, 31), date(2030, 5, 30)]
+    closes = [
+        date(2024, 1, 31),
+        date(2023, 2, 28),
+        date(2024, 2, 29),
+        date(2025, 8, 31),
+        date(2026, 4, 1),
+        date(1999, 12, 31),
+        date(2030, 5, 30),
+    ]
     for close in closes:
         for f in (1, 2, 4, 12):
-            expected = [(pd.Timestamp(close) + pd.DateOffset(months=k * 12 // f)).date()
-                        for k in range(61)]
+            expected = [
+                (pd.Timestamp(close) + pd.DateOffset(months=k * 12 // f)).date() for k in range(61)
+            ]
             assert period_boundaries(close, f, 60) == expected, (close, f)

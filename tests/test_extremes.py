@@ -76,10 +76,16 @@ def test_zero_savings_and_savings_that_never_start() -> None:
 
 def test_hundred_percent_cost_overrun_doubles_the_outturn() -> None:
     data = default()
-    data["risk"] = {"default_paths": 50, "inputs": [
-        {"name": "o", "target": "costs.overrun",
-         "distribution": {"type": "fixed", "value": 2.0}},
-    ]}
+    data["risk"] = {
+        "default_paths": 50,
+        "inputs": [
+            {
+                "name": "o",
+                "target": "costs.overrun",
+                "distribution": {"type": "fixed", "value": 2.0},
+            },
+        ],
+    }
     scenario = parse_scenario(data)
     base = run(scenario, paths=0)
     sim = simulate(scenario, RunSettings(50, seed=3))
@@ -104,8 +110,9 @@ def test_negative_real_rate_and_zero_coupon() -> None:
 
 def test_principal_far_above_the_savings_is_written_off_under_limited_recourse() -> None:
     data = default()
-    data["bond"].update({"principal": 500_000_000.0, "recourse": "limited",
-                         "legal_maturity_years": 12.0})
+    data["bond"].update(
+        {"principal": 500_000_000.0, "recourse": "limited", "legal_maturity_years": 12.0}
+    )
     res = run(parse_scenario(data), paths=0)
     assert res.bond is not None
     t = res.bond.table
@@ -123,7 +130,8 @@ def test_principal_far_above_the_savings_is_written_off_under_limited_recourse()
 def test_correlation_of_exactly_one() -> None:
     data = default()
     data["risk"]["correlation"] = {
-        "names": ["savings_realisation", "start_delay"], "matrix": [[1.0, 1.0], [1.0, 1.0]],
+        "names": ["savings_realisation", "start_delay"],
+        "matrix": [[1.0, 1.0], [1.0, 1.0]],
     }
     sim = simulate(parse_scenario(data), RunSettings(5000, seed=4))
     from scipy import stats

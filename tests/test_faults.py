@@ -91,9 +91,26 @@ def test_ctrl_c_stops_within_a_second_writes_nothing_and_prints_the_seed(
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "bondmodel.cli", "run", "-o", str(out), "--paths", "5000000",
-             "--seed", "4242", "--workers", str(workers), "--quiet"],
-            env=_env(), cwd=tmp_path, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "bondmodel.cli",
+                "run",
+                "-o",
+                str(out),
+                "--paths",
+                "5000000",
+                "--seed",
+                "4242",
+                "--workers",
+                str(workers),
+                "--quiet",
+            ],
+            env=_env(),
+            cwd=tmp_path,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
             start_new_session=True,
         )
     finally:
@@ -143,8 +160,7 @@ def test_a_dask_worker_dying_mid_run_changes_nothing() -> None:
         thread.start()
         client = distributed.Client(cluster.scheduler_address)
         try:
-            assert _wait_for(lambda: sum(
-                len(v) for v in client.processing().values()) > 0, 60)
+            assert _wait_for(lambda: sum(len(v) for v in client.processing().values()) > 0, 60)
             time.sleep(0.5)
             victim = next(iter(client.scheduler_info()["workers"]))
             pid = client.run(os.getpid, workers=[victim])[victim]
@@ -170,15 +186,21 @@ def _start_as_from_a_terminal(args: list[str], cwd: Path) -> subprocess.Popen[st
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         return subprocess.Popen(
-            args, env=_env(), cwd=cwd, stderr=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, start_new_session=True,
+            args,
+            env=_env(),
+            cwd=cwd,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
         )
     finally:
         signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.parametrize(
-    ("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
+    ("sig", "code"),
+    [(signal.SIGTERM, 143), (signal.SIGHUP, 129), (signal.SIGINT, 130)],
     ids=["SIGTERM", "SIGHUP", "SIGINT"],
 )
 def test_a_signal_during_the_write_removes_the_temporary_file(
@@ -248,8 +270,9 @@ def test_the_console_script_loads_nothing_slow_before_main() -> None:
         "import sys; import bondmodel.cli; "
         "print(sorted(m for m in ('numpy', 'pandas', 'scipy', 'pydantic') if m in sys.modules))"
     )
-    done = subprocess.run([sys.executable, "-c", probe], env=_env(), capture_output=True,
-                          text=True, check=True)
+    done = subprocess.run(
+        [sys.executable, "-c", probe], env=_env(), capture_output=True, text=True, check=True
+    )
     assert done.stdout.strip() == "[]", done.stdout
 
 
@@ -259,8 +282,22 @@ def test_sigterm_to_the_parent_stops_its_workers_too(tmp_path: Path) -> None:
     ignore the stop themselves and die when the parent terminates them)."""
     out = tmp_path / "out.xlsx"
     proc = _start_as_from_a_terminal(
-        [sys.executable, "-m", "bondmodel.cli", "run", "-o", str(out), "--paths", "5000000",
-         "--seed", "4243", "--workers", "2", "--quiet"], tmp_path,
+        [
+            sys.executable,
+            "-m",
+            "bondmodel.cli",
+            "run",
+            "-o",
+            str(out),
+            "--paths",
+            "5000000",
+            "--seed",
+            "4243",
+            "--workers",
+            "2",
+            "--quiet",
+        ],
+        tmp_path,
     )
     try:
         time.sleep(3.0)
@@ -283,6 +320,10 @@ def test_sigterm_to_the_parent_stops_its_workers_too(tmp_path: Path) -> None:
     assert "Traceback" not in err, err
     assert not out.exists()
     time.sleep(0.5)
-    alive = [pid for pid in workers if Path(f"/proc/{pid}").exists()
-             and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]]
+    alive = [
+        pid
+        for pid in workers
+        if Path(f"/proc/{pid}").exists()
+        and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
+    ]
     assert not alive, f"worker processes {alive} outlived the run"

@@ -66,7 +66,10 @@ def test_formulas_package_agrees_with_the_engine(template: str, tmp_path: Path) 
                     assert bool(got) is cached, (key, cell.value, cached, got)
                 else:
                     assert math.isclose(float(got), cached, rel_tol=1e-9, abs_tol=1e-6), (
-                        key, cell.value, cached, got,
+                        key,
+                        cell.value,
+                        cached,
+                        got,
                     )
                 checked += 1
     assert checked > 1000

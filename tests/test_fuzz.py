@@ -44,7 +44,8 @@ from .conftest import ROOT, TEMPLATES
 
 EXAMPLES = int(os.environ.get("BONDMODEL_FUZZ_EXAMPLES", "150"))
 FUZZ = settings(
-    max_examples=EXAMPLES, deadline=None,
+    max_examples=EXAMPLES,
+    deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 TOML = (ROOT / "templates" / "shared-services.toml").read_bytes()
@@ -125,9 +126,13 @@ def test_a_mutated_workbook_usually_fails_clearly(workbook_bytes: bytes, tmp_pat
 #: Examples of the structural fuzz tests: 200 in CI; BONDMODEL_FUZZ_EXAMPLES sets more.
 STRUCTURAL_EXAMPLES = int(os.environ.get("BONDMODEL_FUZZ_EXAMPLES", "200"))
 STRUCTURAL = settings(
-    max_examples=STRUCTURAL_EXAMPLES, deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
-                           HealthCheck.data_too_large],
+    max_examples=STRUCTURAL_EXAMPLES,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
 )
 TEMPLATE_DATA = [tomllib.loads(path.read_text(encoding="utf-8")) for path in TEMPLATES]
 
@@ -147,8 +152,10 @@ SCALARS = st.one_of(
 #: Any TOML value: scalars, arrays and tables, nested.
 VALUES = st.recursive(
     SCALARS,
-    lambda inner: st.lists(inner, max_size=4)
-    | st.dictionaries(st.text(min_size=1, max_size=8), inner, max_size=4),
+    lambda inner: (
+        st.lists(inner, max_size=4)
+        | st.dictionaries(st.text(min_size=1, max_size=8), inner, max_size=4)
+    ),
     max_leaves=12,
 )
 
@@ -182,9 +189,11 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
             break
         loc = draw(st.sampled_from(locations))
         parent, key = _container(doc, loc), loc[-1]
-        kind = draw(st.sampled_from(
-            ["replace", "replace", "edge", "edge", "delete", "add", "repeat", "deepen"]
-        ))
+        kind = draw(
+            st.sampled_from(
+                ["replace", "replace", "edge", "edge", "delete", "add", "repeat", "deepen"]
+            )
+        )
         if kind == "replace":
             parent[key] = draw(VALUES)
         elif kind == "edge" and isinstance(parent[key], int | float):
@@ -204,11 +213,15 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
 
 
 #: Numbers at and just past every bound a field type has, and the float extremes.
-EDGES = sorted({
-    bound * scale
-    for bound in (1.0, 0.5, 0.2, 0.1, 5.0, 36.0, 50.0, 100.0, 150.0, 300.0, 1e6, 1e8, 1e13)
-    for scale in (-1.0, 1.0, 1.0 + 1e-12, -(1.0 + 1e-12))
-} | {0.0, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan}, key=repr)
+EDGES = sorted(
+    {
+        bound * scale
+        for bound in (1.0, 0.5, 0.2, 0.1, 5.0, 36.0, 50.0, 100.0, 150.0, 300.0, 1e6, 1e8, 1e13)
+        for scale in (-1.0, 1.0, 1.0 + 1e-12, -(1.0 + 1e-12))
+    }
+    | {0.0, 1e308, -1e308, 5e-324, math.inf, -math.inf, math.nan},
+    key=repr,
+)
 
 
 def _dump(doc: dict[str, Any]) -> str | None:
@@ -260,10 +273,17 @@ CELLS = st.one_of(
     st.builds(
         lambda v: "<is><t>" + xml_escape(v) + '</t></is>" t="inlineStr', st.text(max_size=12)
     ),
-    st.sampled_from([
-        '<v>#N/A</v>" t="e', "<f>1+1</f><v>2</v>", '<v>2026-04-01</v>" t="d',
-        '<v>garbage</v>" t="d', "<v>1e999</v>", '<v>1</v>" t="str', "",
-    ]),
+    st.sampled_from(
+        [
+            '<v>#N/A</v>" t="e',
+            "<f>1+1</f><v>2</v>",
+            '<v>2026-04-01</v>" t="d',
+            '<v>garbage</v>" t="d',
+            "<v>1e999</v>",
+            '<v>1</v>" t="str',
+            "",
+        ]
+    ),
 )
 
 
@@ -278,16 +298,19 @@ def test_structured_workbooks_give_a_scenario_or_our_error(
     cells = re.findall(r'<c r="([A-Z]+[0-9]+)"[^>]*?(?:/>|>.*?</c>)', sheet)
     for _ in range(data.draw(st.integers(1, 4))):
         ref = data.draw(st.sampled_from(cells))
-        target = data.draw(st.one_of(
-            st.just(ref), st.sampled_from(["XFD1048576", "E0", "A", "E1048577", "XFE5", "e5"])
-        ))
+        target = data.draw(
+            st.one_of(
+                st.just(ref), st.sampled_from(["XFD1048576", "E0", "A", "E1048577", "XFE5", "e5"])
+            )
+        )
         body = data.draw(CELLS)
         content, _, kind = body.partition('" t="')
         attr = f' t="{kind}"' if kind else ""
         sheet = re.sub(
             rf'<c r="{ref}"[^>]*?(?:/>|>.*?</c>)',
             lambda _m, t=target, a=attr, c=content: f'<c r="{t}"{a}>{c}</c>',
-            sheet, count=1,
+            sheet,
+            count=1,
         )
     path = tmp_path / "structured.xlsx"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:

@@ -51,7 +51,11 @@ def test_flags_are_explicit() -> None:
     )
     result = irr(flows)
     assert list(result.flag) == [
-        NO_SIGN_CHANGE, NO_SIGN_CHANGE, NOT_UNIQUE, MULTIPLE_SIGN_CHANGES, OK
+        NO_SIGN_CHANGE,
+        NO_SIGN_CHANGE,
+        NOT_UNIQUE,
+        MULTIPLE_SIGN_CHANGES,
+        OK,
     ]
     assert np.isnan(result.periodic[:3]).all()
     assert abs(npv_at(result.periodic[3:4], flows[3:4])[0]) < 1e-9

@@ -80,8 +80,13 @@ def test_statistics_differ_only_by_the_rounding(both: tuple[Any, Any]) -> None:
                 assert math.isnan(b), (metric, stat)
                 continue
             # one rounding of each value: 2**-24 of the largest value involved
-            scale = np.nanmax(np.abs(double.per_path[metric].to_numpy()[np.isfinite(
-                double.per_path[metric].to_numpy())]))
+            scale = np.nanmax(
+                np.abs(
+                    double.per_path[metric].to_numpy()[
+                        np.isfinite(double.per_path[metric].to_numpy())
+                    ]
+                )
+            )
             assert abs(a - b) <= 2.0**-24 * scale, (metric, stat, a, b)
         assert double.summary.loc["n", metric] == single.summary.loc["n", metric]
     # signs survive the rounding: the probabilities are the same
@@ -115,8 +120,9 @@ def test_ten_million_paths() -> None:
     assert sim.settings.per_path_precision == "single"
     assert len(sim.per_path) == paths
     # the parent keeps 4 bytes per value: 680 MB for 14 metrics and 3 inputs
-    stored = sim.per_path.memory_usage(index=False).sum() + sim.inputs.memory_usage(
-        index=False).sum()
+    stored = (
+        sim.per_path.memory_usage(index=False).sum() + sim.inputs.memory_usage(index=False).sum()
+    )
     assert stored == paths * 17 * 4
     # every path counted once in every fan period (no chunk lost or counted twice)
     assert sim.summary.loc["n", "npv"] == paths

@@ -91,9 +91,7 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 def test_the_cycle_finder_finds_a_cycle_through_a_function_level_import(tmp_path: Path) -> None:
     (tmp_path / "a.py").write_text("import b\n", encoding="utf-8")
     (tmp_path / "b.py").write_text("def f():\n    import a\n", encoding="utf-8")
-    graph = {
-        name: imported_modules(tmp_path / f"{name}.py", {"a", "b"}) - {name} for name in "ab"
-    }
+    graph = {name: imported_modules(tmp_path / f"{name}.py", {"a", "b"}) - {name} for name in "ab"}
     assert cycles(graph) == [["a", "b"]]
 
 

@@ -93,19 +93,31 @@ def _companions(path: str, option: Any) -> dict[str, tuple[Any, ...]]:
         return {"economics.discount_rate": (0.05,) if option == "flat" else ()}
     if field == "timing":
         return {
-            "at_close": {_sibling(path, "start_period"): (), _sibling(path, "periods"): (),
-                         _sibling(path, "profile"): ()},
+            "at_close": {
+                _sibling(path, "start_period"): (),
+                _sibling(path, "periods"): (),
+                _sibling(path, "profile"): (),
+            },
             "spread": {_sibling(path, "periods"): (3,), _sibling(path, "profile"): ()},
             "profile": {_sibling(path, "profile"): (0.25, 0.75), _sibling(path, "periods"): ()},
         }[option]
     if path.endswith("ramp.type"):
         return {
-            "linear": {_sibling(path, "years"): (3.0,), _sibling(path, "fractions"): (),
-                       _sibling(path, "steepness"): ()},
-            "s_curve": {_sibling(path, "years"): (4.0,), _sibling(path, "fractions"): (),
-                        _sibling(path, "steepness"): (6.0,)},
-            "explicit": {_sibling(path, "fractions"): (0.25, 0.5, 1.0),
-                         _sibling(path, "years"): (), _sibling(path, "steepness"): ()},
+            "linear": {
+                _sibling(path, "years"): (3.0,),
+                _sibling(path, "fractions"): (),
+                _sibling(path, "steepness"): (),
+            },
+            "s_curve": {
+                _sibling(path, "years"): (4.0,),
+                _sibling(path, "fractions"): (),
+                _sibling(path, "steepness"): (6.0,),
+            },
+            "explicit": {
+                _sibling(path, "fractions"): (0.25, 0.5, 1.0),
+                _sibling(path, "years"): (),
+                _sibling(path, "steepness"): (),
+            },
         }[option]
     return {}
 
@@ -158,13 +170,17 @@ def _perturb(x: Any, item: InputRow, rng: random.Random) -> Any:
 
 
 def numeric_edits(
-    rows: list[InputRow], scenario: Scenario, rng: random.Random, count: int,
+    rows: list[InputRow],
+    scenario: Scenario,
+    rng: random.Random,
+    count: int,
     kind: str = "live",
 ) -> Iterator[Edit]:
     """``count`` numeric cells (a number, a date, or one value of a list of numbers) of inputs
     of ``kind`` (live, or simulation: the formulas must not depend on those), drawn at random
     without replacement (then again, up to three rounds, when a template has fewer cells than
     ``count``), each given a new valid value drawn at random."""
+
     def numeric(v: Any) -> bool:
         return isinstance(v, int | float | date) and not isinstance(v, bool)
 
@@ -220,8 +236,13 @@ def grouped(edits: list[Edit], size: int, rows: list[InputRow]) -> list[Edit]:
         else:
             open_groups.append([edit])
     for group in open_groups:
-        out.append(Edit(" & ".join(e.label for e in group),
-                        {k: v for e in group for k, v in e.values.items()}, "live"))
+        out.append(
+            Edit(
+                " & ".join(e.label for e in group),
+                {k: v for e in group for k, v in e.values.items()},
+                "live",
+            )
+        )
     return out
 
 
@@ -265,15 +286,20 @@ def _disagreements(recalculated: Path, rerun: Path) -> list[tuple[Any, ...]]:
     return [
         (key, got.get(key, (None, None))[1], value)
         for key, (formula, value) in want.items()
-        if formula and key[0] != "As run" and key != since
+        if formula
+        and key[0] != "As run"
+        and key != since
         and not _close(got.get(key, (None, None))[1], value)
     ]
 
 
 def since_the_run(cells: dict[tuple[str, str], Any]) -> tuple[str, str]:
     """The Checks sheet's cell testing that no input changed since the run."""
-    row = next(ref[1:] for (sheet, ref), (_, v) in cells.items()
-               if sheet == "Checks" and ref[0] == "A" and str(v).startswith(SINCE_THE_RUN))
+    row = next(
+        ref[1:]
+        for (sheet, ref), (_, v) in cells.items()
+        if sheet == "Checks" and ref[0] == "A" and str(v).startswith(SINCE_THE_RUN)
+    )
     return ("Checks", f"B{row}")
 
 
@@ -308,7 +334,8 @@ def test_every_input_is_live_or_says_rerun_needed(soffice: str, tmp_path: Path) 
         ]
         for k, edit in enumerate(edits):
             path = edit_inputs(
-                base, tmp_path / "edits" / f"{name}-{k:03d}.xlsx",
+                base,
+                tmp_path / "edits" / f"{name}-{k:03d}.xlsx",
                 {row_of[p]: v for p, v in edit.values.items()},
             )
             edited = _edited(rows, edit.values)
@@ -320,12 +347,16 @@ def test_every_input_is_live_or_says_rerun_needed(soffice: str, tmp_path: Path) 
                 live.append((name, edit, path, edited))
         # every structural input at once, each flagged on its own row of the As run sheet
         changed = {
-            r.path: _structural_value(r) for r in rows
+            r.path: _structural_value(r)
+            for r in rows
             if rule_for(r.path, scenario).kind == "structural"
         }
         together = Edit("every structural input", changed, "structural")
-        path = edit_inputs(base, tmp_path / "edits" / f"{name}-structural.xlsx",
-                           {row_of[p]: v for p, v in changed.items()})
+        path = edit_inputs(
+            base,
+            tmp_path / "edits" / f"{name}-structural.xlsx",
+            {row_of[p]: v for p, v in changed.items()},
+        )
         structural.append((name, together, path, {p: row_of[p] for p in changed}))
         counts[name] = {
             "edits tried": len(singles) + len(changed),
@@ -344,15 +375,19 @@ def test_every_input_is_live_or_says_rerun_needed(soffice: str, tmp_path: Path) 
     files = [p for _, _, p, _ in live] + [p for _, _, p, _ in structural]
     halves = [files[0::2], files[1::2]]
     with ThreadPoolExecutor(2) as pool:
-        pending = pool.map(lambda h: convert_many(h[1], tmp_path / f"recalc{h[0]}"),
-                           enumerate(halves))
+        pending = pool.map(
+            lambda h: convert_many(h[1], tmp_path / f"recalc{h[0]}"), enumerate(halves)
+        )
         reruns = {
             path: write_workbook(run(edited, paths=0), tmp_path / "reruns" / path.name)
             for _, _, path, edited in live
         }
         done = list(pending)
-    recalculated = {src: out for half, outs in zip(halves, done, strict=True)
-                    for src, out in zip(half, outs, strict=True)}
+    recalculated = {
+        src: out
+        for half, outs in zip(halves, done, strict=True)
+        for src, out in zip(half, outs, strict=True)
+    }
 
     # the edit helper wrote what each edit meant: the real reader reads a sample back
     for _, edit, path, edited in live[:: max(1, len(live) // 12)]:

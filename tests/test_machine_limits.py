@@ -50,8 +50,13 @@ def _limits(memory: int, file_size: int | None) -> Callable[[], None]:
 
 
 def _bondmodel(
-    args: list[str], cwd: Path, *, memory: int = MEMORY, file_size: int | None = None,
-    stdout: int | None = subprocess.PIPE, stdout_path: str | None = None,
+    args: list[str],
+    cwd: Path,
+    *,
+    memory: int = MEMORY,
+    file_size: int | None = None,
+    stdout: int | None = subprocess.PIPE,
+    stdout_path: str | None = None,
 ) -> tuple[int, str, float]:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
@@ -59,8 +64,13 @@ def _bondmodel(
     start = time.monotonic()
     try:
         proc = subprocess.run(
-            [sys.executable, "-m", "bondmodel.cli", *args], cwd=cwd, env=env,
-            stdout=out or stdout, stderr=subprocess.PIPE, text=True, timeout=TIME,
+            [sys.executable, "-m", "bondmodel.cli", *args],
+            cwd=cwd,
+            env=env,
+            stdout=out or stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=TIME,
             preexec_fn=_limits(memory, file_size),
         )
     finally:
@@ -76,8 +86,9 @@ def _one_error_line(code: int, err: str, *words: str, started: bool = False) -> 
     assert "Traceback" not in err, err
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines and lines[-1].startswith("bondmodel: error: "), err
-    assert len(lines) == 1 or (started and len(lines) == 2
-                               and lines[0].startswith("bondmodel: seed ")), err
+    assert len(lines) == 1 or (
+        started and len(lines) == 2 and lines[0].startswith("bondmodel: seed ")
+    ), err
     for word in words:
         assert word in lines[-1], (word, err)
     return lines[-1]
@@ -90,22 +101,50 @@ HOSTILE_SETTINGS = [
     ("run_paths_9e18", ["run", SCENARIO, "--paths", HUGE], ["--paths", "GiB", "at most"]),
     ("run_paths_3e9", ["run", SCENARIO, "--paths", "3000000000"], ["--paths", "GiB"]),
     ("run_paths_1e20", ["run", SCENARIO, "--paths", "1e20"], ["--paths", "GiB"]),
-    ("run_sobol_beyond_its_points",
-     ["run", SCENARIO, "--sampler", "sobol", "--paths", str(SOBOL_MAX_PATHS + 1)],
-     ["--paths", "Sobol"]),
-    ("run_not_a_scheduler", ["run", SCENARIO, "--scheduler", "not a url"],
-     ["--scheduler", "'not a url'", "HOST:PORT"]),
+    (
+        "run_sobol_beyond_its_points",
+        ["run", SCENARIO, "--sampler", "sobol", "--paths", str(SOBOL_MAX_PATHS + 1)],
+        ["--paths", "Sobol"],
+    ),
+    (
+        "run_not_a_scheduler",
+        ["run", SCENARIO, "--scheduler", "not a url"],
+        ["--scheduler", "'not a url'", "HOST:PORT"],
+    ),
     ("run_a_million_workers", ["run", SCENARIO, "--workers", "1000000"], ["--workers"]),
-    ("verify_not_a_scheduler", ["verify", "model.xlsx", "--scheduler", "not a url"],
-     ["--scheduler"]),
+    (
+        "verify_not_a_scheduler",
+        ["verify", "model.xlsx", "--scheduler", "not a url"],
+        ["--scheduler"],
+    ),
     ("compare_paths_9e18", ["compare", SCENARIO, SIB, "--paths", HUGE], ["--paths", "GiB"]),
-    ("sweep_grid_too_large",
-     ["sweep", SCENARIO, "--vary", "bond.coupon.rate=0.01:0.08:0.0001",
-      "--vary", "bond.tenor_years=5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20"],
-     ["--vary", "11,216 structures", "at most 2,000"]),
-    ("solve_paths_9e18",
-     ["solve", SCENARIO, "--find", "bond.coupon.rate", "--maximise",
-      "--constraint", "P50(council_npv) >= 0", "--paths", HUGE], ["--paths", "GiB"]),
+    (
+        "sweep_grid_too_large",
+        [
+            "sweep",
+            SCENARIO,
+            "--vary",
+            "bond.coupon.rate=0.01:0.08:0.0001",
+            "--vary",
+            "bond.tenor_years=5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20",
+        ],
+        ["--vary", "11,216 structures", "at most 2,000"],
+    ),
+    (
+        "solve_paths_9e18",
+        [
+            "solve",
+            SCENARIO,
+            "--find",
+            "bond.coupon.rate",
+            "--maximise",
+            "--constraint",
+            "P50(council_npv) >= 0",
+            "--paths",
+            HUGE,
+        ],
+        ["--paths", "GiB"],
+    ),
 ]
 
 
@@ -126,7 +165,8 @@ def test_memory_running_out_mid_run_is_one_line(tmp_path: Path) -> None:
     below the limit, so the run starts, and memory runs out on the way (numpy's
     _ArrayMemoryError, or the table's own allocation): one line either way."""
     code, err, _ = _bondmodel(
-        ["run", SCENARIO, "--paths", "2000000", "--quiet", "--seed", "5"], tmp_path,
+        ["run", SCENARIO, "--paths", "2000000", "--quiet", "--seed", "5"],
+        tmp_path,
         memory=640 * 2**20,
     )
     line = _one_error_line(code, err, started=True)
@@ -140,14 +180,15 @@ FULL_DISK = [
     ("template", ["template", "OUT.xlsx", "--force"], 8 * 1024),
     ("export", ["export", INPUTS, "OUT.toml", "--force"], 512),
     ("new", ["new", "OUT.toml", "--force"], 256),
-    ("compare", ["compare", SCENARIO, SIB, "--paths", "0", "--seed", "1", "-o", "OUT.xlsx"],
-     16 * 1024),
+    (
+        "compare",
+        ["compare", SCENARIO, SIB, "--paths", "0", "--seed", "1", "-o", "OUT.xlsx"],
+        16 * 1024,
+    ),
 ]
 
 
-@pytest.mark.parametrize(
-    ("args", "limit"), [pytest.param(a, n, id=i) for i, a, n in FULL_DISK]
-)
+@pytest.mark.parametrize(("args", "limit"), [pytest.param(a, n, id=i) for i, a, n in FULL_DISK])
 def test_a_full_disk_names_the_output_and_keeps_the_old_file(
     tmp_path: Path, args: list[str], limit: int
 ) -> None:
@@ -157,16 +198,24 @@ def test_a_full_disk_names_the_output_and_keeps_the_old_file(
     before = out.stat()
     code, err, _ = _bondmodel(args, tmp_path, file_size=limit)
     # the design tools print the seed they share before they run (even on the base case)
-    line = _one_error_line(code, err, name, "cannot write it", "file size limit",
-                           "the existing file is unchanged", started=args[0] == "compare")
+    line = _one_error_line(
+        code,
+        err,
+        name,
+        "cannot write it",
+        "file size limit",
+        "the existing file is unchanged",
+        started=args[0] == "compare",
+    )
     assert line
     assert out.read_bytes() == OLD
     assert (out.stat().st_ino, out.stat().st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     assert [p.name for p in tmp_path.iterdir()] == [name]  # no temporary file left
 
 
-@pytest.mark.parametrize("args", [["templates"], ["validate", SCENARIO]], ids=["templates",
-                                                                               "validate"])
+@pytest.mark.parametrize(
+    "args", [["templates"], ["validate", SCENARIO]], ids=["templates", "validate"]
+)
 def test_a_standard_output_that_cannot_be_written_is_one_line(
     tmp_path: Path, args: list[str]
 ) -> None:
@@ -181,10 +230,15 @@ def test_a_really_full_disk(tmp_path: Path) -> None:
     output and says the disk is full."""
     mount = tmp_path / "small"
     mount.mkdir()
-    if shutil.which("mount") is None or subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
-        capture_output=True, check=False,
-    ).returncode != 0:
+    if (
+        shutil.which("mount") is None
+        or subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+            capture_output=True,
+            check=False,
+        ).returncode
+        != 0
+    ):
         pytest.skip("cannot mount a tmpfs here (not root)")
     try:
         out = mount / "out.xlsx"
@@ -223,24 +277,32 @@ def _numpy_memory_error() -> BaseException:
     [
         (_numpy_memory_error, ["out of memory", "at most"]),
         (lambda: RuntimeError("can't start new thread"), ["refused to start a thread"]),
-        (lambda: __import__("concurrent.futures.process", fromlist=["x"]).BrokenProcessPool(
-            "A child process terminated abruptly"), ["worker process stopped"]),
+        (
+            lambda: __import__("concurrent.futures.process", fromlist=["x"]).BrokenProcessPool(
+                "A child process terminated abruptly"
+            ),
+            ["worker process stopped"],
+        ),
         (lambda: OSError(12, "Cannot allocate memory"), ["out of memory"]),
         (lambda: BlockingIOError(11, "Resource temporarily unavailable"), ["new process"]),
-        (lambda: ImportError("x.so: failed to map segment from shared object", name="x"),
-         ["out of memory while loading x"]),
+        (
+            lambda: ImportError("x.so: failed to map segment from shared object", name="x"),
+            ["out of memory while loading x"],
+        ),
     ],
     ids=["numpy", "thread", "broken_pool", "enomem", "eagain", "dlopen"],
 )
 def test_each_way_of_running_out_is_mapped_to_one_line(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path,
-    make: Callable[[], BaseException], words: list[str],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    make: Callable[[], BaseException],
+    words: list[str],
 ) -> None:
     import bondmodel.engine
 
     monkeypatch.setattr(bondmodel.engine, "run", _Boom(make()))
-    code = cli.main(["run", SCENARIO, "--paths", "100", "--quiet", "-o",
-                     str(tmp_path / "m.xlsx")])
+    code = cli.main(["run", SCENARIO, "--paths", "100", "--quiet", "-o", str(tmp_path / "m.xlsx")])
     err = capsys.readouterr().err
     line = _one_error_line(code, err, *words, started=True)
     assert line
@@ -278,8 +340,19 @@ def test_whole_numbers_may_be_written_in_scientific_notation(
 ) -> None:
     # through the command itself: what the run records is the whole number written
     for paths, seed, expected in (("1e1", "10_000", (10, 10_000)), ("2.5e1", "2.5e3", (25, 2500))):
-        code = cli.main(["run", "--paths", paths, "--seed", seed, "--json", "--quiet",
-                         "-o", str(tmp_path / "m.xlsx")])
+        code = cli.main(
+            [
+                "run",
+                "--paths",
+                paths,
+                "--seed",
+                seed,
+                "--json",
+                "--quiet",
+                "-o",
+                str(tmp_path / "m.xlsx"),
+            ]
+        )
         assert code == 0
         settings = json.loads(capsys.readouterr().out)["risk"]["settings"]
         assert (settings["paths"], settings["seed"]) == expected

@@ -84,8 +84,7 @@ def test_run_compare_sweep_and_solve_agree_on_every_shared_measure(template: str
     # sweep: every shared measure, on a one-cell grid at the scenario's own value
     assert scenario.bond is not None
     rate = scenario.bond.tenor_years
-    swept = sweep(scenario, [Variation("bond.tenor_years", (rate,))], draws,
-                  tuple(measures))
+    swept = sweep(scenario, [Variation("bond.tenor_years", (rate,))], draws, tuple(measures))
     assert {row.measure for row in swept.rows} == set(measures)
     for row in swept.rows:
         assert same(row.values[0], expected[row.measure][0]), row.measure
@@ -94,8 +93,9 @@ def test_run_compare_sweep_and_solve_agree_on_every_shared_measure(template: str
     # solve: the constraints at the answer, which is the scenario's own value (the smallest
     # of the range, every constraint always met)
     constraints = [parse_constraint(f"{m} >= -1e300") for m in measures]
-    solution = solve(scenario, "bond.tenor_years", constraints, False, draws,
-                     (float(rate), float(rate) + 10.0))
+    solution = solve(
+        scenario, "bond.tenor_years", constraints, False, draws, (float(rate), float(rate) + 10.0)
+    )
     assert solution.feasible and solution.answer == rate and solution.at_answer is not None
     for constraint, (value, se) in zip(constraints, solution.at_answer.values, strict=True):
         assert same(value, expected[constraint.measure.text][0]), constraint.text

@@ -63,8 +63,12 @@ def test_data_for_verify_is_not_printed(workbooks: dict[str, Path]) -> None:
     sheet its headings without the per-path sample (both stay in the file)."""
     wb = openpyxl.load_workbook(workbooks[DEFAULT])
     audit = wb["Audit"]
-    last = int(re.findall(r"\$(\d+)", audit.print_area[0] if isinstance(
-        audit.print_area, list) else audit.print_area)[-1])
+    last = int(
+        re.findall(
+            r"\$(\d+)",
+            audit.print_area[0] if isinstance(audit.print_area, list) else audit.print_area,
+        )[-1]
+    )
     labels = [audit.cell(row=r, column=1).value for r in range(1, audit.max_row + 1)]
     manifest = labels.index("Run manifest (JSON)") + 1
     assert last < manifest < audit.max_row
@@ -89,10 +93,16 @@ def _anchors(path: Path) -> dict[str, list[tuple[int, int, int, int]]]:
                 xml = zf.read(f"xl/drawings/{target}").decode()
                 for a in re.findall(r"<xdr:twoCellAnchor>(.*?)</xdr:twoCellAnchor>", xml, re.S):
                     (c0, r0), (c1, r1) = (
-                        tuple(map(int, re.search(
-                            rf"<xdr:{end}><xdr:col>(\d+)</xdr:col>.*?<xdr:row>(\d+)</xdr:row>", a,
-                            re.S,
-                        ).groups()))  # type: ignore[union-attr]
+                        tuple(
+                            map(
+                                int,
+                                re.search(
+                                    rf"<xdr:{end}><xdr:col>(\d+)</xdr:col>.*?<xdr:row>(\d+)</xdr:row>",
+                                    a,
+                                    re.S,
+                                ).groups(),
+                            )
+                        )  # type: ignore[union-attr]
                         for end in ("from", "to")
                     )
                     out.setdefault(name, []).append((r0, c0, r1, c1))
@@ -108,13 +118,16 @@ def test_no_chart_covers_a_cell_or_another_chart(workbooks: dict[str, Path]) -> 
             ws = wb[sheet]
             for r0, c0, r1, c1 in rects:
                 covered = [
-                    cell.coordinate for row in ws.iter_rows(
-                        min_row=r0 + 1, max_row=r1 + 1, min_col=c0 + 1, max_col=c1 + 1)
-                    for cell in row if cell.value not in (None, "")
+                    cell.coordinate
+                    for row in ws.iter_rows(
+                        min_row=r0 + 1, max_row=r1 + 1, min_col=c0 + 1, max_col=c1 + 1
+                    )
+                    for cell in row
+                    if cell.value not in (None, "")
                 ]
                 assert not covered, (name, sheet, (r0, c0, r1, c1), covered[:5])
             for i, a in enumerate(rects):
-                for b in rects[i + 1:]:
+                for b in rects[i + 1 :]:
                     apart = a[2] < b[0] or b[2] < a[0] or a[3] < b[1] or b[3] < a[1]
                     assert apart, (name, sheet, a, b)
 
@@ -133,8 +146,7 @@ def test_page_counts_are_within_the_limits(
 ) -> None:
     pdfs = convert_many(list(workbooks.values()), tmp_path / "pdf", to="pdf")
     pages = {
-        path.stem: len(re.findall(rb"/Type\s*/Page(?![s\w])", path.read_bytes()))
-        for path in pdfs
+        path.stem: len(re.findall(rb"/Type\s*/Page(?![s\w])", path.read_bytes())) for path in pdfs
     }
     print(f"pages printed: {pages}")
     for name, count in pages.items():
@@ -146,9 +158,12 @@ def test_every_number_has_a_number_format(workbooks: dict[str, Path]) -> None:
     for name, path in workbooks.items():
         wb = openpyxl.load_workbook(path, data_only=True)
         general = [
-            f"{ws.title}!{cell.coordinate}" for ws in wb.worksheets for row in ws.iter_rows()
+            f"{ws.title}!{cell.coordinate}"
+            for ws in wb.worksheets
+            for row in ws.iter_rows()
             for cell in row
-            if isinstance(cell.value, int | float) and not isinstance(cell.value, bool)
+            if isinstance(cell.value, int | float)
+            and not isinstance(cell.value, bool)
             and cell.number_format == "General"
         ]
         assert not general, (name, len(general), general[:8])
@@ -157,8 +172,10 @@ def test_every_number_has_a_number_format(workbooks: dict[str, Path]) -> None:
 def test_inputs_are_formatted_by_their_unit(workbooks: dict[str, Path]) -> None:
     wb = openpyxl.load_workbook(workbooks[DEFAULT])
     ws = wb["Inputs"]
-    formats = {ws.cell(row=r, column=1).value: ws.cell(row=r, column=5).number_format
-               for r in range(5, ws.max_row + 1)}
+    formats = {
+        ws.cell(row=r, column=1).value: ws.cell(row=r, column=5).number_format
+        for r in range(5, ws.max_row + 1)
+    }
     assert formats["costs[0].amount"].startswith("£#,##0")
     assert "(£" in formats["costs[0].amount"]  # negatives in brackets
     assert formats["bond.coupon.rate"] == "0.00%"

@@ -202,9 +202,7 @@ def savings_stream(
     else:
         stream["pct_of_expenditure"] = draw(fraction())
     if draw(st.booleans()):
-        stream["partners"] = draw(
-            st.lists(st.sampled_from(partner_names), min_size=1, unique=True)
-        )
+        stream["partners"] = draw(st.lists(st.sampled_from(partner_names), min_size=1, unique=True))
     if draw(st.booleans()):
         stream["allocation"] = draw(st.sampled_from(["shares", "expenditure"]))
     if draw(st.booleans()):
@@ -267,7 +265,9 @@ def scenarios(
     names = draw(
         st.lists(
             name_text(12),
-            min_size=n_partners, max_size=n_partners, unique=True,
+            min_size=n_partners,
+            max_size=n_partners,
+            unique=True,
         )
     )
     partners: list[dict[str, Any]] = [
@@ -854,9 +854,7 @@ def test_payback_lies_in_the_horizon_and_stays_paid_back(data: dict[str, Any]) -
 
 
 def any_ramp(min_steepness: float) -> st.SearchStrategy[LinearRamp | ExplicitRamp | SCurveRamp]:
-    linear = st.builds(
-        LinearRamp, type=st.just("linear"), years=st.floats(0.0, 50.0, **FINITE)
-    )
+    linear = st.builds(LinearRamp, type=st.just("linear"), years=st.floats(0.0, 50.0, **FINITE))
     explicit = st.builds(
         ExplicitRamp,
         type=st.just("explicit"),

@@ -23,13 +23,26 @@ def _tool(name: str) -> str:
 def test_ruff_clean() -> None:
     done = subprocess.run(
         [_tool("ruff"), "check", "bondmodel", "tests"],
-        cwd=ROOT, capture_output=True, text=True, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_mypy_clean() -> None:
+    done = subprocess.run([_tool("mypy")], cwd=ROOT, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_ruff_format_clean() -> None:
+    """The code is laid out by ``ruff format`` (run it to fix a failure)."""
     done = subprocess.run(
-        [_tool("mypy")], cwd=ROOT, capture_output=True, text=True, check=False
+        [_tool("ruff"), "format", "--check", "bondmodel", "tests", "benchmarks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     assert done.returncode == 0, done.stdout + done.stderr

@@ -104,12 +104,12 @@ def test_a_formula_in_an_input_cell_is_refused_not_evaluated(model: Path, tmp_pa
 def test_text_that_looks_like_a_formula_is_kept_as_text(tmp_path: Path) -> None:
     scenario = load_scenario(None)
     data = scenario.model_dump()
-    data["meta"]["name"] = "=HYPERLINK(\"http://x\")"
+    data["meta"]["name"] = '=HYPERLINK("http://x")'
     from bondmodel import parse_scenario
 
     odd = parse_scenario(data)
     back = read_scenario(write_workbook(run(odd, paths=0), tmp_path / "m.xlsx"))
-    assert back.meta.name == "=HYPERLINK(\"http://x\")"
+    assert back.meta.name == '=HYPERLINK("http://x")'
 
 
 def test_renamed_and_moved_rows_are_reported(model: Path, tmp_path: Path) -> None:
@@ -142,8 +142,12 @@ def test_a_missing_inputs_sheet_is_reported(model: Path, tmp_path: Path) -> None
 # ---------------------------------------------------------------------------
 
 
-def _rezip(source: Path, target: Path, extra: dict[str, bytes] | None = None,
-           replace: dict[str, bytes] | None = None) -> Path:
+def _rezip(
+    source: Path,
+    target: Path,
+    extra: dict[str, bytes] | None = None,
+    replace: dict[str, bytes] | None = None,
+) -> Path:
     with zipfile.ZipFile(source) as src:
         parts = {name: src.read(name) for name in src.namelist()}
     parts.update(replace or {})
@@ -218,8 +222,9 @@ def test_xml_entity_attacks_are_refused(model: Path, tmp_path: Path) -> None:
     external = '<?xml version="1.0"?><!DOCTYPE x [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
     body = xml.split("?>", 1)[1]
     for i, doctype in enumerate((laughs, external)):
-        hostile = _rezip(model, tmp_path / f"xml{i}.xlsx",
-                         replace={sheet: (doctype + body).encode("utf-8")})
+        hostile = _rezip(
+            model, tmp_path / f"xml{i}.xlsx", replace={sheet: (doctype + body).encode("utf-8")}
+        )
         with pytest.raises(WorkbookError, match="cannot be read as a workbook"):
             read_scenario(hostile)
 
@@ -293,7 +298,8 @@ def test_a_description_with_line_breaks_round_trips_through_run(tmp_path: Path) 
     text = re.sub(
         r"(?m)^description = .*$",
         lambda _: r'description = "Line one\r\nLine two\tend\rthree _x00 and x000D_ kept"',
-        text, count=1,
+        text,
+        count=1,
     )
     source = tmp_path / "crlf.toml"
     source.write_text(text, encoding="utf-8")
@@ -314,8 +320,18 @@ def test_a_byte_order_mark_is_read_past(tmp_path: Path) -> None:
     assert load_scenario(with_bom).sha256() == load_scenario(template).sha256()
 
 
-@pytest.mark.parametrize("name", ["Ærø Kommune – Øst", "東京都", "Council 🏛", "O'Neill \"Q\"",
-                                  "=SUM(A1)", "_x00D_ x000D_ _X000D", "a  b"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "Ærø Kommune – Øst",
+        "東京都",
+        "Council 🏛",
+        'O\'Neill "Q"',
+        "=SUM(A1)",
+        "_x00D_ x000D_ _X000D",
+        "a  b",
+    ],
+)
 def test_names_in_any_script_validate_and_round_trip(name: str, tmp_path: Path) -> None:
     scenario = _with_text(name, "Tabs\tand\nlines\r\n")
     form = write_input_form(scenario, tmp_path / "inputs.xlsx")
@@ -324,8 +340,9 @@ def test_names_in_any_script_validate_and_round_trip(name: str, tmp_path: Path) 
     assert back.sha256() == scenario.sha256()
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(name=st.text(min_size=1, max_size=20), description=st.text(max_size=30))
 def test_any_text_that_validates_writes_and_reads_back(
     name: str, description: str, tmp_path: Path
@@ -342,8 +359,14 @@ def test_any_text_that_validates_writes_and_reads_back(
 
 @pytest.mark.parametrize(
     ("text", "expected"),
-    [("a_x000D_b", "a\rb"), ("_x005F_x000D_", "_x000D_"), ("x_x005F_y", "x_y"),
-     ("_x0041__x0042_", "AB"), ("_x00zz_", "_x00zz_"), ("plain", "plain")],
+    [
+        ("a_x000D_b", "a\rb"),
+        ("_x005F_x000D_", "_x000D_"),
+        ("x_x005F_y", "x_y"),
+        ("_x0041__x0042_", "AB"),
+        ("_x00zz_", "_x00zz_"),
+        ("plain", "plain"),
+    ],
 )
 def test_excel_escapes_are_undone_once(text: str, expected: str) -> None:
     assert untrusted.unescape_text(text) == expected
@@ -356,8 +379,12 @@ def _with_far_cell(model: Path, sheet_name: str, target: Path) -> Path:
     # XlsxWriter numbers the sheet parts in the workbook's order
     index = openpyxl.load_workbook(model, read_only=True).sheetnames.index(sheet_name)
     sheet = f"xl/worksheets/sheet{index + 1}.xml"
-    xml = parts[sheet].decode("utf-8").replace(
-        "</sheetData>", '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+    xml = (
+        parts[sheet]
+        .decode("utf-8")
+        .replace(
+            "</sheetData>", '<row r="1048576"><c r="XFD1048576"><v>1</v></c></row></sheetData>'
+        )
     )
     with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
         for name, blob in {**parts, sheet: xml.encode("utf-8")}.items():

@@ -230,10 +230,21 @@ def test_cost_timings_and_indexation_from_an_earlier_base_date(make_scenario: Bu
         meta={"base_date": _date("2025-04-01")},
         economics={"inflation": 0.02},
         costs=[
-            {"name": "sp", "amount": 300_000.0, "category": "other", "timing": "spread",
-             "periods": 3},
-            {"name": "pr", "amount": 100_000.0, "category": "other", "timing": "profile",
-             "profile": [0.5, 0.5], "indexed": False},
+            {
+                "name": "sp",
+                "amount": 300_000.0,
+                "category": "other",
+                "timing": "spread",
+                "periods": 3,
+            },
+            {
+                "name": "pr",
+                "amount": 100_000.0,
+                "category": "other",
+                "timing": "profile",
+                "profile": [0.5, 0.5],
+                "indexed": False,
+            },
         ],
     )
     capex = col(sc, "capex")
@@ -256,8 +267,13 @@ def test_running_costs_quarterly_between_years(make_scenario: Build) -> None:
     sc = make_scenario(
         timeline={"frequency": "quarterly", "horizon_years": 4},
         running_costs=[
-            {"name": "r", "annual_amount": 100_000.0, "start_year": 2, "end_year": 3,
-             "indexation": "none"}
+            {
+                "name": "r",
+                "annual_amount": 100_000.0,
+                "start_year": 2,
+                "end_year": 3,
+                "indexation": "none",
+            }
         ],
     )
     rc = col(sc, "running_costs")
@@ -372,10 +388,18 @@ def test_a_partner_leaving_takes_its_savings_from_its_exit(make_scenario: Any) -
     from bondmodel import run
 
     sc = make_scenario(
-        partners=[{"name": "A", "baseline_expenditure": 1e8},
-                  {"name": "B", "baseline_expenditure": 1e8, "exit_year": 2.5}],
-        savings=[{"name": "s", "annual_amount": 1_000_000.0, "indexation": "none",
-                  "ramp": {"type": "linear", "years": 0.0}}],
+        partners=[
+            {"name": "A", "baseline_expenditure": 1e8},
+            {"name": "B", "baseline_expenditure": 1e8, "exit_year": 2.5},
+        ],
+        savings=[
+            {
+                "name": "s",
+                "annual_amount": 1_000_000.0,
+                "indexation": "none",
+                "ramp": {"type": "linear", "years": 0.0},
+            }
+        ],
     )
     res = run(sc, paths=0)
     gross = res.periods["gross_savings"].to_numpy()

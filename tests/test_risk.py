@@ -75,9 +75,7 @@ def test_dask_local_cluster_matches_serial(serial_run: Any) -> None:
     ) as cluster:
         other = simulate(
             load_scenario(DEFAULT),
-            RunSettings(
-                PATHS, seed=20261129, scheduler=cluster.scheduler_address, chunk_blocks=2
-            ),
+            RunSettings(PATHS, seed=20261129, scheduler=cluster.scheduler_address, chunk_blocks=2),
         )
     assert other.settings.executor == "dask"
     assert_identical(serial_run, other)
@@ -99,18 +97,36 @@ def test_every_distribution_fixed_at_central_equals_base_case(sampler: str) -> N
     data["risk"] = {
         "default_paths": 100,
         "inputs": [
-            {"name": "r", "target": "savings.realisation",
-             "distribution": {"type": "fixed", "value": 1.0}},
-            {"name": "d", "target": "savings.start_delay",
-             "distribution": {"type": "fixed", "value": 0.0}},
-            {"name": "o", "target": "costs.overrun",
-             "distribution": {"type": "fixed", "value": 1.0}},
-            {"name": "f", "target": "running_costs.factor",
-             "distribution": {"type": "fixed", "value": 1.0}},
-            {"name": "i", "target": "economics.inflation",
-             "distribution": {"type": "fixed", "value": data["economics"]["inflation"]}},
-            {"name": "e", "target": "savings.erosion",
-             "distribution": {"type": "fixed", "value": data["savings"][0]["erosion"]}},
+            {
+                "name": "r",
+                "target": "savings.realisation",
+                "distribution": {"type": "fixed", "value": 1.0},
+            },
+            {
+                "name": "d",
+                "target": "savings.start_delay",
+                "distribution": {"type": "fixed", "value": 0.0},
+            },
+            {
+                "name": "o",
+                "target": "costs.overrun",
+                "distribution": {"type": "fixed", "value": 1.0},
+            },
+            {
+                "name": "f",
+                "target": "running_costs.factor",
+                "distribution": {"type": "fixed", "value": 1.0},
+            },
+            {
+                "name": "i",
+                "target": "economics.inflation",
+                "distribution": {"type": "fixed", "value": data["economics"]["inflation"]},
+            },
+            {
+                "name": "e",
+                "target": "savings.erosion",
+                "distribution": {"type": "fixed", "value": data["savings"][0]["erosion"]},
+            },
         ],
     }
     scenario = parse_scenario(data)
@@ -172,8 +188,13 @@ def test_sobol_blocks_continue_one_sequence() -> None:
     whole = np.concatenate([block_uniforms(4, "sobol", b, 2 * BLOCK_SIZE, 2) for b in (0, 1)])
     from scipy.stats import qmc
 
-    engine = qmc.Sobol(d=2, scramble=True, seed=np.random.Generator(
-        np.random.PCG64(np.random.SeedSequence(4, spawn_key=(2**31 - 1,)))))
+    engine = qmc.Sobol(
+        d=2,
+        scramble=True,
+        seed=np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(4, spawn_key=(2**31 - 1,)))
+        ),
+    )
     expected = np.clip(engine.random(2 * BLOCK_SIZE), 2.0**-53, 1 - 2.0**-53)
     np.testing.assert_array_equal(whole, expected)
 
@@ -182,9 +203,9 @@ def test_fan_chart_histogram_within_two_bins_of_exact(serial_run: Any) -> None:
     # Recompute the exact per-period percentiles of net savings for the same paths.
     scenario = load_scenario(DEFAULT)
     engine = Model.compile(scenario)
-    series = np.concatenate([
-        engine.block(20261129, "random", b, PATHS).series["net_savings"] for b in range(4)
-    ])
+    series = np.concatenate(
+        [engine.block(20261129, "random", b, PATHS).series["net_savings"] for b in range(4)]
+    )
     exact = np.percentile(series, [5, 10, 50, 90, 95], axis=0, method="linear").T
     fan = serial_run.fans["net_savings"][["P5", "P10", "P50", "P90", "P95"]].to_numpy()
     from bondmodel.risk.simulate import FAN_BINS, fan_edges_from

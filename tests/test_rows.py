@@ -71,7 +71,8 @@ def test_cashflow_expressions_reproduce_the_engine(template: Any) -> None:
     real = results.scenario.economics.appraisal_basis == "real"
     price = results.flows.price_index[0]
     values: dict[str, Any] = {
-        **convention_values(), "timeline.deflator": price if real else np.ones_like(price),
+        **convention_values(),
+        "timeline.deflator": price if real else np.ones_like(price),
     }
     derived = 0
     for line in lines:

@@ -40,8 +40,9 @@ def _sheet_xml(path: Path, sheet: str) -> str:
     return f"xl/worksheets/sheet{openpyxl.load_workbook(path).sheetnames.index(sheet) + 1}.xml"
 
 
-def _edit_cell(source: Path, target: Path, sheet: str, cell: str,
-               value: str, drop_formula: bool = False) -> Path:
+def _edit_cell(
+    source: Path, target: Path, sheet: str, cell: str, value: str, drop_formula: bool = False
+) -> Path:
     """Set the stored value of ``sheet!cell`` (and, if asked, delete its formula)."""
     parts = _parts(source)
     name = _sheet_xml(source, sheet)
@@ -96,7 +97,8 @@ def test_fresh_workbooks_verify(template: Path, paths: int, tmp_path: Path) -> N
 
 def test_the_manifest_records_the_run(model: Path) -> None:
     records = {
-        r[0]: r[1] for r in openpyxl.load_workbook(model)["Audit"].iter_rows(values_only=True)
+        r[0]: r[1]
+        for r in openpyxl.load_workbook(model)["Audit"].iter_rows(values_only=True)
         if r[0]
     }
     manifest = json.loads(records["Run manifest (JSON)"])
@@ -151,9 +153,7 @@ def test_a_changed_embedded_scenario_is_caught_by_its_hash(model: Path, tmp_path
     assert any("embedded scenario was changed" in p for p in report.problems)
 
 
-def test_another_engine_version_is_noted_and_the_rerun_decides(
-    model: Path, tmp_path: Path
-) -> None:
+def test_another_engine_version_is_noted_and_the_rerun_decides(model: Path, tmp_path: Path) -> None:
     from bondmodel import __version__
 
     old = _edit_string(model, tmp_path / "v.xlsx", f"bondmodel {__version__}<", "bondmodel 0.0.1<")
@@ -173,9 +173,7 @@ def test_paths_check_reruns_recorded_paths_one_by_one(model: Path, tmp_path: Pat
     tampered = _edit_cell(model, tmp_path / "p.xlsx", "Paths", f"B{last_row}", "1")
     bad = verify(tampered, paths_check=5)
     assert not bad.ok
-    assert [(m.sheet, m.cell, m.label) for m in bad.mismatches] == [
-        ("Paths", "path 9999", "npv")
-    ]
+    assert [(m.sheet, m.cell, m.label) for m in bad.mismatches] == [("Paths", "path 9999", "npv")]
 
 
 def test_paths_check_of_a_single_precision_run(
@@ -244,8 +242,9 @@ def test_a_footer_from_another_run_time_and_engine_verifies_but_its_text_is_comp
         text = parts[key].decode("utf-8")
         stamp = re.search(r"bondmodel [^,&<]+, run \d{4}-\d\d-\d\d \d\d:\d\d UTC", text)
         assert stamp, key
-        earlier[key] = text.replace(stamp.group(0), "bondmodel 0.0.1, run 1999-01-01 00:00 UTC"
-                                    ).encode("utf-8")
+        earlier[key] = text.replace(
+            stamp.group(0), "bondmodel 0.0.1, run 1999-01-01 00:00 UTC"
+        ).encode("utf-8")
         blanked[key] = text.replace("Page &amp;P of &amp;N", "Page &amp;P").encode("utf-8")
     report = verify(_write_parts(earlier, tmp_path / "earlier.xlsx"))
     assert report.ok, report.text()

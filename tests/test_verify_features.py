@@ -35,8 +35,7 @@ def small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_workbook(run(load_scenario(None), paths=PATHS, seed=7), out)
 
 
-def _replace(source: Path, target: Path, part: str, old: str, new: str,
-             count: int = 1) -> Path:
+def _replace(source: Path, target: Path, part: str, old: str, new: str, count: int = 1) -> Path:
     parts = _parts(source)
     text = parts[part].decode("utf-8")
     assert old in text, (part, old)
@@ -57,9 +56,13 @@ def test_a_redirected_defined_name_is_named(small: Path, tmp_path: Path) -> None
     sheet, cell = target.split("!")
     row = int(cell.split("$")[-1])
     moved = f"{sheet}!$E${row + 1}"
-    tampered = _replace(small, tmp_path / "n.xlsx", "xl/workbook.xml",
-                        f'name="in_bond_coupon_rate">{target}<',
-                        f'name="in_bond_coupon_rate">{moved}<')
+    tampered = _replace(
+        small,
+        tmp_path / "n.xlsx",
+        "xl/workbook.xml",
+        f'name="in_bond_coupon_rate">{target}<',
+        f'name="in_bond_coupon_rate">{moved}<',
+    )
     report = verify(tampered)
     assert report.exit_code == 1
     m = _found(report.mismatches, "defined name", "(workbook)", "in_bond_coupon_rate")
@@ -67,8 +70,13 @@ def test_a_redirected_defined_name_is_named(small: Path, tmp_path: Path) -> None
 
 
 def test_an_added_defined_name_is_named(small: Path, tmp_path: Path) -> None:
-    tampered = _replace(small, tmp_path / "a.xlsx", "xl/workbook.xml", "<definedNames>",
-                        '<definedNames><definedName name="zz_added">Inputs!$E$10</definedName>')
+    tampered = _replace(
+        small,
+        tmp_path / "a.xlsx",
+        "xl/workbook.xml",
+        "<definedNames>",
+        '<definedNames><definedName name="zz_added">Inputs!$E$10</definedName>',
+    )
     report = verify(tampered)
     assert report.exit_code == 1
     m = _found(report.mismatches, "defined name", "(workbook)", "zz_added")
@@ -78,8 +86,13 @@ def test_an_added_defined_name_is_named(small: Path, tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("state", ["hidden", "veryHidden"])
 def test_a_hidden_sheet_is_named(small: Path, tmp_path: Path, state: str) -> None:
-    tampered = _replace(small, tmp_path / "h.xlsx", "xl/workbook.xml", '<sheet name="Checks"',
-                        f'<sheet name="Checks" state="{state}"')
+    tampered = _replace(
+        small,
+        tmp_path / "h.xlsx",
+        "xl/workbook.xml",
+        '<sheet name="Checks"',
+        f'<sheet name="Checks" state="{state}"',
+    )
     report = verify(tampered)
     assert report.exit_code == 1
     m = _found(report.mismatches, "sheet visibility", "Checks", "-")
@@ -89,8 +102,13 @@ def test_a_hidden_sheet_is_named(small: Path, tmp_path: Path, state: str) -> Non
 
 def test_a_number_format_hiding_negatives_is_named(small: Path, tmp_path: Path) -> None:
     """The money format's negative section emptied: negatives would show as blanks."""
-    tampered = _replace(small, tmp_path / "f.xlsx", "xl/styles.xml",
-                        'formatCode="£#,##0;[Red](£#,##0)"', 'formatCode="£#,##0;;"')
+    tampered = _replace(
+        small,
+        tmp_path / "f.xlsx",
+        "xl/styles.xml",
+        'formatCode="£#,##0;[Red](£#,##0)"',
+        'formatCode="£#,##0;;"',
+    )
     report = verify(tampered)
     assert report.exit_code == 1
     formats = [m for m in report.mismatches if m.what == "number format"]
@@ -107,8 +125,9 @@ def test_a_number_format_hiding_negatives_is_named(small: Path, tmp_path: Path) 
 
 def test_text_coloured_like_its_fill_is_named(small: Path, tmp_path: Path) -> None:
     """The inputs' blue text made the yellow of their fill: every input would vanish."""
-    tampered = _replace(small, tmp_path / "w.xlsx", "xl/styles.xml", 'rgb="FF0000FF"',
-                        'rgb="FFFFF2CC"')
+    tampered = _replace(
+        small, tmp_path / "w.xlsx", "xl/styles.xml", 'rgb="FF0000FF"', 'rgb="FFFFF2CC"'
+    )
     report = verify(tampered)
     assert report.exit_code == 1
     looks = [m for m in report.mismatches if m.what == "font or fill"]
@@ -135,8 +154,13 @@ def test_a_removed_data_validation_is_named(small: Path, tmp_path: Path) -> None
 def test_a_changed_chart_reference_is_named(small: Path, tmp_path: Path, series: str) -> None:
     """Either series of the Summary's combined column-and-line chart, pointed at another
     row: the chart would plot other numbers."""
-    tampered = _replace(small, tmp_path / "c.xlsx", "xl/charts/chart1.xml",
-                        f"'Cashflows'!{series}", "'Cashflows'!$D$20:$AC$20")
+    tampered = _replace(
+        small,
+        tmp_path / "c.xlsx",
+        "xl/charts/chart1.xml",
+        f"'Cashflows'!{series}",
+        "'Cashflows'!$D$20:$AC$20",
+    )
     report = verify(tampered)
     assert report.exit_code == 1
     charts = [m for m in report.mismatches if m.what == "chart"]
@@ -144,9 +168,7 @@ def test_a_changed_chart_reference_is_named(small: Path, tmp_path: Path, series:
     assert "$D$20:$AC$20" in charts[0].workbook and series in charts[0].rerun
 
 
-def test_a_changed_formula_is_named_and_shown_where_it_differs(
-    small: Path, tmp_path: Path
-) -> None:
+def test_a_changed_formula_is_named_and_shown_where_it_differs(small: Path, tmp_path: Path) -> None:
     """Two long formulas that differ in the middle look the same cut to 20 characters: the
     text report shows the differing fragment with a caret under the first difference."""
     part = _sheet_xml(small, "Metrics")
@@ -155,10 +177,9 @@ def test_a_changed_formula_is_named_and_shown_where_it_differs(
     assert found is not None
     cell, formula = found.group(1), found.group(2)
     at = formula.index("$", 40)  # a reference well inside the formula
-    changed = formula[:at] + "$Z" + formula[at + 2:] if formula[at + 1] != "Z" else None
+    changed = formula[:at] + "$Z" + formula[at + 2 :] if formula[at + 1] != "Z" else None
     assert changed is not None and changed != formula
-    tampered = _replace(small, tmp_path / "g.xlsx", part, f"<f>{formula}</f>",
-                        f"<f>{changed}</f>")
+    tampered = _replace(small, tmp_path / "g.xlsx", part, f"<f>{formula}</f>", f"<f>{changed}</f>")
     report = verify(tampered)
     m = _found(report.mismatches, "cell", "Metrics", cell)
     assert m.workbook.endswith(f"[={changed}]") and m.rerun.endswith(f"[={formula}]")  # whole
@@ -169,7 +190,7 @@ def test_a_changed_formula_is_named_and_shown_where_it_differs(
     assert ours.startswith("      workbook: ") and theirs.startswith("      rerun:    ")
     column = caret.index("^")
     assert ours[column] != theirs[column]
-    assert ours[column - 8:column] == theirs[column - 8:column]  # the common part before it
+    assert ours[column - 8 : column] == theirs[column - 8 : column]  # the common part before it
     assert "$Z" in ours
 
 
@@ -192,8 +213,11 @@ def test_a_changed_value_and_input_are_still_named(small: Path, tmp_path: Path) 
 
 
 def _manifest(path: Path) -> str:
-    records = {r[0]: r[1] for r in
-               openpyxl.load_workbook(path)["Audit"].iter_rows(values_only=True) if r[0]}
+    records = {
+        r[0]: r[1]
+        for r in openpyxl.load_workbook(path)["Audit"].iter_rows(values_only=True)
+        if r[0]
+    }
     return str(records["Run manifest (JSON)"])
 
 
@@ -201,15 +225,17 @@ def _with_manifest(small: Path, target: Path, edit: Callable[[dict[str, object]]
     text = _manifest(small)
     data = json.loads(text)
     edit(data)
-    return _replace(small, target, "xl/sharedStrings.xml", text,
-                    json.dumps(data, sort_keys=True))
+    return _replace(small, target, "xl/sharedStrings.xml", text, json.dumps(data, sort_keys=True))
 
 
 def test_a_huge_manifest_is_refused_at_once(
     small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    huge = _with_manifest(small, tmp_path / "huge.xlsx",
-                          lambda d: d.update(paths=100_000_000, paths_requested=100_000_000))
+    huge = _with_manifest(
+        small,
+        tmp_path / "huge.xlsx",
+        lambda d: d.update(paths=100_000_000, paths_requested=100_000_000),
+    )
     started = time.perf_counter()
     assert main(["verify", str(huge)]) == 2
     assert time.perf_counter() - started < 1.0
@@ -217,9 +243,7 @@ def test_a_huge_manifest_is_refused_at_once(
     assert "100,000,000 paths" in err and "--max-paths" in err and "Traceback" not in err
 
 
-def test_max_paths_moves_the_limit(
-    small: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_max_paths_moves_the_limit(small: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["verify", str(small), "--max-paths", str(PATHS - 1)]) == 2
     assert f"records a run of {PATHS} paths" in capsys.readouterr().err
     assert main(["verify", str(small), "--max-paths", str(PATHS)]) == 0
@@ -237,15 +261,20 @@ def test_max_paths_moves_the_limit(
         (lambda d: d.update(surprise=1), ["surprise", "unknown field", "allowed fields"]),
         (lambda d: d.update(sampler="halton"), ["sampler", "'halton'", "'sobol'"]),
         (lambda d: d.update(paths=-1), ["paths", "-1", "greater than or equal to 0"]),
-        (lambda d: d.update(convergence={"tolerance": "x", "confidence": 0.9, "metrics": []}),
-         ["convergence.tolerance", "'x'"]),
+        (
+            lambda d: d.update(convergence={"tolerance": "x", "confidence": 0.9, "metrics": []}),
+            ["convergence.tolerance", "'x'"],
+        ),
         (lambda d: d.update(libraries={"numpy": {"nested": True}}), ["libraries.numpy"]),
     ],
     ids=["nested", "string-seed", "unknown-field", "sampler", "negative", "rule", "library"],
 )
 def test_a_bad_manifest_field_is_named(
-    small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-    edit: Callable[[dict[str, object]], None], words: list[str],
+    small: Path,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    edit: Callable[[dict[str, object]], None],
+    words: list[str],
 ) -> None:
     bad = _with_manifest(small, tmp_path / "bad.xlsx", edit)
     assert main(["verify", str(bad)]) == 2
@@ -270,15 +299,20 @@ def test_libreoffice_spellings_verify_without_libreoffice(small: Path, tmp_path:
         if name.startswith("xl/worksheets/sheet"):
             text = data.decode("utf-8")
             text = re.sub(r"'(Bond|Cashflows|Timeline|Partners)'!", r"\1!", text)
-            text = re.sub(r'<c r="([A-Z]+\d+)"([^>]*) t="b"><v>1</v></c>',
-                          r'<c r="\1"\2 t="b"><f>TRUE()</f><v>1</v></c>', text)
+            text = re.sub(
+                r'<c r="([A-Z]+\d+)"([^>]*) t="b"><v>1</v></c>',
+                r'<c r="\1"\2 t="b"><f>TRUE()</f><v>1</v></c>',
+                text,
+            )
             text = text.replace("-0.5)/2)", "-5E-1)/2)")  # the S-curve half as 5E-1
             parts[name] = text.encode("utf-8")
     styles = parts["xl/styles.xml"].decode("utf-8")
-    styles = styles.replace('formatCode="£#,##0;[Red](£#,##0)"',
-                            'formatCode="\\£#,##0;[RED]&quot;(£&quot;#,##0\\)"')
-    parts["xl/styles.xml"] = styles.replace('formatCode="yyyy-mm-dd"',
-                                            'formatCode="yyyy\\-mm\\-dd"').encode("utf-8")
+    styles = styles.replace(
+        'formatCode="£#,##0;[Red](£#,##0)"', 'formatCode="\\£#,##0;[RED]&quot;(£&quot;#,##0\\)"'
+    )
+    parts["xl/styles.xml"] = styles.replace(
+        'formatCode="yyyy-mm-dd"', 'formatCode="yyyy\\-mm\\-dd"'
+    ).encode("utf-8")
     saved = _write_parts(parts, tmp_path / "respelt.xlsx")
     wb = openpyxl.load_workbook(saved)
     assert wb["Inputs"]["E12"].value == "=TRUE()"  # the rewrites really are in the file
@@ -298,7 +332,7 @@ def test_libreoffice_spellings_verify_without_libreoffice(small: Path, tmp_path:
         ("=A1<=0.000000001", "=A1<=0.00000001", False),
         ("=Bond!$D$5", "=Bond!$D$6", False),
         ("=A1 B1", "=A1B1", False),  # a space is the intersection operator
-        ('=IF(A1,"\'Bond\'!",1)', '=IF(A1,"Bond!",1)', False),  # text is text
+        ("=IF(A1,\"'Bond'!\",1)", '=IF(A1,"Bond!",1)', False),  # text is text
     ],
 )
 def test_formulas_compare_by_meaning_only(a: str, b: str, same: bool) -> None:
@@ -332,8 +366,13 @@ def test_a_path_index_outside_the_run_is_named(small: Path, tmp_path: Path) -> N
     xml = _parts(small)[part].decode("utf-8")
     first = re.search(r'<c r="A6"[^>]*><v>0</v></c>', xml)
     assert first is not None
-    tampered = _replace(small, tmp_path / "p.xlsx", part, first.group(0),
-                        first.group(0).replace("<v>0</v>", "<v>1000000000000000</v>"))
+    tampered = _replace(
+        small,
+        tmp_path / "p.xlsx",
+        part,
+        first.group(0),
+        first.group(0).replace("<v>0</v>", "<v>1000000000000000</v>"),
+    )
     report = verify(tampered, paths_check=3)
     assert report.exit_code == 1
     assert any("path 1000000000000000 (row 6)" in p and "0 to 599" in p for p in report.problems)

@@ -29,9 +29,13 @@ def test_a_workbook_saved_by_libreoffice_verifies(soffice: str, tmp_path: Path) 
     target = str(openpyxl.load_workbook(fresh).defined_names["in_bond_coupon_rate"].attr_text)
     column, row = target.rsplit("$", 1)
     moved = f"{column}${int(row) + 1}"  # the next input cell down
-    tampered = _replace(fresh, tmp_path / "tampered.xlsx", "xl/workbook.xml",
-                        f'name="in_bond_coupon_rate">{target}<',
-                        f'name="in_bond_coupon_rate">{moved}<')
+    tampered = _replace(
+        fresh,
+        tmp_path / "tampered.xlsx",
+        "xl/workbook.xml",
+        f'name="in_bond_coupon_rate">{target}<',
+        f'name="in_bond_coupon_rate">{moved}<',
+    )
     saved, saved_tampered = convert_many([fresh, tampered], tmp_path / "saved")
 
     # the round trip really rewrote the file: quoting, booleans and formats differ as text

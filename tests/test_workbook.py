@@ -21,8 +21,20 @@ from bondmodel.workbook.writer import FIRST_ITEM_ROW, FIRST_PERIOD_COL, HEADER_K
 from .conftest import TEMPLATES
 
 SHEETS = [
-    "Cover", "Summary", "Inputs", "Timeline", "Cashflows", "Partners", "Bond", "Metrics", "Risk",
-    "Sensitivity", "Checks", "As run", "Audit", "Paths",
+    "Cover",
+    "Summary",
+    "Inputs",
+    "Timeline",
+    "Cashflows",
+    "Partners",
+    "Bond",
+    "Metrics",
+    "Risk",
+    "Sensitivity",
+    "Checks",
+    "As run",
+    "Audit",
+    "Paths",
 ]
 
 
@@ -118,15 +130,19 @@ def test_no_nan_reaches_a_cell(make_scenario: Callable[..., Scenario], tmp_path:
     for key, value in values.items():
         if isinstance(value, float):
             assert math.isfinite(value), key
-    metrics = {r[0]: r[1] for r in openpyxl.load_workbook(path, data_only=True)[
-        "Metrics"].iter_rows(min_row=5, values_only=True)}
+    metrics = {
+        r[0]: r[1]
+        for r in openpyxl.load_workbook(path, data_only=True)["Metrics"].iter_rows(
+            min_row=5, values_only=True
+        )
+    }
     assert metrics["Benefit-cost ratio"] == "n/a"  # the live formula's cached text
 
 
 def test_user_text_is_never_a_formula(
     make_scenario: Callable[..., Scenario], tmp_path: Path
 ) -> None:
-    hostile = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", "=HYPERLINK(\"http://x\",\"y\")"]
+    hostile = ["=1+1", "+SUM(A1:A2)", "-2+3", "@cmd", '=HYPERLINK("http://x","y")']
     sc = make_scenario(
         meta={"name": hostile[0], "description": hostile[4]},
         partners=[
@@ -174,7 +190,7 @@ def _tamper(path: Path, out: Path, sheet_xml: str, wrong: float) -> str:
     assert match is not None
     cell = match.group(1)
     tampered = re.sub(r"<v>[^<]*</v>", f"<v>{wrong}</v>", match.group(0), count=1)
-    parts[sheet_xml] = (xml[: match.start()] + tampered + xml[match.end():]).encode("utf-8")
+    parts[sheet_xml] = (xml[: match.start()] + tampered + xml[match.end() :]).encode("utf-8")
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
         for name, data in parts.items():
             dst.writestr(name, data)
@@ -213,7 +229,11 @@ def test_libreoffice_recalculates_to_engine_values(soffice: str, tmp_path: Path)
             else:
                 assert isinstance(got, int | float), (source.name, key, got)
                 assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-6), (
-                    source.name, key, formulas[key], expected, got,
+                    source.name,
+                    key,
+                    formulas[key],
+                    expected,
+                    got,
                 )
             checked += 1
         # every integrity check is TRUE after LibreOffice recalculates
@@ -236,8 +256,12 @@ def test_cover_checks_charts_and_audit(tmp_path: Path) -> None:
     assert cover["Scenario"] == res.scenario.meta.name
     assert cover["Checks"].startswith("All ") and cover["Checks"].endswith("checks pass")
     # the contents list links to every sheet
-    links = {c.value: c.hyperlink.location for row in wb["Cover"].iter_rows() for c in row
-             if c.hyperlink is not None}
+    links = {
+        c.value: c.hyperlink.location
+        for row in wb["Cover"].iter_rows()
+        for c in row
+        if c.hyperlink is not None
+    }
     assert set(links) == set(wb.sheetnames)
     assert links["Bond"] == "'Bond'!A1"
     # every check is TRUE, and the master check is their AND
@@ -273,8 +297,9 @@ def test_summary_shows_base_case_beside_percentiles(tmp_path: Path) -> None:
     assert res.bond is not None and res.risk is not None
     assert rows[label][1] == pytest.approx(res.bond.metrics["council_npv"], rel=1e-12)
     for j, stat in enumerate(("p10", "p50", "p90")):
-        assert rows[label][2 + j] == pytest.approx(res.risk.summary.loc[stat, "council_npv"],
-                                                   rel=1e-12)
+        assert rows[label][2 + j] == pytest.approx(
+            res.risk.summary.loc[stat, "council_npv"], rel=1e-12
+        )
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: Path(p).stem)
@@ -340,8 +365,12 @@ def test_inputs_sheet_names_styles_and_documents_every_input(
 TIMELINE_VARIANTS = {
     "nominal_green_book_offset": {
         "meta": {"base_date": date(2024, 11, 17)},
-        "timeline": {"start_date": date(2026, 6, 15), "align_to_financial_year": True,
-                     "frequency": "quarterly", "horizon_years": 40},
+        "timeline": {
+            "start_date": date(2026, 6, 15),
+            "align_to_financial_year": True,
+            "frequency": "quarterly",
+            "horizon_years": 40,
+        },
         "economics": {"inflation": 0.025, "appraisal_basis": "nominal"},
     },
     "flat_real_monthly": {
@@ -350,10 +379,17 @@ TIMELINE_VARIANTS = {
     },
     "flat_nominal_semiannual": {
         "meta": {"base_date": date(2025, 1, 31)},
-        "timeline": {"start_date": date(2026, 1, 31), "frequency": "semi-annual",
-                     "horizon_years": 6},
-        "economics": {"inflation": -0.01, "discount_basis": "flat", "discount_rate": 0.06,
-                      "appraisal_basis": "nominal"},
+        "timeline": {
+            "start_date": date(2026, 1, 31),
+            "frequency": "semi-annual",
+            "horizon_years": 6,
+        },
+        "economics": {
+            "inflation": -0.01,
+            "discount_basis": "flat",
+            "discount_rate": 0.06,
+            "appraisal_basis": "nominal",
+        },
     },
 }
 
@@ -365,29 +401,51 @@ def test_timeline_and_cashflow_formulas_recalculate_for_varied_timelines(
     sources = []
     for name, changes in TIMELINE_VARIANTS.items():
         sc = make_scenario(
-            costs=[{"name": "c", "amount": 1e6, "category": "it", "timing": "spread",
-                    "periods": 3}],
+            costs=[
+                {"name": "c", "amount": 1e6, "category": "it", "timing": "spread", "periods": 3}
+            ],
             partners=[
                 {"name": "A", "baseline_expenditure": 6e7},
                 {"name": "B", "baseline_expenditure": 4e7},
             ],
             savings=[
                 {"name": "s", "annual_amount": 4e5, "ramp": {"type": "linear", "years": 2.0}},
-                {"name": "s2", "pct_of_expenditure": 0.01, "partners": ["B"],
-                 "allocation": "expenditure", "start_delay_years": 0.5, "end_year": 2.5,
-                 "erosion": 0.1, "ramp": {"type": "explicit", "fractions": [0.3, 1.0]},
-                 "indexation": 0.02},
-                {"name": "s3", "pct_of_expenditure": 0.002, "indexation": "none",
-                 "ramp": {"type": "s_curve", "years": 1.5, "steepness": 3.0}},
+                {
+                    "name": "s2",
+                    "pct_of_expenditure": 0.01,
+                    "partners": ["B"],
+                    "allocation": "expenditure",
+                    "start_delay_years": 0.5,
+                    "end_year": 2.5,
+                    "erosion": 0.1,
+                    "ramp": {"type": "explicit", "fractions": [0.3, 1.0]},
+                    "indexation": 0.02,
+                },
+                {
+                    "name": "s3",
+                    "pct_of_expenditure": 0.002,
+                    "indexation": "none",
+                    "ramp": {"type": "s_curve", "years": 1.5, "steepness": 3.0},
+                },
                 # nearly straight S-curves: either side of the linear limit, and one so
                 # flat that TANH(k/4) would underflow to a division by zero
-                *({"name": f"flat{i}", "annual_amount": 1e5,
-                   "ramp": {"type": "s_curve", "years": 2.0, "steepness": k}}
-                  for i, k in enumerate((2e-6, 5e-7, 1e-300, 1e-320))),
+                *(
+                    {
+                        "name": f"flat{i}",
+                        "annual_amount": 1e5,
+                        "ramp": {"type": "s_curve", "years": 2.0, "steepness": k},
+                    }
+                    for i, k in enumerate((2e-6, 5e-7, 1e-300, 1e-320))
+                ),
             ],
             running_costs=[
-                {"name": "flat", "annual_amount": 1e5, "start_year": 2, "end_year": 3,
-                 "indexation": "none"},
+                {
+                    "name": "flat",
+                    "annual_amount": 1e5,
+                    "start_year": 2,
+                    "end_year": 3,
+                    "indexation": "none",
+                },
                 {"name": "own rate", "annual_amount": 5e4, "indexation": 0.035},
             ],
             **changes,
@@ -407,7 +465,11 @@ def test_timeline_and_cashflow_formulas_recalculate_for_varied_timelines(
                 assert got == expected, (source.name, key, formulas[key], expected, got)
             else:
                 assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-6), (
-                    source.name, key, formulas[key], expected, got,
+                    source.name,
+                    key,
+                    formulas[key],
+                    expected,
+                    got,
                 )
 
 

@@ -31,8 +31,7 @@ COUPONS: list[dict[str, Any]] = [
     {"type": "fixed", "rate": 0.05},
     {"type": "floating", "reference_rate": 0.04, "margin": 0.01},
     {"type": "index_linked", "real_rate": 0.01, "uplift_cap": 0.025, "uplift_floor": 0.0},
-    {"type": "floating", "reference_path": [0.01, 0.03, 0.05], "margin": 0.005,
-     "floor": 0.02},
+    {"type": "floating", "reference_path": [0.01, 0.03, 0.05], "margin": 0.005, "floor": 0.02},
     {"type": "index_linked", "real_rate": 0.0},
     {"type": "fixed", "rate": 0.0},
 ]
@@ -85,29 +84,50 @@ def design(i: int) -> dict[str, Any]:
         bond["performance"] = {"share": 0.3, "threshold": 500_000.0}
         if i % 8 == 0:
             bond["performance"]["cap_total_return"] = 0.08
-    return deep_update(base_dict(), {
-        "meta": {"name": f"Design {i}"},
-        "timeline": {"frequency": timeline_f, "horizon_years": 12},
-        "economics": {
-            "inflation": 0.02 if i % 5 else 0.035,
-            "appraisal_basis": "real" if i % 2 else "nominal",
+    return deep_update(
+        base_dict(),
+        {
+            "meta": {"name": f"Design {i}"},
+            "timeline": {"frequency": timeline_f, "horizon_years": 12},
+            "economics": {
+                "inflation": 0.02 if i % 5 else 0.035,
+                "appraisal_basis": "real" if i % 2 else "nominal",
+            },
+            "partners": [
+                {"name": "North", "baseline_expenditure": 80_000_000.0},
+                {
+                    "name": "South",
+                    "baseline_expenditure": 40_000_000.0,
+                    # a partner leaving mid-period in some designs
+                    **({"exit_year": 6.25} if i % 6 == 5 else {}),
+                },
+            ],
+            "costs": [
+                {
+                    "name": "Systems",
+                    "amount": 5_000_000.0,
+                    "category": "it",
+                    "timing": "spread",
+                    "periods": 2,
+                }
+            ],
+            "savings": [
+                {
+                    "name": "Back office",
+                    "annual_amount": 2_400_000.0 * strength,
+                    "ramp": {"type": "linear", "years": 2.0},
+                }
+            ],
+            "running_costs": [{"name": "Licences", "annual_amount": 100_000.0}],
+            "bond": bond,
+            "pwlb": {
+                "gilt_yield": 0.045,
+                "margin": 0.008,
+                "loan_type": ["annuity", "eip", "maturity"][i % 3],
+                **({"term_years": 6.0} if i % 4 == 2 else {}),
+            },
         },
-        "partners": [
-            {"name": "North", "baseline_expenditure": 80_000_000.0},
-            {"name": "South", "baseline_expenditure": 40_000_000.0,
-             # a partner leaving mid-period in some designs
-             **({"exit_year": 6.25} if i % 6 == 5 else {})},
-        ],
-        "costs": [{"name": "Systems", "amount": 5_000_000.0, "category": "it",
-                   "timing": "spread", "periods": 2}],
-        "savings": [{"name": "Back office", "annual_amount": 2_400_000.0 * strength,
-                     "ramp": {"type": "linear", "years": 2.0}}],
-        "running_costs": [{"name": "Licences", "annual_amount": 100_000.0}],
-        "bond": bond,
-        "pwlb": {"gilt_yield": 0.045, "margin": 0.008,
-                 "loan_type": ["annuity", "eip", "maturity"][i % 3],
-                 **({"term_years": 6.0} if i % 4 == 2 else {})},
-    })
+    )
 
 
 N_DESIGNS = 24
@@ -125,21 +145,35 @@ def test_the_design_covers_every_structure_and_stress() -> None:
     assert {t.repayment.type for t in terms} == set(REPAYMENTS)
     assert {t.recourse for t in terms} == set(RECOURSE)
     assert {None if t.reserve is None else t.reserve.funding for t in terms} == {
-        None, "at_issue", "from_cash"
+        None,
+        "at_issue",
+        "from_cash",
     }
     assert {t.payment_frequency for t in terms} == {"annual", "semi-annual", "quarterly"}
     assert {t.grace_interest for t in terms} == {"paid", "capitalised"}
     # every branch of the waterfall is exercised somewhere in the design
     tables = [r.bond.table for r in results if r.bond is not None]
-    for key in ("reserve_draw", "topup", "shortfall", "write_off", "sweep", "performance_paid",
-                "arrears_interest", "reserve_release", "capitalised_interest", "indexation"):
+    for key in (
+        "reserve_draw",
+        "topup",
+        "shortfall",
+        "write_off",
+        "sweep",
+        "performance_paid",
+        "arrears_interest",
+        "reserve_release",
+        "capitalised_interest",
+        "indexation",
+    ):
         assert any(float(t[key].sum()) > 1.0 for t in tables), key
 
 
 def _values(path: Path) -> dict[tuple[str, str], Any]:
     wb = openpyxl.load_workbook(path, data_only=True)
     return {
-        (ws.title, c.coordinate): c.value for ws in wb.worksheets for row in ws.iter_rows()
+        (ws.title, c.coordinate): c.value
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
         for c in row
     }
 
@@ -147,8 +181,11 @@ def _values(path: Path) -> dict[tuple[str, str], Any]:
 def _formulas(path: Path) -> dict[tuple[str, str], str]:
     wb = openpyxl.load_workbook(path)
     return {
-        (ws.title, c.coordinate): c.value for ws in wb.worksheets for row in ws.iter_rows()
-        for c in row if c.data_type == "f"
+        (ws.title, c.coordinate): c.value
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for c in row
+        if c.data_type == "f"
     }
 
 
@@ -174,6 +211,10 @@ def test_bond_formulas_recalculate_to_engine_values_for_every_structure(
             else:
                 assert isinstance(got, int | float), (source.name, key, formulas[key], got)
                 assert math.isclose(got, expected, rel_tol=1e-9, abs_tol=1e-6), (
-                    source.name, key, formulas[key], expected, got,
+                    source.name,
+                    key,
+                    formulas[key],
+                    expected,
+                    got,
                 )
         assert fresh[("Checks", "B2")] is True, source.name

@@ -38,8 +38,9 @@ def _named(path: Path, labels: dict[str, str]) -> dict[str, object]:
     text = {(s, ref): v for (s, ref), (_, v) in cells.items()}
     out = {}
     for key, (sheet, label) in {k: tuple(v.split("|")) for k, v in labels.items()}.items():
-        row = next(ref[1:] for (s, ref), v in text.items() if s == sheet and ref[0] == "A"
-                   and v == label)
+        row = next(
+            ref[1:] for (s, ref), v in text.items() if s == sheet and ref[0] == "A" and v == label
+        )
         col = "C" if sheet == "Bond" else "B"
         out[key] = text[(sheet, f"{col}{row}")]
     return out
@@ -60,8 +61,9 @@ def test_a_larger_cost_grows_the_bond_in_the_formulas(soffice: str, tmp_path: Pa
     scenario = load_scenario(None)
     base = write_workbook(run(scenario, paths=0), tmp_path / "base.xlsx")
     assert scenario.costs[0].amount == 2_400_000
-    edited = edit_inputs(base, tmp_path / "edited.xlsx",
-                         {_row(scenario, "costs[0].amount"): (3_600_000,)})
+    edited = edit_inputs(
+        base, tmp_path / "edited.xlsx", {_row(scenario, "costs[0].amount"): (3_600_000,)}
+    )
     rerun = write_workbook(run(read_scenario(edited), paths=0), tmp_path / "rerun.xlsx")
     (out,) = convert_many([edited], tmp_path / "recalc")
     before, after, engine = (_named(p, LABELS) for p in (base, out, rerun))
@@ -70,13 +72,17 @@ def test_a_larger_cost_grows_the_bond_in_the_formulas(soffice: str, tmp_path: Pa
         assert after[key] == pytest.approx(engine[key], rel=1e-9), key
     # sources = uses, live: proceeds = financed costs + fee + initial DSRA (sized, no surplus)
     assert after["proceeds"] == pytest.approx(
-        after["financed"] + after["fee"] + after["reserve"], rel=1e-12  # type: ignore[operator]
+        after["financed"] + after["fee"] + after["reserve"],
+        rel=1e-12,  # type: ignore[operator]
     )
     checks = read_cells(out, {"Checks"})
     since = since_the_run(checks)  # records the edit itself: FALSE, and not an integrity check
     assert checks[since][1] is False
-    assert all(v is True for (s, ref), (f, v) in checks.items()
-               if f and ref.startswith("B") and (s, ref) != since)
+    assert all(
+        v is True
+        for (s, ref), (f, v) in checks.items()
+        if f and ref.startswith("B") and (s, ref) != since
+    )
 
 
 def _banners(path: Path) -> dict[str, str]:
@@ -99,15 +105,20 @@ def test_simulation_results_say_stale_and_structure_says_rerun(
 ) -> None:
     scenario = load_scenario(None)
     base = write_workbook(run(scenario, paths=300, seed=5), tmp_path / "base.xlsx")
-    risk = next(r.path for r in flatten(scenario) if r.path.startswith("risk.inputs")
-                and isinstance(r.value, float))
+    risk = next(
+        r.path
+        for r in flatten(scenario)
+        if r.path.startswith("risk.inputs") and isinstance(r.value, float)
+    )
     files = {
         "unedited": base,
-        "live": edit_inputs(base, tmp_path / "live.xlsx",
-                            {_row(scenario, "economics.inflation"): (0.03,)}),
+        "live": edit_inputs(
+            base, tmp_path / "live.xlsx", {_row(scenario, "economics.inflation"): (0.03,)}
+        ),
         "risk": edit_inputs(base, tmp_path / "risk.xlsx", {_row(scenario, risk): (0.123,)}),
-        "structural": edit_inputs(base, tmp_path / "structural.xlsx",
-                                  {_row(scenario, "timeline.horizon_years"): (26,)}),
+        "structural": edit_inputs(
+            base, tmp_path / "structural.xlsx", {_row(scenario, "timeline.horizon_years"): (26,)}
+        ),
     }
     out = dict(zip(files, convert_many(list(files.values()), tmp_path / "recalc"), strict=True))
     simulation_sheets = {s for s, (_, sim) in BANNERS.items() if sim}
@@ -134,8 +145,8 @@ TERM_EDITS: list[tuple[str, dict[str, object]]] = [
 ]
 #: Terms the engine refuses, so no formula can stand behind them: RERUN NEEDED must show.
 REFUSED_TERMS: list[tuple[str, dict[str, object]]] = [
-    ("shared-services", {"bond.tenor_years": 10.3}),   # not a whole number of annual payments
-    ("shared-services", {"bond.tenor_years": 30.0}),   # beyond the 25-year horizon
+    ("shared-services", {"bond.tenor_years": 10.3}),  # not a whole number of annual payments
+    ("shared-services", {"bond.tenor_years": 30.0}),  # beyond the 25-year horizon
     ("sib-limited-recourse", {"bond.tenor_years": 11.0}),  # after the legal maturity
 ]
 

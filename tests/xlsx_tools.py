@@ -118,8 +118,9 @@ def edit_inputs(
             if match is None:
                 raise KeyError(f"Inputs row {row} not found")
             body = match.group(1)
-            cells = re.findall(r'<c r="([A-Z]+)\d+"(?: s="(\d+)")?[^>]*?(?:/>|>.*?</c>)', body,
-                               flags=re.S)
+            cells = re.findall(
+                r'<c r="([A-Z]+)\d+"(?: s="(\d+)")?[^>]*?(?:/>|>.*?</c>)', body, flags=re.S
+            )
             styles = {col: s for col, s in cells}
             keep = re.findall(r'(<c r="([A-Z]+)\d+"[^>]*?(?:/>|>.*?</c>))', body, flags=re.S)
             value_cols = {_column(first_col + j) for j in range(max(len(values), 1))}
@@ -132,8 +133,8 @@ def edit_inputs(
                 if col not in value_cols:
                     new_cells.append(_cell_xml(f"{col}{row}", styles.get(col), None))
             new_cells.sort(key=lambda x: _index(re.match(r'<c r="([A-Z]+)', x).group(1)))  # type: ignore[union-attr]
-            head = re.sub(r' spans="[^"]*"', "", xml[match.start():match.start(1)])
-            xml = xml[:match.start()] + head + "".join(new_cells) + "</row>" + xml[match.end():]
+            head = re.sub(r' spans="[^"]*"', "", xml[match.start() : match.start(1)])
+            xml = xml[: match.start()] + head + "".join(new_cells) + "</row>" + xml[match.end() :]
         target.parent.mkdir(parents=True, exist_ok=True)
         with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as zout:
             for info in zin.infolist():

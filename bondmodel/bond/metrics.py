@@ -152,7 +152,10 @@ def _investor_metrics(schedule: BondSchedule, bond: BondFlows) -> dict[str, Floa
 
 
 def _cover_ratios(
-    schedule: BondSchedule, bond: BondFlows, flows: ProgrammeFlows, timeline: Timeline,
+    schedule: BondSchedule,
+    bond: BondFlows,
+    flows: ProgrammeFlows,
+    timeline: Timeline,
     inflation: float,
 ) -> dict[str, FloatArray]:
     """Minimum and average DSCR over the payments with debt service due, LLCR and PLCR."""
@@ -160,8 +163,9 @@ def _cover_ratios(
     dscr = bond.dscr[:, 1:]
     has_ds = np.isfinite(dscr)
     with np.errstate(invalid="ignore", divide="ignore"):
-        min_dscr = np.where(has_ds.any(axis=1), np.nanmin(np.where(has_ds, dscr, np.inf), axis=1),
-                            np.nan)
+        min_dscr = np.where(
+            has_ds.any(axis=1), np.nanmin(np.where(has_ds, dscr, np.inf), axis=1), np.nan
+        )
         avg_dscr = np.where(
             has_ds.any(axis=1),
             np.where(has_ds, dscr, 0.0).sum(axis=1) / np.maximum(has_ds.sum(axis=1), 1),
@@ -177,10 +181,9 @@ def _cover_ratios(
     # sized to a vanishing principal (a financed share of 1e-311 gives 1e-305 pounds),
     # whose ratios overflow to inf
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        llcr = (
-            (bond.cfads[:, 1 : n_sched + 1] * df_bond[1 : n_sched + 1]).sum(axis=1)
-            / schedule.principal
-        )
+        llcr = (bond.cfads[:, 1 : n_sched + 1] * df_bond[1 : n_sched + 1]).sum(
+            axis=1
+        ) / schedule.principal
         plcr = (
             schedule.terms.pledged_share
             * (project * (1.0 + rate) ** -t_after).sum(axis=1)

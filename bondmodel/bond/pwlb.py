@@ -74,6 +74,11 @@ def pwlb_loan(terms: PWLB, amount: float, grid: BondGrid, default_term_years: fl
             principal[k] = balance[k - 1]
         balance[k] = balance[k - 1] - principal[k]
     return PWLBLoan(
-        amount=amount, rate=rate, payments=n, level=level, interest=interest,
-        principal=principal, balance=balance,
+        amount=amount,
+        rate=rate,
+        payments=n,
+        level=level,
+        interest=interest,
+        principal=principal,
+        balance=balance,
     )

@@ -109,9 +109,9 @@ def annual_coupon_rates(bond: BondTerms, grid: BondGrid) -> FloatArray:
     return np.asarray(rate, dtype=np.float64)
 
 
-def uplift_factors(bond: BondTerms, grid: BondGrid, timeline: Timeline, inflation: FloatArray) -> (
-    FloatArray
-):
+def uplift_factors(
+    bond: BondTerms, grid: BondGrid, timeline: Timeline, inflation: FloatArray
+) -> FloatArray:
     """Per-path principal uplift over each payment period, (paths, NL+1); 1 unless index-linked.
 
     Notes
@@ -196,8 +196,9 @@ def remaining_fraction(
         cumulative = np.cumsum(schedule)
         frac[amortising] = 1.0 - cumulative[j[amortising] - 1]
     elif kind == "sculpted" and bond.repayment.target_dscr is not None:
-        _sculpt(frac, bond.repayment.target_dscr, grid, rates, uplift, cfads,
-                post_grace_balance, trace)
+        _sculpt(
+            frac, bond.repayment.target_dscr, grid, rates, uplift, cfads, post_grace_balance, trace
+        )
     frac[big_n:] = 0.0
     frac[: big_g + 1] = 1.0
     if big_n <= big_g:
@@ -228,8 +229,8 @@ def _sculpt(
         # relative to a tiny balance the cash is huge: it repays at once
         paid = cfads[k] / target_dscr
         repaid_now = paid >= scale * balance * uplift[k] * (1.0 + rates[k] / grid.g)
-        balance = 0.0 if repaid_now else (
-            balance * uplift[k] * (1.0 + rates[k] / grid.g) - paid / scale
+        balance = (
+            0.0 if repaid_now else (balance * uplift[k] * (1.0 + rates[k] / grid.g) - paid / scale)
         )
         frac[k] = max(balance, 0.0) / index
         sculpt_balance[k:] = balance
@@ -237,4 +238,3 @@ def _sculpt(
     if trace is not None:
         trace["sculpt_balance"] = sculpt_balance
         trace["sculpt_index"] = sculpt_index
-

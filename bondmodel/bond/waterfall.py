@@ -121,8 +121,11 @@ class BondFlows:
 
     @staticmethod
     def net_paid_in(
-        cash_used: FloatArray, reserve_deposit: FloatArray, sweep: FloatArray,
-        topup: FloatArray, reserve_release: FloatArray,
+        cash_used: FloatArray,
+        reserve_deposit: FloatArray,
+        sweep: FloatArray,
+        topup: FloatArray,
+        reserve_release: FloatArray,
     ) -> FloatArray:
         """What the councils pay into the bond account, net of reserve releases."""
         result: FloatArray = cash_used + reserve_deposit + sweep + topup - reserve_release
@@ -372,10 +375,33 @@ def _sized_principal(
 
 #: The intermediate quantities :func:`run_waterfall` can trace, besides :class:`BondFlows`.
 TRACE_KEYS = (
-    "owing", "index", "fees_now", "real_cap", "post_grace", "interest_due", "arrears_open",
-    "perf_arrears_open", "perf_all", "senior", "cash_in", "senior_cash", "short", "perf_cash",
-    "short_perf", "paid", "fee_arrears_pre", "arrears_pre", "perf_arrears_pre", "excess",
-    "real_pre", "clear", "repaid", "reserve_pre", "real", "senior_arrears", "perf_arrears",
+    "owing",
+    "index",
+    "fees_now",
+    "real_cap",
+    "post_grace",
+    "interest_due",
+    "arrears_open",
+    "perf_arrears_open",
+    "perf_all",
+    "senior",
+    "cash_in",
+    "senior_cash",
+    "short",
+    "perf_cash",
+    "short_perf",
+    "paid",
+    "fee_arrears_pre",
+    "arrears_pre",
+    "perf_arrears_pre",
+    "excess",
+    "real_pre",
+    "clear",
+    "repaid",
+    "reserve_pre",
+    "real",
+    "senior_arrears",
+    "perf_arrears",
     "funded_fees",
 )
 
@@ -479,7 +505,9 @@ def _accrue(c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray]) 
     # running to legal maturity
     tol = c.tolerance
     p.owing = (
-        (s.issue_balance > tol) | (s.senior_arrears > tol) | (s.performance_arrears > tol)
+        (s.issue_balance > tol)
+        | (s.senior_arrears > tol)
+        | (s.performance_arrears > tol)
         | (s.fee_arrears > tol)
     )
     out["opening_balance"][k] = s.issue_balance * s.index
@@ -579,9 +607,7 @@ def _allocate(c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray]
     p.excess = p.cash - p.from_cash
 
 
-def _refill_and_sweep(
-    c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray]
-) -> None:
+def _refill_and_sweep(c: _Contract, s: _Balances, p: _Period, out: dict[str, FloatArray]) -> None:
     """Step 5: excess cash refills the reserve to target, then a share prepays principal."""
     k = p.k
     p.target = float(c.schedule.reserve_target[k])
@@ -643,7 +669,11 @@ def _release_and_close(
         safe = np.where(due_now, ds, 1.0)
         out["dscr"][k] = np.where(due_now, c.cfads[k] / safe, np.nan)
     out["investor_flow"][k] = (
-        p.pay_arrears + p.pay_interest + p.pay_principal + p.sweep + p.pay_performance
+        p.pay_arrears
+        + p.pay_interest
+        + p.pay_principal
+        + p.sweep
+        + p.pay_performance
         - p.funded_fees
     )
 
@@ -652,26 +682,60 @@ def _release_and_close(
 #: keys (TRACE_KEYS, which the workbook's Bond sheet caches) read from the running
 #: balances and the period's amounts after the step.
 _TRACED_AFTER: tuple[tuple[str, Callable[[_Balances, _Period], dict[str, FloatArray]]], ...] = (
-    ("accrue", lambda s, p: {
-        "owing": p.owing.astype(np.float64), "index": s.index,
-        "fees_now": p.fees_now + p.funded_fees, "real_cap": s.issue_balance,
-        "post_grace": s.post_grace, "interest_due": p.interest_due}),
-    ("amounts_due", lambda s, p: {
-        "arrears_open": s.senior_arrears, "perf_arrears_open": s.performance_arrears,
-        "perf_all": p.performance_all}),
+    (
+        "accrue",
+        lambda s, p: {
+            "owing": p.owing.astype(np.float64),
+            "index": s.index,
+            "fees_now": p.fees_now + p.funded_fees,
+            "real_cap": s.issue_balance,
+            "post_grace": s.post_grace,
+            "interest_due": p.interest_due,
+        },
+    ),
+    (
+        "amounts_due",
+        lambda s, p: {
+            "arrears_open": s.senior_arrears,
+            "perf_arrears_open": s.performance_arrears,
+            "perf_all": p.performance_all,
+        },
+    ),
     ("pay", lambda s, p: {}),
-    ("allocate", lambda s, p: {
-        "senior": p.senior, "cash_in": p.cash, "senior_cash": p.senior_cash,
-        "short": p.short, "perf_cash": p.performance_cash,
-        "short_perf": p.short_performance, "paid": p.paid,
-        "fee_arrears_pre": s.fee_arrears, "arrears_pre": s.senior_arrears,
-        "perf_arrears_pre": s.performance_arrears, "excess": p.excess}),
-    ("refill_and_sweep", lambda s, p: {
-        "real_pre": s.issue_balance, "clear": p.clear.astype(np.float64),
-        "repaid": p.repaid.astype(np.float64), "reserve_pre": s.reserve}),
-    ("release_and_close", lambda s, p: {
-        "real": s.issue_balance, "senior_arrears": s.senior_arrears,
-        "perf_arrears": s.performance_arrears, "funded_fees": p.funded_fees}),
+    (
+        "allocate",
+        lambda s, p: {
+            "senior": p.senior,
+            "cash_in": p.cash,
+            "senior_cash": p.senior_cash,
+            "short": p.short,
+            "perf_cash": p.performance_cash,
+            "short_perf": p.short_performance,
+            "paid": p.paid,
+            "fee_arrears_pre": s.fee_arrears,
+            "arrears_pre": s.senior_arrears,
+            "perf_arrears_pre": s.performance_arrears,
+            "excess": p.excess,
+        },
+    ),
+    (
+        "refill_and_sweep",
+        lambda s, p: {
+            "real_pre": s.issue_balance,
+            "clear": p.clear.astype(np.float64),
+            "repaid": p.repaid.astype(np.float64),
+            "reserve_pre": s.reserve,
+        },
+    ),
+    (
+        "release_and_close",
+        lambda s, p: {
+            "real": s.issue_balance,
+            "senior_arrears": s.senior_arrears,
+            "perf_arrears": s.performance_arrears,
+            "funded_fees": p.funded_fees,
+        },
+    ),
 )
 
 
@@ -690,17 +754,26 @@ class _Tracer:
     def finish(self, principal: float, reserve_initial: float) -> None:
         """The issue's row, then (paths, payments) arrays."""
         ones, paths = np.ones(self.paths), self.paths
-        self.record({"index": ones, "real_cap": np.full(paths, principal),
-                     "post_grace": np.full(paths, principal),
-                     "real_pre": np.full(paths, principal),
-                     "real": np.full(paths, principal),
-                     "reserve_pre": np.full(paths, reserve_initial)}, 0)
+        self.record(
+            {
+                "index": ones,
+                "real_cap": np.full(paths, principal),
+                "post_grace": np.full(paths, principal),
+                "real_pre": np.full(paths, principal),
+                "real": np.full(paths, principal),
+                "reserve_pre": np.full(paths, reserve_initial),
+            },
+            0,
+        )
         for key, value in self.trace.items():
             self.trace[key] = value.T
 
 
 def _contract(
-    schedule: BondSchedule, timeline: Timeline, flows: ProgrammeFlows, inflation: FloatArray,
+    schedule: BondSchedule,
+    timeline: Timeline,
+    flows: ProgrammeFlows,
+    inflation: FloatArray,
     rates: FloatArray | None,
 ) -> _Contract:
     """The run's fixed inputs, period-major (several times faster than columns)."""
@@ -724,12 +797,32 @@ def _contract(
         else np.inf
     )
     return _Contract(
-        schedule=schedule, bond=bond, grid=grid, paths=paths,
-        limited=bond.recourse == "limited", cfads=cfads, cash_in=np.maximum(cfads, 0.0),
+        schedule=schedule,
+        bond=bond,
+        grid=grid,
+        paths=paths,
+        limited=bond.recourse == "limited",
+        cfads=cfads,
+        cash_in=np.maximum(cfads, 0.0),
         fees_due=fees_due,
         uplift=np.ascontiguousarray(uplift_factors(bond, grid, timeline, inflation).T),
         rates=None if rates is None else np.ascontiguousarray(rates.T),
-        performance_due=performance_due, performance_cap=cap,
+        performance_due=performance_due,
+        performance_cap=cap,
+    )
+
+
+def _opening_balances(schedule: BondSchedule, paths: int) -> _Balances:
+    """The balances at issue: the principal owed, nothing in arrears, the initial DSRA."""
+    balance = np.full(paths, schedule.principal)
+    return _Balances(
+        issue_balance=balance,
+        index=np.ones(paths),
+        senior_arrears=np.zeros(paths),
+        performance_arrears=np.zeros(paths),
+        fee_arrears=np.zeros(paths),
+        reserve=np.full(paths, schedule.reserve_initial),
+        post_grace=balance.copy(),
     )
 
 
@@ -772,12 +865,7 @@ def run_waterfall(
     grid, paths, n = c.grid, c.paths, c.grid.n_legal + 1
     out = {f.name: np.zeros((n, paths)) for f in fields(BondFlows) if f.name != "council_flow"}
     out["cfads"] = c.cfads
-    balance = np.full(paths, schedule.principal)
-    s = _Balances(
-        issue_balance=balance, index=np.ones(paths), senior_arrears=np.zeros(paths),
-        performance_arrears=np.zeros(paths), fee_arrears=np.zeros(paths),
-        reserve=np.full(paths, schedule.reserve_initial), post_grace=balance.copy(),
-    )
+    s = _opening_balances(schedule, paths)
     out["closing_balance"][0] = schedule.principal
     out["reserve_balance"][0] = s.reserve
     out["investor_flow"][0] = -schedule.proceeds
@@ -795,7 +883,10 @@ def run_waterfall(
     if tracer is not None:
         tracer.finish(schedule.principal, schedule.reserve_initial)
     to_council = BondFlows.net_paid_in(
-        out["cash_used"], out["reserve_deposit"], out["sweep"], out["topup"],
+        out["cash_used"],
+        out["reserve_deposit"],
+        out["sweep"],
+        out["topup"],
         out["reserve_release"],
     )
     # (paths, payments) views of the period-major arrays: no copy, and reductions
@@ -803,13 +894,17 @@ def run_waterfall(
     out = {key: value.T for key, value in out.items()}
     to_council = to_council.T
     council = flows.net_cash_flow - grid.to_timeline(to_council, timeline.n_periods)
-    council[:, grid.issue_t] += schedule.proceeds - schedule.arrangement_fee - (
-        schedule.reserve_initial
+    council[:, grid.issue_t] += (
+        schedule.proceeds - schedule.arrangement_fee - (schedule.reserve_initial)
     )
     return BondFlows(council_flow=council, **out)
 
 
 #: The steps before the last (which also needs to know whether k is the legal maturity).
 _STEPS: tuple[Callable[[_Contract, _Balances, _Period, dict[str, FloatArray]], None], ...] = (
-    _accrue, _amounts_due, _pay, _allocate, _refill_and_sweep,
+    _accrue,
+    _amounts_due,
+    _pay,
+    _allocate,
+    _refill_and_sweep,
 )

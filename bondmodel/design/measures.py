@@ -126,8 +126,14 @@ class SharedDraws:
 
 def evaluate(label: str, scenario: Scenario, draws: SharedDraws) -> Evaluation:
     """Run ``scenario`` on the shared draws: every structure sees the same ones."""
-    results = run(scenario, paths=draws.paths, seed=draws.seed, sampler=draws.sampler,
-                  workers=draws.workers, scheduler=draws.scheduler)
+    results = run(
+        scenario,
+        paths=draws.paths,
+        seed=draws.seed,
+        sampler=draws.sampler,
+        workers=draws.workers,
+        scheduler=draws.scheduler,
+    )
     return Evaluation(label, scenario, results)
 
 
@@ -321,8 +327,13 @@ class Constraint:
     def as_json(self, ev: Evaluation) -> dict[str, Any]:
         value, se = self.measure.value(ev)
         margin = self.margin(value)
-        return {"constraint": self.text, "value": finite_or_none(value), "se": finite_or_none(se),
-                "margin": finite_or_none(margin), "satisfied": bool(margin >= 0)}
+        return {
+            "constraint": self.text,
+            "value": finite_or_none(value),
+            "se": finite_or_none(se),
+            "margin": finite_or_none(margin),
+            "satisfied": bool(margin >= 0),
+        }
 
 
 def parse_constraint(text: str) -> Constraint:

@@ -73,14 +73,21 @@ def heat_colours(better: Better) -> dict[str, str]:
 def heat_legend(better: Better) -> str:
     """What the colours of a measure's heat map mean, in words."""
     if better.sign == 0:
-        return (f"No better direction ({better.whom}): darker blue = higher, white = lower; "
-                "neither is better")
+        return (
+            f"No better direction ({better.whom}): darker blue = higher, white = lower; "
+            "neither is better"
+        )
     good, bad = ("higher", "lower") if better.sign > 0 else ("lower", "higher")
     return f"Green = {good}, better for {better.whom}; red = {bad}, worse for {better.whom}"
 
 
-def _audit(wb: Workbook, styles: Styles, scenarios: list[tuple[str, Scenario]],
-           settings: dict[str, Any], command: str | None) -> None:
+def _audit(
+    wb: Workbook,
+    styles: Styles,
+    scenarios: list[tuple[str, Scenario]],
+    settings: dict[str, Any],
+    command: str | None,
+) -> None:
     """Versions, settings, and each scenario's hash and TOML (enough to repeat any cell)."""
     ws = wb.add_worksheet("Audit")
     ws.set_column(0, 0, 30)
@@ -106,8 +113,15 @@ def _audit(wb: Workbook, styles: Styles, scenarios: list[tuple[str, Scenario]],
         row += 2
 
 
-def _measure_table(ws: Worksheet, styles: Styles, top: int, labels: list[str],
-                   rows: list[Row], partners: list[str], best: bool = True) -> int:
+def _measure_table(
+    ws: Worksheet,
+    styles: Styles,
+    top: int,
+    labels: list[str],
+    rows: list[Row],
+    partners: list[str],
+    best: bool = True,
+) -> int:
     ws.write(top, 0, "Measure", styles.header)
     for j, label in enumerate(labels):
         ws.write_string(top, 1 + 2 * j, label, styles.header)
@@ -124,13 +138,13 @@ def _measure_table(ws: Worksheet, styles: Styles, top: int, labels: list[str],
             if e:  # a base-case value has no sampling error: left blank
                 write_value(ws, r, 2 + 2 * j, e, unit, styles)
         if best and row.best:
-            ws.write_string(r, 1 + 2 * len(labels), ", ".join(labels[i] for i in row.best),
-                            styles.good)
+            ws.write_string(
+                r, 1 + 2 * len(labels), ", ".join(labels[i] for i in row.best), styles.good
+            )
     return top + 1 + len(rows)
 
 
-def write_comparison(comparison: Comparison, path: str | Path,
-                     command: str | None = None) -> Path:
+def write_comparison(comparison: Comparison, path: str | Path, command: str | None = None) -> Path:
     """The side-by-side workbook of ``compare``, written atomically."""
 
     def write(tmp: Path) -> None:
@@ -139,24 +153,34 @@ def write_comparison(comparison: Comparison, path: str | Path,
         ws = wb.add_worksheet("Comparison")
         ws.set_column(0, 0, 46)
         ws.set_column(1, 2 * len(labels) + 1, 16)
-        ws.write(0, 0, "Structures compared on common random numbers (simulation output)",
-                 styles.title)
-        ws.write(1, 0, f"seed {comparison.seed}, sampler {comparison.sampler}, "
-                       f"{comparison.paths:,} paths, the same draws for every structure; "
-                       "P10, P50, P90 = percentiles over the paths (10% of paths fall at or "
-                       "below P10); base case = the central values, no risk drawn",
-                 styles.note)
-        end = _measure_table(ws, styles, 3, labels, comparison.rows,
-                             comparison.evaluations[0].scenario.partner_names)
+        ws.write(
+            0, 0, "Structures compared on common random numbers (simulation output)", styles.title
+        )
+        ws.write(
+            1,
+            0,
+            f"seed {comparison.seed}, sampler {comparison.sampler}, "
+            f"{comparison.paths:,} paths, the same draws for every structure; "
+            "P10, P50, P90 = percentiles over the paths (10% of paths fall at or "
+            "below P10); base case = the central values, no risk drawn",
+            styles.note,
+        )
+        end = _measure_table(
+            ws, styles, 3, labels, comparison.rows, comparison.evaluations[0].scenario.partner_names
+        )
         ws.write(end + 1, 0, "What the comparison shows", styles.bold)
         for i, text in enumerate(comparison.statements(words=True) + comparison.notes):
             ws.write_string(end + 2 + i, 0, text)
         ws.freeze_panes(4, 1)
         _curves_sheet(wb, styles, comparison)
         _beats_sheet(wb, styles, comparison)
-        _audit(wb, styles, [(ev.label, ev.scenario) for ev in comparison.evaluations],
-               {"seed": comparison.seed, "sampler": comparison.sampler,
-                "paths": comparison.paths}, command)
+        _audit(
+            wb,
+            styles,
+            [(ev.label, ev.scenario) for ev in comparison.evaluations],
+            {"seed": comparison.seed, "sampler": comparison.sampler, "paths": comparison.paths},
+            command,
+        )
         _close(wb)
 
     return atomic_write(path, write)
@@ -185,11 +209,13 @@ def _curves_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
     chart = wb.add_chart({"type": "scatter", "subtype": "straight"})
     last = 2 + len(S_CURVE)
     for j, label in enumerate(labels):
-        chart.add_series({
-            "name": label,
-            "categories": ["S-curves", 3, 1 + j, last, 1 + j],
-            "values": ["S-curves", 3, 0, last, 0],
-        })
+        chart.add_series(
+            {
+                "name": label,
+                "categories": ["S-curves", 3, 1 + j, last, 1 + j],
+                "values": ["S-curves", 3, 0, last, 0],
+            }
+        )
     chart.set_title({"name": f"S-curves: {metric}"})
     chart.set_x_axis({"name": metric, "num_format": '£#,##0.0,,"m"'})
     chart.set_y_axis({"name": "percentile", "min": 0, "max": 100})
@@ -202,8 +228,7 @@ def _beats_sheet(wb: Workbook, styles: Styles, comparison: Comparison) -> None:
     labels = [ev.label for ev in comparison.evaluations]
     ws.set_column(0, len(labels), 22)
     metric = _metric_words(comparison)
-    ws.write(0, 0, f"Share of paths on which the row's {metric} beats the column's",
-             styles.title)
+    ws.write(0, 0, f"Share of paths on which the row's {metric} beats the column's", styles.title)
     ws.write(1, 0, "The same futures for every structure (common random numbers)", styles.note)
     for j, label in enumerate(labels):
         ws.write_string(3, 1 + j, label, styles.header)
@@ -223,10 +248,16 @@ def write_sweep(result: Sweep, path: str | Path, command: str | None = None) -> 
         columns = [field_column(f, scenario) for f in fields]
         ws = wb.add_worksheet("Sweep")
         ws.set_column(0, len(fields) + len(result.rows), 18)
-        ws.write(0, 0, "Sweep of structures on common random numbers (simulation output)",
-                 styles.title)
-        ws.write(1, 0, f"seed {result.seed}, sampler {result.sampler}, {result.paths:,} paths; "
-                       "every cell sees the same draws", styles.note)
+        ws.write(
+            0, 0, "Sweep of structures on common random numbers (simulation output)", styles.title
+        )
+        ws.write(
+            1,
+            0,
+            f"seed {result.seed}, sampler {result.sampler}, {result.paths:,} paths; "
+            "every cell sees the same draws",
+            styles.note,
+        )
         headings = [c.label for c in columns] + [
             parse_measure(row.measure).label(scenario.partner_names, scenario.meta.currency)
             for row in result.rows
@@ -237,15 +268,22 @@ def write_sweep(result: Sweep, path: str | Path, command: str | None = None) -> 
             for j, value in enumerate(cell):
                 write_value(ws, 4 + k, j, value, columns[j].unit, styles)
             for j, row in enumerate(result.rows):
-                write_value(
-                    ws, 4 + k, len(fields) + j, row.values[k], unit_of(row.measure), styles
-                )
+                write_value(ws, 4 + k, len(fields) + j, row.values[k], unit_of(row.measure), styles)
         ws.freeze_panes(4, len(fields))
         _heatmaps(wb, styles, result)
         first = [("First cell's scenario", ev.scenario) for ev in result.evaluations[:1]]
-        _audit(wb, styles, first, {"seed": result.seed, "sampler": result.sampler,
-                                   "paths": result.paths, "fields varied": ", ".join(fields)},
-               command)
+        _audit(
+            wb,
+            styles,
+            first,
+            {
+                "seed": result.seed,
+                "sampler": result.sampler,
+                "paths": result.paths,
+                "fields varied": ", ".join(fields),
+            },
+            command,
+        )
         _close(wb)
 
     return atomic_write(path, write)
@@ -261,34 +299,43 @@ def _heatmaps(wb: Workbook, styles: Styles, result: Sweep) -> None:
     ws = wb.add_worksheet("Heat maps")
     ws.set_column(0, 0, 34)
     ws.set_column(1, 30, 16)
-    ws.write(0, 0, "Heat maps: each measure over the varied fields (simulation output); each "
-                   "map is coloured by its own measure's better direction, as its legend says",
-             styles.title)
+    ws.write(
+        0,
+        0,
+        "Heat maps: each measure over the varied fields (simulation output); each "
+        "map is coloured by its own measure's better direction, as its legend says",
+        styles.title,
+    )
     scenario = result.evaluations[0].scenario
     currency = scenario.meta.currency
     rows_field = field_column(result.variations[0].path, scenario)
-    cols_field = (field_column(result.variations[1].path, scenario)
-                  if len(result.variations) == 2 else None)
+    cols_field = (
+        field_column(result.variations[1].path, scenario) if len(result.variations) == 2 else None
+    )
     by_measure = {row.measure: row for row in result.rows}
     top = 2
     for measure, data in maps.items():
         parsed = parse_measure(measure)
         better = by_measure[measure].better
         rows, cols = data["rows"], data["columns"]
-        ws.write_string(top, 0, f"{parsed.label(scenario.partner_names, currency)} ({measure})",
-                        styles.bold)
+        ws.write_string(
+            top, 0, f"{parsed.label(scenario.partner_names, currency)} ({measure})", styles.bold
+        )
         ws.write_string(top + 1, 0, heat_legend(better), styles.note)
         corner = rows_field.label + (f" \\ {cols_field.label}" if cols_field else "")
         ws.write_string(top + 2, 0, corner, styles.header)
         col_values = cols["values"] if cols else [None]
         for j, v in enumerate(col_values):
-            heading = ("" if cols_field is None
-                       else f"{cols_field.label}: {format_value(v, cols_field.unit, currency)}")
-            ws.write_string(top + 2, 1 + j, heading or parsed.label(scenario.partner_names),
-                            styles.header)
+            heading = (
+                ""
+                if cols_field is None
+                else f"{cols_field.label}: {format_value(v, cols_field.unit, currency)}"
+            )
+            ws.write_string(
+                top + 2, 1 + j, heading or parsed.label(scenario.partner_names), styles.header
+            )
         for i, v in enumerate(rows["values"]):
-            ws.write_string(top + 3 + i, 0, format_value(v, rows_field.unit, currency),
-                            styles.bold)
+            ws.write_string(top + 3 + i, 0, format_value(v, rows_field.unit, currency), styles.bold)
             for j in range(len(col_values)):
                 write_value(ws, top + 3 + i, 1 + j, data["values"][i][j], parsed.unit, styles)
         first = xl_rowcol_to_cell(top + 3, 1)
@@ -297,8 +344,9 @@ def _heatmaps(wb: Workbook, styles: Styles, result: Sweep) -> None:
         top += len(rows["values"]) + 5
 
 
-def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
-                   command: str | None = None) -> Path:
+def write_solution(
+    solution: Solution, scenario: Scenario, path: str | Path, command: str | None = None
+) -> Path:
     """The answer of ``solve``, its constraints and every point searched, written atomically."""
 
     def write(tmp: Path) -> None:
@@ -308,11 +356,20 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
         ws.set_column(1, 4, 18)
         goal = "largest" if solution.maximise else "smallest"
         field = field_column(solution.path, scenario)
-        ws.write(0, 0, f"Solve: the {goal} {in_sentence(field.label)} ({solution.path}) "
-                       "meeting every constraint", styles.title)
-        ws.write(1, 0, f"seed {solution.seed}, {solution.paths:,} paths per evaluation, common "
-                       f"random numbers; range {solution.low:.10g} to {solution.high:.10g}",
-                 styles.note)
+        ws.write(
+            0,
+            0,
+            f"Solve: the {goal} {in_sentence(field.label)} ({solution.path}) "
+            "meeting every constraint",
+            styles.title,
+        )
+        ws.write(
+            1,
+            0,
+            f"seed {solution.seed}, {solution.paths:,} paths per evaluation, common "
+            f"random numbers; range {solution.low:.10g} to {solution.high:.10g}",
+            styles.note,
+        )
         # the terminal's heading lines: the answer and its interval, or why there is none
         lines = solution_text(solution, scenario).split("\n\n")[0].splitlines()
         for i, line in enumerate(lines):
@@ -334,8 +391,9 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
                 ws.write_boolean(row + 1 + i, 4, bool(margin >= 0))
         search = wb.add_worksheet("Search")
         search.set_column(0, len(solution.constraints) + 2, 20)
-        search.write(0, 0, "Every grid point evaluated (bisection points are not listed)",
-                     styles.title)
+        search.write(
+            0, 0, "Every grid point evaluated (bisection points are not listed)", styles.title
+        )
         search.write(2, 0, f"{field.label} ({solution.path})", styles.header)
         search.write(2, 1, "feasible", styles.header)
         for j, c in enumerate(solution.constraints):
@@ -345,8 +403,13 @@ def write_solution(solution: Solution, scenario: Scenario, path: str | Path,
             search.write_boolean(3 + i, 1, p.feasible(solution.constraints))
             for j, (v, _) in enumerate(p.values):
                 write_value(search, 3 + i, 2 + j, v, solution.constraints[j].measure.unit, styles)
-        _audit(wb, styles, [("Scenario", scenario)],
-               {"seed": solution.seed, "paths": solution.paths, "field": solution.path}, command)
+        _audit(
+            wb,
+            styles,
+            [("Scenario", scenario)],
+            {"seed": solution.seed, "paths": solution.paths, "field": solution.path},
+            command,
+        )
         _close(wb)
 
     return atomic_write(path, write)

@@ -97,21 +97,33 @@ class Solution:
 
     def as_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "field": self.path, "objective": "maximise" if self.maximise else "minimise",
-            "range": [self.low, self.high], "feasible": self.feasible, "seed": self.seed,
-            "paths": self.paths, "evaluations": len(self.grid) + self.steps,
+            "field": self.path,
+            "objective": "maximise" if self.maximise else "minimise",
+            "range": [self.low, self.high],
+            "feasible": self.feasible,
+            "seed": self.seed,
+            "paths": self.paths,
+            "evaluations": len(self.grid) + self.steps,
         }
         if self.feasible and self.at_answer is not None:
             out |= {
-                "answer": self.answer, "at_range_end": self.at_bound,
+                "answer": self.answer,
+                "at_range_end": self.at_bound,
                 "confidence_interval_95": None if self.ci is None else list(self.ci),
                 "binding": self.binding,
                 "constraints": [
-                    {"constraint": c.text, "value": finite_or_none(v),
-                     "se": finite_or_none(se), "margin": finite_or_none(m)}
-                    for c, (v, se), m in zip(self.constraints, self.at_answer.values,
-                                             self.at_answer.margins(self.constraints),
-                                             strict=True)
+                    {
+                        "constraint": c.text,
+                        "value": finite_or_none(v),
+                        "se": finite_or_none(se),
+                        "margin": finite_or_none(m),
+                    }
+                    for c, (v, se), m in zip(
+                        self.constraints,
+                        self.at_answer.values,
+                        self.at_answer.margins(self.constraints),
+                        strict=True,
+                    )
                 ],
             }
         else:
@@ -119,8 +131,12 @@ class Solution:
                 {"constraint": t, "value": v, "at": x} for t, v, x in self.best_achievable()
             ]
         out["grid"] = [
-            {"x": p.x, "feasible": p.feasible(self.constraints), "error": p.error,
-             "values": [finite_or_none(v) for v, _ in p.values]}
+            {
+                "x": p.x,
+                "feasible": p.feasible(self.constraints),
+                "error": p.error,
+                "values": [finite_or_none(v) for v, _ in p.values],
+            }
             for p in self.grid
         ]
         return out
@@ -163,8 +179,11 @@ def _valid_run(
 ) -> tuple[float, float]:
     """The consecutive whole values in [low, high] around ``current`` that validate."""
     step = domain.step or 1.0
-    candidates = [x for x in np.arange(math.ceil(low), math.floor(high) + step, step)
-                  if domain.contains(float(x))]
+    candidates = [
+        x
+        for x in np.arange(math.ceil(low), math.floor(high) + step, step)
+        if domain.contains(float(x))
+    ]
     valid: list[float] = []
     first_error: str | None = None
     for x in candidates:
@@ -231,8 +250,10 @@ def solve(
     xs = [_snap(float(x), low, unit) for x in np.linspace(low, high, GRID)]
     grid = [point(x) for x in dict.fromkeys(xs)]  # a whole-number range may repeat a value
     solution = Solution(path, maximise, constraints, low, high, False, grid=grid, seed=draws.seed)
-    solution.paths = int(draws.paths) if draws.paths is not None else (
-        scenario.risk.default_paths if scenario.risk is not None else 0
+    solution.paths = (
+        int(draws.paths)
+        if draws.paths is not None
+        else (scenario.risk.default_paths if scenario.risk is not None else 0)
     )
     feasible = [i for i, p in enumerate(grid) if p.feasible(constraints)]
     if not feasible:
@@ -288,8 +309,11 @@ def _binding(bad: Point, constraints: list[Constraint]) -> str | None:
 
 
 def _tightest(p: Point, constraints: list[Constraint]) -> str | None:
-    margins = [(m, c.text) for m, c in zip(p.margins(constraints), constraints, strict=True)
-               if math.isfinite(m)]
+    margins = [
+        (m, c.text)
+        for m, c in zip(p.margins(constraints), constraints, strict=True)
+        if math.isfinite(m)
+    ]
     return min(margins)[1] if margins else None
 
 

@@ -107,8 +107,9 @@ def measure_rows(evaluations: list[Evaluation], measures: tuple[str, ...]) -> li
             continue  # a bond measure of a programme without a bond, say
         if measure.kind != "base" and all(ev.paths == 0 for ev in evaluations):
             continue  # a statistic of a run with no simulation says nothing more
-        rows.append(Row(text, measure.better, tuple(v for v, _ in pairs),
-                        tuple(e for _, e in pairs)))
+        rows.append(
+            Row(text, measure.better, tuple(v for v, _ in pairs), tuple(e for _, e in pairs))
+        )
     return rows
 
 
@@ -176,8 +177,7 @@ class Comparison:
             verb = "has" if len(row.best) == 1 else "have"
             measure = row.measure
             if words:
-                label = parse_measure(measure).label(scenario.partner_names,
-                                                     scenario.meta.currency)
+                label = parse_measure(measure).label(scenario.partner_names, scenario.meta.currency)
                 measure = in_sentence(label)
             out.append(f"{names} {verb} the {word} {measure}")
         for i in self.always_best():
@@ -193,16 +193,23 @@ class Comparison:
     def as_json(self) -> dict[str, Any]:
         labels = [ev.label for ev in self.evaluations]
         return {
-            "seed": self.seed, "sampler": self.sampler, "paths": self.paths,
+            "seed": self.seed,
+            "sampler": self.sampler,
+            "paths": self.paths,
             "structures": [
-                {"label": ev.label, "scenario": ev.scenario.meta.name,
-                 "sha256": ev.scenario.sha256()} for ev in self.evaluations
+                {
+                    "label": ev.label,
+                    "scenario": ev.scenario.meta.name,
+                    "sha256": ev.scenario.sha256(),
+                }
+                for ev in self.evaluations
             ],
             "measures": {
                 row.measure: {
                     label: {"value": finite_or_none(v), "se": finite_or_none(e)}
                     for label, v, e in zip(labels, row.values, row.errors, strict=True)
-                } | {"best": [labels[i] for i in row.best]}
+                }
+                | {"best": [labels[i] for i in row.best]}
                 for row in self.rows
             },
             "statements": self.statements(),
@@ -284,8 +291,11 @@ class Sweep:
                 grid[i][j] = finite_or_none(value)
             out[row.measure] = {
                 "rows": {"field": self.variations[0].path, "values": first},
-                "columns": None if len(self.variations) == 1 else {
-                    "field": self.variations[1].path, "values": second,
+                "columns": None
+                if len(self.variations) == 1
+                else {
+                    "field": self.variations[1].path,
+                    "values": second,
                 },
                 "values": grid,
             }
@@ -294,7 +304,9 @@ class Sweep:
     def as_json(self) -> dict[str, Any]:
         fields = [v.path for v in self.variations]
         return {
-            "seed": self.seed, "sampler": self.sampler, "paths": self.paths,
+            "seed": self.seed,
+            "sampler": self.sampler,
+            "paths": self.paths,
             "fields": fields,
             "table": [
                 dict(zip(fields, cell, strict=True))

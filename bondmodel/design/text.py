@@ -21,8 +21,12 @@ from bondmodel.scenario.schema import Scenario
 #: The marker of the best value of a measure.
 BEST = "*"
 #: For whom a direction is better, as the tables' "Better" column says it.
-_WHOM = {"the council": "council", "investors": "investors",
-         "investors and the council": "both", "that partner": "partner"}
+_WHOM = {
+    "the council": "council",
+    "investors": "investors",
+    "investors and the council": "both",
+    "that partner": "partner",
+}
 
 
 def better_words(better: Better) -> str:
@@ -39,8 +43,10 @@ def _marked(text: str, best: bool) -> str:
 
 
 def _legend(rows: list[Row], width: int, where: str, better: str) -> str:
-    text = (f"{BEST} best of the measure{where} in its better direction; {better}: which way "
-            "is better, and for whom")
+    text = (
+        f"{BEST} best of the measure{where} in its better direction; {better}: which way "
+        "is better, and for whom"
+    )
     if any(_WHOM.get(r.better.whom) == "both" for r in rows):
         text += " (both = investors and the council)"
     return "\n".join(textwrap.wrap(text, width))
@@ -55,12 +61,16 @@ def comparison_text(result: Comparison, width: int = DEFAULT_WIDTH) -> str:
     for row in result.rows:
         measure = parse_measure(row.measure)
         best = set(row.best_own)
-        rows.append([
-            measure.label(scenario.partner_names, scenario.meta.currency),
-            better_words(row.better),
-            *(_marked(format_value(v, measure.unit, scenario.meta.currency), i in best)
-              for i, v in enumerate(row.values)),
-        ])
+        rows.append(
+            [
+                measure.label(scenario.partner_names, scenario.meta.currency),
+                better_words(row.better),
+                *(
+                    _marked(format_value(v, measure.unit, scenario.meta.currency), i in best)
+                    for i, v in enumerate(row.values)
+                ),
+            ]
+        )
     lines = [
         f"Compared on common random numbers: {len(labels)} structures, "
         f"{_paths(result.paths)}, seed {result.seed}, sampler {result.sampler}",
@@ -71,16 +81,25 @@ def comparison_text(result: Comparison, width: int = DEFAULT_WIDTH) -> str:
     ]
     metric = parse_measure(f"mean({result.metric})").metric_label(scenario.partner_names)
     if result.paths > 0:
-        beats = [[label, *("-" if i == j else format_value(v, "rate")
-                           for j, v in enumerate(shares))]
-                 for i, (label, shares) in enumerate(zip(labels, result.beats, strict=True))]
-        title = (f"Share of paths on which the row's {in_sentence(metric)} beats "
-                 "the column's (the same futures for every structure):")
-        lines += ["", *textwrap.wrap(title, width), "",
-                  text_table(["", *labels], beats, keep=1, width=width)]
+        beats = [
+            [label, *("-" if i == j else format_value(v, "rate") for j, v in enumerate(shares))]
+            for i, (label, shares) in enumerate(zip(labels, result.beats, strict=True))
+        ]
+        title = (
+            f"Share of paths on which the row's {in_sentence(metric)} beats "
+            "the column's (the same futures for every structure):"
+        )
+        lines += [
+            "",
+            *textwrap.wrap(title, width),
+            "",
+            text_table(["", *labels], beats, keep=1, width=width),
+        ]
     lines += [""] * bool(result.always_best() or result.notes)
-    lines += [f"{labels[i]} is best for the council (or tied) on every measure that tells them "
-              "apart" for i in result.always_best()]
+    lines += [
+        f"{labels[i]} is best for the council (or tied) on every measure that tells them apart"
+        for i in result.always_best()
+    ]
     lines += [f"Note: {note}" for note in result.notes]
     return "\n".join(lines)
 
@@ -98,18 +117,22 @@ def sweep_text(result: Sweep, width: int = DEFAULT_WIDTH) -> str:
     best = [set(row.best_own) for row in result.rows]
     rows = [
         [format_value(value, f.unit, currency) for f, value in zip(fields, cell, strict=True)]
-        + [_marked(format_value(row.values[k], m.unit, currency), k in b)
-           for m, row, b in zip(measures, result.rows, best, strict=True)]
+        + [
+            _marked(format_value(row.values[k], m.unit, currency), k in b)
+            for m, row, b in zip(measures, result.rows, best, strict=True)
+        ]
         for k, cell in enumerate(result.cells)
     ]
-    return "\n".join([
-        f"Swept on common random numbers: {len(result.cells)} structures, "
-        f"{_paths(result.paths)}, seed {result.seed}, sampler {result.sampler}",
-        "",
-        text_table(headers, rows, keep=len(fields), width=width),
-        "",
-        _legend(result.rows, width, " over the grid", "[better]"),
-    ])
+    return "\n".join(
+        [
+            f"Swept on common random numbers: {len(result.cells)} structures, "
+            f"{_paths(result.paths)}, seed {result.seed}, sampler {result.sampler}",
+            "",
+            text_table(headers, rows, keep=len(fields), width=width),
+            "",
+            _legend(result.rows, width, " over the grid", "[better]"),
+        ]
+    )
 
 
 def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WIDTH) -> str:
@@ -126,25 +149,42 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
     if not result.feasible or result.answer is None:
         if result.grid and all(p.error is not None for p in result.grid):
             first = result.grid[0]
-            return (f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} could be "
-                    f"evaluated; the first, {result.path} = {first.x:.10g} "
-                    f"({format_value(first.x, field.unit, currency)}): {first.error}")
+            return (
+                f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} could be "
+                f"evaluated; the first, {result.path} = {first.x:.10g} "
+                f"({format_value(first.x, field.unit, currency)}): {first.error}"
+            )
         rows = []
         for c, (_, value, x) in zip(result.constraints, result.best_achievable(), strict=True):
             unit = c.measure.unit
-            rows.append([c.measure.label(scenario.partner_names, currency),
-                         f"{c.op} {format_value(c.bound, unit, currency)}",
-                         format_value(value, unit, currency),
-                         "n/a" if x is None else shown(x)])
-        heading = (f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} meets "
-                   "every constraint; the best each reached:")
-        return "\n".join([
-            *textwrap.wrap(heading, width), "",
-            text_table(["Constraint", "Limit", "Best value", f"At {in_sentence(field.label)}"],
-                       rows, keep=1, width=width),
-        ])
-    lines = [f"{goal} {in_sentence(field.label)} ({result.path}) meeting every constraint: "
-             f"{shown(result.answer)}"]
+            rows.append(
+                [
+                    c.measure.label(scenario.partner_names, currency),
+                    f"{c.op} {format_value(c.bound, unit, currency)}",
+                    format_value(value, unit, currency),
+                    "n/a" if x is None else shown(x),
+                ]
+            )
+        heading = (
+            f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} meets "
+            "every constraint; the best each reached:"
+        )
+        return "\n".join(
+            [
+                *textwrap.wrap(heading, width),
+                "",
+                text_table(
+                    ["Constraint", "Limit", "Best value", f"At {in_sentence(field.label)}"],
+                    rows,
+                    keep=1,
+                    width=width,
+                ),
+            ]
+        )
+    lines = [
+        f"{goal} {in_sentence(field.label)} ({result.path}) meeting every constraint: "
+        f"{shown(result.answer)}"
+    ]
     if result.at_bound:
         lines.append("  (the end of the range: widen --range to look further)")
     if result.ci is not None and result.ci[0] == result.ci[1]:
@@ -154,17 +194,26 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
     if result.at_answer is not None:
         rows = []
         margins = result.at_answer.margins(result.constraints)
-        for c, (v, se), m in zip(result.constraints, result.at_answer.values, margins,
-                                 strict=True):
+        for c, (v, se), m in zip(result.constraints, result.at_answer.values, margins, strict=True):
             unit = c.measure.unit
-            rows.append([c.measure.label(scenario.partner_names, currency),
-                         f"{c.op} {format_value(c.bound, unit, currency)}",
-                         format_value(v, unit, currency), format_value(se, unit, currency),
-                         format_value(m, unit, currency),
-                         "binding" if c.text == result.binding else ""])
-        lines += ["", "At the answer (s.e.: the Monte Carlo standard error):", "",
-                  text_table(["Constraint", "Limit", "Value", "s.e.", "Margin", ""], rows,
-                             keep=1, width=width)]
+            rows.append(
+                [
+                    c.measure.label(scenario.partner_names, currency),
+                    f"{c.op} {format_value(c.bound, unit, currency)}",
+                    format_value(v, unit, currency),
+                    format_value(se, unit, currency),
+                    format_value(m, unit, currency),
+                    "binding" if c.text == result.binding else "",
+                ]
+            )
+        lines += [
+            "",
+            "At the answer (s.e.: the Monte Carlo standard error):",
+            "",
+            text_table(
+                ["Constraint", "Limit", "Value", "s.e.", "Margin", ""], rows, keep=1, width=width
+            ),
+        ]
     return "\n".join(lines)
 
 

@@ -74,11 +74,22 @@ def _step(node: Any, part: str | int, path: str) -> Any:
 
 #: The display unit of a field outside the labels table, from its unit on the Inputs sheet.
 _INPUT_UNITS: dict[str, Unit] = {
-    "£": "money", "£ a year": "money", "£ or 'sized'": "money",
-    "rate a year": "rate", "share": "rate", "share of principal": "rate",
-    "share of spend": "rate", "years": "years", "years after close": "years",
-    "ratio": "ratio", "fraction of par": "factor", "months": "count", "period": "count",
-    "periods": "count", "programme year": "count", "paths": "count",
+    "£": "money",
+    "£ a year": "money",
+    "£ or 'sized'": "money",
+    "rate a year": "rate",
+    "share": "rate",
+    "share of principal": "rate",
+    "share of spend": "rate",
+    "years": "years",
+    "years after close": "years",
+    "ratio": "ratio",
+    "fraction of par": "factor",
+    "months": "count",
+    "period": "count",
+    "periods": "count",
+    "programme year": "count",
+    "paths": "count",
 }
 
 
@@ -213,8 +224,12 @@ def field_domain(scenario: Scenario, path: str) -> Domain:
     low = high = None
     low_open = high_open = False
     for rule in _constraints(info.metadata, info.annotation):
-        for attr, is_low, is_open in (("gt", True, True), ("ge", True, False),
-                                      ("lt", False, True), ("le", False, False)):
+        for attr, is_low, is_open in (
+            ("gt", True, True),
+            ("ge", True, False),
+            ("lt", False, True),
+            ("le", False, False),
+        ):
             bound = getattr(rule, attr, None)
             if bound is None:
                 continue

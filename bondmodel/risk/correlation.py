@@ -36,9 +36,7 @@ def matrix_sqrt(c: FloatArray) -> FloatArray:
         return root
 
 
-def iman_conover(
-    u: FloatArray, target: FloatArray, rng: np.random.Generator
-) -> FloatArray:
+def iman_conover(u: FloatArray, target: FloatArray, rng: np.random.Generator) -> FloatArray:
     r"""Reorder the columns of ``u`` (n, k) to rank correlation ~ ``target`` (k, k).
 
     Notes

@@ -104,8 +104,15 @@ class RiskModel:
         return draws, paths.get("rates")
 
     def _apply(
-        self, d: Draws, paths: dict[str, FloatArray], j: int, r: ResolvedInput, x: FloatArray,
-        seed: int, block: int, shocks: bool,
+        self,
+        d: Draws,
+        paths: dict[str, FloatArray],
+        j: int,
+        r: ResolvedInput,
+        x: FloatArray,
+        seed: int,
+        block: int,
+        shocks: bool,
     ) -> None:
         """Input ``j``'s sampled values ``x`` onto its target: in place in ``d``'s arrays, or
         as a whole new ``paths["inflation"]`` or ``paths["rates"]``."""
@@ -133,12 +140,18 @@ class RiskModel:
             bond = self.scenario.bond
             coupon = bond.coupon if bond is not None else None
             if isinstance(coupon, FloatingCoupon):
-                paths["rates"] = self._coupon_rates(self.grid, coupon, r, x, seed, block, j,
-                                                    shocks)
+                paths["rates"] = self._coupon_rates(self.grid, coupon, r, x, seed, block, j, shocks)
 
     def _coupon_rates(
-        self, grid: BondGrid, coupon: FloatingCoupon, r: ResolvedInput, x: FloatArray,
-        seed: int, block: int, j: int, shocks: bool,
+        self,
+        grid: BondGrid,
+        coupon: FloatingCoupon,
+        r: ResolvedInput,
+        x: FloatArray,
+        seed: int,
+        block: int,
+        j: int,
+        shocks: bool,
     ) -> FloatArray:
         """(n, payments + 1) coupon rates: the reference rate's yearly path (from the
         scenario's rate, at the sampled level) plus the margin, floored."""

@@ -79,7 +79,6 @@ class SimulationSettings:
         }
 
 
-
 @dataclass(frozen=True)
 class Simulation:
     """The outcome of a Monte Carlo run.
@@ -125,9 +124,7 @@ class Simulation:
             "risk_measures": {k: finite_or_none(v) for k, v in self.risk_measures.items()},
             "fans": {
                 name: {
-                    str(col): [
-                        str(v) if col == "period" else finite_or_none(v) for v in frame[col]
-                    ]
+                    str(col): [str(v) if col == "period" else finite_or_none(v) for v in frame[col]]
                     for col in frame.columns
                 }
                 for name, frame in self.fans.items()
@@ -244,9 +241,7 @@ def _fans(raw: RawSimulation, scenario: Scenario) -> dict[str, pd.DataFrame]:
             labels = model.timeline.labels[1:]
         else:
             grid = model.grid
-            labels = [] if grid is None else [
-                model.timeline.labels[int(t)] for t in grid.pay_t[1:]
-            ]
+            labels = [] if grid is None else [model.timeline.labels[int(t)] for t in grid.pay_t[1:]]
         frame = pd.DataFrame(values, columns=[f"P{p}" for p in FAN_PERCENTILES])
         frame.insert(0, "period", labels)
         out[name] = frame
@@ -287,8 +282,15 @@ def tornado(scenario: Scenario, output: str) -> pd.DataFrame:
         )
     frame = pd.DataFrame(
         rows,
-        columns=["input", "target", "p10_value", "p90_value", "output_at_p10",
-                 "output_at_p90", "swing"],
+        columns=[
+            "input",
+            "target",
+            "p10_value",
+            "p90_value",
+            "output_at_p10",
+            "output_at_p90",
+            "swing",
+        ],
     )
     if frame.empty:
         return frame

@@ -71,9 +71,11 @@ def block_uniforms(seed: int, sampler: Sampler, block: int, paths: int, dims: in
     if sampler == "lhs":
         return _inside(qmc.LatinHypercube(d=dims, seed=block_rng(seed, block, UNIFORMS)).random(n))
     engine = qmc.Sobol(
-        d=dims, scramble=True, seed=np.random.Generator(
+        d=dims,
+        scramble=True,
+        seed=np.random.Generator(
             np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(_SOBOL_SCRAMBLE,)))
-        )
+        ),
     )
     if start:
         engine.fast_forward(start)

@@ -41,6 +41,7 @@ DOUBLE_PRECISION_BUDGET: Final = 512 * 2**20
 #: Bins of each per-period fan-chart histogram (plus one underflow and one overflow bin).
 FAN_BINS: Final = 2048
 
+
 @dataclass(frozen=True)
 class Context:
     """What every worker needs: small, picklable, and the same for every chunk."""
@@ -244,9 +245,7 @@ class Convergence:
         # "not a < x < b" also refuses NaN; the metrics are checked against the scenario's
         # per-path metrics when the run starts
         if not 0.0 < self.tolerance < 1.0:
-            raise ScenarioError(
-                f"convergence.tolerance: {self.tolerance} must be between 0 and 1"
-            )
+            raise ScenarioError(f"convergence.tolerance: {self.tolerance} must be between 0 and 1")
         if not 0.5 <= self.confidence < 1.0:
             raise ScenarioError(f"convergence.confidence: {self.confidence} must be in [0.5, 1)")
         if isinstance(self.metrics, str) or not all(isinstance(m, str) for m in self.metrics):
@@ -377,8 +376,12 @@ class RunSettings:
         if self.paths < 1:
             raise ScenarioError(f"paths: {self.paths} must be >= 1 for a simulation")
         check_run_flags(
-            paths=self.paths, seed=self.seed, sampler=self.sampler, workers=self.workers,
-            chunk_blocks=self.chunk_blocks, scheduler=self.scheduler,
+            paths=self.paths,
+            seed=self.seed,
+            sampler=self.sampler,
+            workers=self.workers,
+            chunk_blocks=self.chunk_blocks,
+            scheduler=self.scheduler,
         )
 
     @property
@@ -434,8 +437,9 @@ def simulate_raw(
     for i, output in _execute(context, chunks, executor, settings.workers, settings.scheduler):
         merged.add(i, output)
         if progress is not None:
-            progress(sum(block_bounds(b, paths)[1] - block_bounds(b, paths)[0]
-                         for b in output.blocks))
+            progress(
+                sum(block_bounds(b, paths)[1] - block_bounds(b, paths)[0] for b in output.blocks)
+            )
         if merged.converged_at is not None:
             break
     last_block = merged.converged_at if merged.converged_at is not None else n_blocks - 1
@@ -487,7 +491,10 @@ class _Merged:
     """
 
     def __init__(
-        self, paths: int, names: tuple[str, ...], n_inputs: int,
+        self,
+        paths: int,
+        names: tuple[str, ...],
+        n_inputs: int,
         convergence: Convergence | None,
     ) -> None:
         self.paths, self.names, self.convergence = paths, names, convergence

@@ -82,9 +82,7 @@ class IndexLinkedCoupon(_Model):
         return self
 
 
-Coupon = Annotated[
-    FixedCoupon | FloatingCoupon | IndexLinkedCoupon, Field(discriminator="type")
-]
+Coupon = Annotated[FixedCoupon | FloatingCoupon | IndexLinkedCoupon, Field(discriminator="type")]
 
 
 class Performance(_Model):
@@ -185,8 +183,10 @@ class BondTerms(_Model):
     @property
     def legal_years(self) -> float:
         """Years from issue to legal final maturity."""
-        return self.legal_maturity_years if self.legal_maturity_years is not None else (
-            self.tenor_years
+        return (
+            self.legal_maturity_years
+            if self.legal_maturity_years is not None
+            else (self.tenor_years)
         )
 
 

@@ -151,8 +151,6 @@ Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 #: An annual interest rate of a bond or a loan, from -10% to 100%.
 Rate = Annotated[float, Field(ge=-0.1, le=1.0, allow_inf_nan=False)]
 #: A distribution parameter that may take any sign: at most :data:`MAX_PARAMETER` in magnitude.
-Parameter = Annotated[
-    float, Field(ge=-MAX_PARAMETER, le=MAX_PARAMETER, allow_inf_nan=False)
-]
+Parameter = Annotated[float, Field(ge=-MAX_PARAMETER, le=MAX_PARAMETER, allow_inf_nan=False)]
 #: A positive distribution parameter (a standard deviation, a shape): above 0, at most 1e6.
 Spread = Annotated[float, Field(gt=0.0, le=MAX_PARAMETER, allow_inf_nan=False)]

@@ -137,8 +137,7 @@ _STRING_OR_COMMENT = re.compile(
 )
 #: A dotted key (or a float: two parts) of more than MAX_DEPTH + 1 parts.
 _LONG_KEY = re.compile(
-    r"(?:[A-Za-z0-9_-]+|\"\")(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|\"\"))"
-    + f"{{{MAX_DEPTH + 1},}}"
+    r"(?:[A-Za-z0-9_-]+|\"\")(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|\"\"))" + f"{{{MAX_DEPTH + 1},}}"
 )
 
 
@@ -237,8 +236,7 @@ def format_validation_error(
             allowed = alternatives.pop(tuple(loc), None)
             if allowed is not None:
                 lines.append(
-                    f"{source}: {where(loc)}: should be {allowed} "
-                    f"(got {_show(err.get('input'))})"
+                    f"{source}: {where(loc)}: should be {allowed} (got {_show(err.get('input'))})"
                 )
             continue
         ctx = err.get("ctx") or {}

@@ -296,7 +296,15 @@ class Empirical(_Model):
 
 
 Distribution = Annotated[
-    Fixed | Uniform | Triangular | Pert | Normal | Lognormal | Beta | Discrete | Bernoulli
+    Fixed
+    | Uniform
+    | Triangular
+    | Pert
+    | Normal
+    | Lognormal
+    | Beta
+    | Discrete
+    | Bernoulli
     | Empirical,
     Field(discriminator="type"),
 ]
@@ -384,8 +392,7 @@ class RiskInput(_Model):
             if getattr(self, field) is not None and not ok:
                 raise located(
                     field,
-                    f"does not apply to target = '{self.target}'; only {takes[field]} "
-                    f"take {field}",
+                    f"does not apply to target = '{self.target}'; only {takes[field]} take {field}",
                 )
         self._check_finite()
         return self

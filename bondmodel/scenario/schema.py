@@ -68,7 +68,6 @@ def _indexation(value: object) -> str | float:
 Indexation = Annotated[str | float, PlainValidator(_indexation)]
 
 
-
 class _Model(BaseModel):
     """Shared configuration: immutable, strict types, unknown keys rejected."""
 
@@ -488,7 +487,8 @@ class Scenario(_Model):
                 )
             if spec.target == "costs.overrun":
                 chosen = [
-                    c for c in self.costs
+                    c
+                    for c in self.costs
                     if (spec.items is None and spec.categories is None)
                     or (spec.items is not None and c.name in spec.items)
                     or (spec.categories is not None and c.category in spec.categories)

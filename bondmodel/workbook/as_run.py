@@ -87,68 +87,119 @@ _PAYMENT_GRID = "sets the Bond sheet's payment columns"
 
 #: The rules, first match wins; a path no rule names is structural (the safe default).
 INPUT_RULES: tuple[InputRule, ...] = (
-    InputRule(r"risk\..*", "simulation",
-              "only the Monte Carlo simulation uses it; its results go stale"),
-    InputRule(r"conventions\..*", "structural",
-              "published data and the engine's settings: the engine always uses these values"),
+    InputRule(
+        r"risk\..*", "simulation", "only the Monte Carlo simulation uses it; its results go stale"
+    ),
+    InputRule(
+        r"conventions\..*",
+        "structural",
+        "published data and the engine's settings: the engine always uses these values",
+    ),
     InputRule(r"meta\.base_date", "live", "the price offset of every real input"),
     InputRule(r"meta\..*", "structural", "titles and number formats are written with it"),
-    InputRule(r"timeline\.(frequency|horizon_years)", "structural",
-              "sets the period columns of every time-series sheet"),
-    InputRule(r"timeline\.align_to_financial_year", "structural",
-              "sets the period labels"),
-    InputRule(r"timeline\.start_date", "live",
-              "dates and the price offset follow it (financial-year labels do not: see below)"),
+    InputRule(
+        r"timeline\.(frequency|horizon_years)",
+        "structural",
+        "sets the period columns of every time-series sheet",
+    ),
+    InputRule(r"timeline\.align_to_financial_year", "structural", "sets the period labels"),
+    InputRule(
+        r"timeline\.start_date",
+        "live",
+        "dates and the price offset follow it (financial-year labels do not: see below)",
+    ),
     InputRule(r"(partners|costs|running_costs|savings)\[i\]\.name", "structural", _NAMES),
-    InputRule(r"partners\[i\]\.(baseline_expenditure|cost_share|savings_share|exit_year)",
-              "live", "partner shares, allocation and presence"),
-    InputRule(r"costs\[i\]\.(amount|category|timing|start_period|periods|profile|"
-              r"optimism_bias|ob_band|ob_mitigation|contingency|indexed)",
-              "live", "one-off cost rows on Cashflows"),
-    InputRule(r"running_costs\[i\]\.(annual_amount|start_year|end_year|indexation)",
-              "live", "running cost rows on Cashflows"),
-    InputRule(r"savings\[i\]\.ramp\.type", "live", "ramp rows on Cashflows",
-              live_choices=("linear", "explicit", "s_curve")),
-    InputRule(r"savings\[i\]\.(annual_amount|pct_of_expenditure|partners|allocation|"
-              r"start_delay_years|end_year|erosion|indexation|ramp\.(years|fractions|steepness))",
-              "live", "savings rows on Cashflows and the Partners sheet"),
-    InputRule(r"economics\.(inflation|discount_basis|discount_rate|appraisal_basis)", "live",
-              "the price index and discount factors on Timeline"),
-    InputRule(r"bond\.coupon\.type", "structural",
-              "each coupon type has rows of its own on the Bond sheet"),
-    InputRule(r"bond\.coupon\.(floor|uplift_cap|uplift_floor|reference_path)", "live",
-              "the coupon rows; adding or removing it changes their formulas", presence=True),
-    InputRule(r"bond\.coupon\.(rate|real_rate|margin|reference_rate)", "live",
-              "the coupon rate row"),
-    InputRule(r"bond\.repayment\.type", "live",
-              "bullet, EIP and annuity share the Bond sheet's rows; sculpted and custom "
-              "profiles have rows of their own",
-              live_choices=("bullet", "eip", "annuity")),
+    InputRule(
+        r"partners\[i\]\.(baseline_expenditure|cost_share|savings_share|exit_year)",
+        "live",
+        "partner shares, allocation and presence",
+    ),
+    InputRule(
+        r"costs\[i\]\.(amount|category|timing|start_period|periods|profile|"
+        r"optimism_bias|ob_band|ob_mitigation|contingency|indexed)",
+        "live",
+        "one-off cost rows on Cashflows",
+    ),
+    InputRule(
+        r"running_costs\[i\]\.(annual_amount|start_year|end_year|indexation)",
+        "live",
+        "running cost rows on Cashflows",
+    ),
+    InputRule(
+        r"savings\[i\]\.ramp\.type",
+        "live",
+        "ramp rows on Cashflows",
+        live_choices=("linear", "explicit", "s_curve"),
+    ),
+    InputRule(
+        r"savings\[i\]\.(annual_amount|pct_of_expenditure|partners|allocation|"
+        r"start_delay_years|end_year|erosion|indexation|ramp\.(years|fractions|steepness))",
+        "live",
+        "savings rows on Cashflows and the Partners sheet",
+    ),
+    InputRule(
+        r"economics\.(inflation|discount_basis|discount_rate|appraisal_basis)",
+        "live",
+        "the price index and discount factors on Timeline",
+    ),
+    InputRule(
+        r"bond\.coupon\.type",
+        "structural",
+        "each coupon type has rows of its own on the Bond sheet",
+    ),
+    InputRule(
+        r"bond\.coupon\.(floor|uplift_cap|uplift_floor|reference_path)",
+        "live",
+        "the coupon rows; adding or removing it changes their formulas",
+        presence=True,
+    ),
+    InputRule(
+        r"bond\.coupon\.(rate|real_rate|margin|reference_rate)", "live", "the coupon rate row"
+    ),
+    InputRule(
+        r"bond\.repayment\.type",
+        "live",
+        "bullet, EIP and annuity share the Bond sheet's rows; sculpted and custom "
+        "profiles have rows of their own",
+        live_choices=("bullet", "eip", "annuity"),
+    ),
     InputRule(r"bond\.repayment\.(target_dscr|schedule)", "live", "the repayment rows"),
     InputRule(r"bond\.(payment_frequency|issue_date)", "structural", _PAYMENT_GRID),
-    InputRule(r"bond\.(tenor_years|legal_maturity_years)", "live",
-              "the Bond sheet's columns run to the last payment the horizon allows; a flag "
-              "marks the bond's life"),
-    InputRule(r"bond\.performance\.cap_total_return", "live",
-              "the performance rows; adding or removing the cap changes their formulas",
-              presence=True),
-    InputRule(r"bond\.(principal|financed_share|issue_price|arrangement_fee|annual_fees|"
-              r"grace_years|grace_interest|cash_sweep|recourse|arrears_interest|pledged_share|"
-              r"reserve\.(months|funding)|performance\.(share|threshold))",
-              "live", "the Bond sheet's constants and rows"),
-    InputRule(r"pwlb\.(gilt_yield|margin|term_years|loan_type)", "live",
-              "the PWLB rows on the Bond sheet"),
+    InputRule(
+        r"bond\.(tenor_years|legal_maturity_years)",
+        "live",
+        "the Bond sheet's columns run to the last payment the horizon allows; a flag "
+        "marks the bond's life",
+    ),
+    InputRule(
+        r"bond\.performance\.cap_total_return",
+        "live",
+        "the performance rows; adding or removing the cap changes their formulas",
+        presence=True,
+    ),
+    InputRule(
+        r"bond\.(principal|financed_share|issue_price|arrangement_fee|annual_fees|"
+        r"grace_years|grace_interest|cash_sweep|recourse|arrears_interest|pledged_share|"
+        r"reserve\.(months|funding)|performance\.(share|threshold))",
+        "live",
+        "the Bond sheet's constants and rows",
+    ),
+    InputRule(
+        r"pwlb\.(gilt_yield|margin|term_years|loan_type)", "live", "the PWLB rows on the Bond sheet"
+    ),
 )
 
 _DEFAULT = InputRule(r".*", "structural", "not among the inputs the formulas follow")
 _FY_LABELS = InputRule(
-    r"timeline\.start_date", "structural",
+    r"timeline\.start_date",
+    "structural",
     "the period labels name financial years, which are written as text",
 )
 
 
 _SCULPTED_PRINCIPAL = InputRule(
-    r"bond\.principal", "structural",
+    r"bond\.principal",
+    "structural",
     "a sculpted profile depends on the principal it repays, which the engine sizes",
 )
 
@@ -161,12 +212,17 @@ def generic(path: str) -> str:
 def rule_for(path: str, scenario: Scenario | None = None) -> InputRule:
     """The rule that classifies the input at ``path`` (for ``scenario``'s structure)."""
     g = generic(path)
-    if g == "timeline.start_date" and scenario is not None and (
-        scenario.timeline.align_to_financial_year
+    if (
+        g == "timeline.start_date"
+        and scenario is not None
+        and (scenario.timeline.align_to_financial_year)
     ):
         return _FY_LABELS
-    if g == "bond.principal" and scenario is not None and scenario.bond is not None and (
-        scenario.bond.repayment.type == "sculpted"
+    if (
+        g == "bond.principal"
+        and scenario is not None
+        and scenario.bond is not None
+        and (scenario.bond.repayment.type == "sculpted")
     ):
         return _SCULPTED_PRINCIPAL
     return next((rule for rule in INPUT_RULES if rule.matches(g)), _DEFAULT)
@@ -296,7 +352,8 @@ def as_run_sheet(
     ws.set_column(VALUE_COL + 1, VALUE_COL + 40, 12)
     ws.write(0, 0, "Inputs as run", styles.title)
     ws.write(
-        1, 0,
+        1,
+        0,
         "Each input as the workbook was built and simulated, on the same row as on the Inputs "
         "sheet. Changed: the input differs from this copy. Structural change: a change the "
         "formulas cannot follow (the input is structural, or a choice left the options the "

@@ -41,13 +41,33 @@ from bondmodel.workbook.styles import Styles, print_across
 from bondmodel.workbook.timeline_sheet import excel_serial
 
 #: Bond rows whose total over the periods means something: cash that moved.
-FLOW_TOTALS = frozenset({
-    "indexation", "interest", "capitalised_interest", "cfads", "cash_used", "reserve_draw",
-    "topup", "fees_paid", "arrears_paid", "interest_paid", "principal_paid", "sweep",
-    "performance_paid", "arrears_interest", "reserve_deposit", "reserve_release", "write_off",
-    "fee_write_off", "investor_flow", "to_council", "pwlb_interest", "pwlb_principal",
-    "pwlb_debt_service",
-})
+FLOW_TOTALS = frozenset(
+    {
+        "indexation",
+        "interest",
+        "capitalised_interest",
+        "cfads",
+        "cash_used",
+        "reserve_draw",
+        "topup",
+        "fees_paid",
+        "arrears_paid",
+        "interest_paid",
+        "principal_paid",
+        "sweep",
+        "performance_paid",
+        "arrears_interest",
+        "reserve_deposit",
+        "reserve_release",
+        "write_off",
+        "fee_write_off",
+        "investor_flow",
+        "to_council",
+        "pwlb_interest",
+        "pwlb_principal",
+        "pwlb_debt_service",
+    }
+)
 
 #: Rows at the top kept in view and printed on every page: title, note, payment, date.
 HEAD_ROWS = 4
@@ -78,11 +98,12 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     ws.set_column(FIRST_PERIOD_COL, last, 14)
     ws.write(0, 0, f"Bond waterfall (base case): {results.scenario.meta.name}", styles.title)
     ws.write_formula(
-        1, 0,
+        1,
+        0,
         '=in_bond_coupon_type&" coupon, "&in_bond_repayment_type&" repayment, "&in_bond_recourse'
         '&" recourse, "&in_bond_payment_frequency&" payments; nominal pounds. Live formulas over '
         "the Inputs, Timeline and Cashflows sheets; docs/methodology.md, 'Bond', gives each "
-        "step.\"",
+        'step."',
         styles.note,
         f"{terms.coupon.type} coupon, {terms.repayment.type} repayment, {terms.recourse} "
         f"recourse, {terms.payment_frequency} payments; nominal pounds. Live formulas over the "
@@ -100,9 +121,7 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     ws.write(row, 2, "Value", styles.header)
     # rows across the periods start below the scalars; their references are needed first
     top = row + len(scalars) + 3
-    rows: dict[str, int | tuple[str, int]] = {
-        line.key: top + 1 + i for i, line in enumerate(lines)
-    }
+    rows: dict[str, int | tuple[str, int]] = {line.key: top + 1 + i for i, line in enumerate(lines)}
     grid_ = Grid(rows, n, _outside(layout))
     render = grid_.render
     for i, (name, label, unit, formula, value) in enumerate(scalars):
@@ -121,7 +140,8 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     layout.cells["bond.principal"] = layout.cells["bd_principal"]
     if bond.schedule.terms.principal == "sized":
         ws.write_string(
-            row + 1 + [s[0] for s in scalars].index("bd_principal"), 3,
+            row + 1 + [s[0] for s in scalars].index("bd_principal"),
+            3,
             "sized by the engine (a fixed point); the Checks sheet tests it live",
             styles.note,
         )
@@ -132,11 +152,22 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     for j in range(n):
         ws.write(top, FIRST_PERIOD_COL + j, "", styles.header)
     bold = ("payment", "closing_balance", "investor_flow", "dscr")
-    write_lines(ws, styles, [
-        replace(line, values=values.get(line.key), total=line.key in FLOW_TOTALS,
-                bold=line.key in bold)
-        for line in lines
-    ], grid_, layout, "Bond")
+    write_lines(
+        ws,
+        styles,
+        [
+            replace(
+                line,
+                values=values.get(line.key),
+                total=line.key in FLOW_TOTALS,
+                bold=line.key in bold,
+            )
+            for line in lines
+        ],
+        grid_,
+        layout,
+        "Bond",
+    )
     for line in lines:
         if line.heading:
             continue
@@ -146,9 +177,7 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
             f"INDEX({layout.rows[f'bond.{line.key}']},1,bd_n_legal+1)"
         )
         layout.cells[f"bond.{line.key}.first"] = ref("Bond", r, FIRST_PERIOD_COL)
-        layout.rows[f"bond.{line.key}.after_issue"] = span(
-            "Bond", r, FIRST_PERIOD_COL + 1, last
-        )
+        layout.rows[f"bond.{line.key}.after_issue"] = span("Bond", r, FIRST_PERIOD_COL + 1, last)
         # the payments of the bond as run, for the charts
         layout.rows[f"bond.{line.key}.as_run"] = span(
             "Bond", r, FIRST_PERIOD_COL, FIRST_PERIOD_COL + grid.n_legal
@@ -160,8 +189,11 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
         for j in range(n):
             col = FIRST_PERIOD_COL + j
             ws.write_formula(
-                2 + i, col, f"={grid_.cell(key, '', col)}",
-                styles.unit(line.unit), float(values[key][j]),
+                2 + i,
+                col,
+                f"={grid_.cell(key, '', col)}",
+                styles.unit(line.unit),
+                float(values[key][j]),
             )
     ws.freeze_panes(HEAD_ROWS, FIRST_PERIOD_COL)
     print_across(ws, HEAD_ROWS)
@@ -212,8 +244,9 @@ def _padded(values: dict[str, FloatArray], results: Results, n: int) -> dict[str
         "payment": k,
         "t": t.astype(np.float64),
         "years": k / grid.g,
-        "date": np.concatenate([values["date"], [excel_serial(tl.period_end[int(x)])
-                                                 for x in t[have:]]]),
+        "date": np.concatenate(
+            [values["date"], [excel_serial(tl.period_end[int(x)]) for x in t[have:]]]
+        ),
         "f_life": (k <= grid.n_legal).astype(np.float64),
     }
     for key, row in values.items():
@@ -261,36 +294,88 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
     freq_lookup = "INDEX(conv_freq_values,1,MATCH(in_bond_payment_frequency,conv_freq_names,0))"
     out: list[Scalar] = [
         ("bd_freq", "Payments a year", "count", f"={freq_lookup}", float(grid.g)),
-        ("bd_step", "Timeline periods per payment period", "count", "=tl_f/bd_freq",
-         float(grid.step)),
-        ("bd_issue_date", "Issue date (blank input: the close date)", "date",
-         "=IF(ISBLANK(in_bond_issue_date),tl_close,in_bond_issue_date)",
-         excel_serial(tl.boundaries[grid.issue_t])),
-        ("bd_issue_t", "Issue at the end of timeline period", "count",
-         "=ROUND(((YEAR(bd_issue_date)-YEAR(tl_close))*conv_months+MONTH(bd_issue_date)"
-         "-MONTH(tl_close))*tl_f/conv_months,0)", float(grid.issue_t)),
-        ("bd_n_term", "Scheduled maturity (payment number)", "count",
-         "=ROUND(in_bond_tenor_years*bd_freq,0)", float(grid.n_scheduled)),
-        ("bd_n_legal", "Legal final maturity (payment number)", "count",
-         "=ROUND(IF(ISBLANK(in_bond_legal_maturity_years),in_bond_tenor_years,"
-         "in_bond_legal_maturity_years)*bd_freq,0)", float(grid.n_legal)),
-        ("bd_n_grace", "Grace period (payments)", "count", "=ROUND(in_bond_grace_years*bd_freq,0)",
-         float(grid.n_grace)),
-        ("bd_capgrace", "Grace interest capitalised (1 = yes)", "count",
-         '=(in_bond_grace_interest="capitalised")*1',
-         1.0 if terms.grace_interest == "capitalised" else 0.0),
-        ("bd_limited", "Limited recourse (1 = yes)", "count",
-         '=(in_bond_recourse="limited")*1', 1.0 if terms.recourse == "limited" else 0.0),
-        ("bd_arrears_int", "Interest accrues on arrears (1 = yes)", "count",
-         "=in_bond_arrears_interest*1", 1.0 if terms.arrears_interest else 0.0),
+        (
+            "bd_step",
+            "Timeline periods per payment period",
+            "count",
+            "=tl_f/bd_freq",
+            float(grid.step),
+        ),
+        (
+            "bd_issue_date",
+            "Issue date (blank input: the close date)",
+            "date",
+            "=IF(ISBLANK(in_bond_issue_date),tl_close,in_bond_issue_date)",
+            excel_serial(tl.boundaries[grid.issue_t]),
+        ),
+        (
+            "bd_issue_t",
+            "Issue at the end of timeline period",
+            "count",
+            "=ROUND(((YEAR(bd_issue_date)-YEAR(tl_close))*conv_months+MONTH(bd_issue_date)"
+            "-MONTH(tl_close))*tl_f/conv_months,0)",
+            float(grid.issue_t),
+        ),
+        (
+            "bd_n_term",
+            "Scheduled maturity (payment number)",
+            "count",
+            "=ROUND(in_bond_tenor_years*bd_freq,0)",
+            float(grid.n_scheduled),
+        ),
+        (
+            "bd_n_legal",
+            "Legal final maturity (payment number)",
+            "count",
+            "=ROUND(IF(ISBLANK(in_bond_legal_maturity_years),in_bond_tenor_years,"
+            "in_bond_legal_maturity_years)*bd_freq,0)",
+            float(grid.n_legal),
+        ),
+        (
+            "bd_n_grace",
+            "Grace period (payments)",
+            "count",
+            "=ROUND(in_bond_grace_years*bd_freq,0)",
+            float(grid.n_grace),
+        ),
+        (
+            "bd_capgrace",
+            "Grace interest capitalised (1 = yes)",
+            "count",
+            '=(in_bond_grace_interest="capitalised")*1',
+            1.0 if terms.grace_interest == "capitalised" else 0.0,
+        ),
+        (
+            "bd_limited",
+            "Limited recourse (1 = yes)",
+            "count",
+            '=(in_bond_recourse="limited")*1',
+            1.0 if terms.recourse == "limited" else 0.0,
+        ),
+        (
+            "bd_arrears_int",
+            "Interest accrues on arrears (1 = yes)",
+            "count",
+            "=in_bond_arrears_interest*1",
+            1.0 if terms.arrears_interest else 0.0,
+        ),
     ]
     if terms.reserve is not None:
         out += [
-            ("bd_q", "DSRA cover (payment periods of debt service)", "ratio",
-             "=in_bond_reserve_months*bd_freq/conv_months", terms.reserve.months * grid.g / 12.0),
-            ("bd_at_issue", "DSRA funded at issue (1 = yes)", "count",
-             '=(in_bond_reserve_funding="at_issue")*1',
-             1.0 if terms.reserve.funding == "at_issue" else 0.0),
+            (
+                "bd_q",
+                "DSRA cover (payment periods of debt service)",
+                "ratio",
+                "=in_bond_reserve_months*bd_freq/conv_months",
+                terms.reserve.months * grid.g / 12.0,
+            ),
+            (
+                "bd_at_issue",
+                "DSRA funded at issue (1 = yes)",
+                "count",
+                '=(in_bond_reserve_funding="at_issue")*1',
+                1.0 if terms.reserve.funding == "at_issue" else 0.0,
+            ),
         ]
     else:
         out += [
@@ -299,84 +384,173 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
         ]
     if terms.repayment.type in LIVE_PROFILES:
         out += [
-            ("bd_i", "Annuity periodic rate (first amortising period)", "rate",
-             "=INDEX({rate@row},1,bd_n_grace+2)/bd_freq",
-             float(s.rates[min(grid.n_grace + 1, grid.n_legal)]) / grid.g),
-            ("bd_bullet", "Bullet repayment (1 = yes): the DSRA covers interest only", "count",
-             '=(in_bond_repayment_type="bullet")*1',
-             1.0 if terms.repayment.type == "bullet" else 0.0),
+            (
+                "bd_i",
+                "Annuity periodic rate (first amortising period)",
+                "rate",
+                "=INDEX({rate@row},1,bd_n_grace+2)/bd_freq",
+                float(s.rates[min(grid.n_grace + 1, grid.n_legal)]) / grid.g,
+            ),
+            (
+                "bd_bullet",
+                "Bullet repayment (1 = yes): the DSRA covers interest only",
+                "count",
+                '=(in_bond_repayment_type="bullet")*1',
+                1.0 if terms.repayment.type == "bullet" else 0.0,
+            ),
         ]
     if terms.repayment.type == "sculpted":
         scale = float(trace["post_grace_scheduled"][-1]) * float(
             np.prod(trace["uplift"][1 : grid.n_grace + 1])
         )
-        out.append((
-            "bd_scale", "Scheduled balance after grace, nominal (sculpting scale)", "money",
-            "=IF(INDEX({scheduled_post_grace@row},1,bd_n_legal+1)*INDEX({index@row},1,bd_n_grace+1)>0,"
-            "INDEX({scheduled_post_grace@row},1,bd_n_legal+1)*INDEX({index@row},1,bd_n_grace+1),"
-            "bd_min_scale)", scale if scale > 0 else 1.0,
-        ))
+        out.append(
+            (
+                "bd_scale",
+                "Scheduled balance after grace, nominal (sculpting scale)",
+                "money",
+                "=IF(INDEX({scheduled_post_grace@row},1,bd_n_legal+1)*INDEX({index@row},1,bd_n_grace+1)>0,"
+                "INDEX({scheduled_post_grace@row},1,bd_n_legal+1)*INDEX({index@row},1,bd_n_grace+1),"
+                "bd_min_scale)",
+                scale if scale > 0 else 1.0,
+            )
+        )
     if terms.performance is not None and terms.performance.cap_total_return is not None:
-        out.append((
-            "bd_cap_pp", "Performance cap: coupon plus performance a period", "money",
-            "=in_bond_performance_cap_total_return*bd_principal/bd_freq",
-            terms.performance.cap_total_return * s.principal / grid.g,
-        ))
+        out.append(
+            (
+                "bd_cap_pp",
+                "Performance cap: coupon plus performance a period",
+                "money",
+                "=in_bond_performance_cap_total_return*bd_principal/bd_freq",
+                terms.performance.cap_total_return * s.principal / grid.g,
+            )
+        )
     debt_rate = float(s.rates[1])
     rate_formula = "=INDEX({rate@row},1,2)"
     if isinstance(terms.coupon, IndexLinkedCoupon):
         debt_rate = (1.0 + debt_rate) * (1.0 + results.scenario.economics.inflation) - 1.0
         rate_formula = "=(1+INDEX({rate@row},1,2))*(1+in_economics_inflation)-1"
-    out.append(("bd_debt_rate", "Discount rate for LLCR and PLCR (first coupon, nominal)",
-                "rate", rate_formula, debt_rate))
+    out.append(
+        (
+            "bd_debt_rate",
+            "Discount rate for LLCR and PLCR (first coupon, nominal)",
+            "rate",
+            rate_formula,
+            debt_rate,
+        )
+    )
     # sources and uses
     sized = terms.principal == "sized"
     if terms.repayment.type == "sculpted":
         # a sculpted profile depends on the principal it repays: the engine's fixed point
         principal: Scalar = (
-            "bd_principal", "Principal issued", "money",
-            None if sized else "=in_bond_principal", s.principal,
+            "bd_principal",
+            "Principal issued",
+            "money",
+            None if sized else "=in_bond_principal",
+            s.principal,
         )
     else:
         out += _sizing(results, trace)
         principal = (
-            "bd_principal", "Principal issued", "money",
-            '=IF(in_bond_principal="sized",bd_sized,in_bond_principal)', s.principal,
+            "bd_principal",
+            "Principal issued",
+            "money",
+            '=IF(in_bond_principal="sized",bd_sized,in_bond_principal)',
+            s.principal,
         )
     out += [
         principal,
-        ("bd_financed", SOURCES_USES["financed_costs"].label, "money",
-         "=in_bond_financed_share*(SUM(CF_CAPEX_BASE)+SUM(CF_CONTINGENCY)"
-         "+SUM(CF_OPTIMISM_BIAS))", s.financed_costs),
-        ("bd_proceeds", SOURCES_USES["proceeds"].label, "money",
-         "=bd_principal*in_bond_issue_price", s.proceeds),
-        ("bd_fee", SOURCES_USES["arrangement_fee"].label, "money",
-         "=bd_principal*in_bond_arrangement_fee", s.arrangement_fee),
-        ("bd_reserve0", SOURCES_USES["reserve_initial"].label, "money",
-         "=bd_at_issue*INDEX({reserve_target@row},1,1)", s.reserve_initial),
-        ("bd_residual", "Sizing residual: proceeds - fee - initial DSRA - financed costs",
-         "money", "=bd_proceeds-bd_fee-bd_reserve0-bd_financed", s.surplus),
-        ("bd_contribution", SOURCES_USES["council_contribution"].label, "money",
-         "=IF(ABS(bd_residual)<=bd_zero*MAX(bd_principal,bd_min_scale),0,MAX(-bd_residual,0))",
-         s.council_contribution),
-        ("bd_surplus", SOURCES_USES["surplus"].label, "money", "=MAX(bd_residual,0)",
-         max(s.surplus, 0.0)),
-        ("bd_tol", "Balance tolerance in pounds", "money",
-         "=bd_zero*MAX(bd_principal,bd_min_scale)", ZERO_TOLERANCE * max(s.principal, 1.0)),
+        (
+            "bd_financed",
+            SOURCES_USES["financed_costs"].label,
+            "money",
+            "=in_bond_financed_share*(SUM(CF_CAPEX_BASE)+SUM(CF_CONTINGENCY)"
+            "+SUM(CF_OPTIMISM_BIAS))",
+            s.financed_costs,
+        ),
+        (
+            "bd_proceeds",
+            SOURCES_USES["proceeds"].label,
+            "money",
+            "=bd_principal*in_bond_issue_price",
+            s.proceeds,
+        ),
+        (
+            "bd_fee",
+            SOURCES_USES["arrangement_fee"].label,
+            "money",
+            "=bd_principal*in_bond_arrangement_fee",
+            s.arrangement_fee,
+        ),
+        (
+            "bd_reserve0",
+            SOURCES_USES["reserve_initial"].label,
+            "money",
+            "=bd_at_issue*INDEX({reserve_target@row},1,1)",
+            s.reserve_initial,
+        ),
+        (
+            "bd_residual",
+            "Sizing residual: proceeds - fee - initial DSRA - financed costs",
+            "money",
+            "=bd_proceeds-bd_fee-bd_reserve0-bd_financed",
+            s.surplus,
+        ),
+        (
+            "bd_contribution",
+            SOURCES_USES["council_contribution"].label,
+            "money",
+            "=IF(ABS(bd_residual)<=bd_zero*MAX(bd_principal,bd_min_scale),0,MAX(-bd_residual,0))",
+            s.council_contribution,
+        ),
+        (
+            "bd_surplus",
+            SOURCES_USES["surplus"].label,
+            "money",
+            "=MAX(bd_residual,0)",
+            max(s.surplus, 0.0),
+        ),
+        (
+            "bd_tol",
+            "Balance tolerance in pounds",
+            "money",
+            "=bd_zero*MAX(bd_principal,bd_min_scale)",
+            ZERO_TOLERANCE * max(s.principal, 1.0),
+        ),
     ]
     if bond.pwlb is not None:
         p = bond.pwlb
         out += [
-            ("pw_amount", "PWLB loan: amount (the financed costs)", "money", "=bd_financed",
-             p.amount),
-            ("pw_rate", "PWLB rate: gilt yield + margin", "rate",
-             "=in_pwlb_gilt_yield+in_pwlb_margin", p.rate),
-            ("pw_n", "PWLB term (payments)", "count",
-             "=ROUND(IF(ISBLANK(in_pwlb_term_years),in_bond_tenor_years,in_pwlb_term_years)"
-             "*bd_freq,0)", float(p.payments)),
+            (
+                "pw_amount",
+                "PWLB loan: amount (the financed costs)",
+                "money",
+                "=bd_financed",
+                p.amount,
+            ),
+            (
+                "pw_rate",
+                "PWLB rate: gilt yield + margin",
+                "rate",
+                "=in_pwlb_gilt_yield+in_pwlb_margin",
+                p.rate,
+            ),
+            (
+                "pw_n",
+                "PWLB term (payments)",
+                "count",
+                "=ROUND(IF(ISBLANK(in_pwlb_term_years),in_bond_tenor_years,in_pwlb_term_years)"
+                "*bd_freq,0)",
+                float(p.payments),
+            ),
             ("pw_i", "PWLB periodic rate", "rate", "=pw_rate/bd_freq", p.rate / grid.g),
-            ("pw_level", "PWLB annuity payment (PMT)", "money",
-             "=IF(ABS(pw_i)>bd_tiny,PMT(pw_i,pw_n,-pw_amount),pw_amount/pw_n)", p.level),
+            (
+                "pw_level",
+                "PWLB annuity payment (PMT)",
+                "money",
+                "=IF(ABS(pw_i)>bd_tiny,PMT(pw_i,pw_n,-pw_amount),pw_amount/pw_n)",
+                p.level,
+            ),
         ]
     out.append(("bd_fits", FITS_LABEL, "count", _fits_formula(results), 1.0))
     return out
@@ -395,13 +569,15 @@ def _fits_formula(results: Results) -> str:
     otherwise (the engine would refuse them, so the Checks sheet shows RERUN NEEDED)."""
     bond = results.bond
     assert bond is not None
-    legal = ("IF(ISBLANK(in_bond_legal_maturity_years),in_bond_tenor_years,"
-             "in_bond_legal_maturity_years)")
+    legal = (
+        "IF(ISBLANK(in_bond_legal_maturity_years),in_bond_tenor_years,in_bond_legal_maturity_years)"
+    )
     parts = [
         "(ABS(in_bond_tenor_years*bd_freq-bd_n_term)<=conv_whole)",
         f"(ABS({legal}*bd_freq-bd_n_legal)<=conv_whole)",
         "(ABS(in_bond_grace_years*bd_freq-bd_n_grace)<=conv_whole)",
-        "(bd_n_grace<bd_n_term)", "(bd_n_term<=bd_n_legal)",
+        "(bd_n_grace<bd_n_term)",
+        "(bd_n_term<=bd_n_legal)",
         "(bd_n_legal<COLUMNS({payment@row}))",
     ]
     if bond.schedule.terms.repayment.type == "custom":
@@ -437,19 +613,49 @@ def _sizing(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
         else s.financed_costs / net
     )
     return [
-        ("bd_net_price", "Net price: issue price less the arrangement fee", "factor",
-         "=in_bond_issue_price-in_bond_arrangement_fee", net),
-        ("bd_a0", "Sizing: DSRA at issue per pound of principal", "factor",
-         "=INDEX({reserve_target_raw_unit@row},1,1)", a0),
-        ("bd_ag", "Sizing: DSRA after the grace period per pound of principal", "factor",
-         "=INDEX({reserve_target_raw_unit@row},1,bd_n_grace+1)", ag),
-        ("bd_b0", "Sizing: DSRA at issue for the capitalised fees alone", "money",
-         "=INDEX({reserve_target_raw_fees@row},1,1)", b0),
-        ("bd_bg", "Sizing: DSRA after the grace period for the fees alone", "money",
-         "=INDEX({reserve_target_raw_fees@row},1,bd_n_grace+1)", bg),
-        ("bd_sized", "Principal sized to the uses (financed costs, fee, DSRA at issue)", "money",
-         "=IF(bd_at_issue=1,MAX((bd_financed+bd_b0)/(bd_net_price-bd_a0),"
-         "(bd_financed+bd_bg)/(bd_net_price-bd_ag)),bd_financed/bd_net_price)", sized),
+        (
+            "bd_net_price",
+            "Net price: issue price less the arrangement fee",
+            "factor",
+            "=in_bond_issue_price-in_bond_arrangement_fee",
+            net,
+        ),
+        (
+            "bd_a0",
+            "Sizing: DSRA at issue per pound of principal",
+            "factor",
+            "=INDEX({reserve_target_raw_unit@row},1,1)",
+            a0,
+        ),
+        (
+            "bd_ag",
+            "Sizing: DSRA after the grace period per pound of principal",
+            "factor",
+            "=INDEX({reserve_target_raw_unit@row},1,bd_n_grace+1)",
+            ag,
+        ),
+        (
+            "bd_b0",
+            "Sizing: DSRA at issue for the capitalised fees alone",
+            "money",
+            "=INDEX({reserve_target_raw_fees@row},1,1)",
+            b0,
+        ),
+        (
+            "bd_bg",
+            "Sizing: DSRA after the grace period for the fees alone",
+            "money",
+            "=INDEX({reserve_target_raw_fees@row},1,bd_n_grace+1)",
+            bg,
+        ),
+        (
+            "bd_sized",
+            "Principal sized to the uses (financed costs, fee, DSRA at issue)",
+            "money",
+            "=IF(bd_at_issue=1,MAX((bd_financed+bd_b0)/(bd_net_price-bd_a0),"
+            "(bd_financed+bd_bg)/(bd_net_price-bd_ag)),bd_financed/bd_net_price)",
+            sized,
+        ),
     ]
 
 
@@ -457,32 +663,56 @@ def _sizing(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
 LIVE_PROFILES = ("bullet", "eip", "annuity")
 #: The scheduled-path rows recomputed for a unit principal and for the fees alone (sizing).
 SIZING_ROWS = (
-    "scheduled_interest", "scheduled_due_real", "scheduled_balance", "scheduled_post_grace",
-    "scheduled_principal_due", "covered_debt_service", "reserve_target_raw",
+    "scheduled_interest",
+    "scheduled_due_real",
+    "scheduled_balance",
+    "scheduled_post_grace",
+    "scheduled_principal_due",
+    "covered_debt_service",
+    "reserve_target_raw",
 )
 
 
 def _sizing_lines(lines: list[Line]) -> list[Line]:
     """The contract rows again for a unit principal without fees and for the fees alone."""
-    out = [_heading("h_sizing", "Sizing: the scheduled path per pound of principal, and for "
-                    "the fees alone (the path is affine in the principal)")]
+    out = [
+        _heading(
+            "h_sizing",
+            "Sizing: the scheduled path per pound of principal, and for "
+            "the fees alone (the path is affine in the principal)",
+        )
+    ]
     pattern = re.compile(r"\{(" + "|".join(SIZING_ROWS) + r")(@p|@row)?\}")
     for suffix, principal, fees, label in (
-        ("_unit", "1", "0", "per pound of principal"), ("_fees", "0", None, "fees alone"),
+        ("_unit", "1", "0", "per pound of principal"),
+        ("_fees", "0", None, "fees alone"),
     ):
-        def variant(template: Template, suffix: str = suffix, principal: str = principal,
-                    fees: str | None = fees) -> Template:
+
+        def variant(
+            template: Template,
+            suffix: str = suffix,
+            principal: str = principal,
+            fees: str | None = fees,
+        ) -> Template:
             if not isinstance(template, str):
                 return template
-            text = pattern.sub(lambda m: "{" + m.group(1) + suffix + (m.group(2) or "") + "}",
-                               template)
+            text = pattern.sub(
+                lambda m: "{" + m.group(1) + suffix + (m.group(2) or "") + "}", template
+            )
             text = text.replace("bd_principal", principal)
             return text.replace("{scheduled_fees}", fees) if fees is not None else text
 
         for line in lines:
             if line.key in SIZING_ROWS:
-                out.append(Line(f"{line.key}{suffix}", f"{line.label}: {label}", line.unit,
-                                str(variant(line.rest)), variant(line.first)))
+                out.append(
+                    Line(
+                        f"{line.key}{suffix}",
+                        f"{line.label}: {label}",
+                        line.unit,
+                        str(variant(line.rest)),
+                        variant(line.first),
+                    )
+                )
     return out
 
 
@@ -504,39 +734,72 @@ def _lines(results: Results) -> list[Line]:
     lines = [
         _heading("h_time", "Time and flags: where each payment falls and what applies to it"),
         Line("payment", cols["payment"].label, "count", "={payment@p}+1", "=0"),
-        Line("t", "Timeline period at the payment", "count", "=bd_issue_t+bd_step*{payment}",
-             "=bd_issue_t+bd_step*{payment}"),
-        Line("date", cols["date"].label, "date", "=EDATE(tl_close,{t}*conv_months/tl_f)-1",
-             "=bd_issue_date"),
+        Line(
+            "t",
+            "Timeline period at the payment",
+            "count",
+            "=bd_issue_t+bd_step*{payment}",
+            "=bd_issue_t+bd_step*{payment}",
+        ),
+        Line(
+            "date",
+            cols["date"].label,
+            "date",
+            "=EDATE(tl_close,{t}*conv_months/tl_f)-1",
+            "=bd_issue_date",
+        ),
         Line("years", cols["years"].label, "years", "={payment}/bd_freq", "={payment}/bd_freq"),
-        _flag("f_grace", "Flag: grace period",
-              "=({payment}>=1)*({payment}<=bd_n_grace)"),
-        _flag("f_end_grace", "Flag: last payment of the grace period",
-              "=({payment}=bd_n_grace)*1"),
-        _flag("f_capgrace", "Flag: interest capitalised (capitalised grace)",
-              "={f_grace}*bd_capgrace"),
-        _flag("f_amort", "Flag: amortising (after grace, before maturity)",
-              "=({payment}>bd_n_grace)*({payment}<bd_n_term)"),
-        _flag("f_maturity", "Flag: scheduled maturity",
-              "=({payment}=bd_n_term)*1"),
-        _flag("f_due_all", "Flag: at or after scheduled maturity, to legal final maturity",
-              "=({payment}>=bd_n_term)*{f_life}"),
-        _flag("f_final", "Flag: legal final maturity",
-              "=({payment}=bd_n_legal)*1"),
-        _flag("f_life", "Flag: in the bond's life (to legal final maturity)",
-              "=({payment}<=bd_n_legal)*1"),
+        _flag("f_grace", "Flag: grace period", "=({payment}>=1)*({payment}<=bd_n_grace)"),
+        _flag("f_end_grace", "Flag: last payment of the grace period", "=({payment}=bd_n_grace)*1"),
+        _flag(
+            "f_capgrace", "Flag: interest capitalised (capitalised grace)", "={f_grace}*bd_capgrace"
+        ),
+        _flag(
+            "f_amort",
+            "Flag: amortising (after grace, before maturity)",
+            "=({payment}>bd_n_grace)*({payment}<bd_n_term)",
+        ),
+        _flag("f_maturity", "Flag: scheduled maturity", "=({payment}=bd_n_term)*1"),
+        _flag(
+            "f_due_all",
+            "Flag: at or after scheduled maturity, to legal final maturity",
+            "=({payment}>=bd_n_term)*{f_life}",
+        ),
+        _flag("f_final", "Flag: legal final maturity", "=({payment}=bd_n_legal)*1"),
+        _flag(
+            "f_life",
+            "Flag: in the bond's life (to legal final maturity)",
+            "=({payment}<=bd_n_legal)*1",
+        ),
         _heading("h_cash", "Cash and rates: pledged cash, prices, the coupon and the index"),
-        Line("net_at_pay", "Net savings in the payment period", "money",
-             "={f_life}*SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*CF_NET)"),
+        Line(
+            "net_at_pay",
+            "Net savings in the payment period",
+            "money",
+            "={f_life}*SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*CF_NET)",
+        ),
     ]
     lines.append(Line("cfads", cols["cfads"].label, "money", "=in_bond_pledged_share*{net_at_pay}"))
-    lines.append(Line("cash_in", "Pledged cash received (CFADS, if positive)", "money",
-                      "=MAX({cfads},0)"))
+    lines.append(
+        Line("cash_in", "Pledged cash received (CFADS, if positive)", "money", "=MAX({cfads},0)")
+    )
     if perf is not None:
-        lines.append(Line("gross_at_pay", "Gross savings in the payment period", "money",
-                          "={f_life}*SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*CF_GROSS)"))
-    lines.append(Line("price_at_pay", "Price index at the payment", "index",
-                      "={f_life}*INDEX(TL_PRICE,1,{t}+1)"))
+        lines.append(
+            Line(
+                "gross_at_pay",
+                "Gross savings in the payment period",
+                "money",
+                "={f_life}*SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*CF_GROSS)",
+            )
+        )
+    lines.append(
+        Line(
+            "price_at_pay",
+            "Price index at the payment",
+            "index",
+            "={f_life}*INDEX(TL_PRICE,1,{t}+1)",
+        )
+    )
     if isinstance(coupon, FloatingCoupon):
         reference = (
             "INDEX(in_bond_coupon_reference_path,1,MIN(INT((MAX({payment},1)-1)/bd_freq)+1,"
@@ -551,8 +814,14 @@ def _lines(results: Results) -> list[Line]:
         rate = "in_bond_coupon_real_rate"
     else:
         rate = "in_bond_coupon_rate"
-    lines.append(Line("rate", "Annual coupon rate" + (" (real)" if il else ""), "rate",
-                      f"={{f_life}}*({rate})"))
+    lines.append(
+        Line(
+            "rate",
+            "Annual coupon rate" + (" (real)" if il else ""),
+            "rate",
+            f"={{f_life}}*({rate})",
+        )
+    )
     if il:
         assert isinstance(coupon, IndexLinkedCoupon)
         infl = "in_economics_inflation"
@@ -560,32 +829,55 @@ def _lines(results: Results) -> list[Line]:
             infl = f"MAX({infl},in_bond_coupon_uplift_floor)"
         if coupon.uplift_cap is not None:
             infl = f"MIN({infl},in_bond_coupon_uplift_cap)"
-        lines.append(Line("uplift", "Principal uplift over the period (capped, floored CPI)",
-                          "factor", f"=1+{{f_life}}*((1+{infl})^(1/bd_freq)-1)"))
+        lines.append(
+            Line(
+                "uplift",
+                "Principal uplift over the period (capped, floored CPI)",
+                "factor",
+                f"=1+{{f_life}}*((1+{infl})^(1/bd_freq)-1)",
+            )
+        )
         lines.append(Line("index", "Index ratio", "factor", "={index@p}*{uplift}", 1.0))
     else:
-        lines.append(Line("index", "Index ratio (1: not index-linked)", "factor",
-                          "={index@p}", 1.0))
+        lines.append(
+            Line("index", "Index ratio (1: not index-linked)", "factor", "={index@p}", 1.0)
+        )
 
     # the contract: scheduled path of the base case
     lines += [
         _heading("h_contract", "Contract: the scheduled path of the base case, fixed at issue"),
-        Line("scheduled_fees", "Agency and trustee fees (nominal)", "money",
-             "=in_bond_annual_fees/bd_freq*{price_at_pay}"),
-        Line("scheduled_interest", "Scheduled interest due", "money",
-             "=(1-{f_capgrace})*({payment}<=bd_n_term)*{scheduled_balance@p}*{index}*{rate}/bd_freq"),
+        Line(
+            "scheduled_fees",
+            "Agency and trustee fees (nominal)",
+            "money",
+            "=in_bond_annual_fees/bd_freq*{price_at_pay}",
+        ),
+        Line(
+            "scheduled_interest",
+            "Scheduled interest due",
+            "money",
+            "=(1-{f_capgrace})*({payment}<=bd_n_term)*{scheduled_balance@p}*{index}*{rate}/bd_freq",
+        ),
     ]
     if kind == "sculpted":
         grow = "{sculpt_balance@p}" + ("*{uplift}" if il else "") + "*(1+{rate}/bd_freq)"
         paid = "{cash_in}/in_bond_repayment_target_dscr"
         lines += [
-            Line("sculpt_index", "Sculpting: index ratio since the grace period", "factor",
-                 "={sculpt_index@p}*(1+{f_amort}*({uplift}-1))" if il else "={sculpt_index@p}",
-                 1.0),
-            Line("sculpt_balance", "Sculpting: nominal balance / balance after grace",
-                 "factor",
-                 f"={{sculpt_balance@p}}+{{f_amort}}*(({grow}-{paid}/bd_scale)"
-                 f"*({paid}<bd_scale*{grow})-{{sculpt_balance@p}})", 1.0),
+            Line(
+                "sculpt_index",
+                "Sculpting: index ratio since the grace period",
+                "factor",
+                "={sculpt_index@p}*(1+{f_amort}*({uplift}-1))" if il else "={sculpt_index@p}",
+                1.0,
+            ),
+            Line(
+                "sculpt_balance",
+                "Sculpting: nominal balance / balance after grace",
+                "factor",
+                f"={{sculpt_balance@p}}+{{f_amort}}*(({grow}-{paid}/bd_scale)"
+                f"*({paid}<bd_scale*{grow})-{{sculpt_balance@p}})",
+                1.0,
+            ),
         ]
     n_amort = "(bd_n_term-bd_n_grace)"
     j = "({payment}-bd_n_grace)"
@@ -605,7 +897,8 @@ def _lines(results: Results) -> list[Line]:
     profiles = ",".join(f'"{p}"' for p in LIVE_PROFILES)
     shape = (
         f"CHOOSE(MATCH(in_bond_repayment_type,{{{profiles}}},0),"
-        + ",".join(shapes[p] for p in LIVE_PROFILES) + ")"
+        + ",".join(shapes[p] for p in LIVE_PROFILES)
+        + ")"
         if kind in LIVE_PROFILES
         else shapes[kind]
     )
@@ -614,34 +907,66 @@ def _lines(results: Results) -> list[Line]:
         covered = "{scheduled_interest}+{scheduled_principal_due}*(1-bd_bullet*{f_maturity})"
     q = "(bd_q-({payment@row}-{payment})+1)"
     lines += [
-        Line("remaining", "Scheduled outstanding fraction of the post-grace balance", "factor",
-             f"=({{payment}}<=bd_n_grace)+{{f_amort}}*MIN(MAX({shape},0),1)",
-             f"=({{payment}}<=bd_n_grace)+{{f_amort}}*MIN(MAX({shape},0),1)"),
-        Line("scheduled_due_real", "Scheduled principal due (issue-date money)", "money",
-             "={f_amort}*MAX({scheduled_balance@p}-{remaining}*{scheduled_post_grace@p},0)"
-             "+{f_maturity}*{scheduled_balance@p}"),
-        Line("scheduled_balance", "Scheduled balance (issue-date money)", "money",
-             "={scheduled_balance@p}+{f_capgrace}*({scheduled_balance@p}*{index}*{rate}/bd_freq"
-             "+{scheduled_fees})/{index}-{scheduled_due_real}", "=bd_principal"),
-        Line("scheduled_post_grace",
-             "Scheduled balance through the grace period (issue-date money)", "money",
-             "={scheduled_post_grace@p}+{f_capgrace}*({scheduled_post_grace@p}*{index}*{rate}"
-             "/bd_freq+{scheduled_fees})/{index}", "=bd_principal"),
-        Line("scheduled_principal_due", "Scheduled principal due", "money",
-             "={scheduled_due_real}*{index}"),
-        Line("covered_debt_service", "Debt service the DSRA covers (a bullet's: interest only)",
-             "money", f"={covered}"),
-        Line("reserve_target_raw", "DSRA target: the next months of covered debt service",
-             "money",
-             f"=({{payment}}<bd_n_term)*SUMPRODUCT(({{payment@row}}>{{payment}})*(({q}>=1)"
-             f"+({q}>0)*({q}<1)*{q})*{{covered_debt_service@row}})",
-             f"=({{payment}}<bd_n_term)*SUMPRODUCT(({{payment@row}}>{{payment}})*(({q}>=1)"
-             f"+({q}>0)*({q}<1)*{q})*{{covered_debt_service@row}})"),
-        Line("reserve_target", "DSRA target after the payment", "money",
-             "={reserve_target_raw}+bd_at_issue*({payment}<bd_n_grace)"
-             "*MAX(INDEX({reserve_target_raw@row},1,bd_n_grace+1)-{reserve_target_raw},0)",
-             "={reserve_target_raw}+bd_at_issue*({payment}<bd_n_grace)"
-             "*MAX(INDEX({reserve_target_raw@row},1,bd_n_grace+1)-{reserve_target_raw},0)"),
+        Line(
+            "remaining",
+            "Scheduled outstanding fraction of the post-grace balance",
+            "factor",
+            f"=({{payment}}<=bd_n_grace)+{{f_amort}}*MIN(MAX({shape},0),1)",
+            f"=({{payment}}<=bd_n_grace)+{{f_amort}}*MIN(MAX({shape},0),1)",
+        ),
+        Line(
+            "scheduled_due_real",
+            "Scheduled principal due (issue-date money)",
+            "money",
+            "={f_amort}*MAX({scheduled_balance@p}-{remaining}*{scheduled_post_grace@p},0)"
+            "+{f_maturity}*{scheduled_balance@p}",
+        ),
+        Line(
+            "scheduled_balance",
+            "Scheduled balance (issue-date money)",
+            "money",
+            "={scheduled_balance@p}+{f_capgrace}*({scheduled_balance@p}*{index}*{rate}/bd_freq"
+            "+{scheduled_fees})/{index}-{scheduled_due_real}",
+            "=bd_principal",
+        ),
+        Line(
+            "scheduled_post_grace",
+            "Scheduled balance through the grace period (issue-date money)",
+            "money",
+            "={scheduled_post_grace@p}+{f_capgrace}*({scheduled_post_grace@p}*{index}*{rate}"
+            "/bd_freq+{scheduled_fees})/{index}",
+            "=bd_principal",
+        ),
+        Line(
+            "scheduled_principal_due",
+            "Scheduled principal due",
+            "money",
+            "={scheduled_due_real}*{index}",
+        ),
+        Line(
+            "covered_debt_service",
+            "Debt service the DSRA covers (a bullet's: interest only)",
+            "money",
+            f"={covered}",
+        ),
+        Line(
+            "reserve_target_raw",
+            "DSRA target: the next months of covered debt service",
+            "money",
+            f"=({{payment}}<bd_n_term)*SUMPRODUCT(({{payment@row}}>{{payment}})*(({q}>=1)"
+            f"+({q}>0)*({q}<1)*{q})*{{covered_debt_service@row}})",
+            f"=({{payment}}<bd_n_term)*SUMPRODUCT(({{payment@row}}>{{payment}})*(({q}>=1)"
+            f"+({q}>0)*({q}<1)*{q})*{{covered_debt_service@row}})",
+        ),
+        Line(
+            "reserve_target",
+            "DSRA target after the payment",
+            "money",
+            "={reserve_target_raw}+bd_at_issue*({payment}<bd_n_grace)"
+            "*MAX(INDEX({reserve_target_raw@row},1,bd_n_grace+1)-{reserve_target_raw},0)",
+            "={reserve_target_raw}+bd_at_issue*({payment}<bd_n_grace)"
+            "*MAX(INDEX({reserve_target_raw@row},1,bd_n_grace+1)-{reserve_target_raw},0)",
+        ),
     ]
     if kind != "sculpted":
         lines += _sizing_lines(lines)
@@ -654,121 +979,291 @@ def _lines(results: Results) -> list[Line]:
     else:
         perf_due = "=MIN({perf_all},MAX(bd_cap_pp-{interest},0))*({real_cap}>0)+{perf_arrears_open}"
     lines += [
-        _heading("h_waterfall",
-                 "Waterfall: accrual, amounts due, payment in order of priority, reserve"),
-        Line("owing", "Flag: anything owed at the start of the period", "count",
-             "=(({real@p}>bd_tol)+({senior_arrears@p}>bd_tol)+({perf_arrears@p}>bd_tol)"
-             "+({fee_arrears_balance@p}>bd_tol)>0)*1"),
+        _heading(
+            "h_waterfall", "Waterfall: accrual, amounts due, payment in order of priority, reserve"
+        ),
+        Line(
+            "owing",
+            "Flag: anything owed at the start of the period",
+            "count",
+            "=(({real@p}>bd_tol)+({senior_arrears@p}>bd_tol)+({perf_arrears@p}>bd_tol)"
+            "+({fee_arrears_balance@p}>bd_tol)>0)*1",
+        ),
         Line("opening_balance", cols["opening_balance"].label, "money", "={real@p}*{index@p}"),
         Line("indexation", cols["indexation"].label, "money", "={real@p}*({index}-{index@p})"),
         Line("interest", cols["interest"].label, "money", "={real@p}*{index}*{rate}/bd_freq"),
-        Line("fees_now", "Fees accruing (while anything is owed)", "money",
-             "={owing}*{scheduled_fees}"),
-        Line("capitalised_interest", cols["capitalised_interest"].label, "money",
-             "={f_capgrace}*({interest}+{fees_now})"),
-        Line("real_cap", "Balance after capitalisation (issue-date money)", "money",
-             "={real@p}+{capitalised_interest}/{index}"),
-        Line("post_grace", "Balance after grace (issue-date money)", "money",
-             "={post_grace@p}+{f_end_grace}*({real_cap}-{post_grace@p})", "=bd_principal"),
+        Line(
+            "fees_now",
+            "Fees accruing (while anything is owed)",
+            "money",
+            "={owing}*{scheduled_fees}",
+        ),
+        Line(
+            "capitalised_interest",
+            cols["capitalised_interest"].label,
+            "money",
+            "={f_capgrace}*({interest}+{fees_now})",
+        ),
+        Line(
+            "real_cap",
+            "Balance after capitalisation (issue-date money)",
+            "money",
+            "={real@p}+{capitalised_interest}/{index}",
+        ),
+        Line(
+            "post_grace",
+            "Balance after grace (issue-date money)",
+            "money",
+            "={post_grace@p}+{f_end_grace}*({real_cap}-{post_grace@p})",
+            "=bd_principal",
+        ),
         Line("interest_due", "Interest due", "money", "=(1-{f_capgrace})*{interest}"),
-        Line("arrears_interest", cols["arrears_interest"].label, "money",
-             "=bd_arrears_int*({senior_arrears@p}+{perf_arrears@p})*{rate}/bd_freq"),
-        Line("arrears_open", "Senior arrears with their interest", "money",
-             "={senior_arrears@p}*(1+bd_arrears_int*{rate}/bd_freq)"),
-        Line("perf_arrears_open", "Performance arrears with their interest", "money",
-             "={perf_arrears@p}*(1+bd_arrears_int*{rate}/bd_freq)"),
-        Line("scheduled_principal", cols["scheduled_principal"].label, "money",
-             "=({f_due_all}*{real_cap}+{f_amort}*MAX({real_cap}-{remaining}*{post_grace},0))"
-             "*{index}"),
-        Line("debt_service_due", cols["debt_service_due"].label, "money",
-             "={interest_due}+{scheduled_principal}"),
-        Line("fees_due", cols["fees_due"].label, "money",
-             "=(1-{f_capgrace})*{fees_now}+{fee_arrears_balance@p}"),
+        Line(
+            "arrears_interest",
+            cols["arrears_interest"].label,
+            "money",
+            "=bd_arrears_int*({senior_arrears@p}+{perf_arrears@p})*{rate}/bd_freq",
+        ),
+        Line(
+            "arrears_open",
+            "Senior arrears with their interest",
+            "money",
+            "={senior_arrears@p}*(1+bd_arrears_int*{rate}/bd_freq)",
+        ),
+        Line(
+            "perf_arrears_open",
+            "Performance arrears with their interest",
+            "money",
+            "={perf_arrears@p}*(1+bd_arrears_int*{rate}/bd_freq)",
+        ),
+        Line(
+            "scheduled_principal",
+            cols["scheduled_principal"].label,
+            "money",
+            "=({f_due_all}*{real_cap}+{f_amort}*MAX({real_cap}-{remaining}*{post_grace},0))"
+            "*{index}",
+        ),
+        Line(
+            "debt_service_due",
+            cols["debt_service_due"].label,
+            "money",
+            "={interest_due}+{scheduled_principal}",
+        ),
+        Line(
+            "fees_due",
+            cols["fees_due"].label,
+            "money",
+            "=(1-{f_capgrace})*{fees_now}+{fee_arrears_balance@p}",
+        ),
     ]
     if perf is not None:
-        lines.append(Line(
-            "perf_all", "Performance payment on gross savings above the threshold", "money",
-            "=in_bond_performance_share*MAX({gross_at_pay}-in_bond_performance_threshold/bd_freq"
-            "*{price_at_pay},0)*({payment}<=bd_n_term)",
-        ))
+        lines.append(
+            Line(
+                "perf_all",
+                "Performance payment on gross savings above the threshold",
+                "money",
+                "=in_bond_performance_share*MAX({gross_at_pay}-in_bond_performance_threshold/bd_freq"
+                "*{price_at_pay},0)*({payment}<=bd_n_term)",
+            )
+        )
     lines += [
         Line("performance_due", cols["performance_due"].label, "money", perf_due),
-        Line("senior", "Senior due: fees, arrears, interest, principal", "money",
-             "={fees_due}+{arrears_open}+{interest_due}+{scheduled_principal}"),
-        Line("senior_cash", "Senior paid from pledged cash", "money",
-             "=MIN({cash_in},{senior})"),
-        Line("reserve_draw", cols["reserve_draw"].label, "money",
-             "=MIN({reserve_balance@p},{senior}-{senior_cash})"),
-        Line("short", "Senior unpaid after the DSRA", "money",
-             "={senior}-{senior_cash}-{reserve_draw}"),
-        Line("perf_cash", "Performance paid from pledged cash (junior)", "money",
-             "=MIN({cash_in}-{senior_cash},{performance_due})"),
+        Line(
+            "senior",
+            "Senior due: fees, arrears, interest, principal",
+            "money",
+            "={fees_due}+{arrears_open}+{interest_due}+{scheduled_principal}",
+        ),
+        Line("senior_cash", "Senior paid from pledged cash", "money", "=MIN({cash_in},{senior})"),
+        Line(
+            "reserve_draw",
+            cols["reserve_draw"].label,
+            "money",
+            "=MIN({reserve_balance@p},{senior}-{senior_cash})",
+        ),
+        Line(
+            "short",
+            "Senior unpaid after the DSRA",
+            "money",
+            "={senior}-{senior_cash}-{reserve_draw}",
+        ),
+        Line(
+            "perf_cash",
+            "Performance paid from pledged cash (junior)",
+            "money",
+            "=MIN({cash_in}-{senior_cash},{performance_due})",
+        ),
         Line("short_perf", "Performance unpaid", "money", "={performance_due}-{perf_cash}"),
         Line("topup", cols["topup"].label, "money", "=(1-bd_limited)*({short}+{short_perf})"),
         Line("shortfall", cols["shortfall"].label, "money", "=bd_limited*({short}+{short_perf})"),
         Line("cash_used", cols["cash_used"].label, "money", "={senior_cash}+{perf_cash}"),
-        Line("paid", "Senior paid (cash, DSRA and any top-up)", "money",
-             "={senior}-bd_limited*{short}"),
+        Line(
+            "paid",
+            "Senior paid (cash, DSRA and any top-up)",
+            "money",
+            "={senior}-bd_limited*{short}",
+        ),
         Line("fees_paid", cols["fees_paid"].label, "money", "=MIN({paid},{fees_due})"),
-        Line("arrears_paid", cols["arrears_paid"].label, "money",
-             "=MIN({paid}-{fees_paid},{arrears_open})"),
-        Line("interest_paid", cols["interest_paid"].label, "money",
-             "=MIN({paid}-{fees_paid}-{arrears_paid},{interest_due})"),
-        Line("principal_paid", cols["principal_paid"].label, "money",
-             "=MIN({paid}-{fees_paid}-{arrears_paid}-{interest_paid},{scheduled_principal})"),
-        Line("performance_paid", cols["performance_paid"].label, "money",
-             "={performance_due}-bd_limited*{short_perf}"),
-        Line("excess", "Pledged cash left after debt service", "money",
-             "={cash_in}-{cash_used}"),
-        Line("reserve_deposit", cols["reserve_deposit"].label, "money",
-             "=MIN({excess},MAX({reserve_target}-({reserve_balance@p}-{reserve_draw}),0))"),
-        Line("sweep", cols["sweep"].label, "money",
-             "={f_amort}*MIN(in_bond_cash_sweep*({excess}-{reserve_deposit}),"
-             "MAX({real_cap}-{principal_paid}/{index},0)*{index})"),
-        Line("real_pre", "Balance after payments (issue-date money)", "money",
-             "={real_cap}-{principal_paid}/{index}-{sweep}/{index}"),
+        Line(
+            "arrears_paid",
+            cols["arrears_paid"].label,
+            "money",
+            "=MIN({paid}-{fees_paid},{arrears_open})",
+        ),
+        Line(
+            "interest_paid",
+            cols["interest_paid"].label,
+            "money",
+            "=MIN({paid}-{fees_paid}-{arrears_paid},{interest_due})",
+        ),
+        Line(
+            "principal_paid",
+            cols["principal_paid"].label,
+            "money",
+            "=MIN({paid}-{fees_paid}-{arrears_paid}-{interest_paid},{scheduled_principal})",
+        ),
+        Line(
+            "performance_paid",
+            cols["performance_paid"].label,
+            "money",
+            "={performance_due}-bd_limited*{short_perf}",
+        ),
+        Line("excess", "Pledged cash left after debt service", "money", "={cash_in}-{cash_used}"),
+        Line(
+            "reserve_deposit",
+            cols["reserve_deposit"].label,
+            "money",
+            "=MIN({excess},MAX({reserve_target}-({reserve_balance@p}-{reserve_draw}),0))",
+        ),
+        Line(
+            "sweep",
+            cols["sweep"].label,
+            "money",
+            "={f_amort}*MIN(in_bond_cash_sweep*({excess}-{reserve_deposit}),"
+            "MAX({real_cap}-{principal_paid}/{index},0)*{index})",
+        ),
+        Line(
+            "real_pre",
+            "Balance after payments (issue-date money)",
+            "money",
+            "={real_cap}-{principal_paid}/{index}-{sweep}/{index}",
+        ),
         Line("fee_arrears_pre", "Fees unpaid", "money", "={fees_due}-{fees_paid}"),
-        Line("arrears_pre", "Senior arrears after payment", "money",
-             "={arrears_open}-{arrears_paid}+({interest_due}-{interest_paid})"),
-        Line("perf_arrears_pre", "Performance arrears after payment", "money",
-             "={performance_due}-{performance_paid}"),
-        Line("clear", "Flag: no arrears", "count",
-             "=({arrears_pre}+{perf_arrears_pre}<=bd_zero*bd_principal)"
-             "*({fee_arrears_pre}<=bd_zero*bd_principal)"),
+        Line(
+            "arrears_pre",
+            "Senior arrears after payment",
+            "money",
+            "={arrears_open}-{arrears_paid}+({interest_due}-{interest_paid})",
+        ),
+        Line(
+            "perf_arrears_pre",
+            "Performance arrears after payment",
+            "money",
+            "={performance_due}-{performance_paid}",
+        ),
+        Line(
+            "clear",
+            "Flag: no arrears",
+            "count",
+            "=({arrears_pre}+{perf_arrears_pre}<=bd_zero*bd_principal)"
+            "*({fee_arrears_pre}<=bd_zero*bd_principal)",
+        ),
         Line("repaid", "Flag: balance repaid", "count", "=({real_pre}<=bd_tol)*1"),
-        Line("write_off", cols["write_off"].label, "money",
-             "={f_final}*((1-{repaid})*MAX({real_pre},0)*{index}"
-             "+({arrears_pre}+{perf_arrears_pre}>bd_tol)*({arrears_pre}+{perf_arrears_pre}))"),
-        Line("fee_write_off", cols["fee_write_off"].label, "money",
-             "={f_final}*({fee_arrears_pre}>bd_tol)*{fee_arrears_pre}"),
-        Line("reserve_pre", "DSRA after draw and deposit", "money",
-             "={reserve_balance@p}-{reserve_draw}+{reserve_deposit}"),
-        Line("reserve_release", cols["reserve_release"].label, "money",
-             "={f_final}*{reserve_pre}+(1-{f_final})*{f_due_all}*{repaid}*{clear}*{reserve_pre}"
-             "+(1-{f_due_all})*{clear}*MAX({reserve_pre}-{reserve_target},0)"),
-        Line("reserve_balance", cols["reserve_balance"].label, "money",
-             "={reserve_pre}-{reserve_release}", "=bd_reserve0"),
-        Line("senior_arrears", "Senior arrears outstanding", "money",
-             "=(1-{f_final})*{arrears_pre}"),
-        Line("perf_arrears", "Performance arrears outstanding", "money",
-             "=(1-{f_final})*{perf_arrears_pre}"),
-        Line("arrears_balance", cols["arrears_balance"].label, "money",
-             "={senior_arrears}+{perf_arrears}"),
-        Line("fee_arrears_balance", cols["fee_arrears_balance"].label, "money",
-             "=(1-{f_final})*{fee_arrears_pre}"),
-        Line("real", "Closing balance (issue-date money)", "money",
-             "=(1-{f_final})*{real_pre}*(ABS({real_pre})>bd_tol)", "=bd_principal"),
-        Line("closing_balance", cols["closing_balance"].label, "money", "={real}*{index}",
-             "={real}*{index}"),
-        Line("dscr", cols["dscr"].label, "ratio",
-             '=IF({debt_service_due}>bd_tol,{cfads}/{debt_service_due},"n/a")', "n/a"),
-        Line("investor_flow", cols["investor_flow"].label, "money",
-             "={arrears_paid}+{interest_paid}+{principal_paid}+{sweep}+{performance_paid}"
-             "-{f_capgrace}*{fees_now}", "=-bd_proceeds"),
-        Line("to_council", "Paid by the council into the bond account, net", "money",
-             "={cash_used}+{reserve_deposit}+{sweep}+{topup}-{reserve_release}"),
-        Line("deferred", "Flag: a shortfall has been deferred (for LGD)", "count",
-             "=MAX({deferred@p},({shortfall}>bd_tol)*1)"),
+        Line(
+            "write_off",
+            cols["write_off"].label,
+            "money",
+            "={f_final}*((1-{repaid})*MAX({real_pre},0)*{index}"
+            "+({arrears_pre}+{perf_arrears_pre}>bd_tol)*({arrears_pre}+{perf_arrears_pre}))",
+        ),
+        Line(
+            "fee_write_off",
+            cols["fee_write_off"].label,
+            "money",
+            "={f_final}*({fee_arrears_pre}>bd_tol)*{fee_arrears_pre}",
+        ),
+        Line(
+            "reserve_pre",
+            "DSRA after draw and deposit",
+            "money",
+            "={reserve_balance@p}-{reserve_draw}+{reserve_deposit}",
+        ),
+        Line(
+            "reserve_release",
+            cols["reserve_release"].label,
+            "money",
+            "={f_final}*{reserve_pre}+(1-{f_final})*{f_due_all}*{repaid}*{clear}*{reserve_pre}"
+            "+(1-{f_due_all})*{clear}*MAX({reserve_pre}-{reserve_target},0)",
+        ),
+        Line(
+            "reserve_balance",
+            cols["reserve_balance"].label,
+            "money",
+            "={reserve_pre}-{reserve_release}",
+            "=bd_reserve0",
+        ),
+        Line(
+            "senior_arrears", "Senior arrears outstanding", "money", "=(1-{f_final})*{arrears_pre}"
+        ),
+        Line(
+            "perf_arrears",
+            "Performance arrears outstanding",
+            "money",
+            "=(1-{f_final})*{perf_arrears_pre}",
+        ),
+        Line(
+            "arrears_balance",
+            cols["arrears_balance"].label,
+            "money",
+            "={senior_arrears}+{perf_arrears}",
+        ),
+        Line(
+            "fee_arrears_balance",
+            cols["fee_arrears_balance"].label,
+            "money",
+            "=(1-{f_final})*{fee_arrears_pre}",
+        ),
+        Line(
+            "real",
+            "Closing balance (issue-date money)",
+            "money",
+            "=(1-{f_final})*{real_pre}*(ABS({real_pre})>bd_tol)",
+            "=bd_principal",
+        ),
+        Line(
+            "closing_balance",
+            cols["closing_balance"].label,
+            "money",
+            "={real}*{index}",
+            "={real}*{index}",
+        ),
+        Line(
+            "dscr",
+            cols["dscr"].label,
+            "ratio",
+            '=IF({debt_service_due}>bd_tol,{cfads}/{debt_service_due},"n/a")',
+            "n/a",
+        ),
+        Line(
+            "investor_flow",
+            cols["investor_flow"].label,
+            "money",
+            "={arrears_paid}+{interest_paid}+{principal_paid}+{sweep}+{performance_paid}"
+            "-{f_capgrace}*{fees_now}",
+            "=-bd_proceeds",
+        ),
+        Line(
+            "to_council",
+            "Paid by the council into the bond account, net",
+            "money",
+            "={cash_used}+{reserve_deposit}+{sweep}+{topup}-{reserve_release}",
+        ),
+        Line(
+            "deferred",
+            "Flag: a shortfall has been deferred (for LGD)",
+            "count",
+            "=MAX({deferred@p},({shortfall}>bd_tol)*1)",
+        ),
     ]
     pwlb = bond.pwlb
     if pwlb is not None:
@@ -779,13 +1274,26 @@ def _lines(results: Results) -> list[Line]:
         )
         lines += [
             _heading("h_pwlb", "PWLB benchmark: the same financing need as a PWLB loan"),
-            Line("pwlb_interest", "PWLB interest", "money",
-                 "=({payment}<=pw_n)*{pwlb_balance@p}*pw_i"),
+            Line(
+                "pwlb_interest",
+                "PWLB interest",
+                "money",
+                "=({payment}<=pw_n)*{pwlb_balance@p}*pw_i",
+            ),
             Line("pwlb_principal", "PWLB principal (by loan type)", "money", principal),
-            Line("pwlb_balance", "PWLB balance", "money",
-                 "={pwlb_balance@p}-{pwlb_principal}", "=pw_amount"),
-            Line("pwlb_debt_service", "PWLB debt service", "money",
-                 "={pwlb_interest}+{pwlb_principal}"),
+            Line(
+                "pwlb_balance",
+                "PWLB balance",
+                "money",
+                "={pwlb_balance@p}-{pwlb_principal}",
+                "=pw_amount",
+            ),
+            Line(
+                "pwlb_debt_service",
+                "PWLB debt service",
+                "money",
+                "={pwlb_interest}+{pwlb_principal}",
+            ),
         ]
     return lines
 
@@ -801,50 +1309,51 @@ def _values(
     table = bond.table
     k = np.arange(grid.n_legal + 1, dtype=np.float64)
     out: dict[str, FloatArray] = {
-        key: table[key].to_numpy(dtype=np.float64)
-        for key in BOND_COLUMNS
-        if key not in ("date",)
+        key: table[key].to_numpy(dtype=np.float64) for key in BOND_COLUMNS if key not in ("date",)
     }
     out.update(trace)
     g, big_g, big_n = grid.g, grid.n_grace, grid.n_scheduled
     grace = ((k >= 1) & (k <= big_g)).astype(np.float64)
-    out.update({
-        "payment": k,
-        "t": grid.pay_t.astype(np.float64),
-        "date": np.array(
-            [excel_serial(results.timeline.boundaries[grid.issue_t])]
-            + [excel_serial(results.timeline.period_end[int(t)]) for t in grid.pay_t[1:]]
-        ),
-        "years": k / g,
-        "f_grace": grace,
-        "f_end_grace": (k == big_g).astype(np.float64),
-        "f_capgrace": grace * (1.0 if s.terms.grace_interest == "capitalised" else 0.0),
-        "f_amort": ((k > big_g) & (k < big_n)).astype(np.float64),
-        "f_maturity": (k == big_n).astype(np.float64),
-        "f_due_all": (k >= big_n).astype(np.float64),
-        "f_final": (k == grid.n_legal).astype(np.float64),
-        "f_life": np.ones_like(k),
-        "net_at_pay": grid.aggregate(results.flows.net_savings)[0],
-        "gross_at_pay": grid.aggregate(results.flows.gross_savings)[0],
-        "price_at_pay": results.flows.price_index[0, grid.pay_t],
-        "rate": s.rates,
-        "remaining": s.remaining,
-        "reserve_target": s.reserve_target,
-        **{
-            f"scheduled_post_grace{suffix}": np.where(
-                k <= big_g, trace[f"scheduled_balance{suffix}"],
-                trace[f"post_grace_scheduled{suffix}"][-1],
-            )
-            for suffix in ("", "_unit", "_fees")
-            if f"scheduled_balance{suffix}" in trace
-        },
-        "to_council": bond.flows.paid_in[0],
-        "senior_arrears": trace["senior_arrears"],
-        "perf_all": trace["perf_all"],
-    })
-    out["deferred"] = deferred_since_shortfall(
-        table["shortfall"].to_numpy(), s.principal
-    ).astype(np.float64)
+    out.update(
+        {
+            "payment": k,
+            "t": grid.pay_t.astype(np.float64),
+            "date": np.array(
+                [excel_serial(results.timeline.boundaries[grid.issue_t])]
+                + [excel_serial(results.timeline.period_end[int(t)]) for t in grid.pay_t[1:]]
+            ),
+            "years": k / g,
+            "f_grace": grace,
+            "f_end_grace": (k == big_g).astype(np.float64),
+            "f_capgrace": grace * (1.0 if s.terms.grace_interest == "capitalised" else 0.0),
+            "f_amort": ((k > big_g) & (k < big_n)).astype(np.float64),
+            "f_maturity": (k == big_n).astype(np.float64),
+            "f_due_all": (k >= big_n).astype(np.float64),
+            "f_final": (k == grid.n_legal).astype(np.float64),
+            "f_life": np.ones_like(k),
+            "net_at_pay": grid.aggregate(results.flows.net_savings)[0],
+            "gross_at_pay": grid.aggregate(results.flows.gross_savings)[0],
+            "price_at_pay": results.flows.price_index[0, grid.pay_t],
+            "rate": s.rates,
+            "remaining": s.remaining,
+            "reserve_target": s.reserve_target,
+            **{
+                f"scheduled_post_grace{suffix}": np.where(
+                    k <= big_g,
+                    trace[f"scheduled_balance{suffix}"],
+                    trace[f"post_grace_scheduled{suffix}"][-1],
+                )
+                for suffix in ("", "_unit", "_fees")
+                if f"scheduled_balance{suffix}" in trace
+            },
+            "to_council": bond.flows.paid_in[0],
+            "senior_arrears": trace["senior_arrears"],
+            "perf_all": trace["perf_all"],
+        }
+    )
+    out["deferred"] = deferred_since_shortfall(table["shortfall"].to_numpy(), s.principal).astype(
+        np.float64
+    )
     if bond.pwlb is not None:
         out["pwlb_interest"] = bond.pwlb.interest
         out["pwlb_principal"] = bond.pwlb.principal
@@ -861,8 +1370,7 @@ def _values(
 # ---------------------------------------------------------------------------
 
 
-def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout,
-                 top: int) -> int:
+def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout, top: int) -> int:
     """Write the council's cash flow after debt service (and with a PWLB loan instead).
 
     Returns the row below the block. Registers ``cashflows.council_discounted``
@@ -883,16 +1391,24 @@ def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout
     )
     price = flows.price_index[0]
     lines = financing_lines(
-        "council", "With the bond (debt service net of DSRA releases)",
-        layout.rows["bond.to_council"], "(bd_proceeds-bd_fee-bd_reserve0)", to_council, issue,
+        "council",
+        "With the bond (debt service net of DSRA releases)",
+        layout.rows["bond.to_council"],
+        "(bd_proceeds-bd_fee-bd_reserve0)",
+        to_council,
+        issue,
     )
     if bond.pwlb is not None:
         pw_ds = grid.to_timeline(bond.pwlb.debt_service[None, :], results.timeline.n_periods)[0]
         drawn = np.zeros(n)
         drawn[grid.issue_t] = bond.pwlb.amount
         lines += financing_lines(
-            "pwlb", "With a PWLB loan instead", layout.rows["bond.pwlb_debt_service"],
-            "pw_amount", pw_ds, drawn,
+            "pwlb",
+            "With a PWLB loan instead",
+            layout.rows["bond.pwlb_debt_service"],
+            "pw_amount",
+            pw_ds,
+            drawn,
         )
     names = ("net_cash_flow", "discount_factor")
     rows: dict[str, int | tuple[str, int]] = {
@@ -900,12 +1416,19 @@ def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout
         **timeline_rows(layout, "t", "deflator"),
         **{line.key: top + 1 + i for i, line in enumerate(lines)},
     }
-    write_lines(ws, styles, lines, Grid(rows, n, {"BOND_T": layout.rows["bond.t"]}), layout,
-                "Cashflows", {
-        "cashflows.net_cash_flow": results.periods["net_cash_flow"].to_numpy(dtype=float),
-        "cashflows.discount_factor": flows.discount_factors[0],
-        "timeline.deflator": price if real else np.ones_like(price),
-    })
+    write_lines(
+        ws,
+        styles,
+        lines,
+        Grid(rows, n, {"BOND_T": layout.rows["bond.t"]}),
+        layout,
+        "Cashflows",
+        {
+            "cashflows.net_cash_flow": results.periods["net_cash_flow"].to_numpy(dtype=float),
+            "cashflows.discount_factor": flows.discount_factors[0],
+            "timeline.deflator": price if real else np.ones_like(price),
+        },
+    )
     return top + len(lines) + 2
 
 
@@ -920,15 +1443,37 @@ def financing_lines(
     flow = Ref("cashflows.net_cash_flow") - Ref(f"{prefix}_paid") + Ref(f"{prefix}_received")
     basis = Ref(f"{prefix}_flow") / Ref("timeline.deflator")
     return [
-        same(f"{prefix}_paid", f"{title}: paid by the council", "money",
-             f"=SUMIF(BOND_T,{{timeline.t}},{paid_row})", values=paid, total=True),
-        same(f"{prefix}_received", f"{title}: received at issue", "money",
-             f"=({{timeline.t}}=bd_issue_t)*{received}", values=got, total=True),
+        same(
+            f"{prefix}_paid",
+            f"{title}: paid by the council",
+            "money",
+            f"=SUMIF(BOND_T,{{timeline.t}},{paid_row})",
+            values=paid,
+            total=True,
+        ),
+        same(
+            f"{prefix}_received",
+            f"{title}: received at issue",
+            "money",
+            f"=({{timeline.t}}=bd_issue_t)*{received}",
+            values=got,
+            total=True,
+        ),
         same(f"{prefix}_flow", f"{title}: council cash flow", "money", flow, total=True),
-        same(f"{prefix}_basis", f"{title}: council cash flow (appraisal basis)", "money", basis,
-             total=True),
-        same(f"{prefix}_discounted", f"{title}: council cash flow, discounted", "money",
-             Ref(f"{prefix}_basis") * Ref("cashflows.discount_factor"), total=True),
+        same(
+            f"{prefix}_basis",
+            f"{title}: council cash flow (appraisal basis)",
+            "money",
+            basis,
+            total=True,
+        ),
+        same(
+            f"{prefix}_discounted",
+            f"{title}: council cash flow, discounted",
+            "money",
+            Ref(f"{prefix}_basis") * Ref("cashflows.discount_factor"),
+            total=True,
+        ),
     ]
 
 

@@ -114,18 +114,18 @@ def number_format_key(code: str | None) -> tuple[tuple[str, str], ...]:
             end = text.find('"', i + 1)
             end = len(text) if end < 0 else end
             if end > i + 1:
-                add("lit", text[i + 1:end])
+                add("lit", text[i + 1 : end])
             i = end + 1
         elif ch == "\\" and i + 1 < len(text):
             add("lit", text[i + 1])
             i += 2
         elif ch in "_*" and i + 1 < len(text):  # a space as wide as, or a fill of, the next char
-            add("code", text[i:i + 2])
+            add("code", text[i : i + 2])
             i += 2
         elif ch == "[":
             end = text.find("]", i)
             end = len(text) - 1 if end < 0 else end
-            add("bracket", text[i + 1:end].lower())
+            add("bracket", text[i + 1 : end].lower())
             i = end + 1
         elif ch in _BARE_LITERALS or ord(ch) > 127:
             add("lit", ch)

@@ -66,9 +66,7 @@ def _item_templates(name: Callable[[str], str], key: str, uplift: str) -> dict[s
 
 def timeline_rows(layout: Layout, *keys: str) -> dict[str, int | tuple[str, int]]:
     """The Timeline rows ``keys`` for a grid of another sheet (``{timeline.key}``)."""
-    return {
-        f"timeline.{key}": ("Timeline", layout.row_numbers[f"timeline.{key}"]) for key in keys
-    }
+    return {f"timeline.{key}": ("Timeline", layout.row_numbers[f"timeline.{key}"]) for key in keys}
 
 
 def cost_item_rows(
@@ -104,16 +102,23 @@ def cost_item_rows(
             "optimism_bias": (base + cont) * item.effective_optimism_bias,
         }
         lines += [
-            same(f"{key}.{kind}", f"{item.name}: {kind.replace('_', ' ')}",
-                 "factor" if kind == "weight" else "money", templates[kind],
-                 values=values[kind])
+            same(
+                f"{key}.{kind}",
+                f"{item.name}: {kind.replace('_', ' ')}",
+                "factor" if kind == "weight" else "money",
+                templates[kind],
+                values=values[kind],
+            )
             for kind in ITEM_ROWS
         ]
         for kind in ITEM_ROWS:
             out[kind].append(rows[kind])
         ws.write_string(rows["optimism_bias"], 1, "uplift", styles.note)
         ws.write_formula(
-            rows["optimism_bias"], 2, _uplift(name), styles.unit("rate"),
+            rows["optimism_bias"],
+            2,
+            _uplift(name),
+            styles.unit("rate"),
             item.effective_optimism_bias,
         )
     write_lines(ws, styles, lines, grid, layout, "Cashflows", units=False)
@@ -158,14 +163,17 @@ def running_cost_rows(
             growth = (1.0 + float(rc.indexation)) ** (tl.price_offset_years + tl.years)
         year = "{timeline.programme_year}"
         end = f"IF(ISBLANK({name('end_year')}),in_timeline_horizon_years,{name('end_year')})"
-        index = indexation_formula(name("indexation"), "{timeline.years}",
-                                   "{timeline.price_index}")
-        lines.append(same(
-            f"running{i}", f"{rc.name}: running cost", "money",
-            f"={name('annual_amount')}/tl_f*AND({year}>={name('start_year')},"
-            f"{year}<={end})*{index}",
-            values=rc.annual_amount / tl.f * active * growth,
-        ))
+        index = indexation_formula(name("indexation"), "{timeline.years}", "{timeline.price_index}")
+        lines.append(
+            same(
+                f"running{i}",
+                f"{rc.name}: running cost",
+                "money",
+                f"={name('annual_amount')}/tl_f*AND({year}>={name('start_year')},"
+                f"{year}<={end})*{index}",
+                values=rc.annual_amount / tl.f * active * growth,
+            )
+        )
     write_lines(ws, styles, lines, grid, layout, "Cashflows", units=False)
     return out
 

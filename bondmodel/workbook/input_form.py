@@ -46,11 +46,13 @@ def write_input_form(scenario: Scenario, path: str | Path, blank: bool = False) 
             XLSX_OPTIONS,
         )
         # fixed properties: the same scenario always gives the same file contents
-        wb.set_properties({
-            "title": f"bondmodel inputs: {scenario.meta.name}",
-            "comments": f"bondmodel {__version__} input workbook",
-            "created": datetime(2026, 1, 1),
-        })
+        wb.set_properties(
+            {
+                "title": f"bondmodel inputs: {scenario.meta.name}",
+                "comments": f"bondmodel {__version__} input workbook",
+                "created": datetime(2026, 1, 1),
+            }
+        )
         styles = Styles(wb, scenario.meta.currency)
         readme = wb.add_worksheet("Read me")
         readme.set_column(0, 0, 110)

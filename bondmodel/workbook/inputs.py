@@ -192,9 +192,11 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
             # a tagged union's type offers every alternative (a change the formulas cannot
             # follow is then flagged structural, never silently ignored)
             models = _models(info.annotation)
-            types = tuple(
-                t for m in models for t in _choices(m.model_fields["type"].annotation)
-            ) if len(models) > 1 else ()
+            types = (
+                tuple(t for m in models for t in _choices(m.model_fields["type"].annotation))
+                if len(models) > 1
+                else ()
+            )
             rows += [
                 dataclasses.replace(r, choices=types) if types and r.path == f"{path}.type" else r
                 for r in inner
@@ -210,9 +212,11 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
                     low = float(getattr(meta, "ge", getattr(meta, "gt", 0.0)))
                 if isinstance(meta, annotated_types.Le | annotated_types.Lt):
                     high = float(getattr(meta, "le", getattr(meta, "lt", 0.0)))
-            rows.append(InputRow(
-                path, value, _choices(info.annotation), low, high, _is_list(info.annotation)
-            ))
+            rows.append(
+                InputRow(
+                    path, value, _choices(info.annotation), low, high, _is_list(info.annotation)
+                )
+            )
     return rows
 
 
@@ -232,10 +236,14 @@ def _alternatives(annotation: Any, chosen: BaseModel, prefix: str) -> list[Input
             if name in have:
                 continue
             have.add(name)
-            out.append(InputRow(
-                f"{prefix}{name}", None, _choices(info.annotation),
-                is_list=_is_list(info.annotation),
-            ))
+            out.append(
+                InputRow(
+                    f"{prefix}{name}",
+                    None,
+                    _choices(info.annotation),
+                    is_list=_is_list(info.annotation),
+                )
+            )
     return out
 
 
@@ -311,7 +319,8 @@ def inputs_sheet(
     ws.set_column(VALUE_COL + 1, VALUE_COL + 40, 12)
     ws.write(0, 0, f"Inputs: {scenario.meta.name}", styles.title)
     ws.write(
-        1, 0,
+        1,
+        0,
         "Every assumption of the scenario. Input cells are shaded; each has a defined name "
         "(in_ + its path); a list runs across the row and its name covers it. A blank input "
         "is an optional value left unset. Money at base-date prices unless the unit says "
@@ -320,7 +329,8 @@ def inputs_sheet(
     )
     if annotate is not None:
         ws.write(
-            2, 0,
+            2,
+            0,
             "Yellow inputs are live: the formulas follow any change. Grey inputs are "
             "structural: the workbook was built for their value, and a change shows RERUN "
             "NEEDED until you run bondmodel run on the workbook.",
@@ -344,11 +354,7 @@ def inputs_sheet(
         values = item.value if isinstance(item.value, tuple) else (item.value,)
         for j, value in enumerate(values):
             write_input(ws, row, VALUE_COL + j, None if blank else value, styles, kind, unit)
-        last = (
-            VALUE_COL + LIST_WIDTH - 1
-            if item.is_list
-            else VALUE_COL + max(len(values), 1) - 1
-        )
+        last = VALUE_COL + LIST_WIDTH - 1 if item.is_list else VALUE_COL + max(len(values), 1) - 1
         target = (
             f"=Inputs!{xl_rowcol_to_cell(row, VALUE_COL, True, True)}"
             if last == VALUE_COL
@@ -363,7 +369,12 @@ def inputs_sheet(
 
 
 def write_input(
-    ws: Worksheet, row: int, col: int, value: Any, styles: Styles, kind: str = "input",
+    ws: Worksheet,
+    row: int,
+    col: int,
+    value: Any,
+    styles: Styles,
+    kind: str = "input",
     unit: str = "",
 ) -> None:
     """One input value in the style of its ``kind`` (input, structural or copy); a number
@@ -385,10 +396,17 @@ def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
     if isinstance(item.value, tuple):
         return
     if item.choices:
-        ws.data_validation(row, VALUE_COL, row, VALUE_COL, {
-            "validate": "list", "source": list(item.choices),
-            "error_message": f"Allowed: {', '.join(item.choices)}",
-        })
+        ws.data_validation(
+            row,
+            VALUE_COL,
+            row,
+            VALUE_COL,
+            {
+                "validate": "list",
+                "source": list(item.choices),
+                "error_message": f"Allowed: {', '.join(item.choices)}",
+            },
+        )
     elif (
         (item.value is None or isinstance(item.value, int | float))
         and not isinstance(item.value, bool)
@@ -396,7 +414,16 @@ def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
     ):
         low = item.low if item.low is not None else -1e300
         high = item.high if item.high is not None else 1e300
-        ws.data_validation(row, VALUE_COL, row, VALUE_COL, {
-            "validate": "decimal", "criteria": "between", "minimum": low, "maximum": high,
-            "error_message": f"Allowed: {low:g} to {high:g}",
-        })
+        ws.data_validation(
+            row,
+            VALUE_COL,
+            row,
+            VALUE_COL,
+            {
+                "validate": "decimal",
+                "criteria": "between",
+                "minimum": low,
+                "maximum": high,
+                "error_message": f"Allowed: {low:g} to {high:g}",
+            },
+        )

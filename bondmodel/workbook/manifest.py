@@ -98,8 +98,10 @@ class RunManifest(RerunSettings):
     command: Text | None
     scenario_sha256: Sha256
     engine: Annotated[str, StringConstraints(max_length=100)]
-    libraries: dict[Annotated[str, StringConstraints(max_length=40)],
-                    Annotated[str, StringConstraints(max_length=100)]] = Field(max_length=50)
+    libraries: dict[
+        Annotated[str, StringConstraints(max_length=40)],
+        Annotated[str, StringConstraints(max_length=100)],
+    ] = Field(max_length=50)
     replay: Text
 
 
@@ -116,9 +118,7 @@ def parse_manifest(text: str, source: Path) -> RunManifest:
         message = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
         raise WorkbookError(f"{where}: is not valid JSON ({message})") from None
     if not isinstance(data, dict):
-        raise WorkbookError(
-            f"{where}: should be a JSON object of settings (got {_show(data)})"
-        )
+        raise WorkbookError(f"{where}: should be a JSON object of settings (got {_show(data)})")
     return _validate(RunManifest, data, where)  # type: ignore[return-value]
 
 
@@ -173,8 +173,11 @@ def _allowed(model: type[BaseModel], loc: list[Any]) -> str:
     for part in loc:
         field = current.model_fields.get(str(part)) if isinstance(part, str) else None
         annotation = field.annotation if field is not None else None
-        inner = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type)
-                 and issubclass(a, BaseModel)]
+        inner = [
+            a
+            for a in getattr(annotation, "__args__", ())
+            if isinstance(a, type) and issubclass(a, BaseModel)
+        ]
         if isinstance(annotation, type) and issubclass(annotation, BaseModel):
             current = annotation
         elif inner:

@@ -58,8 +58,11 @@ def _checks_env(results: Results, layout: Layout) -> Env:
         # as run, no input differs from the run's: every change flag is 0
         "run_structural_changes": np.zeros(1),
         "run_changes": np.zeros(1),
-        **{f"cashflows.{key}": p[key].to_numpy(dtype=float) for key in p.columns
-           if key not in ("label", "period_start", "period_end")},
+        **{
+            f"cashflows.{key}": p[key].to_numpy(dtype=float)
+            for key in p.columns
+            if key not in ("label", "period_start", "period_end")
+        },
     }
     for kind in ("cost_share", "savings_share"):
         values[f"partners.{kind}"] = np.array(
@@ -69,15 +72,21 @@ def _checks_env(results: Results, layout: Layout) -> Env:
     if bond is not None:
         s = bond.schedule
         t = bond.table
-        values.update({f"bond.{key}": t[key].to_numpy(dtype=float) for key in t.columns
-                       if key != "date"})
+        values.update(
+            {f"bond.{key}": t[key].to_numpy(dtype=float) for key in t.columns if key != "date"}
+        )
         values.update({f"bond.{key}": float(v) for key, v in bond.sources_uses.items()})
-        values.update({
-            "bond.principal": s.principal, "bd_principal": s.principal, "bd_fits": 1.0,
-            "bd_residual": s.surplus, "in_bond_principal": sc.bond.principal if sc.bond else 0,
-            "bond.closing_balance.last": float(t["closing_balance"].iloc[-1]),
-            "bond.reserve_balance.last": float(t["reserve_balance"].iloc[-1]),
-        })
+        values.update(
+            {
+                "bond.principal": s.principal,
+                "bd_principal": s.principal,
+                "bd_fits": 1.0,
+                "bd_residual": s.surplus,
+                "in_bond_principal": sc.bond.principal if sc.bond else 0,
+                "bond.closing_balance.last": float(t["closing_balance"].iloc[-1]),
+                "bond.reserve_balance.last": float(t["reserve_balance"].iloc[-1]),
+            }
+        )
 
     def cell(key: str, where: str) -> str:
         if where == "row":
@@ -118,26 +127,40 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
     ws.write(0, 0, "Integrity checks", styles.title)
     rows: list[tuple[str, Expr, str]] = []
     for kind, label in (("cost_share", "cost"), ("savings_share", "savings")):
-        rows.append((
-            f"Partners' {label} shares sum to 1",
-            fn("ABS", fn("SUM", _row(f"partners.{kind}")) - 1).le(Ref("chk_rel_tol")),
-            "Partners sheet",
-        ))
-    rows.append((
-        "Net cash flow = gross savings - running costs - one-off costs, every period",
-        fn("SUMPRODUCT", fn("ABS", _row("cashflows.net_cash_flow") - (
-            _row("cashflows.gross_savings") - _row("cashflows.running_costs")
-            - _row("cashflows.capex")
-        ))).le(Ref("chk_abs_tol")),
-        "Cashflows sheet",
-    ))
+        rows.append(
+            (
+                f"Partners' {label} shares sum to 1",
+                fn("ABS", fn("SUM", _row(f"partners.{kind}")) - 1).le(Ref("chk_rel_tol")),
+                "Partners sheet",
+            )
+        )
+    rows.append(
+        (
+            "Net cash flow = gross savings - running costs - one-off costs, every period",
+            fn(
+                "SUMPRODUCT",
+                fn(
+                    "ABS",
+                    _row("cashflows.net_cash_flow")
+                    - (
+                        _row("cashflows.gross_savings")
+                        - _row("cashflows.running_costs")
+                        - _row("cashflows.capex")
+                    ),
+                ),
+            ).le(Ref("chk_abs_tol")),
+            "Cashflows sheet",
+        )
+    )
     if results.bond is not None:
         rows.extend(_bond_checks(results))
     structure = _STRUCTURE
     label = "No structural input changed since the run: the formulas describe the inputs"
     bond = results.bond
-    if bond is not None and bond.schedule.terms.repayment.type == "sculpted" and (
-        bond.schedule.terms.principal == "sized"
+    if (
+        bond is not None
+        and bond.schedule.terms.repayment.type == "sculpted"
+        and (bond.schedule.terms.principal == "sized")
     ):
         # a sculpted bond's sized principal is the engine's value: any change that moves the
         # uses needs the engine to size it again
@@ -173,7 +196,9 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
     # or without one, so the sheet is the same whichever ran)
     row = last + 2
     ws.write_string(
-        row, 0, "No input changed since the run: any simulation results are current "
+        row,
+        0,
+        "No input changed since the run: any simulation results are current "
         "(not part of the master check)",
     )
     current = fn("SUMPRODUCT", Neg(Neg(Ref("run_changes")))).eq(0)
@@ -193,24 +218,38 @@ def _bond_checks(results: Results) -> list[tuple[str, Expr, str]]:
     if s.terms.repayment.type != "sculpted" or s.terms.principal == "sized":
         # sized in closed form on the sheet (a sculpted bond: the engine's fixed point, as a
         # value); this tests the sizing equation holds, live, whenever the input says sized
-        sizing.append((
-            "A principal sized to the uses solves the sizing equation: proceeds - fee = "
-            "financed costs + initial DSRA",
-            fn("OR", Ref("in_bond_principal").ne("sized"),
-               fn("ABS", Ref("bd_residual")).le(_TOL)),
-            "Bond sheet, constants and sources and uses",
-        ))
+        sizing.append(
+            (
+                "A principal sized to the uses solves the sizing equation: proceeds - fee = "
+                "financed costs + initial DSRA",
+                fn(
+                    "OR",
+                    Ref("in_bond_principal").ne("sized"),
+                    fn("ABS", Ref("bd_residual")).le(_TOL),
+                ),
+                "Bond sheet, constants and sources and uses",
+            )
+        )
     principal = Ref("bond.principal")
-    grown = principal + fn("SUM", _row("bond.capitalised_interest")) + fn(
-        "SUM", _row("bond.indexation")
+    grown = (
+        principal
+        + fn("SUM", _row("bond.capitalised_interest"))
+        + fn("SUM", _row("bond.indexation"))
     )
     checks = [
         (
             "Sources equal uses at issue",
-            fn("ABS", Ref("bond.proceeds") + Ref("bond.council_contribution") - (
-                Ref("bond.financed_costs") + Ref("bond.arrangement_fee")
-                + Ref("bond.reserve_initial") + Ref("bond.surplus")
-            )).le(_TOL),
+            fn(
+                "ABS",
+                Ref("bond.proceeds")
+                + Ref("bond.council_contribution")
+                - (
+                    Ref("bond.financed_costs")
+                    + Ref("bond.arrangement_fee")
+                    + Ref("bond.reserve_initial")
+                    + Ref("bond.surplus")
+                ),
+            ).le(_TOL),
             "Bond sheet, sources and uses",
         ),
         (
@@ -222,24 +261,38 @@ def _bond_checks(results: Results) -> list[tuple[str, Expr, str]]:
             "Principal issued, capitalised and indexed is repaid or written off",
             fn(
                 "AND",
-                (grown - fn("SUM", _row("bond.principal_paid")) - fn("SUM", _row("bond.sweep")))
-                .le(fn("SUM", _row("bond.write_off")) + _TOL),
+                (grown - fn("SUM", _row("bond.principal_paid")) - fn("SUM", _row("bond.sweep"))).le(
+                    fn("SUM", _row("bond.write_off")) + _TOL
+                ),
                 _sum("bond.principal_paid", "bond.sweep").le(grown + _TOL),
             ),
             "Bond sheet",
         ),
         (
             "Cash reconciles: paid to investors and agents = pledged cash + reserve + top-ups",
-            fn("ABS", _sum("bond.fees_paid", "bond.arrears_paid", "bond.interest_paid",
-                           "bond.principal_paid", "bond.performance_paid")
-               - _sum("bond.cash_used", "bond.reserve_draw", "bond.topup")).le(_TOL),
+            fn(
+                "ABS",
+                _sum(
+                    "bond.fees_paid",
+                    "bond.arrears_paid",
+                    "bond.interest_paid",
+                    "bond.principal_paid",
+                    "bond.performance_paid",
+                )
+                - _sum("bond.cash_used", "bond.reserve_draw", "bond.topup"),
+            ).le(_TOL),
             "Bond sheet",
         ),
         (
             "The reserve balances: initial + deposits - draws - releases = final balance",
-            fn("ABS", Ref("bond.reserve_initial") + fn("SUM", _row("bond.reserve_deposit"))
-               - fn("SUM", _row("bond.reserve_draw")) - fn("SUM", _row("bond.reserve_release"))
-               - Ref("bond.reserve_balance.last")).le(_TOL),
+            fn(
+                "ABS",
+                Ref("bond.reserve_initial")
+                + fn("SUM", _row("bond.reserve_deposit"))
+                - fn("SUM", _row("bond.reserve_draw"))
+                - fn("SUM", _row("bond.reserve_release"))
+                - Ref("bond.reserve_balance.last"),
+            ).le(_TOL),
             "Bond sheet, DSRA rows",
         ),
     ]
@@ -280,12 +333,23 @@ def cover_sheet(
             f'"{ok}; the simulation results are STALE: inputs changed since it ran"),"{fail}")'
         )
     ws.write_formula(
-        row, 2, f'=IF({STRUCTURE_CHECK},{status},"{RERUN_NEEDED}")',
-        styles.good if checks.passed else styles.bad, ok if checks.passed else fail,
+        row,
+        2,
+        f'=IF({STRUCTURE_CHECK},{status},"{RERUN_NEEDED}")',
+        styles.good if checks.passed else styles.bad,
+        ok if checks.passed else fail,
     )
-    ws.conditional_format(row, 2, row, 2, {
-        "type": "formula", "criteria": f"=NOT({checks.master})", "format": styles.bad_dynamic,
-    })
+    ws.conditional_format(
+        row,
+        2,
+        row,
+        2,
+        {
+            "type": "formula",
+            "criteria": f"=NOT({checks.master})",
+            "format": styles.bad_dynamic,
+        },
+    )
     row += 2
     ws.write_string(row, 1, "Contents", styles.header)
     ws.write_string(row, 2, "", styles.header)
@@ -335,24 +399,40 @@ def summary_sheet(
         ws.write_string(3, j, h, styles.header)
     items: list[tuple[str, str, float | None, Unit]] = [
         ("npv", METRICS["npv"].label, results.metrics["npv"], "money"),
-        ("payback_years", METRICS["payback_years"].label, results.metrics["payback_years"],
-         "years"),
-        ("peak_funding_need", METRICS["peak_funding_need"].label,
-         results.metrics["peak_funding_need"], "money"),
+        (
+            "payback_years",
+            METRICS["payback_years"].label,
+            results.metrics["payback_years"],
+            "years",
+        ),
+        (
+            "peak_funding_need",
+            METRICS["peak_funding_need"].label,
+            results.metrics["peak_funding_need"],
+            "money",
+        ),
     ]
     if results.bond is not None:
         bm = results.bond.metrics
         items += [
             (key, BOND_METRICS[key].label, bm[key], BOND_METRICS[key].unit)
-            for key in ("council_npv", "investor_irr", "min_dscr", "total_topup",
-                        "investor_loss", "council_npv_vs_pwlb")
+            for key in (
+                "council_npv",
+                "investor_irr",
+                "min_dscr",
+                "total_topup",
+                "investor_loss",
+                "council_npv_vs_pwlb",
+            )
         ]
     for i, (key, label, base, unit) in enumerate(items):
         row = 4 + i
         ws.write_string(row, 0, label)
         # the base case is the Metrics sheet's live figure, whatever the inputs now say
         ws.write_formula(
-            row, 1, f"={layout.cells[f'metrics.{key}']}",
+            row,
+            1,
+            f"={layout.cells[f'metrics.{key}']}",
             styles.unit(unit),
             base if base is not None and math.isfinite(base) else "n/a",
         )
@@ -374,12 +454,21 @@ def _summary_charts(wb: Workbook, results: Results, layout: Layout) -> list[Any]
     charts = []
     rows = layout.rows
     flows = wb.add_chart({"type": "column"})
-    flows.add_series({"name": "Net cash flow (nominal)", "categories": rows["cashflows.label"],
-                      "values": rows["cashflows.net_cash_flow"]})
+    flows.add_series(
+        {
+            "name": "Net cash flow (nominal)",
+            "categories": rows["cashflows.label"],
+            "values": rows["cashflows.net_cash_flow"],
+        }
+    )
     cumulative = wb.add_chart({"type": "line"})
-    cumulative.add_series({"name": "Cumulative net cash flow",
-                           "categories": rows["cashflows.label"],
-                           "values": rows["cashflows.cumulative_net_cash_flow"]})
+    cumulative.add_series(
+        {
+            "name": "Cumulative net cash flow",
+            "categories": rows["cashflows.label"],
+            "values": rows["cashflows.cumulative_net_cash_flow"],
+        }
+    )
     flows.combine(cumulative)
     flows.set_title({"name": "Programme cash flows"})
     flows.set_y_axis({"num_format": MILLIONS})
@@ -389,13 +478,25 @@ def _summary_charts(wb: Workbook, results: Results, layout: Layout) -> list[Any]
         bond = wb.add_chart({"type": "column"})
         # the payments of the bond as run (the sheet's columns run on to the horizon)
         payments = rows["bond.date.as_run"]  # each payment's date
-        bond.add_series({"name": "CFADS", "categories": payments,
-                         "values": rows["bond.cfads.as_run"]})
-        bond.add_series({"name": "Debt service due", "categories": payments,
-                         "values": rows["bond.debt_service_due.as_run"]})
+        bond.add_series(
+            {"name": "CFADS", "categories": payments, "values": rows["bond.cfads.as_run"]}
+        )
+        bond.add_series(
+            {
+                "name": "Debt service due",
+                "categories": payments,
+                "values": rows["bond.debt_service_due.as_run"],
+            }
+        )
         balance = wb.add_chart({"type": "line"})
-        balance.add_series({"name": "Closing balance (right axis)", "categories": payments,
-                            "values": rows["bond.closing_balance.as_run"], "y2_axis": True})
+        balance.add_series(
+            {
+                "name": "Closing balance (right axis)",
+                "categories": payments,
+                "values": rows["bond.closing_balance.as_run"],
+                "y2_axis": True,
+            }
+        )
         bond.combine(balance)
         bond.set_x_axis({"name": "Payment date", "text_axis": True, "num_format": "mmm yyyy"})
         bond.set_y_axis({"num_format": MILLIONS})
@@ -406,8 +507,13 @@ def _summary_charts(wb: Workbook, results: Results, layout: Layout) -> list[Any]
     if results.risk is not None and "fan.net_savings.P50" in layout.columns:
         fan = wb.add_chart({"type": "line"})
         for p in ("P5", "P10", "P50", "P90", "P95"):
-            fan.add_series({"name": p, "categories": layout.columns["fan.net_savings.period"],
-                            "values": layout.columns[f"fan.net_savings.{p}"]})
+            fan.add_series(
+                {
+                    "name": p,
+                    "categories": layout.columns["fan.net_savings.period"],
+                    "values": layout.columns[f"fan.net_savings.{p}"],
+                }
+            )
         fan.set_title({"name": "Net savings fan chart (simulation)"})
         fan.set_y_axis({"num_format": MILLIONS})
         fan.set_legend({"position": "bottom"})

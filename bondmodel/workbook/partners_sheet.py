@@ -72,8 +72,7 @@ def partner_lines(key: str, presence: str, cost_share: str, streams: str) -> lis
         ),
     }
     return [
-        same(f"{key}.{row}", label, "factor" if row == "in_partnership" else "money",
-             derived[row])
+        same(f"{key}.{row}", label, "factor" if row == "in_partnership" else "money", derived[row])
         for row, label in BLOCK
     ]
 
@@ -160,9 +159,11 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         for p in range(n_p):
             given = defined_name(f"partners[{p}].{kind}")
             ws.write_formula(
-                metric_row[kind], 1 + p,
+                metric_row[kind],
+                1 + p,
                 f"=IF(ISBLANK({given}),{spend[p]}/{total_spend},{given})",
-                styles.unit("rate"), shares[kind][p],
+                styles.unit("rate"),
+                shares[kind][p],
             )
 
     def share(kind: str, p: int) -> str:
@@ -190,7 +191,7 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
                 for q in range(n_p)
             ]
             raw = [
-                f"({member[p]}*IF({how}=\"shares\",{share('savings_share', p)},{spend[p]}))"
+                f'({member[p]}*IF({how}="shares",{share("savings_share", p)},{spend[p]}))'
                 for p in range(n_p)
             ]
             fallback = [f"({member[p]}*{spend[p]})" for p in range(n_p)]
@@ -199,9 +200,11 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
             ws.write_string(row, 0, f"{stream.name}: share of savings")
             for p in range(n_p):
                 ws.write_formula(
-                    row, 1 + p,
+                    row,
+                    1 + p,
                     f"=IF({raw_total}>0,{raw[p]}/{raw_total},{fallback[p]}/{fallback_total})",
-                    styles.unit("rate"), float(alloc[s, p]),
+                    styles.unit("rate"),
+                    float(alloc[s, p]),
                 )
 
     # One block per partner, time across the columns
@@ -213,13 +216,20 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         else np.ones(results.timeline.n_periods + 1)
     )
     presence = partner_presence(sc, results.timeline)
-    grid = Grid({
-        **timeline_rows(layout, "t", "deflator"),
-        **{f"cashflows.{key}": ("Cashflows", cf[f"cashflows.{key}"])
-           for key in ("capex", "running_costs", "price_index", "discount_factor")},
-        **{f"cashflows.stream.{s}": ("Cashflows", cf[f"cashflows.stream.{s}"])
-           for s in range(len(sc.savings))},
-    }, n)
+    grid = Grid(
+        {
+            **timeline_rows(layout, "t", "deflator"),
+            **{
+                f"cashflows.{key}": ("Cashflows", cf[f"cashflows.{key}"])
+                for key in ("capex", "running_costs", "price_index", "discount_factor")
+            },
+            **{
+                f"cashflows.stream.{s}": ("Cashflows", cf[f"cashflows.stream.{s}"])
+                for s in range(len(sc.savings))
+            },
+        },
+        n,
+    )
     values = {
         "timeline.deflator": deflator,
         "cashflows.price_index": results.flows.price_index[0],
@@ -234,20 +244,31 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         data = partner_table[partner_table["partner"] == name]
         exit_year = defined_name(f"partners[{p}].exit_year")
         grid.rows.update({f"p{p}.{key}": r for key, r in rows.items()})
-        streams = "+".join(
-            f"{{cashflows.stream.{s}}}*{xl_rowcol_to_cell(alloc_rows[s], 1 + p, True, True)}"
-            for s in range(len(sc.savings))
-        ) or "0"
+        streams = (
+            "+".join(
+                f"{{cashflows.stream.{s}}}*{xl_rowcol_to_cell(alloc_rows[s], 1 + p, True, True)}"
+                for s in range(len(sc.savings))
+            )
+            or "0"
+        )
         lines = partner_lines(
             f"p{p}",
             f"=IF(ISBLANK({exit_year}),1,MIN(MAX({exit_year}*tl_f-({{timeline.t}}-1),0),1))",
-            share("cost_share", p), streams,
+            share("cost_share", p),
+            streams,
         )
         engine = {key: data[key].to_numpy(dtype=np.float64) for key in ENGINE_ROWS}
         engine["in_partnership"] = presence[p]
-        write_lines(ws, styles, [
-            replace(line, values=engine.get(line.key.split(".", 1)[1])) for line in lines
-        ], grid, layout, "Partners", values, units=False)
+        write_lines(
+            ws,
+            styles,
+            [replace(line, values=engine.get(line.key.split(".", 1)[1])) for line in lines],
+            grid,
+            layout,
+            "Partners",
+            values,
+            units=False,
+        )
         # the partner's metrics over its block
         first = FIRST_PERIOD_COL
 
@@ -257,14 +278,14 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
                 f"{xl_rowcol_to_cell(rows[key], last)}"
             )
 
-        df = f"Cashflows!{xl_rowcol_to_cell(cf['cashflows.discount_factor'], first)}:" \
+        df = (
+            f"Cashflows!{xl_rowcol_to_cell(cf['cashflows.discount_factor'], first)}:"
             f"{xl_rowcol_to_cell(cf['cashflows.discount_factor'], last)}"
+        )
         basis = f"/{layout.rows['timeline.deflator']}"
         pm = results.partner_metrics[name]
         pv_s = f"SUMPRODUCT({whole('gross_savings')}{basis},{df})"
-        pv_c = (
-            f"SUMPRODUCT(({whole('capex')}+{whole('running_costs')}){basis},{df})"
-        )
+        pv_c = f"SUMPRODUCT(({whole('capex')}+{whole('running_costs')}){basis},{df})"
         for key, formula in (
             ("pv_savings", f"={pv_s}"),
             ("pv_costs", f"={pv_c}"),
@@ -276,11 +297,13 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
             else:
                 ws.write_formula(metric_row[key], 1 + p, formula, styles.unit("money"), value)
         ws.write_formula(
-            metric_row["payback_years"], 1 + p,
+            metric_row["payback_years"],
+            1 + p,
             payback_formula(
                 f"{xl_rowcol_to_cell(rows['cumulative_basis'], FIRST_PERIOD_COL, True, True)}:"
                 f"{xl_rowcol_to_cell(rows['cumulative_basis'], last, True, True)}",
-                layout.rows["cashflows.years"], layout.rows["timeline.t"],
+                layout.rows["cashflows.years"],
+                layout.rows["timeline.t"],
             ),
             styles.unit("years"),
             "n/a" if pm["payback_years"] is None else pm["payback_years"],
@@ -298,8 +321,9 @@ def partner_bond_rows(wb: Workbook, styles: Styles, results: Results, layout: La
     ws = wb.get_worksheet_by_name("Partners")
     top = layout.row_numbers["partners.free"]
     names = results.scenario.partner_names
-    ws.write(top, 0, "With the bond: the partners share the financing as they share costs",
-             styles.header)
+    ws.write(
+        top, 0, "With the bond: the partners share the financing as they share costs", styles.header
+    )
     for p, name in enumerate(names):
         ws.write_string(top, 1 + p, name, styles.header)
     rows = layout.rows

@@ -55,7 +55,10 @@ def _extent(ws: Worksheet) -> tuple[int, int]:
 
 
 def print_ready(
-    wb: Workbook, scenario_name: str, stamp: datetime, last_rows: dict[str, int],
+    wb: Workbook,
+    scenario_name: str,
+    stamp: datetime,
+    last_rows: dict[str, int],
     last_cols: dict[str, int],
 ) -> None:
     """Set up every sheet of ``wb`` for printing.
@@ -87,9 +90,7 @@ def _chart_end(ws: Worksheet, row: int, col: int, chart: Any) -> tuple[int, int]
     return end[5], end[4]
 
 
-def place_charts(
-    ws: Worksheet, charts: list[Any], top: int, left: int, per_row: int = 2
-) -> int:
+def place_charts(ws: Worksheet, charts: list[Any], top: int, left: int, per_row: int = 2) -> int:
     """Insert ``charts`` ``per_row`` abreast from (``top``, ``left``), each starting in the
     column after the previous one ends and each row of charts below the last, so that no
     chart covers another. Set the charts' sizes first. Returns the first row below them."""

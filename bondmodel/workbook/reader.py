@@ -104,9 +104,13 @@ def read_inputs(cells: Mapping[int, Mapping[int, SheetCell]], source: Path) -> l
         if text_head and head.value == CONVENTIONS_HEADING:  # type: ignore[union-attr]
             conventions = True  # the workbook's conventions follow, not the scenario's
             continue
-        if conventions and text_head and (
-            str(head.value).startswith("conventions.")  # type: ignore[union-attr]
-            or all(c.value is None for col, c in row.items() if col != 1)
+        if (
+            conventions
+            and text_head
+            and (
+                str(head.value).startswith("conventions.")  # type: ignore[union-attr]
+                or all(c.value is None for col, c in row.items() if col != 1)
+            )
         ):
             continue  # a convention's row, or the block's note; anything else is read below
         where = f"{source}: {INPUTS_SHEET}!A{number}"
@@ -322,9 +326,7 @@ def _item_type(annotation: Any) -> Any:
 
 def _model_of(annotation: Any, node: Any) -> type[BaseModel] | None:
     """The model a table at this field validates against (a tagged union picks by ``type``)."""
-    models = [
-        a for a in _unwrap(annotation) if isinstance(a, type) and issubclass(a, BaseModel)
-    ]
+    models = [a for a in _unwrap(annotation) if isinstance(a, type) and issubclass(a, BaseModel)]
     if len(models) == 1:
         return models[0]
     tag = node.get("type") if isinstance(node, dict) else None

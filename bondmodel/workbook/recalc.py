@@ -41,9 +41,7 @@ def make_profile(folder: Path) -> Path:
     return folder
 
 
-def convert(
-    source: Path, outdir: Path, to: str = "xlsx", timeout: float = 300
-) -> Path:
+def convert(source: Path, outdir: Path, to: str = "xlsx", timeout: float = 300) -> Path:
     """Open ``source`` in headless LibreOffice, recalculate, and save it as ``to`` in ``outdir``.
 
     Returns the converted file's path.

@@ -77,21 +77,25 @@ def distribution_tables(
             write_value(ws, row + 1 + i, 3, float(level), unit, styles)
             ws.write_number(row + 1 + i, 4, (i + 1) / 100.0, styles.unit("rate"))
         hist = wb.add_chart({"type": "column"})
-        hist.add_series({
-            "name": "Paths",
-            "categories": column_span("Risk", row + 1, row + HISTOGRAM_BINS, 0),
-            "values": column_span("Risk", row + 1, row + HISTOGRAM_BINS, 1),
-            "gap": 5,
-        })
+        hist.add_series(
+            {
+                "name": "Paths",
+                "categories": column_span("Risk", row + 1, row + HISTOGRAM_BINS, 0),
+                "values": column_span("Risk", row + 1, row + HISTOGRAM_BINS, 1),
+                "gap": 5,
+            }
+        )
         hist.set_title({"name": f"Histogram: {label}"})
         hist.set_x_axis({"num_format": _axis_format(key)})
         hist.set_legend({"none": True})
         curve = wb.add_chart({"type": "scatter", "subtype": "straight"})
-        curve.add_series({
-            "name": "Cumulative probability",
-            "categories": column_span("Risk", row + 1, row + 99, 3),
-            "values": column_span("Risk", row + 1, row + 99, 4),
-        })
+        curve.add_series(
+            {
+                "name": "Cumulative probability",
+                "categories": column_span("Risk", row + 1, row + 99, 3),
+                "values": column_span("Risk", row + 1, row + 99, 4),
+            }
+        )
         curve.set_title({"name": f"S-curve: {label}"})
         curve.set_x_axis({"num_format": _axis_format(key)})
         curve.set_y_axis({"num_format": "0%", "min": 0, "max": 1})
@@ -103,8 +107,13 @@ def distribution_tables(
             continue
         fan = wb.add_chart({"type": "line"})
         for p in ("P5", "P10", "P50", "P90", "P95"):
-            fan.add_series({"name": p, "categories": layout.columns[f"fan.{name}.period"],
-                            "values": layout.columns[f"fan.{name}.{p}"]})
+            fan.add_series(
+                {
+                    "name": p,
+                    "categories": layout.columns[f"fan.{name}.period"],
+                    "values": layout.columns[f"fan.{name}.{p}"],
+                }
+            )
         fan.set_title({"name": f"Fan chart: {name.replace('_', ' ')}"})
         fan.set_y_axis({"num_format": "0.00" if name == "dscr" else MILLIONS})
         fan.set_legend({"position": "bottom"})
@@ -129,13 +138,23 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
     unit: Unit = label.unit if label is not None else "ratio"
     ws.write(0, 0, f"Sensitivity of {out_label} (simulation output, values)", styles.title)
     ws.write(
-        1, 0,
+        1,
+        0,
         f"Tornado: each input alone at its P10 and P90, the others at the scenario's values; "
         f"base {out_label} = {sim.tornado_base:,.2f}. Seed {sim.settings.seed}.",
         styles.note,
     )
-    headers = ["Input", "Target", "Input at P10", "Input at P90", "Output at P10",
-               "Output at P90", "Swing", "P10 - base", "P90 - base"]
+    headers = [
+        "Input",
+        "Target",
+        "Input at P10",
+        "Input at P90",
+        "Output at P10",
+        "Output at P90",
+        "Swing",
+        "P10 - base",
+        "P90 - base",
+    ]
     for j, h in enumerate(headers):
         ws.write_string(3, j, h, styles.header)
     t = sim.tornado
@@ -150,19 +169,22 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
         write_value(ws, row, 2, float(numbers["p10_value"][i]), "ratio", styles)
         write_value(ws, row, 3, float(numbers["p90_value"][i]), "ratio", styles)
         low, high = numbers["output_at_p10"][i], numbers["output_at_p90"][i]
-        for j, v in enumerate((low, high, numbers["swing"][i], low - sim.tornado_base,
-                               high - sim.tornado_base)):
+        for j, v in enumerate(
+            (low, high, numbers["swing"][i], low - sim.tornado_base, high - sim.tornado_base)
+        ):
             write_value(ws, row, 4 + j, float(v), unit, styles)
     last = 3 + len(t)
     if len(t):
         chart = wb.add_chart({"type": "bar"})
         for col, name in ((7, "Input at P10"), (8, "Input at P90")):
-            chart.add_series({
-                "name": name,
-                "categories": column_span("Sensitivity", 4, last, 0),
-                "values": column_span("Sensitivity", 4, last, col),
-                "overlap": 100,
-            })
+            chart.add_series(
+                {
+                    "name": name,
+                    "categories": column_span("Sensitivity", 4, last, 0),
+                    "values": column_span("Sensitivity", 4, last, col),
+                    "overlap": 100,
+                }
+            )
         chart.set_title({"name": f"Tornado: change in {out_label} from base"})
         chart.set_y_axis({"reverse": True})
         chart.set_x_axis({"num_format": MILLIONS if unit == "money" else "0.00"})

@@ -47,9 +47,16 @@ _PREC = {"=": 1, "<>": 1, "<": 1, "<=": 1, ">": 1, ">=": 1, "+": 3, "-": 3, "*":
 _ATOM = 9
 
 _NUMPY_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide,
-    "=": np.equal, "<>": np.not_equal, "<": np.less, "<=": np.less_equal,
-    ">": np.greater, ">=": np.greater_equal,
+    "+": np.add,
+    "-": np.subtract,
+    "*": np.multiply,
+    "/": np.divide,
+    "=": np.equal,
+    "<>": np.not_equal,
+    "<": np.less,
+    "<=": np.less_equal,
+    ">": np.greater,
+    ">=": np.greater_equal,
 }
 
 
@@ -249,8 +256,9 @@ def _any(*args: Any) -> bool:
 _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "ABS": np.abs,
     "SUM": lambda *a: float(sum(np.sum(x) for x in a)),
-    "SUMPRODUCT": lambda *a: float(np.sum(np.prod([np.asarray(x, dtype=float) for x in a],
-                                                  axis=0))),
+    "SUMPRODUCT": lambda *a: float(
+        np.sum(np.prod([np.asarray(x, dtype=float) for x in a], axis=0))
+    ),
     "AND": _all,
     "OR": _any,
     "MAX": lambda *a: float(max(np.max(x) for x in a)),
@@ -390,14 +398,10 @@ class Grid:
     def env(self, values: Mapping[str, Any], own: str = "", col: int | None = None) -> Env:
         """The environment of an :class:`Expr` in column ``col`` of row ``own``."""
         at = self.first_col if col is None else col
-        return Env(
-            lambda key, where: self.cell(key, where, at), values, own, at == self.first_col
-        )
+        return Env(lambda key, where: self.cell(key, where, at), values, own, at == self.first_col)
 
 
-def renderer(
-    rows: dict[str, int], n: int, outside: Mapping[str, str]
-) -> Callable[[str, int], str]:
+def renderer(rows: dict[str, int], n: int, outside: Mapping[str, str]) -> Callable[[str, int], str]:
     """Turn a row template into a formula for column ``col`` (see :class:`Grid`)."""
     grid = Grid(dict(rows), n, outside)
     return grid.render
@@ -480,4 +484,3 @@ def write_lines(
         layout.rows[f"{prefix}.{line.key}"] = span(sheet, r, grid.first_col, grid.last_col)
         layout.row_numbers[f"{prefix}.{line.key}"] = r
     return env_values
-

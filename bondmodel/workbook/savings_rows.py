@@ -41,8 +41,11 @@ def savings_rows(
         r = top + 1 + i
         ws.write_formula(r, 0, f"={defined_name(f'partners[{i}].name')}", None, partner.name)
         ws.write_formula(
-            r, 2, f"={defined_name(f'partners[{i}].baseline_expenditure')}",
-            styles.unit("money"), partner.baseline_expenditure,
+            r,
+            2,
+            f"={defined_name(f'partners[{i}].baseline_expenditure')}",
+            styles.unit("money"),
+            partner.baseline_expenditure,
         )
     first, last = top + 1, top + len(sc.partners)
     wb.define_name("cf_partner_names", f"=Cashflows!$A${first + 1}:$A${last + 1}")
@@ -81,21 +84,25 @@ def savings_rows(
         end_f = f"IF(ISBLANK({name('end_year')}),conv_no_end,{name('end_year')})"
         templates = {
             "active": (
-                f"=IF({tt}=0,0,MAX(0,MIN(1,MIN({tt},{end_f}*tl_f)"
-                f"-MAX({tt}-1,{delay}*tl_f))))"
+                f"=IF({tt}=0,0,MAX(0,MIN(1,MIN({tt},{end_f}*tl_f)-MAX({tt}-1,{delay}*tl_f))))"
             ),
             "ramp": "=" + _ramp(s, f"({{timeline.years}}-{delay})"),
             "erosion": f"=(1-{name('erosion')})^MAX(0,({tt}-1)/tl_f-{delay})",
             "savings": (
                 f"={steady_cell}/tl_f*{{{key}.active}}*{{{key}.ramp}}*{{{key}.erosion}}*"
-                + indexation_formula(name("indexation"), "{timeline.years}",
-                                     "{timeline.price_index}")
+                + indexation_formula(
+                    name("indexation"), "{timeline.years}", "{timeline.price_index}"
+                )
             ),
         }
         lines += [
-            same(f"{key}.{kind}", f"{stream.name}: {kind}",
-                 "money" if kind == "savings" else "factor", templates[kind],
-                 values=values[kind])
+            same(
+                f"{key}.{kind}",
+                f"{stream.name}: {kind}",
+                "money" if kind == "savings" else "factor",
+                templates[kind],
+                values=values[kind],
+            )
             for kind in STREAM_ROWS
         ]
         members = (
@@ -105,10 +112,12 @@ def savings_rows(
         )
         ws.write_string(rows["savings"], 1, "steady", styles.note)
         ws.write_formula(
-            rows["savings"], 2,
+            rows["savings"],
+            2,
             f"=IF(ISBLANK({name('annual_amount')}),{name('pct_of_expenditure')}*{members},"
             f"{name('annual_amount')})",
-            styles.unit("money"), float(steady[s]),
+            styles.unit("money"),
+            float(steady[s]),
         )
         out.append(rows["savings"])
     write_lines(ws, styles, lines, grid, layout, "Cashflows", units=False)
@@ -136,6 +145,4 @@ def _ramp(s: int, tau: str) -> str:
         f"(TANH({k}*(MIN(MAX({tau},0),{n})/{n}-0.5)/2)+TANH({k}/4))/(2*TANH({k}/4)))"
     )
     types = ",".join(f'"{t}"' for t in RAMP_TYPES)
-    return (
-        f"CHOOSE(MATCH({name('type')},{{{types}}},0),{linear},{explicit},{s_curve})"
-    )
+    return f"CHOOSE(MATCH({name('type')},{{{types}}},0),{linear},{explicit},{s_curve})"

@@ -91,8 +91,9 @@ def compare(ours: Features, rerun: Features) -> Iterator[Difference]:
         a, b = ours.get(key, default), rerun.get(key, default)
         if a is not None and b is not None and _agrees(a.key, b.key):
             continue
-        yield Difference(key[0], key[1], key[2], None if a is None else a.shown,
-                         None if b is None else b.shown)
+        yield Difference(
+            key[0], key[1], key[2], None if a is None else a.shown, None if b is None else b.shown
+        )
 
 
 @dataclass(frozen=True)
@@ -121,8 +122,7 @@ def _inheritable_formats(wb: Workbook, ws: Worksheet, formula: str) -> set[Any]:
         ref = str(target.attr_text) if target is not None and target.attr_text else text
         sheet_name, _, area = ref.rpartition("!")
         sheet_name = sheet_name.strip("'").replace("''", "'")
-        sheet = wb[sheet_name] if sheet_name in wb.sheetnames else (
-            ws if not sheet_name else None)
+        sheet = wb[sheet_name] if sheet_name in wb.sheetnames else (ws if not sheet_name else None)
         if sheet is None:
             continue
         for coordinate in _cells_of(area.replace("$", "")):
@@ -143,10 +143,15 @@ UNSET = "(application default)"
 #: What a feature that is not there means, by kind.
 GENERAL = number_format_key("General")
 #: A cell's look when nothing is set: black text of the default size, no fill.
-PLAIN: tuple[tuple[str, Any], ...] = (("text colour", "000000"), ("text size", None),
-                                      ("fill", None))
-DEFAULTS = {"number format": Feature(GENERAL, "General"),
-            "font or fill": Feature(PLAIN, "black text, no fill")}
+PLAIN: tuple[tuple[str, Any], ...] = (
+    ("text colour", "000000"),
+    ("text size", None),
+    ("fill", None),
+)
+DEFAULTS = {
+    "number format": Feature(GENERAL, "General"),
+    "font or fill": Feature(PLAIN, "black text, no fill"),
+}
 
 
 def _agrees(ours: Any, rerun: Any) -> bool:
@@ -170,8 +175,11 @@ def _sheet_features(
     out: Features, ws: Worksheet, rerun: Workbook | None, palette: list[str]
 ) -> None:
     title = ws.title
-    for what, value in (("print area", ws.print_area), ("print title rows", ws.print_title_rows),
-                        ("print title columns", ws.print_title_cols)):
+    for what, value in (
+        ("print area", ws.print_area),
+        ("print title rows", ws.print_title_rows),
+        ("print title columns", ws.print_title_cols),
+    ):
         if value:
             text = str(value)
             out[(title, "-", what)] = Feature(formula_key(text), text)
@@ -188,25 +196,38 @@ def _sheet_features(
         if link is not None:
             out[(title, f"{get_column_letter(col)}{row}", "hyperlink")] = Feature(
                 (plain(link.target), _maybe_formula(plain(link.location))),
-                link.target or link.location)
+                link.target or link.location,
+            )
         if cell.comment is not None:
             out[(title, f"{get_column_letter(col)}{row}", "comment")] = Feature(
-                cell.comment.text, cell.comment.text)
+                cell.comment.text, cell.comment.text
+            )
         look = _appearance(cell, palette)
         if look != PLAIN:
             out[(title, f"{get_column_letter(col)}{row}", "font or fill")] = Feature(
-                look, ", ".join(f"{k} {v}" for k, v in look if v is not None))
+                look, ", ".join(f"{k} {v}" for k, v in look if v is not None)
+            )
     for dv in ws.data_validations.dataValidation:
-        shown = " ".join(str(x) for x in (dv.type, dv.operator, dv.formula1, dv.formula2)
-                         if x is not None)
+        shown = " ".join(
+            str(x) for x in (dv.type, dv.operator, dv.formula1, dv.formula2) if x is not None
+        )
         _per_cell(out, title, str(dv.sqref), "data validation", _validation(dv), shown)
     for cf in ws.conditional_formatting:
         rules = sorted(cf.rules, key=lambda r: r.priority or 0)
         shown = "; ".join(
-            " ".join(str(x) for x in (r.type, r.operator, *(r.formula or ()), r.text)
-                     if x is not None) for r in rules)
-        _per_cell(out, title, str(cf.sqref), "conditional format",
-                  tuple(_rule(r, palette) for r in rules), shown)
+            " ".join(
+                str(x) for x in (r.type, r.operator, *(r.formula or ()), r.text) if x is not None
+            )
+            for r in rules
+        )
+        _per_cell(
+            out,
+            title,
+            str(cf.sqref),
+            "conditional format",
+            tuple(_rule(r, palette) for r in rules),
+            shown,
+        )
     for rng in ws.merged_cells.ranges:
         out[(title, str(rng), "merged range")] = Feature(True, str(rng))
     for index, dim in ws.row_dimensions.items():
@@ -216,11 +237,18 @@ def _sheet_features(
         if dim.hidden and dim.min is not None:
             for col in range(dim.min, (dim.max or dim.min) + 1):
                 out[(title, f"column {get_column_letter(col)}", "hidden column")] = Feature(
-                    True, "hidden")
+                    True, "hidden"
+                )
     setup = _page_setup(ws)
     out[(title, "-", "page setup")] = Feature(setup, ", ".join(f"{k}={v}" for k, v in setup))
-    for part in ("oddHeader", "oddFooter", "evenHeader", "evenFooter", "firstHeader",
-                 "firstFooter"):
+    for part in (
+        "oddHeader",
+        "oddFooter",
+        "evenHeader",
+        "evenFooter",
+        "firstHeader",
+        "firstFooter",
+    ):
         text = _header_text(getattr(ws, part, None))
         if text:
             # the footer records when and with which engine the run was made, as the Audit
@@ -240,7 +268,8 @@ def _per_cell(out: Features, sheet: str, sqref: str, what: str, key: Any, shown:
             out[(sheet, cell, what)] = Feature((key,), shown)
         else:
             out[(sheet, cell, what)] = Feature(
-                tuple(sorted((*previous.key, key), key=repr)), f"{previous.shown}; {shown}")
+                tuple(sorted((*previous.key, key), key=repr)), f"{previous.shown}; {shown}"
+            )
 
 
 def _cells_of(sqref: str) -> Iterable[str]:
@@ -292,17 +321,26 @@ def _maybe_formula(text: Any) -> Any:
 
 def _rule(rule: Any, palette: list[str]) -> tuple[Any, ...]:
     dxf = rule.dxf
-    font = None if dxf is None or dxf.font is None else (
-        _rgb(dxf.font.color, palette), bool(dxf.font.b), bool(dxf.font.i))
-    fill = None if dxf is None or dxf.fill is None else _rgb(
-        getattr(dxf.fill, "bgColor", None) or getattr(dxf.fill, "fgColor", None), palette)
-    numfmt = None if dxf is None or dxf.numFmt is None else number_format_key(
-        dxf.numFmt.formatCode)
+    font = (
+        None
+        if dxf is None or dxf.font is None
+        else (_rgb(dxf.font.color, palette), bool(dxf.font.b), bool(dxf.font.i))
+    )
+    fill = (
+        None
+        if dxf is None or dxf.fill is None
+        else _rgb(getattr(dxf.fill, "bgColor", None) or getattr(dxf.fill, "fgColor", None), palette)
+    )
+    numfmt = None if dxf is None or dxf.numFmt is None else number_format_key(dxf.numFmt.formatCode)
     return (
-        ("type", rule.type), ("operator", rule.operator),
+        ("type", rule.type),
+        ("operator", rule.operator),
         ("formulas", tuple(formula_key(str(f)) for f in rule.formula or ())),
-        ("text", plain(rule.text)), ("stop if true", bool(rule.stopIfTrue)),
-        ("font", font), ("fill", fill), ("number format", numfmt),
+        ("text", plain(rule.text)),
+        ("stop if true", bool(rule.stopIfTrue)),
+        ("font", font),
+        ("fill", fill),
+        ("number format", numfmt),
     )
 
 
@@ -322,12 +360,17 @@ def theme_colours(wb: Workbook) -> list[str]:
         return []
     colours = []
     for entry in scheme:
-        value = next((c.get("val") if c.tag.endswith("srgbClr") else c.get("lastClr")
-                      for c in entry), None)
+        value = next(
+            (c.get("val") if c.tag.endswith("srgbClr") else c.get("lastClr") for c in entry), None
+        )
         colours.append((value or "").upper())
     if len(colours) >= 4:
         colours[0], colours[1], colours[2], colours[3] = (
-            colours[1], colours[0], colours[3], colours[2])
+            colours[1],
+            colours[0],
+            colours[3],
+            colours[2],
+        )
     return colours
 
 
@@ -351,8 +394,11 @@ def _appearance(cell: Any, palette: list[str]) -> tuple[tuple[str, Any], ...]:
         behind = _rgb(fill.fgColor, palette) or "solid"
     else:
         behind = f"{fill.fill_type} {_rgb(fill.fgColor, palette)} {_rgb(fill.bgColor, palette)}"
-    return (("text colour", text or "000000"), ("text size", None if size == 11.0 else size),
-            ("fill", behind))
+    return (
+        ("text colour", text or "000000"),
+        ("text size", None if size == 11.0 else size),
+        ("fill", behind),
+    )
 
 
 def _rgb(colour: Any, palette: list[str]) -> str | None:
@@ -363,8 +409,9 @@ def _rgb(colour: Any, palette: list[str]) -> str | None:
     if colour.type == "rgb" and isinstance(colour.rgb, str):
         value = colour.rgb[-6:].upper()
     elif colour.type == "theme" and isinstance(colour.theme, int):
-        value = palette[colour.theme] if 0 <= colour.theme < len(palette) else (
-            f"theme {colour.theme}")
+        value = (
+            palette[colour.theme] if 0 <= colour.theme < len(palette) else (f"theme {colour.theme}")
+        )
     elif colour.type == "indexed":
         value = f"indexed {colour.indexed}"
     if value is None:
@@ -384,8 +431,10 @@ def _page_setup(ws: Worksheet) -> tuple[tuple[str, Any], ...]:
         ("fit to page", fit_to_page),
     ]
     if fit_to_page:
-        setup += [("pages wide", int(ps.fitToWidth if ps.fitToWidth is not None else 1)),
-                  ("pages tall", int(ps.fitToHeight if ps.fitToHeight is not None else 1))]
+        setup += [
+            ("pages wide", int(ps.fitToWidth if ps.fitToWidth is not None else 1)),
+            ("pages tall", int(ps.fitToHeight if ps.fitToHeight is not None else 1)),
+        ]
     else:
         setup.append(("scale %", int(ps.scale or 100)))
     return tuple(setup)
@@ -411,8 +460,7 @@ def _chart(chart: Any) -> tuple[str, tuple[Any, ...], str]:
     # the first and keeps them all in ``_charts``
     plots = getattr(chart, "_charts", None) or [chart]
     kind = " + ".join(
-        type(p).__name__ + (f" ({p.barDir})" if getattr(p, "barDir", None) else "")
-        for p in plots
+        type(p).__name__ + (f" ({p.barDir})" if getattr(p, "barDir", None) else "") for p in plots
     )
     keys: list[tuple[Any, ...]] = []
     texts: list[str] = []

@@ -43,15 +43,23 @@ class Styles:
         }
         self.link = wb.add_format({"font_color": "#0563C1", "underline": 1})
         # one input style (FAST: inputs stand out): blue text on pale yellow
-        input_style: dict[str, Any] = {"font_color": "#0000FF", "bg_color": "#FFF2CC",
-                                       "border": 1, "border_color": "#BFBFBF"}
+        input_style: dict[str, Any] = {
+            "font_color": "#0000FF",
+            "bg_color": "#FFF2CC",
+            "border": 1,
+            "border_color": "#BFBFBF",
+        }
         self.input_style = input_style
         self.input = wb.add_format(input_style)
         self.input_date = wb.add_format({**input_style, "num_format": "yyyy-mm-dd"})
         # structural inputs: the formulas were built for their value (grey, dark text)
-        structural_style: dict[str, Any] = {"font_color": "#1F3864", "bg_color": "#D9D9D9",
-                                            "border": 1, "border_color": "#808080",
-                                            "italic": True}
+        structural_style: dict[str, Any] = {
+            "font_color": "#1F3864",
+            "bg_color": "#D9D9D9",
+            "border": 1,
+            "border_color": "#808080",
+            "italic": True,
+        }
         self.structural_style = structural_style
         self.structural = wb.add_format(structural_style)
         self.structural_date = wb.add_format({**structural_style, "num_format": "yyyy-mm-dd"})
@@ -91,8 +99,11 @@ class Styles:
             code = "#,##0.00##"
         key = (kind, code)
         if key not in self._input_styles:
-            base = {"input": self.input_style, "structural": self.structural_style,
-                    "copy": {"font_color": "#595959"}}[kind]
+            base = {
+                "input": self.input_style,
+                "structural": self.structural_style,
+                "copy": {"font_color": "#595959"},
+            }[kind]
             self._input_styles[key] = self._wb.add_format({**base, "num_format": code})
         return self._input_styles[key]
 

@@ -35,9 +35,9 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     ws.set_column(FIRST_COL, last, 12)
     ws.write(0, 0, f"Timeline: {sc.meta.name}", styles.title)
     ws.write(
-        1, 0,
-        "Live formulas over the named inputs and conventions (Inputs sheet); time across "
-        "columns.",
+        1,
+        0,
+        "Live formulas over the named inputs and conventions (Inputs sheet); time across columns.",
         styles.note,
     )
     # Scalars (the conventions they use are on the Inputs sheet, named)
@@ -45,10 +45,15 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     row = 2
     scalars: list[tuple[str, str, str, float, str]] = []
     f_value = float(tl.f)
-    scalars.append((
-        "tl_f", "Periods a year",
-        f"=INDEX({freq_values},1,MATCH(in_timeline_frequency,{freq_names},0))", f_value, "count",
-    ))
+    scalars.append(
+        (
+            "tl_f",
+            "Periods a year",
+            f"=INDEX({freq_values},1,MATCH(in_timeline_frequency,{freq_names},0))",
+            f_value,
+            "count",
+        )
+    )
     close = tl.close_date
     close_value = excel_serial(close)
     close_formula = (
@@ -58,23 +63,37 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         "in_timeline_start_date)"
     )
     scalars.append(("tl_close", "Close date (t = 0)", close_formula, close_value, "date"))
-    scalars.append((
-        "tl_offset", "Years from the price base date to close",
-        "=IF(in_meta_base_date<=tl_close,"
-        + _years_between("in_meta_base_date", "tl_close")
-        + ",-" + _years_between("tl_close", "in_meta_base_date") + ")",
-        tl.price_offset_years, "years",
-    ))
-    scalars.append((
-        "tl_flat", "Flat discount rate (1) or Green Book schedule (0)",
-        '=(in_economics_discount_basis="flat")*1',
-        1.0 if sc.economics.discount_basis == "flat" else 0.0, "count",
-    ))
-    scalars.append((
-        "tl_real", "Real appraisal basis (1) or nominal (0)",
-        '=(in_economics_appraisal_basis="real")*1',
-        1.0 if sc.economics.appraisal_basis == "real" else 0.0, "count",
-    ))
+    scalars.append(
+        (
+            "tl_offset",
+            "Years from the price base date to close",
+            "=IF(in_meta_base_date<=tl_close,"
+            + _years_between("in_meta_base_date", "tl_close")
+            + ",-"
+            + _years_between("tl_close", "in_meta_base_date")
+            + ")",
+            tl.price_offset_years,
+            "years",
+        )
+    )
+    scalars.append(
+        (
+            "tl_flat",
+            "Flat discount rate (1) or Green Book schedule (0)",
+            '=(in_economics_discount_basis="flat")*1',
+            1.0 if sc.economics.discount_basis == "flat" else 0.0,
+            "count",
+        )
+    )
+    scalars.append(
+        (
+            "tl_real",
+            "Real appraisal basis (1) or nominal (0)",
+            '=(in_economics_appraisal_basis="real")*1',
+            1.0 if sc.economics.appraisal_basis == "real" else 0.0,
+            "count",
+        )
+    )
     ws.write(row + 1, 0, "Timeline constants", styles.header)
     ws.write(row + 1, 1, "", styles.header)
     for i, (name, label, formula, value, unit) in enumerate(scalars):
@@ -90,8 +109,17 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     ws.write(head - 1, 0, "Line item", styles.header)
     for j in range(n):
         ws.write(head - 1, FIRST_COL + j, "", styles.header)
-    keys = ["t", "years", "programme_year", "period_end", "f_close", "f_year_end",
-            "price_index", "deflator", "discount_factor"]
+    keys = [
+        "t",
+        "years",
+        "programme_year",
+        "period_end",
+        "f_close",
+        "f_year_end",
+        "price_index",
+        "deflator",
+        "discount_factor",
+    ]
     bond = results.bond
     if bond is not None:
         keys[6:6] = ["f_bond_life", "f_bond_payment"]
@@ -112,35 +140,73 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     lines = [
         Line("t", "Period t", "count", "={t@p}+1", "=0", values=tl.t),
         same("years", "Years after close (t / f)", "years", "={t}/tl_f", values=tl.years),
-        same("programme_year", "Programme year", "count", "=ROUNDUP({t}/tl_f,0)",
-             values=tl.programme_year),
-        Line("period_end", "Period end (close for t = 0)", "date",
-             "=EDATE(tl_close,{t}*conv_months/tl_f)-1", "=tl_close",
-             values=[excel_serial(d) for d in tl.period_end]),
+        same(
+            "programme_year",
+            "Programme year",
+            "count",
+            "=ROUNDUP({t}/tl_f,0)",
+            values=tl.programme_year,
+        ),
+        Line(
+            "period_end",
+            "Period end (close for t = 0)",
+            "date",
+            "=EDATE(tl_close,{t}*conv_months/tl_f)-1",
+            "=tl_close",
+            values=[excel_serial(d) for d in tl.period_end],
+        ),
         same("f_close", "Flag: close (t = 0)", "count", "=({t}=0)*1", values=tl.t == 0),
-        same("f_year_end", "Flag: last period of a programme year", "count",
-             "=({t}>0)*(MOD({t},tl_f)=0)", values=(tl.t > 0) & (tl.t % tl.f == 0)),
-        same("price_index", "Price index (base date = 1)", "index",
-             "=(1+in_economics_inflation)^(tl_offset+{years})", values=price),
-        same("deflator", "Deflator to the appraisal basis (price index if real, else 1)",
-             "index", "=tl_real*{price_index}+(1-tl_real)",
-             values=price if real else np.ones_like(price)),
-        same("discount_factor", "Discount factor (appraisal basis)", "factor", discount,
-             values=results.flows.discount_factors[0]),
+        same(
+            "f_year_end",
+            "Flag: last period of a programme year",
+            "count",
+            "=({t}>0)*(MOD({t},tl_f)=0)",
+            values=(tl.t > 0) & (tl.t % tl.f == 0),
+        ),
+        same(
+            "price_index",
+            "Price index (base date = 1)",
+            "index",
+            "=(1+in_economics_inflation)^(tl_offset+{years})",
+            values=price,
+        ),
+        same(
+            "deflator",
+            "Deflator to the appraisal basis (price index if real, else 1)",
+            "index",
+            "=tl_real*{price_index}+(1-tl_real)",
+            values=price if real else np.ones_like(price),
+        ),
+        same(
+            "discount_factor",
+            "Discount factor (appraisal basis)",
+            "factor",
+            discount,
+            values=results.flows.discount_factors[0],
+        ),
     ]
     if bond is not None:
         grid = bond.schedule.grid
         lines[6:6] = [
-            same("f_bond_life", "Flag: bond outstanding (after issue, to legal maturity)",
-                 "count", "=({t}>bd_issue_t)*({t}<=bd_issue_t+bd_n_legal*bd_step)",
-                 values=(tl.t > grid.issue_t) & (tl.t <= grid.pay_t[-1])),
-            same("f_bond_payment", "Flag: bond payment date", "count",
-                 "={f_bond_life}*(MOD({t}-bd_issue_t,bd_step)=0)",
-                 values=np.isin(tl.t, grid.pay_t[1:])),
+            same(
+                "f_bond_life",
+                "Flag: bond outstanding (after issue, to legal maturity)",
+                "count",
+                "=({t}>bd_issue_t)*({t}<=bd_issue_t+bd_n_legal*bd_step)",
+                values=(tl.t > grid.issue_t) & (tl.t <= grid.pay_t[-1]),
+            ),
+            same(
+                "f_bond_payment",
+                "Flag: bond payment date",
+                "count",
+                "={f_bond_life}*(MOD({t}-bd_issue_t,bd_step)=0)",
+                values=np.isin(tl.t, grid.pay_t[1:]),
+            ),
         ]
     assert [line.key for line in lines] == keys
-    write_lines(ws, styles, lines, Grid(rows, n, first_col=FIRST_COL), layout, "Timeline",
-                units=False)
+    write_lines(
+        ws, styles, lines, Grid(rows, n, first_col=FIRST_COL), layout, "Timeline", units=False
+    )
     ws.freeze_panes(head, FIRST_COL)
     print_across(ws, 0)
 

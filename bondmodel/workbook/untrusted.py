@@ -109,8 +109,15 @@ def check_archive(path: Path) -> None:
             _check_entries(path, entries)
             names = {e.filename for e in entries}
             types = archive.read("[Content_Types].xml") if "[Content_Types].xml" in names else b""
-    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError,
-            RuntimeError, ValueError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zlib.error,
+        EOFError,
+        OSError,
+        NotImplementedError,
+        RuntimeError,
+        ValueError,
+    ) as exc:
         # a damaged archive fails in many ways: bad headers, bad compressed data,
         # an unknown compression method, an encrypted entry
         raise WorkbookError(
@@ -122,16 +129,14 @@ def check_archive(path: Path) -> None:
         )
     if any(n.lower().endswith("vbaproject.bin") for n in names) or b"macroEnabled" in types:
         raise WorkbookError(
-            f"{path}: contains macros (a VBA project); only workbooks without macros are "
-            "accepted"
+            f"{path}: contains macros (a VBA project); only workbooks without macros are accepted"
         )
 
 
 def _check_entries(path: Path, entries: list[zipfile.ZipInfo]) -> None:
     if len(entries) > MAX_ENTRIES:
         raise WorkbookError(
-            f"{path}: holds {len(entries):,} archive entries; at most {MAX_ENTRIES:,} are "
-            "accepted"
+            f"{path}: holds {len(entries):,} archive entries; at most {MAX_ENTRIES:,} are accepted"
         )
     seen: set[str] = set()
     for entry in entries:
@@ -155,8 +160,7 @@ def _check_entries(path: Path, entries: list[zipfile.ZipInfo]) -> None:
             )
     if total > MAX_UNCOMPRESSED_BYTES:
         raise WorkbookError(
-            f"{path}: expands to {total:,} bytes; at most {MAX_UNCOMPRESSED_BYTES:,} are "
-            "accepted"
+            f"{path}: expands to {total:,} bytes; at most {MAX_UNCOMPRESSED_BYTES:,} are accepted"
         )
 
 
@@ -190,9 +194,7 @@ def _load(path: Path, data_only: bool, read_only: bool, exact: bool = True) -> E
     compared with a fresh one (verify) reads both the same way.
     """
     kind = _ExactTextReader if exact else ExcelReader
-    reader = kind(
-        path, read_only=read_only, keep_vba=False, data_only=data_only, keep_links=False
-    )
+    reader = kind(path, read_only=read_only, keep_vba=False, data_only=data_only, keep_links=False)
     try:
         reader.read()
     except WorkbookError:
@@ -304,9 +306,7 @@ def read_sheet_cells(
         except WorkbookError:
             raise
         except Exception as exc:  # malformed XML, a damaged entry
-            raise WorkbookError(
-                f"{path}: sheet {title!r} cannot be read: {_reason(exc)}"
-            ) from None
+            raise WorkbookError(f"{path}: sheet {title!r} cannot be read: {_reason(exc)}") from None
         return names, cells
     finally:
         wb.close()
@@ -345,8 +345,9 @@ class _CellScanner:
         self.count += 1
         if self.count > MAX_SHEET_CELLS:
             raise self.error(
-                where, f"the sheet declares more than {MAX_SHEET_CELLS:,} cells and rows; "
-                "at most that many are read"
+                where,
+                f"the sheet declares more than {MAX_SHEET_CELLS:,} cells and rows; "
+                "at most that many are read",
             )
 
     def _row_number(self, element: Any, previous: int) -> int:
@@ -410,15 +411,17 @@ class _CellScanner:
                     return from_excel(number, self.epoch), "d"
                 except (OverflowError, ValueError):
                     raise self.error(
-                        where, f"holds the date serial number {raw[:40]}, outside the dates "
-                        "a workbook can hold"
+                        where,
+                        f"holds the date serial number {raw[:40]}, outside the dates "
+                        "a workbook can hold",
                     ) from None
             return number, "n"
         if kind == "s":
             if not raw.isdigit() or int(raw) >= len(self.strings):
                 raise self.error(
-                    where, f"refers to shared string {raw[:20]!r}; the table holds "
-                    f"{len(self.strings)} (0 to {len(self.strings) - 1})"
+                    where,
+                    f"refers to shared string {raw[:20]!r}; the table holds "
+                    f"{len(self.strings)} (0 to {len(self.strings) - 1})",
                 )
             return self.strings[int(raw)], "s"
         if kind == "str":

@@ -57,10 +57,18 @@ from bondmodel.workbook.writer import write_workbook
 
 #: Rows that record when and with what the run was made, not what it computed
 #: (label in column A of Audit, column B of Cover): not compared.
-VOLATILE_LABELS = frozenset({
-    "Run at (UTC)", "Engine", "Python", "numpy / scipy / pandas", "XlsxWriter", "Executor",
-    "Chunking (blocks per task)", "Run manifest (JSON)",
-})
+VOLATILE_LABELS = frozenset(
+    {
+        "Run at (UTC)",
+        "Engine",
+        "Python",
+        "numpy / scipy / pandas",
+        "XlsxWriter",
+        "Executor",
+        "Chunking (blocks per task)",
+        "Run manifest (JSON)",
+    }
+)
 #: Sheets compared cell by cell only after a full rerun: the Monte Carlo output, and the
 #: Cover and Audit, whose layout lists the simulation's settings (checked record by record).
 MONTE_CARLO_SHEETS = frozenset({"Summary", "Risk", "Sensitivity", "Paths", "Cover", "Audit"})
@@ -89,9 +97,14 @@ class Mismatch:
     what: str = "cell"
 
     def as_json(self) -> dict[str, Any]:
-        return {"sheet": self.sheet, "cell": self.cell, "what": self.what,
-                "label": self.label, "workbook": _jsonable(self.workbook),
-                "rerun": _jsonable(self.rerun)}
+        return {
+            "sheet": self.sheet,
+            "cell": self.cell,
+            "what": self.what,
+            "label": self.label,
+            "workbook": _jsonable(self.workbook),
+            "rerun": _jsonable(self.rerun),
+        }
 
 
 @dataclass
@@ -202,9 +215,11 @@ def verify(
     what = _what_is_rerun(settings, rerun_paths, paths_check if sampled else None)
     if announce is not None:
         announce(f"verify: rerunning {what}")
-    report = Report(path, what, {
-        k: getattr(settings, k) for k in ("paths", "seed", "sampler", "tornado_output")
-    })
+    report = Report(
+        path,
+        what,
+        {k: getattr(settings, k) for k in ("paths", "seed", "sampler", "tornado_output")},
+    )
 
     recorded = audit.records.get("Scenario SHA-256", "")
     if scenario.sha256() != recorded:
@@ -241,8 +256,7 @@ def _what_is_rerun(settings: RerunSettings, paths: int, sample: int | None) -> s
     """``the base case and 10,000 paths (sampler random, seed 11)``, and the like."""
     run = f"sampler {settings.sampler}, seed {settings.seed}"
     if sample is not None:
-        return (f"the base case and {sample} of the {settings.paths:,} recorded paths "
-                f"({run})")
+        return f"the base case and {sample} of the {settings.paths:,} recorded paths ({run})"
     if paths == 0:
         return "the base case (no Monte Carlo run recorded)"
     stop = " with its stopping rule" if settings.convergence is not None else ""
@@ -292,8 +306,7 @@ def read_audit(wb: Workbook, source: Path) -> Audit:
             "block): the run cannot be repeated from this workbook"
         )
     text = records.get("Run manifest (JSON)")
-    settings = (parse_manifest(text, source) if text
-                else settings_from_records(records, source))
+    settings = parse_manifest(text, source) if text else settings_from_records(records, source)
     return Audit(records, "\n".join(lines) + "\n", settings)
 
 
@@ -347,7 +360,10 @@ def _check_inputs(path: Path, scenario: Scenario, report: Report) -> None:
 
 
 def _rerun(
-    scenario: Scenario, settings: RerunSettings, paths: int, workers: int,
+    scenario: Scenario,
+    settings: RerunSettings,
+    paths: int,
+    workers: int,
     scheduler: str | None,
 ) -> Results:
     """The run again: with the paths asked for and the stopping rule, if there was one
@@ -355,8 +371,14 @@ def _rerun(
     from bondmodel.risk.simulate import Convergence
 
     rule = settings.convergence if paths else None
-    convergence = None if rule is None else Convergence(
-        tolerance=rule.tolerance, confidence=rule.confidence, metrics=tuple(rule.metrics),
+    convergence = (
+        None
+        if rule is None
+        else Convergence(
+            tolerance=rule.tolerance,
+            confidence=rule.confidence,
+            metrics=tuple(rule.metrics),
+        )
     )
     return run(
         scenario,
@@ -375,27 +397,44 @@ def _sampler(settings: RerunSettings) -> Sampler:
 
 
 def _compare_workbooks(
-    formulas_wb: Workbook, values_wb: Workbook, rerun_formulas: Workbook,
-    rerun_values: Workbook, skip: frozenset[str], report: Report,
+    formulas_wb: Workbook,
+    values_wb: Workbook,
+    rerun_formulas: Workbook,
+    rerun_values: Workbook,
+    skip: frozenset[str],
+    report: Report,
 ) -> None:
     ours = [s for s in formulas_wb.sheetnames if s not in skip]
     theirs = [s for s in rerun_formulas.sheetnames if s not in skip]
     for name in sorted(set(ours) ^ set(theirs)):
         where = "workbook" if name in ours else "rerun"
-        _add(report, Mismatch(name, "-", f"sheet only in the {where}",
-                              name if name in ours else None, name if name in theirs else None,
-                              "sheet"))
+        _add(
+            report,
+            Mismatch(
+                name,
+                "-",
+                f"sheet only in the {where}",
+                name if name in ours else None,
+                name if name in theirs else None,
+                "sheet",
+            ),
+        )
     for name in [s for s in ours if s in theirs]:
-        _compare_sheet(name, formulas_wb[name], values_wb[name], rerun_formulas[name],
-                       rerun_values[name], report)
+        _compare_sheet(
+            name,
+            formulas_wb[name],
+            values_wb[name],
+            rerun_formulas[name],
+            rerun_values[name],
+            report,
+        )
     common = frozenset(ours) & frozenset(theirs)
     mine, rerun = describe(formulas_wb, skip), describe(rerun_formulas, skip, rerun=True)
     report.features_compared += len(mine.keys() | rerun.keys())
     for d in compare(mine, rerun):
         if d.sheet and d.sheet not in common:
             continue  # a sheet on one side only is reported once, above
-        _add(report, Mismatch(d.sheet or "(workbook)", d.where, "", d.workbook, d.rerun,
-                              d.what))
+        _add(report, Mismatch(d.sheet or "(workbook)", d.where, "", d.workbook, d.rerun, d.what))
 
 
 def _compare_sheet(name: str, f1: Any, v1: Any, f2: Any, v2: Any, report: Report) -> None:
@@ -415,10 +454,16 @@ def _compare_sheet(name: str, f1: Any, v1: Any, f2: Any, v2: Any, report: Report
         if _same(a, b):
             continue
         label = labels.get(row)
-        _add(report, Mismatch(
-            name, openpyxl.utils.get_column_letter(col + 1) + str(row + 1),
-            "" if label is None else str(label), _shown(a), _shown(b),
-        ))
+        _add(
+            report,
+            Mismatch(
+                name,
+                openpyxl.utils.get_column_letter(col + 1) + str(row + 1),
+                "" if label is None else str(label),
+                _shown(a),
+                _shown(b),
+            ),
+        )
 
 
 def _cells(formulas: Any, values: Any) -> dict[tuple[int, int], tuple[str | None, Any]]:
@@ -500,8 +545,11 @@ def _check_paths(
                 f"the Paths sheet names path {index!r} (row {i + 6}), which is not a path "
                 f"of this run: allowed 0 to {total - 1:,}"
             )
-    sample = [r for r in sample if not isinstance(r[0], bool)
-              and float(r[0]).is_integer() and 0 <= r[0] < total]
+    sample = [
+        r
+        for r in sample
+        if not isinstance(r[0], bool) and float(r[0]).is_integer() and 0 <= r[0] < total
+    ]
     if not sample:
         return
     chosen = [sample[round(i)] for i in np.linspace(0, len(sample) - 1, min(n, len(sample)))]

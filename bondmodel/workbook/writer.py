@@ -113,7 +113,10 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
     if results.bond is not None:
         bond_sheet(wb, styles, results, layout)
         council_rows(
-            wb.get_worksheet_by_name("Cashflows"), styles, results, layout,
+            wb.get_worksheet_by_name("Cashflows"),
+            styles,
+            results,
+            layout,
             layout.row_numbers["cashflows.free"],
         )
         partner_bond_rows(wb, styles, results, layout)
@@ -133,9 +136,13 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
         ws = wb.get_worksheet_by_name(name)
         if ws is not None:
             status_banner(ws, 0, col, styles, simulation=simulation and results.risk is not None)
-    last_cols = {} if results.bond is None else {
-        "Bond": FIRST_PERIOD_COL + results.bond.schedule.grid.n_legal  # the bond's life as run
-    }
+    last_cols = (
+        {}
+        if results.bond is None
+        else {
+            "Bond": FIRST_PERIOD_COL + results.bond.schedule.grid.n_legal  # the bond's life as run
+        }
+    )
     print_ready(wb, results.scenario.meta.name, stamp, last_rows, last_cols)
     wb.close()
 
@@ -143,9 +150,17 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
 #: Where each sheet shows RERUN NEEDED (or STALE, for the simulation's sheets): the column of
 #: the title row, and whether the sheet holds simulation results.
 BANNERS: dict[str, tuple[int, bool]] = {
-    "Summary": (3, True), "Inputs": (3, False), "Timeline": (3, False),
-    "Cashflows": (3, False), "Partners": (3, False), "Bond": (3, False), "Metrics": (2, False),
-    "Risk": (3, True), "Sensitivity": (3, True), "Checks": (2, False), "As run": (4, False),
+    "Summary": (3, True),
+    "Inputs": (3, False),
+    "Timeline": (3, False),
+    "Cashflows": (3, False),
+    "Partners": (3, False),
+    "Bond": (3, False),
+    "Metrics": (2, False),
+    "Risk": (3, True),
+    "Sensitivity": (3, True),
+    "Checks": (2, False),
+    "As run": (4, False),
     "Paths": (3, True),
 }
 
@@ -156,9 +171,7 @@ def sheet_names(results: Results) -> list[str]:
     names += ["Bond"] if results.bond is not None else []
     names += ["Metrics"]
     names += ["Risk", "Sensitivity"] if results.risk is not None else []
-    return [
-        *names, "Checks", "As run", "Audit", *(["Paths"] if results.risk is not None else [])
-    ]
+    return [*names, "Checks", "As run", "Audit", *(["Paths"] if results.risk is not None else [])]
 
 
 # ---------------------------------------------------------------------------
@@ -180,9 +193,12 @@ def _cashflows_sheet(
     ws.freeze_panes(FIRST_ITEM_ROW, FIRST_PERIOD_COL)
     ws.write(0, 0, f"Programme cash flows (base case): {results.scenario.meta.name}", styles.title)
     ws.write(
-        1, 0, "Nominal pounds unless marked real; formulas recalculate from the rows above.",
+        1,
+        0,
+        "Nominal pounds unless marked real; formulas recalculate from the rows above.",
         styles.note,
     )
+
     def timeline(key: str, col: int) -> str:
         return f"Timeline!{xl_rowcol_to_cell(layout.row_numbers[f'timeline.{key}'], col)}"
 
@@ -199,7 +215,10 @@ def _cashflows_sheet(
         )
         ws.write_string(3, col, str(table["label"].iloc[j]), styles.bold)
         ws.write_formula(
-            4, col, f"={timeline('period_end', col)}", styles.unit("date"),
+            4,
+            col,
+            f"={timeline('period_end', col)}",
+            styles.unit("date"),
             excel_serial(table["period_end"].iloc[j]),
         )
         ws.write(FIRST_ITEM_ROW - 1, col, "", styles.header)
@@ -208,8 +227,11 @@ def _cashflows_sheet(
     keys = [k for k in PERIOD_COLUMNS if k not in HEADER_KEYS]
     rows: dict[str, int] = {key: FIRST_ITEM_ROW + i for i, key in enumerate(keys)}
     items = cost_item_rows(ws, styles, results, layout, FIRST_ITEM_ROW + len(keys) + 2)
-    below = FIRST_ITEM_ROW + len(keys) + 2 + (
-        1 + len(ITEM_ROWS) * len(results.scenario.costs) + 1 if results.scenario.costs else 0
+    below = (
+        FIRST_ITEM_ROW
+        + len(keys)
+        + 2
+        + (1 + len(ITEM_ROWS) * len(results.scenario.costs) + 1 if results.scenario.costs else 0)
     )
     running_rows = running_cost_rows(ws, styles, results, layout, below)
     below += len(results.scenario.running_costs) + 2 if results.scenario.running_costs else 0
@@ -218,6 +240,7 @@ def _cashflows_sheet(
         layout.row_numbers[f"cashflows.stream.{s}"] = stream_row
     # the council's cash after debt service goes below, once the Bond sheet exists
     layout.row_numbers["cashflows.free"] = (max(stream_rows) if stream_rows else below) + 2
+
     def linked(cells: list[int]) -> str:
         """``=`` the sum of these rows of the sheet (``=0`` for none)."""
         for r in cells:
@@ -242,10 +265,18 @@ def _cashflows_sheet(
     grid = Grid(grid_rows, n_cols)
     real = results.scenario.economics.appraisal_basis == "real"
     price = results.flows.price_index[0]
-    write_lines(ws, styles, lines, grid, layout, "Cashflows", {
-        **convention_values(),
-        "timeline.deflator": price if real else np.ones_like(price),
-    })
+    write_lines(
+        ws,
+        styles,
+        lines,
+        grid,
+        layout,
+        "Cashflows",
+        {
+            **convention_values(),
+            "timeline.deflator": price if real else np.ones_like(price),
+        },
+    )
     print_across(ws, FIRST_ITEM_ROW)
     return rows
 
@@ -278,8 +309,7 @@ def cashflow_lines(
             * (r("conv_cost_factor") - 1)
         ),
         "capex": (
-            r("capex_base") + r("capex_contingency") + r("capex_optimism_bias")
-            + r("capex_overrun")
+            r("capex_base") + r("capex_contingency") + r("capex_optimism_bias") + r("capex_overrun")
         ),
         "net_savings": r("gross_savings") - r("running_costs"),
         "net_cash_flow": r("net_savings") - r("capex"),
@@ -299,11 +329,17 @@ def cashflow_lines(
     for key in (k for k in PERIOD_COLUMNS if k not in HEADER_KEYS):
         column = PERIOD_COLUMNS[key]
         template = derived[key]
-        lines.append(Line(
-            key, column.label, column.unit, template, template,
-            values=table[key].to_numpy(dtype=float),
-            total=column.unit == "money" and not key.startswith("cumulative"),
-        ))
+        lines.append(
+            Line(
+                key,
+                column.label,
+                column.unit,
+                template,
+                template,
+                values=table[key].to_numpy(dtype=float),
+                total=column.unit == "money" and not key.startswith("cumulative"),
+            )
+        )
     return lines
 
 
@@ -329,7 +365,9 @@ def _metrics_sheet(
     ws.set_column(2, 2, 60)
     ws.write(0, 0, f"Metrics (base case): {results.scenario.meta.name}", styles.title)
     ws.write_formula(
-        1, 0, '="Appraisal basis: "&in_economics_appraisal_basis&"; discounting: "'
+        1,
+        0,
+        '="Appraisal basis: "&in_economics_appraisal_basis&"; discounting: "'
         "&in_economics_discount_basis",
         styles.note,
         f"Appraisal basis: {results.scenario.economics.appraisal_basis}; discounting: "
@@ -361,15 +399,21 @@ def _metrics_sheet(
 
     real = results.scenario.economics.appraisal_basis == "real"
     price = results.flows.price_index[0]
-    env = Env(on_sheet, {
-        **{f"cashflows.{key}": results.periods[key].to_numpy(dtype=float) for key in rows},
-        "timeline.deflator": price if real else np.ones_like(price),
-    })
+    env = Env(
+        on_sheet,
+        {
+            **{f"cashflows.{key}": results.periods[key].to_numpy(dtype=float) for key in rows},
+            "timeline.deflator": price if real else np.ones_like(price),
+        },
+    )
     deflated = Ref("timeline.deflator", "row")
     sums: dict[str, Expr] = {
         "pv_savings": fn("SUMPRODUCT", whole("gross_savings") / deflated, whole("discount_factor")),
-        "pv_costs": fn("SUMPRODUCT", Group(whole("capex") + whole("running_costs")) / deflated,
-                       whole("discount_factor")),
+        "pv_costs": fn(
+            "SUMPRODUCT",
+            Group(whole("capex") + whole("running_costs")) / deflated,
+            whole("discount_factor"),
+        ),
         "npv": fn("SUM", whole("discounted_net_cash_flow")),
         "peak_funding_need": fn("MAX", 0, -fn("MIN", whole("cumulative_net_cash_flow"))),
         "total_capex": fn("SUM", whole("capex")),
@@ -449,7 +493,8 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
     s = sim.settings
     ws.write(0, 0, "Monte Carlo simulation output (values, not formulas)", styles.title)
     ws.write(
-        1, 0,
+        1,
+        0,
         f"seed {s.seed}, sampler {s.sampler}, {s.paths:,} paths in blocks of "
         f"{s.block_size:,}; repeat with: bondmodel run SCENARIO --paths {s.paths_requested} "
         f"--seed {s.seed} --sampler {s.sampler}",
@@ -457,7 +502,8 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
     )
     if s.correlation_repaired:
         ws.write(
-            2, 0,
+            2,
+            0,
             "The correlation matrix given was not positive semi-definite: the nearest "
             "correlation matrix (Higham 2002) was used (repair = true).",
             styles.note,
@@ -546,7 +592,8 @@ def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> int:
     s = sim.settings
     ws.write(0, 0, "A sample of simulated paths (simulation output: values)", styles.title)
     ws.write(
-        1, 0,
+        1,
+        0,
         f"seed {s.seed}, sampler {s.sampler}, {s.paths:,} paths: each row is one path's "
         "metrics, so `bondmodel verify --paths-check N` can rerun a few paths and compare them "
         "one by one. The sample is data for verify: it is not printed.",
@@ -575,9 +622,13 @@ def run_manifest(results: Results, command: str | None) -> dict[str, Any]:
     if sim is not None:
         s = sim.settings
         settings = {
-            "paths": s.paths, "paths_requested": s.paths_requested, "seed": s.seed,
-            "sampler": s.sampler, "block_size": s.block_size,
-            "chunk_blocks": s.chunk_blocks, "convergence": s.to_json()["convergence"],
+            "paths": s.paths,
+            "paths_requested": s.paths_requested,
+            "seed": s.seed,
+            "sampler": s.sampler,
+            "block_size": s.block_size,
+            "chunk_blocks": s.chunk_blocks,
+            "convergence": s.to_json()["convergence"],
             "tornado_output": sim.tornado_output,
             "per_path_precision": s.per_path_precision,
         }
@@ -593,8 +644,10 @@ def run_manifest(results: Results, command: str | None) -> dict[str, Any]:
         **settings,
         "engine": __version__,
         "libraries": {
-            "python": platform.python_version(), "numpy": np.__version__,
-            "scipy": scipy.__version__, "pandas": pd.__version__,
+            "python": platform.python_version(),
+            "numpy": np.__version__,
+            "scipy": scipy.__version__,
+            "pandas": pd.__version__,
             "xlsxwriter": xlsxwriter.__version__,
         },
         "replay": replay,
@@ -647,11 +700,10 @@ def _audit_sheet(
         ws.write_string(2 + i, 0, key, styles.bold)
         ws.write_string(2 + i, 1, value)
     row = 4 + len(record)
+    ws.write_string(row, 0, "Scenario (TOML)", styles.header)
     ws.write_string(
-        row, 0, "Scenario (TOML)", styles.header
-    )
-    ws.write_string(
-        row, 1,
+        row,
+        1,
         "Save the lines below as scenario.toml to repeat this run: it loads to the same "
         "scenario and SHA-256.",
         styles.header,
