@@ -41,7 +41,7 @@ from .test_bond_properties import check, scenarios
 
 pytestmark = pytest.mark.filterwarnings("error::RuntimeWarning")
 
-EXAMPLES = int(os.environ.get("BONDMODEL_E2E_EXAMPLES", "500"))
+EXAMPLES = int(os.environ.get("BONDMODEL_E2E_EXAMPLES", "350"))
 PATHS = 48
 
 
