@@ -181,3 +181,23 @@ def test_inputs_are_formatted_by_their_unit(workbooks: dict[str, Path]) -> None:
     assert formats["bond.coupon.rate"] == "0.00%"
     assert formats["bond.tenor_years"] == "#,##0.00##"
     assert formats["conventions.zero_rate"] == "0.0E+00"  # 1e-15 shown, not as 0.00%
+
+
+def test_the_cover_explains_the_colour_code(workbooks: dict[str, Path]) -> None:
+    """Each sample on the Cover's colour key is written in the style it explains."""
+    wb = openpyxl.load_workbook(workbooks[DEFAULT])
+    cover, inputs = wb["Cover"], wb["Inputs"]
+    samples = {
+        cover.cell(row=r, column=2).value: cover.cell(row=r, column=2)
+        for r in range(1, cover.max_row + 1)
+    }
+    assert "Colour key" in samples
+    row = next(
+        r
+        for r in range(1, inputs.max_row + 1)
+        if inputs.cell(row=r, column=1).value == "economics.inflation"
+    )
+    key, typed = samples["Input"], inputs.cell(row=row, column=5)  # a live input's value
+    assert typed.fill.fgColor.rgb == key.fill.fgColor.rgb == "FFFFF2CC"
+    assert typed.font.color.rgb == key.font.color.rgb == "FF0000FF"
+    assert samples["Structural input"].font.i and samples["TRUE"].font.b

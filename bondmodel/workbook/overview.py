@@ -372,11 +372,55 @@ def cover_sheet(
     for i, name in enumerate(sheets):
         ws.write_url(row + 1 + i, 1, f"internal:'{name}'!A1", styles.link, name)
         ws.write_string(row + 1 + i, 2, purpose.get(name, ""))
-    row += len(sheets) + 3
+    row += len(sheets) + 2
+    row = _colour_key(ws, styles, row) + 1
     ws.merge_range(row, 1, row + 3, 2, DISCLAIMER, styles.wrap)
     ws.set_landscape()
     ws.fit_to_pages(1, 1)
     ws.activate()
+
+
+#: The Cover's colour key: (sample text, its style's name on Styles, what it means).
+COLOUR_KEY = (
+    (
+        "Input",
+        "input",
+        "a live assumption (blue on pale yellow, Inputs sheet): change it and the formulas follow",
+    ),
+    (
+        "Structural input",
+        "structural",
+        "the workbook was built for its value (grey, italic): a change shows RERUN NEEDED",
+    ),
+    (
+        "Formula",
+        "label",
+        "computed (black), on its own sheet or from another; links to other sheets are not "
+        "coloured apart",
+    ),
+    (
+        "Record of the run",
+        "copy",
+        "values kept as run (grey text: As run, Audit), for comparison, not for editing",
+    ),
+    ("TRUE", "good", "a check that passes (Checks sheet, Cover)"),
+    ("FALSE", "bad", "a check that fails: the Cover says so"),
+    (
+        "RERUN NEEDED",
+        "alert",
+        "on every sheet after a structural change; STALE on the simulation's sheets after any",
+    ),
+)
+
+
+def _colour_key(ws: Worksheet, styles: Styles, row: int) -> int:
+    """Write the colour key from ``row``; returns the row below it."""
+    ws.write_string(row, 1, "Colour key", styles.header)
+    ws.write_string(row, 2, "", styles.header)
+    for i, (sample, style, meaning) in enumerate(COLOUR_KEY):
+        ws.write_string(row + 1 + i, 1, sample, getattr(styles, style))
+        ws.write_string(row + 1 + i, 2, meaning)
+    return row + 1 + len(COLOUR_KEY)
 
 
 def summary_sheet(
