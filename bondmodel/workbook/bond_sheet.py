@@ -224,6 +224,27 @@ _HELD = re.compile(
 _ONES = frozenset({"uplift", "clear", "repaid"})
 
 
+def _timing(results: Results, n: int) -> dict[str, FloatArray]:
+    """The timing rows of ``n`` payment columns: payment number, timeline period, date,
+    years from issue, and the life flag (1 to the legal final maturity, then 0)."""
+    bond = results.bond
+    assert bond is not None
+    grid = bond.schedule.grid
+    tl = results.timeline
+    k = np.arange(n, dtype=np.float64)
+    t = grid.issue_t + grid.step * np.arange(n)
+    return {
+        "payment": k,
+        "t": t.astype(np.float64),
+        "date": np.array(
+            [excel_serial(tl.boundaries[grid.issue_t])]
+            + [excel_serial(tl.period_end[int(x)]) for x in t[1:]]
+        ),
+        "years": k / grid.g,
+        "f_life": (k <= grid.n_legal).astype(np.float64),
+    }
+
+
 def _padded(values: dict[str, FloatArray], results: Results, n: int) -> dict[str, FloatArray]:
     """The engine's rows, k = 0..NL, continued to the sheet's ``n`` payment columns.
 
@@ -231,24 +252,10 @@ def _padded(values: dict[str, FloatArray], results: Results, n: int) -> dict[str
     positions, balances and indices their last value, the "nothing owed"
     flags 1, the DSCR "n/a" (NaN here) and every flow 0.
     """
-    bond = results.bond
-    assert bond is not None
-    grid = bond.schedule.grid
-    have = grid.n_legal + 1
+    have = len(values["payment"])
     if n == have:
         return values
-    k = np.arange(n, dtype=np.float64)
-    t = grid.issue_t + grid.step * np.arange(n)
-    tl = results.timeline
-    out: dict[str, FloatArray] = {
-        "payment": k,
-        "t": t.astype(np.float64),
-        "years": k / grid.g,
-        "date": np.concatenate(
-            [values["date"], [excel_serial(tl.period_end[int(x)]) for x in t[have:]]]
-        ),
-        "f_life": (k <= grid.n_legal).astype(np.float64),
-    }
+    out = _timing(results, n)
     for key, row in values.items():
         if key in out:
             continue
@@ -327,8 +334,7 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
             "bd_n_legal",
             "Legal final maturity (payment number)",
             "count",
-            "=ROUND(IF(ISBLANK(in_bond_legal_maturity_years),in_bond_tenor_years,"
-            "in_bond_legal_maturity_years)*bd_freq,0)",
+            f"=ROUND({_LEGAL_YEARS}*bd_freq,0)",
             float(grid.n_legal),
         ),
         (
@@ -539,8 +545,7 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
                 "pw_n",
                 "PWLB term (payments)",
                 "count",
-                "=ROUND(IF(ISBLANK(in_pwlb_term_years),in_bond_tenor_years,in_pwlb_term_years)"
-                "*bd_freq,0)",
+                f"=ROUND({_PWLB_YEARS}*bd_freq,0)",
                 float(p.payments),
             ),
             ("pw_i", "PWLB periodic rate", "rate", "=pw_rate/bd_freq", p.rate / grid.g),
@@ -556,6 +561,12 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
     return out
 
 
+#: Years to legal final maturity, and the PWLB loan's term, as typed (blank: the tenor).
+_LEGAL_YEARS = (
+    "IF(ISBLANK(in_bond_legal_maturity_years),in_bond_tenor_years,in_bond_legal_maturity_years)"
+)
+_PWLB_YEARS = "IF(ISBLANK(in_pwlb_term_years),in_bond_tenor_years,in_pwlb_term_years)"
+
 #: The constant that says whether the terms on Inputs still describe a bond the sheet can show.
 FITS_LABEL = (
     "Terms fit the payment grid (1 = yes): whole payments, grace < tenor <= legal maturity "
@@ -569,12 +580,9 @@ def _fits_formula(results: Results) -> str:
     otherwise (the engine would refuse them, so the Checks sheet shows RERUN NEEDED)."""
     bond = results.bond
     assert bond is not None
-    legal = (
-        "IF(ISBLANK(in_bond_legal_maturity_years),in_bond_tenor_years,in_bond_legal_maturity_years)"
-    )
     parts = [
         "(ABS(in_bond_tenor_years*bd_freq-bd_n_term)<=conv_whole)",
-        f"(ABS({legal}*bd_freq-bd_n_legal)<=conv_whole)",
+        f"(ABS({_LEGAL_YEARS}*bd_freq-bd_n_legal)<=conv_whole)",
         "(ABS(in_bond_grace_years*bd_freq-bd_n_grace)<=conv_whole)",
         "(bd_n_grace<bd_n_term)",
         "(bd_n_term<=bd_n_legal)",
@@ -583,8 +591,11 @@ def _fits_formula(results: Results) -> str:
     if bond.schedule.terms.repayment.type == "custom":
         parts.append("(COUNT(in_bond_repayment_schedule)=bd_n_term-bd_n_grace)")
     if bond.pwlb is not None:
-        term = "IF(ISBLANK(in_pwlb_term_years),in_bond_tenor_years,in_pwlb_term_years)"
-        parts += [f"(ABS({term}*bd_freq-pw_n)<=conv_whole)", "(pw_n>=1)", "(pw_n<=bd_n_legal)"]
+        parts += [
+            f"(ABS({_PWLB_YEARS}*bd_freq-pw_n)<=conv_whole)",
+            "(pw_n>=1)",
+            "(pw_n<=bd_n_legal)",
+        ]
     return "=" + "*".join(parts)
 
 
@@ -1312,17 +1323,11 @@ def _values(
         key: table[key].to_numpy(dtype=np.float64) for key in BOND_COLUMNS if key not in ("date",)
     }
     out.update(trace)
-    g, big_g, big_n = grid.g, grid.n_grace, grid.n_scheduled
+    big_g, big_n = grid.n_grace, grid.n_scheduled
     grace = ((k >= 1) & (k <= big_g)).astype(np.float64)
+    out.update(_timing(results, grid.n_legal + 1))
     out.update(
         {
-            "payment": k,
-            "t": grid.pay_t.astype(np.float64),
-            "date": np.array(
-                [excel_serial(results.timeline.boundaries[grid.issue_t])]
-                + [excel_serial(results.timeline.period_end[int(t)]) for t in grid.pay_t[1:]]
-            ),
-            "years": k / g,
             "f_grace": grace,
             "f_end_grace": (k == big_g).astype(np.float64),
             "f_capgrace": grace * (1.0 if s.terms.grace_interest == "capitalised" else 0.0),
@@ -1330,7 +1335,6 @@ def _values(
             "f_maturity": (k == big_n).astype(np.float64),
             "f_due_all": (k >= big_n).astype(np.float64),
             "f_final": (k == grid.n_legal).astype(np.float64),
-            "f_life": np.ones_like(k),
             "net_at_pay": grid.aggregate(results.flows.net_savings)[0],
             "gross_at_pay": grid.aggregate(results.flows.gross_savings)[0],
             "price_at_pay": results.flows.price_index[0, grid.pay_t],

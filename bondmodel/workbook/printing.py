@@ -10,6 +10,7 @@ version and the run time, the page (N of M) and the file.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,11 @@ _HEADER_LIMIT = 255
 def _escape(text: str) -> str:
     """Text for a header or footer: ``&`` starts a code there, so it is doubled."""
     return text.replace("&", "&&")
+
+
+#: The engine version and run time in a footer, as :func:`header_footer` writes them (verify
+#: does not compare them: they record the run, not what it computed).
+RUN_STAMP = re.compile(r"bondmodel \S+, run \d{4}-\d\d-\d\d \d\d:\d\d UTC")
 
 
 def header_footer(scenario_name: str, stamp: datetime) -> tuple[str, str]:
@@ -47,10 +53,8 @@ def _extent(ws: Worksheet) -> tuple[int, int]:
     last_row = ws.dim_rowmax if ws.dim_rowmax is not None else 0
     last_col = ws.dim_colmax if ws.dim_colmax is not None else 0
     for row, col, chart, x_off, y_off, x_scale, y_scale, anchor, *_ in ws.charts:
-        end = ws._position_object_pixels(  # XlsxWriter's own placement of the chart
-            col, row, x_off, y_off, chart.width * x_scale, chart.height * y_scale, anchor
-        )
-        last_col, last_row = max(last_col, end[4]), max(last_row, end[5])
+        end_row, end_col = _chart_end(ws, row, col, chart, (x_off, y_off, x_scale, y_scale, anchor))
+        last_row, last_col = max(last_row, end_row), max(last_col, end_col)
     return last_row, last_col
 
 
@@ -83,10 +87,20 @@ def print_ready(
         ws.print_area(0, 0, last_row, last_col)
 
 
-def _chart_end(ws: Worksheet, row: int, col: int, chart: Any) -> tuple[int, int]:
-    """The last row and column a chart of ``chart``'s size covers when anchored at
-    (``row``, ``col``), by XlsxWriter's own placement (column widths and row heights)."""
-    end = ws._position_object_pixels(col, row, 0, 0, chart.width, chart.height, 1)
+def _chart_end(
+    ws: Worksheet,
+    row: int,
+    col: int,
+    chart: Any,
+    placement: tuple[float, float, float, float, int] = (0, 0, 1, 1, 1),
+) -> tuple[int, int]:
+    """The last row and column a chart covers when anchored at (``row``, ``col``) with
+    ``placement`` (x and y offsets, x and y scales, anchor type), by XlsxWriter's own
+    placement (column widths and row heights)."""
+    x_off, y_off, x_scale, y_scale, anchor = placement
+    end = ws._position_object_pixels(
+        col, row, x_off, y_off, chart.width * x_scale, chart.height * y_scale, anchor
+    )
     return end[5], end[4]
 
 

@@ -20,7 +20,6 @@ canonical form (bondmodel.workbook.canonical); docs/auditors-guide.md lists them
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +32,7 @@ from openpyxl.workbook.workbook import Workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bondmodel.workbook.canonical import formula_key, number_format_key, plain
+from bondmodel.workbook.printing import RUN_STAMP
 
 #: Most cells a validation or conditional format is expanded to, one key per cell; a larger
 #: range is compared whole (the writer never emits one this large).
@@ -253,7 +253,7 @@ def _sheet_features(
         if text:
             # the footer records when and with which engine the run was made, as the Audit
             # sheet's volatile rows do: not what was computed, so not compared
-            out[(title, "-", part)] = Feature(_RUN_STAMP.sub("bondmodel (run)", text), text)
+            out[(title, "-", part)] = Feature(RUN_STAMP.sub("bondmodel (run)", text), text)
     for chart in ws._charts:
         where, key, shown = _chart(chart)
         out[(title, where, "chart")] = Feature(key, shown)
@@ -438,10 +438,6 @@ def _page_setup(ws: Worksheet) -> tuple[tuple[str, Any], ...]:
     else:
         setup.append(("scale %", int(ps.scale or 100)))
     return tuple(setup)
-
-
-#: The engine version and run time in a footer (``printing.header_footer``).
-_RUN_STAMP = re.compile(r"bondmodel \S+, run \d{4}-\d\d-\d\d \d\d:\d\d UTC")
 
 
 def _header_text(item: Any) -> str:

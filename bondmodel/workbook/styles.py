@@ -8,6 +8,7 @@ from typing import Any
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from bondmodel.display import currency_symbol
 from bondmodel.labels import Unit
 
 
@@ -15,7 +16,7 @@ class Styles:
     """The workbook's formats: one per unit, headers, notes and check results."""
 
     def __init__(self, wb: Workbook, currency: str) -> None:
-        symbol = "£" if currency == "GBP" else f"{currency} "
+        symbol = currency_symbol(currency)
         # negatives in brackets, as accounts show them
         money = f"{symbol}#,##0;[Red]({symbol}#,##0)"
         self._wb = wb
@@ -64,8 +65,9 @@ class Styles:
         self.structural = wb.add_format(structural_style)
         self.structural_date = wb.add_format({**structural_style, "num_format": "yyyy-mm-dd"})
         # the record of an input as run: plain values, not for editing
-        self.copy = wb.add_format({"font_color": "#595959"})
-        self.copy_date = wb.add_format({"font_color": "#595959", "num_format": "yyyy-mm-dd"})
+        self.copy_style: dict[str, Any] = {"font_color": "#595959"}
+        self.copy = wb.add_format(self.copy_style)
+        self.copy_date = wb.add_format({**self.copy_style, "num_format": "yyyy-mm-dd"})
         # a warning that is empty while all is well (RERUN NEEDED, STALE)
         self.alert = wb.add_format({"bold": True, "font_color": "#C00000", "font_size": 12})
         self.good = wb.add_format({"bold": True, "font_color": "#006100", "bg_color": "#C6EFCE"})
@@ -102,7 +104,7 @@ class Styles:
             base = {
                 "input": self.input_style,
                 "structural": self.structural_style,
-                "copy": {"font_color": "#595959"},
+                "copy": self.copy_style,
             }[kind]
             self._input_styles[key] = self._wb.add_format({**base, "num_format": code})
         return self._input_styles[key]
