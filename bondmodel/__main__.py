@@ -1,5 +1,5 @@
 """``python -m bondmodel``: the same command line as ``bondmodel``."""
 
-from bondmodel.cli import main
+from bondmodel.cli import command
 
-raise SystemExit(main())
+command()

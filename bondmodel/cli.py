@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, NoReturn
 
 from bondmodel import __version__, interrupts
 from bondmodel.defaults import DEFAULT_TEMPLATE
@@ -235,6 +235,7 @@ class _Session:
 
     seed: int | None = None
     written: list[Path] = field(default_factory=list)
+    stopped: bool = False
 
 
 _SESSION = _Session()
@@ -254,6 +255,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _stopped(exc)
     finally:
         interrupts.restore(previous)
+
+
+def command() -> NoReturn:
+    """The console script's entry (and ``python -m bondmodel``'s): :func:`main`, then exit.
+
+    A stopped command has done its clean-up when :func:`main` returns; should a thread
+    that Python's exit waits for hang, the process still ends within
+    :data:`interrupts.STOP_GRACE` seconds, with the stop's exit code.
+    """
+    code = main()
+    if _SESSION.stopped:
+        interrupts.exit_within(interrupts.STOP_GRACE, code)
+    sys.exit(code)
 
 
 def _main(argv: Sequence[str] | None) -> int:
@@ -320,6 +334,7 @@ def _error(message: str) -> None:
 
 def _stopped(exc: KeyboardInterrupt) -> int:
     """The one line printed when a signal stops the command; returns 128 + its number."""
+    _SESSION.stopped = True
     signal_name = str(exc) if isinstance(exc, interrupts.Interrupted) else "SIGINT"
     code = exc.exit_code if isinstance(exc, interrupts.Interrupted) else 130
     done = (
@@ -741,4 +756,4 @@ def _jsonable(value: Any) -> Any:
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    command()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import FrameType
@@ -90,6 +91,30 @@ def deferred() -> Iterator[None]:
         yield
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+#: Seconds a stopped command's exit may take before :func:`exit_within` forces it.
+STOP_GRACE: Final = 5.0
+
+
+def exit_within(seconds: float, code: int) -> None:
+    """Make sure the process ends within ``seconds``, with ``code``, whatever still runs.
+
+    For a stopped command whose clean-up has already run: Python's exit still waits for
+    the threads a library left (a process pool's manager thread, a Dask client's), and one
+    of them waiting on a dead process must not keep the command alive. A daemon timer
+    flushes the standard streams and ends the process if the exit has not happened by then.
+    """
+
+    def force() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+    timer = threading.Timer(seconds, force)
+    timer.daemon = True
+    timer.start()
 
 
 def worker_defaults() -> None:

@@ -327,3 +327,74 @@ def test_sigterm_to_the_parent_stops_its_workers_too(tmp_path: Path) -> None:
         and "Z" not in Path(f"/proc/{pid}/stat").read_text().split()[2]
     ]
     assert not alive, f"worker processes {alive} outlived the run"
+
+
+_CUT_SHORT = textwrap.dedent("""
+    import multiprocessing, os, struct, sys, time
+    from concurrent.futures import ProcessPoolExecutor
+    from bondmodel.risk.simulate import stop_pool
+
+    def cut_short():
+        # a worker stopped while it sends its results: a header promising a megabyte,
+        # then ten bytes of it
+        os.write(WRITER.fileno(), struct.pack("!i", 1 << 20) + b"x" * 10)
+        time.sleep(60)
+
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    WRITER = pool._result_queue._writer
+    pool.submit(cut_short)
+    manager = pool._executor_manager_thread
+    time.sleep(1.0)  # the manager thread now waits for the rest of the message
+    stop_pool(pool)
+    manager.join(10.0)
+    print("stuck" if manager.is_alive() else "stopped", flush=True)
+    os._exit(0)
+""")
+
+
+def test_a_worker_stopped_mid_message_does_not_hold_the_exit() -> None:
+    """The pool's manager thread, left waiting for the rest of a result that a terminated
+    worker was sending, stops once :func:`stop_pool` has run; Python's exit waits for that
+    thread, so this is what lets a stopped run end (CI once waited 30 s and more here)."""
+    done = subprocess.run(
+        [sys.executable, "-c", _CUT_SHORT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        check=False,
+    )
+    assert done.stdout.strip() == "stopped", done.stdout + done.stderr
+
+
+_HANGING_EXIT = textwrap.dedent("""
+    import threading
+    from bondmodel import cli, interrupts
+
+    def stopped_mid_run(args):
+        # a library thread Python's exit will wait for, stuck for good
+        threading.Thread(target=threading.Event().wait).start()
+        raise interrupts.Interrupted(15)
+
+    cli._dispatch = stopped_mid_run
+    cli.command()
+""")
+
+
+def test_a_stopped_command_ends_even_when_a_thread_hangs() -> None:
+    """Whatever a library thread does, a stopped command ends within the grace period with
+    the stop's code and its one line (the watchdog of ``cli.command``)."""
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-c", _HANGING_EXIT, "run"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=_env(),
+        check=False,
+    )
+    took = time.monotonic() - started
+    assert done.returncode == 143, done.stderr
+    assert "bondmodel: interrupted (SIGTERM); nothing was written" in done.stderr
+    assert "Traceback" not in done.stderr
+    assert took < 20.0, f"took {took:.1f} s"

@@ -607,16 +607,40 @@ def _execute(
                 # dropped once done: a finished future holds its chunk's results
                 yield futures.pop(future), future.result()
         except BaseException:
-            # Ctrl-C or a failed chunk: stop now rather than wait for running chunks.
-            # The executor has no public way to stop its workers; terminating them is
-            # safe here, as a chunk writes nothing and its results are discarded.
-            for process in list(getattr(pool, "_processes", {}).values()):
-                process.terminate()
-            pool.shutdown(wait=False, cancel_futures=True)
+            # Ctrl-C or a failed chunk: stop now rather than wait for running chunks
+            stop_pool(pool)
             raise
         pool.shutdown(wait=True)
         return
     yield from _execute_dask(context, chunks, scheduler or "")
+
+
+def stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop ``pool`` at once: terminate its workers and let its manager thread finish.
+
+    The executor has no public way to stop its workers; terminating them is safe here, as
+    a chunk writes nothing and its results are discarded. A worker terminated while it
+    sends a chunk's results leaves a message cut short in the result pipe, and the
+    pool's manager thread would wait forever for the rest of it (and Python's exit waits
+    for that thread). So, once the workers are gone, this process closes its own copy of
+    the pipe's writing end: with no writer left the wait ends in end-of-file, which the
+    manager thread treats as a broken pool and stops; it is waited for here.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    for process in processes:
+        process.join(timeout=5.0)
+    result_queue = getattr(pool, "_result_queue", None)
+    writer = getattr(result_queue, "_writer", None)
+    if writer is not None and not any(p.is_alive() for p in processes):
+        writer.close()
+    manager = getattr(pool, "_executor_manager_thread", None)
+    pool.shutdown(wait=False, cancel_futures=True)
+    if manager is not None:
+        # finished here rather than during Python's exit, whose wake-up of the thread
+        # races with the thread closing its wake-up pipe (a traceback at exit)
+        manager.join(timeout=5.0)
 
 
 def _execute_dask(
