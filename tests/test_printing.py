@@ -8,6 +8,7 @@ than 45 (before: 97, 143 and 127 pages).
 from __future__ import annotations
 
 import re
+import subprocess
 import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +17,8 @@ import openpyxl
 import pytest
 
 from bondmodel import load_scenario, run
+from bondmodel.workbook.dashboard import tile_cell
+from bondmodel.workbook.links import LINK_GREEN, reads_other_sheet, sheet_of
 from bondmodel.workbook.printing import RUN_STAMP, header_footer
 from bondmodel.workbook.recalc import convert_many
 from bondmodel.workbook.writer import write_workbook
@@ -152,6 +155,13 @@ def test_page_counts_are_within_the_limits(
     print(f"pages printed: {pages}")
     for name, count in pages.items():
         assert 5 <= count <= PAGE_LIMIT.get(name, OTHER_LIMIT), (name, count)
+    for path in pdfs:
+        # the dashboard prints on one page: one page's header names the Summary sheet
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        heads = [page.strip().splitlines()[0] for page in text.split("\f") if page.strip()]
+        assert sum(head.rstrip().endswith("Summary") for head in heads) == 1, (path.stem, heads)
 
 
 def test_every_number_has_a_number_format(workbooks: dict[str, Path]) -> None:
@@ -202,3 +212,33 @@ def test_the_cover_explains_the_colour_code(workbooks: dict[str, Path]) -> None:
     assert typed.fill.fgColor.rgb == key.fill.fgColor.rgb == "FFFFF2CC"
     assert typed.font.color.rgb == key.font.color.rgb == "FF0000FF"
     assert samples["Structural input"].font.i and samples["TRUE"].font.b
+    # a link's sample is green, as a formula reading another sheet is (the Summary's tiles)
+    summary = wb["Summary"]
+    tile = summary[tile_cell(run(load_scenario(None), paths=0), "npv")]
+    assert str(tile.value).startswith("='Metrics'!")
+    assert samples["Link"].font.color.rgb == "FF" + LINK_GREEN[1:]
+    assert tile.font.color.rgb == samples["Link"].font.color.rgb
+
+
+def test_formulas_reading_another_sheet_are_green_and_no_others(
+    workbooks: dict[str, Path],
+) -> None:
+    """The colour code's links: every formula that reads another sheet, by a reference or a
+    defined name, is green unless its style has a colour of its own, and none other is."""
+    for name, path in workbooks.items():
+        wb = openpyxl.load_workbook(path)
+        names = {n.upper(): sheet_of(str(d.attr_text)) for n, d in wb.defined_names.items()}
+        green = other = 0
+        for ws in wb.worksheets:
+            for row in ws.iter_rows():
+                for cell in row:
+                    if not (isinstance(cell.value, str) and cell.value.startswith("=")):
+                        continue
+                    colour = cell.font.color.rgb if cell.font.color is not None else None
+                    if reads_other_sheet(cell.value, ws.title, names):
+                        assert colour is not None, (name, ws.title, cell.coordinate)
+                        green += colour == "FF" + LINK_GREEN[1:]
+                    else:
+                        assert colour != "FF" + LINK_GREEN[1:], (name, ws.title, cell.coordinate)
+                        other += 1
+        assert green > 100 and other > 100, (name, green, other)

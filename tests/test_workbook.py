@@ -272,8 +272,8 @@ def test_cover_checks_charts_and_audit(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as archive:
         charts = [n for n in archive.namelist() if n.startswith("xl/charts/chart")]
         pictures = [n for n in archive.namelist() if n.startswith("xl/media/")]
-    # Summary 3, Risk: 2 histograms + 2 S-curves + 4 fans, Sensitivity: the tornado
-    assert len(charts) == 12 and not pictures
+    # Summary 4, Risk: 2 histograms + 2 S-curves + 4 fans, Sensitivity: the tornado
+    assert len(charts) == 13 and not pictures
     # the Audit sheet alone repeats the run: its TOML loads to the same scenario
     audit = list(wb["Audit"].iter_rows(values_only=True))
     start = next(i for i, r in enumerate(audit) if r[0] == "Scenario (TOML)")
@@ -289,17 +289,42 @@ def test_cover_checks_charts_and_audit(tmp_path: Path) -> None:
     assert fields["Sampler"] == "random"
 
 
-def test_summary_shows_base_case_beside_percentiles(tmp_path: Path) -> None:
+def test_summary_tiles_show_base_case_over_percentiles(tmp_path: Path) -> None:
+    """Each dashboard tile: its label, the base case (a live link to the Metrics sheet) and
+    under it the simulation's P10, P50 and P90; a probability's tile its standard error."""
+    from bondmodel.workbook.dashboard import BOND_TILES, tile_cell
+
     res = run(load_scenario(None), paths=1000, seed=9)
-    wb = openpyxl.load_workbook(write_workbook(res, tmp_path / "m.xlsx"), data_only=True)
-    rows = {r[0]: r for r in wb["Summary"].iter_rows(min_row=5, values_only=True) if r[0]}
-    label = BOND_METRICS["council_npv"].label
+    path = write_workbook(res, tmp_path / "m.xlsx")
+    values = openpyxl.load_workbook(path, data_only=True)["Summary"]
+    formulas = openpyxl.load_workbook(path)["Summary"]
     assert res.bond is not None and res.risk is not None
-    assert rows[label][1] == pytest.approx(res.bond.metrics["council_npv"], rel=1e-12)
-    for j, stat in enumerate(("p10", "p50", "p90")):
-        assert rows[label][2 + j] == pytest.approx(
-            res.risk.summary.loc[stat, "council_npv"], rel=1e-12
-        )
+    assert [t.key for t in BOND_TILES] == [
+        "npv",
+        "council_npv",
+        "investor_irr",
+        "min_dscr",
+        "peak_funding_need",
+        "p_any_shortfall",
+        "council_npv_vs_pwlb",
+        "payback_years",
+    ]
+    for tile in BOND_TILES:
+        big = values[tile_cell(res, tile.key)]
+        label = values.cell(row=big.row - 1, column=big.column).value
+        below = [values.cell(row=big.row + 2, column=big.column + j).value for j in range(3)]
+        assert label == tile.label
+        if tile.kind == "probability":
+            prob = res.risk.probabilities.loc[tile.key]
+            assert big.value == pytest.approx(prob["value"], rel=1e-12)
+            assert below[0] == pytest.approx(prob["se"], rel=1e-12)
+            continue
+        base = res.metrics.get(tile.key, res.bond.metrics.get(tile.key))
+        assert big.value == pytest.approx(base, rel=1e-12)
+        assert formulas[big.coordinate].value.startswith("='Metrics'!")
+        for j, stat in enumerate(("p10", "p50", "p90")):
+            assert below[j] == pytest.approx(res.risk.summary.loc[stat, tile.key], rel=1e-12)
+    assert '£#,##0.0,,"m"' in values[tile_cell(res, "npv")].number_format
 
 
 @pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: Path(p).stem)

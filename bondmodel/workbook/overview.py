@@ -1,4 +1,4 @@
-"""The overview sheets: Cover, Summary (with native charts) and Checks.
+"""The overview sheets: Cover and Checks (the Summary is :mod:`bondmodel.workbook.dashboard`).
 
 Checks are live formulas over the other sheets, each TRUE or FALSE. Each is
 one expression (bondmodel.workbook.rows.Expr) rendered to its formula and
@@ -8,7 +8,6 @@ that never recalculates shows the true state and the two cannot drift apart.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,16 +18,11 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel import __version__
 from bondmodel.engine import Results
-from bondmodel.labels import BOND_METRICS, METRICS, Unit
 from bondmodel.workbook.as_run import RERUN_NEEDED, SIMULATION_CHECK, STRUCTURE_CHECK
 from bondmodel.workbook.conventions_block import CHECK_ABS, CHECK_REL
 from bondmodel.workbook.layout import Layout
-from bondmodel.workbook.printing import place_charts
 from bondmodel.workbook.rows import Env, Expr, Group, Neg, Ref, fn, total
-from bondmodel.workbook.styles import Styles, write_value
-
-#: Axis format: pounds in millions.
-MILLIONS = '£#,##0.0,,"m"'
+from bondmodel.workbook.styles import Styles
 
 DISCLAIMER = (
     "This workbook is the output of a model. Its numbers follow from the assumptions on the "
@@ -392,11 +386,11 @@ COLOUR_KEY = (
         "structural",
         "the workbook was built for its value (grey, italic): a change shows RERUN NEEDED",
     ),
+    ("Formula", "label", "computed from cells of its own sheet (black)"),
     (
-        "Formula",
-        "label",
-        "computed (black), on its own sheet or from another; links to other sheets are not "
-        "coloured apart",
+        "Link",
+        "reads_other_sheet",
+        "a formula that reads another sheet (green): follow it to the sheet it names",
     ),
     (
         "Record of the run",
@@ -421,145 +415,3 @@ def _colour_key(ws: Worksheet, styles: Styles, row: int) -> int:
         ws.write_string(row + 1 + i, 1, sample, getattr(styles, style))
         ws.write_string(row + 1 + i, 2, meaning)
     return row + 1 + len(COLOUR_KEY)
-
-
-def summary_sheet(
-    wb: Workbook, ws: Worksheet, styles: Styles, results: Results, layout: Layout
-) -> None:
-    """Key metrics (base case beside P10/P50/P90) and the headline charts."""
-    ws.set_column(0, 0, 46)
-    ws.set_column(1, 4, 18)
-    ws.write(0, 0, f"Summary: {results.scenario.meta.name}", styles.title)
-    sim = results.risk
-    note = (
-        "Base case from the engine; P10/P50/P90 are Monte Carlo output "
-        f"(seed {sim.settings.seed}, {sim.settings.paths:,} paths)."
-        if sim is not None
-        else "Base case only: no Monte Carlo run."
-    )
-    ws.write(1, 0, note, styles.note)
-    headers = ["Metric", "Base case", "P10", "P50", "P90"]
-    for j, h in enumerate(headers):
-        ws.write_string(3, j, h, styles.header)
-    items: list[tuple[str, str, float | None, Unit]] = [
-        ("npv", METRICS["npv"].label, results.metrics["npv"], "money"),
-        (
-            "payback_years",
-            METRICS["payback_years"].label,
-            results.metrics["payback_years"],
-            "years",
-        ),
-        (
-            "peak_funding_need",
-            METRICS["peak_funding_need"].label,
-            results.metrics["peak_funding_need"],
-            "money",
-        ),
-    ]
-    if results.bond is not None:
-        bm = results.bond.metrics
-        items += [
-            (key, BOND_METRICS[key].label, bm[key], BOND_METRICS[key].unit)
-            for key in (
-                "council_npv",
-                "investor_irr",
-                "min_dscr",
-                "total_topup",
-                "investor_loss",
-                "council_npv_vs_pwlb",
-            )
-        ]
-    for i, (key, label, base, unit) in enumerate(items):
-        row = 4 + i
-        ws.write_string(row, 0, label)
-        # the base case is the Metrics sheet's live figure, whatever the inputs now say
-        ws.write_formula(
-            row,
-            1,
-            f"={layout.cells[f'metrics.{key}']}",
-            styles.unit(unit),
-            base if base is not None and math.isfinite(base) else "n/a",
-        )
-        for j, stat in enumerate(("p10", "p50", "p90")):
-            if sim is None or key not in sim.summary.columns:
-                ws.write_string(row, 2 + j, "", styles.note)
-            else:
-                write_value(ws, row, 2 + j, float(sim.summary[key][stat]), unit, styles)
-    row = 6 + len(items)
-    charts = _summary_charts(wb, results, layout)
-    for chart in charts:
-        chart.set_size({"width": 620, "height": 320})
-    place_charts(ws, charts, row, 0)
-    ws.set_landscape()
-    ws.fit_to_pages(1, 0)
-
-
-def _summary_charts(wb: Workbook, results: Results, layout: Layout) -> list[Any]:
-    charts = []
-    rows = layout.rows
-    flows = wb.add_chart({"type": "column"})
-    flows.add_series(
-        {
-            "name": "Net cash flow (nominal)",
-            "categories": rows["cashflows.label"],
-            "values": rows["cashflows.net_cash_flow"],
-        }
-    )
-    cumulative = wb.add_chart({"type": "line"})
-    cumulative.add_series(
-        {
-            "name": "Cumulative net cash flow",
-            "categories": rows["cashflows.label"],
-            "values": rows["cashflows.cumulative_net_cash_flow"],
-        }
-    )
-    flows.combine(cumulative)
-    flows.set_title({"name": "Programme cash flows"})
-    flows.set_y_axis({"num_format": MILLIONS})
-    flows.set_legend({"position": "bottom"})
-    charts.append(flows)
-    if results.bond is not None:
-        bond = wb.add_chart({"type": "column"})
-        # the payments of the bond as run (the sheet's columns run on to the horizon)
-        payments = rows["bond.date.as_run"]  # each payment's date
-        bond.add_series(
-            {"name": "CFADS", "categories": payments, "values": rows["bond.cfads.as_run"]}
-        )
-        bond.add_series(
-            {
-                "name": "Debt service due",
-                "categories": payments,
-                "values": rows["bond.debt_service_due.as_run"],
-            }
-        )
-        balance = wb.add_chart({"type": "line"})
-        balance.add_series(
-            {
-                "name": "Closing balance (right axis)",
-                "categories": payments,
-                "values": rows["bond.closing_balance.as_run"],
-                "y2_axis": True,
-            }
-        )
-        bond.combine(balance)
-        bond.set_x_axis({"name": "Payment date", "text_axis": True, "num_format": "mmm yyyy"})
-        bond.set_y_axis({"num_format": MILLIONS})
-        balance.set_y2_axis({"num_format": MILLIONS})
-        bond.set_title({"name": "Bond: cash, debt service and balance"})
-        bond.set_legend({"position": "bottom"})
-        charts.append(bond)
-    if results.risk is not None and "fan.net_savings.P50" in layout.columns:
-        fan = wb.add_chart({"type": "line"})
-        for p in ("P5", "P10", "P50", "P90", "P95"):
-            fan.add_series(
-                {
-                    "name": p,
-                    "categories": layout.columns["fan.net_savings.period"],
-                    "values": layout.columns[f"fan.net_savings.{p}"],
-                }
-            )
-        fan.set_title({"name": "Net savings fan chart (simulation)"})
-        fan.set_y_axis({"num_format": MILLIONS})
-        fan.set_legend({"position": "bottom"})
-        charts.append(fan)
-    return charts

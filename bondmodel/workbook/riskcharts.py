@@ -20,8 +20,6 @@ from bondmodel.workbook.styles import Styles, write_value
 
 #: Histogram bins of a key output.
 HISTOGRAM_BINS = 30
-#: Money axis in millions.
-MILLIONS = '£#,##0.0,,"m"'
 
 
 def _key_outputs(results: Results) -> list[str]:
@@ -29,9 +27,9 @@ def _key_outputs(results: Results) -> list[str]:
     return ["council_npv", "min_dscr"] if results.bond is not None else ["npv", "payback_years"]
 
 
-def _axis_format(key: str) -> str:
+def _axis_format(key: str, styles: Styles) -> str:
     unit = PATH_METRICS[key].unit if key in PATH_METRICS else "ratio"
-    return MILLIONS if unit == "money" else "0.00"
+    return styles.millions if unit == "money" else "0.00"
 
 
 def histogram_range(values: FloatArray) -> tuple[float, float]:
@@ -76,6 +74,12 @@ def distribution_tables(
         for i, level in enumerate(percentiles):
             write_value(ws, row + 1 + i, 3, float(level), unit, styles)
             ws.write_number(row + 1 + i, 4, (i + 1) / 100.0, styles.unit("rate"))
+        layout.columns[f"histogram.{key}.value"] = column_span(
+            "Risk", row + 1, row + HISTOGRAM_BINS, 0
+        )
+        layout.columns[f"histogram.{key}.paths"] = column_span(
+            "Risk", row + 1, row + HISTOGRAM_BINS, 1
+        )
         hist = wb.add_chart({"type": "column"})
         hist.add_series(
             {
@@ -86,7 +90,7 @@ def distribution_tables(
             }
         )
         hist.set_title({"name": f"Histogram: {label}"})
-        hist.set_x_axis({"num_format": _axis_format(key)})
+        hist.set_x_axis({"num_format": _axis_format(key, styles)})
         hist.set_legend({"none": True})
         curve = wb.add_chart({"type": "scatter", "subtype": "straight"})
         curve.add_series(
@@ -97,7 +101,7 @@ def distribution_tables(
             }
         )
         curve.set_title({"name": f"S-curve: {label}"})
-        curve.set_x_axis({"num_format": _axis_format(key)})
+        curve.set_x_axis({"num_format": _axis_format(key, styles)})
         curve.set_y_axis({"num_format": "0%", "min": 0, "max": 1})
         curve.set_legend({"none": True})
         charts += [hist, curve]
@@ -115,7 +119,7 @@ def distribution_tables(
                 }
             )
         fan.set_title({"name": f"Fan chart: {name.replace('_', ' ')}"})
-        fan.set_y_axis({"num_format": "0.00" if name == "dscr" else MILLIONS})
+        fan.set_y_axis({"num_format": "0.00" if name == "dscr" else styles.millions})
         fan.set_legend({"position": "bottom"})
         charts.append(fan)
     # charts to the right of the tables (clear of every column they use), two a row
@@ -187,7 +191,7 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
             )
         chart.set_title({"name": f"Tornado: change in {out_label} from base"})
         chart.set_y_axis({"reverse": True})
-        chart.set_x_axis({"num_format": MILLIONS if unit == "money" else "0.00"})
+        chart.set_x_axis({"num_format": styles.millions if unit == "money" else "0.00"})
         chart.set_legend({"position": "bottom"})
         chart.set_size({"width": 640, "height": 320})
         ws.insert_chart(last + 3, 0, chart)

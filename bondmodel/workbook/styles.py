@@ -10,6 +10,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.display import currency_symbol
 from bondmodel.labels import Unit
+from bondmodel.workbook.links import LINK_GREEN
 
 
 class Styles:
@@ -21,6 +22,9 @@ class Styles:
         money = f"{symbol}#,##0;[Red]({symbol}#,##0)"
         self._wb = wb
         self._money = money
+        self.currency_symbol = symbol
+        #: a chart axis of money: millions, in the scenario's currency
+        self.millions = f'{symbol}#,##0.0,,"m"'
         self._input_styles: dict[tuple[str, str], Any] = {}
         self.title = wb.add_format({"bold": True, "font_size": 14})
         self.header = wb.add_format(
@@ -43,6 +47,8 @@ class Styles:
             "date": wb.add_format({"num_format": "dd mmm yyyy"}),
         }
         self.link = wb.add_format({"font_color": "#0563C1", "underline": 1})
+        # a formula reading another sheet (coloured by links.colour_links; the Cover's key)
+        self.reads_other_sheet = wb.add_format({"font_color": LINK_GREEN})
         # one input style (FAST: inputs stand out): blue text on pale yellow
         input_style: dict[str, Any] = {
             "font_color": "#0000FF",

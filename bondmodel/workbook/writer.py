@@ -44,10 +44,12 @@ from bondmodel.workbook.cost_rows import (
     running_cost_rows,
     timeline_rows,
 )
+from bondmodel.workbook.dashboard import dashboard_sheet
 from bondmodel.workbook.formulas import payback_formula
 from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
-from bondmodel.workbook.overview import checks_sheet, cover_sheet, summary_sheet
+from bondmodel.workbook.links import colour_links
+from bondmodel.workbook.overview import checks_sheet, cover_sheet
 from bondmodel.workbook.partners_sheet import (
     gross_savings_after_exits,
     partner_bond_rows,
@@ -131,7 +133,7 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
     if results.risk is not None:
         last_rows["Paths"] = _paths_sheet(wb, styles, results)
     cover_sheet(cover, styles, results, sheets, checks, stamp)
-    summary_sheet(wb, summary, styles, results, layout)
+    dashboard_sheet(wb, summary, styles, results, layout)
     for name, (col, simulation) in BANNERS.items():
         ws = wb.get_worksheet_by_name(name)
         if ws is not None:
@@ -143,6 +145,7 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
             "Bond": FIRST_PERIOD_COL + results.bond.schedule.grid.n_legal  # the bond's life as run
         }
     )
+    colour_links(wb)
     print_ready(wb, results.scenario.meta.name, stamp, last_rows, last_cols)
     wb.close()
 
@@ -150,7 +153,7 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
 #: Where each sheet shows RERUN NEEDED (or STALE, for the simulation's sheets): the column of
 #: the title row, and whether the sheet holds simulation results.
 BANNERS: dict[str, tuple[int, bool]] = {
-    "Summary": (3, True),
+    "Summary": (12, True),  # above the last tile: the title runs on across the others
     "Inputs": (3, False),
     "Timeline": (3, False),
     "Cashflows": (3, False),
