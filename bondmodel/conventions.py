@@ -94,3 +94,43 @@ CATEGORY_DEFAULT_BAND: Final[dict[str, str | None]] = {
     "redundancy": None,
     "other": None,
 }
+
+# ---------------------------------------------------------------------------
+# PWLB rate types: the margin each adds to the gilt yield.
+# Source: UK Debt Management Office, "PWLB Concessionary Rates" and HM Treasury,
+# "Public Works Loan Board: future lending terms, response to the consultation"
+# (25 November 2020):
+# - standard rate: gilt yield + 100bp (from 26 November 2020; it had been +180bp
+#   since 9 October 2019);
+# - certainty rate: the standard rate less 20bp, gilt + 80bp (from 1 November 2012;
+#   since 26 November 2020 the default rate of every principal local authority that
+#   submits its certainty-rate return of capital plans);
+# - local infrastructure rate: gilt + 60bp (from 11 April 2018, for nominated
+#   infrastructure projects approved by HM Treasury);
+# - HRA rate: gilt + 40bp, the standard rate less 60bp (from 15 June 2023, solely for
+#   borrowing within a Housing Revenue Account, primarily new housing).
+# The gilt yield is an input (PWLB's daily rates notices publish each term's rate).
+# ---------------------------------------------------------------------------
+
+#: Margin over the gilt yield of each PWLB rate type.
+PWLB_MARGINS: Final[dict[str, float]] = {
+    "standard": 0.010,
+    "certainty": 0.008,
+    "local_infrastructure": 0.006,
+    "hra": 0.004,
+}
+
+# ---------------------------------------------------------------------------
+# Minimum revenue provision (MRP).
+# Source: Ministry of Housing, Communities and Local Government, "Statutory guidance
+# on minimum revenue provision" (4th edition, 2018; 5th edition, April 2024, for
+# accounting periods from 1 April 2025), issued under s.21(1A) of the Local
+# Government Act 2003: Option 3, the asset life method, by equal instalments or as an
+# annuity; MRP normally starts in the financial year after the expenditure is
+# incurred (or the asset comes into use); expenditure capitalised under a direction
+# of the Secretary of State (s.16(2)(b) of the 2003 Act) is charged over a deemed
+# life of 20 years.
+# ---------------------------------------------------------------------------
+
+#: Years over which expenditure capitalised under a direction is provided for.
+CAPITALISATION_DIRECTION_LIFE_YEARS: Final[int] = 20

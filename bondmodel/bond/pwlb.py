@@ -38,6 +38,41 @@ class PWLBLoan:
         return result
 
 
+def amortising_payment(amount: float, i: float, n: int) -> float:
+    """The level payment repaying ``amount`` over ``n`` periods at ``i`` a period:
+    :math:`A\\, i / (1 - (1+i)^{-n})`, or :math:`A/n` at a zero rate."""
+    return amount * i / (1.0 - (1.0 + i) ** -n) if abs(i) > 1e-15 else amount / n
+
+
+def amortise(
+    amount: float, i: float, n: int, loan_type: str, size: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Interest, principal and closing balance over periods 0..size-1 of a loan of ``amount``
+    drawn at period 0 and repaid over ``n`` periods at ``i`` a period.
+
+    ``annuity``: level payments (:func:`amortising_payment`); ``eip``: :math:`A/n` of
+    principal a period; ``maturity``: interest only, principal at :math:`n`. Interest is the
+    opening balance x :math:`i`, and the last payment clears the balance.
+    """
+    interest = np.zeros(size)
+    principal = np.zeros(size)
+    balance = np.zeros(size)
+    balance[0] = amount
+    level = amortising_payment(amount, i, n)
+    for k in range(1, n + 1):
+        interest[k] = balance[k - 1] * i
+        if loan_type == "annuity":
+            principal[k] = level - interest[k]
+        elif loan_type == "eip":
+            principal[k] = amount / n
+        else:
+            principal[k] = amount if k == n else 0.0
+        if k == n:
+            principal[k] = balance[k - 1]
+        balance[k] = balance[k - 1] - principal[k]
+    return interest, principal, balance
+
+
 def pwlb_loan(terms: PWLB, amount: float, grid: BondGrid, default_term_years: float) -> PWLBLoan:
     """Schedule a PWLB loan of ``amount`` at gilt yield + margin.
 
@@ -55,24 +90,10 @@ def pwlb_loan(terms: PWLB, amount: float, grid: BondGrid, default_term_years: fl
             f"pwlb.term_years = {term} must be a whole number of payment periods within the "
             f"bond's {grid.n_legal / grid.g:g} years"
         )
-    i = rate / grid.g
-    size = grid.n_legal + 1
-    interest = np.zeros(size)
-    principal = np.zeros(size)
-    balance = np.zeros(size)
-    balance[0] = amount
-    level = amount * i / (1.0 - (1.0 + i) ** -n) if abs(i) > 1e-15 else amount / n
-    for k in range(1, n + 1):
-        interest[k] = balance[k - 1] * i
-        if terms.loan_type == "annuity":
-            principal[k] = level - interest[k]
-        elif terms.loan_type == "eip":
-            principal[k] = amount / n
-        else:
-            principal[k] = amount if k == n else 0.0
-        if k == n:
-            principal[k] = balance[k - 1]
-        balance[k] = balance[k - 1] - principal[k]
+    interest, principal, balance = amortise(
+        amount, rate / grid.g, n, terms.loan_type, grid.n_legal + 1
+    )
+    level = amortising_payment(amount, rate / grid.g, n)
     return PWLBLoan(
         amount=amount,
         rate=rate,
