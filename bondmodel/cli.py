@@ -522,11 +522,9 @@ def _report(args: argparse.Namespace) -> int:
     if args.png is not None:
         # the charts' numbers are the run's: repeated from the Audit sheet, before anything
         # is written (an edited workbook is refused here)
-        print(
-            f"bondmodel: report: rerunning the run {workbook} records, for the charts",
-            file=sys.stderr,
+        results = rerun_workbook(
+            workbook, announce=lambda text: print(f"bondmodel: {text}", file=sys.stderr)
         )
-        results = rerun_workbook(workbook)
     if pdf is not None:
         _write_pack(workbook, pdf)
     if results is not None:

@@ -24,6 +24,7 @@ import re
 import subprocess
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
@@ -131,17 +132,24 @@ def write_pack(workbook: Path, output: Path) -> int:
     return pages
 
 
-def rerun_workbook(path: Path) -> Results:
+def rerun_workbook(path: Path, announce: Callable[[str], None] | None = None) -> Results:
     """The run a model workbook records, repeated from its Audit sheet (embedded scenario
     and run manifest, as ``verify`` reruns it), for the charts of ``report --png``.
 
     Refused when the Inputs sheet no longer holds the embedded scenario (an input was
     edited: the workbook's numbers are no longer the run's) or the embedded scenario does
-    not match its recorded SHA-256.
+    not match its recorded SHA-256, and a recorded run larger than verify reruns by default
+    (``DEFAULT_MAX_PATHS``). ``announce``, if given, is told what is rerun.
     """
     from bondmodel.workbook.reader import read_scenario
     from bondmodel.workbook.untrusted import open_workbook
-    from bondmodel.workbook.verify import _rerun, embedded_scenario, read_audit
+    from bondmodel.workbook.verify import (
+        DEFAULT_MAX_PATHS,
+        _rerun,
+        _what_is_rerun,
+        embedded_scenario,
+        read_audit,
+    )
 
     audit = read_audit(open_workbook(path, data_only=True), path)
     scenario = embedded_scenario(audit, path)
@@ -158,4 +166,13 @@ def rerun_workbook(path: Path) -> Results:
             f"(bondmodel run {path} -o MODEL.xlsx --png DIR)"
         )
     settings = audit.settings
-    return _rerun(scenario, settings, settings.rerun_paths, workers=1, scheduler=None)
+    paths = settings.rerun_paths
+    if paths > DEFAULT_MAX_PATHS:
+        raise ScenarioError(
+            f"{path}: records a run of {paths:,} paths; report --png reruns at most "
+            f"{DEFAULT_MAX_PATHS:,}: draw the charts with the run instead "
+            f"(bondmodel run {path} -o MODEL.xlsx --png DIR)"
+        )
+    if announce is not None:
+        announce(f"report: rerunning {_what_is_rerun(settings, paths, None)}, for the charts")
+    return _rerun(scenario, settings, paths, workers=1, scheduler=None)
