@@ -569,7 +569,8 @@ def _write_charts(results: Any, folder: Path) -> None:
         )
     _SESSION.written.extend(written)
     names = ", ".join(p.name for p in written)
-    print(f"bondmodel: wrote {len(written)} charts to {folder}: {names}", file=sys.stderr)
+    count = f"{len(written)} chart{'s' if len(written) != 1 else ''}"
+    print(f"bondmodel: wrote {count} to {folder}: {names}", file=sys.stderr)
 
 
 def _design_options(parser: argparse.ArgumentParser, default_output: str) -> None:
