@@ -483,3 +483,22 @@ def test_the_user_guide_s_run_example_is_the_tool_output(
     assert code == 0
     assert [line for line in quoted if line.startswith("bondmodel: ")] == err.splitlines()
     assert [line for line in quoted if not line.startswith("bondmodel: ")] == out.splitlines()
+
+
+def test_run_png_removes_an_earlier_run_s_chart_it_has_no_data_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    charts = tmp_path / "charts"
+    charts.mkdir()
+    earlier = charts / CHART_FILES["min_dscr"]
+    earlier.write_bytes(b"an earlier run's chart")
+    (charts / "notes.txt").write_text("the user's own file")
+    scenario = str(_template("single-council-bold"))
+    argv = ["run", scenario, "-o", str(tmp_path / "m.xlsx"), "--paths", "0", "--quiet"]
+    code, out, err = _main(capsys, *argv, "--png", str(charts))
+    assert (code, out) == (0, "")
+    assert err.splitlines()[1:] == [
+        f"bondmodel: removed {earlier} (an earlier run's chart; this run has none)",
+        f"bondmodel: wrote 1 chart to {charts}: {CHART_FILES['cash_flows']}",
+    ]
+    assert sorted(p.name for p in charts.iterdir()) == [CHART_FILES["cash_flows"], "notes.txt"]
