@@ -20,7 +20,8 @@ from bondmodel.labels import BOND_METRICS, METRICS, Column, finite_or_none
 if TYPE_CHECKING:
     from bondmodel.engine import Results
 
-#: The Summary sheet's programme metrics, then (with a bond) its bond metrics, in order.
+#: The Summary sheet's programme metrics, then (with a bond) its bond metrics, in its reading
+#: order (``tests/test_report.py`` reads the sheet and fails when the two disagree).
 PROGRAMME_HEADLINE: Final = ("npv", "payback_years", "peak_funding_need")
 BOND_HEADLINE: Final = (
     "council_npv",
