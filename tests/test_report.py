@@ -383,14 +383,14 @@ def test_bad_report_input_is_one_line_exit_2_and_writes_nothing(
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
-def _tamper_summary_npv(source: Path, target: Path, wrong: float) -> str:
-    """Copy ``source`` with the Summary sheet's cached base-case NPV set to ``wrong``;
-    returns the cell's reference."""
+def _tamper_summary_npv(source: Path, target: Path, npv: float, wrong: float) -> str:
+    """Copy ``source`` with the Summary sheet's cached base-case NPV (the formula cell that
+    caches the engine's ``npv``, wherever the layout puts it) set to ``wrong``; returns the
+    cell's reference."""
     cells = read_cells(source, {"Summary"})
-    label = METRICS["npv"].label
-    row = next(int(ref[1:]) for (_, ref), (_, v) in cells.items() if v == label and ref[0] == "A")
-    ref = f"B{row}"
-    assert cells[("Summary", ref)][0], "the base case is a live formula"
+    refs = [ref for (_, ref), (formula, v) in cells.items() if formula and v == npv]
+    assert len(refs) == 1, refs  # the base case is one live formula
+    ref = refs[0]
     with zipfile.ZipFile(source) as src:
         parts = {info: src.read(info.filename) for info in src.infolist()}
         part = sheet_files(src)["Summary"]
@@ -427,7 +427,9 @@ def test_report_prints_every_print_area_recalculated(
         pytest.skip("poppler's pdftotext is not installed")
     workbook = tmp_path / "model.xlsx"
     wrong = 123456789.0
-    _tamper_summary_npv(model, workbook, wrong)
+    npv = results.metrics["npv"]
+    assert npv is not None
+    _tamper_summary_npv(model, workbook, npv, wrong)
     pack = tmp_path / "pack.pdf"
     code, out, err = _main(capsys, "report", str(workbook), "-o", str(pack))
     assert (code, out) == (0, "")
@@ -448,8 +450,10 @@ def test_report_prints_every_print_area_recalculated(
     # the Summary page holds the engine's NPV, recalculated over the wrong cached value
     summary = pages[on_page.index("Summary")]
     assert f"Summary: {results.scenario.meta.name}" in summary
-    assert format_value(results.metrics["npv"], "money") in summary
-    assert "123,456,789" not in "".join(pages)
+    # in pounds, or in millions on a dashboard tile, as the sheet's format shows it
+    assert format_value(npv, "money") in summary or f"£{npv / 1e6:,.1f}m" in summary
+    text = "".join(pages)
+    assert "123,456,789" not in text and "123.5m" not in text
     assert "model.xlsx" in pages[0]  # the footer names the workbook, not a temporary copy
 
 
