@@ -110,7 +110,47 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="METRIC",
         help="per-path metric the tornado swings are measured on (default council_npv or npv)",
     )
-    sim.add_argument("--quiet", action="store_true", help="no progress bar")
+    sim.add_argument(
+        "--quiet", action="store_true", help="no progress bar and no summary table on the output"
+    )
+    pack = run.add_argument_group("Committee pack")
+    pack.add_argument(
+        "--pdf",
+        type=Path,
+        default=None,
+        metavar="PACK.pdf",
+        help="also print the workbook to one PDF (its print areas, recalculated; "
+        "needs LibreOffice)",
+    )
+    pack.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also draw the dashboard charts as PNG files in this folder",
+    )
+
+    report = sub.add_parser(
+        "report",
+        help="print a model workbook to a PDF committee pack (LibreOffice) and draw its charts",
+    )
+    report.add_argument("workbook", type=Path, help="a model workbook written by `bondmodel run`")
+    report.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="PACK.pdf",
+        help="PDF to write (default: the workbook's name with .pdf, here; none with only --png)",
+    )
+    report.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="draw the dashboard charts as PNG files in this folder (reruns the run the "
+        "workbook records)",
+    )
 
     validate = sub.add_parser("validate", help="check a scenario without running it")
     validate.add_argument("scenario", type=Path, help="a TOML scenario or a workbook")
@@ -356,6 +396,8 @@ def _wrote(path: Path, note: str = "") -> None:
 def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "run":
         return _run(args)
+    if args.command == "report":
+        return _report(args)
     if args.command == "validate":
         scenario = _load(args.scenario)
         _out(
@@ -401,6 +443,7 @@ def _run(args: argparse.Namespace) -> int:
         raise ScenarioError(
             f"--output: {str(output)!r} is the scenario file itself; choose another output path"
         )
+    _check_pack_outputs(args.pdf, "--pdf", args.png, [p for p in (scenario_path,) if p])
     from bondmodel.risk.results import new_seed
     from bondmodel.risk.simulate import Convergence, progress_bar
 
@@ -452,9 +495,82 @@ def _run(args: argparse.Namespace) -> int:
     text = json.dumps(_jsonable(results.summary()), indent=2, allow_nan=False)
     write_workbook(results, output, command=args.command_line)
     _wrote(output)
+    if args.pdf is not None:
+        _write_pack(output, args.pdf)
+    if args.png is not None:
+        _write_charts(results, args.png)
     if args.json:
         _out(text)
+    elif not args.quiet:
+        from bondmodel.headline import headline_text
+
+        _out(headline_text(results, _table_width()))
     return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """``bondmodel report``: the PDF pack of a model workbook, and its charts."""
+    from bondmodel.pack import check_model_workbook, rerun_workbook
+
+    workbook: Path = args.workbook
+    pdf: Path | None = args.output
+    if pdf is None and args.png is None:
+        pdf = Path(f"{workbook.stem}.pdf")
+    _check_pack_outputs(pdf, "--output", args.png, [workbook])
+    check_model_workbook(workbook)
+    results = None
+    if args.png is not None:
+        # the charts' numbers are the run's: repeated from the Audit sheet, before anything
+        # is written (an edited workbook is refused here)
+        results = rerun_workbook(
+            workbook, announce=lambda text: print(f"bondmodel: {text}", file=sys.stderr)
+        )
+    if pdf is not None:
+        _write_pack(workbook, pdf)
+    if results is not None:
+        _write_charts(results, args.png)
+    return 0
+
+
+def _check_pack_outputs(pdf: Path | None, flag: str, png: Path | None, inputs: list[Path]) -> None:
+    """Refuse a PDF or chart folder that cannot be written, and a PDF without LibreOffice,
+    before anything runs."""
+    if pdf is not None:
+        from bondmodel.pack import check_pdf_output, require_soffice
+
+        check_pdf_output(pdf, flag)
+        for source in inputs:
+            if _same_file(source, pdf):
+                raise ScenarioError(f"{flag}: {str(pdf)!r} is an input file; choose another path")
+        require_soffice()
+    if png is not None:
+        from bondmodel.charts import check_chart_folder
+
+        check_chart_folder(png)
+
+
+def _write_pack(workbook: Path, pdf: Path) -> None:
+    from bondmodel.pack import write_pack
+
+    pages = write_pack(workbook, pdf)
+    _wrote(pdf, f" ({pages} page{'s' if pages != 1 else ''})")
+
+
+def _write_charts(results: Any, folder: Path) -> None:
+    """Draw the charts into ``folder``; an earlier run's chart this run has no data for
+    (no bond, no simulation) is removed, so the folder holds one run's charts."""
+    from bondmodel.charts import stale_charts, write_charts
+
+    written = write_charts(results, folder)
+    for old in stale_charts(folder, written):
+        old.unlink()
+        print(
+            f"bondmodel: removed {old} (an earlier run's chart; this run has none)", file=sys.stderr
+        )
+    _SESSION.written.extend(written)
+    names = ", ".join(p.name for p in written)
+    count = f"{len(written)} chart{'s' if len(written) != 1 else ''}"
+    print(f"bondmodel: wrote {count} to {folder}: {names}", file=sys.stderr)
 
 
 def _design_options(parser: argparse.ArgumentParser, default_output: str) -> None:

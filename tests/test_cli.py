@@ -85,7 +85,9 @@ def test_run_without_a_scenario_writes_the_default_workbook(
     assert zipfile.is_zipfile(expected)
     assert {"Inputs", "Cashflows", "Metrics"} <= set(_sheet_names(expected))
     assert f"wrote {expected.name}" in err
-    assert out == ""  # without --json, stdout stays clean for pipes
+    # without --json, the headline metrics as a table (tests/test_report.py checks its values)
+    assert out.startswith("Summary: Four-council shared back office\n")
+    assert "Net present value of the programme" in out and "P90" in out
 
 
 def test_run_json_prints_the_headline_metrics(

@@ -111,7 +111,7 @@ def test_help_and_validate_import_no_heavy_library() -> None:
     import subprocess
     import sys
 
-    heavy = ("scipy.stats", "pandas", "dask", "distributed", "xlsxwriter", "openpyxl")
+    heavy = ("scipy.stats", "pandas", "dask", "distributed", "xlsxwriter", "openpyxl", "matplotlib")
     probe = (
         "import sys; from bondmodel.cli import main\n"
         "try:\n    main(sys.argv[1:])\nexcept SystemExit:\n    pass\n"

@@ -82,8 +82,11 @@ def convert_many(
     targets = [outdir / f"{s.stem}.{to.split(':')[0]}" for s in sources]
     missing = [t for t in targets if not t.exists()]
     if done.returncode != 0 or missing:
+        # the sources it failed on: those without a result, or all when it stopped with an error
+        failed = [s for s, t in zip(sources, targets, strict=True) if t in missing] or sources
+        said = " ".join((done.stderr.strip() or done.stdout.strip()).split())[:400]
         raise WorkbookError(
-            f"LibreOffice failed to convert {[str(m) for m in missing]} (exit {done.returncode}): "
-            f"{done.stderr.strip() or done.stdout.strip()}"
+            f"LibreOffice failed to convert {', '.join(str(s) for s in failed)} to {to} "
+            f"(exit {done.returncode}){': ' + said if said else ''}"
         )
     return targets
