@@ -1,9 +1,10 @@
 """The headline metrics of a run, as ``bondmodel run`` prints them on the terminal.
 
-The same metrics, labels and units as the workbook's Summary sheet
-(``workbook/overview.py`` ``summary_sheet``): the base case beside the simulation's
-P10, P50 and P90, then the probabilities of the events a committee asks about
-(a shortfall, an investor loss, a council top-up, ...), each labelled in words as the
+The headline measures (:data:`BOND_TILES`, :data:`PROGRAMME_TILES`) are defined here, once:
+the workbook's Summary dashboard (``workbook/dashboard.py``) shows them as tiles and ``run``
+as a table, the base case beside the simulation's P10, P50 and P90, then the
+probabilities of the events a committee asks about (a shortfall, an investor loss, a
+council top-up, ...), each labelled in words as the
 design tools label ``P(...)``. Values are formatted by :mod:`bondmodel.display`, so
 the terminal shows what the workbook shows (``£1,234,567``, ``5.25%``, ``1.32x``).
 """
@@ -12,25 +13,67 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, Literal
 
 from bondmodel.display import DEFAULT_WIDTH, format_value, text_table
-from bondmodel.labels import BOND_METRICS, METRICS, Column, finite_or_none
+from bondmodel.labels import BOND_METRICS, METRICS, PATH_EVENTS, Column, finite_or_none
 
 if TYPE_CHECKING:
     from bondmodel.engine import Results
 
-#: The Summary sheet's programme metrics, then (with a bond) its bond metrics, in its reading
-#: order (``tests/test_report.py`` reads the sheet and fails when the two disagree).
-PROGRAMME_HEADLINE: Final = ("npv", "payback_years", "peak_funding_need")
-BOND_HEADLINE: Final = (
-    "council_npv",
-    "investor_irr",
-    "min_dscr",
-    "total_topup",
-    "investor_loss",
-    "council_npv_vs_pwlb",
+#: A headline measure: a metric of the base case (on the Metrics sheet), or a simulated
+#: probability.
+TileKind = Literal["metric", "probability"]
+#: How a headline's figures are shown: money (£m on the dashboard), a percentage, a cover
+#: ratio (x) or years.
+TileUnit = Literal["money", "rate", "ratio", "years"]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """One headline measure: its key (``metrics.KEY`` on the Metrics sheet, or a row of the
+    simulation's probabilities), its words and how its figures are shown."""
+
+    key: str
+    label: str
+    unit: TileUnit
+    kind: TileKind = "metric"
+
+
+def _metric(key: str) -> Tile:
+    column = METRICS[key] if key in METRICS else BOND_METRICS[key]
+    unit = column.unit
+    assert unit in ("money", "rate", "ratio", "years"), unit
+    return Tile(key, column.label, unit)
+
+
+#: The headlines of a scenario with a bond, in reading order: the Summary dashboard's tiles
+#: (four a row) and the rows of ``run``'s table (the probability in its own table).
+BOND_TILES: Final = (
+    _metric("npv"),
+    _metric("council_npv"),
+    _metric("investor_irr"),
+    _metric("min_dscr"),
+    _metric("peak_funding_need"),
+    Tile("p_any_shortfall", f"Probability of {PATH_EVENTS['shortfall']}", "rate", "probability"),
+    _metric("council_npv_vs_pwlb"),
+    _metric("payback_years"),
 )
+#: The headlines of a programme without a bond.
+PROGRAMME_TILES: Final = (
+    _metric("npv"),
+    _metric("payback_years"),
+    _metric("peak_funding_need"),
+    Tile("p_programme_npv_negative", "Probability the NPV is negative", "rate", "probability"),
+    Tile("p_no_payback", "Probability of no payback in the horizon", "rate", "probability"),
+)
+
+
+def tiles(results: Results) -> tuple[Tile, ...]:
+    """The headlines of ``results``: the bond's when there is one."""
+    return BOND_TILES if results.bond is not None else PROGRAMME_TILES
+
+
 #: The simulation's percentiles shown beside the base case (columns of ``Simulation.summary``).
 PERCENTILES: Final = ("p10", "p50", "p90")
 
@@ -49,9 +92,16 @@ class Headline:
 def headline_metrics(results: Results) -> list[Headline]:
     """The Summary sheet's metrics for ``results``: base case and, after a simulation,
     P10/P50/P90 (None for a metric the simulation does not record per path)."""
-    keys = [(k, METRICS[k], results.metrics[k]) for k in PROGRAMME_HEADLINE]
-    if results.bond is not None:
-        keys += [(k, BOND_METRICS[k], results.bond.metrics[k]) for k in BOND_HEADLINE]
+    bond = results.bond.metrics if results.bond is not None else {}
+    keys = [
+        (
+            t.key,
+            METRICS.get(t.key) or BOND_METRICS[t.key],
+            results.metrics.get(t.key, bond.get(t.key)),
+        )
+        for t in tiles(results)
+        if t.kind == "metric"
+    ]
     sim = results.risk
     out = []
     for key, column, base in keys:

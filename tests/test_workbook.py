@@ -292,7 +292,8 @@ def test_cover_checks_charts_and_audit(tmp_path: Path) -> None:
 def test_summary_tiles_show_base_case_over_percentiles(tmp_path: Path) -> None:
     """Each dashboard tile: its label, the base case (a live link to the Metrics sheet) and
     under it the simulation's P10, P50 and P90; a probability's tile its standard error."""
-    from bondmodel.workbook.dashboard import BOND_TILES, tile_cell
+    from bondmodel.headline import BOND_TILES
+    from bondmodel.workbook.dashboard import tile_cell
 
     res = run(load_scenario(None), paths=1000, seed=9)
     path = write_workbook(res, tmp_path / "m.xlsx")

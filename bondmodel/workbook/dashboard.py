@@ -13,62 +13,17 @@ prints on one A4 landscape page.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Final
 
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.engine import Results
-from bondmodel.labels import BOND_METRICS, METRICS, PATH_EVENTS
+from bondmodel.headline import Tile, TileUnit, tiles
 from bondmodel.workbook.layout import Layout
 from bondmodel.workbook.printing import place_charts
 from bondmodel.workbook.styles import Styles
-
-#: A tile's measure: a metric on the Metrics sheet, or a simulated probability.
-TileKind = Literal["metric", "probability"]
-#: How a tile shows its figures: £m, a percentage, a cover ratio (x) or years.
-TileUnit = Literal["money", "rate", "ratio", "years"]
-
-
-@dataclass(frozen=True)
-class Tile:
-    """One headline measure: its key (``metrics.KEY`` on the Metrics sheet, or a row of the
-    simulation's probabilities), its words and how its figures are shown."""
-
-    key: str
-    label: str
-    unit: TileUnit
-    kind: TileKind = "metric"
-
-
-def _metric(key: str) -> Tile:
-    column = METRICS[key] if key in METRICS else BOND_METRICS[key]
-    unit = column.unit
-    assert unit in ("money", "rate", "ratio", "years"), unit
-    return Tile(key, column.label, unit)
-
-
-#: The tiles of a scenario with a bond, four a row, in reading order.
-BOND_TILES: Final = (
-    _metric("npv"),
-    _metric("council_npv"),
-    _metric("investor_irr"),
-    _metric("min_dscr"),
-    _metric("peak_funding_need"),
-    Tile("p_any_shortfall", f"Probability of {PATH_EVENTS['shortfall']}", "rate", "probability"),
-    _metric("council_npv_vs_pwlb"),
-    _metric("payback_years"),
-)
-#: The tiles of a programme without a bond.
-PROGRAMME_TILES: Final = (
-    _metric("npv"),
-    _metric("payback_years"),
-    _metric("peak_funding_need"),
-    Tile("p_programme_npv_negative", "Probability the NPV is negative", "rate", "probability"),
-    Tile("p_no_payback", "Probability of no payback in the horizon", "rate", "probability"),
-)
 
 #: Tiles a row, and the columns a tile spans (its P10, P50 and P90), with a narrow gap.
 TILES_PER_ROW: Final = 4
@@ -83,11 +38,6 @@ _TOP: Final = 3
 CHART_SIZE: Final = {"width": 550, "height": 300}
 #: The charts' titles: smaller than XlsxWriter's default, which wraps at this size.
 TITLE_FONT: Final = {"size": 11, "bold": True}
-
-
-def tiles(results: Results) -> tuple[Tile, ...]:
-    """The dashboard's tiles for ``results``: the bond's when there is one."""
-    return BOND_TILES if results.bond is not None else PROGRAMME_TILES
 
 
 class _TileStyles:

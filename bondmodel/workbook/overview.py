@@ -349,7 +349,7 @@ def cover_sheet(
     ws.write_string(row, 2, "", styles.header)
     purpose = {
         "Cover": "this page",
-        "Summary": "key metrics, base case beside P10/P50/P90, headline charts",
+        "Summary": "one-page dashboard: headline tiles (base case, P10/P50/P90) and four charts",
         "Inputs": "every assumption of the scenario",
         "Timeline": "periods, dates, the price index and discount factors (live formulas)",
         "Cashflows": "programme cash flows by period (live formulas)",
