@@ -127,7 +127,7 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     for i, (name, label, unit, formula, value) in enumerate(scalars):
         r = row + 1 + i
         ws.write_string(r, 0, label, styles.bold if name == "bd_principal" else styles.label)
-        ws.write_string(r, 1, unit, styles.note)
+        ws.write_string(r, 1, styles.unit_words(unit), styles.note)  # type: ignore[arg-type]
         fmt = styles.unit(unit)  # type: ignore[arg-type]
         if formula is None:
             ws.write_number(r, 2, value, fmt if name == "bd_principal" else styles.input)

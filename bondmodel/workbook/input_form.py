@@ -17,7 +17,7 @@ from bondmodel import __version__
 from bondmodel.io import XLSX_OPTIONS, atomic_write
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.inputs import inputs_sheet
-from bondmodel.workbook.styles import Styles
+from bondmodel.workbook.styles import Styles, scenario_unit_words
 
 README_LINES = (
     "How to use this workbook",
@@ -53,7 +53,7 @@ def write_input_form(scenario: Scenario, path: str | Path, blank: bool = False) 
                 "created": datetime(2026, 1, 1),
             }
         )
-        styles = Styles(wb, scenario.meta.currency)
+        styles = Styles(wb, scenario.meta.currency, scenario_unit_words(scenario))
         readme = wb.add_worksheet("Read me")
         readme.set_column(0, 0, 110)
         readme.write_string(0, 0, README_LINES[0], styles.title)

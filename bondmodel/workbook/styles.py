@@ -9,14 +9,27 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.display import currency_symbol
-from bondmodel.labels import Unit
+from bondmodel.labels import Prices, Unit, UnitWords, financial_year
+from bondmodel.scenario.schema import Scenario
+
+
+def scenario_unit_words(scenario: Scenario) -> UnitWords:
+    """The unit words of ``scenario``'s workbook: its currency, real terms at the prices of
+    its base date's financial year, and its appraisal basis."""
+    return UnitWords(
+        currency_symbol(scenario.meta.currency).strip(),
+        financial_year(scenario.meta.base_date),
+        scenario.economics.appraisal_basis == "real",
+    )
 
 
 class Styles:
     """The workbook's formats: one per unit, headers, notes and check results."""
 
-    def __init__(self, wb: Workbook, currency: str) -> None:
+    def __init__(self, wb: Workbook, currency: str, words: UnitWords | None = None) -> None:
         symbol = currency_symbol(currency)
+        #: the words of each unit in this workbook's Unit columns (labels.UNIT_WORDS)
+        self.words = words if words is not None else UnitWords(symbol.strip())
         # negatives in brackets, as accounts show them
         money = f"{symbol}#,##0;[Red]({symbol}#,##0)"
         self._wb = wb
@@ -86,6 +99,10 @@ class Styles:
 
     def unit(self, unit: Unit) -> Any:
         return self.by_unit[unit]
+
+    def unit_words(self, unit: Unit, prices: Prices = "nominal") -> str:
+        """What a Unit column shows for ``unit`` (money in ``prices``): ``£ nominal``, ``%``."""
+        return self.words(unit, prices)
 
     def input_value(self, kind: str, unit: str, value: float) -> Any:
         """The style of a number typed on Inputs (or kept on As run): the ``kind``'s colours
