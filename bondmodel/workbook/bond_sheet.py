@@ -1470,6 +1470,7 @@ def financing_lines(
             "money",
             basis,
             total=True,
+            prices="appraisal",
         ),
         same(
             f"{prefix}_discounted",
@@ -1477,6 +1478,7 @@ def financing_lines(
             "money",
             Ref(f"{prefix}_basis") * Ref("cashflows.discount_factor"),
             total=True,
+            prices="appraisal",
         ),
     ]
 
