@@ -35,7 +35,7 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from bondmodel.labels import input_label
+from bondmodel.labels import input_label, name_in_words
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.conventions_block import conventions
 from bondmodel.workbook.inputs import (
@@ -259,7 +259,8 @@ def annotation(path: str, scenario: Scenario) -> tuple[str, str]:
     ):
         return "structural", "STRUCTURAL: a change needs a rerun."
     if rule.live_choices:
-        return "input", f"Live among {', '.join(rule.live_choices)}; other options need a rerun."
+        choices = ", ".join(name_in_words(c) for c in rule.live_choices)
+        return "input", f"Live among {choices}; other options need a rerun."
     if rule.presence:
         return "input", "Live; setting or clearing it needs a rerun."
     if rule.kind == "simulation":

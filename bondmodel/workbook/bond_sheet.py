@@ -30,7 +30,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.bond.metrics import deferred_since_shortfall
 from bondmodel.engine import Results, bond_trace
-from bondmodel.labels import BOND_COLUMNS, SOURCES_USES
+from bondmodel.labels import BOND_COLUMNS, SOURCES_USES, name_in_words
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
 from bondmodel.types import FloatArray
 from bondmodel.workbook.conventions_block import ZERO_TOLERANCE
@@ -100,12 +100,15 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     ws.write_formula(
         1,
         0,
-        '=in_bond_coupon_type&" coupon, "&in_bond_repayment_type&" repayment, "&in_bond_recourse'
+        # the choices in words: index_linked reads "index linked"
+        '=SUBSTITUTE(in_bond_coupon_type,"_"," ")&" coupon, "'
+        '&SUBSTITUTE(in_bond_repayment_type,"_"," ")&" repayment, "&in_bond_recourse'
         '&" recourse, "&in_bond_payment_frequency&" payments; nominal pounds. Live formulas over '
         "the Inputs, Timeline and Cashflows sheets; docs/methodology.md, 'Bond', gives each "
         'step."',
         styles.note,
-        f"{terms.coupon.type} coupon, {terms.repayment.type} repayment, {terms.recourse} "
+        f"{name_in_words(terms.coupon.type)} coupon, {name_in_words(terms.repayment.type)} "
+        f"repayment, {terms.recourse} "
         f"recourse, {terms.payment_frequency} payments; nominal pounds. Live formulas over the "
         "Inputs, Timeline and Cashflows sheets; docs/methodology.md, 'Bond', gives each step.",
     )

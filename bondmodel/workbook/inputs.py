@@ -51,6 +51,7 @@ def key_column(ws: Worksheet, width: float = 44) -> None:
     reader and the checks use and a person reads in words in the next column."""
     ws.set_column(0, 0, width, None, {"hidden": True})
 
+
 #: Unit and note by field name (the last part of a path); "" where none is needed.
 FIELD_INFO: dict[str, tuple[str, str]] = {
     "name": ("text", "a name shown in the workbook; names are unique within their list"),

@@ -32,6 +32,7 @@ from bondmodel.labels import (
     METRICS,
     PERIOD_COLUMNS,
     Unit,
+    name_in_words,
     path_metric_label,
     path_metric_unit,
     probability_label,
@@ -374,10 +375,10 @@ def _metrics_sheet(
         1,
         0,
         '="Appraisal basis: "&in_economics_appraisal_basis&"; discounting: "'
-        "&in_economics_discount_basis",
+        '&SUBSTITUTE(in_economics_discount_basis,"_"," ")',
         styles.note,
         f"Appraisal basis: {results.scenario.economics.appraisal_basis}; discounting: "
-        f"{results.scenario.economics.discount_basis}",
+        f"{name_in_words(results.scenario.economics.discount_basis)}",
     )
     ws.write(3, 0, "Metric", styles.header)
     ws.write(3, 1, "Value", styles.header)
@@ -560,8 +561,6 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
 
 def _path_metric_label(key: str, scenario: Scenario) -> str:
     return path_metric_label(key, scenario.partner_names, scenario.bond is not None)
-
-
 
 
 #: Per-path rows kept on the Paths sheet: enough to check a rerun path by path.
