@@ -24,7 +24,7 @@ from bondmodel.labels import (
 from bondmodel.types import FloatArray
 from bondmodel.workbook.layout import Layout, column_span
 from bondmodel.workbook.printing import place_charts
-from bondmodel.workbook.styles import Styles, write_value
+from bondmodel.workbook.styles import Styles, heading_height, write_value
 
 #: Histogram bins of a key output.
 HISTOGRAM_BINS = 30
@@ -206,8 +206,10 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
         ("Contribution to variance (input x output)", sim.contribution),
     ):
         ws.write(row, 0, title, styles.header)
-        for j, key in enumerate(frame.columns):
-            ws.write_string(row, 1 + j, path_metric_label(str(key), *who), styles.header)
+        headings = [path_metric_label(str(key), *who) for key in frame.columns]
+        for j, heading in enumerate(headings):
+            ws.write_string(row, 1 + j, heading, styles.header_wrap)
+        ws.set_row(row, heading_height(headings, 18))
         for i, (input_name, values) in enumerate(frame.iterrows()):
             ws.write_string(row + 1 + i, 0, risk_input_label(str(input_name)))
             for j, value in enumerate(values):

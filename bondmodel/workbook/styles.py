@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from xlsxwriter.workbook import Workbook
@@ -36,9 +37,15 @@ class Styles:
         self._money = money
         self._input_styles: dict[tuple[str, str], Any] = {}
         self.title = wb.add_format({"bold": True, "font_size": 14})
-        self.header = wb.add_format(
-            {"bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF", "border": 1}
-        )
+        header: dict[str, Any] = {
+            "bold": True,
+            "bg_color": "#1F3864",
+            "font_color": "#FFFFFF",
+            "border": 1,
+        }
+        self.header = wb.add_format(header)
+        #: a heading that wraps onto more lines (a partner's name over a narrow column)
+        self.header_wrap = wb.add_format({**header, "text_wrap": True, "valign": "top"})
         self.label = wb.add_format({"bold": False})
         self.bold = wb.add_format({"bold": True})
         self.bold_count = wb.add_format({"bold": True, "num_format": "0"})
@@ -125,6 +132,21 @@ class Styles:
             }[kind]
             self._input_styles[key] = self._wb.add_format({**base, "num_format": code})
         return self._input_styles[key]
+
+
+def heading_height(texts: Iterable[str], width: float) -> float:
+    """The height (points) of a row of wrapped headings in columns ``width`` characters wide:
+    enough lines for the longest, counted by words as the cell wraps them."""
+    lines = 1
+    for text in texts:
+        count, used = 1, 0
+        for word in text.split():
+            if used and used + 1 + len(word) > width - 2:
+                count, used = count + 1, len(word)
+            else:
+                used += len(word) + (1 if used else 0)
+        lines = max(lines, count)
+    return 15.0 * lines
 
 
 def write_value(

@@ -75,7 +75,7 @@ from bondmodel.workbook.rows import (
 )
 from bondmodel.workbook.savings_rows import savings_rows
 from bondmodel.workbook.styles import Styles as _Styles
-from bondmodel.workbook.styles import print_across, scenario_unit_words
+from bondmodel.workbook.styles import heading_height, print_across, scenario_unit_words
 from bondmodel.workbook.styles import write_value as _write_value
 from bondmodel.workbook.timeline_sheet import excel_serial, timeline_sheet
 
@@ -489,14 +489,18 @@ def _metrics_sheet(
             ws.write_string(row, 2, "no [pwlb] section in the scenario", styles.note)
 
 
+#: Width of the Risk sheet's columns of numbers.
+RISK_WIDTH = 16
+
+
 def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout) -> None:
     """Monte Carlo results as values, labelled as simulation output with their seed."""
     sim = results.risk
     if sim is None:
         return
     ws = wb.add_worksheet("Risk")
-    ws.set_column(0, 0, 34)
-    ws.set_column(1, 40, 16)
+    ws.set_column(0, 0, 58)  # the statistics' and probabilities' labels in words
+    ws.set_column(1, 40, RISK_WIDTH)
     s = sim.settings
     ws.write(0, 0, "Monte Carlo simulation output (values, not formulas)", styles.title)
     ws.write(
@@ -518,8 +522,10 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
     row = 3
     ws.write(row, 0, "Statistic", styles.header)
     names = list(sim.summary.columns)
-    for j, name in enumerate(names):
-        ws.write_string(row, 1 + j, _path_metric_label(name, results.scenario), styles.header)
+    headings = [_path_metric_label(name, results.scenario) for name in names]
+    for j, heading in enumerate(headings):
+        ws.write_string(row, 1 + j, heading, styles.header_wrap)
+    ws.set_row(row, heading_height(headings, RISK_WIDTH))
     for i, stat in enumerate(sim.summary.index):
         ws.write_string(row + 1 + i, 0, statistic_label(str(stat)))
         for j, name in enumerate(names):
