@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Final, Literal, SupportsFloat
@@ -395,7 +396,7 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def path_metric_label(key: str, partners: tuple[str, ...] = (), bond: bool = True) -> str:
+def path_metric_label(key: str, partners: Sequence[str] = (), bond: bool = True) -> str:
     """A per-path metric in words: from :data:`PATH_METRICS`, or ``partner_npv_K`` as the
     partner's name ("NPV after debt service: Northvale District Council")."""
     column = PATH_METRICS.get(key)
@@ -431,7 +432,7 @@ PROBABILITIES: Final[dict[str, str]] = {
 }
 
 
-def probability_label(key: str, partners: tuple[str, ...] = (), bond: bool = True) -> str:
+def probability_label(key: str, partners: Sequence[str] = (), bond: bool = True) -> str:
     """A probability of run's in words; ``p_partner_npv_K_negative`` names the partner."""
     if key in PROBABILITIES:
         return PROBABILITIES[key]
