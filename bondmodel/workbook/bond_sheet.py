@@ -37,7 +37,7 @@ from bondmodel.workbook.conventions_block import ZERO_TOLERANCE
 from bondmodel.workbook.cost_rows import timeline_rows
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, ref, span
 from bondmodel.workbook.rows import Grid, Line, Ref, Template, same, write_lines
-from bondmodel.workbook.styles import Styles, print_across
+from bondmodel.workbook.styles import UNIT_WIDTH, Styles, print_across
 from bondmodel.workbook.timeline_sheet import excel_serial
 
 #: Bond rows whose total over the periods means something: cash that moved.
@@ -93,7 +93,7 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     n = payment_columns(results)
     last = FIRST_PERIOD_COL + n - 1
     ws.set_column(0, 0, 52)
-    ws.set_column(1, 1, 10)
+    ws.set_column(1, 1, UNIT_WIDTH)
     ws.set_column(2, 2, 16)
     ws.set_column(FIRST_PERIOD_COL, last, 14)
     ws.write(0, 0, f"Bond waterfall (base case): {results.scenario.meta.name}", styles.title)

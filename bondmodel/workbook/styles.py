@@ -134,6 +134,10 @@ class Styles:
         return self._input_styles[key]
 
 
+#: Width of a Unit column: its longest words, "£ real (2026/27 prices)", fit.
+UNIT_WIDTH = 24
+
+
 def heading_height(texts: Iterable[str], width: float) -> float:
     """The height (points) of a row of wrapped headings in columns ``width`` characters wide:
     enough lines for the longest, counted by words as the cell wraps them."""

@@ -74,8 +74,13 @@ from bondmodel.workbook.rows import (
     write_lines,
 )
 from bondmodel.workbook.savings_rows import savings_rows
+from bondmodel.workbook.styles import (
+    UNIT_WIDTH,
+    heading_height,
+    print_across,
+    scenario_unit_words,
+)
 from bondmodel.workbook.styles import Styles as _Styles
-from bondmodel.workbook.styles import heading_height, print_across, scenario_unit_words
 from bondmodel.workbook.styles import write_value as _write_value
 from bondmodel.workbook.timeline_sheet import excel_serial, timeline_sheet
 
@@ -193,7 +198,7 @@ def _cashflows_sheet(
     n_cols = len(table)
     last_col = FIRST_PERIOD_COL + n_cols - 1
     ws.set_column(0, 0, 44)
-    ws.set_column(1, 1, 10)
+    ws.set_column(1, 1, UNIT_WIDTH)
     ws.set_column(2, 2, 16)
     ws.set_column(FIRST_PERIOD_COL, last_col, 14)
     ws.freeze_panes(FIRST_ITEM_ROW, FIRST_PERIOD_COL)
