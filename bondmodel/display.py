@@ -16,7 +16,9 @@ import textwrap
 from collections.abc import Sequence
 from typing import Any
 
-from bondmodel.labels import Unit
+from bondmodel.labels import Unit, in_sentence
+
+__all__ = ["currency_symbol", "format_value", "in_sentence", "text_table"]
 
 #: Widest a heading runs before it wraps onto another line.
 HEADING_WIDTH = 22
@@ -27,13 +29,6 @@ DEFAULT_WIDTH = 120
 def currency_symbol(currency: str) -> str:
     """``£`` for GBP, else the ISO code and a space (as the workbook's formats)."""
     return "£" if currency == "GBP" else f"{currency} "
-
-
-def in_sentence(label: str) -> str:
-    """A label as it reads inside a sentence: its first letter lower case, unless its first
-    word is an abbreviation ("NPV after debt service", "PWLB margin" stay as they are)."""
-    first = label.split(" ", 1)[0]
-    return label if first[1:2].isupper() else label[:1].lower() + label[1:]
 
 
 def format_value(value: Any, unit: Unit, currency: str = "GBP") -> str:

@@ -7,18 +7,27 @@ come from here, so they cannot disagree.
 from __future__ import annotations
 
 import math
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Final, Literal, SupportsFloat
+from datetime import date
+from typing import Any, Final, Literal, SupportsFloat
 
 Unit = Literal["money", "ratio", "rate", "years", "index", "factor", "count", "text", "date"]
+
+#: Whose prices a money amount is in: ``nominal`` (as paid), ``real`` (prices of the base
+#: year) or ``appraisal`` (real or nominal as the scenario's appraisal basis says).
+Prices = Literal["nominal", "real", "appraisal"]
 
 
 @dataclass(frozen=True)
 class Column:
-    """A named quantity: its display label and unit (which picks the number format)."""
+    """A named quantity: its display label and unit (which picks the number format), and for
+    money the prices it is in (which the unit words say)."""
 
     label: str
     unit: Unit
+    prices: Prices = "nominal"
 
 
 PERIOD_COLUMNS: Final[dict[str, Column]] = {
@@ -39,14 +48,18 @@ PERIOD_COLUMNS: Final[dict[str, Column]] = {
     "net_savings": Column("Net savings (after running costs)", "money"),
     "net_cash_flow": Column("Net cash flow (after one-off costs)", "money"),
     "cumulative_net_cash_flow": Column("Cumulative net cash flow", "money"),
-    "capex_real": Column("One-off costs: total (real)", "money"),
-    "running_costs_real": Column("Running costs (real)", "money"),
-    "gross_savings_real": Column("Gross savings (real)", "money"),
-    "net_savings_real": Column("Net savings (real)", "money"),
-    "net_cash_flow_real": Column("Net cash flow (real)", "money"),
-    "cumulative_net_cash_flow_real": Column("Cumulative net cash flow (real)", "money"),
-    "discounted_net_cash_flow": Column("Discounted net cash flow (appraisal basis)", "money"),
-    "cumulative_discounted_net_cash_flow": Column("Cumulative discounted net cash flow", "money"),
+    "capex_real": Column("One-off costs: total (real)", "money", "real"),
+    "running_costs_real": Column("Running costs (real)", "money", "real"),
+    "gross_savings_real": Column("Gross savings (real)", "money", "real"),
+    "net_savings_real": Column("Net savings (real)", "money", "real"),
+    "net_cash_flow_real": Column("Net cash flow (real)", "money", "real"),
+    "cumulative_net_cash_flow_real": Column("Cumulative net cash flow (real)", "money", "real"),
+    "discounted_net_cash_flow": Column(
+        "Discounted net cash flow (appraisal basis)", "money", "appraisal"
+    ),
+    "cumulative_discounted_net_cash_flow": Column(
+        "Cumulative discounted net cash flow", "money", "appraisal"
+    ),
 }
 
 PARTNER_COLUMNS: Final[dict[str, Column]] = {
@@ -59,8 +72,10 @@ PARTNER_COLUMNS: Final[dict[str, Column]] = {
     "net_savings": Column("Net savings (after running costs)", "money"),
     "net_cash_flow": Column("Net cash flow (after one-off costs)", "money"),
     "cumulative_net_cash_flow": Column("Cumulative net cash flow", "money"),
-    "net_cash_flow_real": Column("Net cash flow (real)", "money"),
-    "discounted_net_cash_flow": Column("Discounted net cash flow (appraisal basis)", "money"),
+    "net_cash_flow_real": Column("Net cash flow (real)", "money", "real"),
+    "discounted_net_cash_flow": Column(
+        "Discounted net cash flow (appraisal basis)", "money", "appraisal"
+    ),
 }
 
 METRICS: Final[dict[str, Column]] = {
@@ -238,3 +253,340 @@ FIELDS: Final[dict[str, Column]] = {
     "savings[].erosion": Column("Savings erosion (a year)", "rate"),
     "savings[].ramp.years": Column("Savings ramp-up", "years"),
 }
+
+
+# ---------------------------------------------------------------------------
+# Units as a reader reads them
+# ---------------------------------------------------------------------------
+
+#: The one table of unit words: what a Unit column shows for each unit. Money is
+#: ``{symbol} nominal`` or ``{symbol} real ({year} prices)``, filled in by :class:`UnitWords`.
+UNIT_WORDS: Final[dict[Unit, str]] = {
+    "money": "{symbol} nominal",
+    "ratio": "x",
+    "rate": "%",
+    "years": "years",
+    "index": "index (base date = 1)",
+    "factor": "factor",
+    "count": "number",
+    "text": "text",
+    "date": "date",
+}
+#: A money amount in real terms: prices of the base date's financial year.
+REAL_MONEY: Final = "{symbol} real ({year} prices)"
+
+#: The units the Inputs sheet gives its fields (``bondmodel.workbook.inputs.FIELD_INFO``) in
+#: the words a reader sees; ``{real}`` and ``{nominal}`` are the money words of
+#: :data:`UNIT_WORDS`. A unit not listed is shown as it is (``choice``, ``names``, ``months``).
+INPUT_UNIT_WORDS: Final[dict[str, str]] = {
+    "£": "{real}",
+    "£ a year": "{real} a year",
+    "£ or 'sized'": "{nominal}, or sized",
+    "rate": "%",
+    "rate a year": "% a year",
+    "rates a year": "% a year, each",
+    "share": "%",
+    "shares": "%, each",
+    "share of spend": "% of spend",
+    "share of principal": "% of principal",
+    "share a year": "% a year",
+    "probability": "%",
+    "fraction of par": "% of par",
+    "ratio": "x",
+    "count": "number",
+    "factor": "factor",
+    "index": "index (base date = 1)",
+}
+
+
+def financial_year(day: date) -> str:
+    """The UK financial year (1 April to 31 March) holding ``day``: ``2026/27``."""
+    start = day.year if day.month >= 4 else day.year - 1
+    return f"{start}/{(start + 1) % 100:02d}"
+
+
+@dataclass(frozen=True)
+class UnitWords:
+    """The unit words of one workbook: its currency symbol, the financial year of its price
+    base (real terms are at the base date's prices) and whether its appraisal basis is real."""
+
+    symbol: str = "£"
+    year: str = ""
+    appraisal_real: bool = True
+
+    def money(self, prices: Prices = "nominal") -> str:
+        """``£ nominal``, or ``£ real (2026/27 prices)``."""
+        real = prices == "real" or (prices == "appraisal" and self.appraisal_real)
+        if real and self.year:
+            return REAL_MONEY.format(symbol=self.symbol, year=self.year)
+        if real:
+            return f"{self.symbol} real"
+        return UNIT_WORDS["money"].format(symbol=self.symbol)
+
+    def __call__(self, unit: Unit, prices: Prices = "nominal") -> str:
+        """The words of ``unit`` (money in ``prices``)."""
+        return self.money(prices) if unit == "money" else UNIT_WORDS[unit]
+
+    def input(self, unit: str) -> str:
+        """The words of an Inputs sheet unit (money inputs are at base-date prices)."""
+        words = INPUT_UNIT_WORDS.get(unit, unit)
+        return words.format(real=self.money("real"), nominal=self.money("nominal"))
+
+    def vocabulary(self, input_units: Any = ()) -> frozenset[str]:
+        """Every unit text this workbook may show: each unit, money in each of its prices,
+        and each of ``input_units`` (the Inputs sheet's units) in words."""
+        units: tuple[Unit, ...] = typing_args(Unit)
+        words = {self(u) for u in units} | {self.money(p) for p in typing_args(Prices)}
+        return frozenset(words | {self.input(u) for u in input_units})
+
+
+def typing_args(literal: Any) -> tuple[Any, ...]:
+    """The values of a ``Literal`` type."""
+    return tuple(literal.__args__)
+
+
+# ---------------------------------------------------------------------------
+# Labels built from parts: simulation statistics, probabilities, risk measures
+# ---------------------------------------------------------------------------
+
+
+def in_sentence(label: str) -> str:
+    """A label as it reads inside a sentence: its first letter lower case, unless its first
+    word is an abbreviation ("NPV after debt service", "PWLB margin" stay as they are)."""
+    first = label.split(" ", 1)[0]
+    return label if first[1:2].isupper() else label[:1].lower() + label[1:]
+
+
+#: Confidence of the intervals the Risk sheet gives each percentile (``risk.summary.describe``).
+CONFIDENCE_WORDS: Final = "95%"
+
+#: Simulation statistics (``risk.summary.describe``'s keys) that are not percentiles.
+STATISTICS: Final[dict[str, str]] = {
+    "n": "Paths with a value",
+    "n_undefined": "Paths where it is undefined (n/a)",
+    "mean": "Mean",
+    "sd": "Standard deviation",
+    "se_mean": "Standard error of the mean",
+}
+
+#: The parts of a percentile's statistic after ``pN``: its interval and its error.
+PERCENTILE_PARTS: Final[dict[str, str]] = {
+    "": "P{p} ({p}th percentile)",
+    "_ci_low": f"P{{p}}, lower bound of its {CONFIDENCE_WORDS} confidence interval",
+    "_ci_high": f"P{{p}}, upper bound of its {CONFIDENCE_WORDS} confidence interval",
+    "_se": "P{p}, standard error",
+}
+
+
+def statistic_label(key: str) -> str:
+    """A simulation statistic in words: ``se_mean`` -> "Standard error of the mean",
+    ``p10_ci_low`` -> "P10, lower bound of its 95% confidence interval"."""
+    if key in STATISTICS:
+        return STATISTICS[key]
+    match = re.fullmatch(r"p(\d+)(_ci_low|_ci_high|_se|)", key)
+    if match is None:
+        raise KeyError(f"no label for the statistic {key!r}")
+    p = int(match.group(1))
+    words = PERCENTILE_PARTS[match.group(2)].format(p=p)
+    return words.replace(f"{p}th", _ordinal(p))
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def path_metric_label(key: str, partners: Sequence[str] = (), bond: bool = True) -> str:
+    """A per-path metric in words: from :data:`PATH_METRICS`, or ``partner_npv_K`` as the
+    partner's name ("NPV after debt service: Northvale District Council")."""
+    column = PATH_METRICS.get(key)
+    if column is not None:
+        return column.label
+    match = re.fullmatch(r"partner_npv_(\d+)", key)
+    if match is None:
+        raise KeyError(f"no label for the metric {key!r}")
+    index = int(match.group(1))
+    name = partners[index] if index < len(partners) else f"partner {index + 1}"
+    after = " after debt service" if bond else ""
+    return f"NPV{after}: {name}"
+
+
+def path_metric_unit(key: str) -> Unit:
+    """A per-path metric's unit: from :data:`PATH_METRICS`; a partner's NPV is money."""
+    column = PATH_METRICS.get(key)
+    if column is not None:
+        return column.unit
+    return "money" if key.startswith("partner_npv_") else "ratio"
+
+
+#: run's probabilities (``risk.events``) in words, by key; a partner's is
+#: :func:`probability_label`'s own.
+PROBABILITIES: Final[dict[str, str]] = {
+    "p_any_shortfall": "Probability of a shortfall (limited recourse)",
+    "p_investor_loss": "Probability of an investor loss",
+    "p_council_npv_negative": "Probability the council's NPV after debt service is negative",
+    "p_council_topup": "Probability of a council top-up",
+    "p_bond_worse_than_pwlb": "Probability the bond costs the council more than a PWLB loan",
+    "p_programme_npv_negative": "Probability the programme's NPV is negative",
+    "p_no_payback": "Probability the programme does not pay back within the horizon",
+}
+
+
+def probability_label(key: str, partners: Sequence[str] = (), bond: bool = True) -> str:
+    """A probability of run's in words; ``p_partner_npv_K_negative`` names the partner."""
+    if key in PROBABILITIES:
+        return PROBABILITIES[key]
+    match = re.fullmatch(r"p_(partner_npv_\d+)_negative", key)
+    if match is None:
+        raise KeyError(f"no label for the probability {key!r}")
+    metric = path_metric_label(match.group(1), partners, bond)
+    what, name = metric.split(": ", 1)
+    return f"Probability {name}'s {what} is negative"
+
+
+#: The tail risk measures of run (``risk.results``: ``var_5_council_npv``), by their prefix.
+RISK_MEASURES: Final[dict[str, str]] = {
+    "var_5": "Value at risk (5%)",
+    "cvar_5": "Expected shortfall (5%: mean of the worst 5% of paths)",
+}
+
+
+def risk_measure_label(key: str) -> str:
+    """``var_5_council_npv`` -> "Value at risk (5%) of the council NPV after debt service"."""
+    for prefix, words in RISK_MEASURES.items():
+        if key.startswith(prefix + "_"):
+            metric = PATH_METRICS[key[len(prefix) + 1 :]].label
+            return f"{words} of the {in_sentence(metric)}"
+    raise KeyError(f"no label for the risk measure {key!r}")
+
+
+#: The Risk sheet's fan charts (``risk.results``' fans), by their key.
+FANS: Final[dict[str, str]] = {
+    "net_savings": f"{PERIOD_COLUMNS['net_savings'].label}, nominal",
+    "cfads": BOND_COLUMNS["cfads"].label,
+    "dscr": BOND_COLUMNS["dscr"].label,
+    "bond_balance": "Bond balance outstanding (closing)",
+}
+
+
+#: What a risk input moves (``scenario.risk``'s targets), in a few words; the longer
+#: meaning is ``scenario.risk.TARGET_MEANING``.
+TARGETS: Final[dict[str, str]] = {
+    "savings.realisation": "Savings realised (multiplier)",
+    "partners.realisation": "Partners' savings realised (multiplier)",
+    "savings.start_delay": "Savings start delay (periods)",
+    "savings.ramp_speed": "Savings ramp speed (multiplier)",
+    "savings.erosion": "Savings erosion (a year)",
+    "costs.overrun": "Cost overrun (outturn multiplier)",
+    "running_costs.factor": "Running costs (multiplier)",
+    "economics.inflation": "Inflation (a year)",
+    "bond.reference_rate": "Reference rate (a year)",
+}
+
+
+def name_in_words(name: str) -> str:
+    """A name from the scenario where a reader looks: its underscores as spaces
+    (``savings_realisation`` -> "savings realisation")."""
+    return name.replace("_", " ")
+
+
+def risk_input_label(name: str) -> str:
+    """A risk input's name as a row label: ``savings_realisation`` -> "Savings realisation"."""
+    words = name_in_words(name)
+    return words[:1].upper() + words[1:]
+
+
+# ---------------------------------------------------------------------------
+# Inputs: each field's path in words
+# ---------------------------------------------------------------------------
+
+#: The lists of the scenario, as one item of each is named ("Cost item 2 (Redundancy)").
+ITEMS: Final[dict[str, str]] = {
+    "partners": "Partner",
+    "costs": "Cost item",
+    "running_costs": "Running cost",
+    "savings": "Savings stream",
+    "inputs": "Risk input",
+}
+
+#: The tables of the scenario, in words.
+SECTIONS: Final[dict[str, str]] = {
+    "meta": "Scenario",
+    "timeline": "Timeline",
+    "economics": "Economics",
+    "bond": "Bond",
+    "coupon": "coupon",
+    "repayment": "repayment",
+    "reserve": "debt service reserve (DSRA)",
+    "performance": "performance payment",
+    "pwlb": "PWLB loan (the comparison)",
+    "risk": "Risk",
+    "correlation": "correlation",
+    "ramp": "ramp",
+    "distribution": "distribution",
+    "path": "path over time",
+    "conventions": "Convention",
+}
+
+#: Field names that do not read as words with their underscores as spaces.
+FIELD_WORDS: Final[dict[str, str]] = {
+    "ob_mitigation": "optimism-bias mitigation",
+    "ob_band": "optimism-bias band",
+    "pct_of_expenditure": "share of the partners' expenditure",
+    "align_to_financial_year": "align to the financial year",
+    "horizon_years": "horizon",
+    "tenor_years": "tenor",
+    "legal_maturity_years": "legal maturity",
+    "grace_years": "grace period",
+    "start_delay_years": "start delay",
+    "term_years": "term",
+    "cap_total_return": "cap on the total return",
+    "target_dscr": "target DSCR",
+    "default_paths": "paths simulated by default",
+    "sd": "standard deviation",
+    "min": "lowest",
+    "max": "highest",
+    "mode": "most likely",
+    "p": "probability",
+    "p10": "10th percentile",
+    "p90": "90th percentile",
+    "names": "names (matrix order)",
+}
+
+
+def field_words(name: str) -> str:
+    """A scenario field's name in words (``ob_mitigation`` -> "optimism-bias mitigation")."""
+    return FIELD_WORDS.get(name, name.replace("_", " "))
+
+
+def input_label(path: str, scenario: Any = None) -> str:
+    """An input's path in words, naming list items by their names in ``scenario``:
+    ``costs[0].ob_mitigation`` -> "Cost item 1 (Digital platform): optimism-bias
+    mitigation"; ``bond.coupon.rate`` -> "Bond, coupon: rate";
+    ``risk.correlation.matrix[1]`` -> "Risk, correlation: matrix, row 2"."""
+    parts = re.findall(r"([A-Za-z_][A-Za-z0-9_]*)((?:\[\d+\])*)", path)
+    segments: list[str] = []
+    node = scenario
+    for i, (name, indices) in enumerate(parts):
+        index = [int(x) for x in re.findall(r"\d+", indices)]
+        node = getattr(node, name, None) if node is not None else None
+        last = i == len(parts) - 1
+        if last:
+            words = field_words(name)
+            if index:
+                words += f", row {index[0] + 1}"
+            head = segments[0] if segments else ""
+            rest = ", ".join(segments[1:])
+            where = f"{head}, {rest}" if rest else head
+            return f"{where}: {words}" if where else words[:1].upper() + words[1:]
+        if index and name in ITEMS:
+            item = node[index[0]] if isinstance(node, tuple) and index[0] < len(node) else None
+            label = f"{ITEMS[name]} {index[0] + 1}"
+            item_name = getattr(item, "name", None)
+            if isinstance(item_name, str) and item_name:
+                label += f" ({name_in_words(item_name)})"
+            segments = [label]  # an item names itself fully
+            node = item
+        else:
+            segments.append(SECTIONS.get(name, field_words(name)))
+    return path

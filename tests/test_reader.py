@@ -431,3 +431,20 @@ def test_the_conventions_are_skipped_but_a_row_added_below_them_is_read(
     book.save(tmp_path / "twice.xlsx")
     with pytest.raises(WorkbookError, match="appears twice"):
         read_scenario(tmp_path / "twice.xlsx")
+
+
+def test_the_conventions_note_reads_in_either_column(model: Path, tmp_path: Path) -> None:
+    # Since the paths' column A is hidden, the conventions block's note is in the label column
+    # (B); a workbook written before has it in column A. Both read as the same scenario, and
+    # anything else in the block is still read (a value beside the note is an error).
+    ws = openpyxl.load_workbook(model)["Inputs"]
+    heading = next(r[0].row for r in ws.iter_rows(min_row=5) if r[0].value == "Conventions")
+    note = ws.cell(heading + 1, 2).value
+    assert isinstance(note, str) and note.startswith("Published data")
+    assert ws.cell(heading + 1, 1).value is None
+    older = _edited(
+        model, tmp_path / "older.xlsx", {f"A{heading + 1}": note, f"B{heading + 1}": None}
+    )
+    assert read_scenario(older) == read_scenario(model)
+    with pytest.raises(WorkbookError, match=rf"Inputs!A{heading + 1}: should hold an input's path"):
+        read_scenario(_edited(model, tmp_path / "odd.xlsx", {f"E{heading + 1}": 1.0}))

@@ -14,7 +14,13 @@ import openpyxl
 import pytest
 
 from bondmodel import Scenario, load_scenario, run
-from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, PATH_METRICS, PERIOD_COLUMNS
+from bondmodel.labels import (
+    BOND_COLUMNS,
+    BOND_METRICS,
+    PATH_METRICS,
+    PERIOD_COLUMNS,
+    statistic_label,
+)
 from bondmodel.workbook.recalc import convert_many
 from bondmodel.workbook.writer import FIRST_ITEM_ROW, FIRST_PERIOD_COL, HEADER_KEYS, write_workbook
 
@@ -111,7 +117,7 @@ def test_sheets_and_cached_values_read_back(tmp_path: Path) -> None:
         else:
             assert header[1 + j] == PATH_METRICS[key].label
         expected = res.risk.summary.loc["mean", key]
-        got = stats_rows["mean"][1 + j]
+        got = stats_rows[statistic_label("mean")][1 + j]
         if math.isfinite(expected):
             assert got == pytest.approx(expected, rel=1e-12), key
     bond_metrics = {r[0]: r[1] for r in wb["Metrics"].iter_rows(values_only=True) if r[0]}

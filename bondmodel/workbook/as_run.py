@@ -35,7 +35,9 @@ from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from bondmodel.labels import input_label, name_in_words
 from bondmodel.scenario.schema import Scenario
+from bondmodel.workbook.conventions_block import conventions
 from bondmodel.workbook.inputs import (
     LIST_WIDTH,
     VALUE_COL,
@@ -257,7 +259,8 @@ def annotation(path: str, scenario: Scenario) -> tuple[str, str]:
     ):
         return "structural", "STRUCTURAL: a change needs a rerun."
     if rule.live_choices:
-        return "input", f"Live among {', '.join(rule.live_choices)}; other options need a rerun."
+        choices = ", ".join(name_in_words(c) for c in rule.live_choices)
+        return "input", f"Live among {choices}; other options need a rerun."
     if rule.presence:
         return "input", "Live; setting or clearing it needs a rerun."
     if rule.kind == "simulation":
@@ -301,7 +304,8 @@ def _describe(rule: InputRule) -> str:
 # ---------------------------------------------------------------------------
 
 AS_RUN_SHEET = "As run"
-#: Columns of the As run sheet: path, kind, structural change, changed, then the values.
+#: Columns of the As run sheet: input (in words), kind, structural change, changed, then the
+#: values.
 KIND_COL, STRUCTURAL_COL, CHANGED_COL = 1, 2, 3
 
 
@@ -345,7 +349,7 @@ def as_run_sheet(
     the range of the *structural change* and *changed* columns, for the checks.
     """
     ws = wb.add_worksheet(AS_RUN_SHEET, worksheet_class=ExactNumbers)
-    ws.set_column(0, 0, 44)
+    ws.set_column(0, 0, 62)
     ws.set_column(KIND_COL, KIND_COL, 12)
     ws.set_column(STRUCTURAL_COL, CHANGED_COL, 16)
     ws.set_column(VALUE_COL, VALUE_COL, 30)
@@ -361,12 +365,15 @@ def as_run_sheet(
         "simulation's results stale.",
         styles.note,
     )
-    for j, head in enumerate(("Path", "Kind", "Structural change", "Changed", "Value(s) as run")):
+    for j, head in enumerate(("Input", "Kind", "Structural change", "Changed", "Value(s) as run")):
         ws.write_string(3, j, head, styles.header)
     ws.freeze_panes(4, 1)
+    conventions_labels = {c.path: f"Convention: {c.label}" for c in conventions()}
     for row, item in rows:
         rule = rule_for(item.path, scenario)
-        ws.write_string(row, 0, item.path, styles.note)
+        # the row is the key (the Inputs sheet's, where the path is): the input in words here
+        label = conventions_labels.get(item.path) or input_label(item.path, scenario)
+        ws.write_string(row, 0, label, styles.note)
         ws.write_string(row, KIND_COL, rule.kind)
         ws.write_formula(row, STRUCTURAL_COL, _structural(row, rule, item.value), None, False)
         ws.write_formula(row, CHANGED_COL, _changed(row), None, False)

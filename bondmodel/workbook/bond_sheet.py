@@ -30,14 +30,14 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.bond.metrics import deferred_since_shortfall
 from bondmodel.engine import Results, bond_trace
-from bondmodel.labels import BOND_COLUMNS, SOURCES_USES
+from bondmodel.labels import BOND_COLUMNS, SOURCES_USES, name_in_words
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
 from bondmodel.types import FloatArray
 from bondmodel.workbook.conventions_block import ZERO_TOLERANCE
 from bondmodel.workbook.cost_rows import timeline_rows
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, ref, span
 from bondmodel.workbook.rows import Grid, Line, Ref, Template, same, write_lines
-from bondmodel.workbook.styles import Styles, print_across
+from bondmodel.workbook.styles import UNIT_WIDTH, Styles, print_across
 from bondmodel.workbook.timeline_sheet import excel_serial
 
 #: Bond rows whose total over the periods means something: cash that moved.
@@ -93,19 +93,22 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     n = payment_columns(results)
     last = FIRST_PERIOD_COL + n - 1
     ws.set_column(0, 0, 52)
-    ws.set_column(1, 1, 10)
+    ws.set_column(1, 1, UNIT_WIDTH)
     ws.set_column(2, 2, 16)
     ws.set_column(FIRST_PERIOD_COL, last, 14)
     ws.write(0, 0, f"Bond waterfall (base case): {results.scenario.meta.name}", styles.title)
     ws.write_formula(
         1,
         0,
-        '=in_bond_coupon_type&" coupon, "&in_bond_repayment_type&" repayment, "&in_bond_recourse'
+        # the choices in words: index_linked reads "index linked"
+        '=SUBSTITUTE(in_bond_coupon_type,"_"," ")&" coupon, "'
+        '&SUBSTITUTE(in_bond_repayment_type,"_"," ")&" repayment, "&in_bond_recourse'
         '&" recourse, "&in_bond_payment_frequency&" payments; nominal pounds. Live formulas over '
         "the Inputs, Timeline and Cashflows sheets; docs/methodology.md, 'Bond', gives each "
         'step."',
         styles.note,
-        f"{terms.coupon.type} coupon, {terms.repayment.type} repayment, {terms.recourse} "
+        f"{name_in_words(terms.coupon.type)} coupon, {name_in_words(terms.repayment.type)} "
+        f"repayment, {terms.recourse} "
         f"recourse, {terms.payment_frequency} payments; nominal pounds. Live formulas over the "
         "Inputs, Timeline and Cashflows sheets; docs/methodology.md, 'Bond', gives each step.",
     )
@@ -127,7 +130,7 @@ def bond_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -
     for i, (name, label, unit, formula, value) in enumerate(scalars):
         r = row + 1 + i
         ws.write_string(r, 0, label, styles.bold if name == "bd_principal" else styles.label)
-        ws.write_string(r, 1, unit, styles.note)
+        ws.write_string(r, 1, styles.unit_words(unit), styles.note)  # type: ignore[arg-type]
         fmt = styles.unit(unit)  # type: ignore[arg-type]
         if formula is None:
             ws.write_number(r, 2, value, fmt if name == "bd_principal" else styles.input)
@@ -1470,6 +1473,7 @@ def financing_lines(
             "money",
             basis,
             total=True,
+            prices="appraisal",
         ),
         same(
             f"{prefix}_discounted",
@@ -1477,6 +1481,7 @@ def financing_lines(
             "money",
             Ref(f"{prefix}_basis") * Ref("cashflows.discount_factor"),
             total=True,
+            prices="appraisal",
         ),
     ]
 

@@ -31,7 +31,13 @@ from bondmodel.conventions import (
 from bondmodel.programme import SCURVE_LINEAR_BELOW
 from bondmodel.scenario.bond import WHOLE_PERIODS_TOLERANCE
 from bondmodel.scenario.schema import SCurveRamp
-from bondmodel.workbook.inputs import CONVENTIONS_HEADING, VALUE_COL, InputRow, write_input
+from bondmodel.workbook.inputs import (
+    CONVENTIONS_HEADING,
+    LABEL_COL,
+    VALUE_COL,
+    InputRow,
+    write_input,
+)
 from bondmodel.workbook.styles import Styles
 
 #: A number standing for "no end" in the last Green Book band.
@@ -274,12 +280,14 @@ def conventions_block(
     wb: Workbook, ws: Worksheet, styles: Styles, top: int
 ) -> list[tuple[int, InputRow]]:
     """Write the block on the Inputs sheet from row ``top``; returns its rows for As run."""
+    # the heading in the hidden key column is what the reader stops at; a reader sees its copy
     ws.write_string(top, 0, CONVENTIONS_HEADING, styles.header)
-    for col in range(1, VALUE_COL + 1):
+    ws.write_string(top, LABEL_COL, CONVENTIONS_HEADING, styles.header)
+    for col in range(LABEL_COL + 1, VALUE_COL + 1):
         ws.write_blank(top, col, None, styles.header)
     ws.write_string(
         top + 1,
-        0,
+        LABEL_COL,
         "Published data and the engine's settings the formulas use; not scenario inputs. The "
         "engine always uses these values: a change shows RERUN NEEDED.",
         styles.note,
@@ -289,7 +297,7 @@ def conventions_block(
         row = top + 2 + i
         ws.write_string(row, 0, conv.path, styles.note)
         ws.write_string(row, 1, conv.label)
-        ws.write_string(row, 2, conv.unit)
+        ws.write_string(row, 2, styles.words.input(conv.unit))
         ws.write_string(row, 3, conv.source, styles.note)
         for j, value in enumerate(conv.values):
             write_input(ws, row, VALUE_COL + j, value, styles, "structural", conv.unit)

@@ -113,7 +113,7 @@ def cost_item_rows(
         ]
         for kind in ITEM_ROWS:
             out[kind].append(rows[kind])
-        ws.write_string(rows["optimism_bias"], 1, "uplift", styles.note)
+        ws.write_string(rows["optimism_bias"], 1, styles.unit_words("rate"), styles.note)
         ws.write_formula(
             rows["optimism_bias"],
             2,

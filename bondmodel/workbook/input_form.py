@@ -17,17 +17,17 @@ from bondmodel import __version__
 from bondmodel.io import XLSX_OPTIONS, atomic_write
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.inputs import inputs_sheet
-from bondmodel.workbook.styles import Styles
+from bondmodel.workbook.styles import Styles, scenario_unit_words
 
 README_LINES = (
     "How to use this workbook",
     "",
-    "1. Change the shaded cells on the Inputs sheet. Each row is one assumption: its path, "
+    "1. Change the shaded cells on the Inputs sheet. Each row is one assumption: its label, "
     "unit and note say what it is.",
     "2. A list runs across its row: add or remove values at the right-hand end.",
     "3. Leave a cell blank to use the default of an optional input.",
-    "4. Do not rename, move or reorder the paths in column A: bondmodel reads each input by "
-    "its path.",
+    "4. Do not rename the paths in the hidden column A: bondmodel reads each input by its path "
+    "(unhide the column to see them).",
     "5. Type values, not formulas: bondmodel never evaluates a formula, and refuses one in an "
     "input cell.",
     "6. Run it:  bondmodel run inputs.xlsx -o model.xlsx   (or check it first with "
@@ -53,7 +53,7 @@ def write_input_form(scenario: Scenario, path: str | Path, blank: bool = False) 
                 "created": datetime(2026, 1, 1),
             }
         )
-        styles = Styles(wb, scenario.meta.currency)
+        styles = Styles(wb, scenario.meta.currency, scenario_unit_words(scenario))
         readme = wb.add_worksheet("Read me")
         readme.set_column(0, 0, 110)
         readme.write_string(0, 0, README_LINES[0], styles.title)

@@ -1,10 +1,13 @@
 """The Inputs sheet: every assumption of the scenario, one per row, each a named input cell.
 
 Each row gives the field's path in the scenario (``costs[0].amount``), its
-label, the value in one consistent input style, its unit and a note. Every
-value cell has a defined name (``in_costs_0_amount``), and data validation
-where it helps: a list for a field with fixed choices, a number range for a
-bounded one. The path column makes the sheet readable back into a scenario.
+label in words ("Cost item 1 (Systems): amount", ``labels.input_label``), the value
+in one consistent input style, its unit in words and a note. Every value cell has a
+defined name (``in_costs_0_amount``), and data validation where it helps: a list for
+a field with fixed choices, a number range for a bounded one. The path column (A)
+makes the sheet readable back into a scenario: it is the rows' key, for the reader
+and not for a person, so it is hidden (and so unprinted), and the sheet's title and
+notes start in column B.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from bondmodel.labels import input_label
 from bondmodel.scenario.fieldtypes import MAX_LIST_ITEMS
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.styles import Styles
@@ -37,6 +41,16 @@ CONVENTIONS_HEADING = "Conventions"
 LIST_WIDTH = MAX_LIST_ITEMS
 #: The Inputs sheet's column headings (row 4); the reader checks them.
 HEADERS = ("Path", "Field", "Unit", "Note", "Value(s)")
+#: The column of each input's label in words; the title and notes start here too, as the
+#: path column (A) before it is hidden.
+LABEL_COL = 1
+
+
+def key_column(ws: Worksheet, width: float = 44) -> None:
+    """Hide column A of an inputs sheet (Inputs, As run): the paths, the rows' keys, which the
+    reader and the checks use and a person reads in words in the next column."""
+    ws.set_column(0, 0, width, None, {"hidden": True})
+
 
 #: Unit and note by field name (the last part of a path); "" where none is needed.
 FIELD_INFO: dict[str, tuple[str, str]] = {
@@ -49,7 +63,7 @@ FIELD_INFO: dict[str, tuple[str, str]] = {
     "horizon_years": ("years", "length of the model after close"),
     "align_to_financial_year": ("TRUE/FALSE", "periods follow the UK financial year"),
     "inflation": ("rate a year", "CPI, indexes real inputs"),
-    "discount_basis": ("choice", "green_book (declining STPR) or flat"),
+    "discount_basis": ("choice", "the Green Book's declining rates (STPR), or one flat rate"),
     "discount_rate": ("rate a year", "only with a flat discount basis"),
     "appraisal_basis": ("choice", "real or nominal"),
     "baseline_expenditure": ("£ a year", "base-date prices"),
@@ -58,10 +72,10 @@ FIELD_INFO: dict[str, tuple[str, str]] = {
     "savings_share": ("share", "of savings; default: share of spend"),
     "amount": ("£", "base-date prices"),
     "category": ("choice", "sets the default optimism-bias band"),
-    "timing": ("choice", "at_close, spread or profile"),
+    "timing": ("choice", "all at close, spread evenly, or by a profile"),
     "start_period": ("period", "first period paid"),
     "periods": ("periods", "spread evenly over this many periods"),
-    "profile": ("shares", "fraction paid in each period from start_period"),
+    "profile": ("shares", "fraction paid in each period from the start period"),
     "optimism_bias": ("share", "uplift on base + contingency; overrides the band"),
     "ob_band": ("choice", "Green Book optimism-bias band"),
     "ob_mitigation": ("share", "reduces the band's upper bound: 0 none, 1 full"),
@@ -108,7 +122,7 @@ FIELD_INFO: dict[str, tuple[str, str]] = {
     "recourse": ("choice", "full: council tops up; limited: deferred, then written off"),
     "arrears_interest": ("TRUE/FALSE", "arrears earn the coupon rate"),
     "months": ("months", "of scheduled debt service"),
-    "funding": ("choice", "at_issue or from_cash"),
+    "funding": ("choice", "at issue (from the proceeds), or from cash over time"),
     "pledged_share": ("share", "of net savings dedicated to debt service"),
     "gilt_yield": ("rate a year", "PWLB rate = gilt yield + margin"),
     "loan_type": ("choice", "annuity, eip or maturity"),
@@ -311,26 +325,26 @@ def inputs_sheet(
     treat it). Returns each input with its row (0-based).
     """
     ws = wb.add_worksheet("Inputs", worksheet_class=ExactNumbers)
-    ws.set_column(0, 0, 44)
-    ws.set_column(1, 1, 26)
-    ws.set_column(2, 2, 18)
+    key_column(ws)
+    ws.set_column(LABEL_COL, LABEL_COL, 62)
+    ws.set_column(2, 2, 26)
     ws.set_column(3, 3, 52)
     ws.set_column(VALUE_COL, VALUE_COL, 30)
     ws.set_column(VALUE_COL + 1, VALUE_COL + 40, 12)
-    ws.write(0, 0, f"Inputs: {scenario.meta.name}", styles.title)
+    ws.write(0, LABEL_COL, f"Inputs: {scenario.meta.name}", styles.title)
     ws.write(
         1,
-        0,
+        LABEL_COL,
         "Every assumption of the scenario. Input cells are shaded; each has a defined name "
-        "(in_ + its path); a list runs across the row and its name covers it. A blank input "
-        "is an optional value left unset. Money at base-date prices unless the unit says "
-        "otherwise; rates and shares as fractions.",
+        "(in, then its path in the hidden column A); a list runs across the row and its name "
+        "covers it. A blank input is an optional value left unset. Money at base-date prices "
+        "unless the unit says otherwise; rates and shares typed as fractions (0.05 for 5%).",
         styles.note,
     )
     if annotate is not None:
         ws.write(
             2,
-            0,
+            LABEL_COL,
             "Yellow inputs are live: the formulas follow any change. Grey inputs are "
             "structural: the workbook was built for their value, and a change shows RERUN "
             "NEEDED until you run bondmodel run on the workbook.",
@@ -348,8 +362,8 @@ def inputs_sheet(
         kind, prefix = annotate(item.path) if annotate is not None else ("input", "")
         note = f"{prefix} {note}".strip()
         ws.write_string(row, 0, item.path, styles.note)
-        ws.write_string(row, 1, field.replace("_", " "))
-        ws.write_string(row, 2, unit)
+        ws.write_string(row, LABEL_COL, input_label(item.path, scenario))
+        ws.write_string(row, 2, styles.words.input(unit))
         ws.write_string(row, 3, note, styles.note)
         values = item.value if isinstance(item.value, tuple) else (item.value,)
         for j, value in enumerate(values):

@@ -164,7 +164,7 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
         # a tenor, legal maturity or grace the engine would refuse (not whole payments, out of
         # order, beyond the horizon) is live in no formula: the engine must say what is wrong
         structure = fn("AND", structure, Ref("bd_fits").eq(1))
-        label += "; the bond's terms fit its payment grid (Bond sheet, bd_fits)"
+        label += "; the bond's terms fit its payment grid (Bond sheet, terms fit the payment grid)"
     rows.append((label, structure, "As run sheet (Structural change column)"))
     env = _checks_env(results, layout)
     top = 4

@@ -26,7 +26,11 @@ from bondmodel.workbook.formulas import payback_formula
 from bondmodel.workbook.inputs import defined_name
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
 from bondmodel.workbook.rows import Expr, Grid, Line, Ref, Running, same, write_lines
-from bondmodel.workbook.styles import Styles, print_across, write_value
+from bondmodel.workbook.styles import Styles, heading_height, print_across, write_value
+
+#: Width of the narrowest column a partner's name heads (the period columns'): the names wrap
+#: to fit it.
+NAME_WIDTH = 14
 
 BLOCK = (
     ("in_partnership", "In the partnership (share of the period)"),
@@ -141,14 +145,15 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     last = FIRST_PERIOD_COL + n - 1
     ws.set_column(0, 0, 44)
     ws.set_column(1, max(2, n_p), 18)
-    ws.set_column(FIRST_PERIOD_COL, last, 14)
+    ws.set_column(FIRST_PERIOD_COL, last, NAME_WIDTH)
     ws.write(0, 0, "Partners: shares, allocation and cash flows (base case, live)", styles.title)
     ws.write(1, 0, "Nominal pounds; NPV and PVs on the appraisal basis.", styles.note)
     spend = [defined_name(f"partners[{p}].baseline_expenditure") for p in range(n_p)]
     total_spend = "(" + "+".join(spend) + ")"
     ws.write(3, 0, "Metric", styles.header)
     for p, name in enumerate(names):
-        ws.write_string(3, 1 + p, name, styles.header)
+        ws.write_string(3, 1 + p, name, styles.header_wrap)
+    ws.set_row(3, heading_height(names, NAME_WIDTH))
     placed = partner_rows(sc)
     metric_row = placed.metric
     for key, row in metric_row.items():
@@ -180,7 +185,8 @@ def partners_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         heading = alloc_rows[0] - 1
         ws.write(heading, 0, "Allocation of each stream's savings", styles.header)
         for p, name in enumerate(names):
-            ws.write_string(heading, 1 + p, name, styles.header)
+            ws.write_string(heading, 1 + p, name, styles.header_wrap)
+        ws.set_row(heading, heading_height(names, NAME_WIDTH))
         for s, stream in enumerate(sc.savings):
             row = alloc_rows[s]
             members_name = defined_name(f"savings[{s}].partners")
@@ -321,11 +327,11 @@ def partner_bond_rows(wb: Workbook, styles: Styles, results: Results, layout: La
     ws = wb.get_worksheet_by_name("Partners")
     top = layout.row_numbers["partners.free"]
     names = results.scenario.partner_names
-    ws.write(
-        top, 0, "With the bond: the partners share the financing as they share costs", styles.header
-    )
+    heading = "With the bond: the partners share the financing as they share costs"
+    ws.write(top, 0, heading, styles.header_wrap)
     for p, name in enumerate(names):
-        ws.write_string(top, 1 + p, name, styles.header)
+        ws.write_string(top, 1 + p, name, styles.header_wrap)
+    ws.set_row(top, max(heading_height(names, NAME_WIDTH), heading_height([heading], 44)))
     rows = layout.rows
     bond_effect = (
         f"(SUM({rows['cashflows.council_discounted']})"

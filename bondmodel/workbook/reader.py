@@ -35,7 +35,13 @@ from bondmodel.scenario.loader import format_validation_error
 from bondmodel.scenario.paths import FIELD_PATH, path_parts
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.canonical import boolean_constant
-from bondmodel.workbook.inputs import CONVENTIONS_HEADING, HEADERS, LIST_WIDTH, VALUE_COL
+from bondmodel.workbook.inputs import (
+    CONVENTIONS_HEADING,
+    HEADERS,
+    LABEL_COL,
+    LIST_WIDTH,
+    VALUE_COL,
+)
 from bondmodel.workbook.untrusted import SheetCell, read_sheet_cells
 
 INPUTS_SHEET = "Inputs"
@@ -104,15 +110,14 @@ def read_inputs(cells: Mapping[int, Mapping[int, SheetCell]], source: Path) -> l
         if text_head and head.value == CONVENTIONS_HEADING:  # type: ignore[union-attr]
             conventions = True  # the workbook's conventions follow, not the scenario's
             continue
-        if (
-            conventions
-            and text_head
-            and (
-                str(head.value).startswith("conventions.")  # type: ignore[union-attr]
-                or all(c.value is None for col, c in row.items() if col != 1)
-            )
+        if conventions and (
+            (text_head and str(head.value).startswith("conventions."))  # type: ignore[union-attr]
+            or all(c.value is None for col, c in row.items() if col not in (1, LABEL_COL + 1))
         ):
-            continue  # a convention's row, or the block's note; anything else is read below
+            # a convention's row, or the block's note (in column A in a workbook written
+            # before the paths were hidden, in the label column since); anything else is read
+            # below
+            continue
         where = f"{source}: {INPUTS_SHEET}!A{number}"
         if head is None or head.kind == "f" or not isinstance(head.value, str):
             raise WorkbookError(

@@ -12,11 +12,19 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.engine import Results
-from bondmodel.labels import PATH_METRICS, Unit
+from bondmodel.labels import (
+    FANS,
+    PATH_METRICS,
+    TARGETS,
+    Unit,
+    path_metric_label,
+    path_metric_unit,
+    risk_input_label,
+)
 from bondmodel.types import FloatArray
 from bondmodel.workbook.layout import Layout, column_span
 from bondmodel.workbook.printing import place_charts
-from bondmodel.workbook.styles import Styles, write_value
+from bondmodel.workbook.styles import Styles, heading_height, write_value
 
 #: Histogram bins of a key output.
 HISTOGRAM_BINS = 30
@@ -118,7 +126,7 @@ def distribution_tables(
                     "values": layout.columns[f"fan.{name}.{p}"],
                 }
             )
-        fan.set_title({"name": f"Fan chart: {name.replace('_', ' ')}"})
+        fan.set_title({"name": f"Fan chart: {FANS[name]}"})
         fan.set_y_axis({"num_format": "0.00" if name == "dscr" else styles.millions})
         fan.set_legend({"position": "bottom"})
         charts.append(fan)
@@ -136,10 +144,11 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
         return
     ws = wb.add_worksheet("Sensitivity")
     ws.set_column(0, 0, 30)
-    ws.set_column(1, 12, 18)
-    label = PATH_METRICS.get(sim.tornado_output)
-    out_label = label.label if label is not None else sim.tornado_output
-    unit: Unit = label.unit if label is not None else "ratio"
+    ws.set_column(1, 1, 30)
+    ws.set_column(2, 12, 18)
+    who = (results.scenario.partner_names, results.scenario.bond is not None)
+    out_label = path_metric_label(sim.tornado_output, *who)
+    unit = path_metric_unit(sim.tornado_output)
     ws.write(0, 0, f"Sensitivity of {out_label} (simulation output, values)", styles.title)
     ws.write(
         1,
@@ -168,8 +177,8 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
     }
     for i, (name, target) in enumerate(zip(t["input"], t["target"], strict=True)):
         row = 4 + i
-        ws.write_string(row, 0, str(name))
-        ws.write_string(row, 1, str(target))
+        ws.write_string(row, 0, risk_input_label(str(name)))
+        ws.write_string(row, 1, TARGETS[str(target)])
         write_value(ws, row, 2, float(numbers["p10_value"][i]), "ratio", styles)
         write_value(ws, row, 3, float(numbers["p90_value"][i]), "ratio", styles)
         low, high = numbers["output_at_p10"][i], numbers["output_at_p90"][i]
@@ -201,11 +210,12 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
         ("Contribution to variance (input x output)", sim.contribution),
     ):
         ws.write(row, 0, title, styles.header)
-        for j, key in enumerate(frame.columns):
-            column = PATH_METRICS.get(str(key))
-            ws.write_string(row, 1 + j, column.label if column else str(key), styles.header)
+        headings = [path_metric_label(str(key), *who) for key in frame.columns]
+        for j, heading in enumerate(headings):
+            ws.write_string(row, 1 + j, heading, styles.header_wrap)
+        ws.set_row(row, heading_height(headings, 18))
         for i, (input_name, values) in enumerate(frame.iterrows()):
-            ws.write_string(row + 1 + i, 0, str(input_name))
+            ws.write_string(row + 1 + i, 0, risk_input_label(str(input_name)))
             for j, value in enumerate(values):
                 write_value(ws, row + 1 + i, 1 + j, float(value), "ratio", styles)
         row += len(frame) + 3

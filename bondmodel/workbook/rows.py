@@ -32,7 +32,7 @@ import numpy as np
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.worksheet import Worksheet
 
-from bondmodel.labels import Unit
+from bondmodel.labels import Prices, Unit
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, span
 from bondmodel.workbook.styles import Styles
 
@@ -345,6 +345,7 @@ class Line:
     values: Any = None
     total: bool = False
     bold: bool = False
+    prices: Prices = "nominal"
 
     @property
     def heading(self) -> bool:
@@ -448,7 +449,7 @@ def write_lines(
             continue
         if units:
             ws.write_string(r, 0, line.label, styles.bold if line.bold else styles.label)
-            ws.write_string(r, 1, line.unit, styles.note)
+            ws.write_string(r, 1, styles.unit_words(line.unit, line.prices), styles.note)
         else:
             ws.write_string(r, 0, line.label)
         fmt = styles.unit(line.unit)

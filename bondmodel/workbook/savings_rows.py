@@ -110,7 +110,7 @@ def savings_rows(
             f"SUMPRODUCT(ISNUMBER(MATCH(cf_partner_names,{name('partners')},0))"
             f"*cf_partner_spend))"
         )
-        ws.write_string(rows["savings"], 1, "steady", styles.note)
+        ws.write_string(rows["savings"], 1, styles.unit_words("money", "real"), styles.note)
         ws.write_formula(
             rows["savings"],
             2,

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from typing import Any
 
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.display import currency_symbol
-from bondmodel.labels import Unit
+from bondmodel.labels import Prices, Unit, UnitWords, financial_year
+from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.links import LINK_GREEN
+
+
+def scenario_unit_words(scenario: Scenario) -> UnitWords:
+    """The unit words of ``scenario``'s workbook: its currency, real terms at the prices of
+    its base date's financial year, and its appraisal basis."""
+    return UnitWords(
+        currency_symbol(scenario.meta.currency).strip(),
+        financial_year(scenario.meta.base_date),
+        scenario.economics.appraisal_basis == "real",
+    )
 
 
 class Styles:
     """The workbook's formats: one per unit, headers, notes and check results."""
 
-    def __init__(self, wb: Workbook, currency: str) -> None:
+    def __init__(self, wb: Workbook, currency: str, words: UnitWords | None = None) -> None:
         symbol = currency_symbol(currency)
+        #: the words of each unit in this workbook's Unit columns (labels.UNIT_WORDS)
+        self.words = words if words is not None else UnitWords(symbol.strip())
         # negatives in brackets, as accounts show them
         money = f"{symbol}#,##0;[Red]({symbol}#,##0)"
         self._wb = wb
@@ -27,9 +41,15 @@ class Styles:
         self.millions = f'{symbol}#,##0.0,,"m"'
         self._input_styles: dict[tuple[str, str], Any] = {}
         self.title = wb.add_format({"bold": True, "font_size": 14})
-        self.header = wb.add_format(
-            {"bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF", "border": 1}
-        )
+        header: dict[str, Any] = {
+            "bold": True,
+            "bg_color": "#1F3864",
+            "font_color": "#FFFFFF",
+            "border": 1,
+        }
+        self.header = wb.add_format(header)
+        #: a heading that wraps onto more lines (a partner's name over a narrow column)
+        self.header_wrap = wb.add_format({**header, "text_wrap": True, "valign": "top"})
         self.label = wb.add_format({"bold": False})
         self.bold = wb.add_format({"bold": True})
         self.bold_count = wb.add_format({"bold": True, "num_format": "0"})
@@ -93,6 +113,10 @@ class Styles:
     def unit(self, unit: Unit) -> Any:
         return self.by_unit[unit]
 
+    def unit_words(self, unit: Unit, prices: Prices = "nominal") -> str:
+        """What a Unit column shows for ``unit`` (money in ``prices``): ``£ nominal``, ``%``."""
+        return self.words(unit, prices)
+
     def input_value(self, kind: str, unit: str, value: float) -> Any:
         """The style of a number typed on Inputs (or kept on As run): the ``kind``'s colours
         (input, structural or copy) with a number format for the input's ``unit`` as the
@@ -114,6 +138,25 @@ class Styles:
             }[kind]
             self._input_styles[key] = self._wb.add_format({**base, "num_format": code})
         return self._input_styles[key]
+
+
+#: Width of a Unit column: its longest words, "£ real (2026/27 prices)", fit.
+UNIT_WIDTH = 24
+
+
+def heading_height(texts: Iterable[str], width: float) -> float:
+    """The height (points) of a row of wrapped headings in columns ``width`` characters wide:
+    enough lines for the longest, counted by words as the cell wraps them."""
+    lines = 1
+    for text in texts:
+        count, used = 1, 0
+        for word in text.split():
+            if used and used + 1 + len(word) > width - 2:
+                count, used = count + 1, len(word)
+            else:
+                used += len(word) + (1 if used else 0)
+        lines = max(lines, count)
+    return 15.0 * lines
 
 
 def write_value(

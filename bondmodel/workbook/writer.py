@@ -28,10 +28,16 @@ from bondmodel.io import XLSX_OPTIONS, atomic_write
 from bondmodel.irr import FLAG_LABELS
 from bondmodel.labels import (
     BOND_METRICS,
+    FANS,
     METRICS,
-    PATH_METRICS,
     PERIOD_COLUMNS,
     Unit,
+    name_in_words,
+    path_metric_label,
+    path_metric_unit,
+    probability_label,
+    risk_measure_label,
+    statistic_label,
 )
 from bondmodel.scenario.export import scenario_toml
 from bondmodel.scenario.schema import Scenario
@@ -70,8 +76,13 @@ from bondmodel.workbook.rows import (
     write_lines,
 )
 from bondmodel.workbook.savings_rows import savings_rows
+from bondmodel.workbook.styles import (
+    UNIT_WIDTH,
+    heading_height,
+    print_across,
+    scenario_unit_words,
+)
 from bondmodel.workbook.styles import Styles as _Styles
-from bondmodel.workbook.styles import print_across
 from bondmodel.workbook.styles import write_value as _write_value
 from bondmodel.workbook.timeline_sheet import excel_serial, timeline_sheet
 
@@ -96,7 +107,7 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
         str(path),
         XLSX_OPTIONS,
     )
-    styles = _Styles(wb, results.scenario.meta.currency)
+    styles = _Styles(wb, results.scenario.meta.currency, scenario_unit_words(results.scenario))
     layout = Layout()
     sheets = sheet_names(results)
     stamp = datetime.now(UTC)
@@ -190,7 +201,7 @@ def _cashflows_sheet(
     n_cols = len(table)
     last_col = FIRST_PERIOD_COL + n_cols - 1
     ws.set_column(0, 0, 44)
-    ws.set_column(1, 1, 10)
+    ws.set_column(1, 1, UNIT_WIDTH)
     ws.set_column(2, 2, 16)
     ws.set_column(FIRST_PERIOD_COL, last_col, 14)
     ws.freeze_panes(FIRST_ITEM_ROW, FIRST_PERIOD_COL)
@@ -341,6 +352,7 @@ def cashflow_lines(
                 template,
                 values=table[key].to_numpy(dtype=float),
                 total=column.unit == "money" and not key.startswith("cumulative"),
+                prices=column.prices,
             )
         )
     return lines
@@ -371,10 +383,10 @@ def _metrics_sheet(
         1,
         0,
         '="Appraisal basis: "&in_economics_appraisal_basis&"; discounting: "'
-        "&in_economics_discount_basis",
+        '&SUBSTITUTE(in_economics_discount_basis,"_"," ")',
         styles.note,
         f"Appraisal basis: {results.scenario.economics.appraisal_basis}; discounting: "
-        f"{results.scenario.economics.discount_basis}",
+        f"{name_in_words(results.scenario.economics.discount_basis)}",
     )
     ws.write(3, 0, "Metric", styles.header)
     ws.write(3, 1, "Value", styles.header)
@@ -485,14 +497,18 @@ def _metrics_sheet(
             ws.write_string(row, 2, "no [pwlb] section in the scenario", styles.note)
 
 
+#: Width of the Risk sheet's columns of numbers.
+RISK_WIDTH = 16
+
+
 def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout) -> None:
     """Monte Carlo results as values, labelled as simulation output with their seed."""
     sim = results.risk
     if sim is None:
         return
     ws = wb.add_worksheet("Risk")
-    ws.set_column(0, 0, 34)
-    ws.set_column(1, 40, 16)
+    ws.set_column(0, 0, 58)  # the statistics' and probabilities' labels in words
+    ws.set_column(1, 40, RISK_WIDTH)
     s = sim.settings
     ws.write(0, 0, "Monte Carlo simulation output (values, not formulas)", styles.title)
     ws.write(
@@ -514,30 +530,33 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
     row = 3
     ws.write(row, 0, "Statistic", styles.header)
     names = list(sim.summary.columns)
-    for j, name in enumerate(names):
-        ws.write_string(row, 1 + j, _path_metric_label(name, results.scenario), styles.header)
+    headings = [_path_metric_label(name, results.scenario) for name in names]
+    for j, heading in enumerate(headings):
+        ws.write_string(row, 1 + j, heading, styles.header_wrap)
+    ws.set_row(row, heading_height(headings, RISK_WIDTH))
     for i, stat in enumerate(sim.summary.index):
-        ws.write_string(row + 1 + i, 0, str(stat))
+        ws.write_string(row + 1 + i, 0, statistic_label(str(stat)))
         for j, name in enumerate(names):
             value = float(sim.summary.loc[stat, name])
-            unit: Unit = "count" if str(stat).startswith("n") else _path_metric_unit(name)
+            unit: Unit = "count" if str(stat).startswith("n") else path_metric_unit(name)
             _write_value(ws, row + 1 + i, 1 + j, value, unit, styles)
     row += len(sim.summary.index) + 3
+    who = (results.scenario.partner_names, results.scenario.bond is not None)
     ws.write(row, 0, "Probability", styles.header)
     ws.write(row, 1, "Value", styles.header)
     ws.write(row, 2, "Standard error", styles.header)
     for i, (event, prob) in enumerate(sim.probabilities.iterrows()):
-        ws.write_string(row + 1 + i, 0, str(event))
+        ws.write_string(row + 1 + i, 0, probability_label(str(event), *who))
         _write_value(ws, row + 1 + i, 1, float(prob["value"]), "rate", styles)
         _write_value(ws, row + 1 + i, 2, float(prob["se"]), "rate", styles)
     row += len(sim.probabilities) + 3
     for key, value in sim.risk_measures.items():
-        ws.write_string(row, 0, key)
+        ws.write_string(row, 0, risk_measure_label(key))
         _write_value(ws, row, 1, value, "money", styles)
         row += 1
     row += 2
     for name, fan in sim.fans.items():
-        ws.write(row, 0, f"Fan chart: {name}", styles.header)
+        ws.write(row, 0, f"Fan chart: {FANS[name]}", styles.header)
         for j, col in enumerate(fan.columns[1:]):
             ws.write_string(row, 1 + j, str(col), styles.header)
         unit_fan: Unit = "ratio" if name == "dscr" else "money"
@@ -554,22 +573,8 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
     print_across(ws, 0, 1)
 
 
-def _path_metric_label(key: str, scenario: Scenario | None = None) -> str:
-    column = PATH_METRICS.get(key)
-    if column is not None:
-        return column.label
-    if key.startswith("partner_npv_") and scenario is not None:
-        name = scenario.partner_names[int(key.rsplit("_", 1)[1])]
-        after = " after debt service" if scenario.bond is not None else ""
-        return f"NPV{after}: {name}"
-    return key
-
-
-def _path_metric_unit(key: str) -> Unit:
-    column = PATH_METRICS.get(key)
-    if column is not None:
-        return column.unit
-    return "money" if key.startswith("partner_npv_") else "ratio"
+def _path_metric_label(key: str, scenario: Scenario) -> str:
+    return path_metric_label(key, scenario.partner_names, scenario.bond is not None)
 
 
 #: Per-path rows kept on the Paths sheet: enough to check a rerun path by path.
@@ -586,7 +591,8 @@ def path_sample(paths: int) -> list[int]:
 def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> int:
     """A sample of simulated paths (values), for ``bondmodel verify --paths-check``.
 
-    Returns the last row to print: the headings, not the sample (data for verify)."""
+    Returns the last row to print: the headings, not the keys (a hidden row) nor the sample
+    (data for verify)."""
     sim = results.risk
     assert sim is not None
     ws = wb.add_worksheet("Paths")
@@ -608,13 +614,15 @@ def _paths_sheet(wb: Workbook, styles: _Styles, results: Results) -> int:
         ws.write_string(3, 1 + j, _path_metric_label(name, results.scenario), styles.header)
         ws.write_string(4, 1 + j, name, styles.note)
     ws.write_string(4, 0, "(key)", styles.note)
+    # the keys verify --paths-check reads the metrics by: data for verify, hidden from a reader
+    ws.set_row(4, None, None, {"hidden": True})
     values = sim.per_path.to_numpy()
     for i, index in enumerate(path_sample(len(sim.per_path))):
         ws.write_number(5 + i, 0, index, styles.unit("count"))
         for j, name in enumerate(names):
-            _write_value(ws, 5 + i, 1 + j, float(values[index, j]), _path_metric_unit(name), styles)
+            _write_value(ws, 5 + i, 1 + j, float(values[index, j]), path_metric_unit(name), styles)
     ws.freeze_panes(5, 1)
-    return 4
+    return 3
 
 
 def run_manifest(results: Results, command: str | None) -> dict[str, Any]:
