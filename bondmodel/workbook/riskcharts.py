@@ -7,6 +7,8 @@ reader can trace each bar and line to its numbers.
 
 from __future__ import annotations
 
+from typing import Final
+
 import numpy as np
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
@@ -50,21 +52,52 @@ def histogram_range(values: FloatArray) -> tuple[float, float]:
     return lo - pad, hi + pad
 
 
+#: The Risk sheet's charts: their size, and how many a row under the statistics.
+RISK_CHART_SIZE: Final[dict[str, int]] = {"width": 560, "height": 300}
+RISK_CHARTS_PER_ROW: Final = 3
+#: Rows a row of charts takes: the chart's height at the default row height (20 pixels),
+#: and one row between rows of charts.
+_CHART_ROWS: Final = RISK_CHART_SIZE["height"] // 20 + 2
+
+
+def _charted_outputs(results: Results) -> list[str]:
+    """The key outputs with at least one defined value: each gets a histogram and an S-curve."""
+    sim = results.risk
+    if sim is None:
+        return []
+    return [k for k in _key_outputs(results) if np.isfinite(sim.per_path[k].to_numpy()).any()]
+
+
+def chart_block_rows(results: Results) -> int:
+    """The rows to keep free under the Risk sheet's statistics for its charts, so that a
+    reader (and the printed page) meets the charts before the long tables behind them."""
+    sim = results.risk
+    if sim is None:
+        return 0
+    count = 2 * len(_charted_outputs(results)) + len(sim.fans)
+    return -(-count // RISK_CHARTS_PER_ROW) * _CHART_ROWS
+
+
 def distribution_tables(
-    wb: Workbook, ws: Worksheet, styles: Styles, results: Results, layout: Layout, row: int
+    wb: Workbook,
+    ws: Worksheet,
+    styles: Styles,
+    results: Results,
+    layout: Layout,
+    row: int,
+    chart_top: int,
 ) -> int:
-    """Histograms and S-curves of the key outputs, and a chart per fan; returns the next row."""
+    """Histograms and S-curves of the key outputs, and a chart per fan, the charts in the
+    block from ``chart_top`` that :func:`chart_block_rows` kept free; returns the next row."""
     sim = results.risk
     if sim is None:
         return row
     charts = []
-    for key in _key_outputs(results):
+    for key in _charted_outputs(results):
         stored = sim.per_path[key].to_numpy()
         # one working copy, in double precision, of the defined values (the percentiles below
         # partition it in place)
         values = stored[np.isfinite(stored)].astype(np.float64, copy=False)
-        if values.size == 0:
-            continue
         label = PATH_METRICS[key].label
         counts, edges = np.histogram(values, bins=HISTOGRAM_BINS, range=histogram_range(values))
         mids = (edges[:-1] + edges[1:]) / 2.0
@@ -130,10 +163,14 @@ def distribution_tables(
         fan.set_y_axis({"num_format": "0.00" if name == "dscr" else styles.millions})
         fan.set_legend({"position": "bottom"})
         charts.append(fan)
-    # charts to the right of the tables (clear of every column they use), two a row
+    # under the statistics, three a row, in the rows kept free for them
     for chart in charts:
-        chart.set_size({"width": 560, "height": 300})
-    place_charts(ws, charts, 3, (ws.dim_colmax or 0) + 2)
+        chart.set_size(RISK_CHART_SIZE)
+    below = place_charts(ws, charts, chart_top, 0, per_row=RISK_CHARTS_PER_ROW)
+    if below > chart_top + chart_block_rows(results):
+        raise AssertionError(f"the Risk charts run to row {below}, into the tables below them")
+    # printed on a page of their own, between the statistics and the tables behind them
+    ws.set_h_pagebreaks([chart_top, chart_top + chart_block_rows(results)])
     return row
 
 

@@ -62,7 +62,11 @@ from bondmodel.workbook.partners_sheet import (
     partners_sheet,
 )
 from bondmodel.workbook.printing import print_ready
-from bondmodel.workbook.riskcharts import distribution_tables, sensitivity_sheet
+from bondmodel.workbook.riskcharts import (
+    chart_block_rows,
+    distribution_tables,
+    sensitivity_sheet,
+)
 from bondmodel.workbook.rows import (
     Env,
     Expr,
@@ -555,6 +559,8 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
         _write_value(ws, row, 1, value, "money", styles)
         row += 1
     row += 2
+    chart_top = row  # the charts, under the statistics
+    row += chart_block_rows(results)
     for name, fan in sim.fans.items():
         ws.write(row, 0, f"Fan chart: {FANS[name]}", styles.header)
         for j, col in enumerate(fan.columns[1:]):
@@ -569,7 +575,7 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
         for j, col in enumerate(fan.columns[1:]):
             layout.columns[f"fan.{name}.{col}"] = column_span("Risk", row + 1, last, 1 + j)
         row += len(fan) + 3
-    row = distribution_tables(wb, ws, styles, results, layout, row)
+    row = distribution_tables(wb, ws, styles, results, layout, row, chart_top)
     print_across(ws, 0, 1)
 
 
