@@ -25,6 +25,7 @@ from bondmodel.workbook.conventions_block import CHECK_ABS, CHECK_REL
 from bondmodel.workbook.layout import Layout
 from bondmodel.workbook.printing import place_charts
 from bondmodel.workbook.rows import Env, Expr, Group, Neg, Ref, fn, total
+from bondmodel.workbook.sources_uses import sources_uses_values
 from bondmodel.workbook.styles import Styles, write_value
 
 #: Axis format: pounds in millions.
@@ -76,6 +77,7 @@ def _checks_env(results: Results, layout: Layout) -> Env:
             {f"bond.{key}": t[key].to_numpy(dtype=float) for key in t.columns if key != "date"}
         )
         values.update({f"bond.{key}": float(v) for key, v in bond.sources_uses.items()})
+        values.update(sources_uses_values(results))
         values.update(
             {
                 "bond.principal": s.principal,
@@ -251,6 +253,14 @@ def _bond_checks(results: Results) -> list[tuple[str, Expr, str]]:
                 ),
             ).le(_TOL),
             "Bond sheet, sources and uses",
+        ),
+        (
+            "Sources and uses table: total sources = total uses",
+            fn(
+                "ABS",
+                Ref("sources_uses.total_sources") - Ref("sources_uses.total_uses"),
+            ).le(_TOL),
+            "Sources and uses sheet",
         ),
         (
             "Balance is zero at legal maturity (repaid, or the rest written off as a loss)",
