@@ -100,9 +100,9 @@ def cached_row(ws: Worksheet, row: int, first_col: int, n: int) -> FloatArray:
     out = np.full(n, np.nan)
     cells: dict[int, Any] = ws.table.get(row, {})
     for j in range(n):
-        cell = cells.get(first_col + j)
+        cell: Any = cells.get(first_col + j)
         kind = type(cell).__name__
-        value = cell.number if kind == "Number" else cell.value if kind == "Formula" else np.nan
+        value = cell.number if kind == "Number" else cell.value if kind == "Formula" else None
         if isinstance(value, bool | int | float):
             out[j] = float(value)
     return out
@@ -136,10 +136,13 @@ def annual_sheet(
         styles.note,
     )
     tl_fy = layout.rows["timeline.financial_year"]
-    tl_end = layout.rows["timeline.f_fy_end"]
     sheet = {name: wb.get_worksheet_by_name(name) for name in ("Cashflows", "Timeline", "Bond")}
-    fy_t = cached_row(sheet["Timeline"], layout.row_numbers["timeline.financial_year"], 3, periods)
-    last_t = cached_row(sheet["Timeline"], layout.row_numbers["timeline.f_fy_end"], 3, periods)
+    fy_t = cached_row(
+        sheet["Timeline"], layout.row_numbers["timeline.financial_year"], FIRST_PERIOD_COL, periods
+    )
+    last_t = cached_row(
+        sheet["Timeline"], layout.row_numbers["timeline.f_fy_end"], FIRST_PERIOD_COL, periods
+    )
     fy = np.array(years, dtype=float)
     lines = [
         Line(
@@ -165,36 +168,7 @@ def annual_sheet(
             values=np.array([np.sum(fy_t <= y) - 1 for y in fy]),
         ),
     ]
-    in_year = fy_t[None, :] == fy[:, None]  # (years, periods)
-    body: list[Line] = []
-    for key in cashflow_keys(layout):
-        if not body or (key.startswith("council_") and key.endswith("_paid")):
-            title = "Council cash after debt service" if body else "Programme cash flows"
-            body.append(Line(f"h_{len(body)}", f"{title} (Cashflows sheet)", "count", ""))
-        label, unit = layout.labels[f"cashflows.{key}"]
-        values = cached_row(sheet["Cashflows"], layout.row_numbers[f"cashflows.{key}"], 3, periods)
-        source = layout.rows[f"cashflows.{key}"]
-        if is_flow(key, unit):
-            body.append(
-                same(
-                    key,
-                    label,
-                    _unit(unit),
-                    f"=SUMIFS({source},{tl_fy},{{fy}})",
-                    values=_sums(in_year, values),
-                    total=True,
-                )
-            )
-        else:
-            body.append(
-                same(
-                    key,
-                    f"{label} (at year end)",
-                    _unit(unit),
-                    f"=SUMIFS({source},{tl_fy},{{fy}},{tl_end},1)",
-                    values=_sums(in_year & (last_t == 1), values),
-                )
-            )
+    body = _cashflow_lines(sheet["Cashflows"], layout, fy_t == fy[:, None], last_t == 1)
     if results.bond is not None:
         body += _bond_lines(sheet["Bond"], layout, fy_t, fy)
     rows: dict[str, int | tuple[str, int]] = {
@@ -227,9 +201,50 @@ def annual_sheet(
     print_across(ws, FIRST_LINE_ROW)
 
 
+def _cashflow_lines(
+    ws: Worksheet, layout: Layout, in_year: npt.NDArray[np.bool_], year_end: npt.NDArray[np.bool_]
+) -> list[Line]:
+    """The Cashflows lines by financial year: a flow summed over the year's periods
+    (``in_year``: years x periods), anything else at the year's last period (``year_end``)."""
+    tl_fy = layout.rows["timeline.financial_year"]
+    tl_end = layout.rows["timeline.f_fy_end"]
+    periods = in_year.shape[1]
+    body: list[Line] = []
+    for key in cashflow_keys(layout):
+        if not body or (key.startswith("council_") and key.endswith("_paid")):
+            title = "Council cash after debt service" if body else "Programme cash flows"
+            body.append(Line(f"h_{len(body)}", f"{title} (Cashflows sheet)", "count", ""))
+        label, unit = layout.labels[f"cashflows.{key}"]
+        values = cached_row(ws, layout.row_numbers[f"cashflows.{key}"], FIRST_PERIOD_COL, periods)
+        source = layout.rows[f"cashflows.{key}"]
+        if is_flow(key, unit):
+            body.append(
+                same(
+                    key,
+                    label,
+                    _unit(unit),
+                    f"=SUMIFS({source},{tl_fy},{{fy}})",
+                    values=_sums(in_year, values),
+                    total=True,
+                )
+            )
+        else:
+            body.append(
+                same(
+                    key,
+                    f"{label} (at year end)",
+                    _unit(unit),
+                    f"=SUMIFS({source},{tl_fy},{{fy}},{tl_end},1)",
+                    values=_sums(in_year & year_end, values),
+                )
+            )
+    return body
+
+
 def _sums(mask: npt.NDArray[np.bool_], values: FloatArray) -> FloatArray:
     """Each row of ``mask``'s sum of ``values`` (``SUMIFS``: blank and text cells add 0)."""
-    return np.where(mask, np.nan_to_num(values, nan=0.0), 0.0).sum(axis=1)
+    out: FloatArray = np.where(mask, np.nan_to_num(values, nan=0.0), 0.0).sum(axis=1)
+    return out
 
 
 def _unit(unit: str) -> Unit:
@@ -286,4 +301,4 @@ def _bond_lines(ws: Worksheet, layout: Layout, fy_t: FloatArray, fy: FloatArray)
 def _columns(reference: str) -> int:
     """The number of columns of a one-row range such as ``'Bond'!$D$9:$AF$9``."""
     first, last = reference.split("!", 1)[1].replace("$", "").split(":")
-    return xl_cell_to_rowcol(last)[1] - xl_cell_to_rowcol(first)[1] + 1
+    return int(xl_cell_to_rowcol(last)[1]) - int(xl_cell_to_rowcol(first)[1]) + 1

@@ -255,14 +255,6 @@ def _bond_checks(results: Results) -> list[tuple[str, Expr, str]]:
             "Bond sheet, sources and uses",
         ),
         (
-            "Sources and uses table: total sources = total uses",
-            fn(
-                "ABS",
-                Ref("sources_uses.total_sources") - Ref("sources_uses.total_uses"),
-            ).le(_TOL),
-            "Sources and uses sheet",
-        ),
-        (
             "Balance is zero at legal maturity (repaid, or the rest written off as a loss)",
             fn("ABS", Ref("bond.closing_balance.last")).le(_TOL),
             "Bond sheet, closing balance",
@@ -304,6 +296,14 @@ def _bond_checks(results: Results) -> list[tuple[str, Expr, str]]:
                 - Ref("bond.reserve_balance.last"),
             ).le(_TOL),
             "Bond sheet, DSRA rows",
+        ),
+        (
+            "Sources and uses table: total sources = total uses",
+            fn(
+                "ABS",
+                Ref("sources_uses.total_sources") - Ref("sources_uses.total_uses"),
+            ).le(_TOL),
+            "Sources and uses sheet",
         ),
     ]
     return [*sizing, *checks]
