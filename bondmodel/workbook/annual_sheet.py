@@ -117,22 +117,22 @@ def annual_sheet(
     n = len(years)
     last_col = FIRST_PERIOD_COL + n - 1
     periods = results.timeline.n_periods + 1
-    ws.set_column(0, 0, 52)
+    ws.set_column(0, 0, 60)
     ws.set_column(1, 1, 10)
     ws.set_column(2, 2, 16)
     ws.set_column(FIRST_PERIOD_COL, last_col, 14)
     ws.write(
         0,
         0,
-        f"Cash flows by financial year (base case): {results.scenario.meta.name}",
+        f"Annual cash flows (base case): {results.scenario.meta.name}",
         styles.title,
     )
     ws.write(
         1,
         0,
-        "Financial years run from 1 April. Flows sum the periods ending in the year (the close "
-        "counts in its year); lines marked 'at year end' take the year's last period. Live "
-        "formulas over the Cashflows, Timeline and Bond sheets.",
+        "By financial year (1 April to 31 March). Flows sum the periods ending in the year (the "
+        "close counts in its year); lines marked 'at year end' take the year's last period. "
+        "Live formulas over the Cashflows, Timeline and Bond sheets.",
         styles.note,
     )
     tl_fy = layout.rows["timeline.financial_year"]
@@ -187,7 +187,7 @@ def annual_sheet(
             LABEL_ROW,
             col,
             f'={grid.cell("fy", "", col)}&"/"&TEXT(MOD({grid.cell("fy", "", col)}+1,100),"00")',
-            styles.bold,
+            styles.bold_right,
             f"{year}/{(year + 1) % 100:02d}",
         )
     layout.rows["annual.label"] = span(ANNUAL, LABEL_ROW, FIRST_PERIOD_COL, last_col)
@@ -211,10 +211,16 @@ def _cashflow_lines(
     periods = in_year.shape[1]
     body: list[Line] = []
     for key in cashflow_keys(layout):
-        if not body or (key.startswith("council_") and key.endswith("_paid")):
-            title = "Council cash after debt service" if body else "Programme cash flows"
-            body.append(Line(f"h_{len(body)}", f"{title} (Cashflows sheet)", "count", ""))
         label, unit = layout.labels[f"cashflows.{key}"]
+        if not body:
+            body.append(Line("h_programme", "Programme cash flows (Cashflows sheet)", "count", ""))
+        if key.startswith(("council_", "pwlb_")):
+            # "With the bond (...): paid by the council": the first part heads the group
+            group, label = label.split(": ", 1)
+            label = label[0].upper() + label[1:]
+            if key.endswith("_paid"):
+                title = f"Council cash {group[0].lower()}{group[1:]} (Cashflows sheet)"
+                body.append(Line(f"h_{key}", title, "count", ""))
         values = cached_row(ws, layout.row_numbers[f"cashflows.{key}"], FIRST_PERIOD_COL, periods)
         source = layout.rows[f"cashflows.{key}"]
         if is_flow(key, unit):

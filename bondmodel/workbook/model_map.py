@@ -11,6 +11,7 @@ Bond). Charts, data validations and conditional formats are not counted.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from typing import Any
 
@@ -97,32 +98,45 @@ def reads_from(wb: Workbook) -> dict[str, set[str]]:
     return out
 
 
+#: The notes under the title.
+NOTES = (
+    "Derived from the workbook's formulas as written: a sheet reads another when one of its "
+    "formulas refers to a cell there, directly or through a defined name (charts not counted).",
+    "Data flows left to right: Inputs -> Timeline -> Cashflows (-> Annual) -> Bond (-> Sources "
+    "and uses) -> Metrics -> Summary; every computed sheet reads the Checks sheet's master check "
+    "for its RERUN NEEDED banner.",
+)
+#: Column widths (characters): sheet, what it holds, reads from, read by.
+WIDTHS = (18, 60, 48, 48)
+
+
 def model_map_sheet(wb: Workbook, ws: Worksheet, styles: Styles) -> None:
     """Fill the Model map sheet ``ws`` from the formulas of every sheet written so far
     (call it last, once every other sheet is written)."""
     reads = reads_from(wb)
     order = [sheet.name for sheet in wb.worksheets()]
     read_by = {name: {other for other in order if name in reads[other]} for name in order}
-    ws.set_column(0, 0, 18)
-    ws.set_column(1, 1, 62)
-    ws.set_column(2, 3, 46)
+    for col, width in enumerate(WIDTHS):
+        ws.set_column(col, col, width)
     ws.write(0, 0, "Model map: the sheets and how data flows between them", styles.title)
-    ws.write(
-        1,
-        0,
-        "Derived from the workbook's formulas as written: a sheet reads another when one of its "
-        "formulas refers to a cell there, directly or through a defined name (charts not "
-        "counted). Inputs flow left to right: Inputs -> Timeline -> Cashflows -> Bond -> "
-        "Metrics -> Summary and Checks.",
-        styles.note,
-    )
-    for col, head in enumerate(("Sheet", "What it holds", "Reads from", "Read by")):
-        ws.write_string(3, col, head, styles.header)
+    for row, note in enumerate(NOTES, start=1):
+        ws.write(row, 0, note, styles.note)
+    head = len(NOTES) + 2
+    for col, title in enumerate(("Sheet", "What it holds", "Reads from", "Read by")):
+        ws.write_string(head, col, title, styles.header)
     for i, name in enumerate(order):
-        row = 4 + i
+        row = head + 1 + i
+        texts = [
+            SHEET_PURPOSES.get(name, ""),
+            *(
+                ", ".join(s for s in order if s in sheets) or "none"
+                for sheets in (reads[name], read_by[name])
+            ),
+        ]
         ws.write_url(row, 0, f"internal:'{name}'!A1", styles.link, name)
-        ws.write_string(row, 1, SHEET_PURPOSES.get(name, ""), styles.wrap)
-        for col, sheets in ((2, reads[name]), (3, read_by[name])):
-            text = ", ".join(s for s in order if s in sheets) or "none"
+        for col, text in enumerate(texts, start=1):
             ws.write_string(row, col, text, styles.wrap)
-    ws.freeze_panes(4, 0)
+        # wrapped text needs its height set: no application sizes rows on opening
+        lines = max(math.ceil(len(text) / (WIDTHS[col] - 4)) for col, text in enumerate(texts, 1))
+        ws.set_row(row, 15 * max(lines, 1))
+    ws.freeze_panes(head + 1, 0)

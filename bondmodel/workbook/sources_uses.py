@@ -28,9 +28,16 @@ from bondmodel.workbook.styles import Styles
 #: The sheet's name.
 SOURCES_USES_SHEET = "Sources and uses"
 #: Row (0-based) of the column headings; the lines start below it.
-HEAD = 3
-#: Columns: sources' label and amount, a gap, uses' label and amount.
-SOURCE_COL, USE_COL = 0, 3
+HEAD = 4
+#: Columns: sources' label, amount and share of the total; a gap; the same for uses.
+SOURCE_COL, USE_COL = 0, 4
+#: The notes under the title.
+NOTES = (
+    "Nominal pounds. The bond finances its financed share of the planned one-off costs, "
+    "summed over all periods (docs/methodology.md, section 14).",
+    "Live formulas over the Bond sheet's constants, the Inputs and the Cashflows sheet's "
+    "one-off cost rows; % is each line's share of its column's total.",
+)
 
 
 @dataclass(frozen=True)
@@ -86,7 +93,7 @@ USES: tuple[Item, ...] = (
 MEMO: tuple[Item, ...] = (
     Item(
         "capitalised_interest",
-        "Interest and fees capitalised in the grace period (added to the bond's balance)",
+        "Interest and fees capitalised in grace (added to the balance)",
         fn("SUM", Ref("bond.capitalised_interest", "row")),
     ),
 )
@@ -138,63 +145,56 @@ def sources_uses_sheet(wb: Workbook, styles: Styles, results: Results, layout: L
     if results.bond is None:
         return
     ws = wb.add_worksheet(SOURCES_USES_SHEET)
-    ws.set_column(SOURCE_COL, SOURCE_COL, 58)
-    ws.set_column(SOURCE_COL + 1, SOURCE_COL + 1, 18)
-    ws.set_column(SOURCE_COL + 2, SOURCE_COL + 2, 3)
-    ws.set_column(USE_COL, USE_COL, 66)
-    ws.set_column(USE_COL + 1, USE_COL + 1, 18)
+    for col, width in ((SOURCE_COL, 56), (USE_COL, 62)):
+        ws.set_column(col, col, width)
+        ws.set_column(col + 1, col + 1, 16)
+        ws.set_column(col + 2, col + 2, 8)
+    ws.set_column(SOURCE_COL + 3, SOURCE_COL + 3, 3)
     ws.write(
-        0,
-        0,
-        f"Sources and uses of funds at issue (base case): {results.scenario.meta.name}",
-        styles.title,
+        0, 0, f"Sources and uses at issue (base case): {results.scenario.meta.name}", styles.title
     )
-    ws.write(
-        1,
-        0,
-        "Nominal pounds. The bond finances its financed share of the planned one-off costs "
-        "(summed over all periods); live formulas over the Bond sheet's constants and the "
-        "Cashflows sheet (docs/methodology.md, section 14).",
-        styles.note,
-    )
+    for row, note in enumerate(NOTES, start=1):
+        ws.write(row, 0, note, styles.note)
     env = _env(results, layout)
     values = sources_uses_values(results)
-    money = styles.unit("money")
-    for col, title in ((SOURCE_COL, "Sources"), (USE_COL, "Uses")):
-        ws.write(HEAD, col, title, styles.header)
-        ws.write(HEAD, col + 1, currency_symbol(results.scenario.meta.currency), styles.header)
+    money, share = styles.unit("money"), styles.unit("rate")
     total_row = HEAD + 1 + max(len(SOURCES), len(USES))
-    for col, items, total_key, total_label in (
-        (SOURCE_COL, SOURCES, "total_sources", "Total sources"),
-        (USE_COL, USES, "total_uses", "Total uses"),
+    for col, title, items, key in (
+        (SOURCE_COL, "Sources", SOURCES, "total_sources"),
+        (USE_COL, "Uses", USES, "total_uses"),
     ):
+        for j, head in enumerate((title, currency_symbol(results.scenario.meta.currency), "%")):
+            ws.write(HEAD, col + j, head, styles.header)
+        total = ref(SOURCES_USES_SHEET, total_row, col + 1)
+        whole = values[f"sources_uses.{key}"]
         for i, item in enumerate(items):
             row = HEAD + 1 + i
+            value = values[f"sources_uses.{item.key}"]
             ws.write_string(row, col, item.label)
+            ws.write_formula(row, col + 1, item.expr.formula(env), money, value)
+            amount = xl_rowcol_to_cell(row, col + 1)
             ws.write_formula(
-                row, col + 1, item.expr.formula(env), money, values[f"sources_uses.{item.key}"]
+                row,
+                col + 2,
+                f"=IF({total}=0,0,{amount}/{total})",
+                share,
+                value / whole if whole else 0.0,
             )
             layout.cells[f"sources_uses.{item.key}"] = ref(SOURCES_USES_SHEET, row, col + 1)
         first = xl_rowcol_to_cell(HEAD + 1, col + 1)
         last = xl_rowcol_to_cell(total_row - 1, col + 1)
-        ws.write_string(total_row, col, total_label, styles.header)
-        ws.write_formula(
-            total_row,
-            col + 1,
-            f"=SUM({first}:{last})",
-            styles.total_money,
-            values[f"sources_uses.{total_key}"],
-        )
-        layout.cells[f"sources_uses.{total_key}"] = ref(SOURCES_USES_SHEET, total_row, col + 1)
+        ws.write_string(total_row, col, f"Total {title.lower()}", styles.header)
+        ws.write_formula(total_row, col + 1, f"=SUM({first}:{last})", styles.total_money, whole)
+        ws.write_blank(total_row, col + 2, None, styles.header)
+        layout.cells[f"sources_uses.{key}"] = total
     row = total_row + 2
     ws.write_string(row, 0, "Sources less uses (0: the table balances; the Checks sheet tests it)")
-    diff = values["sources_uses.total_sources"] - values["sources_uses.total_uses"]
     ws.write_formula(
         row,
         1,
         f"={layout.cells['sources_uses.total_sources']}-{layout.cells['sources_uses.total_uses']}",
         money,
-        diff,
+        values["sources_uses.total_sources"] - values["sources_uses.total_uses"],
     )
     row += 2
     ws.write(row, 0, "Memo: not paid from the proceeds at issue", styles.bold)

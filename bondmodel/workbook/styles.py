@@ -29,6 +29,7 @@ class Styles:
         self.label = wb.add_format({"bold": False})
         self.bold = wb.add_format({"bold": True})
         self.bold_count = wb.add_format({"bold": True, "num_format": "0"})
+        self.bold_right = wb.add_format({"bold": True, "align": "right"})
         self.note = wb.add_format({"italic": True, "font_color": "#595959"})
         self.text = wb.add_format({"text_wrap": False})
         self.by_unit: dict[str, Any] = {

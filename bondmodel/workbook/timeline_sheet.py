@@ -245,7 +245,7 @@ def financial_year_lines(tl: Timeline) -> list[Line]:
             "count",
             # the last period, or the next period ends on or after the next 1 April
             "=MAX(({t}=MAX({t@row}))*1,"
-            "(EDATE(tl_close,({t}+1)*conv_months/tl_f)-1>=DATE({financial_year}+1,conv_fy_month,1))"
+            "(EDATE(tl_close,(1+{t})*conv_months/tl_f)-1>=DATE(1+{financial_year},conv_fy_month,1))"
             "*1)",
             values=last,
         ),

@@ -174,7 +174,7 @@ BANNERS: dict[str, tuple[int, bool]] = {
     "Annual": (3, False),
     "Partners": (3, False),
     "Bond": (3, False),
-    "Sources and uses": (3, False),
+    "Sources and uses": (6, False),
     "Metrics": (2, False),
     "Risk": (3, True),
     "Sensitivity": (3, True),
