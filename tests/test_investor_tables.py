@@ -348,3 +348,15 @@ def test_annual_rows_are_one_formula_across(built: dict[str, _Built]) -> None:
         assert len(shapes) == 1, (row[0].value, shapes)
         checked += 1
     assert checked > 20
+
+
+@pytest.mark.spreadsheet
+def test_the_new_sheets_verify_after_a_libreoffice_open_and_save(
+    recalculated: dict[str, Path],
+) -> None:
+    """The recalculated quarterly workbook is LibreOffice's save of it: its Annual sheet
+    (``MINIFS`` included), Sources and uses and Model map must still match the rerun."""
+    report = verify(recalculated["quarterly"])
+    assert report.ok, report.text()
+    sheets = openpyxl.load_workbook(recalculated["quarterly"], read_only=True).sheetnames
+    assert {"Annual", "Sources and uses", "Model map"} <= set(sheets)

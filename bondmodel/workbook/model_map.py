@@ -133,7 +133,7 @@ def model_map_sheet(wb: Workbook, ws: Worksheet, styles: Styles) -> None:
                 for sheets in (reads[name], read_by[name])
             ),
         ]
-        ws.write_url(row, 0, f"internal:'{name}'!A1", styles.link, name)
+        ws.write_url(row, 0, f"internal:'{name}'!A1", styles.link_top, name)
         for col, text in enumerate(texts, start=1):
             ws.write_string(row, col, text, styles.wrap)
         # wrapped text needs its height set: no application sizes rows on opening

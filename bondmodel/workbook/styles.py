@@ -46,6 +46,7 @@ class Styles:
         # a total under a column of pounds: bold, ruled above, double-ruled below
         self.total_money = wb.add_format({"num_format": money, "bold": True, "top": 1, "bottom": 6})
         self.link = wb.add_format({"font_color": "#0563C1", "underline": 1})
+        self.link_top = wb.add_format({"font_color": "#0563C1", "underline": 1, "valign": "top"})
         # one input style (FAST: inputs stand out): blue text on pale yellow
         input_style: dict[str, Any] = {
             "font_color": "#0000FF",
