@@ -18,9 +18,10 @@ import pytest
 
 from bondmodel import load_scenario, run
 from bondmodel.workbook.dashboard import tile_cell
-from bondmodel.workbook.links import LINK_GREEN, reads_other_sheet, sheet_of
+from bondmodel.workbook.model_map import sheets_read
 from bondmodel.workbook.printing import RUN_STAMP, header_footer
 from bondmodel.workbook.recalc import convert_many
+from bondmodel.workbook.styles import LINK_GREEN
 from bondmodel.workbook.writer import write_workbook
 
 from .conftest import TEMPLATES
@@ -227,7 +228,10 @@ def test_formulas_reading_another_sheet_are_green_and_no_others(
     defined name, is green unless its style has a colour of its own, and none other is."""
     for name, path in workbooks.items():
         wb = openpyxl.load_workbook(path)
-        names = {n.upper(): sheet_of(str(d.attr_text)) for n, d in wb.defined_names.items()}
+        names = {
+            n.lower(): str(d.attr_text).rsplit("!", 1)[0].strip("'")
+            for n, d in wb.defined_names.items()
+        }
         green = other = 0
         for ws in wb.worksheets:
             for row in ws.iter_rows():
@@ -235,7 +239,7 @@ def test_formulas_reading_another_sheet_are_green_and_no_others(
                     if not (isinstance(cell.value, str) and cell.value.startswith("=")):
                         continue
                     colour = cell.font.color.rgb if cell.font.color is not None else None
-                    if reads_other_sheet(cell.value, ws.title, names):
+                    if sheets_read(cell.value, names) - {ws.title}:
                         assert colour is not None, (name, ws.title, cell.coordinate)
                         green += colour == "FF" + LINK_GREEN[1:]
                     else:

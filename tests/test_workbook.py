@@ -28,12 +28,14 @@ from .conftest import TEMPLATES
 
 SHEETS = [
     "Cover",
+    "Model map",
     "Summary",
     "Inputs",
     "Timeline",
     "Cashflows",
     "Partners",
     "Bond",
+    "Sources and uses",
     "Metrics",
     "Risk",
     "Sensitivity",

@@ -46,3 +46,5 @@ class Layout:
     columns: dict[str, str] = field(default_factory=dict)
     #: 0-based worksheet row of a line item whose columns line up with the periods
     row_numbers: dict[str, int] = field(default_factory=dict)
+    #: the label and unit of each line item in ``rows`` written by ``rows.write_lines``
+    labels: dict[str, tuple[str, str]] = field(default_factory=dict)

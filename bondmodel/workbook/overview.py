@@ -21,7 +21,9 @@ from bondmodel.engine import Results
 from bondmodel.workbook.as_run import RERUN_NEEDED, SIMULATION_CHECK, STRUCTURE_CHECK
 from bondmodel.workbook.conventions_block import CHECK_ABS, CHECK_REL
 from bondmodel.workbook.layout import Layout
+from bondmodel.workbook.model_map import SHEET_PURPOSES
 from bondmodel.workbook.rows import Env, Expr, Group, Neg, Ref, fn, total
+from bondmodel.workbook.sources_uses import sources_uses_values
 from bondmodel.workbook.styles import Styles
 
 DISCLAIMER = (
@@ -70,6 +72,7 @@ def _checks_env(results: Results, layout: Layout) -> Env:
             {f"bond.{key}": t[key].to_numpy(dtype=float) for key in t.columns if key != "date"}
         )
         values.update({f"bond.{key}": float(v) for key, v in bond.sources_uses.items()})
+        values.update(sources_uses_values(results))
         values.update(
             {
                 "bond.principal": s.principal,
@@ -289,6 +292,14 @@ def _bond_checks(results: Results) -> list[tuple[str, Expr, str]]:
             ).le(_TOL),
             "Bond sheet, DSRA rows",
         ),
+        (
+            "Sources and uses table: total sources = total uses",
+            fn(
+                "ABS",
+                Ref("sources_uses.total_sources") - Ref("sources_uses.total_uses"),
+            ).le(_TOL),
+            "Sources and uses sheet",
+        ),
     ]
     return [*sizing, *checks]
 
@@ -347,25 +358,9 @@ def cover_sheet(
     row += 2
     ws.write_string(row, 1, "Contents", styles.header)
     ws.write_string(row, 2, "", styles.header)
-    purpose = {
-        "Cover": "this page",
-        "Summary": "one-page dashboard: headline tiles (base case, P10/P50/P90) and four charts",
-        "Inputs": "every assumption of the scenario",
-        "Timeline": "periods, dates, the price index and discount factors (live formulas)",
-        "Cashflows": "programme cash flows by period (live formulas)",
-        "Partners": "each partner's shares, NPV and cash flows",
-        "Bond": "the bond waterfall and the sources and uses",
-        "Metrics": "appraisal, investor and council metrics",
-        "Risk": "Monte Carlo statistics, probabilities, fan charts, histograms and S-curves",
-        "Sensitivity": "tornado of one-at-a-time swings, rank correlations",
-        "Checks": "integrity checks (live TRUE/FALSE formulas)",
-        "As run": "each input as run, and whether it has changed since (live)",
-        "Audit": "versions, run settings, scenario hash and text to repeat the run",
-        "Paths": "a sample of simulated paths, for `bondmodel verify --paths-check`",
-    }
     for i, name in enumerate(sheets):
         ws.write_url(row + 1 + i, 1, f"internal:'{name}'!A1", styles.link, name)
-        ws.write_string(row + 1 + i, 2, purpose.get(name, ""))
+        ws.write_string(row + 1 + i, 2, SHEET_PURPOSES.get(name, ""))
     row += len(sheets) + 2
     row = _colour_key(ws, styles, row) + 1
     ws.merge_range(row, 1, row + 3, 2, DISCLAIMER, styles.wrap)

@@ -484,4 +484,5 @@ def write_lines(
             ws.write_formula(r, 2, f"=SUM({first}:{end})", fmt, float(np.nansum(vals)))
         layout.rows[f"{prefix}.{line.key}"] = span(sheet, r, grid.first_col, grid.last_col)
         layout.row_numbers[f"{prefix}.{line.key}"] = r
+        layout.labels[f"{prefix}.{line.key}"] = (line.label, line.unit)
     return env_values

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
@@ -12,7 +12,6 @@ from xlsxwriter.worksheet import Worksheet
 from bondmodel.display import currency_symbol
 from bondmodel.labels import Prices, Unit, UnitWords, financial_year
 from bondmodel.scenario.schema import Scenario
-from bondmodel.workbook.links import LINK_GREEN
 
 
 def scenario_unit_words(scenario: Scenario) -> UnitWords:
@@ -23,6 +22,10 @@ def scenario_unit_words(scenario: Scenario) -> UnitWords:
         financial_year(scenario.meta.base_date),
         scenario.economics.appraisal_basis == "real",
     )
+
+
+#: The colour of a formula that reads another sheet (:mod:`bondmodel.workbook.links`).
+LINK_GREEN: Final = "#00803C"
 
 
 class Styles:
@@ -53,6 +56,7 @@ class Styles:
         self.label = wb.add_format({"bold": False})
         self.bold = wb.add_format({"bold": True})
         self.bold_count = wb.add_format({"bold": True, "num_format": "0"})
+        self.bold_right = wb.add_format({"bold": True, "align": "right"})
         self.note = wb.add_format({"italic": True, "font_color": "#595959"})
         self.text = wb.add_format({"text_wrap": False})
         self.by_unit: dict[str, Any] = {
@@ -66,9 +70,12 @@ class Styles:
             "text": wb.add_format({}),
             "date": wb.add_format({"num_format": "dd mmm yyyy"}),
         }
+        # a total under a column of pounds: bold, ruled above, double-ruled below
+        self.total_money = wb.add_format({"num_format": money, "bold": True, "top": 1, "bottom": 6})
         self.link = wb.add_format({"font_color": "#0563C1", "underline": 1})
         # a formula reading another sheet (coloured by links.colour_links; the Cover's key)
         self.reads_other_sheet = wb.add_format({"font_color": LINK_GREEN})
+        self.link_top = wb.add_format({"font_color": "#0563C1", "underline": 1, "valign": "top"})
         # one input style (FAST: inputs stand out): blue text on pale yellow
         input_style: dict[str, Any] = {
             "font_color": "#0000FF",

@@ -12,10 +12,13 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import numpy as np
+import numpy.typing as npt
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
+from bondmodel.dates import financial_year_start
 from bondmodel.engine import Results
+from bondmodel.timeline import Timeline
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout
 from bondmodel.workbook.rows import Grid, Line, same, write_lines
 from bondmodel.workbook.styles import Styles, print_across
@@ -119,6 +122,8 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         "price_index",
         "deflator",
         "discount_factor",
+        "financial_year",
+        "f_fy_end",
     ]
     bond = results.bond
     if bond is not None:
@@ -184,6 +189,7 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
             discount,
             values=results.flows.discount_factors[0],
         ),
+        *financial_year_lines(tl),
     ]
     if bond is not None:
         grid = bond.schedule.grid
@@ -209,6 +215,41 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     )
     ws.freeze_panes(head, FIRST_COL)
     print_across(ws, 0)
+
+
+def financial_years(tl: Timeline) -> npt.NDArray[np.int64]:
+    """The financial year (its first calendar year, e.g. 2026 for 2026/27) of each period.
+
+    A flow in period t is dated at the period's end (the close for t = 0), so the period
+    belongs to the financial year its end date falls in (``dates.financial_year_start``).
+    """
+    return np.array([financial_year_start(d).year for d in tl.period_end], dtype=np.int64)
+
+
+def financial_year_lines(tl: Timeline) -> list[Line]:
+    """The Timeline's financial-year rows: each period's financial year, and the flag of the
+    last period of each (which the Annual sheet reads for balances and cumulative totals)."""
+    fy = financial_years(tl)
+    last = np.append(fy[1:] != fy[:-1], True)
+    return [
+        same(
+            "financial_year",
+            "Financial year of the period end (first calendar year: 2026 is 2026/27)",
+            "count",
+            "=YEAR({period_end})-(MONTH({period_end})<conv_fy_month)",
+            values=fy,
+        ),
+        same(
+            "f_fy_end",
+            "Flag: last period of a financial year",
+            "count",
+            # the last period, or the next period ends on or after the next 1 April
+            "=MAX(({t}=MAX({t@row}))*1,"
+            "(EDATE(tl_close,(1+{t})*conv_months/tl_f)-1>=DATE(1+{financial_year},conv_fy_month,1))"
+            "*1)",
+            values=last,
+        ),
+    ]
 
 
 def excel_serial(day: date) -> float:

@@ -69,9 +69,12 @@ VOLATILE_LABELS = frozenset(
         "Run manifest (JSON)",
     }
 )
-#: Sheets compared cell by cell only after a full rerun: the Monte Carlo output, and the
-#: Cover and Audit, whose layout lists the simulation's settings (checked record by record).
-MONTE_CARLO_SHEETS = frozenset({"Summary", "Risk", "Sensitivity", "Paths", "Cover", "Audit"})
+#: Sheets compared cell by cell only after a full rerun: the Monte Carlo output, the Cover
+#: and the Model map, which list the simulation's sheets, and the Audit, whose layout lists the
+#: simulation's settings (checked record by record).
+MONTE_CARLO_SHEETS = frozenset(
+    {"Summary", "Risk", "Sensitivity", "Paths", "Cover", "Model map", "Audit"}
+)
 #: Tolerances for numbers: the rerun is bit-identical on one machine; another
 #: machine's libraries may round the last bits differently.
 REL_TOL, ABS_TOL = 1e-9, 1e-6

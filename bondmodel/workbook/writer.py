@@ -41,6 +41,12 @@ from bondmodel.labels import (
 )
 from bondmodel.scenario.export import scenario_toml
 from bondmodel.scenario.schema import Scenario
+from bondmodel.workbook.annual_sheet import (
+    ANNUAL,
+    alias_cashflows,
+    annual_sheet,
+    has_annual_sheet,
+)
 from bondmodel.workbook.as_run import annotation, as_run_sheet, status_banner
 from bondmodel.workbook.bond_sheet import bond_metric_formulas, bond_sheet, council_rows
 from bondmodel.workbook.conventions_block import convention_values, conventions_block
@@ -55,6 +61,7 @@ from bondmodel.workbook.formulas import payback_formula
 from bondmodel.workbook.inputs import inputs_sheet
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, column_span, ref, span
 from bondmodel.workbook.links import colour_links
+from bondmodel.workbook.model_map import MODEL_MAP, model_map_sheet
 from bondmodel.workbook.overview import checks_sheet, cover_sheet
 from bondmodel.workbook.partners_sheet import (
     gross_savings_after_exits,
@@ -80,6 +87,7 @@ from bondmodel.workbook.rows import (
     write_lines,
 )
 from bondmodel.workbook.savings_rows import savings_rows
+from bondmodel.workbook.sources_uses import SOURCES_USES_SHEET, sources_uses_sheet
 from bondmodel.workbook.styles import (
     UNIT_WIDTH,
     heading_height,
@@ -117,6 +125,7 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
     stamp = datetime.now(UTC)
     # FAST order, left to right: overview, inputs, calculations, outputs, checks, audit.
     cover = wb.add_worksheet("Cover")
+    model_map = wb.add_worksheet(MODEL_MAP)  # filled last, from every sheet's formulas
     summary = wb.add_worksheet("Summary")
     input_rows = inputs_sheet(
         wb, styles, results.scenario, annotate=lambda path: annotation(path, results.scenario)
@@ -126,9 +135,12 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
     )
     timeline_sheet(wb, styles, results, layout)
     rows = _cashflows_sheet(wb, styles, results, layout)
+    # filled once the Bond sheet and the council's rows exist
+    annual = wb.add_worksheet(ANNUAL) if has_annual_sheet(results) else None
     partners_sheet(wb, styles, results, layout)
     if results.bond is not None:
         bond_sheet(wb, styles, results, layout)
+        sources_uses_sheet(wb, styles, results, layout)
         council_rows(
             wb.get_worksheet_by_name("Cashflows"),
             styles,
@@ -137,6 +149,10 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
             layout.row_numbers["cashflows.free"],
         )
         partner_bond_rows(wb, styles, results, layout)
+    if annual is not None:
+        annual_sheet(wb, annual, styles, results, layout)
+    else:
+        alias_cashflows(layout)
     _metrics_sheet(wb, styles, results, rows, layout)
     if results.risk is not None:
         _risk_sheet(wb, styles, results, layout)
@@ -153,6 +169,7 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
         ws = wb.get_worksheet_by_name(name)
         if ws is not None:
             status_banner(ws, 0, col, styles, simulation=simulation and results.risk is not None)
+    model_map_sheet(wb, model_map, styles)
     last_cols = (
         {}
         if results.bond is None
@@ -172,8 +189,10 @@ BANNERS: dict[str, tuple[int, bool]] = {
     "Inputs": (3, False),
     "Timeline": (3, False),
     "Cashflows": (3, False),
+    "Annual": (3, False),
     "Partners": (3, False),
     "Bond": (3, False),
+    "Sources and uses": (6, False),
     "Metrics": (2, False),
     "Risk": (3, True),
     "Sensitivity": (3, True),
@@ -185,8 +204,10 @@ BANNERS: dict[str, tuple[int, bool]] = {
 
 def sheet_names(results: Results) -> list[str]:
     """The workbook's sheets, in order."""
-    names = ["Cover", "Summary", "Inputs", "Timeline", "Cashflows", "Partners"]
-    names += ["Bond"] if results.bond is not None else []
+    names = ["Cover", MODEL_MAP, "Summary", "Inputs", "Timeline", "Cashflows"]
+    names += [ANNUAL] if has_annual_sheet(results) else []
+    names += ["Partners"]
+    names += ["Bond", SOURCES_USES_SHEET] if results.bond is not None else []
     names += ["Metrics"]
     names += ["Risk", "Sensitivity"] if results.risk is not None else []
     return [*names, "Checks", "As run", "Audit", *(["Paths"] if results.risk is not None else [])]
