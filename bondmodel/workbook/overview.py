@@ -24,7 +24,7 @@ from bondmodel.workbook.layout import Layout
 from bondmodel.workbook.model_map import SHEET_PURPOSES
 from bondmodel.workbook.rows import Env, Expr, Group, Neg, Ref, fn, total
 from bondmodel.workbook.sources_uses import sources_uses_values
-from bondmodel.workbook.styles import Styles
+from bondmodel.workbook.styles import Styles, heading_height
 
 DISCLAIMER = (
     "This workbook is the output of a model. Its numbers follow from the assumptions on the "
@@ -118,9 +118,9 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
     cached TRUE/FALSE.
     """
     ws = wb.add_worksheet("Checks")
-    ws.set_column(0, 0, 70)
+    ws.set_column(0, 0, CHECK_LABEL_WIDTH)
     ws.set_column(1, 1, 14)
-    ws.set_column(2, 2, 80)
+    ws.set_column(2, 2, 50)
     ws.write(0, 0, "Integrity checks", styles.title)
     rows: list[tuple[str, Expr, str]] = []
     for kind, label in (("cost_share", "cost"), ("savings_share", "savings")):
@@ -178,7 +178,7 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
     for i, (label, check, where) in enumerate(rows):
         value = bool(check.value(env))
         passed = passed and value
-        ws.write_string(top + i, 0, label)
+        _wrapped(ws, top + i, label, styles)
         ws.write_formula(
             top + i, 1, check.formula(env), styles.good if value else styles.bad, value
         )
@@ -192,11 +192,12 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
     # not an integrity check: a simulation's values are simply for other inputs (written with
     # or without one, so the sheet is the same whichever ran)
     row = last + 2
-    ws.write_string(
+    _wrapped(
+        ws,
         row,
-        0,
         "No input changed since the run: any simulation results are current "
         "(not part of the master check)",
+        styles,
     )
     current = fn("SUMPRODUCT", Neg(Neg(Ref("run_changes")))).eq(0)
     ws.write_formula(row, 1, current.formula(env), styles.good, bool(current.value(env)))
@@ -205,6 +206,16 @@ def checks_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout)
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
     return CheckResult(master="'Checks'!$B$2", passed=passed, count=len(rows))
+
+
+#: The width of the Checks sheet's label column (characters); longer labels wrap.
+CHECK_LABEL_WIDTH = 70
+
+
+def _wrapped(ws: Worksheet, row: int, label: str, styles: Styles) -> None:
+    """A check's label in column A, wrapped onto as many lines as it needs."""
+    ws.write_string(row, 0, label, styles.wrap)
+    ws.set_row(row, heading_height([label], CHECK_LABEL_WIDTH))
 
 
 def _bond_checks(results: Results) -> list[tuple[str, Expr, str]]:
@@ -363,7 +374,10 @@ def cover_sheet(
         ws.write_string(row + 1 + i, 2, SHEET_PURPOSES.get(name, ""))
     row += len(sheets) + 2
     row = _colour_key(ws, styles, row) + 1
-    ws.merge_range(row, 1, row + 3, 2, DISCLAIMER, styles.wrap)
+    # one row as tall as the wrapped text: LibreOffice's fit to one page left the second
+    # line of a four-row merge below the page
+    ws.merge_range(row, 1, row, 2, DISCLAIMER, styles.wrap)
+    ws.set_row(row, heading_height([DISCLAIMER], 34 + 90))
     ws.set_landscape()
     ws.fit_to_pages(1, 1)
     ws.activate()
