@@ -23,7 +23,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from bondmodel.scenario.fieldtypes import MAX_LIST_ITEMS
+from bondmodel.scenario.fieldtypes import MAX_LIST_ITEMS, Bounds
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.styles import Styles
 
@@ -212,6 +212,8 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
                     low = float(getattr(meta, "ge", getattr(meta, "gt", 0.0)))
                 if isinstance(meta, annotated_types.Le | annotated_types.Lt):
                     high = float(getattr(meta, "le", getattr(meta, "lt", 0.0)))
+                if isinstance(meta, Bounds):
+                    low, high = meta.low, meta.high
             rows.append(
                 InputRow(
                     path, value, _choices(info.annotation), low, high, _is_list(info.annotation)
