@@ -15,8 +15,8 @@ import math
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import date
-from typing import Annotated
+from datetime import date, datetime, time
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, PlainSerializer, PlainValidator
 
@@ -161,6 +161,33 @@ Spread = Annotated[float, Field(gt=0.0, le=MAX_PARAMETER, allow_inf_nan=False)]
 INFLATION_RANGE = (-0.2, 1.0)
 
 
+def _as_lists(value: Any) -> Any:
+    """Tuples back to lists, as the TOML arrays they came from."""
+    if isinstance(value, tuple | list):
+        return [_as_lists(v) for v in value]
+    return value
+
+
+def shown_value(value: Any) -> str:
+    """A value as the user wrote it, with its TOML type when that helps."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()}, a boolean"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, datetime | date | time):
+        kind = {datetime: "date-time", date: "date", time: "time"}[type(value)]
+        return f"{value.isoformat()}, a {kind}"
+    if isinstance(value, tuple):
+        value = _as_lists(value)  # the scenario keeps lists as tuples; show what was written
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    kind = {"str": "string", "list": "list"}.get(type(value).__name__, type(value).__name__)
+    return f"{text}, a {kind}"
+
+
 def _number(value: object) -> float | None:
     """``value`` as a float if it is a number (an int or a float, not a bool), else None."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -181,15 +208,14 @@ def _rate_path(value: object) -> float | tuple[float, ...]:
         "rates, one per programme year, the last holding after it"
     )
 
-    def rate(item: object, where: str) -> float:
+    def rate(item: object, got: str) -> float:
         number = _number(item)
         if number is None:
-            kind = type(item).__name__
-            raise ValueError(f"got {item!r}{where}, a {kind}, not a number; {allowed}")
+            raise ValueError(f"{got} {shown_value(item)}, not a number; {allowed}")
         if not math.isfinite(number):
-            raise ValueError(f"got {item!r}{where}, not a finite number; {allowed}")
+            raise ValueError(f"{got} {item!r}, not a finite number; {allowed}")
         if not low <= number <= high:
-            raise ValueError(f"got {item!r}{where}; {allowed}")
+            raise ValueError(f"{got} {item!r}; {allowed}")
         return number
 
     if isinstance(value, list | tuple):
@@ -197,9 +223,9 @@ def _rate_path(value: object) -> float | tuple[float, ...]:
             raise ValueError(f"got an empty list; {allowed}")
         if len(value) > MAX_LIST_ITEMS:
             raise ValueError(f"got a list of {len(value)} rates; at most {MAX_LIST_ITEMS} items")
-        rates = tuple(rate(item, f" at item [{i}]") for i, item in enumerate(value))
+        rates = tuple(rate(item, f"item [{i}] of the path is") for i, item in enumerate(value))
         return rates[0] if len(rates) == 1 else rates
-    return rate(value, "")
+    return rate(value, "got")
 
 
 @dataclass(frozen=True)
