@@ -232,12 +232,13 @@ def _rate_path(value: object) -> float | tuple[float, ...]:
 class Bounds:
     """The range of each number of a field its own validator checks (pydantic ignores it).
 
-    What the Inputs sheet's validation and the generated bad inputs read where pydantic's
-    ``ge``/``le`` cannot go: on a field that may hold one number or a list of them.
+    What the Inputs sheet's validation, the design tools' domains and the generated bad
+    inputs read (as they read pydantic's ``ge``/``le``) where pydantic's own constraints
+    cannot go: on a field that may hold one number or a list of them.
     """
 
-    low: float
-    high: float
+    ge: float
+    le: float
 
 
 def _plain_rates(value: float | tuple[float, ...]) -> float | list[float]:

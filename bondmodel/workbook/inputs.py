@@ -213,7 +213,7 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
                 if isinstance(meta, annotated_types.Le | annotated_types.Lt):
                     high = float(getattr(meta, "le", getattr(meta, "lt", 0.0)))
                 if isinstance(meta, Bounds):
-                    low, high = meta.low, meta.high
+                    low, high = meta.ge, meta.le
             rows.append(
                 InputRow(
                     path, value, _choices(info.annotation), low, high, _is_list(info.annotation)
@@ -395,7 +395,8 @@ def write_input(
 
 
 def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
-    if isinstance(item.value, tuple):
+    bounded = item.low is not None or item.high is not None
+    if isinstance(item.value, tuple) and not bounded:
         return
     if item.choices:
         ws.data_validation(
@@ -410,9 +411,9 @@ def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
             },
         )
     elif (
-        (item.value is None or isinstance(item.value, int | float))
+        (item.value is None or isinstance(item.value, int | float | tuple))
         and not isinstance(item.value, bool)
-        and (item.low is not None or item.high is not None)
+        and bounded
     ):
         low = item.low if item.low is not None else -1e300
         high = item.high if item.high is not None else 1e300
@@ -420,7 +421,7 @@ def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
             row,
             VALUE_COL,
             row,
-            VALUE_COL,
+            VALUE_COL + LIST_WIDTH - 1 if item.is_list else VALUE_COL,  # a path: every year
             {
                 "validate": "decimal",
                 "criteria": "between",
