@@ -48,7 +48,10 @@ FIELD_INFO: dict[str, tuple[str, str]] = {
     "frequency": ("choice", "periods a year: annual, semi-annual, quarterly or monthly"),
     "horizon_years": ("years", "length of the model after close"),
     "align_to_financial_year": ("TRUE/FALSE", "periods follow the UK financial year"),
-    "inflation": ("rate a year", "CPI, indexes real inputs"),
+    "inflation": (
+        "rate a year",
+        "CPI, indexes real inputs: one rate, or one a programme year (the last holds)",
+    ),
     "discount_basis": ("choice", "green_book (declining STPR) or flat"),
     "discount_rate": ("rate a year", "only with a flat discount basis"),
     "appraisal_basis": ("choice", "real or nominal"),
@@ -421,7 +424,7 @@ def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
             row,
             VALUE_COL,
             row,
-            VALUE_COL + LIST_WIDTH - 1 if item.is_list else VALUE_COL,  # a path: every year
+            VALUE_COL + len(item.value) - 1 if isinstance(item.value, tuple) else VALUE_COL,
             {
                 "validate": "decimal",
                 "criteria": "between",
