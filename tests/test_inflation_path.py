@@ -228,3 +228,42 @@ def test_the_workbook_follows_an_edit_of_any_years_inflation(soffice: str, tmp_p
     assert cells[("Timeline", f"L{label}")][1] == pytest.approx(
         1.04 ** (1 + offset) * 1.05, rel=1e-12
     )
+
+
+def test_risk_on_a_reference_path_varies_around_it_too() -> None:
+    """The floating coupon's reference path has the same shape: a draw at its last rate gives
+    the scenario's coupon rates back exactly, and a higher draw moves every bond year's rate."""
+    data = load_scenario(INDEX_LINKED).model_dump()
+    path = [0.04, 0.045, 0.05]
+    scenario = parse_scenario(
+        {
+            **data,
+            "bond": {
+                **data["bond"],
+                "coupon": {"type": "floating", "reference_path": path, "margin": 0.01},
+            },
+            "risk": {
+                "inputs": [
+                    {
+                        "name": "bank_rate",
+                        "target": "bond.reference_rate",
+                        "distribution": {
+                            "type": "discrete",
+                            "values": [0.05],
+                            "probabilities": [1.0],
+                        },
+                    }
+                ]
+            },
+        }
+    )
+    model = Model.compile(scenario)
+    assert model.schedule is not None
+    _, rates = model.risk.draws(np.full((3, 1), 0.05), seed=1, block=0)
+    assert rates is not None
+    np.testing.assert_array_equal(rates, np.broadcast_to(model.schedule.rates, rates.shape))
+    _, higher = model.risk.draws(np.full((3, 1), 0.06), seed=1, block=0)
+    assert higher is not None
+    np.testing.assert_allclose(higher - rates, 0.01, rtol=0, atol=1e-15)
+    assert model.schedule.rates[1] == 0.05  # bond year 1: 4% + 1% margin
+    assert model.schedule.rates[-1] == pytest.approx(0.06, rel=1e-15)  # 5% held, + margin
