@@ -195,10 +195,24 @@ def test_risk_on_inflation_varies_around_the_path(reversion: bool) -> None:
 @pytest.mark.spreadsheet
 def test_the_workbook_follows_an_edit_of_any_years_inflation(soffice: str, tmp_path: Path) -> None:
     """One year's rate changed, and the path made a year longer: after recalculation every
-    formula equals the engine's rerun of the edited workbook (and differed before it)."""
+    formula equals the engine's rerun of the edited workbook (and differed before it).
+
+    The bond is issued a year after close, so its first payment falls in programme year 2:
+    the LLCR's discount rate reads year 2's rate, which the first edit changes.
+    """
     data = load_scenario(INDEX_LINKED).model_dump()
     path = [0.04, 0.03, 0.025]
-    scenario = parse_scenario({**data, "economics": {**data["economics"], "inflation": path}})
+    start = data["timeline"]["start_date"]
+    scenario = parse_scenario(
+        {
+            **data,
+            "economics": {**data["economics"], "inflation": path},
+            "bond": {**data["bond"], "issue_date": start.replace(year=start.year + 1)},
+        }
+    )
+    model = Model.compile(scenario)
+    assert model.grid is not None
+    assert model.timeline.programme_year[model.grid.pay_t[1]] == 2
     base = write_workbook(run(scenario, paths=0), tmp_path / "base.xlsx")
     row = 5 + [r.path for r in flatten(scenario)].index("economics.inflation")
     edits = {"year 2": (0.04, 0.05, 0.025), "a year longer": (0.04, 0.03, 0.025, 0.035)}
