@@ -242,7 +242,7 @@ class Bounds:
 
 
 def _plain_rates(value: float | tuple[float, ...]) -> float | list[float]:
-    """A rate as itself, a path as a list (as every other list of a scenario is dumped)."""
+    """A rate as itself, a path as a list (as TOML and JSON write it)."""
     return list(value) if isinstance(value, tuple) else value
 
 
