@@ -197,8 +197,9 @@ def test_the_workbook_follows_an_edit_of_any_years_inflation(soffice: str, tmp_p
     """One year's rate changed, and the path made a year longer: after recalculation every
     formula equals the engine's rerun of the edited workbook (and differed before it).
 
-    The bond is issued a year after close, so its first payment falls in programme year 2:
-    the LLCR's discount rate reads year 2's rate, which the first edit changes.
+    Annual periods and payments, the bond issued a year after close: its first payment is
+    period 2, alone in programme year 2, so the LLCR's discount rate must read year 2's rate
+    (which the first edit changes), not its neighbours'.
     """
     data = load_scenario(INDEX_LINKED).model_dump()
     path = [0.04, 0.03, 0.025]
@@ -207,7 +208,12 @@ def test_the_workbook_follows_an_edit_of_any_years_inflation(soffice: str, tmp_p
         {
             **data,
             "economics": {**data["economics"], "inflation": path},
-            "bond": {**data["bond"], "issue_date": start.replace(year=start.year + 1)},
+            "timeline": {**data["timeline"], "frequency": "annual"},
+            "bond": {
+                **data["bond"],
+                "issue_date": start.replace(year=start.year + 1),
+                "payment_frequency": "annual",
+            },
         }
     )
     model = Model.compile(scenario)
@@ -231,7 +237,7 @@ def test_the_workbook_follows_an_edit_of_any_years_inflation(soffice: str, tmp_p
     for key in files:
         assert _disagreements(files[key], reruns[key]), f"{key}: the edit changed nothing"
         assert _disagreements(recalculated[key], reruns[key]) == [], key
-    # the price index at the end of year 2 (quarterly: period 8) follows the edited rate
+    # the price index at the end of year 2 (period 2, column F) follows the edited rate
     cells = read_cells(recalculated["year 2"], {"Timeline"})
     label = next(
         ref[1:]
@@ -239,7 +245,7 @@ def test_the_workbook_follows_an_edit_of_any_years_inflation(soffice: str, tmp_p
         if ref[0] == "A" and v == "Price index (base date = 1)"
     )
     offset = run(scenario, paths=0).timeline.price_offset_years
-    assert cells[("Timeline", f"L{label}")][1] == pytest.approx(
+    assert cells[("Timeline", f"F{label}")][1] == pytest.approx(
         1.04 ** (1 + offset) * 1.05, rel=1e-12
     )
 
