@@ -19,7 +19,7 @@ from typing import Final, NamedTuple
 
 import numpy as np
 
-from bondmodel.bond.metrics import bond_metrics
+from bondmodel.bond.metrics import bond_metrics, first_payment_inflation
 from bondmodel.bond.pwlb import PWLBLoan, pwlb_loan
 from bondmodel.bond.schedule import BondGrid
 from bondmodel.bond.waterfall import BondFlows, BondSchedule, build_schedule, run_waterfall
@@ -221,7 +221,7 @@ class Model:
                 bond,
                 flows,
                 self.timeline,
-                self.scenario.economics.inflation,
+                first_payment_inflation(self.scenario.economics, self.timeline, self.schedule.grid),
                 self.pwlb,
             )
             for key in BOND_PATH_METRICS:

@@ -20,7 +20,7 @@ from bondmodel.scenario.schema import (
     Scenario,
     SCurveRamp,
 )
-from bondmodel.timeline import Timeline, growth_index, real_discount_factors
+from bondmodel.timeline import Timeline, growth_index, inflation_by_period, real_discount_factors
 from bondmodel.types import FloatArray
 
 
@@ -62,6 +62,8 @@ class Draws:
         """Every input at its central (scenario) value, repeated over ``paths``."""
         n_streams = len(scenario.savings)
         ones = np.ones
+        tl = scenario.timeline
+        inflation = inflation_by_period(scenario.economics, tl.periods_per_year, tl.n_periods)
         return cls(
             savings_realisation=ones((paths, n_streams)),
             partner_realisation=ones((paths, len(scenario.partners))),
@@ -75,7 +77,7 @@ class Draws:
             ),
             cost_factor=ones((paths, len(scenario.costs))),
             running_cost_factor=ones(paths),
-            inflation=np.full((paths, scenario.timeline.n_periods), scenario.economics.inflation),
+            inflation=np.tile(inflation[1:], (paths, 1)),
         )
 
 
@@ -211,10 +213,13 @@ def price_index_paths(scenario: Scenario, timeline: Timeline, inflation: FloatAr
     .. math:: I_0 = (1+\\pi)^{o}, \\qquad I_t = I_{t-1} (1+\\pi_t)^{1/f}
 
     with o the years from the price base date to close at the scenario's
-    inflation rate, and :math:`\\pi_t` the annual rate in force in period t.
-    With constant :math:`\\pi` this is :math:`(1+\\pi)^{o + t/f}`.
+    inflation rate (a path's first rate), and :math:`\\pi_t` the annual rate in
+    force in period t (a path's rate for the period's programme year, the last
+    holding after it). With constant :math:`\\pi` this is :math:`(1+\\pi)^{o + t/f}`.
     """
-    start = (1.0 + scenario.economics.inflation) ** timeline.price_offset_years
+    start = (1.0 + inflation_by_period(scenario.economics, timeline.f, 0)[0]) ** (
+        timeline.price_offset_years
+    )
     paths = inflation.shape[0]
     if paths > 1 and (inflation == inflation[:1]).all():
         # the same inflation on every path: one row, shared (read-only)

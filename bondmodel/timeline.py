@@ -119,6 +119,37 @@ def _label(t: int, f: int, start: date, fy: bool) -> str:
 # ---------------------------------------------------------------------------
 
 
+def rates_by_year(path: float | tuple[float, ...], year: npt.NDArray[np.int64]) -> FloatArray:
+    r"""The annual rate in force in each year number of ``year``, from a rate or a rate path.
+
+    Notes
+    -----
+    One shape for every annual-rate path (inflation by programme year, a floating
+    coupon's reference rate by bond year): rates :math:`r_1..r_n` and year
+    :math:`y`, the rate in force is :math:`r_{\min(\max(y, 1), n)}`; before year 1
+    the first rate applies and after year n the last one holds (the long-run rate).
+    A single rate is a path of one.
+    """
+    rates = np.atleast_1d(np.asarray(path, dtype=np.float64))
+    return rates[np.clip(year, 1, rates.shape[0]) - 1]
+
+
+def bond_year(k: npt.NDArray[np.int64], g: int) -> npt.NDArray[np.int64]:
+    """The bond year (1, 2, ...) of payment k = 0..NL, g payments a year (issue in year 1)."""
+    return (np.maximum(k, 1) - 1) // g + 1
+
+
+def inflation_by_period(economics: Economics, f: int, n_periods: int) -> FloatArray:
+    """The annual inflation rate in force in each period t = 0..T, shape (T+1,).
+
+    Period t > 0 is in programme year ceil(t/f) (:attr:`Timeline.programme_year`);
+    t = 0 (the close, and the years from the price base date to it) takes the
+    path's first rate.
+    """
+    t = np.arange(n_periods + 1, dtype=np.int64)
+    return rates_by_year(economics.inflation, -(-t // f))
+
+
 def growth_index(rate: float | FloatArray, years: FloatArray, offset: float = 0.0) -> FloatArray:
     """Compound growth ``(1 + rate) ** (offset + years)``.
 

@@ -17,7 +17,8 @@ from bondmodel.irr import OK, irr
 from bondmodel.metrics import present_value
 from bondmodel.programme import ProgrammeFlows
 from bondmodel.scenario.bond import IndexLinkedCoupon
-from bondmodel.timeline import Timeline
+from bondmodel.scenario.schema import Economics
+from bondmodel.timeline import Timeline, inflation_by_period
 from bondmodel.types import FloatArray
 
 #: Metric keys in display order (labels live in bondmodel.labels.BOND_METRICS).
@@ -45,11 +46,22 @@ BOND_METRIC_KEYS: Final = (
 )
 
 
+def first_payment_inflation(economics: Economics, timeline: Timeline, grid: BondGrid) -> float:
+    """The scenario's annual inflation rate in force in the bond's first payment period.
+
+    With an inflation path, the rate of the programme year that period falls in.
+    """
+    rates = inflation_by_period(economics, timeline.f, timeline.n_periods)
+    return float(rates[grid.pay_t[1]])
+
+
 def debt_discount_rate(schedule: BondSchedule, inflation: float) -> float:
     """The annual rate for LLCR and PLCR: the first period's coupon rate, nominal.
 
     For an index-linked bond the real rate is combined with the scenario's
-    inflation: (1 + r)(1 + pi) - 1.
+    inflation in force in the first payment period (:func:`first_payment_inflation`),
+    as a floating coupon's first rate is its reference rate in bond year 1:
+    (1 + r)(1 + pi) - 1.
     """
     rate = float(schedule.rates[1])
     if isinstance(schedule.terms.coupon, IndexLinkedCoupon):

@@ -18,7 +18,7 @@ from bondmodel.scenario.bond import (
     FixedCoupon,
     IndexLinkedCoupon,
 )
-from bondmodel.timeline import Timeline
+from bondmodel.timeline import Timeline, bond_year, rates_by_year
 from bondmodel.types import FloatArray, IntArray
 
 
@@ -98,9 +98,7 @@ def annual_coupon_rates(bond: BondTerms, grid: BondGrid) -> FloatArray:
     if isinstance(coupon, IndexLinkedCoupon):
         return np.full(k.shape, coupon.real_rate)
     if coupon.reference_path is not None:
-        path = np.asarray(coupon.reference_path, dtype=np.float64)
-        year = np.clip((np.maximum(k, 1) - 1) // grid.g, 0, len(path) - 1)
-        reference = path[year]
+        reference = rates_by_year(coupon.reference_path, bond_year(k, grid.g))
     else:
         reference = np.full(k.shape, coupon.reference_rate or 0.0)
     rate = reference + coupon.margin

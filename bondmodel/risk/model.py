@@ -20,9 +20,9 @@ from bondmodel.risk.correlation import iman_conover, nearest_correlation
 from bondmodel.risk.distributions import ppf
 from bondmodel.risk.sampling import PERMUTATIONS, SHOCKS, Sampler, block_rng, block_uniforms
 from bondmodel.scenario.bond import FloatingCoupon
-from bondmodel.scenario.risk import RiskInput
+from bondmodel.scenario.risk import RATE_TARGET_RANGE, RiskInput
 from bondmodel.scenario.schema import Scenario
-from bondmodel.timeline import Timeline
+from bondmodel.timeline import Timeline, bond_year, rates_by_year
 from bondmodel.types import FloatArray
 
 
@@ -133,8 +133,8 @@ class RiskModel:
         elif target == "running_costs.factor":
             np.multiply(d.running_cost_factor, x, out=d.running_cost_factor)
         elif target == "economics.inflation":
-            start = self.scenario.economics.inflation
-            yearly = self._yearly_path(r, x, start, seed, block, j, shocks)
+            base = self.scenario.economics.inflation
+            yearly = self._yearly_path(r, x, base, seed, block, j, shocks)
             paths["inflation"] = yearly[:, self.timeline.programme_year[1:] - 1]
         elif target == "bond.reference_rate" and self.grid is not None:
             bond = self.scenario.bond
@@ -153,17 +153,16 @@ class RiskModel:
         j: int,
         shocks: bool,
     ) -> FloatArray:
-        """(n, payments + 1) coupon rates: the reference rate's yearly path (from the
-        scenario's rate, at the sampled level) plus the margin, floored."""
-        start = (
+        """(n, payments + 1) coupon rates: the reference rate's yearly path (around the
+        scenario's rate or path, at the sampled long-run level) plus the margin, floored."""
+        base = (
             coupon.reference_rate
             if coupon.reference_rate is not None
-            else (coupon.reference_path or [0.0])[0]
+            else (coupon.reference_path or (0.0,))
         )
-        yearly = self._yearly_path(r, x, start, seed, block, j, shocks)
-        k = np.arange(grid.n_legal + 1)
-        year = np.clip((np.maximum(k, 1) - 1) // grid.g, 0, yearly.shape[1] - 1)
-        rate = yearly[:, year] + coupon.margin
+        yearly = self._yearly_path(r, x, base, seed, block, j, shocks)
+        year = bond_year(np.arange(grid.n_legal + 1), grid.g)
+        rate = yearly[:, np.minimum(year, yearly.shape[1]) - 1] + coupon.margin
         if coupon.floor is not None:
             rate = np.maximum(rate, coupon.floor)
         return rate
@@ -172,35 +171,48 @@ class RiskModel:
         self,
         r: ResolvedInput,
         level: FloatArray,
-        start: float,
+        base: float | tuple[float, ...],
         seed: int,
         block: int,
         j: int,
         shocks: bool = True,
     ) -> FloatArray:
-        """(n, years) annual rates: the level, or a mean-reverting path towards it.
+        """(n, years) annual rates: the scenario's path moved to the sampled long-run
+        level, or a mean-reverting path around it.
 
         Notes
         -----
-        With reversion a and volatility s: :math:`x_1 = x_0` (the scenario's
-        value) and :math:`x_y = L + (1-a)(x_{y-1} - L) + s\\,\\epsilon_y` for
-        later years, :math:`\\epsilon_y` standard normal from the block's own
-        stream (spawn key (block, 2, j)).
+        The scenario's rate or path :math:`b_1..b_n` (the last holding after year
+        n) is the centre: the sampled value L is its long-run rate, and the centre
+        moves with it, :math:`c_y = b_y + (L - b_n)` (just L for a single rate),
+        kept within the rate's range. With reversion a and volatility s:
+        :math:`x_1 = b_1` (the scenario's first rate) and
+        :math:`x_y = c_y + (1-a)(x_{y-1} - c_{y-1}) + s\\,\\epsilon_y` for later
+        years, :math:`\\epsilon_y` standard normal from the block's own stream
+        (spawn key (block, 2, j)). A draw equal to :math:`b_n` without
+        shocks gives back the scenario's path exactly.
         """
         years = self.scenario.timeline.horizon_years
         n = level.shape[0]
+        rates = np.atleast_1d(np.asarray(base, dtype=np.float64))
+        if rates.min() == rates.max():
+            centre = np.repeat(level[:, None], years, axis=1)  # a single rate: L itself
+        else:
+            low, high = RATE_TARGET_RANGE[r.spec.target]
+            b = rates_by_year(base, np.arange(1, years + 1))
+            centre = np.clip(b[None, :] + (level - rates[-1])[:, None], low, high)
         if r.spec.path is None or not shocks:
-            return np.repeat(level[:, None], years, axis=1)
+            return centre
         rng = np.random.Generator(
             np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block, SHOCKS, j)))
         )
         noise = rng.standard_normal((n, years))
         phi = 1.0 - r.spec.path.reversion
         out = np.empty((n, years))
-        out[:, 0] = start
+        out[:, 0] = rates[0]
         for y in range(1, years):
-            drift = phi * (out[:, y - 1] - level)
-            out[:, y] = level + drift + r.spec.path.volatility * noise[:, y]
+            drift = phi * (out[:, y - 1] - centre[:, y - 1])
+            out[:, y] = centre[:, y] + drift + r.spec.path.volatility * noise[:, y]
         return out
 
 

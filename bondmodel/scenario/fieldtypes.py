@@ -11,12 +11,14 @@ them by type.
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
-from datetime import date
-from typing import Annotated
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field
+from pydantic import AfterValidator, Field, PlainSerializer, PlainValidator
 
 #: Largest amount of money accepted, in pounds: ten trillion, several times the UK's GDP.
 #: With rates at most 100% a year over at most 150 years (plus at most
@@ -154,3 +156,102 @@ Rate = Annotated[float, Field(ge=-0.1, le=1.0, allow_inf_nan=False)]
 Parameter = Annotated[float, Field(ge=-MAX_PARAMETER, le=MAX_PARAMETER, allow_inf_nan=False)]
 #: A positive distribution parameter (a standard deviation, a shape): above 0, at most 1e6.
 Spread = Annotated[float, Field(gt=0.0, le=MAX_PARAMETER, allow_inf_nan=False)]
+
+#: The range of an annual inflation rate: from -20% (deflation) to 100% a year.
+INFLATION_RANGE = (-0.2, 1.0)
+
+
+def _as_lists(value: Any) -> Any:
+    """Tuples back to lists, as the TOML arrays they came from."""
+    if isinstance(value, tuple | list):
+        return [_as_lists(v) for v in value]
+    return value
+
+
+def shown_value(value: Any) -> str:
+    """A value as the user wrote it, with its TOML type when that helps."""
+    if isinstance(value, bool):
+        return f"{str(value).lower()}, a boolean"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, datetime | date | time):
+        kind = {datetime: "date-time", date: "date", time: "time"}[type(value)]
+        return f"{value.isoformat()}, a {kind}"
+    if isinstance(value, tuple):
+        value = _as_lists(value)  # the scenario keeps lists as tuples; show what was written
+    text = repr(value)
+    if len(text) > 80:
+        text = text[:77] + "..."
+    kind = {"str": "string", "list": "list"}.get(type(value).__name__, type(value).__name__)
+    return f"{text}, a {kind}"
+
+
+def _number(value: object) -> float | None:
+    """``value`` as a float if it is a number (an int or a float, not a bool), else None."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _rate_path(value: object) -> float | tuple[float, ...]:
+    """Validate one annual rate, or a path of annual rates (the last holds after it).
+
+    A path of one rate is that rate: ``[0.03]`` and ``0.03`` are the same scenario
+    (and the same Inputs row read back from a workbook).
+    """
+    low, high = INFLATION_RANGE
+    allowed = (
+        f"allowed: an annual rate from {low} to {high} (greater than or equal to {low}, "
+        f"less than or equal to {high}, finite), or a list of 1 to {MAX_LIST_ITEMS} such "
+        "rates, one per programme year, the last holding after it"
+    )
+
+    def rate(item: object, got: str) -> float:
+        number = _number(item)
+        if number is None:
+            raise ValueError(f"{got} {shown_value(item)}, not a number; {allowed}")
+        if not math.isfinite(number):
+            raise ValueError(f"{got} {item!r}, not a finite number; {allowed}")
+        if not low <= number <= high:
+            raise ValueError(f"{got} {item!r}; {allowed}")
+        return number
+
+    if isinstance(value, list | tuple):
+        if not value:
+            raise ValueError(f"got an empty list; {allowed}")
+        if len(value) > MAX_LIST_ITEMS:
+            raise ValueError(f"got a list of {len(value)} rates; at most {MAX_LIST_ITEMS} items")
+        rates = tuple(rate(item, f"item [{i}] of the path is") for i, item in enumerate(value))
+        return rates[0] if len(rates) == 1 else rates
+    return rate(value, "got")
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The range of each number of a field its own validator checks (pydantic ignores it).
+
+    What the Inputs sheet's validation, the design tools' domains and the generated bad
+    inputs read (as they read pydantic's ``ge``/``le``) where pydantic's own constraints
+    cannot go: on a field that may hold one number or a list of them.
+    """
+
+    ge: float
+    le: float
+
+
+def _plain_rates(value: float | tuple[float, ...]) -> float | list[float]:
+    """A rate as itself, a path as a list (as TOML and JSON write it)."""
+    return list(value) if isinstance(value, tuple) else value
+
+
+#: One annual inflation rate, or a path of them by programme year whose last value holds
+#: after it (docs/methodology.md, "Rate paths"), validated by one function with messages
+#: of its own.
+InflationPath = Annotated[
+    float | tuple[float, ...],
+    PlainValidator(_rate_path),
+    PlainSerializer(_plain_rates),
+    Bounds(*INFLATION_RANGE),
+]

@@ -6,7 +6,7 @@ import difflib
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from datetime import date, datetime, time
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from types import UnionType
@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from bondmodel.defaults import DEFAULT_TEMPLATE as DEFAULT_TEMPLATE  # the package's name for it
 from bondmodel.errors import ScenarioError
 from bondmodel.scenario.fieldtypes import bad_character
+from bondmodel.scenario.fieldtypes import shown_value as _show
 from bondmodel.scenario.schema import Scenario
 
 #: Largest scenario file accepted, in bytes; a scenario is a few kilobytes.
@@ -367,33 +368,6 @@ def _has_item_errors(raw_loc: list[Any], errors: list[Any]) -> bool:
         len(e["loc"]) > n and list(e["loc"][:n]) == raw_loc and isinstance(e["loc"][n], int)
         for e in errors
     )
-
-
-def _as_lists(value: Any) -> Any:
-    """Tuples back to lists, as the TOML arrays they came from."""
-    if isinstance(value, tuple | list):
-        return [_as_lists(v) for v in value]
-    return value
-
-
-def _show(value: Any) -> str:
-    """A value as the user wrote it, with its TOML type when that helps."""
-    if isinstance(value, bool):
-        return f"{str(value).lower()}, a boolean"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, dict):
-        return "a table"
-    if isinstance(value, datetime | date | time):
-        kind = {datetime: "date-time", date: "date", time: "time"}[type(value)]
-        return f"{value.isoformat()}, a {kind}"
-    if isinstance(value, tuple):
-        value = _as_lists(value)  # the scenario keeps lists as tuples; show what was written
-    text = repr(value)
-    if len(text) > 80:
-        text = text[:77] + "..."
-    kind = {"str": "string", "list": "list"}.get(type(value).__name__, type(value).__name__)
-    return f"{text}, a {kind}"
 
 
 def _key_shown(key: Any) -> str:

@@ -332,8 +332,10 @@ TARGET_MEANING: dict[str, str] = {
     "savings.erosion": "annual erosion rate of the chosen streams (replaces the scenario's)",
     "costs.overrun": "outturn multiplier on the chosen cost items (1 = as planned)",
     "running_costs.factor": "multiplier on every running cost",
-    "economics.inflation": "annual inflation rate: the path's level (long-run mean)",
-    "bond.reference_rate": "annual reference rate of a floating coupon: the path's level",
+    "economics.inflation": "annual inflation rate in the long run: the scenario's rate or "
+    "path moves with it",
+    "bond.reference_rate": "annual reference rate of a floating coupon in the long run: the "
+    "scenario's rate or path moves with it",
 }
 
 

@@ -28,6 +28,7 @@ from bondmodel.scenario.fieldtypes import (
     Date,
     Description,
     Fraction,
+    InflationPath,
     Money,
     Name,
     PositiveMoney,
@@ -107,7 +108,7 @@ class TimelineSettings(_Model):
 class Economics(_Model):
     """Inflation and the discounting basis of the appraisal."""
 
-    inflation: float = Field(default=0.02, ge=-0.2, le=1.0, allow_inf_nan=False)
+    inflation: InflationPath = 0.02
     discount_basis: Literal["green_book", "flat"] = "green_book"
     discount_rate: float | None = Field(default=None, gt=-0.5, le=1.0, allow_inf_nan=False)
     appraisal_basis: Literal["real", "nominal"] = "real"

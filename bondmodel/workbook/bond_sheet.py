@@ -28,7 +28,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from bondmodel.bond.metrics import deferred_since_shortfall
+from bondmodel.bond.metrics import deferred_since_shortfall, first_payment_inflation
 from bondmodel.engine import Results, bond_trace
 from bondmodel.labels import BOND_COLUMNS, SOURCES_USES, name_in_words
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
@@ -436,8 +436,10 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
     debt_rate = float(s.rates[1])
     rate_formula = "=INDEX({rate@row},1,2)"
     if isinstance(terms.coupon, IndexLinkedCoupon):
-        debt_rate = (1.0 + debt_rate) * (1.0 + results.scenario.economics.inflation) - 1.0
-        rate_formula = "=(1+INDEX({rate@row},1,2))*(1+in_economics_inflation)-1"
+        # the inflation rate in force in the first payment period, as the engine's
+        inflation = first_payment_inflation(results.scenario.economics, results.timeline, grid)
+        debt_rate = (1.0 + debt_rate) * (1.0 + inflation) - 1.0
+        rate_formula = "=(1+INDEX({rate@row},1,2))*(1+INDEX(TL_INFL,1,bd_issue_t+bd_step+1))-1"
     out.append(
         (
             "bd_debt_rate",
@@ -838,17 +840,13 @@ def _lines(results: Results) -> list[Line]:
     )
     if il:
         assert isinstance(coupon, IndexLinkedCoupon)
-        infl = "in_economics_inflation"
-        if coupon.uplift_floor is not None:
-            infl = f"MAX({infl},in_bond_coupon_uplift_floor)"
-        if coupon.uplift_cap is not None:
-            infl = f"MIN({infl},in_bond_coupon_uplift_cap)"
         lines.append(
             Line(
                 "uplift",
                 "Principal uplift over the period (capped, floored CPI)",
                 "factor",
-                f"=1+{{f_life}}*((1+{infl})^(1/bd_freq)-1)",
+                f"=1+{{f_life}}*(EXP(SUMPRODUCT((TL_T>{{t@p}})*(TL_T<={{t}})"
+                f"*LN(1+{_capped_inflation(coupon)}))/tl_f)-1)",
             )
         )
         lines.append(Line("index", "Index ratio", "factor", "={index@p}*{uplift}", 1.0))
@@ -1486,11 +1484,27 @@ def financing_lines(
     ]
 
 
+def _capped_inflation(coupon: IndexLinkedCoupon) -> str:
+    """Each period's inflation rate (the Timeline row), floored and capped element by element.
+
+    Arithmetic, not MIN/MAX (which reduce a range to one number) nor IF (which needs
+    an array formula in Excel inside SUMPRODUCT): x + (floor - x)(x < floor), then the
+    same with the cap. The floor is at most the cap, so the order does not matter.
+    """
+    rate = "TL_INFL"
+    if coupon.uplift_floor is not None:
+        rate = f"({rate}+(in_bond_coupon_uplift_floor-{rate})*({rate}<in_bond_coupon_uplift_floor))"
+    if coupon.uplift_cap is not None:
+        rate = f"({rate}-({rate}-in_bond_coupon_uplift_cap)*({rate}>in_bond_coupon_uplift_cap))"
+    return rate
+
+
 def _outside(layout: Layout) -> dict[str, str]:
     """The Timeline and Cashflows rows the Bond sheet's templates name in capitals."""
     return {
         "TL_T": layout.rows["timeline.t"],
         "TL_PRICE": layout.rows["timeline.price_index"],
+        "TL_INFL": layout.rows["timeline.inflation"],
         "CF_NET": layout.rows["cashflows.net_savings"],
         "CF_GROSS": layout.rows["cashflows.gross_savings"],
         "CF_CAPEX_BASE": layout.rows["cashflows.capex_base"],

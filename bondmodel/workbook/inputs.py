@@ -27,7 +27,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.labels import input_label
-from bondmodel.scenario.fieldtypes import MAX_LIST_ITEMS
+from bondmodel.scenario.fieldtypes import MAX_LIST_ITEMS, Bounds
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.styles import Styles
 
@@ -62,7 +62,10 @@ FIELD_INFO: dict[str, tuple[str, str]] = {
     "frequency": ("choice", "periods a year: annual, semi-annual, quarterly or monthly"),
     "horizon_years": ("years", "length of the model after close"),
     "align_to_financial_year": ("TRUE/FALSE", "periods follow the UK financial year"),
-    "inflation": ("rate a year", "CPI, indexes real inputs"),
+    "inflation": (
+        "rate a year",
+        "CPI, indexes real inputs: one rate, or one a programme year (the last holds)",
+    ),
     "discount_basis": ("choice", "the Green Book's declining rates (STPR), or one flat rate"),
     "discount_rate": ("rate a year", "only with a flat discount basis"),
     "appraisal_basis": ("choice", "real or nominal"),
@@ -226,6 +229,8 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
                     low = float(getattr(meta, "ge", getattr(meta, "gt", 0.0)))
                 if isinstance(meta, annotated_types.Le | annotated_types.Lt):
                     high = float(getattr(meta, "le", getattr(meta, "lt", 0.0)))
+                if isinstance(meta, Bounds):
+                    low, high = meta.ge, meta.le
             rows.append(
                 InputRow(
                     path, value, _choices(info.annotation), low, high, _is_list(info.annotation)
@@ -407,7 +412,8 @@ def write_input(
 
 
 def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
-    if isinstance(item.value, tuple):
+    bounded = item.low is not None or item.high is not None
+    if isinstance(item.value, tuple) and not bounded:
         return
     if item.choices:
         ws.data_validation(
@@ -422,9 +428,9 @@ def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
             },
         )
     elif (
-        (item.value is None or isinstance(item.value, int | float))
+        (item.value is None or isinstance(item.value, int | float | tuple))
         and not isinstance(item.value, bool)
-        and (item.low is not None or item.high is not None)
+        and bounded
     ):
         low = item.low if item.low is not None else -1e300
         high = item.high if item.high is not None else 1e300
@@ -432,7 +438,7 @@ def _validate(ws: Worksheet, row: int, item: InputRow) -> None:
             row,
             VALUE_COL,
             row,
-            VALUE_COL,
+            VALUE_COL + len(item.value) - 1 if isinstance(item.value, tuple) else VALUE_COL,
             {
                 "validate": "decimal",
                 "criteria": "between",

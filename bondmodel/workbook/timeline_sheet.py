@@ -18,12 +18,19 @@ from xlsxwriter.workbook import Workbook
 
 from bondmodel.dates import financial_year_start
 from bondmodel.engine import Results
-from bondmodel.timeline import Timeline
+from bondmodel.timeline import Timeline, inflation_by_period
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout
 from bondmodel.workbook.rows import Grid, Line, same, write_lines
 from bondmodel.workbook.styles import Styles, print_across
 
 FIRST_COL = FIRST_PERIOD_COL
+
+#: The annual inflation rate in force in a period: the path's rate for the period's
+#: programme year, the last holding after it (t = 0 takes the first). COUNT makes a
+#: longer or shorter path live too (``bondmodel.timeline.rates_by_year``).
+INFLATION_IN_FORCE = (
+    "=INDEX(in_economics_inflation,1,MIN(MAX({programme_year},1),COUNT(in_economics_inflation)))"
+)
 
 
 def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layout) -> None:
@@ -119,6 +126,7 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
         "period_end",
         "f_close",
         "f_year_end",
+        "inflation",
         "price_index",
         "deflator",
         "discount_factor",
@@ -127,7 +135,7 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     ]
     bond = results.bond
     if bond is not None:
-        keys[6:6] = ["f_bond_life", "f_bond_payment"]
+        keys[keys.index("inflation") : keys.index("inflation")] = ["f_bond_life", "f_bond_payment"]
     rows: dict[str, int | tuple[str, int]] = {key: head + i for i, key in enumerate(keys)}
     real = sc.economics.appraisal_basis == "real"
     # A flat rate on the appraisal basis, or the Green Book schedule (a real rate; on a
@@ -169,10 +177,18 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
             values=(tl.t > 0) & (tl.t % tl.f == 0),
         ),
         same(
+            "inflation",
+            "Inflation rate in force (the path's rate for the programme year)",
+            "rate",
+            INFLATION_IN_FORCE,
+            values=inflation_by_period(sc.economics, tl.f, tl.n_periods),
+        ),
+        Line(
             "price_index",
             "Price index (base date = 1)",
             "index",
-            "=(1+in_economics_inflation)^(tl_offset+{years})",
+            "={price_index@p}*(1+{inflation})^(1/tl_f)",
+            "=(1+{inflation})^tl_offset",
             values=price,
         ),
         same(
@@ -193,7 +209,8 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
     ]
     if bond is not None:
         grid = bond.schedule.grid
-        lines[6:6] = [
+        at = [line.key for line in lines].index("inflation")
+        lines[at:at] = [
             same(
                 "f_bond_life",
                 "Flag: bond outstanding (after issue, to legal maturity)",
