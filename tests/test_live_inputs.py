@@ -7,7 +7,7 @@ workbook ``bondmodel run`` writes for the edited workbook:
 
 - every option of every live choice (discount and appraisal basis, repayment
   profile, cost timing, ramp type, PWLB loan type, ...) and at least
-  ``BONDMODEL_LIVE_EDITS`` (30) numeric inputs drawn at random, each given a
+  ``BONDMODEL_LIVE_EDITS`` (25) numeric inputs drawn at random, each given a
   new valid value: every formula must equal the rerun's value (1e-9 relative,
   1e-6 absolute) and nothing may say RERUN NEEDED; options a formula cannot
   follow (a sculpted profile) must instead show RERUN NEEDED;
@@ -46,7 +46,7 @@ from bondmodel.workbook.writer import BANNERS, write_workbook
 from .conftest import TEMPLATES
 from .xlsx_tools import edit_inputs, read_cells
 
-EDITS = int(os.environ.get("BONDMODEL_LIVE_EDITS", "30"))
+EDITS = int(os.environ.get("BONDMODEL_LIVE_EDITS", "25"))
 SIMULATION_EDITS = 4
 #: The label of the Checks sheet's row that records whether any input changed.
 SINCE_THE_RUN = "No input changed since the run"
