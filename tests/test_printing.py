@@ -221,6 +221,14 @@ def test_the_cover_explains_the_colour_code(workbooks: dict[str, Path]) -> None:
     assert tile.font.color.rgb == samples["Link"].font.color.rgb
 
 
+def _name_sheets(wb: openpyxl.Workbook) -> dict[str, str]:
+    """Each defined name of ``wb`` (lower case) and the sheet it points at, as read back."""
+    return {
+        n.lower(): str(d.attr_text).rsplit("!", 1)[0].strip("'")
+        for n, d in wb.defined_names.items()
+    }
+
+
 def test_formulas_reading_another_sheet_are_green_and_no_others(
     workbooks: dict[str, Path],
 ) -> None:
@@ -228,10 +236,7 @@ def test_formulas_reading_another_sheet_are_green_and_no_others(
     defined name, is green unless its style has a colour of its own, and none other is."""
     for name, path in workbooks.items():
         wb = openpyxl.load_workbook(path)
-        names = {
-            n.lower(): str(d.attr_text).rsplit("!", 1)[0].strip("'")
-            for n, d in wb.defined_names.items()
-        }
+        names = _name_sheets(wb)
         green = other = 0
         for ws in wb.worksheets:
             for row in ws.iter_rows():
@@ -270,10 +275,7 @@ def test_which_sheets_a_formula_reads_agrees_with_openpyxl_s_tokenizer(
 
     for name, path in workbooks.items():
         wb = openpyxl.load_workbook(path)
-        names = {
-            n.lower(): str(d.attr_text).rsplit("!", 1)[0].strip("'")
-            for n, d in wb.defined_names.items()
-        }
+        names = _name_sheets(wb)
         count = 0
         for ws in wb.worksheets:
             for row in ws.iter_rows():

@@ -20,7 +20,7 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.engine import Results
-from bondmodel.headline import Tile, TileUnit, tiles
+from bondmodel.headline import Headline, Tile, TileUnit, headline_metrics, tiles
 from bondmodel.workbook.layout import Layout
 from bondmodel.workbook.printing import place_charts
 from bondmodel.workbook.styles import Styles
@@ -96,10 +96,12 @@ def dashboard_sheet(
     for col in range(TILES_PER_ROW * (TILE_COLUMNS + 1) - 1):
         gap = col % (TILE_COLUMNS + 1) == TILE_COLUMNS
         ws.set_column(col, col, _GAP_WIDTH if gap else _TILE_WIDTH)
+    # the metric tiles' figures as run prints them (headline.py): one computation for both
+    figures = {item.key: item for item in headline_metrics(results)}
     for i, tile in enumerate(shown):
         top = _TOP + (i // TILES_PER_ROW) * (TILE_ROWS + 1)
         left = (i % TILES_PER_ROW) * (TILE_COLUMNS + 1)
-        _write_tile(ws, look, results, layout, tile, top, left)
+        _write_tile(ws, look, results, figures, layout, tile, top, left)
     rows_of_tiles = -(-len(shown) // TILES_PER_ROW)
     for r in range(rows_of_tiles):
         top = _TOP + r * (TILE_ROWS + 1)
@@ -116,6 +118,7 @@ def _write_tile(
     ws: Worksheet,
     look: _TileStyles,
     results: Results,
+    figures: dict[str, Headline],
     layout: Layout,
     tile: Tile,
     top: int,
@@ -135,7 +138,8 @@ def _write_tile(
         ws.merge_range(top + 2, left, top + 2, right, "Standard error", look.heading)
         _merged_number(ws, top + 3, left, right, se, look.small[tile.unit], look)
         return
-    base = _base_case(results, tile.key)
+    item = figures[tile.key]
+    base = item.base
     # the base case is the Metrics sheet's live figure, whatever the inputs now say
     ws.merge_range(top + 1, left, top + 1, right, "", look.big[tile.unit])
     ws.write_formula(
@@ -145,17 +149,12 @@ def _write_tile(
         look.big[tile.unit],
         base if base is not None else "n/a",
     )
-    for j, stat in enumerate(("P10", "P50", "P90")):
+    for j, (stat, level) in enumerate(zip(("P10", "P50", "P90"), item.percentiles, strict=True)):
         ws.write_string(top + 2, left + j, stat, look.heading)
-        stat_value = (
-            float(sim.summary[tile.key][stat.lower()])
-            if sim is not None and tile.key in sim.summary.columns
-            else None
-        )
-        if stat_value is None or not math.isfinite(stat_value):
+        if level is None:
             ws.write_string(top + 3, left + j, "n/a", look.small_text)
         else:
-            ws.write_number(top + 3, left + j, stat_value, look.small[tile.unit])
+            ws.write_number(top + 3, left + j, level, look.small[tile.unit])
 
 
 def _merged_number(
@@ -166,13 +165,6 @@ def _merged_number(
         ws.write_number(row, left, value, style)
     else:
         ws.merge_range(row, left, row, right, "n/a", look.small_text)
-
-
-def _base_case(results: Results, key: str) -> float | None:
-    value = results.metrics.get(key)
-    if value is None and results.bond is not None:
-        value = results.bond.metrics.get(key)
-    return float(value) if value is not None and math.isfinite(value) else None
 
 
 def tile_cell(results: Results, key: str) -> str:

@@ -167,10 +167,11 @@ def distribution_tables(
     for chart in charts:
         chart.set_size(RISK_CHART_SIZE)
     below = place_charts(ws, charts, chart_top, 0, per_row=RISK_CHARTS_PER_ROW)
-    if below > chart_top + chart_block_rows(results):
+    block_end = chart_top + chart_block_rows(results)
+    if below > block_end:
         raise AssertionError(f"the Risk charts run to row {below}, into the tables below them")
     # printed on a page of their own, between the statistics and the tables behind them
-    ws.set_h_pagebreaks([chart_top, chart_top + chart_block_rows(results)])
+    ws.set_h_pagebreaks([chart_top, block_end])
     return row
 
 
