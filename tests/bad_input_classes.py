@@ -281,6 +281,36 @@ def distribution_cases() -> list[Case]:
             "values[1]",
             ["greater than or equal to -1000000"],
         ),
+        (
+            "gamma_scale_1e300",
+            {"type": "gamma", "shape": 2.0, "scale": 1e300},
+            "scale",
+            ["less than or equal to 1000000"],
+        ),
+        (
+            "weibull_shape_zero",
+            {"type": "weibull", "shape": 0.0, "scale": 1.0},
+            "shape",
+            ["greater than 0"],
+        ),
+        (
+            "student_t_df_inf",
+            {"type": "student_t", "df": math.inf},
+            "df",
+            ["finite"],
+        ),
+        (
+            "general_value_huge",
+            {"type": "general", "values": [0.0, 1e12], "cumulative": [0.0, 1.0]},
+            "values[1]",
+            ["less than or equal to 1000000"],
+        ),
+        (
+            "binomial_trials_1e9",
+            {"type": "binomial", "n": 1_000_000_000, "p": 0.5},
+            "n",
+            ["less than or equal to 100000"],
+        ),
     ]
     for name, dist, key, words in shapes:
         bad = _set(data, inputs, dist)

@@ -84,6 +84,13 @@ CONTINUOUS: dict[str, dict[str, Any]] = {
     "lognormal_quantiles": {"type": "lognormal", "p10": 0.9, "p90": 1.3},
     "beta": {"type": "beta", "alpha": 2.0, "beta": 5.0, "min": 0.5, "max": 1.5},
     "beta_u_shaped": {"type": "beta", "alpha": 0.5, "beta": 0.5},
+    "gamma": {"type": "gamma", "shape": 2.5, "scale": 0.3, "shift": 0.2},
+    "gamma_shape_below_1": {"type": "gamma", "shape": 0.8, "scale": 1.0},
+    "weibull": {"type": "weibull", "shape": 1.5, "scale": 1.0},
+    "weibull_shifted_shape_below_1": {"type": "weibull", "shape": 0.7, "scale": 1.5, "shift": 0.5},
+    "student_t_5": {"type": "student_t", "df": 5.0, "location": 1.0, "scale": 0.1},
+    "student_t_30": {"type": "student_t", "df": 30.0},
+    "general": {"type": "general", "values": [0.5, 0.8, 1.0, 1.5], "cumulative": [0, 0.2, 0.7, 1]},
 }
 
 #: Distributions with a finite set of values, compared with their exact probabilities.
@@ -97,6 +104,8 @@ DISCRETE: dict[str, dict[str, Any]] = {
     "bernoulli": {"type": "bernoulli", "p": 0.3, "impact": 2.0},
     "bernoulli_impact_below_base": {"type": "bernoulli", "p": 0.15, "impact": 0.4, "base": 1.0},
     "empirical": {"type": "empirical", "samples": [3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0]},
+    "binomial": {"type": "binomial", "n": 5, "p": 0.3},
+    "binomial_cohort_share": {"type": "binomial", "n": 10, "p": 0.6, "scale": 0.1},
 }
 
 FIXED: dict[str, Any] = {"type": "fixed", "value": 1.25}
@@ -143,6 +152,13 @@ def exact_pmf(spec: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
     elif spec["type"] == "empirical":
         n = len(spec["samples"])
         pairs = [(s, 1.0 / n) for s in spec["samples"]]
+    elif spec["type"] == "binomial":
+        # the binomial probabilities by hand: C(n, k) p^k (1 - p)^(n - k)
+        n, p = spec["n"], spec["p"]
+        pairs = [
+            (k * spec.get("scale", 1.0), math.comb(n, k) * p**k * (1.0 - p) ** (n - k))
+            for k in range(n + 1)
+        ]
     else:
         raise AssertionError(spec)
     table: dict[float, float] = {}
@@ -237,6 +253,87 @@ def test_ppf_is_the_scipy_quantile_function(name: str) -> None:
     )
     scale = float(ref.ppf(0.99) - ref.ppf(0.01))
     np.testing.assert_allclose(ppf(dist, u), ref.ppf(u), rtol=1e-9, atol=1e-12 * scale)
+
+
+#: The families added for @RISK's users (issue 18): each inverse CDF against scipy's at 1e-12.
+NEW_FAMILIES = [
+    name
+    for name in CONTINUOUS
+    if CONTINUOUS[name]["type"] in ("gamma", "weibull", "student_t", "general")
+]
+
+
+@pytest.mark.parametrize("name", NEW_FAMILIES)
+def test_new_families_inverse_cdf_is_scipys_to_1e_12(name: str) -> None:
+    dist = make(**CONTINUOUS[name])
+    ref = frozen(dist)
+    assert ref is not None
+    u = np.concatenate(
+        [
+            np.geomspace(2.0**-53, 1e-3, 400),
+            np.linspace(1e-3, 1 - 1e-3, 4001),
+            1 - np.geomspace(1e-3, 1e-15, 400),
+        ]
+    )
+    expected = ref.ppf(u)
+    got = ppf(dist, u)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-12)
+
+
+def test_general_by_hand_including_a_flat_segment() -> None:
+    # F: 0 at 0, 0.5 at 1, still 0.5 at 2 (no probability between 1 and 2), 1 at 3.
+    dist = make(type="general", values=[0.0, 1.0, 2.0, 3.0], cumulative=[0.0, 0.5, 0.5, 1.0])
+    u = np.array([2.0**-53, 0.25, 0.5, 0.5 + 2.0**-40, 0.75, 1.0 - 2.0**-53])
+    # u = 0.25: a quarter of the way... half of the first segment, 0.5; u = 0.5: the smallest
+    # x with F(x) = 0.5 is 1; just above 0.5 the draw jumps past the flat part to 2; u = 0.75:
+    # half-way along [2, 3], 2.5
+    np.testing.assert_allclose(
+        ppf(dist, u), [2.0**-52, 0.5, 1.0, 2.0 + 2.0**-39, 2.5, 3.0 - 2.0**-52], rtol=0, atol=1e-15
+    )
+    assert dist.value_range() == (0.0, 3.0)
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        {"type": "binomial", "n": 5, "p": 0.3},
+        {"type": "binomial", "n": 10, "p": 0.6, "scale": 0.1},
+        {"type": "binomial", "n": 400, "p": 0.02},
+        {"type": "binomial", "n": 100_000, "p": 0.5},
+    ],
+)
+def test_binomial_is_scipys_binomial_quantile(spec: dict[str, Any]) -> None:
+    dist = make(**spec)
+    u = np.random.Generator(np.random.PCG64(7)).random(100_000)
+    ref = stats.binom(spec["n"], spec["p"])
+    k = ref.ppf(u)
+    # away from the steps of the CDF, where the two computations of the same CDF may round
+    # differently, the quantile is the same whole number of successes
+    steps = ref.cdf(np.arange(spec["n"] + 1))
+    clear = (
+        np.abs(u[:, None] - steps[None, :]).min(axis=1) > 1e-12
+        if spec["n"] < 1000
+        else (np.abs(u - ref.cdf(k)) > 1e-12)
+    )
+    assert clear.mean() > 0.99
+    got = ppf(dist, u)
+    np.testing.assert_array_equal(got[clear], spec.get("scale", 1.0) * k[clear])
+    assert dist.value_range() == (0.0, spec["n"] * spec.get("scale", 1.0))
+
+
+@pytest.mark.parametrize(("p", "successes"), [(0.0, 0), (1.0, 8)])
+def test_binomial_certain_outcomes(p: float, successes: int) -> None:
+    x = ppf(make(type="binomial", n=8, p=p), uniforms("random"))
+    assert (x == successes).all()
+
+
+def test_student_t_with_very_few_degrees_of_freedom_is_refused_on_a_rate() -> None:
+    data = one_input({"type": "student_t", "df": 0.2, "location": 0.02, "scale": 0.01})
+    data["risk"]["inputs"][0]["target"] = "economics.inflation"
+    message = rejected(data)
+    assert "risk.inputs[0] ('x').distribution" in message
+    assert "outside the range of an annual rate" in message
 
 
 # ---------------------------------------------------------------------------
@@ -560,10 +657,82 @@ BAD_DISTRIBUTIONS = [
     ),
     ("fixed_nan", {"type": "fixed", "value": math.nan}, ".distribution.value", ["finite"]),
     (
+        "general_values_not_ascending",
+        {"type": "general", "values": [0.5, 1.0, 0.9], "cumulative": [0.0, 0.5, 1.0]},
+        ".distribution.values[2]",
+        ["0.9", "values[1] = 1.0", "strictly ascending"],
+    ),
+    (
+        "general_lengths_differ",
+        {"type": "general", "values": [0.5, 1.0, 1.5], "cumulative": [0.0, 0.6, 0.4, 1.0]},
+        ".distribution",
+        ["values has 3 entries", "cumulative has 4"],
+    ),
+    (
+        "general_cumulative_decreasing",
+        {"type": "general", "values": [0.5, 1.0, 1.5, 2.0], "cumulative": [0.0, 0.6, 0.4, 1.0]},
+        ".distribution.cumulative[2]",
+        ["0.4", "cumulative[1] = 0.6", "never fall"],
+    ),
+    (
+        "general_cumulative_not_from_0",
+        {"type": "general", "values": [0.5, 1.0], "cumulative": [0.1, 1.0]},
+        ".distribution.cumulative[0]",
+        ["0.1", "must be 0"],
+    ),
+    (
+        "general_cumulative_not_to_1",
+        {"type": "general", "values": [0.5, 1.0], "cumulative": [0.0, 0.99]},
+        ".distribution.cumulative[1]",
+        ["0.99", "must be 1"],
+    ),
+    (
+        "general_one_point",
+        {"type": "general", "values": [0.5], "cumulative": [1.0]},
+        ".distribution.values",
+        ["at least 2"],
+    ),
+    (
+        "binomial_no_trials",
+        {"type": "binomial", "n": 0, "p": 0.5},
+        ".distribution.n",
+        ["greater than or equal to 1"],
+    ),
+    (
+        "binomial_fractional_trials",
+        {"type": "binomial", "n": 2.5, "p": 0.5},
+        ".distribution.n",
+        ["integer"],
+    ),
+    (
+        "binomial_p_above_1",
+        {"type": "binomial", "n": 10, "p": 1.5},
+        ".distribution.p",
+        ["less than or equal to 1"],
+    ),
+    (
+        "gamma_shape_negative",
+        {"type": "gamma", "shape": -1.0, "scale": 1.0},
+        ".distribution.shape",
+        ["greater than 0"],
+    ),
+    (
+        "weibull_tail_overflows",
+        {"type": "weibull", "shape": 0.001, "scale": 1.0},
+        ".distribution",
+        ["overflow", "inf"],
+    ),
+    (
+        "student_t_without_df",
+        {"type": "student_t", "location": 1.0},
+        ".distribution.df",
+        ["missing"],
+    ),
+    (
         "unknown_type",
-        {"type": "gamma", "shape": 2.0},
+        {"type": "cauchy", "location": 2.0},
         ".distribution.type",
-        ["'gamma'", "'pert'", "'lognormal'"],
+        ["'cauchy'", "'pert'", "'lognormal'", "'gamma'", "'general'"],
     ),
 ]
 
@@ -713,6 +882,14 @@ def test_the_extreme_normal_quantile_is_scipys() -> None:
         {"type": "bernoulli", "p": 0.1, "impact": -4.0, "base": 1.0},
         {"type": "bernoulli", "p": 1.0, "impact": 2.0},
         {"type": "empirical", "samples": [4.0, 1.0, 9.0]},
+        {"type": "gamma", "shape": 0.05, "scale": 2.0, "shift": -1.0},
+        {"type": "gamma", "shape": 500.0, "scale": 0.01},
+        {"type": "weibull", "shape": 0.3, "scale": 2.0, "shift": 0.5},
+        {"type": "weibull", "shape": 40.0, "scale": 1.0},
+        {"type": "student_t", "df": 1.0, "location": 1.0, "scale": 0.1},
+        {"type": "student_t", "df": 200.0},
+        {"type": "general", "values": [0.2, 0.9, 1.1, 1.6], "cumulative": [0.0, 0.0, 0.8, 1.0]},
+        {"type": "binomial", "n": 30, "p": 0.999},
     ],
 )
 def test_a_distributions_value_range_holds_the_engines_extreme_draws(
@@ -725,7 +902,17 @@ def test_a_distributions_value_range_holds_the_engines_extreme_draws(
     low, high = dist.value_range()
     drawn = ppf(dist, np.array([2.0**-53, 0.5, 1.0 - 2.0**-53]))
     assert low <= drawn.min() and drawn.max() <= high
-    if spec["type"] in ("fixed", "uniform", "triangular", "discrete", "bernoulli", "empirical"):
+    if spec["type"] in (
+        "fixed",
+        "uniform",
+        "triangular",
+        "discrete",
+        "bernoulli",
+        "empirical",
+        "weibull",
+        "gamma",
+        "student_t",
+    ):
         assert (low, high) == (drawn[0], drawn[-1])
     if spec["type"] == "lognormal" or (spec["type"] == "normal" and len(spec) == 3):
         assert (low, high) == pytest.approx((drawn[0], drawn[-1]), rel=1e-14)

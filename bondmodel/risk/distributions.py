@@ -20,15 +20,20 @@ from scipy import special
 from bondmodel.scenario.risk import (
     Bernoulli,
     Beta,
+    Binomial,
     Discrete,
     Distribution,
     Empirical,
     Fixed,
+    Gamma,
+    General,
     Lognormal,
     Normal,
     Pert,
+    StudentT,
     Triangular,
     Uniform,
+    Weibull,
 )
 from bondmodel.types import BoolArray, FloatArray, IntArray
 
@@ -57,7 +62,15 @@ def ppf(dist: Distribution, u: FloatArray) -> FloatArray:
       probability reaches u;
     - Bernoulli: the larger of (base, impact) when u > the probability of the
       smaller one, else the smaller;
-    - empirical: the inverted empirical CDF of the sorted samples.
+    - empirical: the inverted empirical CDF of the sorted samples;
+    - gamma: shift + scale P^-1(shape, u), the inverse regularised lower incomplete gamma
+      (``special.gammaincinv``, as scipy.stats.gamma);
+    - Weibull: shift + scale (-ln(1 - u))^(1/shape) (scipy.stats.weibull_min);
+    - Student's t: location + scale t_df^-1(u) (``special.stdtrit``, as scipy.stats.t);
+    - general: the piecewise-linear inverse of the cumulative probabilities, the smallest x
+      with F(x) = u (scipy.stats.rv_histogram where no segment is flat);
+    - binomial: scale x the smallest k with P(K <= k) >= u, from the cumulative table
+      (``special.bdtr``), as scipy.stats.binom.
     """
     u = np.asarray(u, dtype=np.float64)
     if isinstance(dist, Fixed):
@@ -109,7 +122,45 @@ def ppf(dist: Distribution, u: FloatArray) -> FloatArray:
         n = samples.size
         index = np.clip(np.ceil(u * n).astype(np.int64) - 1, 0, n - 1)
         return samples[index]
+    if isinstance(dist, Gamma):
+        return np.asarray(dist.shift + dist.scale * special.gammaincinv(dist.shape, u))
+    if isinstance(dist, Weibull):
+        return np.asarray(dist.shift + dist.scale * (-np.log1p(-u)) ** (1.0 / dist.shape))
+    if isinstance(dist, StudentT):
+        return np.asarray(dist.location + dist.scale * special.stdtrit(dist.df, u))
+    if isinstance(dist, General):
+        return _general_ppf(dist, u)
+    if isinstance(dist, Binomial):
+        cumulative = binomial_cdf(dist.n, dist.p)
+        k = np.searchsorted(cumulative, u, side="left")
+        return dist.scale * np.minimum(k, dist.n).astype(np.float64)
     raise TypeError(f"unknown distribution {dist!r}")
+
+
+def _general_ppf(dist: General, u: FloatArray) -> FloatArray:
+    """The inverse of a piecewise-linear CDF: on the segment k where
+    c_{k-1} < u <= c_k, x_{k-1} + (u - c_{k-1}) / (c_k - c_{k-1}) (x_k - x_{k-1}); a flat
+    segment (c_{k-1} = c_k, no probability) is never landed in, so u = c_k takes the smallest
+    x with F(x) = u."""
+    x = np.asarray(dist.values, dtype=np.float64)
+    c = np.asarray(dist.cumulative, dtype=np.float64)
+    k = np.clip(np.searchsorted(c, u, side="left"), 1, c.size - 1)
+    left_c, right_c = c[k - 1], c[k]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.where(right_c > left_c, (u - left_c) / (right_c - left_c), 0.0)
+    result: FloatArray = x[k - 1] + np.clip(fraction, 0.0, 1.0) * (x[k] - x[k - 1])
+    return result
+
+
+@functools.lru_cache(maxsize=32)
+def binomial_cdf(n: int, p: float) -> FloatArray:
+    """P(K <= k) for k = 0..n of a binomial(n, p) (``special.bdtr``), the last set to 1 so
+    that every u < 1 finds a k; built once per process and parameters, read-only."""
+    cumulative = np.asarray(special.bdtr(np.arange(n + 1), n, p), dtype=np.float64)
+    cumulative = np.maximum.accumulate(cumulative)
+    cumulative[-1] = 1.0
+    cumulative.setflags(write=False)
+    return cumulative
 
 
 def pert_shape(dist: Pert) -> tuple[float, float]:
@@ -143,6 +194,16 @@ def frozen(dist: Distribution) -> stats.rv_continuous | None:
         return stats.lognorm(s=sigma, scale=np.exp(mu))
     if isinstance(dist, Beta):
         return stats.beta(dist.alpha, dist.beta, loc=dist.min, scale=dist.max - dist.min)
+    if isinstance(dist, Gamma):
+        return stats.gamma(dist.shape, loc=dist.shift, scale=dist.scale)
+    if isinstance(dist, Weibull):
+        return stats.weibull_min(dist.shape, loc=dist.shift, scale=dist.scale)
+    if isinstance(dist, StudentT):
+        return stats.t(dist.df, loc=dist.location, scale=dist.scale)
+    if isinstance(dist, General):
+        values = np.asarray(dist.values)
+        density = np.diff(np.asarray(dist.cumulative)) / np.diff(values)
+        return stats.rv_histogram((density, values), density=True)
     return None
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import sys
 from itertools import accumulate
-from typing import Annotated, Final, Literal
+from typing import Annotated, Any, Final, Literal
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -295,6 +295,142 @@ class Empirical(_Model):
         return min(self.samples), max(self.samples)
 
 
+def _special() -> Any:
+    """scipy.special, imported only when a family's range needs it (the schema's import stays
+    light)."""
+    from scipy import special
+
+    return special
+
+
+def _scaled_range(low: float, high: float, scale: float, shift: float) -> tuple[float, float]:
+    """shift + scale x (low, high) as the engine forms it, +-inf where it overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        ends = shift + scale * np.array([low, high], dtype=np.float64)
+    return float(ends[0]), float(ends[1])
+
+
+class Gamma(_Model):
+    """Gamma with ``shape`` k and ``scale`` theta, moved by ``shift``: shift + theta G_k."""
+
+    type: Literal["gamma"]
+    shape: Positive
+    scale: Positive
+    shift: Finite = 0.0
+
+    def value_range(self) -> tuple[float, float]:
+        """The values at the sampler's extreme uniforms, computed as the engine computes them
+        (see :meth:`Uniform.value_range`): shift + theta P^-1(k, u), the inverse regularised
+        incomplete gamma."""
+        special = _special()
+        ends = special.gammaincinv(self.shape, np.array([U_LOW, 1.0 - U_LOW]))
+        return _scaled_range(float(ends[0]), float(ends[1]), self.scale, self.shift)
+
+
+class Weibull(_Model):
+    """Weibull with ``shape`` k and ``scale`` lambda, moved by ``shift``:
+    shift + lambda (-ln(1 - u))^(1/k)."""
+
+    type: Literal["weibull"]
+    shape: Positive
+    scale: Positive
+    shift: Finite = 0.0
+
+    def value_range(self) -> tuple[float, float]:
+        """The values at the sampler's extreme uniforms, computed as the engine computes them
+        (see :meth:`Uniform.value_range`); +inf where a small shape raises -ln(2^-53) = 36.7
+        to a power beyond the largest float."""
+
+        def at(u: float) -> float:
+            try:
+                return float(self.shift + self.scale * (-math.log1p(-u)) ** (1.0 / self.shape))
+            except OverflowError:
+                return math.inf
+
+        return at(U_LOW), at(1.0 - U_LOW)
+
+
+class StudentT(_Model):
+    """Student's t with ``df`` degrees of freedom, at ``location`` and ``scale``:
+    location + scale T_df."""
+
+    type: Literal["student_t"]
+    df: Positive
+    location: Finite = 0.0
+    scale: Positive = 1.0
+
+    def value_range(self) -> tuple[float, float]:
+        """The values at the sampler's extreme uniforms, computed as the engine computes them
+        (see :meth:`Uniform.value_range`): location + scale t_df^-1(u); +-inf where few degrees
+        of freedom put the tail beyond the largest float."""
+        ends = _special().stdtrit(self.df, np.array([U_LOW, 1.0 - U_LOW]))
+        return _scaled_range(float(ends[0]), float(ends[1]), self.scale, self.location)
+
+
+class General(_Model):
+    """A piecewise-linear cumulative distribution (@RISK's RiskCumul): the cumulative
+    probability ``cumulative[i]`` at ``values[i]``, linear in between."""
+
+    type: Literal["general"]
+    values: FrozenList[Finite] = Field(min_length=2)
+    cumulative: FrozenList[Probability] = Field(min_length=2)
+
+    @model_validator(mode="after")
+    def _check(self) -> General:
+        if len(self.values) != len(self.cumulative):
+            raise ValueError(
+                f"values has {len(self.values)} entries but cumulative has "
+                f"{len(self.cumulative)}; they must match"
+            )
+        for i in range(1, len(self.values)):
+            if not self.values[i - 1] < self.values[i]:
+                raise located(
+                    ("values", i),
+                    f"{self.values[i]} is not above values[{i - 1}] = {self.values[i - 1]}; "
+                    "allowed: values in strictly ascending order",
+                )
+            if not self.cumulative[i - 1] <= self.cumulative[i]:
+                raise located(
+                    ("cumulative", i),
+                    f"{self.cumulative[i]} is below cumulative[{i - 1}] = "
+                    f"{self.cumulative[i - 1]}; allowed: cumulative probabilities that never fall",
+                )
+        if self.cumulative[0] != 0.0:
+            raise located(
+                ("cumulative", 0),
+                f"{self.cumulative[0]} must be 0: the first value is the distribution's minimum",
+            )
+        if self.cumulative[-1] != 1.0:
+            raise located(
+                ("cumulative", len(self.cumulative) - 1),
+                f"{self.cumulative[-1]} must be 1: the last value is the distribution's maximum",
+            )
+        return self
+
+    def value_range(self) -> tuple[float, float]:
+        """The support [first value, last value], which holds every draw (see
+        :meth:`Uniform.value_range`)."""
+        return self.values[0], self.values[-1]
+
+
+#: The most trials a binomial may have: its cumulative table holds n + 1 values.
+MAX_BINOMIAL_TRIALS: Final = 100_000
+
+
+class Binomial(_Model):
+    """The number of successes in ``n`` trials of probability ``p``, times ``scale``
+    (``scale`` = 1/n gives the share of a cohort that succeeds)."""
+
+    type: Literal["binomial"]
+    n: Annotated[int, Field(ge=1, le=MAX_BINOMIAL_TRIALS)]
+    p: Probability
+    scale: Positive = 1.0
+
+    def value_range(self) -> tuple[float, float]:
+        """Bounds on the draws, 0 and n x scale (see :meth:`Uniform.value_range`)."""
+        return 0.0, self.n * self.scale
+
+
 Distribution = Annotated[
     Fixed
     | Uniform
@@ -305,7 +441,12 @@ Distribution = Annotated[
     | Beta
     | Discrete
     | Bernoulli
-    | Empirical,
+    | Empirical
+    | Gamma
+    | Weibull
+    | StudentT
+    | General
+    | Binomial,
     Field(discriminator="type"),
 ]
 
