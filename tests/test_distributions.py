@@ -285,7 +285,7 @@ def test_general_by_hand_including_a_flat_segment() -> None:
     # F: 0 at 0, 0.5 at 1, still 0.5 at 2 (no probability between 1 and 2), 1 at 3.
     dist = make(type="general", values=[0.0, 1.0, 2.0, 3.0], cumulative=[0.0, 0.5, 0.5, 1.0])
     u = np.array([2.0**-53, 0.25, 0.5, 0.5 + 2.0**-40, 0.75, 1.0 - 2.0**-53])
-    # u = 0.25: a quarter of the way... half of the first segment, 0.5; u = 0.5: the smallest
+    # u = 0.25: half-way along the first segment, 0.5; u = 0.5: the smallest
     # x with F(x) = 0.5 is 1; just above 0.5 the draw jumps past the flat part to 2; u = 0.75:
     # half-way along [2, 3], 2.5
     np.testing.assert_allclose(
