@@ -74,6 +74,13 @@ def tiles(results: Results) -> tuple[Tile, ...]:
     return BOND_TILES if results.bond is not None else PROGRAMME_TILES
 
 
+#: Said once under the sentences of :meth:`Headline.context`.
+CONTEXT_NOTE: Final = (
+    "The base case takes every input at its central value; the simulation draws them from "
+    "their distributions, so the two need not agree, and a base case outside P10-P90 is one "
+    "the simulation finds unusual."
+)
+
 #: The simulation's percentiles shown beside the base case (columns of ``Simulation.summary``).
 PERCENTILES: Final = ("p10", "p50", "p90")
 
@@ -87,6 +94,28 @@ class Headline:
     column: Column
     base: float | None
     percentiles: tuple[float | None, ...]
+    #: where the base case falls among the simulated paths (0-100), None without a simulation
+    base_percentile: float | None = None
+
+    def context(self, currency: str = "GBP") -> str | None:
+        """A plain sentence when the base case lies outside the simulated P10-P90 range
+        (None inside it, or without a simulation): a reader must see that the central
+        inputs give a figure the simulation finds unusual."""
+        low, high = self.percentiles[0], self.percentiles[-1]
+        if self.base is None or low is None or high is None or self.base_percentile is None:
+            return None
+        if low <= self.base <= high:
+            return None
+        side, level = ("above", high) if self.base > high else ("below", low)
+        pct = self.base_percentile
+        share = 100.0 - pct if side == "above" else pct
+        unit = self.column.unit
+        return (
+            f"{self.column.label}: the base case, {format_value(self.base, unit, currency)}, "
+            f"lies {side} the simulated {'P90' if side == 'above' else 'P10'}, "
+            f"{format_value(level, unit, currency)}, at the {ordinal(pct)} percentile: only "
+            f"{share:.0f}% of simulated paths are {side} it."
+        )
 
 
 def headline_metrics(results: Results) -> list[Headline]:
@@ -105,12 +134,26 @@ def headline_metrics(results: Results) -> list[Headline]:
     sim = results.risk
     out = []
     for key, column, base in keys:
+        rank = None
         if sim is None or key not in sim.summary.columns:
             levels: tuple[float | None, ...] = (None,) * len(PERCENTILES)
         else:
             levels = tuple(_defined(sim.summary[key][stat]) for stat in PERCENTILES)
-        out.append(Headline(key, column, _defined(base), levels))
+            rank = _defined(sim.base_case[key]["percentile"])
+        out.append(Headline(key, column, _defined(base), levels, rank))
     return out
+
+
+def ordinal(percentile: float) -> str:
+    """A percentile in words as a committee reads it: 96th, 1st, 52nd (rounded, 0 to 100)."""
+    n = round(percentile)
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def base_percentile_text(percentile: float | None) -> str:
+    """The base case's place in the simulation, short: "P96" (n/a without one)."""
+    return "n/a" if percentile is None else f"P{round(percentile)}"
 
 
 def event_probabilities(results: Results) -> list[tuple[str, float | None]]:
@@ -137,13 +180,17 @@ def headline_text(results: Results, width: int = DEFAULT_WIDTH) -> str:
     probabilities of the simulation's events."""
     currency = results.scenario.meta.currency
     sim = results.risk
-    headers = ["Metric", "Base case"] + ([s.upper() for s in PERCENTILES] if sim else [])
+    headers = ["Metric", "Base case"] + (
+        [*(s.upper() for s in PERCENTILES), "Base case at"] if sim else []
+    )
     rows = []
-    for item in headline_metrics(results):
+    items = headline_metrics(results)
+    for item in items:
         values = [item.base, *(item.percentiles if sim else ())]
-        rows.append(
-            [item.column.label, *(format_value(v, item.column.unit, currency) for v in values)]
-        )
+        row = [item.column.label, *(format_value(v, item.column.unit, currency) for v in values)]
+        if sim:
+            row.append(base_percentile_text(item.base_percentile))
+        rows.append(row)
     lines = [f"Summary: {results.scenario.meta.name}", "", text_table(headers, rows, width=width)]
     if sim is not None:
         probabilities = event_probabilities(results)
@@ -154,6 +201,7 @@ def headline_text(results: Results, width: int = DEFAULT_WIDTH) -> str:
                 [[label, format_value(p, "rate")] for label, p in probabilities],
                 width=width,
             ),
+            *_context_lines(items, currency, width),
             "",
             *textwrap.wrap(
                 f"Base case from the engine; P10/P50/P90 and probabilities from the Monte "
@@ -164,6 +212,21 @@ def headline_text(results: Results, width: int = DEFAULT_WIDTH) -> str:
     else:
         lines += ["", "Base case only: no Monte Carlo run."]
     return "\n".join(lines)
+
+
+def context_sentences(items: list[Headline], currency: str) -> list[str]:
+    """The sentences for the headline figures whose base case lies outside P10-P90, with
+    :data:`CONTEXT_NOTE` after them (empty when every base case lies inside)."""
+    sentences = [c for item in items if (c := item.context(currency)) is not None]
+    return [*sentences, CONTEXT_NOTE] if sentences else []
+
+
+def _context_lines(items: list[Headline], currency: str, width: int) -> list[str]:
+    return [
+        line
+        for sentence in context_sentences(items, currency)
+        for line in ["", *textwrap.wrap(sentence, width)]
+    ]
 
 
 def _defined(value: float | None) -> float | None:

@@ -57,7 +57,7 @@ def ppf(dist: Distribution, u: FloatArray) -> FloatArray:
       mu = (ln P10 + ln P90)/2, sigma = (ln P90 - ln P10)/(2 z_0.9);
     - beta: scipy.stats.beta on [min, max];
     - PERT and beta: the beta quantile from :class:`BetaQuantile`, within
-      :data:`BETA_QUANTILE_BOUND` x (max - min) of the exact one (methodology §20.10).
+      :data:`BETA_QUANTILE_BOUND` x (max - min) of the exact one (methodology §20.1).
     - discrete: the smallest value (in ascending order) whose cumulative
       probability reaches u;
     - Bernoulli: the larger of (base, impact) when u > the probability of the

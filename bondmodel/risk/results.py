@@ -25,7 +25,7 @@ from bondmodel.risk.simulate import (
     histogram_quantiles,
     simulate_raw,
 )
-from bondmodel.risk.summary import summary_table, value_at_risk
+from bondmodel.risk.summary import percentile_rank, summary_table, value_at_risk
 from bondmodel.scenario.schema import Scenario
 
 #: Fan-chart percentiles per period.
@@ -94,6 +94,8 @@ class Simulation:
     fans : per series, one row per period with the P5/P10/P50/P90/P95 columns.
     tornado : one-at-a-time P10/P90 swings of each input on ``tornado_output``.
     rank_correlation, contribution : inputs (rows) by outputs (columns).
+    base_case : rows ``value`` (each per-path metric on the base case, central inputs) and
+        ``percentile`` (where that value falls among the simulated paths, 0-100).
     """
 
     settings: SimulationSettings
@@ -108,6 +110,7 @@ class Simulation:
     tornado_base: float
     rank_correlation: pd.DataFrame
     contribution: pd.DataFrame
+    base_case: pd.DataFrame
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary (no per-path data); undefined values are None."""
@@ -116,6 +119,10 @@ class Simulation:
             "summary": {
                 metric: {stat: finite_or_none(v) for stat, v in column.items()}
                 for metric, column in self.summary.items()
+            },
+            "base_case": {
+                metric: {stat: finite_or_none(v) for stat, v in column.items()}
+                for metric, column in self.base_case.items()
             },
             "probabilities": {
                 str(name): {"value": finite_or_none(row["value"]), "se": finite_or_none(row["se"])}
@@ -215,7 +222,24 @@ def simulate(
         tornado_output=tornado_output,
         rank_correlation=rank,
         contribution=contribution_to_variance(rank),
+        base_case=base_in_context(scenario, raw.metrics),
     )
+
+
+def base_in_context(scenario: Scenario, metrics: dict[str, Any]) -> pd.DataFrame:
+    """Each per-path metric's base case (central inputs) and its percentile among the
+    simulated paths (:func:`~bondmodel.risk.summary.percentile_rank`)."""
+    base = Model.compile(scenario).base_case().path_metrics
+    values = {key: float(base[key][0]) for key in metrics}
+    frame = pd.DataFrame(
+        {
+            key: [values[key], percentile_rank(np.asarray(metrics[key]), values[key])]
+            for key in metrics
+        },
+        index=["value", "percentile"],
+    )
+    frame.index.name = "base_case"
+    return frame
 
 
 def _probabilities(raw: RawSimulation) -> pd.DataFrame:

@@ -127,6 +127,26 @@ def summary_table(metrics: dict[str, FloatArray], confidence: float = 0.95) -> p
     return pd.DataFrame(dict(zip(names, columns, strict=True)))
 
 
+def percentile_rank(values: FloatArray, x: float) -> float:
+    """Where ``x`` falls among the finite ``values``, as a percentile (0 to 100): the share
+    of them below ``x`` plus half the share equal to it (the mid-rank, so a value equal to
+    every path sits at 50). NaN when ``x`` is undefined or no value is finite.
+
+    The base case's place in its own simulation (methodology §20.10): a base case of
+    central inputs need not sit at the simulated median, and a committee should see where
+    it does sit.
+    """
+    finite = values[np.isfinite(values)]
+    if finite.size == 0 or not math.isfinite(x):
+        return math.nan
+    # compared in the paths' own precision (single above 512 MiB, methodology §20.9), so a
+    # path equal to the base case counts as equal
+    x = finite.dtype.type(x)
+    below = int(np.count_nonzero(finite < x))
+    equal = int(np.count_nonzero(finite == x))
+    return 100.0 * (below + 0.5 * equal) / finite.size
+
+
 def value_at_risk(values: FloatArray, alpha: float = 0.05) -> tuple[float, float]:
     """VaR and CVaR at level ``alpha`` of a value where low is bad (an NPV).
 

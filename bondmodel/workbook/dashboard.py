@@ -20,7 +20,15 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.engine import Results
-from bondmodel.headline import Headline, Tile, TileUnit, headline_metrics, tiles
+from bondmodel.headline import (
+    Headline,
+    Tile,
+    TileUnit,
+    base_percentile_text,
+    context_sentences,
+    headline_metrics,
+    tiles,
+)
 from bondmodel.workbook.layout import Layout
 from bondmodel.workbook.printing import place_charts
 from bondmodel.workbook.styles import Styles
@@ -30,8 +38,9 @@ TILES_PER_ROW: Final = 4
 TILE_COLUMNS: Final = 3
 _TILE_WIDTH: Final = 12.0
 _GAP_WIDTH: Final = 2.0
-#: The rows a tile takes: label, base case, P10/P50/P90 headings, their values.
-TILE_ROWS: Final = 4
+#: The rows a tile takes: label, base case, P10/P50/P90 headings, their values, and where
+#: the base case falls among the simulated paths.
+TILE_ROWS: Final = 5
 #: The rows above the first tile: title, note, a blank row.
 _TOP: Final = 3
 #: Each chart's size in pixels, two abreast under the tiles.
@@ -75,6 +84,10 @@ class _TileStyles:
             for unit, code in codes.items()
         }
         self.small_text = wb.add_format({**frame, "font_size": 8, "font_color": "#595959"})
+        #: the base case's percentile when it lies outside the simulated P10-P90: amber
+        self.unusual = wb.add_format(
+            {**frame, "font_size": 8, "bold": True, "font_color": "#7F6000", "bg_color": "#FFE699"}
+        )
 
 
 def dashboard_sheet(
@@ -107,10 +120,17 @@ def dashboard_sheet(
         top = _TOP + r * (TILE_ROWS + 1)
         ws.set_row(top, 26)
         ws.set_row(top + 1, 30)
+    below = _TOP + rows_of_tiles * (TILE_ROWS + 1)
+    # a plain sentence for each base case outside the simulated P10-P90 (headline.py)
+    sentences = context_sentences(list(figures.values()), results.scenario.meta.currency)
+    last = TILES_PER_ROW * (TILE_COLUMNS + 1) - 2
+    for i, sentence in enumerate(sentences):
+        ws.merge_range(below + i, 0, below + i, last, sentence, styles.note_wrap)
+        ws.set_row(below + i, 24)
     charts = dashboard_charts(wb, results, layout, styles)
     for chart in charts:
         chart.set_size(CHART_SIZE)
-    place_charts(ws, charts, _TOP + rows_of_tiles * (TILE_ROWS + 1), 0)
+    place_charts(ws, charts, below + len(sentences) + (1 if sentences else 0), 0)
     ws.fit_to_pages(1, 1)
 
 
@@ -130,13 +150,14 @@ def _write_tile(
     if tile.kind == "probability":
         if sim is None or tile.key not in sim.probabilities.index:
             ws.merge_range(top + 1, left, top + 1, right, "n/a: no simulation", look.big_text)
-            ws.merge_range(top + 2, left, top + 3, right, "", look.small_text)
+            ws.merge_range(top + 2, left, top + 4, right, "", look.small_text)
             return
         chance = sim.probabilities.loc[tile.key, ["value", "se"]].to_numpy(dtype=float)
         value, se = float(chance[0]), float(chance[1])
         _merged_number(ws, top + 1, left, right, value, look.big[tile.unit], look)
         ws.merge_range(top + 2, left, top + 2, right, "Standard error", look.heading)
         _merged_number(ws, top + 3, left, right, se, look.small[tile.unit], look)
+        ws.merge_range(top + 4, left, top + 4, right, "", look.small_text)
         return
     item = figures[tile.key]
     base = item.base
@@ -155,6 +176,18 @@ def _write_tile(
             ws.write_string(top + 3, left + j, "n/a", look.small_text)
         else:
             ws.write_number(top + 3, left + j, level, look.small[tile.unit])
+    if sim is None:
+        ws.merge_range(top + 4, left, top + 4, right, "", look.small_text)
+        return
+    unusual = item.context(results.scenario.meta.currency) is not None
+    ws.merge_range(
+        top + 4,
+        left,
+        top + 4,
+        right,
+        f"Base case at {base_percentile_text(item.base_percentile)} of the simulation",
+        look.unusual if unusual else look.small_text,
+    )
 
 
 def _merged_number(

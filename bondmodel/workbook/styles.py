@@ -58,6 +58,10 @@ class Styles:
         self.bold_count = wb.add_format({"bold": True, "num_format": "0"})
         self.bold_right = wb.add_format({"bold": True, "align": "right"})
         self.note = wb.add_format({"italic": True, "font_color": "#595959"})
+        #: a note over several merged columns, wrapped to them
+        self.note_wrap = wb.add_format(
+            {"italic": True, "font_color": "#595959", "text_wrap": True, "valign": "top"}
+        )
         self.text = wb.add_format({"text_wrap": False})
         self.by_unit: dict[str, Any] = {
             "money": wb.add_format({"num_format": money}),

@@ -24,6 +24,7 @@ from xlsxwriter.workbook import Workbook
 
 from bondmodel import __version__
 from bondmodel.engine import Results
+from bondmodel.headline import context_sentences, headline_metrics
 from bondmodel.io import XLSX_OPTIONS, atomic_write
 from bondmodel.irr import FLAG_LABELS
 from bondmodel.labels import (
@@ -565,7 +566,24 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
             value = float(sim.summary.loc[stat, name])
             unit: Unit = "count" if str(stat).startswith("n") else path_metric_unit(name)
             _write_value(ws, row + 1 + i, 1 + j, value, unit, styles)
-    row += len(sim.summary.index) + 3
+    row += len(sim.summary.index) + 1
+    # the base case in context: each metric's base case and its percentile among the paths
+    for i, (stat, words) in enumerate(
+        (
+            ("value", "Base case (every input at its central value)"),
+            ("percentile", "Base case's percentile among the simulated paths (0-100)"),
+        )
+    ):
+        ws.write_string(row + i, 0, words, styles.bold)
+        for j, name in enumerate(names):
+            value = float(sim.base_case[name][stat])
+            unit = "ratio" if stat == "percentile" else path_metric_unit(name)
+            _write_value(ws, row + i, 1 + j, value, unit, styles)
+    row += 2
+    for sentence in context_sentences(headline_metrics(results), results.scenario.meta.currency):
+        row += 1
+        ws.write_string(row, 0, sentence, styles.note)
+    row += 3
     who = (results.scenario.partner_names, results.scenario.bond is not None)
     ws.write(row, 0, "Probability", styles.header)
     ws.write(row, 1, "Value", styles.header)
