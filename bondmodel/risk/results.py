@@ -17,7 +17,7 @@ from bondmodel.model import Model
 from bondmodel.risk.distributions import ppf
 from bondmodel.risk.events import EVENTS, NO_PAYBACK, partner_event
 from bondmodel.risk.sampling import BLOCK_SIZE, MAX_SEED, Sampler
-from bondmodel.risk.sensitivity import contribution_to_variance, rank_correlations
+from bondmodel.risk.sensitivity import contribution_to_variance, pawn_indices, rank_correlations
 from bondmodel.risk.simulate import (
     Convergence,
     RawSimulation,
@@ -27,6 +27,7 @@ from bondmodel.risk.simulate import (
 )
 from bondmodel.risk.summary import percentile_rank, summary_table, value_at_risk
 from bondmodel.scenario.schema import Scenario
+from bondmodel.types import FloatArray
 
 #: Fan-chart percentiles per period.
 FAN_PERCENTILES: Final = (5, 10, 50, 90, 95)
@@ -94,6 +95,8 @@ class Simulation:
     fans : per series, one row per period with the P5/P10/P50/P90/P95 columns.
     tornado : one-at-a-time P10/P90 swings of each input on ``tornado_output``.
     rank_correlation, contribution : inputs (rows) by outputs (columns).
+    spider : ``tornado_output`` with each input (rows) alone at its P1 ... P99 (columns).
+    pawn : the PAWN index of each input (rows) for each output (columns).
     base_case : rows ``value`` (each per-path metric on the base case, central inputs) and
         ``percentile`` (where that value falls among the simulated paths, 0-100).
     """
@@ -110,6 +113,8 @@ class Simulation:
     tornado_base: float
     rank_correlation: pd.DataFrame
     contribution: pd.DataFrame
+    spider: pd.DataFrame
+    pawn: pd.DataFrame
     base_case: pd.DataFrame
 
     def to_json(self) -> dict[str, Any]:
@@ -152,6 +157,17 @@ class Simulation:
                 str(out): {str(i): finite_or_none(v) for i, v in col.items()}
                 for out, col in self.contribution.items()
             },
+            "spider": {
+                "output": self.tornado_output,
+                "inputs": {
+                    str(name): {str(p): finite_or_none(v) for p, v in row.items()}
+                    for name, row in self.spider.iterrows()
+                },
+            },
+            "pawn": {
+                str(out): {str(i): finite_or_none(v) for i, v in col.items()}
+                for out, col in self.pawn.items()
+            },
         }
 
 
@@ -189,10 +205,12 @@ def simulate(
     # the GIL): each is computed on its own, so the results are the same
     with ThreadPoolExecutor(max_workers=1) as pool:
         ranked = pool.submit(rank_correlations, raw.inputs, raw.names, raw.metrics)
+        distances = pool.submit(pawn_indices, raw.inputs, raw.names, raw.metrics)
         at_risk = pool.submit(value_at_risk, raw.metrics[npv_key], 0.05)
         summary = summary_table(raw.metrics)
         rank = ranked.result()
         var, cvar = at_risk.result()
+        pawn = distances.result()
     tornado_output = tornado_output or npv_key
     recorded = SimulationSettings(
         seed=settings.seed,
@@ -222,6 +240,8 @@ def simulate(
         tornado_output=tornado_output,
         rank_correlation=rank,
         contribution=contribution_to_variance(rank),
+        spider=spider(scenario, tornado_output),
+        pawn=pawn,
         base_case=base_in_context(scenario, raw.metrics),
     )
 
@@ -278,32 +298,51 @@ def tornado_base(scenario: Scenario, output: str) -> float:
     return float(model.evaluate(model.base_draws).path_metrics[output][0])
 
 
-def tornado(scenario: Scenario, output: str) -> pd.DataFrame:
-    """One-at-a-time swings: each input alone at its P10 and P90, the others at base.
+#: The input percentiles of the spider chart (each input alone at each, the others at base).
+SPIDER_PERCENTILES: Final = (1, 5, 10, 25, 50, 75, 90, 95, 99)
 
-    "Base" is the scenario's own values (the deterministic case); mean-reverting
-    paths are held at their level. Sorted by the absolute swing, largest first.
+
+def one_at_a_time(
+    scenario: Scenario, output: str, levels: tuple[float, ...]
+) -> tuple[FloatArray, FloatArray]:
+    """Each risk input alone at each of ``levels`` (probabilities), the others at the
+    scenario's values: the input's values and ``output`` there, both (inputs, levels).
+
+    "Base" is the scenario's own values (the deterministic case); mean-reverting paths are
+    held at their level. The tornado and the spider chart are both read from this.
     """
     model = Model.compile(scenario)
     risk = model.risk
-    rows = []
+    n = len(risk.inputs)
+    values = np.zeros((n, len(levels)))
+    outputs = np.zeros((n, len(levels)))
     for j, r in enumerate(risk.inputs):
-        low, high = (float(x) for x in ppf(r.spec.distribution, np.array([0.1, 0.9])))
-        values = np.zeros((2, len(risk.inputs)))
-        values[:, j] = [low, high]
-        draws, rates = risk.draws(values, 0, 0, only=j, shocks=False)
-        y = model.evaluate(draws, rates).path_metrics[output]
-        rows.append(
-            {
-                "input": r.spec.name,
-                "target": r.spec.target,
-                "p10_value": low,
-                "p90_value": high,
-                "output_at_p10": float(y[0]),
-                "output_at_p90": float(y[1]),
-                "swing": float(y[1] - y[0]),
-            }
-        )
+        at = ppf(r.spec.distribution, np.array(levels, dtype=np.float64))
+        drawn = np.zeros((len(levels), n))
+        drawn[:, j] = at
+        draws, rates = risk.draws(drawn, 0, 0, only=j, shocks=False)
+        values[j] = at
+        outputs[j] = model.evaluate(draws, rates).path_metrics[output]
+    return values, outputs
+
+
+def tornado(scenario: Scenario, output: str) -> pd.DataFrame:
+    """One-at-a-time swings: each input alone at its P10 and P90, the others at base
+    (:func:`one_at_a_time`). Sorted by the absolute swing, largest first."""
+    risk = Model.compile(scenario).risk
+    values, y = one_at_a_time(scenario, output, (0.1, 0.9))
+    rows = [
+        {
+            "input": r.spec.name,
+            "target": r.spec.target,
+            "p10_value": float(values[j, 0]),
+            "p90_value": float(values[j, 1]),
+            "output_at_p10": float(y[j, 0]),
+            "output_at_p90": float(y[j, 1]),
+            "swing": float(y[j, 1] - y[j, 0]),
+        }
+        for j, r in enumerate(risk.inputs)
+    ]
     frame = pd.DataFrame(
         rows,
         columns=[
@@ -320,3 +359,17 @@ def tornado(scenario: Scenario, output: str) -> pd.DataFrame:
         return frame
     order = frame["swing"].abs().sort_values(ascending=False, kind="stable").index
     return frame.loc[order].reset_index(drop=True)
+
+
+def spider(scenario: Scenario, output: str) -> pd.DataFrame:
+    """The spider chart's data: ``output`` with each input (rows) alone at each of
+    :data:`SPIDER_PERCENTILES` of its distribution (columns ``P1`` ... ``P99``), the others at
+    the scenario's values (:func:`one_at_a_time`). A steep line is an input that matters; a
+    bent one acts more at one end of its range than the other."""
+    risk = Model.compile(scenario).risk
+    _, y = one_at_a_time(scenario, output, tuple(p / 100.0 for p in SPIDER_PERCENTILES))
+    return pd.DataFrame(
+        y,
+        index=pd.Index([r.spec.name for r in risk.inputs], name="input"),
+        columns=[f"P{p}" for p in SPIDER_PERCENTILES],
+    )

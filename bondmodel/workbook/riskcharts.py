@@ -243,11 +243,20 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
         chart.set_size({"width": 640, "height": 320})
         ws.insert_chart(last + 3, 0, chart)
     row = last + 21
+    row = _spider(wb, ws, styles, results, row, out_label, unit)
     for title, frame in (
         ("Spearman rank correlation (input x output)", sim.rank_correlation),
         ("Contribution to variance (input x output)", sim.contribution),
+        ("PAWN index (input x output; 0 = no effect, 1 = the largest possible)", sim.pawn),
     ):
-        ws.write(row, 0, title, styles.header)
+        if frame is sim.pawn:
+            for sentence in which_to_trust(results):
+                ws.write_string(row, 0, sentence, styles.note)
+                row += 1
+            row += 1
+        ws.write(row, 0, title, styles.bold)
+        row += 1
+        ws.write(row, 0, "Input", styles.header)
         headings = [path_metric_label(str(key), *who) for key in frame.columns]
         for j, heading in enumerate(headings):
             ws.write_string(row, 1 + j, heading, styles.header_wrap)
@@ -259,3 +268,89 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
         row += len(frame) + 3
     ws.set_landscape()
     ws.fit_to_pages(1, 0)
+
+
+def _spider(
+    wb: Workbook,
+    ws: Worksheet,
+    styles: Styles,
+    results: Results,
+    row: int,
+    out_label: str,
+    unit: Unit,
+) -> int:
+    """The spider table (each input alone at its P1 ... P99, the others at base) and its line
+    chart, from ``row``; the row after them."""
+    sim = results.risk
+    assert sim is not None
+    frame = sim.spider
+    ws.write(
+        row,
+        0,
+        f"Spider: {out_label} with each input alone at a percentile of its distribution, "
+        "the others at the scenario's values",
+        styles.bold,
+    )
+    row += 1
+    ws.write(row, 0, "Input", styles.header)
+    for j, column in enumerate(frame.columns):
+        ws.write_string(row, 1 + j, str(column), styles.header)
+    for i, (name, values) in enumerate(frame.iterrows()):
+        ws.write_string(row + 1 + i, 0, risk_input_label(str(name)))
+        for j, value in enumerate(values):
+            write_value(ws, row + 1 + i, 1 + j, float(value), unit, styles)
+    last = row + len(frame)
+    if len(frame):
+        chart = wb.add_chart({"type": "line"})
+        for i in range(len(frame)):
+            r = row + 1 + i
+            chart.add_series(
+                {
+                    "name": ["Sensitivity", r, 0],
+                    "categories": ["Sensitivity", row, 1, row, len(frame.columns)],
+                    "values": ["Sensitivity", r, 1, r, len(frame.columns)],
+                    "marker": {"type": "circle", "size": 4},
+                }
+            )
+        chart.set_title({"name": f"Spider: {out_label} against each input's percentile"})
+        chart.set_x_axis({"name": "Input's percentile (the others at base)"})
+        chart.set_y_axis({"num_format": styles.millions if unit == "money" else "0.00"})
+        chart.set_legend({"position": "bottom"})
+        chart.set_size({"width": 640, "height": 320})
+        ws.insert_chart(last + 2, 0, chart)
+    return last + 20
+
+
+def which_to_trust(results: Results) -> list[str]:
+    """The sentences above the PAWN table: which sensitivity measure to trust here, given
+    whether the scenario correlates its risk inputs."""
+    risk = results.scenario.risk
+    correlated: list[str] = []
+    if risk is not None and risk.correlation is not None:
+        names = list(risk.correlation.names)
+        matrix = risk.correlation.matrix
+        correlated = [
+            f"{risk_input_label(names[i])} and {risk_input_label(names[j])}"
+            for i in range(len(names))
+            for j in range(i + 1, len(names))
+            if matrix[i][j] != 0.0
+        ]
+    lines = [
+        "Rank correlation assumes an input moves the output one way; contribution to variance "
+        "also splits the variance as if the inputs were independent. PAWN (Pianosi and Wagener "
+        "2015) compares the output's whole distribution with the input held within each tenth "
+        "of its range: it sees effects in the tails or in both directions, and splits nothing."
+    ]
+    if correlated:
+        lines.append(
+            f"This scenario correlates {'; '.join(correlated)}: contribution to variance "
+            "double-counts their shared effect, so rank the inputs by PAWN. Each measure "
+            "credits an input with its correlated partners' effect too."
+        )
+    else:
+        lines.append(
+            "The inputs here are independent: the rankings should agree. Where they do not, an "
+            "input acts in the tails or in both directions, which PAWN sees and rank "
+            "correlation does not."
+        )
+    return lines
