@@ -193,6 +193,79 @@ PATH_METRICS: Final[dict[str, Column]] = {
 }
 
 
+#: A funding route's per-path metrics (``route_npv_K`` for route K), by prefix: the label
+#: is followed by the route's name.
+ROUTE_PATH_METRICS: Final[dict[str, Column]] = {
+    "route_npv": Column("Council NPV", "money"),
+    "route_peak_cash": Column("Peak cash need", "money"),
+    "route_council_shortfall": Column("Savings shortfall borne by the council (PV)", "money"),
+    "route_investor_shortfall": Column("Savings shortfall borne by investors (PV)", "money"),
+}
+
+#: The funding routes compared (``Results.routes.summary``), one row per route.
+ROUTE_SUMMARY: Final[dict[str, Column]] = {
+    "route": Column("Route", "text"),
+    "type": Column("Type", "text"),
+    "amount": Column("Financing provided at close", "money"),
+    "rate": Column("Annual rate", "rate"),
+    "council_npv": Column("Council NPV", "money", "appraisal"),
+    "peak_cash_need": Column("Peak cash need", "money"),
+    "reserves_needed": Column("Reserves to hold (peak cumulative budget gap)", "money"),
+    "max_band_d": Column("Largest Band D equivalent in a year", "money"),
+    "max_financing_ratio": Column("Largest ratio of financing costs to net revenue", "rate"),
+    "min_boundary_headroom": Column("Least headroom under the operational boundary", "money"),
+    "min_limit_headroom": Column("Least headroom under the authorised limit", "money"),
+    "borrowing": Column("Borrowing (LGA 2003 s.1)", "text"),
+    "revenue_costs": Column("Revenue costs it would fund", "money"),
+    "lawful_for_revenue_costs": Column("Lawful for the revenue costs as set up", "text"),
+    "flags": Column("Flags", "text"),
+}
+
+#: The routes' effect on the General Fund by financial year (``Results.routes.budget``).
+ROUTE_BUDGET: Final[dict[str, Column]] = {
+    "route": Column("Route", "text"),
+    "financial_year": Column("Financial year", "text"),
+    "savings": Column("Savings", "money"),
+    "running_costs": Column("Running costs", "money"),
+    "one_off_costs": Column("One-off costs charged to revenue", "money"),
+    "interest": Column("Interest (for reserves: income forgone)", "money"),
+    "mrp": Column("Minimum revenue provision", "money"),
+    "outcome_payments": Column("Payments for outcomes", "money"),
+    "financing_costs": Column("Financing costs (interest + MRP)", "money"),
+    "net": Column("Net budget effect (+ costs the budget)", "money"),
+    "cumulative_net": Column("Cumulative net budget effect", "money"),
+    "band_d": Column("Band D council-tax equivalent", "money"),
+    "share_of_budget": Column("Share of the net revenue stream", "rate"),
+}
+
+#: The Prudential Code indicators by route and financial year (``Results.routes.prudential``);
+#: the route "Before the programme" is the council's starting position.
+ROUTE_PRUDENTIAL: Final[dict[str, Column]] = {
+    "route": Column("Route", "text"),
+    "financial_year": Column("Financial year", "text"),
+    "cfr": Column("Capital financing requirement (year end)", "money"),
+    "gross_debt": Column("Gross debt (year end)", "money"),
+    "debt_over_cfr": Column("Gross debt less the CFR", "money"),
+    "financing_costs": Column("Financing costs", "money"),
+    "net_revenue_stream": Column("Net revenue stream", "money"),
+    "financing_ratio": Column("Financing costs / net revenue stream", "rate"),
+    "boundary_headroom": Column("Headroom under the operational boundary", "money"),
+    "limit_headroom": Column("Headroom under the authorised limit", "money"),
+}
+
+#: Who bears a savings shortfall, by route, over the simulated paths (``Results.routes.risk``).
+ROUTE_RISK: Final[dict[str, Column]] = {
+    "route": Column("Route", "text"),
+    "mean_council_npv": Column("Mean council NPV", "money", "appraisal"),
+    "p10_council_npv": Column("P10 council NPV", "money", "appraisal"),
+    "p90_peak_cash": Column("P90 peak cash need", "money"),
+    "p_council_shortfall": Column("Probability the council bears a savings shortfall", "rate"),
+    "mean_council_shortfall": Column("Expected shortfall borne by the council (PV)", "money"),
+    "p_investor_shortfall": Column("Probability investors bear a savings shortfall", "rate"),
+    "mean_investor_shortfall": Column("Expected shortfall borne by investors (PV)", "money"),
+}
+
+
 def finite_or_none(value: SupportsFloat) -> float | None:
     """A value as JSON gives it: a plain float, or None where it is undefined (NaN or
     infinite: no IRR, no payback), which the workbook labels n/a."""
@@ -396,12 +469,20 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def path_metric_label(key: str, partners: Sequence[str] = (), bond: bool = True) -> str:
-    """A per-path metric in words: from :data:`PATH_METRICS`, or ``partner_npv_K`` as the
-    partner's name ("NPV after debt service: Northvale District Council")."""
+def path_metric_label(
+    key: str, partners: Sequence[str] = (), bond: bool = True, routes: Sequence[str] = ()
+) -> str:
+    """A per-path metric in words: from :data:`PATH_METRICS`, ``partner_npv_K`` as the
+    partner's name ("NPV after debt service: Northvale District Council"), ``route_npv_K``
+    and the other route metrics (:data:`ROUTE_PATH_METRICS`) with the route's name."""
     column = PATH_METRICS.get(key)
     if column is not None:
         return column.label
+    route = re.fullmatch(r"(route_[a-z_]+)_(\d+)", key)
+    if route is not None and route.group(1) in ROUTE_PATH_METRICS:
+        index = int(route.group(2))
+        name = routes[index] if index < len(routes) else f"route {index + 1}"
+        return f"{ROUTE_PATH_METRICS[route.group(1)].label}: {name}"
     match = re.fullmatch(r"partner_npv_(\d+)", key)
     if match is None:
         raise KeyError(f"no label for the metric {key!r}")
@@ -411,12 +492,24 @@ def path_metric_label(key: str, partners: Sequence[str] = (), bond: bool = True)
     return f"NPV{after}: {name}"
 
 
+def metric_names_of(
+    scenario: Any,
+) -> tuple[list[str], bool, list[str]]:
+    """What :func:`path_metric_label` needs of a scenario: its partners' names, whether it
+    has a bond, its routes' names."""
+    return (
+        list(scenario.partner_names),
+        scenario.bond is not None,
+        [route.name for route in scenario.routes or ()],
+    )
+
+
 def path_metric_unit(key: str) -> Unit:
     """A per-path metric's unit: from :data:`PATH_METRICS`; a partner's NPV is money."""
     column = PATH_METRICS.get(key)
     if column is not None:
         return column.unit
-    return "money" if key.startswith("partner_npv_") else "ratio"
+    return "money" if key.startswith(("partner_npv_", "route_")) else "ratio"
 
 
 #: run's probabilities (``risk.events``) in words, by key; a partner's is
