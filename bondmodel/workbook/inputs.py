@@ -205,23 +205,11 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
                 rows.append(InputRow(f"{path}[{i}]", inner))
             continue
         if isinstance(value, BaseModel):
-            inner = flatten(value, f"{path}.")
-            # a tagged union's type offers every alternative (a change the formulas cannot
-            # follow is then flagged structural, never silently ignored)
-            models = _models(info.annotation)
-            types = (
-                tuple(t for m in models for t in _choices(m.model_fields["type"].annotation))
-                if len(models) > 1
-                else ()
-            )
-            rows += [
-                dataclasses.replace(r, choices=types) if types and r.path == f"{path}.type" else r
-                for r in inner
-            ]
+            rows += _every_type(flatten(value, f"{path}."), path, info.annotation)
             rows += _alternatives(info.annotation, value, f"{path}.")
         elif isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
             for i, item in enumerate(value):
-                rows += flatten(item, f"{path}[{i}].")
+                rows += _every_type(flatten(item, f"{path}[{i}]."), f"{path}[{i}]", info.annotation)
         else:
             low = high = None
             for meta in info.metadata:
@@ -237,6 +225,17 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
                 )
             )
     return rows
+
+
+def _every_type(rows: list[InputRow], path: str, annotation: Any) -> list[InputRow]:
+    """The rows of the table at ``path``, its ``type`` offering every alternative of a tagged
+    union (a section, or an item of a list such as ``routes``): a change the formulas cannot
+    follow is then flagged structural, never silently ignored."""
+    models = _models(annotation)
+    if len(models) < 2:
+        return rows
+    types = tuple(t for m in models for t in _choices(m.model_fields["type"].annotation))
+    return [dataclasses.replace(r, choices=types) if r.path == f"{path}.type" else r for r in rows]
 
 
 #: Tagged unions whose type is a live choice: the fields of every alternative get a row (blank
