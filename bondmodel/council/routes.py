@@ -523,16 +523,17 @@ def receipts_applied(costs: FloatArray, receipts: FloatArray) -> FloatArray:
 
     Notes
     -----
-    Receipts pay the costs of their own year and are carried forward to later years,
-    never back: :math:`A_y = \min(\sum_{s \le y} C_s, \sum_{s \le y} R_s) - \min(\sum_{s <
-    y} C_s, \sum_{s < y} R_s)`.
+    Receipts pay the costs of their own year; what is left is carried forward to later
+    years, never back to an earlier year's costs: with the pool :math:`P_y = P_{y-1} + R_y -
+    A_{y-1}`, :math:`A_y = \min(C_y, P_y)`.
     """
-    available = np.zeros(len(costs))
-    n = min(len(receipts), len(costs))
-    available[:n] = receipts[:n]
-    met = np.minimum(np.cumsum(costs), np.cumsum(available))
-    result: FloatArray = np.diff(met, prepend=0.0)
-    return result
+    applied = np.zeros(len(costs))
+    pool = 0.0
+    for y, cost in enumerate(costs):
+        pool += float(receipts[y]) if y < len(receipts) else 0.0
+        applied[y] = min(float(cost), pool)
+        pool -= applied[y]
+    return applied
 
 
 def _route_flags(
