@@ -452,6 +452,12 @@ class Scenario(_Model):
             )
             if found is not None:
                 raise _located(*found)
+        elif self.council is not None:
+            raise _located(
+                ("council",),
+                "is only used by the funding routes compared: add [[routes]], or remove "
+                "[council]",
+            )
         return self
 
     def _check_derived_dates(self) -> None:
