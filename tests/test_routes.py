@@ -253,6 +253,8 @@ def test_every_route_sees_the_same_draws() -> None:
     # the bond route is the bond; capital receipts leave the programme's own cash flows
     assert np.array_equal(m["route_npv_0"], m["council_npv"])
     assert m["route_npv_3"] == pytest.approx(m["npv"], rel=1e-12)
+    # a yearly PWLB route on this annual bond issued at close is the [pwlb] benchmark
+    assert m["route_npv_1"] == pytest.approx(m["council_npv"] - m["council_npv_vs_pwlb"])
     amount = model.routes[1].amount
     for i in (0, 17, 63):
         # PWLB certainty annuity, 10 years at 4.6% + 0.8%, drawn at close, paid yearly
