@@ -355,6 +355,8 @@ INPUT_UNIT_WORDS: Final[dict[str, str]] = {
     "£": "{real}",
     "£ a year": "{real} a year",
     "£ or 'sized'": "{nominal}, or sized",
+    "£ nominal": "{nominal}",
+    "£ nominal a year": "{nominal} a year",
     "rate": "%",
     "rate a year": "% a year",
     "rates a year": "% a year, each",
@@ -600,6 +602,7 @@ ITEMS: Final[dict[str, str]] = {
     "running_costs": "Running cost",
     "savings": "Savings stream",
     "inputs": "Risk input",
+    "routes": "Funding route",
 }
 
 #: The tables of the scenario, in words.
@@ -619,6 +622,7 @@ SECTIONS: Final[dict[str, str]] = {
     "distribution": "distribution",
     "path": "path over time",
     "conventions": "Convention",
+    "council": "Council finances",
 }
 
 #: Field names that do not read as words with their underscores as spaces.
@@ -644,6 +648,16 @@ FIELD_WORDS: Final[dict[str, str]] = {
     "p10": "10th percentile",
     "p90": "90th percentile",
     "names": "names (matrix order)",
+    "tax_base_band_d": "tax base (Band D equivalents)",
+    "opening_cfr": "capital financing requirement at close",
+    "gross_debt": "gross debt at close",
+    "financing_costs": "existing financing costs (interest and MRP)",
+    "financing_ratio_limit": "limit on financing costs / net revenue stream",
+    "mrp_method": "MRP method",
+    "mrp_life_years": "MRP asset life",
+    "capitalisation_direction": "capitalisation direction held",
+    "eligible": "eligible for the rate type",
+    "cap_multiple": "cap (multiple of the investment)",
 }
 
 
