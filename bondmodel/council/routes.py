@@ -27,7 +27,7 @@ from bondmodel.conventions import FLEXIBLE_RECEIPTS_LAST_DAY, PWLB_MARGINS
 from bondmodel.council.budget import BudgetEffect
 from bondmodel.council.mrp import mrp_by_year
 from bondmodel.council.prudential import Indicators, cfr_path
-from bondmodel.metrics import peak_funding_need, present_value
+from bondmodel.metrics import cumulative_sum, peak_funding_need, present_value
 from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
 from bondmodel.scenario.council import (
     CAPITAL_CATEGORIES,
@@ -374,7 +374,8 @@ def route_path_metrics(
         )
         investors = np.minimum(np.maximum(terms.base_investor_pv - investor_pv, 0.0), shortfall)
         out[f"route_npv_{k}"] = present_value(flows.on_basis(rf.council), df)
-        out[f"route_peak_cash_{k}"] = peak_funding_need(rf.council)[0]
+        # the peak of peak_funding_need without its period, which is not kept
+        out[f"route_peak_cash_{k}"] = np.maximum((-cumulative_sum(rf.council)).max(axis=-1), 0.0)
         out[f"route_council_shortfall_{k}"] = shortfall - investors
         out[f"route_investor_shortfall_{k}"] = investors
     return out
