@@ -383,3 +383,25 @@ def test_a_workbook_with_routes_reads_back_and_verifies(tmp_path: Path) -> None:
     back = read_scenario(out)
     assert back == scenario and back.sha256() == scenario.sha256()
     assert verify(out).ok
+
+
+def test_run_prints_the_routes_with_their_flags() -> None:
+    from bondmodel.headline import headline_text
+
+    results = bondmodel.run(bondmodel.load_scenario(ROUTES_SCENARIO), paths=0)
+    text = headline_text(results, 200)
+    assert results.routes is not None
+    summary = results.routes.summary
+    for _, row in summary.iterrows():
+        line = next(x for x in text.splitlines() if x.startswith(row["route"] + "  "))
+        assert f"£{row['max_band_d']:,.2f}" in line  # a Band D equivalent to the penny
+        assert f"£{row['council_npv']:,.0f}" in line
+    flagged = [x for x in text.splitlines() if "NOT LAWFUL AS SET UP" in x]
+    assert {x.split(":")[0] for x in flagged} == {
+        "Invest-to-save bond",
+        "PWLB certainty annuity",
+        "PWLB HRA maturity",
+        "Community municipal investment",
+    }
+    plain = bondmodel.run(bondmodel.load_scenario(ROOT / "templates" / "shared-services.toml"), 0)
+    assert "Funding route" not in headline_text(plain, 200)
