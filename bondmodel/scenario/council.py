@@ -149,41 +149,25 @@ class OutcomesRoute(_Model):
     term_years: TermYears
 
 
-Route = Annotated[
+#: Any one route, of whichever type.
+AnyRoute = (
     BondRoute
     | PWLBRoute
     | CapitalReceiptsRoute
     | CommunityInvestmentRoute
     | ReservesRoute
-    | OutcomesRoute,
-    Field(discriminator="type"),
-]
-
-#: The route types, in the order the documentation lists them.
-ROUTE_TYPES = (
-    "bond",
-    "pwlb",
-    "capital_receipts",
-    "community_investment",
-    "reserves",
-    "outcomes_contract",
+    | OutcomesRoute
 )
+#: A route as the scenario validates it: its ``type`` picks the model.
+Route = Annotated[AnyRoute, Field(discriminator="type")]
 
 #: Cost categories that are capital expenditure (an asset: property, IT systems); the
-#: others (redundancy, programme, other) are revenue costs (docs/methodology.md, 23.5).
+#: others (redundancy, programme, other) are revenue costs (docs/methodology.md, 23.7).
 CAPITAL_CATEGORIES = ("it", "property")
 
 
 def routes_problem(
-    routes: tuple[
-        BondRoute
-        | PWLBRoute
-        | CapitalReceiptsRoute
-        | CommunityInvestmentRoute
-        | ReservesRoute
-        | OutcomesRoute,
-        ...,
-    ],
+    routes: tuple[AnyRoute, ...],
     council: Council | None,
     *,
     has_bond: bool,
