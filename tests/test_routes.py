@@ -405,3 +405,22 @@ def test_run_prints_the_routes_with_their_flags() -> None:
     }
     plain = bondmodel.run(bondmodel.load_scenario(ROOT / "templates" / "shared-services.toml"), 0)
     assert "Funding route" not in headline_text(plain, 200)
+
+
+@pytest.mark.spreadsheet
+def test_a_routes_workbook_saved_by_libreoffice_reads_back_and_verifies(
+    soffice: str, tmp_path: Path
+) -> None:
+    from bondmodel.workbook.reader import read_scenario
+    from bondmodel.workbook.recalc import convert_many
+    from bondmodel.workbook.verify import verify
+    from bondmodel.workbook.writer import write_workbook
+
+    scenario = bondmodel.load_scenario(ROUTES_SCENARIO)
+    fresh = write_workbook(bondmodel.run(scenario, paths=0), tmp_path / "routes.xlsx")
+    (saved,) = convert_many([fresh], tmp_path / "saved")
+    # LibreOffice rewrote the booleans (capitalisation_direction, eligible) as =FALSE()
+    back = read_scenario(saved)
+    assert back == scenario and back.sha256() == scenario.sha256()
+    report = verify(saved)
+    assert report.ok, report.text()
