@@ -323,6 +323,12 @@ FIELDS: Final[dict[str, Column]] = {
     "savings[].annual_amount": Column("Savings (a year)", "money"),
     "savings[].pct_of_expenditure": Column("Savings (share of spend)", "rate"),
     "savings[].start_delay_years": Column("Savings start delay", "years"),
+    "routes[].gilt_yield": Column("Route's gilt yield", "rate"),
+    "routes[].rate": Column("Route's rate", "rate"),
+    "routes[].term_years": Column("Route's term", "years"),
+    "routes[].share": Column("Share of savings paid for outcomes", "rate"),
+    "routes[].cap_multiple": Column("Cap on payments for outcomes (x the investment)", "factor"),
+    "council.investment_rate": Column("Council's investment rate", "rate"),
     "savings[].erosion": Column("Savings erosion (a year)", "rate"),
     "savings[].ramp.years": Column("Savings ramp-up", "years"),
 }
@@ -471,6 +477,15 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
+def route_metric(key: str) -> tuple[str, int] | None:
+    """``route_npv_2`` -> (``route_npv``, 2): a funding route's per-path metric, its prefix
+    (:data:`ROUTE_PATH_METRICS`) and the route's index; None for any other key."""
+    match = re.fullmatch(r"(route_[a-z_]+)_(\d+)", key)
+    if match is None or match.group(1) not in ROUTE_PATH_METRICS:
+        return None
+    return match.group(1), int(match.group(2))
+
+
 def path_metric_label(
     key: str, partners: Sequence[str] = (), bond: bool = True, routes: Sequence[str] = ()
 ) -> str:
@@ -480,11 +495,11 @@ def path_metric_label(
     column = PATH_METRICS.get(key)
     if column is not None:
         return column.label
-    route = re.fullmatch(r"(route_[a-z_]+)_(\d+)", key)
-    if route is not None and route.group(1) in ROUTE_PATH_METRICS:
-        index = int(route.group(2))
+    route = route_metric(key)
+    if route is not None:
+        prefix, index = route
         name = routes[index] if index < len(routes) else f"route {index + 1}"
-        return f"{ROUTE_PATH_METRICS[route.group(1)].label}: {name}"
+        return f"{ROUTE_PATH_METRICS[prefix].label}: {name}"
     match = re.fullmatch(r"partner_npv_(\d+)", key)
     if match is None:
         raise KeyError(f"no label for the metric {key!r}")
@@ -494,16 +509,17 @@ def path_metric_label(
     return f"NPV{after}: {name}"
 
 
+def route_names(scenario: Any) -> list[str]:
+    """The names of a scenario's funding routes, in order (none without routes)."""
+    return [route.name for route in scenario.routes or ()]
+
+
 def metric_names_of(
     scenario: Any,
 ) -> tuple[list[str], bool, list[str]]:
     """What :func:`path_metric_label` needs of a scenario: its partners' names, whether it
     has a bond, its routes' names."""
-    return (
-        list(scenario.partner_names),
-        scenario.bond is not None,
-        [route.name for route in scenario.routes or ()],
-    )
+    return (list(scenario.partner_names), scenario.bond is not None, route_names(scenario))
 
 
 def path_metric_unit(key: str) -> Unit:

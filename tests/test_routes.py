@@ -424,3 +424,29 @@ def test_a_routes_workbook_saved_by_libreoffice_reads_back_and_verifies(
     assert back == scenario and back.sha256() == scenario.sha256()
     report = verify(saved)
     assert report.ok, report.text()
+
+
+def test_the_design_tools_measure_a_route() -> None:
+    from bondmodel.design.measures import SharedDraws, evaluate, parse_measure
+    from bondmodel.errors import ScenarioError
+
+    scenario = bondmodel.load_scenario(ROUTES_SCENARIO)
+    ev = evaluate("routes", scenario, SharedDraws(paths=400, seed=3))
+    assert ev.results.routes is not None and ev.results.risk is not None
+    per_path = ev.results.risk.per_path
+    mean, se = parse_measure("mean(route_npv_1)").value(ev)
+    assert mean == pytest.approx(float(per_path["route_npv_1"].mean()), rel=1e-12)
+    assert se > 0.0
+    base, _ = parse_measure("route_npv_1").value(ev)
+    assert base == pytest.approx(float(ev.results.routes.summary["council_npv"][1]), rel=1e-12)
+    p, _ = parse_measure("P(route_investor_shortfall_6)").value(ev)
+    assert p == pytest.approx(float((per_path["route_investor_shortfall_6"] > 0).mean()))
+    measure = parse_measure("P(route_investor_shortfall_6)")
+    names = [r.name for r in scenario.routes or ()]
+    assert measure.label(scenario.partner_names, routes=names) == (
+        "Probability savings shortfall borne by investors (PV): Outcomes contract > £0"
+    )
+    assert measure.better.sign == -1 and measure.better.whom == "investors"
+    assert parse_measure("mean(route_npv_0)").better.council
+    with pytest.raises(ScenarioError, match="the scenario has 7 funding routes"):
+        parse_measure("route_npv_9").value(ev)

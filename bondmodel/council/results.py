@@ -17,7 +17,13 @@ import pandas as pd
 
 from bondmodel.council.prudential import Indicators
 from bondmodel.council.routes import RouteView, YearGrid, route_views
-from bondmodel.labels import ROUTE_BUDGET, ROUTE_PRUDENTIAL, ROUTE_RISK, ROUTE_SUMMARY
+from bondmodel.labels import (
+    ROUTE_BUDGET,
+    ROUTE_PRUDENTIAL,
+    ROUTE_RISK,
+    ROUTE_SUMMARY,
+    route_metric,
+)
 
 if TYPE_CHECKING:
     from bondmodel.model import Evaluation, Model
@@ -40,6 +46,7 @@ class RouteResults:
     risk : one row per route over the simulated paths (``ROUTE_RISK``); None without a
         simulation.
     views : each route's base case as arrays (budget effect, indicators, flags).
+    base_metrics : each route's per-path metrics on the base case (``route_npv_0``, ...).
     """
 
     summary: pd.DataFrame
@@ -47,6 +54,7 @@ class RouteResults:
     prudential: pd.DataFrame
     risk: pd.DataFrame | None
     views: tuple[RouteView, ...]
+    base_metrics: dict[str, float]
 
     def to_json(self) -> dict[str, Any]:
         """The tables as lists of records (undefined numbers as null)."""
@@ -98,7 +106,10 @@ def route_results(
         ignore_index=True,
     )
     risk = None if simulation is None else _risk_rows(model, simulation)
-    return RouteResults(summary, budget, prudential, risk, tuple(views))
+    base_metrics = {
+        key: float(value[0]) for key, value in base.path_metrics.items() if route_metric(key)
+    }
+    return RouteResults(summary, budget, prudential, risk, tuple(views), base_metrics)
 
 
 def _summary_row(view: RouteView, tax_base: float) -> dict[str, Any]:

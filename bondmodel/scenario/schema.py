@@ -455,8 +455,7 @@ class Scenario(_Model):
         elif self.council is not None:
             raise _located(
                 ("council",),
-                "is only used by the funding routes compared: add [[routes]], or remove "
-                "[council]",
+                "is only used by the funding routes compared: add [[routes]], or remove [council]",
             )
         return self
 
