@@ -450,3 +450,19 @@ def test_the_design_tools_measure_a_route() -> None:
     assert parse_measure("mean(route_npv_0)").better.council
     with pytest.raises(ScenarioError, match="the scenario has 7 funding routes"):
         parse_measure("route_npv_9").value(ev)
+
+
+def test_revenue_costs_after_the_direction_s_last_year_are_flagged() -> None:
+    # from 1 April 2029: 5,000,000 of redundancy costs in each of 2029/30 and 2030/31; the
+    # direction covers 2029/30 (it ends 31 March 2030), so 5,000,000 falls after it
+    data = hand_scenario([{"name": "Receipts", "type": "capital_receipts"}], capital_receipts=[2e7])
+    for key in ("base_date", "start_date"):
+        section = "meta" if key == "base_date" else "timeline"
+        data[section][key] = _date("2029-04-01")
+    data["costs"][0] |= {"category": "redundancy", "timing": "spread", "periods": 2}
+    flags = bondmodel.run(parse_scenario(data), paths=0).routes.summary["flags"][0]  # type: ignore[union-attr]
+    assert "5,000,000 of revenue costs fall after 31 March 2030" in flags
+    # a capital cost needs no direction: receipts may always finance it
+    data["costs"][0]["category"] = "property"
+    flags = bondmodel.run(parse_scenario(data), paths=0).routes.summary["flags"][0]  # type: ignore[union-attr]
+    assert "after 31 March 2030" not in flags

@@ -162,9 +162,7 @@ class RouteFlows:
     outcome_payments: FloatArray | None
 
 
-def financing_need(
-    scenario: Scenario, base: ProgrammeFlows, schedule: BondSchedule | None
-) -> float:
+def financing_need(base: ProgrammeFlows, schedule: BondSchedule | None) -> float:
     """The amount every route provides: the bond's financed costs with a bond (so the routes
     finance what the bond finances), else the base case's one-off costs, nominal."""
     if schedule is not None:
@@ -184,7 +182,7 @@ def compile_routes(
     if not scenario.routes or scenario.council is None:
         return ()
     council = scenario.council
-    amount = financing_need(scenario, base, schedule)
+    amount = financing_need(base, schedule)
     size = timeline.n_periods + 1
     out = []
     for route in scenario.routes:
@@ -499,9 +497,7 @@ def route_views(
                 "it cannot unless they are capitalised under a direction (s.16(2)(b)); shown "
                 "for comparison only"
             )
-        flags += _route_flags(
-            route, council, budget, indicators, capex, one_off, years, timeline, base
-        )
+        flags += _route_flags(route, council, indicators, capex, revenue, one_off, years, base)
         views.append(
             RouteView(
                 terms=terms,
@@ -540,12 +536,11 @@ def receipts_applied(costs: FloatArray, receipts: FloatArray) -> FloatArray:
 def _route_flags(
     route: Route,
     council: Council,
-    budget: BudgetEffect,
     indicators: Indicators,
     capex: FloatArray,
+    revenue: FloatArray,
     one_off: FloatArray,
     years: YearGrid,
-    timeline: Timeline,
     base: ProgrammeFlows,
 ) -> list[str]:
     """The route's flags beyond the law on revenue costs: rate eligibility, receipts and
@@ -569,10 +564,11 @@ def _route_flags(
                 f"receipts cover {float(capex.sum()) - short:,.0f} of {float(capex.sum()):,.0f} "
                 f"of one-off costs; {short:,.0f} falls on the revenue budget"
             )
-        late = capex[years.years > FLEXIBLE_RECEIPTS_LAST_DAY.year - 1].sum()
+        # receipts may always finance capital spending; the direction is needed for revenue
+        late = revenue[years.years > FLEXIBLE_RECEIPTS_LAST_DAY.year - 1].sum()
         if late > 0.0:
             flags.append(
-                f"{late:,.0f} of one-off costs fall after {FLEXIBLE_RECEIPTS_LAST_DAY:%d %B %Y}, "
+                f"{late:,.0f} of revenue costs fall after {FLEXIBLE_RECEIPTS_LAST_DAY:%d %B %Y}, "
                 "beyond the flexible use of capital receipts direction"
             )
     if isinstance(route, ReservesRoute):
