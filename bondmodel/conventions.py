@@ -7,6 +7,7 @@ defined, so that a reviewer can check it against the source in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Final
 
 # ---------------------------------------------------------------------------
@@ -134,3 +135,20 @@ PWLB_MARGINS: Final[dict[str, float]] = {
 
 #: Years over which expenditure capitalised under a direction is provided for.
 CAPITALISATION_DIRECTION_LIFE_YEARS: Final[int] = 20
+
+# ---------------------------------------------------------------------------
+# Flexible use of capital receipts.
+# Source: Ministry of Housing, Communities and Local Government, "Flexible use of capital
+# receipts: direction" (updated 26 March 2025), made under sections 16(2)(b) and 20 of
+# the Local Government Act 2003, and the "Guidance on the flexible use of capital
+# receipts" (updated August 2022), issued under s.15(1): local authorities may treat as
+# capital expenditure, met only from capital receipts of their own asset sales, the
+# expenditure on projects designed to generate ongoing revenue savings or transform
+# service delivery, properly incurred in the financial years beginning 1 April 2025 to
+# 1 April 2029 (the November 2024 policy statement extended the flexibility to 2030;
+# earlier directions covered the years from 1 April 2016). The guidance (paragraph 7):
+# "local authorities cannot borrow to finance the revenue costs of service reform".
+# ---------------------------------------------------------------------------
+
+#: The last day of the financial years the flexible use of capital receipts direction covers.
+FLEXIBLE_RECEIPTS_LAST_DAY: Final[date] = date(2030, 3, 31)

@@ -13,6 +13,7 @@ from threadpoolctl import threadpool_limits
 from bondmodel import __version__
 from bondmodel.bond.pwlb import PWLBLoan
 from bondmodel.bond.waterfall import BondFlows, BondSchedule
+from bondmodel.council.results import RouteResults, route_results
 from bondmodel.errors import ScenarioError
 from bondmodel.irr import FLAG_LABELS
 from bondmodel.labels import (
@@ -78,6 +79,10 @@ class Results:
     partners : one row per partner and period (columns: :data:`PARTNER_COLUMNS`).
     metrics : the headline metrics (keys: :data:`bondmodel.labels.METRICS`); None = undefined.
     partner_metrics : per partner, NPV and its parts (keys: :data:`PARTNER_METRICS`).
+    bond : the bond on the base case; None without ``[bond]``.
+    risk : the simulation; None without one.
+    routes : the funding routes compared (summary, budget, prudential, risk); None without
+        ``[[routes]]``.
     """
 
     scenario: Scenario
@@ -89,11 +94,12 @@ class Results:
     partner_metrics: dict[str, dict[str, MetricValue]] = field(default_factory=dict)
     bond: BondResults | None = None
     risk: Simulation | None = None
+    routes: RouteResults | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready summary: scenario identity, settings and metrics (undefined = null)."""
         sc = self.scenario
-        return {
+        out: dict[str, Any] = {
             "engine_version": __version__,
             "scenario": {
                 "name": sc.meta.name,
@@ -118,6 +124,9 @@ class Results:
             },
             "risk": None if self.risk is None else self.risk.to_json(),
         }
+        if self.routes is not None:  # only with routes: every other summary is as it was
+            out["routes"] = self.routes.to_json()
+        return out
 
 
 def run(
@@ -219,6 +228,7 @@ def _run(
         partner_metrics=partner_metrics(flows, timeline, scenario, path=0, bond=bond),
         bond=bond,
         risk=simulation,
+        routes=None if not model.routes else route_results(model, base, simulation),
     )
 
 

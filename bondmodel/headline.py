@@ -15,8 +15,16 @@ import textwrap
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final, Literal
 
-from bondmodel.display import DEFAULT_WIDTH, format_value, text_table
-from bondmodel.labels import BOND_METRICS, METRICS, PATH_EVENTS, Column, finite_or_none
+from bondmodel.display import DEFAULT_WIDTH, currency_symbol, format_value, text_table
+from bondmodel.labels import (
+    BOND_METRICS,
+    METRICS,
+    PATH_EVENTS,
+    ROUTE_RISK,
+    ROUTE_SUMMARY,
+    Column,
+    finite_or_none,
+)
 
 if TYPE_CHECKING:
     from bondmodel.engine import Results
@@ -211,6 +219,8 @@ def headline_text(results: Results, width: int = DEFAULT_WIDTH) -> str:
         ]
     else:
         lines += ["", "Base case only: no Monte Carlo run."]
+    if results.routes is not None:
+        lines += ["", *routes_text(results, width)]
     return "\n".join(lines)
 
 
@@ -227,6 +237,58 @@ def _context_lines(items: list[Headline], currency: str, width: int) -> list[str
         for sentence in context_sentences(items, currency)
         for line in ["", *textwrap.wrap(sentence, width)]
     ]
+
+
+#: The columns of the funding routes' table ``run`` prints (keys of ``Results.routes.summary``,
+#: then of ``Results.routes.risk`` after a simulation).
+ROUTE_COLUMNS: Final = (
+    "council_npv",
+    "peak_cash_need",
+    "reserves_needed",
+    "max_band_d",
+    "lawful_for_revenue_costs",
+)
+ROUTE_RISK_COLUMNS: Final = ("p_council_shortfall", "p_investor_shortfall")
+
+
+def _pence(value: float, currency: str) -> str:
+    """Money to the penny (a Band D equivalent is pounds and pence a year)."""
+    text = f"{currency_symbol(currency)}{abs(value):,.2f}"
+    return f"({text})" if value < 0 else text
+
+
+def routes_text(results: Results, width: int = DEFAULT_WIDTH) -> list[str]:
+    """The funding routes compared, as ``run`` prints them: one row per route, then each
+    route's flags in words (an unlawful or ineligible route is never shown without them)."""
+    routes = results.routes
+    if routes is None:
+        return []
+    currency = results.scenario.meta.currency
+    columns = [ROUTE_SUMMARY[key] for key in ROUTE_COLUMNS]
+    risk = routes.risk
+    if risk is not None:
+        columns += [ROUTE_RISK[key] for key in ROUTE_RISK_COLUMNS]
+    rows = []
+    for i, (_, row) in enumerate(routes.summary.iterrows()):
+        values = [row[key] for key in ROUTE_COLUMNS]
+        if risk is not None:
+            values += [risk.iloc[i][key] for key in ROUTE_RISK_COLUMNS]
+        rows.append(
+            [str(row["route"])]
+            + [
+                _pence(v, currency)
+                if c is ROUTE_SUMMARY["max_band_d"]
+                else format_value(v, c.unit, currency)
+                for v, c in zip(values, columns, strict=True)
+            ]
+        )
+    lines = [text_table(["Funding route", *(c.label for c in columns)], rows, width=width)]
+    flagged = [row for _, row in routes.summary.iterrows() if row["flags"]]
+    if flagged:
+        lines.append("")
+    for row in flagged:
+        lines += textwrap.wrap(f"{row['route']}: {row['flags']}", width, subsequent_indent="  ")
+    return lines
 
 
 def _defined(value: float | None) -> float | None:

@@ -193,6 +193,79 @@ PATH_METRICS: Final[dict[str, Column]] = {
 }
 
 
+#: A funding route's per-path metrics (``route_npv_K`` for route K), by prefix: the label
+#: is followed by the route's name.
+ROUTE_PATH_METRICS: Final[dict[str, Column]] = {
+    "route_npv": Column("Council NPV", "money"),
+    "route_peak_cash": Column("Peak cash need", "money"),
+    "route_council_shortfall": Column("Savings shortfall borne by the council (PV)", "money"),
+    "route_investor_shortfall": Column("Savings shortfall borne by investors (PV)", "money"),
+}
+
+#: The funding routes compared (``Results.routes.summary``), one row per route.
+ROUTE_SUMMARY: Final[dict[str, Column]] = {
+    "route": Column("Route", "text"),
+    "type": Column("Type", "text"),
+    "amount": Column("Financing provided at close", "money"),
+    "rate": Column("Annual rate", "rate"),
+    "council_npv": Column("Council NPV", "money", "appraisal"),
+    "peak_cash_need": Column("Peak cash need", "money"),
+    "reserves_needed": Column("Reserves to hold (peak cumulative budget gap)", "money"),
+    "max_band_d": Column("Largest Band D equivalent in a year", "money"),
+    "max_financing_ratio": Column("Largest ratio of financing costs to net revenue", "rate"),
+    "min_boundary_headroom": Column("Least headroom under the operational boundary", "money"),
+    "min_limit_headroom": Column("Least headroom under the authorised limit", "money"),
+    "borrowing": Column("Borrowing (LGA 2003 s.1)", "text"),
+    "revenue_costs": Column("Revenue costs it would fund", "money"),
+    "lawful_for_revenue_costs": Column("Lawful for the revenue costs as set up", "text"),
+    "flags": Column("Flags", "text"),
+}
+
+#: The routes' effect on the General Fund by financial year (``Results.routes.budget``).
+ROUTE_BUDGET: Final[dict[str, Column]] = {
+    "route": Column("Route", "text"),
+    "financial_year": Column("Financial year", "text"),
+    "savings": Column("Savings", "money"),
+    "running_costs": Column("Running costs", "money"),
+    "one_off_costs": Column("One-off costs charged to revenue", "money"),
+    "interest": Column("Interest (for reserves: income forgone)", "money"),
+    "mrp": Column("Minimum revenue provision", "money"),
+    "outcome_payments": Column("Payments for outcomes", "money"),
+    "financing_costs": Column("Financing costs (interest + MRP)", "money"),
+    "net": Column("Net budget effect (+ costs the budget)", "money"),
+    "cumulative_net": Column("Cumulative net budget effect", "money"),
+    "band_d": Column("Band D council-tax equivalent", "money"),
+    "share_of_budget": Column("Share of the net revenue stream", "rate"),
+}
+
+#: The Prudential Code indicators by route and financial year (``Results.routes.prudential``);
+#: the route "Before the programme" is the council's starting position.
+ROUTE_PRUDENTIAL: Final[dict[str, Column]] = {
+    "route": Column("Route", "text"),
+    "financial_year": Column("Financial year", "text"),
+    "cfr": Column("Capital financing requirement (year end)", "money"),
+    "gross_debt": Column("Gross debt (year end)", "money"),
+    "debt_over_cfr": Column("Gross debt less the CFR", "money"),
+    "financing_costs": Column("Financing costs", "money"),
+    "net_revenue_stream": Column("Net revenue stream", "money"),
+    "financing_ratio": Column("Financing costs / net revenue stream", "rate"),
+    "boundary_headroom": Column("Headroom under the operational boundary", "money"),
+    "limit_headroom": Column("Headroom under the authorised limit", "money"),
+}
+
+#: Who bears a savings shortfall, by route, over the simulated paths (``Results.routes.risk``).
+ROUTE_RISK: Final[dict[str, Column]] = {
+    "route": Column("Route", "text"),
+    "mean_council_npv": Column("Mean council NPV", "money", "appraisal"),
+    "p10_council_npv": Column("P10 council NPV", "money", "appraisal"),
+    "p90_peak_cash": Column("P90 peak cash need", "money"),
+    "p_council_shortfall": Column("Probability the council bears a savings shortfall", "rate"),
+    "mean_council_shortfall": Column("Expected shortfall borne by the council (PV)", "money"),
+    "p_investor_shortfall": Column("Probability investors bear a savings shortfall", "rate"),
+    "mean_investor_shortfall": Column("Expected shortfall borne by investors (PV)", "money"),
+}
+
+
 def finite_or_none(value: SupportsFloat) -> float | None:
     """A value as JSON gives it: a plain float, or None where it is undefined (NaN or
     infinite: no IRR, no payback), which the workbook labels n/a."""
@@ -250,6 +323,12 @@ FIELDS: Final[dict[str, Column]] = {
     "savings[].annual_amount": Column("Savings (a year)", "money"),
     "savings[].pct_of_expenditure": Column("Savings (share of spend)", "rate"),
     "savings[].start_delay_years": Column("Savings start delay", "years"),
+    "routes[].gilt_yield": Column("Route's gilt yield", "rate"),
+    "routes[].rate": Column("Route's rate", "rate"),
+    "routes[].term_years": Column("Route's term", "years"),
+    "routes[].share": Column("Share of savings paid for outcomes", "rate"),
+    "routes[].cap_multiple": Column("Cap on payments for outcomes (x the investment)", "factor"),
+    "council.investment_rate": Column("Council's investment rate", "rate"),
     "savings[].erosion": Column("Savings erosion (a year)", "rate"),
     "savings[].ramp.years": Column("Savings ramp-up", "years"),
 }
@@ -282,6 +361,8 @@ INPUT_UNIT_WORDS: Final[dict[str, str]] = {
     "£": "{real}",
     "£ a year": "{real} a year",
     "£ or 'sized'": "{nominal}, or sized",
+    "£ nominal": "{nominal}",
+    "£ nominal a year": "{nominal} a year",
     "rate": "%",
     "rate a year": "% a year",
     "rates a year": "% a year, each",
@@ -396,12 +477,29 @@ def _ordinal(n: int) -> str:
     return f"{n}{suffix}"
 
 
-def path_metric_label(key: str, partners: Sequence[str] = (), bond: bool = True) -> str:
-    """A per-path metric in words: from :data:`PATH_METRICS`, or ``partner_npv_K`` as the
-    partner's name ("NPV after debt service: Northvale District Council")."""
+def route_metric(key: str) -> tuple[str, int] | None:
+    """``route_npv_2`` -> (``route_npv``, 2): a funding route's per-path metric, its prefix
+    (:data:`ROUTE_PATH_METRICS`) and the route's index; None for any other key."""
+    match = re.fullmatch(r"(route_[a-z_]+)_(\d+)", key)
+    if match is None or match.group(1) not in ROUTE_PATH_METRICS:
+        return None
+    return match.group(1), int(match.group(2))
+
+
+def path_metric_label(
+    key: str, partners: Sequence[str] = (), bond: bool = True, routes: Sequence[str] = ()
+) -> str:
+    """A per-path metric in words: from :data:`PATH_METRICS`, ``partner_npv_K`` as the
+    partner's name ("NPV after debt service: Northvale District Council"), ``route_npv_K``
+    and the other route metrics (:data:`ROUTE_PATH_METRICS`) with the route's name."""
     column = PATH_METRICS.get(key)
     if column is not None:
         return column.label
+    route = route_metric(key)
+    if route is not None:
+        prefix, index = route
+        name = routes[index] if index < len(routes) else f"route {index + 1}"
+        return f"{ROUTE_PATH_METRICS[prefix].label}: {name}"
     match = re.fullmatch(r"partner_npv_(\d+)", key)
     if match is None:
         raise KeyError(f"no label for the metric {key!r}")
@@ -411,12 +509,25 @@ def path_metric_label(key: str, partners: Sequence[str] = (), bond: bool = True)
     return f"NPV{after}: {name}"
 
 
+def route_names(scenario: Any) -> list[str]:
+    """The names of a scenario's funding routes, in order (none without routes)."""
+    return [route.name for route in scenario.routes or ()]
+
+
+def metric_names_of(
+    scenario: Any,
+) -> tuple[list[str], bool, list[str]]:
+    """What :func:`path_metric_label` needs of a scenario: its partners' names, whether it
+    has a bond, its routes' names."""
+    return (list(scenario.partner_names), scenario.bond is not None, route_names(scenario))
+
+
 def path_metric_unit(key: str) -> Unit:
     """A per-path metric's unit: from :data:`PATH_METRICS`; a partner's NPV is money."""
     column = PATH_METRICS.get(key)
     if column is not None:
         return column.unit
-    return "money" if key.startswith("partner_npv_") else "ratio"
+    return "money" if key.startswith(("partner_npv_", "route_")) else "ratio"
 
 
 #: run's probabilities (``risk.events``) in words, by key; a partner's is
@@ -507,6 +618,7 @@ ITEMS: Final[dict[str, str]] = {
     "running_costs": "Running cost",
     "savings": "Savings stream",
     "inputs": "Risk input",
+    "routes": "Funding route",
 }
 
 #: The tables of the scenario, in words.
@@ -526,6 +638,7 @@ SECTIONS: Final[dict[str, str]] = {
     "distribution": "distribution",
     "path": "path over time",
     "conventions": "Convention",
+    "council": "Council finances",
 }
 
 #: Field names that do not read as words with their underscores as spaces.
@@ -551,6 +664,16 @@ FIELD_WORDS: Final[dict[str, str]] = {
     "p10": "10th percentile",
     "p90": "90th percentile",
     "names": "names (matrix order)",
+    "tax_base_band_d": "tax base (Band D equivalents)",
+    "opening_cfr": "capital financing requirement at close",
+    "gross_debt": "gross debt at close",
+    "financing_costs": "existing financing costs (interest and MRP)",
+    "financing_ratio_limit": "limit on financing costs / net revenue stream",
+    "mrp_method": "MRP method",
+    "mrp_life_years": "MRP asset life",
+    "capitalisation_direction": "capitalisation direction held",
+    "eligible": "eligible for the rate type",
+    "cap_multiple": "cap (multiple of the investment)",
 }
 
 

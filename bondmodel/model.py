@@ -23,6 +23,12 @@ from bondmodel.bond.metrics import bond_metrics, first_payment_inflation
 from bondmodel.bond.pwlb import PWLBLoan, pwlb_loan
 from bondmodel.bond.schedule import BondGrid
 from bondmodel.bond.waterfall import BondFlows, BondSchedule, build_schedule, run_waterfall
+from bondmodel.council.routes import (
+    RouteTerms,
+    compile_routes,
+    route_metric_names,
+    route_path_metrics,
+)
 from bondmodel.metrics import partner_npvs, partner_npvs_after_debt_service, programme_core_metrics
 from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
 from bondmodel.risk.model import RiskModel, build_risk_model
@@ -53,7 +59,7 @@ def partner_metric_names(scenario: Scenario) -> tuple[str, ...]:
 
 def path_metric_names(scenario: Scenario) -> tuple[str, ...]:
     """The per-path metrics a simulation of ``scenario`` stores, in column order."""
-    partners = partner_metric_names(scenario)
+    partners = partner_metric_names(scenario) + route_metric_names(scenario)
     if scenario.bond is None:
         return PROGRAMME_PATH_METRICS + partners
     names = PROGRAMME_PATH_METRICS + BOND_PATH_METRICS
@@ -114,6 +120,7 @@ class Model:
     schedule : the bond contract, fixed on the base case; None without a bond.
     grid : the bond's payment grid; None without a bond.
     pwlb : the PWLB benchmark loan; None without ``[pwlb]`` or a bond.
+    routes : each funding route's contract, fixed on the base case (none without routes).
     risk : the risk model (an empty one without ``[risk]``).
     metric_names : the per-path metrics :meth:`evaluate` returns, in column order.
     """
@@ -138,6 +145,21 @@ class Model:
                     self.grid,
                     scenario.bond.tenor_years,
                 )
+        self.routes: tuple[RouteTerms, ...] = ()
+        self.base_pv_savings = 0.0
+        if scenario.routes:
+            base_bond = (
+                None
+                if self.schedule is None
+                else run_waterfall(
+                    self.schedule, self.timeline, self.base_flows, self.base_draws.inflation
+                )
+            )
+            self.routes = compile_routes(
+                scenario, self.timeline, self.base_flows, self.schedule, base_bond
+            )
+            core = programme_core_metrics(self.base_flows, self.timeline.years)
+            self.base_pv_savings = float(core["pv_savings"][0])
         self.risk: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
         self.metric_names: tuple[str, ...] = path_metric_names(scenario)
         self._base: Evaluation | None = None
@@ -242,6 +264,17 @@ class Model:
                 )
             for p, name in enumerate(names):
                 metrics[name] = npvs[:, p]
+        # every funding route on the same paths (the bond's waterfall is the one above)
+        metrics |= route_path_metrics(
+            self.routes,
+            flows,
+            core,
+            self.base_pv_savings,
+            bond,
+            self.grid,
+            self.scenario.council,
+            self.timeline,
+        )
         return Evaluation(draws, flows, core, bond, arrays, metrics, series)
 
 

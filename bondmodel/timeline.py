@@ -54,6 +54,15 @@ class Timeline:
         """Period numbers 0..T."""
         return np.arange(self.n_periods + 1, dtype=np.int64)
 
+    def financial_years(self) -> npt.NDArray[np.int64]:
+        """The financial year (its first calendar year, e.g. 2026 for 2026/27) of each period.
+
+        A flow in period t is dated at the period's end (the close for t = 0), so the
+        period belongs to the financial year its end date falls in
+        (``dates.financial_year_start``).
+        """
+        return np.array([financial_year_start(d).year for d in self.period_end], dtype=np.int64)
+
 
 def years_between(earlier: date, later: date) -> float:
     """Whole months between two dates over 12, plus the odd days over the month's length.

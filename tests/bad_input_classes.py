@@ -45,6 +45,8 @@ from bondmodel.workbook.untrusted import MAX_SHEET_CELLS
 
 ROOT = Path(__file__).resolve().parents[1]
 BASE_TEMPLATE = ROOT / "templates" / "shared-services.toml"
+#: The council's figures and one route of each type (added to the base by :func:`base_data`).
+ROUTES_SCENARIO = ROOT / "tests" / "scenarios" / "council-routes.toml"
 
 
 @dataclass(frozen=True)
@@ -59,10 +61,14 @@ class Case:
 
 
 def base_data() -> dict[str, Any]:
-    """The default template with a numeric principal and a performance payment: every section."""
+    """The default template with a numeric principal, a performance payment, the council's
+    figures and every kind of funding route: every section."""
     data = tomllib.loads(BASE_TEMPLATE.read_text(encoding="utf-8"))
     data["bond"]["principal"] = 5_000_000.0
     data["bond"]["performance"] = {"share": 0.2, "threshold": 100_000.0, "cap_total_return": 0.1}
+    routes = tomllib.loads(ROUTES_SCENARIO.read_text(encoding="utf-8"))
+    data["council"] = routes["council"]
+    data["routes"] = routes["routes"]
     return data
 
 
@@ -375,6 +381,7 @@ NAME_FIELDS = (
     "running_costs[0].name",
     "savings[0].name",
     "risk.inputs[0].name",
+    "routes[0].name",
 )
 
 

@@ -278,3 +278,47 @@ def test_the_design_tools_quoted_outputs_are_the_tool_output(
         f"{USER_GUIDE.name} quotes outputs the tool no longer prints for "
         f"{stale} (pytest {Path(__file__).name} --update-docs refreshes them)"
     )
+
+
+def test_every_scenario_field_is_in_the_scenario_reference() -> None:
+    """Each field of every section of the schema (every alternative of a tagged union, every
+    route type) is named in docs/scenario-reference.md, and each council and route field has
+    a row of its own section's table."""
+    import typing
+
+    from pydantic import BaseModel
+
+    from bondmodel.scenario.council import Council
+    from bondmodel.scenario.schema import Scenario
+
+    doc = (ROOT / "docs" / "scenario-reference.md").read_text(encoding="utf-8")
+
+    def models(annotation: object) -> list[type[BaseModel]]:
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            return [annotation]
+        return [m for arg in typing.get_args(annotation) for m in models(arg)]
+
+    seen: set[type[BaseModel]] = set()
+    missing: list[str] = []
+
+    def walk(model: type[BaseModel]) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, info in model.model_fields.items():
+            if f"`{name}`" not in doc:
+                missing.append(f"{model.__name__}.{name}")
+            for sub in models(info.annotation):
+                walk(sub)
+
+    walk(Scenario)
+    assert not missing
+    council = doc[doc.index("## `[council]`") : doc.index("## `[[routes]]`")]
+    routes = doc[doc.index("## `[[routes]]`") : doc.index("## `[risk]`")]
+    assert all(f"\n| `{name}` |" in council for name in Council.model_fields)
+    route_models = models(Scenario.model_fields["routes"].annotation)
+    assert len(route_models) == 6
+    for model in route_models:
+        for name in model.model_fields:
+            assert f"\n| `{name}` |" in routes, f"{model.__name__}.{name}"
+        assert f'| `"{model.model_fields["type"].annotation.__args__[0]}"` |' in routes

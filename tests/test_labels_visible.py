@@ -29,7 +29,7 @@ from bondmodel import Scenario, load_scenario, run
 from bondmodel.labels import UNIT_WORDS, input_label
 from bondmodel.scenario.loader import list_templates, template_path
 from bondmodel.workbook.conventions_block import conventions
-from bondmodel.workbook.inputs import FIELD_INFO, VALUE_COL, input_unit
+from bondmodel.workbook.inputs import FIELD_INFO, PATH_INFO, VALUE_COL, input_unit
 from bondmodel.workbook.styles import scenario_unit_words
 from bondmodel.workbook.writer import write_workbook
 
@@ -151,7 +151,11 @@ def test_no_code_name_in_a_chart(workbooks: dict[str, tuple[Scenario, Path]]) ->
 def test_every_unit_cell_is_in_the_table_of_unit_words(
     workbooks: dict[str, tuple[Scenario, Path]],
 ) -> None:
-    units = {u for u, _ in FIELD_INFO.values()} | {c.unit for c in conventions()}
+    units = (
+        {u for u, _ in FIELD_INFO.values()}
+        | {u for u, _ in PATH_INFO.values()}
+        | {c.unit for c in conventions()}
+    )
     for name, (scenario, path) in workbooks.items():
         vocabulary = scenario_unit_words(scenario).vocabulary(units)
         # the engine's unit codes that are not words are never a reader's unit

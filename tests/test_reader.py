@@ -54,7 +54,11 @@ def _edited(source: Path, target: Path, edits: dict[str, object]) -> Path:
     return target
 
 
-@pytest.mark.parametrize("template", TEMPLATES, ids=lambda p: p.stem)
+#: The templates, and a scenario with the council's figures and every kind of funding route.
+ROUND_TRIPS = [*TEMPLATES, ROOT / "tests" / "scenarios" / "council-routes.toml"]
+
+
+@pytest.mark.parametrize("template", ROUND_TRIPS, ids=lambda p: p.stem)
 def test_round_trip_model_and_input_workbooks(template: Path, tmp_path: Path) -> None:
     scenario = load_scenario(template)
     model = write_workbook(run(scenario, paths=0), tmp_path / "model.xlsx")

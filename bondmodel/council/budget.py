@@ -19,13 +19,26 @@ class BudgetEffect:
     """A route's effect on the General Fund, by financial year (element 0 the first year).
 
     Every array is money a year; ``net`` is positive where the route costs the budget
-    more than it saves.
+    more than it saves. ``one_off_costs`` are the programme's one-off costs the route
+    charges to revenue (met from reserves, or not covered by the financing);
+    ``outcome_payments`` an outcomes contract's payments. Either may be None (none).
     """
 
     savings: FloatArray
     running_costs: FloatArray
     interest: FloatArray
     mrp: FloatArray
+    one_off_costs: FloatArray | None = None
+    outcome_payments: FloatArray | None = None
+
+    @property
+    def other_costs(self) -> FloatArray:
+        """One-off costs charged to revenue plus payments for outcomes."""
+        result: FloatArray = np.zeros_like(self.savings)
+        for part in (self.one_off_costs, self.outcome_payments):
+            if part is not None:
+                result = result + part
+        return result
 
     @property
     def financing_costs(self) -> FloatArray:
@@ -35,8 +48,11 @@ class BudgetEffect:
 
     @property
     def net(self) -> FloatArray:
-        """Running costs plus financing costs less savings."""
-        result: FloatArray = self.running_costs + self.financing_costs - self.savings
+        """Running costs, financing costs, one-off costs charged to revenue and payments for
+        outcomes, less savings."""
+        result: FloatArray = (
+            self.running_costs + self.financing_costs + self.other_costs - self.savings
+        )
         return result
 
     def band_d(self, tax_base: float) -> FloatArray:

@@ -47,6 +47,8 @@ from bondmodel.labels import (
     PATH_METRICS,
     Unit,
     finite_or_none,
+    path_metric_label,
+    route_metric,
 )
 from bondmodel.risk.events import event_probability
 from bondmodel.risk.sampling import Sampler
@@ -99,6 +101,12 @@ class Evaluation:
                 raise ScenarioError(f"{metric!r}: the scenario has {len(names)} partners")
             found = self.results.partner_metrics[names[index]]
             value = found.get("npv_after_debt_service", found["npv"])
+        elif route_metric(metric) is not None:
+            routes = self.results.routes
+            if routes is None or metric not in routes.base_metrics:
+                count = 0 if routes is None else len(routes.views)
+                raise ScenarioError(f"{metric!r}: the scenario has {count} funding routes")
+            value = routes.base_metrics[metric]
         elif metric in self.results.metrics:
             value = self.results.metrics[metric]
         elif self.results.bond is not None and metric in self.results.bond.metrics:
@@ -139,7 +147,12 @@ def evaluate(label: str, scenario: Scenario, draws: SharedDraws) -> Evaluation:
 
 def _known() -> str:
     names = sorted(set(METRICS) | set(BOND_METRICS) | set(PATH_METRICS))
-    return "known metrics: " + ", ".join(names)
+    return (
+        "known metrics: "
+        + ", ".join(names)
+        + "; with funding routes, route_npv_K, route_peak_cash_K, route_council_shortfall_K "
+        "and route_investor_shortfall_K (route K from 0)"
+    )
 
 
 @dataclass(frozen=True)
@@ -190,6 +203,13 @@ BETTER: Final[dict[str, Better]] = {
     "loss_given_default": Better(-1, BOTH),
 }
 NEITHER = Better(0, "neither: no direction")
+#: The good direction of each funding route's per-path metric, by its prefix.
+ROUTE_BETTER: Final[dict[str, Better]] = {
+    "route_npv": Better(+1, COUNCIL),
+    "route_peak_cash": Better(-1, COUNCIL),
+    "route_council_shortfall": Better(-1, COUNCIL),
+    "route_investor_shortfall": Better(-1, INVESTORS),
+}
 
 
 @dataclass(frozen=True)
@@ -206,8 +226,11 @@ class Measure:
     @property
     def better(self) -> Better:
         """The measure's good direction: its metric's, reversed for ``P(METRIC < X)``."""
+        route = route_metric(self.metric)
         if self.metric.startswith("partner_npv_"):
             found = Better(+1, "that partner")
+        elif route is not None:
+            found = ROUTE_BETTER[route[0]]
         else:
             found = BETTER.get(self.metric, NEITHER)
         if self.kind == "prob" and self.op == "<":
@@ -223,16 +246,19 @@ class Measure:
 
     @property
     def metric_unit(self) -> Unit:
-        if self.metric.startswith("partner_npv_"):
+        if self.metric.startswith("partner_npv_") or route_metric(self.metric) is not None:
             return "money"
         table = BOND_METRICS | METRICS if self.kind == "base" else PATH_METRICS
         column = table.get(self.metric) or (BOND_METRICS | METRICS).get(self.metric)
         return "ratio" if column is None else column.unit
 
-    def label(self, partners: Sequence[str] = (), currency: str = "GBP") -> str:
+    def label(
+        self, partners: Sequence[str] = (), currency: str = "GBP", routes: Sequence[str] = ()
+    ) -> str:
         """The measure in words, from the labels table: "Minimum DSCR, P10", "Probability of
-        a shortfall", "Council NPV after debt service, base case"."""
-        metric = self.metric_label(partners)
+        a shortfall", "Council NPV after debt service, base case"; a route's metric names the
+        route (``routes``, the scenario's route names)."""
+        metric = self.metric_label(partners, routes)
         if self.kind == "base":
             return f"{metric}, base case"
         if self.kind == "mean":
@@ -244,8 +270,10 @@ class Measure:
         level = format_value(self.level, self.metric_unit, currency)
         return f"Probability {in_sentence(metric)} {self.op} {level}"
 
-    def metric_label(self, partners: Sequence[str] = ()) -> str:
+    def metric_label(self, partners: Sequence[str] = (), routes: Sequence[str] = ()) -> str:
         """The metric's label: the base case's for a bare metric, else the per-path one."""
+        if route_metric(self.metric) is not None:
+            return path_metric_label(self.metric, routes=routes)
         if self.metric.startswith("partner_npv_"):
             index = int(self.metric[12:])
             name = partners[index] if index < len(partners) else f"partner {index + 1}"
@@ -261,7 +289,11 @@ class Measure:
         if self.kind == "base":
             value = ev.base(self.metric)
             return (math.nan if value is None else value), 0.0
-        if self.metric not in PATH_METRICS and not self.metric.startswith("partner_npv_"):
+        if (
+            self.metric not in PATH_METRICS
+            and not self.metric.startswith("partner_npv_")
+            and route_metric(self.metric) is None
+        ):
             raise ScenarioError(
                 f"{self.text}: {self.metric!r} is not simulated path by path; per-path metrics: "
                 + ", ".join(PATH_METRICS)

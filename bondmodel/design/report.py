@@ -27,7 +27,7 @@ from bondmodel.design.text import solution_text
 from bondmodel.design.variation import field_column
 from bondmodel.display import format_value, in_sentence
 from bondmodel.io import XLSX_OPTIONS, atomic_write
-from bondmodel.labels import Unit
+from bondmodel.labels import Unit, route_names
 from bondmodel.scenario.export import scenario_toml
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.styles import Styles, write_value
@@ -121,6 +121,7 @@ def _measure_table(
     rows: list[Row],
     partners: list[str],
     best: bool = True,
+    routes: list[str] | None = None,
 ) -> int:
     ws.write(top, 0, "Measure", styles.header)
     for j, label in enumerate(labels):
@@ -131,7 +132,7 @@ def _measure_table(
         ws.set_column(1 + 2 * len(labels), 1 + 2 * len(labels), 34)
     for i, row in enumerate(rows):
         r = top + 1 + i
-        ws.write_string(r, 0, parse_measure(row.measure).label(partners))
+        ws.write_string(r, 0, parse_measure(row.measure).label(partners, routes=routes or ()))
         unit = unit_of(row.measure)
         for j, (v, e) in enumerate(zip(row.values, row.errors, strict=True)):
             write_value(ws, r, 1 + 2 * j, v, unit, styles)
@@ -165,8 +166,15 @@ def write_comparison(comparison: Comparison, path: str | Path, command: str | No
             "below P10); base case = the central values, no risk drawn",
             styles.note,
         )
+        first = comparison.evaluations[0].scenario
         end = _measure_table(
-            ws, styles, 3, labels, comparison.rows, comparison.evaluations[0].scenario.partner_names
+            ws,
+            styles,
+            3,
+            labels,
+            comparison.rows,
+            first.partner_names,
+            routes=route_names(first),
         )
         ws.write(end + 1, 0, "What the comparison shows", styles.bold)
         for i, text in enumerate(comparison.statements(words=True) + comparison.notes):
@@ -188,8 +196,10 @@ def write_comparison(comparison: Comparison, path: str | Path, command: str | No
 
 def _metric_words(comparison: Comparison) -> str:
     """The S-curves' metric in words (its label over the paths)."""
-    names = comparison.evaluations[0].scenario.partner_names
-    label = parse_measure(f"mean({comparison.metric})").metric_label(names)
+    first = comparison.evaluations[0].scenario
+    label = parse_measure(f"mean({comparison.metric})").metric_label(
+        first.partner_names, route_names(first)
+    )
     return in_sentence(label)
 
 
@@ -259,7 +269,9 @@ def write_sweep(result: Sweep, path: str | Path, command: str | None = None) -> 
             styles.note,
         )
         headings = [c.label for c in columns] + [
-            parse_measure(row.measure).label(scenario.partner_names, scenario.meta.currency)
+            parse_measure(row.measure).label(
+                scenario.partner_names, scenario.meta.currency, route_names(scenario)
+            )
             for row in result.rows
         ]
         for j, name in enumerate(headings):
@@ -319,7 +331,10 @@ def _heatmaps(wb: Workbook, styles: Styles, result: Sweep) -> None:
         better = by_measure[measure].better
         rows, cols = data["rows"], data["columns"]
         ws.write_string(
-            top, 0, f"{parsed.label(scenario.partner_names, currency)} ({measure})", styles.bold
+            top,
+            0,
+            f"{parsed.label(scenario.partner_names, currency, route_names(scenario))} ({measure})",
+            styles.bold,
         )
         ws.write_string(top + 1, 0, heat_legend(better), styles.note)
         corner = rows_field.label + (f" \\ {cols_field.label}" if cols_field else "")
@@ -332,7 +347,10 @@ def _heatmaps(wb: Workbook, styles: Styles, result: Sweep) -> None:
                 else f"{cols_field.label}: {format_value(v, cols_field.unit, currency)}"
             )
             ws.write_string(
-                top + 2, 1 + j, heading or parsed.label(scenario.partner_names), styles.header
+                top + 2,
+                1 + j,
+                heading or parsed.label(scenario.partner_names, routes=route_names(scenario)),
+                styles.header,
             )
         for i, v in enumerate(rows["values"]):
             ws.write_string(top + 3 + i, 0, format_value(v, rows_field.unit, currency), styles.bold)

@@ -20,7 +20,7 @@ from bondmodel.design.measures import Better, Evaluation, SharedDraws, evaluate,
 from bondmodel.design.variation import Variation, with_value
 from bondmodel.display import in_sentence
 from bondmodel.errors import ScenarioError
-from bondmodel.labels import finite_or_none
+from bondmodel.labels import finite_or_none, route_names
 from bondmodel.scenario.schema import Scenario
 
 #: The measures a comparison reports (bond measures are left out of a programme without a
@@ -177,7 +177,9 @@ class Comparison:
             verb = "has" if len(row.best) == 1 else "have"
             measure = row.measure
             if words:
-                label = parse_measure(measure).label(scenario.partner_names, scenario.meta.currency)
+                label = parse_measure(measure).label(
+                    scenario.partner_names, scenario.meta.currency, route_names(scenario)
+                )
                 measure = in_sentence(label)
             out.append(f"{names} {verb} the {word} {measure}")
         for i in self.always_best():

@@ -16,6 +16,7 @@ from bondmodel.design.solve import Solution
 from bondmodel.design.study import Comparison, Row, Sweep
 from bondmodel.design.variation import field_column
 from bondmodel.display import DEFAULT_WIDTH, format_value, in_sentence, text_table
+from bondmodel.labels import route_names
 from bondmodel.scenario.schema import Scenario
 
 #: The marker of the best value of a measure.
@@ -63,7 +64,9 @@ def comparison_text(result: Comparison, width: int = DEFAULT_WIDTH) -> str:
         best = set(row.best_own)
         rows.append(
             [
-                measure.label(scenario.partner_names, scenario.meta.currency),
+                measure.label(
+                    scenario.partner_names, scenario.meta.currency, route_names(scenario)
+                ),
                 better_words(row.better),
                 *(
                     _marked(format_value(v, measure.unit, scenario.meta.currency), i in best)
@@ -79,7 +82,9 @@ def comparison_text(result: Comparison, width: int = DEFAULT_WIDTH) -> str:
         "",
         _legend(result.rows, width, "", "Better"),
     ]
-    metric = parse_measure(f"mean({result.metric})").metric_label(scenario.partner_names)
+    metric = parse_measure(f"mean({result.metric})").metric_label(
+        scenario.partner_names, route_names(scenario)
+    )
     if result.paths > 0:
         beats = [
             [label, *("-" if i == j else format_value(v, "rate") for j, v in enumerate(shares))]
@@ -111,7 +116,8 @@ def sweep_text(result: Sweep, width: int = DEFAULT_WIDTH) -> str:
     fields = [field_column(v.path, scenario) for v in result.variations]
     measures = [parse_measure(row.measure) for row in result.rows]
     headers = [f.label for f in fields] + [
-        m.label(scenario.partner_names, currency) + f" [{better_words(row.better)}]"
+        m.label(scenario.partner_names, currency, route_names(scenario))
+        + f" [{better_words(row.better)}]"
         for m, row in zip(measures, result.rows, strict=True)
     ]
     best = [set(row.best_own) for row in result.rows]
@@ -159,7 +165,7 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
             unit = c.measure.unit
             rows.append(
                 [
-                    c.measure.label(scenario.partner_names, currency),
+                    c.measure.label(scenario.partner_names, currency, route_names(scenario)),
                     f"{c.op} {format_value(c.bound, unit, currency)}",
                     format_value(value, unit, currency),
                     "n/a" if x is None else shown(x),
@@ -198,7 +204,7 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
             unit = c.measure.unit
             rows.append(
                 [
-                    c.measure.label(scenario.partner_names, currency),
+                    c.measure.label(scenario.partner_names, currency, route_names(scenario)),
                     f"{c.op} {format_value(c.bound, unit, currency)}",
                     format_value(v, unit, currency),
                     format_value(se, unit, currency),

@@ -17,7 +17,7 @@ from bondmodel.labels import FIELDS, Column, Unit
 from bondmodel.scenario.loader import parse_scenario
 from bondmodel.scenario.paths import FIELD_PATH, path_parts
 from bondmodel.scenario.schema import Scenario
-from bondmodel.workbook.inputs import FIELD_INFO
+from bondmodel.workbook.inputs import input_unit
 
 #: Most values one ``--vary`` may give (a range is expanded).
 MAX_VALUES = 1_000
@@ -77,6 +77,9 @@ _INPUT_UNITS: dict[str, Unit] = {
     "£": "money",
     "£ a year": "money",
     "£ or 'sized'": "money",
+    "£ nominal": "money",
+    "£ nominal a year": "money",
+    "factor": "factor",
     "rate a year": "rate",
     "share": "rate",
     "share of principal": "rate",
@@ -103,8 +106,7 @@ def field_column(path: str, scenario: Scenario | None = None) -> Column:
     key = re.sub(r"\[\d+\]", "[]", path)
     found = FIELDS.get(key)
     if found is None:
-        last = key.split(".")[-1].replace("[]", "")
-        unit = _INPUT_UNITS.get(FIELD_INFO.get(last, ("", ""))[0], "count")
+        unit = _INPUT_UNITS.get(input_unit(path), "count")
         words = re.sub(r"\[(\d+)\]", lambda m: f" {int(m.group(1)) + 1}", path)
         words = words.replace(".", " ").replace("_", " ")
         found = Column(words[:1].upper() + words[1:], unit)

@@ -270,7 +270,9 @@ def format_validation_error(
         elif kind == "union_tag_invalid":
             loc = [*loc, ctx.get("discriminator", "type").strip("'")]
             tag, expected = ctx.get("tag"), ctx.get("expected_tags")
-            message = f"unknown {loc[-2]} type {tag!r}; allowed: {expected}"
+            # a list's item (routes[5]) is named by its list in the singular: "route"
+            what = loc[-2] if not isinstance(loc[-2], int) else str(loc[-3]).removesuffix("s")
+            message = f"unknown {what} type {tag!r}; allowed: {expected}"
             show_value = False
         elif kind == "union_tag_not_found":
             loc = [*loc, ctx.get("discriminator", "type").strip("'")]

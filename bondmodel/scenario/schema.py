@@ -22,6 +22,7 @@ from bondmodel.conventions import (
 )
 from bondmodel.dates import model_close, period_boundaries
 from bondmodel.scenario.bond import PWLB, BondTerms, pwlb_problem, timeline_problem
+from bondmodel.scenario.council import MAX_ROUTES, Council, Route, routes_problem
 from bondmodel.scenario.fieldtypes import (
     MAX_DATE,
     MAX_PRICE_BASE_YEARS,
@@ -36,6 +37,10 @@ from bondmodel.scenario.fieldtypes import (
 from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located as _located
 from bondmodel.scenario.risk import Risk
+
+#: Optional sections added after scenarios were first hashed: left out of the canonical
+#: text while unset (:meth:`Scenario.canonical_json`).
+LATER_SECTIONS = ("council", "routes")
 
 #: Tolerance for "sums to 1" checks on shares and profiles.
 SUM_TOLERANCE = 1e-9
@@ -356,6 +361,8 @@ class Scenario(_Model):
     bond: BondTerms | None = None
     pwlb: PWLB | None = None
     risk: Risk | None = None
+    council: Council | None = None
+    routes: FrozenList[Route] | None = Field(default=None, min_length=1, max_length=MAX_ROUTES)
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Scenario:
@@ -435,6 +442,21 @@ class Scenario(_Model):
             raise _located(("pwlb",), "needs a [bond] section to compare against")
         if self.risk is not None:
             self._check_risk_targets(self.risk)
+        if self.routes is not None:
+            found = routes_problem(
+                self.routes,
+                self.council,
+                has_bond=self.bond is not None,
+                has_costs=bool(self.costs),
+                horizon_years=self.timeline.horizon_years,
+            )
+            if found is not None:
+                raise _located(*found)
+        elif self.council is not None:
+            raise _located(
+                ("council",),
+                "is only used by the funding routes compared: add [[routes]], or remove [council]",
+            )
         return self
 
     def _check_derived_dates(self) -> None:
@@ -536,10 +558,16 @@ class Scenario(_Model):
         return math.fsum(p.baseline_expenditure for p in self.partners)
 
     def canonical_json(self) -> str:
-        """A canonical text of the scenario: sorted keys, no whitespace, defaults filled in."""
-        return json.dumps(
-            self.model_dump(mode="json"), sort_keys=True, separators=(",", ":"), ensure_ascii=True
-        )
+        """A canonical text of the scenario: sorted keys, no whitespace, defaults filled in.
+
+        The sections added after scenarios were first hashed (``council``, ``routes``) are
+        left out while unset, so a scenario without them keeps the SHA-256 it always had.
+        """
+        data = self.model_dump(mode="json")
+        for key in LATER_SECTIONS:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
     def sha256(self) -> str:
         """SHA-256 of :meth:`canonical_json`, identifying the scenario in audit records."""

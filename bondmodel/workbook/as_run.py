@@ -189,6 +189,12 @@ INPUT_RULES: tuple[InputRule, ...] = (
     InputRule(
         r"pwlb\.(gilt_yield|margin|term_years|loan_type)", "live", "the PWLB rows on the Bond sheet"
     ),
+    InputRule(
+        r"(council\..*|routes\[i\]\..*)",
+        "structural",
+        "the funding routes' budget, Prudential Code and comparison tables are the engine's "
+        "(run --json, the API); the workbook has no formulas for them yet",
+    ),
 )
 
 _DEFAULT = InputRule(r".*", "structural", "not among the inputs the formulas follow")

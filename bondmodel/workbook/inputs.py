@@ -160,6 +160,45 @@ FIELD_INFO: dict[str, tuple[str, str]] = {
 }
 
 
+FIELD_INFO |= {
+    "net_revenue_stream": ("£ a year", "the council's budget; indexed to each financial year"),
+    "tax_base_band_d": ("Band D equivalents", "the council-tax base"),
+    "opening_cfr": ("£ nominal", "capital financing requirement at close"),
+    "gross_debt": ("£ nominal", "borrowing and long-term liabilities at close"),
+    "financing_costs": ("£ nominal a year", "existing interest and MRP, held flat"),
+    "operational_boundary": ("£ nominal", "the gross debt the council expects to work within"),
+    "authorised_limit": ("£ nominal", "the statutory limit on gross debt (LGA 2003 s.3)"),
+    "financing_ratio_limit": ("share", "a route above it is flagged; blank: none"),
+    "usable_reserves": ("£ nominal", "a reserves route needing more is flagged"),
+    "investment_rate": ("rate a year", "what reserves earn: a reserves route's cost"),
+    "capital_receipts": ("£ nominal", "available in each financial year from the first"),
+    "mrp_method": ("choice", "asset life method: equal instalments or annuity"),
+    "mrp_life_years": ("years", "MRP on capital costs; capitalised revenue costs: 20"),
+    "capitalisation_direction": ("TRUE/FALSE", "a direction lets borrowing fund revenue costs"),
+    "rate_type": ("choice", "PWLB standard, certainty, local infrastructure or HRA rate"),
+    "eligible": ("TRUE/FALSE", "the loan qualifies for the HRA or infrastructure rate"),
+    "repayment": ("choice", "bullet, eip or annuity"),
+    "cap_multiple": ("factor", "payments for outcomes at most this times the investment"),
+}
+
+#: Unit and note of a field whose name means something else elsewhere, by its path with list
+#: indices as ``[i]``; looked up before :data:`FIELD_INFO`.
+PATH_INFO: dict[str, tuple[str, str]] = {
+    "routes[i].type": ("choice", "the kind of funding route"),
+    "routes[i].term_years": ("years", "the loan's term, or the years of payments for outcomes"),
+    "routes[i].rate": ("rate a year", "the community investment's fixed rate"),
+    "routes[i].share": ("share", "of the gross savings achieved, paid for outcomes"),
+    "routes[i].loan_type": ("choice", "annuity, eip or maturity"),
+}
+
+
+def field_info(path: str) -> tuple[str, str]:
+    """The unit and note the Inputs sheet gives the input at ``path``."""
+    generic = re.sub(r"\[\d+\]", "[i]", path)
+    found = PATH_INFO.get(generic)
+    return found if found is not None else FIELD_INFO.get(_field(path), ("", ""))
+
+
 @dataclass(frozen=True)
 class InputRow:
     """One input: its path, value and what constrains it."""
@@ -179,7 +218,7 @@ def _field(path: str) -> str:
 
 def input_unit(path: str) -> str:
     """The unit the Inputs sheet gives the input at ``path`` (``£ a year``, ``share``, ...)."""
-    return FIELD_INFO.get(_field(path), ("", ""))[0]
+    return field_info(path)[0]
 
 
 def defined_name(path: str) -> str:
@@ -205,23 +244,11 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
                 rows.append(InputRow(f"{path}[{i}]", inner))
             continue
         if isinstance(value, BaseModel):
-            inner = flatten(value, f"{path}.")
-            # a tagged union's type offers every alternative (a change the formulas cannot
-            # follow is then flagged structural, never silently ignored)
-            models = _models(info.annotation)
-            types = (
-                tuple(t for m in models for t in _choices(m.model_fields["type"].annotation))
-                if len(models) > 1
-                else ()
-            )
-            rows += [
-                dataclasses.replace(r, choices=types) if types and r.path == f"{path}.type" else r
-                for r in inner
-            ]
+            rows += _every_type(flatten(value, f"{path}."), path, info.annotation)
             rows += _alternatives(info.annotation, value, f"{path}.")
         elif isinstance(value, tuple) and value and isinstance(value[0], BaseModel):
             for i, item in enumerate(value):
-                rows += flatten(item, f"{path}[{i}].")
+                rows += _every_type(flatten(item, f"{path}[{i}]."), f"{path}[{i}]", info.annotation)
         else:
             low = high = None
             for meta in info.metadata:
@@ -237,6 +264,17 @@ def flatten(model: BaseModel, prefix: str = "") -> list[InputRow]:
                 )
             )
     return rows
+
+
+def _every_type(rows: list[InputRow], path: str, annotation: Any) -> list[InputRow]:
+    """The rows of the table at ``path``, its ``type`` offering every alternative of a tagged
+    union (a section, or an item of a list such as ``routes``): a change the formulas cannot
+    follow is then flagged structural, never silently ignored."""
+    models = _models(annotation)
+    if len(models) < 2:
+        return rows
+    types = tuple(t for m in models for t in _choices(m.model_fields["type"].annotation))
+    return [dataclasses.replace(r, choices=types) if r.path == f"{path}.type" else r for r in rows]
 
 
 #: Tagged unions whose type is a live choice: the fields of every alternative get a row (blank
@@ -362,8 +400,7 @@ def inputs_sheet(
     for i, item in enumerate(flatten(scenario)):
         row = 4 + i
         out.append((row, item))
-        field = _field(item.path)
-        unit, note = FIELD_INFO.get(field, ("", ""))
+        unit, note = field_info(item.path)
         kind, prefix = annotate(item.path) if annotate is not None else ("input", "")
         note = f"{prefix} {note}".strip()
         ws.write_string(row, 0, item.path, styles.note)

@@ -19,6 +19,7 @@ from bondmodel.labels import (
     PATH_METRICS,
     TARGETS,
     Unit,
+    metric_names_of,
     path_metric_label,
     path_metric_unit,
     risk_input_label,
@@ -184,7 +185,7 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
     ws.set_column(0, 0, 30)
     ws.set_column(1, 1, 30)
     ws.set_column(2, 12, 18)
-    who = (results.scenario.partner_names, results.scenario.bond is not None)
+    who = metric_names_of(results.scenario)
     out_label = path_metric_label(sim.tornado_output, *who)
     unit = path_metric_unit(sim.tornado_output)
     ws.write(0, 0, f"Sensitivity of {out_label} (simulation output, values)", styles.title)

@@ -16,7 +16,6 @@ import numpy.typing as npt
 from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 
-from bondmodel.dates import financial_year_start
 from bondmodel.engine import Results
 from bondmodel.timeline import Timeline, inflation_by_period
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout
@@ -235,12 +234,9 @@ def timeline_sheet(wb: Workbook, styles: Styles, results: Results, layout: Layou
 
 
 def financial_years(tl: Timeline) -> npt.NDArray[np.int64]:
-    """The financial year (its first calendar year, e.g. 2026 for 2026/27) of each period.
-
-    A flow in period t is dated at the period's end (the close for t = 0), so the period
-    belongs to the financial year its end date falls in (``dates.financial_year_start``).
-    """
-    return np.array([financial_year_start(d).year for d in tl.period_end], dtype=np.int64)
+    """The financial year (its first calendar year, e.g. 2026 for 2026/27) of each period
+    (:meth:`Timeline.financial_years`)."""
+    return tl.financial_years()
 
 
 def financial_year_lines(tl: Timeline) -> list[Line]:

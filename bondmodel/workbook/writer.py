@@ -33,6 +33,7 @@ from bondmodel.labels import (
     METRICS,
     PERIOD_COLUMNS,
     Unit,
+    metric_names_of,
     name_in_words,
     path_metric_label,
     path_metric_unit,
@@ -619,7 +620,7 @@ def _risk_sheet(wb: Workbook, styles: _Styles, results: Results, layout: Layout)
 
 
 def _path_metric_label(key: str, scenario: Scenario) -> str:
-    return path_metric_label(key, scenario.partner_names, scenario.bond is not None)
+    return path_metric_label(key, *metric_names_of(scenario))
 
 
 #: Per-path rows kept on the Paths sheet: enough to check a rerun path by path.
