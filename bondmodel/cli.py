@@ -111,6 +111,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="per-path metric the tornado swings are measured on (default council_npv or npv)",
     )
     sim.add_argument(
+        "--stress",
+        action="append",
+        default=None,
+        metavar="INPUT=PLOW:PHIGH",
+        help="stress analysis: the simulation again with INPUT drawn only between two of its "
+        "percentiles, e.g. savings_realisation=P5:P25 (repeatable; same seed)",
+    )
+    sim.add_argument(
+        "--scenario-analysis",
+        action="append",
+        default=None,
+        metavar="REGION",
+        help="which inputs drive an output into a region, e.g. 'min_dscr<1.0' (repeatable)",
+    )
+    sim.add_argument(
         "--quiet", action="store_true", help="no progress bar and no summary table on the output"
     )
     pack = run.add_argument_group("Committee pack")
@@ -429,7 +444,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     # Imported here so that `validate`, `new` and `--help` stay quick.
-    from bondmodel.engine import check_run_settings, run
+    from bondmodel.engine import check_run_analyses, check_run_settings, run
     from bondmodel.workbook.writer import write_workbook
 
     scenario_path: Path | None = args.scenario
@@ -457,6 +472,13 @@ def _run(args: argparse.Namespace) -> int:
         args.sampler,
         args.scheduler,
     )
+    from bondmodel.risk.analyses import Analyses, parse_region, parse_stress
+
+    analyses = Analyses(
+        tuple(parse_stress(text) for text in args.stress or ()),
+        tuple(parse_region(text) for text in args.scenario_analysis or ()),
+    )
+    check_run_analyses(scenario, paths, analyses)
     convergence = None
     if args.converge is None and (args.converge_on or args.confidence != 0.95):
         raise ScenarioError("--converge-on and --confidence apply only with --converge TOL")
@@ -483,6 +505,7 @@ def _run(args: argparse.Namespace) -> int:
             progress=update,
             convergence=convergence,
             tornado_output=args.tornado_output,
+            analyses=analyses,
         )
     finally:
         close()

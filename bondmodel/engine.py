@@ -33,6 +33,7 @@ from bondmodel.metrics import (
 )
 from bondmodel.model import Evaluation, Model, path_columns
 from bondmodel.programme import ProgrammeFlows
+from bondmodel.risk.analyses import Analyses, check_analyses
 from bondmodel.risk.results import Simulation, new_seed, simulate
 from bondmodel.risk.sampling import Sampler
 from bondmodel.risk.simulate import Convergence, RunSettings, check_run_flags
@@ -140,6 +141,7 @@ def run(
     progress: Callable[[int], None] | None = None,
     convergence: Convergence | None = None,
     tornado_output: str | None = None,
+    analyses: Analyses | None = None,
 ) -> Results:
     """Run the base case of ``scenario`` and, when it has risk, a Monte Carlo simulation.
 
@@ -153,11 +155,13 @@ def run(
         has a [risk] section, else none. 0: the base case only.
     seed
         The seed; None draws a fresh one (recorded in ``Results.risk.settings``).
-    sampler, workers, scheduler, chunk_blocks, progress, convergence, tornado_output
+    sampler, workers, scheduler, chunk_blocks, progress, convergence, tornado_output, analyses
         See :func:`bondmodel.risk.results.simulate`; the results do not depend
         on workers, scheduler or chunk_blocks.
     """
     paths = check_run_settings(scenario, paths, seed, workers, chunk_blocks, sampler, scheduler)
+    analyses = analyses or Analyses()
+    check_run_analyses(scenario, paths, analyses)
     settings = (
         None
         if paths == 0
@@ -173,7 +177,7 @@ def run(
     )
     # One BLAS thread, as in the simulation's workers: the same arithmetic everywhere.
     with threadpool_limits(limits=1, user_api="blas"):
-        return _run(scenario, settings, progress, tornado_output)
+        return _run(scenario, settings, progress, tornado_output, analyses)
 
 
 def check_run_settings(
@@ -205,16 +209,30 @@ def check_run_settings(
     return paths
 
 
+def check_run_analyses(scenario: Scenario, paths: int, analyses: Analyses) -> None:
+    """Stress and scenario analyses need a simulation, and name risk inputs and per-path
+    metrics of the scenario: checked before the seed is printed."""
+    if not (analyses.stresses or analyses.regions):
+        return
+    if paths == 0:
+        raise ScenarioError(
+            "--stress and --scenario-analysis analyse a simulation; give --paths N (N > 0)"
+        )
+    model = Model.compile(scenario)
+    check_analyses(analyses, model.risk.names, model.metric_names)
+
+
 def _run(
     scenario: Scenario,
     settings: RunSettings | None,
     progress: Callable[[int], None] | None,
     tornado_output: str | None,
+    analyses: Analyses,
 ) -> Results:
     model = Model.compile(scenario)
     simulation = None
     if settings is not None:
-        simulation = simulate(scenario, settings, progress, tornado_output)
+        simulation = simulate(scenario, settings, progress, tornado_output, analyses)
     base = model.base_case()
     timeline, flows = model.timeline, base.flows
     bond = None if model.schedule is None else bond_results(model, base)

@@ -72,6 +72,10 @@ def path_columns(scenario: Scenario) -> int:
     return len(path_metric_names(scenario)) + inputs
 
 
+#: Inputs drawn within a band of their distribution: (input index, low, high), probabilities.
+Bands = tuple[tuple[int, float, float], ...]
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """A block of draws through the engine: per-path flows and metrics.
@@ -202,17 +206,25 @@ class Model:
         return self._base
 
     def sample(
-        self, seed: int, sampler: Sampler, block: int, paths: int
+        self, seed: int, sampler: Sampler, block: int, paths: int, bands: Bands = ()
     ) -> tuple[FloatArray, Draws, FloatArray | None]:
-        """One block's sampled input values (n, inputs), the engine's draws and coupon rates."""
+        """One block's sampled input values (n, inputs), the engine's draws and coupon rates.
+
+        ``bands`` (input index, low, high) draws those inputs only between the probabilities
+        low and high of their distributions (a stress analysis): their rank-correlated
+        uniforms u become low + u (high - low), the other inputs' are untouched."""
         u = self.risk.correlated_uniforms(seed, sampler, block, paths)
+        for j, low, high in bands:
+            u[:, j] = low + u[:, j] * (high - low)
         values = self.risk.values(u)
         draws, rates = self.risk.draws(values, seed, block)
         return values, draws, rates
 
-    def block(self, seed: int, sampler: Sampler, block: int, paths: int) -> Block:
+    def block(
+        self, seed: int, sampler: Sampler, block: int, paths: int, bands: Bands = ()
+    ) -> Block:
         """Block number ``block`` of a run of ``paths`` paths: sampled, then evaluated."""
-        values, draws, rates = self.sample(seed, sampler, block, paths)
+        values, draws, rates = self.sample(seed, sampler, block, paths, bands)
         evaluation = self.evaluate(draws, rates)
         return Block(evaluation.path_metrics, values, evaluation.series)
 

@@ -40,6 +40,37 @@ BAD_FLAGS = [
     ("zero_workers", ["--workers", "0"], ["--workers", "0", ">= 1"]),
     ("converge_2", ["--converge", "2"], ["--converge", "2", "between 0 and 1"]),
     ("unreachable_scheduler", ["--scheduler", UNREACHABLE], ["--scheduler", UNREACHABLE]),
+    ("stress_grammar", ["--stress", "savings_realisation"], ["--stress", "INPUT=PLOW:PHIGH"]),
+    (
+        "stress_unknown_input",
+        ["--stress", "no_such_input=P5:P25"],
+        ["--stress", "'no_such_input'", "savings_realisation"],
+    ),
+    (
+        "stress_band_reversed",
+        ["--stress", "savings_realisation=P25:P5"],
+        ["--stress", "P25:P5", "0 <= low < high <= 100"],
+    ),
+    (
+        "stress_band_past_100",
+        ["--stress", "savings_realisation=P5:P120"],
+        ["--stress", "P5:P120", "0 <= low < high <= 100"],
+    ),
+    (
+        "region_grammar",
+        ["--scenario-analysis", "min_dscr"],
+        ["--scenario-analysis", "'min_dscr'", "METRIC<LEVEL"],
+    ),
+    (
+        "region_level_not_a_number",
+        ["--scenario-analysis", "min_dscr<one"],
+        ["--scenario-analysis", "METRIC<LEVEL"],
+    ),
+    (
+        "region_unknown_metric",
+        ["--scenario-analysis", "dscr_min<1"],
+        ["--scenario-analysis", "'dscr_min'", "min_dscr"],
+    ),
 ]
 
 #: Found while writing the cases above, and fixed.

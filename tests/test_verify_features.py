@@ -164,7 +164,7 @@ def test_a_changed_chart_reference_is_named(small: Path, tmp_path: Path, series:
     report = verify(tampered)
     assert report.exit_code == 1
     charts = [m for m in report.mismatches if m.what == "chart"]
-    assert [(m.sheet, m.cell) for m in charts] == [("Summary", "A14")]
+    assert [(m.sheet, m.cell) for m in charts] == [("Summary", "A16")]  # the first chart's anchor
     assert "$D$20:$AC$20" in charts[0].workbook and series in charts[0].rerun
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import numpy as np
@@ -14,6 +14,15 @@ import pandas as pd
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
 from bondmodel.model import Model
+from bondmodel.risk.analyses import (
+    Analyses,
+    band,
+    check_analyses,
+    output_statistics,
+    region_json,
+    scenario_analysis,
+    stress_json,
+)
 from bondmodel.risk.distributions import ppf
 from bondmodel.risk.events import EVENTS, NO_PAYBACK, partner_event
 from bondmodel.risk.sampling import BLOCK_SIZE, MAX_SEED, Sampler
@@ -97,6 +106,9 @@ class Simulation:
     rank_correlation, contribution : inputs (rows) by outputs (columns).
     spider : ``tornado_output`` with each input (rows) alone at its P1 ... P99 (columns).
     pawn : the PAWN index of each input (rows) for each output (columns).
+    stress : the tornado output's statistics (mean, P5 ... P95) on the baseline and with each
+        stressed input drawn within its band (empty without ``--stress``).
+    regions : per scenario analysis, each input's median on all paths and in the region.
     base_case : rows ``value`` (each per-path metric on the base case, central inputs) and
         ``percentile`` (where that value falls among the simulated paths, 0-100).
     """
@@ -116,6 +128,9 @@ class Simulation:
     spider: pd.DataFrame
     pawn: pd.DataFrame
     base_case: pd.DataFrame
+    stress: pd.DataFrame = field(default_factory=pd.DataFrame)
+    regions: dict[str, pd.DataFrame] = field(default_factory=dict)
+    analyses: Analyses = field(default_factory=Analyses)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary (no per-path data); undefined values are None."""
@@ -168,6 +183,10 @@ class Simulation:
                 str(out): {str(i): finite_or_none(v) for i, v in col.items()}
                 for out, col in self.pawn.items()
             },
+            "stress": None if self.stress.empty else stress_json(self.stress, self.tornado_output),
+            "scenario_analysis": [
+                region_json(region, self.regions[region.text]) for region in self.analyses.regions
+            ],
         }
 
 
@@ -181,13 +200,18 @@ def simulate(
     settings: RunSettings,
     progress: Callable[[int], None] | None = None,
     tornado_output: str | None = None,
+    analyses: Analyses | None = None,
 ) -> Simulation:
     """Simulate ``scenario`` as ``settings`` say and summarise the paths.
 
     ``tornado_output`` is the per-path metric the tornado swings are measured
-    on (default: the council NPV after debt service, or the programme NPV).
+    on (default: the council NPV after debt service, or the programme NPV); the stress
+    analyses measure it too. ``analyses``: the stress and scenario analyses to make
+    (:mod:`bondmodel.risk.analyses`).
     """
+    analyses = analyses or Analyses()
     allowed = Model.compile(scenario).metric_names
+    check_analyses(analyses, Model.compile(scenario).risk.names, allowed)
     if tornado_output is not None and tornado_output not in allowed:
         raise ScenarioError(
             f"tornado_output: {tornado_output!r} is not a per-path metric of this scenario; "
@@ -227,6 +251,11 @@ def simulate(
         per_path_precision=raw.precision,
         fan_bins=int(next(iter(raw.fan_edges.values())).shape[1] - 1) if raw.fan_edges else 0,
     )
+    stress = _stress_table(scenario, settings, raw, tornado_output, analyses)
+    regions = {
+        region.text: scenario_analysis(region, raw.metrics[region.metric], raw.inputs, raw.names)
+        for region in analyses.regions
+    }
     return Simulation(
         settings=recorded,
         per_path=per_path,
@@ -243,7 +272,48 @@ def simulate(
         spider=spider(scenario, tornado_output),
         pawn=pawn,
         base_case=base_in_context(scenario, raw.metrics),
+        stress=stress,
+        regions=regions,
+        analyses=analyses,
     )
+
+
+def _stress_table(
+    scenario: Scenario,
+    settings: RunSettings,
+    raw: RawSimulation,
+    output: str,
+    analyses: Analyses,
+) -> pd.DataFrame:
+    """The output's statistics on the baseline and under each stress: the simulation again
+    with the same seed and paths, the stressed input drawn within its band (empty without
+    stresses)."""
+    if not analyses.stresses:
+        return pd.DataFrame()
+    rows = [{"case": "baseline", "input": "", "low": 0.0, "high": 100.0,
+             **output_statistics(np.asarray(raw.metrics[output]))}]  # fmt: skip
+    again = RunSettings(
+        raw.paths,
+        settings.seed,
+        settings.sampler,
+        settings.workers,
+        settings.scheduler,
+        settings.chunk_blocks,
+    )
+    for stress in analyses.stresses:
+        stressed = simulate_raw(scenario, again, None, band(stress, raw.names))
+        rows.append(
+            {
+                "case": stress.text,
+                "input": stress.name,
+                "low": stress.low,
+                "high": stress.high,
+                **output_statistics(np.asarray(stressed.metrics[output])),
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame["mean_change"] = frame["mean"] - frame["mean"].iloc[0]
+    return frame
 
 
 def base_in_context(scenario: Scenario, metrics: dict[str, Any]) -> pd.DataFrame:

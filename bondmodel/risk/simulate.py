@@ -27,7 +27,7 @@ from threadpoolctl import ThreadpoolController
 
 from bondmodel.errors import ModelError, ScenarioError
 from bondmodel.interrupts import worker_defaults
-from bondmodel.model import PROGRAMME_PATH_METRICS, Model
+from bondmodel.model import PROGRAMME_PATH_METRICS, Bands, Model
 from bondmodel.resources import give_back_freed_memory, keep_freed_memory, memory_limit
 from bondmodel.risk.sampling import MAX_SEED, SAMPLERS, Sampler, block_bounds, block_count
 from bondmodel.scenario.schema import Scenario
@@ -51,6 +51,8 @@ class Context:
     sampler: Sampler
     paths: int
     fan_edges: dict[str, FloatArray] = field(default_factory=dict)
+    #: inputs drawn within a band of their distribution (a stress analysis; see Model.sample)
+    bands: Bands = ()
 
 
 @dataclass
@@ -100,7 +102,9 @@ def _run_chunk(context: Context, blocks: list[int]) -> ChunkOutput:
     model = Model.compile(context.scenario)
     out = ChunkOutput(blocks, {}, {}, {}, {}, {})
     for b in blocks:
-        metrics, values, series = model.block(context.seed, context.sampler, b, context.paths)
+        metrics, values, series = model.block(
+            context.seed, context.sampler, b, context.paths, context.bands
+        )
         out.metrics[b] = metrics
         out.inputs[b] = values
         for name, data in series.items():
@@ -414,9 +418,13 @@ class RawSimulation:
 
 
 def simulate_raw(
-    scenario: Scenario, settings: RunSettings, progress: Callable[[int], None] | None = None
+    scenario: Scenario,
+    settings: RunSettings,
+    progress: Callable[[int], None] | None = None,
+    bands: Bands = (),
 ) -> RawSimulation:
-    """Run ``settings.paths`` paths and merge the per-block results in path order."""
+    """Run ``settings.paths`` paths and merge the per-block results in path order
+    (``bands``: inputs drawn within a band of their distribution, a stress analysis)."""
     paths, seed, sampler = settings.paths, settings.seed, settings.sampler
     model = Model.compile(scenario)
     names = model.metric_names
@@ -424,9 +432,9 @@ def simulate_raw(
     _check_watched(settings.convergence, names)
     # Pilot: block 0 sets the fan-chart bins (deterministic: it is block 0 whatever the chunks).
     with single_threaded_blas():
-        pilot_series = model.block(seed, sampler, 0, paths).series
+        pilot_series = model.block(seed, sampler, 0, paths, bands).series
     edges = {name: fan_edges_from(data) for name, data in pilot_series.items()}
-    context = Context(scenario, seed, sampler, paths, edges)
+    context = Context(scenario, seed, sampler, paths, edges, bands)
     n_blocks = block_count(paths)
     chunks = [
         list(range(start, min(start + settings.chunk_blocks, n_blocks)))

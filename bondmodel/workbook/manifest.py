@@ -65,6 +65,11 @@ class RerunSettings(BaseModel):
     convergence: StoppingRule | None = None
     tornado_output: Metric | None = None
     per_path_precision: Literal["double", "single"] | None = None
+    #: the stress analyses (``INPUT=PLOW:PHIGH``) and scenario analyses (``METRIC<LEVEL``) run
+    stress: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=50)
+    scenario_analysis: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None, max_length=50
+    )
 
     @model_validator(mode="after")
     def _complete(self) -> RerunSettings:

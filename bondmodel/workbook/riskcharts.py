@@ -24,6 +24,7 @@ from bondmodel.labels import (
     path_metric_unit,
     risk_input_label,
 )
+from bondmodel.risk.analyses import SIGNIFICANT_SD
 from bondmodel.types import FloatArray
 from bondmodel.workbook.layout import Layout, column_span
 from bondmodel.workbook.printing import place_charts
@@ -355,3 +356,119 @@ def which_to_trust(results: Results) -> list[str]:
             "correlation does not."
         )
     return lines
+
+
+#: The analyses sheet (after ``run --stress`` or ``--scenario-analysis``).
+ANALYSES_SHEET: Final = "Stress"
+
+
+def has_analyses(results: Results) -> bool:
+    """Whether the run made a stress or scenario analysis (the Stress sheet is written)."""
+    sim = results.risk
+    return sim is not None and (not sim.stress.empty or bool(sim.regions))
+
+
+def analyses_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
+    """The stress analyses (the output's statistics on the baseline and under each stress,
+    with a chart) and the scenario analyses (each input's median in the region against all
+    paths), as values: simulation output for the stated seed."""
+    sim = results.risk
+    if sim is None or not has_analyses(results):
+        return
+    ws = wb.add_worksheet(ANALYSES_SHEET)
+    ws.set_column(0, 0, 34)
+    ws.set_column(1, 10, 20)
+    who = (results.scenario.partner_names, results.scenario.bond is not None)
+    out_label = path_metric_label(sim.tornado_output, *who)
+    unit = path_metric_unit(sim.tornado_output)
+    ws.write(0, 0, "Stress and scenario analysis (simulation output, values)", styles.title)
+    ws.write(
+        1,
+        0,
+        f"Seed {sim.settings.seed}, {sim.settings.paths:,} paths. A stress runs the simulation "
+        "again on the same seed with one input drawn only between two of its percentiles.",
+        styles.note,
+    )
+    row = 3
+    if not sim.stress.empty:
+        row = _stress_table(wb, ws, styles, results, row, out_label, unit)
+    for region in sim.analyses.regions:
+        frame = sim.regions[region.text]
+        metric = path_metric_label(region.metric, *who)
+        ws.write(
+            row,
+            0,
+            f"Scenario analysis: paths where {metric} {region.op} {region.level:g} "
+            f"({frame.attrs['paths']:,} paths, {frame.attrs['share']:.1%})",
+            styles.bold,
+        )
+        row += 1
+        headers = ["Input", "Median, all paths", "Median in the region", "Input's sd",
+                   "Move (sd)", "Significant"]  # fmt: skip
+        for j, h in enumerate(headers):
+            ws.write_string(row, j, h, styles.header)
+        for i, record in enumerate(frame.to_dict(orient="records")):
+            r = row + 1 + i
+            ws.write_string(r, 0, risk_input_label(str(record["input"])))
+            for j, key in enumerate(("median_all", "median_region", "sd_all", "z")):
+                write_value(ws, r, 1 + j, float(record[key]), "ratio", styles)
+            ws.write_string(r, 5, "yes" if record["significant"] else "no")
+        row += len(frame) + 1
+        ws.write_string(
+            row,
+            0,
+            f"An input is significant when its median in the region moves by at least "
+            f"{SIGNIFICANT_SD} of its standard deviations from its median on all paths.",
+            styles.note,
+        )
+        row += 3
+    ws.set_landscape()
+    ws.fit_to_pages(1, 0)
+
+
+def _stress_table(
+    wb: Workbook,
+    ws: Worksheet,
+    styles: Styles,
+    results: Results,
+    row: int,
+    out_label: str,
+    unit: Unit,
+) -> int:
+    sim = results.risk
+    assert sim is not None
+    frame = sim.stress
+    ws.write(row, 0, f"Stress analysis: {out_label}", styles.bold)
+    row += 1
+    headers = ["Case", "Mean", "P5", "P10", "P50", "P90", "P95", "Change in mean"]
+    for j, h in enumerate(headers):
+        ws.write_string(row, j, h, styles.header)
+    keys = ("mean", "p5", "p10", "p50", "p90", "p95", "mean_change")
+    for i, record in enumerate(frame.to_dict(orient="records")):
+        r = row + 1 + i
+        case = (
+            "Baseline (no stress)"
+            if record["case"] == "baseline"
+            else f"{risk_input_label(str(record['input']))} within "
+            f"P{record['low']:g}-P{record['high']:g}"
+        )
+        ws.write_string(r, 0, case)
+        for j, key in enumerate(keys):
+            write_value(ws, r, 1 + j, float(record[key]), unit, styles)
+    last = row + len(frame)
+    chart = wb.add_chart({"type": "bar"})
+    for col, name in ((3, "P10"), (4, "P50"), (5, "P90")):
+        chart.add_series(
+            {
+                "name": name,
+                "categories": column_span(ANALYSES_SHEET, row + 1, last, 0),
+                "values": column_span(ANALYSES_SHEET, row + 1, last, col),
+            }
+        )
+    chart.set_title({"name": f"Stress analysis: {out_label}"})
+    chart.set_y_axis({"reverse": True})
+    chart.set_x_axis({"num_format": styles.millions if unit == "money" else "0.00"})
+    chart.set_legend({"position": "bottom"})
+    chart.set_size({"width": 640, "height": 300})
+    ws.insert_chart(last + 2, 0, chart)
+    return last + 19

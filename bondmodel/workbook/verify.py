@@ -45,6 +45,7 @@ from openpyxl.workbook.workbook import Workbook
 from bondmodel import __version__
 from bondmodel.engine import Results, run
 from bondmodel.errors import BondModelError, ScenarioError, WorkbookError
+from bondmodel.risk.analyses import Analyses, parse_region, parse_stress
 from bondmodel.risk.sampling import BLOCK_SIZE, Sampler
 from bondmodel.scenario.loader import parse_scenario
 from bondmodel.scenario.schema import Scenario
@@ -73,7 +74,7 @@ VOLATILE_LABELS = frozenset(
 #: and the Model map, which list the simulation's sheets, and the Audit, whose layout lists the
 #: simulation's settings (checked record by record).
 MONTE_CARLO_SHEETS = frozenset(
-    {"Summary", "Risk", "Sensitivity", "Paths", "Cover", "Model map", "Audit"}
+    {"Summary", "Risk", "Sensitivity", "Stress", "Paths", "Cover", "Model map", "Audit"}
 )
 #: Tolerances for numbers: the rerun is bit-identical on one machine; another
 #: machine's libraries may round the last bits differently.
@@ -392,6 +393,10 @@ def _rerun(
         scheduler=scheduler,
         tornado_output=settings.tornado_output,
         convergence=convergence,
+        analyses=Analyses(
+            tuple(parse_stress(text) for text in settings.stress or ()),
+            tuple(parse_region(text) for text in settings.scenario_analysis or ()),
+        ),
     )
 
 

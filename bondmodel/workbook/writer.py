@@ -72,8 +72,11 @@ from bondmodel.workbook.partners_sheet import (
 )
 from bondmodel.workbook.printing import print_ready
 from bondmodel.workbook.riskcharts import (
+    ANALYSES_SHEET,
+    analyses_sheet,
     chart_block_rows,
     distribution_tables,
+    has_analyses,
     sensitivity_sheet,
 )
 from bondmodel.workbook.rows import (
@@ -159,6 +162,7 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
     if results.risk is not None:
         _risk_sheet(wb, styles, results, layout)
         sensitivity_sheet(wb, styles, results)
+        analyses_sheet(wb, styles, results)
     checks = checks_sheet(wb, styles, results, layout)
     as_run_sheet(wb, styles, results.scenario, input_rows)
     # what is data for verify rather than for a reader stays out of the print areas
@@ -198,6 +202,7 @@ BANNERS: dict[str, tuple[int, bool]] = {
     "Metrics": (2, False),
     "Risk": (3, True),
     "Sensitivity": (3, True),
+    "Stress": (3, True),
     "Checks": (2, False),
     "As run": (4, False),
     "Paths": (3, True),
@@ -212,6 +217,7 @@ def sheet_names(results: Results) -> list[str]:
     names += ["Bond", SOURCES_USES_SHEET] if results.bond is not None else []
     names += ["Metrics"]
     names += ["Risk", "Sensitivity"] if results.risk is not None else []
+    names += [ANALYSES_SHEET] if has_analyses(results) else []
     return [*names, "Checks", "As run", "Audit", *(["Paths"] if results.risk is not None else [])]
 
 
@@ -688,11 +694,15 @@ def run_manifest(results: Results, command: str | None) -> dict[str, Any]:
             "convergence": s.to_json()["convergence"],
             "tornado_output": sim.tornado_output,
             "per_path_precision": s.per_path_precision,
+            "stress": [stress.text for stress in sim.analyses.stresses] or None,
+            "scenario_analysis": [region.text for region in sim.analyses.regions] or None,
         }
         # convergence stops at a whole block; running that many paths outright is the same run
         replay = (
             f"bondmodel run scenario.toml --paths {s.paths} --seed {s.seed} "
             f"--sampler {s.sampler} --tornado-output {sim.tornado_output}"
+            + "".join(f" --stress {stress.text}" for stress in sim.analyses.stresses)
+            + "".join(f" --scenario-analysis '{r.text}'" for r in sim.analyses.regions)
         )
     return {
         "manifest_version": 1,
