@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -105,7 +106,7 @@ class Simulation:
     tornado : one-at-a-time P10/P90 swings of each input on ``tornado_output``.
     rank_correlation, contribution : inputs (rows) by outputs (columns).
     spider : ``tornado_output`` with each input (rows) alone at its P1 ... P99 (columns).
-    pawn : the PAWN index of each input (rows) for each output (columns).
+    pawn : the PAWN index of each input (rows) for each headline output (columns).
     stress : the tornado output's statistics (mean, P5 ... P95) on the baseline and with each
         stressed input drawn within its band (empty without ``--stress``).
     regions : per scenario analysis, each input's median on all paths and in the region.
@@ -125,12 +126,36 @@ class Simulation:
     tornado_base: float
     rank_correlation: pd.DataFrame
     contribution: pd.DataFrame
-    spider: pd.DataFrame
-    pawn: pd.DataFrame
     base_case: pd.DataFrame
     stress: pd.DataFrame = field(default_factory=pd.DataFrame)
     regions: dict[str, pd.DataFrame] = field(default_factory=dict)
     analyses: Analyses = field(default_factory=Analyses)
+    #: the scenario simulated, for the sensitivity computed on demand (spider)
+    scenario: Scenario | None = field(default=None, repr=False, compare=False)
+
+    @functools.cached_property
+    def spider(self) -> pd.DataFrame:
+        """``tornado_output`` with each input (rows) alone at its P1 ... P99 (columns),
+        computed when first read: the design tools, which run many simulations, never
+        read it."""
+        assert self.scenario is not None
+        return spider(self.scenario, self.tornado_output)
+
+    @functools.cached_property
+    def pawn(self) -> pd.DataFrame:
+        """The PAWN index of each input (rows) for the headline outputs (columns: the
+        per-path metrics among the Summary's tiles, headline.py), from the first
+        :data:`~bondmodel.risk.sensitivity.RANK_PATHS` paths, computed when first read."""
+        from bondmodel.headline import BOND_TILES, PROGRAMME_TILES
+
+        headline = {t.key for t in (*BOND_TILES, *PROGRAMME_TILES)}
+        names = [str(c) for c in self.inputs.columns]
+        outputs = {
+            str(k): self.per_path[k].to_numpy()
+            for k in self.per_path.columns
+            if k in headline or k == self.tornado_output
+        }
+        return pawn_indices(self.inputs.to_numpy(), names, outputs)
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-ready summary (no per-path data); undefined values are None."""
@@ -229,12 +254,10 @@ def simulate(
     # the GIL): each is computed on its own, so the results are the same
     with ThreadPoolExecutor(max_workers=1) as pool:
         ranked = pool.submit(rank_correlations, raw.inputs, raw.names, raw.metrics)
-        distances = pool.submit(pawn_indices, raw.inputs, raw.names, raw.metrics)
         at_risk = pool.submit(value_at_risk, raw.metrics[npv_key], 0.05)
         summary = summary_table(raw.metrics)
         rank = ranked.result()
         var, cvar = at_risk.result()
-        pawn = distances.result()
     tornado_output = tornado_output or npv_key
     recorded = SimulationSettings(
         seed=settings.seed,
@@ -269,8 +292,7 @@ def simulate(
         tornado_output=tornado_output,
         rank_correlation=rank,
         contribution=contribution_to_variance(rank),
-        spider=spider(scenario, tornado_output),
-        pawn=pawn,
+        scenario=scenario,
         base_case=base_in_context(scenario, raw.metrics),
         stress=stress,
         regions=regions,
