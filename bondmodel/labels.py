@@ -149,6 +149,8 @@ BOND_COLUMNS: Final[dict[str, Column]] = {
 
 BOND_METRICS: Final[dict[str, Column]] = {
     "principal": Column("Principal issued", "money"),
+    "gearing": Column("Gearing: principal / total sources at issue", "rate"),
+    "funding_gap": Column("Funding gap: financed uses the bond does not cover", "money"),
     "investor_irr": Column("Investor IRR (annual effective)", "rate"),
     "investor_irr_flag": Column("Investor IRR flag (0 = ok)", "count"),
     "money_multiple": Column("Money multiple", "ratio"),

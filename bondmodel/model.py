@@ -21,12 +21,13 @@ import numpy as np
 
 from bondmodel.bond.metrics import bond_metrics, first_payment_inflation
 from bondmodel.bond.pwlb import PWLBLoan, pwlb_loan
-from bondmodel.bond.schedule import BondGrid
+from bondmodel.bond.schedule import BondGrid, build_grid
+from bondmodel.bond.sizing import percentile_cfads
 from bondmodel.bond.waterfall import BondFlows, BondSchedule, build_schedule, run_waterfall
 from bondmodel.metrics import partner_npvs, partner_npvs_after_debt_service, programme_core_metrics
 from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
 from bondmodel.risk.model import RiskModel, build_risk_model
-from bondmodel.risk.sampling import Sampler
+from bondmodel.risk.sampling import Sampler, block_count
 from bondmodel.scenario.schema import Scenario
 from bondmodel.timeline import Timeline, build_timeline
 from bondmodel.types import FloatArray
@@ -126,9 +127,23 @@ class Model:
         self.schedule: BondSchedule | None = None
         self.grid: BondGrid | None = None
         self.pwlb: PWLBLoan | None = None
+        # the risk model needs only the bond's payment grid, which the principal does not
+        # change: built first, so that a percentile sizing basis can simulate with it
         if scenario.bond is not None:
+            self.grid = build_grid(scenario.bond, self.timeline)
+        self.risk: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
+        #: The CFADS a principal sized to a DSCR on a percentile basis uses; None otherwise.
+        self.sizing_cfads: FloatArray | None = None
+        if scenario.bond is not None:
+            sizing = scenario.bond.sizing
+            if sizing is not None and sizing.basis == "percentile":
+                self.sizing_cfads = self._percentile_cfads()
             self.schedule = build_schedule(
-                scenario, self.timeline, self.base_flows, self.base_draws.inflation
+                scenario,
+                self.timeline,
+                self.base_flows,
+                self.base_draws.inflation,
+                sizing_cfads=self.sizing_cfads,
             )
             self.grid = self.schedule.grid
             if scenario.pwlb is not None:
@@ -138,7 +153,6 @@ class Model:
                     self.grid,
                     scenario.bond.tenor_years,
                 )
-        self.risk: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
         self.metric_names: tuple[str, ...] = path_metric_names(scenario)
         self._base: Evaluation | None = None
 
@@ -201,10 +215,32 @@ class Model:
             return {}
         draws, flows = self.base_draws, self.base_flows
         contract: dict[str, FloatArray] = {}
-        schedule = build_schedule(self.scenario, self.timeline, flows, draws.inflation, contract)
+        schedule = build_schedule(
+            self.scenario, self.timeline, flows, draws.inflation, contract, self.sizing_cfads
+        )
         steps: dict[str, FloatArray] = {}
         run_waterfall(schedule, self.timeline, flows, draws.inflation, trace=steps)
         return {**contract, **{key: value[0] for key, value in steps.items()}}
+
+    def _percentile_cfads(self) -> FloatArray:
+        """Each payment period's CFADS at ``bond.sizing.percentile`` over the simulation the
+        scenario records (``bond.sizing.paths`` paths, ``seed``, the random sampler), (NL+1,).
+
+        Only the programme is simulated: its CFADS does not depend on the bond. The blocks
+        are the simulation's own (:func:`~bondmodel.risk.sampling.block_count`), so the
+        paths are those ``bondmodel run --paths P --seed S --sampler random`` draws.
+        """
+        bond, grid = self.scenario.bond, self.grid
+        assert bond is not None and bond.sizing is not None and grid is not None
+        sizing = bond.sizing
+        assert sizing.paths is not None and sizing.seed is not None
+        assert sizing.percentile is not None
+        blocks = []
+        for b in range(block_count(sizing.paths)):
+            _, draws, _ = self.sample(sizing.seed, "random", b, sizing.paths)
+            flows = programme_flows(self.scenario, self.timeline, draws)
+            blocks.append(bond.pledged_share * np.maximum(grid.aggregate(flows.net_savings), 0.0))
+        return percentile_cfads(np.concatenate(blocks), sizing.percentile)
 
     def _evaluate_flows(
         self, draws: Draws, flows: ProgrammeFlows, rates: FloatArray | None

@@ -24,6 +24,8 @@ from bondmodel.types import FloatArray
 #: Metric keys in display order (labels live in bondmodel.labels.BOND_METRICS).
 BOND_METRIC_KEYS: Final = (
     "principal",
+    "gearing",
+    "funding_gap",
     "investor_irr",
     "investor_irr_flag",
     "money_multiple",
@@ -106,6 +108,8 @@ def bond_metrics(
     council_npv = present_value(flows.on_basis(bond.council_flow), flows.discount_factors)
     metrics: dict[str, FloatArray] = {
         "principal": np.full(bond.n_paths, schedule.principal),
+        "gearing": np.full(bond.n_paths, schedule.gearing),
+        "funding_gap": np.full(bond.n_paths, schedule.funding_gap),
         **_investor_metrics(schedule, bond),
         "council_npv": council_npv,
         **_cover_ratios(schedule, bond, flows, timeline, inflation),

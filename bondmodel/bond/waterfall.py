@@ -19,6 +19,7 @@ from bondmodel.bond.schedule import (
     remaining_fraction,
     uplift_factors,
 )
+from bondmodel.bond.sizing import dscr_principal
 from bondmodel.errors import ModelError
 from bondmodel.programme import ProgrammeFlows
 from bondmodel.scenario.bond import BondTerms
@@ -67,6 +68,25 @@ class BondSchedule:
     reserve_target: FloatArray
     scheduled_debt_service: FloatArray
     base_cfads: FloatArray
+    planned_costs: float
+    sizing_cfads: FloatArray
+
+    @property
+    def funding_gap(self) -> float:
+        """The financed uses the bond's net proceeds do not cover, which the council must
+        find at issue: the council contribution (>= 0)."""
+        return self.council_contribution
+
+    @property
+    def gearing(self) -> float:
+        """Principal / (principal + the councils' funding at issue), NaN when both are 0.
+
+        The councils' funding is the funding gap plus the one-off costs the bond does not
+        finance, (1 - financed share) x planned costs: gearing is the bond's share of the
+        total sources (= total uses) on the Sources and uses sheet.
+        """
+        total = self.principal + self.funding_gap + (self.planned_costs - self.financed_costs)
+        return self.principal / total if total > 0 else float("nan")
 
     @property
     def council_contribution(self) -> float:
@@ -251,11 +271,15 @@ def build_schedule(
     base: ProgrammeFlows,
     base_inflation: FloatArray,
     trace: dict[str, FloatArray] | None = None,
+    sizing_cfads: FloatArray | None = None,
 ) -> BondSchedule:
-    """Fix the contract: grid, rates, principal (given or sized to uses), profile, reserve.
+    """Fix the contract: grid, rates, principal (given, sized to uses or to a DSCR),
+    profile, reserve.
 
     ``trace``, if given, receives the scheduled path of the final principal step
-    by step (the workbook's contract rows).
+    by step (the workbook's contract rows). ``sizing_cfads`` (NL+1,) is the CFADS a
+    principal sized to a DSCR uses (a percentile basis's, computed by the caller);
+    None: the base case's.
 
     Notes
     -----
@@ -292,8 +316,18 @@ def build_schedule(
         target = _reserve_targets(bond, grid, interest, repaid, record)
         return (float(target[0]) if at_issue else 0.0), remaining, interest + repaid, target
 
+    basis = cfads if sizing_cfads is None else np.maximum(sizing_cfads, 0.0)
     if bond.principal == "sized":
         principal = _sized_principal(bond, financed, net_price, reserve0)
+    elif bond.principal == "dscr":
+        principal = dscr_principal(
+            bond,
+            grid,
+            rates,
+            uplift,
+            basis,
+            lambda p, record, fee_scale: reserve0(p, record, fee_scale)[2],
+        )
     else:
         principal = float(bond.principal)
     r0, remaining, ds, target = reserve0(principal, trace)
@@ -323,6 +357,8 @@ def build_schedule(
         reserve_target=target,
         scheduled_debt_service=ds,
         base_cfads=cfads,
+        planned_costs=float(planned[0].sum()),
+        sizing_cfads=basis,
     )
 
 

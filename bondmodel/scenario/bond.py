@@ -133,6 +133,45 @@ class Repayment(_Model):
         return self
 
 
+#: The largest number of paths a percentile sizing may simulate (each is a row of CFADS).
+MAX_SIZING_PATHS = 100_000
+
+
+class Sizing(_Model):
+    """How ``principal = "dscr"`` sizes the bond: to a DSCR target on a CFADS basis.
+
+    ``basis = "base"`` sizes on the deterministic base case's CFADS;
+    ``"percentile"`` on the ``percentile``-th percentile of each payment period's
+    CFADS over a simulation of ``paths`` paths with ``seed`` (the scenario's risk
+    inputs, the random sampler), recorded here so that the contract is the same
+    whatever ``--paths`` or ``--seed`` a run uses.
+    """
+
+    target_dscr: Annotated[float, Field(ge=1.0, le=20.0, allow_inf_nan=False)]
+    basis: Literal["base", "percentile"] = "base"
+    percentile: Annotated[float, Field(gt=0.0, lt=100.0, allow_inf_nan=False)] | None = None
+    paths: Annotated[int, Field(ge=100, le=MAX_SIZING_PATHS)] | None = None
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_basis(self) -> Sizing:
+        simulated = ("percentile", "paths", "seed")
+        if self.basis == "percentile":
+            for name in simulated:
+                if getattr(self, name) is None:
+                    example = {"percentile": "10 (the P10 CFADS)", "paths": "10000", "seed": "1"}
+                    raise located(
+                        name,
+                        f"is required with basis = 'percentile' (e.g. {example[name]}): the "
+                        "simulation that fixes the contract is recorded in the scenario",
+                    )
+        else:
+            for name in simulated:
+                if getattr(self, name) is not None:
+                    raise located(name, "is only allowed with basis = 'percentile'")
+        return self
+
+
 class Reserve(_Model):
     """Debt service reserve account: ``months`` of scheduled debt service."""
 
@@ -143,7 +182,8 @@ class Reserve(_Model):
 class BondTerms(_Model):
     """The bond: size, price, fees, dates, coupon, repayment, reserve and recourse."""
 
-    principal: Money | Literal["sized"] = "sized"
+    principal: Money | Literal["sized", "dscr"] = "sized"
+    sizing: Sizing | None = None
     financed_share: Fraction = 1.0
     issue_price: Annotated[float, Field(gt=0.5, le=1.5, allow_inf_nan=False)] = 1.0
     arrangement_fee: Annotated[float, Field(ge=0.0, le=0.2, allow_inf_nan=False)] = 0.0
@@ -167,6 +207,17 @@ class BondTerms(_Model):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> BondTerms:
+        if self.principal == "dscr" and self.sizing is None:
+            raise located(
+                "sizing",
+                "is required with principal = 'dscr': give [bond.sizing] with target_dscr "
+                "(e.g. 1.25)",
+            )
+        if self.principal != "dscr" and self.sizing is not None:
+            raise located(
+                "sizing",
+                f"is only allowed with principal = 'dscr' (principal is {self.principal!r})",
+            )
         if self.legal_maturity_years is not None and self.legal_maturity_years < self.tenor_years:
             raise located(
                 "legal_maturity_years",
@@ -264,6 +315,16 @@ def timeline_problem(
             f"the bond runs to period {end}, beyond the horizon's last period {n_periods}; "
             f"shorten the bond to at most {(n_periods - start) / f:g} years or lengthen "
             "timeline.horizon_years",
+        )
+    return None
+
+
+def sizing_problem(bond: BondTerms, has_risk: bool) -> tuple[str, str] | None:
+    """A percentile sizing basis simulates the scenario's risk inputs: it needs ``[risk]``."""
+    if bond.sizing is not None and bond.sizing.basis == "percentile" and not has_risk:
+        return (
+            "bond.sizing.basis",
+            "'percentile' needs a [risk] section to simulate; allowed without one: 'base'",
         )
     return None
 

@@ -21,7 +21,13 @@ from bondmodel.conventions import (
     OPTIMISM_BIAS_BANDS,
 )
 from bondmodel.dates import model_close, period_boundaries
-from bondmodel.scenario.bond import PWLB, BondTerms, pwlb_problem, timeline_problem
+from bondmodel.scenario.bond import (
+    PWLB,
+    BondTerms,
+    pwlb_problem,
+    sizing_problem,
+    timeline_problem,
+)
 from bondmodel.scenario.fieldtypes import (
     MAX_DATE,
     MAX_PRICE_BASE_YEARS,
@@ -429,6 +435,8 @@ class Scenario(_Model):
             )
             if problem is None and self.pwlb is not None:
                 problem = pwlb_problem(self.pwlb, self.bond)
+            if problem is None:
+                problem = sizing_problem(self.bond, self.risk is not None)
             if problem is not None:
                 raise _located(tuple(problem[0].split(".")), problem[1])
         elif self.pwlb is not None:

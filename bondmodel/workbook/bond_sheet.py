@@ -1532,6 +1532,8 @@ def bond_metric_formulas(results: Results, layout: Layout) -> dict[str, str]:
     loss = f"SUM({r['bond.write_off']})"
     out = {
         "principal": "=bd_principal",
+        "gearing": "=bd_gearing",
+        "funding_gap": "=bd_funding_gap",
         "money_multiple": f"=SUM({after})/-{c['bond.investor_flow.first']}",
         "wal_years": (
             f"=SUMPRODUCT({repaid}*{r['bond.years']})"
