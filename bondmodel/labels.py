@@ -283,7 +283,7 @@ REAL_MONEY: Final = "{symbol} real ({year} prices)"
 INPUT_UNIT_WORDS: Final[dict[str, str]] = {
     "£": "{real}",
     "£ a year": "{real} a year",
-    "£ or 'sized'": "{nominal}, or sized",
+    "£, 'sized' or 'dscr'": "{nominal}, sized or dscr",
     "rate": "%",
     "rate a year": "% a year",
     "rates a year": "% a year, each",
@@ -520,6 +520,7 @@ SECTIONS: Final[dict[str, str]] = {
     "coupon": "coupon",
     "repayment": "repayment",
     "reserve": "debt service reserve (DSRA)",
+    "sizing": "sizing to a DSCR",
     "performance": "performance payment",
     "pwlb": "PWLB loan (the comparison)",
     "risk": "Risk",

@@ -334,9 +334,10 @@ def build_schedule(
     if trace is not None:
         trace["uplift"] = uplift
         trace["scheduled_fees"] = fees
-        if bond.repayment.type != "sculpted":
+        if bond.repayment.type != "sculpted" or bond.principal == "dscr":
             # the scheduled path is affine in P: P x (its path for a unit principal without
             # fees) + (its path for fees alone); the workbook sizes P in closed form from them
+            # (a sculpted profile's only up to the end of grace, which its DSCR sizing uses)
             for suffix, unit_principal, fee_scale in (("_unit", 1.0, 0.0), ("_fees", 0.0, 1.0)):
                 part: dict[str, FloatArray] = {}
                 reserve0(unit_principal, part, fee_scale)

@@ -76,7 +76,7 @@ def _step(node: Any, part: str | int, path: str) -> Any:
 _INPUT_UNITS: dict[str, Unit] = {
     "£": "money",
     "£ a year": "money",
-    "£ or 'sized'": "money",
+    "£, 'sized' or 'dscr'": "money",
     "rate a year": "rate",
     "share": "rate",
     "share of principal": "rate",

@@ -30,10 +30,10 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.bond.metrics import deferred_since_shortfall, first_payment_inflation
 from bondmodel.engine import Results, bond_trace
-from bondmodel.labels import BOND_COLUMNS, SOURCES_USES, name_in_words
+from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, SOURCES_USES, name_in_words
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
 from bondmodel.types import FloatArray
-from bondmodel.workbook.conventions_block import ZERO_TOLERANCE
+from bondmodel.workbook.conventions_block import RATE_TOLERANCE, ZERO_TOLERANCE
 from bondmodel.workbook.cost_rows import timeline_rows
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, ref, span
 from bondmodel.workbook.rows import Grid, Line, Ref, Template, same, write_lines
@@ -221,7 +221,7 @@ def payment_columns(results: Results) -> int:
 #: every other row is 0 there, except the flags and timing rows set in :func:`_padded`.
 _HELD = re.compile(
     r"(index|scheduled_balance|scheduled_post_grace|post_grace|deferred|sculpt_index|"
-    r"sculpt_balance|pwlb_balance)(_unit|_fees)?"
+    r"sculpt_balance|pwlb_balance|sizing_df)(_unit|_fees)?"
 )
 #: Rows equal to 1 after the legal final maturity (nothing owed, nothing indexed).
 _ONES = frozenset({"uplift", "clear", "repaid"})
@@ -267,7 +267,7 @@ def _padded(values: dict[str, FloatArray], results: Results, n: int) -> dict[str
             tail = np.full(n - have, row[-1])
         elif key in _ONES:
             tail = np.ones(n - have)
-        elif key == "dscr":
+        elif key in ("dscr", "dscr_bound"):
             tail = np.full(n - have, np.nan)
         else:
             tail = np.zeros(n - have)
@@ -451,32 +451,50 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
     )
     # sources and uses
     sized = terms.principal == "sized"
+    if terms.principal == "dscr":
+        out += _dscr_scalars(results, trace)
     if terms.repayment.type == "sculpted":
         # a sculpted profile depends on the principal it repays: the engine's fixed point
+        # (sized to the uses), or its closed form (sized to a DSCR)
         principal: Scalar = (
             "bd_principal",
             "Principal issued",
             "money",
-            None if sized else "=in_bond_principal",
+            None
+            if sized
+            else '=IF(in_bond_principal="dscr",bd_dscr_sized,in_bond_principal)'
+            if terms.principal == "dscr"
+            else "=in_bond_principal",
             s.principal,
         )
     else:
         out += _sizing(results, trace)
+        given = (
+            'IF(in_bond_principal="dscr",bd_dscr_sized,in_bond_principal)'
+            if terms.principal == "dscr"
+            else "in_bond_principal"
+        )
         principal = (
             "bd_principal",
             "Principal issued",
             "money",
-            '=IF(in_bond_principal="sized",bd_sized,in_bond_principal)',
+            f'=IF(in_bond_principal="sized",bd_sized,{given})',
             s.principal,
         )
     out += [
         principal,
         (
+            "bd_financed_base",
+            "Planned one-off costs (base, contingency and optimism bias)",
+            "money",
+            "=SUM(CF_CAPEX_BASE)+SUM(CF_CONTINGENCY)+SUM(CF_OPTIMISM_BIAS)",
+            s.planned_costs,
+        ),
+        (
             "bd_financed",
             SOURCES_USES["financed_costs"].label,
             "money",
-            "=in_bond_financed_share*(SUM(CF_CAPEX_BASE)+SUM(CF_CONTINGENCY)"
-            "+SUM(CF_OPTIMISM_BIAS))",
+            "=in_bond_financed_share*bd_financed_base",
             s.financed_costs,
         ),
         (
@@ -520,6 +538,23 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
             "money",
             "=MAX(bd_residual,0)",
             max(s.surplus, 0.0),
+        ),
+        (
+            "bd_funding_gap",
+            BOND_METRICS["funding_gap"].label + " (the council contribution)",
+            "money",
+            "=bd_contribution",
+            s.funding_gap,
+        ),
+        (
+            "bd_gearing",
+            BOND_METRICS["gearing"].label + ": principal / (principal + funding gap + "
+            "one-off costs not financed)",
+            "rate",
+            "=IF(bd_principal+bd_contribution+(1-in_bond_financed_share)*bd_financed_base>0,"
+            "bd_principal/(bd_principal+bd_contribution+(1-in_bond_financed_share)"
+            '*bd_financed_base),"n/a")',
+            s.gearing,
         ),
         (
             "bd_tol",
@@ -689,8 +724,9 @@ SIZING_ROWS = (
 )
 
 
-def _sizing_lines(lines: list[Line]) -> list[Line]:
-    """The contract rows again for a unit principal without fees and for the fees alone."""
+def _sizing_lines(lines: list[Line], keys: tuple[str, ...] = SIZING_ROWS) -> list[Line]:
+    """The contract rows ``keys`` again for a unit principal without fees and for the fees
+    alone."""
     out = [
         _heading(
             "h_sizing",
@@ -698,7 +734,7 @@ def _sizing_lines(lines: list[Line]) -> list[Line]:
             "the fees alone (the path is affine in the principal)",
         )
     ]
-    pattern = re.compile(r"\{(" + "|".join(SIZING_ROWS) + r")(@p|@row)?\}")
+    pattern = re.compile(r"\{(" + "|".join(keys) + r")(@p|@row)?\}")
     for suffix, principal, fees, label in (
         ("_unit", "1", "0", "per pound of principal"),
         ("_fees", "0", None, "fees alone"),
@@ -719,7 +755,7 @@ def _sizing_lines(lines: list[Line]) -> list[Line]:
             return text.replace("{scheduled_fees}", fees) if fees is not None else text
 
         for line in lines:
-            if line.key in SIZING_ROWS:
+            if line.key in keys:
                 out.append(
                     Line(
                         f"{line.key}{suffix}",
@@ -730,6 +766,140 @@ def _sizing_lines(lines: list[Line]) -> list[Line]:
                     )
                 )
     return out
+
+
+def _dscr_lines(results: Results) -> list[Line]:
+    """The rows that size the principal to ``bond.sizing.target_dscr`` (methodology,
+    "Sizing to a DSCR target"): the CFADS the sizing uses, then for a sculpted profile the
+    discount factor from the end of grace, for any other the principal each period's CFADS
+    carries (the smallest is the principal)."""
+    bond = results.bond
+    assert bond is not None
+    terms = bond.schedule.terms
+    sizing = terms.sizing
+    assert sizing is not None
+    out = [
+        _heading(
+            "h_dscr_sizing",
+            "Sizing to a DSCR target: the debt the CFADS carries at the target cover",
+        )
+    ]
+    if sizing.basis == "percentile":
+        out.append(
+            Line(
+                "sizing_cfads",
+                f"Sizing CFADS: P{sizing.percentile:g} of {sizing.paths:,} simulated paths, "
+                f"seed {sizing.seed} (simulation output: values)",
+                "money",
+                None,
+            )
+        )
+    else:
+        out.append(Line("sizing_cfads", "Sizing CFADS: the base case's", "money", "={cash_in}"))
+    amortising = "({payment}>bd_n_grace)*({payment}<=bd_n_term)"
+    if terms.repayment.type == "sculpted":
+        growth = ("{uplift}*" if isinstance(terms.coupon, IndexLinkedCoupon) else "") + (
+            "(1+{rate}/bd_freq)"
+        )
+        out.append(
+            Line(
+                "sizing_df",
+                "Sizing: discount factor from the end of grace (coupon and uplift)",
+                "factor",
+                f"={{sizing_df@p}}/IF({amortising},{growth},1)",
+                1.0,
+            )
+        )
+    else:
+        unit = "({scheduled_interest_unit}+{scheduled_principal_due_unit})"
+        fees = "({scheduled_interest_fees}+{scheduled_principal_due_fees})"
+        out.append(
+            Line(
+                "dscr_bound",
+                "Sizing: principal this payment's CFADS carries at the target",
+                "money",
+                f"=IF({amortising}*({unit}>bd_tiny),"
+                f'({{sizing_cfads}}/in_bond_sizing_target_dscr-{fees})/{unit},"n/a")',
+            )
+        )
+    return out
+
+
+def _dscr_scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
+    """The principal sized to the DSCR target, from the rows of :func:`_dscr_lines`."""
+    bond = results.bond
+    assert bond is not None
+    s = bond.schedule
+    if s.terms.repayment.type != "sculpted":
+        return [
+            (
+                "bd_dscr_sized",
+                "Principal sized to the DSCR target: the least any payment carries",
+                "money",
+                "=MIN({dscr_bound@row})",
+                s.principal,
+            )
+        ]
+    after_grace = (
+        "SUMPRODUCT(({payment@row}>bd_n_grace)*({payment@row}<=bd_n_term)*{sizing_cfads@row}"
+        "*{sizing_df@row})/in_bond_sizing_target_dscr"
+    )
+    return [
+        (
+            "bd_dscr_pv",
+            "Sizing: present value after grace of CFADS / target DSCR (nominal)",
+            "money",
+            f"={after_grace}",
+            _dscr_present_value(results, trace),
+        ),
+        (
+            "bd_dscr_sized",
+            "Principal sized to the DSCR target: (PV / index - fees' share) / growth in grace",
+            "money",
+            "=(bd_dscr_pv/INDEX({index@row},1,bd_n_grace+1)"
+            "-INDEX({scheduled_post_grace_fees@row},1,bd_n_legal+1))"
+            "/INDEX({scheduled_post_grace_unit@row},1,bd_n_legal+1)",
+            s.principal,
+        ),
+    ]
+
+
+def _dscr_rows(results: Results, trace: dict[str, FloatArray]) -> dict[str, FloatArray]:
+    """The engine's values of the rows of :func:`_dscr_lines`, k = 0..NL."""
+    bond = results.bond
+    assert bond is not None
+    s = bond.schedule
+    terms, grid = s.terms, s.grid
+    if terms.principal != "dscr" or terms.sizing is None:
+        return {}
+    k = np.arange(grid.n_legal + 1)
+    amortising = (k > grid.n_grace) & (k <= grid.n_scheduled)
+    out = {"sizing_cfads": s.sizing_cfads}
+    if terms.repayment.type == "sculpted":
+        growth = np.where(amortising, trace["uplift"] * (1.0 + s.rates / grid.g), 1.0)
+        growth[0] = 1.0
+        out["sizing_df"] = 1.0 / np.cumprod(growth)
+        return out
+    unit = trace["scheduled_interest_unit"] + trace["scheduled_principal_due_unit"]
+    fees = trace["scheduled_interest_fees"] + trace["scheduled_principal_due_fees"]
+    carried = amortising & (unit > RATE_TOLERANCE)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = (s.sizing_cfads / terms.sizing.target_dscr - fees) / unit
+    out["dscr_bound"] = np.where(carried, bound, np.nan)
+    return out
+
+
+def _dscr_present_value(results: Results, trace: dict[str, FloatArray]) -> float:
+    """The nominal balance after grace a sculpted DSCR sizing finds (``bd_dscr_pv``)."""
+    bond = results.bond
+    assert bond is not None
+    s = bond.schedule
+    sizing = s.terms.sizing
+    assert sizing is not None
+    df = _dscr_rows(results, trace)["sizing_df"]
+    k = np.arange(s.grid.n_legal + 1)
+    amortising = (k > s.grid.n_grace) & (k <= s.grid.n_scheduled)
+    return float(np.sum(np.where(amortising, s.sizing_cfads * df, 0.0)) / sizing.target_dscr)
 
 
 # ---------------------------------------------------------------------------
@@ -982,6 +1152,11 @@ def _lines(results: Results) -> list[Line]:
     ]
     if kind != "sculpted":
         lines += _sizing_lines(lines)
+    elif terms.principal == "dscr":
+        # sizing a sculpted bond to a DSCR needs only the balance after grace, affine in P
+        lines += _sizing_lines(lines, ("scheduled_post_grace",))
+    if terms.principal == "dscr":
+        lines += _dscr_lines(results)
 
     # the waterfall
     if perf is None:
@@ -1354,6 +1529,7 @@ def _values(
             "to_council": bond.flows.paid_in[0],
             "senior_arrears": trace["senior_arrears"],
             "perf_all": trace["perf_all"],
+            **_dscr_rows(results, trace),
         }
     )
     out["deferred"] = deferred_since_shortfall(table["shortfall"].to_numpy(), s.principal).astype(
