@@ -200,13 +200,9 @@ def sources_uses_sheet(wb: Workbook, styles: Styles, results: Results, layout: L
         row += 1
         column = BOND_METRICS[key]
         ws.write_string(row, 0, column.label)
-        value = results.bond.metrics[key]
+        metric = results.bond.metrics[key]
         ws.write_formula(
-            row,
-            1,
-            f"={name}",
-            styles.unit(column.unit),
-            "n/a" if value is None else value,
+            row, 1, f"={name}", styles.unit(column.unit), "n/a" if metric is None else metric
         )
         layout.cells[f"sources_uses.{key}"] = ref(SOURCES_USES_SHEET, row, 1)
     row += 2
