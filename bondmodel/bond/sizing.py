@@ -83,28 +83,13 @@ def dscr_principal(
     sizing = bond.sizing
     if sizing is None:
         raise ModelError("bond.principal = 'dscr' needs [bond.sizing]")
-    target = sizing.target_dscr
-    big_g, big_n = grid.n_grace, grid.n_scheduled
-    k = np.arange(big_g + 1, big_n + 1)
     if bond.repayment.type == "sculpted":
-        growth = uplift[k] * (1.0 + rates[k] / grid.g)
-        nominal_after_grace = float(np.sum(cfads[k] / target / np.cumprod(growth)))
-        index_after_grace = float(np.prod(uplift[1 : big_g + 1]))
-        unit: dict[str, FloatArray] = {}
-        fees: dict[str, FloatArray] = {}
-        path(1.0, unit, 0.0)
-        path(0.0, fees, 1.0)
-        a = float(unit["post_grace_scheduled"][-1])
-        b = float(fees["post_grace_scheduled"][-1])
-        principal = (nominal_after_grace / index_after_grace - b) / a
+        principal = _sculpted(sizing.target_dscr, grid, rates, uplift, cfads, path)
         where = "the present value of CFADS / target_dscr"
     else:
-        d = path(1.0, None, 0.0)[k]
-        e = path(0.0, None, 1.0)[k]
-        carried = d > _NO_DEBT_SERVICE
-        bounds = (cfads[k][carried] / target - e[carried]) / d[carried]
-        principal = float(bounds.min())
-        where = f"payment {int(k[carried][int(np.argmin(bounds))])}"
+        principal, k = _fixed_shape(sizing.target_dscr, grid, cfads, path)
+        where = f"payment {k}"
+    target = sizing.target_dscr
     if not np.isfinite(principal) or principal < 0.0:
         raise ModelError(
             f"bond.sizing.target_dscr = {target:g}: the CFADS cannot carry any debt at this "
@@ -112,6 +97,42 @@ def dscr_principal(
             "target, pay the grace interest, or give the principal"
         )
     return principal
+
+
+def _sculpted(
+    target: float,
+    grid: BondGrid,
+    rates: FloatArray,
+    uplift: FloatArray,
+    cfads: FloatArray,
+    path: ScheduledPath,
+) -> float:
+    """A sculpted profile's principal: (B_G / I_G - b) / a (see :func:`dscr_principal`)."""
+    k = np.arange(grid.n_grace + 1, grid.n_scheduled + 1)
+    growth = uplift[k] * (1.0 + rates[k] / grid.g)
+    nominal_after_grace = float(np.sum(cfads[k] / target / np.cumprod(growth)))
+    index_after_grace = float(np.prod(uplift[1 : grid.n_grace + 1]))
+    unit: dict[str, FloatArray] = {}
+    fees: dict[str, FloatArray] = {}
+    path(1.0, unit, 0.0)
+    path(0.0, fees, 1.0)
+    a = float(unit["post_grace_scheduled"][-1])
+    b = float(fees["post_grace_scheduled"][-1])
+    return (nominal_after_grace / index_after_grace - b) / a
+
+
+def _fixed_shape(
+    target: float, grid: BondGrid, cfads: FloatArray, path: ScheduledPath
+) -> tuple[float, int]:
+    """Any other profile's principal, min_k (CFADS_k / D - e_k) / d_k, and the payment k
+    that binds (see :func:`dscr_principal`)."""
+    k = np.arange(grid.n_grace + 1, grid.n_scheduled + 1)
+    d = path(1.0, None, 0.0)[k]
+    e = path(0.0, None, 1.0)[k]
+    carried = d > _NO_DEBT_SERVICE
+    bounds = (cfads[k][carried] / target - e[carried]) / d[carried]
+    tightest = int(np.argmin(bounds))
+    return float(bounds[tightest]), int(k[carried][tightest])
 
 
 def percentile_cfads(cfads: FloatArray, percentile: float) -> FloatArray:

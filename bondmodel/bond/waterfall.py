@@ -305,7 +305,6 @@ def build_schedule(
     planned = base.capex_base + base.capex_contingency + base.capex_optimism_bias
     financed = bond.financed_share * float(planned[0].sum())
     at_issue = bond.reserve is not None and bond.reserve.funding == "at_issue"
-    net_price = bond.issue_price - bond.arrangement_fee
 
     def reserve0(
         principal: float, record: dict[str, FloatArray] | None = None, fee_scale: float = 1.0
@@ -317,31 +316,12 @@ def build_schedule(
         return (float(target[0]) if at_issue else 0.0), remaining, interest + repaid, target
 
     basis = cfads if sizing_cfads is None else np.maximum(sizing_cfads, 0.0)
-    if bond.principal == "sized":
-        principal = _sized_principal(bond, financed, net_price, reserve0)
-    elif bond.principal == "dscr":
-        principal = dscr_principal(
-            bond,
-            grid,
-            rates,
-            uplift,
-            basis,
-            lambda p, record, fee_scale: reserve0(p, record, fee_scale)[2],
-        )
-    else:
-        principal = float(bond.principal)
+    principal = _principal(bond, grid, (rates, uplift, basis), financed, reserve0)
     r0, remaining, ds, target = reserve0(principal, trace)
     if trace is not None:
+        _trace_affine_parts(bond, reserve0, trace)
         trace["uplift"] = uplift
         trace["scheduled_fees"] = fees
-        if bond.repayment.type != "sculpted" or bond.principal == "dscr":
-            # the scheduled path is affine in P: P x (its path for a unit principal without
-            # fees) + (its path for fees alone); the workbook sizes P in closed form from them
-            # (a sculpted profile's only up to the end of grace, which its DSCR sizing uses)
-            for suffix, unit_principal, fee_scale in (("_unit", 1.0, 0.0), ("_fees", 0.0, 1.0)):
-                part: dict[str, FloatArray] = {}
-                reserve0(unit_principal, part, fee_scale)
-                trace.update({f"{key}{suffix}": value for key, value in part.items()})
     proceeds = principal * bond.issue_price
     fee = principal * bond.arrangement_fee
     return BondSchedule(
@@ -366,6 +346,41 @@ def build_schedule(
 #: The scheduled path for a principal: (R_0, remaining, debt service, reserve targets), given
 #: the principal, an optional record of its steps and a scale on the fees.
 _ReservePath = Callable[..., tuple[float, FloatArray, FloatArray, FloatArray]]
+
+
+def _principal(
+    bond: BondTerms,
+    grid: BondGrid,
+    base: tuple[FloatArray, FloatArray, FloatArray],
+    financed: float,
+    reserve0: _ReservePath,
+) -> float:
+    """The principal: given, sized to the uses (the financed costs ``financed``, fee and
+    reserve) or to a DSCR target; ``base`` is the base case's (rates, uplift, CFADS basis)."""
+    if bond.principal == "sized":
+        net_price = bond.issue_price - bond.arrangement_fee
+        return _sized_principal(bond, financed, net_price, reserve0)
+    if bond.principal == "dscr":
+        rates, uplift, basis = base
+        return dscr_principal(
+            bond, grid, rates, uplift, basis, lambda p, rec, scale: reserve0(p, rec, scale)[2]
+        )
+    return float(bond.principal)
+
+
+def _trace_affine_parts(
+    bond: BondTerms, reserve0: _ReservePath, trace: dict[str, FloatArray]
+) -> None:
+    """The scheduled path for a unit principal without fees (``*_unit``) and for the fees
+    alone (``*_fees``): the path is affine in P, P x the first + the second, and the workbook
+    sizes P in closed form from them (a sculpted profile's only up to the end of grace, which
+    its DSCR sizing uses; nothing else of a sculpted profile is affine)."""
+    if bond.repayment.type == "sculpted" and bond.principal != "dscr":
+        return
+    for suffix, unit_principal, fee_scale in (("_unit", 1.0, 0.0), ("_fees", 0.0, 1.0)):
+        part: dict[str, FloatArray] = {}
+        reserve0(unit_principal, part, fee_scale)
+        trace.update({f"{key}{suffix}": value for key, value in part.items()})
 
 
 def _sized_principal(
