@@ -287,3 +287,42 @@ def test_risk_on_a_reference_path_varies_around_it_too() -> None:
     np.testing.assert_allclose(higher - rates, 0.01, rtol=0, atol=1e-15)
     assert model.schedule.rates[1] == 0.05  # bond year 1: 4% + 1% margin
     assert model.schedule.rates[-1] == pytest.approx(0.06, rel=1e-15)  # 5% held, + margin
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("sweep", "--vary", "economics.inflation=0.01,0.03"),
+        ("sweep", "--vary", "economics.inflation=0.01:0.03:0.01"),
+        ("solve", "--find", "economics.inflation", "--range", "0:0.05", "--maximise"),
+    ],
+    ids=["sweep-values", "sweep-range", "solve"],
+)
+def test_a_design_tool_refuses_to_set_a_path_to_one_number(
+    flags: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a path is not silently replaced by a flat rate: exit 2, naming the flag, the path's
+    # values and what is allowed (one of its years), and nothing written
+    from bondmodel import cli
+
+    scenario = tmp_path / "path.toml"
+    text = (ROOT / "templates" / "shared-services.toml").read_text(encoding="utf-8")
+    scenario.write_text(
+        text.replace("inflation = 0.02 ", "inflation = [0.04, 0.03, 0.02] ", 1), encoding="utf-8"
+    )
+    assert load_scenario(scenario).economics.inflation == (0.04, 0.03, 0.02)
+    out = tmp_path / "out.xlsx"
+    command, *rest = flags
+    extra = ("--constraint", "min_dscr >= 1.2") if command == "solve" else ()
+    code = cli.main([command, str(scenario), *rest, *extra, "--paths", "0", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    flag = "--find" if command == "solve" else "--vary"
+    assert f"{flag} economics.inflation: the scenario holds a list of 3 values" in err
+    assert "[0.04, 0.03, 0.02]" in err and "economics.inflation[0] to economics.inflation[2]" in err
+    assert not out.exists()
+    # one year of the path is a number, and varies
+    vary = ("--vary", "economics.inflation[2]=0.01,0.03")
+    code = cli.main(["sweep", str(scenario), *vary, "--paths", "0", "-o", str(out)])
+    assert code == 0 and out.exists()
