@@ -190,6 +190,22 @@ def test_a_sculpted_bond_sized_to_its_target_covers_exactly_that_every_amortisin
     assert bond.table["closing_balance"].iloc[grid.n_scheduled] == pytest.approx(0.0, abs=1e-4)
 
 
+def test_a_sculpted_profile_without_its_own_target_sculpts_to_the_sizing_target(
+    make_scenario: Build,
+) -> None:
+    # the same bond with and without repayment.target_dscr = 1.4: identical contracts
+    given = structure(make_scenario, {"type": "sculpted", "target_dscr": 1.4})
+    implied = structure(make_scenario, {"type": "sculpted"})
+    assert implied.schedule.terms.repayment.target_dscr is None
+    assert implied.schedule.terms.sculpting_dscr == 1.4
+    assert implied.schedule.principal == given.schedule.principal
+    np.testing.assert_array_equal(implied.schedule.remaining, given.schedule.remaining)
+    # a different sculpting target: the bond repays faster, the sized principal unchanged
+    faster = structure(make_scenario, {"type": "sculpted", "target_dscr": 1.2})
+    assert faster.schedule.principal == given.schedule.principal
+    assert faster.metrics["wal_years"] < given.metrics["wal_years"]
+
+
 @pytest.mark.parametrize("kind", ["eip", "annuity", "custom", "bullet"])
 @pytest.mark.parametrize("coupon", COUPONS, ids=lambda c: c["type"])
 def test_a_fixed_shape_bond_sized_to_a_target_meets_it_in_its_tightest_period(

@@ -103,7 +103,8 @@ class Repayment(_Model):
 
     ``bullet``: all at maturity. ``eip``: equal instalments of principal.
     ``annuity``: level debt service. ``sculpted``: debt service follows the
-    base-case cash available for debt service at ``target_dscr``. ``custom``:
+    base-case cash available for debt service at ``target_dscr`` (by default the
+    sizing target of a bond sized to a DSCR). ``custom``:
     ``schedule`` gives the fraction of principal repaid in each amortisation
     period (summing to 1).
     """
@@ -114,8 +115,8 @@ class Repayment(_Model):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> Repayment:
-        if self.type == "sculpted" and self.target_dscr is None:
-            raise located("target_dscr", "is required with type = 'sculpted' (e.g. 1.30)")
+        # a sculpted profile's target is required unless the bond is sized to a DSCR target,
+        # which it then sculpts to (checked with the principal, in BondTerms)
         if self.type != "sculpted" and self.target_dscr is not None:
             raise located("target_dscr", "is only allowed with type = 'sculpted'")
         if self.type == "custom":
@@ -213,6 +214,16 @@ class BondTerms(_Model):
                 "is required with principal = 'dscr': give [bond.sizing] with target_dscr "
                 "(e.g. 1.25)",
             )
+        if (
+            self.repayment.type == "sculpted"
+            and self.repayment.target_dscr is None
+            and self.principal != "dscr"
+        ):
+            raise located(
+                ("repayment", "target_dscr"),
+                "is required with type = 'sculpted' (e.g. 1.30), unless principal = 'dscr', "
+                "whose sizing target it then sculpts to",
+            )
         if self.principal != "dscr" and self.sizing is not None:
             raise located(
                 "sizing",
@@ -230,6 +241,16 @@ class BondTerms(_Model):
                 f"{self.grace_years} must be less than tenor_years = {self.tenor_years}",
             )
         return self
+
+    @property
+    def sculpting_dscr(self) -> float | None:
+        """The DSCR a sculpted profile sculpts to: ``repayment.target_dscr``, or when it is
+        not given, the sizing target of a bond sized to a DSCR (None for other profiles)."""
+        if self.repayment.type != "sculpted":
+            return None
+        if self.repayment.target_dscr is not None:
+            return self.repayment.target_dscr
+        return self.sizing.target_dscr if self.sizing is not None else None
 
     @property
     def legal_years(self) -> float:

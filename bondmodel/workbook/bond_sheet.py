@@ -1044,6 +1044,12 @@ def _lines(results: Results) -> list[Line]:
     if kind == "sculpted":
         grow = "{sculpt_balance@p}" + ("*{uplift}" if il else "") + "*(1+{rate}/bd_freq)"
         paid = "{cash_in}/in_bond_repayment_target_dscr"
+        if terms.principal == "dscr":
+            # blank: the bond sculpts to its sizing target
+            paid = (
+                "{cash_in}/IF(ISBLANK(in_bond_repayment_target_dscr),in_bond_sizing_target_dscr,"
+                "in_bond_repayment_target_dscr)"
+            )
         lines += [
             Line(
                 "sculpt_index",
