@@ -284,6 +284,11 @@ def test_a_percentile_basis_is_fixed_by_the_scenario_not_by_the_run(make_scenari
     # sculpted on the base case at the same target, the bond repays early: the sized
     # principal is the P10's present value, the debt service follows the base CFADS
     assert quiet.metrics["min_dscr"] == pytest.approx(1.3, rel=1e-9)
+    # the risk inputs fix the contract now: on the workbook they are structural, not simulation
+    from bondmodel.workbook.as_run import input_kind
+
+    assert input_kind("risk.inputs[0].distribution.min", p10) == "structural"
+    assert input_kind("risk.inputs[0].distribution.min", base.scenario) == "simulation"
     other = run(
         percentile_case(make_scenario, basis="percentile", percentile=10.0, paths=400, seed=4)
     )
