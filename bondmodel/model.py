@@ -19,7 +19,7 @@ from typing import Final, NamedTuple
 
 import numpy as np
 
-from bondmodel.bond.metrics import bond_metrics, first_payment_inflation
+from bondmodel.bond.metrics import bond_metrics, debt_discount_factors
 from bondmodel.bond.pwlb import PWLBLoan, pwlb_loan
 from bondmodel.bond.schedule import BondGrid, build_grid
 from bondmodel.bond.sizing import percentile_cfads
@@ -134,6 +134,8 @@ class Model:
         self.risk: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
         #: The CFADS a principal sized to a DSCR on a percentile basis uses; None otherwise.
         self.sizing_cfads: FloatArray | None = None
+        #: The cover ratios' discount factor per timeline period (bond.metrics).
+        self.debt_df: FloatArray = np.ones(self.timeline.n_periods + 1)
         if scenario.bond is not None:
             sizing = scenario.bond.sizing
             if sizing is not None and sizing.basis == "percentile":
@@ -146,6 +148,7 @@ class Model:
                 sizing_cfads=self.sizing_cfads,
             )
             self.grid = self.schedule.grid
+            self.debt_df = debt_discount_factors(self.schedule, scenario.economics, self.timeline)
             if scenario.pwlb is not None:
                 self.pwlb = pwlb_loan(
                     scenario.pwlb,
@@ -257,7 +260,7 @@ class Model:
                 bond,
                 flows,
                 self.timeline,
-                first_payment_inflation(self.scenario.economics, self.timeline, self.schedule.grid),
+                self.debt_df,
                 self.pwlb,
             )
             for key in BOND_PATH_METRICS:

@@ -7,7 +7,7 @@
 - A number and a flat path of that number are the same scenario: the results of
   a simulation are bit-identical.
 - The index-linked coupon's uplift caps and floors each year's rate of the path;
-  the LLCR/PLCR discount rate takes the rate in force in the first payment period.
+  the LLCR/PLCR discount along the path, year by year.
 - Risk inputs on inflation vary around the path: the draw is the long-run rate and
   the whole path moves with it; a draw at the path's own long-run rate, with or
   without a mean-reverting path of zero volatility, gives back the path exactly.
@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from bondmodel import Scenario, load_scenario, parse_scenario, run
-from bondmodel.bond.metrics import debt_discount_rate
+from bondmodel.bond.metrics import debt_discount_factors
 from bondmodel.bond.schedule import uplift_factors
 from bondmodel.model import Model
 from bondmodel.workbook.inputs import flatten
@@ -141,15 +141,23 @@ def test_the_uplift_caps_and_floors_each_years_rate_of_the_path() -> None:
     expected = np.array([1.0 + capped.get(int(y), 0.03) for y in year])
     np.testing.assert_allclose(uplift[1:], expected, rtol=1e-15)
     assert set(np.round(uplift[1:], 12)) >= {1.03, 1.0, 1.025}
-    # the debt discount rate: the real rate and the rate in force in the first payment period
-    first = path[int(year[0]) - 1]
-    assert debt_discount_rate(model.schedule, first) == (1.00846 * (1.0 + first) - 1.0)
+    # the cover ratios discount along the path: each year at the real rate and that year's
+    # inflation (uncapped: the debt's nominal rate), (1.00846 (1 + pi_j))^-1 a year, compounded
+    held = [path[min(int(y), len(path)) - 1] for y in year]
+    df = np.cumprod([1.0 / (1.00846 * (1.0 + pi)) for pi in held])
+    got = debt_discount_factors(model.schedule, model.scenario.economics, model.timeline)
+    np.testing.assert_allclose(got[grid.pay_t[1:]], df, rtol=1e-13)
+    assert np.all(got[: grid.issue_t + 1] == 1.0)
     base = model.base_case()
     assert base.bond is not None
     n = grid.n_scheduled
-    df = (1.00846 * (1.0 + first)) ** -grid.years[1 : n + 1]
-    llcr = (base.bond.cfads[0, 1 : n + 1] * df).sum() / model.schedule.principal
+    llcr = (base.bond.cfads[0, 1 : n + 1] * df[:n]).sum() / model.schedule.principal
     assert base.bond_metrics["llcr"][0] == pytest.approx(llcr, rel=1e-12)
+    # not the flat rate of the first year, which the path moves away from
+    flat = (1.00846 * (1.0 + held[0])) ** -grid.years[1 : n + 1]
+    assert (
+        abs((base.bond.cfads[0, 1 : n + 1] * flat).sum() / model.schedule.principal - llcr) > 1e-3
+    )
 
 
 def _with_risk(path: list[float], distribution: dict[str, Any], reversion: bool) -> Scenario:

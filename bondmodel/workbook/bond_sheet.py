@@ -28,7 +28,7 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from bondmodel.bond.metrics import deferred_since_shortfall, first_payment_inflation
+from bondmodel.bond.metrics import debt_discount_factors, deferred_since_shortfall
 from bondmodel.engine import Results, bond_trace
 from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, SOURCES_USES, name_in_words
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
@@ -221,7 +221,7 @@ def payment_columns(results: Results) -> int:
 #: every other row is 0 there, except the flags and timing rows set in :func:`_padded`.
 _HELD = re.compile(
     r"(index|scheduled_balance|scheduled_post_grace|post_grace|deferred|sculpt_index|"
-    r"sculpt_balance|pwlb_balance|sizing_df)(_unit|_fees)?"
+    r"sculpt_balance|pwlb_balance|sizing_df|debt_df)(_unit|_fees)?"
 )
 #: Rows equal to 1 after the legal final maturity (nothing owed, nothing indexed).
 _ONES = frozenset({"uplift", "clear", "repaid"})
@@ -433,22 +433,6 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
                 terms.performance.cap_total_return * s.principal / grid.g,
             )
         )
-    debt_rate = float(s.rates[1])
-    rate_formula = "=INDEX({rate@row},1,2)"
-    if isinstance(terms.coupon, IndexLinkedCoupon):
-        # the inflation rate in force in the first payment period, as the engine's
-        inflation = first_payment_inflation(results.scenario.economics, results.timeline, grid)
-        debt_rate = (1.0 + debt_rate) * (1.0 + inflation) - 1.0
-        rate_formula = "=(1+INDEX({rate@row},1,2))*(1+INDEX(TL_INFL,1,bd_issue_t+bd_step+1))-1"
-    out.append(
-        (
-            "bd_debt_rate",
-            "Discount rate for LLCR and PLCR (first coupon, nominal)",
-            "rate",
-            rate_formula,
-            debt_rate,
-        )
-    )
     # sources and uses
     sized = terms.principal == "sized"
     if terms.principal == "dscr":
@@ -1024,6 +1008,20 @@ def _lines(results: Results) -> list[Line]:
         lines.append(
             Line("index", "Index ratio (1: not index-linked)", "factor", "={index@p}", 1.0)
         )
+    # the LLCR's discount factor along the debt's rates (nominal: with the period's inflation
+    # for an index-linked bond), as the Cashflows sheet's row for the PLCR
+    inflation = (
+        "*EXP(-{f_life}*SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*LN(1+TL_INFL))/tl_f)" if il else ""
+    )
+    lines.append(
+        Line(
+            "debt_df",
+            "Discount factor at the debt's rates from issue (LLCR)",
+            "factor",
+            f"={{debt_df@p}}*(1+{{rate}})^(-1/bd_freq){inflation}",
+            1.0,
+        )
+    )
 
     # the contract: scheduled path of the base case
     lines += [
@@ -1535,6 +1533,9 @@ def _values(
             "to_council": bond.flows.paid_in[0],
             "senior_arrears": trace["senior_arrears"],
             "perf_all": trace["perf_all"],
+            "debt_df": debt_discount_factors(s, results.scenario.economics, results.timeline)[
+                grid.pay_t
+            ],
             **_dscr_rows(results, trace),
         }
     )
@@ -1597,6 +1598,24 @@ def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout
             pw_ds,
             drawn,
         )
+    inflation = (
+        "*(1+INDEX(TL_INFL,1,{timeline.t}+1))^(-1/tl_f)"
+        if isinstance(bond.schedule.terms.coupon, IndexLinkedCoupon)
+        else ""
+    )
+    lines.append(
+        Line(
+            "debt_df",
+            "Discount factor at the debt's rates from issue (PLCR)",
+            "factor",
+            "={debt_df@p}*IF({timeline.t}>bd_issue_t,(1+INDEX(BOND_RATE,1,"
+            f"MIN(ROUNDUP(({{timeline.t}}-bd_issue_t)/bd_step,0),bd_n_legal)+1))^(-1/tl_f){inflation},1)",
+            1.0,
+            values=debt_discount_factors(
+                bond.schedule, results.scenario.economics, results.timeline
+            ),
+        )
+    )
     names = ("net_cash_flow", "discount_factor")
     rows: dict[str, int | tuple[str, int]] = {
         **{f"cashflows.{key}": layout.row_numbers[f"cashflows.{key}"] for key in names},
@@ -1607,7 +1626,15 @@ def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout
         ws,
         styles,
         lines,
-        Grid(rows, n, {"BOND_T": layout.rows["bond.t"]}),
+        Grid(
+            rows,
+            n,
+            {
+                "BOND_T": layout.rows["bond.t"],
+                "BOND_RATE": layout.rows["bond.rate"],
+                "TL_INFL": layout.rows["timeline.inflation"],
+            },
+        ),
         layout,
         "Cashflows",
         {
@@ -1732,12 +1759,11 @@ def bond_metric_formulas(results: Results, layout: Layout) -> dict[str, str]:
         "avg_dscr": f'=IF(COUNT({r["bond.dscr"]})=0,"n/a",AVERAGE({r["bond.dscr"]}))',
         "llcr": (
             f"=SUMPRODUCT(({r['bond.payment']}>=1)*({r['bond.payment']}<=bd_n_term)"
-            f"*{r['bond.cfads']}*(1+bd_debt_rate)^(-{r['bond.years']}))/bd_principal"
+            f"*{r['bond.cfads']}*{r['bond.debt_df']})/bd_principal"
         ),
         "plcr": (
             f"=in_bond_pledged_share*SUMPRODUCT(({r['timeline.t']}>bd_issue_t)"
-            f"*{r['cashflows.net_savings']}*(1+bd_debt_rate)^(-({r['timeline.t']}-bd_issue_t)"
-            "/tl_f))/bd_principal"
+            f"*{r['cashflows.net_savings']}*{r['cashflows.debt_df']})/bd_principal"
         ),
         "total_topup": f"=IF(SUM({r['bond.topup']})>bd_tol,SUM({r['bond.topup']}),0)",
         "shortfall_periods": (
