@@ -149,6 +149,8 @@ BOND_COLUMNS: Final[dict[str, Column]] = {
 
 BOND_METRICS: Final[dict[str, Column]] = {
     "principal": Column("Principal issued", "money"),
+    "gearing": Column("Gearing: principal / total sources at issue", "rate"),
+    "funding_gap": Column("Funding gap: financed uses the bond does not cover", "money"),
     "investor_irr": Column("Investor IRR (annual effective)", "rate"),
     "investor_irr_flag": Column("Investor IRR flag (0 = ok)", "count"),
     "money_multiple": Column("Money multiple", "ratio"),
@@ -360,7 +362,7 @@ REAL_MONEY: Final = "{symbol} real ({year} prices)"
 INPUT_UNIT_WORDS: Final[dict[str, str]] = {
     "£": "{real}",
     "£ a year": "{real} a year",
-    "£ or 'sized'": "{nominal}, or sized",
+    "£, 'sized' or 'dscr'": "{nominal}, sized or dscr",
     "£ nominal": "{nominal}",
     "£ nominal a year": "{nominal} a year",
     "rate": "%",
@@ -630,6 +632,7 @@ SECTIONS: Final[dict[str, str]] = {
     "coupon": "coupon",
     "repayment": "repayment",
     "reserve": "debt service reserve (DSRA)",
+    "sizing": "sizing to a DSCR",
     "performance": "performance payment",
     "pwlb": "PWLB loan (the comparison)",
     "risk": "Risk",

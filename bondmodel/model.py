@@ -19,9 +19,10 @@ from typing import Final, NamedTuple
 
 import numpy as np
 
-from bondmodel.bond.metrics import bond_metrics, first_payment_inflation
+from bondmodel.bond.metrics import bond_metrics, debt_discount_factors
 from bondmodel.bond.pwlb import PWLBLoan, pwlb_loan
-from bondmodel.bond.schedule import BondGrid
+from bondmodel.bond.schedule import BondGrid, build_grid
+from bondmodel.bond.sizing import percentile_cfads
 from bondmodel.bond.waterfall import BondFlows, BondSchedule, build_schedule, run_waterfall
 from bondmodel.council.routes import (
     RouteTerms,
@@ -32,7 +33,7 @@ from bondmodel.council.routes import (
 from bondmodel.metrics import partner_npvs, partner_npvs_after_debt_service, programme_core_metrics
 from bondmodel.programme import Draws, ProgrammeFlows, programme_flows
 from bondmodel.risk.model import RiskModel, build_risk_model
-from bondmodel.risk.sampling import Sampler
+from bondmodel.risk.sampling import Sampler, block_count
 from bondmodel.scenario.schema import Scenario
 from bondmodel.timeline import Timeline, build_timeline
 from bondmodel.types import FloatArray
@@ -137,11 +138,28 @@ class Model:
         self.schedule: BondSchedule | None = None
         self.grid: BondGrid | None = None
         self.pwlb: PWLBLoan | None = None
+        # the risk model needs only the bond's payment grid, which the principal does not
+        # change: built first, so that a percentile sizing basis can simulate with it
         if scenario.bond is not None:
+            self.grid = build_grid(scenario.bond, self.timeline)
+        self.risk: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
+        #: The CFADS a principal sized to a DSCR on a percentile basis uses; None otherwise.
+        self.sizing_cfads: FloatArray | None = None
+        #: The cover ratios' discount factor per timeline period (bond.metrics).
+        self.debt_df: FloatArray = np.ones(self.timeline.n_periods + 1)
+        if scenario.bond is not None:
+            sizing = scenario.bond.sizing
+            if sizing is not None and sizing.basis == "percentile":
+                self.sizing_cfads = self._percentile_cfads()
             self.schedule = build_schedule(
-                scenario, self.timeline, self.base_flows, self.base_draws.inflation
+                scenario,
+                self.timeline,
+                self.base_flows,
+                self.base_draws.inflation,
+                sizing_cfads=self.sizing_cfads,
             )
             self.grid = self.schedule.grid
+            self.debt_df = debt_discount_factors(self.schedule, scenario.economics, self.timeline)
             if scenario.pwlb is not None:
                 self.pwlb = pwlb_loan(
                     scenario.pwlb,
@@ -164,7 +182,6 @@ class Model:
             )
             core = programme_core_metrics(self.base_flows, self.timeline.years)
             self.base_pv_savings = float(core["pv_savings"][0])
-        self.risk: RiskModel = build_risk_model(scenario, self.timeline, self.grid)
         self.metric_names: tuple[str, ...] = path_metric_names(scenario)
         self._base: Evaluation | None = None
 
@@ -235,10 +252,32 @@ class Model:
             return {}
         draws, flows = self.base_draws, self.base_flows
         contract: dict[str, FloatArray] = {}
-        schedule = build_schedule(self.scenario, self.timeline, flows, draws.inflation, contract)
+        schedule = build_schedule(
+            self.scenario, self.timeline, flows, draws.inflation, contract, self.sizing_cfads
+        )
         steps: dict[str, FloatArray] = {}
         run_waterfall(schedule, self.timeline, flows, draws.inflation, trace=steps)
         return {**contract, **{key: value[0] for key, value in steps.items()}}
+
+    def _percentile_cfads(self) -> FloatArray:
+        """Each payment period's CFADS at ``bond.sizing.percentile`` over the simulation the
+        scenario records (``bond.sizing.paths`` paths, ``seed``, the random sampler), (NL+1,).
+
+        Only the programme is simulated: its CFADS does not depend on the bond. The blocks
+        are the simulation's own (:func:`~bondmodel.risk.sampling.block_count`), so the
+        paths are those ``bondmodel run --paths P --seed S --sampler random`` draws.
+        """
+        bond, grid = self.scenario.bond, self.grid
+        assert bond is not None and bond.sizing is not None and grid is not None
+        sizing = bond.sizing
+        assert sizing.paths is not None and sizing.seed is not None
+        assert sizing.percentile is not None
+        blocks = []
+        for b in range(block_count(sizing.paths)):
+            _, draws, _ = self.sample(sizing.seed, "random", b, sizing.paths)
+            flows = programme_flows(self.scenario, self.timeline, draws)
+            blocks.append(bond.pledged_share * np.maximum(grid.aggregate(flows.net_savings), 0.0))
+        return percentile_cfads(np.concatenate(blocks), sizing.percentile)
 
     def _evaluate_flows(
         self, draws: Draws, flows: ProgrammeFlows, rates: FloatArray | None
@@ -255,7 +294,7 @@ class Model:
                 bond,
                 flows,
                 self.timeline,
-                first_payment_inflation(self.scenario.economics, self.timeline, self.schedule.grid),
+                self.debt_df,
                 self.pwlb,
             )
             for key in BOND_PATH_METRICS:

@@ -844,10 +844,85 @@ def workbook_cases() -> list[Case]:
     return cases
 
 
+def sizing_cases() -> list[Case]:
+    """Sizing the bond to a DSCR target: each field past its bounds, and the fields each
+    choice needs or forbids (``principal = 'dscr'``, ``[bond.sizing]``, the percentile basis)."""
+    data = base_data()
+    data["bond"]["principal"] = "dscr"
+    sized = {"target_dscr": 1.3}
+    simulated = {"target_dscr": 1.3, "basis": "percentile", "percentile": 10.0, "paths": 2_000}
+    simulated["seed"] = 7
+    cases = []
+
+    def case(name: str, sizing: dict[str, Any] | None, field_: str, words: list[str]) -> None:
+        bad = copy.deepcopy(data)
+        if sizing is None:
+            del bad["bond"]["sizing"]
+        else:
+            bad["bond"]["sizing"] = sizing
+        cases.append(
+            _toml_case(f"gen_sizing_{name}.toml", name.replace("_", " "), field_, words, bad)
+        )
+
+    data["bond"]["sizing"] = sized
+    for name, change, words in (
+        ("target_below_one", {"target_dscr": 0.9}, ["0.9", "greater than or equal to 1"]),
+        ("target_above_20", {"target_dscr": 25.0}, ["25.0", "less than or equal to 20"]),
+        ("target_nan", {"target_dscr": math.nan}, ["finite"]),
+        ("basis_unknown", {"basis": "p90"}, ["'p90'", "'base'", "'percentile'"]),
+    ):
+        field_ = "bond.sizing." + next(iter(change))
+        case(name, {**sized, **change}, field_, words)
+    for name, change, words in (
+        ("percentile_zero", {"percentile": 0.0}, ["0.0", "greater than 0"]),
+        ("percentile_hundred", {"percentile": 100.0}, ["100.0", "less than 100"]),
+        ("paths_too_few", {"paths": 10}, ["10", "greater than or equal to 100"]),
+        ("paths_too_many", {"paths": 10**7}, ["10000000", "less than or equal to 100000"]),
+        ("seed_negative", {"seed": -1}, ["-1", "greater than or equal to 0"]),
+        ("paths_float", {"paths": 2000.5}, ["2000.5"]),
+    ):
+        field_ = "bond.sizing." + next(iter(change))
+        case(name, {**simulated, **change}, field_, words)
+    for missing in ("percentile", "paths", "seed"):
+        kept = {k: v for k, v in simulated.items() if k != missing}
+        case(f"percentile_without_{missing}", kept, f"bond.sizing.{missing}", ["required"])
+    case(
+        "base_with_percentile",
+        {**sized, "percentile": 10.0},
+        "bond.sizing.percentile",
+        ["only allowed with basis = 'percentile'"],
+    )
+    case("dscr_without_sizing", None, "bond.sizing", ["required with principal = 'dscr'"])
+    given = _set(data, "bond.principal", 5_000_000.0)
+    cases.append(
+        _toml_case(
+            "gen_sizing_with_a_given_principal.toml",
+            "sizing with a principal given",
+            "bond.sizing",
+            ["only allowed with principal = 'dscr'", "5000000.0"],
+            given,
+        )
+    )
+    no_risk = copy.deepcopy(data)
+    no_risk["bond"]["sizing"] = simulated
+    del no_risk["risk"]
+    cases.append(
+        _toml_case(
+            "gen_sizing_percentile_without_risk.toml",
+            "a percentile sizing basis without a [risk] section",
+            "bond.sizing.basis",
+            ["'percentile' needs a [risk] section", "'base'"],
+            no_risk,
+        )
+    )
+    return cases
+
+
 def all_cases() -> list[Case]:
     """Every generated case, in a stable order."""
     return [
         *numeric_cases(),
+        *sizing_cases(),
         *date_cases(),
         *distribution_cases(),
         *text_cases(),

@@ -7,7 +7,7 @@
 - A number and a flat path of that number are the same scenario: the results of
   a simulation are bit-identical.
 - The index-linked coupon's uplift caps and floors each year's rate of the path;
-  the LLCR/PLCR discount rate takes the rate in force in the first payment period.
+  the LLCR/PLCR discount along the path, year by year.
 - Risk inputs on inflation vary around the path: the draw is the long-run rate and
   the whole path moves with it; a draw at the path's own long-run rate, with or
   without a mean-reverting path of zero volatility, gives back the path exactly.
@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 
 from bondmodel import Scenario, load_scenario, parse_scenario, run
-from bondmodel.bond.metrics import debt_discount_rate
+from bondmodel.bond.metrics import debt_discount_factors
 from bondmodel.bond.schedule import uplift_factors
 from bondmodel.model import Model
 from bondmodel.workbook.inputs import flatten
@@ -141,15 +141,23 @@ def test_the_uplift_caps_and_floors_each_years_rate_of_the_path() -> None:
     expected = np.array([1.0 + capped.get(int(y), 0.03) for y in year])
     np.testing.assert_allclose(uplift[1:], expected, rtol=1e-15)
     assert set(np.round(uplift[1:], 12)) >= {1.03, 1.0, 1.025}
-    # the debt discount rate: the real rate and the rate in force in the first payment period
-    first = path[int(year[0]) - 1]
-    assert debt_discount_rate(model.schedule, first) == (1.00846 * (1.0 + first) - 1.0)
+    # the cover ratios discount along the path: each year at the real rate and that year's
+    # inflation (uncapped: the debt's nominal rate), (1.00846 (1 + pi_j))^-1 a year, compounded
+    held = [path[min(int(y), len(path)) - 1] for y in year]
+    df = np.cumprod([1.0 / (1.00846 * (1.0 + pi)) for pi in held])
+    got = debt_discount_factors(model.schedule, model.scenario.economics, model.timeline)
+    np.testing.assert_allclose(got[grid.pay_t[1:]], df, rtol=1e-13)
+    assert np.all(got[: grid.issue_t + 1] == 1.0)
     base = model.base_case()
     assert base.bond is not None
     n = grid.n_scheduled
-    df = (1.00846 * (1.0 + first)) ** -grid.years[1 : n + 1]
-    llcr = (base.bond.cfads[0, 1 : n + 1] * df).sum() / model.schedule.principal
+    llcr = (base.bond.cfads[0, 1 : n + 1] * df[:n]).sum() / model.schedule.principal
     assert base.bond_metrics["llcr"][0] == pytest.approx(llcr, rel=1e-12)
+    # not the flat rate of the first year, which the path moves away from
+    flat = (1.00846 * (1.0 + held[0])) ** -grid.years[1 : n + 1]
+    assert (
+        abs((base.bond.cfads[0, 1 : n + 1] * flat).sum() / model.schedule.principal - llcr) > 1e-3
+    )
 
 
 def _with_risk(path: list[float], distribution: dict[str, Any], reversion: bool) -> Scenario:
@@ -287,3 +295,42 @@ def test_risk_on_a_reference_path_varies_around_it_too() -> None:
     np.testing.assert_allclose(higher - rates, 0.01, rtol=0, atol=1e-15)
     assert model.schedule.rates[1] == 0.05  # bond year 1: 4% + 1% margin
     assert model.schedule.rates[-1] == pytest.approx(0.06, rel=1e-15)  # 5% held, + margin
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ("sweep", "--vary", "economics.inflation=0.01,0.03"),
+        ("sweep", "--vary", "economics.inflation=0.01:0.03:0.01"),
+        ("solve", "--find", "economics.inflation", "--range", "0:0.05", "--maximise"),
+    ],
+    ids=["sweep-values", "sweep-range", "solve"],
+)
+def test_a_design_tool_refuses_to_set_a_path_to_one_number(
+    flags: tuple[str, ...], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a path is not silently replaced by a flat rate: exit 2, naming the flag, the path's
+    # values and what is allowed (one of its years), and nothing written
+    from bondmodel import cli
+
+    scenario = tmp_path / "path.toml"
+    text = (ROOT / "templates" / "shared-services.toml").read_text(encoding="utf-8")
+    scenario.write_text(
+        text.replace("inflation = 0.02 ", "inflation = [0.04, 0.03, 0.02] ", 1), encoding="utf-8"
+    )
+    assert load_scenario(scenario).economics.inflation == (0.04, 0.03, 0.02)
+    out = tmp_path / "out.xlsx"
+    command, *rest = flags
+    extra = ("--constraint", "min_dscr >= 1.2") if command == "solve" else ()
+    code = cli.main([command, str(scenario), *rest, *extra, "--paths", "0", "-o", str(out)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert "Traceback" not in err
+    flag = "--find" if command == "solve" else "--vary"
+    assert f"{flag} economics.inflation: the scenario holds a list of 3 values" in err
+    assert "[0.04, 0.03, 0.02]" in err and "economics.inflation[0] to economics.inflation[2]" in err
+    assert not out.exists()
+    # one year of the path is a number, and varies
+    vary = ("--vary", "economics.inflation[2]=0.01,0.03")
+    code = cli.main(["sweep", str(scenario), *vary, "--paths", "0", "-o", str(out)])
+    assert code == 0 and out.exists()

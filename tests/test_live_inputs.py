@@ -144,7 +144,11 @@ def choice_edits(rows: list[InputRow], scenario: Scenario) -> Iterator[Edit]:
             if option == item.value:
                 continue
             values = {item.path: (option,), **_companions(item.path, option)}
-            live = not rule.live_choices or option in rule.live_choices
+            # live among its options only from one of them (a sculpted profile's rows do not
+            # follow a change to bullet, EIP or annuity)
+            live = not rule.live_choices or (
+                option in rule.live_choices and str(item.value) in rule.live_choices
+            )
             yield Edit(f"{item.path} = {option!r}", values, "live" if live else "structural")
 
 

@@ -11,11 +11,13 @@ import re
 import shutil
 import struct
 import subprocess
+import tomllib
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomli_w
 
 import bondmodel
 from bondmodel import cli
@@ -50,6 +52,16 @@ PAGE_HEADER = re.compile(r"Page (\d+) of (\d+)")
 
 def _template(name: str) -> Path:
     return ROOT / "templates" / f"{name}.toml"
+
+
+def _without_bond(folder: Path) -> Path:
+    """``single-council-bold`` without its bond and PWLB comparison: a programme appraisal
+    alone, with a simulation (no template is without a bond)."""
+    data = tomllib.loads(_template("single-council-bold").read_text(encoding="utf-8"))
+    del data["bond"], data["pwlb"]
+    path = folder / "no-bond.toml"
+    path.write_text(tomli_w.dumps(data), encoding="utf-8")
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -115,8 +127,8 @@ def _row_col(ref: str) -> tuple[int, int]:
     return int(ref[len(letters) :]), col
 
 
-def test_a_base_case_run_has_no_percentile_columns() -> None:
-    res = bondmodel.run(bondmodel.load_scenario(_template("single-council-bold")), paths=0)
+def test_a_base_case_run_has_no_percentile_columns(tmp_path: Path) -> None:
+    res = bondmodel.run(bondmodel.load_scenario(_without_bond(tmp_path)), paths=0)
     text = headline_text(res)
     assert "P10" not in text and "Probability" not in text
     assert "Base case only: no Monte Carlo run." in text
@@ -209,9 +221,7 @@ def test_charts_are_one_png_each_of_the_stated_size(results: Results, tmp_path: 
     for path in written:
         assert _png_size(path) == size
     # no bond: no debt-service or DSCR chart; no simulation either: the cash flows alone
-    no_bond = bondmodel.run(
-        bondmodel.load_scenario(_template("single-council-bold")), paths=500, seed=1
-    )
+    no_bond = bondmodel.run(bondmodel.load_scenario(_without_bond(tmp_path)), paths=500, seed=1)
     assert no_bond.bond is None
     again = write_charts(no_bond, tmp_path / "charts")
     assert [p.name for p in again] == [CHART_FILES["cash_flows"], CHART_FILES["fan"]]
@@ -506,7 +516,7 @@ def test_run_png_removes_an_earlier_run_s_chart_it_has_no_data_for(
     earlier = charts / CHART_FILES["min_dscr"]
     earlier.write_bytes(b"an earlier run's chart")
     (charts / "notes.txt").write_text("the user's own file")
-    scenario = str(_template("single-council-bold"))
+    scenario = str(_without_bond(tmp_path))
     argv = ["run", scenario, "-o", str(tmp_path / "m.xlsx"), "--paths", "0", "--quiet"]
     code, out, err = _main(capsys, *argv, "--png", str(charts))
     assert (code, out) == (0, "")

@@ -24,6 +24,8 @@ from bondmodel.types import FloatArray
 #: Metric keys in display order (labels live in bondmodel.labels.BOND_METRICS).
 BOND_METRIC_KEYS: Final = (
     "principal",
+    "gearing",
+    "funding_gap",
     "investor_irr",
     "investor_irr_flag",
     "money_multiple",
@@ -46,27 +48,34 @@ BOND_METRIC_KEYS: Final = (
 )
 
 
-def first_payment_inflation(economics: Economics, timeline: Timeline, grid: BondGrid) -> float:
-    """The scenario's annual inflation rate in force in the bond's first payment period.
+def debt_discount_factors(
+    schedule: BondSchedule, economics: Economics, timeline: Timeline
+) -> FloatArray:
+    r"""The LLCR's and PLCR's discount factor from the issue to the end of each timeline
+    period t = 0..T, shape (T+1,): 1 up to the issue, then compounded along the debt's rates.
 
-    With an inflation path, the rate of the programme year that period falls in.
+    Notes
+    -----
+    Timeline period t > t_I falls in payment period :math:`k(t) = \min(\lceil (t - t_I) /
+    s \rceil, N_L)` (s timeline periods a payment); the annual rate in force is that
+    period's coupon rate :math:`c_{k(t)}`, nominal, or for an index-linked bond
+    :math:`(1 + c_{k(t)})(1 + \pi_t) - 1` with :math:`\pi_t` the scenario's inflation in
+    force in period t (a path's rate for its programme year). Then
+
+    .. math:: DF_t = \prod_{u = t_I + 1}^{t} (1 + \rho_u)^{-1/f}
+
+    which is :math:`(1 + \rho)^{-(t - t_I)/f}` for one flat rate.
     """
-    rates = inflation_by_period(economics, timeline.f, timeline.n_periods)
-    return float(rates[grid.pay_t[1]])
-
-
-def debt_discount_rate(schedule: BondSchedule, inflation: float) -> float:
-    """The annual rate for LLCR and PLCR: the first period's coupon rate, nominal.
-
-    For an index-linked bond the real rate is combined with the scenario's
-    inflation in force in the first payment period (:func:`first_payment_inflation`),
-    as a floating coupon's first rate is its reference rate in bond year 1:
-    (1 + r)(1 + pi) - 1.
-    """
-    rate = float(schedule.rates[1])
+    grid = schedule.grid
+    t = np.arange(timeline.n_periods + 1)
+    k = np.clip(-(-(t - grid.issue_t) // grid.step), 1, grid.n_legal)
+    log_step = np.log1p(schedule.rates[k]) / timeline.f
     if isinstance(schedule.terms.coupon, IndexLinkedCoupon):
-        rate = (1.0 + rate) * (1.0 + inflation) - 1.0
-    return rate
+        inflation = inflation_by_period(economics, timeline.f, timeline.n_periods)
+        log_step = log_step + np.log1p(inflation) / timeline.f
+    log_step[t <= grid.issue_t] = 0.0
+    result: FloatArray = np.exp(-np.cumsum(log_step))
+    return result
 
 
 def deferred_since_shortfall(shortfall: FloatArray, principal: float) -> npt.NDArray[np.bool_]:
@@ -99,16 +108,19 @@ def bond_metrics(
     bond: BondFlows,
     flows: ProgrammeFlows,
     timeline: Timeline,
-    inflation: float,
+    debt_df: FloatArray,
     pwlb: PWLBLoan | None,
 ) -> dict[str, FloatArray]:
-    """Every bond metric, one value per path (NaN = undefined)."""
+    """Every bond metric, one value per path (NaN = undefined); ``debt_df`` is the cover
+    ratios' discount factor per timeline period (:func:`debt_discount_factors`)."""
     council_npv = present_value(flows.on_basis(bond.council_flow), flows.discount_factors)
     metrics: dict[str, FloatArray] = {
         "principal": np.full(bond.n_paths, schedule.principal),
+        "gearing": np.full(bond.n_paths, schedule.gearing),
+        "funding_gap": np.full(bond.n_paths, schedule.funding_gap),
         **_investor_metrics(schedule, bond),
         "council_npv": council_npv,
-        **_cover_ratios(schedule, bond, flows, timeline, inflation),
+        **_cover_ratios(schedule, bond, flows, debt_df),
         **_stress_metrics(schedule, bond),
         "pwlb_npv": np.full(bond.n_paths, np.nan),
         "council_npv_vs_pwlb": np.full(bond.n_paths, np.nan),
@@ -164,11 +176,7 @@ def _investor_metrics(schedule: BondSchedule, bond: BondFlows) -> dict[str, Floa
 
 
 def _cover_ratios(
-    schedule: BondSchedule,
-    bond: BondFlows,
-    flows: ProgrammeFlows,
-    timeline: Timeline,
-    inflation: float,
+    schedule: BondSchedule, bond: BondFlows, flows: ProgrammeFlows, debt_df: FloatArray
 ) -> dict[str, FloatArray]:
     """Minimum and average DSCR over the payments with debt service due, LLCR and PLCR."""
     grid = schedule.grid
@@ -183,11 +191,9 @@ def _cover_ratios(
             np.where(has_ds, dscr, 0.0).sum(axis=1) / np.maximum(has_ds.sum(axis=1), 1),
             np.nan,
         )
-    rate = debt_discount_rate(schedule, inflation)
-    df_bond = (1.0 + rate) ** -grid.years
+    df_bond = debt_df[grid.pay_t]
     n_sched = grid.n_scheduled
     project = flows.net_savings[:, grid.issue_t + 1 :]
-    t_after = np.arange(1, project.shape[1] + 1) / timeline.f
     # a bond sized to nothing has no cover ratios: the divisions give inf or NaN, reported
     # as undefined (null in JSON, n/a in the workbook), without a warning; so does a bond
     # sized to a vanishing principal (a financed share of 1e-311 gives 1e-305 pounds),
@@ -198,7 +204,7 @@ def _cover_ratios(
         ) / schedule.principal
         plcr = (
             schedule.terms.pledged_share
-            * (project * (1.0 + rate) ** -t_after).sum(axis=1)
+            * (project * debt_df[grid.issue_t + 1 :]).sum(axis=1)
             / schedule.principal
         )
     return {"min_dscr": min_dscr, "avg_dscr": avg_dscr, "llcr": llcr, "plcr": plcr}

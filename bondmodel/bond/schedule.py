@@ -193,10 +193,8 @@ def remaining_fraction(
             )
         cumulative = np.cumsum(schedule)
         frac[amortising] = 1.0 - cumulative[j[amortising] - 1]
-    elif kind == "sculpted" and bond.repayment.target_dscr is not None:
-        _sculpt(
-            frac, bond.repayment.target_dscr, grid, rates, uplift, cfads, post_grace_balance, trace
-        )
+    elif kind == "sculpted" and bond.sculpting_dscr is not None:
+        _sculpt(frac, bond.sculpting_dscr, grid, rates, uplift, cfads, post_grace_balance, trace)
     frac[big_n:] = 0.0
     frac[: big_g + 1] = 1.0
     if big_n <= big_g:

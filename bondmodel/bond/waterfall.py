@@ -19,6 +19,7 @@ from bondmodel.bond.schedule import (
     remaining_fraction,
     uplift_factors,
 )
+from bondmodel.bond.sizing import dscr_principal
 from bondmodel.errors import ModelError
 from bondmodel.programme import ProgrammeFlows
 from bondmodel.scenario.bond import BondTerms
@@ -67,6 +68,25 @@ class BondSchedule:
     reserve_target: FloatArray
     scheduled_debt_service: FloatArray
     base_cfads: FloatArray
+    planned_costs: float
+    sizing_cfads: FloatArray
+
+    @property
+    def funding_gap(self) -> float:
+        """The financed uses the bond's net proceeds do not cover, which the council must
+        find at issue: the council contribution (>= 0)."""
+        return self.council_contribution
+
+    @property
+    def gearing(self) -> float:
+        """Principal / (principal + the councils' funding at issue), NaN when both are 0.
+
+        The councils' funding is the funding gap plus the one-off costs the bond does not
+        finance, (1 - financed share) x planned costs: gearing is the bond's share of the
+        total sources (= total uses) on the Sources and uses sheet.
+        """
+        total = self.principal + self.funding_gap + (self.planned_costs - self.financed_costs)
+        return self.principal / total if total > 0 else float("nan")
 
     @property
     def council_contribution(self) -> float:
@@ -251,11 +271,15 @@ def build_schedule(
     base: ProgrammeFlows,
     base_inflation: FloatArray,
     trace: dict[str, FloatArray] | None = None,
+    sizing_cfads: FloatArray | None = None,
 ) -> BondSchedule:
-    """Fix the contract: grid, rates, principal (given or sized to uses), profile, reserve.
+    """Fix the contract: grid, rates, principal (given, sized to uses or to a DSCR),
+    profile, reserve.
 
     ``trace``, if given, receives the scheduled path of the final principal step
-    by step (the workbook's contract rows).
+    by step (the workbook's contract rows). ``sizing_cfads`` (NL+1,) is the CFADS a
+    principal sized to a DSCR uses (a percentile basis's, computed by the caller);
+    None: the base case's.
 
     Notes
     -----
@@ -281,7 +305,6 @@ def build_schedule(
     planned = base.capex_base + base.capex_contingency + base.capex_optimism_bias
     financed = bond.financed_share * float(planned[0].sum())
     at_issue = bond.reserve is not None and bond.reserve.funding == "at_issue"
-    net_price = bond.issue_price - bond.arrangement_fee
 
     def reserve0(
         principal: float, record: dict[str, FloatArray] | None = None, fee_scale: float = 1.0
@@ -292,21 +315,13 @@ def build_schedule(
         target = _reserve_targets(bond, grid, interest, repaid, record)
         return (float(target[0]) if at_issue else 0.0), remaining, interest + repaid, target
 
-    if bond.principal == "sized":
-        principal = _sized_principal(bond, financed, net_price, reserve0)
-    else:
-        principal = float(bond.principal)
+    basis = cfads if sizing_cfads is None else np.maximum(sizing_cfads, 0.0)
+    principal = _principal(bond, grid, (rates, uplift, basis), financed, reserve0)
     r0, remaining, ds, target = reserve0(principal, trace)
     if trace is not None:
+        _trace_affine_parts(bond, reserve0, trace)
         trace["uplift"] = uplift
         trace["scheduled_fees"] = fees
-        if bond.repayment.type != "sculpted":
-            # the scheduled path is affine in P: P x (its path for a unit principal without
-            # fees) + (its path for fees alone); the workbook sizes P in closed form from them
-            for suffix, unit_principal, fee_scale in (("_unit", 1.0, 0.0), ("_fees", 0.0, 1.0)):
-                part: dict[str, FloatArray] = {}
-                reserve0(unit_principal, part, fee_scale)
-                trace.update({f"{key}{suffix}": value for key, value in part.items()})
     proceeds = principal * bond.issue_price
     fee = principal * bond.arrangement_fee
     return BondSchedule(
@@ -323,12 +338,49 @@ def build_schedule(
         reserve_target=target,
         scheduled_debt_service=ds,
         base_cfads=cfads,
+        planned_costs=float(planned[0].sum()),
+        sizing_cfads=basis,
     )
 
 
 #: The scheduled path for a principal: (R_0, remaining, debt service, reserve targets), given
 #: the principal, an optional record of its steps and a scale on the fees.
 _ReservePath = Callable[..., tuple[float, FloatArray, FloatArray, FloatArray]]
+
+
+def _principal(
+    bond: BondTerms,
+    grid: BondGrid,
+    base: tuple[FloatArray, FloatArray, FloatArray],
+    financed: float,
+    reserve0: _ReservePath,
+) -> float:
+    """The principal: given, sized to the uses (the financed costs ``financed``, fee and
+    reserve) or to a DSCR target; ``base`` is the base case's (rates, uplift, CFADS basis)."""
+    if bond.principal == "sized":
+        net_price = bond.issue_price - bond.arrangement_fee
+        return _sized_principal(bond, financed, net_price, reserve0)
+    if bond.principal == "dscr":
+        rates, uplift, basis = base
+        return dscr_principal(
+            bond, grid, rates, uplift, basis, lambda p, rec, scale: reserve0(p, rec, scale)[2]
+        )
+    return float(bond.principal)
+
+
+def _trace_affine_parts(
+    bond: BondTerms, reserve0: _ReservePath, trace: dict[str, FloatArray]
+) -> None:
+    """The scheduled path for a unit principal without fees (``*_unit``) and for the fees
+    alone (``*_fees``): the path is affine in P, P x the first + the second, and the workbook
+    sizes P in closed form from them (a sculpted profile's only up to the end of grace, which
+    its DSCR sizing uses; nothing else of a sculpted profile is affine)."""
+    if bond.repayment.type == "sculpted" and bond.principal != "dscr":
+        return
+    for suffix, unit_principal, fee_scale in (("_unit", 1.0, 0.0), ("_fees", 0.0, 1.0)):
+        part: dict[str, FloatArray] = {}
+        reserve0(unit_principal, part, fee_scale)
+        trace.update({f"{key}{suffix}": value for key, value in part.items()})
 
 
 def _sized_principal(

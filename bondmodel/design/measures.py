@@ -180,6 +180,8 @@ BOTH = "investors and the council"
 #: so it is better only for the investors; the principal is a choice, better for neither.
 BETTER: Final[dict[str, Better]] = {
     "principal": Better(0, "neither: a choice"),
+    "gearing": Better(0, "neither: a choice"),
+    "funding_gap": Better(-1, COUNCIL),
     "investor_irr": Better(+1, INVESTORS),
     "money_multiple": Better(+1, INVESTORS),
     "npv": Better(+1, COUNCIL),

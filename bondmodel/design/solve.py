@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 
 from bondmodel.design.measures import Z95, Constraint, Evaluation, SharedDraws, evaluate
-from bondmodel.design.variation import Domain, current_value, field_domain, with_value
+from bondmodel.design.variation import (
+    Domain,
+    current_value,
+    field_domain,
+    list_field_message,
+    with_value,
+)
 from bondmodel.errors import BondModelError, ScenarioError
 from bondmodel.labels import finite_or_none
 from bondmodel.scenario.schema import Scenario
@@ -226,7 +232,8 @@ def solve(
     """Find the best value of the field at ``path`` meeting every constraint."""
     if not constraints:
         raise ScenarioError("solve: give at least one --constraint")
-    current_value(scenario, path)  # the field must exist
+    if isinstance(current_value(scenario, path), tuple | list):  # the field must exist
+        raise ScenarioError(list_field_message("--find", path, current_value(scenario, path)))
 
     def point(x: float) -> Point:
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +77,7 @@ def _step(node: Any, part: str | int, path: str) -> Any:
 _INPUT_UNITS: dict[str, Unit] = {
     "£": "money",
     "£ a year": "money",
-    "£ or 'sized'": "money",
+    "£, 'sized' or 'dscr'": "money",
     "£ nominal": "money",
     "£ nominal a year": "money",
     "factor": "factor",
@@ -142,6 +143,8 @@ def parse_vary(text: str, scenario: Scenario) -> Variation:
     path, _, spec = text.partition("=")
     path = path.strip()
     current = current_value(scenario, path)
+    if isinstance(current, tuple | list):
+        raise ScenarioError(list_field_message("--vary", path, current))
     if ":" in spec:
         pieces = spec.split(":")
         if len(pieces) != 3:
@@ -161,6 +164,18 @@ def parse_vary(text: str, scenario: Scenario) -> Variation:
             raise ScenarioError(f"--vary {path}: no values given")
     values = tuple(_typed(v, current, path) for v in raw)
     return Variation(path, values)
+
+
+def list_field_message(flag: str, path: str, current: Sequence[Any]) -> str:
+    """Why ``flag`` refuses a field that holds a list (an inflation path, a cost profile, a
+    reference-rate path): it sets one value, and which one to give instead."""
+    shown = ", ".join(str(v) for v in current[:4]) + (", ..." if len(current) > 4 else "")
+    last = len(current) - 1
+    return (
+        f"{flag} {path}: the scenario holds a list of {len(current)} values here ([{shown}]), "
+        f"and {flag} sets one number; allowed: one of its items, {path}[0] to {path}[{last}], "
+        "or make the field a single number in the scenario first"
+    )
 
 
 def _number(text: str, path: str) -> float:

@@ -103,7 +103,8 @@ class Repayment(_Model):
 
     ``bullet``: all at maturity. ``eip``: equal instalments of principal.
     ``annuity``: level debt service. ``sculpted``: debt service follows the
-    base-case cash available for debt service at ``target_dscr``. ``custom``:
+    base-case cash available for debt service at ``target_dscr`` (by default the
+    sizing target of a bond sized to a DSCR). ``custom``:
     ``schedule`` gives the fraction of principal repaid in each amortisation
     period (summing to 1).
     """
@@ -114,8 +115,8 @@ class Repayment(_Model):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> Repayment:
-        if self.type == "sculpted" and self.target_dscr is None:
-            raise located("target_dscr", "is required with type = 'sculpted' (e.g. 1.30)")
+        # a sculpted profile's target is required unless the bond is sized to a DSCR target,
+        # which it then sculpts to (checked with the principal, in BondTerms)
         if self.type != "sculpted" and self.target_dscr is not None:
             raise located("target_dscr", "is only allowed with type = 'sculpted'")
         if self.type == "custom":
@@ -133,6 +134,45 @@ class Repayment(_Model):
         return self
 
 
+#: The largest number of paths a percentile sizing may simulate (each is a row of CFADS).
+MAX_SIZING_PATHS = 100_000
+
+
+class Sizing(_Model):
+    """How ``principal = "dscr"`` sizes the bond: to a DSCR target on a CFADS basis.
+
+    ``basis = "base"`` sizes on the deterministic base case's CFADS;
+    ``"percentile"`` on the ``percentile``-th percentile of each payment period's
+    CFADS over a simulation of ``paths`` paths with ``seed`` (the scenario's risk
+    inputs, the random sampler), recorded here so that the contract is the same
+    whatever ``--paths`` or ``--seed`` a run uses.
+    """
+
+    target_dscr: Annotated[float, Field(ge=1.0, le=20.0, allow_inf_nan=False)]
+    basis: Literal["base", "percentile"] = "base"
+    percentile: Annotated[float, Field(gt=0.0, lt=100.0, allow_inf_nan=False)] | None = None
+    paths: Annotated[int, Field(ge=100, le=MAX_SIZING_PATHS)] | None = None
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_basis(self) -> Sizing:
+        simulated = ("percentile", "paths", "seed")
+        if self.basis == "percentile":
+            for name in simulated:
+                if getattr(self, name) is None:
+                    example = {"percentile": "10 (the P10 CFADS)", "paths": "10000", "seed": "1"}
+                    raise located(
+                        name,
+                        f"is required with basis = 'percentile' (e.g. {example[name]}): the "
+                        "simulation that fixes the contract is recorded in the scenario",
+                    )
+        else:
+            for name in simulated:
+                if getattr(self, name) is not None:
+                    raise located(name, "is only allowed with basis = 'percentile'")
+        return self
+
+
 class Reserve(_Model):
     """Debt service reserve account: ``months`` of scheduled debt service."""
 
@@ -143,7 +183,8 @@ class Reserve(_Model):
 class BondTerms(_Model):
     """The bond: size, price, fees, dates, coupon, repayment, reserve and recourse."""
 
-    principal: Money | Literal["sized"] = "sized"
+    principal: Money | Literal["sized", "dscr"] = "sized"
+    sizing: Sizing | None = None
     financed_share: Fraction = 1.0
     issue_price: Annotated[float, Field(gt=0.5, le=1.5, allow_inf_nan=False)] = 1.0
     arrangement_fee: Annotated[float, Field(ge=0.0, le=0.2, allow_inf_nan=False)] = 0.0
@@ -167,6 +208,27 @@ class BondTerms(_Model):
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> BondTerms:
+        if self.principal == "dscr" and self.sizing is None:
+            raise located(
+                "sizing",
+                "is required with principal = 'dscr': give [bond.sizing] with target_dscr "
+                "(e.g. 1.25)",
+            )
+        if (
+            self.repayment.type == "sculpted"
+            and self.repayment.target_dscr is None
+            and self.principal != "dscr"
+        ):
+            raise located(
+                ("repayment", "target_dscr"),
+                "is required with type = 'sculpted' (e.g. 1.30), unless principal = 'dscr', "
+                "whose sizing target it then sculpts to",
+            )
+        if self.principal != "dscr" and self.sizing is not None:
+            raise located(
+                "sizing",
+                f"is only allowed with principal = 'dscr' (principal is {self.principal!r})",
+            )
         if self.legal_maturity_years is not None and self.legal_maturity_years < self.tenor_years:
             raise located(
                 "legal_maturity_years",
@@ -179,6 +241,16 @@ class BondTerms(_Model):
                 f"{self.grace_years} must be less than tenor_years = {self.tenor_years}",
             )
         return self
+
+    @property
+    def sculpting_dscr(self) -> float | None:
+        """The DSCR a sculpted profile sculpts to: ``repayment.target_dscr``, or when it is
+        not given, the sizing target of a bond sized to a DSCR (None for other profiles)."""
+        if self.repayment.type != "sculpted":
+            return None
+        if self.repayment.target_dscr is not None:
+            return self.repayment.target_dscr
+        return self.sizing.target_dscr if self.sizing is not None else None
 
     @property
     def legal_years(self) -> float:
@@ -264,6 +336,16 @@ def timeline_problem(
             f"the bond runs to period {end}, beyond the horizon's last period {n_periods}; "
             f"shorten the bond to at most {(n_periods - start) / f:g} years or lengthen "
             "timeline.horizon_years",
+        )
+    return None
+
+
+def sizing_problem(bond: BondTerms, has_risk: bool) -> tuple[str, str] | None:
+    """A percentile sizing basis simulates the scenario's risk inputs: it needs ``[risk]``."""
+    if bond.sizing is not None and bond.sizing.basis == "percentile" and not has_risk:
+        return (
+            "bond.sizing.basis",
+            "'percentile' needs a [risk] section to simulate; allowed without one: 'base'",
         )
     return None
 

@@ -21,7 +21,13 @@ from bondmodel.conventions import (
     OPTIMISM_BIAS_BANDS,
 )
 from bondmodel.dates import model_close, period_boundaries
-from bondmodel.scenario.bond import PWLB, BondTerms, pwlb_problem, timeline_problem
+from bondmodel.scenario.bond import (
+    PWLB,
+    BondTerms,
+    pwlb_problem,
+    sizing_problem,
+    timeline_problem,
+)
 from bondmodel.scenario.council import MAX_ROUTES, Council, Route, routes_problem
 from bondmodel.scenario.fieldtypes import (
     MAX_DATE,
@@ -41,6 +47,9 @@ from bondmodel.scenario.risk import Risk
 #: Optional sections added after scenarios were first hashed: left out of the canonical
 #: text while unset (:meth:`Scenario.canonical_json`).
 LATER_SECTIONS = ("council", "routes")
+#: Fields of ``[bond]`` added after scenarios were first hashed, left out of the hash while
+#: unset.
+LATER_BOND_FIELDS = ("sizing",)
 
 #: Tolerance for "sums to 1" checks on shares and profiles.
 SUM_TOLERANCE = 1e-9
@@ -436,6 +445,8 @@ class Scenario(_Model):
             )
             if problem is None and self.pwlb is not None:
                 problem = pwlb_problem(self.pwlb, self.bond)
+            if problem is None:
+                problem = sizing_problem(self.bond, self.risk is not None)
             if problem is not None:
                 raise _located(tuple(problem[0].split(".")), problem[1])
         elif self.pwlb is not None:
@@ -560,13 +571,19 @@ class Scenario(_Model):
     def canonical_json(self) -> str:
         """A canonical text of the scenario: sorted keys, no whitespace, defaults filled in.
 
-        The sections added after scenarios were first hashed (``council``, ``routes``) are
-        left out while unset, so a scenario without them keeps the SHA-256 it always had.
+        The sections and fields added after scenarios were first hashed (``council``,
+        ``routes``, ``bond.sizing``) are left out while unset, so a scenario without them
+        keeps the SHA-256 it always had (and a workbook made before them still verifies).
         """
         data = self.model_dump(mode="json")
         for key in LATER_SECTIONS:
             if data.get(key) is None:
                 data.pop(key, None)
+        bond = data.get("bond")
+        if isinstance(bond, dict):
+            for key in LATER_BOND_FIELDS:
+                if bond.get(key) is None:
+                    bond.pop(key, None)
         return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
     def sha256(self) -> str:

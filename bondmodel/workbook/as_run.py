@@ -166,6 +166,16 @@ INPUT_RULES: tuple[InputRule, ...] = (
         live_choices=("bullet", "eip", "annuity"),
     ),
     InputRule(r"bond\.repayment\.(target_dscr|schedule)", "live", "the repayment rows"),
+    InputRule(
+        r"bond\.sizing\.target_dscr",
+        "live",
+        "the Bond sheet's rows that size the principal to the DSCR target",
+    ),
+    InputRule(
+        r"bond\.sizing\.(basis|percentile|paths|seed)",
+        "structural",
+        "a percentile basis's CFADS is a simulation's output, written as values",
+    ),
     InputRule(r"bond\.(payment_frequency|issue_date)", "structural", _PAYMENT_GRID),
     InputRule(
         r"bond\.(tenor_years|legal_maturity_years)",
@@ -205,6 +215,14 @@ _FY_LABELS = InputRule(
 )
 
 
+_SIZING_SIMULATION = InputRule(
+    r"risk\..*",
+    "structural",
+    "the simulation that sizes the bond to a percentile of CFADS draws them: the contract's "
+    "principal follows, and the sizing CFADS row holds that simulation's values",
+)
+
+
 _SCULPTED_PRINCIPAL = InputRule(
     r"bond\.principal",
     "structural",
@@ -233,6 +251,14 @@ def rule_for(path: str, scenario: Scenario | None = None) -> InputRule:
         and (scenario.bond.repayment.type == "sculpted")
     ):
         return _SCULPTED_PRINCIPAL
+    if (
+        g.startswith("risk.")
+        and scenario is not None
+        and scenario.bond is not None
+        and scenario.bond.sizing is not None
+        and scenario.bond.sizing.basis == "percentile"
+    ):
+        return _SIZING_SIMULATION
     return next((rule for rule in INPUT_RULES if rule.matches(g)), _DEFAULT)
 
 
@@ -250,6 +276,7 @@ def kinds_table() -> list[tuple[str, Kind, str]]:
         for special, path, when in (
             (_FY_LABELS, "timeline.start_date", "when aligned"),
             (_SCULPTED_PRINCIPAL, "bond.principal", "sculpted profiles"),
+            (_SIZING_SIMULATION, "risk.inputs", "a bond sized on a percentile basis"),
         )
     ]
     for at, special, when in sorted(specials, key=lambda x: -x[0]):

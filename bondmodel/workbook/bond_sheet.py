@@ -28,12 +28,12 @@ from xlsxwriter.utility import xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from bondmodel.bond.metrics import deferred_since_shortfall, first_payment_inflation
+from bondmodel.bond.metrics import debt_discount_factors, deferred_since_shortfall
 from bondmodel.engine import Results, bond_trace
-from bondmodel.labels import BOND_COLUMNS, SOURCES_USES, name_in_words
+from bondmodel.labels import BOND_COLUMNS, BOND_METRICS, SOURCES_USES, name_in_words
 from bondmodel.scenario.bond import FloatingCoupon, IndexLinkedCoupon
 from bondmodel.types import FloatArray
-from bondmodel.workbook.conventions_block import ZERO_TOLERANCE
+from bondmodel.workbook.conventions_block import RATE_TOLERANCE, ZERO_TOLERANCE
 from bondmodel.workbook.cost_rows import timeline_rows
 from bondmodel.workbook.layout import FIRST_PERIOD_COL, Layout, ref, span
 from bondmodel.workbook.rows import Grid, Line, Ref, Template, same, write_lines
@@ -221,7 +221,7 @@ def payment_columns(results: Results) -> int:
 #: every other row is 0 there, except the flags and timing rows set in :func:`_padded`.
 _HELD = re.compile(
     r"(index|scheduled_balance|scheduled_post_grace|post_grace|deferred|sculpt_index|"
-    r"sculpt_balance|pwlb_balance)(_unit|_fees)?"
+    r"sculpt_balance|pwlb_balance|sizing_df|debt_df)(_unit|_fees)?"
 )
 #: Rows equal to 1 after the legal final maturity (nothing owed, nothing indexed).
 _ONES = frozenset({"uplift", "clear", "repaid"})
@@ -267,7 +267,7 @@ def _padded(values: dict[str, FloatArray], results: Results, n: int) -> dict[str
             tail = np.full(n - have, row[-1])
         elif key in _ONES:
             tail = np.ones(n - have)
-        elif key == "dscr":
+        elif key in ("dscr", "dscr_bound"):
             tail = np.full(n - have, np.nan)
         else:
             tail = np.zeros(n - have)
@@ -433,50 +433,52 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
                 terms.performance.cap_total_return * s.principal / grid.g,
             )
         )
-    debt_rate = float(s.rates[1])
-    rate_formula = "=INDEX({rate@row},1,2)"
-    if isinstance(terms.coupon, IndexLinkedCoupon):
-        # the inflation rate in force in the first payment period, as the engine's
-        inflation = first_payment_inflation(results.scenario.economics, results.timeline, grid)
-        debt_rate = (1.0 + debt_rate) * (1.0 + inflation) - 1.0
-        rate_formula = "=(1+INDEX({rate@row},1,2))*(1+INDEX(TL_INFL,1,bd_issue_t+bd_step+1))-1"
-    out.append(
-        (
-            "bd_debt_rate",
-            "Discount rate for LLCR and PLCR (first coupon, nominal)",
-            "rate",
-            rate_formula,
-            debt_rate,
-        )
-    )
     # sources and uses
     sized = terms.principal == "sized"
+    if terms.principal == "dscr":
+        out += _dscr_scalars(results, trace)
     if terms.repayment.type == "sculpted":
         # a sculpted profile depends on the principal it repays: the engine's fixed point
+        # (sized to the uses), or its closed form (sized to a DSCR)
         principal: Scalar = (
             "bd_principal",
             "Principal issued",
             "money",
-            None if sized else "=in_bond_principal",
+            None
+            if sized
+            else '=IF(in_bond_principal="dscr",bd_dscr_sized,in_bond_principal)'
+            if terms.principal == "dscr"
+            else "=in_bond_principal",
             s.principal,
         )
     else:
         out += _sizing(results, trace)
+        given = (
+            'IF(in_bond_principal="dscr",bd_dscr_sized,in_bond_principal)'
+            if terms.principal == "dscr"
+            else "in_bond_principal"
+        )
         principal = (
             "bd_principal",
             "Principal issued",
             "money",
-            '=IF(in_bond_principal="sized",bd_sized,in_bond_principal)',
+            f'=IF(in_bond_principal="sized",bd_sized,{given})',
             s.principal,
         )
     out += [
         principal,
         (
+            "bd_financed_base",
+            "Planned one-off costs (base, contingency and optimism bias)",
+            "money",
+            "=SUM(CF_CAPEX_BASE)+SUM(CF_CONTINGENCY)+SUM(CF_OPTIMISM_BIAS)",
+            s.planned_costs,
+        ),
+        (
             "bd_financed",
             SOURCES_USES["financed_costs"].label,
             "money",
-            "=in_bond_financed_share*(SUM(CF_CAPEX_BASE)+SUM(CF_CONTINGENCY)"
-            "+SUM(CF_OPTIMISM_BIAS))",
+            "=in_bond_financed_share*bd_financed_base",
             s.financed_costs,
         ),
         (
@@ -520,6 +522,23 @@ def _scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
             "money",
             "=MAX(bd_residual,0)",
             max(s.surplus, 0.0),
+        ),
+        (
+            "bd_funding_gap",
+            BOND_METRICS["funding_gap"].label + " (the council contribution)",
+            "money",
+            "=bd_contribution",
+            s.funding_gap,
+        ),
+        (
+            "bd_gearing",
+            BOND_METRICS["gearing"].label + ": principal / (principal + funding gap + "
+            "one-off costs not financed)",
+            "rate",
+            "=IF(bd_principal+bd_contribution+(1-in_bond_financed_share)*bd_financed_base>0,"
+            "bd_principal/(bd_principal+bd_contribution+(1-in_bond_financed_share)"
+            '*bd_financed_base),"n/a")',
+            s.gearing,
         ),
         (
             "bd_tol",
@@ -689,8 +708,9 @@ SIZING_ROWS = (
 )
 
 
-def _sizing_lines(lines: list[Line]) -> list[Line]:
-    """The contract rows again for a unit principal without fees and for the fees alone."""
+def _sizing_lines(lines: list[Line], keys: tuple[str, ...] = SIZING_ROWS) -> list[Line]:
+    """The contract rows ``keys`` again for a unit principal without fees and for the fees
+    alone."""
     out = [
         _heading(
             "h_sizing",
@@ -698,7 +718,7 @@ def _sizing_lines(lines: list[Line]) -> list[Line]:
             "the fees alone (the path is affine in the principal)",
         )
     ]
-    pattern = re.compile(r"\{(" + "|".join(SIZING_ROWS) + r")(@p|@row)?\}")
+    pattern = re.compile(r"\{(" + "|".join(keys) + r")(@p|@row)?\}")
     for suffix, principal, fees, label in (
         ("_unit", "1", "0", "per pound of principal"),
         ("_fees", "0", None, "fees alone"),
@@ -719,7 +739,7 @@ def _sizing_lines(lines: list[Line]) -> list[Line]:
             return text.replace("{scheduled_fees}", fees) if fees is not None else text
 
         for line in lines:
-            if line.key in SIZING_ROWS:
+            if line.key in keys:
                 out.append(
                     Line(
                         f"{line.key}{suffix}",
@@ -730,6 +750,140 @@ def _sizing_lines(lines: list[Line]) -> list[Line]:
                     )
                 )
     return out
+
+
+def _dscr_lines(results: Results) -> list[Line]:
+    """The rows that size the principal to ``bond.sizing.target_dscr`` (methodology,
+    "Sizing to a DSCR target"): the CFADS the sizing uses, then for a sculpted profile the
+    discount factor from the end of grace, for any other the principal each period's CFADS
+    carries (the smallest is the principal)."""
+    bond = results.bond
+    assert bond is not None
+    terms = bond.schedule.terms
+    sizing = terms.sizing
+    assert sizing is not None
+    out = [
+        _heading(
+            "h_dscr_sizing",
+            "Sizing to a DSCR target: the debt the CFADS carries at the target cover",
+        )
+    ]
+    if sizing.basis == "percentile":
+        out.append(
+            Line(
+                "sizing_cfads",
+                f"Sizing CFADS: P{sizing.percentile:g} of {sizing.paths:,} simulated paths, "
+                f"seed {sizing.seed} (simulation output: values)",
+                "money",
+                None,
+            )
+        )
+    else:
+        out.append(Line("sizing_cfads", "Sizing CFADS: the base case's", "money", "={cash_in}"))
+    amortising = "({payment}>bd_n_grace)*({payment}<=bd_n_term)"
+    if terms.repayment.type == "sculpted":
+        growth = ("{uplift}*" if isinstance(terms.coupon, IndexLinkedCoupon) else "") + (
+            "(1+{rate}/bd_freq)"
+        )
+        out.append(
+            Line(
+                "sizing_df",
+                "Sizing: discount factor from the end of grace (coupon and uplift)",
+                "factor",
+                f"={{sizing_df@p}}/IF({amortising},{growth},1)",
+                1.0,
+            )
+        )
+    else:
+        unit = "({scheduled_interest_unit}+{scheduled_principal_due_unit})"
+        fees = "({scheduled_interest_fees}+{scheduled_principal_due_fees})"
+        out.append(
+            Line(
+                "dscr_bound",
+                "Sizing: principal this payment's CFADS carries at the target",
+                "money",
+                f"=IF({amortising}*({unit}>bd_tiny),"
+                f'({{sizing_cfads}}/in_bond_sizing_target_dscr-{fees})/{unit},"n/a")',
+            )
+        )
+    return out
+
+
+def _dscr_scalars(results: Results, trace: dict[str, FloatArray]) -> list[Scalar]:
+    """The principal sized to the DSCR target, from the rows of :func:`_dscr_lines`."""
+    bond = results.bond
+    assert bond is not None
+    s = bond.schedule
+    if s.terms.repayment.type != "sculpted":
+        return [
+            (
+                "bd_dscr_sized",
+                "Principal sized to the DSCR target: the least any payment carries",
+                "money",
+                "=MIN({dscr_bound@row})",
+                s.principal,
+            )
+        ]
+    after_grace = (
+        "SUMPRODUCT(({payment@row}>bd_n_grace)*({payment@row}<=bd_n_term)*{sizing_cfads@row}"
+        "*{sizing_df@row})/in_bond_sizing_target_dscr"
+    )
+    return [
+        (
+            "bd_dscr_pv",
+            "Sizing: present value after grace of CFADS / target DSCR (nominal)",
+            "money",
+            f"={after_grace}",
+            _dscr_present_value(results, trace),
+        ),
+        (
+            "bd_dscr_sized",
+            "Principal sized to the DSCR target: (PV / index - fees' share) / growth in grace",
+            "money",
+            "=(bd_dscr_pv/INDEX({index@row},1,bd_n_grace+1)"
+            "-INDEX({scheduled_post_grace_fees@row},1,bd_n_legal+1))"
+            "/INDEX({scheduled_post_grace_unit@row},1,bd_n_legal+1)",
+            s.principal,
+        ),
+    ]
+
+
+def _dscr_rows(results: Results, trace: dict[str, FloatArray]) -> dict[str, FloatArray]:
+    """The engine's values of the rows of :func:`_dscr_lines`, k = 0..NL."""
+    bond = results.bond
+    assert bond is not None
+    s = bond.schedule
+    terms, grid = s.terms, s.grid
+    if terms.principal != "dscr" or terms.sizing is None:
+        return {}
+    k = np.arange(grid.n_legal + 1)
+    amortising = (k > grid.n_grace) & (k <= grid.n_scheduled)
+    out = {"sizing_cfads": s.sizing_cfads}
+    if terms.repayment.type == "sculpted":
+        growth = np.where(amortising, trace["uplift"] * (1.0 + s.rates / grid.g), 1.0)
+        growth[0] = 1.0
+        out["sizing_df"] = 1.0 / np.cumprod(growth)
+        return out
+    unit = trace["scheduled_interest_unit"] + trace["scheduled_principal_due_unit"]
+    fees = trace["scheduled_interest_fees"] + trace["scheduled_principal_due_fees"]
+    carried = amortising & (unit > RATE_TOLERANCE)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bound = (s.sizing_cfads / terms.sizing.target_dscr - fees) / unit
+    out["dscr_bound"] = np.where(carried, bound, np.nan)
+    return out
+
+
+def _dscr_present_value(results: Results, trace: dict[str, FloatArray]) -> float:
+    """The nominal balance after grace a sculpted DSCR sizing finds (``bd_dscr_pv``)."""
+    bond = results.bond
+    assert bond is not None
+    s = bond.schedule
+    sizing = s.terms.sizing
+    assert sizing is not None
+    df = _dscr_rows(results, trace)["sizing_df"]
+    k = np.arange(s.grid.n_legal + 1)
+    amortising = (k > s.grid.n_grace) & (k <= s.grid.n_scheduled)
+    return float(np.sum(np.where(amortising, s.sizing_cfads * df, 0.0)) / sizing.target_dscr)
 
 
 # ---------------------------------------------------------------------------
@@ -854,6 +1008,20 @@ def _lines(results: Results) -> list[Line]:
         lines.append(
             Line("index", "Index ratio (1: not index-linked)", "factor", "={index@p}", 1.0)
         )
+    # the LLCR's discount factor along the debt's rates (nominal: with the period's inflation
+    # for an index-linked bond), as the Cashflows sheet's row for the PLCR
+    inflation = (
+        "*EXP(-{f_life}*SUMPRODUCT((TL_T>{t@p})*(TL_T<={t})*LN(1+TL_INFL))/tl_f)" if il else ""
+    )
+    lines.append(
+        Line(
+            "debt_df",
+            "Discount factor at the debt's rates from issue (LLCR)",
+            "factor",
+            f"={{debt_df@p}}*(1+{{rate}})^(-1/bd_freq){inflation}",
+            1.0,
+        )
+    )
 
     # the contract: scheduled path of the base case
     lines += [
@@ -874,6 +1042,12 @@ def _lines(results: Results) -> list[Line]:
     if kind == "sculpted":
         grow = "{sculpt_balance@p}" + ("*{uplift}" if il else "") + "*(1+{rate}/bd_freq)"
         paid = "{cash_in}/in_bond_repayment_target_dscr"
+        if terms.principal == "dscr":
+            # blank: the bond sculpts to its sizing target
+            paid = (
+                "{cash_in}/IF(ISBLANK(in_bond_repayment_target_dscr),in_bond_sizing_target_dscr,"
+                "in_bond_repayment_target_dscr)"
+            )
         lines += [
             Line(
                 "sculpt_index",
@@ -982,6 +1156,11 @@ def _lines(results: Results) -> list[Line]:
     ]
     if kind != "sculpted":
         lines += _sizing_lines(lines)
+    elif terms.principal == "dscr":
+        # sizing a sculpted bond to a DSCR needs only the balance after grace, affine in P
+        lines += _sizing_lines(lines, ("scheduled_post_grace",))
+    if terms.principal == "dscr":
+        lines += _dscr_lines(results)
 
     # the waterfall
     if perf is None:
@@ -1354,6 +1533,10 @@ def _values(
             "to_council": bond.flows.paid_in[0],
             "senior_arrears": trace["senior_arrears"],
             "perf_all": trace["perf_all"],
+            "debt_df": debt_discount_factors(s, results.scenario.economics, results.timeline)[
+                grid.pay_t
+            ],
+            **_dscr_rows(results, trace),
         }
     )
     out["deferred"] = deferred_since_shortfall(table["shortfall"].to_numpy(), s.principal).astype(
@@ -1415,6 +1598,24 @@ def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout
             pw_ds,
             drawn,
         )
+    inflation = (
+        "*(1+INDEX(TL_INFL,1,{timeline.t}+1))^(-1/tl_f)"
+        if isinstance(bond.schedule.terms.coupon, IndexLinkedCoupon)
+        else ""
+    )
+    lines.append(
+        Line(
+            "debt_df",
+            "Discount factor at the debt's rates from issue (PLCR)",
+            "factor",
+            "={debt_df@p}*IF({timeline.t}>bd_issue_t,(1+INDEX(BOND_RATE,1,"
+            f"MIN(ROUNDUP(({{timeline.t}}-bd_issue_t)/bd_step,0),bd_n_legal)+1))^(-1/tl_f){inflation},1)",
+            1.0,
+            values=debt_discount_factors(
+                bond.schedule, results.scenario.economics, results.timeline
+            ),
+        )
+    )
     names = ("net_cash_flow", "discount_factor")
     rows: dict[str, int | tuple[str, int]] = {
         **{f"cashflows.{key}": layout.row_numbers[f"cashflows.{key}"] for key in names},
@@ -1425,7 +1626,15 @@ def council_rows(ws: Worksheet, styles: Styles, results: Results, layout: Layout
         ws,
         styles,
         lines,
-        Grid(rows, n, {"BOND_T": layout.rows["bond.t"]}),
+        Grid(
+            rows,
+            n,
+            {
+                "BOND_T": layout.rows["bond.t"],
+                "BOND_RATE": layout.rows["bond.rate"],
+                "TL_INFL": layout.rows["timeline.inflation"],
+            },
+        ),
         layout,
         "Cashflows",
         {
@@ -1532,6 +1741,8 @@ def bond_metric_formulas(results: Results, layout: Layout) -> dict[str, str]:
     loss = f"SUM({r['bond.write_off']})"
     out = {
         "principal": "=bd_principal",
+        "gearing": "=bd_gearing",
+        "funding_gap": "=bd_funding_gap",
         "money_multiple": f"=SUM({after})/-{c['bond.investor_flow.first']}",
         "wal_years": (
             f"=SUMPRODUCT({repaid}*{r['bond.years']})"
@@ -1548,12 +1759,11 @@ def bond_metric_formulas(results: Results, layout: Layout) -> dict[str, str]:
         "avg_dscr": f'=IF(COUNT({r["bond.dscr"]})=0,"n/a",AVERAGE({r["bond.dscr"]}))',
         "llcr": (
             f"=SUMPRODUCT(({r['bond.payment']}>=1)*({r['bond.payment']}<=bd_n_term)"
-            f"*{r['bond.cfads']}*(1+bd_debt_rate)^(-{r['bond.years']}))/bd_principal"
+            f"*{r['bond.cfads']}*{r['bond.debt_df']})/bd_principal"
         ),
         "plcr": (
             f"=in_bond_pledged_share*SUMPRODUCT(({r['timeline.t']}>bd_issue_t)"
-            f"*{r['cashflows.net_savings']}*(1+bd_debt_rate)^(-({r['timeline.t']}-bd_issue_t)"
-            "/tl_f))/bd_principal"
+            f"*{r['cashflows.net_savings']}*{r['cashflows.debt_df']})/bd_principal"
         ),
         "total_topup": f"=IF(SUM({r['bond.topup']})>bd_tol,SUM({r['bond.topup']}),0)",
         "shortfall_periods": (

@@ -20,7 +20,7 @@ from xlsxwriter.workbook import Workbook
 
 from bondmodel.display import currency_symbol
 from bondmodel.engine import Results
-from bondmodel.labels import PERIOD_COLUMNS
+from bondmodel.labels import BOND_METRICS, PERIOD_COLUMNS
 from bondmodel.workbook.layout import Layout, ref
 from bondmodel.workbook.rows import Env, Expr, Group, Ref, fn
 from bondmodel.workbook.styles import Styles
@@ -196,6 +196,15 @@ def sources_uses_sheet(wb: Workbook, styles: Styles, results: Results, layout: L
         money,
         values["sources_uses.total_sources"] - values["sources_uses.total_uses"],
     )
+    for key, name in (("gearing", "bd_gearing"), ("funding_gap", "bd_funding_gap")):
+        row += 1
+        column = BOND_METRICS[key]
+        ws.write_string(row, 0, column.label)
+        metric = results.bond.metrics[key]
+        ws.write_formula(
+            row, 1, f"={name}", styles.unit(column.unit), "n/a" if metric is None else metric
+        )
+        layout.cells[f"sources_uses.{key}"] = ref(SOURCES_USES_SHEET, row, 1)
     row += 2
     ws.write(row, 0, "Memo: not paid from the proceeds at issue", styles.bold)
     for i, item in enumerate(MEMO):
