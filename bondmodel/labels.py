@@ -525,6 +525,7 @@ SECTIONS: Final[dict[str, str]] = {
     "ramp": "ramp",
     "distribution": "distribution",
     "path": "path over time",
+    "fit": "fitted to data",
     "conventions": "Convention",
 }
 
@@ -551,6 +552,8 @@ FIELD_WORDS: Final[dict[str, str]] = {
     "p10": "10th percentile",
     "p90": "90th percentile",
     "names": "names (matrix order)",
+    "data": "data file",
+    "sha256": "data's SHA-256",
 }
 
 

@@ -645,3 +645,104 @@ def fit_toml(data: FitData, family: str) -> str:
         f"fit = {{ data = {toml_value(str(data.path))}, column = {toml_value(data.column)}, "
         f"family = {toml_value(family)} }}"
     )
+
+
+def data_path(recorded: str, base: Path) -> Path:
+    """The data file a scenario's ``fit.data`` names: relative to ``base`` (the scenario's
+    folder, or the workbook's for verify) unless absolute."""
+    path = Path(recorded)
+    return path if path.is_absolute() else base / path
+
+
+def resolve_fits(data: dict[str, Any], base: Path, source: str) -> dict[str, Any]:
+    """``data`` (a parsed scenario) with each risk input's ``fit`` resolved: the data file
+    read (relative to ``base``), the family fitted, and ``distribution`` and
+    ``fit.sha256`` filled in.
+
+    An input that already gives ``fit.sha256`` or ``distribution`` must agree: the data's
+    SHA-256 and the refitted distribution, to the last bit. Malformed ``fit`` tables are
+    left for the schema to report.
+
+    Raises
+    ------
+    ScenarioError
+        Naming the scenario, the input and the data file (and its column, line, value).
+    """
+    risk = data.get("risk")
+    inputs = risk.get("inputs") if isinstance(risk, dict) else None
+    if not isinstance(inputs, list):
+        return data
+    resolved = []
+    for i, item in enumerate(inputs):
+        fit = item.get("fit") if isinstance(item, dict) else None
+        if not (
+            isinstance(fit, dict)
+            and isinstance(fit.get("data"), str)
+            and fit.get("family") in FAMILIES
+            and isinstance(fit.get("column"), str | None)
+        ):
+            resolved.append(item)
+            continue
+        name = item.get("name")
+        where = f"{source}: risk.inputs[{i}]" + (f" ({name!r})" if isinstance(name, str) else "")
+        try:
+            column = read_column(data_path(fit["data"], base), fit.get("column"))
+            table = fit_distribution(column, fit["family"])
+        except ScenarioError as exc:
+            raise ScenarioError(f"{where}.fit.data: {exc}") from None
+        recorded = fit.get("sha256")
+        if recorded is not None and recorded != column.sha256:
+            raise ScenarioError(
+                f"{where}.fit.sha256: {column.path} has SHA-256 {column.sha256}, not the "
+                f"{recorded} recorded: the data changed; remove sha256 to fit the new data"
+            )
+        given = item.get("distribution")
+        if given is not None and given != table:
+            raise ScenarioError(
+                f"{where}.distribution: {given!r} is not the {fit['family']} fitted to "
+                f"{column.path} ({table!r}); remove distribution to use the fit, or fit to "
+                "keep the distribution as typed"
+            )
+        resolved.append({**item, "distribution": table, "fit": {**fit, "sha256": column.sha256}})
+    return {**data, "risk": {**risk, "inputs": resolved}}
+
+
+def refit_problems(scenario: Any, base: Path) -> list[str]:
+    """For ``bondmodel verify``: each fitted risk input of ``scenario`` refitted from its data
+    file (relative to ``base``, the workbook's folder): problems where the refit is not the
+    recorded distribution to the last bit.
+
+    Raises
+    ------
+    ScenarioError
+        A data file is missing or unreadable, or its SHA-256 is not the one recorded: the
+        fit cannot be checked (exit 2).
+    """
+    problems = []
+    risk = scenario.risk
+    for i, item in enumerate(risk.inputs if risk is not None else ()):
+        fit = item.fit
+        if fit is None:
+            continue
+        where = f"risk.inputs[{i}] ({item.name!r}).fit"
+        path = data_path(fit.data, base)
+        try:
+            column = read_column(path, fit.column)
+        except ScenarioError as exc:
+            raise ScenarioError(
+                f"{where}.data: {exc}; verify refits the distribution from the data file, "
+                "found relative to the workbook's folder"
+            ) from None
+        if column.sha256 != fit.sha256:
+            raise ScenarioError(
+                f"{where}.sha256: {path} has SHA-256 {column.sha256}, but the run fitted data "
+                f"with SHA-256 {fit.sha256}: not the data the run used"
+            )
+        table = fit_distribution(column, fit.family)
+        recorded = item.distribution.model_dump()
+        if any(recorded.get(k) != v for k, v in table.items()):
+            problems.append(
+                f"{where}: refitting {fit.family} to {path} gives {table!r}, the workbook "
+                f"records {recorded!r}"
+            )
+    return problems

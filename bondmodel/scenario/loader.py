@@ -106,7 +106,19 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         ) from None
     if not data:
         raise ScenarioError(f"{path}: holds no settings; start from `bondmodel new`")
+    if any(isinstance(item, dict) and "fit" in item for item in _risk_inputs(data)):
+        # a risk input fitted to data: read and fit it now (scipy loads only here)
+        from bondmodel.risk.fitting import resolve_fits
+
+        data = resolve_fits(data, path.parent, str(path))
     return parse_scenario(data, source=str(path))
+
+
+def _risk_inputs(data: Mapping[str, Any]) -> list[Any]:
+    """The risk inputs of parsed TOML, as they are (an empty list when malformed)."""
+    risk = data.get("risk")
+    inputs = risk.get("inputs") if isinstance(risk, dict) else None
+    return inputs if isinstance(inputs, list) else []
 
 
 def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenario:

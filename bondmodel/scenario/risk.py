@@ -499,6 +499,26 @@ class MeanReversion(_Model):
     volatility: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)]
 
 
+#: The families a scenario's ``fit`` may name (bondmodel.risk.fitting.FAMILIES).
+FitFamily = Literal["normal", "lognormal", "gamma", "weibull", "student_t", "beta", "uniform"]
+
+
+class FitSource(_Model):
+    """Where a risk input's distribution was fitted from: a column of a CSV file.
+
+    ``data`` is resolved relative to the scenario file. Loading the scenario from its file
+    fits ``family`` to the data by maximum likelihood (deterministic) and fills in the
+    input's ``distribution`` and ``sha256`` (the data file's SHA-256); a scenario that
+    gives them already must agree with the data and the refit (docs/scenario-reference.md,
+    "Fitting a distribution to data").
+    """
+
+    data: Annotated[str, Field(min_length=1, max_length=1000, pattern=r"(?i)\.csv$")]
+    family: FitFamily
+    column: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
 class RiskInput(_Model):
     """One named risk input: a distribution and what it drives.
 
@@ -514,6 +534,7 @@ class RiskInput(_Model):
     items: FrozenList[str] | None = Field(default=None, min_length=1)
     categories: FrozenList[Category] | None = Field(default=None, min_length=1)
     path: MeanReversion | None = None
+    fit: FitSource | None = None
 
     @model_validator(mode="after")
     def _selectors_fit_target(self) -> RiskInput:
@@ -538,6 +559,19 @@ class RiskInput(_Model):
                     f"does not apply to target = '{self.target}'; only {takes[field]} take {field}",
                 )
         self._check_finite()
+        if self.fit is not None:
+            if self.fit.sha256 is None:
+                raise located(
+                    ("fit", "sha256"),
+                    "missing: a fitted input records its data file's SHA-256 (filled in when "
+                    "the scenario is loaded from its file, which reads the data)",
+                )
+            if self.distribution.type != self.fit.family:
+                raise located(
+                    ("distribution", "type"),
+                    f"'{self.distribution.type}' but fit.family is '{self.fit.family}'; "
+                    "allowed: the family fitted",
+                )
         return self
 
     def _check_finite(self) -> None:

@@ -242,6 +242,11 @@ def verify(
         )
     _check_inputs(path, scenario, report)
     _check_settings(audit, report)
+    if scenario.risk is not None and any(item.fit for item in scenario.risk.inputs):
+        from bondmodel.risk.fitting import refit_problems
+
+        # the data file beside the workbook: missing or changed is exit 2, before the rerun
+        report.problems.extend(refit_problems(scenario, path.parent))
 
     results = _rerun(scenario, settings, rerun_paths, workers, scheduler)
     with tempfile.TemporaryDirectory() as folder:
