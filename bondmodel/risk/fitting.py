@@ -668,7 +668,7 @@ def resolve_fits(data: dict[str, Any], base: Path, source: str) -> dict[str, Any
     ScenarioError
         Naming the scenario, the input and the data file (and its column, line, value).
     """
-    risk = data.get("risk")
+    risk: Any = data.get("risk")
     inputs = risk.get("inputs") if isinstance(risk, dict) else None
     if not isinstance(inputs, list):
         return data
