@@ -958,6 +958,19 @@ def _fit(args: argparse.Namespace) -> int:
         ]
         for f in fits
     ]
+    near = [
+        f.family.name
+        for f in usable[1:]
+        if getattr(f, criterion) - getattr(best, criterion) < fitting.CLOSE_CRITERION
+    ]
+    close = (
+        [
+            f"Within {fitting.CLOSE_CRITERION:g} of the lowest {criterion.upper()}, so about as "
+            f"well supported by the data: {', '.join(near)}."
+        ]
+        if near
+        else []
+    )
     headers = [
         "Family", "Parameters (standard error)", "ln L", "AIC", "BIC",
         f"Δ{criterion.upper()}", "KS D", "KS p-value",
@@ -977,11 +990,13 @@ def _fit(args: argparse.Namespace) -> int:
             if best.p_value is not None and best.p_value < 0.05
             else "."
         ),
+        *close,
         "",
         "Paste into a [[risk.inputs]] entry (every digit kept):",
         fitting.distribution_toml(best.distribution()),
         "",
-        "Or keep the link to the data (refitted on each run, its SHA-256 recorded):",
+        "Or keep the link to the data (refitted on each run, its SHA-256 recorded; the data",
+        "path is read relative to the scenario file):",
         fitting.fit_toml(data, best.family.name),
     ]
     _out("\n".join(lines))

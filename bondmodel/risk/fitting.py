@@ -49,6 +49,9 @@ MIN_FIT_POINTS: Final = 10
 #: Bootstrap replicates of the KS p-value by default, and the most allowed.
 DEFAULT_BOOTSTRAP: Final = 200
 MAX_BOOTSTRAP: Final = 10_000
+#: A difference in AIC (or BIC) below this says little between two fits (Burnham &
+#: Anderson 2002, section 2.6: "substantial support").
+CLOSE_CRITERION: Final = 2.0
 #: Families fitted unless others are asked for; the rest of :data:`FAMILIES` on request.
 DEFAULT_FAMILIES: Final = ("normal", "lognormal", "gamma", "weibull", "student_t")
 
