@@ -267,15 +267,7 @@ def read_column(path: Path, column: str | None = None) -> FitData:
             f"{path}: data file is {size:,} bytes; at most {MAX_FIT_BYTES:,} are allowed"
         )
     raw = path.read_bytes()
-    digest = hashlib.sha256(raw).hexdigest()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            f"{path}: is not a UTF-8 text file (byte {exc.start}); a data file is CSV text"
-        ) from None
-    if "\x00" in text:
-        raise ScenarioError(f"{path}: holds a NUL byte; a data file is CSV text, not binary")
+    text = _text(path, raw)
     lines = [
         (number, line)
         for number, line in enumerate(text.splitlines(), start=1)
@@ -319,7 +311,21 @@ def read_column(path: Path, column: str | None = None) -> FitData:
             f"{path}: column {name!r} has {got}; at least {MIN_FIT_POINTS} are needed to fit "
             "and test a distribution"
         )
+    digest = hashlib.sha256(raw).hexdigest()
     return FitData(path, name, np.asarray(values, dtype=np.float64), tuple(rows), digest, blanks)
+
+
+def _text(path: Path, raw: bytes) -> str:
+    """The data file's bytes as text: UTF-8 (a byte-order mark skipped), no NUL byte."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: is not a UTF-8 text file (byte {exc.start}); a data file is CSV text"
+        ) from None
+    if "\x00" in text:
+        raise ScenarioError(f"{path}: holds a NUL byte; a data file is CSV text, not binary")
+    return text
 
 
 def _column_index(path: Path, header: list[str], column: str | None, rows: list[list[str]]) -> int:
