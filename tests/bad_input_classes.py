@@ -978,7 +978,7 @@ def fit_data_cases() -> list[Case]:
             "gen_fit_distribution_differs.toml",
             "fit: a distribution is given that is not the fit",
             f"{where}.distribution",
-            ["not the lognormal fitted", "remove distribution"],
+            ["not the lognormal fitted", "clear) the distribution's parameters"],
             scenario(good, {"distribution": {"type": "lognormal", "mean": 1.0, "sd": 0.2}}),
         )
     )

@@ -305,3 +305,51 @@ def test_a_workbook_records_the_fit_on_inputs_and_audit(tmp_path: Path) -> None:
     assert inputs["risk.inputs[0].distribution.type"] == "lognormal"
     audit = "\n".join(str(c) for row in wb["Audit"].iter_rows(values_only=True) for c in row)
     assert f'sha256 = "{digest}"' in audit
+
+
+def _edit_inputs(book: Path, edits: dict[str, Any]) -> None:
+    """Set the Inputs sheet's value cells (column E) of the rows whose path is a key."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(book)
+    for row in wb["Inputs"].iter_rows():
+        if row[0].value in edits:
+            row[4].value = edits[row[0].value]
+    wb.save(book)
+
+
+def test_the_inputs_sheet_s_fit_is_refitted_when_the_workbook_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Reading a workbook refits from the data beside it: an edited fitted parameter is
+    refused (it is no longer the fit); another data file, with the parameters cleared, is
+    fitted and run."""
+    from bondmodel.workbook.reader import read_scenario
+
+    scenario_path = _fitted_scenario(tmp_path)
+    book = tmp_path / "fitted.xlsx"
+    assert cli.main(["run", str(scenario_path), "-o", str(book), "--paths", "0"]) == 0
+    edited = tmp_path / "edited.xlsx"
+    shutil.copy(book, edited)
+    _edit_inputs(edited, {"risk.inputs[0].distribution.mean": 0.9})
+    with pytest.raises(bondmodel.ScenarioError) as info:
+        read_scenario(edited)
+    assert "distribution" in str(info.value) and "not the lognormal fitted" in str(info.value)
+    other = tmp_path / "other.csv"
+    other.write_text("r\n" + "".join(f"{0.5 + 0.05 * i}\n" for i in range(12)), "utf-8")
+    _edit_inputs(
+        edited,
+        {
+            "risk.inputs[0].fit.data": "other.csv",
+            "risk.inputs[0].fit.column": "r",
+            "risk.inputs[0].fit.sha256": None,
+            "risk.inputs[0].distribution.mean": None,
+            "risk.inputs[0].distribution.sd": None,
+        },
+    )
+    scenario = read_scenario(edited)
+    item = scenario.risk.inputs[0] if scenario.risk else None
+    assert item is not None and item.fit is not None
+    expected = fitting.fit_distribution(fitting.read_column(other), "lognormal")
+    assert item.distribution.model_dump(exclude_none=True) == expected
+    assert item.fit.sha256 == fitting.read_column(other).sha256

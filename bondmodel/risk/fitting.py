@@ -669,8 +669,10 @@ def resolve_fits(data: dict[str, Any], base: Path, source: str) -> dict[str, Any
     ``fit.sha256`` filled in.
 
     An input that already gives ``fit.sha256`` or ``distribution`` must agree: the data's
-    SHA-256 and the refitted distribution, to the last bit. Malformed ``fit`` tables are
-    left for the schema to report.
+    SHA-256 and the refitted distribution, to the last bit (a distribution with no
+    parameters, only a ``type``, is filled in). Malformed ``fit`` tables are left for the
+    schema to report. ``load_scenario`` calls this with the scenario's folder, the Inputs
+    sheet's reader with the workbook's.
 
     Raises
     ------
@@ -706,20 +708,21 @@ def resolve_fits(data: dict[str, Any], base: Path, source: str) -> dict[str, Any
                 f"{recorded} recorded: the data changed; remove sha256 to fit the new data"
             )
         given = item.get("distribution")
-        if given is not None and given != table:
+        # a distribution without parameters (cleared on the Inputs sheet) is the fit's to fill
+        if isinstance(given, dict) and set(given) - {"type"} and given != table:
             raise ScenarioError(
                 f"{where}.distribution: {given!r} is not the {fit['family']} fitted to "
-                f"{column.path} ({table!r}); remove distribution to use the fit, or fit to "
-                "keep the distribution as typed"
+                f"{column.path} ({table!r}); remove (or clear) the distribution's parameters "
+                "to use the fit, or remove the fit to keep the distribution as typed"
             )
         resolved.append({**item, "distribution": table, "fit": {**fit, "sha256": column.sha256}})
     return {**data, "risk": {**risk, "inputs": resolved}}
 
 
-def refit_problems(scenario: Any, base: Path) -> list[str]:
+def refit_problems(scenario: Any, base: Path, source: str) -> list[str]:
     """For ``bondmodel verify``: each fitted risk input of ``scenario`` refitted from its data
     file (relative to ``base``, the workbook's folder): problems where the refit is not the
-    recorded distribution to the last bit.
+    recorded distribution to the last bit. ``source`` (the workbook) starts each message.
 
     Raises
     ------
@@ -733,7 +736,7 @@ def refit_problems(scenario: Any, base: Path) -> list[str]:
         fit = item.fit
         if fit is None:
             continue
-        where = f"risk.inputs[{i}] ({item.name!r}).fit"
+        where = f"{source}: risk.inputs[{i}] ({item.name!r}).fit"
         path = data_path(fit.data, base)
         try:
             column = read_column(path, fit.column)
