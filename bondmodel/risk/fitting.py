@@ -679,9 +679,10 @@ def resolve_fits(data: dict[str, Any], base: Path, source: str) -> dict[str, Any
     ScenarioError
         Naming the scenario, the input and the data file (and its column, line, value).
     """
-    risk: Any = data.get("risk")
-    inputs = risk.get("inputs") if isinstance(risk, dict) else None
-    if not isinstance(inputs, list):
+    from bondmodel.scenario.loader import risk_inputs
+
+    inputs = risk_inputs(data)
+    if not inputs:
         return data
     resolved = []
     for i, item in enumerate(inputs):
@@ -716,7 +717,7 @@ def resolve_fits(data: dict[str, Any], base: Path, source: str) -> dict[str, Any
                 "to use the fit, or remove the fit to keep the distribution as typed"
             )
         resolved.append({**item, "distribution": table, "fit": {**fit, "sha256": column.sha256}})
-    return {**data, "risk": {**risk, "inputs": resolved}}
+    return {**data, "risk": {**data["risk"], "inputs": resolved}}
 
 
 def refit_problems(scenario: Any, base: Path, source: str) -> list[str]:

@@ -106,7 +106,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         ) from None
     if not data:
         raise ScenarioError(f"{path}: holds no settings; start from `bondmodel new`")
-    if any(isinstance(item, dict) and "fit" in item for item in _risk_inputs(data)):
+    if any(isinstance(item, dict) and "fit" in item for item in risk_inputs(data)):
         # a risk input fitted to data: read and fit it now (scipy loads only here)
         from bondmodel.risk.fitting import resolve_fits
 
@@ -114,7 +114,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     return parse_scenario(data, source=str(path))
 
 
-def _risk_inputs(data: Mapping[str, Any]) -> list[Any]:
+def risk_inputs(data: Mapping[str, Any]) -> list[Any]:
     """The risk inputs of parsed TOML, as they are (an empty list when malformed)."""
     risk = data.get("risk")
     inputs = risk.get("inputs") if isinstance(risk, dict) else None
