@@ -926,6 +926,10 @@ def bad_data_files() -> list[BadData]:
             "no_such_column", "normal", _csv(_column(_GOOD, header="ratio")),
             ["no column 'realisation'", "'ratio'"],
         ),
+        BadData(
+            "constant", "normal", _csv(_column(["0.8"] * 12)),
+            ["all 12 values are 0.8", "constant", "fixed"],
+        ),
         BadData("huge", "normal", huge, [f"at most {MAX_FIT_BYTES:,}"]),
         BadData(
             "too_many", "normal", _csv(_column(["0.5"] * (MAX_FIT_VALUES + 1))),

@@ -353,3 +353,23 @@ def test_the_inputs_sheet_s_fit_is_refitted_when_the_workbook_is_read(
     expected = fitting.fit_distribution(fitting.read_column(other), "lognormal")
     assert item.distribution.model_dump(exclude_none=True) == expected
     assert item.fit.sha256 == fitting.read_column(other).sha256
+
+
+def test_a_fit_scipy_cannot_make_is_shown_as_unusable_not_a_traceback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = _data(tmp_path, _sample(stats.gamma(3.0, scale=0.4), 50, 4))
+    family = fitting.FAMILIES["weibull"]
+    original = fitting.Family.estimate
+
+    def failing(self: fitting.Family, x: np.ndarray) -> tuple[float, ...]:
+        if self.name == "weibull":
+            raise ValueError("f(a) and f(b) must have different signs")
+        return original(self, x)
+
+    monkeypatch.setattr(fitting.Family, "estimate", failing)
+    fit = fitting.fit_family(data, family)
+    assert fit.problem == "the fit did not converge (ValueError)"
+    fits, _ = fitting.fit_all(data, fitting.family_names(None), seed=1, replicates=3)
+    assert fits[-1].family.name == "weibull" and fits[-1].p_value is None
+    assert all(f.problem is None for f in fits[:-1])

@@ -81,9 +81,9 @@ class Family:
 
     ``fixed`` are the scipy parameters held fixed (a gamma's ``loc`` = 0); the others,
     ``free`` of them, are estimated. ``regular`` says the likelihood is smooth at the
-    estimate, so standard errors come from the observed information; the uniform's and the
-    triangular's likelihoods have their maximum on the edge of the support, where that
-    theory does not hold, and give none.
+    estimate, so standard errors come from the observed information; the uniform's likelihood
+    has its maximum on the edge of the support, where that theory does not hold, and gives
+    none.
     """
 
     name: str
@@ -311,6 +311,11 @@ def read_column(path: Path, column: str | None = None) -> FitData:
             f"{path}: column {name!r} has {got}; at least {MIN_FIT_POINTS} are needed to fit "
             "and test a distribution"
         )
+    if len(set(values)) == 1:
+        raise ScenarioError(
+            f"{path}: column {name!r}: all {len(values)} values are {values[0]:g}; a "
+            'distribution cannot be fitted to a constant (use type = "fixed")'
+        )
     digest = hashlib.sha256(raw).hexdigest()
     return FitData(path, name, np.asarray(values, dtype=np.float64), tuple(rows), digest, blanks)
 
@@ -408,12 +413,18 @@ def fit_family(data: FitData, family: Family) -> Fit:
     statistic (no p-value: see :func:`bootstrap_p_value`)."""
     check_support(data, family)
     x = data.values
-    params = family.estimate(x)
+    failure: str | None = None
+    try:
+        params = family.estimate(x)
+    except (ValueError, ArithmeticError, RuntimeError) as exc:
+        # scipy's optimisers on degenerate data (two distinct values, say)
+        params = tuple(math.nan for _ in range(family.free + len(family.fixed)))
+        failure = f"the fit did not converge ({type(exc).__name__})"
     frozen = family.frozen(params)
     with np.errstate(all="ignore"):
         log_likelihood = float(np.sum(frozen.logpdf(x)))
-    problem = _schema_problem(family.schema(params))
-    if not math.isfinite(log_likelihood):
+    problem = failure or _schema_problem(family.schema(params))
+    if problem is None and not math.isfinite(log_likelihood):
         problem = "its likelihood is zero at some values (a fitted bound at a data point)"
     se = _standard_errors(family, x, params) if family.regular and problem is None else {}
     names = [k for k in family.schema(params) if k != "type"]
@@ -543,7 +554,10 @@ def bootstrap_p_value(fit: Fit, seed: int, replicates: int, index: int) -> Fit:
         low, high = fit.family.bounds
         if np.any((row <= low) | (row >= high)):
             continue
-        params = fit.family.estimate(row)
+        try:
+            params = fit.family.estimate(row)
+        except (ValueError, ArithmeticError, RuntimeError):
+            continue
         if not all(math.isfinite(p) for p in params):
             continue
         frozen = fit.family.frozen(params)
