@@ -14,7 +14,14 @@ from itertools import accumulate
 from typing import Annotated, Any, Final, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from bondmodel.scenario.fieldtypes import Fraction, Name, Parameter, Spread
 from bondmodel.scenario.frozen import FrozenList
@@ -573,6 +580,16 @@ class RiskInput(_Model):
                     "allowed: the family fitted",
                 )
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_fit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The input's fields, ``fit`` left out when there is none: the canonical JSON (and
+        SHA-256) of every scenario written before ``fit`` existed stays what it was, so its
+        workbooks still verify."""
+        data: dict[str, Any] = handler(self)
+        if data.get("fit", ...) is None:
+            del data["fit"]
+        return data
 
     def _check_finite(self) -> None:
         """The distribution's most extreme values must be finite floats, and a rate's within
