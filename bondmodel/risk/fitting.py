@@ -33,7 +33,7 @@ import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
 from bondmodel.errors import ScenarioError
-from bondmodel.scenario.risk import Distribution
+from bondmodel.scenario.risk import Distribution, risk_inputs
 from bondmodel.types import FloatArray
 
 if TYPE_CHECKING:
@@ -693,8 +693,6 @@ def resolve_fits(data: dict[str, Any], base: Path, source: str) -> dict[str, Any
     ScenarioError
         Naming the scenario, the input and the data file (and its column, line, value).
     """
-    from bondmodel.scenario.loader import risk_inputs
-
     inputs = risk_inputs(data)
     if not inputs:
         return data

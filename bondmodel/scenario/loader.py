@@ -18,6 +18,7 @@ from bondmodel.defaults import DEFAULT_TEMPLATE as DEFAULT_TEMPLATE  # the packa
 from bondmodel.errors import ScenarioError
 from bondmodel.scenario.fieldtypes import bad_character
 from bondmodel.scenario.fieldtypes import shown_value as _show
+from bondmodel.scenario.risk import risk_inputs
 from bondmodel.scenario.schema import Scenario
 
 #: Largest scenario file accepted, in bytes; a scenario is a few kilobytes.
@@ -112,13 +113,6 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
         data = resolve_fits(data, path.parent, str(path))
     return parse_scenario(data, source=str(path))
-
-
-def risk_inputs(data: Mapping[str, Any]) -> list[Any]:
-    """The risk inputs of parsed TOML, as they are (an empty list when malformed)."""
-    risk = data.get("risk")
-    inputs = risk.get("inputs") if isinstance(risk, dict) else None
-    return inputs if isinstance(inputs, list) else []
 
 
 def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenario:

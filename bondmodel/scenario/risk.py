@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping
 from itertools import accumulate
 from typing import Annotated, Any, Final, Literal
 
@@ -609,6 +610,13 @@ class RiskInput(_Model):
                 f"the range of an annual rate ({self.target}): allowed {bounds[0]} to "
                 f"{bounds[1]}; narrow the distribution or truncate it (min and max)",
             )
+
+
+def risk_inputs(data: Mapping[str, Any]) -> list[Any]:
+    """The risk inputs of parsed TOML, as they are (an empty list when malformed)."""
+    risk = data.get("risk")
+    inputs = risk.get("inputs") if isinstance(risk, dict) else None
+    return inputs if isinstance(inputs, list) else []
 
 
 class Correlation(_Model):
