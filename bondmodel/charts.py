@@ -18,7 +18,7 @@ imported only when a chart is drawn, so commands that draw none stay quick to st
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,6 +34,7 @@ from bondmodel.types import FloatArray
 
 if TYPE_CHECKING:
     from bondmodel.engine import Results
+    from bondmodel.risk.fitting import Fit, FitData
 
 #: Each chart's file name (stable: a committee paper's links keep working after a rerun).
 CHART_FILES: Final = {
@@ -339,3 +340,55 @@ def _draw_histogram(ax: Any, d: Histogram) -> None:
     note = f", {d.undefined:,} with no debt service" if d.undefined else ""
     ax.set_title(f"Minimum DSCR across {d.paths:,} simulated paths{note}")
     ax.legend(loc="upper right", fontsize=8, frameon=False)
+
+
+#: Line colours of the fitted families on the fit chart, the chosen family first.
+FIT_COLOURS: Final = ("#1f3864", "#c62828", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#795548")
+
+
+def write_fit_chart(data: FitData, fits: Sequence[Fit], path: Path) -> Path:
+    """The fit chart of ``bondmodel fit``, written atomically to ``path``: on the left the
+    data's histogram (as a density) under each fitted density, on the right the P-P plot of
+    each fit (:func:`bondmodel.risk.fitting.pp_points`). ``fits[0]`` (the chosen family)
+    is drawn first and thickest."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from bondmodel.risk.fitting import pp_points
+
+    fig = Figure(figsize=(FIGURE_INCHES[0] * 1.25, FIGURE_INCHES[1]), dpi=DPI, layout="constrained")
+    hist, pp = fig.subplots(1, 2)
+    x = data.values
+    hist.hist(x, bins="auto", density=True, color="#cfd8e3", edgecolor="#8896a8", label="Data")
+    grid = np.linspace(x.min() - 0.1 * np.ptp(x), x.max() + 0.1 * np.ptp(x), 400)
+    pp.plot([0, 1], [0, 1], color="#999999", linewidth=0.8, linestyle="--")
+    for i, fit in enumerate(fits):
+        colour = FIT_COLOURS[i % len(FIT_COLOURS)]
+        width = 2.4 if i == 0 else 1.2
+        label = fit.family.name + (" (chosen)" if i == 0 else "")
+        with np.errstate(all="ignore"):
+            hist.plot(grid, fit.frozen().pdf(grid), color=colour, linewidth=width, label=label)
+        empirical, fitted = pp_points(data, fit)
+        pp.plot(empirical, fitted, color=colour, linewidth=width, marker="o", markersize=2.5)
+    hist.set_title(f"Column '{data.column}': {x.size} values and the fitted densities")
+    hist.set_xlabel(data.column)
+    hist.set_ylabel("Density")
+    hist.legend(fontsize=8, frameon=False)
+    pp.set_title("P-P plot: on the diagonal where a fit is right")
+    pp.set_xlabel("Empirical cumulative probability, (i - 0.5)/n")
+    pp.set_ylabel("Fitted cumulative probability, F(x_(i))")
+    pp.set_xlim(0, 1)
+    pp.set_ylim(0, 1)
+    for ax in (hist, pp):
+        ax.grid(color="#dddddd", linewidth=0.8)
+        ax.set_axisbelow(True)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    fig.text(0.995, 0.005, data.path.name, ha="right", va="bottom", fontsize=7, color="#666666")
+
+    def write(tmp: Path) -> None:
+        fig.savefig(tmp, format="png", dpi=DPI, metadata={"Software": None})
+
+    return atomic_write(path, write)

@@ -281,6 +281,46 @@ def build_parser() -> argparse.ArgumentParser:
     new.add_argument("--force", action="store_true", help="overwrite an existing file")
 
     sub.add_parser("templates", help="list the templates")
+
+    fit = sub.add_parser(
+        "fit",
+        help="fit distributions to data (a CSV column) and print the best as scenario TOML",
+    )
+    fit.add_argument("data", type=Path, help="a CSV file; lines starting with # are comments")
+    fit.add_argument(
+        "--column", default=None, help="the column to fit (default: the file's only column)"
+    )
+    fit.add_argument(
+        "--families",
+        default=None,
+        metavar="F1,F2,...",
+        help="families to fit, comma-separated, or 'all' (default normal, lognormal, gamma, "
+        "weibull, student_t; also beta (on 0 to 1) and uniform)",
+    )
+    fit.add_argument(
+        "--rank", default="aic", choices=("aic", "bic"), help="rank the fits by AIC or BIC"
+    )
+    fit.add_argument(
+        "--bootstrap",
+        type=_int_arg("--bootstrap"),
+        default=None,
+        metavar="B",
+        help="parametric-bootstrap replicates of each KS p-value (default 200)",
+    )
+    fit.add_argument(
+        "--seed",
+        type=_int_arg("--seed"),
+        default=None,
+        help="seed of the bootstrap (default: drawn and printed)",
+    )
+    fit.add_argument(
+        "--png",
+        type=Path,
+        default=None,
+        metavar="FILE.png",
+        help="the chart of the fits (default: DATA-fit.png, here)",
+    )
+    fit.add_argument("--no-png", action="store_true", help="draw no chart")
     return parser
 
 
@@ -435,6 +475,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _solve(args)
     if args.command == "template":
         return _template(args)
+    if args.command == "fit":
+        return _fit(args)
     from bondmodel.scenario.loader import list_templates
 
     for name in list_templates():
@@ -873,6 +915,118 @@ def _template(args: argparse.Namespace) -> int:
         scenario = load_scenario(template_path(args.template or DEFAULT_TEMPLATE))
     write_input_form(scenario, target, blank=args.blank)
     _wrote(target, " (an input workbook to fill in)")
+    return 0
+
+
+def _fit(args: argparse.Namespace) -> int:
+    """``bondmodel fit``: fit, rank and test families on one column of a CSV file, draw the
+    chart, and print the chosen distribution as scenario TOML."""
+    from bondmodel.display import text_table
+    from bondmodel.risk import fitting
+    from bondmodel.risk.results import new_seed
+    from bondmodel.risk.sampling import MAX_SEED
+
+    names = None
+    if args.families is not None:
+        listed = [n.strip() for n in args.families.split(",") if n.strip()]
+        names = list(fitting.FAMILIES) if listed == ["all"] else listed
+    families = fitting.family_names(names)
+    replicates = fitting.DEFAULT_BOOTSTRAP if args.bootstrap is None else args.bootstrap
+    if not 1 <= replicates <= fitting.MAX_BOOTSTRAP:
+        raise ScenarioError(
+            f"--bootstrap: {replicates}; allowed: 1 to {fitting.MAX_BOOTSTRAP:,} replicates"
+        )
+    png: Path | None = None
+    if not args.no_png:
+        png = args.png or Path(f"{args.data.stem}-fit.png")
+        if png.suffix.lower() != ".png":
+            raise ScenarioError(f"--png: {str(png)!r} must end in .png")
+        if _same_file(args.data, png):
+            raise ScenarioError(f"--png: {str(png)!r} is the data file; choose another path")
+    seed = args.seed if args.seed is not None else new_seed()
+    if not 0 <= seed <= MAX_SEED:
+        raise ScenarioError(f"--seed: {seed}; allowed: 0 to {MAX_SEED:,}")
+    _SESSION.seed = seed
+    data = fitting.read_column(args.data, args.column)
+    fits, notes = fitting.fit_all(
+        data,
+        families,
+        seed=seed,
+        replicates=replicates,
+        rank=args.rank,
+        strict_support=names is not None,
+    )
+    usable = [f for f in fits if f.problem is None]
+    if not usable:
+        raise ScenarioError(
+            f"{args.data}: column {data.column!r}: no family fits: "
+            + "; ".join(f"{f.family.name}: {f.problem}" for f in fits)
+        )
+    best = usable[0]
+    criterion = "aic" if args.rank == "aic" else "bic"
+
+    def delta(f: Any) -> str:
+        return f"{getattr(f, criterion) - getattr(best, criterion):.2f}"
+
+    rows = [
+        [
+            f.family.name,
+            fitting.parameter_text(f) if f.problem is None else f"unusable: {f.problem}",
+            f"{f.log_likelihood:.2f}",
+            f"{f.aic:.2f}",
+            f"{f.bic:.2f}",
+            delta(f),
+            f"{f.ks:.4f}",
+            "n/a" if f.p_value is None else f"{f.p_value:.3f}",
+        ]
+        for f in fits
+    ]
+    near = [
+        f.family.name
+        for f in usable[1:]
+        if getattr(f, criterion) - getattr(best, criterion) < fitting.CLOSE_CRITERION
+    ]
+    close = (
+        [
+            f"Within {fitting.CLOSE_CRITERION:g} of the lowest {criterion.upper()}, so about as "
+            f"well supported by the data: {', '.join(near)}."
+        ]
+        if near
+        else []
+    )
+    headers = [
+        "Family", "Parameters (standard error)", "ln L", "AIC", "BIC",
+        f"Δ{criterion.upper()}", "KS D", "KS p-value",
+    ]  # fmt: skip
+    lines = [
+        fitting.summary_line(data),
+        f"Fitted by maximum likelihood; KS p-values from {replicates} parametric-bootstrap "
+        f"replicates each, seed {seed} (repeat with --seed {seed})",
+        "",
+        text_table(headers, rows, keep=1, width=_table_width()),
+        "",
+        *notes,
+        f"Chosen: {best.family.name} (lowest {criterion.upper()}). Its KS p-value is "
+        f"{best.p_value:.3f}"
+        + (
+            ": the data are unlikely under even the best fit (p < 0.05); look at the chart"
+            if best.p_value is not None and best.p_value < 0.05
+            else "."
+        ),
+        *close,
+        "",
+        "Paste into a [[risk.inputs]] entry (every digit kept):",
+        fitting.distribution_toml(best.distribution()),
+        "",
+        "Or keep the link to the data (refitted on each run, its SHA-256 recorded; the data",
+        "path is read relative to the scenario file):",
+        fitting.fit_toml(data, best.family.name),
+    ]
+    _out("\n".join(lines))
+    if png is not None:
+        from bondmodel.charts import write_fit_chart
+
+        _wrote(write_fit_chart(data, [best, *[f for f in usable if f is not best]], png))
     return 0
 
 

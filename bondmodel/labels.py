@@ -640,6 +640,7 @@ SECTIONS: Final[dict[str, str]] = {
     "ramp": "ramp",
     "distribution": "distribution",
     "path": "path over time",
+    "fit": "fitted to data",
     "conventions": "Convention",
     "council": "Council finances",
 }
@@ -677,6 +678,8 @@ FIELD_WORDS: Final[dict[str, str]] = {
     "capitalisation_direction": "capitalisation direction held",
     "eligible": "eligible for the rate type",
     "cap_multiple": "cap (multiple of the investment)",
+    "data": "data file",
+    "sha256": "data's SHA-256",
 }
 
 

@@ -918,6 +918,158 @@ def sizing_cases() -> list[Case]:
     return cases
 
 
+@dataclass(frozen=True)
+class BadData:
+    """A bad data file for a fitted risk input: its name, the family asked for, how it is
+    written, and words its message must hold (besides the file's name)."""
+
+    name: str
+    family: str
+    write: Callable[[Path], None] = field(compare=False, repr=False)
+    words: list[str]
+    suffix: str = ".csv"
+
+
+def _csv(text: str | bytes) -> Callable[[Path], None]:
+    if isinstance(text, bytes):
+        return lambda p: p.write_bytes(text)
+    return lambda p: p.write_text(text, encoding="utf-8")
+
+
+def _column(values: list[str], header: str = "realisation") -> str:
+    return "# illustrative\n" + header + "\n" + "".join(f"{v}\n" for v in values)
+
+
+_GOOD = [f"{0.6 + 0.03 * i:.2f}" for i in range(12)]
+
+
+def bad_data_files() -> list[BadData]:
+    """Every class of bad data file (tests/test_fitting.py also runs them through
+    ``bondmodel fit``). The good values occupy lines 3 to 14 of a file (line 1 a comment,
+    line 2 the header)."""
+    from bondmodel.risk.fitting import MAX_FIT_BYTES, MAX_FIT_VALUES, MIN_FIT_POINTS
+
+    def huge(p: Path) -> None:
+        with p.open("w", encoding="utf-8") as handle:
+            handle.write("realisation\n")
+            handle.write("0.812345678901234567\n" * (MAX_FIT_BYTES // 20))
+
+    return [
+        BadData("missing", "lognormal", lambda p: None, ["does not exist"]),
+        BadData("not_csv", "lognormal", _csv(_column(_GOOD)), [".csv"], ".txt"),
+        BadData("binary", "lognormal", _csv(b"realisation\n\xff\xfe0.5\n"), ["UTF-8"]),
+        BadData("nul", "lognormal", _csv("realisation\n0.5\x00\n"), ["NUL"]),
+        BadData("empty_file", "lognormal", _csv(""), ["no header row"]),
+        BadData("only_comments", "lognormal", _csv("# nothing here\n"), ["no header row"]),
+        BadData(
+            "empty_column", "lognormal", _csv(_column([])),
+            ["'realisation'", "no values", f"at least {MIN_FIT_POINTS}"],
+        ),
+        BadData(
+            "blank_column", "lognormal", _csv(_column([""] * 12)),
+            ["no values", f"at least {MIN_FIT_POINTS}"],
+        ),
+        BadData(
+            "non_numeric", "lognormal", _csv(_column([*_GOOD[:6], "n/a", *_GOOD[6:]])),
+            ["line 9", "'n/a'", "not a number"],
+        ),
+        BadData(
+            "too_few", "lognormal", _csv(_column(_GOOD[:5])),
+            ["only 5 value(s)", f"at least {MIN_FIT_POINTS}"],
+        ),
+        BadData(
+            "nan", "normal", _csv(_column([*_GOOD, "nan"])),
+            ["line 15", "'nan'", "not a finite number"],
+        ),
+        BadData(
+            "inf", "normal", _csv(_column(["-inf", *_GOOD])),
+            ["line 3", "'-inf'", "not a finite number"],
+        ),
+        BadData(
+            "negative_lognormal", "lognormal", _csv(_column([*_GOOD[:3], "-0.2", *_GOOD[3:]])),
+            ["line 6", "-0.2", "lognormal", "support", "values above 0"],
+        ),
+        BadData(
+            "zero_gamma", "gamma", _csv(_column(["0", *_GOOD])),
+            ["line 3", "gamma", "support", "values above 0"],
+        ),
+        BadData(
+            "above_one_beta", "beta", _csv(_column([*_GOOD, "1.2"])),
+            ["line 15", "1.2", "beta", "strictly between 0 and 1"],
+        ),
+        BadData(
+            "ragged", "normal",
+            _csv("pilot,realisation\n" + "".join(f"P{i},{v}\n" for i, v in enumerate(_GOOD))
+                 + "P99\n"),
+            ["line 14", "1 cell(s)", "2 column(s)"],
+        ),
+        BadData(
+            "no_such_column", "normal", _csv(_column(_GOOD, header="ratio")),
+            ["no column 'realisation'", "'ratio'"],
+        ),
+        BadData(
+            "constant", "normal", _csv(_column(["0.8"] * 12)),
+            ["all 12 values are 0.8", "constant", "fixed"],
+        ),
+        BadData("huge", "normal", huge, [f"at most {MAX_FIT_BYTES:,}"]),
+        BadData(
+            "too_many", "normal", _csv(_column(["0.5"] * (MAX_FIT_VALUES + 1))),
+            [f"more than {MAX_FIT_VALUES:,} values"],
+        ),
+    ]  # fmt: skip
+
+
+def fit_data_cases() -> list[Case]:
+    """A scenario whose first risk input is fitted to a bad data file beside it, for each
+    class of :func:`bad_data_files`; and a recorded SHA-256 or distribution that the data
+    contradict."""
+    where = "risk.inputs[0] ('savings_realisation')"
+    cases = []
+
+    def scenario(bad: BadData, extra: dict[str, Any] | None = None) -> Callable[[Path], None]:
+        def write(p: Path) -> None:
+            data_file = p.with_suffix(bad.suffix)
+            bad.write(data_file)
+            data = base_data()
+            item = data["risk"]["inputs"][0]
+            del item["distribution"]
+            item["fit"] = {"data": data_file.name, "column": "realisation", "family": bad.family}
+            item.update(extra or {})
+            if "sha256" in (extra or {}):
+                item["fit"]["sha256"] = item.pop("sha256")
+            p.write_text(tomli_w.dumps(data), encoding="utf-8")
+
+        return write
+
+    for bad in bad_data_files():
+        file = f"gen_fit_{bad.name}.toml"
+        words = [f"gen_fit_{bad.name}{bad.suffix}", *bad.words]
+        cases.append(
+            Case(file, f"fit to a data file: {bad.name}", f"{where}.fit.data", words,
+                 scenario(bad))
+        )  # fmt: skip
+    good = BadData("good", "lognormal", _csv(_column(_GOOD)), [])
+    cases.append(
+        Case(
+            "gen_fit_sha256_changed.toml",
+            "fit: the data's SHA-256 is not the one recorded",
+            f"{where}.fit.sha256",
+            ["not the", "0" * 64, "the data changed"],
+            scenario(good, {"sha256": "0" * 64}),
+        )
+    )
+    cases.append(
+        Case(
+            "gen_fit_distribution_differs.toml",
+            "fit: a distribution is given that is not the fit",
+            f"{where}.distribution",
+            ["not the lognormal fitted", "clear) the distribution's parameters"],
+            scenario(good, {"distribution": {"type": "lognormal", "mean": 1.0, "sd": 0.2}}),
+        )
+    )
+    return cases
+
+
 def all_cases() -> list[Case]:
     """Every generated case, in a stable order."""
     return [
@@ -929,4 +1081,5 @@ def all_cases() -> list[Case]:
         *nesting_cases(),
         *size_cases(),
         *workbook_cases(),
+        *fit_data_cases(),
     ]

@@ -322,3 +322,26 @@ def test_every_scenario_field_is_in_the_scenario_reference() -> None:
         for name in model.model_fields:
             assert f"\n| `{name}` |" in routes, f"{model.__name__}.{name}"
         assert f'| `"{model.model_fields["type"].annotation.__args__[0]}"` |' in routes
+
+
+def test_the_user_guide_s_fit_output_is_the_tool_output(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    update_docs: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The "Fitting a distribution to pilot data" example: fit's whole output, quoted."""
+    command = "bondmodel fit templates/pilot-savings-realisation.csv --seed 20260401"
+    monkeypatch.chdir(ROOT)
+    args = command.split()[1:]
+    assert cli.main([*args, "--png", str(tmp_path / "fit.png")]) == 0
+    actual = capsys.readouterr().out
+    text = USER_GUIDE.read_text(encoding="utf-8")
+    found = re.search(re.escape(command) + r"\n```\n\n```text\n(.*?)```", text, flags=re.S)
+    assert found is not None, "the user guide no longer quotes the fit example"
+    if update_docs and found.group(1) != actual:
+        USER_GUIDE.write_text(
+            text[: found.start(1)] + actual + text[found.end(1) :], encoding="utf-8"
+        )
+        pytest.skip("refreshed the fit example in user-guide.md")
+    assert found.group(1) == actual, "the user guide's fit output is stale (--update-docs)"

@@ -103,6 +103,11 @@ def ppf(dist: Distribution, u: FloatArray) -> FloatArray:
     if isinstance(dist, Lognormal):
         mu, sigma = dist.log_params()
         return np.asarray(np.exp(mu + sigma * special.ndtri(u)))
+    return _ppf_rest(dist, u)
+
+
+def _ppf_rest(dist: Distribution, u: FloatArray) -> FloatArray:
+    """:func:`ppf` of the beta, the discrete families and the families added in issue 18."""
     if isinstance(dist, Beta):
         span = dist.max - dist.min
         return np.asarray(dist.min + span * beta_quantile(dist.alpha, dist.beta)(u))

@@ -18,6 +18,7 @@ from bondmodel.defaults import DEFAULT_TEMPLATE as DEFAULT_TEMPLATE  # the packa
 from bondmodel.errors import ScenarioError
 from bondmodel.scenario.fieldtypes import bad_character
 from bondmodel.scenario.fieldtypes import shown_value as _show
+from bondmodel.scenario.risk import risk_inputs
 from bondmodel.scenario.schema import Scenario
 
 #: Largest scenario file accepted, in bytes; a scenario is a few kilobytes.
@@ -106,6 +107,11 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
         ) from None
     if not data:
         raise ScenarioError(f"{path}: holds no settings; start from `bondmodel new`")
+    if any(isinstance(item, dict) and "fit" in item for item in risk_inputs(data)):
+        # a risk input fitted to data: read and fit it now (scipy loads only here)
+        from bondmodel.risk.fitting import resolve_fits
+
+        data = resolve_fits(data, path.parent, str(path))
     return parse_scenario(data, source=str(path))
 
 

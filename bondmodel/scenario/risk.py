@@ -10,11 +10,19 @@ from __future__ import annotations
 
 import math
 import sys
+from collections.abc import Mapping
 from itertools import accumulate
 from typing import Annotated, Any, Final, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from bondmodel.scenario.fieldtypes import Fraction, Name, Parameter, Spread
 from bondmodel.scenario.frozen import FrozenList
@@ -499,6 +507,26 @@ class MeanReversion(_Model):
     volatility: Annotated[float, Field(ge=0.0, le=0.5, allow_inf_nan=False)]
 
 
+#: The families a scenario's ``fit`` may name (bondmodel.risk.fitting.FAMILIES).
+FitFamily = Literal["normal", "lognormal", "gamma", "weibull", "student_t", "beta", "uniform"]
+
+
+class FitSource(_Model):
+    """Where a risk input's distribution was fitted from: a column of a CSV file.
+
+    ``data`` is resolved relative to the scenario file. Loading the scenario from its file
+    fits ``family`` to the data by maximum likelihood (deterministic) and fills in the
+    input's ``distribution`` and ``sha256`` (the data file's SHA-256); a scenario that
+    gives them already must agree with the data and the refit (docs/scenario-reference.md,
+    "Fitting a distribution to data").
+    """
+
+    data: Annotated[str, Field(min_length=1, max_length=1000, pattern=r"(?i)\.csv$")]
+    family: FitFamily
+    column: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
+
+
 class RiskInput(_Model):
     """One named risk input: a distribution and what it drives.
 
@@ -514,6 +542,7 @@ class RiskInput(_Model):
     items: FrozenList[str] | None = Field(default=None, min_length=1)
     categories: FrozenList[Category] | None = Field(default=None, min_length=1)
     path: MeanReversion | None = None
+    fit: FitSource | None = None
 
     @model_validator(mode="after")
     def _selectors_fit_target(self) -> RiskInput:
@@ -538,7 +567,30 @@ class RiskInput(_Model):
                     f"does not apply to target = '{self.target}'; only {takes[field]} take {field}",
                 )
         self._check_finite()
+        if self.fit is not None:
+            if self.fit.sha256 is None:
+                raise located(
+                    ("fit", "sha256"),
+                    "missing: a fitted input records its data file's SHA-256 (filled in when "
+                    "the scenario is loaded from its file, which reads the data)",
+                )
+            if self.distribution.type != self.fit.family:
+                raise located(
+                    ("distribution", "type"),
+                    f"'{self.distribution.type}' but fit.family is '{self.fit.family}'; "
+                    "allowed: the family fitted",
+                )
         return self
+
+    @model_serializer(mode="wrap")
+    def _without_unset_fit(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The input's fields, ``fit`` left out when there is none: the canonical JSON (and
+        SHA-256) of every scenario written before ``fit`` existed stays what it was, so its
+        workbooks still verify."""
+        data: dict[str, Any] = handler(self)
+        if data.get("fit", ...) is None:
+            del data["fit"]
+        return data
 
     def _check_finite(self) -> None:
         """The distribution's most extreme values must be finite floats, and a rate's within
@@ -558,6 +610,13 @@ class RiskInput(_Model):
                 f"the range of an annual rate ({self.target}): allowed {bounds[0]} to "
                 f"{bounds[1]}; narrow the distribution or truncate it (min and max)",
             )
+
+
+def risk_inputs(data: Mapping[str, Any]) -> list[Any]:
+    """The risk inputs of parsed TOML, as they are (an empty list when malformed)."""
+    risk = data.get("risk")
+    inputs = risk.get("inputs") if isinstance(risk, dict) else None
+    return inputs if isinstance(inputs, list) else []
 
 
 class Correlation(_Model):

@@ -163,6 +163,10 @@ FIELD_INFO: dict[str, tuple[str, str]] = {
     "base": ("number", "the value when it does not"),
     "samples": ("numbers", "observed values, resampled"),
     "reversion": ("share a year", "how fast the path returns to its level"),
+    "data": ("file", "CSV file fitted, relative to the scenario (the workbook for verify)"),
+    "family": ("choice", "family fitted by maximum likelihood"),
+    "column": ("text", "the data file's column fitted"),
+    "sha256": ("text", "SHA-256 of the data file as fitted"),
     "volatility": ("rate a year", "yearly shock's standard deviation"),
 }
 

@@ -78,6 +78,12 @@ def read_scenario(path: str | Path) -> Scenario:
         )
     inputs = read_inputs(cells, path)
     data = assemble(inputs, path)
+    if any(item.path.endswith(".fit.data") for item in inputs):
+        # a risk input fitted to data: refitted from the data beside the workbook, as
+        # load_scenario refits from the data beside a scenario file
+        from bondmodel.risk.fitting import resolve_fits
+
+        data = resolve_fits(data, path.parent, str(path))
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

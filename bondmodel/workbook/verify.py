@@ -241,6 +241,12 @@ def verify(
             f"the workbook was made by {engine or 'an unknown engine'}; this is bondmodel "
             f"{__version__}: the rerun decides the verdict"
         )
+    if scenario.risk is not None and any(item.fit for item in scenario.risk.inputs):
+        from bondmodel.risk.fitting import refit_problems
+
+        # the data file beside the workbook: missing or changed is exit 2, before the rerun
+        # (and before the Inputs sheet, which is read by refitting the same data)
+        report.problems.extend(refit_problems(scenario, path.parent, str(path)))
     _check_inputs(path, scenario, report)
     _check_settings(audit, report)
 
