@@ -319,6 +319,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         cli.main(["run", SCENARIO, "--paths", "100", "--quiet", "-o", str(tmp_path / "m.xlsx")])
 
 
+@pytest.mark.alone  # times itself: the other workers wait (tests/conftest.py)
 @pytest.mark.parametrize("text", ["1e999999999", "9" * 5000])
 def test_a_flag_with_a_vast_exponent_is_refused_at_once(
     text: str, capsys: pytest.CaptureFixture[str]
