@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import fcntl
 import os
 import signal
 import time
@@ -108,28 +109,61 @@ _LONG_LIVED = ("multiprocessing.resource_tracker", "multiprocessing.forkserver")
 #: another session's processes on the same machine are never mistaken for ours.
 #: scripts/test sets it, to reap strays after the run; a plain pytest uses its own pid.
 os.environ.setdefault("BONDMODEL_TEST_SESSION", f"pytest-{os.getpid()}")
+#: The pytest-xdist worker this process is ("gw0", "gw1", ...), or None in a serial run.
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER is not None and "/" not in os.environ["BONDMODEL_TEST_SESSION"]:
+    # Each worker marks what it starts as its own ("SESSION/gw0"), so that one worker never
+    # judges (or kills) the other's children; the run's marker stays the prefix, which
+    # scripts/test's backstop matches. The workers themselves carry the run's plain marker.
+    os.environ["BONDMODEL_TEST_SESSION"] += f"/{_WORKER}"
 _SESSION = f"BONDMODEL_TEST_SESSION={os.environ['BONDMODEL_TEST_SESSION']}"
 
 
 def _ours() -> dict[int, str]:
-    """Other processes started by this test session, by pid, with their command lines."""
+    """Other processes started by this test session, by pid, with their command lines.
+
+    A process in the middle of ``exec`` shows an empty environment for a moment (the kernel
+    sets it up after the parent's ``Popen`` has returned), so a test's teardown can catch
+    the child it just started that way: such a process is read again until it shows one.
+    """
     found: dict[int, str] = {}
     proc = Path("/proc")
     if not proc.is_dir():
         return found
     me, marker = os.getpid(), _SESSION.encode()
-    for entry in proc.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == me:
-            continue
-        try:
-            if marker not in (entry / "environ").read_bytes().split(b"\0"):
+    entries = [e for e in proc.iterdir() if e.name.isdigit() and int(e.name) != me]
+    for attempt in range(20):
+        starting = []
+        for entry in entries:
+            try:
+                environ = (entry / "environ").read_bytes()
+                if not environ and _starting(entry):
+                    starting.append(entry)
+                    continue
+                if marker not in environ.split(b"\0"):
+                    continue
+                cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+            except OSError:
                 continue
-            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except OSError:
-            continue
-        if not any(x in cmd for x in _LONG_LIVED):
-            found[int(entry.name)] = cmd.strip()
+            text = cmd.decode(errors="replace")
+            if not any(x in text for x in _LONG_LIVED):
+                found[int(entry.name)] = text.strip()
+        if not starting:
+            break
+        entries = starting
+        time.sleep(0.005 * (attempt + 1))
     return found
+
+
+def _starting(entry: Path) -> bool:
+    """A process with no environment yet: neither a kernel thread nor a zombie (those have
+    none for good), so one in the middle of ``exec``."""
+    try:
+        fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return False
+    pf_kthread = 0x00200000
+    return fields[0] not in ("Z", "X") and not int(fields[6]) & pf_kthread
 
 
 def _alive(pid: int) -> bool:
@@ -164,3 +198,121 @@ def _no_process_left_behind(request: pytest.FixtureRequest) -> Iterator[None]:
             + "; ".join(f"{pid}: {cmd[:200]}" for pid, cmd in strays.items()),
             pytrace=False,
         )
+
+
+# ---------------------------------------------------------------------------
+# Two workers (pytest-xdist; scripts/test runs one per core)
+# ---------------------------------------------------------------------------
+
+#: Test files one worker runs whole, one test after another (any other test may go to
+#: either worker). xdist's own ``xdist_group`` marks are not used: with pytest 9.2 its
+#: ``--dist loadgroup`` silently stops grouping (pytest-xdist issue 1386).
+_GROUPS = {
+    # runs signalled, killed or starved of memory and disk, each timed: never two at once
+    "tests/test_faults.py": "timed",
+    "tests/test_machine_limits.py": "timed",
+    # a module fixture that costs seconds (LibreOffice, every template's workbook): once a run
+    "tests/test_investor_tables.py": "tests/test_investor_tables.py",
+    "tests/test_printing.py": "tests/test_printing.py",
+    "tests/test_labels_visible.py": "tests/test_labels_visible.py",
+    # ruff and mypy, each once, never two writing .ruff_cache or .mypy_cache at once
+    "tests/test_quality.py": "tests/test_quality.py",
+    # with --update-docs several tests rewrite docs/user-guide.md
+    "tests/test_docs.py": "tests/test_docs.py",
+}
+
+
+class _Plan:
+    """The xdist hooks, registered only where pytest-xdist is installed."""
+
+    @pytest.hookimpl(tryfirst=True)  # before xdist's own choice
+    def pytest_xdist_make_scheduler(self, config: pytest.Config, log: Any) -> Any:
+        """``-n N`` (``--dist load``, the default): each test goes to whichever worker is
+        free, except the files of :data:`_GROUPS`, each sent whole to one worker (largest
+        group first). An explicit other ``--dist`` is xdist's own."""
+        if config.getvalue("dist") != "load":
+            return None
+        from xdist.scheduler import LoadScopeScheduling
+
+        class Grouped(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return _GROUPS.get(nodeid.split("::", 1)[0], nodeid)
+
+        return Grouped(config, log)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(_Plan(), "bondmodel-xdist-plan")
+
+
+class _Turns:
+    """A readers-writer lock shared by the xdist workers of one run (``flock`` on two files).
+
+    Every test holds the room shared; a test marked ``alone`` holds it exclusively, so no
+    other worker's test runs beside it. A worker waiting to be alone holds the gate, which
+    every test passes before it enters the room, so the other worker cannot keep the room
+    busy test after test while it waits.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self._gate = os.open(folder / "gate", os.O_RDWR | os.O_CREAT, 0o600)
+        self._room = os.open(folder / "room", os.O_RDWR | os.O_CREAT, 0o600)
+        self.alone = False
+        self.held = False
+
+    def enter(self, alone: bool) -> None:
+        if self.held and self.alone == alone:
+            return
+        self.leave()
+        if alone:
+            fcntl.flock(self._gate, fcntl.LOCK_EX)  # held until it leaves: no one new enters
+            fcntl.flock(self._room, fcntl.LOCK_EX)  # once the test in the room has finished
+        else:
+            fcntl.flock(self._gate, fcntl.LOCK_SH)
+            fcntl.flock(self._room, fcntl.LOCK_SH)
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+        self.alone, self.held = alone, True
+
+    def leave(self) -> None:
+        if self.held:
+            fcntl.flock(self._room, fcntl.LOCK_UN)
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+        self.held = False
+
+
+_turns: _Turns | None = None
+
+
+def _is_alone(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker("alone") is not None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under xdist the ``alone`` tests come first, in order (every worker collects the same
+    list), so that in the ``timed`` group they run one after another: the other workers
+    wait for them once, at the start, rather than once each."""
+    if _WORKER is not None:
+        items.sort(key=lambda item: not _is_alone(item))  # a stable sort
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Under xdist, run an ``alone`` test (set-up and tear-down included) with the other
+    workers idle, keeping the room from one ``alone`` test to the next. A serial run
+    needs no lock."""
+    global _turns
+    if _WORKER is None or int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) < 2:
+        return (yield)
+    if _turns is None:
+        # the folder every worker of this run shares: the parent of each worker's base temp
+        factory: pytest.TempPathFactory = item.config._tmp_path_factory  # type: ignore[attr-defined]
+        _turns = _Turns(factory.getbasetemp().parent / "bondmodel-turns")
+    alone = _is_alone(item)
+    _turns.enter(alone)
+    try:
+        return (yield)
+    finally:
+        if not (alone and _is_alone(nextitem)):
+            _turns.leave()

@@ -78,6 +78,7 @@ def test_killed_while_writing_leaves_the_old_workbook_intact(tmp_path: Path) -> 
     assert all(name.startswith(".out.xlsx.") and name.endswith(".tmp") for name in leftovers)
 
 
+@pytest.mark.alone  # times itself: the other workers wait (tests/conftest.py)
 @pytest.mark.parametrize("workers", [1, 2])
 def test_ctrl_c_stops_within_a_second_writes_nothing_and_prints_the_seed(
     tmp_path: Path, workers: int
@@ -276,6 +277,7 @@ def test_the_console_script_loads_nothing_slow_before_main() -> None:
     assert done.stdout.strip() == "[]", done.stdout
 
 
+@pytest.mark.alone  # times itself: the other workers wait (tests/conftest.py)
 def test_sigterm_to_the_parent_stops_its_workers_too(tmp_path: Path) -> None:
     """SIGTERM to the command alone (as ``kill PID`` sends it), mid-run on two worker
     processes: the command stops within a second with 143 and its workers are gone (they
@@ -352,6 +354,7 @@ _CUT_SHORT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.alone  # times itself: the other workers wait (tests/conftest.py)
 def test_a_worker_stopped_mid_message_does_not_hold_the_exit() -> None:
     """The pool's manager thread, left waiting for the rest of a result that a terminated
     worker was sending, stops once :func:`stop_pool` has run; Python's exit waits for that
@@ -381,6 +384,7 @@ _HANGING_EXIT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.alone  # times itself: the other workers wait (tests/conftest.py)
 def test_a_stopped_command_ends_even_when_a_thread_hangs() -> None:
     """Whatever a library thread does, a stopped command ends within the grace period with
     the stop's code and its one line (the watchdog of ``cli.command``)."""

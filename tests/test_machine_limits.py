@@ -160,6 +160,7 @@ def test_a_hostile_setting_is_one_line_under_a_memory_and_time_limit(
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.alone  # 9 s of its 60 on its own: the other workers wait (tests/conftest.py)
 def test_memory_running_out_mid_run_is_one_line(tmp_path: Path) -> None:
     """Two million paths under 640 MB of address space: the per-path table (0.3 GiB) is
     below the limit, so the run starts, and memory runs out on the way (numpy's
@@ -319,6 +320,7 @@ def test_a_bug_keeps_its_traceback(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
         cli.main(["run", SCENARIO, "--paths", "100", "--quiet", "-o", str(tmp_path / "m.xlsx")])
 
 
+@pytest.mark.alone  # times itself: the other workers wait (tests/conftest.py)
 @pytest.mark.parametrize("text", ["1e999999999", "9" * 5000])
 def test_a_flag_with_a_vast_exponent_is_refused_at_once(
     text: str, capsys: pytest.CaptureFixture[str]

@@ -396,6 +396,7 @@ def _with_far_cell(model: Path, sheet_name: str, target: Path) -> Path:
     return target
 
 
+@pytest.mark.alone  # times itself: the other workers wait (tests/conftest.py)
 def test_a_cell_at_the_end_of_the_grid_is_refused_at_once(model: Path, tmp_path: Path) -> None:
     """One cell at XFD1048576 once made the reader visit 17 billion cells (24 GB, minutes)."""
     hostile = _with_far_cell(model, "Inputs", tmp_path / "far.xlsx")
@@ -405,6 +406,7 @@ def test_a_cell_at_the_end_of_the_grid_is_refused_at_once(model: Path, tmp_path:
     assert time.perf_counter() - start < 1.0
 
 
+@pytest.mark.alone  # times itself: the other workers wait (tests/conftest.py)
 def test_a_far_cell_on_any_sheet_is_refused_before_verify_walks_it(
     model: Path, tmp_path: Path
 ) -> None:

@@ -228,6 +228,7 @@ def _with_manifest(small: Path, target: Path, edit: Callable[[dict[str, object]]
     return _replace(small, target, "xl/sharedStrings.xml", text, json.dumps(data, sort_keys=True))
 
 
+@pytest.mark.alone  # times itself: the other workers wait (tests/conftest.py)
 def test_a_huge_manifest_is_refused_at_once(
     small: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
