@@ -138,3 +138,11 @@ def test_which_to_trust_names_the_correlated_inputs() -> None:
     data["risk"].pop("correlation")
     independent = " ".join(which_to_trust(run(parse_scenario(data), paths=0)))
     assert "The inputs here are independent" in independent and "correlates" not in independent
+
+
+def test_pawn_is_computed_for_the_headline_tiles_metrics() -> None:
+    from bondmodel.headline import BOND_TILES, PROGRAMME_TILES
+    from bondmodel.risk.sensitivity import PAWN_OUTPUTS
+
+    tiles = {t.key for t in (*BOND_TILES, *PROGRAMME_TILES) if t.kind == "metric"}
+    assert set(PAWN_OUTPUTS) == tiles

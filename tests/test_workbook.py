@@ -280,8 +280,9 @@ def test_cover_checks_charts_and_audit(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as archive:
         charts = [n for n in archive.namelist() if n.startswith("xl/charts/chart")]
         pictures = [n for n in archive.namelist() if n.startswith("xl/media/")]
-    # Summary 4, Risk: 2 histograms + 2 S-curves + 4 fans, Sensitivity: the tornado
-    assert len(charts) == 13 and not pictures
+    # Summary 4, Risk: 2 histograms + 2 S-curves + 4 fans, Sensitivity: the tornado and the
+    # spider
+    assert len(charts) == 14 and not pictures
     # the Audit sheet alone repeats the run: its TOML loads to the same scenario
     audit = list(wb["Audit"].iter_rows(values_only=True))
     start = next(i for i, r in enumerate(audit) if r[0] == "Scenario (TOML)")

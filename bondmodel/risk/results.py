@@ -27,7 +27,12 @@ from bondmodel.risk.analyses import (
 from bondmodel.risk.distributions import ppf
 from bondmodel.risk.events import EVENTS, NO_PAYBACK, partner_event
 from bondmodel.risk.sampling import BLOCK_SIZE, MAX_SEED, Sampler
-from bondmodel.risk.sensitivity import contribution_to_variance, pawn_indices, rank_correlations
+from bondmodel.risk.sensitivity import (
+    PAWN_OUTPUTS,
+    contribution_to_variance,
+    pawn_indices,
+    rank_correlations,
+)
 from bondmodel.risk.simulate import (
     Convergence,
     RawSimulation,
@@ -146,14 +151,11 @@ class Simulation:
         """The PAWN index of each input (rows) for the headline outputs (columns: the
         per-path metrics among the Summary's tiles, headline.py), from the first
         :data:`~bondmodel.risk.sensitivity.RANK_PATHS` paths, computed when first read."""
-        from bondmodel.headline import BOND_TILES, PROGRAMME_TILES
-
-        headline = {t.key for t in (*BOND_TILES, *PROGRAMME_TILES)}
         names = [str(c) for c in self.inputs.columns]
         outputs = {
             str(k): self.per_path[k].to_numpy()
             for k in self.per_path.columns
-            if k in headline or k == self.tornado_output
+            if k in PAWN_OUTPUTS or k == self.tornado_output
         }
         return pawn_indices(self.inputs.to_numpy(), names, outputs)
 

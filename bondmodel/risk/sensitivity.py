@@ -19,6 +19,19 @@ RANK_PATHS = 100_000
 #: The PAWN index's conditioning slices: each input's range cut at its deciles.
 PAWN_SLICES = 10
 
+#: The outputs the PAWN index is computed for: the per-path metrics among the Summary's
+#: headline tiles (``headline.BOND_TILES`` and ``PROGRAMME_TILES``; tests/test_sensitivity_depth
+#: checks the two agree), besides the tornado's output.
+PAWN_OUTPUTS = (
+    "npv",
+    "council_npv",
+    "investor_irr",
+    "min_dscr",
+    "peak_funding_need",
+    "council_npv_vs_pwlb",
+    "payback_years",
+)
+
 
 def rank_correlations(
     inputs: FloatArray, names: list[str], outputs: dict[str, FloatArray]
