@@ -248,7 +248,15 @@ ROUTE_COLUMNS: Final = (
     "max_band_d",
     "lawful_for_revenue_costs",
 )
-ROUTE_RISK_COLUMNS: Final = ("p_council_shortfall", "p_investor_shortfall")
+#: After a simulation: the council's NPV on average and in a bad year in ten (a route that
+#: passes a savings shortfall to investors can rank differently here than on the base case),
+#: and who bears a shortfall.
+ROUTE_RISK_COLUMNS: Final = (
+    "mean_council_npv",
+    "p10_council_npv",
+    "p_council_shortfall",
+    "p_investor_shortfall",
+)
 
 
 def _pence(value: float, currency: str) -> str:

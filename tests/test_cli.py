@@ -25,7 +25,7 @@ from bondmodel.workbook import writer
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATE_FILES = sorted((ROOT / "templates").glob("*.toml"))
-REQUIRED_TEMPLATES = ("shared-services", "single-council-bold")
+REQUIRED_TEMPLATES = ("shared-services", "single-council-bold", "council-routes")
 HEADLINE_METRICS = ("npv", "bcr", "payback_years", "peak_funding_need")
 OLD_BYTES = b"an earlier workbook, which must survive a failed write\n"
 
