@@ -155,3 +155,23 @@ def test_analyses_need_a_simulation(capsys: pytest.CaptureFixture[str], tmp_path
     err = capsys.readouterr().err
     assert code == 2 and "--paths N" in err and "Traceback" not in err
     assert not out.exists()
+
+
+def test_verify_refuses_a_recorded_analysis_the_command_line_would_refuse(
+    tmp_path: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import zipfile
+
+    out = tmp_path / "m.xlsx"
+    argv = ["run", str(DEFAULT), "-o", str(out), "--paths", "300", "--seed", "2", "--quiet"]
+    assert cli.main([*argv, "--stress", "savings_realisation=P5:P25"]) == 0
+    tampered = tmp_path / "t.xlsx"
+    with zipfile.ZipFile(out) as source, zipfile.ZipFile(tampered, "w") as target:
+        for name in source.namelist():
+            data = source.read(name).replace(b"=P5:P25", b"=P5:P999")
+            target.writestr(name, data)
+    capsys.readouterr()
+    assert cli.main(["verify", str(tampered)]) == 2
+    err = capsys.readouterr().err
+    assert "run manifest: stress.0:" in err and "P5:P999" in err and "0 <= low < high <= 100" in err
+    assert "rerunning" not in err and "Traceback" not in err

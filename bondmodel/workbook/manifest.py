@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -22,7 +23,8 @@ from pydantic import (
     model_validator,
 )
 
-from bondmodel.errors import WorkbookError
+from bondmodel.errors import BondModelError, WorkbookError
+from bondmodel.risk.analyses import parse_region, parse_stress
 from bondmodel.risk.sampling import MAX_SEED
 
 #: Most paths a manifest may record at all (a sanity bound; the rerun limit is
@@ -36,6 +38,26 @@ MAX_MANIFEST_CHARS = 100_000
 Text = Annotated[str, StringConstraints(max_length=MAX_TEXT)]
 Metric = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,63}$")]
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$")]
+
+
+def _flag_checked(parse: Any) -> Any:
+    """A validator that parses a recorded analysis as its flag does, with the flag's words
+    (``--stress: ...``) left off: the field's own name says where it is."""
+
+    def check(text: str) -> str:
+        try:
+            parse(text)
+        except BondModelError as exc:
+            raise ValueError(str(exc).split(": ", 1)[-1]) from None
+        return text
+
+    return AfterValidator(check)
+
+
+#: A recorded stress analysis and scenario analysis, as ``run`` writes them.
+StressText = Annotated[str, StringConstraints(max_length=200), _flag_checked(parse_stress)]
+RegionText = Annotated[str, StringConstraints(max_length=200), _flag_checked(parse_region)]
+
 _STRICT = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
@@ -65,11 +87,10 @@ class RerunSettings(BaseModel):
     convergence: StoppingRule | None = None
     tornado_output: Metric | None = None
     per_path_precision: Literal["double", "single"] | None = None
-    #: the stress analyses (``INPUT=PLOW:PHIGH``) and scenario analyses (``METRIC<LEVEL``) run
-    stress: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=50)
-    scenario_analysis: list[Annotated[str, Field(max_length=200)]] | None = Field(
-        default=None, max_length=50
-    )
+    #: the stress analyses (``INPUT=PLOW:PHIGH``) and scenario analyses (``METRIC<LEVEL``) run,
+    #: each checked as the command line checks it, so a bad one names its manifest field
+    stress: list[StressText] | None = Field(default=None, max_length=50)
+    scenario_analysis: list[RegionText] | None = Field(default=None, max_length=50)
 
     @model_validator(mode="after")
     def _complete(self) -> RerunSettings:
