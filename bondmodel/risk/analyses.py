@@ -28,6 +28,7 @@ import pandas as pd
 
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
+from bondmodel.risk.summary import describe
 from bondmodel.types import BoolArray, FloatArray
 
 #: A scenario analysis calls an input significant when its median in the region differs
@@ -144,15 +145,10 @@ def band(stress: Stress, inputs: list[str]) -> tuple[tuple[int, float, float], .
 
 def output_statistics(values: FloatArray) -> dict[str, float]:
     """The compared statistics of one output's finite paths: the mean and the percentiles
-    of :data:`STRESS_STATISTICS` (numpy's linear rule, as the summary's)."""
-    finite = values[np.isfinite(values)]
-    if finite.size == 0:
-        return dict.fromkeys(STRESS_STATISTICS, math.nan)
-    levels = np.percentile(finite, [5.0, 10.0, 50.0, 90.0, 95.0])
-    return {
-        "mean": float(finite.mean()),
-        **dict(zip(STRESS_STATISTICS[1:], map(float, levels), strict=True)),
-    }
+    of :data:`STRESS_STATISTICS`, as the simulation's summary computes them
+    (:func:`~bondmodel.risk.summary.describe`), so the baseline row is the Risk sheet's."""
+    statistics = describe(values)
+    return {key: statistics[key] for key in STRESS_STATISTICS}
 
 
 def scenario_analysis(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import secrets
 from collections.abc import Callable
@@ -237,8 +238,9 @@ def simulate(
     (:mod:`bondmodel.risk.analyses`).
     """
     analyses = analyses or Analyses()
-    allowed = Model.compile(scenario).metric_names
-    check_analyses(analyses, Model.compile(scenario).risk.names, allowed)
+    model = Model.compile(scenario)
+    allowed = model.metric_names
+    check_analyses(analyses, model.risk.names, allowed)
     if tornado_output is not None and tornado_output not in allowed:
         raise ScenarioError(
             f"tornado_output: {tornado_output!r} is not a per-path metric of this scenario; "
@@ -316,14 +318,8 @@ def _stress_table(
         return pd.DataFrame()
     rows = [{"case": "baseline", "input": "", "low": 0.0, "high": 100.0,
              **output_statistics(np.asarray(raw.metrics[output]))}]  # fmt: skip
-    again = RunSettings(
-        raw.paths,
-        settings.seed,
-        settings.sampler,
-        settings.workers,
-        settings.scheduler,
-        settings.chunk_blocks,
-    )
+    # the paths the baseline ran (fewer than asked when it converged), each stress in full
+    again = dataclasses.replace(settings, paths=raw.paths, convergence=None)
     for stress in analyses.stresses:
         stressed = simulate_raw(scenario, again, None, band(stress, raw.names))
         rows.append(

@@ -7,7 +7,7 @@ reader can trace each bar and line to its numbers.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 from xlsxwriter.workbook import Workbook
@@ -238,11 +238,7 @@ def sensitivity_sheet(wb: Workbook, styles: Styles, results: Results) -> None:
                     "overlap": 100,
                 }
             )
-        chart.set_title({"name": f"Tornado: change in {out_label} from base"})
-        chart.set_y_axis({"reverse": True})
-        chart.set_x_axis({"num_format": styles.millions if unit == "money" else "0.00"})
-        chart.set_legend({"position": "bottom"})
-        chart.set_size({"width": 640, "height": 320})
+        _rows_of_bars(chart, f"Tornado: change in {out_label} from base", unit, styles, 320)
         ws.insert_chart(last + 3, 0, chart)
     row = last + 21
     row = _spider(wb, ws, styles, results, row, out_label, unit)
@@ -465,10 +461,16 @@ def _stress_table(
                 "values": column_span(ANALYSES_SHEET, row + 1, last, col),
             }
         )
-    chart.set_title({"name": f"Stress analysis: {out_label}"})
+    _rows_of_bars(chart, f"Stress analysis: {out_label}", unit, styles, 300)
+    ws.insert_chart(last + 2, 0, chart)
+    return last + 19
+
+
+def _rows_of_bars(chart: Any, title: str, unit: Unit, styles: Styles, height: int) -> None:
+    """A horizontal bar chart whose bars read down in the table's order (the tornado's
+    inputs, the stress cases), its value axis in the output's unit, the legend below."""
+    chart.set_title({"name": title})
     chart.set_y_axis({"reverse": True})
     chart.set_x_axis({"num_format": styles.millions if unit == "money" else "0.00"})
     chart.set_legend({"position": "bottom"})
-    chart.set_size({"width": 640, "height": 300})
-    ws.insert_chart(last + 2, 0, chart)
-    return last + 19
+    chart.set_size({"width": 640, "height": height})
