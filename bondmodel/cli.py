@@ -305,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_int_arg("--bootstrap"),
         default=None,
         metavar="B",
-        help="parametric-bootstrap replicates of each KS p-value (default 200)",
+        help="parametric-bootstrap replicates of each KS and AD p-value (default 200)",
     )
     fit.add_argument(
         "--seed",
@@ -978,6 +978,8 @@ def _fit(args: argparse.Namespace) -> int:
             delta(f),
             f"{f.ks:.4f}",
             "n/a" if f.p_value is None else f"{f.p_value:.3f}",
+            f"{f.ad:.3f}",
+            "n/a" if f.ad_p_value is None else f"{f.ad_p_value:.3f}",
         ]
         for f in fits
     ]
@@ -996,21 +998,22 @@ def _fit(args: argparse.Namespace) -> int:
     )
     headers = [
         "Family", "Parameters (standard error)", "ln L", "AIC", "BIC",
-        f"Δ{criterion.upper()}", "KS D", "KS p-value",
+        f"Δ{criterion.upper()}", "KS D", "KS p-value", "AD A²", "AD p-value",
     ]  # fmt: skip
     lines = [
         fitting.summary_line(data),
-        f"Fitted by maximum likelihood; KS p-values from {replicates} parametric-bootstrap "
-        f"replicates each, seed {seed} (repeat with --seed {seed})",
+        f"Fitted by maximum likelihood; Kolmogorov-Smirnov (KS) and Anderson-Darling (AD) "
+        f"p-values from {replicates} parametric-bootstrap replicates each, seed {seed} "
+        f"(repeat with --seed {seed})",
         "",
         text_table(headers, rows, keep=1, width=_table_width()),
         "",
         *notes,
         f"Chosen: {best.family.name} (lowest {criterion.upper()}). Its KS p-value is "
-        f"{best.p_value:.3f}"
+        f"{best.p_value:.3f}, its AD p-value {best.ad_p_value:.3f}"
         + (
             ": the data are unlikely under even the best fit (p < 0.05); look at the chart"
-            if best.p_value is not None and best.p_value < 0.05
+            if min(best.p_value or 1.0, best.ad_p_value or 1.0) < 0.05
             else "."
         ),
         *close,
