@@ -75,6 +75,30 @@ def test_stress_runs_are_bit_identical_across_executors(stressed: Any) -> None:
         assert other.regions[key].equals(frame)
 
 
+def test_stress_and_scenario_analysis_run_on_the_dask_scheduler_bit_for_bit(
+    stressed: Any,
+) -> None:
+    """The analyses run on a Dask cluster as a plain run does, with the same tables; the
+    PAWN indices, computed from the paths afterwards, are the same too."""
+    distributed = pytest.importorskip("distributed")
+    scenario, sim = stressed
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        other = simulate(
+            scenario,
+            RunSettings(PATHS, seed=31, scheduler=cluster.scheduler_address, chunk_blocks=1),
+            analyses=sim.analyses,
+        )
+    assert other.settings.executor == "dask"
+    assert other.stress.equals(sim.stress)
+    assert other.regions.keys() == sim.regions.keys()
+    for key, frame in sim.regions.items():
+        assert other.regions[key].equals(frame)
+    assert other.per_path.equals(sim.per_path)
+    assert other.pawn.equals(sim.pawn)
+
+
 def test_scenario_analysis_by_hand(stressed: Any) -> None:
     _, sim = stressed
     frame = sim.regions["council_npv<5e+07"]
