@@ -321,6 +321,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="the chart of the fits (default: DATA-fit.png, here)",
     )
     fit.add_argument("--no-png", action="store_true", help="draw no chart")
+    fit.add_argument(
+        "--json", action="store_true", help="print the table, the choice and the TOML as JSON"
+    )
     return parser
 
 
@@ -1000,6 +1003,26 @@ def _fit(args: argparse.Namespace) -> int:
         "Family", "Parameters (standard error)", "ln L", "AIC", "BIC",
         f"Δ{criterion.upper()}", "KS D", "KS p-value", "AD A²", "AD p-value",
     ]  # fmt: skip
+    if args.json:
+        report = {
+            "data": {
+                "path": str(data.path),
+                "column": data.column,
+                "n": int(data.values.size),
+                "blank_cells_skipped": data.blanks,
+                "sha256": data.sha256,
+            },
+            "seed": seed,
+            "bootstrap_replicates": replicates,
+            "rank": criterion,
+            "fits": [f.as_json() for f in fits],
+            "chosen": best.family.name,
+            "close_to_chosen": near,
+            "notes": notes,
+            "toml": fitting.distribution_toml(best.distribution()),
+            "fit_toml": fitting.fit_toml(data, best.family.name),
+        }
+        _out(json.dumps(_jsonable(report), indent=2, allow_nan=False))
     lines = [
         fitting.summary_line(data),
         f"Fitted by maximum likelihood; Kolmogorov-Smirnov (KS) and Anderson-Darling (AD) "
@@ -1025,7 +1048,8 @@ def _fit(args: argparse.Namespace) -> int:
         "path is read relative to the scenario file):",
         fitting.fit_toml(data, best.family.name),
     ]
-    _out("\n".join(lines))
+    if not args.json:
+        _out("\n".join(lines))
     if png is not None:
         from bondmodel.charts import write_fit_chart
 

@@ -10,6 +10,7 @@ whose risk input names its data runs, and verify reruns it bit for bit.
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import tomllib
@@ -239,6 +240,29 @@ def test_fit_on_the_shipped_data_prints_a_table_chart_and_toml(
     assert table["type"] == min(aics, key=aics.__getitem__)
     assert cli.main([*args, "--no-png"]) == 0
     assert capsys.readouterr().out == first.out  # the same seed, the same output
+
+
+def test_fit_json_gives_the_text_outputs_choice_and_every_test(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    args = ["fit", str(SHIPPED), "--seed", "1", "--bootstrap", "10", "--no-png"]
+    assert cli.main(args) == 0
+    text = capsys.readouterr().out
+    assert cli.main([*args, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    pasted = next(line for line in text.splitlines() if line.startswith("distribution = "))
+    assert report["toml"] == pasted
+    chosen = next(f for f in report["fits"] if f["family"] == report["chosen"])
+    assert chosen["distribution"] == tomllib.loads(pasted)["distribution"]
+    assert report["data"]["sha256"] == fitting.read_column(SHIPPED).sha256
+    assert report["seed"] == 1 and report["bootstrap_replicates"] == 10
+    # ranked by AIC, and each p-value is (1 + exceedances) / 11
+    aics = [f["aic"] for f in report["fits"] if f["usable"]]
+    assert aics == sorted(aics)
+    for f in report["fits"]:
+        for test in ("ks", "ad"):
+            assert round(f[test]["p_value"] * 11, 9) % 1 == 0
+            assert f[test]["statistic"] > 0
 
 
 def test_fit_refuses_a_family_the_data_leave(capsys: pytest.CaptureFixture[str]) -> None:

@@ -242,6 +242,24 @@ class Fit:
         """The fitted scipy.stats distribution."""
         return self.family.frozen(self.params)
 
+    def as_json(self) -> dict[str, Any]:
+        """The fit as ``fit --json`` gives it: the schema's parameters (every digit) with
+        their standard errors, the criteria and both tests, or why it is unusable."""
+        return {
+            "family": self.family.name,
+            "usable": self.problem is None,
+            "problem": self.problem,
+            "distribution": self.distribution() if self.problem is None else None,
+            "standard_errors": dict(self.se),
+            "log_likelihood": self.log_likelihood,
+            "aic": self.aic,
+            "bic": self.bic,
+            "n": self.n,
+            "ks": {"statistic": self.ks, "p_value": self.p_value},
+            "ad": {"statistic": self.ad, "p_value": self.ad_p_value},
+            "bootstrap_replicates": self.replicates,
+        }
+
 
 def read_column(path: Path, column: str | None = None) -> FitData:
     """The numbers in one column of the CSV file ``path``.
