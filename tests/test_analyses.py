@@ -99,6 +99,41 @@ def test_stress_and_scenario_analysis_run_on_the_dask_scheduler_bit_for_bit(
     assert other.pawn.equals(sim.pawn)
 
 
+@pytest.mark.parametrize(
+    "text", ["min_dscr<1", "council_npv > -2.5e6", "npv<0", " irr >0.035 ", "min_dscr<1e-2"]
+)
+def test_a_region_and_a_p_measure_read_one_grammar_and_count_the_same_paths(text: str) -> None:
+    """``--scenario-analysis METRIC<LEVEL`` and the design tools' ``P(METRIC<LEVEL)`` are one
+    condition: the same metric, comparison and level, and the same paths (an undefined value
+    neither in the region nor counted)."""
+    from bondmodel.design.measures import parse_measure
+    from bondmodel.risk.events import event_probability
+
+    region = parse_region(text)
+    measure = parse_measure(f"P({text.strip()})")
+    assert (measure.metric, measure.op, measure.level) == (
+        region.metric,
+        region.op,
+        region.level,
+    )
+    values = np.array([-1e7, -0.5, 0.0, 0.02, 0.5, 2.0, 1e8, np.nan, np.inf, -np.inf])
+    inside = region.holds(values)
+    assert not inside[-3:].any()
+    p, _ = event_probability(values, measure.op, measure.level)
+    assert p == inside.sum() / 7
+
+
+@pytest.mark.parametrize("level", ["inf", "nan", "1e999", "x", "1..2"])
+def test_a_condition_needs_a_finite_number_in_both_places(level: str) -> None:
+    from bondmodel.design.measures import parse_measure
+    from bondmodel.errors import ScenarioError
+
+    with pytest.raises(ScenarioError, match=r"--scenario-analysis: .*finite number"):
+        parse_region(f"npv<{level}")
+    with pytest.raises(ScenarioError, match="not a finite number"):
+        parse_measure(f"P(npv<{level})")
+
+
 def test_scenario_analysis_by_hand(stressed: Any) -> None:
     _, sim = stressed
     frame = sim.regions["council_npv<5e+07"]

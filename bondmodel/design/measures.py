@@ -50,7 +50,7 @@ from bondmodel.labels import (
     path_metric_label,
     route_metric,
 )
-from bondmodel.risk.events import event_probability
+from bondmodel.risk.events import event_probability, parse_condition
 from bondmodel.risk.sampling import Sampler
 from bondmodel.risk.summary import (
     mean_with_error,
@@ -65,7 +65,7 @@ Z95 = 1.959963984540054
 
 _MEASURE = re.compile(
     r"^\s*(?:(?P<kind>P\d{1,2}(?:\.\d+)?|mean|P)\(\s*(?P<metric>[a-z_][a-z0-9_]*)\s*"
-    r"(?:(?P<op><|>)\s*(?P<level>[-+0-9.eE]+)\s*)?\)|(?P<bare>[a-z_][a-z0-9_]*))\s*$"
+    r"(?:(?P<op><|>)\s*(?P<level>[^\s<>()]+)\s*)?\)|(?P<bare>[a-z_][a-z0-9_]*))\s*$"
 )
 _CONSTRAINT = re.compile(r"^(?P<measure>.+?)\s*(?P<op><=|>=)\s*(?P<bound>[-+0-9.eE_]+)\s*$")
 
@@ -330,13 +330,16 @@ def parse_measure(text: str) -> Measure:
     if kind == "mean":
         return Measure(text.strip(), "mean", metric)
     if kind == "P":
-        level = 0.0
-        if match.group("level") is not None:
-            try:
-                level = float(match.group("level"))
-            except ValueError:
-                raise ScenarioError(f"{text!r}: {match.group('level')!r} is not a number") from None
-        return Measure(text.strip(), "prob", metric, op=match.group("op") or ">", level=level)
+        if match.group("op") is None:
+            return Measure(text.strip(), "prob", metric, op=">", level=0.0)
+        # the one grammar of a condition, shared with run --scenario-analysis
+        condition = parse_condition(f"{metric}{match.group('op')}{match.group('level')}")
+        if condition is None:
+            raise ScenarioError(
+                f"{text!r}: {match.group('level')!r} is not a finite number, such as "
+                "P(min_dscr < 1.0)"
+            )
+        return Measure(text.strip(), "prob", metric, op=condition.op, level=condition.level)
     if match.group("op") is not None:
         raise ScenarioError(f"{text!r}: a comparison goes only inside P(...), such as P(npv < 0)")
     percentile = float(kind[1:])

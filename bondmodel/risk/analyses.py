@@ -28,8 +28,9 @@ import pandas as pd
 
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
+from bondmodel.risk.events import Condition, parse_condition
 from bondmodel.risk.summary import describe
-from bondmodel.types import BoolArray, FloatArray
+from bondmodel.types import FloatArray
 
 #: A scenario analysis calls an input significant when its median in the region differs
 #: from its median on all paths by at least this many of its standard deviations (@RISK's
@@ -41,7 +42,6 @@ STRESS_STATISTICS: Final = ("mean", "p5", "p10", "p50", "p90", "p95")
 _STRESS = re.compile(
     r"^\s*(?P<name>[^=]+?)\s*=\s*[Pp](?P<low>\d+(?:\.\d+)?)\s*:\s*[Pp](?P<high>\d+(?:\.\d+)?)\s*$"
 )
-_REGION = re.compile(r"^\s*(?P<metric>[a-z_][a-z0-9_]*)\s*(?P<op><|>)\s*(?P<level>\S+)\s*$")
 
 
 @dataclass(frozen=True)
@@ -58,24 +58,9 @@ class Stress:
         return f"{self.name}=P{self.low:g}:P{self.high:g}"
 
 
-@dataclass(frozen=True)
-class Region:
-    """The paths where ``metric`` is below (``<``) or above (``>``) ``level``."""
-
-    metric: str
-    op: str
-    level: float
-
-    @property
-    def text(self) -> str:
-        """As written on the command line: ``min_dscr<1``."""
-        return f"{self.metric}{self.op}{self.level:g}"
-
-    def contains(self, values: FloatArray) -> BoolArray:
-        """Whether each path is in the region (an undefined value is not)."""
-        with np.errstate(invalid="ignore"):
-            result: BoolArray = values < self.level if self.op == "<" else values > self.level
-        return result
+#: The paths a scenario analysis looks at: a condition on a per-path metric, in the grammar
+#: (and with the meaning of an undefined value) of the design tools' ``P(...)`` measures.
+Region = Condition
 
 
 @dataclass(frozen=True)
@@ -105,19 +90,13 @@ def parse_stress(text: str) -> Stress:
 
 def parse_region(text: str) -> Region:
     """``METRIC<LEVEL`` or ``METRIC>LEVEL``: the paths a scenario analysis looks at."""
-    match = _REGION.match(text)
-    level = math.nan
-    if match is not None:
-        try:
-            level = float(match.group("level"))
-        except ValueError:
-            match = None
-    if match is None or not math.isfinite(level):
+    region = parse_condition(text)
+    if region is None:
         raise ScenarioError(
             f"--scenario-analysis: {text!r} is not METRIC<LEVEL or METRIC>LEVEL with a finite "
             "number, such as min_dscr<1.0"
         )
-    return Region(match.group("metric"), match.group("op"), level)
+    return region
 
 
 def check_analyses(analyses: Analyses, inputs: list[str], metrics: tuple[str, ...]) -> None:
@@ -164,7 +143,7 @@ def scenario_analysis(
     the input's standard deviation on all paths; significant when
     :math:`|z_j| \\ge` :data:`SIGNIFICANT_SD`. An input that does not vary has no z.
     """
-    inside = region.contains(output)
+    inside = region.holds(output)
     rows = []
     for j, name in enumerate(names):
         x = inputs[:, j]

@@ -16,14 +16,63 @@ event needs a threshold of its own (methodology, "Probabilities").
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
-from typing import Final, Literal
+from typing import Final, Literal, cast
 
 import numpy as np
 
-from bondmodel.types import FloatArray
+from bondmodel.types import BoolArray, FloatArray
 
 Comparison = Literal[">", "<"]
+
+#: ``METRIC<LEVEL`` or ``METRIC>LEVEL``: the one grammar of a condition on a per-path metric,
+#: read by ``run --scenario-analysis`` and inside the design tools' ``P(...)`` measures.
+_CONDITION: Final = re.compile(
+    r"^\s*(?P<metric>[a-z_][a-z0-9_]*)\s*(?P<op><|>)\s*(?P<level>[^\s<>()]+)\s*$"
+)
+
+
+@dataclass(frozen=True)
+class Condition:
+    """``metric op level`` on each path."""
+
+    metric: str
+    op: Comparison
+    level: float
+
+    @property
+    def text(self) -> str:
+        """As written on the command line: ``min_dscr<1``."""
+        return f"{self.metric}{self.op}{self.level:g}"
+
+    def holds(self, values: FloatArray) -> BoolArray:
+        """Whether each path meets the condition; an undefined (non-finite) value neither
+        meets nor misses it, as :func:`event_probability` counts."""
+        return meets(values, self.op, self.level)
+
+
+def parse_condition(text: str) -> Condition | None:
+    """``METRIC<LEVEL`` or ``METRIC>LEVEL`` with a finite number, else None (the caller
+    says what was expected, naming its own flag)."""
+    match = _CONDITION.match(text)
+    if match is None:
+        return None
+    try:
+        level = float(match.group("level"))
+    except ValueError:
+        return None
+    if not math.isfinite(level):
+        return None
+    return Condition(match.group("metric"), cast(Comparison, match.group("op")), level)
+
+
+def meets(values: FloatArray, op: Comparison, level: float) -> BoolArray:
+    """``value op level`` on each path, False where the value is not finite."""
+    with np.errstate(invalid="ignore"):
+        hits = values > level if op == ">" else values < level
+    result: BoolArray = hits & np.isfinite(values)
+    return result
 
 
 @dataclass(frozen=True)
@@ -72,9 +121,7 @@ def event_probability(values: FloatArray, op: Comparison, level: float) -> tuple
     NaN, neither meets nor misses a threshold), with standard error
     :math:`\sqrt{\hat p(1-\hat p)/n}`; NaN when no path has a value.
     """
-    finite = values[np.isfinite(values)]
-    hits = finite > level if op == ">" else finite < level
-    return _share(int(hits.sum()), int(finite.size))
+    return _share(int(meets(values, op, level).sum()), int(np.isfinite(values).sum()))
 
 
 def _share(hits: int, n: int) -> tuple[float, float]:
