@@ -1,0 +1,348 @@
+"""The pool's Monte Carlo run: blocks of paths, every member, reduced per block.
+
+A block (the simulation's :data:`~bondmodel.risk.sampling.BLOCK_SIZE` paths) runs every
+member in turn, adds their payments and write-offs, and runs the pool's waterfall. It
+returns only a :class:`BlockSummary`: sums, exceedance counts, fixed-edge histograms and
+the block's largest losses (the most any tail statistic can need), never per-path data
+for every member. Summaries are merged in block order at the end, so the results depend
+only on the portfolio, the seed and the number of paths: not on the executor, the
+workers or the chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import math
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from typing import Any, Final
+
+import numpy as np
+
+from bondmodel.errors import ModelError, ScenarioError
+from bondmodel.irr import irr
+from bondmodel.pool.loader import Portfolio
+from bondmodel.pool.model import PoolModel, common_normals
+from bondmodel.pool.waterfall import PoolFlows, Structure, run_pool_waterfall
+from bondmodel.risk.sampling import block_bounds, block_count
+from bondmodel.risk.simulate import check_run_flags, single_threaded_blas, stop_pool
+from bondmodel.types import FloatArray, IntArray
+
+#: The tail level of VaR and expected shortfall (P95 loss, ES95).
+TAIL_LEVEL: Final = 0.95
+#: Bins of the loss histograms between 0 and the pool's principal (plus an overflow bin).
+LOSS_BINS: Final = 200
+#: IRR histogram: bins of 0.1% from -100% to +50% a year (plus under- and overflow).
+IRR_EDGES: Final = np.linspace(-1.0, 0.5, 1501)
+
+
+def tail_count(paths: int, level: float = TAIL_LEVEL) -> int:
+    """K, the paths in the tail: ceil((1 - level) x paths), at least 1.
+
+    VaR at ``level`` is the K-th largest loss and expected shortfall the mean of the K
+    largest (docs/methodology.md, "Pool metrics").
+    """
+    return max(1, math.ceil((1.0 - level) * paths - 1e-9))
+
+
+def structure_of(model: PoolModel) -> Structure:
+    """The pool's contract: tranches (or one tranche of the whole bond), reserve, guarantee."""
+    spec = model.portfolio.spec
+    if spec.tranches:
+        names = tuple(t.name for t in spec.tranches)
+        shares = np.array([t.share for t in spec.tranches])
+        coupons = np.array(
+            [
+                spec.bond.coupon.rate if t.coupon_rate is None else t.coupon_rate
+                for t in spec.tranches
+            ]
+        )
+    else:
+        names, shares, coupons = ("bond",), np.ones(1), np.array([spec.bond.coupon.rate])
+    reserve = 0.0
+    if spec.reserve is not None:
+        reserve = (
+            float(spec.reserve.amount)
+            if spec.reserve.amount is not None
+            else float(spec.reserve.share or 0.0) * model.principal
+        )
+    given = [m.guarantee_share for m in model.portfolio.members]
+    guarantee_shares = (
+        model.loans / model.principal
+        if given[0] is None  # all or none given (checked by the schema)
+        else np.array([float(x or 0.0) for x in given])
+    )
+    return Structure(
+        names=names,
+        sizes=shares * model.principal,
+        coupons=coupons,
+        remaining=model.remaining,
+        g=model.g,
+        reserve=reserve,
+        guarantee=spec.guarantee,
+        loans=model.loans,
+        shares=guarantee_shares,
+    )
+
+
+@dataclass(frozen=True)
+class BlockPaths:
+    """One block's per-path results (for tests and small runs; a run keeps only summaries).
+
+    ``member_loss`` (n, M) each member's write-off; ``gross`` (n,) their sum; ``flows`` the
+    pool's waterfall."""
+
+    member_loss: FloatArray
+    gross: FloatArray
+    flows: PoolFlows
+
+
+def block_paths(
+    model: PoolModel, structure: Structure, seed: int, block: int, paths: int
+) -> BlockPaths:
+    """Block ``block`` of a run of ``paths`` paths: every member, then the pool."""
+    start, stop = block_bounds(block, paths)
+    n = stop - start
+    common = common_normals(seed, block, n, model.factor_root)
+    width = model.n_legal + 1
+    paid = np.zeros((n, width))
+    write_off = np.zeros((n, width))
+    member_loss = np.empty((n, model.n_members))
+    for i in range(model.n_members):
+        mb = model.member_block(i, seed, block, paths, common)
+        paid += mb.paid
+        write_off += mb.write_off
+        member_loss[:, i] = mb.loss
+    flows = run_pool_waterfall(structure, paid, write_off, member_loss)
+    return BlockPaths(member_loss, member_loss.sum(axis=1), flows)
+
+
+@dataclass
+class BlockSummary:
+    """What one block returns: sums, counts, histograms and its largest losses."""
+
+    block: int
+    n: int
+    sums: dict[str, FloatArray]
+    counts: dict[str, IntArray]
+    #: the block's K largest pool (gross) losses, their path numbers and member losses
+    tail_loss: FloatArray
+    tail_path: IntArray
+    tail_members: FloatArray
+    #: the block's K largest investor (net) losses
+    tail_net: FloatArray
+    #: each member's K largest losses, (K', M)
+    member_top: FloatArray
+    irr_low: FloatArray
+    irr_high: FloatArray
+
+
+def _top(values: FloatArray, k: int) -> IntArray:
+    """Indices of the k largest values, largest first, ties by position (deterministic)."""
+    order = np.lexsort((np.arange(values.size), -values))
+    result: IntArray = order[:k]
+    return result
+
+
+def summarise_block(
+    model: PoolModel, structure: Structure, seed: int, block: int, paths: int
+) -> BlockSummary:
+    """Run block ``block`` and reduce it to a :class:`BlockSummary`."""
+    bp = block_paths(model, structure, seed, block, paths)
+    start, _ = block_bounds(block, paths)
+    k = tail_count(paths)
+    flows = bp.flows
+    net = flows.investor_loss
+    edges = np.linspace(0.0, model.principal, LOSS_BINS + 1)
+    wal, irr_annual = tranche_wal_irr(structure, flows)
+    sums = {
+        "gross": np.array([bp.gross.sum(), (bp.gross**2).sum()]),
+        "net": np.array([net.sum(), (net**2).sum()]),
+        "member_loss": bp.member_loss.sum(axis=0),
+        "tranche_loss": flows.loss.sum(axis=1),
+        "wal": np.nansum(wal, axis=1),
+        "irr": np.nansum(irr_annual, axis=1),
+        "contributions": flows.contributions.sum(axis=0),
+        "guarantee": np.array([flows.guarantee_paid.sum()]),
+        "reserve_draw": np.array([flows.reserve_draw.sum()]),
+    }
+    tol = 1e-6
+    counts = {
+        "gross_positive": np.array([(bp.gross > tol).sum()]),
+        "net_positive": np.array([(net > tol).sum()]),
+        "member_positive": (bp.member_loss > tol).sum(axis=0),
+        "tranche_positive": (flows.loss > tol).sum(axis=1),
+        "wal_n": np.isfinite(wal).sum(axis=1),
+        "irr_n": np.isfinite(irr_annual).sum(axis=1),
+        "called": (flows.contributions > tol).sum(axis=0),
+        "guarantee_positive": np.array([(flows.guarantee_paid.sum(axis=1) > tol).sum()]),
+        "reserve_used": np.array([(flows.reserve_draw.sum(axis=1) > tol).sum()]),
+        "gross_hist": _histogram(bp.gross, edges),
+        "net_hist": _histogram(net, edges),
+        "irr_hist": np.stack([_histogram(r, IRR_EDGES) for r in irr_annual]),
+    }
+    top = _top(bp.gross, k)
+    member_top = -np.sort(-bp.member_loss, axis=0)[:k]
+    finite = np.where(np.isfinite(irr_annual), irr_annual, np.nan)
+    with np.errstate(invalid="ignore"):
+        low = np.nanmin(finite, axis=1, initial=np.inf)
+        high = np.nanmax(finite, axis=1, initial=-np.inf)
+    return BlockSummary(
+        block=block,
+        n=bp.gross.size,
+        sums=sums,
+        counts=counts,
+        tail_loss=bp.gross[top],
+        tail_path=start + top,
+        tail_members=bp.member_loss[top],
+        tail_net=net[_top(net, k)],
+        member_top=member_top,
+        irr_low=low,
+        irr_high=high,
+    )
+
+
+def tranche_wal_irr(structure: Structure, flows: PoolFlows) -> tuple[FloatArray, FloatArray]:
+    """(K, n) each tranche's weighted average life (years; NaN with no principal repaid) and
+    its investors' IRR (annual effective; NaN where it does not exist)."""
+    years = np.arange(flows.principal_paid.shape[2]) / structure.g
+    repaid = flows.principal_paid.sum(axis=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        wal = np.where(repaid > 0.0, (flows.principal_paid * years).sum(axis=2) / repaid, np.nan)
+    irr_annual = np.stack(
+        [irr(f, periods_per_year=structure.g).annual for f in flows.investor_flow]
+    )
+    return wal, irr_annual
+
+
+def _histogram(values: FloatArray, edges: FloatArray) -> IntArray:
+    """Counts of ``values`` in [edges[0], edges[-1]] by bin, with an underflow bin first and
+    an overflow bin last; NaN is not counted."""
+    finite = values[np.isfinite(values)]
+    idx = np.searchsorted(edges, finite, side="right")
+    idx[finite == edges[-1]] = len(edges) - 1  # the last edge belongs to the last bin
+    result: IntArray = np.bincount(idx, minlength=len(edges) + 1)
+    return result
+
+
+# ---------------------------------------------------------------------------
+# Chunks and executors
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PoolContext:
+    """What every worker needs: the portfolio, the seed and the path count."""
+
+    portfolio: Portfolio
+    seed: int
+    paths: int
+
+    @property
+    def key(self) -> str:
+        """Identifies the portfolio (its file and every member's scenario)."""
+        text = self.portfolio.spec.model_dump_json() + "".join(
+            s.sha256() for s in self.portfolio.scenarios
+        )
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+#: The pool compiled in this process (one portfolio at a time).
+_COMPILED: dict[str, tuple[PoolModel, Structure]] = {}
+
+
+def compiled(context: PoolContext) -> tuple[PoolModel, Structure]:
+    """The context's pool model and structure, compiled once per process."""
+    key = context.key
+    if key not in _COMPILED:
+        _COMPILED.clear()
+        model = PoolModel(context.portfolio)
+        _COMPILED[key] = (model, structure_of(model))
+    return _COMPILED[key]
+
+
+def run_pool_chunk(context: PoolContext, blocks: list[int]) -> list[BlockSummary]:
+    """Summaries of ``blocks`` (BLAS on one thread, as in the scenario's simulation)."""
+    with single_threaded_blas():
+        model, structure = compiled(context)
+        return [summarise_block(model, structure, context.seed, b, context.paths) for b in blocks]
+
+
+def execute(
+    context: PoolContext,
+    chunks: list[list[int]],
+    workers: int,
+    scheduler: str | None,
+) -> Iterator[list[BlockSummary]]:
+    """Each chunk's summaries as it completes, in any order: serially, on local processes
+    (``workers`` > 1) or on a Dask cluster (``scheduler``)."""
+    if scheduler is not None:
+        yield from _execute_dask(context, chunks, scheduler)
+    elif workers == 1:
+        for chunk in chunks:
+            yield run_pool_chunk(context, chunk)
+    else:
+        pool = ProcessPoolExecutor(max_workers=workers)
+        futures = [pool.submit(run_pool_chunk, context, chunk) for chunk in chunks]
+        try:
+            for future in as_completed(futures):
+                yield future.result()
+        except BaseException:
+            stop_pool(pool)
+            raise
+        pool.shutdown(wait=True)
+
+
+def _execute_dask(
+    context: PoolContext, chunks: list[list[int]], scheduler: str
+) -> Iterator[list[BlockSummary]]:
+    distributed: Any = importlib.import_module("distributed")
+    try:
+        client: Any = distributed.Client(scheduler, timeout="5s", set_as_default=False)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise ScenarioError(
+            f"scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); "
+            "give the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
+        ) from None
+    try:
+        ctx = client.scatter(context, broadcast=True)
+        futures = client.map(run_pool_chunk, [ctx] * len(chunks), chunks, pure=False, retries=2)
+        for i in range(len(futures)):
+            future, futures[i] = futures[i], None
+            try:
+                result = future.result()
+            except Exception as exc:
+                raise ModelError(
+                    f"a Dask worker failed on chunk {i} and its retries "
+                    f"({type(exc).__name__}: {exc}); no partial results are returned"
+                ) from None
+            yield result
+    finally:
+        client.close()
+
+
+def simulate_pool(
+    portfolio: Portfolio,
+    paths: int,
+    seed: int,
+    workers: int = 1,
+    scheduler: str | None = None,
+    chunk_blocks: int = 1,
+) -> tuple[PoolModel, Structure, list[BlockSummary]]:
+    """Run ``paths`` paths of the pool; the block summaries in block order."""
+    if paths < 1:
+        raise ScenarioError(f"paths: {paths} must be >= 1 for a pool simulation")
+    check_run_flags(seed=seed, workers=workers, chunk_blocks=chunk_blocks, scheduler=scheduler)
+    context = PoolContext(portfolio, seed, paths)
+    model, structure = compiled(context)
+    n_blocks = block_count(paths)
+    chunks = [
+        list(range(s, min(s + chunk_blocks, n_blocks))) for s in range(0, n_blocks, chunk_blocks)
+    ]
+    summaries: dict[int, BlockSummary] = {}
+    for out in execute(context, chunks, workers, scheduler):
+        for summary in out:
+            summaries[summary.block] = summary
+    return model, structure, [summaries[b] for b in range(n_blocks)]
