@@ -21,7 +21,9 @@ from bondmodel.risk.results import new_seed
 DEFAULT_POOL_PATHS = 10_000
 
 
-def add_arguments(parser: argparse.ArgumentParser, int_arg: Callable[[str], Callable[[str], int]]) -> None:
+def add_arguments(
+    parser: argparse.ArgumentParser, int_arg: Callable[[str], Callable[[str], int]]
+) -> None:
     """The ``pool`` command's arguments (``int_arg`` is the CLI's whole-number parser)."""
     parser.add_argument("portfolio", help="a portfolio file (TOML)")
     parser.add_argument(

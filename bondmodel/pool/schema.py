@@ -100,13 +100,13 @@ class PoolBond(_Model):
         if self.legal_maturity_years is not None and self.legal_maturity_years < self.tenor_years:
             raise located(
                 "legal_maturity_years",
-                f"{self.legal_maturity_years} is before tenor_years = {self.tenor_years}; "
+                f"{self.legal_maturity_years:g} is before tenor_years = {self.tenor_years:g}; "
                 "it must be >= the scheduled maturity",
             )
         if self.grace_years >= self.tenor_years:
             raise located(
                 "grace_years",
-                f"{self.grace_years} must be less than tenor_years = {self.tenor_years}",
+                f"{self.grace_years:g} must be less than tenor_years = {self.tenor_years:g}",
             )
         return self
 
