@@ -15,9 +15,18 @@ import pytest
 from bondmodel import cli
 from bondmodel.engine import run
 from bondmodel.errors import ScenarioError
-from bondmodel.pool import PoolModel, load_portfolio, member_seed, parse_portfolio, run_pool
+from bondmodel.pool import (
+    PoolModel,
+    PoolResults,
+    Portfolio,
+    load_portfolio,
+    member_seed,
+    parse_portfolio,
+    run_pool,
+)
 from bondmodel.pool.model import common_normals
-from bondmodel.pool.simulate import block_paths, structure_of, tail_count
+from bondmodel.pool.simulate import MEMBER_GROUP, block_paths, structure_of, tail_count
+from bondmodel.pool.synthetic import synthetic_portfolio
 from bondmodel.scenario.loader import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -198,28 +207,40 @@ def test_euler_contributions_add_up_to_the_pools_expected_shortfall() -> None:
     assert 0.0 < d["benefit"] < 1.0
 
 
-def test_results_are_bit_identical_across_workers_and_chunkings() -> None:
-    portfolio = parse_portfolio(structured(2), base=TEMPLATES)
-    paths, seed = 8192 * 2 + 100, 9
-    serial = run_pool(portfolio, paths, seed, chunk_blocks=1).to_json()
-    other = run_pool(portfolio, paths, seed, workers=2, chunk_blocks=2).to_json()
-    for key in ("workers", "chunk_blocks", "executor"):
-        serial["settings"].pop(key)
-        other["settings"].pop(key)
-    assert json.dumps(serial, sort_keys=True) == json.dumps(other, sort_keys=True)
+@pytest.fixture(scope="module")
+def wide_pool() -> tuple[Portfolio, dict[str, Any]]:
+    """Two member groups (MEMBER_GROUP + 2 members) by two blocks (the second small): the
+    serial run's JSON, with what says how it ran left out."""
+    portfolio = synthetic_portfolio(MEMBER_GROUP + 2, years=12, delivery=0.3)
+    return portfolio, _numbers(run_pool(portfolio, 8192 + 300, 9))
 
 
-def test_dask_local_cluster_matches_serial() -> None:
+def _numbers(results: PoolResults) -> dict[str, Any]:
+    data = results.to_json()
+    for key in ("workers", "executor"):
+        data["settings"].pop(key)
+    return data
+
+
+def test_results_are_bit_identical_across_workers(
+    wide_pool: tuple[Portfolio, dict[str, Any]],
+) -> None:
+    portfolio, serial = wide_pool
+    assert serial["pool"]["members' write-offs"]["probability"] > 0.05
+    other = run_pool(portfolio, 8192 + 300, 9, workers=2)
+    assert other.settings["executor"] == "processes"
+    assert json.dumps(serial, sort_keys=True) == json.dumps(_numbers(other), sort_keys=True)
+
+
+def test_dask_local_cluster_matches_serial(wide_pool: tuple[Portfolio, dict[str, Any]]) -> None:
     distributed = pytest.importorskip("distributed")
-    portfolio = parse_portfolio(structured(2), base=TEMPLATES)
-    serial = run_pool(portfolio, 8300, 4).to_json()
+    portfolio, serial = wide_pool
     with distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
     ) as cluster:
-        other = run_pool(portfolio, 8300, 4, scheduler=cluster.scheduler_address).to_json()
-    assert other["settings"]["executor"] == "dask"
-    for part in ("pool", "tranches", "members", "diversification", "loss_histogram"):
-        assert json.dumps(serial[part]) == json.dumps(other[part])
+        other = run_pool(portfolio, 8192 + 300, 9, scheduler=cluster.scheduler_address)
+    assert other.settings["executor"] == "dask"
+    assert json.dumps(serial, sort_keys=True) == json.dumps(_numbers(other), sort_keys=True)
 
 
 # ---------------------------------------------------------------------------
@@ -413,3 +434,11 @@ def test_the_template_pool_runs_from_the_command_line(capsys: pytest.CaptureFixt
     assert sum(m["es_contribution"] for m in out["members"]) == pytest.approx(
         out["pool"]["members' write-offs"]["es"], rel=1e-12
     )
+
+
+def test_the_synthetic_pool_is_reproducible_and_member_by_member_stable() -> None:
+    small, large = synthetic_portfolio(3), synthetic_portfolio(40)
+    assert len(large.members) == 40
+    assert small.scenarios[2].sha256() == large.scenarios[2].sha256()
+    assert small.scenarios[1].sha256() != small.scenarios[2].sha256()
+    assert synthetic_portfolio(3, seed=1).scenarios[2].sha256() != small.scenarios[2].sha256()

@@ -47,12 +47,6 @@ def add_arguments(
         metavar="ADDRESS",
         help="run on a Dask cluster at this scheduler address (same results as --workers)",
     )
-    parser.add_argument(
-        "--chunk-blocks",
-        type=int_arg("--chunk-blocks"),
-        default=1,
-        help="blocks of paths per task (does not change the results)",
-    )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
 
 
@@ -60,7 +54,7 @@ def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """Run the ``pool`` command; returns the exit code."""
     portfolio = load_portfolio(args.portfolio)
     seed = new_seed() if args.seed is None else args.seed
-    results = run_pool(portfolio, args.paths, seed, args.workers, args.scheduler, args.chunk_blocks)
+    results = run_pool(portfolio, args.paths, seed, args.workers, args.scheduler)
     if args.json:
         out(json.dumps(results.to_json(), indent=2))
     else:

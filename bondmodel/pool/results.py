@@ -86,19 +86,15 @@ def run_pool(
     seed: int,
     workers: int = 1,
     scheduler: str | None = None,
-    chunk_blocks: int = 1,
 ) -> PoolResults:
     """Simulate the pool and summarise it (the results do not depend on ``workers``,
-    ``scheduler`` or ``chunk_blocks``)."""
-    model, structure, summaries = simulate_pool(
-        portfolio, paths, seed, workers, scheduler, chunk_blocks
-    )
+    or ``scheduler``)."""
+    model, structure, summaries = simulate_pool(portfolio, paths, seed, workers, scheduler)
     results = merge(model, structure, summaries, paths, seed)
     results.settings.update(
         {
             "seed": seed,
             "workers": workers,
-            "chunk_blocks": chunk_blocks,
             "executor": "dask" if scheduler else ("processes" if workers > 1 else "serial"),
         }
     )

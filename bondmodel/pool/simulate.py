@@ -34,8 +34,8 @@ from bondmodel.types import FloatArray, IntArray
 TAIL_LEVEL: Final = 0.95
 #: Bins of the loss histograms between 0 and the pool's principal (plus an overflow bin).
 LOSS_BINS: Final = 200
-#: IRR histogram: bins of 0.1% from -100% to +50% a year (plus under- and overflow).
-IRR_EDGES: Final = np.linspace(-1.0, 0.5, 1501)
+#: IRR histogram: bins of 0.01% from -100% to +50% a year (plus under- and overflow).
+IRR_EDGES: Final = np.linspace(-1.0, 0.5, 15001)
 
 
 def tail_count(paths: int, level: float = TAIL_LEVEL) -> int:
@@ -87,6 +87,50 @@ def structure_of(model: PoolModel) -> Structure:
     )
 
 
+#: Members per unit of work: a task simulates one block of paths for one group of
+#: consecutive members. Fixed, so that the members' payments are added in the same order
+#: (within a group, then group by group) whatever the executor or the number of workers.
+MEMBER_GROUP: Final = 16
+
+
+def member_groups(n_members: int) -> list[range]:
+    """The members' groups of :data:`MEMBER_GROUP`, in member order."""
+    return [
+        range(start, min(start + MEMBER_GROUP, n_members))
+        for start in range(0, n_members, MEMBER_GROUP)
+    ]
+
+
+@dataclass(frozen=True)
+class GroupPart:
+    """One block of one group of members: their payments and write-offs added in member
+    order, (n, NL+1), and each member's total write-off, (n, members in the group)."""
+
+    block: int
+    group: int
+    paid: FloatArray
+    write_off: FloatArray
+    member_loss: FloatArray
+
+
+def group_part(model: PoolModel, seed: int, block: int, paths: int, group: int) -> GroupPart:
+    """Block ``block`` (of a run of ``paths`` paths) of member group ``group``."""
+    start, stop = block_bounds(block, paths)
+    n = stop - start
+    common = common_normals(seed, block, n, model.factor_root)
+    members = member_groups(model.n_members)[group]
+    width = model.n_legal + 1
+    paid = np.zeros((n, width))
+    write_off = np.zeros((n, width))
+    member_loss = np.empty((n, len(members)))
+    for j, i in enumerate(members):
+        mb = model.member_block(i, seed, block, paths, common)
+        paid += mb.paid
+        write_off += mb.write_off
+        member_loss[:, j] = mb.loss
+    return GroupPart(block, group, paid, write_off, member_loss)
+
+
 @dataclass(frozen=True)
 class BlockPaths:
     """One block's per-path results (for tests and small runs; a run keeps only summaries).
@@ -99,24 +143,24 @@ class BlockPaths:
     flows: PoolFlows
 
 
+def combine(structure: Structure, parts: list[GroupPart]) -> BlockPaths:
+    """A block's group parts (in group order) added, and the pool's waterfall run on them."""
+    paid = parts[0].paid.copy()
+    write_off = parts[0].write_off.copy()
+    for part in parts[1:]:
+        paid += part.paid
+        write_off += part.write_off
+    member_loss = np.concatenate([p.member_loss for p in parts], axis=1)
+    flows = run_pool_waterfall(structure, paid, write_off, member_loss)
+    return BlockPaths(member_loss, member_loss.sum(axis=1), flows)
+
+
 def block_paths(
     model: PoolModel, structure: Structure, seed: int, block: int, paths: int
 ) -> BlockPaths:
     """Block ``block`` of a run of ``paths`` paths: every member, then the pool."""
-    start, stop = block_bounds(block, paths)
-    n = stop - start
-    common = common_normals(seed, block, n, model.factor_root)
-    width = model.n_legal + 1
-    paid = np.zeros((n, width))
-    write_off = np.zeros((n, width))
-    member_loss = np.empty((n, model.n_members))
-    for i in range(model.n_members):
-        mb = model.member_block(i, seed, block, paths, common)
-        paid += mb.paid
-        write_off += mb.write_off
-        member_loss[:, i] = mb.loss
-    flows = run_pool_waterfall(structure, paid, write_off, member_loss)
-    return BlockPaths(member_loss, member_loss.sum(axis=1), flows)
+    groups = range(len(member_groups(model.n_members)))
+    return combine(structure, [group_part(model, seed, block, paths, g) for g in groups])
 
 
 @dataclass
@@ -146,11 +190,10 @@ def _top(values: FloatArray, k: int) -> IntArray:
     return result
 
 
-def summarise_block(
-    model: PoolModel, structure: Structure, seed: int, block: int, paths: int
+def summarise(
+    model: PoolModel, structure: Structure, bp: BlockPaths, block: int, paths: int
 ) -> BlockSummary:
-    """Run block ``block`` and reduce it to a :class:`BlockSummary`."""
-    bp = block_paths(model, structure, seed, block, paths)
+    """Reduce block ``block``'s paths to a :class:`BlockSummary`."""
     start, _ = block_bounds(block, paths)
     k = tail_count(paths)
     flows = bp.flows
@@ -263,32 +306,48 @@ def compiled(context: PoolContext) -> tuple[PoolModel, Structure]:
     return _COMPILED[key]
 
 
-def run_pool_chunk(context: PoolContext, blocks: list[int]) -> list[BlockSummary]:
-    """Summaries of ``blocks`` (BLAS on one thread, as in the scenario's simulation)."""
+def run_group(context: PoolContext, block: int, group: int) -> GroupPart:
+    """One unit of work: a block of one member group (BLAS on one thread, as in the
+    scenario's simulation)."""
+    with single_threaded_blas():
+        model, _ = compiled(context)
+        return group_part(model, context.seed, block, context.paths, group)
+
+
+def summarise_parts(context: PoolContext, block: int, *parts: GroupPart) -> BlockSummary:
+    """A block's summary from its group parts (in group order)."""
     with single_threaded_blas():
         model, structure = compiled(context)
-        return [summarise_block(model, structure, context.seed, b, context.paths) for b in blocks]
+        bp = combine(structure, list(parts))
+        return summarise(model, structure, bp, block, context.paths)
 
 
 def execute(
-    context: PoolContext,
-    chunks: list[list[int]],
-    workers: int,
-    scheduler: str | None,
-) -> Iterator[list[BlockSummary]]:
-    """Each chunk's summaries as it completes, in any order: serially, on local processes
-    (``workers`` > 1) or on a Dask cluster (``scheduler``)."""
+    context: PoolContext, n_groups: int, workers: int, scheduler: str | None
+) -> Iterator[BlockSummary]:
+    """Each block's summary (in any order): serially, on local processes (``workers`` > 1;
+    the parent combines each block's groups) or on a Dask cluster (``scheduler``; a task per
+    block combines its groups on a worker, and only the summaries come back)."""
+    n_blocks = block_count(context.paths)
     if scheduler is not None:
-        yield from _execute_dask(context, chunks, scheduler)
+        yield from _execute_dask(context, n_blocks, n_groups, scheduler)
     elif workers == 1:
-        for chunk in chunks:
-            yield run_pool_chunk(context, chunk)
+        for b in range(n_blocks):
+            yield summarise_parts(context, b, *(run_group(context, b, g) for g in range(n_groups)))
     else:
         pool = ProcessPoolExecutor(max_workers=workers)
-        futures = [pool.submit(run_pool_chunk, context, chunk) for chunk in chunks]
+        futures = [
+            pool.submit(run_group, context, b, g) for b in range(n_blocks) for g in range(n_groups)
+        ]
+        waiting: dict[int, dict[int, GroupPart]] = {}
         try:
             for future in as_completed(futures):
-                yield future.result()
+                part = future.result()
+                parts = waiting.setdefault(part.block, {})
+                parts[part.group] = part
+                if len(parts) == n_groups:
+                    del waiting[part.block]
+                    yield summarise_parts(context, part.block, *(parts[g] for g in range(n_groups)))
         except BaseException:
             stop_pool(pool)
             raise
@@ -296,8 +355,8 @@ def execute(
 
 
 def _execute_dask(
-    context: PoolContext, chunks: list[list[int]], scheduler: str
-) -> Iterator[list[BlockSummary]]:
+    context: PoolContext, n_blocks: int, n_groups: int, scheduler: str
+) -> Iterator[BlockSummary]:
     distributed: Any = importlib.import_module("distributed")
     try:
         client: Any = distributed.Client(scheduler, timeout="5s", set_as_default=False)
@@ -308,14 +367,19 @@ def _execute_dask(
         ) from None
     try:
         ctx = client.scatter(context, broadcast=True)
-        futures = client.map(run_pool_chunk, [ctx] * len(chunks), chunks, pure=False, retries=2)
-        for i in range(len(futures)):
-            future, futures[i] = futures[i], None
+        summaries = []
+        for b in range(n_blocks):
+            parts = [
+                client.submit(run_group, ctx, b, g, pure=False, retries=2) for g in range(n_groups)
+            ]
+            summaries.append(client.submit(summarise_parts, ctx, b, *parts, pure=False, retries=2))
+        for b in range(n_blocks):
+            future, summaries[b] = summaries[b], None
             try:
                 result = future.result()
             except Exception as exc:
                 raise ModelError(
-                    f"a Dask worker failed on chunk {i} and its retries "
+                    f"a Dask worker failed on block {b} and its retries "
                     f"({type(exc).__name__}: {exc}); no partial results are returned"
                 ) from None
             yield result
@@ -329,20 +393,13 @@ def simulate_pool(
     seed: int,
     workers: int = 1,
     scheduler: str | None = None,
-    chunk_blocks: int = 1,
 ) -> tuple[PoolModel, Structure, list[BlockSummary]]:
     """Run ``paths`` paths of the pool; the block summaries in block order."""
     if paths < 1:
         raise ScenarioError(f"paths: {paths} must be >= 1 for a pool simulation")
-    check_run_flags(seed=seed, workers=workers, chunk_blocks=chunk_blocks, scheduler=scheduler)
+    check_run_flags(seed=seed, workers=workers, scheduler=scheduler)
     context = PoolContext(portfolio, seed, paths)
     model, structure = compiled(context)
-    n_blocks = block_count(paths)
-    chunks = [
-        list(range(s, min(s + chunk_blocks, n_blocks))) for s in range(0, n_blocks, chunk_blocks)
-    ]
-    summaries: dict[int, BlockSummary] = {}
-    for out in execute(context, chunks, workers, scheduler):
-        for summary in out:
-            summaries[summary.block] = summary
-    return model, structure, [summaries[b] for b in range(n_blocks)]
+    n_groups = len(member_groups(model.n_members))
+    summaries = {s.block: s for s in execute(context, n_groups, workers, scheduler)}
+    return model, structure, [summaries[b] for b in range(block_count(paths))]
