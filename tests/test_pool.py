@@ -442,3 +442,26 @@ def test_the_synthetic_pool_is_reproducible_and_member_by_member_stable() -> Non
     assert small.scenarios[2].sha256() == large.scenarios[2].sha256()
     assert small.scenarios[1].sha256() != small.scenarios[2].sha256()
     assert synthetic_portfolio(3, seed=1).scenarios[2].sha256() != small.scenarios[2].sha256()
+
+
+def test_the_user_guide_s_pool_output_is_the_tool_output(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    guide = (ROOT / "docs" / "user-guide.md").read_text(encoding="utf-8")
+    section = guide[guide.index("## Building a pool") :]
+    quoted = section[
+        section.index("```text\n") + 8 : section.index("```\n", section.index("```text"))
+    ]
+    template = TEMPLATES / "pools" / "pooled-programme.toml"
+    assert cli.main(["pool", str(template), "--paths", "5000", "--seed", "1"]) == 0
+    printed = [line.rstrip() for line in capsys.readouterr().out.splitlines()]
+    checked = 0
+    for line in quoted.splitlines():
+        if line.strip() and "..." not in line:
+            shown = line.rstrip().replace(f"{template}", "")
+            assert shown in printed, shown
+            checked += 1
+        elif "..." in line:  # an abridged row: its start is the tool's
+            start = line.split("...")[0].rstrip()
+            assert any(p.startswith(start) for p in printed), start
+    assert checked >= 8
