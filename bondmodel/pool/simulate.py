@@ -277,19 +277,19 @@ def _histogram(values: FloatArray, edges: FloatArray) -> IntArray:
 
 @dataclass(frozen=True)
 class PoolContext:
-    """What every worker needs: the portfolio, the seed and the path count."""
+    """What every worker needs: the portfolio, the seed, the path count, and the key that
+    identifies the portfolio (:func:`portfolio_key`, computed once by the parent)."""
 
     portfolio: Portfolio
     seed: int
     paths: int
+    key: str
 
-    @property
-    def key(self) -> str:
-        """Identifies the portfolio (its file and every member's scenario)."""
-        text = self.portfolio.spec.model_dump_json() + "".join(
-            s.sha256() for s in self.portfolio.scenarios
-        )
-        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+def portfolio_key(portfolio: Portfolio) -> str:
+    """SHA-256 of the portfolio file's settings and every member scenario's SHA-256."""
+    text = portfolio.spec.model_dump_json() + "".join(s.sha256() for s in portfolio.scenarios)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 #: The pool compiled in this process (one portfolio at a time).
@@ -336,12 +336,17 @@ def execute(
             yield summarise_parts(context, b, *(run_group(context, b, g) for g in range(n_groups)))
     else:
         pool = ProcessPoolExecutor(max_workers=workers)
-        futures = [
-            pool.submit(run_group, context, b, g) for b in range(n_blocks) for g in range(n_groups)
-        ]
+        futures = {
+            pool.submit(run_group, context, b, g): (b, g)
+            for b in range(n_blocks)
+            for g in range(n_groups)
+        }
+        # a block's parts wait here until its last group is done; a finished future is
+        # dropped at once (it holds its part), so the parent holds only unfinished blocks
         waiting: dict[int, dict[int, GroupPart]] = {}
         try:
             for future in as_completed(futures):
+                del futures[future]
                 part = future.result()
                 parts = waiting.setdefault(part.block, {})
                 parts[part.group] = part
@@ -398,7 +403,7 @@ def simulate_pool(
     if paths < 1:
         raise ScenarioError(f"paths: {paths} must be >= 1 for a pool simulation")
     check_run_flags(seed=seed, workers=workers, scheduler=scheduler)
-    context = PoolContext(portfolio, seed, paths)
+    context = PoolContext(portfolio, seed, paths, portfolio_key(portfolio))
     model, structure = compiled(context)
     n_groups = len(member_groups(model.n_members))
     summaries = {s.block: s for s in execute(context, n_groups, workers, scheduler)}
