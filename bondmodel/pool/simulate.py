@@ -12,12 +12,11 @@ workers or the chunks.
 from __future__ import annotations
 
 import hashlib
-import importlib
 import math
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Final
 
 import numpy as np
 
@@ -27,7 +26,7 @@ from bondmodel.pool.loader import Portfolio
 from bondmodel.pool.model import PoolModel, common_normals
 from bondmodel.pool.waterfall import PoolFlows, Structure, run_pool_waterfall
 from bondmodel.risk.sampling import block_bounds, block_count
-from bondmodel.risk.simulate import check_run_flags, single_threaded_blas, stop_pool
+from bondmodel.risk.simulate import check_run_flags, dask_client, single_threaded_blas, stop_pool
 from bondmodel.types import FloatArray, IntArray
 
 #: The tail level of VaR and expected shortfall (P95 loss, ES95).
@@ -362,14 +361,7 @@ def execute(
 def _execute_dask(
     context: PoolContext, n_blocks: int, n_groups: int, scheduler: str
 ) -> Iterator[BlockSummary]:
-    distributed: Any = importlib.import_module("distributed")
-    try:
-        client: Any = distributed.Client(scheduler, timeout="5s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError) as exc:
-        raise ScenarioError(
-            f"scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); "
-            "give the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
-        ) from None
+    client = dask_client(scheduler)
     try:
         ctx = client.scatter(context, broadcast=True)
         summaries = []
