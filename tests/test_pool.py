@@ -25,7 +25,13 @@ from bondmodel.pool import (
     run_pool,
 )
 from bondmodel.pool.model import common_normals
-from bondmodel.pool.simulate import MEMBER_GROUP, block_paths, structure_of, tail_count
+from bondmodel.pool.simulate import (
+    MEMBER_GROUP,
+    block_paths,
+    group_part,
+    structure_of,
+    tail_count,
+)
 from bondmodel.pool.synthetic import synthetic_portfolio
 from bondmodel.scenario.loader import load_scenario
 
@@ -465,3 +471,29 @@ def test_the_user_guide_s_pool_output_is_the_tool_output(
             start = line.split("...")[0].rstrip()
             assert any(p.startswith(start) for p in printed), start
     assert checked >= 8
+
+
+def test_the_tails_do_not_depend_on_the_order_blocks_arrive_in() -> None:
+    from bondmodel.pool.simulate import Tails, combine, summarise
+
+    portfolio = parse_portfolio(structured(2), base=TEMPLATES)
+    model = PoolModel(portfolio)
+    structure = structure_of(model)
+    paths = 8192 + 2000
+
+    def summaries() -> list[Any]:
+        out = []
+        for b in (0, 1):
+            bp = combine(structure, [group_part(model, 3, b, paths, 0)])
+            out.append(summarise(model, structure, bp, b, paths))
+        return out
+
+    forward, backward = Tails.empty(tail_count(paths), 2), Tails.empty(tail_count(paths), 2)
+    for s in summaries():
+        forward.add(s)
+    for s in reversed(summaries()):
+        backward.add(s)
+    assert forward.loss.size == tail_count(paths) == 510
+    for name in ("loss", "path", "members", "net", "member_top"):
+        assert np.array_equal(getattr(forward, name), getattr(backward, name)), name
+    assert forward.path.max() >= 8192  # the second block reaches the tail

@@ -21,8 +21,8 @@ from bondmodel.pool.simulate import (
     LOSS_BINS,
     TAIL_LEVEL,
     BlockSummary,
+    Tails,
     simulate_pool,
-    tail_count,
 )
 from bondmodel.pool.waterfall import Structure
 from bondmodel.risk.simulate import histogram_quantiles
@@ -89,8 +89,8 @@ def run_pool(
 ) -> PoolResults:
     """Simulate the pool and summarise it (the results do not depend on ``workers``,
     or ``scheduler``)."""
-    model, structure, summaries = simulate_pool(portfolio, paths, seed, workers, scheduler)
-    results = merge(model, structure, summaries, paths, seed)
+    model, structure, summaries, tails = simulate_pool(portfolio, paths, seed, workers, scheduler)
+    results = merge(model, structure, summaries, tails, seed)
     results.settings.update(
         {
             "seed": seed,
@@ -118,18 +118,18 @@ def _moments(s: FloatArray, n: int) -> tuple[float, float]:
 
 
 def merge(
-    model: PoolModel, structure: Structure, summaries: list[BlockSummary], paths: int, seed: int
+    model: PoolModel,
+    structure: Structure,
+    summaries: list[BlockSummary],
+    tails: Tails,
+    seed: int,
 ) -> PoolResults:
-    """Merge the block summaries (in block order) into :class:`PoolResults`."""
+    """Merge the block summaries (in block order) and the run's tails into
+    :class:`PoolResults`."""
     n = sum(s.n for s in summaries)
-    k = tail_count(paths)
-    loss = np.concatenate([s.tail_loss for s in summaries])
-    where = np.concatenate([s.tail_path for s in summaries])
-    order = np.lexsort((where, -loss))[:k]
-    tail_members = np.concatenate([s.tail_members for s in summaries])[order]
-    tail_loss = loss[order]
-    net_tail = -np.sort(-np.concatenate([s.tail_net for s in summaries]))[:k]
-    member_top = -np.sort(-np.concatenate([s.member_top for s in summaries]), axis=0)[:k]
+    k = tails.k
+    tail_loss, tail_members, net_tail = tails.loss, tails.members, tails.net
+    member_top = tails.member_top
     var_members = member_top[k - 1]
     es = float(tail_loss.mean())
     euler = tail_members.mean(axis=0)

@@ -182,6 +182,47 @@ class BlockSummary:
     irr_high: FloatArray
 
 
+@dataclass
+class Tails:
+    """The run's K largest losses so far, folded in as blocks arrive (in any order).
+
+    Each tail is ordered by loss, largest first (the pool's gross losses with ties by path
+    number), so the result does not depend on the order the blocks are folded in; the parent
+    holds K x members values, not a block's tails for every block.
+    """
+
+    k: int
+    loss: FloatArray
+    path: IntArray
+    members: FloatArray
+    net: FloatArray
+    member_top: FloatArray
+
+    @classmethod
+    def empty(cls, k: int, n_members: int) -> Tails:
+        """No paths yet."""
+        none = np.empty(0)
+        return cls(k, none, np.empty(0, np.int64), np.empty((0, n_members)), none, none[:, None])
+
+    def add(self, s: BlockSummary) -> None:
+        """Fold in block ``s``'s tails, and free them from ``s``."""
+        loss = np.concatenate([self.loss, s.tail_loss])
+        path = np.concatenate([self.path, s.tail_path])
+        order = np.lexsort((path, -loss))[: self.k]
+        self.loss, self.path = loss[order], path[order]
+        self.members = np.concatenate([self.members, s.tail_members])[order]
+        self.net = -np.sort(-np.concatenate([self.net, s.tail_net]))[: self.k]
+        top = (
+            s.member_top
+            if self.member_top.size == 0
+            else np.concatenate([self.member_top, s.member_top])
+        )
+        self.member_top = -np.sort(-top, axis=0)[: self.k]
+        s.tail_loss = s.tail_net = np.empty(0)
+        s.tail_path = np.empty(0, np.int64)
+        s.tail_members = s.member_top = np.empty((0, 0))
+
+
 def _top(values: FloatArray, k: int) -> IntArray:
     """Indices of the k largest values, largest first, ties by position (deterministic)."""
     order = np.lexsort((np.arange(values.size), -values))
@@ -390,13 +431,18 @@ def simulate_pool(
     seed: int,
     workers: int = 1,
     scheduler: str | None = None,
-) -> tuple[PoolModel, Structure, list[BlockSummary]]:
-    """Run ``paths`` paths of the pool; the block summaries in block order."""
+) -> tuple[PoolModel, Structure, list[BlockSummary], Tails]:
+    """Run ``paths`` paths of the pool: the block summaries in block order (their tails
+    folded into the run's :class:`Tails`)."""
     if paths < 1:
         raise ScenarioError(f"paths: {paths} must be >= 1 for a pool simulation")
     check_run_flags(seed=seed, workers=workers, scheduler=scheduler)
     context = PoolContext(portfolio, seed, paths, portfolio_key(portfolio))
     model, structure = compiled(context)
     n_groups = len(member_groups(model.n_members))
-    summaries = {s.block: s for s in execute(context, n_groups, workers, scheduler)}
-    return model, structure, [summaries[b] for b in range(block_count(paths))]
+    tails = Tails.empty(tail_count(paths), model.n_members)
+    summaries = {}
+    for summary in execute(context, n_groups, workers, scheduler):
+        tails.add(summary)
+        summaries[summary.block] = summary
+    return model, structure, [summaries[b] for b in range(block_count(paths))], tails
