@@ -33,26 +33,42 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """This process's CPU time so far, user and system (run on each worker)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def run_on_cluster(members: int, paths: int, years: int, workers: int) -> dict[str, Any]:
     import distributed
 
     portfolio = synthetic_portfolio(members, years=years)
-    with distributed.LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        memory_limit="2GiB",
-    ) as cluster:
+    with (
+        distributed.LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            memory_limit="2GiB",
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
+        before = client.run(_cpu_seconds)
         start = time.perf_counter()
         results = run_pool(portfolio, paths, seed=1, scheduler=cluster.scheduler_address)
         wall = time.perf_counter() - start
-        with distributed.Client(cluster) as client:
-            peaks = list(client.run(_peak_mib).values())
+        after = client.run(_cpu_seconds)
+        peaks = list(client.run(_peak_mib).values())
+        cpu = [after[w] - before[w] for w in after]
     data = results.to_json()
     for key in ("workers", "executor"):
         data["settings"].pop(key)
-    return {"wall": wall, "worker_mib": peaks, "numbers": json.dumps(data, sort_keys=True)}
+    return {
+        "wall": wall,
+        "cpu": cpu,
+        "worker_mib": peaks,
+        "numbers": json.dumps(data, sort_keys=True),
+    }
 
 
 def main() -> None:
@@ -84,15 +100,24 @@ def main() -> None:
         f"{TARGET_WORKER_MIB:.0f} MiB, ratio {peak / TARGET_WORKER_MIB:.2f})"
     )
     print(f"results identical on 1 and 2 workers: {one['numbers'] == two['numbers']}")
-    # cost per member-path on one core, from the one-worker run (it includes the workers'
-    # start-up and compilation, so the projection errs on the slow side)
-    per_member_path = one["wall"] / (m * p)
+    # on a loaded machine the wall times say more about the other work than about this
+    # code: the workers' CPU seconds give the speed-up on idle cores (total / busiest)
+    print(
+        f"CPU seconds: 1 worker {sum(one['cpu']):.1f} (of {one['wall']:.1f} s wall); 2 workers "
+        + " + ".join(f"{c:.1f}" for c in two["cpu"])
+        + f": speed-up on idle cores {sum(two['cpu']) / max(two['cpu']):.2f}x, and "
+        f"{sum(one['cpu']) / max(two['cpu']):.2f}x against the 1-worker run's CPU"
+    )
+    # cost per member-path on one core, from the one-worker run's CPU seconds (the wall time
+    # on a shared machine includes waiting for the cores; the CPU time includes compiling the
+    # members, so the projection errs on the slow side)
+    per_member_path = sum(one["cpu"]) / (m * p)
     projected = per_member_path * 350 * 1_000_000 / 64
     print(
-        f"cost {per_member_path * 1e6:.2f} us per member-path on one core: 350 members x "
+        f"cost {per_member_path * 1e6:.2f} us of CPU per member-path: 350 members x "
         f"1,000,000 paths on 64 cores ~ {projected / 60:.1f} min "
-        f"({block_count(1_000_000) * -(-350 // MEMBER_GROUP):,} tasks; assumes the cores "
-        "are as fast as this one and the tasks spread evenly)"
+        f"({block_count(1_000_000) * -(-350 // MEMBER_GROUP):,} tasks; assumes cores as fast "
+        "as this one, given to the run alone, and the tasks spread evenly)"
     )
 
 
