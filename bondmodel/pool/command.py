@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
-
-from bondmodel.pool.loader import load_portfolio
-from bondmodel.pool.results import PoolResults, run_pool
-from bondmodel.risk.results import new_seed
+if TYPE_CHECKING:
+    from bondmodel.pool.results import PoolResults
 
 #: Paths a pool simulates when --paths is not given.
 DEFAULT_POOL_PATHS = 10_000
@@ -52,6 +51,12 @@ def add_arguments(
 
 def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     """Run the ``pool`` command; returns the exit code."""
+    # imported here: the command line's parser (which adds this command's arguments) loads
+    # only the standard library, so that --help and the signal handlers come up at once
+    from bondmodel.pool.loader import load_portfolio
+    from bondmodel.pool.results import run_pool
+    from bondmodel.risk.results import new_seed
+
     portfolio = load_portfolio(args.portfolio)
     seed = new_seed() if args.seed is None else args.seed
     results = run_pool(portfolio, args.paths, seed, args.workers, args.scheduler)
@@ -62,12 +67,16 @@ def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     return 0
 
 
-def _pounds(x: float) -> str:
-    return "n/a" if pd.isna(x) else (f"({-x:,.0f})" if x < 0 else f"{x:,.0f}")
+def _missing(x: Any) -> bool:
+    return x is None or (isinstance(x, float) and math.isnan(x))
 
 
-def _pct(x: float) -> str:
-    return "n/a" if pd.isna(x) else f"{100 * x:.2f}%"
+def _pounds(x: Any) -> str:
+    return "n/a" if _missing(x) else (f"({-x:,.0f})" if x < 0 else f"{x:,.0f}")
+
+
+def _pct(x: Any) -> str:
+    return "n/a" if _missing(x) else f"{100 * x:.2f}%"
 
 
 def render(results: PoolResults, name: str) -> str:
