@@ -282,6 +282,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     sub.add_parser("templates", help="list the templates")
 
+    from bondmodel.pool.command import add_arguments as pool_arguments
+
+    pool_arguments(
+        sub.add_parser("pool", help="simulate a pool of councils behind one bond"), _int_arg
+    )
+
     fit = sub.add_parser(
         "fit",
         help="fit distributions to data (a CSV column) and print the best as scenario TOML",
@@ -480,6 +486,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         return _template(args)
     if args.command == "fit":
         return _fit(args)
+    if args.command == "pool":
+        from bondmodel.pool.command import run_command
+
+        return run_command(args, _out)
     from bondmodel.scenario.loader import list_templates
 
     for name in list_templates():

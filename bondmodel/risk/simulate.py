@@ -651,18 +651,24 @@ def stop_pool(pool: ProcessPoolExecutor) -> None:
         manager.join(timeout=5.0)
 
 
-def _execute_dask(
-    context: Context, chunks: list[list[int]], scheduler: str
-) -> Iterator[tuple[int, ChunkOutput]]:
-    """Run the chunks on an existing Dask cluster; a failed chunk fails the whole run."""
+def dask_client(scheduler: str) -> Any:
+    """A Dask client of the scheduler at ``scheduler`` (not the default client); a clear
+    error naming the address when it cannot be reached."""
     distributed: Any = importlib.import_module("distributed")
     try:
-        client: Any = distributed.Client(scheduler, timeout="5s", set_as_default=False)
+        return distributed.Client(scheduler, timeout="5s", set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
         raise ScenarioError(
             f"scheduler: cannot reach a Dask scheduler at {scheduler!r} ({exc}); "
             "give the address of a running scheduler, e.g. tcp://127.0.0.1:8786"
         ) from None
+
+
+def _execute_dask(
+    context: Context, chunks: list[list[int]], scheduler: str
+) -> Iterator[tuple[int, ChunkOutput]]:
+    """Run the chunks on an existing Dask cluster; a failed chunk fails the whole run."""
+    client = dask_client(scheduler)
     try:
         ctx = client.scatter(context, broadcast=True)
         futures = client.map(run_chunk, [ctx] * len(chunks), chunks, pure=False, retries=2)

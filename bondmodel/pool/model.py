@@ -1,0 +1,207 @@
+"""A portfolio compiled once: each member's Model, the pool's grid and the common factors.
+
+:meth:`PoolModel.member_block` draws one member's block of paths exactly as a
+stand-alone run of its scenario would with the member's own seed
+(:func:`member_seed`), except that the inputs a common factor drives take the
+one-factor Gaussian copula of docs/methodology.md ("Pooled bonds: common factors").
+With every loading 0 the member's paths are the stand-alone run's, bit for bit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from typing import Final
+
+import numpy as np
+from scipy import special
+
+from bondmodel.bond.schedule import BondGrid, remaining_fraction
+from bondmodel.conventions import FREQUENCIES
+from bondmodel.errors import ScenarioError
+from bondmodel.model import Model
+from bondmodel.pool.loader import Portfolio
+from bondmodel.pool.schema import FACTOR_TARGETS, FACTORS
+from bondmodel.risk.correlation import matrix_sqrt
+from bondmodel.risk.sampling import MAX_SEED
+from bondmodel.scenario.bond import BondTerms
+from bondmodel.types import FloatArray
+
+#: spawn_key streams of the pool's own seed: members' seeds and the common factors' normals.
+MEMBER_SEEDS: Final = 10
+COMMON_FACTORS: Final = 11
+
+
+def member_seed(seed: int, key: str) -> int:
+    """The seed of a member's own streams: from the pool's seed and the member's key only.
+
+    ``SeedSequence(seed, spawn_key=(10, w0, w1, w2, w3))``, where w are the first four
+    32-bit words of SHA-256(key), gives 64 bits, shifted to 63 (the seeds bondmodel accepts).
+    ``bondmodel run MEMBER.toml --seed member_seed(S, key)`` draws the member's paths.
+    """
+    words = np.frombuffer(hashlib.sha256(key.encode("utf-8")).digest()[:16], dtype="<u4")
+    sequence = np.random.SeedSequence(seed, spawn_key=(MEMBER_SEEDS, *map(int, words)))
+    return int(sequence.generate_state(1, dtype=np.uint64)[0]) >> 1 & MAX_SEED
+
+
+def common_normals(seed: int, block: int, n: int, root: FloatArray) -> FloatArray:
+    """The common factors' standard normals for one block, (n, 3), correlated by ``root``
+    (a square root of their correlation matrix): keyed by (seed, block) only."""
+    sequence = np.random.SeedSequence(seed, spawn_key=(block, COMMON_FACTORS))
+    eps = np.random.Generator(np.random.PCG64(sequence)).standard_normal((n, len(FACTORS)))
+    result: FloatArray = eps @ root.T
+    return result
+
+
+@dataclass(frozen=True)
+class MemberBlock:
+    """One member's block: what it pays the pool and writes off, on the pool's grid.
+
+    Attributes
+    ----------
+    paid : (n, NL+1) the member's payments to the pool (its investors' receipts) per pool
+        payment; column 0 is zero.
+    write_off : (n, NL+1) what the member's loan writes off per pool payment.
+    loss : (n,) the member's total write-off (its stand-alone ``investor_loss``).
+    """
+
+    paid: FloatArray
+    write_off: FloatArray
+    loss: FloatArray
+
+
+class PoolModel:
+    """A portfolio compiled once per process: member models, loans, grid, factors.
+
+    Attributes
+    ----------
+    portfolio : the validated portfolio.
+    models : each member's compiled :class:`~bondmodel.model.Model`.
+    loans : each member's loan (its bond's principal), pounds.
+    principal : the pool's principal, the sum of the loans.
+    g : pool payments a year; ``n_legal`` the legal maturity in payments.
+    remaining : (NL+1,) the pool's scheduled outstanding principal as a fraction.
+    loadings : per member, per risk input, the loading of the factor driving it (or 0) and
+        the factor's index.
+    """
+
+    def __init__(self, portfolio: Portfolio) -> None:
+        self.portfolio = portfolio
+        spec = portfolio.spec
+        bond = spec.bond
+        self.g = FREQUENCIES[bond.payment_frequency]
+        self.n_legal = _whole_periods("bond.legal_maturity_years", bond.legal_years, self.g)
+        n_scheduled = _whole_periods("bond.tenor_years", bond.tenor_years, self.g)
+        n_grace = _whole_periods("bond.grace_years", bond.grace_years, self.g)
+        self.models = tuple(Model(s) for s in portfolio.scenarios)
+        self.loans = np.array([_principal(m) for m in self.models])
+        self.principal = float(self.loans.sum())
+        for i, model in enumerate(self.models):
+            self._check_member(i, model)
+        grid = BondGrid(
+            self.g, 1, 0, n_scheduled, self.n_legal, n_grace, np.arange(self.n_legal + 1)
+        )
+        terms = BondTerms(
+            principal=self.principal,
+            tenor_years=bond.tenor_years,
+            legal_maturity_years=bond.legal_maturity_years,
+            payment_frequency=bond.payment_frequency,
+            coupon=bond.coupon,
+            repayment=bond.repayment,
+            grace_years=bond.grace_years,
+        )
+        nl1 = self.n_legal + 1
+        self.remaining: FloatArray = remaining_fraction(
+            terms, grid, np.full(nl1, bond.coupon.rate), np.ones(nl1), np.zeros(nl1), 0.0
+        )
+        factors = spec.factors
+        corr = (
+            np.eye(len(FACTORS))
+            if factors.correlation is None
+            else np.asarray(factors.correlation, dtype=np.float64)
+        )
+        self.factor_root: FloatArray = matrix_sqrt(corr)
+        self.loadings = tuple(self._member_loadings(m) for m in self.models)
+        self.seeds_cache: dict[int, tuple[int, ...]] = {}
+
+    @property
+    def n_members(self) -> int:
+        """How many members the pool has."""
+        return len(self.models)
+
+    def member_seeds(self, seed: int) -> tuple[int, ...]:
+        """Each member's seed (:func:`member_seed`) for the pool's ``seed``."""
+        if seed not in self.seeds_cache:
+            keys = [m.stream_key for m in self.portfolio.members]
+            self.seeds_cache[seed] = tuple(member_seed(seed, k) for k in keys)
+        return self.seeds_cache[seed]
+
+    def member_block(
+        self, i: int, seed: int, block: int, paths: int, common: FloatArray
+    ) -> MemberBlock:
+        """Member ``i``'s block ``block`` of a run of ``paths`` paths, given the block's
+        common normals ``common`` (n, 3)."""
+        model = self.models[i]
+        mseed = self.member_seeds(seed)[i]
+        u = model.risk.correlated_uniforms(mseed, "random", block, paths)
+        for j, (rho, f) in enumerate(self.loadings[i]):
+            if rho > 0.0:
+                # one-factor Gaussian copula: Phi(sqrt(rho) Z_common + sqrt(1 - rho) Z_own)
+                own = special.ndtri(u[:, j])
+                mixed = math.sqrt(rho) * common[:, f] + math.sqrt(1.0 - rho) * own
+                u[:, j] = np.clip(special.ndtr(mixed), 2.0**-53, 1.0 - 2.0**-53)
+        values = model.risk.values(u)
+        draws, rates = model.risk.draws(values, mseed, block)
+        bond = model.evaluate(draws, rates).bond
+        assert bond is not None  # every member has a bond (checked by the loader)
+        n = u.shape[0]
+        width = bond.investor_flow.shape[1]
+        paid = np.zeros((n, self.n_legal + 1))
+        write_off = np.zeros((n, self.n_legal + 1))
+        paid[:, 1:width] = bond.investor_flow[:, 1:]
+        write_off[:, 1:width] = bond.write_off[:, 1:]
+        return MemberBlock(paid, write_off, bond.write_off.sum(axis=1))
+
+    def _check_member(self, i: int, model: Model) -> None:
+        member = self.portfolio.members[i]
+        where = f"members[{i}] ('{member.name}')"
+        bond = model.scenario.bond
+        assert bond is not None and model.grid is not None
+        if FREQUENCIES[bond.payment_frequency] != self.g:
+            raise ScenarioError(
+                f"{where}: its loan pays {bond.payment_frequency!r}; allowed: the pool's "
+                f"bond.payment_frequency, {self.portfolio.spec.bond.payment_frequency!r}"
+            )
+        if model.grid.n_legal > self.n_legal:
+            raise ScenarioError(
+                f"{where}: its loan's legal maturity, {bond.legal_years:g} years, is after the "
+                f"pool's, {self.portfolio.spec.bond.legal_years:g} years; allowed: at most the "
+                "pool's (lengthen bond.legal_maturity_years or shorten the member's loan)"
+            )
+
+    def _member_loadings(self, model: Model) -> tuple[tuple[float, int], ...]:
+        factors = self.portfolio.spec.factors
+        out = []
+        for r in model.risk.inputs:
+            found = (0.0, 0)
+            for f, name in enumerate(FACTORS):
+                if r.spec.target in FACTOR_TARGETS[name]:
+                    found = (factors.loading(name), f)
+            out.append(found)
+        return tuple(out)
+
+
+def _principal(model: Model) -> float:
+    assert model.schedule is not None
+    return float(model.schedule.principal)
+
+
+def _whole_periods(field: str, years: float, g: int) -> int:
+    periods = years * g
+    if abs(periods - round(periods)) > 1e-9:
+        raise ScenarioError(
+            f"{field}: {years} years is not a whole number of payment periods; allowed: "
+            f"multiples of {1 / g:g} years"
+        )
+    return round(periods)

@@ -1,0 +1,261 @@
+"""The portfolio file: a pool of councils behind one bond, as frozen pydantic models.
+
+A portfolio names its members (each a council's programme: a scenario file or an
+inline scenario table, its loan from the pool and its share of a joint
+guarantee), the pool's bond (coupon and repayment profile, reusing the scenario's
+:class:`~bondmodel.scenario.bond.FixedCoupon` and
+:class:`~bondmodel.scenario.bond.Repayment`), its tranches in order of priority, a
+liquidity reserve, the guarantee, and the common risk factors the members share.
+docs/methodology.md ("Pooled bonds") gives the equations, docs/user-guide.md an example.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from bondmodel.scenario.bond import FixedCoupon, PaymentFrequency, Repayment
+from bondmodel.scenario.fieldtypes import Fraction, Money, Name, Rate
+from bondmodel.scenario.frozen import FrozenList
+from bondmodel.scenario.located import located
+
+#: The common factors, in the order of the factor correlation matrix, and the risk-input
+#: targets each drives (docs/methodology.md, "Common factors").
+FACTOR_TARGETS: dict[str, tuple[str, ...]] = {
+    "inflation": ("economics.inflation",),
+    "rates": ("bond.reference_rate",),
+    "delivery": ("savings.realisation", "partners.realisation"),
+}
+FACTORS: tuple[str, ...] = tuple(FACTOR_TARGETS)
+
+#: Most members a portfolio may hold (every council in England is about 320).
+MAX_MEMBERS = 5_000
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
+
+class Member(_Model):
+    """One council (or partnership) borrowing from the pool.
+
+    ``scenario`` is a scenario file (relative to the portfolio file) or ``inline`` a whole
+    scenario table; the member's own bond section gives its loan's terms. ``loan`` (pounds)
+    replaces that bond's principal; without it the loan is the principal the scenario sizes.
+    ``key`` keys the member's random streams (default: its name), so its paths are the same
+    in any pool. ``guarantee_share`` is its share of joint-and-several calls (default: pro
+    rata to loans).
+    """
+
+    name: Name
+    key: Name | None = None
+    scenario: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    inline: dict[str, Any] | None = None
+    loan: Annotated[float, Field(gt=0.0, le=1e13, allow_inf_nan=False)] | None = None
+    guarantee_share: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _one_programme(self) -> Member:
+        if (self.scenario is None) == (self.inline is None):
+            raise located(
+                "scenario",
+                "give exactly one of scenario (a scenario file, relative to the portfolio "
+                "file) or inline (a scenario table)",
+            )
+        return self
+
+    @property
+    def stream_key(self) -> str:
+        """The key of the member's random streams."""
+        return self.key if self.key is not None else self.name
+
+
+class PoolBond(_Model):
+    """The pool's bond: its payment grid, coupon and repayment profile.
+
+    The principal is the sum of the members' loans. ``coupon`` is the coupon of a pool
+    without tranches and of any tranche that gives none. A sculpted profile has no
+    single programme to sculpt to and is refused.
+    """
+
+    tenor_years: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)]
+    legal_maturity_years: Annotated[float, Field(gt=0.0, le=100.0, allow_inf_nan=False)] | None = (
+        None
+    )
+    payment_frequency: PaymentFrequency = "annual"
+    coupon: FixedCoupon
+    repayment: Repayment = Field(default_factory=Repayment)
+    grace_years: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)] = 0.0
+
+    @model_validator(mode="after")
+    def _profile(self) -> PoolBond:
+        if self.repayment.type == "sculpted":
+            raise located(
+                ("repayment", "type"),
+                "'sculpted' is not available for a pool (there is no one programme to sculpt "
+                "to); allowed: 'bullet', 'eip', 'annuity', 'custom'",
+            )
+        if self.legal_maturity_years is not None and self.legal_maturity_years < self.tenor_years:
+            raise located(
+                "legal_maturity_years",
+                f"{self.legal_maturity_years:g} is before tenor_years = {self.tenor_years:g}; "
+                "it must be >= the scheduled maturity",
+            )
+        if self.grace_years >= self.tenor_years:
+            raise located(
+                "grace_years",
+                f"{self.grace_years:g} must be less than tenor_years = {self.tenor_years:g}",
+            )
+        return self
+
+    @property
+    def legal_years(self) -> float:
+        """Years from close to the legal final maturity."""
+        return self.tenor_years if self.legal_maturity_years is None else self.legal_maturity_years
+
+
+class Tranche(_Model):
+    """A tranche: its share of the pool's principal and its fixed annual coupon (default:
+    the pool bond's). Tranches are listed from the most senior to the most junior."""
+
+    name: Name
+    share: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
+    coupon_rate: Rate | None = None
+
+
+class LiquidityReserve(_Model):
+    """Cash held by the pool from close: ``amount`` pounds, or ``share`` of the principal.
+
+    Drawn when the members' payments (and any guarantee) fall short of what the tranches are
+    due; refilled to its size from later surplus; what is left is released at maturity.
+    """
+
+    amount: Money | None = None
+    share: Fraction | None = None
+
+    @model_validator(mode="after")
+    def _one_size(self) -> LiquidityReserve:
+        if (self.amount is None) == (self.share is None):
+            raise located(
+                "amount",
+                "give exactly one of amount (pounds) or share (of the pool's principal)",
+            )
+        return self
+
+
+class Guarantee(_Model):
+    """Who stands behind the members' losses.
+
+    ``none``; ``first_loss``: a guarantor pays the members' written-off amounts up to
+    ``amount`` pounds in all; ``joint_and_several``: the members without a loss on a path
+    pay the others' written-off amounts, each in proportion to its ``guarantee_share``
+    (default pro rata to loans), and the calls stop when a member's contributions reach
+    ``cap`` times its loan.
+    """
+
+    type: Literal["none", "first_loss", "joint_and_several"] = "none"
+    amount: Money | None = None
+    cap: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> Guarantee:
+        needs = {"first_loss": "amount", "joint_and_several": "cap"}
+        for kind, name in needs.items():
+            if self.type == kind and getattr(self, name) is None:
+                example = "5_000_000" if name == "amount" else "0.1 (10% of each loan)"
+                raise located(name, f"is required with type = '{kind}' (e.g. {example})")
+            if self.type != kind and getattr(self, name) is not None:
+                raise located(name, f"is only allowed with type = '{kind}'")
+        return self
+
+
+class Factors(_Model):
+    """The common factors' loadings (each the correlation between any two members'
+    normal scores of the inputs it drives) and, optionally, the factors' own correlation
+    matrix, in the order inflation, rates, delivery."""
+
+    inflation: Fraction = 0.0
+    rates: Fraction = 0.0
+    delivery: Fraction = 0.0
+    correlation: FrozenList[FrozenList[Annotated[float, Field(ge=-1.0, le=1.0)]]] | None = None
+
+    @model_validator(mode="after")
+    def _matrix(self) -> Factors:
+        c = self.correlation
+        if c is None:
+            return self
+        k = len(FACTORS)
+        if len(c) != k or any(len(row) != k for row in c):
+            raise located("correlation", f"must be {k} x {k} (order: {', '.join(FACTORS)})")
+        for i in range(k):
+            if c[i][i] != 1.0:
+                raise located("correlation", f"diagonal entry [{i}][{i}] is {c[i][i]}; must be 1")
+            for j in range(i):
+                if c[i][j] != c[j][i]:
+                    raise located(
+                        "correlation",
+                        f"is not symmetric: [{i}][{j}] = {c[i][j]} but [{j}][{i}] = {c[j][i]}",
+                    )
+        import numpy as np
+
+        if float(np.linalg.eigvalsh(np.asarray(c, dtype=np.float64)).min()) < -1e-10:
+            raise located("correlation", "is not positive semi-definite; give a valid matrix")
+        return self
+
+    def loading(self, factor: str) -> float:
+        """The loading of ``factor`` (one of :data:`FACTORS`)."""
+        value: float = getattr(self, factor)
+        return value
+
+
+class PortfolioFile(_Model):
+    """A portfolio file as written: members still as file names or tables."""
+
+    name: Name
+    description: Annotated[str, Field(max_length=4000)] = ""
+    bond: PoolBond
+    members: FrozenList[Member] = Field(min_length=1, max_length=MAX_MEMBERS)
+    tranches: FrozenList[Tranche] = Field(default=(), max_length=10)
+    reserve: LiquidityReserve | None = None
+    guarantee: Guarantee = Field(default_factory=Guarantee)
+    factors: Factors = Field(default_factory=Factors)
+
+    @model_validator(mode="after")
+    def _across(self) -> PortfolioFile:
+        for field, attr, values in (
+            ("members", "name", [m.name for m in self.members]),
+            ("members", "key", [m.stream_key for m in self.members]),
+            ("tranches", "name", [t.name for t in self.tranches]),
+        ):
+            seen: set[str] = set()
+            for i, value in enumerate(values):
+                if value in seen:
+                    raise located(
+                        (field, i, attr),
+                        f"{value!r} appears twice; each must be unique "
+                        "(a member's key defaults to its name)",
+                    )
+                seen.add(value)
+        given = [m.guarantee_share is not None for m in self.members]
+        if any(given) and not all(given):
+            i = given.index(False)
+            raise located(
+                ("members", i, "guarantee_share"),
+                "is missing while other members give one; give every member's share, or "
+                "none (then the shares are pro rata to loans)",
+            )
+        if any(given) and self.guarantee.type != "joint_and_several":
+            raise located(
+                ("members", given.index(True), "guarantee_share"),
+                "is only allowed with guarantee.type = 'joint_and_several'",
+            )
+        if self.tranches:
+            total = math.fsum(t.share for t in self.tranches)
+            if abs(total - 1.0) > 1e-9:
+                raise located(
+                    ("tranches", 0, "share"),
+                    f"the tranches' shares sum to {total:.12g}; they must sum to 1",
+                )
+        return self
