@@ -795,6 +795,7 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _solve(args: argparse.Namespace) -> int:
     from bondmodel.design.measures import parse_constraint
+    from bondmodel.design.optimise import check_range_count
     from bondmodel.design.report import write_solution
     from bondmodel.design.solve import solve
 
@@ -814,11 +815,8 @@ def _solve(args: argparse.Namespace) -> int:
                 f"{flag}: {value} sets the --objective search; without --objective, solve "
                 "bisects one field (--tolerance sets how finely)"
             )
-    if ranges is not None and len(ranges) > 1:
-        raise ScenarioError(
-            f"--range: {len(ranges)} ranges for 1 --find field; allowed: one --range LO:HI "
-            "per --find"
-        )
+    if ranges is not None:
+        check_range_count(len(ranges), 1)
     _check_design_options(args, [args.scenario])
     scenario = _load(args.scenario)
     draws = _shared_draws(args)
@@ -857,6 +855,7 @@ def _solve_several(
     from bondmodel.design.optimise import (
         GENERATIONS,
         POPULATION,
+        check_range_count,
         check_search_flags,
         optimise,
         search_fields,
@@ -873,11 +872,8 @@ def _solve_several(
     except ScenarioError as exc:
         raise ScenarioError(f"--objective: {exc}") from None
     check_search_flags(args.population, args.generations)
-    if ranges is not None and len(ranges) != len(args.find):
-        raise ScenarioError(
-            f"--range: {len(ranges)} ranges for {len(args.find)} --find fields; allowed: one "
-            "--range LO:HI per --find, in the same order, or none (each field's default range)"
-        )
+    if ranges is not None:
+        check_range_count(len(ranges), len(args.find))
     _check_design_options(args, [args.scenario])
     scenario = _load(args.scenario)
     draws = _shared_draws(args)

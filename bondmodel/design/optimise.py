@@ -240,11 +240,8 @@ def search_fields(
         raise ScenarioError(
             f"--find: {', '.join(repeated)} given more than once; allowed: each field once"
         )
-    if bounds is not None and len(bounds) != len(paths):
-        raise ScenarioError(
-            f"--range: {len(bounds)} ranges for {len(paths)} --find fields; allowed: one "
-            "--range LO:HI per --find, in the same order, or none (each field's default range)"
-        )
+    if bounds is not None:
+        check_range_count(len(bounds), len(paths))
     base: Evaluation | None = None
     out: list[Field] = []
     for i, path in enumerate(paths):
@@ -392,3 +389,13 @@ def check_search_flags(population: int | None, generations: int | None) -> None:
         raise ScenarioError(f"population: {population} is outside 5..100 members per field")
     if generations is not None and not 1 <= generations <= 10_000:
         raise ScenarioError(f"generations: {generations} is outside 1..10000")
+
+
+def check_range_count(ranges: int, fields: int) -> None:
+    """Refuse ``--range`` flags that cannot be paired with the ``--find`` fields in order."""
+    if ranges != fields:
+        raise ScenarioError(
+            f"--range: {ranges} range{'' if ranges == 1 else 's'} for {fields} --find "
+            f"field{'' if fields == 1 else 's'}; allowed: one --range LO:HI per --find, in the "
+            "same order, or none (each field's default range)"
+        )
