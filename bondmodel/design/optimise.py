@@ -50,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from bondmodel.design.measures import Constraint, Evaluation, Measure, SharedDraws, evaluate
-from bondmodel.design.solve import _typed, default_range
+from bondmodel.design.solve import Checked, _typed, default_range
 from bondmodel.design.variation import current_value, field_domain, list_field_message, with_value
 from bondmodel.errors import BondModelError, ScenarioError
 from bondmodel.labels import finite_or_none
@@ -79,7 +79,7 @@ class Field:
 
 
 @dataclass(frozen=True)
-class Trial:
+class Trial(Checked):
     """One evaluated structure: the fields' values, the objective and each constraint
     (value, standard error), or the reason it could not be evaluated."""
 
@@ -87,14 +87,6 @@ class Trial:
     objective: tuple[float, float]
     values: tuple[tuple[float, float], ...]
     error: str | None = None
-
-    def margins(self, constraints: list[Constraint]) -> list[float]:
-        if self.error is not None:
-            return [math.nan] * len(constraints)
-        return [c.margin(v) for c, (v, _) in zip(constraints, self.values, strict=True)]
-
-    def feasible(self, constraints: list[Constraint]) -> bool:
-        return self.error is None and all(m >= 0 for m in self.margins(constraints))
 
 
 @dataclass
