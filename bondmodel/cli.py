@@ -871,7 +871,7 @@ def _solve_several(
         objective = parse_measure(args.objective)
     except ScenarioError as exc:
         raise ScenarioError(f"--objective: {exc}") from None
-    check_search_flags(args.population, args.generations)
+    check_search_flags(args.population, args.generations, len(args.find))
     if ranges is not None:
         check_range_count(len(ranges), len(args.find))
     _check_design_options(args, [args.scenario])

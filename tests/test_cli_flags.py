@@ -235,6 +235,11 @@ BAD_SOLVE_FLAGS = [
         ["--generations", "0", "1..10000"],
     ),
     (
+        "search_too_long",
+        [*RATE, *TENOR, *OBJECTIVE, "--population", "100", "--generations", "1000"],
+        ["--generations", "200,200 structures", "at most 20,000"],
+    ),
+    (
         "tolerance_with_objective",
         [*RATE, *TENOR, *OBJECTIVE, "--tolerance", "0.001"],
         ["--tolerance", "one-field bisection", "--generations"],

@@ -66,6 +66,9 @@ TOLERANCE = 1e-6
 SEARCH_STREAM = 0x501FE
 #: Most fields one search takes.
 MAX_FIELDS = 8
+#: Most structures one search may run (members x generations, the first included): ten times
+#: sweep's largest grid (``study.MAX_CELLS``), as a search keeps only a few numbers per run.
+MAX_RUNS = 20_000
 
 
 @dataclass(frozen=True)
@@ -284,7 +287,7 @@ def optimise(
 
     if not constraints:
         raise ScenarioError("solve: give at least one --constraint")
-    check_search_flags(population, generations)
+    check_search_flags(population, generations, len(fields))
     paths = (
         int(draws.paths)
         if draws.paths is not None
@@ -375,12 +378,21 @@ def _binding(best: Trial, result: Optimum, score: Any) -> list[str]:
     return [c.text for i, c in enumerate(result.constraints) if i in found]
 
 
-def check_search_flags(population: int | None, generations: int | None) -> None:
-    """Refuse a population or generation count outside the search's bounds (before a run)."""
+def check_search_flags(population: int | None, generations: int | None, fields: int) -> None:
+    """Refuse a population or generation count outside the search's bounds, or a search of
+    more model runs than :data:`MAX_RUNS` (before the seed is printed, as sweep's grid)."""
     if population is not None and not 5 <= population <= 100:
         raise ScenarioError(f"population: {population} is outside 5..100 members per field")
     if generations is not None and not 1 <= generations <= 10_000:
         raise ScenarioError(f"generations: {generations} is outside 1..10000")
+    members = max(5, (POPULATION if population is None else population) * fields)
+    runs = members * ((GENERATIONS if generations is None else generations) + 1)
+    if runs > MAX_RUNS:
+        raise ScenarioError(
+            f"generations: the search could run {runs:,} structures ({members} members for "
+            f"{runs // members:,} generations with the first); at most {MAX_RUNS:,}: lower "
+            "--generations or --population"
+        )
 
 
 def check_range_count(ranges: int, fields: int) -> None:
