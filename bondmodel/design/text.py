@@ -10,8 +10,10 @@ the workbook hold the same values, with their standard errors.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from bondmodel.design.measures import Better, parse_measure
+from bondmodel.design.measures import Better, Constraint, parse_measure
 from bondmodel.design.optimise import Optimum
 from bondmodel.design.solve import Solution
 from bondmodel.design.study import Comparison, Row, Sweep
@@ -161,17 +163,7 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
                 f"evaluated; the first, {result.path} = {first.x:.10g} "
                 f"({format_value(first.x, field.unit, currency)}): {first.error}"
             )
-        rows = []
-        for c, (_, value, x) in zip(result.constraints, result.best_achievable(), strict=True):
-            unit = c.measure.unit
-            rows.append(
-                [
-                    c.measure.label(scenario.partner_names, currency, route_names(scenario)),
-                    f"{c.op} {format_value(c.bound, unit, currency)}",
-                    format_value(value, unit, currency),
-                    "n/a" if x is None else shown(x),
-                ]
-            )
+        rows = _best_rows(result.constraints, result.best_achievable(), shown, scenario)
         heading = (
             f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} meets "
             "every constraint; the best each reached:"
@@ -266,17 +258,7 @@ def optimum_text(result: Optimum, scenario: Scenario, width: int = DEFAULT_WIDTH
                 f"first, {at(errors[0].x)}: {errors[0].error}"
             )
             return "\n".join([*textwrap.wrap(head, width), *tail])
-        rows = []
-        for c, (_, value, x) in zip(result.constraints, result.best_achievable(), strict=True):
-            unit = c.measure.unit
-            rows.append(
-                [
-                    c.measure.label(partners, currency, routes),
-                    f"{c.op} {format_value(c.bound, unit, currency)}",
-                    format_value(value, unit, currency),
-                    "n/a" if x is None else at(x),
-                ]
-            )
+        rows = _best_rows(result.constraints, result.best_achievable(), at, scenario)
         head = (
             f"INFEASIBLE: no structure of {names} the search evaluated meets every "
             "constraint; the best each reached:"
@@ -335,3 +317,26 @@ def optimum_text(result: Optimum, scenario: Scenario, width: int = DEFAULT_WIDTH
         text_table(["Constraint", "Limit", "Value", "s.e.", "Margin", ""], rows, width=width),
     ]
     return "\n".join([*lines, *tail])
+
+
+def _best_rows(
+    constraints: Sequence[Constraint],
+    best: Sequence[tuple[str, float | None, Any]],
+    where: Callable[[Any], str],
+    scenario: Scenario,
+) -> list[list[str]]:
+    """An infeasible search's table: each constraint, its limit, the best value it reached and
+    where (``where`` puts the place in words: a value of the field, or every field's)."""
+    currency = scenario.meta.currency
+    rows = []
+    for c, (_, value, x) in zip(constraints, best, strict=True):
+        unit = c.measure.unit
+        rows.append(
+            [
+                c.measure.label(scenario.partner_names, currency, route_names(scenario)),
+                f"{c.op} {format_value(c.bound, unit, currency)}",
+                format_value(value, unit, currency),
+                "n/a" if x is None else where(x),
+            ]
+        )
+    return rows
