@@ -221,18 +221,30 @@ def build_parser() -> argparse.ArgumentParser:
     _design_options(swp, "sweep.xlsx")
 
     slv = sub.add_parser(
-        "solve", help="find the largest or smallest value of a field that meets constraints"
+        "solve",
+        help="find the largest or smallest value of a field that meets constraints, or the "
+        "best --objective over several fields",
     )
     slv.add_argument("scenario", type=Path)
     slv.add_argument(
         "--find",
+        action="append",
         required=True,
         metavar="PATH",
-        help="the field, such as bond.principal or bond.coupon.rate",
+        help="the field, such as bond.principal or bond.coupon.rate (repeatable with "
+        "--objective: several fields searched at once)",
     )
     goal = slv.add_mutually_exclusive_group(required=True)
     goal.add_argument("--maximise", "--maximize", action="store_true", dest="maximise")
     goal.add_argument("--minimise", "--minimize", action="store_true", dest="minimise")
+    slv.add_argument(
+        "--objective",
+        default=None,
+        metavar="MEASURE",
+        help="maximise or minimise this measure over the --find fields (differential "
+        "evolution on common random numbers), such as 'P50(council_npv)' or principal; "
+        "without it, solve bisects one field for its own largest or smallest value",
+    )
     slv.add_argument(
         "--constraint",
         action="append",
@@ -241,12 +253,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="MEASURE >= X or MEASURE <= X (repeatable), such as 'P(investor_loss) <= 0.05', "
         "'P90(min_dscr) >= 1.20', 'P50(council_npv) >= 0', 'council_npv_vs_pwlb >= 0'",
     )
-    slv.add_argument("--range", default=None, metavar="LO:HI", help="where to search")
+    slv.add_argument(
+        "--range",
+        action="append",
+        default=None,
+        metavar="LO:HI",
+        help="where to search: one per --find, in the same order (or none: defaults)",
+    )
     slv.add_argument(
         "--tolerance",
         type=float,
         default=None,
         help="stop bisecting when the bracket is this narrow (default 1e-6 x range)",
+    )
+    slv.add_argument(
+        "--population",
+        type=_int_arg("--population"),
+        default=None,
+        help="with --objective: population members per field (default 10)",
+    )
+    slv.add_argument(
+        "--generations",
+        type=_int_arg("--generations"),
+        default=None,
+        help="with --objective: most generations of the search (default 30)",
     )
     _design_options(slv, "solve.xlsx")
 
@@ -419,6 +449,9 @@ PARAMETER_FLAGS: Final = {
     "variations": "--vary",
     "bounds": "--range",
     "tolerance": "--tolerance",
+    "population": "--population",
+    "generations": "--generations",
+    "objective": "--objective",
     "template": "--template",
     "paths_check": "--paths-check",
     "max_paths": "--max-paths",
@@ -775,23 +808,35 @@ def _sweep(args: argparse.Namespace) -> int:
 
 def _solve(args: argparse.Namespace) -> int:
     from bondmodel.design.measures import parse_constraint
+    from bondmodel.design.optimise import check_range_count
     from bondmodel.design.report import write_solution
     from bondmodel.design.solve import solve
 
     constraints = [parse_constraint(text) for text in args.constraint]
-    bounds = None
-    if args.range is not None:
-        low, sep, high = args.range.partition(":")
-        try:
-            bounds = (float(low), float(high))
-        except ValueError:
-            raise ScenarioError(f"--range: {args.range!r} should be LO:HI") from None
-        if not sep:
-            raise ScenarioError(f"--range: {args.range!r} should be LO:HI")
+    ranges = None if args.range is None else [_range(text) for text in args.range]
+    if args.objective is not None:
+        return _solve_several(args, constraints, ranges)
+    if len(args.find) > 1:
+        raise ScenarioError(
+            f"--find: {len(args.find)} fields ({', '.join(args.find)}) need --objective "
+            "MEASURE, the measure to maximise or minimise over them (such as "
+            "'P50(council_npv)' or principal); one --find alone is bisected for its own value"
+        )
+    for flag, value in (("--population", args.population), ("--generations", args.generations)):
+        if value is not None:
+            raise ScenarioError(
+                f"{flag}: {value} sets the --objective search; without --objective, solve "
+                "bisects one field (--tolerance sets how finely)"
+            )
+    if ranges is not None:
+        check_range_count(len(ranges), 1)
     _check_design_options(args, [args.scenario])
     scenario = _load(args.scenario)
     draws = _shared_draws(args)
-    solution = solve(scenario, args.find, constraints, args.maximise, draws, bounds, args.tolerance)
+    bounds = None if ranges is None else ranges[0]
+    solution = solve(
+        scenario, args.find[0], constraints, args.maximise, draws, bounds, args.tolerance
+    )
     write_solution(solution, scenario, args.output, command=args.command_line)
     _wrote(args.output)
     if args.json:
@@ -801,6 +846,70 @@ def _solve(args: argparse.Namespace) -> int:
 
         _out(solution_text(solution, scenario, _table_width()))
     return solution.exit_code
+
+
+def _range(text: str) -> tuple[float, float]:
+    """One ``--range LO:HI``, as two finite numbers with LO < HI."""
+    low, sep, high = text.partition(":")
+    try:
+        bounds = (float(low), float(high))
+    except ValueError:
+        raise ScenarioError(f"--range: {text!r} should be LO:HI") from None
+    if not sep:
+        raise ScenarioError(f"--range: {text!r} should be LO:HI")
+    return bounds
+
+
+def _solve_several(
+    args: argparse.Namespace, constraints: list[Any], ranges: list[tuple[float, float]] | None
+) -> int:
+    """``solve --objective``: the fields searched at once by differential evolution."""
+    from bondmodel.design.measures import parse_measure
+    from bondmodel.design.optimise import (
+        GENERATIONS,
+        POPULATION,
+        check_range_count,
+        check_search_flags,
+        optimise,
+        search_fields,
+    )
+    from bondmodel.design.report import write_optimum
+
+    if args.tolerance is not None:
+        raise ScenarioError(
+            f"--tolerance: {args.tolerance:g} sets the one-field bisection; with --objective "
+            "the search ends after --generations, or when its population agrees"
+        )
+    try:
+        objective = parse_measure(args.objective)
+    except ScenarioError as exc:
+        raise ScenarioError(f"--objective: {exc}") from None
+    check_search_flags(args.population, args.generations, len(args.find))
+    if ranges is not None:
+        check_range_count(len(ranges), len(args.find))
+    _check_design_options(args, [args.scenario])
+    scenario = _load(args.scenario)
+    draws = _shared_draws(args)
+    fields = search_fields(scenario, list(args.find), ranges, draws)
+    result = optimise(
+        scenario,
+        fields,
+        objective,
+        args.maximise,
+        constraints,
+        draws,
+        population=POPULATION if args.population is None else args.population,
+        generations=GENERATIONS if args.generations is None else args.generations,
+    )
+    write_optimum(result, scenario, args.output, command=args.command_line)
+    _wrote(args.output)
+    if args.json:
+        _out(json.dumps(_jsonable(result.as_json()), indent=2, allow_nan=False))
+    else:
+        from bondmodel.design.text import optimum_text
+
+        _out(optimum_text(result, scenario, _table_width()))
+    return result.exit_code
 
 
 #: Most digits a whole-number flag is read with (the largest allowed, a seed, has 19).

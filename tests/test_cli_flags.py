@@ -130,12 +130,17 @@ def _assert_explains(err: str, words: list[str]) -> None:
 def test_bad_flag_keeps_an_existing_workbook_byte_identical(
     flags: list[str], words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    _assert_refused_in_process(["run", str(SCENARIO), *PATHS, *flags], words, tmp_path, capsys)
+
+
+def _assert_refused_in_process(
+    argv: list[str], words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``argv -o out.xlsx`` over an existing workbook: exit 2, the words, nothing written."""
     out = tmp_path / "out.xlsx"
     out.write_bytes(OLD_WORKBOOK)
     before = out.stat()
-    code, stdout, err = _run_in_process(
-        ["run", str(SCENARIO), "-o", str(out), *PATHS, *flags], capsys
-    )
+    code, stdout, err = _run_in_process([*argv, "-o", str(out)], capsys)
     assert code == 2, err
     _assert_explains(err, words)
     assert stdout == ""
@@ -164,3 +169,103 @@ def test_bad_flag_without_output_option_writes_no_default_workbook(
     code, _, err = _run_in_process(["run", str(SCENARIO), *PATHS, "--workers", "0"], capsys)
     assert code == 2, err
     assert list(tmp_path.iterdir()) == []
+
+
+#: ``solve`` with several fields (``--objective``): (id, flags after the scenario, words the
+#: message must contain). The shared part is a maximisation under one constraint.
+RATE, TENOR = ["--find", "bond.coupon.rate"], ["--find", "bond.tenor_years"]
+OBJECTIVE = ["--objective", "P50(council_npv)"]
+BAD_SOLVE_FLAGS = [
+    ("several_finds_no_objective", [*RATE, *TENOR], ["--find", "2 fields", "--objective"]),
+    (
+        "fewer_ranges_than_finds",
+        [*RATE, "--range", "0.03:0.08", *TENOR, *OBJECTIVE],
+        ["--range", "1 range for 2 --find fields", "one --range LO:HI per --find"],
+    ),
+    (
+        "more_ranges_than_finds",
+        [*RATE, "--range", "0.03:0.08", "--range", "5:12"],
+        ["--range", "2 ranges for 1 --find field"],
+    ),
+    (
+        "unknown_field",
+        ["--find", "bond.coupon.rat", *TENOR, *OBJECTIVE],
+        ["bond.coupon.rat", "no field 'rat'", "fields:"],
+    ),
+    (
+        "list_field",
+        ["--find", "costs[1].profile", *TENOR, *OBJECTIVE],
+        ["--find costs[1].profile", "list of 3 values", "costs[1].profile[0]"],
+    ),
+    ("text_field", ["--find", "meta.name", *TENOR, *OBJECTIVE], ["--find meta.name", "numeric"]),
+    ("same_field_twice", [*RATE, *RATE, *OBJECTIVE], ["--find", "more than once"]),
+    (
+        "whole_field_narrow_range",
+        [*RATE, "--range", "0.03:0.08", *TENOR, "--range", "5.2:5.8", *OBJECTIVE],
+        ["--range 5.2:5.8", "bond.tenor_years", "whole values", "two whole values"],
+    ),
+    (
+        "range_reversed",
+        [*RATE, "--range", "0.08:0.03", *TENOR, "--range", "5:12", *OBJECTIVE],
+        ["--range 0.08:0.03", "bond.coupon.rate", "LO < HI"],
+    ),
+    (
+        "range_not_numbers",
+        [*RATE, "--range", "low:high", *TENOR, "--range", "5:12", *OBJECTIVE],
+        ["--range", "'low:high'", "LO:HI"],
+    ),
+    (
+        "objective_grammar",
+        [*RATE, *TENOR, "--objective", "median(npv)"],
+        ["--objective", "'median(npv)'", "Pnn(METRIC)"],
+    ),
+    (
+        "objective_not_per_path",
+        [*RATE, "--range", "0.03:0.08", *TENOR, "--range", "5:12", "--objective", "P50(nope)"],
+        ["--objective", "'nope'", "per-path metrics"],
+    ),
+    (
+        "population_too_small",
+        [*RATE, *TENOR, *OBJECTIVE, "--population", "2"],
+        ["--population", "2", "5..100"],
+    ),
+    (
+        "generations_zero",
+        [*RATE, *TENOR, *OBJECTIVE, "--generations", "0"],
+        ["--generations", "0", "1..10000"],
+    ),
+    (
+        "search_too_long",
+        [*RATE, *TENOR, *OBJECTIVE, "--population", "100", "--generations", "1000"],
+        ["--generations", "200,200 structures", "at most 20,000"],
+    ),
+    (
+        "tolerance_with_objective",
+        [*RATE, *TENOR, *OBJECTIVE, "--tolerance", "0.001"],
+        ["--tolerance", "one-field bisection", "--generations"],
+    ),
+    ("population_without_objective", [*RATE, "--population", "8"], ["--population", "--objective"]),
+]
+
+SOLVE = ["--maximise", "--constraint", "P10(min_dscr) >= 1.2", "--paths", "200", "--seed", "1"]
+
+
+@pytest.mark.parametrize(
+    ("flags", "words"), [pytest.param(f, w, id=name) for name, f, w in BAD_SOLVE_FLAGS]
+)
+def test_bad_solve_flag_keeps_an_existing_workbook_byte_identical(
+    flags: list[str], words: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _assert_refused_in_process(["solve", str(SCENARIO), *SOLVE, *flags], words, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("name", ["several_finds_no_objective", "objective_not_per_path"])
+def test_bad_solve_flag_in_a_real_process_exits_2_and_writes_nothing(
+    name: str, tmp_path: Path
+) -> None:
+    flags, words = next((f, w) for n, f, w in BAD_SOLVE_FLAGS if n == name)
+    proc = _run_subprocess("solve", str(SCENARIO), *SOLVE, *flags, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    _assert_explains(proc.stderr, words)
+    assert proc.stdout == ""
+    assert list(tmp_path.iterdir()) == [], "a file was written"

@@ -207,6 +207,15 @@ DESIGN_FILES: dict[str, dict[str, Any]] = {
     "grace3.toml": {"bond.grace_years": 3.0},
     "eastbrook-leaves.toml": {"partners[1].exit_year": 5.0},
 }
+#: The fitted pilot of the user guide ("From pilot data to a structure"): ``bondmodel new``'s
+#: default template with its savings realisation fitted to the shipped pilot data (the ``fit``
+#: line the guide gives), and that pilot with four years of grace; the data file beside them.
+PILOT_DATA = "pilot-savings-realisation.csv"
+PILOT_FIT = f'fit = {{ data = "{PILOT_DATA}", column = "realisation", family = "lognormal" }}'
+PILOT_FILES: dict[str, dict[str, str]] = {
+    "pilot.toml": {},
+    "pilot-grace4.toml": {"grace_years = 2 ": "grace_years = 4 "},
+}
 DESIGN_COMMANDS = ("compare", "sweep", "solve")
 #: Commands whose quoted output is their standard error then their standard output (run's
 #: seed and "wrote" lines, then its table); run's examples on the default scenario (no file
@@ -252,6 +261,16 @@ def test_the_design_tools_quoted_outputs_are_the_tool_output(
         for path, value in edits.items():
             scenario = with_value(scenario, path, value)
         (tmp_path / name).write_text(scenario_toml(scenario), encoding="utf-8")
+    template = (ROOT / "templates" / "shared-services.toml").read_text(encoding="utf-8")
+    pert = 'distribution = { type = "pert", min = 0.5, mode = 1.0, max = 2.0 }'
+    assert template.count(pert) == 1, "the template's savings realisation changed"
+    (tmp_path / PILOT_DATA).write_bytes((ROOT / "templates" / PILOT_DATA).read_bytes())
+    for name, edits in PILOT_FILES.items():
+        pilot = template.replace(pert, PILOT_FIT)
+        for old, new in edits.items():
+            assert pilot.count(old) == 1, old
+            pilot = pilot.replace(old, new)
+        (tmp_path / name).write_text(pilot, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     text = USER_GUIDE.read_text(encoding="utf-8")
     examples = _console_examples(text)

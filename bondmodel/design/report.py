@@ -21,9 +21,10 @@ from xlsxwriter.worksheet import Worksheet
 
 from bondmodel import __version__
 from bondmodel.design.measures import Better, parse_measure
+from bondmodel.design.optimise import Optimum
 from bondmodel.design.solve import Solution
 from bondmodel.design.study import S_CURVE, Comparison, Row, Sweep
-from bondmodel.design.text import solution_text
+from bondmodel.design.text import optimum_text, solution_text
 from bondmodel.design.variation import field_column
 from bondmodel.display import format_value, in_sentence
 from bondmodel.io import XLSX_OPTIONS, atomic_write
@@ -426,6 +427,100 @@ def write_solution(
             styles,
             [("Scenario", scenario)],
             {"seed": solution.seed, "paths": solution.paths, "field": solution.path},
+            command,
+        )
+        _close(wb)
+
+    return atomic_write(path, write)
+
+
+def write_optimum(
+    result: Optimum, scenario: Scenario, path: str | Path, command: str | None = None
+) -> Path:
+    """The answer of ``solve --objective``: the fields, the objective, the constraints and
+    every structure the search ran, written atomically."""
+
+    def write(tmp: Path) -> None:
+        wb, styles = _workbook(tmp)
+        ws = wb.add_worksheet("Solution")
+        ws.set_column(0, 0, 46)
+        ws.set_column(1, 5, 18)
+        goal = "Maximise" if result.maximise else "Minimise"
+        objective = result.objective.label(scenario.partner_names, routes=route_names(scenario))
+        ws.write(0, 0, f"Solve: {goal.lower()} {in_sentence(objective)}", styles.title)
+        ws.write(
+            1,
+            0,
+            f"seed {result.seed}, {result.paths:,} paths per structure, common random numbers; "
+            f"differential evolution, {result.evaluations:,} model runs",
+            styles.note,
+        )
+        # the terminal's heading lines: the answer, or why there is none
+        lines = optimum_text(result, scenario).split("\n\n")[0].splitlines()
+        for i, line in enumerate(lines):
+            ws.write_string(3 + i, 0, line, styles.bold if i == 0 else styles.label)
+        row = 4 + len(lines)
+        for j, h in enumerate(("Field", "from", "to", "answer")):
+            ws.write(row, j, h, styles.header)
+        columns = [field_column(f.path, scenario) for f in result.fields]
+        for i, f in enumerate(result.fields):
+            ws.write_string(row + 1 + i, 0, f"{columns[i].label} ({f.path})")
+            write_value(ws, row + 1 + i, 1, f.low, columns[i].unit, styles)
+            write_value(ws, row + 1 + i, 2, f.high, columns[i].unit, styles)
+            if result.answer is not None:
+                write_value(ws, row + 1 + i, 3, result.answer.x[i], columns[i].unit, styles)
+        row += len(result.fields) + 2
+        ws.write(row, 0, "Constraint", styles.header)
+        for j, h in enumerate(("value", "s.e.", "margin", "satisfied", "binding")):
+            ws.write(row, 1 + j, h, styles.header)
+        if result.answer is not None:
+            ws.write_string(row - 1, 0, f"Objective: {result.objective.text}", styles.bold)
+            value, se = result.answer.objective
+            write_value(ws, row - 1, 1, value, result.objective.unit, styles)
+            write_value(ws, row - 1, 2, se, result.objective.unit, styles)
+            margins = result.answer.margins(result.constraints)
+            for i, c in enumerate(result.constraints):
+                v, s = result.answer.values[i]
+                unit = c.measure.unit
+                ws.write_string(row + 1 + i, 0, c.text)
+                write_value(ws, row + 1 + i, 1, v, unit, styles)
+                write_value(ws, row + 1 + i, 2, s, unit, styles)
+                write_value(ws, row + 1 + i, 3, margins[i], unit, styles)
+                ws.write_boolean(row + 1 + i, 4, bool(margins[i] >= 0))
+                ws.write_boolean(row + 1 + i, 5, c.text in result.binding)
+        search = wb.add_worksheet("Search")
+        width = len(result.fields) + len(result.constraints) + 3
+        search.set_column(0, width, 20)
+        search.write(0, 0, "Every structure the search ran, in the order it ran them", styles.title)
+        headers = [
+            *(f"{c.label} ({f.path})" for c, f in zip(columns, result.fields, strict=True)),
+            "feasible",
+            result.objective.text,
+            *(c.text for c in result.constraints),
+        ]
+        for j, h in enumerate(headers):
+            search.write_string(2, j, h, styles.header)
+        n = len(result.fields)
+        for i, t in enumerate(result.trials):
+            r = 3 + i
+            for j, x in enumerate(t.x):
+                write_value(search, r, j, x, columns[j].unit, styles)
+            search.write_boolean(r, n, t.feasible(result.constraints))
+            write_value(search, r, n + 1, t.objective[0], result.objective.unit, styles)
+            for j, (v, _) in enumerate(t.values):
+                write_value(search, r, n + 2 + j, v, result.constraints[j].measure.unit, styles)
+        _audit(
+            wb,
+            styles,
+            [("Scenario", scenario)],
+            {
+                "seed": result.seed,
+                "paths": result.paths,
+                "fields": ", ".join(f"{f.path} {f.low:.10g}:{f.high:.10g}" for f in result.fields),
+                "objective": f"{goal.lower()} {result.objective.text}",
+                "population": result.population,
+                "generations": result.generations,
+            },
             command,
         )
         _close(wb)

@@ -45,13 +45,12 @@ GRID = 11
 MAX_STEPS = 60
 
 
-@dataclass(frozen=True)
-class Point:
-    """One evaluated value of the field: each constraint's (value, se) and feasibility."""
+class Checked:
+    """What every evaluated point of a search has: each constraint's (value, se), or the
+    reason it could not be evaluated; and from them its margins and feasibility."""
 
-    x: float
     values: tuple[tuple[float, float], ...]
-    error: str | None = None
+    error: str | None
 
     def margins(self, constraints: list[Constraint]) -> list[float]:
         if self.error is not None:
@@ -61,6 +60,15 @@ class Point:
     def feasible(self, constraints: list[Constraint]) -> bool:
         margins = self.margins(constraints)
         return self.error is None and all(m >= 0 for m in margins)
+
+
+@dataclass(frozen=True)
+class Point(Checked):
+    """One evaluated value of the field: each constraint's (value, se) and feasibility."""
+
+    x: float
+    values: tuple[tuple[float, float], ...]
+    error: str | None = None
 
 
 @dataclass

@@ -10,8 +10,11 @@ the workbook hold the same values, with their standard errors.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from bondmodel.design.measures import Better, parse_measure
+from bondmodel.design.measures import Better, Constraint, parse_measure
+from bondmodel.design.optimise import Optimum
 from bondmodel.design.solve import Solution
 from bondmodel.design.study import Comparison, Row, Sweep
 from bondmodel.design.variation import field_column
@@ -160,17 +163,7 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
                 f"evaluated; the first, {result.path} = {first.x:.10g} "
                 f"({format_value(first.x, field.unit, currency)}): {first.error}"
             )
-        rows = []
-        for c, (_, value, x) in zip(result.constraints, result.best_achievable(), strict=True):
-            unit = c.measure.unit
-            rows.append(
-                [
-                    c.measure.label(scenario.partner_names, currency, route_names(scenario)),
-                    f"{c.op} {format_value(c.bound, unit, currency)}",
-                    format_value(value, unit, currency),
-                    "n/a" if x is None else shown(x),
-                ]
-            )
+        rows = _best_rows(result.constraints, result.best_achievable(), shown, scenario)
         heading = (
             f"INFEASIBLE: no {in_sentence(field.label)} ({result.path}) in {span} meets "
             "every constraint; the best each reached:"
@@ -225,3 +218,125 @@ def solution_text(result: Solution, scenario: Scenario, width: int = DEFAULT_WID
 
 def _paths(paths: int) -> str:
     return "the base case only (no simulation)" if paths == 0 else f"{paths:,} paths each"
+
+
+def optimum_text(result: Optimum, scenario: Scenario, width: int = DEFAULT_WIDTH) -> str:
+    """The answer of ``solve --objective``: each field's value, the objective, each
+    constraint's value, standard error and margin, the binding ones, and the search's size."""
+    currency = scenario.meta.currency
+    partners, routes = scenario.partner_names, route_names(scenario)
+    columns = [field_column(f.path, scenario) for f in result.fields]
+
+    def shown(x: float, i: int) -> str:
+        # the field's unit, and the exact number to type back into a scenario
+        return f"{format_value(x, columns[i].unit, currency)} ({x:.10g})"
+
+    def at(x: tuple[float, ...]) -> str:
+        return ", ".join(f"{f.path} = {v:.10g}" for f, v in zip(result.fields, x, strict=True))
+
+    goal = "largest" if result.maximise else "smallest"
+    objective = result.objective.label(partners, currency, routes)
+    names = ", ".join(f.path for f in result.fields)
+    search = (
+        f"Search: differential evolution on common random numbers, seed {result.seed}, "
+        f"{result.paths:,} paths per structure; {result.evaluations:,} model runs (each "
+        f"structure run once) in {result.generations_run} generations of "
+        f"{max(5, result.population * len(result.fields))}; "
+        + (
+            "the population converged."
+            if result.converged
+            else f"stopped at --generations {result.generations} before the population "
+            "converged (more generations may find better)."
+        )
+    )
+    tail = ["", *textwrap.wrap(search, width), *textwrap.wrap(result.statement(), width)]
+    if result.answer is None:
+        errors = [t for t in result.trials if t.error is not None]
+        if errors and len(errors) == len(result.trials):
+            head = (
+                f"INFEASIBLE: no structure of {names} in the ranges could be evaluated; the "
+                f"first, {at(errors[0].x)}: {errors[0].error}"
+            )
+            return "\n".join([*textwrap.wrap(head, width), *tail])
+        rows = _best_rows(result.constraints, result.best_achievable(), at, scenario)
+        head = (
+            f"INFEASIBLE: no structure of {names} the search evaluated meets every "
+            "constraint; the best each reached:"
+        )
+        table = text_table(["Constraint", "Limit", "Best value", "At"], rows, width=width)
+        return "\n".join([*textwrap.wrap(head, width), "", table, *tail])
+    answer = result.answer
+    value, se = answer.objective
+    unit = result.objective.unit
+    lines = [
+        *textwrap.wrap(
+            f"{goal} {in_sentence(objective)} ({result.objective.text}) over {names} meeting "
+            f"every constraint: {format_value(value, unit, currency)}"
+            + (f" (s.e. {format_value(se, unit, currency)})" if se else ""),
+            width,
+        ),
+        "",
+        text_table(
+            ["Field", "From", "To", "Answer"],
+            [
+                [
+                    f"{columns[i].label} ({f.path})",
+                    format_value(f.low, columns[i].unit, currency),
+                    format_value(f.high, columns[i].unit, currency),
+                    shown(x, i),
+                ]
+                for i, (f, x) in enumerate(zip(result.fields, answer.x, strict=True))
+            ],
+            width=width,
+        ),
+    ]
+    for path in result.at_range_end():
+        lines.append(f"  ({path} is at the end of its range: widen its --range to look further)")
+    rows = []
+    margins = answer.margins(result.constraints)
+    for c, (v, s), m in zip(result.constraints, answer.values, margins, strict=True):
+        cu = c.measure.unit
+        rows.append(
+            [
+                c.measure.label(partners, currency, routes),
+                f"{c.op} {format_value(c.bound, cu, currency)}",
+                format_value(v, cu, currency),
+                format_value(s, cu, currency),
+                format_value(m, cu, currency),
+                "binding" if c.text in result.binding else "",
+            ]
+        )
+    lines += [
+        "",
+        *textwrap.wrap(
+            "At the answer (s.e.: the Monte Carlo standard error; binding: the search ran a "
+            "structure with a better objective that broke only this constraint):",
+            width,
+        ),
+        "",
+        text_table(["Constraint", "Limit", "Value", "s.e.", "Margin", ""], rows, width=width),
+    ]
+    return "\n".join([*lines, *tail])
+
+
+def _best_rows(
+    constraints: Sequence[Constraint],
+    best: Sequence[tuple[str, float | None, Any]],
+    where: Callable[[Any], str],
+    scenario: Scenario,
+) -> list[list[str]]:
+    """An infeasible search's table: each constraint, its limit, the best value it reached and
+    where (``where`` puts the place in words: a value of the field, or every field's)."""
+    currency = scenario.meta.currency
+    rows = []
+    for c, (_, value, x) in zip(constraints, best, strict=True):
+        unit = c.measure.unit
+        rows.append(
+            [
+                c.measure.label(scenario.partner_names, currency, route_names(scenario)),
+                f"{c.op} {format_value(c.bound, unit, currency)}",
+                format_value(value, unit, currency),
+                "n/a" if x is None else where(x),
+            ]
+        )
+    return rows
