@@ -113,8 +113,8 @@ def read_register(path: Path) -> Register:
         the wrong length, a bad number, a negative spend, an unknown role, a duplicate
         council, a neighbour that is not in the register.
     """
-    header, body = _table(path)
-    columns = _columns(path, header)
+    header_line, header, body = _table(path)
+    columns = _columns(path, header_line, header)
     col = {name: j for j, name in enumerate(header)}
     lines = tuple(line for line in SERVICE_LINES if f"{line}_spend" in col)
     names: list[str] = []
@@ -194,7 +194,7 @@ def read_register(path: Path) -> Register:
     )
 
 
-def _table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
+def _table(path: Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
     """The header and the (line number, cells) of each data row; # lines are comments."""
     if not path.exists():
         raise ScenarioError(f"{path}: register file does not exist")
@@ -237,35 +237,29 @@ def _table(path: Path) -> tuple[list[str], list[tuple[int, list[str]]]]:
         raise ScenarioError(
             f"{path}: has {len(body):,} councils; at most {MAX_COUNCILS:,} are allowed"
         )
-    return [h.strip() for h in table[0]], body
+    return numbered[0][0], [h.strip() for h in table[0]], body
 
 
-def _columns(path: Path, header: list[str]) -> set[str]:
+def _columns(path: Path, line: int, header: list[str]) -> set[str]:
     """The header's columns, checked: required ones present, none unknown or repeated."""
-    where = f"{path}: header (the first line that is not a # comment)"
+    where = f"{path}: line {line} (the header)"
     for name in header:
         if header.count(name) > 1:
             raise ScenarioError(f"{where}: column {name!r} appears twice; allowed: once")
-    for name in REQUIRED:
-        if name not in header:
-            raise ScenarioError(
-                f"{where}: no column {name!r}; required: {', '.join(REQUIRED)}, a location "
-                "(latitude and longitude, or neighbours) and LINE_spend columns"
-            )
     known = set(REQUIRED) | set(LOCATION)
     for name in header:
         if name in known:
             continue
-        line, sep, kind = name.rpartition("_")
+        prefix, sep, kind = name.rpartition("_")
         if sep and kind in ("spend", "role"):
-            if line not in SERVICE_LINES:
+            if prefix not in SERVICE_LINES:
                 raise ScenarioError(
-                    f"{where}: column {name!r}: unknown service line {line!r}; allowed: "
+                    f"{where}: column {name!r}: unknown service line {prefix!r}; allowed: "
                     f"{', '.join(SERVICE_LINES)}"
                 )
-            if kind == "role" and f"{line}_spend" not in header:
+            if kind == "role" and f"{prefix}_spend" not in header:
                 raise ScenarioError(
-                    f"{where}: column {name!r} has no column '{line}_spend' beside it; "
+                    f"{where}: column {name!r} has no column '{prefix}_spend' beside it; "
                     "a service line needs its spend"
                 )
             continue
@@ -273,6 +267,12 @@ def _columns(path: Path, header: list[str]) -> set[str]:
             f"{where}: unknown column {name!r}; allowed: {', '.join(REQUIRED + LOCATION)} "
             "and LINE_spend, LINE_role for LINE in " + ", ".join(SERVICE_LINES)
         )
+    for name in REQUIRED:
+        if name not in header:
+            raise ScenarioError(
+                f"{where}: no column {name!r}; required: {', '.join(REQUIRED)}, a location "
+                "(latitude and longitude, or neighbours) and LINE_spend columns"
+            )
     if ("latitude" in header) != ("longitude" in header):
         missing = "longitude" if "latitude" in header else "latitude"
         raise ScenarioError(f"{where}: no column {missing!r}; coordinates need both")

@@ -148,8 +148,9 @@ def least_core(v: FloatArray, n: int) -> CoreCheck:
 
 def worst_coalition(x: FloatArray, v: FloatArray, n: int) -> tuple[int, float]:
     """The coalition that the allocation ``x`` leaves furthest below what it could make
-    alone, and by how much (:math:`\\max_S v(S) - x(S)`, 0 or less when ``x`` is in the core)."""
-    masks = np.arange(1, 1 << n, dtype=np.int64)
+    alone, and by how much (:math:`\\max_S v(S) - x(S)` over the proper coalitions, 0 or
+    less when ``x``, which splits :math:`v(N)`, is in the core)."""
+    masks = np.arange(1, (1 << n) - 1, dtype=np.int64)
     members = ((masks[:, None] >> np.arange(n)) & 1).astype(np.float64)
     excess = v[masks] - members @ x
     j = int(np.argmax(excess))
