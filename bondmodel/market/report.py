@@ -3,6 +3,7 @@ the same as JSON."""
 
 from __future__ import annotations
 
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -87,9 +88,16 @@ def match_text(result: MatchResult, rule: str, width: int) -> str:
     lines = [
         f"Register {reg.path}: {reg.size} councils in {len(set(reg.regions))} region(s); "
         f"service lines: {', '.join(result.market.lines)}",
-        f"Searched {ranked.method}ly: {ranked.valued:,} of {ranked.candidates:,} candidate "
-        f"groups of 2 to {result.max_partners} councils valued"
-        + (f", all holding {reg.names[result.required]}" if result.required is not None else ""),
+        (
+            f"Searched exhaustively: all {ranked.candidates:,} candidate groups of 2 to "
+            f"{result.max_partners} councils valued"
+            if ranked.method == "exhaustive"
+            else f"Searched by local search from the {ranked.starts} best pairs: "
+            f"{ranked.valued:,} of {ranked.candidates:,} candidate groups of 2 to "
+            f"{result.max_partners} councils valued"
+        )
+        + (f", all holding {reg.names[result.required]}" if result.required is not None else "")
+        + f"; {ranked.positive:,} with a positive NPV",
         f"Values: present value over {a.horizon_years} years at {a.discount_rate:.1%} real, "
         f"base-date prices, economics: {result.market.economics.source}",
         "",
@@ -123,7 +131,7 @@ def match_text(result: MatchResult, rule: str, width: int) -> str:
     lines += [text_table(headers, rows, keep=2, width=width), ""]
     for g in result.groups:
         lines.append(f"{g.rank}. {', '.join(_names(result, g.members))}")
-        lines.append(f"   {why(result, g)}")
+        lines += textwrap.wrap(why(result, g), width, initial_indent="   ", subsequent_indent="   ")
     lines += ["", *shares_text(result, result.groups[0], rule, width)]
     return "\n".join(lines)
 
@@ -186,6 +194,8 @@ def match_json(result: MatchResult, rule: str) -> dict[str, Any]:
             "council": None if result.required is None else reg.names[result.required],
             "candidates": result.ranked.candidates,
             "valued": result.ranked.valued,
+            "positive": result.ranked.positive,
+            "starts": result.ranked.starts,
         },
         "rule": rule,
         "groups": [group_json(result, g) for g in result.groups],

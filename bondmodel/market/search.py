@@ -44,7 +44,9 @@ class Ranked:
     values: tuple[float, ...]
     method: str
     valued: int
+    positive: int
     candidates: int
+    starts: int | None = None
 
 
 def candidate_count(n: int, k_max: int, required: int | None) -> int:
@@ -79,13 +81,25 @@ def rank_groups(
                 f"{50 * EXHAUSTIVE_LIMIT:,} are enumerated (use --search heuristic)"
             )
         seen = _exhaustive(market, k_max, required)
+        valued = count
     else:
-        seen = _local_search(market, k_max, required, starts or max(3 * keep, 30))
+        starts = starts or max(3 * keep, 30)
+        seen = _local_search(market, k_max, required, starts)
+        valued = len(seen)
     best = sorted(
         ((v, g) for g, v in seen.items() if math.isfinite(v) and v > 0),
         key=lambda item: (-item[0], item[1]),
     )[:keep]
-    return Ranked(tuple(g for _, g in best), tuple(v for v, _ in best), method, len(seen), count)
+    positive = sum(1 for v in seen.values() if math.isfinite(v) and v > 0)
+    return Ranked(
+        tuple(g for _, g in best),
+        tuple(v for v, _ in best),
+        method,
+        valued,
+        positive,
+        count,
+        None if method == "exhaustive" else starts,
+    )
 
 
 def _combinations(n: int, k: int, required: int | None) -> IntArray:
