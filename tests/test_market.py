@@ -459,3 +459,33 @@ def test_groups_are_exhaustive_up_to_the_limit_and_counted() -> None:
     assert big.groups[0].value >= result.groups[0].value
     assert all(len(g) <= 6 for g in big.ranked.groups)
     assert list(itertools.islice(big.ranked.values, 2)) == sorted(big.ranked.values[:2])[::-1]
+
+
+def test_the_user_guide_s_match_walk_is_the_tool_output(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every command of the user guide's "Finding partners" walk prints (standard error then
+    standard output) what the guide quotes, run in order in a fresh folder."""
+    import re
+    import shlex
+
+    guide = (ROOT / "docs" / "user-guide.md").read_text(encoding="utf-8")
+    start = guide.index("## Finding partners: `bondmodel match`")
+    section = guide[start : guide.index("\n## ", start + 1)]
+    blocks = re.findall(r"```console\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 4
+    (tmp_path / "templates").symlink_to(ROOT / "templates")
+    monkeypatch.chdir(tmp_path)
+    for body in blocks:
+        lines = body.rstrip("\n").split("\n")
+        n = 1
+        while lines[n - 1].endswith("\\"):
+            n += 1
+        command = " ".join(line.rstrip("\\").strip() for line in lines[:n])[2:]
+        capsys.readouterr()
+        assert cli.main(shlex.split(command)[1:]) == 0, command
+        captured = capsys.readouterr()
+        printed = (captured.err + captured.out).rstrip("\n").split("\n")
+        assert [line.rstrip() for line in printed] == [line.rstrip() for line in lines[n:]], (
+            f"the user guide's output of `{command}` is stale"
+        )

@@ -77,7 +77,7 @@ def group_scenario(result: MatchResult, group: Group, rule: str) -> dict[str, An
         label = SERVICE_LINES[line]
         costs.append(
             {
-                "name": f"Set-up: shared {label.lower()}",
+                "name": f"Set-up: {label} shared service",
                 "amount": float(group.values.setup[0, k]),
                 "category": "programme",
                 "timing": "at_close",
@@ -86,7 +86,7 @@ def group_scenario(result: MatchResult, group: Group, rule: str) -> dict[str, An
         )
         savings.append(
             {
-                "name": f"Shared {label.lower()}",
+                "name": f"{label} shared service",
                 "annual_amount": float(group.values.gross[0, k]),
                 "ramp": {"type": "linear", "years": econ.ramp_years},
                 "start_delay_years": econ.start_delay_years,
