@@ -114,6 +114,7 @@ def match_text(result: MatchResult, rule: str, width: int) -> str:
         "Distance cost a year (£m)",
         "NPV (£m)",
         "Payback (years)",
+        "Core",
     ]
     rows = [
         [
@@ -125,15 +126,29 @@ def match_text(result: MatchResult, rule: str, width: int) -> str:
             _m(g.penalty),
             _m(g.value),
             "none" if g.payback is None else f"{g.payback:.1f}",
+            _core_word(g),
         ]
         for g in result.groups
     ]
-    lines += [text_table(headers, rows, keep=2, width=width), ""]
+    note = (
+        "Core: whether some split of the NPV leaves every member and every coalition at least "
+        "as well off as on its own (EMPTY: none does)."
+    )
+    lines += [text_table(headers, rows, keep=2, width=width), "", *textwrap.wrap(note, width), ""]
     for g in result.groups:
         lines.append(f"{g.rank}. {', '.join(_names(result, g.members))}")
         lines += textwrap.wrap(why(result, g), width, initial_indent="   ", subsequent_indent="   ")
     lines += ["", *shares_text(result, result.groups[0], rule, width)]
     return "\n".join(lines)
+
+
+def _core_word(group: Group) -> str:
+    """The table's core column: ``yes`` (a split satisfies every coalition), ``EMPTY``, or
+    ``n/a`` (not checked above 12 members)."""
+    core = group.shares.core
+    if core is None:
+        return "n/a"
+    return "EMPTY" if core.empty else "yes"
 
 
 def shares_text(result: MatchResult, group: Group, rule: str, width: int) -> list[str]:
