@@ -1140,6 +1140,8 @@ def _match(args: argparse.Namespace) -> int:
     services = None
     if args.services is not None:
         services = [s.strip() for text in args.services for s in text.split(",") if s.strip()]
+        if not services:
+            raise ScenarioError("--services: names no service line; give LINE,LINE,...")
     economics = None if args.economics is None else load_economics(args.economics)
     seed = args.seed
     if seed is not None and not 0 <= seed <= MAX_SEED:

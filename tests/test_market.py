@@ -327,6 +327,7 @@ def test_a_bad_register_exits_2_naming_line_and_column(
     [
         (["--council", "Nowhere"], ["--council", "'Nowhere'", "is not a council"]),
         (["--services", "finance,payroll"], ["--services", "'payroll'", "allowed: finance"]),
+        (["--services", ","], ["--services", "names no service line"]),
         (["--max-partners", "1"], ["--max-partners", "1", "allowed: 2 to 30"]),
         (["--top", "0"], ["--top", "0", "allowed: 1 to 1000"]),
         (["--rule", "votes"], ["--rule", "'votes'"]),
@@ -531,3 +532,53 @@ def test_a_group_with_an_empty_core_is_flagged(
     rows = [line.split() for line in capsys.readouterr().out.split("\n")]
     flags = [row[-1] for row in rows if row and row[0] in "12345" and row[-1] in ("yes", "EMPTY")]
     assert flags == ["yes", "yes", "EMPTY", "yes", "EMPTY"]
+
+
+def test_groups_over_twelve_get_a_sampled_shapley_value_repeated_by_its_seed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """16 councils within a few km: the best groups have 14 members, so their Shapley values
+    are sampled (2,000 orders), sum to the group's NPV, carry standard errors, repeat with the
+    seed and change with another; the core is not checked (n/a)."""
+    rows = random_rows(3, 16)
+    for row in rows:  # pack them within about 5 km
+        row["latitude"] = round(52 + (row["latitude"] - 52) / 20, 5)
+        row["longitude"] = round(-1 + (row["longitude"] + 1) / 20, 5)
+    path = _register(tmp_path, rows, tuple(k[:-6] for k in rows[0] if k.endswith("_spend")))
+    args = ["match", str(path), "--max-partners", "14", "--top", "1", "--json"]
+
+    def shapley(seed: str) -> tuple[list[float], dict[str, Any]]:
+        assert cli.main([*args, "--seed", seed]) == 0
+        group = json.loads(capsys.readouterr().out)["groups"][0]
+        return group["shares"]["shapley"], group
+
+    first, group = shapley("5")
+    assert len(group["members"]) == 14
+    assert sum(first) == pytest.approx(group["npv"], rel=1e-9)
+    assert group["shapley_standard_error"] is not None and group["core"] is None
+    assert shapley("5")[0] == first
+    assert shapley("6")[0] != first
+    assert cli.main(args[:-1]) == 0  # no seed: one is drawn and printed
+    assert "bondmodel: seed " in capsys.readouterr().err
+
+
+def test_a_bad_register_in_a_real_process(tmp_path: Path) -> None:
+    """The exit code and message the shell sees, with no traceback."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.run(
+        [sys.executable, "-m", "bondmodel.cli", "match", str(BAD / "negative_spend.csv")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("bondmodel: error: ") and "Traceback" not in proc.stderr
+    assert "line 5, column 'finance_spend'" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
