@@ -390,6 +390,14 @@ def _match_parser(sub: Any) -> None:
         help="write each ranked group as a scenario TOML in this folder",
     )
     mt.add_argument("--force", action="store_true", help="overwrite scenarios already there")
+    mt.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE.xlsx",
+        help="also write the ranking, shares and lines as a workbook of values",
+    )
 
 
 @dataclass
@@ -1137,6 +1145,11 @@ def _match(args: argparse.Namespace) -> int:
         raise ScenarioError(f"--top: {args.top}; allowed: 1 to 1000")
     if args.write is not None and args.write.exists() and not args.write.is_dir():
         raise ScenarioError(f"--write: {str(args.write)!r} is a file; give a folder")
+    if args.output is not None:
+        if args.output.suffix.lower() != ".xlsx":
+            raise ScenarioError(f"--output: {str(args.output)!r} must end in .xlsx")
+        if _same_file(args.register, args.output):
+            raise ScenarioError(f"--output: {str(args.output)!r} is the register itself")
     services = None
     if args.services is not None:
         services = [s.strip() for text in args.services for s in text.split(",") if s.strip()]
@@ -1170,6 +1183,10 @@ def _match(args: argparse.Namespace) -> int:
         for item in written:
             atomic_write_text(args.write / item.name, item.text)
             _wrote(args.write / item.name)
+    if args.output is not None:
+        from bondmodel.market.book import write_match_book
+
+        _wrote(write_match_book(result, args.output, args.rule, args.command_line))
     if args.json:
         data = report.match_json(result, args.rule)
         data["written"] = [str(args.write / item.name) for item in written]

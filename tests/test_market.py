@@ -582,3 +582,28 @@ def test_a_bad_register_in_a_real_process(tmp_path: Path) -> None:
     assert proc.stderr.startswith("bondmodel: error: ") and "Traceback" not in proc.stderr
     assert "line 5, column 'finance_spend'" in proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_match_workbook_holds_the_ranking_shares_and_lines(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """-o FILE.xlsx: the Ranking sheet's NPVs and the Shares sheet's Shapley values are the
+    JSON's; a wrong suffix is refused before anything runs."""
+    import openpyxl
+
+    book = tmp_path / "match.xlsx"
+    args = ["match", str(ILLUSTRATIVE), "--top", "3", "--json", "-o", str(book)]
+    assert cli.main(args) == 0
+    groups = json.loads(capsys.readouterr().out)["groups"]
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames == ["Ranking", "Shares", "Lines", "Economics", "About"]
+    ranking = [r for r in wb["Ranking"].iter_rows(min_row=4, values_only=True) if r[0]]
+    assert [r[7] for r in ranking] == pytest.approx([g["npv"] for g in groups], rel=1e-12)
+    assert [r[9] for r in ranking] == ["yes"] * 3
+    shapley = [r[5] for r in wb["Shares"].iter_rows(min_row=4, values_only=True) if r[0]]
+    assert shapley == pytest.approx([x for g in groups for x in g["shares"]["shapley"]])
+    lines = [r for r in wb["Lines"].iter_rows(min_row=4, values_only=True) if r[0]]
+    assert len(lines) == sum(len(g["lines"]) for g in groups)
+    assert cli.main(["match", str(ILLUSTRATIVE), "-o", str(tmp_path / "m.csv")]) == 2
+    assert "must end in .xlsx" in capsys.readouterr().err
+    assert not (tmp_path / "m.csv").exists()

@@ -126,7 +126,7 @@ def match_text(result: MatchResult, rule: str, width: int) -> str:
             _m(g.penalty),
             _m(g.value),
             "none" if g.payback is None else f"{g.payback:.1f}",
-            _core_word(g),
+            core_word(g),
         ]
         for g in result.groups
     ]
@@ -142,7 +142,7 @@ def match_text(result: MatchResult, rule: str, width: int) -> str:
     return "\n".join(lines)
 
 
-def _core_word(group: Group) -> str:
+def core_word(group: Group) -> str:
     """The table's core column: ``yes`` (a split satisfies every coalition), ``EMPTY``, or
     ``n/a`` (not checked above 12 members)."""
     core = group.shares.core
