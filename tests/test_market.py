@@ -564,20 +564,9 @@ def test_groups_over_twelve_get_a_sampled_shapley_value_repeated_by_its_seed(
 
 def test_a_bad_register_in_a_real_process(tmp_path: Path) -> None:
     """The exit code and message the shell sees, with no traceback."""
-    import os
-    import subprocess
-    import sys
+    from .test_bad_inputs import _run_cli
 
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
-    proc = subprocess.run(
-        [sys.executable, "-m", "bondmodel.cli", "match", str(BAD / "negative_spend.csv")],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    proc = _run_cli("match", str(BAD / "negative_spend.csv"), cwd=tmp_path)
     assert proc.returncode == 2
     assert proc.stderr.startswith("bondmodel: error: ") and "Traceback" not in proc.stderr
     assert "line 5, column 'finance_spend'" in proc.stderr

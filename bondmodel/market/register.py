@@ -17,8 +17,6 @@ Every problem is refused with ``FILE: line N, column 'C': VALUE ...; allowed: ..
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,7 @@ from typing import Final
 
 import numpy as np
 
+from bondmodel.csvtext import CsvKind, read_csv_lines
 from bondmodel.errors import ScenarioError
 from bondmodel.market.economics import SERVICE_LINES
 from bondmodel.scenario.fieldtypes import MAX_NAME, bad_character
@@ -44,6 +43,8 @@ REQUIRED: Final[tuple[str, ...]] = (
 )
 LOCATION: Final[tuple[str, ...]] = ("latitude", "longitude", "neighbours")
 ROLES: Final[tuple[str, ...]] = ("offer", "seek", "neither")
+#: A register, as messages call it.
+REGISTER_FILE: Final = CsvKind("register", "a register CSV file", MAX_REGISTER_BYTES)
 
 
 @dataclass(frozen=True)
@@ -196,48 +197,20 @@ def read_register(path: Path) -> Register:
 
 def _table(path: Path) -> tuple[int, list[str], list[tuple[int, list[str]]]]:
     """The header and the (line number, cells) of each data row; # lines are comments."""
-    if not path.exists():
-        raise ScenarioError(f"{path}: register file does not exist")
-    if not path.is_file():
-        raise ScenarioError(f"{path}: is not a file; give a register CSV file")
-    if path.suffix.lower() != ".csv":
-        raise ScenarioError(f"{path}: is not a .csv file; allowed: a register CSV file")
-    size = path.stat().st_size
-    if size > MAX_REGISTER_BYTES:
-        raise ScenarioError(
-            f"{path}: register is {size:,} bytes; at most {MAX_REGISTER_BYTES:,} are allowed"
-        )
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            f"{path}: is not a UTF-8 text file (byte {exc.start}); a register is CSV text"
-        ) from None
-    if "\x00" in text:
-        raise ScenarioError(f"{path}: holds a NUL byte; a register is CSV text, not binary")
-    numbered = [
-        (n, line)
-        for n, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
-    if not numbered:
+    _, lines = read_csv_lines(path, REGISTER_FILE)
+    if not lines:
         raise ScenarioError(
             f"{path}: holds no header row; allowed: a CSV file whose first line (after # "
             f"comments) names the columns ({', '.join(REQUIRED)}, ...)"
         )
-    try:
-        table = list(csv.reader(io.StringIO("\n".join(line for _, line in numbered)), strict=True))
-    except csv.Error as exc:
-        raise ScenarioError(f"{path}: is not valid CSV ({exc})") from None
-    body = [(n, cells) for (n, _), cells in zip(numbered[1:], table[1:], strict=True)]
+    body = lines[1:]
     if not body:
         raise ScenarioError(f"{path}: has a header but no councils; allowed: one row per council")
     if len(body) > MAX_COUNCILS:
         raise ScenarioError(
             f"{path}: has {len(body):,} councils; at most {MAX_COUNCILS:,} are allowed"
         )
-    return numbered[0][0], [h.strip() for h in table[0]], body
+    return lines[0][0], [h.strip() for h in lines[0][1]], body
 
 
 def _columns(path: Path, line: int, header: list[str]) -> set[str]:
