@@ -1179,7 +1179,12 @@ def _match(args: argparse.Namespace) -> int:
         written = scenarios(result, args.rule, args.command_line)
         for item in written:
             _refuse_existing(args.write / item.name, args.force, args.register)
-        args.write.mkdir(parents=True, exist_ok=True)
+        try:
+            args.write.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ScenarioError(
+                f"--write: cannot create the folder {str(args.write)!r}: {os_error_words(exc)}"
+            ) from None
         for item in written:
             atomic_write_text(args.write / item.name, item.text)
             _wrote(args.write / item.name)

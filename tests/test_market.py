@@ -596,3 +596,17 @@ def test_the_match_workbook_holds_the_ranking_shares_and_lines(
     assert cli.main(["match", str(ILLUSTRATIVE), "-o", str(tmp_path / "m.csv")]) == 2
     assert "must end in .xlsx" in capsys.readouterr().err
     assert not (tmp_path / "m.csv").exists()
+
+
+def test_a_write_folder_that_cannot_be_made_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "file").write_text("not a folder")
+    for target, words in (
+        (tmp_path / "file", ["--write", "is a file; give a folder"]),
+        (tmp_path / "file" / "sub", ["--write", "cannot create the folder"]),
+    ):
+        assert cli.main(["match", str(ILLUSTRATIVE), "--top", "1", "--write", str(target)]) == 2
+        err = capsys.readouterr().err
+        assert all(word in err for word in words), err
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]
