@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -80,17 +81,17 @@ def rank_groups(
                 f"--search exhaustive: {count:,} groups of up to {k_max} councils; at most "
                 f"{50 * EXHAUSTIVE_LIMIT:,} are enumerated (use --search heuristic)"
             )
-        seen = _exhaustive(market, k_max, required)
+        seen, positive = _exhaustive(market, k_max, required, keep)
         valued = count
     else:
         starts = starts or max(3 * keep, 30)
         seen = _local_search(market, k_max, required, starts)
         valued = len(seen)
+        positive = sum(1 for v in seen.values() if math.isfinite(v) and v > 0)
     best = sorted(
         ((v, g) for g, v in seen.items() if math.isfinite(v) and v > 0),
         key=lambda item: (-item[0], item[1]),
     )[:keep]
-    positive = sum(1 for v in seen.values() if math.isfinite(v) and v > 0)
     return Ranked(
         tuple(g for _, g in best),
         tuple(v for v, _ in best),
@@ -102,26 +103,40 @@ def rank_groups(
     )
 
 
-def _combinations(n: int, k: int, required: int | None) -> IntArray:
+def _blocks(n: int, k: int, required: int | None) -> Iterator[IntArray]:
+    """Every group of ``k`` of ``n`` councils (holding ``required``), :data:`BLOCK` at a time,
+    so that memory does not grow with the number of groups."""
     if required is None:
-        flat = itertools.chain.from_iterable(itertools.combinations(range(n), k))
-        return np.fromiter(flat, dtype=np.int64).reshape(-1, k)
-    others = [i for i in range(n) if i != required]
-    rows = (tuple(sorted((required, *c))) for c in itertools.combinations(others, k - 1))
-    return np.fromiter(itertools.chain.from_iterable(rows), dtype=np.int64).reshape(-1, k)
+        rows: Iterator[tuple[int, ...]] = itertools.combinations(range(n), k)
+    else:
+        others = [i for i in range(n) if i != required]
+        rows = (tuple(sorted((required, *c))) for c in itertools.combinations(others, k - 1))
+    while True:
+        flat = itertools.chain.from_iterable(itertools.islice(rows, BLOCK))
+        block = np.fromiter(flat, dtype=np.int64).reshape(-1, k)
+        if not len(block):
+            return
+        yield block
 
 
-def _exhaustive(market: Market, k_max: int, required: int | None) -> dict[tuple[int, ...], float]:
-    """Every group's value; groups without a positive value are dropped as they come."""
-    seen: dict[tuple[int, ...], float] = {}
+def _exhaustive(
+    market: Market, k_max: int, required: int | None, keep: int
+) -> tuple[dict[tuple[int, ...], float], int]:
+    """The ``keep`` best groups of every size (at least), and how many have a positive value;
+    only the best of each block are kept, so memory does not grow with the register."""
+    best: dict[tuple[int, ...], float] = {}
+    positive = 0
     for k in range(2, k_max + 1):
-        groups = _combinations(market.size, k, required)
-        for start in range(0, len(groups), BLOCK):
-            block = groups[start : start + BLOCK]
+        for block in _blocks(market.size, k, required):
             values = market.value(block)
-            for j in np.flatnonzero(values > 0):
-                seen[tuple(int(i) for i in block[j])] = float(values[j])
-    return seen
+            good = np.flatnonzero(values > 0)
+            positive += int(good.size)
+            if good.size > keep:
+                good = good[np.argpartition(-values[good], keep - 1)[:keep]]
+            best.update((tuple(int(i) for i in block[j]), float(values[j])) for j in good)
+            if len(best) > 4 * keep:
+                best = dict(sorted(best.items(), key=lambda item: (-item[1], item[0]))[:keep])
+    return best, positive
 
 
 def _value_all(
