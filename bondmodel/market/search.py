@@ -144,10 +144,12 @@ def _value_all(
 ) -> None:
     """Value the groups not valued yet, one block per size."""
     new = sorted({g for g in groups if g not in seen}, key=len)
-    for k, block in itertools.groupby(new, key=len):
-        rows = list(block)
-        values = market.value(np.asarray(rows, dtype=np.int64).reshape(-1, k))
-        seen.update(zip(rows, (float(v) for v in values), strict=True))
+    for k, same_size in itertools.groupby(new, key=len):
+        rows = list(same_size)
+        for start in range(0, len(rows), BLOCK):
+            part = rows[start : start + BLOCK]
+            values = market.value(np.asarray(part, dtype=np.int64).reshape(-1, k))
+            seen.update(zip(part, (float(v) for v in values), strict=True))
 
 
 def _local_search(
