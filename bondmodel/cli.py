@@ -340,6 +340,12 @@ def _match_parser(sub: Any) -> None:
         "--council", default=None, metavar="NAME", help="only groups holding this council"
     )
     mt.add_argument(
+        "--group",
+        default=None,
+        metavar="ID,ID,...",
+        help="value and split this group (names or identifiers) instead of searching",
+    )
+    mt.add_argument(
         "--services",
         action="append",
         default=None,
@@ -349,7 +355,7 @@ def _match_parser(sub: Any) -> None:
     mt.add_argument(
         "--max-partners",
         type=_int_arg("--max-partners"),
-        default=4,
+        default=None,
         metavar="K",
         help="largest group (default 4)",
     )
@@ -1143,6 +1149,22 @@ def _match(args: argparse.Namespace) -> int:
 
     if not 1 <= args.top <= 1000:
         raise ScenarioError(f"--top: {args.top}; allowed: 1 to 1000")
+    group = None
+    if args.group is not None:
+        given = [
+            ("--council", args.council is not None),
+            ("--max-partners", args.max_partners is not None),
+        ]
+        given.append(("--search", args.search != "auto"))
+        clash = [flag for flag, used in given if used]
+        if clash:
+            raise ScenarioError(f"--group: names the group, so {clash[0]} does not apply")
+        group = [g.strip() for g in args.group.split(",") if g.strip()]
+        if not group:
+            raise ScenarioError("--group: names no council; give ID,ID,... (two or more)")
+    max_partners = 4 if args.max_partners is None else args.max_partners
+    if group is not None:
+        max_partners = len(group)
     if args.write is not None and args.write.exists() and not args.write.is_dir():
         raise ScenarioError(f"--write: {str(args.write)!r} is a file; give a folder")
     if args.output is not None:
@@ -1159,7 +1181,7 @@ def _match(args: argparse.Namespace) -> int:
     seed = args.seed
     if seed is not None and not 0 <= seed <= MAX_SEED:
         raise ScenarioError(f"--seed: {seed}; allowed: 0 to {MAX_SEED:,}")
-    if seed is None and needs_seed(args.max_partners):
+    if seed is None and needs_seed(max_partners):
         seed = new_seed()
         print(f"bondmodel: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
     _SESSION.seed = seed
@@ -1167,11 +1189,12 @@ def _match(args: argparse.Namespace) -> int:
         args.register,
         council=args.council,
         services=services,
-        max_partners=args.max_partners,
+        max_partners=max_partners,
         top=args.top,
         method=args.search,
         economics=economics,
         seed=seed,
+        group=group,
     )
     written = []
     if args.write is not None:

@@ -610,3 +610,32 @@ def test_a_write_folder_that_cannot_be_made_exits_2(
         err = capsys.readouterr().err
         assert all(word in err for word in words), err
     assert [p.name for p in tmp_path.iterdir()] == ["file"]
+
+
+def test_a_chosen_group_is_valued_and_split_as_ranked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--group X401,X402,X403,X409 (the illustrative register's best group) gives the same
+    value and shares as the search's rank 1, and writes the same scenario; a group that does
+    not pay, or too far apart, or with a search flag, is refused naming --group."""
+    assert cli.main(["match", str(ILLUSTRATIVE), "--top", "1", "--json"]) == 0
+    best = json.loads(capsys.readouterr().out)["groups"][0]
+    ids = ",".join(m["identifier"] for m in best["members"])
+    assert cli.main(["match", str(ILLUSTRATIVE), "--group", ids, "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["search"]["method"] == "given"
+    (chosen,) = data["groups"]
+    assert chosen["npv"] == best["npv"] and chosen["shares"] == best["shares"]
+    for group, words in (
+        ("X101,X105", ["--group", "does not pay", "NPV is -"]),
+        ("X101,X401", ["--group", "more than 100 km apart"]),
+        ("X101", ["--group", "a group needs two"]),
+        (",", ["--group", "names no council"]),
+        ("X101,Nowhere", ["--group", "'Nowhere' is not a council"]),
+    ):
+        assert cli.main(["match", str(ILLUSTRATIVE), "--group", group]) == 2
+        err = capsys.readouterr().err
+        assert all(word in err for word in words), err
+    for flag in (["--council", "X101"], ["--max-partners", "3"], ["--search", "heuristic"]):
+        assert cli.main(["match", str(ILLUSTRATIVE), "--group", ids, *flag]) == 2
+        assert f"{flag[0]} does not apply" in capsys.readouterr().err

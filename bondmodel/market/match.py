@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bondmodel.errors import ScenarioError
 from bondmodel.market.economics import Economics, default_economics
 from bondmodel.market.register import Register, read_register
 from bondmodel.market.search import Method, Ranked, rank_groups
@@ -62,6 +63,25 @@ class MatchResult:
         return self.market.register
 
 
+def chosen_group(market: Market, names: list[str]) -> Ranked:
+    """The one group named by ``--group``, valued; refused when sharing would not pay."""
+    reg = market.register
+    members = tuple(sorted({reg.index(name, "--group") for name in names}))
+    if len(members) < 2:
+        raise ScenarioError(f"--group: {','.join(names)!r} names one council; a group needs two")
+    value = float(market.value(np.asarray([members], dtype=np.int64))[0])
+    if not value > 0:
+        shown = ", ".join(reg.names[i] for i in members)
+        reason = (
+            f"two of them are more than {market.economics.appraisal.max_distance_km:g} km apart"
+            if value == -np.inf
+            else f"its NPV is {value:,.0f}: no line they could share repays its set-up and "
+            "the distance cost"
+        )
+        raise ScenarioError(f"--group: sharing does not pay for {shown}: {reason}")
+    return Ranked((members,), (value,), "given", 1, 1, 1)
+
+
 def needs_seed(max_partners: int) -> bool:
     """Whether a group may be too large for the exact Shapley value (so one is sampled)."""
     return max_partners > EXACT_LIMIT
@@ -77,6 +97,7 @@ def match(
     method: Method = "auto",
     economics: Economics | None = None,
     seed: int | None = None,
+    group: list[str] | None = None,
 ) -> MatchResult:
     """Rank the groups of ``register`` and split the best ``top`` by every rule.
 
@@ -99,12 +120,18 @@ def match(
         Scale economics (default: :func:`default_economics`).
     seed
         Seed of the sampled Shapley values of groups over 12 councils.
+    group
+        A chosen group (names or identifiers) to value and split instead of searching.
     """
     if not isinstance(register, Register):
         register = read_register(register)
     market = Market(register, economics or default_economics(), services)
     required = None if council is None else register.index(council)
-    ranked = rank_groups(market, max_partners, required, keep=top, method=method)
+    if group is not None:
+        ranked = chosen_group(market, group)
+        max_partners = len(ranked.groups[0])
+    else:
+        ranked = rank_groups(market, max_partners, required, keep=top, method=method)
     groups = []
     for rank, members in enumerate(ranked.groups, start=1):
         values = market.evaluate(np.asarray([members], dtype=np.int64))

@@ -88,7 +88,9 @@ def match_text(result: MatchResult, rule: str, width: int) -> str:
     lines = [
         f"Register {reg.path}: {reg.size} councils in {len(set(reg.regions))} region(s); "
         f"service lines: {', '.join(result.market.lines)}",
-        (
+        "The group given by --group, valued"
+        if ranked.method == "given"
+        else (
             f"Searched exhaustively: all {ranked.candidates:,} candidate groups of 2 to "
             f"{result.max_partners} councils valued"
             if ranked.method == "exhaustive"
