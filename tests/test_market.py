@@ -237,9 +237,30 @@ def test_the_core_of_the_majority_game_is_empty() -> None:
     assert short == pytest.approx(1 / 3, abs=1e-9)
 
 
-def test_the_partnership_game_is_convex_without_distance_and_its_shares_add_up() -> None:
-    """Shared scale with linear set-up gives a supermodular game: the core holds every
-    group's Shapley value; each rule splits exactly the group's value."""
+def test_the_scale_saving_alone_is_a_convex_game(tmp_path: Path) -> None:
+    """With no set-up or distance cost the game is the scale saving, a concave function of a
+    sum over members: supermodular, v(S | T) + v(S & T) >= v(S) + v(T) for every pair."""
+    lines = tuple(SERVICE_LINES)
+    free = {
+        k: replace(v, setup_share=0.0, setup_per_partner=0.0) for k, v in econ.DEFAULT_LINES.items()
+    }
+    e = default_economics()
+    e = replace(e, lines=free, appraisal=replace(e.appraisal, distance_cost=0.0))
+    path = _register(tmp_path, random_rows(5, 8, lines), lines)
+    market = Market(read_register(path), e)
+    from bondmodel.market.shares import partnership_game
+
+    n = 6
+    v = partnership_game(market, tuple(range(n)))
+    masks = np.arange(1 << n)
+    union = v[masks[:, None] | masks[None, :]] + v[masks[:, None] & masks[None, :]]
+    assert np.all(union >= v[:, None] + v[None, :] - 1e-6 * v[-1])
+    assert v[-1] > 0 and not least_core(v, n).empty
+
+
+def test_the_illustrative_groups_have_a_core_and_their_shares_add_up() -> None:
+    """The illustrative register's top five groups: each rule splits exactly the group's
+    value, the core is not empty and holds the Shapley value."""
     result = match(ILLUSTRATIVE, top=5)
     for group in result.groups:
         fs = group.shares
