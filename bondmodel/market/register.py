@@ -27,12 +27,14 @@ import numpy as np
 from bondmodel.csvtext import CsvKind, read_csv_lines
 from bondmodel.errors import ScenarioError
 from bondmodel.market.economics import SERVICE_LINES
-from bondmodel.scenario.fieldtypes import MAX_NAME, bad_character
+from bondmodel.scenario.fieldtypes import MAX_MONEY, MAX_NAME, bad_character
 from bondmodel.types import FloatArray
 
 #: Largest register read, and most councils in one.
 MAX_REGISTER_BYTES: Final[int] = 20_000_000
 MAX_COUNCILS: Final[int] = 2_000
+#: Most people in a council's area (money is bounded by the scenario's MAX_MONEY, 1e13).
+MAX_POPULATION: Final[float] = 1e10
 #: The columns every register has.
 REQUIRED: Final[tuple[str, ...]] = (
     "name",
@@ -150,10 +152,11 @@ def read_register(path: Path) -> Register:
         regions.append(_text(path, number, "region", cell["region"]))
         for key in numbers:
             value = _number(path, number, key, cell[key])
-            if value <= 0:
+            high = MAX_POPULATION if key == "population" else MAX_MONEY
+            if not 0 < value <= high:
                 raise ScenarioError(
                     f"{path}: line {number}, column {key!r}: {cell[key]!r}; allowed: a number "
-                    "above 0"
+                    f"above 0, at most {high:g}"
                 )
             numbers[key].append(value)
         for k, line in enumerate(lines):
@@ -162,6 +165,11 @@ def read_register(path: Path) -> Register:
                 raise ScenarioError(
                     f"{path}: line {number}, column '{line}_spend': {cell[f'{line}_spend']!r} "
                     "is negative; allowed: 0 or more (pounds a year)"
+                )
+            if value > MAX_MONEY:
+                raise ScenarioError(
+                    f"{path}: line {number}, column '{line}_spend': {cell[f'{line}_spend']!r}; "
+                    f"allowed: 0 to {MAX_MONEY:g} (pounds a year)"
                 )
             spend[r, k] = value
             role = cell.get(f"{line}_role", "").lower() or "neither"
