@@ -360,7 +360,86 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument(
         "--json", action="store_true", help="print the table, the choice and the TOML as JSON"
     )
+    _match_parser(sub)
     return parser
+
+
+def _match_parser(sub: Any) -> None:
+    """``bondmodel match``'s arguments."""
+    mt = sub.add_parser(
+        "match",
+        help="rank partnerships of the councils in a register, split their value fairly, "
+        "and write the best as scenarios",
+    )
+    mt.add_argument("register", type=Path, help="a register CSV file, one row per council")
+    mt.add_argument(
+        "--council", default=None, metavar="NAME", help="only groups holding this council"
+    )
+    mt.add_argument(
+        "--group",
+        default=None,
+        metavar="ID,ID,...",
+        help="value and split this group (names or identifiers) instead of searching",
+    )
+    mt.add_argument(
+        "--services",
+        action="append",
+        default=None,
+        metavar="LINE,LINE",
+        help="service lines to share (comma-separated, repeatable; default every line)",
+    )
+    mt.add_argument(
+        "--max-partners",
+        type=_int_arg("--max-partners"),
+        default=None,
+        metavar="K",
+        help="largest group (default 4)",
+    )
+    mt.add_argument(
+        "--top", type=_int_arg("--top"), default=10, metavar="N", help="groups to report"
+    )
+    mt.add_argument(
+        "--search",
+        default="auto",
+        choices=("auto", "exhaustive", "heuristic"),
+        help="every group, or local search (auto: every group up to 250,000)",
+    )
+    mt.add_argument(
+        "--economics",
+        type=Path,
+        default=None,
+        metavar="FILE.toml",
+        help="scale economics overriding the defaults (docs/register-reference.md)",
+    )
+    mt.add_argument(
+        "--rule",
+        default="shapley",
+        choices=("spend", "use", "equal", "shapley"),
+        help="how --write's scenarios share costs and savings (default shapley)",
+    )
+    mt.add_argument(
+        "--seed",
+        type=_int_arg("--seed"),
+        default=None,
+        help="seed of sampled Shapley values (groups over 12 councils; default drawn)",
+    )
+    mt.add_argument("--json", action="store_true", help="print the result as JSON")
+    mt.add_argument(
+        "--write",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="write each ranked group as a scenario TOML in this folder",
+    )
+    mt.add_argument("--force", action="store_true", help="overwrite scenarios already there")
+    mt.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        metavar="FILE.xlsx",
+        help="also write the ranking, shares and lines as a workbook of values",
+    )
 
 
 @dataclass
@@ -523,6 +602,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         from bondmodel.pool.command import run_command
 
         return run_command(args, _out)
+    if args.command == "match":
+        return _match(args)
     from bondmodel.scenario.loader import list_templates
 
     for name in list_templates():
@@ -1173,6 +1254,92 @@ def _fit(args: argparse.Namespace) -> int:
         from bondmodel.charts import write_fit_chart
 
         _wrote(write_fit_chart(data, [best, *[f for f in usable if f is not best]], png))
+    return 0
+
+
+def _match(args: argparse.Namespace) -> int:
+    """``bondmodel match``: rank a register's partnerships, print them, write scenarios."""
+    from bondmodel.market import report
+    from bondmodel.market.economics import load_economics
+    from bondmodel.market.match import match, needs_seed
+    from bondmodel.market.write import scenarios
+    from bondmodel.risk.results import new_seed
+    from bondmodel.risk.sampling import MAX_SEED
+
+    if not 1 <= args.top <= 1000:
+        raise ScenarioError(f"--top: {args.top}; allowed: 1 to 1000")
+    group = None
+    if args.group is not None:
+        given = [
+            ("--council", args.council is not None),
+            ("--max-partners", args.max_partners is not None),
+        ]
+        given.append(("--search", args.search != "auto"))
+        clash = [flag for flag, used in given if used]
+        if clash:
+            raise ScenarioError(f"--group: names the group, so {clash[0]} does not apply")
+        group = [g.strip() for g in args.group.split(",") if g.strip()]
+        if not group:
+            raise ScenarioError("--group: names no council; give ID,ID,... (two or more)")
+    max_partners = 4 if args.max_partners is None else args.max_partners
+    if group is not None:
+        max_partners = len(group)
+    if args.write is not None and args.write.exists() and not args.write.is_dir():
+        raise ScenarioError(f"--write: {str(args.write)!r} is a file; give a folder")
+    if args.output is not None:
+        if args.output.suffix.lower() != ".xlsx":
+            raise ScenarioError(f"--output: {str(args.output)!r} must end in .xlsx")
+        if _same_file(args.register, args.output):
+            raise ScenarioError(f"--output: {str(args.output)!r} is the register itself")
+    services = None
+    if args.services is not None:
+        services = [s.strip() for text in args.services for s in text.split(",") if s.strip()]
+        if not services:
+            raise ScenarioError("--services: names no service line; give LINE,LINE,...")
+    economics = None if args.economics is None else load_economics(args.economics)
+    seed = args.seed
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise ScenarioError(f"--seed: {seed}; allowed: 0 to {MAX_SEED:,}")
+    if seed is None and needs_seed(max_partners):
+        seed = new_seed()
+        print(f"bondmodel: seed {seed} (repeat with --seed {seed})", file=sys.stderr)
+    _SESSION.seed = seed
+    result = match(
+        args.register,
+        council=args.council,
+        services=services,
+        max_partners=max_partners,
+        top=args.top,
+        method=args.search,
+        economics=economics,
+        seed=seed,
+        group=group,
+    )
+    written = []
+    if args.write is not None:
+        # every scenario is built and validated before the first is written
+        written = scenarios(result, args.rule, args.command_line)
+        for item in written:
+            _refuse_existing(args.write / item.name, args.force, args.register)
+        try:
+            args.write.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ScenarioError(
+                f"--write: cannot create the folder {str(args.write)!r}: {os_error_words(exc)}"
+            ) from None
+        for item in written:
+            atomic_write_text(args.write / item.name, item.text)
+            _wrote(args.write / item.name)
+    if args.output is not None:
+        from bondmodel.market.book import write_match_book
+
+        _wrote(write_match_book(result, args.output, args.rule, args.command_line))
+    if args.json:
+        data = report.match_json(result, args.rule)
+        data["written"] = [str(args.write / item.name) for item in written]
+        _out(json.dumps(_jsonable(data), indent=2, allow_nan=False))
+    else:
+        _out(report.match_text(result, args.rule, _table_width()))
     return 0
 
 

@@ -20,9 +20,7 @@ each family's replicates drawn from ``SeedSequence(seed, spawn_key=(family index
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -33,6 +31,7 @@ from typing import TYPE_CHECKING, Any, Final
 import numpy as np
 from pydantic import TypeAdapter, ValidationError
 
+from bondmodel.csvtext import CsvKind, read_csv_lines
 from bondmodel.errors import ScenarioError
 from bondmodel.scenario.risk import Distribution, risk_inputs
 from bondmodel.types import FloatArray
@@ -42,6 +41,10 @@ if TYPE_CHECKING:
 
 #: Largest data file read, in bytes (docs/guarantees.md, "Limits").
 MAX_FIT_BYTES: Final = 10_000_000
+#: A data file, as messages call it.
+DATA_FILE: Final = CsvKind(
+    "data file", "a CSV file of figures, one column per series", MAX_FIT_BYTES
+)
 #: Most values fitted: the bootstrap refits every replicate, so its time grows with this.
 MAX_FIT_VALUES: Final = 100_000
 #: Fewest values fitted: below this a three-parameter fit and a goodness-of-fit test say
@@ -275,35 +278,13 @@ def read_column(path: Path, column: str | None = None) -> FitData:
         oversized file, a missing column, a cell that is not a finite number, or fewer than
         :data:`MIN_FIT_POINTS` values.
     """
-    if not path.exists():
-        raise ScenarioError(f"{path}: data file does not exist")
-    if not path.is_file():
-        raise ScenarioError(f"{path}: is not a file; give a CSV data file")
-    if path.suffix.lower() != ".csv":
-        raise ScenarioError(
-            f"{path}: is not a .csv file; allowed: a CSV file of figures, one column per series"
-        )
-    size = path.stat().st_size
-    if size > MAX_FIT_BYTES:
-        raise ScenarioError(
-            f"{path}: data file is {size:,} bytes; at most {MAX_FIT_BYTES:,} are allowed"
-        )
-    raw = path.read_bytes()
-    text = _text(path, raw)
-    lines = [
-        (number, line)
-        for number, line in enumerate(text.splitlines(), start=1)
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+    raw, lines = read_csv_lines(path, DATA_FILE)
     if not lines:
         raise ScenarioError(
             f"{path}: holds no header row and no data; allowed: a CSV file "
             "whose first line (after # comments) names the columns"
         )
-    try:
-        table = list(csv.reader(io.StringIO("\n".join(line for _, line in lines)), strict=True))
-    except csv.Error as exc:
-        raise ScenarioError(f"{path}: is not valid CSV ({exc})") from None
+    table = [cells for _, cells in lines]
     header = [h.strip() for h in table[0]]
     index = _column_index(path, header, column, table[1:])
     name = header[index]
@@ -340,19 +321,6 @@ def read_column(path: Path, column: str | None = None) -> FitData:
         )
     digest = hashlib.sha256(raw).hexdigest()
     return FitData(path, name, np.asarray(values, dtype=np.float64), tuple(rows), digest, blanks)
-
-
-def _text(path: Path, raw: bytes) -> str:
-    """The data file's bytes as text: UTF-8 (a byte-order mark skipped), no NUL byte."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            f"{path}: is not a UTF-8 text file (byte {exc.start}); a data file is CSV text"
-        ) from None
-    if "\x00" in text:
-        raise ScenarioError(f"{path}: holds a NUL byte; a data file is CSV text, not binary")
-    return text
 
 
 def _column_index(path: Path, header: list[str], column: str | None, rows: list[list[str]]) -> int:
