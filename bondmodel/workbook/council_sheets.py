@@ -80,6 +80,8 @@ PERIOD_ROW, LABEL_ROW, HEADER_ROW = 2, 3, 4
 FIRST_ROW = HEADER_ROW + 1
 #: Width of the comparison's route columns on the Routes sheet.
 ROUTE_WIDTH = 18
+#: The column of each sheet's RERUN NEEDED banner: right of the title, which it would cut.
+BANNER_COL = 8
 
 
 def has_council_sheets(results: Results) -> bool:
@@ -689,7 +691,6 @@ def _budget_sheet(
             "money",
             "=in_council_net_revenue_stream*{price_end}",
             values=council.net_revenue_stream * yearly.price_end,
-            total=True,
         ),
     ]
     for r, budget in zip(routes, b, strict=True):
@@ -1007,7 +1008,6 @@ def _indicator_lines(
             "money",
             financing,
             values=v["financing_costs"],
-            total=True,
         ),
         same(
             f"{p}nrs",
@@ -1015,7 +1015,6 @@ def _indicator_lines(
             "money",
             "={budget.nrs}",
             values=v["net_revenue_stream"],
-            total=True,
         ),
         same(
             f"{p}ratio",
@@ -1258,11 +1257,18 @@ def _comparison(
         row = top + 1 + i
         ws.write_string(row, 0, label, styles.label)
         if unit != "text":
-            ws.write_string(row, 1, styles.unit_words(unit), styles.note)
+            prices = cols[key].prices if key in cols else "nominal"
+            ws.write_string(row, 1, styles.unit_words(unit, prices), styles.note)
         for j, (formula, cached) in enumerate(items):
             col = 2 + j
             if key == "breaches":
                 cached = _breach_count(results, routes[j], layout)
+            if key == "type":  # words that wrap in the route's column
+                ws.write_string(row, col, str(cached), styles.wrap)
+                continue
+            if not formula and isinstance(cached, str) and cached != "n/a":
+                ws.write_string(row, col, cached, styles.bold_right)
+                continue
             if not formula:
                 write_value(ws, row, col, cached, unit, styles)
                 continue
@@ -1277,6 +1283,16 @@ def _comparison(
             else:
                 ws.write_formula(row, col, text, styles.note, "n/a")
         layout.rows[f"routes.compare.{key}"] = span(ROUTES, row, 2, 1 + len(routes))
+        if key == "type":
+            ws.set_row(row, heading_height([str(c) for _, c in items], ROUTE_WIDTH))
+        if key == "lawful_for_revenue_costs":  # an unlawful route stands out
+            ws.conditional_format(
+                row,
+                2,
+                row,
+                1 + len(routes),
+                {"type": "cell", "criteria": "==", "value": '"NO"', "format": styles.bad},
+            )
     row = top + 1 + len(table) + 1
     ws.write_string(row, 0, "Flags (the engine's words for the inputs as run)", styles.bold)
     row += 1
@@ -1293,15 +1309,17 @@ def _comparison(
         ws.write(
             row,
             0,
-            f"Simulated over {s.paths:,} paths (simulation output: values, not formulas; seed "
-            f"{s.seed}, sampler {s.sampler})",
-            styles.header,
+            f"Monte Carlo simulation output (values, not formulas): {s.paths:,} paths, seed "
+            f"{s.seed}, sampler {s.sampler}; every route on the same draws",
+            styles.note,
         )
+        status_banner(ws, row, BANNER_COL, styles, simulation=True)
+        row += 1
+        ws.write(row, 0, "Who bears a savings shortfall (simulated)", styles.header)
         ws.write(row, 1, "Unit", styles.header)
         for j, name in enumerate(names):
             ws.write_string(row, 2 + j, name, styles.header_wrap)
         ws.set_row(row, heading_height(names, ROUTE_WIDTH))
-        status_banner(ws, row - 1, 0, styles, simulation=True)
         for i, key in enumerate(k for k in ROUTE_RISK if k != "route"):
             r_i = row + 1 + i
             column = ROUTE_RISK[key]

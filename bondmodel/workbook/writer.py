@@ -59,6 +59,7 @@ from bondmodel.workbook.cost_rows import (
     timeline_rows,
 )
 from bondmodel.workbook.council_sheets import (
+    BANNER_COL,
     BUDGET,
     PRUDENTIAL,
     ROUTES,
@@ -213,9 +214,9 @@ BANNERS: dict[str, tuple[int, bool]] = {
     "Bond": (3, False),
     "Sources and uses": (6, False),
     "Metrics": (2, False),
-    ROUTES: (3, False),
-    BUDGET: (3, False),
-    PRUDENTIAL: (3, False),
+    ROUTES: (BANNER_COL, False),
+    BUDGET: (BANNER_COL, False),
+    PRUDENTIAL: (BANNER_COL, False),
     "Risk": (3, True),
     "Sensitivity": (3, True),
     "Stress": (3, True),
