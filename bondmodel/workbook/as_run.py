@@ -213,7 +213,7 @@ INPUT_RULES: tuple[InputRule, ...] = (
     InputRule(
         r"council\.financing_ratio_limit",
         "live",
-        "the Prudential sheet's flag rows; setting or clearing it adds or removes a row",
+        "the Prudential sheet's flag row follows its value; clearing it removes the row",
         presence=True,
     ),
     InputRule(
