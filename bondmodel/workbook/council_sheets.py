@@ -189,7 +189,7 @@ def _terms(results: Results, routes: list[_Route], layout: Layout) -> list[tuple
             need,
         ),
     ]
-    share = min(1.0, need / total) if total > 0 else 0.0
+    share = _share(need, total)
     for r in routes:
         title = r.terms.name
         k = r.k
@@ -250,6 +250,11 @@ def _route_lines(r: _Route, results: Results) -> list[Line]:
     terms, rf = r.terms, r.flows
     net = "{cashflows.net_cash_flow}"
     head = Line(f"{p}h", f"{terms.name}: {TYPE_WORDS[r.type]}", "count", "")
+
+    def flow(label: str, formula: str) -> Line:
+        """The council's cash flow under the route, by period."""
+        return same(f"{p}flow", label, "money", formula, values=rf.council[0], total=True)
+
     lines: list[Line] = [head]
     if r.type == "bond":
         lines += [
@@ -269,13 +274,9 @@ def _route_lines(r: _Route, results: Results) -> list[Line]:
                 "=IFERROR(INDEX(BOND_BAL,1,MATCH({timeline.t},BOND_T,1)),0)",
                 values=terms.balance,
             ),
-            same(
-                f"{p}flow",
+            flow(
                 "Council cash flow (Cashflows: with the bond)",
-                "money",
                 "={cashflows.council_flow}",
-                values=rf.council[0],
-                total=True,
             ),
         ]
     elif r.loan:
@@ -315,13 +316,9 @@ def _route_lines(r: _Route, results: Results) -> list[Line]:
                 "=rt_need",
                 values=terms.balance,
             ),
-            same(
-                f"{p}flow",
+            flow(
                 "Council cash flow: the programme's, plus the loan less its debt service",
-                "money",
                 f"={net}-{{{p}interest}}-{{{p}principal}}+{{timeline.f_close}}*rt_need",
-                values=rf.council[0],
-                total=True,
             ),
         ]
     elif r.type == "reserves":
@@ -349,13 +346,9 @@ def _route_lines(r: _Route, results: Results) -> list[Line]:
                 values=rf.interest[0],
                 total=True,
             ),
-            same(
-                f"{p}flow",
+            flow(
                 "Council cash flow: the programme's less the income forgone",
-                "money",
                 f"={net}-{{{p}interest}}",
-                values=rf.council[0],
-                total=True,
             ),
         ]
     elif r.type == "outcomes_contract":
@@ -384,24 +377,16 @@ def _route_lines(r: _Route, results: Results) -> list[Line]:
                 values=rf.outcome_payments[0],
                 total=True,
             ),
-            same(
-                f"{p}flow",
+            flow(
                 "Council cash flow: the programme's, plus the investment less the payments",
-                "money",
                 f"={net}-{{{p}payments}}+{{timeline.f_close}}*rt_need",
-                values=rf.council[0],
-                total=True,
             ),
         ]
     else:  # capital receipts: the receipts pay the costs; the cash flow is the programme's
         lines.append(
-            same(
-                f"{p}flow",
+            flow(
                 "Council cash flow: the programme's (receipts are the council's own cash)",
-                "money",
                 f"={net}",
-                values=rf.council[0],
-                total=True,
             )
         )
     df = results.flows.discount_factors[0]
@@ -638,37 +623,19 @@ def _budget_sheet(
             values=np.arange(1, n + 1, dtype=float),
         ),
         Line("h_programme", "The programme (Cashflows sheet), by financial year", "count", ""),
-        same(
-            "savings",
-            "Savings",
-            "money",
-            "=SUMIFS(CF_GROSS,TL_FY,{fy})",
-            values=years.total(flows.gross_savings[0]),
-            total=True,
-        ),
-        same(
-            "running",
-            "Running costs",
-            "money",
-            "=SUMIFS(CF_RUNNING,TL_FY,{fy})",
-            values=years.total(flows.running_costs[0]),
-            total=True,
-        ),
-        same(
-            "capex",
-            "One-off costs",
-            "money",
-            "=SUMIFS(CF_CAPEX,TL_FY,{fy})",
-            values=yearly.capex,
-            total=True,
-        ),
-        same(
-            "revenue",
-            "of which revenue costs (not IT or property)",
-            "money",
-            "=SUMIFS(RT_REVENUE,TL_FY,{fy})",
-            values=yearly.revenue,
-            total=True,
+        *(
+            same(key, label, "money", f"=SUMIFS({source},TL_FY,{{fy}})", values=v, total=True)
+            for key, label, source, v in (
+                ("savings", "Savings", "CF_GROSS", years.total(flows.gross_savings[0])),
+                ("running", "Running costs", "CF_RUNNING", years.total(flows.running_costs[0])),
+                ("capex", "One-off costs", "CF_CAPEX", yearly.capex),
+                (
+                    "revenue",
+                    "of which revenue costs (not IT or property)",
+                    "RT_REVENUE",
+                    yearly.revenue,
+                ),
+            )
         ),
         same(
             "capital",
@@ -802,7 +769,7 @@ def _budget_route_lines(r: _Route, budget: Any, yearly: _Yearly, tax_base: float
                 "Spending financed by borrowing (adds to the CFR)",
                 "money",
                 f"={{capex}}*rt{k}_share",
-                values=yearly.capex * _share(r, yearly),
+                values=yearly.capex * _share(r.terms.amount, float(yearly.capex.sum())),
                 total=True,
             ),
             same(
@@ -875,10 +842,10 @@ def _budget_route_lines(r: _Route, budget: Any, yearly: _Yearly, tax_base: float
     return lines
 
 
-def _share(r: _Route, yearly: _Yearly) -> float:
-    """The share of the one-off costs a borrowing route finances (the engine's)."""
-    total = float(yearly.capex.sum())
-    return min(1.0, r.terms.amount / total) if total > 0 else 0.0
+def _share(amount: float, total: float) -> float:
+    """The share of the one-off costs ``total`` a route providing ``amount`` finances (the
+    engine's ``route_views``)."""
+    return min(1.0, amount / total) if total > 0 else 0.0
 
 
 def _prudential_sheet(
@@ -1105,9 +1072,6 @@ def _comparison(
         ws.set_column(FIRST_PERIOD_COL, 1 + len(routes), ROUTE_WIDTH)
     name_row = top
 
-    def cell(key: str) -> str:
-        return rows[key]
-
     def value(key: str, k: int) -> Any:
         return summary[key].iloc[k]
 
@@ -1134,69 +1098,25 @@ def _comparison(
             for r in routes
         ],
     )
-    add(
-        "council_npv",
-        cols["council_npv"].label,
-        "money",
-        [(f"=SUM({cell(f'routes.r{r.k}_discounted')})", value("council_npv", r.k)) for r in routes],
-    )
-    add(
-        "peak_cash_need",
-        cols["peak_cash_need"].label,
-        "money",
-        [
-            (f"=MAX(0,-MIN({cell(f'routes.r{r.k}_cumulative')}))", value("peak_cash_need", r.k))
-            for r in routes
-        ],
-    )
+
+    def over(key: str, fn: str, row: str) -> None:
+        """A summary column as ``fn`` over each route's row ``row`` (``{k}`` its index)."""
+        items = [(f"={fn.format(rows[row.format(k=r.k)])}", value(key, r.k)) for r in routes]
+        add(key, cols[key].label, cols[key].unit, items)
+
+    over("council_npv", "SUM({})", "routes.r{k}_discounted")
+    over("peak_cash_need", "MAX(0,-MIN({}))", "routes.r{k}_cumulative")
     add(
         "total_net",
         "Net budget effect over the horizon (Budget sheet)",
         "money",
-        [(f"=SUM({cell(f'budget.r{r.k}_net')})", float(r.view.budget.net.sum())) for r in routes],
+        [(f"=SUM({rows[f'budget.r{r.k}_net']})", float(r.view.budget.net.sum())) for r in routes],
     )
-    add(
-        "max_band_d",
-        cols["max_band_d"].label,
-        "money",
-        [(f"=MAX({cell(f'budget.r{r.k}_band_d')})", value("max_band_d", r.k)) for r in routes],
-    )
-    add(
-        "reserves_needed",
-        cols["reserves_needed"].label,
-        "money",
-        [
-            (f"=MAX(0,MAX({cell(f'budget.r{r.k}_cumulative')}))", value("reserves_needed", r.k))
-            for r in routes
-        ],
-    )
-    add(
-        "max_financing_ratio",
-        cols["max_financing_ratio"].label,
-        "rate",
-        [
-            (f"=MAX({cell(f'prudential.r{r.k}_ratio')})", value("max_financing_ratio", r.k))
-            for r in routes
-        ],
-    )
-    add(
-        "min_boundary_headroom",
-        cols["min_boundary_headroom"].label,
-        "money",
-        [
-            (f"=MIN({cell(f'prudential.r{r.k}_boundary')})", value("min_boundary_headroom", r.k))
-            for r in routes
-        ],
-    )
-    add(
-        "min_limit_headroom",
-        cols["min_limit_headroom"].label,
-        "money",
-        [
-            (f"=MIN({cell(f'prudential.r{r.k}_limit')})", value("min_limit_headroom", r.k))
-            for r in routes
-        ],
-    )
+    over("max_band_d", "MAX({})", "budget.r{k}_band_d")
+    over("reserves_needed", "MAX(0,MAX({}))", "budget.r{k}_cumulative")
+    over("max_financing_ratio", "MAX({})", "prudential.r{k}_ratio")
+    over("min_boundary_headroom", "MIN({})", "prudential.r{k}_boundary")
+    over("min_limit_headroom", "MIN({})", "prudential.r{k}_limit")
     breach_keys = ("limit_breach", "boundary_breach", "cfr_breach", "ratio_breach")
     add(
         "breaches",
@@ -1262,7 +1182,7 @@ def _comparison(
         for j, (formula, cached) in enumerate(items):
             col = 2 + j
             if key == "breaches":
-                cached = _breach_count(results, routes[j], layout)
+                cached = _breach_count(results, routes[j])
             if key == "type":  # words that wrap in the route's column
                 ws.write_string(row, col, str(cached), styles.wrap)
                 continue
@@ -1356,7 +1276,7 @@ def _rate_names(routes: list[_Route]) -> set[str]:
     }
 
 
-def _breach_count(results: Results, r: _Route, layout: Layout) -> float:
+def _breach_count(results: Results, r: _Route) -> float:
     """The years flagged on the Prudential sheet for route ``r`` (its flags' cached values)."""
     ind = r.view.indicators
     council = results.scenario.council
