@@ -199,11 +199,33 @@ INPUT_RULES: tuple[InputRule, ...] = (
     InputRule(
         r"pwlb\.(gilt_yield|margin|term_years|loan_type)", "live", "the PWLB rows on the Bond sheet"
     ),
+    InputRule(r"routes\[i\]\.name", "structural", _NAMES),
     InputRule(
-        r"(council\..*|routes\[i\]\..*)",
+        r"routes\[i\]\.type",
         "structural",
-        "the funding routes' budget, Prudential Code and comparison tables are the engine's "
-        "(run --json, the API); the workbook has no formulas for them yet",
+        "each type of route has rows of its own on the Routes, Budget and Prudential sheets",
+    ),
+    InputRule(
+        r"(routes\[i\]\.eligible|council\.usable_reserves)",
+        "structural",
+        "only the flags' words use it, which the Routes sheet shows as run",
+    ),
+    InputRule(
+        r"council\.financing_ratio_limit",
+        "live",
+        "the Prudential sheet's flag row follows its value; clearing it removes the row",
+        presence=True,
+    ),
+    InputRule(
+        r"council\..*",
+        "live",
+        "the Routes, Budget and Prudential sheets",
+    ),
+    InputRule(
+        r"routes\[i\]\.(gilt_yield|rate_type|loan_type|term_years|rate|repayment|share|"
+        r"cap_multiple)",
+        "live",
+        "the route's terms and schedule on the Routes sheet",
     ),
 )
 
@@ -220,6 +242,14 @@ _SIZING_SIMULATION = InputRule(
     "structural",
     "the simulation that sizes the bond to a percentile of CFADS draws them: the contract's "
     "principal follows, and the sizing CFADS row holds that simulation's values",
+)
+
+
+_ROUTE_YEARS = InputRule(
+    r"timeline\.start_date",
+    "structural",
+    "the Budget and Prudential sheets have a column for each financial year the periods "
+    "fall in as run",
 )
 
 
@@ -244,6 +274,8 @@ def rule_for(path: str, scenario: Scenario | None = None) -> InputRule:
         and (scenario.timeline.align_to_financial_year)
     ):
         return _FY_LABELS
+    if g == "timeline.start_date" and scenario is not None and scenario.routes:
+        return _ROUTE_YEARS
     if (
         g == "bond.principal"
         and scenario is not None
@@ -275,6 +307,7 @@ def kinds_table() -> list[tuple[str, Kind, str]]:
         (next(i for i, rule in enumerate(INPUT_RULES) if rule.matches(path)), special, when)
         for special, path, when in (
             (_FY_LABELS, "timeline.start_date", "when aligned"),
+            (_ROUTE_YEARS, "timeline.start_date", "with funding routes"),
             (_SCULPTED_PRINCIPAL, "bond.principal", "sculpted profiles"),
             (_SIZING_SIMULATION, "risk.inputs", "a bond sized on a percentile basis"),
         )

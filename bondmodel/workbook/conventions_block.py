@@ -22,10 +22,12 @@ from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
 from bondmodel.conventions import (
+    CAPITALISATION_DIRECTION_LIFE_YEARS,
     CATEGORY_DEFAULT_BAND,
     FREQUENCIES,
     GREEN_BOOK_STPR,
     OPTIMISM_BIAS_BANDS,
+    PWLB_MARGINS,
     UK_FINANCIAL_YEAR_START_MONTH,
 )
 from bondmodel.programme import SCURVE_LINEAR_BELOW
@@ -77,10 +79,46 @@ class Convention:
 
 _GB = "HM Treasury Green Book (2022), Annex A6: STPR by years after the base year"
 _OB = "HM Treasury Supplementary Green Book Guidance: Optimism Bias (2003), Table 1"
+_PWLB = "UK Debt Management Office, PWLB rate types; HM Treasury, PWLB lending terms (2020)"
+_MRP = "MHCLG, Statutory guidance on minimum revenue provision (2024)"
+
+#: The conventions only the funding routes' sheets use (Routes, Budget, Prudential): written
+#: only when the scenario compares routes, so no other workbook changes.
+COUNCIL_CONVENTIONS = (
+    Convention(
+        "pwlb_rate_types",
+        "conv_pwlb_rate_types",
+        "PWLB rate types",
+        "names",
+        _PWLB,
+        tuple(PWLB_MARGINS),
+    ),
+    Convention(
+        "pwlb_margins",
+        "conv_pwlb_margins",
+        "PWLB margin over the gilt yield, by rate type",
+        "rate a year",
+        _PWLB,
+        tuple(PWLB_MARGINS.values()),
+    ),
+    Convention(
+        "capitalisation_direction_life",
+        "conv_cd_life",
+        "MRP life of expenditure capitalised under a direction",
+        "years",
+        _MRP,
+        (float(CAPITALISATION_DIRECTION_LIFE_YEARS),),
+    ),
+)
 
 
-def conventions() -> list[Convention]:
-    """Every convention, in the order of the block."""
+def conventions(council: bool = True) -> list[Convention]:
+    """Every convention, in the order of the block (``council`` False: without
+    :data:`COUNCIL_CONVENTIONS`, for a scenario that compares no funding routes)."""
+    return _general() + (list(COUNCIL_CONVENTIONS) if council else [])
+
+
+def _general() -> list[Convention]:
     bands = [*OPTIMISM_BIAS_BANDS.items()]
     return [
         Convention(
@@ -277,9 +315,10 @@ def convention_values() -> dict[str, float | str]:
 
 
 def conventions_block(
-    wb: Workbook, ws: Worksheet, styles: Styles, top: int
+    wb: Workbook, ws: Worksheet, styles: Styles, top: int, council: bool = False
 ) -> list[tuple[int, InputRow]]:
-    """Write the block on the Inputs sheet from row ``top``; returns its rows for As run."""
+    """Write the block on the Inputs sheet from row ``top`` (with the funding routes'
+    conventions when ``council``); returns its rows for As run."""
     # the heading in the hidden key column is what the reader stops at; a reader sees its copy
     ws.write_string(top, 0, CONVENTIONS_HEADING, styles.header)
     ws.write_string(top, LABEL_COL, CONVENTIONS_HEADING, styles.header)
@@ -293,7 +332,7 @@ def conventions_block(
         styles.note,
     )
     out: list[tuple[int, InputRow]] = []
-    for i, conv in enumerate(conventions()):
+    for i, conv in enumerate(conventions(council)):
         row = top + 2 + i
         ws.write_string(row, 0, conv.path, styles.note)
         ws.write_string(row, 1, conv.label)

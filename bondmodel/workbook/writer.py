@@ -58,6 +58,14 @@ from bondmodel.workbook.cost_rows import (
     running_cost_rows,
     timeline_rows,
 )
+from bondmodel.workbook.council_sheets import (
+    BANNER_COL,
+    BUDGET,
+    PRUDENTIAL,
+    ROUTES,
+    council_sheets,
+    has_council_sheets,
+)
 from bondmodel.workbook.dashboard import dashboard_sheet
 from bondmodel.workbook.formulas import payback_formula
 from bondmodel.workbook.inputs import inputs_sheet
@@ -136,7 +144,11 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
         wb, styles, results.scenario, annotate=lambda path: annotation(path, results.scenario)
     )
     input_rows += conventions_block(
-        wb, wb.get_worksheet_by_name("Inputs"), styles, input_rows[-1][0] + 3
+        wb,
+        wb.get_worksheet_by_name("Inputs"),
+        styles,
+        input_rows[-1][0] + 3,
+        council=results.routes is not None,
     )
     timeline_sheet(wb, styles, results, layout)
     rows = _cashflows_sheet(wb, styles, results, layout)
@@ -159,6 +171,8 @@ def _write(results: Results, path: Path, command: str | None = None) -> None:
     else:
         alias_cashflows(layout)
     _metrics_sheet(wb, styles, results, rows, layout)
+    if has_council_sheets(results):
+        council_sheets(wb, styles, results, layout)
     if results.risk is not None:
         _risk_sheet(wb, styles, results, layout)
         sensitivity_sheet(wb, styles, results)
@@ -200,6 +214,9 @@ BANNERS: dict[str, tuple[int, bool]] = {
     "Bond": (3, False),
     "Sources and uses": (6, False),
     "Metrics": (2, False),
+    ROUTES: (BANNER_COL, False),
+    BUDGET: (BANNER_COL, False),
+    PRUDENTIAL: (BANNER_COL, False),
     "Risk": (3, True),
     "Sensitivity": (3, True),
     "Stress": (3, True),
@@ -216,6 +233,7 @@ def sheet_names(results: Results) -> list[str]:
     names += ["Partners"]
     names += ["Bond", SOURCES_USES_SHEET] if results.bond is not None else []
     names += ["Metrics"]
+    names += [ROUTES, BUDGET, PRUDENTIAL] if has_council_sheets(results) else []
     names += ["Risk", "Sensitivity"] if results.risk is not None else []
     names += [ANALYSES_SHEET] if has_analyses(results) else []
     return [*names, "Checks", "As run", "Audit", *(["Paths"] if results.risk is not None else [])]
