@@ -1175,7 +1175,8 @@ def _comparison(
     where = {key: top + 1 + i for i, (key, *_rest) in enumerate(table)}
     for i, (key, label, unit, items) in enumerate(table):
         row = top + 1 + i
-        ws.write_string(row, 0, label, styles.label)
+        # the type's words wrap to two lines: its label sits at their top, not their foot
+        ws.write_string(row, 0, label, styles.wrap if key == "type" else styles.label)
         if unit != "text":
             prices = cols[key].prices if key in cols else "nominal"
             ws.write_string(row, 1, styles.unit_words(unit, prices), styles.note)
