@@ -11,9 +11,11 @@ import argparse
 import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bondmodel.pool.loader import Portfolio
     from bondmodel.pool.results import PoolResults
 
 #: Paths a pool simulates when --paths is not given.
@@ -47,6 +49,35 @@ def add_arguments(
         help="run on a Dask cluster at this scheduler address (same results as --workers)",
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="also write the pool workbook (.xlsx): members, the base case's waterfall in "
+        "live formulas, the loss distribution, the run manifest",
+    )
+
+
+def check_output(output: Path | None, portfolio: str) -> None:
+    """Refuse a bad --output before anything runs: not .xlsx, the portfolio file itself,
+    or in a folder that does not exist."""
+    from bondmodel.errors import ScenarioError
+
+    if output is None:
+        return
+    if output.suffix.lower() != ".xlsx":
+        raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
+    source = Path(portfolio)
+    if output.exists() and source.exists() and output.resolve() == source.resolve():
+        raise ScenarioError(
+            f"--output: {str(output)!r} is the portfolio file itself; choose another output path"
+        )
+    folder = output.parent if str(output.parent) else Path(".")
+    if not folder.is_dir():
+        raise ScenarioError(f"--output: {str(output)!r}: the folder {str(folder)!r} does not exist")
+    if output.is_dir():
+        raise ScenarioError(f"--output: {str(output)!r} is a folder; give a file name to write")
 
 
 def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
@@ -57,14 +88,38 @@ def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     from bondmodel.pool.results import run_pool
     from bondmodel.risk.results import new_seed
 
+    output: Path | None = getattr(args, "output", None)
+    check_output(output, args.portfolio)
     portfolio = load_portfolio(args.portfolio)
     seed = new_seed() if args.seed is None else args.seed
     results = run_pool(portfolio, args.paths, seed, args.workers, args.scheduler)
+    if output is not None:
+        write_workbook(output, portfolio, results, args.portfolio)
     if args.json:
         out(json.dumps(results.to_json(), indent=2))
     else:
         out(render(results, portfolio.spec.name))
     return 0
+
+
+def write_workbook(output: Path, portfolio: Portfolio, results: PoolResults, source: str) -> Path:
+    """Write the pool workbook for ``results`` to ``output`` (atomically), with the base
+    case's waterfall and the command line and portfolio SHA-256 on its Audit sheet."""
+    import shlex
+    import sys
+
+    from bondmodel.pool.base import pool_base_case
+    from bondmodel.pool.model import PoolModel
+    from bondmodel.pool.simulate import structure_of
+    from bondmodel.pool.workbook import portfolio_sha256, write_pool_workbook
+
+    model = PoolModel(portfolio)
+    structure = structure_of(model)
+    base = pool_base_case(model, structure)
+    command = shlex.join(["bondmodel", *sys.argv[1:]])
+    return write_pool_workbook(
+        output, portfolio, structure, base, results, command, portfolio_sha256(source)
+    )
 
 
 def _missing(x: Any) -> bool:
