@@ -136,11 +136,11 @@ _INPUT_ROWS: Final = {
     "cap": 9,
     "capacity": 10,
 }
-#: The first tranche's row on Inputs (zero-based); its columns: name, share, coupon, size.
+#: The first tranche's row on Inputs (zero-based); its columns: name, share, size, coupon.
 TRANCHE_ROW: Final = 14
 SHARE_COL: Final = 1
-COUPON_COL: Final = 2
-SIZE_COL: Final = 3
+SIZE_COL: Final = 2
+COUPON_COL: Final = 3
 
 _GUARANTEE_WORDS: Final = {
     "none": "none",
@@ -217,7 +217,7 @@ def _inputs_sheet(
     names.define(wb, "pl_capacity", ws.name, r["capacity"], 1)
     # the capacity's formula needs the Members sheet's rows: written by _members_sheet
     ws.write(TRANCHE_ROW - 2, 0, "Tranches, most senior first", styles.bold)
-    for col, text in enumerate(("Tranche", "Share of the principal", "Coupon, a year", "Size, £")):
+    for col, text in enumerate(("Tranche", "Share of the principal", "Size, £", "Coupon, a year")):
         ws.write(TRANCHE_ROW - 1, col, text, styles.header_wrap)
     ws.set_row(TRANCHE_ROW - 1, 30)
     for k, name in enumerate(structure.names):
