@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import openpyxl
 import pytest
+import tomli_w
 
 from bondmodel import cli
 from bondmodel.pool import parse_portfolio, run_pool
@@ -215,6 +216,21 @@ def test_output_is_checked_before_the_run_and_written_atomically(
         err = capsys.readouterr().err
         assert code == 2 and err.startswith("bondmodel: error: --output: ") and words in err
         assert "Traceback" not in err and not output.exists()
+    # an input file is never overwritten: here a member's scenario, TOML in a file named .xlsx
+    member = tmp_path / "member.xlsx"
+    member.write_bytes((TEMPLATES / "sib-limited-recourse.toml").read_bytes())
+    before = member.read_bytes()
+    data = _template()
+    data["members"][0]["scenario"] = "member.xlsx"
+    data["members"][1]["scenario"] = str(TEMPLATES / "sib-limited-recourse.toml")
+    data["members"][2]["scenario"] = str(TEMPLATES / "shared-services.toml")
+    portfolio = tmp_path / "pool.toml"
+    portfolio.write_text(tomli_w.dumps(data), encoding="utf-8")
+    capsys.readouterr()
+    code = cli.main(["pool", str(portfolio), "--paths", "10", "--seed", "1", "-o", str(member)])
+    err = capsys.readouterr().err
+    assert code == 2 and "is an input file" in err and "Traceback" not in err
+    assert member.read_bytes() == before
     # a write that fails half-way leaves the existing file as it was, and nothing else
     target = tmp_path / "pool.xlsx"
     target.write_bytes(b"the old workbook")
@@ -229,7 +245,7 @@ def test_output_is_checked_before_the_run_and_written_atomically(
     err = capsys.readouterr().err
     assert code == 2 and "cannot write it" in err and "existing file is unchanged" in err
     assert target.read_bytes() == b"the old workbook"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["pool.xlsx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["member.xlsx", "pool.toml", "pool.xlsx"]
     monkeypatch.undo()
     code = cli.main(["pool", str(POOL), "--paths", "10", "--seed", "1", "-o", str(target)])
     assert code == 0 and target.read_bytes()[:2] == b"PK"

@@ -59,25 +59,31 @@ def add_arguments(
     )
 
 
-def check_output(output: Path | None, portfolio: str) -> None:
-    """Refuse a bad --output before anything runs: not .xlsx, the portfolio file itself,
-    or in a folder that does not exist."""
+def check_output(output: Path | None, inputs: list[Path]) -> None:
+    """Refuse a bad --output before anything runs: not .xlsx, in a folder that does not
+    exist, a folder, or one of the run's input files (the portfolio, a member's scenario)."""
     from bondmodel.errors import ScenarioError
 
     if output is None:
         return
     if output.suffix.lower() != ".xlsx":
         raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
-    source = Path(portfolio)
-    if output.exists() and source.exists() and output.resolve() == source.resolve():
-        raise ScenarioError(
-            f"--output: {str(output)!r} is the portfolio file itself; choose another output path"
-        )
     folder = output.parent if str(output.parent) else Path(".")
     if not folder.is_dir():
         raise ScenarioError(f"--output: {str(output)!r}: the folder {str(folder)!r} does not exist")
     if output.is_dir():
         raise ScenarioError(f"--output: {str(output)!r} is a folder; give a file name to write")
+    for source in inputs:
+        if output.exists() and source.exists() and output.samefile(source):
+            raise ScenarioError(
+                f"--output: {str(output)!r} is an input file ({source}); choose another output path"
+            )
+
+
+def _input_files(portfolio: Portfolio, path: str) -> list[Path]:
+    """The portfolio file and the members' scenario files."""
+    base = Path(path).parent
+    return [Path(path)] + [base / m.scenario for m in portfolio.members if m.scenario is not None]
 
 
 def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
@@ -89,8 +95,9 @@ def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     from bondmodel.risk.results import new_seed
 
     output: Path | None = getattr(args, "output", None)
-    check_output(output, args.portfolio)
+    check_output(output, [Path(args.portfolio)])
     portfolio = load_portfolio(args.portfolio)
+    check_output(output, _input_files(portfolio, args.portfolio))
     seed = new_seed() if args.seed is None else args.seed
     results = run_pool(portfolio, args.paths, seed, args.workers, args.scheduler)
     if output is not None:
