@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -281,3 +282,42 @@ def test_libreoffice_recalculates_the_waterfall_and_follows_a_coupon_edit(
     _, structure2, base2 = _build(changed)
     assert not np.allclose(base2.flows.investor_flow, base.flows.investor_flow)
     assert _check_waterfall(rerun_sheet, structure2, base2) > 300
+
+
+def test_the_pool_workbook_is_print_ready(tmp_path: Path) -> None:
+    """A4 landscape, one page wide, headed with the pool's name; the manifest's JSON is not
+    printed; every number has its unit's format (none in General)."""
+    path = tmp_path / "pool.xlsx"
+    portfolio, *_ = _write(_template(), path)
+    wb = openpyxl.load_workbook(path)
+    for ws in wb.worksheets:
+        assert ws.print_area, ws.title
+        assert int(ws.page_setup.paperSize) == 9 and ws.page_setup.orientation == "landscape"
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert ws.page_setup.fitToWidth in (1, None), ws.title
+        assert portfolio.spec.name in ws.oddHeader.left.text, ws.title
+    audit = wb["Audit"]
+    area = audit.print_area[0] if isinstance(audit.print_area, list) else audit.print_area
+    last = int(re.findall(r"\$(\d+)", area)[-1])
+    labels = [audit.cell(row=r, column=1).value for r in range(1, audit.max_row + 1)]
+    assert last < labels.index("Manifest as JSON") + 1 < audit.max_row
+    values = openpyxl.load_workbook(path, data_only=True)
+    general = [
+        f"{ws.title}!{cell.coordinate}"
+        for ws in values.worksheets
+        for row in ws.iter_rows()
+        for cell in row
+        if isinstance(cell.value, int | float) and cell.number_format == "General"
+    ]
+    assert not general, general[:8]
+
+
+@pytest.mark.spreadsheet
+def test_the_pool_workbook_prints_in_a_few_pages(soffice: str, tmp_path: Path) -> None:
+    """Printed by LibreOffice: at least a page per sheet, at most 12 in all (the template's
+    histogram to its last bin holding a path, its 12-year waterfall on one page wide)."""
+    path = tmp_path / "pool.xlsx"
+    _write(_template(), path)
+    (pdf,) = convert_many([path], tmp_path / "pdf", to="pdf")
+    pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf.read_bytes()))
+    assert len(SHEETS) <= pages <= 12, pages

@@ -768,6 +768,10 @@ def _waterfall_sheet(
     wb: Workbook, ws: Worksheet, styles: Styles, structure: Structure, base: PoolBase
 ) -> None:
     symbol = styles.currency_symbol
+    # the headings' style, with a number format for the payment numbers and years
+    heading = {"bold": True, "bg_color": "#1F3864", "font_color": "#FFFFFF", "border": 1}
+    head_count = wb.add_format({**heading, "num_format": "0"})
+    head_years = wb.add_format({**heading, "num_format": "0.00"})
     bold_money = wb.add_format({"bold": True, "num_format": f"{symbol}#,##0;[Red]({symbol}#,##0)"})
     lines = _waterfall_lines(structure, base)
     n_legal = len(structure.remaining) - 1
@@ -788,8 +792,8 @@ def _waterfall_sheet(
     ws.write(2, TOTAL_COL, "Total", styles.header)
     ws.write(3, TOTAL_COL, "", styles.header)
     for t in range(1, n_legal + 1):
-        ws.write_number(2, _period_col(t), t, styles.header)
-        ws.write_number(3, _period_col(t), t / structure.g, styles.header)
+        ws.write_number(2, _period_col(t), t, head_count)
+        ws.write_number(3, _period_col(t), t / structure.g, head_years)
     section = None
     row = WATERFALL_HEAD
     for line in lines:
