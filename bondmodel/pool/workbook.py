@@ -1146,7 +1146,7 @@ def _cover_sheet(
         ("Audit", "The run manifest: engine version, command, seed, paths, portfolio SHA-256."),
     ):  # fmt: skip
         row += 1
-        ws.write_url(row, 0, f"internal:'{sheet}'!A1", styles.link, sheet)
+        ws.write_url(row, 0, f"internal:'{sheet}'!A1", styles.link_top, sheet)
         ws.write(row, 1, text, styles.wrap)
         ws.set_row(row, 30)
     row += 2
