@@ -40,7 +40,7 @@ from bondmodel.pool.workbook import (
 from bondmodel.workbook.recalc import convert_many
 
 from .test_workbook import _tamper
-from .xlsx_tools import edit_inputs
+from .xlsx_tools import edit_inputs, general_format_cells
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
@@ -301,14 +301,7 @@ def test_the_pool_workbook_is_print_ready(tmp_path: Path) -> None:
     last = int(re.findall(r"\$(\d+)", area)[-1])
     labels = [audit.cell(row=r, column=1).value for r in range(1, audit.max_row + 1)]
     assert last < labels.index("Manifest as JSON") + 1 < audit.max_row
-    values = openpyxl.load_workbook(path, data_only=True)
-    general = [
-        f"{ws.title}!{cell.coordinate}"
-        for ws in values.worksheets
-        for row in ws.iter_rows()
-        for cell in row
-        if isinstance(cell.value, int | float) and cell.number_format == "General"
-    ]
+    general = general_format_cells(path)
     assert not general, general[:8]
 
 

@@ -63,16 +63,11 @@ def check_output(output: Path | None, inputs: list[Path]) -> None:
     """Refuse a bad --output before anything runs: not .xlsx, in a folder that does not
     exist, a folder, or one of the run's input files (the portfolio, a member's scenario)."""
     from bondmodel.errors import ScenarioError
+    from bondmodel.io import check_output_path
 
     if output is None:
         return
-    if output.suffix.lower() != ".xlsx":
-        raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
-    folder = output.parent if str(output.parent) else Path(".")
-    if not folder.is_dir():
-        raise ScenarioError(f"--output: {str(output)!r}: the folder {str(folder)!r} does not exist")
-    if output.is_dir():
-        raise ScenarioError(f"--output: {str(output)!r} is a folder; give a file name to write")
+    check_output_path(output, "--output", ".xlsx")
     for source in inputs:
         if output.exists() and source.exists() and output.samefile(source):
             raise ScenarioError(

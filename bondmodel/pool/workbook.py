@@ -22,6 +22,7 @@ The file is written atomically (:func:`bondmodel.io.atomic_write`).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -117,7 +118,7 @@ def _write(
     _loss_sheet(wb, sheets["Loss"], styles, results)
     # the manifest's JSON is for a program, not the printed page
     json_row = _audit_sheet(sheets["Audit"], styles, portfolio, results, stamp, command, sha256)
-    _cover_sheet(sheets["Cover"], styles, portfolio, structure, base, results, stamp)
+    _cover_sheet(sheets["Cover"], styles, portfolio, structure, results, stamp)
     print_ready(wb, portfolio.spec.name, stamp, {"Audit": json_row - 2}, {})
     wb.close()
 
@@ -460,6 +461,31 @@ def _waterfall_lines(structure: Structure, base: PoolBase) -> list[_Line]:
             return "0"
         return f"SUM({c(f'{prefix}_0', t)}:{c(f'{prefix}_{k - 1}', t)})"
 
+    sec = ""
+
+    def pool_row(key: str, label: str, formula: Callable[[int], str], total: bool = True) -> None:
+        """A pool-wide row of the trace's step ``key``."""
+        add(_Line(key, label, tr[key], formula, total, section=sec))
+
+    def per_tranche(
+        key: str, label: str, formula: Callable[[int, int], str], total: bool = True
+    ) -> list[str]:
+        """A row per tranche (``key_k``) of the trace's step ``key``; ``formula(k, t)``.
+        Returns the rows' keys, most senior first."""
+        keys = [f"{key}_{k}" for k in range(K)]
+        for k in range(K):
+            add(
+                _Line(
+                    keys[k],
+                    f"{tranche(k)}: {label}",
+                    tr[key][k],
+                    functools.partial(formula, k),
+                    total,
+                    section=sec,
+                )
+            )
+        return keys
+
     sec = "Cash into the pool"
     add(
         _Line(
@@ -472,287 +498,162 @@ def _waterfall_lines(structure: Structure, base: PoolBase) -> list[_Line]:
             sec,
         )
     )
-    add(
-        _Line(
-            "paid",
-            "Members' payments to the pool (engine's base case)",
-            base.paid,
-            None,
-            section=sec,
-        )
-    )
+    add(_Line("paid", "Members' payments to the pool (engine's base case)", base.paid, section=sec))
     add(
         _Line(
             "write_off",
             "Members' loans written off (engine's base case)",
             base.write_off,
-            None,
             section=sec,
         )
     )
-
-    def guarantee(t: int) -> str:
-        if t == 1:
-            return f"=MIN({c('write_off', t)},pl_capacity)"
-        return f"=MIN({c('write_off', t)},pl_capacity-SUM({before('guarantee', t)}))"
-
-    add(
-        _Line(
-            "guarantee",
-            "Paid by the guarantee towards the write-offs",
-            tr["guarantee"],
-            guarantee,
-            section=sec,
-        )
+    pool_row(
+        "guarantee",
+        "Paid by the guarantee towards the write-offs",
+        lambda t: (
+            f"=MIN({c('write_off', t)},pl_capacity)"
+            if t == 1
+            else f"=MIN({c('write_off', t)},pl_capacity-SUM({before('guarantee', t)}))"
+        ),
     )
-    add(
-        _Line(
-            "cash",
-            "Cash in the period",
-            tr["cash"],
-            lambda t: f"={c('paid', t)}+{c('guarantee', t)}",
-            section=sec,
-        )
-    )
+    pool_row("cash", "Cash in the period", lambda t: f"={c('paid', t)}+{c('guarantee', t)}")
 
     sec = "Due to the tranches this period"
-    for k in range(K):
-        add(
-            _Line(
-                f"opening_{k}",
-                f"{tranche(k)}: balance at the start",
-                tr["opening"][k],
-                lambda t, k=k: f"=pl_size_{k + 1}" if t == 1 else f"={c(f'closing_{k}', t - 1)}",
-                False,
-                section=sec,
-            )
-        )
-    for k in range(K):
-
-        def due(t: int, k: int = k) -> str:
-            carried = "" if t == 1 else f"+{c(f'arrears_{k}', t - 1)}"
-            return f"={c(f'opening_{k}', t)}*pl_coupon_{k + 1}/pl_payments{carried}"
-
-        add(
-            _Line(
-                f"interest_due_{k}",
-                f"{tranche(k)}: interest due (with any unpaid)",
-                tr["interest_due"][k],
-                due,
-                total=False,
-                section=sec,
-            )
-        )
-    for k in range(K):
-        add(
-            _Line(
-                f"principal_due_{k}",
-                f"{tranche(k)}: principal due on the schedule",
-                tr["principal_due"][k],
-                lambda t, k=k: (
-                    f"=MAX({c(f'opening_{k}', t)}-pl_size_{k + 1}*{c('remaining', t)},0)"
-                ),
-                total=False,
-                section=sec,
-            )
-        )
-    interest_keys = [f"interest_due_{k}" for k in range(K)]
-    principal_keys = [f"principal_due_{k}" for k in range(K)]
-    add(
-        _Line(
-            "shortfall",
-            "Shortfall of cash against what is due",
-            tr["shortfall"],
-            lambda t: (
-                f"=MAX(SUM({run(interest_keys, t)})+SUM({run(principal_keys, t)})-{c('cash', t)},0)"
-            ),
-            total=False,
-            section=sec,
-        )
+    per_tranche(
+        "opening",
+        "balance at the start",
+        lambda k, t: f"=pl_size_{k + 1}" if t == 1 else f"={c(f'closing_{k}', t - 1)}",
+        total=False,
+    )
+    interest_keys = per_tranche(
+        "interest_due",
+        "interest due (with any unpaid)",
+        lambda k, t: (
+            f"={c(f'opening_{k}', t)}*pl_coupon_{k + 1}/pl_payments"
+            + ("" if t == 1 else f"+{c(f'arrears_{k}', t - 1)}")
+        ),
+        total=False,
+    )
+    principal_keys = per_tranche(
+        "principal_due",
+        "principal due on the schedule",
+        lambda k, t: f"=MAX({c(f'opening_{k}', t)}-pl_size_{k + 1}*{c('remaining', t)},0)",
+        total=False,
+    )
+    pool_row(
+        "shortfall",
+        "Shortfall of cash against what is due",
+        lambda t: (
+            f"=MAX(SUM({run(interest_keys, t)})+SUM({run(principal_keys, t)})-{c('cash', t)},0)"
+        ),
+        total=False,
     )
 
     sec = "Liquidity reserve"
-    add(
-        _Line(
-            "reserve_opening",
-            "Reserve at the start of the period",
-            tr["reserve_opening"],
-            lambda t: "=pl_reserve" if t == 1 else f"={c('reserve_closing', t - 1)}",
-            False,
-            section=sec,
-        )
+    pool_row(
+        "reserve_opening",
+        "Reserve at the start of the period",
+        lambda t: "=pl_reserve" if t == 1 else f"={c('reserve_closing', t - 1)}",
+        total=False,
     )
-    add(
-        _Line(
-            "draw",
-            "Drawn from the reserve",
-            tr["draw"],
-            lambda t: f"=MIN({c('reserve_opening', t)},{c('shortfall', t)})",
-            section=sec,
-        )
+    pool_row(
+        "draw",
+        "Drawn from the reserve",
+        lambda t: f"=MIN({c('reserve_opening', t)},{c('shortfall', t)})",
     )
-    add(
-        _Line(
-            "available",
-            "Cash available to pay the tranches",
-            tr["available"],
-            lambda t: f"={c('cash', t)}+{c('draw', t)}",
-            section=sec,
-        )
+    pool_row(
+        "available",
+        "Cash available to pay the tranches",
+        lambda t: f"={c('cash', t)}+{c('draw', t)}",
     )
 
+    def in_order(due: str, cash: str, paid: str, k: int, t: int) -> str:
+        """Tranche k's payment in order of priority: what is ``due`` (a formula), at most
+        the cash of row ``cash`` less what the tranches before it were paid (row ``paid``)."""
+        return f"=MIN(MAX({due},0),MAX({c(cash, t)}-{sum_before(paid, k, t)},0))"
+
     sec = "Interest, by seniority"
-    for k in range(K):
-        add(
-            _Line(
-                f"interest_paid_{k}",
-                f"{tranche(k)}: interest paid",
-                tr["interest_paid"][k],
-                lambda t, k=k: (
-                    f"=MIN(MAX({c(f'interest_due_{k}', t)},0),"
-                    f"MAX({c('available', t)}-{sum_before('interest_paid', k, t)},0))"
-                ),
-                section=sec,
-            )
-        )
-    for k in range(K):
-        add(
-            _Line(
-                f"arrears_{k}",
-                f"{tranche(k)}: interest unpaid, carried forward",
-                tr["arrears"][k],
-                lambda t, k=k: f"={c(f'interest_due_{k}', t)}-{c(f'interest_paid_{k}', t)}",
-                False,
-                section=sec,
-            )
-        )
-    paid_keys = [f"interest_paid_{k}" for k in range(K)]
-    add(
-        _Line(
-            "after_interest",
-            "Cash left after interest",
-            tr["after_interest"],
-            lambda t: f"={c('available', t)}-SUM({run(paid_keys, t)})",
-            False,
-            section=sec,
-        )
+    paid_keys = per_tranche(
+        "interest_paid",
+        "interest paid",
+        lambda k, t: in_order(c(f"interest_due_{k}", t), "available", "interest_paid", k, t),
+    )
+    per_tranche(
+        "arrears",
+        "interest unpaid, carried forward",
+        lambda k, t: f"={c(f'interest_due_{k}', t)}-{c(f'interest_paid_{k}', t)}",
+        total=False,
+    )
+    pool_row(
+        "after_interest",
+        "Cash left after interest",
+        lambda t: f"={c('available', t)}-SUM({run(paid_keys, t)})",
+        total=False,
     )
 
     sec = "Principal on the schedule, by seniority"
-    for k in range(K):
-        add(
-            _Line(
-                f"scheduled_{k}",
-                f"{tranche(k)}: scheduled principal paid",
-                tr["scheduled"][k],
-                lambda t, k=k: (
-                    f"=MIN(MAX({c(f'principal_due_{k}', t)},0),"
-                    f"MAX({c('after_interest', t)}-{sum_before('scheduled', k, t)},0))"
-                ),
-                section=sec,
-            )
-        )
-    scheduled_keys = [f"scheduled_{k}" for k in range(K)]
-    add(
-        _Line(
-            "after_principal",
-            "Cash left after scheduled principal",
-            tr["after_principal"],
-            lambda t: f"={c('after_interest', t)}-SUM({run(scheduled_keys, t)})",
-            False,
-            section=sec,
-        )
+    scheduled_keys = per_tranche(
+        "scheduled",
+        "scheduled principal paid",
+        lambda k, t: in_order(c(f"principal_due_{k}", t), "after_interest", "scheduled", k, t),
     )
-    add(
-        _Line(
-            "refill",
-            "Reserve refilled to its size",
-            tr["refill"],
-            lambda t: (
-                f"=MIN(MAX(pl_reserve-({c('reserve_opening', t)}-{c('draw', t)}),0),"
-                f"MAX({c('after_principal', t)},0))"
-            ),
-            section=sec,
-        )
+    pool_row(
+        "after_principal",
+        "Cash left after scheduled principal",
+        lambda t: f"={c('after_interest', t)}-SUM({run(scheduled_keys, t)})",
+        total=False,
     )
-    add(
-        _Line(
-            "reserve_closing",
-            "Reserve at the end of the period",
-            tr["reserve_closing"],
-            lambda t: f"={c('reserve_opening', t)}-{c('draw', t)}+{c('refill', t)}",
-            False,
-            section=sec,
-        )
+    pool_row(
+        "refill",
+        "Reserve refilled to its size",
+        lambda t: (
+            f"=MIN(MAX(pl_reserve-({c('reserve_opening', t)}-{c('draw', t)}),0),"
+            f"MAX({c('after_principal', t)},0))"
+        ),
     )
-    add(
-        _Line(
-            "after_refill",
-            "Surplus after the reserve",
-            tr["after_refill"],
-            lambda t: f"={c('after_principal', t)}-{c('refill', t)}",
-            False,
-            section=sec,
-        )
+    pool_row(
+        "reserve_closing",
+        "Reserve at the end of the period",
+        lambda t: f"={c('reserve_opening', t)}-{c('draw', t)}+{c('refill', t)}",
+        total=False,
+    )
+    pool_row(
+        "after_refill",
+        "Surplus after the reserve",
+        lambda t: f"={c('after_principal', t)}-{c('refill', t)}",
+        total=False,
     )
 
     sec = "Surplus prepays principal, by seniority"
-    for k in range(K):
-        add(
-            _Line(
-                f"sweep_{k}",
-                f"{tranche(k)}: principal prepaid from the surplus",
-                tr["sweep"][k],
-                lambda t, k=k: (
-                    f"=MIN(MAX({c(f'opening_{k}', t)}-{c(f'scheduled_{k}', t)},0),"
-                    f"MAX({c('after_refill', t)}-{sum_before('sweep', k, t)},0))"
-                ),
-                section=sec,
-            )
-        )
-    sweep_keys = [f"sweep_{k}" for k in range(K)]
+    sweep_keys = per_tranche(
+        "sweep",
+        "principal prepaid from the surplus",
+        lambda k, t: in_order(
+            f"{c(f'opening_{k}', t)}-{c(f'scheduled_{k}', t)}", "after_refill", "sweep", k, t
+        ),
+    )
     n_legal = len(structure.remaining) - 1
-
-    def released(t: int) -> str:
-        reserve = f"+{c('reserve_closing', t)}" if t == n_legal else ""
-        return f"={c('after_refill', t)}-SUM({run(sweep_keys, t)}){reserve}"
-
-    add(
-        _Line(
-            "released",
-            "Released to the members (the reserve too at legal maturity)",
-            tr["released"],
-            released,
-            section=sec,
-        )
+    pool_row(
+        "released",
+        "Released to the members (the reserve too at legal maturity)",
+        lambda t: (
+            f"={c('after_refill', t)}-SUM({run(sweep_keys, t)})"
+            + (f"+{c('reserve_closing', t)}" if t == n_legal else "")
+        ),
     )
 
     sec = "Tranches: balances and payments"
-    for k in range(K):
-        add(
-            _Line(
-                f"closing_{k}",
-                f"{tranche(k)}: balance at the end",
-                tr["closing"][k],
-                lambda t, k=k: (
-                    f"={c(f'opening_{k}', t)}-{c(f'scheduled_{k}', t)}-{c(f'sweep_{k}', t)}"
-                ),
-                False,
-                section=sec,
-            )
-        )
-    for k in range(K):
-        add(
-            _Line(
-                f"to_investors_{k}",
-                f"{tranche(k)}: paid to its investors",
-                tr["to_investors"][k],
-                lambda t, k=k: (
-                    f"={c(f'interest_paid_{k}', t)}+{c(f'scheduled_{k}', t)}+{c(f'sweep_{k}', t)}"
-                ),
-                section=sec,
-            )
-        )
+    per_tranche(
+        "closing",
+        "balance at the end",
+        lambda k, t: f"={c(f'opening_{k}', t)}-{c(f'scheduled_{k}', t)}-{c(f'sweep_{k}', t)}",
+        total=False,
+    )
+    per_tranche(
+        "to_investors",
+        "paid to its investors",
+        lambda k, t: f"={c(f'interest_paid_{k}', t)}+{c(f'scheduled_{k}', t)}+{c(f'sweep_{k}', t)}",
+    )
     return lines
 
 
@@ -1097,7 +998,6 @@ def _cover_sheet(
     styles: Styles,
     portfolio: Portfolio,
     structure: Structure,
-    base: PoolBase,
     results: PoolResults,
     stamp: datetime,
 ) -> None:
