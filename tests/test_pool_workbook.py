@@ -294,7 +294,7 @@ def test_the_pool_workbook_is_print_ready(tmp_path: Path) -> None:
         assert ws.print_area, ws.title
         assert int(ws.page_setup.paperSize) == 9 and ws.page_setup.orientation == "landscape"
         assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
-        assert ws.page_setup.fitToWidth in (1, None), ws.title
+        assert ws.page_setup.fitToWidth in (1, None), ws.title  # 1 is the default when set
         assert portfolio.spec.name in ws.oddHeader.left.text, ws.title
     audit = wb["Audit"]
     area = audit.print_area[0] if isinstance(audit.print_area, list) else audit.print_area
@@ -314,3 +314,24 @@ def test_the_pool_workbook_prints_in_a_few_pages(soffice: str, tmp_path: Path) -
     (pdf,) = convert_many([path], tmp_path / "pdf", to="pdf")
     pages = len(re.findall(rb"/Type\s*/Page(?![s\w])", pdf.read_bytes()))
     assert len(SHEETS) <= pages <= 12, pages
+
+
+def test_a_long_waterfall_prints_across_pages_with_its_labels(tmp_path: Path) -> None:
+    """A 25-year pool prints its Waterfall two pages wide (13 payments a page at most), each
+    page repeating the labels and the total; the template's 12 years fit one page."""
+    from bondmodel.pool.synthetic import synthetic_portfolio
+
+    portfolio = synthetic_portfolio(2)
+    model = PoolModel(portfolio)
+    structure = structure_of(model)
+    assert model.n_legal == 25
+    path = tmp_path / "long.xlsx"
+    results = run_pool(portfolio, 50, 1)
+    base = pool_base_case(model, structure)
+    write_pool_workbook(path, portfolio, structure, base, results)
+    ws = openpyxl.load_workbook(path)["Waterfall"]
+    assert ws.page_setup.fitToWidth == 2
+    assert ws.print_title_cols == "$A:$B" and ws.print_title_rows == "$1:$4"
+    short = tmp_path / "short.xlsx"
+    _write(_template(), short)
+    assert openpyxl.load_workbook(short)["Waterfall"].page_setup.fitToWidth in (1, None)

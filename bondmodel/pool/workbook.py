@@ -56,6 +56,15 @@ FIRST_PERIOD: Final = 2
 #: Rows above the Waterfall sheet's first line: title, note, payment, year.
 WATERFALL_HEAD: Final = 4
 
+#: Most payment periods the Waterfall sheet prints across one page (more: more pages wide).
+PERIODS_PER_PAGE: Final = 13
+
+
+def waterfall_pages_wide(n_legal: int) -> int:
+    """Pages the Waterfall sheet prints across: one per :data:`PERIODS_PER_PAGE` payments."""
+    return max(1, math.ceil(n_legal / PERIODS_PER_PAGE))
+
+
 #: Sheet names, in order.
 SHEETS: Final = ("Cover", "Inputs", "Members", "Waterfall", "Loss", "Audit")
 
@@ -119,7 +128,10 @@ def _write(
     # the manifest's JSON is for a program, not the printed page
     json_row = _audit_sheet(sheets["Audit"], styles, portfolio, results, stamp, command, sha256)
     _cover_sheet(sheets["Cover"], styles, portfolio, structure, results, stamp)
-    print_ready(wb, portfolio.spec.name, stamp, {"Audit": json_row - 2}, {})
+    # the Waterfall prints at most PERIODS_PER_PAGE payments a page, its labels repeated
+    n_legal = len(structure.remaining) - 1
+    wide = {"Waterfall": waterfall_pages_wide(n_legal)}
+    print_ready(wb, portfolio.spec.name, stamp, {"Audit": json_row - 2}, {}, wide)
     wb.close()
 
 
