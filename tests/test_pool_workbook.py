@@ -35,6 +35,7 @@ from bondmodel.pool.workbook import (
     SHEETS,
     TRANCHE_ROW,
     waterfall_cells,
+    write_parts,
     write_pool_workbook,
 )
 from bondmodel.workbook.recalc import convert_many
@@ -72,7 +73,7 @@ def _build(data: dict[str, Any]) -> tuple[Portfolio, Structure, PoolBase]:
 def _write(data: dict[str, Any], path: Path) -> tuple[Portfolio, Structure, PoolBase, Any]:
     portfolio, structure, base = _build(data)
     results = run_pool(portfolio, PATHS, SEED)
-    write_pool_workbook(path, portfolio, structure, base, results, "test", "0" * 64)
+    write_parts(path, portfolio, structure, base, results, "test", "0" * 64)
     return portfolio, structure, base, results
 
 
@@ -322,13 +323,10 @@ def test_a_long_waterfall_prints_across_pages_with_its_labels(tmp_path: Path) ->
     from bondmodel.pool.synthetic import synthetic_portfolio
 
     portfolio = synthetic_portfolio(2)
-    model = PoolModel(portfolio)
-    structure = structure_of(model)
-    assert model.n_legal == 25
+    assert PoolModel(portfolio).n_legal == 25
     path = tmp_path / "long.xlsx"
     results = run_pool(portfolio, 50, 1)
-    base = pool_base_case(model, structure)
-    write_pool_workbook(path, portfolio, structure, base, results)
+    write_pool_workbook(path, portfolio, results)
     ws = openpyxl.load_workbook(path)["Waterfall"]
     assert ws.page_setup.fitToWidth == 2
     assert ws.print_title_cols == "$A:$B" and ws.print_title_rows == "$1:$4"

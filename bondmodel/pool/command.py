@@ -96,32 +96,17 @@ def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     seed = new_seed() if args.seed is None else args.seed
     results = run_pool(portfolio, args.paths, seed, args.workers, args.scheduler)
     if output is not None:
-        write_workbook(output, portfolio, results, args.portfolio)
+        import shlex
+        import sys
+
+        from bondmodel.pool.workbook import write_pool_workbook
+
+        write_pool_workbook(output, portfolio, results, shlex.join(["bondmodel", *sys.argv[1:]]))
     if args.json:
         out(json.dumps(results.to_json(), indent=2))
     else:
         out(render(results, portfolio.spec.name))
     return 0
-
-
-def write_workbook(output: Path, portfolio: Portfolio, results: PoolResults, source: str) -> Path:
-    """Write the pool workbook for ``results`` to ``output`` (atomically), with the base
-    case's waterfall and the command line and portfolio SHA-256 on its Audit sheet."""
-    import shlex
-    import sys
-
-    from bondmodel.pool.base import pool_base_case
-    from bondmodel.pool.model import PoolModel
-    from bondmodel.pool.simulate import structure_of
-    from bondmodel.pool.workbook import portfolio_sha256, write_pool_workbook
-
-    model = PoolModel(portfolio)
-    structure = structure_of(model)
-    base = pool_base_case(model, structure)
-    command = shlex.join(["bondmodel", *sys.argv[1:]])
-    return write_pool_workbook(
-        output, portfolio, structure, base, results, command, portfolio_sha256(source)
-    )
 
 
 def _missing(x: Any) -> bool:

@@ -88,6 +88,27 @@ def portfolio_sha256(path: str | Path) -> str:
 
 
 def write_pool_workbook(
+    path: str | Path, portfolio: Portfolio, results: PoolResults, command: str | None = None
+) -> Path:
+    """Write the pool workbook for a run's ``results`` to ``path``, atomically (no
+    half-written file on error): the base case is computed here, and the Audit sheet records
+    ``command`` and the SHA-256 of the portfolio file (``portfolio.source``, when a file).
+
+    ``bondmodel pool PORTFOLIO.toml -o pool.xlsx`` calls this.
+    """
+    from bondmodel.pool.base import pool_base_case
+    from bondmodel.pool.model import PoolModel
+    from bondmodel.pool.simulate import structure_of
+
+    model = PoolModel(portfolio)
+    structure = structure_of(model)
+    source = Path(portfolio.source)
+    sha256 = portfolio_sha256(source) if source.is_file() else None
+    base = pool_base_case(model, structure)
+    return write_parts(path, portfolio, structure, base, results, command, sha256)
+
+
+def write_parts(
     path: str | Path,
     portfolio: Portfolio,
     structure: Structure,
@@ -96,11 +117,8 @@ def write_pool_workbook(
     command: str | None = None,
     sha256: str | None = None,
 ) -> Path:
-    """Write the pool workbook to ``path`` atomically (no half-written file on error).
-
-    ``command`` (the command line) and ``sha256`` (the portfolio file's) are recorded on
-    the Audit sheet.
-    """
+    """:func:`write_pool_workbook` given the pool's contract and base case; ``sha256`` is
+    recorded as the portfolio file's."""
     return atomic_write(
         path,
         lambda tmp: _write(tmp, portfolio, structure, base, results, command, sha256),
