@@ -32,6 +32,19 @@ XLSX_OPTIONS: Final = {
 }
 
 
+def check_output_path(path: Path, flag: str, suffix: str) -> None:
+    """Refuse, before anything runs, an output path that does not end in ``suffix``
+    (``.pdf``, ``.xlsx``), whose folder is missing, or that is a folder; ``flag`` names the
+    option that gave it."""
+    if path.suffix.lower() != suffix:
+        raise ScenarioError(f"{flag}: {str(path)!r} must end in {suffix}")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ScenarioError(f"{flag}: {str(path)!r}: the folder {folder} does not exist")
+    if path.is_dir():
+        raise ScenarioError(f"{flag}: {str(path)!r} is a folder; give a file name to write")
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` to produce the file at a temporary path, then move it to ``path``.
 

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from bondmodel.errors import ScenarioError, WorkbookError
-from bondmodel.io import atomic_write
+from bondmodel.io import atomic_write, check_output_path
 
 if TYPE_CHECKING:
     from bondmodel.engine import Results
@@ -64,13 +64,7 @@ def require_soffice() -> str:
 def check_pdf_output(path: Path, flag: str) -> None:
     """Refuse, before anything runs, a PDF path that does not end in .pdf or whose folder
     is missing; ``flag`` names the option that gave it."""
-    if path.suffix.lower() != ".pdf":
-        raise ScenarioError(f"{flag}: {str(path)!r} must end in .pdf")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ScenarioError(f"{flag}: {str(path)!r}: the folder {folder} does not exist")
-    if path.is_dir():
-        raise ScenarioError(f"{flag}: {str(path)!r} is a folder; give a file name to write")
+    check_output_path(path, flag, ".pdf")
 
 
 def check_model_workbook(path: Path) -> None:

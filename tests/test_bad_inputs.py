@@ -14,6 +14,10 @@ them. Every case is checked three ways:
 * a handful again in a real subprocess (``python -m bondmodel.cli``), so that the
   exit code and the absence of a traceback are those the user's shell sees.
 
+Portfolio files (``bondmodel pool``) have their own cases in ``tests/bad_inputs/pools/``
+(manifest ``pools/cases.toml``), checked through ``load_portfolio`` and ``PoolModel`` and
+through ``bondmodel pool CASE -o out.xlsx`` the same way.
+
 The large classes (numeric extremes by field type, Unicode, nesting, workbook
 damage) are generated case by case by tests/bad_input_classes.py and checked the
 same way by tests/test_bad_input_classes.py.
@@ -109,7 +113,7 @@ def test_manifest_entries_are_well_formed() -> None:
 
 
 def test_every_file_in_the_folder_is_in_the_manifest() -> None:
-    on_disk = {p.name for p in CASES_DIR.iterdir()} - {MANIFEST.name}
+    on_disk = {p.name for p in CASES_DIR.iterdir() if p.is_file()} - {MANIFEST.name}
     listed = {case["file"] for case in CASES if case.get("exists", True)}
     assert on_disk == listed, (
         f"not in the manifest: {sorted(on_disk - listed)}; "
@@ -274,6 +278,78 @@ def test_cli_subprocess_exits_2_without_traceback(case: dict[str, Any], tmp_path
 def test_cli_subprocess_validate_exits_2(tmp_path: Path) -> None:
     case = BY_FILE["bad_frequency.toml"]
     proc = _run_cli("validate", str(_case_path(case)), cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    _assert_explains(proc.stderr, case)
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------------------
+# Portfolio files: bondmodel pool
+# ---------------------------------------------------------------------------
+
+POOL_DIR = CASES_DIR / "pools"
+POOL_MANIFEST = POOL_DIR / "cases.toml"
+#: The members' scenario the portfolio cases name (valid; not a case).
+POOL_MEMBER = "valid-member.toml"
+POOL_CASES: list[dict[str, Any]] = tomllib.loads(POOL_MANIFEST.read_text(encoding="utf-8"))["case"]
+
+
+def test_every_portfolio_file_is_in_its_manifest() -> None:
+    on_disk = {p.name for p in POOL_DIR.iterdir()} - {POOL_MANIFEST.name, POOL_MEMBER}
+    listed = {case["file"] for case in POOL_CASES}
+    assert on_disk == listed
+    assert len(POOL_CASES) >= 23
+    for case in POOL_CASES:
+        assert set(case) <= {"file", "description", "field", "words"}, case
+        assert case["words"] and all(w.strip() for w in case["words"]), case
+
+
+def test_the_portfolio_cases_member_is_valid() -> None:
+    """Each case fails because of its one change, not because of its members' scenario."""
+    assert bondmodel.load_scenario(POOL_DIR / POOL_MEMBER).bond is not None
+
+
+@pytest.mark.parametrize("case", _params(POOL_CASES))
+def test_a_bad_portfolio_is_refused_by_the_api(case: dict[str, Any]) -> None:
+    from bondmodel.pool import PoolModel, load_portfolio
+
+    path = POOL_DIR / case["file"]
+    with pytest.raises(bondmodel.ScenarioError) as info:
+        PoolModel(load_portfolio(path))
+    message = str(info.value)
+    _assert_explains(message, case)
+    assert all(line.startswith(f"{path}: ") for line in message.splitlines()), message
+    assert info.value.__cause__ is None
+
+
+@pytest.mark.parametrize("case", _params(POOL_CASES))
+def test_cli_pool_exits_2_and_leaves_an_existing_workbook_byte_identical(
+    case: dict[str, Any], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "out.xlsx"
+    out.write_bytes(OLD_WORKBOOK)
+    before = out.stat()
+    args = ["pool", str(POOL_DIR / case["file"]), "--paths", "10", "--seed", "1", "-o", str(out)]
+
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.startswith("bondmodel: error: ")
+    # one line per problem, each naming the file
+    path = POOL_DIR / case["file"]
+    lines = captured.err.removeprefix("bondmodel: error: ").strip().splitlines()
+    assert all(line.startswith(f"{path}: ") for line in lines), captured.err
+    _assert_explains(captured.err, case)
+    assert captured.out == ""
+    assert out.read_bytes() == OLD_WORKBOOK
+    assert out.stat().st_ino == before.st_ino and out.stat().st_mtime_ns == before.st_mtime_ns
+    assert [p.name for p in tmp_path.iterdir()] == ["out.xlsx"]
+
+
+def test_cli_subprocess_pool_exits_2_without_traceback(tmp_path: Path) -> None:
+    case = next(c for c in POOL_CASES if c["file"] == "frequency.toml")
+    proc = _run_cli("pool", str(POOL_DIR / case["file"]), "-o", "out.xlsx", cwd=tmp_path)
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     _assert_explains(proc.stderr, case)

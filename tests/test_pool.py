@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import json
 import math
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +12,6 @@ import pytest
 
 from bondmodel import cli
 from bondmodel.engine import run
-from bondmodel.errors import ScenarioError
 from bondmodel.pool import (
     PoolModel,
     PoolResults,
@@ -254,179 +251,8 @@ def test_dask_local_cluster_matches_serial(wide_pool: tuple[Portfolio, dict[str,
 # ---------------------------------------------------------------------------
 
 
-def _sib_inline() -> dict[str, Any]:
-    return tomllib.loads((TEMPLATES / SIB).read_text(encoding="utf-8"))
-
-
-def _without_bond() -> dict[str, Any]:
-    data = _sib_inline()
-    del data["bond"], data["pwlb"]
-    return data
-
-
-def _case(change: Any) -> dict[str, Any]:
-    data = portfolio_dict(2)
-    change(data)
-    return data
-
-
-BAD: list[tuple[str, Any, str]] = [
-    ("no bond", lambda d: d.pop("bond"), "bond: is required but missing"),
-    ("unknown key", lambda d: d.update(tranche=[]), "tranche: unknown key; allowed:"),
-    (
-        "shares",
-        lambda d: d.update(tranches=[{"name": "a", "share": 0.5}, {"name": "b", "share": 0.4}]),
-        "tranches[0] ('a').share: the tranches' shares sum to 0.9; they must sum to 1",
-    ),
-    (
-        "duplicate member",
-        lambda d: d["members"][1].update(name="Council 0"),
-        "members[1] ('Council 0').name: 'Council 0' appears twice",
-    ),
-    (
-        "duplicate key",
-        lambda d: d["members"][1].update(key="Council 0"),
-        "members[1] ('Council 1').key: 'Council 0' appears twice",
-    ),
-    (
-        "both programmes",
-        lambda d: d["members"][0].update(inline={"meta": {}}),
-        "members[0] ('Council 0').scenario: give exactly one of scenario",
-    ),
-    (
-        "missing file",
-        lambda d: d["members"][0].update(scenario="nowhere.toml"),
-        "members[0] ('Council 0').scenario: 'nowhere.toml' is not a file",
-    ),
-    (
-        "no member bond",
-        lambda d: d["members"][0].update(scenario=None, inline=_without_bond()),
-        "members[0] ('Council 0'): its scenario has no [bond] section",
-    ),
-    (
-        "bad inline scenario",
-        lambda d: d["members"][0].update(
-            scenario=None, inline={**_sib_inline(), "timeline": {"frequency": "weekly"}}
-        ),
-        "members[0] ('Council 0').inline: timeline",
-    ),
-    (
-        "first loss without amount",
-        lambda d: d.update(guarantee={"type": "first_loss"}),
-        "guarantee.amount: is required with type = 'first_loss'",
-    ),
-    (
-        "cap with first loss",
-        lambda d: d.update(guarantee={"type": "first_loss", "amount": 1.0, "cap": 0.1}),
-        "guarantee.cap: is only allowed with type = 'joint_and_several'",
-    ),
-    (
-        "guarantee type",
-        lambda d: d.update(guarantee={"type": "everyone"}),
-        "guarantee.type: Input should be 'none', 'first_loss' or 'joint_and_several'",
-    ),
-    (
-        "sculpted",
-        lambda d: d["bond"].update(repayment={"type": "sculpted", "target_dscr": 1.3}),
-        "bond.repayment.type: 'sculpted' is not available for a pool",
-    ),
-    (
-        "loading",
-        lambda d: d.update(factors={"delivery": 1.5}),
-        "factors.delivery: Input should be less than or equal to 1 (got 1.5)",
-    ),
-    (
-        "factor matrix",
-        lambda d: d.update(factors={"correlation": [[1.0, 0.0], [0.0, 1.0]]}),
-        "factors.correlation: must be 3 x 3 (order: inflation, rates, delivery)",
-    ),
-    (
-        "not PSD",
-        lambda d: d.update(
-            factors={"correlation": [[1, 0.9, -0.9], [0.9, 1, 0.9], [-0.9, 0.9, 1]]}
-        ),
-        "factors.correlation: is not positive semi-definite",
-    ),
-    (
-        "frequency",
-        lambda d: d["bond"].update(payment_frequency="semi-annual"),
-        "members[0] ('Council 0'): its loan pays 'annual'; allowed: the pool's "
-        "bond.payment_frequency, 'semi-annual'",
-    ),
-    (
-        "maturity",
-        lambda d: d["bond"].update(tenor_years=6, legal_maturity_years=6),
-        "members[0] ('Council 0'): its loan's legal maturity, 10 years, is after the pool's, 6",
-    ),
-    (
-        "partial shares",
-        lambda d: (
-            d.update(guarantee={"type": "joint_and_several", "cap": 0.1}),
-            d["members"][0].update(guarantee_share=0.5),
-        ),
-        "members[1] ('Council 1').guarantee_share: is missing while other members give one",
-    ),
-    (
-        "share without joint guarantee",
-        lambda d: [m.update(guarantee_share=0.5) for m in d["members"]],
-        "members[0] ('Council 0').guarantee_share: is only allowed with guarantee.type = "
-        "'joint_and_several'",
-    ),
-    (
-        "reserve",
-        lambda d: d.update(reserve={"amount": 1.0, "share": 0.1}),
-        "reserve.amount: give exactly one of amount (pounds) or share",
-    ),
-    (
-        "negative loan",
-        lambda d: d["members"][0].update(loan=-5.0),
-        "members[0] ('Council 0').loan: Input should be greater than 0 (got -5.0)",
-    ),
-    (
-        "grace",
-        lambda d: d["bond"].update(grace_years=9),
-        "bond.grace_years: 9 must be less than tenor_years = 8",
-    ),
-]
-
-
-@pytest.mark.parametrize(("label", "change", "message"), BAD, ids=[b[0] for b in BAD])
-def test_bad_portfolios_are_refused_by_the_command_with_a_clear_message(
-    label: str,
-    change: Any,
-    message: str,
-    tmp_path: Path,
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    data = _case(change)
-    with pytest.raises(ScenarioError) as caught:
-        pool_of(copy.deepcopy(data))
-    assert message in str(caught.value)
-    # the command line: exit code 2, one clear message, no traceback
-    code = cli.main(["pool", str(_toml_file(tmp_path, data)), "--paths", "10", "--seed", "1"])
-    err = capsys.readouterr().err
-    assert code == 2
-    assert err.startswith("bondmodel: error: ")
-    assert "Traceback" not in err
-    assert message.split(": ", 1)[-1][:40] in err
-
-
-def _toml_file(tmp_path: Path, data: dict[str, Any]) -> Path:
-    """``data`` as a portfolio file next to a copy of the member scenario."""
-    import tomli_w
-
-    (tmp_path / SIB).write_text((TEMPLATES / SIB).read_text(encoding="utf-8"), encoding="utf-8")
-    path = tmp_path / "pool.toml"
-    path.write_bytes(tomli_w.dumps(_drop_none(data)).encode("utf-8"))
-    return path
-
-
-def _drop_none(x: Any) -> Any:
-    if isinstance(x, dict):
-        return {k: _drop_none(v) for k, v in x.items() if v is not None}
-    if isinstance(x, list):
-        return [_drop_none(v) for v in x]
-    return x
+# The bad portfolio files (23 cases, each through the API and `bondmodel pool`) are in the
+# bad-input corpus: tests/bad_inputs/pools/, run by tests/test_bad_inputs.py.
 
 
 def test_the_template_pool_runs_from_the_command_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -25,6 +25,7 @@ from bondmodel.workbook.styles import LINK_GREEN
 from bondmodel.workbook.writer import write_workbook
 
 from .conftest import TEMPLATES
+from .xlsx_tools import general_format_cells
 
 DEFAULT = "shared-services"
 #: Most pages a template's workbook may print in (issue 16).
@@ -168,16 +169,7 @@ def test_page_counts_are_within_the_limits(
 def test_every_number_has_a_number_format(workbooks: dict[str, Path]) -> None:
     """No number shows in General format (95000000, 0.0525, 1E-15): each has its unit's."""
     for name, path in workbooks.items():
-        wb = openpyxl.load_workbook(path, data_only=True)
-        general = [
-            f"{ws.title}!{cell.coordinate}"
-            for ws in wb.worksheets
-            for row in ws.iter_rows()
-            for cell in row
-            if isinstance(cell.value, int | float)
-            and not isinstance(cell.value, bool)
-            and cell.number_format == "General"
-        ]
+        general = general_format_cells(path)
         assert not general, (name, len(general), general[:8])
 
 

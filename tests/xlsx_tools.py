@@ -148,3 +148,20 @@ def _index(col: str) -> int:
     for ch in col:
         n = n * 26 + ord(ch) - 64
     return n - 1
+
+
+def general_format_cells(path: Path) -> list[str]:
+    """The cells (``Sheet!A1``) holding a number shown in General format, which should
+    each have their unit's format (95000000, 0.0525, 1E-15 would show as typed)."""
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, data_only=True)
+    return [
+        f"{ws.title}!{cell.coordinate}"
+        for ws in wb.worksheets
+        for row in ws.iter_rows()
+        for cell in row
+        if isinstance(cell.value, int | float)
+        and not isinstance(cell.value, bool)
+        and cell.number_format == "General"
+    ]

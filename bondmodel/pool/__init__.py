@@ -1,10 +1,11 @@
 """Pooled invest-to-save bonds: many councils' programmes behind one bond.
 
 ``load_portfolio`` reads a portfolio file, ``run_pool`` simulates it jointly and returns
-:class:`PoolResults`; ``synthetic.synthetic_portfolio`` builds an N-member pool for
-benchmarks. docs/methodology.md ("Pooled bonds") gives the equations, docs/user-guide.md
-an example. The names are imported when first used, so that the command line's parser can
-load ``pool.command`` without numpy or pandas (as ``bondmodel/__init__.py`` does).
+:class:`PoolResults`, ``write_pool_workbook`` writes their workbook;
+``synthetic.synthetic_portfolio`` builds an N-member pool for benchmarks.
+docs/methodology.md ("Pooled bonds") gives the equations, docs/user-guide.md an example.
+The names are imported when first used, so that the command line's parser can load
+``pool.command`` without numpy or pandas (as ``bondmodel/__init__.py`` does).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from bondmodel.pool.loader import Portfolio, load_portfolio, parse_portfolio
     from bondmodel.pool.model import PoolModel, member_seed
     from bondmodel.pool.results import PoolResults, run_pool
+    from bondmodel.pool.workbook import write_pool_workbook
 
 #: Each public name and the module it comes from.
 _PUBLIC = {
@@ -26,6 +28,7 @@ _PUBLIC = {
     "member_seed": "bondmodel.pool.model",
     "PoolResults": "bondmodel.pool.results",
     "run_pool": "bondmodel.pool.results",
+    "write_pool_workbook": "bondmodel.pool.workbook",
 }
 
 __all__ = [
@@ -36,6 +39,7 @@ __all__ = [
     "member_seed",
     "parse_portfolio",
     "run_pool",
+    "write_pool_workbook",
 ]
 
 

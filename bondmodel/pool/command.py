@@ -11,9 +11,11 @@ import argparse
 import json
 import math
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from bondmodel.pool.loader import Portfolio
     from bondmodel.pool.results import PoolResults
 
 #: Paths a pool simulates when --paths is not given.
@@ -47,6 +49,36 @@ def add_arguments(
         help="run on a Dask cluster at this scheduler address (same results as --workers)",
     )
     parser.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=None,
+        help="also write the pool workbook (.xlsx): members, the base case's waterfall in "
+        "live formulas, the loss distribution, the run manifest",
+    )
+
+
+def check_output(output: Path | None, inputs: list[Path]) -> None:
+    """Refuse a bad --output before anything runs: not .xlsx, in a folder that does not
+    exist, a folder, or one of the run's input files (the portfolio, a member's scenario)."""
+    from bondmodel.errors import ScenarioError
+    from bondmodel.io import check_output_path
+
+    if output is None:
+        return
+    check_output_path(output, "--output", ".xlsx")
+    for source in inputs:
+        if output.exists() and source.exists() and output.samefile(source):
+            raise ScenarioError(
+                f"--output: {str(output)!r} is an input file ({source}); choose another output path"
+            )
+
+
+def _input_files(portfolio: Portfolio, path: str) -> list[Path]:
+    """The portfolio file and the members' scenario files."""
+    base = Path(path).parent
+    return [Path(path)] + [base / m.scenario for m in portfolio.members if m.scenario is not None]
 
 
 def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
@@ -57,9 +89,19 @@ def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     from bondmodel.pool.results import run_pool
     from bondmodel.risk.results import new_seed
 
+    output: Path | None = getattr(args, "output", None)
+    check_output(output, [Path(args.portfolio)])
     portfolio = load_portfolio(args.portfolio)
+    check_output(output, _input_files(portfolio, args.portfolio))
     seed = new_seed() if args.seed is None else args.seed
     results = run_pool(portfolio, args.paths, seed, args.workers, args.scheduler)
+    if output is not None:
+        import shlex
+        import sys
+
+        from bondmodel.pool.workbook import write_pool_workbook
+
+        write_pool_workbook(output, portfolio, results, shlex.join(["bondmodel", *sys.argv[1:]]))
     if args.json:
         out(json.dumps(results.to_json(), indent=2))
     else:

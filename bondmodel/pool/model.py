@@ -91,9 +91,13 @@ class PoolModel:
         spec = portfolio.spec
         bond = spec.bond
         self.g = FREQUENCIES[bond.payment_frequency]
-        self.n_legal = _whole_periods("bond.legal_maturity_years", bond.legal_years, self.g)
-        n_scheduled = _whole_periods("bond.tenor_years", bond.tenor_years, self.g)
-        n_grace = _whole_periods("bond.grace_years", bond.grace_years, self.g)
+        # every message names the portfolio file, as the loader's do
+        source = portfolio.source
+        self.n_legal = _whole_periods(
+            f"{source}: bond.legal_maturity_years", bond.legal_years, self.g
+        )
+        n_scheduled = _whole_periods(f"{source}: bond.tenor_years", bond.tenor_years, self.g)
+        n_grace = _whole_periods(f"{source}: bond.grace_years", bond.grace_years, self.g)
         self.models = tuple(Model(s) for s in portfolio.scenarios)
         self.loans = np.array([_principal(m) for m in self.models])
         self.principal = float(self.loans.sum())
@@ -165,7 +169,7 @@ class PoolModel:
 
     def _check_member(self, i: int, model: Model) -> None:
         member = self.portfolio.members[i]
-        where = f"members[{i}] ('{member.name}')"
+        where = f"{self.portfolio.source}: members[{i}] ('{member.name}')"
         bond = model.scenario.bond
         assert bond is not None and model.grid is not None
         if FREQUENCIES[bond.payment_frequency] != self.g:

@@ -75,6 +75,31 @@ class PoolFlows:
         return total
 
 
+#: The pool-wide steps :func:`run_pool_waterfall` records in a trace, (n, NL+1) each.
+TRACE_POOL_STEPS: tuple[str, ...] = (
+    "cash",
+    "shortfall",
+    "reserve_opening",
+    "available",
+    "after_interest",
+    "after_principal",
+    "refill",
+    "reserve_closing",
+    "after_refill",
+)
+#: The per-tranche steps, (K, n, NL+1) each.
+TRACE_TRANCHE_STEPS: tuple[str, ...] = (
+    "opening",
+    "interest_due",
+    "principal_due",
+    "interest_paid",
+    "arrears",
+    "scheduled",
+    "sweep",
+    "closing",
+)
+
+
 def guarantee_capacity(structure: Structure, member_loss: FloatArray) -> FloatArray:
     """(n,) the most the guarantee pays on each path, and (via :func:`contribution_shares`)
     who pays it.
@@ -110,7 +135,11 @@ def contribution_shares(structure: Structure, member_loss: FloatArray) -> FloatA
 
 
 def run_pool_waterfall(
-    structure: Structure, paid: FloatArray, write_off: FloatArray, member_loss: FloatArray
+    structure: Structure,
+    paid: FloatArray,
+    write_off: FloatArray,
+    member_loss: FloatArray,
+    trace: dict[str, FloatArray] | None = None,
 ) -> PoolFlows:
     """The pool's waterfall on one block.
 
@@ -119,6 +148,9 @@ def run_pool_waterfall(
     paid : (n, NL+1) the members' payments into the pool, added.
     write_off : (n, NL+1) the members' write-offs, added.
     member_loss : (n, M) each member's total write-off.
+    trace : if given, filled with every step of every period (:data:`TRACE_STEPS`: pool
+        steps (n, NL+1), tranche steps (K, n, NL+1)), for the pool workbook's Waterfall
+        sheet, whose formulas repeat these steps.
 
     Notes
     -----
@@ -154,7 +186,16 @@ def run_pool_waterfall(
     residual = np.zeros((n, width))
     reserve = np.full(n, structure.reserve)
     called = np.zeros(n)
+    steps: dict[str, FloatArray] = {}
+    if trace is not None:
+        for key in TRACE_POOL_STEPS:
+            steps[key] = np.zeros((n, width))
+        for key in TRACE_TRANCHE_STEPS:
+            steps[key] = np.zeros((k_count, n, width))
     for t in range(1, width):
+        if trace is not None:
+            steps["opening"][:, :, t] = balance
+            steps["reserve_opening"][:, t] = reserve
         g_t = np.minimum(write_off[:, t], capacity - called)
         called += g_t
         guarantee[:, t] = g_t
@@ -164,6 +205,11 @@ def run_pool_waterfall(
         principal_due = np.maximum(balance - structure.sizes[:, None] * structure.remaining[t], 0.0)
         cash = paid[:, t] + g_t
         short = np.maximum(interest_due.sum(axis=0) + principal_due.sum(axis=0) - cash, 0.0)
+        if trace is not None:
+            steps["interest_due"][:, :, t] = interest_due
+            steps["principal_due"][:, :, t] = principal_due
+            steps["cash"][:, t] = cash
+            steps["shortfall"][:, t] = short
         d = np.minimum(reserve, short)
         reserve -= d
         draw[:, t] = d
@@ -173,23 +219,46 @@ def run_pool_waterfall(
             arrears[k] = interest_due[k] - pay
             cash = cash - pay
             flow[k, :, t] += pay
+            if trace is not None:
+                steps["interest_paid"][k, :, t] = pay
+                steps["arrears"][k, :, t] = arrears[k]
+        if trace is not None:
+            steps["after_interest"][:, t] = cash
         for k in range(k_count):
             pay = np.clip(principal_due[k], 0.0, np.maximum(cash, 0.0))
             balance[k] -= pay
             cash = cash - pay
             flow[k, :, t] += pay
             principal[k, :, t] = pay
+        if trace is not None:
+            steps["scheduled"][:, :, t] = principal[:, :, t]
+            steps["after_principal"][:, t] = cash
         refill = np.clip(structure.reserve - reserve, 0.0, np.maximum(cash, 0.0))
         reserve += refill
         cash = cash - refill
+        if trace is not None:
+            steps["refill"][:, t] = refill
+            steps["reserve_closing"][:, t] = reserve
+            steps["after_refill"][:, t] = cash
         for k in range(k_count):  # the sweep: what is left prepays, in order of priority
             pay = np.clip(balance[k], 0.0, np.maximum(cash, 0.0))
             balance[k] -= pay
             cash = cash - pay
             flow[k, :, t] += pay
             principal[k, :, t] += pay
+            if trace is not None:
+                steps["sweep"][k, :, t] = pay
         residual[:, t] = cash
+        if trace is not None:
+            steps["closing"][:, :, t] = balance
     residual[:, -1] += reserve
+    if trace is not None:
+        steps["available"] = steps["cash"] + draw
+        steps["guarantee"] = guarantee
+        steps["draw"] = draw
+        steps["released"] = residual
+        steps["to_investors"] = flow
+        trace.update(steps)
     shares = contribution_shares(structure, member_loss)
     if structure.guarantee.type == "joint_and_several":
         contributions = shares * called[:, None]

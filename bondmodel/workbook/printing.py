@@ -64,19 +64,23 @@ def print_ready(
     stamp: datetime,
     last_rows: dict[str, int],
     last_cols: dict[str, int],
+    pages_wide: dict[str, int] | None = None,
 ) -> None:
     """Set up every sheet of ``wb`` for printing.
 
     ``last_rows`` caps a sheet's print area at a row (zero-based), for the sheets
     whose lower part is data for ``verify`` rather than for a reader; ``last_cols`` at
     a column (the Bond sheet prints the bond's life as run, not the columns after it).
+    ``pages_wide`` lets a sheet with time across many columns print more than one page
+    wide (each page repeating its labels), so that its figures stay legible.
     """
     header, footer = header_footer(scenario_name, stamp)
+    wide = pages_wide or {}
     for ws in wb.worksheets():
         ws.set_paper(A4)
         ws.set_landscape()
         # one page wide, as many long as it takes (a sheet may have asked for one page)
-        ws.fit_to_pages(1, ws.fit_height if ws.fit_page else 0)
+        ws.fit_to_pages(wide.get(ws.name, 1), ws.fit_height if ws.fit_page else 0)
         ws.set_header(header)
         ws.set_footer(footer)
         last_row, last_col = _extent(ws)
