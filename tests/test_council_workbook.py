@@ -265,6 +265,15 @@ EDITS_REVENUE: dict[str, tuple[Any, ...]] = {
 }
 
 
+#: A third edit: a PWLB rate the loan may not have (HRA, not eligible) and usable reserves
+#: below what the programme draws: the comparison's two live checks must say so.
+EDITS_FLAGS: dict[str, tuple[Any, ...]] = {
+    "routes[1].rate_type": ("hra",),
+    "routes[1].eligible": (False,),
+    "council.usable_reserves": (5_000_000,),
+}
+
+
 def _formula_values(path: Path) -> dict[tuple[str, str], Any]:
     return {
         key: value for key, (formula, value) in read_cells(path, set(NEW_SHEETS)).items() if formula
@@ -294,7 +303,7 @@ def test_libreoffice_corrects_the_new_sheets_and_follows_council_inputs(
     row_of = {r.path: 5 + i for i, r in enumerate(rows)}
     edited = [
         edit_inputs(base, tmp_path / f"edited{k}.xlsx", {row_of[p]: v for p, v in edits.items()})
-        for k, edits in enumerate((EDITS, EDITS_REVENUE))
+        for k, edits in enumerate((EDITS, EDITS_REVENUE, EDITS_FLAGS))
     ]
     reruns = []
     for path in edited:
@@ -319,6 +328,13 @@ def test_libreoffice_corrects_the_new_sheets_and_follows_council_inputs(
         )
         assert changed > 100, (rerun.name, changed)  # the edits moved the sheets' numbers
         assert not any(v == RERUN_NEEDED for v in got.values())
+    # the live checks in LibreOffice: the HRA rate not open to the loan, reserves short
+    checks = {row.get("A"): row for row in _grid(recalculated[2], ROUTES).values() if row.get("A")}
+    pwlb = checks["PWLB rate open to this loan (HRA and local infrastructure rates: if eligible)"]
+    assert pwlb["D"] == "NO" and pwlb["C"] == "n/a"
+    short = checks["Reserves drawn beyond those usable (peak funding need less usable reserves)"]
+    drawn = float(run(scenario, paths=0).flows.net_cash_flow.cumsum(axis=-1).min())
+    assert float(short["G"]) == pytest.approx(-drawn - 5_000_000, rel=1e-9) and -drawn > 5e6
     lawful = _grid(reruns[1], ROUTES)
     assert any(
         row.get("A") == ROUTE_SUMMARY["revenue_costs"].label and float(row["D"]) > 0

@@ -207,8 +207,9 @@ INPUT_RULES: tuple[InputRule, ...] = (
     ),
     InputRule(
         r"(routes\[i\]\.eligible|council\.usable_reserves)",
-        "structural",
-        "only the flags' words use it, which the Routes sheet shows as run",
+        "live",
+        "the Routes sheet's comparison (the rate open to a PWLB loan, reserves beyond those "
+        "usable); the flags' words below it are as run",
     ),
     InputRule(
         r"council\.financing_ratio_limit",

@@ -48,6 +48,7 @@ from bondmodel.council.routes import (
 )
 from bondmodel.engine import Results
 from bondmodel.labels import ROUTE_PRUDENTIAL, ROUTE_RISK, ROUTE_SUMMARY, Unit
+from bondmodel.metrics import peak_funding_need
 from bondmodel.scenario.council import CAPITAL_CATEGORIES
 from bondmodel.types import FloatArray
 from bondmodel.workbook.as_run import status_banner
@@ -1172,6 +1173,46 @@ def _comparison(
             for r in routes
         ],
     )
+    # the two checks the flags' words also make, live: a PWLB rate the loan may not have, and
+    # reserves the programme would draw beyond those usable (the engine's _route_flags)
+    council = results.scenario.council
+    assert council is not None
+    drawn = float(peak_funding_need(results.flows.net_cash_flow)[0][0])
+    if any(r.type == "pwlb" for r in routes):
+        add(
+            "rate_open",
+            "PWLB rate open to this loan (HRA and local infrastructure rates: if eligible)",
+            "text",
+            [
+                (
+                    f'=IF(OR({r.name("rate_type")}="standard",{r.name("rate_type")}="certainty",'
+                    f'{r.name("eligible")}),"yes","NO")',
+                    "yes"
+                    if r.terms.route.rate_type in ("standard", "certainty")  # type: ignore[union-attr]
+                    or r.terms.route.eligible  # type: ignore[union-attr]
+                    else "NO",
+                )
+                if r.type == "pwlb"
+                else ("", "n/a")
+                for r in routes
+            ],
+        )
+    if any(r.type == "reserves" for r in routes):
+        add(
+            "reserves_short",
+            "Reserves drawn beyond those usable (peak funding need less usable reserves)",
+            "money",
+            [
+                (
+                    f"=MAX(0,MAX(0,-MIN({rows['cashflows.cumulative_net_cash_flow']}))"
+                    "-in_council_usable_reserves)",
+                    max(0.0, drawn - council.usable_reserves),
+                )
+                if r.type == "reserves"
+                else ("", "n/a")
+                for r in routes
+            ],
+        )
     where = {key: top + 1 + i for i, (key, *_rest) in enumerate(table)}
     for i, (key, label, unit, items) in enumerate(table):
         row = top + 1 + i
@@ -1206,7 +1247,7 @@ def _comparison(
         layout.rows[f"routes.compare.{key}"] = span(ROUTES, row, 2, 1 + len(routes))
         if key == "type":
             ws.set_row(row, heading_height([str(c) for _, c in items], ROUTE_WIDTH))
-        if key == "lawful_for_revenue_costs":  # an unlawful route stands out
+        if key in ("lawful_for_revenue_costs", "rate_open"):  # a route it may not use stands out
             ws.conditional_format(
                 row,
                 2,
