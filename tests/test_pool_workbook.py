@@ -304,6 +304,15 @@ def test_the_pool_workbook_is_print_ready(tmp_path: Path) -> None:
     assert last < labels.index("Manifest as JSON") + 1 < audit.max_row
     general = general_format_cells(path)
     assert not general, general[:8]
+    # a histogram running onto a second page repeats its column headings there, and the
+    # chart beside it sits below them (a chart anchored in the repeated row prints a strip)
+    loss = wb["Loss"]
+    head = next(
+        r for r in range(1, loss.max_row + 1) if loss.cell(row=r, column=1).value == "Loss from, £"
+    )
+    assert loss.print_title_rows == f"${head}:${head}"
+    (chart,) = loss._charts
+    assert chart.anchor._from.row + 1 > head
 
 
 @pytest.mark.spreadsheet

@@ -884,6 +884,8 @@ def _histogram(wb: Workbook, ws: Worksheet, styles: Styles, results: PoolResults
                                 "Investors' loss: paths")):  # fmt: skip
         ws.write(head, col, text, styles.header_wrap)
     ws.set_row(head, 45)
+    # a histogram longer than the first page carries its column headings onto the next
+    ws.repeat_rows(head)
     # the underflow bin (a negative loss) only when it holds a path
     start = 0 if counts[0].any() else 1
     money = styles.unit("money")
@@ -926,7 +928,8 @@ def _histogram(wb: Workbook, ws: Worksheet, styles: Styles, results: PoolResults
     chart.set_y_axis({"name": "Paths"})
     chart.set_legend({"position": "bottom"})
     chart.set_size({"width": 640, "height": 340})
-    ws.insert_chart(head, 5, chart)
+    # below the headings' row, which repeats on the next page: the chart must not repeat with it
+    ws.insert_chart(head + 1, 5, chart)
 
 
 # ---------------------------------------------------------------------------
