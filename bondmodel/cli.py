@@ -1262,6 +1262,7 @@ def _match(args: argparse.Namespace) -> int:
     from bondmodel.market import report
     from bondmodel.market.economics import load_economics
     from bondmodel.market.match import match, needs_seed
+    from bondmodel.market.search import check_max_partners
     from bondmodel.market.write import scenarios
     from bondmodel.risk.results import new_seed
     from bondmodel.risk.sampling import MAX_SEED
@@ -1284,6 +1285,9 @@ def _match(args: argparse.Namespace) -> int:
     max_partners = 4 if args.max_partners is None else args.max_partners
     if group is not None:
         max_partners = len(group)
+    else:
+        # before a seed is drawn and printed: a bad flag is refused with nothing said first
+        check_max_partners(max_partners)
     if args.write is not None and args.write.exists() and not args.write.is_dir():
         raise ScenarioError(f"--write: {str(args.write)!r} is a file; give a folder")
     if args.output is not None:

@@ -34,6 +34,13 @@ BLOCK: Final[int] = 50_000
 #: Largest group searched.
 MAX_PARTNERS: Final[int] = 30
 
+
+def check_max_partners(max_partners: int) -> None:
+    """Refuse a group size outside 2 to :data:`MAX_PARTNERS`, naming the flag."""
+    if not 2 <= max_partners <= MAX_PARTNERS:
+        raise ScenarioError(f"--max-partners: {max_partners}; allowed: 2 to {MAX_PARTNERS}")
+
+
 Method = Literal["auto", "exhaustive", "heuristic"]
 
 
@@ -67,8 +74,7 @@ def rank_groups(
 ) -> Ranked:
     """The ``keep`` best groups of 2 to ``max_partners`` councils, by value."""
     n = market.size
-    if not 2 <= max_partners <= MAX_PARTNERS:
-        raise ScenarioError(f"--max-partners: {max_partners}; allowed: 2 to {MAX_PARTNERS}")
+    check_max_partners(max_partners)
     if n < 2:
         raise ScenarioError(f"{market.register.path}: has {n} council; a group needs two")
     k_max = min(max_partners, n)
