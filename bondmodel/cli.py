@@ -891,7 +891,7 @@ def _solve(args: argparse.Namespace) -> int:
     from bondmodel.design.measures import parse_constraint
     from bondmodel.design.optimise import check_range_count
     from bondmodel.design.report import write_solution
-    from bondmodel.design.solve import solve
+    from bondmodel.design.solve import check_solve, solve
 
     constraints = [parse_constraint(text) for text in args.constraint]
     ranges = None if args.range is None else [_range(text) for text in args.range]
@@ -913,8 +913,9 @@ def _solve(args: argparse.Namespace) -> int:
         check_range_count(len(ranges), 1)
     _check_design_options(args, [args.scenario])
     scenario = _load(args.scenario)
-    draws = _shared_draws(args)
     bounds = None if ranges is None else ranges[0]
+    check_solve(scenario, args.find[0], constraints, bounds)  # before the seed is printed
+    draws = _shared_draws(args)
     solution = solve(
         scenario, args.find[0], constraints, args.maximise, draws, bounds, args.tolerance
     )
@@ -949,6 +950,7 @@ def _solve_several(
     from bondmodel.design.optimise import (
         GENERATIONS,
         POPULATION,
+        check_fields,
         check_range_count,
         check_search_flags,
         optimise,
@@ -970,6 +972,7 @@ def _solve_several(
         check_range_count(len(ranges), len(args.find))
     _check_design_options(args, [args.scenario])
     scenario = _load(args.scenario)
+    check_fields(scenario, list(args.find), ranges)  # before the seed is printed
     draws = _shared_draws(args)
     fields = search_fields(scenario, list(args.find), ranges, draws)
     result = optimise(

@@ -269,3 +269,27 @@ def test_bad_solve_flag_in_a_real_process_exits_2_and_writes_nothing(
     _assert_explains(proc.stderr, words)
     assert proc.stdout == ""
     assert list(tmp_path.iterdir()) == [], "a file was written"
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        pytest.param(["--find", "bond.coupon.rat"], id="one_field_unknown"),
+        pytest.param(["--find", "costs[1].profile"], id="one_field_a_list"),
+        pytest.param([*RATE, "--range", "0.08:0.03"], id="one_field_range_reversed"),
+        pytest.param(["--find", "bond.coupon.rat", *TENOR, *OBJECTIVE], id="several_unknown"),
+        pytest.param(
+            [*RATE, *TENOR, "--range", "1:2", "--range", "5.2:5.8", *OBJECTIVE],
+            id="several_range_narrow",
+        ),
+    ],
+)
+def test_a_bad_solve_field_is_refused_before_a_seed_is_drawn(
+    flags: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without --seed, solve draws a seed and prints it: a field it cannot search is refused
+    before that, so the user sees one error line and nothing else (as sweep does)."""
+    unseeded = ["--maximise", "--constraint", "P10(min_dscr) >= 1.2", "--paths", "200"]
+    assert cli.main(["solve", str(SCENARIO), *unseeded, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bondmodel: error: ") and err.count("\n") == 1, err

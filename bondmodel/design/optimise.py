@@ -226,6 +226,42 @@ def search_fields(
 ) -> list[Field]:
     """The searched fields with their ranges: ``bounds`` in order, else each field's default
     range (as the one-field solve's), refused clearly when a field cannot be searched."""
+    check_fields(scenario, paths, bounds)
+    base: Evaluation | None = None
+    out: list[Field] = []
+    for i, path in enumerate(paths):
+        domain = field_domain(scenario, path)
+        whole = domain.step is not None
+        if bounds is not None:
+            low, high = bounds[i]
+        else:
+            if base is None:
+                base = evaluate("base", scenario, replace(draws, paths=0))
+            low, high = default_range(scenario, path, base)
+        out.append(Field(path, *_checked_range(path, low, high, whole), whole))
+    return out
+
+
+def _checked_range(path: str, low: float, high: float, whole: bool) -> tuple[float, float]:
+    """``low``, ``high`` for the field at ``path``: finite, LO < HI, and two whole values
+    apart for a whole-number field (then rounded inwards)."""
+    if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        raise ScenarioError(f"--range {low:g}:{high:g} for {path}: needs LO < HI, both finite")
+    if whole and math.floor(high) - math.ceil(low) < 1:
+        raise ScenarioError(
+            f"--range {low:g}:{high:g} for {path}: the field takes whole values and the "
+            "range holds fewer than two; allowed: a range spanning two whole values or more"
+        )
+    if whole:
+        return float(math.ceil(low)), float(math.floor(high))
+    return low, high
+
+
+def check_fields(
+    scenario: Scenario, paths: list[str], bounds: list[tuple[float, float]] | None
+) -> None:
+    """Refuse fields that cannot be searched, and given ranges that cannot be, before anything
+    is drawn (the command line calls it before it draws and prints a seed)."""
     if not paths:
         raise ScenarioError("--find: give at least one field")
     if len(paths) > MAX_FIELDS:
@@ -237,8 +273,6 @@ def search_fields(
         )
     if bounds is not None:
         check_range_count(len(bounds), len(paths))
-    base: Evaluation | None = None
-    out: list[Field] = []
     for i, path in enumerate(paths):
         current = current_value(scenario, path)  # the field must exist
         if isinstance(current, tuple | list):
@@ -251,25 +285,9 @@ def search_fields(
             raise ScenarioError(
                 f"--find {path}: the field holds the text {current!r}; allowed: a numeric field"
             )
-        domain = field_domain(scenario, path)
-        whole = domain.step is not None
+        whole = field_domain(scenario, path).step is not None
         if bounds is not None:
-            low, high = bounds[i]
-        else:
-            if base is None:
-                base = evaluate("base", scenario, replace(draws, paths=0))
-            low, high = default_range(scenario, path, base)
-        if not (math.isfinite(low) and math.isfinite(high) and low < high):
-            raise ScenarioError(f"--range {low:g}:{high:g} for {path}: needs LO < HI, both finite")
-        if whole and math.floor(high) - math.ceil(low) < 1:
-            raise ScenarioError(
-                f"--range {low:g}:{high:g} for {path}: the field takes whole values and the "
-                "range holds fewer than two; allowed: a range spanning two whole values or more"
-            )
-        if whole:
-            low, high = float(math.ceil(low)), float(math.floor(high))
-        out.append(Field(path, low, high, whole))
-    return out
+            _checked_range(path, *bounds[i], whole)
 
 
 def optimise(

@@ -228,6 +228,26 @@ def _valid_run(
     return run[0], run[-1]
 
 
+def check_solve(
+    scenario: Scenario,
+    path: str,
+    constraints: list[Constraint],
+    bounds: tuple[float, float] | None = None,
+) -> None:
+    """Refuse what :func:`solve` cannot do before anything is drawn (the command line calls
+    it before it draws and prints a seed): no constraint, a field that does not exist or
+    holds a list, a range that is not LO < HI."""
+    if not constraints:
+        raise ScenarioError("solve: give at least one --constraint")
+    if isinstance(current_value(scenario, path), tuple | list):  # the field must exist
+        raise ScenarioError(list_field_message("--find", path, current_value(scenario, path)))
+    field_domain(scenario, path)
+    if bounds is not None:
+        low, high = bounds
+        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+            raise ScenarioError(f"bounds: {low}:{high} needs LO < HI")
+
+
 def solve(
     scenario: Scenario,
     path: str,
@@ -238,10 +258,7 @@ def solve(
     tolerance: float | None = None,
 ) -> Solution:
     """Find the best value of the field at ``path`` meeting every constraint."""
-    if not constraints:
-        raise ScenarioError("solve: give at least one --constraint")
-    if isinstance(current_value(scenario, path), tuple | list):  # the field must exist
-        raise ScenarioError(list_field_message("--find", path, current_value(scenario, path)))
+    check_solve(scenario, path, constraints, bounds)
 
     def point(x: float) -> Point:
         try:
