@@ -323,3 +323,33 @@ def test_the_tails_do_not_depend_on_the_order_blocks_arrive_in() -> None:
     for name in ("loss", "path", "members", "net", "member_top"):
         assert np.array_equal(getattr(forward, name), getattr(backward, name)), name
     assert forward.path.max() >= 8192  # the second block reaches the tail
+
+
+def test_a_run_whose_tails_cannot_fit_is_refused_before_it_starts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The blocks' work is bounded by the block, but the tails kept for the expected
+    shortfall grow with the paths: 5% of them, with each member's loss. A run whose tails
+    exceed the memory this process may hold is refused before anything runs, naming --paths
+    (exit 2, nothing written); 1e11 paths of the template would need 820 GiB."""
+    from bondmodel.pool import simulate as pool_simulate
+    from bondmodel.resources import MemoryLimit
+
+    template = TEMPLATES / "pools" / "pooled-programme.toml"
+    assert pool_simulate.tail_bytes(100_000_000_000, 4) > 800 * 2**30
+    # 10,000 paths: 500 tails of 4 members, 2 x 500 x 11 x 8 bytes = 88,000 bytes
+    assert pool_simulate.tail_bytes(10_000, 4) == 88_000
+    monkeypatch.setattr(
+        pool_simulate, "memory_limit", lambda: MemoryLimit(80_000, "a test's limit")
+    )
+    out = tmp_path / "pool.xlsx"
+    assert cli.main(["pool", str(template), "--paths", "10000", "--seed", "1", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bondmodel: error: --paths: 10,000 paths of 4 members") and (
+        "a test's limit" in err
+    ), err
+    assert not out.exists()
+    monkeypatch.setattr(
+        pool_simulate, "memory_limit", lambda: MemoryLimit(88_000, "a test's limit")
+    )
+    assert cli.main(["pool", str(template), "--paths", "10000", "--seed", "1"]) == 0

@@ -25,6 +25,7 @@ from bondmodel.irr import irr
 from bondmodel.pool.loader import Portfolio
 from bondmodel.pool.model import PoolModel, common_normals
 from bondmodel.pool.waterfall import PoolFlows, Structure, run_pool_waterfall
+from bondmodel.resources import memory_limit
 from bondmodel.risk.sampling import block_bounds, block_count
 from bondmodel.risk.simulate import check_run_flags, dask_client, single_threaded_blas, stop_pool
 from bondmodel.types import FloatArray, IntArray
@@ -425,6 +426,28 @@ def _execute_dask(
         client.close()
 
 
+def tail_bytes(paths: int, members: int) -> int:
+    """Bytes the parent holds for the run's tails while it folds a block in: the K worst
+    paths' losses, path numbers and investors' losses, and two K x members tables (each
+    member's loss on those paths and its own K largest), held twice during the merge."""
+    return 2 * tail_count(paths) * (2 * members + 3) * 8
+
+
+def check_tail_memory(paths: int, members: int) -> None:
+    """Refuse a pool run whose tails (kept for the expected shortfall and the Euler
+    allocation) could not fit in this process's memory, before anything runs: the blocks'
+    work is bounded by the block, but the tails grow with the paths."""
+    need = tail_bytes(paths, members)
+    limit = memory_limit()
+    if need > limit.bytes:
+        raise ScenarioError(
+            f"paths: {paths:,} paths of {members} members need {need / 2**30:.1f} GiB for the "
+            f"tails of the loss distribution (the worst {1 - TAIL_LEVEL:.0%} of paths, each "
+            f"member's loss on them), more than this machine can allocate (at most "
+            f"{limit.describe()}); use fewer paths"
+        )
+
+
 def simulate_pool(
     portfolio: Portfolio,
     paths: int,
@@ -437,6 +460,7 @@ def simulate_pool(
     if paths < 1:
         raise ScenarioError(f"paths: {paths} must be >= 1 for a pool simulation")
     check_run_flags(seed=seed, workers=workers, scheduler=scheduler)
+    check_tail_memory(paths, len(portfolio.scenarios))
     context = PoolContext(portfolio, seed, paths, portfolio_key(portfolio))
     model, structure = compiled(context)
     n_groups = len(member_groups(model.n_members))
