@@ -27,7 +27,7 @@ from typing import Any, Final, NoReturn
 from bondmodel import __version__, interrupts
 from bondmodel.defaults import DEFAULT_TEMPLATE
 from bondmodel.errors import BondModelError, ResourceError, ScenarioError
-from bondmodel.io import atomic_write_text
+from bondmodel.io import atomic_write_text, check_output_path, same_file
 from bondmodel.resources import os_error_words, resource_message
 
 
@@ -623,7 +623,7 @@ def _run(args: argparse.Namespace) -> int:
     output: Path = args.output or Path(f"{default_name}.xlsx")
     if output.suffix.lower() != ".xlsx":
         raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
-    if scenario_path is not None and _same_file(scenario_path, output):
+    if scenario_path is not None and same_file(scenario_path, output):
         raise ScenarioError(
             f"--output: {str(output)!r} is the scenario file itself; choose another output path"
         )
@@ -732,7 +732,7 @@ def _check_pack_outputs(pdf: Path | None, flag: str, png: Path | None, inputs: l
 
         check_pdf_output(pdf, flag)
         for source in inputs:
-            if _same_file(source, pdf):
+            if same_file(source, pdf):
                 raise ScenarioError(f"{flag}: {str(pdf)!r} is an input file; choose another path")
         require_soffice()
     if png is not None:
@@ -809,7 +809,7 @@ def _check_design_options(args: argparse.Namespace, sources: list[Path]) -> None
     if output.suffix.lower() != ".xlsx":
         raise ScenarioError(f"--output: {str(output)!r} must end in .xlsx")
     for source in sources:
-        if _same_file(source, output):
+        if same_file(source, output):
             raise ScenarioError(
                 f"--output: {str(output)!r} is an input file; choose another output path"
             )
@@ -1062,7 +1062,7 @@ def _load(path: Path | None) -> Any:
 
 def _refuse_existing(target: Path, force: bool, *sources: Path) -> None:
     for source in sources:
-        if _same_file(source, target):
+        if same_file(source, target):
             raise ScenarioError(f"{target}: is the input file itself; choose another output path")
     if target.exists() and not force:
         raise ScenarioError(f"{target}: already exists; pass --force to overwrite it")
@@ -1147,7 +1147,7 @@ def _fit(args: argparse.Namespace) -> int:
         png = args.png or Path(f"{args.data.stem}-fit.png")
         if png.suffix.lower() != ".png":
             raise ScenarioError(f"--png: {str(png)!r} must end in .png")
-        if _same_file(args.data, png):
+        if same_file(args.data, png):
             raise ScenarioError(f"--png: {str(png)!r} is the data file; choose another path")
     seed = args.seed if args.seed is not None else new_seed()
     if not 0 <= seed <= MAX_SEED:
@@ -1294,9 +1294,8 @@ def _match(args: argparse.Namespace) -> int:
     if args.write is not None and args.write.exists() and not args.write.is_dir():
         raise ScenarioError(f"--write: {str(args.write)!r} is a file; give a folder")
     if args.output is not None:
-        if args.output.suffix.lower() != ".xlsx":
-            raise ScenarioError(f"--output: {str(args.output)!r} must end in .xlsx")
-        if _same_file(args.register, args.output):
+        check_output_path(args.output, "--output", ".xlsx")
+        if same_file(args.register, args.output):
             raise ScenarioError(f"--output: {str(args.output)!r} is the register itself")
     services = None
     if args.services is not None:
@@ -1348,13 +1347,6 @@ def _match(args: argparse.Namespace) -> int:
     else:
         _out(report.match_text(result, args.rule, _table_width()))
     return 0
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return a.resolve() == b.resolve() or (b.exists() and a.samefile(b))
-    except OSError:
-        return False
 
 
 def _jsonable(value: Any) -> Any:

@@ -45,6 +45,15 @@ def check_output_path(path: Path, flag: str, suffix: str) -> None:
         raise ScenarioError(f"{flag}: {str(path)!r} is a folder; give a file name to write")
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file (the same path resolved, or a link to it), so an
+    output never overwrites an input; False when either cannot be looked at."""
+    try:
+        return a.resolve() == b.resolve() or (b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
 def atomic_write(path: str | Path, write: Callable[[Path], None]) -> Path:
     """Call ``write(tmp)`` to produce the file at a temporary path, then move it to ``path``.
 

@@ -63,13 +63,13 @@ def check_output(output: Path | None, inputs: list[Path]) -> None:
     """Refuse a bad --output before anything runs: not .xlsx, in a folder that does not
     exist, a folder, or one of the run's input files (the portfolio, a member's scenario)."""
     from bondmodel.errors import ScenarioError
-    from bondmodel.io import check_output_path
+    from bondmodel.io import check_output_path, same_file
 
     if output is None:
         return
     check_output_path(output, "--output", ".xlsx")
     for source in inputs:
-        if output.exists() and source.exists() and output.samefile(source):
+        if same_file(source, output):
             raise ScenarioError(
                 f"--output: {str(output)!r} is an input file ({source}); choose another output path"
             )
