@@ -449,7 +449,7 @@ def route_views(
     for terms in routes:
         rf = route_flows(terms, base, bond, grid, council, timeline)
         route = terms.route
-        share = min(1.0, terms.amount / total_capex) if total_capex > 0 else 0.0
+        share = financed_share(terms.amount, total_capex)
         zero = np.zeros(n_years)
         interest = years.total(rf.interest[0])
         mrp = zero
@@ -513,6 +513,12 @@ def route_views(
             )
         )
     return years, before, views
+
+
+def financed_share(amount: float, total: float) -> float:
+    """The share of the one-off costs ``total`` that a route providing ``amount`` finances
+    (at most all of them; none when there are none)."""
+    return min(1.0, amount / total) if total > 0 else 0.0
 
 
 def receipts_applied(costs: FloatArray, receipts: FloatArray) -> FloatArray:

@@ -41,6 +41,7 @@ from bondmodel.council.routes import (
     RouteTerms,
     RouteView,
     YearGrid,
+    financed_share,
     receipts_applied,
     revenue_capex,
     route_flows,
@@ -190,7 +191,7 @@ def _terms(results: Results, routes: list[_Route], layout: Layout) -> list[tuple
             need,
         ),
     ]
-    share = _share(need, total)
+    share = financed_share(need, total)
     for r in routes:
         title = r.terms.name
         k = r.k
@@ -770,7 +771,7 @@ def _budget_route_lines(r: _Route, budget: Any, yearly: _Yearly, tax_base: float
                 "Spending financed by borrowing (adds to the CFR)",
                 "money",
                 f"={{capex}}*rt{k}_share",
-                values=yearly.capex * _share(r.terms.amount, float(yearly.capex.sum())),
+                values=yearly.capex * financed_share(r.terms.amount, float(yearly.capex.sum())),
                 total=True,
             ),
             same(
@@ -841,12 +842,6 @@ def _budget_route_lines(r: _Route, budget: Any, yearly: _Yearly, tax_base: float
         ),
     ]
     return lines
-
-
-def _share(amount: float, total: float) -> float:
-    """The share of the one-off costs ``total`` a route providing ``amount`` finances (the
-    engine's ``route_views``)."""
-    return min(1.0, amount / total) if total > 0 else 0.0
 
 
 def _prudential_sheet(
