@@ -515,6 +515,12 @@ def route_views(
     return years, before, views
 
 
+def pwlb_rate_open(route: PWLBRoute) -> bool:
+    """Whether the loan may have its PWLB rate: the standard and certainty rates are open to
+    any council; the HRA and local infrastructure rates only where ``eligible`` says so."""
+    return route.rate_type in ("standard", "certainty") or route.eligible
+
+
 def financed_share(amount: float, total: float) -> float:
     """The share of the one-off costs ``total`` that a route providing ``amount`` finances
     (at most all of them; none when there are none)."""
@@ -552,7 +558,7 @@ def _route_flags(
     """The route's flags beyond the law on revenue costs: rate eligibility, receipts and
     reserves that fall short, the direction's years, the council's own limits."""
     flags: list[str] = []
-    if isinstance(route, PWLBRoute) and not route.eligible:
+    if isinstance(route, PWLBRoute) and not pwlb_rate_open(route):
         if route.rate_type == "hra":
             flags.append(
                 "NOT ELIGIBLE: the PWLB HRA rate is only for borrowing within the Housing "

@@ -42,6 +42,7 @@ from bondmodel.council.routes import (
     RouteView,
     YearGrid,
     financed_share,
+    pwlb_rate_open,
     receipts_applied,
     revenue_capex,
     route_flows,
@@ -50,7 +51,7 @@ from bondmodel.council.routes import (
 from bondmodel.engine import Results
 from bondmodel.labels import ROUTE_PRUDENTIAL, ROUTE_RISK, ROUTE_SUMMARY, Unit
 from bondmodel.metrics import peak_funding_need
-from bondmodel.scenario.council import CAPITAL_CATEGORIES
+from bondmodel.scenario.council import CAPITAL_CATEGORIES, PWLBRoute
 from bondmodel.types import FloatArray
 from bondmodel.workbook.as_run import status_banner
 from bondmodel.workbook.cost_rows import timeline_rows
@@ -1182,12 +1183,9 @@ def _comparison(
                 (
                     f'=IF(OR({r.name("rate_type")}="standard",{r.name("rate_type")}="certainty",'
                     f'{r.name("eligible")}),"yes","NO")',
-                    "yes"
-                    if r.terms.route.rate_type in ("standard", "certainty")  # type: ignore[union-attr]
-                    or r.terms.route.eligible  # type: ignore[union-attr]
-                    else "NO",
+                    "yes" if pwlb_rate_open(r.terms.route) else "NO",
                 )
-                if r.type == "pwlb"
+                if isinstance(r.terms.route, PWLBRoute)
                 else ("", "n/a")
                 for r in routes
             ],
