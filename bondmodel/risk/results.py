@@ -6,7 +6,6 @@ import dataclasses
 import functools
 import secrets
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -16,6 +15,7 @@ import pandas as pd
 from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
 from bondmodel.model import Model
+from bondmodel.risk import threads
 from bondmodel.risk.analyses import (
     Analyses,
     band,
@@ -42,6 +42,7 @@ from bondmodel.risk.simulate import (
     simulate_raw,
 )
 from bondmodel.risk.summary import percentile_rank, summary_table, value_at_risk
+from bondmodel.risk.summary import warm_up as summary_warm_up
 from bondmodel.scenario.schema import Scenario
 from bondmodel.types import FloatArray
 
@@ -223,6 +224,14 @@ def new_seed() -> int:
     return secrets.randbelow(MAX_SEED)
 
 
+def _warm_up() -> None:
+    """A summary thread's first work: the summary's numpy calls and the rank correlations'
+    on a few values (bondmodel.risk.threads)."""
+    summary_warm_up()
+    values = np.linspace(1.0, 0.0, 16)
+    rank_correlations(np.column_stack([values, values[::-1]]), ["a", "b"], {"x": values})
+
+
 def simulate(
     scenario: Scenario,
     settings: RunSettings,
@@ -246,6 +255,8 @@ def simulate(
             f"tornado_output: {tornado_output!r} is not a per-path metric of this scenario; "
             f"allowed: {', '.join(allowed)}"
         )
+    # the summary's threads start now, while memory is free (bondmodel.risk.threads)
+    pool = threads.ready(_warm_up)
     raw = simulate_raw(scenario, settings, progress)
     convergence = settings.convergence
     per_path = pd.DataFrame(raw.metric_matrix, columns=list(raw.metrics), copy=False)
@@ -254,14 +265,13 @@ def simulate(
     inputs.index.name = "path"
     probs = _probabilities(raw)
     npv_key = "council_npv" if "council_npv" in raw.metrics else "npv"
-    # the rank correlations and VaR in a thread beside the summary's (numpy's sorts release
+    # the rank correlations and VaR in threads beside the summary's (numpy's sorts release
     # the GIL): each is computed on its own, so the results are the same
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        ranked = pool.submit(rank_correlations, raw.inputs, raw.names, raw.metrics)
-        at_risk = pool.submit(value_at_risk, raw.metrics[npv_key], 0.05)
-        summary = summary_table(raw.metrics)
-        rank = ranked.result()
-        var, cvar = at_risk.result()
+    ranked = pool.submit(rank_correlations, raw.inputs, raw.names, raw.metrics)
+    at_risk = pool.submit(value_at_risk, raw.metrics[npv_key], 0.05)
+    summary = summary_table(raw.metrics)
+    rank = ranked.result()
+    var, cvar = at_risk.result()
     tornado_output = tornado_output or npv_key
     recorded = SimulationSettings(
         seed=settings.seed,

@@ -10,15 +10,14 @@ smaller.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Final
 
 import numpy as np
 import pandas as pd
 from scipy import special
 
+from bondmodel.risk import threads
 from bondmodel.types import FloatArray
 
 PERCENTILES: Final = (1, 5, 10, 25, 50, 75, 90, 95, 99)
@@ -118,13 +117,23 @@ def _sorted_percentile(ordered: FloatArray, p: float) -> float:
 def summary_table(metrics: dict[str, FloatArray], confidence: float = 0.95) -> pd.DataFrame:
     """One column per metric, one row per statistic (see :func:`describe`).
 
-    The metrics are described in parallel threads (numpy's partition releases the
-    GIL); each column is computed on its own, so the result is the same.
+    The metrics are described in parallel, in the process's summary threads
+    (:mod:`bondmodel.risk.threads`; numpy's partition releases the GIL); each column is
+    computed on its own, so the result is the same.
     """
     names = list(metrics)
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        columns = list(pool.map(lambda name: describe(metrics[name], confidence), names))
+    pool = threads.ready(warm_up)
+    columns = list(pool.map(lambda name: describe(metrics[name], confidence), names))
     return pd.DataFrame(dict(zip(names, columns, strict=True)))
+
+
+def warm_up() -> None:
+    """The summary's numpy calls on a few values, in double and single precision: what a
+    summary thread runs when it starts (:func:`bondmodel.risk.threads.ready`)."""
+    values = np.linspace(1.0, 0.0, 16)
+    describe(values.copy())
+    describe(values.astype(np.float32))
+    value_at_risk(values, 0.05)
 
 
 def percentile_rank(values: FloatArray, x: float) -> float:
