@@ -377,6 +377,11 @@ def test_bad_flags_exit_2(
         ("[appraisal]\nhorizon_years = 2.5\n", ["appraisal.horizon_years", "2.5", "whole"]),
         ("[appraisal]\nrate = 0.03\n", ["appraisal.rate", "unknown key"]),
         ("[lines\n", ["not valid TOML"]),
+        # read by the scenario's reader: one line, not tomllib's RecursionError or its
+        # cubic time on a long dotted key
+        ("x = " + "[" * 3000 + "]" * 3000 + "\n", ["nests arrays or tables too deeply"]),
+        (".".join(["a"] * 3000) + " = 1\n", ["line 1", "a dotted key nests tables"]),
+        ("", ["economics file is empty"]),
     ],
 )
 def test_a_bad_economics_file_exits_2(

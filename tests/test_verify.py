@@ -18,6 +18,7 @@ import pytest
 
 from bondmodel import load_scenario, run
 from bondmodel.cli import main
+from bondmodel.errors import WorkbookError
 from bondmodel.workbook.verify import verify
 from bondmodel.workbook.writer import path_sample, write_workbook
 
@@ -251,3 +252,26 @@ def test_a_footer_from_another_run_time_and_engine_verifies_but_its_text_is_comp
     report = verify(_write_parts(blanked, tmp_path / "blanked.xlsx"))
     assert report.exit_code == 1
     assert {m.what for m in report.mismatches} == {"oddFooter"}
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        ("x = " + "[" * 3000 + "]" * 3000, ["nests arrays or tables too deeply"]),
+        (".".join(["a"] * 3000) + " = 1", ["line 1", "a dotted key nests tables"]),
+        ("[meta\n", ["is not valid TOML"]),
+    ],
+)
+def test_a_hostile_embedded_scenario_is_one_workbook_error(toml: str, words: list[str]) -> None:
+    """The Audit sheet's TOML is read by the scenario's reader: a workbook built to crash the
+    reader (arrays nested past the recursion limit, a dotted key of cubic parsing time) is
+    refused in one line naming the sheet."""
+    from bondmodel.workbook.verify import Audit, embedded_scenario
+
+    audit = Audit({}, toml, None)  # type: ignore[arg-type]  # the settings are not read
+    with pytest.raises(WorkbookError) as info:
+        embedded_scenario(audit, Path("model.xlsx"))
+    message = str(info.value)
+    assert message.startswith("model.xlsx (Audit sheet, embedded scenario): "), message
+    for word in words:
+        assert word in message, message

@@ -17,13 +17,13 @@ so the annual saving is :math:`\\sum_i x_i - C(S)` (:mod:`.value`).
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, Final
 
 from bondmodel.conventions import GREEN_BOOK_STPR
 from bondmodel.errors import ScenarioError
+from bondmodel.scenario.loader import read_toml_file
 
 # ---------------------------------------------------------------------------
 # Service lines: the revenue outturn's categories a register may hold (issue 20), each
@@ -223,16 +223,9 @@ def load_economics(path: Path) -> Economics:
         allowed, for a missing or unreadable file, an unknown key or line, or a number out
         of range.
     """
-    if not path.is_file():
-        raise ScenarioError(f"{path}: economics file does not exist or is not a file")
-    if path.stat().st_size > MAX_ECONOMICS_BYTES:
-        raise ScenarioError(f"{path}: economics file is over {MAX_ECONOMICS_BYTES:,} bytes")
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8-sig"))
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: is not a UTF-8 text file (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: is not valid TOML: {exc}") from None
+    data = read_toml_file(
+        path, "economics", "give [appraisal] or [lines.KEY] tables", MAX_ECONOMICS_BYTES
+    )
     economics = default_economics()
     unknown = set(data) - {"appraisal", "lines"}
     if unknown:

@@ -9,20 +9,30 @@ prefixed with the member.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from bondmodel.errors import ScenarioError
 from bondmodel.pool.schema import Member, PortfolioFile
-from bondmodel.scenario.fieldtypes import shown_value
-from bondmodel.scenario.loader import MAX_SCENARIO_BYTES, _loc_text, load_scenario, parse_scenario
-from bondmodel.scenario.located import LocatedError
+from bondmodel.scenario.loader import (
+    MAX_DEPTH as SCENARIO_DEPTH,
+)
+from bondmodel.scenario.loader import (
+    format_validation_error,
+    load_scenario,
+    parse_scenario,
+    read_toml_file,
+    too_deep,
+)
 from bondmodel.scenario.schema import Scenario
+
+#: Deepest nesting a portfolio file may have: a member's inline scenario sits three levels
+#: down (members, the member, inline), so its own limit plus three.
+MAX_DEPTH = SCENARIO_DEPTH + 3
 
 
 @dataclass(frozen=True)
@@ -56,17 +66,9 @@ def load_portfolio(path: str | Path) -> Portfolio:
         The message names the file, the field path, the bad value and what is allowed.
     """
     path = Path(path)
-    if not path.is_file():
-        what = "does not exist" if not path.exists() else "is not a file"
-        raise ScenarioError(f"{path}: portfolio file {what}; give a TOML portfolio file")
-    if path.stat().st_size > MAX_SCENARIO_BYTES:
-        raise ScenarioError(f"{path}: portfolio file is larger than {MAX_SCENARIO_BYTES} bytes")
-    try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8").removeprefix("\ufeff"))
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: is not a UTF-8 text file (byte {exc.start})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: is not valid TOML: {exc}") from None
+    data = read_toml_file(
+        path, "portfolio", "start from templates/pools/pooled-programme.toml", depth=MAX_DEPTH
+    )
     return parse_portfolio(data, base=path.parent, source=str(path))
 
 
@@ -75,10 +77,18 @@ def parse_portfolio(
 ) -> Portfolio:
     """Validate a mapping (parsed TOML) into a :class:`Portfolio`; member files are read
     relative to ``base`` (default: the working directory)."""
+    deep = too_deep(data, MAX_DEPTH)
+    if deep is not None:
+        raise ScenarioError(
+            f"{source}: {deep}: nests tables or arrays more than {MAX_DEPTH} levels deep; "
+            f"at most {MAX_DEPTH} are allowed (a portfolio with inline scenarios needs 7)"
+        )
     try:
         spec = PortfolioFile.model_validate(dict(data))
     except ValidationError as exc:
-        raise ScenarioError(format_errors(exc, data, source)) from None
+        raise ScenarioError(
+            format_validation_error(exc, data, source, root=PortfolioFile)
+        ) from None
     base = base or Path()
     scenarios = []
     for i, member in enumerate(spec.members):
@@ -112,61 +122,3 @@ def _member_scenario(scenario: Scenario, member: Member, where: str) -> Scenario
         return scenario
     bond = scenario.bond.model_copy(update={"principal": float(member.loan), "sizing": None})
     return scenario.model_copy(update={"bond": bond})
-
-
-def format_errors(exc: ValidationError, data: Mapping[str, Any], source: str) -> str:
-    """pydantic's errors as lines of ``source: field.path: problem (got value)``."""
-    lines = []
-    for err in exc.errors():
-        loc = [p for p in err["loc"] if isinstance(p, int) or not _is_label(p)]
-        ctx = err.get("ctx") or {}
-        original = ctx.get("error")
-        message = str(err["msg"]).removeprefix("Value error, ")
-        show = True
-        if isinstance(original, LocatedError):
-            loc, message, show = [*loc, *original.loc], original.message, False
-        elif err["type"] == "extra_forbidden":
-            allowed = _allowed(loc[:-1])
-            message = f"unknown key; allowed: {', '.join(allowed)}"
-            show = False
-        elif err["type"] == "missing":
-            message, show = "is required but missing", False
-        if show:
-            message = f"{message} (got {shown_value(err.get('input'))})"
-        lines.append(f"{source}: {_loc_text(loc, data) or '(top level)'}: {message}")
-    return "\n".join(lines)
-
-
-def _is_label(part: str) -> bool:
-    """A union alternative's label that pydantic puts into an error location."""
-    return part.startswith(("constrained-", "function-")) or part in ("float", "int", "str")
-
-
-def _allowed(loc: list[Any]) -> list[str]:
-    """The keys allowed in the table at ``loc``."""
-    model: Any = PortfolioFile
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = model.model_fields.get(part) if _is_model(model) else None
-        if field is None:
-            return []
-        model = _inner_model(field.annotation)
-    return sorted(model.model_fields) if _is_model(model) else []
-
-
-def _is_model(x: Any) -> bool:
-    return isinstance(x, type) and issubclass(x, BaseModel)
-
-
-def _inner_model(annotation: Any) -> Any:
-    """The model inside ``X``, ``X | None`` or ``tuple[X, ...]`` (annotated or not)."""
-    from typing import get_args
-
-    if _is_model(annotation):
-        return annotation
-    for arg in get_args(annotation):
-        found = _inner_model(arg)
-        if found is not None:
-            return found
-    return None

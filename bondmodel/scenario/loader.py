@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 import tomllib
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
@@ -68,43 +70,7 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
     if path is None:
         path = template_path(DEFAULT_TEMPLATE)
     path = Path(path)
-    if not path.exists():
-        raise ScenarioError(f"{path}: scenario file does not exist")
-    if not path.is_file():
-        raise ScenarioError(f"{path}: is not a file; give a TOML scenario file")
-    size = path.stat().st_size
-    if size == 0:
-        raise ScenarioError(f"{path}: scenario file is empty; start from `bondmodel new`")
-    if size > MAX_SCENARIO_BYTES:
-        raise ScenarioError(
-            f"{path}: scenario file is {size} bytes; at most {MAX_SCENARIO_BYTES} are allowed"
-        )
-    raw = path.read_bytes()
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(
-            f"{path}: is not a UTF-8 text file (byte {exc.start}); a scenario is TOML text"
-        ) from None
-    # a byte-order mark, as Excel and Notepad write one, is not part of the text
-    text = text.removeprefix("\ufeff")
-    line = long_dotted_key(text)
-    if line is not None:
-        # tomllib takes time growing with the cube of a dotted key's length
-        raise ScenarioError(
-            f"{path}: line {line}: a dotted key nests tables more than {MAX_DEPTH} levels "
-            f"deep; at most {MAX_DEPTH} are allowed"
-        )
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"{path}: is not valid TOML: {exc}") from None
-    except RecursionError:
-        # tomllib parses nested arrays and inline tables recursively
-        raise ScenarioError(
-            f"{path}: nests arrays or tables too deeply to read; at most {MAX_DEPTH} levels "
-            "are allowed"
-        ) from None
+    data = read_toml_file(path, "scenario", "start from `bondmodel new`")
     if not data:
         raise ScenarioError(f"{path}: holds no settings; start from `bondmodel new`")
     if any(isinstance(item, dict) and "fit" in item for item in risk_inputs(data)):
@@ -113,6 +79,58 @@ def load_scenario(path: str | Path | None = None) -> Scenario:
 
         data = resolve_fits(data, path.parent, str(path))
     return parse_scenario(data, source=str(path))
+
+
+def read_toml_file(
+    path: Path, what: str, start: str, max_bytes: int = MAX_SCENARIO_BYTES, depth: int = MAX_DEPTH
+) -> dict[str, Any]:
+    """A TOML file (a scenario, a portfolio, an economics file) read as :func:`read_toml`
+    reads its text, or one line naming the file and what is wrong with it: missing, not a
+    file, empty (``start`` says how to begin one), over ``max_bytes``, not UTF-8 text."""
+    if not path.exists():
+        raise ScenarioError(f"{path}: {what} file does not exist")
+    if not path.is_file():
+        raise ScenarioError(f"{path}: is not a file; give a TOML {what} file")
+    size = path.stat().st_size
+    if size == 0:
+        raise ScenarioError(f"{path}: {what} file is empty; {start}")
+    if size > max_bytes:
+        raise ScenarioError(f"{path}: {what} file is {size} bytes; at most {max_bytes} are allowed")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(
+            f"{path}: is not a UTF-8 text file (byte {exc.start}); a {what} is TOML text"
+        ) from None
+    return read_toml(text, str(path), depth)
+
+
+def read_toml(text: str, source: str, depth: int = MAX_DEPTH) -> dict[str, Any]:
+    """TOML text parsed, or one line naming ``source`` and what is wrong: not TOML, a dotted
+    key deeper than ``depth`` levels (refused before tomllib, whose time grows with the cube
+    of its length), or arrays nested past Python's recursion limit (tomllib recurses). The
+    parsed data's own depth is the validator's to check (:func:`too_deep`).
+
+    A byte-order mark, as Excel and Notepad write one, is not part of the text.
+    """
+    text = text.removeprefix("\ufeff")
+    line = long_dotted_key(text, depth)
+    if line is not None:
+        raise ScenarioError(
+            f"{source}: line {line}: a dotted key nests tables more than {depth} levels "
+            f"deep; at most {depth} are allowed"
+        )
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"{source}: is not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ScenarioError(
+            f"{source}: nests arrays or tables too deeply to read; at most {depth} levels "
+            "are allowed"
+        ) from None
+    return data
 
 
 def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
@@ -143,13 +161,17 @@ _STRING_OR_COMMENT = re.compile(
     re.DOTALL,
 )
 #: A dotted key (or a float: two parts) of more than MAX_DEPTH + 1 parts.
-_LONG_KEY = re.compile(
-    r"(?:[A-Za-z0-9_-]+|\"\")(?:[ \t]*\.[ \t]*(?:[A-Za-z0-9_-]+|\"\"))" + f"{{{MAX_DEPTH + 1},}}"
-)
+_KEY_PART = r"(?:[A-Za-z0-9_-]+|\"\")"
 
 
-def long_dotted_key(text: str) -> int | None:
-    """The line of the first dotted key with more than ``MAX_DEPTH + 1`` parts, or None.
+@functools.cache
+def _long_key(limit: int) -> re.Pattern[str]:
+    """A dotted key of more than ``limit + 1`` parts."""
+    return re.compile(_KEY_PART + rf"(?:[ \t]*\.[ \t]*{_KEY_PART})" + f"{{{limit + 1},}}")
+
+
+def long_dotted_key(text: str, limit: int = MAX_DEPTH) -> int | None:
+    """The line of the first dotted key with more than ``limit + 1`` parts, or None.
 
     Strings and comments are blanked first (a string to ``""``, keeping its line
     breaks), so that only keys are measured. Such a key would be refused as too
@@ -161,7 +183,7 @@ def long_dotted_key(text: str) -> int | None:
         return ('""' if m.group()[0] != "#" else "") + "\n" * m.group().count("\n")
 
     blanked = _STRING_OR_COMMENT.sub(blank, text)
-    found = _LONG_KEY.search(blanked)
+    found = _long_key(limit).search(blanked)
     if found is None:
         return None
     return blanked.count("\n", 0, found.start()) + 1
@@ -206,11 +228,17 @@ _PATTERN_HINTS = {
 _TABLE_TYPES = {"model_type", "model_attributes_type", "dict_type"}
 
 
+#: The model an error's location starts from while :func:`format_validation_error` runs:
+#: :class:`Scenario`, or another file's root model (a portfolio's).
+_ROOT: ContextVar[type[BaseModel]] = ContextVar("root", default=Scenario)
+
+
 def format_validation_error(
     exc: ValidationError,
     data: Mapping[str, Any],
     source: str = "scenario",
     locate: Callable[[list[int | str]], str | None] | None = None,
+    root: type[BaseModel] = Scenario,
 ) -> str:
     """Turn a pydantic error into lines of ``source: field.path: problem (got value)``.
 
@@ -218,8 +246,23 @@ def format_validation_error(
     bad value and what is allowed. A misspelt key gives one line suggesting the
     right name, not a second line saying the right name is missing.
     ``locate``, given a field's location, names the cell that holds it (a
-    workbook's Inputs sheet); the line then starts with that cell.
+    workbook's Inputs sheet); the line then starts with that cell. ``root`` is the model
+    the file validates as (a portfolio file's, for ``bondmodel pool``): the keys allowed,
+    the suggestions and the alternatives are read from it.
     """
+    token = _ROOT.set(root)
+    try:
+        return _format(exc, data, source, locate)
+    finally:
+        _ROOT.reset(token)
+
+
+def _format(
+    exc: ValidationError,
+    data: Mapping[str, Any],
+    source: str,
+    locate: Callable[[list[int | str]], str | None] | None,
+) -> str:
 
     def where(loc: list[int | str]) -> str:
         text = _loc_text(loc, data)
@@ -361,7 +404,7 @@ def _unknown_key_message(raw_loc: list[Any], missing_loc: tuple[Any, ...] | None
             message += f" (did you mean {close[0]!r}?)"
     if allowed:
         message += f"; allowed keys: {', '.join(allowed)}"
-    if len(raw_loc) > 1 and key in Scenario.model_fields:
+    if len(raw_loc) > 1 and key in _ROOT.get().model_fields:
         message += (
             f"; '{key}' is a top-level key: in TOML, a key written after a [table] header "
             "belongs to that table, so move it above the first [table]"
@@ -408,7 +451,8 @@ def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:
 
 
 def _walk(loc: list[Any]) -> tuple[list[Any], type[BaseModel] | None, bool]:
-    """Follow ``loc`` through the schema from :class:`Scenario`.
+    """Follow ``loc`` through the schema from the root model (:class:`Scenario`, or
+    another file's: ``_ROOT``).
 
     pydantic puts labels that are not field names into error locations: the
     tag of a tagged union such as a ramp (``'linear'``), and the alternative
@@ -417,7 +461,7 @@ def _walk(loc: list[Any]) -> tuple[list[Any], type[BaseModel] | None, bool]:
     it is not a model) and whether the last part was a plain union's label.
     """
     clean: list[Any] = []
-    model: type[BaseModel] | None = Scenario
+    model: type[BaseModel] | None = _ROOT.get()
     union: Any = None  # a tagged union awaiting its tag
     plain: Any = None  # a plain union awaiting the label of an alternative
     last_was_member = False
@@ -464,12 +508,12 @@ def _clean_loc(loc: list[Any]) -> list[Any]:
 
 
 def _model_at(loc: list[Any]) -> type[BaseModel] | None:
-    """The model found at ``loc`` (as pydantic gives it) inside :class:`Scenario`."""
+    """The model found at ``loc`` (as pydantic gives it) inside the root model."""
     return _walk(loc)[1]
 
 
 def _allowed_keys(loc: list[Any]) -> list[str]:
-    """The field names of the model found at ``loc`` inside :class:`Scenario`."""
+    """The field names of the model found at ``loc`` inside the root model."""
     model = _model_at(loc)
     return sorted(model.model_fields) if model is not None else []
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import tempfile
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -47,7 +46,7 @@ from bondmodel.engine import Results, run
 from bondmodel.errors import BondModelError, ScenarioError, WorkbookError
 from bondmodel.risk.analyses import Analyses, parse_region, parse_stress
 from bondmodel.risk.sampling import BLOCK_SIZE, Sampler
-from bondmodel.scenario.loader import parse_scenario
+from bondmodel.scenario.loader import parse_scenario, read_toml
 from bondmodel.scenario.schema import Scenario
 from bondmodel.workbook.canonical import boolean_constant, formula_key
 from bondmodel.workbook.manifest import RerunSettings, parse_manifest, settings_from_records
@@ -322,13 +321,12 @@ def read_audit(wb: Workbook, source: Path) -> Audit:
 
 def embedded_scenario(audit: Audit, source: Path) -> Scenario:
     """The scenario written into the Audit sheet (validated like any scenario)."""
+    where = f"{source} (Audit sheet, embedded scenario)"
     try:
-        data = tomllib.loads(audit.toml)
-    except tomllib.TOMLDecodeError as exc:
-        raise WorkbookError(
-            f"{source}: Audit sheet: the embedded scenario is not valid TOML ({exc})"
-        ) from None
-    return parse_scenario(data, source=f"{source} (Audit sheet, embedded scenario)")
+        data = read_toml(audit.toml, where)
+    except ScenarioError as exc:
+        raise WorkbookError(str(exc)) from None
+    return parse_scenario(data, source=where)
 
 
 def _check_settings(audit: Audit, report: Report) -> None:
