@@ -71,6 +71,11 @@ class MemberBlock:
     loss: FloatArray
 
 
+#: The smallest member loan and tranche, pounds: a pound, below which shares and losses
+#: of the pool's principal are rounding.
+MIN_AMOUNT: Final = 1.0
+
+
 class PoolModel:
     """A portfolio compiled once per process: member models, loans, grid, factors.
 
@@ -93,16 +98,19 @@ class PoolModel:
         self.g = FREQUENCIES[bond.payment_frequency]
         # every message names the portfolio file, as the loader's do
         source = portfolio.source
+        # the tenor first: the legal maturity defaults to it, and the message names the
+        # field the file gives
+        n_scheduled = _whole_periods(f"{source}: bond.tenor_years", bond.tenor_years, self.g)
         self.n_legal = _whole_periods(
             f"{source}: bond.legal_maturity_years", bond.legal_years, self.g
         )
-        n_scheduled = _whole_periods(f"{source}: bond.tenor_years", bond.tenor_years, self.g)
         n_grace = _whole_periods(f"{source}: bond.grace_years", bond.grace_years, self.g)
         self.models = tuple(Model(s) for s in portfolio.scenarios)
         self.loans = np.array([_principal(m) for m in self.models])
         self.principal = float(self.loans.sum())
         for i, model in enumerate(self.models):
             self._check_member(i, model)
+        self._check_sizes()
         grid = BondGrid(
             self.g, 1, 0, n_scheduled, self.n_legal, n_grace, np.arange(self.n_legal + 1)
         )
@@ -172,6 +180,13 @@ class PoolModel:
         where = f"{self.portfolio.source}: members[{i}] ('{member.name}')"
         bond = model.scenario.bond
         assert bond is not None and model.grid is not None
+        if self.loans[i] < MIN_AMOUNT:
+            field = "loan" if member.loan is not None else "scenario"
+            raise ScenarioError(
+                f"{where}.{field}: the member's loan is {_pounds(self.loans[i])}; allowed: at "
+                f"least £{MIN_AMOUNT:,.0f} (a member borrows from the pool; a scenario whose "
+                "bond is sized to nothing has no loan to pool)"
+            )
         if FREQUENCIES[bond.payment_frequency] != self.g:
             raise ScenarioError(
                 f"{where}: its loan pays {bond.payment_frequency!r}; allowed: the pool's "
@@ -184,6 +199,26 @@ class PoolModel:
                 "pool's (lengthen bond.legal_maturity_years or shorten the member's loan)"
             )
 
+    def _check_sizes(self) -> None:
+        """Every tranche is at least :data:`MIN_AMOUNT`, and a reserve given in pounds is
+        at most the pool's principal (a share is at most 1 by its type)."""
+        spec, source = self.portfolio.spec, self.portfolio.source
+        for k, tranche in enumerate(spec.tranches):
+            size = tranche.share * self.principal
+            if size < MIN_AMOUNT:
+                raise ScenarioError(
+                    f"{source}: tranches[{k}] ('{tranche.name}').share: {tranche.share:g} of "
+                    f"the pool's principal, £{self.principal:,.2f}, is {_pounds(size)}; allowed: "
+                    f"a tranche of at least £{MIN_AMOUNT:,.0f}"
+                )
+        reserve = spec.reserve
+        if reserve is not None and reserve.amount is not None and reserve.amount > self.principal:
+            raise ScenarioError(
+                f"{source}: reserve.amount: £{reserve.amount:,.2f} is more than the pool's "
+                f"principal, £{self.principal:,.2f} (the members' loans added); allowed: at "
+                "most the principal (or give reserve.share, a share of it)"
+            )
+
     def _member_loadings(self, model: Model) -> tuple[tuple[float, int], ...]:
         factors = self.portfolio.spec.factors
         out = []
@@ -194,6 +229,11 @@ class PoolModel:
                     found = (factors.loading(name), f)
             out.append(found)
         return tuple(out)
+
+
+def _pounds(amount: float) -> str:
+    """An amount in pounds and pence, or as given when it rounds to nothing."""
+    return f"£{amount:,.2f}" if amount == 0.0 or abs(amount) >= 0.005 else f"£{amount:g}"
 
 
 def _principal(model: Model) -> float:

@@ -17,7 +17,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from bondmodel.scenario.bond import FixedCoupon, PaymentFrequency, Repayment
-from bondmodel.scenario.fieldtypes import Fraction, Money, Name, Rate
+from bondmodel.scenario.fieldtypes import Fraction, Money, Name, Principal, Rate
 from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located
 
@@ -53,7 +53,7 @@ class Member(_Model):
     key: Name | None = None
     scenario: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
     inline: dict[str, Any] | None = None
-    loan: Annotated[float, Field(gt=0.0, le=1e13, allow_inf_nan=False)] | None = None
+    loan: Principal | None = None
     guarantee_share: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")

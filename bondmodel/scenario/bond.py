@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bondmodel.scenario.fieldtypes import Date, Fraction, Money, Rate
+from bondmodel.scenario.fieldtypes import Date, Fraction, Money, Principal, Rate
 from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located
 
@@ -183,7 +183,7 @@ class Reserve(_Model):
 class BondTerms(_Model):
     """The bond: size, price, fees, dates, coupon, repayment, reserve and recourse."""
 
-    principal: Money | Literal["sized", "dscr"] = "sized"
+    principal: Principal | Literal["sized", "dscr"] = "sized"
     sizing: Sizing | None = None
     financed_share: Fraction = 1.0
     issue_price: Annotated[float, Field(gt=0.5, le=1.5, allow_inf_nan=False)] = 1.0

@@ -148,6 +148,9 @@ Date = Annotated[date, AfterValidator(_check_date)]
 Money = Annotated[float, Field(ge=0.0, le=MAX_MONEY, allow_inf_nan=False)]
 #: Pounds, above 0 and at most :data:`MAX_MONEY`.
 PositiveMoney = Annotated[float, Field(gt=0.0, le=MAX_MONEY, allow_inf_nan=False)]
+#: Pounds borrowed (a bond's principal, a member's loan from a pool): at least £1, below
+#: which there is no debt to model, and at most :data:`MAX_MONEY`.
+Principal = Annotated[float, Field(ge=1.0, le=MAX_MONEY, allow_inf_nan=False)]
 #: A share or a probability, from 0 to 1.
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 #: An annual interest rate of a bond or a loan, from -10% to 100%.
