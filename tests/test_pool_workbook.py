@@ -342,3 +342,18 @@ def test_a_long_waterfall_prints_across_pages_with_its_labels(tmp_path: Path) ->
     short = tmp_path / "short.xlsx"
     _write(_template(), short)
     assert openpyxl.load_workbook(short)["Waterfall"].page_setup.fitToWidth in (1, None)
+
+
+def test_the_audit_seed_is_exact_text_however_large(tmp_path: Path) -> None:
+    """A seed runs to 2**63: as a spreadsheet number it kept 15 digits
+    (4.81319521986296e+18) and the run could not be repeated from the workbook."""
+    from bondmodel.risk.sampling import MAX_SEED
+
+    seed = MAX_SEED - 12_345
+    assert seed > 2**53
+    out = tmp_path / "pool.xlsx"
+    code = cli.main(["pool", str(POOL), "--paths", "10", "--seed", str(seed), "-o", str(out)])
+    assert code == 0
+    audit = openpyxl.load_workbook(out)["Audit"]
+    row = next(r for r in audit.iter_rows() if r[0].value == "Seed")
+    assert row[1].value == str(seed) and row[1].data_type == "s"

@@ -1007,6 +1007,9 @@ def _audit_sheet(
         ws.write(row, 0, _MANIFEST_WORDS[key])
         if isinstance(value, str):
             ws.write_string(row, 1, value or "(not recorded)")
+        elif key == "seed":
+            # as text: a seed runs to 2**63, past the 15 digits a spreadsheet number keeps
+            ws.write_string(row, 1, str(value))
         else:
             ws.write_number(row, 1, value, styles.unit("rate" if key == "tail_level" else "count"))
         row += 1
