@@ -1070,7 +1070,7 @@ def _refuse_existing(target: Path, force: bool, *sources: Path) -> None:
 
 def _verify(args: argparse.Namespace) -> int:
     from bondmodel.risk.simulate import check_run_flags
-    from bondmodel.workbook.verify import verify
+    from bondmodel.verification import verify
 
     check_run_flags(workers=args.workers, scheduler=args.scheduler)
     limit = {} if args.max_paths is None else {"max_paths": args.max_paths}

@@ -17,7 +17,7 @@ import pytest
 
 from bondmodel import cli, load_scenario, run
 from bondmodel.scenario.loader import template_path
-from bondmodel.workbook.verify import verify
+from bondmodel.verification import verify
 
 from .conftest import ROOT
 

@@ -24,10 +24,10 @@ import pytest
 
 from bondmodel import Results, parse_scenario, run
 from bondmodel.labels import BOND_COLUMNS, PERIOD_COLUMNS
+from bondmodel.verification import verify
 from bondmodel.workbook import writer
 from bondmodel.workbook.layout import Layout
 from bondmodel.workbook.recalc import convert_many
-from bondmodel.workbook.verify import verify
 
 from .conftest import ROOT, deep_update
 

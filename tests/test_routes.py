@@ -374,8 +374,8 @@ def test_a_template_has_no_council_or_routes_and_keeps_its_hash() -> None:
 
 
 def test_a_workbook_with_routes_reads_back_and_verifies(tmp_path: Path) -> None:
+    from bondmodel.verification import verify
     from bondmodel.workbook.reader import read_scenario
-    from bondmodel.workbook.verify import verify
     from bondmodel.workbook.writer import write_workbook
 
     scenario = bondmodel.load_scenario(ROUTES_SCENARIO)
@@ -411,9 +411,9 @@ def test_run_prints_the_routes_with_their_flags() -> None:
 def test_a_routes_workbook_saved_by_libreoffice_reads_back_and_verifies(
     soffice: str, tmp_path: Path
 ) -> None:
+    from bondmodel.verification import verify
     from bondmodel.workbook.reader import read_scenario
     from bondmodel.workbook.recalc import convert_many
-    from bondmodel.workbook.verify import verify
     from bondmodel.workbook.writer import write_workbook
 
     scenario = bondmodel.load_scenario(ROUTES_SCENARIO)

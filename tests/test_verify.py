@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -19,52 +18,14 @@ import pytest
 from bondmodel import load_scenario, run
 from bondmodel.cli import main
 from bondmodel.errors import WorkbookError
-from bondmodel.workbook.verify import verify
+from bondmodel.verification import verify
 from bondmodel.workbook.writer import path_sample, write_workbook
 
 from .conftest import ROOT, TEMPLATES
-
-
-def _parts(path: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(path) as z:
-        return {name: z.read(name) for name in z.namelist()}
-
-
-def _write_parts(parts: dict[str, bytes], target: Path) -> Path:
-    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
-    return target
-
-
-def _sheet_xml(path: Path, sheet: str) -> str:
-    return f"xl/worksheets/sheet{openpyxl.load_workbook(path).sheetnames.index(sheet) + 1}.xml"
-
-
-def _edit_cell(
-    source: Path, target: Path, sheet: str, cell: str, value: str, drop_formula: bool = False
-) -> Path:
-    """Set the stored value of ``sheet!cell`` (and, if asked, delete its formula)."""
-    parts = _parts(source)
-    name = _sheet_xml(source, sheet)
-    xml = parts[name].decode("utf-8")
-    match = re.search(rf'<c r="{cell}"[^>]*?(/>|>.*?</c>)', xml)
-    assert match is not None, cell
-    old = match.group(0)
-    new = re.sub(r"<v>[^<]*</v>", f"<v>{value}</v>", old)
-    if drop_formula:
-        new = re.sub(r"<f>[^<]*</f>", "", new)
-    assert new != old
-    parts[name] = xml.replace(old, new, 1).encode("utf-8")
-    return _write_parts(parts, target)
-
-
-def _edit_string(source: Path, target: Path, old: str, new: str) -> Path:
-    parts = _parts(source)
-    text = parts["xl/sharedStrings.xml"].decode("utf-8")
-    assert old in text, old
-    parts["xl/sharedStrings.xml"] = text.replace(old, new, 1).encode("utf-8")
-    return _write_parts(parts, target)
+from .xlsx_tools import edit_cell as _edit_cell
+from .xlsx_tools import edit_string as _edit_string
+from .xlsx_tools import write_zip_parts as _write_parts
+from .xlsx_tools import zip_parts as _parts
 
 
 def _first_formula_cell(path: Path, sheet: str) -> str:

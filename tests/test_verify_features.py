@@ -20,10 +20,13 @@ import pytest
 
 from bondmodel import load_scenario, run
 from bondmodel.cli import main
-from bondmodel.workbook.verify import Mismatch, verify
+from bondmodel.verification import verify
+from bondmodel.workbook.verify import Mismatch
 from bondmodel.workbook.writer import write_workbook
 
-from .test_verify import _parts, _sheet_xml, _write_parts
+from .xlsx_tools import sheet_xml as _sheet_xml
+from .xlsx_tools import write_zip_parts as _write_parts
+from .xlsx_tools import zip_parts as _parts
 
 PATHS = 600
 

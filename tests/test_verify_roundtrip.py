@@ -16,8 +16,8 @@ import openpyxl
 import pytest
 
 from bondmodel import load_scenario, run
+from bondmodel.verification import verify
 from bondmodel.workbook.recalc import convert_many
-from bondmodel.workbook.verify import verify
 from bondmodel.workbook.writer import write_workbook
 
 from .test_verify_features import _replace

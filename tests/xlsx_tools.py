@@ -165,3 +165,47 @@ def general_format_cells(path: Path) -> list[str]:
         and not isinstance(cell.value, bool)
         and cell.number_format == "General"
     ]
+
+
+def zip_parts(path: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def write_zip_parts(parts: dict[str, bytes], target: Path) -> Path:
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return target
+
+
+def sheet_xml(path: Path, sheet: str) -> str:
+    import openpyxl
+
+    return f"xl/worksheets/sheet{openpyxl.load_workbook(path).sheetnames.index(sheet) + 1}.xml"
+
+
+def edit_cell(
+    source: Path, target: Path, sheet: str, cell: str, value: str, drop_formula: bool = False
+) -> Path:
+    """Set the stored value of ``sheet!cell`` (and, if asked, delete its formula)."""
+    parts = zip_parts(source)
+    name = sheet_xml(source, sheet)
+    xml = parts[name].decode("utf-8")
+    match = re.search(rf'<c r="{cell}"[^>]*?(/>|>.*?</c>)', xml)
+    assert match is not None, cell
+    old = match.group(0)
+    new = re.sub(r"<v>[^<]*</v>", f"<v>{value}</v>", old)
+    if drop_formula:
+        new = re.sub(r"<f>[^<]*</f>", "", new)
+    assert new != old
+    parts[name] = xml.replace(old, new, 1).encode("utf-8")
+    return write_zip_parts(parts, target)
+
+
+def edit_string(source: Path, target: Path, old: str, new: str) -> Path:
+    parts = zip_parts(source)
+    text = parts["xl/sharedStrings.xml"].decode("utf-8")
+    assert old in text, old
+    parts["xl/sharedStrings.xml"] = text.replace(old, new, 1).encode("utf-8")
+    return write_zip_parts(parts, target)

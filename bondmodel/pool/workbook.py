@@ -15,7 +15,9 @@ Sheets, left to right:
 * **Loss**: the simulated loss distribution (the fixed-edge histogram and a chart), VaR and
   ES, each tranche's expected loss, probability of loss, WAL and IRR percentiles, the
   diversification benefit: simulation values, written as values.
-* **Audit**: the run manifest (engine version, command, seed, paths, portfolio SHA-256).
+* **Audit**: the run manifest (engine version, command, seed, paths, portfolio SHA-256) and
+  the resolved portfolio (every member inline) as TOML lines, from which `bondmodel verify`
+  reruns the pool (:mod:`bondmodel.pool.verify`).
 
 The file is written atomically (:func:`bondmodel.io.atomic_write`).
 """
@@ -33,6 +35,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import numpy as np
+import tomli_w
 import xlsxwriter
 from xlsxwriter.utility import xl_range, xl_range_abs, xl_rowcol_to_cell
 from xlsxwriter.workbook import Workbook
@@ -45,6 +48,7 @@ from bondmodel.pool.base import PoolBase
 from bondmodel.pool.loader import Portfolio
 from bondmodel.pool.results import PoolResults
 from bondmodel.pool.waterfall import Structure
+from bondmodel.scenario.export import toml_data
 from bondmodel.types import FloatArray
 from bondmodel.workbook.printing import print_ready
 from bondmodel.workbook.styles import Styles, print_across, write_value
@@ -116,12 +120,15 @@ def write_parts(
     results: PoolResults,
     command: str | None = None,
     sha256: str | None = None,
+    stamp: datetime | None = None,
 ) -> Path:
     """:func:`write_pool_workbook` given the pool's contract and base case; ``sha256`` is
-    recorded as the portfolio file's."""
+    recorded as the portfolio file's, ``stamp`` as the time of the run (default: now;
+    ``verify`` gives the original's)."""
+    when = stamp or datetime.now(UTC)
     return atomic_write(
         path,
-        lambda tmp: _write(tmp, portfolio, structure, base, results, command, sha256),
+        lambda tmp: _write(tmp, portfolio, structure, base, results, command, sha256, when),
     )
 
 
@@ -133,10 +140,10 @@ def _write(
     results: PoolResults,
     command: str | None,
     sha256: str | None,
+    stamp: datetime,
 ) -> None:
     wb = xlsxwriter.Workbook(str(path), XLSX_OPTIONS)
     styles = Styles(wb, portfolio.scenarios[0].meta.currency)
-    stamp = datetime.now(UTC)
     sheets = {name: wb.add_worksheet(name) for name in SHEETS}
     names = _Names()
     _inputs_sheet(wb, sheets["Inputs"], styles, names, portfolio, structure, results)
@@ -937,6 +944,27 @@ def _histogram(wb: Workbook, ws: Worksheet, styles: Styles, results: PoolResults
 # ---------------------------------------------------------------------------
 
 
+#: The Audit sheet's heading of the resolved portfolio's TOML lines (column B below it).
+RESOLVED_HEADER: Final = "Resolved portfolio (TOML)"
+
+
+def resolved_toml(portfolio: Portfolio) -> str:
+    """The portfolio as TOML with every member's programme inline: each member's scenario
+    as validated (its loan already its bond's principal), so the text alone repeats the run
+    (``bondmodel verify``), whatever becomes of the member files."""
+    data = toml_data(portfolio.spec)
+    for member, scenario in zip(data["members"], portfolio.scenarios, strict=True):
+        member.pop("scenario", None)
+        member["inline"] = toml_data(scenario)
+    return tomli_w.dumps(data)
+
+
+def resolved_sha256(portfolio: Portfolio) -> str:
+    """The SHA-256 of :func:`resolved_toml` (UTF-8): what the Audit sheet records, so that an
+    edit to the embedded lines is found."""
+    return hashlib.sha256(resolved_toml(portfolio).encode("utf-8")).hexdigest()
+
+
 def manifest(
     portfolio: Portfolio,
     results: PoolResults,
@@ -952,6 +980,7 @@ def manifest(
         "run_at_utc": f"{stamp:%Y-%m-%d %H:%M:%S}",
         "portfolio_file": portfolio.source,
         "portfolio_sha256": sha256 or "",
+        "resolved_portfolio_sha256": resolved_sha256(portfolio),
         "seed": int(s["seed"]),
         "paths": int(s["paths"]),
         "members": int(s["members"]),
@@ -968,6 +997,7 @@ _MANIFEST_WORDS: Final = {
     "run_at_utc": "Run at (UTC)",
     "portfolio_file": "Portfolio file",
     "portfolio_sha256": "Portfolio file's SHA-256",
+    "resolved_portfolio_sha256": "Resolved portfolio's SHA-256",
     "seed": "Seed",
     "paths": "Paths",
     "members": "Members",
@@ -999,6 +1029,13 @@ def _audit_sheet(
         "portfolio file with this SHA-256, to reproduce every value.",
         styles.note,
     )
+    ws.write(
+        2,
+        0,
+        "Or run `bondmodel verify` on this workbook: it reruns the resolved portfolio kept "
+        "below the printed page, and needs no member's file.",
+        styles.note,
+    )
     ws.write(3, 0, "Run manifest", styles.header)
     ws.write(3, 1, "", styles.header)
     data = manifest(portfolio, results, stamp, command, sha256)
@@ -1026,7 +1063,20 @@ def _audit_sheet(
     row += 2
     ws.write(row, 0, "Manifest as JSON", styles.bold)
     ws.write_string(row + 1, 0, json.dumps(data, sort_keys=True))
-    return row + 1
+    json_row = row + 1
+    row += 3
+    ws.write_string(row, 0, RESOLVED_HEADER, styles.header)
+    ws.write_string(
+        row,
+        1,
+        "The portfolio with every member's programme inline: save the lines below as a "
+        ".toml file to rerun this pool without its scenario files; `bondmodel verify` reruns "
+        "it from here.",
+        styles.header,
+    )
+    for i, line in enumerate(resolved_toml(portfolio).splitlines()):
+        ws.write_string(row + 1 + i, 1, line)
+    return json_row
 
 
 def _cover_sheet(

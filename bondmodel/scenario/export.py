@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import tomli_w
+from pydantic import BaseModel
 
 from bondmodel.scenario.schema import Scenario
 
@@ -18,10 +19,16 @@ def _without_none(value: Any) -> Any:
     return value
 
 
+def toml_data(model: BaseModel) -> dict[str, Any]:
+    """A validated model as the table TOML would hold: every default filled in, unset
+    optional fields left out, tuples as arrays."""
+    data: dict[str, Any] = _without_none(model.model_dump(mode="python"))
+    return data
+
+
 def scenario_toml(scenario: Scenario) -> str:
     """The scenario as TOML text, every default filled in.
 
     Loading this text gives back an equal scenario (tests/test_export.py).
     """
-    data = _without_none(scenario.model_dump(mode="python"))
-    return tomli_w.dumps(data)
+    return tomli_w.dumps(toml_data(scenario))

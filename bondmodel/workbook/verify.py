@@ -183,25 +183,30 @@ class Report:
         return "\n".join(lines)
 
 
-def verify(
-    path: str | Path,
-    paths_check: int | None = None,
-    workers: int = 1,
-    scheduler: str | None = None,
-    max_paths: int = DEFAULT_MAX_PATHS,
-    announce: Callable[[str], None] | None = None,
-) -> Report:
-    """Verify the workbook at ``path``; see the module docstring.
-
-    A full rerun of more than ``max_paths`` paths is refused (``WorkbookError``) before
-    anything runs; ``announce``, if given, is told what is about to be rerun.
-    """
-    path = Path(path)
+def check_verify_settings(paths_check: int | None, max_paths: int) -> None:
+    """The rules of verify's own settings, whichever workbook it is given."""
     if paths_check is not None and paths_check < 1:
         raise ScenarioError(f"paths_check: {paths_check} must be at least 1")
     if max_paths < 0:
         raise ScenarioError(f"max_paths: {max_paths} is negative; allowed: 0 or more")
-    values_wb = open_workbook(path, data_only=True)
+
+
+def verify_model(
+    path: Path,
+    values_wb: Workbook,
+    paths_check: int | None,
+    workers: int,
+    scheduler: str | None,
+    max_paths: int,
+    announce: Callable[[str], None] | None,
+) -> Report:
+    """Verify the model workbook at ``path`` (``values_wb``: it opened with its cached
+    values); see the module docstring. ``bondmodel.verification.verify`` calls it, for any
+    workbook that is not a pool's.
+
+    A full rerun of more than ``max_paths`` paths is refused (``WorkbookError``) before
+    anything runs; ``announce``, if given, is told what is about to be rerun.
+    """
     audit = read_audit(values_wb, path)
     settings = audit.settings
     paths = settings.paths
@@ -255,7 +260,7 @@ def verify(
         rerun_formulas = openpyxl.load_workbook(fresh)
         rerun_values = openpyxl.load_workbook(fresh, data_only=True)
     skip = MONTE_CARLO_SHEETS if sampled else frozenset()
-    _compare_workbooks(formulas_wb, values_wb, rerun_formulas, rerun_values, skip, report)
+    compare_workbooks(formulas_wb, values_wb, rerun_formulas, rerun_values, skip, report)
     if sampled and paths_check is not None:
         _check_paths(values_wb, scenario, settings, paths_check, report)
     return report
@@ -408,7 +413,7 @@ def _sampler(settings: RerunSettings) -> Sampler:
     return settings.sampler or "random"  # the manifest's type allows only the samplers
 
 
-def _compare_workbooks(
+def compare_workbooks(
     formulas_wb: Workbook,
     values_wb: Workbook,
     rerun_formulas: Workbook,
