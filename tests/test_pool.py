@@ -21,7 +21,7 @@ from bondmodel.pool import (
     parse_portfolio,
     run_pool,
 )
-from bondmodel.pool.model import common_normals
+from bondmodel.pool.model import common_normals, common_shocks
 from bondmodel.pool.simulate import (
     MEMBER_GROUP,
     block_paths,
@@ -353,3 +353,61 @@ def test_a_run_whose_tails_cannot_fit_is_refused_before_it_starts(
         pool_simulate, "memory_limit", lambda: MemoryLimit(88_000, "a test's limit")
     )
     assert cli.main(["pool", str(template), "--paths", "10000", "--seed", "1"]) == 0
+
+
+def _inflation_only_pool(loading: float) -> PoolModel:
+    """Two members on the index-linked template, inflation (a mean-reverting yearly path)
+    their only risk input, loaded ``loading`` on the common inflation factor."""
+    import tomllib
+
+    scenario = tomllib.loads((TEMPLATES / "index-linked.toml").read_text(encoding="utf-8"))
+    risk = scenario["risk"]
+    risk["inputs"] = [r for r in risk["inputs"] if r["target"] == "economics.inflation"]
+    assert risk["inputs"][0]["path"]["volatility"] > 0  # the shocks are what is tested
+    risk.pop("correlation", None)
+    data = {
+        "name": "Inflation pool",
+        "bond": {
+            "tenor_years": 15,
+            "legal_maturity_years": 20,
+            "payment_frequency": "semi-annual",
+            "coupon": {"type": "fixed", "rate": 0.03},
+        },
+        "members": [{"name": f"Council {i}", "inline": scenario} for i in range(2)],
+        "factors": {"inflation": loading},
+    }
+    return pool_of(data)
+
+
+def test_a_common_inflation_factor_shares_the_yearly_shocks_too() -> None:
+    """Loading 1 on inflation is one economy: two members with the same inflation input
+    follow the same yearly path on every path (level and shocks), so their index-linked
+    payments are equal; loading 0 leaves each its own path, and 0.5 correlates the
+    members' payments partly. Before the shocks were shared, only the level was common
+    and the paths (and payments) differed."""
+    paths, seed = 300, 17
+    paid: dict[float, list[np.ndarray]] = {}
+    for loading in (1.0, 0.5, 0.0):
+        model = _inflation_only_pool(loading)
+        assert (model.shock_years > 0) == (loading > 0)
+        common = common_normals(seed, 0, paths, model.factor_root)
+        shocks = (
+            common_shocks(seed, 0, paths, model.shock_years, model.factor_root)
+            if model.shock_years
+            else None
+        )
+        paid[loading] = [
+            model.member_block(i, seed, 0, paths, common, shocks).paid.sum(axis=1) for i in range(2)
+        ]
+    a, b = paid[1.0]
+    assert np.array_equal(a, b) and np.ptp(a) > 0  # the same economy, and it varies
+    a0, b0 = paid[0.0]
+    assert not np.allclose(a0, b0)
+    corr = {k: float(np.corrcoef(*v)[0, 1]) for k, v in paid.items() if k < 1}
+    assert abs(corr[0.0]) < 0.2 < corr[0.5] < 0.95, corr
+
+
+def test_a_pool_without_a_loaded_path_draws_no_common_shocks() -> None:
+    """The shared shocks cost a block nothing unless a loaded factor drives a path: the
+    limited-recourse template's inputs follow no path."""
+    assert pool_of(portfolio_dict(2, factors={"inflation": 1.0, "delivery": 0.5})).shock_years == 0

@@ -28,9 +28,14 @@ from bondmodel.risk.sampling import MAX_SEED
 from bondmodel.scenario.bond import BondTerms
 from bondmodel.types import FloatArray
 
-#: spawn_key streams of the pool's own seed: members' seeds and the common factors' normals.
+#: spawn_key streams of the pool's own seed: members' seeds, the common factors' normals
+#: and their yearly shocks.
 MEMBER_SEEDS: Final = 10
 COMMON_FACTORS: Final = 11
+COMMON_SHOCKS: Final = 12
+#: The factors whose inputs may follow a mean-reverting yearly path (risk-model targets
+#: economics.inflation and bond.reference_rate), and so share yearly shocks.
+PATH_FACTORS: Final = ("inflation", "rates")
 
 
 def member_seed(seed: int, key: str) -> int:
@@ -50,6 +55,16 @@ def common_normals(seed: int, block: int, n: int, root: FloatArray) -> FloatArra
     (a square root of their correlation matrix): keyed by (seed, block) only."""
     sequence = np.random.SeedSequence(seed, spawn_key=(block, COMMON_FACTORS))
     eps = np.random.Generator(np.random.PCG64(sequence)).standard_normal((n, len(FACTORS)))
+    result: FloatArray = eps @ root.T
+    return result
+
+
+def common_shocks(seed: int, block: int, n: int, years: int, root: FloatArray) -> FloatArray:
+    """The common factors' yearly shocks for one block, (n, years, 3): standard normals
+    correlated across the factors by ``root``, independent from year to year; keyed by
+    (seed, block) only, apart from the levels' :func:`common_normals`."""
+    sequence = np.random.SeedSequence(seed, spawn_key=(block, COMMON_SHOCKS))
+    eps = np.random.Generator(np.random.PCG64(sequence)).standard_normal((n, years, len(FACTORS)))
     result: FloatArray = eps @ root.T
     return result
 
@@ -135,6 +150,17 @@ class PoolModel:
         )
         self.factor_root: FloatArray = matrix_sqrt(corr)
         self.loadings = tuple(self._member_loadings(m) for m in self.models)
+        #: the years of yearly shocks a block needs (the longest member's horizon), or 0
+        #: when no member's input on a loaded inflation or rates factor follows a path
+        self.shock_years = max(
+            (
+                m.scenario.timeline.horizon_years
+                for m in self.models
+                for r in m.risk.inputs
+                if r.spec.path is not None and self._loading_of(r.spec.target)[0] > 0.0
+            ),
+            default=0,
+        )
         self.seeds_cache: dict[int, tuple[int, ...]] = {}
 
     @property
@@ -150,10 +176,17 @@ class PoolModel:
         return self.seeds_cache[seed]
 
     def member_block(
-        self, i: int, seed: int, block: int, paths: int, common: FloatArray
+        self,
+        i: int,
+        seed: int,
+        block: int,
+        paths: int,
+        common: FloatArray,
+        shocks: FloatArray | None = None,
     ) -> MemberBlock:
         """Member ``i``'s block ``block`` of a run of ``paths`` paths, given the block's
-        common normals ``common`` (n, 3)."""
+        common normals ``common`` (n, 3) and, when :attr:`shock_years` > 0, its common
+        yearly shocks ``shocks`` (n, shock_years, 3)."""
         model = self.models[i]
         mseed = self.member_seeds(seed)[i]
         u = model.risk.correlated_uniforms(mseed, "random", block, paths)
@@ -164,7 +197,14 @@ class PoolModel:
                 mixed = math.sqrt(rho) * common[:, f] + math.sqrt(1.0 - rho) * own
                 u[:, j] = np.clip(special.ndtr(mixed), 2.0**-53, 1.0 - 2.0**-53)
         values = model.risk.values(u)
-        draws, rates = model.risk.draws(values, mseed, block)
+        shared: dict[str, tuple[float, FloatArray]] = {}
+        if shocks is not None:
+            years = model.scenario.timeline.horizon_years
+            for r in model.risk.inputs:
+                rho, f = self._loading_of(r.spec.target)
+                if r.spec.path is not None and rho > 0.0:
+                    shared[r.spec.target] = (rho, shocks[:, :years, f])
+        draws, rates = model.risk.draws(values, mseed, block, common=shared or None)
         bond = model.evaluate(draws, rates).bond
         assert bond is not None  # every member has a bond (checked by the loader)
         n = u.shape[0]
@@ -220,15 +260,16 @@ class PoolModel:
             )
 
     def _member_loadings(self, model: Model) -> tuple[tuple[float, int], ...]:
+        return tuple(self._loading_of(r.spec.target) for r in model.risk.inputs)
+
+    def _loading_of(self, target: str) -> tuple[float, int]:
+        """The loading of the factor driving ``target`` and the factor's index; (0, 0) for
+        a target no factor drives."""
         factors = self.portfolio.spec.factors
-        out = []
-        for r in model.risk.inputs:
-            found = (0.0, 0)
-            for f, name in enumerate(FACTORS):
-                if r.spec.target in FACTOR_TARGETS[name]:
-                    found = (factors.loading(name), f)
-            out.append(found)
-        return tuple(out)
+        for f, name in enumerate(FACTORS):
+            if target in FACTOR_TARGETS[name]:
+                return factors.loading(name), f
+        return 0.0, 0
 
 
 def _pounds(amount: float) -> str:

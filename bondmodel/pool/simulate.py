@@ -23,7 +23,7 @@ import numpy as np
 from bondmodel.errors import ModelError, ScenarioError
 from bondmodel.irr import irr
 from bondmodel.pool.loader import Portfolio
-from bondmodel.pool.model import PoolModel, common_normals
+from bondmodel.pool.model import PoolModel, common_normals, common_shocks
 from bondmodel.pool.waterfall import PoolFlows, Structure, run_pool_waterfall
 from bondmodel.resources import memory_limit
 from bondmodel.risk.sampling import block_bounds, block_count
@@ -118,13 +118,18 @@ def group_part(model: PoolModel, seed: int, block: int, paths: int, group: int) 
     start, stop = block_bounds(block, paths)
     n = stop - start
     common = common_normals(seed, block, n, model.factor_root)
+    shocks = (
+        common_shocks(seed, block, n, model.shock_years, model.factor_root)
+        if model.shock_years
+        else None
+    )
     members = member_groups(model.n_members)[group]
     width = model.n_legal + 1
     paid = np.zeros((n, width))
     write_off = np.zeros((n, width))
     member_loss = np.empty((n, len(members)))
     for j, i in enumerate(members):
-        mb = model.member_block(i, seed, block, paths, common)
+        mb = model.member_block(i, seed, block, paths, common, shocks)
         paid += mb.paid
         write_off += mb.write_off
         member_loss[:, j] = mb.loss

@@ -9,6 +9,8 @@ a floating coupon, the per-path coupon rates.
 from __future__ import annotations
 
 import dataclasses
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +75,7 @@ class RiskModel:
         block: int,
         only: int | None = None,
         shocks: bool = True,
+        common: Mapping[str, tuple[float, FloatArray]] | None = None,
     ) -> tuple[Draws, FloatArray | None]:
         """Engine draws for sampled ``values`` (n, k); and per-path coupon rates if floating.
 
@@ -81,13 +84,16 @@ class RiskModel:
         sampled level, optionally as a yearly mean-reverting path. ``only``
         applies one input alone (the others stay at the scenario's values), and
         ``shocks = False`` holds mean-reverting paths at their level: both for
-        one-at-a-time sensitivity.
+        one-at-a-time sensitivity. ``common`` maps a path's target to a loading and shocks
+        (n, horizon years) shared with other programmes (a pool's common factor, methodology
+        section 24.2): the path's shocks mix them in (:meth:`_yearly_path`).
         """
         d = Draws.central(self.scenario, paths=values.shape[0])  # fresh arrays, changed here
         paths: dict[str, FloatArray] = {}  # inflation and coupon rates, replaced whole
         for j, r in enumerate(self.inputs):
             if only is None or j == only:
-                self._apply(d, paths, j, r, values[:, j], seed, block, shocks)
+                shared = common.get(r.spec.target) if common is not None else None
+                self._apply(d, paths, j, r, values[:, j], seed, block, shocks, shared)
         for j in map(int, np.flatnonzero(~np.isfinite(values).all(axis=0))):
             bad = values[~np.isfinite(values[:, j]), j][0]
             raise ScenarioError(
@@ -113,9 +119,11 @@ class RiskModel:
         seed: int,
         block: int,
         shocks: bool,
+        shared: tuple[float, FloatArray] | None = None,
     ) -> None:
         """Input ``j``'s sampled values ``x`` onto its target: in place in ``d``'s arrays, or
-        as a whole new ``paths["inflation"]`` or ``paths["rates"]``."""
+        as a whole new ``paths["inflation"]`` or ``paths["rates"]`` (``shared``: common
+        yearly shocks and their loading, for a path)."""
         idx = list(r.indices)
         target = r.spec.target
         if target == "savings.realisation":
@@ -134,13 +142,15 @@ class RiskModel:
             np.multiply(d.running_cost_factor, x, out=d.running_cost_factor)
         elif target == "economics.inflation":
             base = self.scenario.economics.inflation
-            yearly = self._yearly_path(r, x, base, seed, block, j, shocks)
+            yearly = self._yearly_path(r, x, base, seed, block, j, shocks, shared)
             paths["inflation"] = yearly[:, self.timeline.programme_year[1:] - 1]
         elif target == "bond.reference_rate" and self.grid is not None:
             bond = self.scenario.bond
             coupon = bond.coupon if bond is not None else None
             if isinstance(coupon, FloatingCoupon):
-                paths["rates"] = self._coupon_rates(self.grid, coupon, r, x, seed, block, j, shocks)
+                paths["rates"] = self._coupon_rates(
+                    self.grid, coupon, r, x, seed, block, j, shocks, shared
+                )
 
     def _coupon_rates(
         self,
@@ -152,6 +162,7 @@ class RiskModel:
         block: int,
         j: int,
         shocks: bool,
+        shared: tuple[float, FloatArray] | None = None,
     ) -> FloatArray:
         """(n, payments + 1) coupon rates: the reference rate's yearly path (around the
         scenario's rate or path, at the sampled long-run level) plus the margin, floored."""
@@ -160,7 +171,7 @@ class RiskModel:
             if coupon.reference_rate is not None
             else (coupon.reference_path or (0.0,))
         )
-        yearly = self._yearly_path(r, x, base, seed, block, j, shocks)
+        yearly = self._yearly_path(r, x, base, seed, block, j, shocks, shared)
         year = bond_year(np.arange(grid.n_legal + 1), grid.g)
         rate = yearly[:, np.minimum(year, yearly.shape[1]) - 1] + coupon.margin
         if coupon.floor is not None:
@@ -176,6 +187,7 @@ class RiskModel:
         block: int,
         j: int,
         shocks: bool = True,
+        shared: tuple[float, FloatArray] | None = None,
     ) -> FloatArray:
         """(n, years) annual rates: the scenario's path moved to the sampled long-run
         level, or a mean-reverting path around it.
@@ -190,7 +202,10 @@ class RiskModel:
         :math:`x_y = c_y + (1-a)(x_{y-1} - c_{y-1}) + s\\,\\epsilon_y` for later
         years, :math:`\\epsilon_y` standard normal from the block's own stream
         (spawn key (block, 2, j)). A draw equal to :math:`b_n` without
-        shocks gives back the scenario's path exactly.
+        shocks gives back the scenario's path exactly. With ``shared`` = (rho, eta), a
+        loading and common standard normals (n, years), the shocks are
+        sqrt(rho) eta_y + sqrt(1 - rho) epsilon_y: standard normal still,
+        correlated rho with any other programme's on the same eta.
         """
         years = self.scenario.timeline.horizon_years
         n = level.shape[0]
@@ -207,6 +222,9 @@ class RiskModel:
             np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(block, SHOCKS, j)))
         )
         noise = rng.standard_normal((n, years))
+        if shared is not None and shared[0] > 0.0:
+            rho, eta = shared
+            noise = math.sqrt(rho) * eta + math.sqrt(1.0 - rho) * noise
         phi = 1.0 - r.spec.path.reversion
         out = np.empty((n, years))
         out[:, 0] = rates[0]
