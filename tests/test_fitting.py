@@ -440,3 +440,34 @@ def test_a_fit_scipy_cannot_make_is_shown_as_unusable_not_a_traceback(
     fits, _ = fitting.fit_all(data, fitting.family_names(None), seed=1, replicates=3)
     assert fits[-1].family.name == "weibull" and fits[-1].p_value is None
     assert all(f.problem is None for f in fits[:-1])
+
+
+#: Data at the ends of the float range: the moments or the fitted parameters overflow.
+EXTREME_DATA = {
+    "huge_positive": [1e308, 1e307, 1e306, *range(2, 11)],
+    "huge_both_signs": [1e308, -1e308, 1e308, *range(2, 11)],
+    "tiny_positive": [1e-308, 1e-307, 1e-306, *(k * 1e-300 for k in range(2, 11))],
+}
+
+
+@pytest.mark.parametrize("values", list(EXTREME_DATA.values()), ids=list(EXTREME_DATA))
+def test_data_at_the_ends_of_the_float_range_give_a_line_or_a_fit_and_no_warning(
+    values: list[float], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fit whose lognormal mean overflowed was a traceback (OverflowError, exit 1), and
+    numpy's overflow warnings reached the screen: now each family that cannot be fitted says
+    so, and nothing else is printed. Warnings are errors here, so a leaked one fails."""
+    import warnings
+
+    path = tmp_path / "data.csv"
+    path.write_text("x\n" + "\n".join(repr(float(v)) for v in values) + "\n", encoding="utf-8")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        code = cli.main(["fit", str(path), "--seed", "3", "--png", str(tmp_path / "fit.png")])
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Warning" not in err, err
+    if code == 2:
+        assert err.count("\n") == 1 and err.startswith(f"bondmodel: error: {path}: column 'x': ")
+        assert "no family fits" in err
+    else:
+        assert code == 0 and (tmp_path / "fit.png").exists(), err

@@ -20,10 +20,11 @@ each family's replicates drawn from ``SeedSequence(seed, spawn_key=(family index
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import math
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -404,30 +405,77 @@ def fit_family(data: FitData, family: Family) -> Fit:
     check_support(data, family)
     x = data.values
     failure: str | None = None
-    try:
-        params = family.estimate(x)
-    except (ValueError, ArithmeticError, RuntimeError) as exc:
-        # scipy's optimisers on degenerate data (two distinct values, say)
-        params = tuple(math.nan for _ in range(family.free + len(family.fixed)))
-        failure = f"the fit did not converge ({type(exc).__name__})"
-    frozen = family.frozen(params)
-    with np.errstate(all="ignore"):
+    # data near the float range overflow the moments and the fitted distribution: the
+    # parameters come out not finite and the fit says so, without numpy's warnings on the
+    # user's screen
+    with quiet_numerics():
+        try:
+            params = family.estimate(x)
+        except (ValueError, ArithmeticError, RuntimeError) as exc:
+            # scipy's optimisers on degenerate data (two distinct values, say)
+            params = _no_params(family)
+            failure = f"the fit did not converge ({type(exc).__name__})"
+        try:
+            table = family.schema(params)
+        except ArithmeticError:
+            # the scenario's parameters of the fit (a lognormal's mean, say) overflow
+            params = _no_params(family)
+            table = family.schema(params)
+            failure = failure or "the fit did not converge (a parameter overflows the float range)"
+        frozen = family.frozen(params)
         log_likelihood = float(np.sum(frozen.logpdf(x)))
-    problem = failure or _schema_problem(family.schema(params))
-    if problem is None and not math.isfinite(log_likelihood):
-        problem = "its likelihood is zero at some values (a fitted bound at a data point)"
-    se = _standard_errors(family, x, params) if family.regular and problem is None else {}
-    names = [k for k in family.schema(params) if k != "type"]
-    return Fit(
-        family,
-        params,
-        log_likelihood,
-        int(x.size),
-        ks_statistic(x, frozen),
-        {k: se.get(k) for k in names},
-        problem,
-        ad=float(ad_statistics(np.sort(x)[None, :], frozen)[0]),
-    )
+        problem = failure or _schema_problem(table)
+        if problem is None and not math.isfinite(log_likelihood):
+            problem = "its likelihood is zero at some values (a fitted bound at a data point)"
+        se = _standard_errors(family, x, params) if family.regular and problem is None else {}
+        names = [k for k in table if k != "type"]
+        return Fit(
+            family,
+            params,
+            log_likelihood,
+            int(x.size),
+            ks_statistic(x, frozen),
+            {k: se.get(k) for k in names},
+            problem,
+            ad=float(ad_statistics(np.sort(x)[None, :], frozen)[0]),
+        )
+
+
+def _replicate_statistics(fit: Fit, samples: FloatArray) -> tuple[list[float], list[float]]:
+    """The KS and AD statistics of each bootstrap replicate (a row of ``samples``) against
+    its own refit; a replicate outside the family's support, or whose refit fails, is
+    left out."""
+    statistics: list[float] = []
+    ad: list[float] = []
+    for row in samples:
+        low, high = fit.family.bounds
+        if np.any((row <= low) | (row >= high)):
+            continue
+        try:
+            params = fit.family.estimate(row)
+        except (ValueError, ArithmeticError, RuntimeError):
+            continue
+        if not all(math.isfinite(p) for p in params):
+            continue
+        frozen = fit.family.frozen(params)
+        ordered = np.sort(row)[None, :]
+        statistics.append(float(ks_statistics(ordered, frozen.cdf)[0]))
+        ad.append(float(ad_statistics(ordered, frozen)[0]))
+    return statistics, ad
+
+
+@contextlib.contextmanager
+def quiet_numerics() -> Iterator[None]:
+    """numpy's floating-point warnings off (and scipy's RuntimeWarnings): for fits on data
+    near the float range, whose results are checked for being finite instead."""
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore", RuntimeWarning)
+        yield
+
+
+def _no_params(family: Family) -> tuple[float, ...]:
+    """A family's parameters when the fit gave none: NaN each."""
+    return tuple(math.nan for _ in range(family.free + len(family.fixed)))
 
 
 def _schema_problem(table: dict[str, Any]) -> str | None:
@@ -561,23 +609,11 @@ def bootstrap_p_value(fit: Fit, seed: int, replicates: int, index: int) -> Fit:
         return fit
     dist = _DISTRIBUTION.validate_python(fit.distribution())
     rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(index,))))
-    samples = np.asarray(ppf(dist, rng.random((replicates, fit.n))))
-    statistics = []
-    ad = []
-    for row in samples:
-        low, high = fit.family.bounds
-        if np.any((row <= low) | (row >= high)):
-            continue
-        try:
-            params = fit.family.estimate(row)
-        except (ValueError, ArithmeticError, RuntimeError):
-            continue
-        if not all(math.isfinite(p) for p in params):
-            continue
-        frozen = fit.family.frozen(params)
-        ordered = np.sort(row)[None, :]
-        statistics.append(float(ks_statistics(ordered, frozen.cdf)[0]))
-        ad.append(float(ad_statistics(ordered, frozen)[0]))
+    with quiet_numerics():
+        # a fit near the float range draws replicates that overflow: they leave the
+        # family's support and are dropped below
+        samples = np.asarray(ppf(dist, rng.random((replicates, fit.n))))
+        statistics, ad = _replicate_statistics(fit, samples)
     done = len(statistics)
     exceed = int(np.sum(np.asarray(statistics) >= fit.ks))
     ad_exceed = int(np.sum(np.asarray(ad) >= fit.ad))
