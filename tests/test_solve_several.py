@@ -255,7 +255,31 @@ def test_search_fields_refuse_what_cannot_be_searched() -> None:
         (["bond.tenor_years"], [(5.2, 5.8)], "fewer than two"),
         (["bond.coupon.rate"], [(0.08, 0.03)], "LO < HI"),
         (["bond.coupon.rate"], [(0.0, math.inf)], "LO < HI"),
+        # past the schema's bounds: the search would evaluate structures it refuses and
+        # call them merely infeasible
+        (["bond.tenor_years"], [(5.0, 1000.0)], r"1000 is outside .* within > 0 and <= 100"),
+        (["bond.tenor_years"], [(0.0, 30.0)], r"0 is outside the field's values"),
+        (["bond.coupon.rate"], [(-0.5, 0.09)], r"-0.5 is outside .* >= -0.1 and <= 1"),
     ]
     for paths, bounds, words in cases:
         with pytest.raises(ScenarioError, match=words):
             search_fields(scenario, paths, bounds, draws)
+
+
+def test_a_range_past_the_fields_values_is_refused_before_the_seed(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """One field (bisection) or several (the search): exit 2, one line, and no seed drawn."""
+    template = str(ROOT / "templates" / "shared-services.toml")
+    common = ["--maximise", "--constraint", "P(shortfall) <= 0.1", "--paths", "50"]
+    one = ["solve", template, "--find", "bond.tenor_years", "--range", "5:1000", *common]
+    several = [
+        *["solve", template, "--find", "bond.coupon.rate", "--find", "bond.tenor_years"],
+        *["--range", "0.03:0.09", "--range", "5:1000", "--objective", "P50(council_npv)"],
+        *common,
+    ]
+    for args in (one, several):
+        assert main(args) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "bondmodel: seed" not in err, err
+        assert "1000 is outside the field's values" in err and "<= 100" in err, err

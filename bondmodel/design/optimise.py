@@ -285,9 +285,10 @@ def check_fields(
             raise ScenarioError(
                 f"--find {path}: the field holds the text {current!r}; allowed: a numeric field"
             )
-        whole = field_domain(scenario, path).step is not None
+        domain = field_domain(scenario, path)
         if bounds is not None:
-            _checked_range(path, *bounds[i], whole)
+            _checked_range(path, *bounds[i], domain.step is not None)
+            domain.check_range("--range", path, *bounds[i])
 
 
 def optimise(

@@ -241,11 +241,12 @@ def check_solve(
         raise ScenarioError("solve: give at least one --constraint")
     if isinstance(current_value(scenario, path), tuple | list):  # the field must exist
         raise ScenarioError(list_field_message("--find", path, current_value(scenario, path)))
-    field_domain(scenario, path)
+    domain = field_domain(scenario, path)
     if bounds is not None:
         low, high = bounds
         if not (math.isfinite(low) and math.isfinite(high) and low < high):
             raise ScenarioError(f"bounds: {low}:{high} needs LO < HI")
+        domain.check_range("bounds:", path, low, high)  # the command line says --range
 
 
 def solve(

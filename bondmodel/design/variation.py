@@ -225,6 +225,25 @@ class Domain:
             return False
         return self.high is None or not (x > self.high or (self.high_open and x == self.high))
 
+    def describe(self) -> str:
+        """The bounds in words: ``> 0 and <= 100``, or ``any value``."""
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'>' if self.low_open else '>='} {self.low:g}")
+        if self.high is not None:
+            parts.append(f"{'<' if self.high_open else '<='} {self.high:g}")
+        return " and ".join(parts) or "any value"
+
+    def check_range(self, flag: str, path: str, low: float, high: float) -> None:
+        """Refuse a search range ``low``:``high`` that leaves the field's values: a search
+        would evaluate structures the schema refuses, and report them as merely infeasible."""
+        for end in (low, high):
+            if not self.contains(end):
+                raise ScenarioError(
+                    f"{flag} {low:g}:{high:g} for {path}: {end:g} is outside the field's "
+                    f"values; allowed: a range within {self.describe()}"
+                )
+
 
 def field_domain(scenario: Scenario, path: str) -> Domain:
     """The schema's bounds of the field at ``path`` (``gt``, ``ge``, ``lt``, ``le``) and its
