@@ -647,7 +647,7 @@ def _run(args: argparse.Namespace) -> int:
         tuple(parse_stress(text) for text in args.stress or ()),
         tuple(parse_region(text) for text in args.scenario_analysis or ()),
     )
-    check_run_analyses(scenario, paths, analyses)
+    check_run_analyses(scenario, paths, analyses, args.tornado_output)
     convergence = None
     if args.converge is None and (args.converge_on or args.confidence != 0.95):
         raise ScenarioError("--converge-on and --confidence apply only with --converge TOL")

@@ -209,9 +209,19 @@ def check_run_settings(
     return paths
 
 
-def check_run_analyses(scenario: Scenario, paths: int, analyses: Analyses) -> None:
+def check_run_analyses(
+    scenario: Scenario, paths: int, analyses: Analyses, tornado_output: str | None = None
+) -> None:
     """Stress and scenario analyses need a simulation, and name risk inputs and per-path
-    metrics of the scenario: checked before the seed is printed."""
+    metrics of the scenario, as the tornado's output does: checked before the seed is
+    printed."""
+    if tornado_output is not None and paths > 0:
+        allowed = Model.compile(scenario).metric_names
+        if tornado_output not in allowed:
+            raise ScenarioError(
+                f"tornado_output: {tornado_output!r} is not a per-path metric of this "
+                f"scenario; allowed: {', '.join(allowed)}"
+            )
     if not (analyses.stresses or analyses.regions):
         return
     if paths == 0:

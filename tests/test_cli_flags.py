@@ -293,3 +293,34 @@ def test_a_bad_solve_field_is_refused_before_a_seed_is_drawn(
     assert cli.main(["solve", str(SCENARIO), *unseeded, *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith("bondmodel: error: ") and err.count("\n") == 1, err
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        pytest.param(
+            ["sweep", str(SCENARIO), "--vary", "bond.tenor_years=5,1000", "--paths", "50"],
+            ["--vary bond.tenor_years: 1000 is outside the field's values", "<= 100"],
+            id="sweep_value_past_its_bound",
+        ),
+        pytest.param(
+            ["sweep", str(SCENARIO), "--vary", "bond.principal=0.5,1e6", "--paths", "50"],
+            ["--vary bond.principal: 0.5 is outside", ">= 1"],
+            id="sweep_principal_below_a_pound",
+        ),
+        pytest.param(
+            ["run", str(SCENARIO), "--paths", "50", "--tornado-output", "nonsense"],
+            ["--tornado-output: 'nonsense' is not a per-path metric", "council_npv"],
+            id="run_tornado_output_unknown",
+        ),
+    ],
+)
+def test_a_value_past_its_field_or_an_unknown_output_is_refused_before_the_seed(
+    args: list[str], words: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both were refused only after the seed was drawn and printed, mid-sweep or mid-run."""
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bondmodel: error: ") and err.count("\n") == 1, err
+    for word in words:
+        assert word in err, err

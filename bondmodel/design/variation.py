@@ -163,6 +163,16 @@ def parse_vary(text: str, scenario: Scenario) -> Variation:
         if not raw:
             raise ScenarioError(f"--vary {path}: no values given")
     values = tuple(_typed(v, current, path) for v in raw)
+    numbers = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+    if numbers:
+        # past the schema's bounds: refused now, before the seed, not mid-sweep
+        domain = field_domain(scenario, path)
+        outside = [v for v in numbers if not domain.contains(float(v))]
+        if outside:
+            raise ScenarioError(
+                f"--vary {path}: {outside[0]:g} is outside the field's values; allowed: "
+                f"{domain.describe()}"
+            )
     return Variation(path, values)
 
 
