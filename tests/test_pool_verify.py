@@ -105,3 +105,27 @@ def test_the_command_line_verdict_and_json(pool: Path, capsys: pytest.CaptureFix
     verdict = json.loads(capsys.readouterr().out)
     assert verdict["verdict"] == "match" and verdict["mismatch_count"] == 0
     assert verdict["settings"] == {"paths": PATHS, "seed": SEED}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "words"),
+    [
+        ('"seed": 2026', '"seed": -5', "records seed -5 and 600 paths"),
+        ('"paths": 600', '"paths": 0', "records seed 2026 and 0 paths"),
+        ('"seed": 2026', '"seed": "abc"', "the run manifest's JSON is not as"),
+        ('"run_at_utc": "', '"run_at_utc": "x', "it needs seed, paths and run_at_utc"),
+        ('"paths": 600', '"paths": 9000000000000000000', "--max-paths 9000000000000000000"),
+        ('name = "Pooled', "x = " + "[" * 3000 + "]" * 3000 + '\nname = "Pooled', "too deeply"),
+    ],
+    ids=["negative_seed", "no_paths", "seed_text", "bad_time", "huge_paths", "deep_toml"],
+)
+def test_a_damaged_audit_sheet_is_one_line_naming_it(
+    pool: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], old: str, new: str, words: str
+) -> None:
+    """A manifest or resolved portfolio no pool run writes: exit 2, one line naming the
+    workbook (not a flag the user did not give), and nothing rerun."""
+    damaged = edit_string(pool, tmp_path / "d.xlsx", old, new)
+    assert cli.main(["verify", str(damaged)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"bondmodel: error: {damaged}") and err.count("\n") == 1, err
+    assert words in err and "verify: rerunning" not in err, err

@@ -35,6 +35,7 @@ from bondmodel import __version__
 from bondmodel.errors import WorkbookError
 from bondmodel.pool.loader import MAX_DEPTH, Portfolio, parse_portfolio
 from bondmodel.pool.workbook import RESOLVED_HEADER
+from bondmodel.risk.sampling import MAX_SEED
 from bondmodel.scenario.loader import read_toml
 from bondmodel.workbook.verify import DEFAULT_MAX_PATHS, Report, compare_workbooks
 
@@ -201,6 +202,12 @@ def _read_audit(wb: Workbook, path: Path) -> _Audit:
         ) from None
     if not isinstance(manifest, dict):
         raise WorkbookError(f"{path}: Audit sheet: the run manifest's JSON is not an object")
+    seed, paths = int(manifest["seed"]), int(manifest["paths"])
+    if not 0 <= seed <= MAX_SEED or paths < 1:
+        raise WorkbookError(
+            f"{path}: Audit sheet: the run manifest records seed {seed} and {paths} paths; a "
+            f"pool run has a seed from 0 to {MAX_SEED} and at least 1 path"
+        )
     source = str(manifest.get("portfolio_file", "portfolio"))
     return _Audit(manifest, "\n".join(lines) + "\n", labels, stamp.replace(tzinfo=UTC), source)
 
