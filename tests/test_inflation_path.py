@@ -334,3 +334,9 @@ def test_a_design_tool_refuses_to_set_a_path_to_one_number(
     vary = ("--vary", "economics.inflation[2]=0.01,0.03")
     code = cli.main(["sweep", str(scenario), *vary, "--paths", "0", "-o", str(out)])
     assert code == 0 and out.exists()
+    # and a year's value past the rate's bounds is refused before the seed, naming them
+    capsys.readouterr()
+    past = ("--vary", "economics.inflation[2]=0.01,5")
+    assert cli.main(["sweep", str(scenario), *past, "--paths", "0", "-o", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "economics.inflation[2]: 5 is outside" in err, err

@@ -259,6 +259,10 @@ def field_domain(scenario: Scenario, path: str) -> Domain:
     """The schema's bounds of the field at ``path`` (``gt``, ``ge``, ``lt``, ``le``) and its
     step: whole numbers for an integer field, whole years for a field in years."""
     parts = parts_of(path)
+    if isinstance(parts[-1], int) and len(parts) > 1:
+        # an item of a list field (one year of an inflation path): the list's item type
+        # holds the bounds, found by _constraints inside the field's annotation
+        parts = parts[:-1]
     model: Any = scenario
     for part in parts[:-1]:
         model = model[part] if isinstance(part, int) else getattr(model, part)
@@ -298,4 +302,6 @@ def _constraints(metadata: list[Any], annotation: Any) -> list[Any]:
         if typing.get_origin(arg) is typing.Annotated:
             for meta in typing.get_args(arg)[1:]:
                 found += [*getattr(meta, "metadata", []), meta]
+        else:
+            found += _constraints([], arg)  # a list's item type: FrozenList[Rate]
     return found
