@@ -102,7 +102,7 @@ def shown(path: str, data: dict[str, Any]) -> str:
             node = node[int(part[1:-1])]
             out += part
             name = node.get("name") if isinstance(node, dict) else None
-            if isinstance(name, str) and name.isprintable():
+            if isinstance(name, str) and name and name.isprintable():
                 out += f" ('{name}')"
         else:
             out += ("." if out else "") + part
@@ -456,6 +456,21 @@ def text_cases() -> list[Case]:
                 f"an unknown key holding {key[2]!r}",
                 f"meta.{key!r}",
                 [f"unknown key {key!r}", "allowed keys"],
+                bad,
+            )
+        )
+    # a fitted input's data file: its path is refused by the schema, never read or shown raw
+    for label, ch in (("newline", "\n"), ("nul", "\x00"), ("rlo", "\u202e")):
+        bad = copy.deepcopy(data)
+        item = bad["risk"]["inputs"][0]
+        del item["distribution"]
+        item["fit"] = {"data": f"pilot{ch}data.csv", "family": "lognormal"}
+        cases.append(
+            _toml_case(
+                f"gen_text_fit_data_path_{label}.toml",
+                f"a fitted input's data path holding U+{ord(ch):04X}",
+                f"{shown('risk.inputs[0]', bad)}.fit.data",
+                [f"U+{ord(ch):04X}", "a file's path in printable characters"],
                 bad,
             )
         )
