@@ -295,8 +295,14 @@ def _format(
         message = err["msg"]
         show_value = True
         hint = ""
+        also: list[str] = []
         if original is not None and hasattr(original, "loc"):
-            # a check across fields that knows which field to blame
+            # a check across fields that knows which field to blame (and each further
+            # problem it found, a line each)
+            also = [
+                f"{source}: {where([*loc, *more.loc])}: {more.message}"
+                for more in getattr(original, "also", ())
+            ]
             loc = [*loc, *original.loc]
             message = original.message
             show_value = False
@@ -347,6 +353,7 @@ def _format(
             message = f"{message} (got {_show(value)})"
         message += hint
         lines.append(f"{source}: {where(loc) or '(top level)'}: {message}")
+        lines.extend(also)
     return "\n".join(lines)
 
 
