@@ -437,6 +437,23 @@ def text_cases() -> list[Case]:
                 _put(data, "description", text),
             )
         )
+    # an unknown key holding a control: named escaped, with the keys allowed there
+    for table in ("", "bond", "members[0]"):
+        for label, key in (("rlo", "ab\u202ecd"), ("newline", "ab\ncd")):
+            bad = _put(data, f"{table}.x" if table else "x", 1)
+            node: Any = bad
+            for part in _parts(table):
+                node = node[part]
+            node[key] = node.pop("x")
+            cases.append(
+                _toml_case(
+                    f"gen_pool_text_unknown_key_{_slug(table or 'top')}_{label}.toml",
+                    f"an unknown key {key!r} in {table or 'the top level'}",
+                    f"{shown(table, bad) + '.' if table else ''}{key!r}",
+                    [f"unknown key {key!r}", "allowed keys"],
+                    bad,
+                )
+            )
     # a member's scenario path: shown escaped, never raw (a newline would start a line
     # that does not name the portfolio file)
     member = "members[0].scenario"
