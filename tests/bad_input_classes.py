@@ -373,6 +373,19 @@ NAME_CHARACTERS: dict[str, tuple[str, str]] = {
     "paragraph_separator": ("\u2029", "line or paragraph separator"),
 }
 
+#: Characters a description may not hold (it may hold a tab and line breaks).
+DESCRIPTION_CHARACTERS = (
+    ("nul", "\x00"),
+    ("c0_bel", "\x07"),
+    ("vt", "\x0b"),
+    ("del", "\x7f"),
+    ("c1", "\x9b"),
+    ("rlo", "\u202e"),
+    ("u_ffff", "\uffff"),
+    ("u_fdd0", "\ufdd0"),
+    ("line_separator", "\u2028"),
+)
+
 #: Every kind of name in a scenario, by the path of its first instance.
 NAME_FIELDS = (
     "meta.name",
@@ -426,17 +439,7 @@ def text_cases() -> list[Case]:
                     bad,
                 )
             )
-    for label, ch in (
-        ("nul", "\x00"),
-        ("c0_bel", "\x07"),
-        ("vt", "\x0b"),
-        ("del", "\x7f"),
-        ("c1", "\x9b"),
-        ("rlo", "\u202e"),
-        ("u_ffff", "\uffff"),
-        ("u_fdd0", "\ufdd0"),
-        ("line_separator", "\u2028"),
-    ):
+    for label, ch in DESCRIPTION_CHARACTERS:
         bad = _set(data, "meta.description", f"Line one\r\nLine{ch}two")
         cases.append(
             _toml_case(

@@ -51,7 +51,14 @@ from bondmodel.conventions import FREQUENCIES
 from bondmodel.pool.schema import MAX_MEMBERS, PortfolioFile
 from bondmodel.scenario.fieldtypes import MAX_DESCRIPTION, MAX_NAME
 
-from .bad_input_classes import NAME_CHARACTERS, ROOT, Case, _toml_case, shown
+from .bad_input_classes import (
+    DESCRIPTION_CHARACTERS,
+    NAME_CHARACTERS,
+    ROOT,
+    Case,
+    _toml_case,
+    shown,
+)
 
 
 @dataclass(frozen=True)
@@ -404,17 +411,7 @@ def text_cases() -> list[Case]:
                 )
             )
     allowed = "line breaks and tabs allowed"
-    for label, ch in (
-        ("nul", "\x00"),
-        ("c0_bel", "\x07"),
-        ("vt", "\x0b"),
-        ("del", "\x7f"),
-        ("c1", "\x9b"),
-        ("rlo", "\u202e"),
-        ("bom", "\ufeff"),
-        ("u_ffff", "\uffff"),
-        ("line_separator", "\u2028"),
-    ):
+    for label, ch in DESCRIPTION_CHARACTERS:
         cases.append(
             _toml_case(
                 f"gen_pool_text_description_{label}.toml",
