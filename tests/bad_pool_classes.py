@@ -130,7 +130,7 @@ class Leaf:
     """
 
     path: str
-    kind: Literal["number", "integer", "text", "choice", "table", "list", "mapping"]
+    kind: Literal["number", "integer", "text", "choice", "table", "list", "tables", "mapping"]
     depth: int = 0
     bounds: tuple[tuple[str, float], ...] = ()
     finite: bool = False
@@ -192,7 +192,7 @@ def schema_leaves(
             element = typing.get_args(annotation)[0]
             inner, inner_meta = _unwrap(element, [])
             if isinstance(inner, type) and issubclass(inner, BaseModel):
-                out.append(Leaf(path, "list"))
+                out.append(Leaf(path, "tables"))
                 first = {}
                 i = 0
                 if isinstance(node, list) and node:
@@ -340,8 +340,14 @@ def _wrong_values(leaf: Leaf) -> list[tuple[str, Any, list[str]]]:
         ]
     if leaf.kind == "list":
         return [
-            ("table", {"a": 1}, ["should be a list"]),
-            ("number", 1.0, ["should be a list"]),
+            ("table", {"a": 1}, ["should be a list", "[0.25, 0.75]"]),
+            ("number", 1.0, ["should be a list", "[0.25, 0.75]"]),
+        ]
+    if leaf.kind == "tables":
+        sections = f"[[{leaf.path.rsplit('.', 1)[-1]}]]"
+        return [
+            ("table", {"a": 1}, ["should be a list of tables", sections]),
+            ("number", 1.0, ["should be a list of tables", sections]),
         ]
     return [  # a table (a model or the inline scenario)
         ("number", 5, ["should be a table"]),

@@ -335,6 +335,9 @@ def _format(
             show_value = False
         elif kind in _TABLE_TYPES:
             message = "should be a table of settings"
+        elif kind == "tuple_type" and _model_at(raw_loc) is not None:
+            # a list of tables (members, partners, costs): an array of numbers is no example
+            message = f"should be a list of tables (TOML [[{loc[-1]}]] sections)"
         elif kind == "tuple_type":
             message = "should be a list (a TOML array such as [0.25, 0.75])"
         elif kind in ("too_short", "too_long"):
