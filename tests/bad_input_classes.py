@@ -26,6 +26,7 @@ import copy
 import functools
 import math
 import re
+import sys
 import tomllib
 import warnings
 import zipfile
@@ -566,6 +567,27 @@ def size_cases() -> list[Case]:
             _set(data, "partners[0].baseline_expenditure", MAX_MONEY * 10),
         ),
     ]
+    # whole numbers past float64's range: shown short; past Python's limit, refused unread
+    cases.append(
+        _toml_case(
+            "gen_size_integer_past_float.toml",
+            "a cost of -10**400 pounds",
+            f"{shown('costs[0]', data)}.amount",
+            ["a whole number of 401 digits", "at most about 1.8e308"],
+            _set(data, "costs[0].amount", -(10**400)),
+        )
+    )
+    long = "1" + "0" * (sys.get_int_max_str_digits() + 1)
+    text = tomli_w.dumps(_set(data, "costs[0].amount", 987654321)).replace("987654321", long)
+    cases.append(
+        _text_case(
+            "gen_size_integer_too_long_to_read.toml",
+            f"a cost of {len(long):,} digits, more than Python reads",
+            f"line {text[: text.index(long)].count(chr(10)) + 1}",
+            [f"a whole number of {len(long):,} digits", "too long to read"],
+            text,
+        )
+    )
     # a union field (an amount or 'sized') that the Inputs rows list without bounds
     for label, value in (("huge", 1e308), ("above", MAX_MONEY * 2), ("negative", -1.0)):
         cases.append(

@@ -34,6 +34,7 @@ import copy
 import itertools
 import math
 import re
+import sys
 import tomllib
 import types
 import typing
@@ -56,6 +57,7 @@ from .bad_input_classes import (
     NAME_CHARACTERS,
     ROOT,
     Case,
+    _text_case,
     _toml_case,
     shown,
 )
@@ -275,6 +277,10 @@ def _at_depth(data: dict[str, Any], leaf: Leaf, value: Any) -> tuple[dict[str, A
     return _put(data, path, value), path
 
 
+#: What a message says of a whole number beyond float64's range (about 1.8e308).
+BEYOND_FLOAT = ["a whole number of", "at most about 1.8e308"]
+
+
 def numeric_cases() -> list[Case]:
     """Every bounded number field: just past each bound, 1e308, inf and nan."""
     data = base_data()
@@ -295,12 +301,14 @@ def numeric_cases() -> list[Case]:
                 values.append(("huge", 1e308, [f"{_WORDS[kind]} {_bound(bound)}", "1e+308"]))
             values.append(("inf", math.inf, ["finite"]))
             values.append(("nan", math.nan, ["finite"]))
+            # a TOML integer past float64's range: shown short, and what a field can hold
+            values.append(("integer_past_float", -(10**400), [*BEYOND_FLOAT, "401 digits"]))
         for label, value, words in values:
             bad, path = _at_depth(data, leaf, value)
             cases.append(
                 _toml_case(
                     f"gen_pool_num_{_slug(leaf.path)}_{label}.toml",
-                    f"{path} = {value!r} ({label} its bounds)",
+                    f"{path} = {str(value)[:20]} ({label} its bounds)",
                     shown(path, bad),
                     words,
                     bad,
@@ -504,10 +512,20 @@ def size_cases() -> list[Case]:
     many["guarantee"] = {"type": "none"}
     none = copy.deepcopy(data)
     none["members"] = []
+    long = "1" + "0" * (sys.get_int_max_str_digits() + 1)
+    text = tomli_w.dumps(_put(data, "members[1].loan", 987654321)).replace("987654321", long)
+    line = text[: text.index(long)].count("\n") + 1
     n = MAX_TRANCHES + 1
     tranches = copy.deepcopy(data)
     tranches["tranches"] = [{"name": f"T{k}", "share": 1.0 / n} for k in range(n)]
     return [
+        _text_case(
+            "gen_pool_size_integer_too_long_to_read.toml",
+            f"a loan of {len(long):,} digits, more than Python reads",
+            f"line {line}",
+            [f"a whole number of {len(long):,} digits", "too long to read", "at most 4,300"],
+            text,
+        ),
         _toml_case(
             "gen_pool_size_members_over_max.toml",
             f"{MAX_MEMBERS + 1:,} members",

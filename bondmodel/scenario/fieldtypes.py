@@ -189,6 +189,9 @@ def shown_value(value: Any) -> str:
     """A value as the user wrote it, with its TOML type when that helps."""
     if isinstance(value, bool):
         return f"{str(value).lower()}, a boolean"
+    if isinstance(value, int) and abs(value) >= 10**30:  # as long as a TOML file allows
+        digits, sign = str(abs(value)), "-" if value < 0 else ""
+        return f"{sign}{digits[:6]}...{digits[-4:]}, a whole number of {len(digits):,} digits"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, dict):

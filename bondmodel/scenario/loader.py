@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -130,7 +131,24 @@ def read_toml(text: str, source: str, depth: int = MAX_DEPTH) -> dict[str, Any]:
             f"{source}: nests arrays or tables too deeply to read; at most {depth} levels "
             "are allowed"
         ) from None
+    except ValueError:
+        # a whole number of more digits than Python converts (sys.get_int_max_str_digits)
+        raise ScenarioError(f"{source}: {_huge_integer(text)}") from None
     return data
+
+
+def _huge_integer(text: str) -> str:
+    """Where ``text`` holds a whole number too long to read, and what is allowed."""
+    limit = sys.get_int_max_str_digits()
+    found = re.search(rf"[+-]?[0-9](?:_?[0-9]){{{limit},}}", text)
+    if found is None:
+        return f"holds a whole number of more than {limit:,} digits, too long to read"
+    line = text.count("\n", 0, found.start()) + 1
+    digits = sum(ch.isdigit() for ch in found.group())
+    return (
+        f"line {line}: a whole number of {digits:,} digits, too long to read; allowed: at "
+        f"most {limit:,} digits (and no field holds a number above 1e308)"
+    )
 
 
 def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
@@ -350,6 +368,12 @@ def _format(
             hint = "; write a TOML date without quotes, such as 2026-04-01"
         elif kind == "date_type" and isinstance(value, datetime):
             hint = "; give the date alone, without a time, such as 2026-04-01"
+        elif kind == "float_type" and isinstance(value, int) and not isinstance(value, bool):
+            # a TOML integer beyond float64's range: a number, but none a field can hold
+            message = (
+                "should be a number a field can hold: at most about 1.8e308 in size, and "
+                "within the field's bounds"
+            )
         elif kind == "int_type" and isinstance(value, float | str):
             hint = "; give a whole number without quotes, such as 25"
         if show_value:
