@@ -9,20 +9,26 @@ CLI by tests/test_bad_pool_classes.py:
 * **numeric extremes**: every bounded number field of the portfolio schema, found
   by walking :class:`~bondmodel.pool.schema.PortfolioFile`'s fields and their
   annotated bounds (so a new field joins automatically), just past each bound, at
-  1e308, and as inf and nan;
-* **wrong types** for every field: a string or a boolean where a number goes, a
-  number where a name, a choice or a table goes, a table where a list goes;
+  1e308, as inf and nan, and as -10**400 (a TOML integer past float64's range);
+* **wrong types** for every field: a string, a boolean or a table where a number
+  goes, a number, a boolean or a list where text goes, a number or another case
+  where a choice goes, a table or a number where a list goes, a number, a list or
+  text where a table goes;
 * **text classes** in every name (the pool's, a member's name and key, a
-  tranche's), in the description and in a member's scenario path;
-* **sizes**: more members than :data:`~bondmodel.pool.schema.MAX_MEMBERS` (refused
-  before any member's scenario is read), no members, more than ten tranches;
+  tranche's), in the description, in a member's scenario path and in unknown keys;
+* **sizes**: a whole number too long to read, more members than
+  :data:`~bondmodel.pool.schema.MAX_MEMBERS` (refused before any member's scenario
+  is read), no members, more than ten tranches;
 * **rules across fields**, generated per combination: the guarantee's type against
   its amount and cap, the reserve's amount against its share, a member's scenario
   against its inline table, tranche shares that do not sum to 1, repeated names and
-  keys, guarantee shares given by some members only, the pool's maturities and
-  grace, and the checks made once the members are read (whole payment periods, a
-  tranche or a reserve out of proportion to the principal, a member's loan on
-  another grid or past the pool's maturity).
+  keys, guarantee shares given by some members only, the pool's maturities, grace,
+  repayment fields and factor matrix;
+* **members' programmes** that cannot be read or hold two problems (a line each);
+* **checks made once the members are read** (whole payment periods, a tranche or a
+  reserve out of proportion to the principal, a member's loan on another grid or
+  past the pool's maturity): each case reads and compiles the four members, so
+  there are few.
 
 Each case names the field path its message must start with and words it must
 contain, worked out here from the rule (not copied from the output).
