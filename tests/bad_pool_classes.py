@@ -56,7 +56,7 @@ from pydantic.fields import FieldInfo
 
 from bondmodel.conventions import FREQUENCIES
 from bondmodel.pool.schema import MAX_MEMBERS, PortfolioFile
-from bondmodel.scenario.fieldtypes import MAX_DESCRIPTION, MAX_NAME
+from bondmodel.scenario.fieldtypes import MAX_DESCRIPTION, MAX_MONEY, MAX_NAME
 
 from .bad_input_classes import (
     DESCRIPTION_CHARACTERS,
@@ -884,6 +884,33 @@ def _loaded_cases(data: dict[str, Any]) -> list[Case]:
                 bad,
             )
         )
+    tenor = int(data["bond"]["tenor_years"])
+    for grace, length in itertools.product((0, 4), (1, tenor - 1, tenor + 1)):
+        schedule = [1.0 / length] * length
+        bad = _put(data, "bond.repayment", {"type": "custom", "schedule": schedule})
+        bad = _put(bad, "bond.grace_years", float(grace))
+        if abs(math.fsum(schedule) - 1.0) > 1e-9 or length == tenor - grace:
+            continue  # refused for its sum, or the right length
+        cases.append(
+            _toml_case(
+                f"gen_pool_loaded_schedule_{length}_grace_{grace}.toml",
+                f"a custom schedule of {length} entries, {tenor - grace} amortisation periods",
+                "bond.repayment.schedule",
+                [f"has {length} entries", f"allowed: {tenor - grace}, one per amortisation"],
+                bad,
+            )
+        )
+    over = copy.deepcopy(data)
+    over["members"][1]["loan"] = MAX_MONEY
+    cases.append(
+        _toml_case(
+            "gen_pool_loaded_principal_over_max.toml",
+            "a loan of the most money allowed, beside three others",
+            "members",
+            ["loans add up to £10,000,0", f"at most £{MAX_MONEY:,.0f}"],
+            over,
+        )
+    )
     for k in range(len(data["tranches"])):
         bad = copy.deepcopy(data)
         for t, tranche in enumerate(bad["tranches"]):
