@@ -577,15 +577,26 @@ def size_cases() -> list[Case]:
             _set(data, "costs[0].amount", -(10**400)),
         )
     )
-    long = "1" + "0" * (sys.get_int_max_str_digits() + 1)
-    text = tomli_w.dumps(_set(data, "costs[0].amount", 987654321)).replace("987654321", long)
+    template = tomli_w.dumps(_set(data, "costs[0].amount", 987654321))
+    for digits in (sys.get_int_max_str_digits() + 2, 100_000):  # 100,000 once took 146 s
+        text = template.replace("987654321", "1" * digits)
+        cases.append(
+            _text_case(
+                f"gen_size_integer_{digits}_digits.toml",
+                f"a cost of {digits:,} digits, more than Python reads",
+                f"line {text[: text.index('1' * digits)].count(chr(10)) + 1}",
+                [f"a whole number of {digits:,} digits", "too long to read"],
+                text,
+            )
+        )
+    key = "k" * 250_000
     cases.append(
         _text_case(
-            "gen_size_integer_too_long_to_read.toml",
-            f"a cost of {len(long):,} digits, more than Python reads",
-            f"line {text[: text.index(long)].count(chr(10)) + 1}",
-            [f"a whole number of {len(long):,} digits", "too long to read"],
-            text,
+            "gen_size_key_of_250000_characters.toml",
+            "an unknown key of 250,000 characters, shown cut",
+            f"{key[:40]}...{key[-8:]} (250,000 characters)",
+            ["unknown key 'kkkk", "(250,000 characters); allowed keys:"],
+            f"{key} = 1\n{template}",
         )
     )
     # a union field (an amount or 'sized') that the Inputs rows list without bounds

@@ -508,9 +508,34 @@ def text_cases() -> list[Case]:
 
 
 def size_cases() -> list[Case]:
-    """Too many members (each naming a scenario file that does not exist, so a message
-    about the files would show the size was not checked first), none, too many tranches."""
+    """Runs of characters the reader must measure in linear time (a whole number too long
+    to read, of 4,302 and of 100,000 digits; a key of 250,000 characters, shown cut);
+    too many members (each naming a scenario file that does not exist, so a message about
+    the files would show the size was not checked first), none, too many tranches."""
     data = base_data()
+    template = tomli_w.dumps(_put(data, "members[1].loan", 987654321))
+    runs: list[Case] = []
+    for digits in (sys.get_int_max_str_digits() + 2, 100_000):
+        text = template.replace("987654321", "1" * digits)
+        runs.append(
+            _text_case(
+                f"gen_pool_size_integer_{digits}_digits.toml",
+                f"a loan of {digits:,} digits, more than Python reads",
+                f"line {text[: text.index('1' * digits)].count(chr(10)) + 1}",
+                [f"a whole number of {digits:,} digits", "too long to read", "at most 4,300"],
+                text,
+            )
+        )
+    key = "k" * 250_000
+    runs.append(
+        _text_case(
+            "gen_pool_size_key_of_250000_characters.toml",
+            "an unknown key of 250,000 characters, at the top",
+            f"{key[:40]}...{key[-8:]} (250,000 characters)",
+            ["unknown key 'kkkk", "(250,000 characters); allowed keys: bond,"],
+            f"{key} = 1\n{template}",
+        )
+    )
     many = copy.deepcopy(data)
     many["members"] = [
         {"name": f"Council {i}", "scenario": "no-such-member.toml"} for i in range(MAX_MEMBERS + 1)
@@ -518,20 +543,11 @@ def size_cases() -> list[Case]:
     many["guarantee"] = {"type": "none"}
     none = copy.deepcopy(data)
     none["members"] = []
-    long = "1" + "0" * (sys.get_int_max_str_digits() + 1)
-    text = tomli_w.dumps(_put(data, "members[1].loan", 987654321)).replace("987654321", long)
-    line = text[: text.index(long)].count("\n") + 1
     n = MAX_TRANCHES + 1
     tranches = copy.deepcopy(data)
     tranches["tranches"] = [{"name": f"T{k}", "share": 1.0 / n} for k in range(n)]
     return [
-        _text_case(
-            "gen_pool_size_integer_too_long_to_read.toml",
-            f"a loan of {len(long):,} digits, more than Python reads",
-            f"line {line}",
-            [f"a whole number of {len(long):,} digits", "too long to read", "at most 4,300"],
-            text,
-        ),
+        *runs,
         _toml_case(
             "gen_pool_size_members_over_max.toml",
             f"{MAX_MEMBERS + 1:,} members",

@@ -36,6 +36,11 @@ CASES = all_cases()
 MAX_SECONDS = 5.0
 
 
+#: Longest line of a message after the file's path: what a file holds is shown cut, so a
+#: key or a number of a million characters gives a line of a few hundred.
+MAX_LINE = 500
+
+
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The folder of generated portfolios, each written when first asked for."""
@@ -59,7 +64,8 @@ def _as_manifest(case: Case) -> dict[str, Any]:
 
 def _assert_lines(text: str, path: Path, case: Case) -> None:
     """One line per problem, each naming the file; one names the case's field right after
-    it; none holds a character the file could use to hide or forge a line."""
+    it; none holds a character the file could use to hide or forge a line, or is longer
+    than :data:`MAX_LINE` after the file's path."""
     lines = text.splitlines()
     assert len(lines) == (case.lines if isinstance(case, PoolCase) else 1), text
     assert all(line.startswith(f"{path}: ") for line in lines), text
@@ -68,6 +74,7 @@ def _assert_lines(text: str, path: Path, case: Case) -> None:
     )
     for line in lines:
         assert bad_character(line) is None, line
+        assert len(line) - len(str(path)) <= MAX_LINE, f"a line of {len(line):,} characters"
 
 
 def test_the_generated_corpus_covers_every_class() -> None:

@@ -140,7 +140,9 @@ def read_toml(text: str, source: str, depth: int = MAX_DEPTH) -> dict[str, Any]:
 def _huge_integer(text: str) -> str:
     """Where ``text`` holds a whole number too long to read, and what is allowed."""
     limit = sys.get_int_max_str_digits()
-    found = re.search(rf"[+-]?[0-9](?:_?[0-9]){{{limit},}}", text)
+    # from the start of a run of digits only: trying every digit of every run would take
+    # the square of a run's length
+    found = re.search(rf"(?<![0-9_])[+-]?[0-9](?:_?[0-9]){{{limit},}}", text)
     if found is None:
         return f"holds a whole number of more than {limit:,} digits, too long to read"
     line = text.count("\n", 0, found.start()) + 1
@@ -179,13 +181,18 @@ _STRING_OR_COMMENT = re.compile(
     re.DOTALL,
 )
 #: A dotted key (or a float: two parts) of more than MAX_DEPTH + 1 parts.
-_KEY_PART = r"(?:[A-Za-z0-9_-]+|\"\")"
+#: Possessive (``++``): a part never gives characters back, and the key is only tried from
+#: the start of a run of key characters (the lookbehind), so a run of n characters costs n
+#: steps, not n squared (a 100,000-digit number took 146 s).
+_KEY_PART = r"(?:[A-Za-z0-9_-]++|\"\")"
 
 
 @functools.cache
 def _long_key(limit: int) -> re.Pattern[str]:
     """A dotted key of more than ``limit + 1`` parts."""
-    return re.compile(_KEY_PART + rf"(?:[ \t]*\.[ \t]*{_KEY_PART})" + f"{{{limit + 1},}}")
+    return re.compile(
+        r"(?<![A-Za-z0-9_-])" + _KEY_PART + rf"(?:[ \t]*\.[ \t]*{_KEY_PART})" + f"{{{limit + 1},}}"
+    )
 
 
 def long_dotted_key(text: str, limit: int = MAX_DEPTH) -> int | None:
@@ -429,7 +436,7 @@ def _misspelt_keys(errors: list[Any]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
 def _unknown_key_message(raw_loc: list[Any], missing_loc: tuple[Any, ...] | None) -> str:
     key = str(raw_loc[-1])
     allowed = _allowed_keys(raw_loc[:-1])
-    message = f"unknown key {key!r}"
+    message = f"unknown key {_cut(key, repr)}"
     if missing_loc is not None:
         message += f" (did you mean {missing_loc[-1]!r}, which is required?)"
     else:
@@ -459,7 +466,18 @@ def _key_shown(key: Any) -> str:
     """A key as an error message shows it: as written, or quoted and escaped (``'\\x1b'``)
     when it holds a control, bidirectional or other misleading character."""
     text = str(key)
-    return text if bad_character(text) is None else repr(text)
+    return _cut(text, str if bad_character(text) is None else repr)
+
+
+#: Longest key a message shows whole; a longer one is cut (a file's key may be megabytes).
+MAX_KEY_SHOWN = 80
+
+
+def _cut(key: str, show: Callable[[str], str]) -> str:
+    """``key`` as ``show`` writes it, or its start and end and its length if it is long."""
+    if len(key) <= MAX_KEY_SHOWN:
+        return show(key)
+    return f"{show(key[:40])}...{show(key[-8:])} ({len(key):,} characters)"
 
 
 def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:
