@@ -811,7 +811,7 @@ def _bond_cases(data: dict[str, Any]) -> list[Case]:
         extra = {"target_dscr": 1.3} if kind != "custom" else {"schedule": [0.5, 0.4]}
         field_ = next(iter(extra))
         words = (
-            ["is only allowed with type = 'sculpted'"]
+            ["the target of a sculpted profile, which a pool's bond cannot have"]
             if field_ == "target_dscr"
             else ["must sum to 1, got 0.9"]
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bondmodel.scenario.bond import FixedCoupon, PaymentFrequency, Repayment
 from bondmodel.scenario.fieldtypes import (
@@ -80,6 +80,26 @@ class Member(_Model):
         return self.key if self.key is not None else self.name
 
 
+class PoolRepayment(Repayment):
+    """The pool bond's repayment profile: a scenario's :class:`Repayment` without
+    ``sculpted`` (there is no one programme to sculpt to), so a wrong type is told the
+    profiles a pool may take."""
+
+    type: Literal["bullet", "eip", "annuity", "custom"] = "bullet"
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> PoolRepayment:
+        """Replaces the scenario's check of the same name (and calls it): a sculpted
+        profile's target is refused as such, since no pool profile is sculpted."""
+        if self.target_dscr is not None:
+            raise located(
+                "target_dscr",
+                "is the target of a sculpted profile, which a pool's bond cannot have; remove it",
+            )
+        self.check_fields_for_type()
+        return self
+
+
 class PoolBond(_Model):
     """The pool's bond: its payment grid, coupon and repayment profile.
 
@@ -94,17 +114,23 @@ class PoolBond(_Model):
     )
     payment_frequency: PaymentFrequency = "annual"
     coupon: FixedCoupon
-    repayment: Repayment = Field(default_factory=Repayment)
+    repayment: PoolRepayment = Field(default_factory=PoolRepayment)
     grace_years: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)] = 0.0
 
-    @model_validator(mode="after")
-    def _profile(self) -> PoolBond:
-        if self.repayment.type == "sculpted":
+    @field_validator("repayment", mode="before")
+    @classmethod
+    def _not_sculpted(cls, value: Any) -> Any:
+        """A sculpted profile named for what it is, not as one more bad choice."""
+        if isinstance(value, dict) and value.get("type") == "sculpted":
             raise located(
-                ("repayment", "type"),
+                "type",
                 "'sculpted' is not available for a pool (there is no one programme to sculpt "
                 "to); allowed: 'bullet', 'eip', 'annuity', 'custom'",
             )
+        return value
+
+    @model_validator(mode="after")
+    def _profile(self) -> PoolBond:
         if self.legal_maturity_years is not None and self.legal_maturity_years < self.tenor_years:
             raise located(
                 "legal_maturity_years",
