@@ -26,6 +26,7 @@ import copy
 import functools
 import math
 import re
+import sys
 import tomllib
 import warnings
 import zipfile
@@ -102,7 +103,7 @@ def shown(path: str, data: dict[str, Any]) -> str:
             node = node[int(part[1:-1])]
             out += part
             name = node.get("name") if isinstance(node, dict) else None
-            if isinstance(name, str) and name.isprintable():
+            if isinstance(name, str) and name and name.isprintable():
                 out += f" ('{name}')"
         else:
             out += ("." if out else "") + part
@@ -373,6 +374,19 @@ NAME_CHARACTERS: dict[str, tuple[str, str]] = {
     "paragraph_separator": ("\u2029", "line or paragraph separator"),
 }
 
+#: Characters a description may not hold (it may hold a tab and line breaks).
+DESCRIPTION_CHARACTERS = (
+    ("nul", "\x00"),
+    ("c0_bel", "\x07"),
+    ("vt", "\x0b"),
+    ("del", "\x7f"),
+    ("c1", "\x9b"),
+    ("rlo", "\u202e"),
+    ("u_ffff", "\uffff"),
+    ("u_fdd0", "\ufdd0"),
+    ("line_separator", "\u2028"),
+)
+
 #: Every kind of name in a scenario, by the path of its first instance.
 NAME_FIELDS = (
     "meta.name",
@@ -426,17 +440,7 @@ def text_cases() -> list[Case]:
                     bad,
                 )
             )
-    for label, ch in (
-        ("nul", "\x00"),
-        ("c0_bel", "\x07"),
-        ("vt", "\x0b"),
-        ("del", "\x7f"),
-        ("c1", "\x9b"),
-        ("rlo", "\u202e"),
-        ("u_ffff", "\uffff"),
-        ("u_fdd0", "\ufdd0"),
-        ("line_separator", "\u2028"),
-    ):
+    for label, ch in DESCRIPTION_CHARACTERS:
         bad = _set(data, "meta.description", f"Line one\r\nLine{ch}two")
         cases.append(
             _toml_case(
@@ -456,6 +460,21 @@ def text_cases() -> list[Case]:
                 f"an unknown key holding {key[2]!r}",
                 f"meta.{key!r}",
                 [f"unknown key {key!r}", "allowed keys"],
+                bad,
+            )
+        )
+    # a fitted input's data file: its path is refused by the schema, never read or shown raw
+    for label, ch in (("newline", "\n"), ("nul", "\x00"), ("rlo", "\u202e")):
+        bad = copy.deepcopy(data)
+        item = bad["risk"]["inputs"][0]
+        del item["distribution"]
+        item["fit"] = {"data": f"pilot{ch}data.csv", "family": "lognormal"}
+        cases.append(
+            _toml_case(
+                f"gen_text_fit_data_path_{label}.toml",
+                f"a fitted input's data path holding U+{ord(ch):04X}",
+                f"{shown('risk.inputs[0]', bad)}.fit.data",
+                [f"U+{ord(ch):04X}", "a file's path in printable characters"],
                 bad,
             )
         )
@@ -548,6 +567,38 @@ def size_cases() -> list[Case]:
             _set(data, "partners[0].baseline_expenditure", MAX_MONEY * 10),
         ),
     ]
+    # whole numbers past float64's range: shown short; past Python's limit, refused unread
+    cases.append(
+        _toml_case(
+            "gen_size_integer_past_float.toml",
+            "a cost of -10**400 pounds",
+            f"{shown('costs[0]', data)}.amount",
+            ["a whole number of 401 digits", "at most about 1.8e308"],
+            _set(data, "costs[0].amount", -(10**400)),
+        )
+    )
+    template = tomli_w.dumps(_set(data, "costs[0].amount", 987654321))
+    for digits in (sys.get_int_max_str_digits() + 2, 100_000):  # 100,000 once took 146 s
+        text = template.replace("987654321", "1" * digits)
+        cases.append(
+            _text_case(
+                f"gen_size_integer_{digits}_digits.toml",
+                f"a cost of {digits:,} digits, more than Python reads",
+                f"line {text[: text.index('1' * digits)].count(chr(10)) + 1}",
+                [f"a whole number of {digits:,} digits", "too long to read"],
+                text,
+            )
+        )
+    key = "k" * 250_000
+    cases.append(
+        _text_case(
+            "gen_size_key_of_250000_characters.toml",
+            "an unknown key of 250,000 characters, shown cut",
+            f"{key[:40]}...{key[-8:]} (250,000 characters)",
+            ["unknown key 'kkkk", "(250,000 characters); allowed keys:"],
+            f"{key} = 1\n{template}",
+        )
+    )
     # a union field (an amount or 'sized') that the Inputs rows list without bounds
     for label, value in (("huge", 1e308), ("above", MAX_MONEY * 2), ("negative", -1.0)):
         cases.append(

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bondmodel.errors import ScenarioError
+from bondmodel.io import same_file
 from bondmodel.pool.schema import Member, PortfolioFile
 from bondmodel.scenario.loader import (
     MAX_DEPTH as SCENARIO_DEPTH,
@@ -100,10 +101,19 @@ def parse_portfolio(
                     f"{where}.scenario: {member.scenario!r} is not a file (looked for {file}); "
                     "give a scenario file's path relative to the portfolio file"
                 )
+            if same_file(file, Path(source)):
+                raise ScenarioError(
+                    f"{where}.scenario: {member.scenario!r} is the portfolio file itself; give "
+                    "the member's scenario file (a scenario, not a portfolio)"
+                )
             try:
                 scenario = load_scenario(file)
             except ScenarioError as exc:
-                raise ScenarioError(f"{where}.scenario: {exc}") from None
+                # every line names the portfolio and the member, not only the first
+                lines = str(exc).splitlines()
+                raise ScenarioError(
+                    "\n".join(f"{where}.scenario: {line}" for line in lines)
+                ) from None
         else:
             assert member.inline is not None  # one of the two, checked by the schema
             scenario = parse_scenario(member.inline, source=f"{where}.inline")

@@ -26,6 +26,7 @@ from bondmodel.pool.schema import FACTOR_TARGETS, FACTORS
 from bondmodel.risk.correlation import matrix_sqrt
 from bondmodel.risk.sampling import MAX_SEED
 from bondmodel.scenario.bond import BondTerms
+from bondmodel.scenario.fieldtypes import MAX_MONEY
 from bondmodel.types import FloatArray
 
 #: spawn_key streams of the pool's own seed: members' seeds, the common factors' normals
@@ -120,9 +121,22 @@ class PoolModel:
             f"{source}: bond.legal_maturity_years", bond.legal_years, self.g
         )
         n_grace = _whole_periods(f"{source}: bond.grace_years", bond.grace_years, self.g)
+        schedule = bond.repayment.schedule
+        if schedule is not None and len(schedule) != n_scheduled - n_grace:
+            raise ScenarioError(
+                f"{source}: bond.repayment.schedule: has {len(schedule)} entries; allowed: "
+                f"{n_scheduled - n_grace}, one per amortisation period of the pool's bond "
+                "(tenor minus grace, in payment periods)"
+            )
         self.models = tuple(Model(s) for s in portfolio.scenarios)
         self.loans = np.array([_principal(m) for m in self.models])
         self.principal = float(self.loans.sum())
+        if self.principal > MAX_MONEY:
+            raise ScenarioError(
+                f"{source}: members: the members' loans add up to £{self.principal:,.2f}; "
+                f"allowed: a pool's principal of at most £{MAX_MONEY:,.0f}, the most any "
+                "amount of money may be"
+            )
         for i, model in enumerate(self.models):
             self._check_member(i, model)
         self._check_sizes()

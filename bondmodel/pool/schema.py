@@ -14,12 +14,20 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bondmodel.scenario.bond import FixedCoupon, PaymentFrequency, Repayment
-from bondmodel.scenario.fieldtypes import Fraction, Money, Name, Principal, Rate
-from bondmodel.scenario.frozen import FrozenList
-from bondmodel.scenario.located import located
+from bondmodel.scenario.fieldtypes import (
+    Description,
+    FilePath,
+    Fraction,
+    Money,
+    Name,
+    Principal,
+    Rate,
+)
+from bondmodel.scenario.frozen import FrozenList, FrozenTuple
+from bondmodel.scenario.located import located, located_all
 
 #: The common factors, in the order of the factor correlation matrix, and the risk-input
 #: targets each drives (docs/methodology.md, "Common factors").
@@ -51,7 +59,7 @@ class Member(_Model):
 
     name: Name
     key: Name | None = None
-    scenario: Annotated[str, Field(min_length=1, max_length=1000)] | None = None
+    scenario: FilePath | None = None
     inline: dict[str, Any] | None = None
     loan: Principal | None = None
     guarantee_share: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] | None = None
@@ -72,6 +80,26 @@ class Member(_Model):
         return self.key if self.key is not None else self.name
 
 
+class PoolRepayment(Repayment):
+    """The pool bond's repayment profile: a scenario's :class:`Repayment` without
+    ``sculpted`` (there is no one programme to sculpt to), so a wrong type is told the
+    profiles a pool may take."""
+
+    type: Literal["bullet", "eip", "annuity", "custom"] = "bullet"
+
+    @model_validator(mode="after")
+    def _fields_for_type(self) -> PoolRepayment:
+        """Replaces the scenario's check of the same name (and calls it): a sculpted
+        profile's target is refused as such, since no pool profile is sculpted."""
+        if self.target_dscr is not None:
+            raise located(
+                "target_dscr",
+                "is the target of a sculpted profile, which a pool's bond cannot have; remove it",
+            )
+        self.check_fields_for_type()
+        return self
+
+
 class PoolBond(_Model):
     """The pool's bond: its payment grid, coupon and repayment profile.
 
@@ -86,17 +114,23 @@ class PoolBond(_Model):
     )
     payment_frequency: PaymentFrequency = "annual"
     coupon: FixedCoupon
-    repayment: Repayment = Field(default_factory=Repayment)
+    repayment: PoolRepayment = Field(default_factory=PoolRepayment)
     grace_years: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)] = 0.0
 
-    @model_validator(mode="after")
-    def _profile(self) -> PoolBond:
-        if self.repayment.type == "sculpted":
+    @field_validator("repayment", mode="before")
+    @classmethod
+    def _not_sculpted(cls, value: Any) -> Any:
+        """A sculpted profile named for what it is, not as one more bad choice."""
+        if isinstance(value, dict) and value.get("type") == "sculpted":
             raise located(
-                ("repayment", "type"),
+                "type",
                 "'sculpted' is not available for a pool (there is no one programme to sculpt "
                 "to); allowed: 'bullet', 'eip', 'annuity', 'custom'",
             )
+        return value
+
+    @model_validator(mode="after")
+    def _profile(self) -> PoolBond:
         if self.legal_maturity_years is not None and self.legal_maturity_years < self.tenor_years:
             raise located(
                 "legal_maturity_years",
@@ -162,12 +196,15 @@ class Guarantee(_Model):
     @model_validator(mode="after")
     def _fields_for_type(self) -> Guarantee:
         needs = {"first_loss": "amount", "joint_and_several": "cap"}
+        problems = []
         for kind, name in needs.items():
             if self.type == kind and getattr(self, name) is None:
                 example = "5_000_000" if name == "amount" else "0.1 (10% of each loan)"
-                raise located(name, f"is required with type = '{kind}' (e.g. {example})")
+                problems.append(located(name, f"is required with type = '{kind}' (e.g. {example})"))
             if self.type != kind and getattr(self, name) is not None:
-                raise located(name, f"is only allowed with type = '{kind}'")
+                problems.append(located(name, f"is only allowed with type = '{kind}'"))
+        if problems:  # each its own line: a type given with the other's field breaks both
+            raise located_all(problems)
         return self
 
 
@@ -179,7 +216,9 @@ class Factors(_Model):
     inflation: Fraction = 0.0
     rates: Fraction = 0.0
     delivery: Fraction = 0.0
-    correlation: FrozenList[FrozenList[Annotated[float, Field(ge=-1.0, le=1.0)]]] | None = None
+    correlation: (
+        FrozenList[FrozenList[Annotated[float, Field(ge=-1.0, le=1.0, allow_inf_nan=False)]]] | None
+    ) = None
 
     @model_validator(mode="after")
     def _matrix(self) -> Factors:
@@ -214,9 +253,11 @@ class PortfolioFile(_Model):
     """A portfolio file as written: members still as file names or tables."""
 
     name: Name
-    description: Annotated[str, Field(max_length=4000)] = ""
+    description: Description = ""
     bond: PoolBond
-    members: FrozenList[Member] = Field(min_length=1, max_length=MAX_MEMBERS)
+    # FrozenTuple, not FrozenList: a FrozenList's own limit (2,000 items) would cut the
+    # members short of MAX_MEMBERS
+    members: FrozenTuple[Member] = Field(min_length=1, max_length=MAX_MEMBERS)
     tranches: FrozenList[Tranche] = Field(default=(), max_length=10)
     reserve: LiquidityReserve | None = None
     guarantee: Guarantee = Field(default_factory=Guarantee)
@@ -226,18 +267,14 @@ class PortfolioFile(_Model):
     def _across(self) -> PortfolioFile:
         for field, attr, values in (
             ("members", "name", [m.name for m in self.members]),
-            ("members", "key", [m.stream_key for m in self.members]),
             ("tranches", "name", [t.name for t in self.tranches]),
         ):
             seen: set[str] = set()
             for i, value in enumerate(values):
                 if value in seen:
-                    raise located(
-                        (field, i, attr),
-                        f"{value!r} appears twice; each must be unique "
-                        "(a member's key defaults to its name)",
-                    )
+                    raise located((field, i, attr), f"{value!r} appears twice; each must be unique")
                 seen.add(value)
+        self._keys_unique()
         given = [m.guarantee_share is not None for m in self.members]
         if any(given) and not all(given):
             i = given.index(False)
@@ -259,3 +296,22 @@ class PortfolioFile(_Model):
                     f"the tranches' shares sum to {total:.12g}; they must sum to 1",
                 )
         return self
+
+    def _keys_unique(self) -> None:
+        """Each member's stream key (its key, or its name) is unique; the member blamed is
+        one that gave the key, not one whose key is its name by default."""
+        seen: dict[str, int] = {}
+        for i, member in enumerate(self.members):
+            key = member.stream_key
+            if key in seen:
+                j = seen[key]
+                blamed, other = (i, j) if member.key is not None else (j, i)
+                whose = (
+                    "key" if self.members[other].key is not None else "name (its key by default)"
+                )
+                raise located(
+                    ("members", blamed, "key"),
+                    f"{key!r} appears twice: it is also members[{other}]'s {whose}; each must "
+                    "be unique (a member's key defaults to its name)",
+                )
+            seen[key] = i

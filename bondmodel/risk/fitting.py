@@ -34,6 +34,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from bondmodel.csvtext import CsvKind, read_csv_lines
 from bondmodel.errors import ScenarioError
+from bondmodel.scenario.fieldtypes import bad_character
 from bondmodel.scenario.risk import Distribution, risk_inputs
 from bondmodel.types import FloatArray
 
@@ -756,6 +757,7 @@ def resolve_fits(data: dict[str, Any], base: Path, source: str) -> dict[str, Any
         if not (
             isinstance(fit, dict)
             and isinstance(fit.get("data"), str)
+            and bad_character(fit["data"]) is None  # else the schema's FilePath says why
             and fit.get("family") in FAMILIES
             and isinstance(fit.get("column"), str | None)
         ):

@@ -115,6 +115,11 @@ class Repayment(_Model):
 
     @model_validator(mode="after")
     def _fields_for_type(self) -> Repayment:
+        self.check_fields_for_type()
+        return self
+
+    def check_fields_for_type(self) -> None:
+        """The fields each profile needs or forbids (a pool's profile adds its own)."""
         # a sculpted profile's target is required unless the bond is sized to a DSCR target,
         # which it then sculpts to (checked with the principal, in BondTerms)
         if self.type != "sculpted" and self.target_dscr is not None:
@@ -131,7 +136,6 @@ class Repayment(_Model):
                 raise located("schedule", f"must sum to 1, got {total:.12g}")
         elif self.schedule is not None:
             raise located("schedule", "is only allowed with type = 'custom'")
-        return self
 
 
 #: The largest number of paths a percentile sizing may simulate (each is a row of CFADS).

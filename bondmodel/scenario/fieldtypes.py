@@ -129,6 +129,16 @@ def _check_description(text: str) -> str:
     return text
 
 
+def _check_path(text: str) -> str:
+    problem = bad_character(text)
+    if problem is not None:
+        raise ValueError(
+            "should be a file's path in printable characters, without control characters "
+            f"(newline, NUL), bidirectional controls or noncharacters; got {problem}"
+        )
+    return text
+
+
 def _check_date(day: date) -> date:
     if not MIN_DATE <= day <= MAX_DATE:
         raise ValueError(
@@ -142,6 +152,10 @@ def _check_date(day: date) -> date:
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME), AfterValidator(_check_name)]
 #: Free text: up to 4,000 characters; line breaks and tabs allowed, other controls not.
 Description = Annotated[str, Field(max_length=MAX_DESCRIPTION), AfterValidator(_check_description)]
+#: A file's path, as a scenario or a portfolio names a file beside it: 1 to 1,000 characters
+#: without a control character (a newline would end the line of a message naming the file)
+#: or any other character :func:`bad_character` refuses.
+FilePath = Annotated[str, Field(min_length=1, max_length=1000), AfterValidator(_check_path)]
 #: A calendar date the workbook can hold: 1901-01-01 to 9999-12-31.
 Date = Annotated[date, AfterValidator(_check_date)]
 #: Pounds, from 0 to :data:`MAX_MONEY`.
@@ -175,6 +189,9 @@ def shown_value(value: Any) -> str:
     """A value as the user wrote it, with its TOML type when that helps."""
     if isinstance(value, bool):
         return f"{str(value).lower()}, a boolean"
+    if isinstance(value, int) and abs(value) >= 10**30:  # as long as a TOML file allows
+        digits, sign = str(abs(value)), "-" if value < 0 else ""
+        return f"{sign}{digits[:6]}...{digits[-4:]}, a whole number of {len(digits):,} digits"
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, dict):

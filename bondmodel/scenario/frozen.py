@@ -22,6 +22,10 @@ def _to_tuple(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+#: ``FrozenTuple[X]``: given as a list, kept as a tuple, of any length: for a list whose
+#: field states its own limit (a pool's members), which FrozenList's would cut short.
+FrozenTuple = Annotated[tuple[T, ...], BeforeValidator(_to_tuple)]
+
 #: ``FrozenList[X]``: given as a list, kept as a tuple; at most
 #: :data:`~bondmodel.scenario.fieldtypes.MAX_LIST_ITEMS` items.
 FrozenList = Annotated[tuple[T, ...], BeforeValidator(_to_tuple), MaxLen(MAX_LIST_ITEMS)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 import functools
 import re
+import sys
 import tomllib
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
@@ -130,7 +131,26 @@ def read_toml(text: str, source: str, depth: int = MAX_DEPTH) -> dict[str, Any]:
             f"{source}: nests arrays or tables too deeply to read; at most {depth} levels "
             "are allowed"
         ) from None
+    except ValueError:
+        # a whole number of more digits than Python converts (sys.get_int_max_str_digits)
+        raise ScenarioError(f"{source}: {_huge_integer(text)}") from None
     return data
+
+
+def _huge_integer(text: str) -> str:
+    """Where ``text`` holds a whole number too long to read, and what is allowed."""
+    limit = sys.get_int_max_str_digits()
+    # from the start of a run of digits only: trying every digit of every run would take
+    # the square of a run's length
+    found = re.search(rf"(?<![0-9_])[+-]?[0-9](?:_?[0-9]){{{limit},}}", text)
+    if found is None:
+        return f"holds a whole number of more than {limit:,} digits, too long to read"
+    line = text.count("\n", 0, found.start()) + 1
+    digits = sum(ch.isdigit() for ch in found.group())
+    return (
+        f"line {line}: a whole number of {digits:,} digits, too long to read; allowed: at "
+        f"most {limit:,} digits (and no field holds a number above 1e308)"
+    )
 
 
 def parse_scenario(data: Mapping[str, Any], source: str = "scenario") -> Scenario:
@@ -161,13 +181,18 @@ _STRING_OR_COMMENT = re.compile(
     re.DOTALL,
 )
 #: A dotted key (or a float: two parts) of more than MAX_DEPTH + 1 parts.
-_KEY_PART = r"(?:[A-Za-z0-9_-]+|\"\")"
+#: Possessive (``++``): a part never gives characters back, and the key is only tried from
+#: the start of a run of key characters (the lookbehind), so a run of n characters costs n
+#: steps, not n squared (a 100,000-digit number took 146 s).
+_KEY_PART = r"(?:[A-Za-z0-9_-]++|\"\")"
 
 
 @functools.cache
 def _long_key(limit: int) -> re.Pattern[str]:
     """A dotted key of more than ``limit + 1`` parts."""
-    return re.compile(_KEY_PART + rf"(?:[ \t]*\.[ \t]*{_KEY_PART})" + f"{{{limit + 1},}}")
+    return re.compile(
+        r"(?<![A-Za-z0-9_-])" + _KEY_PART + rf"(?:[ \t]*\.[ \t]*{_KEY_PART})" + f"{{{limit + 1},}}"
+    )
 
 
 def long_dotted_key(text: str, limit: int = MAX_DEPTH) -> int | None:
@@ -295,8 +320,14 @@ def _format(
         message = err["msg"]
         show_value = True
         hint = ""
+        also: list[str] = []
         if original is not None and hasattr(original, "loc"):
-            # a check across fields that knows which field to blame
+            # a check across fields that knows which field to blame (and each further
+            # problem it found, a line each)
+            also = [
+                f"{source}: {where([*loc, *more.loc])}: {more.message}"
+                for more in getattr(original, "also", ())
+            ]
             loc = [*loc, *original.loc]
             message = original.message
             show_value = False
@@ -329,6 +360,9 @@ def _format(
             show_value = False
         elif kind in _TABLE_TYPES:
             message = "should be a table of settings"
+        elif kind == "tuple_type" and _model_at(raw_loc) is not None:
+            # a list of tables (members, partners, costs): an array of numbers is no example
+            message = f"should be a list of tables (TOML [[{loc[-1]}]] sections)"
         elif kind == "tuple_type":
             message = "should be a list (a TOML array such as [0.25, 0.75])"
         elif kind in ("too_short", "too_long"):
@@ -341,12 +375,19 @@ def _format(
             hint = "; write a TOML date without quotes, such as 2026-04-01"
         elif kind == "date_type" and isinstance(value, datetime):
             hint = "; give the date alone, without a time, such as 2026-04-01"
+        elif kind == "float_type" and isinstance(value, int) and not isinstance(value, bool):
+            # a TOML integer beyond float64's range: a number, but none a field can hold
+            message = (
+                "should be a number a field can hold: at most about 1.8e308 in size, and "
+                "within the field's bounds"
+            )
         elif kind == "int_type" and isinstance(value, float | str):
             hint = "; give a whole number without quotes, such as 25"
         if show_value:
             message = f"{message} (got {_show(value)})"
         message += hint
         lines.append(f"{source}: {where(loc) or '(top level)'}: {message}")
+        lines.extend(also)
     return "\n".join(lines)
 
 
@@ -395,7 +436,7 @@ def _misspelt_keys(errors: list[Any]) -> dict[tuple[Any, ...], tuple[Any, ...]]:
 def _unknown_key_message(raw_loc: list[Any], missing_loc: tuple[Any, ...] | None) -> str:
     key = str(raw_loc[-1])
     allowed = _allowed_keys(raw_loc[:-1])
-    message = f"unknown key {key!r}"
+    message = f"unknown key {_cut(key, repr)}"
     if missing_loc is not None:
         message += f" (did you mean {missing_loc[-1]!r}, which is required?)"
     else:
@@ -425,7 +466,18 @@ def _key_shown(key: Any) -> str:
     """A key as an error message shows it: as written, or quoted and escaped (``'\\x1b'``)
     when it holds a control, bidirectional or other misleading character."""
     text = str(key)
-    return text if bad_character(text) is None else repr(text)
+    return _cut(text, str if bad_character(text) is None else repr)
+
+
+#: Longest key a message shows whole; a longer one is cut (a file's key may be megabytes).
+MAX_KEY_SHOWN = 80
+
+
+def _cut(key: str, show: Callable[[str], str]) -> str:
+    """``key`` as ``show`` writes it, or its start and end and its length if it is long."""
+    if len(key) <= MAX_KEY_SHOWN:
+        return show(key)
+    return f"{show(key[:40])}...{show(key[-8:])} ({len(key):,} characters)"
 
 
 def _loc_text(loc: list[int | str], data: Mapping[str, Any]) -> str:

@@ -11,10 +11,14 @@ class LocatedError(ValueError):
     list items with their names, as for any other error.
     """
 
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+    def __init__(
+        self, loc: tuple[str | int, ...], message: str, also: tuple[LocatedError, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.loc = loc
         self.message = message
+        #: further problems the same check found, each its own line (:func:`located_all`)
+        self.also = also
 
     @property
     def path(self) -> str:
@@ -27,3 +31,10 @@ class LocatedError(ValueError):
 
 def located(loc: str | tuple[str | int, ...], message: str) -> LocatedError:
     return LocatedError((loc,) if isinstance(loc, str) else loc, message)
+
+
+def located_all(problems: list[LocatedError]) -> LocatedError:
+    """One error carrying every problem a check found (``problems`` not empty): the loader
+    writes a line for each, where a validator could otherwise raise only the first."""
+    first, *rest = problems
+    return LocatedError(first.loc, first.message, tuple(rest))

@@ -24,7 +24,7 @@ from pydantic import (
     model_validator,
 )
 
-from bondmodel.scenario.fieldtypes import Fraction, Name, Parameter, Spread
+from bondmodel.scenario.fieldtypes import FilePath, Fraction, Name, Parameter, Spread
 from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located
 
@@ -521,7 +521,7 @@ class FitSource(_Model):
     "Fitting a distribution to data").
     """
 
-    data: Annotated[str, Field(min_length=1, max_length=1000, pattern=r"(?i)\.csv$")]
+    data: Annotated[FilePath, Field(pattern=r"(?i)\.csv$")]
     family: FitFamily
     column: Annotated[str, Field(min_length=1, max_length=200)] | None = None
     sha256: Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")] | None = None
