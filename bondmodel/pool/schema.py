@@ -24,7 +24,6 @@ from bondmodel.scenario.fieldtypes import (
     Money,
     Name,
     Principal,
-    Rate,
 )
 from bondmodel.scenario.frozen import FrozenList, FrozenTuple
 from bondmodel.scenario.located import located, located_all
@@ -100,6 +99,18 @@ class PoolRepayment(Repayment):
         return self
 
 
+#: A fixed annual coupon of the pool's bond or a tranche: 0 to 100%. A negative fixed coupon
+#: would have the investors pay the pool interest, and a tranche's "loss" (owed less
+#: received) then comes out negative; a negative yield is a price above par, not a coupon.
+CouponRate = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+
+
+class PoolCoupon(FixedCoupon):
+    """The pool bond's fixed coupon: as a scenario's (:class:`FixedCoupon`), from 0."""
+
+    rate: CouponRate
+
+
 class PoolBond(_Model):
     """The pool's bond: its payment grid, coupon and repayment profile.
 
@@ -113,7 +124,7 @@ class PoolBond(_Model):
         None
     )
     payment_frequency: PaymentFrequency = "annual"
-    coupon: FixedCoupon
+    coupon: PoolCoupon
     repayment: PoolRepayment = Field(default_factory=PoolRepayment)
     grace_years: Annotated[float, Field(ge=0.0, le=50.0, allow_inf_nan=False)] = 0.0
 
@@ -156,7 +167,7 @@ class Tranche(_Model):
 
     name: Name
     share: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)]
-    coupon_rate: Rate | None = None
+    coupon_rate: CouponRate | None = None
 
 
 class LiquidityReserve(_Model):
