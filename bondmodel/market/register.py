@@ -18,6 +18,7 @@ Every problem is refused with ``FILE: line N, column 'C': VALUE ...; allowed: ..
 from __future__ import annotations
 
 import math
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -27,7 +28,7 @@ import numpy as np
 from bondmodel.csvtext import CsvKind, read_csv_lines
 from bondmodel.errors import ScenarioError
 from bondmodel.market.economics import SERVICE_LINES
-from bondmodel.scenario.fieldtypes import MAX_MONEY, MAX_NAME, bad_character
+from bondmodel.scenario.fieldtypes import MAX_MONEY, MAX_NAME, bad_character, repeat_note
 from bondmodel.types import FloatArray
 
 #: Largest register read, and most councils in one.
@@ -129,8 +130,8 @@ def read_register(path: Path) -> Register:
     seek = np.zeros((len(body), len(lines)), dtype=bool)
     coords: list[tuple[float, float]] = []
     raw_neighbours: list[tuple[int, list[str]]] = []
-    seen_name: dict[str, int] = {}
-    seen_id: dict[str, int] = {}
+    seen_name: dict[str, tuple[str, int]] = {}
+    seen_id: dict[str, tuple[str, int]] = {}
     rows: list[int] = []
     for r, (number, cells) in enumerate(body):
         if len(cells) != len(header):
@@ -142,12 +143,15 @@ def read_register(path: Path) -> Register:
         cell = {name: cells[j].strip() for name, j in col.items()}
         for key, seen, out in (("name", seen_name, names), ("identifier", seen_id, idents)):
             text = _text(path, number, key, cell[key])
-            if text in seen:
+            canonical = unicodedata.normalize("NFC", text)  # as fieldtypes.first_repeat
+            if canonical in seen:
+                earlier, first_line = seen[canonical]
                 raise ScenarioError(
                     f"{path}: line {number}, column {key!r}: {text!r} is already the {key} of "
-                    f"the council on line {seen[text]}; allowed: one row per council"
+                    f"the council on line {first_line}{repeat_note(earlier, text)}; allowed: one row "
+                    "per council"
                 )
-            seen[text] = number
+            seen[canonical] = (text, number)
             out.append(text)
         regions.append(_text(path, number, "region", cell["region"]))
         for key in numbers:

@@ -24,6 +24,8 @@ from bondmodel.scenario.fieldtypes import (
     Money,
     Name,
     Principal,
+    first_repeat,
+    repeat_note,
 )
 from bondmodel.scenario.frozen import FrozenList, FrozenTuple
 from bondmodel.scenario.located import located, located_all
@@ -280,11 +282,14 @@ class PortfolioFile(_Model):
             ("members", "name", [m.name for m in self.members]),
             ("tranches", "name", [t.name for t in self.tranches]),
         ):
-            seen: set[str] = set()
-            for i, value in enumerate(values):
-                if value in seen:
-                    raise located((field, i, attr), f"{value!r} appears twice; each must be unique")
-                seen.add(value)
+            repeat = first_repeat(values)
+            if repeat is not None:
+                j, i = repeat
+                raise located(
+                    (field, i, attr),
+                    f"{values[i]!r} appears twice{repeat_note(values[j], values[i])}; each "
+                    "must be unique",
+                )
         self._keys_unique()
         given = [m.guarantee_share is not None for m in self.members]
         if any(given) and not all(given):
@@ -311,18 +316,16 @@ class PortfolioFile(_Model):
     def _keys_unique(self) -> None:
         """Each member's stream key (its key, or its name) is unique; the member blamed is
         one that gave the key, not one whose key is its name by default."""
-        seen: dict[str, int] = {}
-        for i, member in enumerate(self.members):
-            key = member.stream_key
-            if key in seen:
-                j = seen[key]
-                blamed, other = (i, j) if member.key is not None else (j, i)
-                whose = (
-                    "key" if self.members[other].key is not None else "name (its key by default)"
-                )
-                raise located(
-                    ("members", blamed, "key"),
-                    f"{key!r} appears twice: it is also members[{other}]'s {whose}; each must "
-                    "be unique (a member's key defaults to its name)",
-                )
-            seen[key] = i
+        keys = [member.stream_key for member in self.members]
+        repeat = first_repeat(keys)
+        if repeat is None:
+            return
+        j, i = repeat
+        blamed, other = (i, j) if self.members[i].key is not None else (j, i)
+        whose = "key" if self.members[other].key is not None else "name (its key by default)"
+        raise located(
+            ("members", blamed, "key"),
+            f"{keys[blamed]!r} appears twice: it is also members[{other}]'s {whose}"
+            f"{repeat_note(keys[other], keys[blamed])}; each must be unique (a member's key "
+            "defaults to its name)",
+        )

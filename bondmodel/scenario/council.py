@@ -16,7 +16,15 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from bondmodel.scenario.fieldtypes import Fraction, Money, Name, PositiveMoney, Rate
+from bondmodel.scenario.fieldtypes import (
+    Fraction,
+    Money,
+    Name,
+    PositiveMoney,
+    Rate,
+    first_repeat,
+    repeat_note,
+)
 from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located
 
@@ -183,15 +191,16 @@ def routes_problem(
         )
     if not has_costs:
         return (("routes",), "needs at least one one-off cost ([[costs]]) to finance")
-    seen: dict[str, int] = {}
+    names = [route.name for route in routes]
+    repeat = first_repeat(names)
+    if repeat is not None:
+        j, i = repeat
+        return (
+            ("routes", i, "name"),
+            f"duplicate name '{names[i]}' (already used by routes[{j}])"
+            f"{repeat_note(names[j], names[i])}; names must be unique",
+        )
     for i, route in enumerate(routes):
-        if route.name in seen:
-            return (
-                ("routes", i, "name"),
-                f"duplicate name '{route.name}' (already used by routes[{seen[route.name]}]); "
-                "names must be unique",
-            )
-        seen[route.name] = i
         if isinstance(route, BondRoute) and not has_bond:
             return (("routes", i, "type"), "'bond' needs a [bond] section to compare")
         if isinstance(route, CapitalReceiptsRoute) and not council.capital_receipts:

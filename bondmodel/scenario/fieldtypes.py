@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from typing import Annotated, Any
@@ -65,6 +66,27 @@ def is_noncharacter(ch: str) -> bool:
     """Whether ``ch`` is a Unicode noncharacter (U+FDD0..U+FDEF, or U+xxFFFE/U+xxFFFF)."""
     code = ord(ch)
     return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
+
+
+def first_repeat(names: Sequence[str]) -> tuple[int, int] | None:
+    """The first name that repeats an earlier one, as (earlier, later) indexes, or None.
+
+    Names are compared in Unicode's canonical form (NFC): 'Café' typed with an accented e
+    and with an e and a combining accent look the same and are the same name, so they may
+    not name two partners, members or councils.
+    """
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        key = unicodedata.normalize("NFC", name)
+        if key in seen:
+            return seen[key], i
+        seen[key] = i
+    return None
+
+
+def repeat_note(first: str, second: str) -> str:
+    """What a message adds when two names are the same only in canonical form."""
+    return "" if first == second else " (the same name in another Unicode form)"
 
 
 def bad_character(text: str, allowed: frozenset[str] = frozenset()) -> str | None:

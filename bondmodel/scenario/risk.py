@@ -24,7 +24,15 @@ from pydantic import (
     model_validator,
 )
 
-from bondmodel.scenario.fieldtypes import FilePath, Fraction, Name, Parameter, Spread
+from bondmodel.scenario.fieldtypes import (
+    FilePath,
+    Fraction,
+    Name,
+    Parameter,
+    Spread,
+    first_repeat,
+    repeat_note,
+)
 from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located
 
@@ -634,7 +642,7 @@ class Correlation(_Model):
     @model_validator(mode="after")
     def _check(self) -> Correlation:
         n = len(self.names)
-        if len(set(self.names)) != n:
+        if first_repeat(self.names) is not None:
             raise located("names", f"must be unique, got {list(self.names)}")
         if len(self.matrix) != n or any(len(row) != n for row in self.matrix):
             shape = f"{len(self.matrix)} rows of {sorted({len(row) for row in self.matrix})}"
@@ -668,13 +676,14 @@ class Risk(_Model):
     @model_validator(mode="after")
     def _names(self) -> Risk:
         names = [r.name for r in self.inputs]
-        for i, name in enumerate(names):
-            if name in names[:i]:
-                raise located(
-                    ("inputs", i, "name"),
-                    f"'{name}' is already used by inputs[{names.index(name)}]; "
-                    "risk input names must be unique",
-                )
+        repeat = first_repeat(names)
+        if repeat is not None:
+            j, i = repeat
+            raise located(
+                ("inputs", i, "name"),
+                f"'{names[i]}' is already used by inputs[{j}]{repeat_note(names[j], names[i])}"
+                "; risk input names must be unique",
+            )
         if self.correlation is not None:
             for j, name in enumerate(self.correlation.names):
                 if name not in names:

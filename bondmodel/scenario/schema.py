@@ -39,6 +39,8 @@ from bondmodel.scenario.fieldtypes import (
     Money,
     Name,
     PositiveMoney,
+    first_repeat,
+    repeat_note,
 )
 from bondmodel.scenario.frozen import FrozenList
 from bondmodel.scenario.located import located as _located
@@ -597,12 +599,11 @@ def _num(value: float | None) -> str:
 
 
 def _check_unique(section: str, names: list[str]) -> None:
-    seen: set[str] = set()
-    for i, name in enumerate(names):
-        if name in seen:
-            raise _located(
-                (section, i, "name"),
-                f"duplicate name '{name}' (already used by {section}[{names.index(name)}]); "
-                "names must be unique",
-            )
-        seen.add(name)
+    repeat = first_repeat(names)
+    if repeat is not None:
+        j, i = repeat
+        raise _located(
+            (section, i, "name"),
+            f"duplicate name '{names[i]}' (already used by {section}[{j}])"
+            f"{repeat_note(names[j], names[i])}; names must be unique",
+        )
