@@ -86,9 +86,15 @@ def check_model_workbook(path: Path) -> None:
         raise WorkbookError(f"{path}: cannot be read as a workbook ({exc})") from None
     missing = [s for s in MODEL_SHEETS if s not in names]
     if missing:
+        hint = (
+            "it is a pool workbook (`bondmodel pool`), set up to print as it is: convert it "
+            "with LibreOffice (soffice --headless --convert-to pdf) or print it from Excel"
+            if {"Members", "Waterfall", "Loss"} <= names
+            else f"run it first: bondmodel run {path} -o MODEL.xlsx"
+        )
         raise ScenarioError(
             f"{path}: is not a model workbook written by `bondmodel run` (no "
-            f"{' or '.join(missing)} sheet); run it first: bondmodel run {path} -o MODEL.xlsx"
+            f"{' or '.join(missing)} sheet); {hint}"
         )
 
 

@@ -525,3 +525,18 @@ def test_run_png_removes_an_earlier_run_s_chart_it_has_no_data_for(
         f"bondmodel: wrote 1 chart to {charts}: {CHART_FILES['cash_flows']}",
     ]
     assert sorted(p.name for p in charts.iterdir()) == [CHART_FILES["cash_flows"], "notes.txt"]
+
+
+def test_a_pool_workbook_is_told_how_it_prints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """report takes model workbooks; a pool workbook was told to be run with `bondmodel run`,
+    which cannot read it."""
+    pool = tmp_path / "pool.xlsx"
+    portfolio = ROOT / "templates" / "pools" / "pooled-programme.toml"
+    assert cli.main(["pool", str(portfolio), "--paths", "20", "--seed", "1", "-o", str(pool)]) == 0
+    capsys.readouterr()
+    code, out, err = _main(capsys, "report", str(pool))
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "it is a pool workbook" in err and "bondmodel run" in err
+    assert "run it first" not in err

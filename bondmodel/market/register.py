@@ -148,8 +148,8 @@ def read_register(path: Path) -> Register:
                 earlier, first_line = seen[canonical]
                 raise ScenarioError(
                     f"{path}: line {number}, column {key!r}: {text!r} is already the {key} of "
-                    f"the council on line {first_line}{repeat_note(earlier, text)}; allowed: one row "
-                    "per council"
+                    f"the council on line {first_line}{repeat_note(earlier, text)}; allowed: "
+                    "one row per council"
                 )
             seen[canonical] = (text, number)
             out.append(text)
