@@ -411,3 +411,45 @@ def test_a_pool_without_a_loaded_path_draws_no_common_shocks() -> None:
     """The shared shocks cost a block nothing unless a loaded factor drives a path: the
     limited-recourse template's inputs follow no path."""
     assert pool_of(portfolio_dict(2, factors={"inflation": 1.0, "delivery": 0.5})).shock_years == 0
+
+
+@pytest.mark.parametrize("sampler", ["lhs", "sobol"])
+def test_a_samplers_member_is_its_stand_alone_run_with_that_sampler(sampler: str) -> None:
+    """--sampler draws each member's own inputs as `bondmodel run MEMBER --sampler S --seed
+    member_seed` does, path for path (the common factors stay random: none is loaded here)."""
+    paths, seed = 400, 20261201
+    model = pool_of(portfolio_dict(1))
+    structure = structure_of(model)
+    pooled = block_paths(model, structure, seed, 0, paths, sampler).member_loss[:, 0]  # type: ignore[arg-type]
+    alone = run(
+        load_scenario(TEMPLATES / SIB),
+        paths=paths,
+        seed=member_seed(seed, "Council 0"),
+        sampler=sampler,  # type: ignore[arg-type]
+    )
+    standalone = alone.risk.per_path["investor_loss"].to_numpy()
+    assert (standalone > 0).sum() > 20
+    assert np.array_equal(pooled, standalone)
+    random_run = block_paths(model, structure, seed, 0, paths).member_loss[:, 0]
+    assert not np.array_equal(pooled, random_run)  # the sampler changed the draws
+
+
+def test_a_sampled_pool_is_bit_identical_on_processes(
+    wide_pool: tuple[Portfolio, dict[str, Any]],
+) -> None:
+    portfolio, _ = wide_pool
+    serial = run_pool(portfolio, 8192 + 300, 9, sampler="lhs")
+    other = run_pool(portfolio, 8192 + 300, 9, workers=2, sampler="lhs")
+    assert serial.settings["sampler"] == "lhs"
+    assert json.dumps(_numbers(serial), sort_keys=True) == json.dumps(
+        _numbers(other), sort_keys=True
+    )
+
+
+def test_the_sampler_is_checked_before_the_portfolio_is_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing = tmp_path / "no-such-portfolio.toml"
+    assert cli.main(["pool", str(missing), "--sampler", "halton"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--sampler: 'halton' is unknown" in err, err

@@ -129,3 +129,24 @@ def test_a_damaged_audit_sheet_is_one_line_naming_it(
     err = capsys.readouterr().err
     assert err.startswith(f"bondmodel: error: {damaged}") and err.count("\n") == 1, err
     assert words in err and "verify: rerunning" not in err, err
+
+
+def test_a_pool_drawn_by_another_sampler_reruns_with_it(tmp_path: Path) -> None:
+    out = tmp_path / "sobol.xlsx"
+    args = [
+        "pool",
+        str(POOL),
+        "--paths",
+        "300",
+        "--seed",
+        "5",
+        "--sampler",
+        "sobol",
+        "-o",
+        str(out),
+    ]
+    assert cli.main(args) == 0
+    rows = list(openpyxl.load_workbook(out)["Audit"].iter_rows(values_only=True))
+    assert ("Sampler of the members' inputs", "sobol") in [(r[0], r[1]) for r in rows]
+    report = verify(out)
+    assert report.ok, report.text()

@@ -40,6 +40,12 @@ def add_arguments(
         help="random seed (default: drawn and printed)",
     )
     parser.add_argument(
+        "--sampler",
+        default="random",
+        help="how each member's own inputs are drawn: random (PCG64), lhs (Latin hypercube) "
+        "or sobol; the common factors are drawn at random",
+    )
+    parser.add_argument(
         "--workers", type=int_arg("--workers"), default=1, help="local worker processes"
     )
     parser.add_argument(
@@ -88,13 +94,16 @@ def run_command(args: argparse.Namespace, out: Callable[[str], None]) -> int:
     from bondmodel.pool.loader import load_portfolio
     from bondmodel.pool.results import run_pool
     from bondmodel.risk.results import new_seed
+    from bondmodel.risk.simulate import check_run_flags
 
+    # the run's own settings first, before the portfolio and its members are read
+    check_run_flags(seed=args.seed, sampler=args.sampler)
     output: Path | None = getattr(args, "output", None)
     check_output(output, [Path(args.portfolio)])
     portfolio = load_portfolio(args.portfolio)
     check_output(output, _input_files(portfolio, args.portfolio))
     seed = new_seed() if args.seed is None else args.seed
-    results = run_pool(portfolio, args.paths, seed, args.workers, args.scheduler)
+    results = run_pool(portfolio, args.paths, seed, args.workers, args.scheduler, args.sampler)
     if output is not None:
         import shlex
         import sys
@@ -126,7 +135,7 @@ def render(results: PoolResults, name: str) -> str:
     s = results.settings
     lines = [
         f"Pool: {name}: {s['members']} members, principal £{_pounds(s['principal'])}; "
-        f"{s['paths']:,} paths, seed {s['seed']} ({s['executor']})",
+        f"{s['paths']:,} paths, seed {s['seed']}, sampler {s['sampler']} ({s['executor']})",
         "",
         f"Pool losses, £ (VaR and ES at {100 * s['tail_level']:g}%, tail of "
         f"{s['tail_paths']} paths):",

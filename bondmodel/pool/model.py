@@ -24,7 +24,7 @@ from bondmodel.model import Model
 from bondmodel.pool.loader import Portfolio
 from bondmodel.pool.schema import FACTOR_TARGETS, FACTORS
 from bondmodel.risk.correlation import matrix_sqrt
-from bondmodel.risk.sampling import MAX_SEED
+from bondmodel.risk.sampling import MAX_SEED, Sampler
 from bondmodel.scenario.bond import BondTerms
 from bondmodel.scenario.fieldtypes import MAX_MONEY
 from bondmodel.types import FloatArray
@@ -197,13 +197,14 @@ class PoolModel:
         paths: int,
         common: FloatArray,
         shocks: FloatArray | None = None,
+        sampler: Sampler = "random",
     ) -> MemberBlock:
         """Member ``i``'s block ``block`` of a run of ``paths`` paths, given the block's
         common normals ``common`` (n, 3) and, when :attr:`shock_years` > 0, its common
         yearly shocks ``shocks`` (n, shock_years, 3)."""
         model = self.models[i]
         mseed = self.member_seeds(seed)[i]
-        u = model.risk.correlated_uniforms(mseed, "random", block, paths)
+        u = model.risk.correlated_uniforms(mseed, sampler, block, paths)
         for j, (rho, f) in enumerate(self.loadings[i]):
             if rho > 0.0:
                 # one-factor Gaussian copula: Phi(sqrt(rho) Z_common + sqrt(1 - rho) Z_own)

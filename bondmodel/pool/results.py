@@ -25,6 +25,7 @@ from bondmodel.pool.simulate import (
     simulate_pool,
 )
 from bondmodel.pool.waterfall import Structure
+from bondmodel.risk.sampling import Sampler
 from bondmodel.risk.simulate import histogram_quantiles
 from bondmodel.types import FloatArray
 
@@ -86,14 +87,18 @@ def run_pool(
     seed: int,
     workers: int = 1,
     scheduler: str | None = None,
+    sampler: Sampler = "random",
 ) -> PoolResults:
     """Simulate the pool and summarise it (the results do not depend on ``workers``,
-    or ``scheduler``)."""
-    model, structure, summaries, tails = simulate_pool(portfolio, paths, seed, workers, scheduler)
+    or ``scheduler``; ``sampler`` draws each member's own inputs)."""
+    model, structure, summaries, tails = simulate_pool(
+        portfolio, paths, seed, workers, scheduler, sampler
+    )
     results = merge(model, structure, summaries, tails, seed)
     results.settings.update(
         {
             "seed": seed,
+            "sampler": sampler,
             "workers": workers,
             "executor": "dask" if scheduler else ("processes" if workers > 1 else "serial"),
         }

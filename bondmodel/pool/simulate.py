@@ -26,7 +26,7 @@ from bondmodel.pool.loader import Portfolio
 from bondmodel.pool.model import PoolModel, common_normals, common_shocks
 from bondmodel.pool.waterfall import PoolFlows, Structure, run_pool_waterfall
 from bondmodel.resources import memory_limit
-from bondmodel.risk.sampling import block_bounds, block_count
+from bondmodel.risk.sampling import Sampler, block_bounds, block_count
 from bondmodel.risk.simulate import check_run_flags, dask_client, single_threaded_blas, stop_pool
 from bondmodel.types import FloatArray, IntArray
 
@@ -113,8 +113,16 @@ class GroupPart:
     member_loss: FloatArray
 
 
-def group_part(model: PoolModel, seed: int, block: int, paths: int, group: int) -> GroupPart:
-    """Block ``block`` (of a run of ``paths`` paths) of member group ``group``."""
+def group_part(
+    model: PoolModel,
+    seed: int,
+    block: int,
+    paths: int,
+    group: int,
+    sampler: Sampler = "random",
+) -> GroupPart:
+    """Block ``block`` (of a run of ``paths`` paths) of member group ``group``, each member's
+    own inputs drawn by ``sampler`` (the common factors always by the random sampler)."""
     start, stop = block_bounds(block, paths)
     n = stop - start
     common = common_normals(seed, block, n, model.factor_root)
@@ -129,7 +137,7 @@ def group_part(model: PoolModel, seed: int, block: int, paths: int, group: int) 
     write_off = np.zeros((n, width))
     member_loss = np.empty((n, len(members)))
     for j, i in enumerate(members):
-        mb = model.member_block(i, seed, block, paths, common, shocks)
+        mb = model.member_block(i, seed, block, paths, common, shocks, sampler)
         paid += mb.paid
         write_off += mb.write_off
         member_loss[:, j] = mb.loss
@@ -161,11 +169,17 @@ def combine(structure: Structure, parts: list[GroupPart]) -> BlockPaths:
 
 
 def block_paths(
-    model: PoolModel, structure: Structure, seed: int, block: int, paths: int
+    model: PoolModel,
+    structure: Structure,
+    seed: int,
+    block: int,
+    paths: int,
+    sampler: Sampler = "random",
 ) -> BlockPaths:
     """Block ``block`` of a run of ``paths`` paths: every member, then the pool."""
     groups = range(len(member_groups(model.n_members)))
-    return combine(structure, [group_part(model, seed, block, paths, g) for g in groups])
+    parts = [group_part(model, seed, block, paths, g, sampler) for g in groups]
+    return combine(structure, parts)
 
 
 @dataclass
@@ -330,6 +344,7 @@ class PoolContext:
     seed: int
     paths: int
     key: str
+    sampler: Sampler = "random"
 
 
 def portfolio_key(portfolio: Portfolio) -> str:
@@ -357,7 +372,7 @@ def run_group(context: PoolContext, block: int, group: int) -> GroupPart:
     scenario's simulation)."""
     with single_threaded_blas():
         model, _ = compiled(context)
-        return group_part(model, context.seed, block, context.paths, group)
+        return group_part(model, context.seed, block, context.paths, group, context.sampler)
 
 
 def summarise_parts(context: PoolContext, block: int, *parts: GroupPart) -> BlockSummary:
@@ -459,14 +474,15 @@ def simulate_pool(
     seed: int,
     workers: int = 1,
     scheduler: str | None = None,
+    sampler: Sampler = "random",
 ) -> tuple[PoolModel, Structure, list[BlockSummary], Tails]:
     """Run ``paths`` paths of the pool: the block summaries in block order (their tails
     folded into the run's :class:`Tails`)."""
     if paths < 1:
         raise ScenarioError(f"paths: {paths} must be >= 1 for a pool simulation")
-    check_run_flags(seed=seed, workers=workers, scheduler=scheduler)
+    check_run_flags(paths=paths, seed=seed, sampler=sampler, workers=workers, scheduler=scheduler)
     check_tail_memory(paths, len(portfolio.scenarios))
-    context = PoolContext(portfolio, seed, paths, portfolio_key(portfolio))
+    context = PoolContext(portfolio, seed, paths, portfolio_key(portfolio), sampler)
     model, structure = compiled(context)
     n_groups = len(member_groups(model.n_members))
     tails = Tails.empty(tail_count(paths), model.n_members)

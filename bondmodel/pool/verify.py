@@ -35,7 +35,7 @@ from bondmodel import __version__
 from bondmodel.errors import WorkbookError
 from bondmodel.pool.loader import MAX_DEPTH, Portfolio, parse_portfolio
 from bondmodel.pool.workbook import RESOLVED_HEADER
-from bondmodel.risk.sampling import MAX_SEED
+from bondmodel.risk.sampling import MAX_SEED, SAMPLERS
 from bondmodel.scenario.loader import read_toml
 from bondmodel.workbook.verify import DEFAULT_MAX_PATHS, Report, compare_workbooks
 
@@ -110,7 +110,14 @@ def verify_pool(
             f"{__version__}: the rerun decides the verdict"
         )
 
-    results = run_pool(portfolio, paths, seed, workers, scheduler)
+    # a workbook from before the sampler was recorded was drawn at random
+    sampler = str(manifest.get("sampler", "random"))
+    if sampler not in SAMPLERS:
+        raise WorkbookError(
+            f"{path}: Audit sheet: the run manifest records sampler {sampler!r}; allowed: "
+            f"{', '.join(SAMPLERS)}"
+        )
+    results = run_pool(portfolio, paths, seed, workers, scheduler, sampler)  # type: ignore[arg-type]
     ran = (results.settings["executor"], results.settings["workers"])
     recorded_run = (manifest.get("executor"), manifest.get("workers"))
     if ran != recorded_run:

@@ -982,6 +982,7 @@ def manifest(
         "portfolio_sha256": sha256 or "",
         "resolved_portfolio_sha256": resolved_sha256(portfolio),
         "seed": int(s["seed"]),
+        "sampler": str(s["sampler"]),
         "paths": int(s["paths"]),
         "members": int(s["members"]),
         "executor": str(s["executor"]),
@@ -999,6 +1000,7 @@ _MANIFEST_WORDS: Final = {
     "portfolio_sha256": "Portfolio file's SHA-256",
     "resolved_portfolio_sha256": "Resolved portfolio's SHA-256",
     "seed": "Seed",
+    "sampler": "Sampler of the members' inputs",
     "paths": "Paths",
     "members": "Members",
     "executor": "Executor",
@@ -1105,8 +1107,8 @@ def _cover_sheet(
             f"{100 * float(cp):.2f}%" for n, sz, cp in zip(structure.names, structure.sizes,
                                                         structure.coupons, strict=True))),
         ("Guarantee", _GUARANTEE_WORDS[structure.guarantee.type]),
-        ("Simulation", f"{s['paths']:,} paths, seed {s['seed']} (run {stamp:%Y-%m-%d %H:%M} "
-                       f"UTC, bondmodel {__version__})"),
+        ("Simulation", f"{s['paths']:,} paths, seed {s['seed']}, sampler {s['sampler']} "
+                       f"(run {stamp:%Y-%m-%d %H:%M} UTC, bondmodel {__version__})"),
         ("Pool's expected loss to investors",
          f"{styles.currency_symbol}{float(results.pool['mean'].iloc[1]):,.0f}"),
         ("Diversification benefit", "n/a" if not math.isfinite(
