@@ -471,3 +471,17 @@ def test_data_at_the_ends_of_the_float_range_give_a_line_or_a_fit_and_no_warning
         assert "no family fits" in err
     else:
         assert code == 0 and (tmp_path / "fit.png").exists(), err
+
+
+def test_a_malformed_fit_is_one_line_not_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A fit naming no family the tool fits left the input without a distribution, and a
+    second line said the distribution was missing: a knock-on of the first."""
+    scenario = _fitted_scenario(tmp_path)
+    text = scenario.read_text(encoding="utf-8").replace('family = "lognormal"', 'family = "gama"')
+    scenario.write_text(text, encoding="utf-8")
+    assert cli.main(["validate", str(scenario)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1, err
+    assert ".fit.family:" in err and "'gama'" in err and "distribution" not in err, err

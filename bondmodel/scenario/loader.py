@@ -304,6 +304,8 @@ def _format(
         kind = err["type"]
         if kind == "missing" and tuple(loc) in suggested.values():
             continue  # reported as the misspelt key that should have been this one
+        if kind == "missing" and loc[-1:] == ["distribution"] and _fitted_wrongly(loc, errors):
+            continue  # the input's fit failed (its own line): the distribution it gives is due
         if kind == "too_short" and _has_item_errors(raw_loc, errors):
             continue  # the list's items failed; its "length after validation" says nothing more
         if _ends_in_union_member(raw_loc):
@@ -451,6 +453,13 @@ def _unknown_key_message(raw_loc: list[Any], missing_loc: tuple[Any, ...] | None
             "belongs to that table, so move it above the first [table]"
         )
     return message
+
+
+def _fitted_wrongly(loc: list[Any], errors: list[Any]) -> bool:
+    """Whether a risk input at ``loc[:-1]`` has an error in its own ``fit`` table: then its
+    missing distribution follows from the fit's problem and is not a second one."""
+    parent = loc[:-1]
+    return any(_clean_loc(list(e["loc"]))[: len(parent) + 1] == [*parent, "fit"] for e in errors)
 
 
 def _has_item_errors(raw_loc: list[Any], errors: list[Any]) -> bool:
