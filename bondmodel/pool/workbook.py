@@ -1131,7 +1131,8 @@ def _cover_sheet(
         ("Waterfall", "The base case's payments through the pool, period by period, in live "
                       "formulas: guarantee, reserve, interest then principal by seniority."),
         ("Loss", "The simulated loss distribution and each tranche's risk (values)."),
-        ("Audit", "The run manifest: engine version, command, seed, paths, portfolio SHA-256."),
+        ("Audit", "The run manifest: engine version, command, seed, sampler, paths, portfolio "
+                   "SHA-256; and the resolved portfolio that `bondmodel verify` reruns."),
     ):  # fmt: skip
         row += 1
         ws.write_url(row, 0, f"internal:'{sheet}'!A1", styles.link_top, sheet)
