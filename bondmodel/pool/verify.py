@@ -20,10 +20,10 @@ The verdict, exit codes and JSON are the model workbook's (:class:`Report`).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -70,12 +70,11 @@ def verify_pool(
     from bondmodel.pool.model import PoolModel
     from bondmodel.pool.results import run_pool
     from bondmodel.pool.simulate import structure_of
-    from bondmodel.pool.workbook import resolved_sha256, write_parts
+    from bondmodel.pool.workbook import resolved_toml, text_sha256, write_parts
     from bondmodel.workbook.untrusted import open_workbook
 
     audit = _read_audit(values_wb, path)
-    manifest = audit.manifest
-    paths, seed = int(manifest["paths"]), int(manifest["seed"])
+    manifest, paths, seed = audit.manifest, audit.paths, audit.seed
     if paths > max_paths:
         raise WorkbookError(
             f"{path}: the run manifest records a pool run of {paths:,} paths; verify reruns at "
@@ -92,13 +91,13 @@ def verify_pool(
         announce(f"verify: rerunning {what}")
     report = Report(path, f"full rerun of {what}", {"paths": paths, "seed": seed})
     recorded = str(manifest.get("resolved_portfolio_sha256", ""))
-    actual = hashlib.sha256(audit.toml.encode("utf-8")).hexdigest()
+    actual = text_sha256(audit.toml)
     if actual != recorded:
         report.problems.append(
             f"the embedded portfolio was changed: its SHA-256 is {actual}, the workbook "
             f"records {recorded or 'none'} (Audit sheet)"
         )
-    if resolved_sha256(portfolio) != actual:
+    if resolved_toml(portfolio) != audit.toml:
         report.notes.append(
             "the embedded portfolio's lines are not as this engine writes them (reordered or "
             "reformatted): the rerun decides the verdict"
@@ -149,22 +148,18 @@ def verify_pool(
     return report
 
 
+@dataclass(frozen=True)
 class _Audit:
-    """What a pool workbook's Audit sheet records."""
+    """What a pool workbook's Audit sheet records: the manifest (its seed and paths read and
+    checked), the resolved portfolio's lines, the member table's (name, programme) labels."""
 
-    def __init__(
-        self,
-        manifest: dict[str, Any],
-        toml: str,
-        labels: list[tuple[str, str]],
-        stamp: datetime,
-        source: str,
-    ) -> None:
-        self.manifest = manifest
-        self.toml = toml
-        self.labels = labels
-        self.stamp = stamp
-        self.source = source
+    manifest: dict[str, Any]
+    seed: int
+    paths: int
+    toml: str
+    labels: list[tuple[str, str]]
+    stamp: datetime
+    source: str
 
 
 def _read_audit(wb: Workbook, path: Path) -> _Audit:
@@ -200,23 +195,23 @@ def _read_audit(wb: Workbook, path: Path) -> _Audit:
         )
     try:
         manifest = json.loads(manifest_text)
+        if not isinstance(manifest, dict):
+            raise TypeError("it is not an object")
         stamp = datetime.strptime(str(manifest["run_at_utc"]), "%Y-%m-%d %H:%M:%S")
-        int(manifest["seed"]), int(manifest["paths"])
+        seed, paths = int(manifest["seed"]), int(manifest["paths"])
     except (ValueError, KeyError, TypeError) as exc:
         raise WorkbookError(
             f"{path}: Audit sheet: the run manifest's JSON is not as `bondmodel pool` writes "
             f"it ({type(exc).__name__}: {exc}); it needs seed, paths and run_at_utc"
         ) from None
-    if not isinstance(manifest, dict):
-        raise WorkbookError(f"{path}: Audit sheet: the run manifest's JSON is not an object")
-    seed, paths = int(manifest["seed"]), int(manifest["paths"])
     if not 0 <= seed <= MAX_SEED or paths < 1:
         raise WorkbookError(
             f"{path}: Audit sheet: the run manifest records seed {seed} and {paths} paths; a "
             f"pool run has a seed from 0 to {MAX_SEED} and at least 1 path"
         )
     source = str(manifest.get("portfolio_file", "portfolio"))
-    return _Audit(manifest, "\n".join(lines) + "\n", labels, stamp.replace(tzinfo=UTC), source)
+    toml = "\n".join(lines) + "\n"
+    return _Audit(manifest, seed, paths, toml, labels, stamp.replace(tzinfo=UTC), source)
 
 
 def _with_labels(portfolio: Portfolio, labels: list[tuple[str, str]], path: Path) -> Portfolio:

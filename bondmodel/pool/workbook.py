@@ -959,10 +959,10 @@ def resolved_toml(portfolio: Portfolio) -> str:
     return tomli_w.dumps(data)
 
 
-def resolved_sha256(portfolio: Portfolio) -> str:
-    """The SHA-256 of :func:`resolved_toml` (UTF-8): what the Audit sheet records, so that an
-    edit to the embedded lines is found."""
-    return hashlib.sha256(resolved_toml(portfolio).encode("utf-8")).hexdigest()
+def text_sha256(text: str) -> str:
+    """The SHA-256 of ``text`` (UTF-8): what the Audit sheet records of the resolved
+    portfolio's lines, so that an edit to them is found."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def manifest(
@@ -971,8 +971,10 @@ def manifest(
     stamp: datetime,
     command: str | None,
     sha256: str | None,
+    resolved: str,
 ) -> dict[str, Any]:
-    """The run manifest the Audit sheet records (also as JSON, for a program to read)."""
+    """The run manifest the Audit sheet records (also as JSON, for a program to read);
+    ``resolved`` is :func:`resolved_toml` of the portfolio."""
     s = results.settings
     return {
         "bondmodel_version": __version__,
@@ -980,7 +982,7 @@ def manifest(
         "run_at_utc": f"{stamp:%Y-%m-%d %H:%M:%S}",
         "portfolio_file": portfolio.source,
         "portfolio_sha256": sha256 or "",
-        "resolved_portfolio_sha256": resolved_sha256(portfolio),
+        "resolved_portfolio_sha256": text_sha256(resolved),
         "seed": int(s["seed"]),
         "sampler": str(s["sampler"]),
         "paths": int(s["paths"]),
@@ -1040,7 +1042,8 @@ def _audit_sheet(
     )
     ws.write(3, 0, "Run manifest", styles.header)
     ws.write(3, 1, "", styles.header)
-    data = manifest(portfolio, results, stamp, command, sha256)
+    resolved = resolved_toml(portfolio)  # dumped once: its lines below, its SHA-256 here
+    data = manifest(portfolio, results, stamp, command, sha256, resolved)
     row = 4
     for key, value in data.items():
         ws.write(row, 0, _MANIFEST_WORDS[key])
@@ -1076,7 +1079,7 @@ def _audit_sheet(
         "it from here.",
         styles.header,
     )
-    for i, line in enumerate(resolved_toml(portfolio).splitlines()):
+    for i, line in enumerate(resolved.splitlines()):
         ws.write_string(row + 1 + i, 1, line)
     return json_row
 
