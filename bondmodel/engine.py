@@ -33,7 +33,7 @@ from bondmodel.metrics import (
 )
 from bondmodel.model import Evaluation, Model, path_columns
 from bondmodel.programme import ProgrammeFlows
-from bondmodel.risk.analyses import Analyses, check_analyses
+from bondmodel.risk.analyses import Analyses, check_analyses, check_tornado_output
 from bondmodel.risk.results import Simulation, new_seed, simulate
 from bondmodel.risk.sampling import Sampler
 from bondmodel.risk.simulate import Convergence, RunSettings, check_run_flags
@@ -215,20 +215,17 @@ def check_run_analyses(
     """Stress and scenario analyses need a simulation, and name risk inputs and per-path
     metrics of the scenario, as the tornado's output does: checked before the seed is
     printed."""
-    if tornado_output is not None and paths > 0:
-        allowed = Model.compile(scenario).metric_names
-        if tornado_output not in allowed:
-            raise ScenarioError(
-                f"tornado_output: {tornado_output!r} is not a per-path metric of this "
-                f"scenario; allowed: {', '.join(allowed)}"
-            )
-    if not (analyses.stresses or analyses.regions):
-        return
+    asked = bool(analyses.stresses or analyses.regions)
     if paths == 0:
-        raise ScenarioError(
-            "--stress and --scenario-analysis analyse a simulation; give --paths N (N > 0)"
-        )
-    model = Model.compile(scenario)
+        if asked:
+            raise ScenarioError(
+                "--stress and --scenario-analysis analyse a simulation; give --paths N (N > 0)"
+            )
+        return  # no simulation: the tornado's output is not read
+    if not asked and tornado_output is None:
+        return
+    model = Model.compile(scenario)  # once, for both checks
+    check_tornado_output(tornado_output, model.metric_names)
     check_analyses(analyses, model.risk.names, model.metric_names)
 
 

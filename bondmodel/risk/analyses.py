@@ -99,6 +99,15 @@ def parse_region(text: str) -> Region:
     return region
 
 
+def check_tornado_output(tornado_output: str | None, metrics: tuple[str, ...]) -> None:
+    """The tornado's output, when one is named, is a per-path metric of the scenario."""
+    if tornado_output is not None and tornado_output not in metrics:
+        raise ScenarioError(
+            f"tornado_output: {tornado_output!r} is not a per-path metric of this scenario; "
+            f"allowed: {', '.join(metrics)}"
+        )
+
+
 def check_analyses(analyses: Analyses, inputs: list[str], metrics: tuple[str, ...]) -> None:
     """Every stressed input a risk input and every region's metric a per-path metric of the
     scenario, named with what is allowed, before anything runs."""

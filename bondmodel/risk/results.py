@@ -12,7 +12,6 @@ from typing import Any, Final
 import numpy as np
 import pandas as pd
 
-from bondmodel.errors import ScenarioError
 from bondmodel.labels import finite_or_none
 from bondmodel.model import Model
 from bondmodel.risk import threads
@@ -20,6 +19,7 @@ from bondmodel.risk.analyses import (
     Analyses,
     band,
     check_analyses,
+    check_tornado_output,
     output_statistics,
     region_json,
     scenario_analysis,
@@ -250,11 +250,7 @@ def simulate(
     model = Model.compile(scenario)
     allowed = model.metric_names
     check_analyses(analyses, model.risk.names, allowed)
-    if tornado_output is not None and tornado_output not in allowed:
-        raise ScenarioError(
-            f"tornado_output: {tornado_output!r} is not a per-path metric of this scenario; "
-            f"allowed: {', '.join(allowed)}"
-        )
+    check_tornado_output(tornado_output, allowed)
     # the summary's threads start now, while memory is free (bondmodel.risk.threads)
     pool = threads.ready(_warm_up)
     raw = simulate_raw(scenario, settings, progress)
