@@ -18,7 +18,6 @@ Every problem is refused with ``FILE: line N, column 'C': VALUE ...; allowed: ..
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -28,7 +27,13 @@ import numpy as np
 from bondmodel.csvtext import CsvKind, read_csv_lines
 from bondmodel.errors import ScenarioError
 from bondmodel.market.economics import SERVICE_LINES
-from bondmodel.scenario.fieldtypes import MAX_MONEY, MAX_NAME, bad_character, repeat_note
+from bondmodel.scenario.fieldtypes import (
+    MAX_MONEY,
+    MAX_NAME,
+    bad_character,
+    canonical_name,
+    repeat_note,
+)
 from bondmodel.types import FloatArray
 
 #: Largest register read, and most councils in one.
@@ -143,7 +148,7 @@ def read_register(path: Path) -> Register:
         cell = {name: cells[j].strip() for name, j in col.items()}
         for key, seen, out in (("name", seen_name, names), ("identifier", seen_id, idents)):
             text = _text(path, number, key, cell[key])
-            canonical = unicodedata.normalize("NFC", text)  # as fieldtypes.first_repeat
+            canonical = canonical_name(text)
             if canonical in seen:
                 earlier, first_line = seen[canonical]
                 raise ScenarioError(

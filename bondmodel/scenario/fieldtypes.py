@@ -68,16 +68,19 @@ def is_noncharacter(ch: str) -> bool:
     return 0xFDD0 <= code <= 0xFDEF or (code & 0xFFFE) == 0xFFFE
 
 
-def first_repeat(names: Sequence[str]) -> tuple[int, int] | None:
-    """The first name that repeats an earlier one, as (earlier, later) indexes, or None.
+def canonical_name(name: str) -> str:
+    """What two names are compared by: Unicode's canonical form (NFC). 'Café' typed with an
+    accented e and with an e and a combining accent look the same and are the same name, so
+    they may not name two partners, members or councils."""
+    return unicodedata.normalize("NFC", name)
 
-    Names are compared in Unicode's canonical form (NFC): 'Café' typed with an accented e
-    and with an e and a combining accent look the same and are the same name, so they may
-    not name two partners, members or councils.
-    """
+
+def first_repeat(names: Sequence[str]) -> tuple[int, int] | None:
+    """The first name that repeats an earlier one (:func:`canonical_name`), as (earlier,
+    later) indexes, or None."""
     seen: dict[str, int] = {}
     for i, name in enumerate(names):
-        key = unicodedata.normalize("NFC", name)
+        key = canonical_name(name)
         if key in seen:
             return seen[key], i
         seen[key] = i
